@@ -1,0 +1,50 @@
+# gfrpc: `make demo` runs the main job, `make test` runs every check.
+# Both set themselves up on a fresh machine (venv, pip, and GlusterFS/fio via apt when root).
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: test demo venv system-deps lint typecheck layers unit interop clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Real GlusterFS and fio for the interop tests (only as root; apt-get update once first).
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && { ! command -v glusterd >/dev/null || ! command -v glusterfs >/dev/null || ! command -v fio >/dev/null; }; then \
+	  echo "installing glusterfs-server glusterfs-client fio"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq glusterfs-server glusterfs-client fio >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not interop"
+
+interop: $(STAMP) system-deps
+	$(BIN)/pytest -q -m interop
+
+test: $(STAMP) system-deps
+	$(BIN)/pytest -q
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+demo: $(STAMP) system-deps
+	$(BIN)/gfrpc bench-transport
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
