@@ -1,0 +1,144 @@
+"""The transport: connections (Endpoint), listeners and the three pollers.
+
+The only layer of gfrpc that imports ``socket``, ``select`` or ``threading`` for I/O.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import ssl
+from collections.abc import Callable
+
+from gfrpc.errors import ConfigError, NotConnectedError, TimeoutError_, TLSError
+from gfrpc.transport.endpoint import ConnectionHandler, Endpoint
+from gfrpc.transport.listener import Listener
+from gfrpc.transport.options import (
+    DEFAULT_PORT,
+    Address,
+    SocketOptions,
+    apply_options,
+    parse_address,
+    resolve,
+)
+from gfrpc.transport.pollers.base import Poller
+from gfrpc.transport.pollers.own_thread import OwnThreadPoller
+from gfrpc.transport.pollers.pool import PoolPoller
+from gfrpc.transport.pollers.single import SinglePoller
+
+__all__ = [
+    "DEFAULT_PORT", "POLLER_NAMES", "Address", "ConnectionHandler", "Endpoint", "Listener",
+    "Poller", "SocketOptions", "connect", "listen", "make_poller", "parse_address",
+]
+
+POLLER_NAMES = ("single", "own-thread", "pool")
+
+
+def make_poller(name: str, event_threads: int = 2) -> Poller:
+    """The poller called ``name``: ``single``, ``own-thread`` or ``pool`` (``event_threads``)."""
+    if name == "single":
+        return SinglePoller()
+    if name == "own-thread":
+        return OwnThreadPoller()
+    if name == "pool":
+        return PoolPoller(event_threads)
+    raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
+
+
+def _as_address(address: str | Address, default_port: int = DEFAULT_PORT) -> Address:
+    return parse_address(address, default_port) if isinstance(address, str) else address
+
+
+def connect(
+    address: str | Address,
+    *,
+    poller: Poller,
+    handler: ConnectionHandler,
+    tls: ssl.SSLContext | None = None,
+    tls_check: Callable[[ssl.SSLObject], None] | None = None,
+    options: SocketOptions | None = None,
+    timeout: float = 10.0,
+) -> Endpoint:
+    """Connect, finish the TLS handshake, and return the open endpoint.
+
+    ``handler`` is attached before the socket can deliver anything.
+    """
+    opts = options or SocketOptions()
+    addr = resolve(_as_address(address))
+    sock = socket.socket(addr.family, socket.SOCK_STREAM)
+    try:
+        apply_options(sock, opts)
+        sock.settimeout(timeout)
+        sock.connect(addr.sockaddr)
+    except TimeoutError:
+        sock.close()
+        raise TimeoutError_(f"connect to {addr} timed out") from None
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.ECONNREFUSED:
+            raise NotConnectedError("connection refused") from None
+        raise NotConnectedError(f"cannot connect to {addr}: {exc.strerror or exc}") from None
+    ep = Endpoint(sock, handler=handler, poller=poller, options=opts, tls=tls,
+                  tls_check=tls_check, server_side=False)
+    poller.register(ep)
+    if not ep.ready.wait(timeout):
+        ep.close(TimeoutError_("TLS handshake timed out"))
+        raise TimeoutError_(f"TLS handshake with {addr} timed out")
+    if ep.closed:
+        reason = ep.close_reason or NotConnectedError("connection closed during set-up")
+        if isinstance(reason, TLSError | NotConnectedError | TimeoutError_):
+            raise reason
+        raise NotConnectedError(str(reason))
+    return ep
+
+
+def listen(
+    address: str | Address,
+    *,
+    poller: Poller,
+    handler_factory: Callable[[], ConnectionHandler],
+    tls: ssl.SSLContext | None = None,
+    tls_check: Callable[[ssl.SSLObject], None] | None = None,
+    options: SocketOptions | None = None,
+) -> Listener:
+    """Listen on ``address`` (port 0 picks a free port; ``listener.address`` tells which)."""
+    opts = options or SocketOptions()
+    addr = resolve(_as_address(address))
+    sock = socket.socket(addr.family, socket.SOCK_STREAM)
+    try:
+        if addr.family == socket.AF_UNIX:
+            if os.path.exists(addr.host):
+                _unlink_stale(addr.host)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if addr.family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        apply_options(sock, opts, listening=True)
+        sock.bind(addr.sockaddr)
+        sock.listen(opts.listen_backlog)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {addr}: {exc.strerror or exc}") from None
+    if addr.family != socket.AF_UNIX:
+        host, port = sock.getsockname()[:2]
+        addr = Address(addr.family, host, port)
+    listener = Listener(sock, addr, poller=poller, handler_factory=handler_factory, options=opts,
+                        tls=tls, tls_check=tls_check)
+    poller.register(listener)
+    return listener
+
+
+def _unlink_stale(path: str) -> None:
+    """Remove a UNIX socket path nobody listens on (as GlusterFS does on ECONNREFUSED)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)
+    except OSError:
+        pass
+    else:
+        raise ConfigError(f"cannot listen on unix:{path}: someone is listening there")
+    finally:
+        probe.close()

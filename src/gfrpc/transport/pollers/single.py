@@ -1,0 +1,146 @@
+"""The ``single`` poller: one thread drives every endpoint.
+
+Theory of operation. This is GlusterFS before 2012, and ``event-threads 1``. One thread waits
+in ``epoll_wait`` (level-triggered) for every registered fd plus one ``eventfd`` used to wake
+it. Because only this thread ever handles a pollable, exclusivity is free: no per-endpoint
+handler bookkeeping is needed. Other threads ask for attention with :meth:`kick`, which puts
+the pollable on a set and writes to the eventfd; the loop drains the set and handles each
+one. After each handling the loop re-reads the pollable's interest and changes the epoll
+registration only when it changed (one ``epoll_ctl`` at most per event).
+
+What limits it: one core's worth of Python. With TLS every 16 KiB record is one decrypt call
+in this thread; the GIL is released during the decrypt, but the work of all connections is
+serialised here, so throughput tops out at what one thread can decrypt and parse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+
+from gfrpc.transport.pollers.base import Pollable, Poller
+
+log = logging.getLogger("gfrpc.transport.poller")
+
+_ERR = select.EPOLLERR | select.EPOLLHUP
+
+
+def _mask(interest: tuple[bool, bool]) -> int:
+    read, write = interest
+    return (select.EPOLLIN | select.EPOLLRDHUP if read else 0) | (select.EPOLLOUT if write else 0)
+
+
+class SinglePoller(Poller):
+    name = "single"
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._wakefd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wakefd, select.EPOLLIN)
+        self._lock = threading.Lock()
+        self._by_fd: dict[int, Pollable] = {}
+        self._masks: dict[int, int] = {}
+        self._kicked: set[Pollable] = set()
+        self._new: list[Pollable] = []
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._empty = threading.Condition(self._lock)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="gfrpc-poll-single", daemon=True)
+                self._thread.start()
+
+    def register(self, pollable: Pollable) -> None:
+        self.start()
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("poller is stopped")
+            self._new.append(pollable)
+        os.eventfd_write(self._wakefd, 1)
+
+    def kick(self, pollable: Pollable) -> None:
+        with self._lock:
+            self._kicked.add(pollable)
+        os.eventfd_write(self._wakefd, 1)
+
+    def pollable_count(self) -> int:
+        with self._lock:
+            return len(self._by_fd) + len(self._new)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            pollables = list(self._by_fd.values()) + list(self._new)
+        for p in pollables:
+            p.abort(RuntimeError("poller stopped"))
+        os.eventfd_write(self._wakefd, 1)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._stopping and not self._by_fd and not self._new:
+                        break
+                for fd, ev in self._epoll.poll(1.0):
+                    if fd == self._wakefd:
+                        self._drain_wake()
+                        continue
+                    p = self._by_fd.get(fd)
+                    if p is not None:
+                        self._handle(p, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT),
+                                     bool(ev & _ERR))
+        finally:
+            self._epoll.close()
+            os.close(self._wakefd)
+
+    def _drain_wake(self) -> None:
+        try:
+            os.eventfd_read(self._wakefd)
+        except BlockingIOError:
+            pass
+        with self._lock:
+            new, self._new = self._new, []
+            kicked, self._kicked = self._kicked, set()
+        for p in new:
+            fd = p.fileno()
+            self._by_fd[fd] = p
+            self._masks[fd] = 0
+            self._epoll.register(fd, 0)
+            self._handle(p, False, False, False)
+        for p in kicked:
+            fd = p.fileno()
+            if self._by_fd.get(fd) is p:
+                self._handle(p, False, False, False)
+
+    def _handle(self, p: Pollable, readable: bool, writable: bool, error: bool) -> None:
+        fd = p.fileno()
+        try:
+            alive = p.handle_events(readable, writable, error)
+        except Exception:  # a bug in a handler must not kill the loop for everyone
+            log.exception("handler failed; closing that connection")
+            alive = False
+        if not alive:
+            with self._lock:
+                del self._by_fd[fd]
+                del self._masks[fd]
+                self._kicked.discard(p)
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
+            p.finalize()
+            return
+        mask = _mask(p.interest())
+        if mask != self._masks[fd]:
+            self._masks[fd] = mask
+            self._epoll.modify(fd, mask)
