@@ -46,12 +46,18 @@ def make_poller(name: str, event_threads: int = 2) -> Poller:
     raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
 
 
-def _as_address(address: str | Address, default_port: int = DEFAULT_PORT) -> Address:
-    return parse_address(address, default_port) if isinstance(address, str) else address
+def _as_address(address: str | Address | tuple[str, int], default_port: int = DEFAULT_PORT) -> Address:
+    """Accept ``"host:port"``, ``"unix:/path"``, an Address, or a ``(host, port)`` tuple."""
+    if isinstance(address, Address):
+        return address
+    if isinstance(address, tuple):
+        host, port = address[0], int(address[1])
+        return Address(socket.AF_INET6 if ":" in host else socket.AF_INET, host, port)
+    return parse_address(address, default_port)
 
 
 def connect(
-    address: str | Address,
+    address: str | Address | tuple[str, int],
     *,
     poller: Poller,
     handler: ConnectionHandler,
@@ -94,7 +100,7 @@ def connect(
 
 
 def listen(
-    address: str | Address,
+    address: str | Address | tuple[str, int],
     *,
     poller: Poller,
     handler_factory: Callable[[], ConnectionHandler],

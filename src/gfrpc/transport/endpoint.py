@@ -104,6 +104,7 @@ class Endpoint:
         self._closing: Exception | None = None
         self._finalized = False
         self._paused = False
+        self._first_read = True
         self.ready = threading.Event()  # set when open, or when finished
         self.peer_cn: str | None = None
         self.peername = _safe(sock.getpeername)
@@ -346,7 +347,17 @@ class Endpoint:
             except BlockingIOError:
                 return
             if n == 0:
+                if self._first_read and not self.server_side:
+                    raise NotConnectedError(
+                        "connection closed by the server before it answered "
+                        "(does it expect TLS?)")
                 raise NotConnectedError("EOF from peer")
+            if self._first_read:
+                self._first_read = False
+                if n >= 2 and buf[0] == 0x16 and buf[1] == 0x03:
+                    # a TLS handshake record where a record mark should be: it would read as
+                    # a ~370 MB non-last fragment and stall until the peer gives up
+                    raise RemoteProtocolError("peer speaks TLS on a plaintext port")
             decoder.buffer_updated(n)
         else:
             assert self._scratch is not None

@@ -99,7 +99,7 @@ def resolve(address: Address) -> Address:
     except socket.gaierror as exc:
         raise ConfigError(f"cannot resolve {address.host!r}: {exc.strerror}") from None
     family, _, _, _, sockaddr = infos[0]
-    return Address(family, sockaddr[0], address.port)
+    return Address(family, str(sockaddr[0]), address.port)
 
 
 def apply_options(sock: socket.socket, options: SocketOptions, *, listening: bool = False) -> None:

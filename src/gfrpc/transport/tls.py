@@ -22,33 +22,9 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import Any
 
-from gfrpc.errors import TLSError
+from gfrpc.tls import as_tls_error, verify_peer
 from gfrpc.wire.record import RecordDecoder
-
-
-def describe_handshake_error(exc: ssl.SSLError) -> str:
-    """One line for users: ``TLS handshake failed: unknown CA`` and the like."""
-    try:
-        from gfrpc.tls import describe_tls_error
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        return str(describe_tls_error(exc))
-    reason = (getattr(exc, "reason", None) or str(exc)).replace("_", " ").lower()
-    return f"TLS handshake failed: {reason}"
-
-
-def common_name(cert: dict[str, Any] | None) -> str | None:
-    """CN of a certificate as returned by ``getpeercert()``."""
-    if not cert:
-        return None
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return None
 
 
 class TLSSession:
@@ -62,6 +38,7 @@ class TLSSession:
         self._out = ssl.MemoryBIO()
         self._obj = context.wrap_bio(self._in, self._out, server_side=server_side)
         self._check = check
+        self._seen_data = False  # an error before any plaintext arrived is a handshake failure
         self.established = False
         self.peer_cn: str | None = None
 
@@ -89,12 +66,10 @@ class TLSSession:
         except ssl.SSLWantReadError:
             return False
         except ssl.SSLError as exc:
-            raise TLSError(describe_handshake_error(exc)) from exc
-        if self._obj.getpeercert(binary_form=True) is None:
-            raise TLSError("TLS handshake failed: peer did not send a certificate")
+            raise as_tls_error(exc) from exc
+        self.peer_cn = verify_peer(self._obj)  # a certificate is required; depth; CN
         if self._check is not None:
             self._check(self._obj)
-        self.peer_cn = common_name(self._obj.getpeercert())
         self.established = True
         return True
 
@@ -102,7 +77,7 @@ class TLSSession:
         try:
             self._obj.write(data)
         except ssl.SSLError as exc:
-            raise TLSError(f"TLS write failed: {exc.reason or exc}") from exc
+            raise as_tls_error(exc, handshake=False) from exc
 
     def decrypt_into(self, decoder: RecordDecoder) -> bool:
         """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF)."""
@@ -118,7 +93,8 @@ class TLSSession:
             except ssl.SSLEOFError:
                 return True
             except ssl.SSLError as exc:
-                raise TLSError(f"TLS error: {exc.reason or exc}") from exc
+                raise as_tls_error(exc, handshake=not self._seen_data) from exc
             if n == 0:
                 return True
-            decoder.buffer_updated(n)
+            self._seen_data = True
+            decoder.buffer_updated(int(n))

@@ -93,7 +93,7 @@ class PoolPoller(Poller):
             slot.busy = True  # disarmed until its first handling re-arms it
             self._epoll.register(slot.fd, _ONESHOT)
             self._queue.append(slot)
-        os.eventfd_write(self._wakefd, 1)
+            os.eventfd_write(self._wakefd, 1)
 
     def kick(self, pollable: Pollable) -> None:
         with self._lock:
@@ -105,7 +105,7 @@ class PoolPoller(Poller):
                 return
             slot.busy = True
             self._queue.append(slot)
-        os.eventfd_write(self._wakefd, 1)
+            os.eventfd_write(self._wakefd, 1)
 
     def pollable_count(self) -> int:
         with self._lock:
@@ -119,15 +119,18 @@ class PoolPoller(Poller):
             pollables = [s.pollable for s in self._slots.values()]
         for p in pollables:
             p.abort(RuntimeError("poller stopped"))
-        os.eventfd_write(self._wakefd, len(self._threads) + 1)
+        with self._lock:
+            if not self._closed.is_set():
+                os.eventfd_write(self._wakefd, len(self._threads) + 1)
         me = threading.current_thread()
         for t in self._threads:
             if t is not me:
                 t.join(timeout)
-        if not any(t.is_alive() for t in self._threads) and not self._closed.is_set():
-            self._closed.set()
-            self._epoll.close()
-            os.close(self._wakefd)
+        with self._lock:
+            if not any(t.is_alive() for t in self._threads) and not self._closed.is_set():
+                self._closed.set()
+                self._epoll.close()
+                os.close(self._wakefd)
 
     # -- worker threads ---------------------------------------------------------------------
 

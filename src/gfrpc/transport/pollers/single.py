@@ -46,7 +46,7 @@ class SinglePoller(Poller):
         self._new: list[Pollable] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._empty = threading.Condition(self._lock)
+        self._fds_closed = False
 
     def start(self) -> None:
         with self._lock:
@@ -60,12 +60,14 @@ class SinglePoller(Poller):
             if self._stopping:
                 raise RuntimeError("poller is stopped")
             self._new.append(pollable)
-        os.eventfd_write(self._wakefd, 1)
+            os.eventfd_write(self._wakefd, 1)
 
     def kick(self, pollable: Pollable) -> None:
         with self._lock:
+            if self._fds_closed:
+                return
             self._kicked.add(pollable)
-        os.eventfd_write(self._wakefd, 1)
+            os.eventfd_write(self._wakefd, 1)
 
     def pollable_count(self) -> int:
         with self._lock:
@@ -79,29 +81,32 @@ class SinglePoller(Poller):
             pollables = list(self._by_fd.values()) + list(self._new)
         for p in pollables:
             p.abort(RuntimeError("poller stopped"))
-        os.eventfd_write(self._wakefd, 1)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        with self._lock:
+            os.eventfd_write(self._wakefd, 1)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        if thread is None or not thread.is_alive():
+            with self._lock:
+                self._fds_closed = True
+                self._epoll.close()
+                os.close(self._wakefd)
 
     # -- the loop ---------------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while True:
-                with self._lock:
-                    if self._stopping and not self._by_fd and not self._new:
-                        break
-                for fd, ev in self._epoll.poll(1.0):
-                    if fd == self._wakefd:
-                        self._drain_wake()
-                        continue
-                    p = self._by_fd.get(fd)
-                    if p is not None:
-                        self._handle(p, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT),
-                                     bool(ev & _ERR))
-        finally:
-            self._epoll.close()
-            os.close(self._wakefd)
+        while True:
+            with self._lock:
+                if self._stopping and not self._by_fd and not self._new:
+                    break
+            for fd, ev in self._epoll.poll(1.0):
+                if fd == self._wakefd:
+                    self._drain_wake()
+                    continue
+                p = self._by_fd.get(fd)
+                if p is not None:
+                    self._handle(p, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT),
+                                 bool(ev & _ERR))
 
     def _drain_wake(self) -> None:
         try:

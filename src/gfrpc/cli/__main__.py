@@ -1,0 +1,5 @@
+import sys
+
+from gfrpc.cli import main
+
+sys.exit(main())

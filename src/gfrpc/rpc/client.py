@@ -1,0 +1,574 @@
+"""RPC client: xids, the table of pending calls, frame-timeout, ping and reconnect.
+
+Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structure):
+
+* **xids** come from one counter per client that starts at 2 and is never reset, not even on
+  reconnect, so an xid is never reused by a client (it wraps after 2**32 - 2 calls).
+* **Pending calls** live in a table per connection keyed by xid. The transport's input thread
+  calls :meth:`_Connection.record_received` with each whole record; it decodes the reply header
+  only, pops the entry and completes the future with a :class:`Reply` whose ``body`` is a
+  memoryview of the results (+ raw payload). Future callbacks therefore run on the transport's
+  input thread: keep them short. Replies may arrive in any order.
+* **Unknown xid** ⇒ the peer broke the protocol ⇒ the connection is closed and every pending
+  call fails with :class:`~gfrpc.errors.NotConnectedError` (ENOTCONN), as GlusterFS does.
+* **frame-timeout** (default 1800 s): a per-call timer on the shared timer thread
+  (:mod:`gfrpc.rpc.timers`). A timed-out call fails with :class:`~gfrpc.errors.TimeoutError_`
+  (ETIMEDOUT); its xid leaves the table but is never reused. *Choice:* unlike GlusterFS, which
+  disconnects when the late reply arrives (the xid is unknown by then), we remember the xids that
+  timed out on a connection (the most recent 65536) and drop one late reply for each with a
+  debug log; a second reply for the same xid is unknown and disconnects. One slow call should not
+  cost every other call on the connection its answer, and since xids are never reused the late
+  reply cannot be mistaken for another call's.
+* **ping-timeout** (default 42 s, 0 = off): when a call is made and no ping cycle is running,
+  a GF-DUMP PING (123451501 v1 proc 2, no args) is sent and an expiry timer armed. Each PING
+  reply schedules the next PING ping-timeout later, but only while calls are pending; the
+  cycle stops when nothing is pending. On expiry the connection is closed if nothing at all was
+  *received* for ping-timeout seconds, otherwise the expiry is re-armed. (GlusterFS also counts
+  data *sent*; we count only what the peer proves by talking.)
+* **Disconnect**: every pending call completes with NotConnectedError; calls made while not
+  connected fail at once with NotConnectedError. With ``reconnect=True`` a new connection is
+  tried every ``reconnect_interval`` seconds (GlusterFS: 3 s) from a short-lived thread (a
+  blocking connect must not hold up the timer thread).
+* **Credentials**: per call, else per client, else what GlusterFS sends: AUTH_GLUSTERFS_v2 for
+  GF-DUMP DUMP, AUTH_GLUSTERFS_v3 for everything else (pid, uid, gid of this process, no
+  groups, lk_owner = pid little-endian). The verifier is always AUTH_NONE.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from typing import Any
+
+from gfrpc import transport
+from gfrpc.errors import (
+    NotConnectedError,
+    RemoteProtocolError,
+    RpcError,
+    TimeoutError_,
+    TransportError,
+)
+from gfrpc.programs import dump as gfdump
+from gfrpc.rpc.timers import TimerHandle, TimerThread, shared_timers
+from gfrpc.wire import rpcmsg
+
+log = logging.getLogger("gfrpc.rpc.client")
+
+FIRST_XID = 2
+_XID_LIMIT = 0xFFFFFFFF
+_LATE_XIDS_KEPT = 65536
+
+Buffer = bytes | bytearray | memoryview
+Args = Buffer | Iterable[Buffer]
+
+
+class Reply:
+    """A successful reply: ``header`` (``rpcmsg.ReplyHeader``) and ``body``, a memoryview of
+    the program results followed by any raw payload."""
+
+    __slots__ = ("header", "body")
+
+    def __init__(self, header: Any, body: memoryview) -> None:
+        self.header = header
+        self.body = body
+
+    @property
+    def xid(self) -> int:
+        return int(self.header.xid)
+
+    def __repr__(self) -> str:
+        return f"Reply(xid={self.xid}, body={len(self.body)} bytes)"
+
+
+def reply_error(header: Any) -> RpcError | None:
+    """The RpcError a reply header stands for, or None when it is MSG_ACCEPTED/SUCCESS."""
+    if header.reply_stat == rpcmsg.MSG_ACCEPTED:
+        if header.accept_stat == rpcmsg.AcceptStat.SUCCESS:
+            return None
+        stat = _name(rpcmsg.AcceptStat, header.accept_stat)
+        if header.accept_stat == rpcmsg.AcceptStat.PROG_MISMATCH:
+            return RpcError(
+                f"xid {header.xid}: {stat} (supported versions {header.mismatch_low}"
+                f"..{header.mismatch_high})",
+                stat=stat,
+                low=header.mismatch_low,
+                high=header.mismatch_high,
+            )
+        return RpcError(f"xid {header.xid}: {stat}", stat=stat)
+    stat = _name(rpcmsg.RejectStat, header.reject_stat)
+    if header.reject_stat == rpcmsg.RejectStat.RPC_MISMATCH:
+        return RpcError(
+            f"xid {header.xid}: MSG_DENIED {stat} (rpc versions {header.mismatch_low}"
+            f"..{header.mismatch_high})",
+            stat=stat,
+            low=header.mismatch_low,
+            high=header.mismatch_high,
+        )
+    return RpcError(f"xid {header.xid}: MSG_DENIED {stat} (auth_stat {header.auth_stat})", stat=stat)
+
+
+def _name(enum: Any, value: int) -> str:
+    try:
+        return str(enum(value).name)
+    except ValueError:
+        return str(value)
+
+
+def default_credential(prog: int, proc: int) -> Any:
+    """What GlusterFS's client sends: AUTH_GLUSTERFS_v2 for GF-DUMP DUMP, v3 otherwise."""
+    pid = os.getpid()
+    if prog == gfdump.GF_DUMP_PROGRAM and proc == gfdump.DUMP:
+        return rpcmsg.GlusterCredV2(pid=pid, uid=os.getuid(), gid=os.getgid())
+    return rpcmsg.GlusterCredV3(pid=pid, uid=os.getuid(), gid=os.getgid())
+
+
+def _to_auth(cred: Any) -> Any:
+    """Accept an ``OpaqueAuth`` or a typed credential (anything with ``to_auth()``)."""
+    if cred is None:
+        return rpcmsg.AUTH_NONE
+    to_auth = getattr(cred, "to_auth", None)
+    return to_auth() if to_auth is not None else cred
+
+
+class _Call:
+    __slots__ = ("xid", "future", "timer", "is_ping")
+
+    def __init__(self, xid: int, future: Future[Reply], is_ping: bool) -> None:
+        self.xid = xid
+        self.future = future
+        self.timer: TimerHandle | None = None
+        self.is_ping = is_ping
+
+
+class _Connection:
+    """The transport ConnectionHandler of one connection attempt of an RpcClient.
+
+    A fresh one per attempt, so events of an old connection can never touch a newer one.
+    All mutable state is guarded by the client's lock.
+    """
+
+    def __init__(self, client: RpcClient) -> None:
+        self.client = client
+        self.ep: Any = None
+        self.pending: dict[int, _Call] = {}
+        self.user_calls = 0  # pending calls that are not our own PINGs
+        self.timed_out: dict[int, None] = {}  # ordered: oldest first
+        self.last_received = time.monotonic()
+        self.ping_active = False
+        self.ping_expiry: TimerHandle | None = None
+        self.ping_next: TimerHandle | None = None
+        self.lost = False
+        self.announced = False
+
+    # -- ConnectionHandler ------------------------------------------------------------------
+    def connection_made(self, ep: Any) -> None:
+        self.client._attach(self, ep)
+
+    def record_received(self, ep: Any, record: memoryview) -> None:
+        self.client._on_record(self, ep, record)
+
+    def connection_lost(self, ep: Any, exc: Exception | None) -> None:
+        self.client._teardown(self, exc if exc is not None else "connection closed")
+
+
+class RpcClient:
+    """An ONC RPC client over one gfrpc transport connection (see the module docstring).
+
+    ``call``/``call_async`` are thread-safe. Hooks ``on_connect(client)`` and
+    ``on_disconnect(client, reason)`` (attributes, default None) run on the transport's or the
+    caller's thread and must not block; ``on_callback(header, body)`` receives server→client
+    CALLs (GlusterFS callback program), which get no reply.
+    """
+
+    def __init__(
+        self,
+        address: Any,
+        *,
+        poller: Any,
+        tls: Any = None,
+        options: Any = None,
+        frame_timeout: float = 1800.0,
+        ping_timeout: float = 42.0,
+        reconnect: bool = False,
+        reconnect_interval: float = 3.0,
+        cred: Any = None,
+        timers: TimerThread | None = None,
+    ) -> None:
+        self.address = address
+        self.poller = poller
+        self.tls = tls
+        self.options = options
+        self.frame_timeout = float(frame_timeout)
+        self.ping_timeout = float(ping_timeout)
+        self.reconnect = reconnect
+        self.reconnect_interval = float(reconnect_interval)
+        self.cred = cred
+        self.on_connect: Callable[[RpcClient], None] | None = None
+        self.on_disconnect: Callable[[RpcClient, Exception | str], None] | None = None
+        self.on_callback: Callable[[Any, memoryview], None] | None = None
+        self._timers = timers or shared_timers()
+        self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._connected = threading.Event()
+        self._next_xid = FIRST_XID
+        self._conn: _Connection | None = None
+        self._closed = False
+        self._connect_timeout = 10.0
+        self._reconnect_timer: TimerHandle | None = None
+        self._cred_v2 = _to_auth(default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.DUMP))
+        self._cred_v3 = _to_auth(default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.PING))
+        self._client_auth = None if cred is None else _to_auth(cred)
+
+    # -- connection management --------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def endpoint(self) -> Any:
+        """The current transport Endpoint, or None."""
+        conn = self._conn
+        return conn.ep if conn is not None else None
+
+    def connect(self, timeout: float = 10.0) -> None:
+        """Connect (TCP + TLS handshake) unless connected. Raises TransportError subclasses;
+        with ``reconnect=True`` a failed attempt also schedules the next one."""
+        self._connect_timeout = timeout
+        with self._lock:
+            if self._closed:
+                raise NotConnectedError("client is closed")
+        try:
+            self._connect_once(timeout)
+        except Exception:
+            self._schedule_reconnect()
+            raise
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        """Block until a connection is up (e.g. after a reconnect); False on timeout."""
+        return self._connected.wait(timeout)
+
+    def close(self) -> None:
+        """Close the connection, stop reconnecting; pending calls fail with ENOTCONN."""
+        with self._lock:
+            self._closed = True
+            conn = self._conn
+            if self._reconnect_timer is not None:
+                self._reconnect_timer.cancel()
+                self._reconnect_timer = None
+        if conn is not None:
+            self._teardown(conn, "closed by the client")
+            if conn.ep is not None:
+                conn.ep.close(None)
+
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect_once(self, timeout: float) -> None:
+        with self._connect_lock:
+            with self._lock:
+                if self._closed or self._conn is not None:
+                    return
+            conn = _Connection(self)
+            ep = transport.connect(
+                self.address,
+                poller=self.poller,
+                handler=conn,
+                tls=self.tls,
+                **({"options": self.options} if self.options is not None else {}),
+                timeout=timeout,
+            )
+            self._attach(conn, ep)
+            if conn.lost:
+                raise NotConnectedError(f"connection to {self.address} closed as soon as it was made")
+
+    def _attach(self, conn: _Connection, ep: Any) -> None:
+        """Make ``conn`` current; called by connection_made and after connect() returns."""
+        with self._lock:
+            if conn.lost or conn.announced:
+                return
+            closed = self._closed
+            if not closed:
+                conn.ep = ep
+                conn.announced = True
+                conn.last_received = time.monotonic()
+                self._conn = conn
+                self._connected.set()
+        if closed:
+            ep.close(None)
+            return
+        log.debug("connected to %s", self.address)
+        hook = self.on_connect
+        if hook is not None:
+            try:
+                hook(self)
+            except Exception:
+                log.exception("on_connect hook failed")
+
+    def _teardown(self, conn: _Connection, reason: Exception | str) -> None:
+        """Forget ``conn`` and fail its pending calls; idempotent."""
+        with self._lock:
+            if conn.lost:
+                return
+            conn.lost = True
+            pending, conn.pending = conn.pending, {}
+            conn.user_calls = 0
+            for handle in (conn.ping_expiry, conn.ping_next):
+                if handle is not None:
+                    handle.cancel()
+            conn.ping_expiry = conn.ping_next = None
+            was_current = self._conn is conn
+            if was_current:
+                self._conn = None
+                self._connected.clear()
+            closed = self._closed
+        if was_current:
+            level = logging.WARNING if isinstance(reason, TimeoutError_ | RemoteProtocolError) else logging.INFO
+            log.log(level, "disconnected from %s: %s (%d pending calls failed)", self.address, reason,
+                    len(pending))
+        error = NotConnectedError(f"disconnected from {self.address}: {reason}")
+        for call in pending.values():
+            if call.timer is not None:
+                call.timer.cancel()
+            _fail(call.future, error)
+        if was_current:
+            hook = self.on_disconnect
+            if hook is not None:
+                try:
+                    hook(self, reason)
+                except Exception:
+                    log.exception("on_disconnect hook failed")
+            if not closed:
+                self._schedule_reconnect()
+
+    def _protocol_error(self, conn: _Connection, ep: Any, reason: str) -> None:
+        exc = RemoteProtocolError(reason)
+        self._teardown(conn, exc)
+        ep.close(exc)
+
+    def _schedule_reconnect(self) -> None:
+        if not self.reconnect:
+            return
+        with self._lock:
+            if self._closed or self._reconnect_timer is not None or self._conn is not None:
+                return
+            self._reconnect_timer = self._timers.call_later(self.reconnect_interval, self._reconnect_due)
+
+    def _reconnect_due(self) -> None:
+        with self._lock:
+            self._reconnect_timer = None
+            if self._closed or self._conn is not None:
+                return
+        threading.Thread(target=self._reconnect_attempt, name="gfrpc-reconnect", daemon=True).start()
+
+    def _reconnect_attempt(self) -> None:
+        try:
+            self._connect_once(self._connect_timeout)
+        except Exception as exc:
+            log.debug("reconnect to %s failed: %s", self.address, exc)
+            self._schedule_reconnect()
+
+    # -- calls ------------------------------------------------------------------------------
+    def call(
+        self, prog: int, vers: int, proc: int, args: Args = b"", *, cred: Any = None, timeout: float | None = None
+    ) -> Reply:
+        """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
+        (frame-timeout) or RpcError (MSG_DENIED / accept_stat != SUCCESS)."""
+        return self.call_async(prog, vers, proc, args, cred=cred, timeout=timeout).result()
+
+    def call_async(
+        self, prog: int, vers: int, proc: int, args: Args = b"", *, cred: Any = None, timeout: float | None = None
+    ) -> Future[Reply]:
+        """Send a CALL; the future completes on the transport's input thread. ``args`` is one
+        bytes-like object or an iterable of them (e.g. ``[xdr_header, payload]``); ``timeout``
+        overrides frame-timeout for this call (0 = none)."""
+        if isinstance(args, bytes | bytearray | memoryview):
+            parts: tuple[Buffer, ...] = (args,)
+        else:
+            parts = tuple(args)
+        if cred is not None:
+            auth = _to_auth(cred)
+        elif self._client_auth is not None:
+            auth = self._client_auth
+        elif prog == gfdump.GF_DUMP_PROGRAM and proc == gfdump.DUMP:
+            auth = self._cred_v2
+        else:
+            auth = self._cred_v3
+        future: Future[Reply] = Future()
+        future.set_running_or_notify_cancel()
+        self._start_call(prog, vers, proc, parts, auth, timeout, future, is_ping=False)
+        return future
+
+    def _start_call(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        parts: tuple[Buffer, ...],
+        auth: Any,
+        timeout: float | None,
+        future: Future[Reply],
+        *,
+        is_ping: bool,
+    ) -> None:
+        start_ping = False
+        with self._lock:
+            conn = self._conn
+            if conn is None or conn.ep is None or self._closed:
+                conn = None
+            else:
+                xid = self._next_xid
+                while xid in conn.pending:  # only possible after 2**32 calls: skip live xids
+                    xid = xid + 1 if xid < _XID_LIMIT else 1
+                self._next_xid = xid + 1 if xid < _XID_LIMIT else 1
+                call = _Call(xid, future, is_ping)
+                conn.pending[xid] = call
+                if not is_ping:
+                    conn.user_calls += 1
+                    if self.ping_timeout > 0 and not conn.ping_active:
+                        conn.ping_active = start_ping = True
+                ep = conn.ep
+        if conn is None:
+            _fail(future, NotConnectedError(f"not connected to {self.address}"))
+            return
+        frame_timeout = self.frame_timeout if timeout is None else timeout
+        if frame_timeout > 0:
+            call.timer = self._timers.call_later(frame_timeout, self._frame_expired, conn, xid)
+            if future.done():  # the connection went away meanwhile
+                call.timer.cancel()
+        try:
+            header = rpcmsg.encode_call(xid, prog, vers, proc, cred=auth)
+            ep.submit(header, *parts)
+        except Exception as exc:
+            with self._lock:
+                mine = conn.pending.pop(xid, None) is call
+                if mine and not is_ping:
+                    conn.user_calls -= 1
+            if mine:
+                if call.timer is not None:
+                    call.timer.cancel()
+                if isinstance(exc, TransportError):
+                    error: Exception = NotConnectedError(f"not connected to {self.address}: {exc}")
+                    error.__cause__ = exc
+                else:
+                    error = exc
+                _fail(future, error)
+            return
+        if start_ping:
+            self._send_ping(conn)
+
+    def _frame_expired(self, conn: _Connection, xid: int) -> None:
+        with self._lock:
+            call = conn.pending.pop(xid, None)
+            if call is None:
+                return
+            if not call.is_ping:
+                conn.user_calls -= 1
+            conn.timed_out[xid] = None
+            if len(conn.timed_out) > _LATE_XIDS_KEPT:
+                del conn.timed_out[next(iter(conn.timed_out))]
+        log.warning("call xid %d to %s timed out (frame-timeout)", xid, self.address)
+        _fail(call.future, TimeoutError_(f"call xid {xid} to {self.address} timed out"))
+
+    # -- ping -------------------------------------------------------------------------------
+    def _send_ping(self, conn: _Connection) -> None:
+        """Send one GF-DUMP PING and arm its expiry, if calls are still pending."""
+        with self._lock:
+            conn.ping_next = None
+            if conn.lost or conn.ep is None:
+                return
+            if conn.user_calls == 0:
+                conn.ping_active = False
+                return
+            if conn.ping_expiry is None:
+                conn.ping_expiry = self._timers.call_later(self.ping_timeout, self._ping_expired, conn)
+        future: Future[Reply] = Future()
+        future.set_running_or_notify_cancel()
+        future.add_done_callback(lambda f: self._ping_done(conn, f))
+        self._start_call(
+            gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING, (), self._cred_v3, 0, future, is_ping=True
+        )
+
+    def _ping_done(self, conn: _Connection, future: Future[Reply]) -> None:
+        if future.exception() is not None:
+            return  # disconnected; _teardown has cleaned up
+        with self._lock:
+            if conn.lost:
+                return
+            if conn.ping_expiry is not None:
+                conn.ping_expiry.cancel()
+                conn.ping_expiry = None
+            if conn.ping_next is None:
+                conn.ping_next = self._timers.call_later(self.ping_timeout, self._send_ping, conn)
+
+    def _ping_expired(self, conn: _Connection) -> None:
+        with self._lock:
+            conn.ping_expiry = None
+            if conn.lost or conn.ep is None:
+                return
+            deadline = conn.last_received + self.ping_timeout
+            if time.monotonic() < deadline:
+                conn.ping_expiry = self._timers.call_at(deadline, self._ping_expired, conn)
+                return
+            ep = conn.ep
+        exc = TimeoutError_(f"nothing received for {self.ping_timeout:g} s (ping-timeout)")
+        self._teardown(conn, exc)
+        ep.close(exc)
+
+    # -- input (transport thread) -----------------------------------------------------------
+    def _on_record(self, conn: _Connection, ep: Any, record: memoryview) -> None:
+        conn.last_received = time.monotonic()
+        if conn.lost:
+            return
+        try:
+            header, body = rpcmsg.decode_message(record)
+        except RemoteProtocolError as exc:
+            self._protocol_error(conn, ep, f"bad message from {self.address}: {exc}")
+            return
+        if isinstance(header, rpcmsg.CallHeader):
+            hook = self.on_callback
+            if hook is None:
+                log.debug("ignoring callback CALL prog %d proc %d", header.prog, header.proc)
+            else:
+                try:
+                    hook(header, body)
+                except Exception:
+                    log.exception("on_callback hook failed")
+            return
+        xid = header.xid
+        late = False
+        with self._lock:
+            call = conn.pending.pop(xid, None)
+            if call is None:
+                late = conn.timed_out.pop(xid, 0) is None
+            elif not call.is_ping:
+                conn.user_calls -= 1
+        if call is None:
+            if late:
+                log.debug("dropping late reply for timed-out xid %d", xid)
+                return
+            self._protocol_error(conn, ep, f"reply with unknown xid {xid} from {self.address}")
+            return
+        if call.timer is not None:
+            call.timer.cancel()
+        error = reply_error(header)
+        try:
+            if error is None:
+                call.future.set_result(Reply(header, body))
+            else:
+                call.future.set_exception(error)
+        except Exception:  # the future was already completed
+            pass
+
+
+def _fail(future: Future[Any], exc: BaseException) -> None:
+    try:
+        future.set_exception(exc)
+    except Exception:
+        pass

@@ -1,0 +1,482 @@
+"""RPC server: programs, dispatch, the worker pool, GF-DUMP and the outstanding-request limit.
+
+Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure):
+
+* The transport's input thread calls ``record_received`` with each whole record. There we
+  only decode the CALL header and decide: rpcvers != 2 ⇒ MSG_DENIED/RPC_MISMATCH (2..2);
+  unknown program ⇒ PROG_UNAVAIL; known program, other version ⇒ PROG_MISMATCH with the lowest
+  and highest registered versions; unknown procedure ⇒ PROC_UNAVAIL. Those answers are sent at
+  once. A valid call becomes a :class:`Request` queued to the worker pool (GlusterFS's
+  io-threads); the handler decodes its own arguments there and returns the results.
+* A handler returns ``bytes``-like results, a list of parts (``[xdr_header, payload]``), an
+  object with ``pack()``, or None (no results). ``GarbageArgs`` or a ``RemoteProtocolError``
+  while decoding ⇒ GARBAGE_ARGS; any other exception ⇒ SYSTEM_ERR (logged).
+* Every accepted reply echoes the request's verifier (GlusterFS does; it is AUTH_NONE in
+  practice). A request gets at most one reply: :class:`Request` refuses a second one.
+* Credentials: flavors AUTH_NULL, AUTH_UNIX, AUTH_GLUSTERFS v1/v2/v3 are decoded (a malformed
+  body ⇒ MSG_DENIED/AUTH_ERROR AUTH_BADCRED); any other flavor is accepted as AUTH_NULL, as
+  GlusterFS does. A credential over 400 bytes, an undecodable header or a REPLY arriving at the
+  server is a protocol error: the connection is closed with a logged reason.
+* outstanding-rpc-limit (default 64, 0 = unlimited): when a connection has that many requests
+  queued or running, its endpoint stops reading (``pause_reading``) until one completes. Unlike
+  GlusterFS 10 (where only gNFS turns the throttle on) the limit is always enforced, and it is
+  not rounded up to a multiple of 8.
+* GF-DUMP (123451501 v1: DUMP lists every registered program, itself included; PING answers an
+  all-zero ``gf_common_rsp``) is built in. Both are answered on the input thread, like GlusterFS:
+  they are constant-time and a PING must not wait behind slow handlers in the worker queue, or
+  busy servers would be dropped by their clients' ping-timeout (GlusterFS issue #2401). User
+  procedures always run on the workers.
+* Admission: ``accept_connection(peername, peer_cn) -> bool`` (server-wide) and ``ssl_allow``
+  (per listener, fnmatch globs on the TLS peer CN, GlusterFS ``auth.ssl-allow``) are checked in
+  ``connection_made``, i.e. after the TLS handshake; a refused peer is closed with a logged
+  reason before any of its records is looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gfrpc import transport
+from gfrpc.errors import LocalProtocolError, NotConnectedError, RemoteProtocolError, TLSError
+from gfrpc.programs import dump as gfdump
+from gfrpc.rpc.workers import WorkerPool
+from gfrpc.tls import cn_allowed, parse_ssl_allow
+from gfrpc.wire import rpcmsg
+from gfrpc.wire.xdr import XdrReader
+
+log = logging.getLogger("gfrpc.rpc.server")
+
+RPC_VERSION = 2
+GF_DUMP_NAME = "GF-DUMP"
+KNOWN_FLAVORS = frozenset({0, 1, 5, 390039, 390040})
+
+Buffer = bytes | bytearray | memoryview
+
+
+class GarbageArgs(Exception):
+    """Raised by a handler whose arguments do not decode; answered with GARBAGE_ARGS."""
+
+
+@dataclass
+class Procedure:
+    """One procedure: ``handler(request)`` returns the results (see the module docstring).
+
+    ``args_type``, when given (an ``xdr.struct`` type), is decoded on the worker before the
+    handler runs: ``request.decoded`` is the value, ``request.payload`` what follows it.
+    ``inline`` runs the handler on the transport's input thread; it is meant for the built-in
+    constant-time GF-DUMP procedures only.
+    """
+
+    name: str
+    handler: Callable[[Request], Any]
+    args_type: Any = None
+    inline: bool = False
+
+
+@dataclass
+class Program:
+    """An RPC program version and its procedures, keyed by procedure number."""
+
+    prognum: int
+    progver: int
+    name: str
+    procedures: dict[int, Procedure] = field(default_factory=dict)
+
+
+class Request:
+    """One call being served: ``header`` (``rpcmsg.CallHeader``), ``args`` (memoryview of the
+    arguments and any raw payload), the peer (``peername``, ``peer_cn``, ``endpoint``) and the
+    decoded ``credential`` (None for AUTH_NULL and unknown flavors; ``auth`` is the raw one).
+
+    A handler normally just returns its results. To answer later it calls :meth:`defer` and
+    then, from any thread, exactly one of :meth:`reply`, :meth:`reply_error` or :meth:`drop`.
+    """
+
+    def __init__(self, server: RpcServer, conn: _ServerConnection, header: Any, args: memoryview,
+                 credential: Any, procedure: Procedure) -> None:
+        self.server = server
+        self.header = header
+        self.args = args
+        self.credential = credential
+        self.procedure = procedure
+        self.endpoint = conn.ep
+        self.peername = conn.ep.peername
+        self.peer_cn = conn.ep.peer_cn
+        self.decoded: Any = None
+        self.payload: memoryview | None = None
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._deferred = False
+        self._done = False
+        self._counted = False
+
+    @property
+    def xid(self) -> int:
+        return int(self.header.xid)
+
+    @property
+    def prog(self) -> int:
+        return int(self.header.prog)
+
+    @property
+    def vers(self) -> int:
+        return int(self.header.vers)
+
+    @property
+    def proc(self) -> int:
+        return int(self.header.proc)
+
+    @property
+    def auth(self) -> Any:
+        return self.header.cred
+
+    @property
+    def replied(self) -> bool:
+        return self._done
+
+    def defer(self) -> None:
+        """Answer later: the server will not reply when the handler returns."""
+        self._deferred = True
+
+    def reply(self, result: Any = None) -> None:
+        """Send the SUCCESS reply with ``result`` (bytes, parts, ``pack()``-able or None)."""
+        parts = _result_parts(result)
+        self._send(rpcmsg.encode_accepted_reply(self.xid, rpcmsg.AcceptStat.SUCCESS, verf=self.header.verf), parts)
+
+    def reply_error(self, accept_stat: int) -> None:
+        """Send an accepted reply with an error ``accept_stat`` (GARBAGE_ARGS, SYSTEM_ERR, ...)."""
+        self._send(rpcmsg.encode_accepted_reply(self.xid, accept_stat, verf=self.header.verf), ())
+
+    def drop(self) -> None:
+        """Never answer this request (as GlusterFS does for PMAP BRICKBYPORT)."""
+        with self._lock:
+            if self._done:
+                raise LocalProtocolError(f"request xid {self.xid} was already answered")
+            self._done = True
+        self.server._request_finished(self)
+
+    def _send(self, header: bytes, parts: Sequence[Buffer]) -> None:
+        with self._lock:
+            if self._done:
+                raise LocalProtocolError(f"request xid {self.xid} was already answered")
+            self._done = True
+        try:
+            self.endpoint.submit(header, *parts)
+        except NotConnectedError:
+            log.debug("reply to xid %d not sent: connection closed", self.xid)
+        finally:
+            self.server._request_finished(self)
+
+
+def _result_parts(result: Any) -> Sequence[Buffer]:
+    if result is None:
+        return ()
+    if isinstance(result, bytes | bytearray | memoryview):
+        return (result,)
+    pack = getattr(result, "pack", None)
+    if pack is not None:
+        return (pack(),)
+    if isinstance(result, list | tuple):
+        return result
+    raise LocalProtocolError(f"handler returned {type(result).__name__}, not bytes or parts")
+
+
+class _ServerConnection:
+    """The transport ConnectionHandler of one accepted connection."""
+
+    def __init__(self, server: RpcServer, ssl_allow: Sequence[str] | None) -> None:
+        self.server = server
+        self.ssl_allow = ssl_allow
+        self.ep: Any = None
+        self.lock = threading.Lock()
+        self.outstanding = 0
+        self.paused = False
+        self.refused = False
+        self.close_reason: str | None = None
+
+    def connection_made(self, ep: Any) -> None:
+        self.ep = ep
+        self.server._admit(self, ep)
+
+    def record_received(self, ep: Any, record: memoryview) -> None:
+        if self.refused or self.close_reason is not None:
+            return
+        self.server._dispatch(self, ep, record)
+
+    def connection_lost(self, ep: Any, exc: Exception | None) -> None:
+        self.server._forget(self)
+        reason = self.close_reason or (str(exc) if exc is not None else "closed")
+        log.info("connection from %s closed: %s", _peer(ep), reason)
+
+    def close(self, reason: str, exc: Exception | None = None) -> None:
+        """Close with a reason that the one disconnect log line will give."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        self.ep.close(exc if exc is not None else RemoteProtocolError(reason))
+
+
+def _peer(ep: Any) -> str:
+    p = getattr(ep, "peername", None)
+    if isinstance(p, tuple):
+        return f"{p[0]}:{p[1]}"
+    return str(p) if p else "peer"
+
+
+class RpcServer:
+    """Serves registered programs on any number of listeners (see the module docstring)."""
+
+    def __init__(
+        self,
+        poller: Any,
+        *,
+        workers: int = 16,
+        outstanding_limit: int = 64,
+        accept_connection: Callable[[Any, str | None], bool] | None = None,
+    ) -> None:
+        self.poller = poller
+        self.outstanding_limit = outstanding_limit
+        self.accept_connection = accept_connection
+        self.workers = WorkerPool(workers, name="gfrpc-rpc-worker")
+        self._lock = threading.Lock()
+        self._programs: dict[int, dict[int, Program]] = {}
+        self._order: list[Program] = []
+        self._conns: set[_ServerConnection] = set()
+        self._listeners: list[Any] = []
+        self._closed = False
+        self.register(
+            Program(
+                gfdump.GF_DUMP_PROGRAM,
+                gfdump.GF_DUMP_VERSION,
+                GF_DUMP_NAME,
+                {
+                    gfdump.DUMP: Procedure("DUMP", self._dump, inline=True),
+                    gfdump.PING: Procedure("PING", _ping, inline=True),
+                },
+            )
+        )
+
+    # -- programs ---------------------------------------------------------------------------
+    def register(self, program: Program) -> None:
+        """Add a program version; registering the same (prognum, progver) twice is an error."""
+        with self._lock:
+            versions = self._programs.setdefault(program.prognum, {})
+            if program.progver in versions:
+                raise LocalProtocolError(
+                    f"program {program.prognum} version {program.progver} is already registered")
+            versions[program.progver] = program
+            self._order.append(program)
+
+    @property
+    def programs(self) -> list[Program]:
+        """Registered programs in registration order (GF-DUMP first)."""
+        with self._lock:
+            return list(self._order)
+
+    # -- listening --------------------------------------------------------------------------
+    def listen(self, address: Any, *, tls: Any = None, ssl_allow: str | Iterable[str] | None = None,
+               options: Any = None) -> Any:
+        """Listen on ``address``; returns the transport Listener (``.address``, ``.close()``).
+        ``ssl_allow``: glob patterns (a list, or the option text "a,b c") the TLS peer CN must
+        match (GlusterFS ``auth.ssl-allow``); None = every authenticated peer."""
+        if ssl_allow is None:
+            patterns = None
+        elif isinstance(ssl_allow, str):
+            patterns = parse_ssl_allow(ssl_allow)
+        else:
+            patterns = list(ssl_allow)
+        if patterns is not None and tls is None:
+            log.warning("ssl_allow given without TLS: every connection will be refused")
+        kwargs: dict[str, Any] = {"tls": tls}
+        if options is not None:
+            kwargs["options"] = options
+        listener = transport.listen(address, poller=self.poller,
+                                    handler_factory=lambda: self.make_handler(patterns), **kwargs)
+        with self._lock:
+            self._listeners.append(listener)
+        return listener
+
+    def make_handler(self, ssl_allow: Sequence[str] | None = None) -> _ServerConnection:
+        """A ConnectionHandler for one connection (for callers that run their own listener)."""
+        return _ServerConnection(self, ssl_allow)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop listening, close every connection and stop the workers (waiting at most
+        ``timeout`` seconds for running handlers; their replies are dropped)."""
+        with self._lock:
+            self._closed = True
+            listeners, self._listeners = self._listeners, []
+            conns = list(self._conns)
+        for listener in listeners:
+            listener.close()
+        for conn in conns:
+            conn.close("server shutting down", NotConnectedError("server shutting down"))
+        self.workers.shutdown(wait=True, timeout=timeout)
+
+    def __enter__(self) -> RpcServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connections (transport input thread) -----------------------------------------------
+    def _admit(self, conn: _ServerConnection, ep: Any) -> None:
+        exc: Exception | None = None
+        if self._closed:
+            exc = NotConnectedError("server is shutting down")
+        elif conn.ssl_allow is not None and not cn_allowed(ep.peer_cn, conn.ssl_allow):
+            exc = TLSError(f"peer CN {ep.peer_cn!r} is not allowed by ssl-allow")
+        elif self.accept_connection is not None:
+            try:
+                allowed = self.accept_connection(ep.peername, ep.peer_cn)
+            except Exception:
+                log.exception("accept_connection hook failed")
+                allowed = False
+            if not allowed:
+                exc = NotConnectedError("refused by accept_connection")
+        if exc is not None:
+            conn.refused = True  # the disconnect log line gives the reason
+            conn.close(f"refused: {exc}", exc)
+            return
+        with self._lock:
+            self._conns.add(conn)
+
+    def _forget(self, conn: _ServerConnection) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def _dispatch(self, conn: _ServerConnection, ep: Any, record: memoryview) -> None:
+        # RFC 5531 §9: rpcvers is the third word of a CALL; check it before decoding the rest
+        if len(record) >= 12:
+            msg_type = int.from_bytes(record[4:8], "big")
+            rpcvers = int.from_bytes(record[8:12], "big")
+            if msg_type == rpcmsg.CALL and rpcvers != RPC_VERSION:
+                xid = int.from_bytes(record[0:4], "big")
+                self._submit(conn, rpcmsg.encode_denied_reply(
+                    xid, rpcmsg.RejectStat.RPC_MISMATCH, low=RPC_VERSION, high=RPC_VERSION))
+                return
+        try:
+            header, args = rpcmsg.decode_message(record)
+        except RemoteProtocolError as exc:
+            conn.close(f"protocol error: {exc}", exc)
+            return
+        if not isinstance(header, rpcmsg.CallHeader):
+            conn.close(f"protocol error: REPLY (xid {header.xid}) sent to a server")
+            return
+        cred = header.cred
+        credential = None
+        if cred.flavor in KNOWN_FLAVORS:
+            try:
+                credential = rpcmsg.decode_credential(cred)
+            except RemoteProtocolError as exc:
+                log.info("%s: bad credential (flavor %d) in xid %d: %s", _peer(ep), cred.flavor,
+                         header.xid, exc)
+                self._submit(conn, rpcmsg.encode_denied_reply(
+                    header.xid, rpcmsg.RejectStat.AUTH_ERROR, auth_stat=rpcmsg.AuthStat.AUTH_BADCRED))
+                return
+        with self._lock:
+            versions = self._programs.get(header.prog)
+            program = versions.get(header.vers) if versions else None
+            low = min(versions) if versions else 0
+            high = max(versions) if versions else 0
+        if versions is None:
+            self._accepted_error(conn, header, rpcmsg.AcceptStat.PROG_UNAVAIL)
+            return
+        if program is None:
+            self._submit(conn, rpcmsg.encode_accepted_reply(
+                header.xid, rpcmsg.AcceptStat.PROG_MISMATCH, verf=header.verf, low=low, high=high))
+            return
+        procedure = program.procedures.get(header.proc)
+        if procedure is None:
+            self._accepted_error(conn, header, rpcmsg.AcceptStat.PROC_UNAVAIL)
+            return
+        request = Request(self, conn, header, args, credential, procedure)
+        if procedure.inline:
+            self._run(request)
+            return
+        with conn.lock:
+            conn.outstanding += 1
+            request._counted = True
+            if 0 < self.outstanding_limit <= conn.outstanding and not conn.paused:
+                conn.paused = True
+                ep.pause_reading()  # under conn.lock: pause/resume calls keep the count's order
+        try:
+            self.workers.submit(self._run, request)
+        except RuntimeError:
+            self._request_finished(request)
+            conn.close("server shutting down", NotConnectedError("server shutting down"))
+
+    def _accepted_error(self, conn: _ServerConnection, header: Any, stat: int) -> None:
+        self._submit(conn, rpcmsg.encode_accepted_reply(header.xid, stat, verf=header.verf))
+
+    def _submit(self, conn: _ServerConnection, message: bytes) -> None:
+        try:
+            conn.ep.submit(message)
+        except NotConnectedError:
+            pass
+
+    # -- requests (worker threads) ----------------------------------------------------------
+    def _run(self, request: Request) -> None:
+        procedure = request.procedure
+        stat = None
+        result = None
+        try:
+            if procedure.args_type is not None:
+                reader = XdrReader(request.args)
+                request.decoded = procedure.args_type.decode(reader)
+                request.payload = reader.rest()
+            result = procedure.handler(request)
+        except (GarbageArgs, RemoteProtocolError) as exc:
+            log.debug("xid %d: garbage arguments for %s: %s", request.xid, procedure.name, exc)
+            stat = rpcmsg.AcceptStat.GARBAGE_ARGS
+        except Exception:
+            log.exception("handler %s failed (xid %d from %s)", procedure.name, request.xid,
+                          _peer(request.endpoint))
+            stat = rpcmsg.AcceptStat.SYSTEM_ERR
+        if request.replied or (request._deferred and stat is None):
+            return
+        try:
+            if stat is None:
+                try:
+                    request.reply(result)
+                except LocalProtocolError:
+                    if request.replied:
+                        raise
+                    log.exception("handler %s returned a bad result", procedure.name)
+                    request.reply_error(rpcmsg.AcceptStat.SYSTEM_ERR)
+            else:
+                request.reply_error(stat)
+        except LocalProtocolError:
+            log.exception("reply for xid %d not sent", request.xid)
+
+    def _request_finished(self, request: Request) -> None:
+        if not request._counted:
+            return
+        request._counted = False
+        conn = request._conn
+        with conn.lock:
+            conn.outstanding -= 1
+            if conn.paused and conn.outstanding < self.outstanding_limit:
+                conn.paused = False
+                if not getattr(conn.ep, "closed", False):
+                    conn.ep.resume_reading()
+
+    # -- GF-DUMP ----------------------------------------------------------------------------
+    def _dump(self, request: Request) -> Any:
+        req = gfdump.GfDumpReq.unpack(request.args)
+        progs = [gfdump.GfProgDetail(progname=p.name, prognum=p.prognum, progver=p.progver)
+                 for p in self.programs]
+        return gfdump.GfDumpRsp(gfs_id=req.gfs_id, op_ret=0, op_errno=0, progs=progs)
+
+
+_PING_REPLY: bytes | None = None
+
+
+def _ping(request: Request) -> bytes:
+    global _PING_REPLY
+    if _PING_REPLY is None:
+        _PING_REPLY = gfdump.GfCommonRsp(op_ret=0, op_errno=0, xdata=b"").pack()
+    return _PING_REPLY

@@ -1,0 +1,1 @@
+"""Services built on the RPC layer: the brick (and, later, the port mapper and management)."""

@@ -1,0 +1,269 @@
+"""GlusterFS dictionaries on the wire: ``gfx_dict`` (typed, XDR) and the old serialized dict.
+
+gfx_dict (glusterfs4-xdr.x; reference §5.3)::
+
+    unsigned xdr_size;  int count;  gfx_dict_pair pairs<>;
+    gfx_dict_pair = { opaque key<>; gfx_value value; }     key bytes include the C NUL
+    gfx_value     = union switch (int type) { STR_OLD/PTR: opaque; INT: hyper; UINT: unsigned
+                    hyper; DOUBLE: double; STR: opaque (with NUL); GFUUID: opaque[16];
+                    IATT: gfx_iattx (148 bytes); MDATA: gfx_mdata_iatt (36 bytes) }
+
+``xdr_size`` is the encoded size of the pairs alone (the whole dict minus 12 bytes); GlusterFS's
+socket layer uses it to find where a WRITE payload starts, so we always write it exactly. On
+decode it is not checked (GlusterFS does not check it either). A NULL dict is ``count = -1``,
+``xdr_size = 0`` and decodes to ``None``.
+
+Python mapping (encode): ``int`` -> INT (UINT when >= 2**63), ``str`` -> STR (UTF-8 plus a NUL),
+``bytes``/``bytearray``/``memoryview`` -> PTR (a binary blob, as GlusterFS stores xattr values;
+no NUL added), ``float`` -> DOUBLE, ``uuid.UUID`` -> GFUUID, ``GfValue(type, value)`` for any
+explicit type. IATT and MDATA values are raw bytes of exactly 148 and 36 bytes.
+Decode gives back the plain Python type for INT, STR (NUL-terminated), PTR, DOUBLE and GFUUID,
+and a ``GfValue`` for everything else (UINT, STR_OLD, IATT, MDATA, and STR without its NUL), so
+``encode(decode(x)) == x`` byte for byte.
+
+Old serialized dict (``dict_serialize``; reference §5.5), used in SETVOLUME and GETSPEC::
+
+    count:u32 { keylen:u32 (no NUL)  vallen:u32  key  NUL  value[vallen] }*
+
+Values are raw bytes as on the wire (GlusterFS puts the C NUL inside ``vallen``); ``as_str`` and
+``as_int`` read them as GlusterFS would.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from gfrpc.errors import LocalProtocolError, RemoteProtocolError
+from gfrpc.wire.xdr import XdrReader, XdrType, XdrWriter, text_bytes
+
+__all__ = [
+    "GfType", "GfValue", "IATT_SIZE", "MDATA_SIZE", "GfxDict", "GFX_DICT", "encode_gfx_dict",
+    "decode_gfx_dict", "encode_serialized_dict", "decode_serialized_dict", "as_str", "as_int",
+]
+
+IATT_SIZE: Final = 148
+MDATA_SIZE: Final = 36
+_ENC = "surrogateescape"
+_I32, _U32, _I64, _U64, _DBL = (struct.Struct(f) for f in (">i", ">I", ">q", ">Q", ">d"))
+_PADS = (b"", b"\0\0\0", b"\0\0", b"\0")
+_MIN_PAIR = 12      # key length word + type word + smallest arm (an opaque length word)
+
+
+class GfType(enum.IntEnum):
+    """``GF_DATA_TYPE_*`` values that have a gfx_value arm."""
+
+    STR_OLD = 1
+    INT = 2
+    UINT = 3
+    DOUBLE = 4
+    STR = 5
+    PTR = 6
+    GFUUID = 7
+    IATT = 8
+    MDATA = 9
+
+
+@dataclass(frozen=True, slots=True)
+class GfValue:
+    """A dict value with an explicit wire type (``value`` is bytes for the opaque types)."""
+
+    type: GfType
+    value: Any
+
+
+def _pair_bytes(key: str, value: Any) -> bytes:
+    kb = text_bytes(key) + b"\0"
+    head = _U32.pack(len(kb)) + kb + _PADS[len(kb) & 3]
+    if isinstance(value, GfValue):
+        kind, v = GfType(value.type), value.value
+    elif isinstance(value, bool | int):
+        kind, v = (GfType.UINT if value >= 1 << 63 else GfType.INT), int(value)
+    elif isinstance(value, str):
+        kind, v = GfType.STR, value
+    elif isinstance(value, bytes | bytearray | memoryview):
+        kind, v = GfType.PTR, value
+    elif isinstance(value, float):
+        kind, v = GfType.DOUBLE, value
+    elif isinstance(value, uuid.UUID):
+        kind, v = GfType.GFUUID, value
+    else:
+        raise LocalProtocolError(f"gfx_dict: no wire type for {key!r}: {type(value).__name__}")
+    try:
+        if kind == GfType.INT:
+            arm = _I64.pack(v)
+        elif kind == GfType.UINT:
+            arm = _U64.pack(v)
+        elif kind == GfType.DOUBLE:
+            arm = _DBL.pack(v)
+        elif kind == GfType.GFUUID:
+            raw = v.bytes if isinstance(v, uuid.UUID) else bytes(v)
+            if len(raw) != 16:
+                raise LocalProtocolError(f"gfx_dict: GFUUID {key!r} must be 16 bytes")
+            arm = raw
+        elif kind in (GfType.IATT, GfType.MDATA):
+            arm = bytes(v)
+            size = IATT_SIZE if kind == GfType.IATT else MDATA_SIZE
+            if len(arm) != size:
+                raise LocalProtocolError(f"gfx_dict: {kind.name} {key!r} must be {size} bytes")
+        else:   # STR, STR_OLD, PTR: opaque<>
+            data = (text_bytes(v) + b"\0") if isinstance(v, str) else bytes(v)
+            arm = _U32.pack(len(data)) + data + _PADS[len(data) & 3]
+    except struct.error as exc:
+        raise LocalProtocolError(f"gfx_dict: bad {kind.name} value for {key!r}: {exc}") from None
+    return head + _I32.pack(kind) + arm
+
+
+def _encode_into(writer: XdrWriter, d: Mapping[str, Any] | None) -> None:
+    if d is None:
+        writer.raw(struct.pack(">IiI", 0, -1, 0))
+        return
+    pairs = b"".join([_pair_bytes(k, v) for k, v in d.items()])
+    writer.raw(struct.pack(">IiI", len(pairs), len(d), len(d)))
+    writer.raw(pairs)
+
+
+def encode_gfx_dict(d: Mapping[str, Any] | None) -> bytes:
+    """A gfx_dict (``None`` gives the NULL dict: xdr_size 0, count -1)."""
+    w = XdrWriter()
+    _encode_into(w, d)
+    return w.getvalue()
+
+
+def _decode_value(r: XdrReader, kind: int) -> Any:
+    if kind == GfType.INT:
+        return r.i64()
+    if kind == GfType.STR:
+        data = r.opaque()
+        if data[-1:] == b"\0":
+            return str(data[:-1], "utf-8", _ENC)
+        return GfValue(GfType.STR, bytes(data))
+    if kind == GfType.PTR:
+        return bytes(r.opaque())
+    if kind == GfType.GFUUID:
+        return uuid.UUID(bytes=bytes(r.fixed_opaque(16)))
+    if kind == GfType.DOUBLE:
+        return r.double()
+    if kind == GfType.UINT:
+        return GfValue(GfType.UINT, r.u64())
+    if kind == GfType.STR_OLD:
+        return GfValue(GfType.STR_OLD, bytes(r.opaque()))
+    if kind == GfType.IATT:
+        return GfValue(GfType.IATT, bytes(r.fixed_opaque(IATT_SIZE)))
+    if kind == GfType.MDATA:
+        return GfValue(GfType.MDATA, bytes(r.fixed_opaque(MDATA_SIZE)))
+    raise RemoteProtocolError(f"gfx_dict: value type {kind} has no wire form")
+
+
+def decode_gfx_dict(reader: XdrReader) -> dict[str, Any] | None:
+    """Read one gfx_dict at the reader's position; ``None`` for a NULL dict (count -1)."""
+    _xdr_size, count = reader.u32(), reader.i32()
+    npairs = reader.u32()
+    if npairs * _MIN_PAIR > reader.remaining():
+        raise RemoteProtocolError(
+            f"gfx_dict: {npairs} pairs cannot fit in {reader.remaining()} bytes")
+    if count == -1:
+        if npairs:
+            raise RemoteProtocolError(f"gfx_dict: NULL dict (count -1) with {npairs} pairs")
+        return None
+    result: dict[str, Any] = {}
+    for _ in range(npairs):
+        key = reader.opaque()
+        if key[-1:] == b"\0":
+            key = key[:-1]
+        result[str(key, "utf-8", _ENC)] = _decode_value(reader, reader.i32())
+    return result
+
+
+class GfxDict(XdrType):
+    """``gfx_dict`` as a field type for ``xdr.struct``."""
+
+    min_size = 12
+
+    def decode(self, reader: XdrReader) -> dict[str, Any] | None:
+        return decode_gfx_dict(reader)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        _encode_into(writer, value)
+
+
+GFX_DICT: Final = GfxDict()
+
+
+# --------------------------------------------------------------------------- old serialized dict
+
+def _old_value(key: str, value: Any) -> bytes:
+    if isinstance(value, str):
+        return text_bytes(value) + b"\0"
+    if isinstance(value, bool | int):
+        return b"%d\0" % value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise LocalProtocolError(f"serialized dict: no wire form for {key!r}: {type(value).__name__}")
+
+
+def encode_serialized_dict(d: Mapping[str, str | int | bytes]) -> bytes:
+    """The old dict format: str and int values get their C NUL; bytes are sent as given."""
+    parts = [_U32.pack(len(d))]
+    for key, value in d.items():
+        kb = text_bytes(key)
+        vb = _old_value(key, value)
+        parts += (struct.pack(">II", len(kb), len(vb)), kb, b"\0", vb)
+    return b"".join(parts)
+
+
+def decode_serialized_dict(data: bytes | bytearray | memoryview) -> dict[str, bytes]:
+    """Parse the old dict format; values are the raw bytes (usually ending in NUL)."""
+    view = memoryview(data).cast("B")
+    end = len(view)
+    if end == 0:
+        return {}       # an empty opaque<> where a dict may be: no dict
+    if end < 4:
+        raise RemoteProtocolError("serialized dict: shorter than its count")
+    count = _U32.unpack_from(view, 0)[0]
+    pos = 4
+    if count * 9 > end - pos:   # each pair: two lengths and a NUL at least
+        raise RemoteProtocolError(f"serialized dict: {count} pairs cannot fit in {end} bytes")
+    result: dict[str, bytes] = {}
+    for _ in range(count):
+        if end - pos < 8:
+            raise RemoteProtocolError("serialized dict: truncated pair header")
+        keylen, vallen = struct.unpack_from(">II", view, pos)
+        pos += 8
+        if keylen + 1 + vallen > end - pos:
+            raise RemoteProtocolError(
+                f"serialized dict: pair of {keylen}+1+{vallen} bytes past the end")
+        if view[pos + keylen] != 0:
+            raise RemoteProtocolError("serialized dict: key not followed by NUL")
+        key = str(view[pos : pos + keylen], "utf-8", _ENC)
+        pos += keylen + 1
+        result[key] = bytes(view[pos : pos + vallen])
+        pos += vallen
+    if pos != end:
+        raise RemoteProtocolError(f"serialized dict: {end - pos} bytes after the last pair")
+    return result
+
+
+def as_str(value: bytes) -> str:
+    """A serialized-dict value as GlusterFS reads it: a C string (up to the first NUL)."""
+    nul = value.find(b"\0")
+    return str(value if nul < 0 else value[:nul], "utf-8", _ENC)
+
+
+def as_int(value: bytes) -> int:
+    """A serialized-dict value as ``strtoll(s, NULL, 0)``: decimal, 0x hex or 0 octal."""
+    text = as_str(value).strip()
+    sign = -1 if text[:1] == "-" else 1
+    digits = text.lstrip("+-")
+    try:
+        if digits[:2].lower() == "0x":
+            return sign * int(digits[2:], 16)
+        if len(digits) > 1 and digits[0] == "0":
+            return sign * int(digits[1:], 8)
+        return sign * int(digits, 10)
+    except ValueError:
+        raise ValueError(f"not an integer: {text!r}") from None

@@ -1,0 +1,336 @@
+"""XDR (RFC 4506) reader, writer and declarative types.
+
+Decoding never copies opaque data: ``opaque`` and ``fixed_opaque`` return ``memoryview`` slices
+of the input. Every length and count read from the wire is compared with what remains of the
+input *before* anything is allocated, so a hostile peer cannot make us build a large object out
+of a small message; failures raise ``RemoteProtocolError``. Encoding errors (a value out of
+range, a string over its maximum) raise ``LocalProtocolError``.
+
+Strings are C strings in GlusterFS, not necessarily UTF-8: they decode as UTF-8 with
+``surrogateescape`` so every byte sequence round-trips, and encode the same way.
+
+``struct(name, fields)`` builds a slotted dataclass whose ``decode``/``encode`` are generated
+once as straight-line code: runs of fixed-size numeric fields are read or written with a single
+precompiled ``struct.Struct``, the other fields call their type's bound method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct as _struct
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from gfrpc.errors import LocalProtocolError, RemoteProtocolError
+from gfrpc.wire.xdrcodec import XdrReader, XdrWriter, _short, text_bytes
+
+__all__ = [
+    "XdrReader", "XdrWriter", "text_bytes", "XdrType", "XdrStruct", "struct",
+    "Int", "UInt", "Hyper", "UHyper", "Bool", "Double", "Enum", "FixedOpaque", "Opaque",
+    "String", "Array", "Optional", "LinkedList", "Union", "as_type",
+]
+
+_S = TypeVar("_S", bound="XdrStruct")
+
+
+# --------------------------------------------------------------------------- declarative types
+
+class XdrType:
+    """One XDR type: ``decode(reader) -> value`` and ``encode(writer, value)``.
+
+    ``min_size`` is the fewest bytes an encoded value takes (used to bound array counts);
+    ``fmt`` is a ``struct`` format letter when the type is a plain fixed-size number, which lets
+    ``struct()`` merge consecutive numeric fields into one unpack.
+    """
+
+    min_size = 4
+    fmt: str | None = None
+
+    def decode(self, reader: XdrReader) -> Any:
+        raise NotImplementedError
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        raise NotImplementedError
+
+
+class _Number(XdrType):
+    def __init__(self, name: str, fmt: str, read: Callable[[XdrReader], Any],
+                 write: Callable[[XdrWriter, Any], None]) -> None:
+        self.name, self.fmt, self.min_size = name, fmt, _struct.calcsize(">" + fmt)
+        self.decode = read  # type: ignore[method-assign,assignment]
+        self.encode = write  # type: ignore[method-assign,assignment]
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+Int = _Number("Int", "i", XdrReader.i32, XdrWriter.i32)
+UInt = _Number("UInt", "I", XdrReader.u32, XdrWriter.u32)
+Hyper = _Number("Hyper", "q", XdrReader.i64, XdrWriter.i64)
+UHyper = _Number("UHyper", "Q", XdrReader.u64, XdrWriter.u64)
+Double = _Number("Double", "d", XdrReader.double, XdrWriter.double)
+
+
+class _Bool(XdrType):
+    def decode(self, reader: XdrReader) -> bool:
+        return reader.bool()
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.bool(value)
+
+
+Bool = _Bool()
+
+
+class Enum(XdrType):
+    """A signed 32-bit enum; ``Enum(SomeIntEnum)`` decodes to members, others are an error."""
+
+    def __init__(self, enum_type: Callable[[int], Any] | None = None) -> None:
+        self.enum_type = enum_type
+
+    def decode(self, reader: XdrReader) -> Any:
+        value = reader.i32()
+        if self.enum_type is None:
+            return value
+        try:
+            return self.enum_type(value)
+        except ValueError:
+            raise RemoteProtocolError(f"XDR: {value} is not a valid {self.enum_type!r}") from None
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.i32(int(value))
+
+
+class FixedOpaque(XdrType):
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.min_size = (n + 3) & ~3
+
+    def decode(self, reader: XdrReader) -> memoryview:
+        return reader.fixed_opaque(self.n)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.fixed_opaque(value, self.n)
+
+
+class Opaque(XdrType):
+    def __init__(self, max_len: int | None = None) -> None:
+        self.max_len = max_len
+
+    def decode(self, reader: XdrReader) -> memoryview:
+        return reader.opaque(self.max_len)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.opaque(value, self.max_len)
+
+
+class String(XdrType):
+    def __init__(self, max_len: int | None = None) -> None:
+        self.max_len = max_len
+
+    def decode(self, reader: XdrReader) -> str:
+        return reader.string(self.max_len)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.string(value, self.max_len)
+
+
+def as_type(t: Any) -> XdrType:
+    """An ``XdrType`` for a type object or an ``xdr.struct`` class."""
+    if isinstance(t, XdrType):
+        return t
+    if isinstance(t, type) and issubclass(t, XdrStruct):
+        return _StructType(t)
+    raise LocalProtocolError(f"XDR: {t!r} is not an XDR type")
+
+
+class _StructType(XdrType):
+    def __init__(self, cls: type[XdrStruct]) -> None:
+        self.cls = cls
+        self.min_size = cls.xdr_min_size
+        self.decode = cls.decode  # type: ignore[method-assign]
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        value.encode(writer)
+
+
+class Array(XdrType):
+    def __init__(self, item: Any, max_count: int | None = None) -> None:
+        self.item, self.max_count = as_type(item), max_count
+
+    def decode(self, reader: XdrReader) -> list[Any]:
+        return reader.array(self.item.decode, self.max_count, self.item.min_size)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.array(value, self.item.encode, self.max_count)
+
+
+class Optional(XdrType):
+    def __init__(self, item: Any) -> None:
+        self.item = as_type(item)
+
+    def decode(self, reader: XdrReader) -> Any:
+        return reader.optional(self.item.decode)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.optional(value, self.item.encode)
+
+
+class LinkedList(XdrType):
+    """``T *head`` where T ends with ``T *next``: a Python list of T without the next field."""
+
+    def __init__(self, item: Any, max_count: int | None = None) -> None:
+        self.item, self.max_count = as_type(item), max_count
+
+    def decode(self, reader: XdrReader) -> list[Any]:
+        return reader.linked_list(self.item.decode, self.max_count)
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        writer.linked_list(value, self.item.encode)
+
+
+class Union(XdrType):
+    """``union switch (discriminant) { case v: arm; ... default: arm; }``.
+
+    Values are ``(discriminant, arm_value)`` tuples; an arm of ``None`` is void. A discriminant
+    with no arm and no default is an error both ways.
+    """
+
+    _NO_DEFAULT = object()
+
+    def __init__(self, discriminant: Any, arms: dict[int, Any], default: Any = _NO_DEFAULT) -> None:
+        self.disc = as_type(discriminant)
+        self.arms = {k: (None if v is None else as_type(v)) for k, v in arms.items()}
+        self.default = default if default is Union._NO_DEFAULT or default is None \
+            else as_type(default)
+        self.min_size = self.disc.min_size
+
+    def _arm(self, disc: int, error: type[Exception]) -> XdrType | None:
+        if disc in self.arms:
+            return self.arms[disc]
+        if self.default is Union._NO_DEFAULT:
+            raise error(f"XDR: union has no arm for discriminant {disc}")
+        return self.default  # type: ignore[return-value]
+
+    def decode(self, reader: XdrReader) -> tuple[Any, Any]:
+        disc = self.disc.decode(reader)
+        arm = self._arm(disc, RemoteProtocolError)
+        return disc, (None if arm is None else arm.decode(reader))
+
+    def encode(self, writer: XdrWriter, value: Any) -> None:
+        disc, arm_value = value
+        arm = self._arm(disc, LocalProtocolError)
+        self.disc.encode(writer, disc)
+        if arm is not None:
+            arm.encode(writer, arm_value)
+
+
+# --------------------------------------------------------------------------- structs
+
+class XdrStruct:
+    """Base of the classes made by ``struct()``; the generated dataclass fills in the fields."""
+
+    __slots__ = ()
+    xdr_fields: tuple[tuple[str, XdrType], ...] = ()
+    xdr_min_size = 0
+
+    if TYPE_CHECKING:
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    @classmethod
+    def decode(cls: type[_S], reader: XdrReader) -> _S:
+        raise NotImplementedError  # replaced by generated code
+
+    def encode(self, writer: XdrWriter) -> None:
+        raise NotImplementedError  # replaced by generated code
+
+    def pack(self) -> bytes:
+        writer = XdrWriter()
+        self.encode(writer)
+        return writer.getvalue()
+
+    @classmethod
+    def unpack(cls: type[_S], data: bytes | bytearray | memoryview, *,
+               allow_trailing: bool = False) -> _S:
+        reader = XdrReader(data)
+        value = cls.decode(reader)
+        if reader.pos != reader.end and not allow_trailing:
+            raise RemoteProtocolError(
+                f"XDR: {reader.end - reader.pos} trailing bytes after {cls.__name__}")
+        return value
+
+
+def _plan(fields: list[tuple[str, XdrType]]) -> list[tuple[str, list[str]] | tuple[None, str]]:
+    """Group consecutive fixed-size numeric fields: [(fmt, names) | (None, name)]."""
+    plan: list[Any] = []
+    for name, t in fields:
+        if t.fmt is not None and plan and plan[-1][0] is not None:
+            plan[-1] = (plan[-1][0] + t.fmt, plan[-1][1] + [name])
+        elif t.fmt is not None:
+            plan.append((t.fmt, [name]))
+        else:
+            plan.append((None, name))
+    return plan
+
+
+def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
+    env: dict[str, Any] = {"_cls": cls, "_err": _struct.error, "_short": _short,
+                           "_Local": LocalProtocolError}
+    dec = ["def decode(cls, r):", "    buf = r.buf"]
+    enc = ["def encode(self, w):"]
+    for i, step in enumerate(_plan(fields)):
+        if step[0] is not None:
+            fmt, names = step
+            st = _struct.Struct(">" + fmt)
+            env[f"_s{i}"] = st
+            targets = "".join(f"f_{n}, " for n in names)
+            dec += ["    pos = r.pos",
+                    f"    if pos + {st.size} > r.end: raise _short('{cls.__name__}', {st.size}, r.end - pos)",
+                    f"    {targets}= _s{i}.unpack_from(buf, pos)",
+                    f"    r.pos = pos + {st.size}"]
+            args = ", ".join(f"self.{n}" for n in names)
+            enc += ["    try:",
+                    f"        w.buf += _s{i}.pack({args})",
+                    "    except _err as exc:",
+                    f"        raise _Local(f'XDR: {cls.__name__}: bad value in {'/'.join(names)}: {{exc}}') from None"]
+        else:
+            name = step[1]
+            t = dict(fields)[name]
+            env[f"_d{i}"], env[f"_e{i}"] = t.decode, t.encode
+            dec.append(f"    f_{name} = _d{i}(r)")
+            enc.append(f"    _e{i}(w, self.{name})")
+    dec.append("    return _cls(" + ", ".join(f"f_{n}" for n, _ in fields) + ")")
+    if not fields:
+        enc.append("    pass")
+    exec("\n".join(dec) + "\n\n" + "\n".join(enc), env)  # noqa: S102 - generated from field names
+    cls.decode = classmethod(env["decode"])  # type: ignore[assignment,method-assign]
+    cls.encode = env["encode"]  # type: ignore[method-assign]
+
+
+def struct(name: str, fields: Sequence[tuple[str, Any] | tuple[str, Any, Any]], *,
+           module: str | None = None, doc: str | None = None) -> type[XdrStruct]:
+    """A dataclass type for ``struct name { fields }``; a 3-tuple field gives a default."""
+    typed: list[tuple[str, XdrType]] = []
+    dc_fields: list[Any] = []
+    for spec in fields:
+        fname, ftype = spec[0], as_type(spec[1])
+        if not fname.isidentifier():
+            raise LocalProtocolError(f"XDR: bad field name {fname!r}")
+        typed.append((fname, ftype))
+        if len(spec) == 3:
+            dc_fields.append((fname, Any, dataclasses.field(default=spec[2])))  # type: ignore[misc]
+        else:
+            dc_fields.append((fname, Any))
+    cls: type[XdrStruct] = dataclasses.make_dataclass(name, dc_fields, bases=(XdrStruct,),
+                                                      slots=True)
+    cls.xdr_fields = tuple(typed)
+    cls.xdr_min_size = sum(t.min_size for _, t in typed)
+    cls.__module__ = module if module is not None else sys._getframe(1).f_globals.get(
+        "__name__", __name__)
+    if doc is not None:
+        cls.__doc__ = doc
+    _compile(cls, typed)
+    return cls

@@ -1,0 +1,75 @@
+"""Fixtures that run a real GlusterFS 10 for interop tests (see docs/INTEROP.md).
+
+tests/interop has no __init__.py, so pytest's default (prepend) import mode already puts this
+directory on sys.path; the explicit insert below also covers ``--import-mode=importlib``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from gluster import (  # noqa: E402
+    GlusterD,
+    GlusterVolume,
+    TLSMaterial,
+    make_tls_material,
+)
+from gluster import fuse_mount as gluster_fuse_mount  # noqa: E402
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/interop is an interop test (this hook sees all items)."""
+    for item in items:
+        if Path(str(item.fspath)).resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.interop)
+
+
+@pytest.fixture(scope="session")
+def glusterd() -> Iterator[GlusterD]:
+    """A private ``glusterd -N`` on 127.0.0.1:24007 (state in a temp dir); stopped at the end."""
+    gd = GlusterD.start()
+    try:
+        yield gd
+    finally:
+        gd.stop()
+
+
+@pytest.fixture(scope="session")
+def interop_tls(glusterd: GlusterD) -> TLSMaterial:
+    """Test CA + server / client / untrusted-client identities (glusterfs.pem/.key/.ca dirs)."""
+    return make_tls_material(glusterd.root / "tls")
+
+
+@pytest.fixture(scope="session")
+def gluster_volume(glusterd: GlusterD) -> Iterator[GlusterVolume]:
+    """A started one-brick volume without TLS."""
+    vol = glusterd.create_volume(f"gfrpc-plain-{glusterd.root.name[-6:]}")
+    yield vol
+    glusterd.delete_volume(vol.name)
+
+
+@pytest.fixture(scope="session")
+def gluster_volume_tls(glusterd: GlusterD, interop_tls: TLSMaterial) -> Iterator[GlusterVolume]:
+    """A started one-brick volume with client.ssl/server.ssl on and our own cert files."""
+    vol = glusterd.create_volume(f"gfrpc-tls-{glusterd.root.name[-6:]}", tls=interop_tls)
+    yield vol
+    glusterd.delete_volume(vol.name)
+
+
+@pytest.fixture
+def fuse_mount(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., AbstractContextManager[Path]]:
+    """``with fuse_mount(volfile_text) as mnt:`` — a real FUSE client on a hand-written volfile.
+
+    Independent of the ``glusterd`` fixture, so it also serves tests of a gfrpc brick.
+    """
+    return functools.partial(gluster_fuse_mount, workdir=tmp_path_factory.mktemp("fuse"))

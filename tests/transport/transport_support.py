@@ -1,0 +1,51 @@
+"""Shared helpers of the transport tests."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from gfrpc.transport import Endpoint
+
+
+class Recorder:
+    """A ConnectionHandler that records what happens, with events to wait on."""
+
+    def __init__(self, reply: bool = False) -> None:
+        self.reply = reply
+        self.records: list[bytes] = []
+        self.made = threading.Event()
+        self.lost = threading.Event()
+        self.lost_count = 0
+        self.lost_exc: Exception | None = None
+        self.endpoint: Endpoint | None = None
+        self.cond = threading.Condition()
+        self.threads: set[str] = set()
+
+    def connection_made(self, ep: Endpoint) -> None:
+        self.endpoint = ep
+        self.made.set()
+
+    def record_received(self, ep: Endpoint, record: memoryview) -> None:
+        self.threads.add(threading.current_thread().name)
+        data = bytes(record)
+        if self.reply:
+            ep.submit(data[:8], b"ok")
+        with self.cond:
+            self.records.append(data)
+            self.cond.notify_all()
+
+    def connection_lost(self, ep: Endpoint, exc: Exception) -> None:
+        self.lost_count += 1
+        self.lost_exc = exc
+        self.lost.set()
+
+    def wait_records(self, n: int, timeout: float = 20.0) -> list[bytes]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.records) >= n, timeout), (
+                f"got {len(self.records)} of {n} records")
+            return list(self.records)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
