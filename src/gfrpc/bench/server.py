@@ -49,7 +49,7 @@ def _write_handler(request: Any) -> bytes:
 
 
 def start_rpc_server(poller_name: str, event_threads: int, tls_dir: str | None, host: str,
-                     port: int, workers: int = 16) -> tuple[Any, int]:
+                     port: int, workers: int = 16, inline: bool = False) -> tuple[Any, int]:
     """Start a poller and an RpcServer with the bench program; return (server, port)."""
     from gfrpc.bench.certs import make_bench_context
     from gfrpc.rpc import Procedure, Program, RpcServer
@@ -59,10 +59,9 @@ def start_rpc_server(poller_name: str, event_threads: int, tls_dir: str | None, 
     poller.start()
     server = RpcServer(poller, workers=workers)
     server.register(Program(BENCH_PROGRAM, BENCH_VERSION, BENCH_NAME,
-                            {BENCH_WRITE: Procedure("WRITE", _write_handler)}))
+                            {BENCH_WRITE: Procedure("WRITE", _write_handler, inline=inline)}))
     tls = make_bench_context(tls_dir, server_side=True) if tls_dir else None
     listener = server.listen(f"{host}:{port}", tls=tls)
-    server._bench_poller = poller  # kept alive with the server
     return server, int(listener.address.port)
 
 
@@ -75,11 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--inline", action="store_true",
+                    help="run WRITE on the input thread, not the worker pool (for profiling)")
     args = ap.parse_args(argv)
 
     if args.mode == "rpc":
         _server, port = start_rpc_server(args.poller, args.event_threads, args.tls_dir or None,
-                                         args.host, args.port, args.workers)
+                                         args.host, args.port, args.workers, args.inline)
     else:
         from gfrpc.bench.baseline import BaselineServer
         from gfrpc.bench.certs import make_bench_context

@@ -234,7 +234,7 @@ class RpcLoad:
 # -- running cells ----------------------------------------------------------------------------
 
 def measure(load: Any, server_pid: int, seconds: float | None,
-            max_bytes: int | None = None) -> dict[str, float]:
+            max_bytes: int | None = None) -> dict[str, Any]:
     """Run ``load`` once; bytes, wall time and CPU of both processes over that run."""
     c0, s0 = self_cpu(), proc_cpu(server_pid)
     nbytes, elapsed = load.run(seconds, max_bytes)
