@@ -254,3 +254,30 @@ def test_record_bigger_than_eager_allocation(use_recv_into: bool) -> None:
     stream = frag(payload[:5000], False) + frag(payload[5000:]) + frag(b"next")
     out = via_get_buffer(stream, 1 << 20) if use_recv_into else via_receive_data(stream, 1 << 20)
     assert out == [payload, b"next"]
+
+
+def test_record_bodies_are_recycled_only_when_unreferenced():
+    """A large record's bytearray is reused for a later record only after every view of it
+    is gone, so a record held by a reader never changes under it."""
+    dec = RecordDecoder()
+    size = 200_000
+
+    def feed(fill: int) -> memoryview:
+        dec.receive_data(record_mark(size) + bytes([fill]) * size)
+        rec = dec.next_record()
+        assert isinstance(rec, memoryview)
+        return rec
+
+    first = feed(1)
+    held = first[10:20]  # a slice keeps the body alive too
+    first_body = id(first.obj)
+    del first
+    second = feed(2)
+    assert bytes(held) == b"\x01" * 10  # not overwritten while held
+    assert id(second.obj) != first_body
+    second_body = id(second.obj)
+    del second
+    third = feed(3)  # the second body is free now; the first is still held
+    assert id(third.obj) == second_body
+    assert bytes(held) == b"\x01" * 10
+    assert bytes(third[:5]) == b"\x03" * 5

@@ -1,16 +1,22 @@
 """The server's worker pool (GlusterFS's io-threads / request handler threads).
 
-A fixed set of daemon threads takes ``(fn, args)`` jobs from one queue. Poller threads only
-put jobs on the queue, so a slow handler never stalls socket input (GlusterFS issue #2401:
-blocked epoll threads ⇒ unanswered pings ⇒ ping-timeout disconnects).
+Poller threads only hand jobs to the pool, so a slow handler never stalls socket input
+(GlusterFS issue #2401: blocked epoll threads ⇒ unanswered pings ⇒ ping-timeout disconnects).
+
+Theory of operation. Idle workers wait on a stack, each on its own lock. ``submit`` gives the
+job to the worker that went idle **last** (LIFO) and wakes only that one; a busy pool queues
+the job in a FIFO backlog that workers drain before going idle again. LIFO matters under the
+GIL: the most recently used thread is the one whose stack and data are still in cache, and
+a handful of hot workers serve a steady load while the rest of the pool sleeps, instead of
+every request waking a different cold thread (measured: ~10 % of a TLS benchmark's CPU).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -19,38 +25,59 @@ log = logging.getLogger("gfrpc.rpc.server")
 _STOP = object()
 
 
+class _Worker:
+    __slots__ = ("thread", "wake", "job")
+
+    def __init__(self) -> None:
+        self.wake = threading.Lock()
+        self.wake.acquire()  # held: the worker blocks on it until a job is handed over
+        self.job: Any = None
+        self.thread: threading.Thread | None = None
+
+
 class WorkerPool:
-    """``size`` threads named ``<name>-<n>`` running submitted jobs in FIFO order."""
+    """``size`` threads named ``<name>-<n>`` running submitted jobs (FIFO backlog)."""
 
     def __init__(self, size: int = 16, name: str = "gfrpc-worker") -> None:
         if size < 1:
             raise ValueError("worker pool needs at least one thread")
         self.size = size
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(size)
-        ]
+        self._name = name
+        self._mutex = threading.Lock()
+        self._backlog: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._idle: list[_Worker] = []
+        self._workers: list[_Worker] = []
         self._ids: frozenset[int] = frozenset()
-        self._lock = threading.Lock()
         self._started = False
         self._stopped = False
 
     def start(self) -> None:
-        with self._lock:
+        with self._mutex:
             if self._started:
                 return
             self._started = True
-            for thread in self._threads:
-                thread.start()
-            self._ids = frozenset(t.ident for t in self._threads if t.ident is not None)
+            for n in range(self.size):
+                w = _Worker()
+                w.thread = threading.Thread(target=self._run, args=(w,), daemon=True,
+                                            name=f"{self._name}-{n}")
+                self._workers.append(w)
+                w.thread.start()  # its first step waits for this mutex; start() does not
+            self._ids = frozenset(w.thread.ident for w in self._workers
+                                  if w.thread is not None and w.thread.ident is not None)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)``; raises RuntimeError after ``shutdown``."""
-        if self._stopped:
-            raise RuntimeError("worker pool is shut down")
+        """Run ``fn(*args)`` on a worker; raises RuntimeError after ``shutdown``."""
         if not self._started:
             self.start()
-        self._queue.put((fn, args))
+        with self._mutex:
+            if self._stopped:
+                raise RuntimeError("worker pool is shut down")
+            if self._idle:
+                w = self._idle.pop()
+                w.job = (fn, args)
+                w.wake.release()
+                return
+            self._backlog.append((fn, args))
 
     def is_worker_thread(self, thread: threading.Thread | None = None) -> bool:
         """True when ``thread`` (default: the current one) belongs to this pool."""
@@ -60,29 +87,41 @@ class WorkerPool:
     def shutdown(self, wait: bool = True, timeout: float = 5.0) -> None:
         """Let queued jobs finish, then end the threads; ``wait`` at most ``timeout`` seconds
         in all for running handlers (threads still busy after that are left to finish)."""
-        with self._lock:
+        with self._mutex:
             if self._stopped:
                 return
             self._stopped = True
-            started = self._started
-        if not started:
-            return
-        for _ in self._threads:
-            self._queue.put(_STOP)
-        if wait:
+            idle, self._idle = self._idle, []
+            for w in idle:
+                w.job = _STOP
+                w.wake.release()
+        if wait and self._started:
             deadline = time.monotonic() + timeout
             current = threading.current_thread()
-            for thread in self._threads:
-                if thread is not current:
-                    thread.join(max(0.0, deadline - time.monotonic()))
+            for w in self._workers:
+                if w.thread is not None and w.thread is not current:
+                    w.thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _run(self) -> None:
+    def _run(self, me: _Worker) -> None:
         while True:
-            job = self._queue.get()
-            if job is _STOP:
-                return
+            with self._mutex:
+                if self._backlog:
+                    job = self._backlog.popleft()
+                elif self._stopped:
+                    return
+                else:
+                    self._idle.append(me)
+                    job = None
+            if job is None:
+                me.wake.acquire()
+                job, me.job = me.job, None
+                if job is _STOP:
+                    return
             fn, args = job
             try:
                 fn(*args)
             except Exception:
                 log.exception("worker job %r failed", fn)
+            # drop the job before waiting for the next: an idle worker must not keep a
+            # request (and the record buffer its views pin) alive
+            job = fn = args = None

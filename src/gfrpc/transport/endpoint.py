@@ -52,6 +52,8 @@ log = logging.getLogger("gfrpc.transport")
 
 _SMALL = 64 * 1024  # message parts below this are joined before a TLS write
 _IOV_MAX = 64
+_READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
+_TLS_SLICE = 64 * 1024  # plaintext encrypted between two sends of a large message
 
 
 class ConnectionHandler(Protocol):
@@ -294,23 +296,30 @@ class Endpoint:
                 self._flush_locked()
 
     def _tls_write_locked(self, message: list[bytes | memoryview]) -> None:
-        assert self._tls is not None
-        total = sum(len(p) for p in message)
-        if total <= _SMALL:
-            self._tls.write(b"".join(message))
-        else:
-            small: list[bytes | memoryview] = []
-            for p in message:
-                if len(p) < _SMALL:
-                    small.append(p)
-                    continue
-                if small:
-                    self._tls.write(b"".join(small))
-                    small = []
-                self._tls.write(p)
+        """Encrypt one message (its own TLS writes: never shared with another message).
+
+        Small parts are joined into one write. A large part is encrypted in slices, and each
+        slice's ciphertext is handed to the kernel before the next is encrypted, so the
+        peer decrypts the start of a 1 MiB message while we still encrypt its end.
+        """
+        tls = self._tls
+        assert tls is not None
+        small: list[bytes | memoryview] = []
+        for p in message:
+            if len(p) < _SMALL:
+                small.append(p)
+                continue
             if small:
-                self._tls.write(b"".join(small))
-        self._outq.extend(self._tls.take_output())
+                tls.write(b"".join(small))
+                small = []
+            view = memoryview(p)
+            for start in range(0, len(view), _TLS_SLICE):
+                tls.write(view[start : start + _TLS_SLICE])
+                self._outq.extend(tls.take_output())
+                self._flush_locked()
+        if small:
+            tls.write(b"".join(small))
+        self._outq.extend(tls.take_output())
 
     def _flush_locked(self) -> None:
         """Write as much of the queue as the kernel takes (caller holds ``_out_lock``)."""
@@ -362,21 +371,27 @@ class Endpoint:
         else:
             assert self._scratch is not None
             view = memoryview(self._scratch)
-            try:
-                n = self._sock.recv_into(view)
-            except BlockingIOError:
-                return
-            if n == 0:
-                raise NotConnectedError("EOF from peer")
-            with self._out_lock:
-                self._tls.feed(view[:n])
-                eof = self._tls.decrypt_into(decoder)
-                if self._tls.has_output():
-                    self._outq.extend(self._tls.take_output())
-                    self._flush_locked()
-            if eof:
+            tls = self._tls
+            for _ in range(_READS_PER_EVENT):
+                try:
+                    n = self._sock.recv_into(view)
+                except BlockingIOError:
+                    break
+                if n == 0:
+                    raise NotConnectedError("EOF from peer")
+                with self._out_lock:
+                    tls.feed(view[:n])
+                    eof = tls.decrypt_into(decoder)
+                    if tls.has_output():
+                        self._outq.extend(tls.take_output())
+                        self._flush_locked()
+                if eof:
+                    self._deliver()
+                    raise NotConnectedError("EOF from peer (TLS close_notify)")
                 self._deliver()
-                raise NotConnectedError("EOF from peer (TLS close_notify)")
+                if n < len(view) or self._closing is not None:
+                    break
+            return
         self._deliver()
 
     def _deliver(self) -> None:

@@ -75,26 +75,37 @@ class TLSSession:
 
     def write(self, data: bytes | memoryview) -> None:
         try:
-            self._obj.write(data)
+            self._obj._sslobj.write(data)  # type: ignore[attr-defined]  # skip ssl.py's wrapper
         except ssl.SSLError as exc:
             raise as_tls_error(exc, handshake=False) from exc
 
     def decrypt_into(self, decoder: RecordDecoder) -> bool:
-        """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF)."""
-        read = self._obj.read
+        """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF).
+
+        The hot loop of a TLS connection: one call per TLS record (at most 16 KiB), so it
+        calls the C method directly and tells the decoder once per buffer, not per record.
+        """
+        read = self._obj._sslobj.read  # type: ignore[attr-defined]  # skip ssl.py's wrapper
         while True:
             buf = decoder.get_buffer()
+            size = len(buf) if decoder.buffer_is_direct else 1  # scratch: one record a time
+            got = 0
             try:
-                n = read(len(buf), buf)
+                while got < size:
+                    n = read(len(buf) - got, buf[got:])
+                    if not n:
+                        decoder.buffer_updated(got)
+                        return True
+                    got += n
             except ssl.SSLWantReadError:
+                if got:
+                    self._seen_data = True
+                    decoder.buffer_updated(got)
                 return False
-            except ssl.SSLZeroReturnError:
-                return True
-            except ssl.SSLEOFError:
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                decoder.buffer_updated(got)
                 return True
             except ssl.SSLError as exc:
                 raise as_tls_error(exc, handshake=not self._seen_data) from exc
-            if n == 0:
-                return True
             self._seen_data = True
-            decoder.buffer_updated(int(n))
+            decoder.buffer_updated(got)

@@ -36,6 +36,7 @@ empty non-last fragments makes progress and simply yields ``NEED_DATA``.
 from __future__ import annotations
 
 import struct
+import sys
 from collections import deque
 from typing import Final
 
@@ -60,6 +61,7 @@ LAST_FRAGMENT: Final = 0x80000000
 SCRATCH_SIZE: Final = 256 * 1024
 DIRECT_THRESHOLD: Final = 64 * 1024
 EAGER_ALLOC: Final = 8 * 1024 * 1024
+POOL_SIZE: Final = 3  # record bodies kept for reuse per decoder
 
 _HDR = struct.Struct(">I")
 
@@ -90,6 +92,7 @@ class RecordDecoder:
         self._frag_last = False
         self._direct = 0        # size of the _body view the last get_buffer() handed out
         self._ready: deque[memoryview] = deque()
+        self._pool: list[bytearray] = []  # bodies of earlier records, reused once unreferenced
         self._error: RemoteProtocolError | None = None
 
     @property
@@ -109,6 +112,16 @@ class RecordDecoder:
             buf[:n] = view[pos : pos + n]
             self.buffer_updated(n)
             pos += n
+
+    @property
+    def buffer_is_direct(self) -> bool:
+        """Whether the last ``get_buffer()`` view is the record's own memory (not the scratch).
+
+        A reader that fills the buffer in several steps (TLS: one record per step) should
+        report each step while this is False, so the decoder can switch to the record's
+        memory as soon as a large record's header is in, instead of copying from the scratch.
+        """
+        return self._direct > 0
 
     def get_buffer(self) -> memoryview:
         """A writable buffer for ``recv_into``; report what was written with ``buffer_updated``."""
@@ -169,8 +182,32 @@ class RecordDecoder:
 
     def _start_fragment(self, length: int) -> None:
         if self._body is None:
-            self._body = bytearray(min(length, EAGER_ALLOC))
+            self._body = self._new_body(min(length, EAGER_ALLOC))
         self._frag_left = length
+
+    def _new_body(self, size: int) -> bytearray:
+        """A bytearray of ``size`` bytes for the next record, recycled when possible.
+
+        ``bytearray(n)`` zero-fills (and for large sizes faults in fresh pages): for a stream
+        of 1 MiB WRITEs that costs as much as a copy. So the last few bodies are kept, and
+        one is reused once nothing refers to it any more: every view of a record (and every
+        slice of those views) holds a reference to its bytearray, so a reference count of
+        "the pool's and this loop's" means no reader can see the bytes change. (CPython
+        reference counting; elsewhere the check simply never passes and we allocate.)
+        """
+        pool = self._pool
+        for i in range(len(pool)):  # not enumerate(): its tuple would add a reference
+            buf = pool[i]
+            if len(buf) == size and sys.getrefcount(buf) <= 3:  # pool list, ``buf``, argument
+                del pool[i]
+                pool.append(buf)
+                return buf
+        buf = bytearray(size)
+        if size >= self._threshold:
+            if len(pool) >= POOL_SIZE:
+                del pool[0]
+            pool.append(buf)
+        return buf
 
     def _room(self) -> int:
         """Contiguous free bytes in _body for the current fragment, growing it if needed.
