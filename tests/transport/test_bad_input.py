@@ -7,7 +7,7 @@ import socket
 import struct
 
 import pytest
-from transport_support import Recorder
+from transport_support import Accepted, Recorder
 
 from gfrpc.errors import NotConnectedError, TLSError, TransportError
 from gfrpc.transport import connect, listen
@@ -16,14 +16,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _serve(poller, server_ctx):
-    servers: list[Recorder] = []
-
-    def make() -> Recorder:
-        r = Recorder(reply=True)
-        servers.append(r)
-        return r
-
-    return listen("127.0.0.1:0", poller=poller, handler_factory=make, tls=server_ctx), servers
+    servers = Accepted(lambda: Recorder(reply=True))
+    return listen("127.0.0.1:0", poller=poller, handler_factory=servers, tls=server_ctx), servers
 
 
 def _still_serves(poller, listener, client_ctx) -> None:
@@ -61,7 +55,7 @@ def test_truncated_record_then_eof(poller):
     raw.sendall(struct.pack(">I", 0x80000000 | 1000) + b"y" * 10)
     raw.close()
     _still_serves(poller, listener, None)
-    assert servers[0].lost.wait(5) and servers[0].records == []
+    assert servers.get(0).lost.wait(5) and servers.get(0).records == []
     listener.close()
 
 

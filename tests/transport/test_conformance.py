@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from transport_support import Recorder, open_fds
+from transport_support import Accepted, Recorder, open_fds
 
 from gfrpc.errors import NotConnectedError
 from gfrpc.transport import SocketOptions, connect, listen
@@ -20,14 +20,8 @@ pytestmark = pytest.mark.timeout(60)
 
 def serve(poller, tls, factory=lambda: Recorder(reply=True), options=None):
     server_ctx, _ = tls
-    servers: list[Recorder] = []
-
-    def make() -> Recorder:
-        r = factory()
-        servers.append(r)
-        return r
-
-    listener = listen("127.0.0.1:0", poller=poller, handler_factory=make, tls=server_ctx,
+    servers = Accepted(factory)
+    listener = listen("127.0.0.1:0", poller=poller, handler_factory=servers, tls=server_ctx,
                       options=options)
     return listener, servers
 
@@ -69,7 +63,7 @@ def test_concurrent_submitters_share_one_connection(poller, tls):
         t.start()
     for t in ts:
         t.join()
-    got = servers[0].wait_records(per_thread * threads)
+    got = servers.get(0).wait_records(per_thread * threads)
     seen = set()
     for rec in got:
         k, i = struct.unpack_from(">II", rec)
@@ -88,7 +82,7 @@ def test_large_messages(poller, tls):
     assert len(blob) == 8 << 20
     for _ in range(3):
         ep.submit(blob)
-    got = servers[0].wait_records(3, timeout=40)
+    got = servers.get(0).wait_records(3, timeout=40)
     assert all(hashlib.sha256(r).digest() == hashlib.sha256(blob).digest() for r in got)
     ep.close()
     listener.close()
@@ -100,8 +94,8 @@ def test_slow_reader_and_mutated_sources(poller, tls):
     listener, servers = serve(poller, tls, factory=lambda: Recorder(reply=False))
     small = SocketOptions(send_buffer=4096)
     ep, _ = dial(poller, tls, listener, options=small)
-    assert servers and servers[0].made.wait(5)
-    server_ep = servers[0].endpoint
+    assert servers.get(0).made.wait(5)
+    server_ep = servers.get(0).endpoint
     assert server_ep is not None
     server_ep.pause_reading()
     buf = bytearray(1 << 20)
@@ -114,7 +108,7 @@ def test_slow_reader_and_mutated_sources(poller, tls):
         buf[:] = b"\xff" * len(buf)  # the caller reuses its buffer at once
     time.sleep(2.0)  # the scenario: the reader stays away for 2 s
     server_ep.resume_reading()
-    got = servers[0].wait_records(6, timeout=40)
+    got = servers.get(0).wait_records(6, timeout=40)
     assert [hashlib.sha256(r).hexdigest() for r in got] == expected
     ep.close()
     listener.close()
@@ -136,13 +130,13 @@ def test_peer_close_runs_cleanup_exactly_once(poller, tls):
     """When the peer goes away, connection_lost runs once, on both sides."""
     listener, servers = serve(poller, tls)
     ep, client = dial(poller, tls, listener)
-    assert servers[0].made.wait(5)
-    servers[0].endpoint.close()  # type: ignore[union-attr]
-    assert client.lost.wait(5) and servers[0].lost.wait(5)
+    assert servers.get(0).made.wait(5)
+    servers.get(0).endpoint.close()  # type: ignore[union-attr]
+    assert client.lost.wait(5) and servers.get(0).lost.wait(5)
     ep.close()
     ep.close()
     time.sleep(0.1)
-    assert client.lost_count == 1 and servers[0].lost_count == 1
+    assert client.lost_count == 1 and servers.get(0).lost_count == 1
     assert isinstance(client.lost_exc, NotConnectedError)
     listener.close()
 
@@ -151,9 +145,8 @@ def test_disconnect_mid_record_is_cleaned_up(poller, tls):
     """A client that vanishes in the middle of a record leaves nothing behind on the server."""
     listener, servers = serve(poller, tls, factory=lambda: Recorder(reply=False))
     ep, _ = dial(poller, tls, listener)
-    assert servers and servers[0].made.wait(5)
+    assert servers.get(0).made.wait(5)
     # a 1 MiB record of which only the mark and a little arrive
-    ep._tls_write_locked if False else None  # noqa: B018 - readability only
     with ep._out_lock:
         if ep._tls is None:
             ep._outq.append(memoryview(struct.pack(">I", 0x80000000 | (1 << 20)) + b"x" * 5000))
@@ -162,11 +155,11 @@ def test_disconnect_mid_record_is_cleaned_up(poller, tls):
             ep._outq.extend(ep._tls.take_output())
         ep._flush_locked()
     deadline = time.monotonic() + 5
-    while not servers[0].endpoint._decoder.in_record and time.monotonic() < deadline:  # type: ignore[union-attr]
+    while not servers.get(0).endpoint._decoder.in_record and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.01)
     ep.close()
-    assert servers[0].lost.wait(5)
-    assert servers[0].records == []
+    assert servers.get(0).lost.wait(5)
+    assert servers.get(0).records == []
     listener.close()
 
 

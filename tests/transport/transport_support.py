@@ -49,3 +49,32 @@ class Recorder:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+class Accepted:
+    """The server-side handlers made so far, in accept order; ``get(i)`` waits for one."""
+
+    def __init__(self, factory) -> None:
+        self._factory = factory
+        self._items: list[Recorder] = []
+        self._cond = threading.Condition()
+
+    def __call__(self) -> Recorder:
+        r = self._factory()
+        with self._cond:
+            self._items.append(r)
+            self._cond.notify_all()
+        return r
+
+    def get(self, i: int = 0, timeout: float = 10.0) -> Recorder:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self._items) > i, timeout), "not accepted"
+            return self._items[i]
+
+    def __iter__(self):
+        with self._cond:
+            return iter(list(self._items))
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)

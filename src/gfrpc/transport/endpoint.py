@@ -107,6 +107,7 @@ class Endpoint:
         self._finalized = False
         self._paused = False
         self._first_read = True
+        self._records_in = 0
         self.ready = threading.Event()  # set when open, or when finished
         self.peer_cn: str | None = None
         self.peername = _safe(sock.getpeername)
@@ -246,8 +247,9 @@ class Endpoint:
         with self._out_lock:
             if self._closing is None:
                 self._closing = exc
-        if not isinstance(exc, NotConnectedError) or exc.errno != errno.ENOTCONN or "EOF" not in str(exc):
-            log.info("%s: closing connection: %s", self._peer(), exc)
+        orderly = isinstance(exc, NotConnectedError) and str(exc) == "EOF from peer"
+        log.log(logging.DEBUG if orderly else logging.INFO, "%s: closing connection: %s",
+                self._peer(), exc)
 
     def _progress_handshake(self) -> None:
         tls = self._tls
@@ -277,7 +279,7 @@ class Endpoint:
                 eof = tls.decrypt_into(self._decoder)
             self._deliver()
             if eof:
-                raise NotConnectedError("EOF from peer (TLS close_notify)")
+                raise self._eof()
 
     def _read_tls_handshake(self) -> None:
         assert self._tls is not None and self._scratch is not None
@@ -356,11 +358,7 @@ class Endpoint:
             except BlockingIOError:
                 return
             if n == 0:
-                if self._first_read and not self.server_side:
-                    raise NotConnectedError(
-                        "connection closed by the server before it answered "
-                        "(does it expect TLS?)")
-                raise NotConnectedError("EOF from peer")
+                raise self._eof()
             if self._first_read:
                 self._first_read = False
                 if n >= 2 and buf[0] == 0x16 and buf[1] == 0x03:
@@ -378,7 +376,7 @@ class Endpoint:
                 except BlockingIOError:
                     break
                 if n == 0:
-                    raise NotConnectedError("EOF from peer")
+                    raise self._eof()
                 with self._out_lock:
                     tls.feed(view[:n])
                     eof = tls.decrypt_into(decoder)
@@ -387,12 +385,23 @@ class Endpoint:
                         self._flush_locked()
                 if eof:
                     self._deliver()
-                    raise NotConnectedError("EOF from peer (TLS close_notify)")
+                    raise self._eof()
                 self._deliver()
                 if n < len(view) or self._closing is not None:
                     break
             return
         self._deliver()
+
+    def _eof(self) -> NotConnectedError:
+        """The error for an orderly close by the peer, with a hint when it never answered."""
+        if self.server_side or self._records_in:
+            return NotConnectedError("EOF from peer")
+        if self._tls is None:
+            return NotConnectedError(
+                "connection closed by the server before it answered (does it expect TLS?)")
+        return NotConnectedError(
+            "connection closed by the server before it answered (does its ssl-allow "
+            "list include our certificate's CN?)")
 
     def _deliver(self) -> None:
         decoder = self._decoder
@@ -402,6 +411,7 @@ class Endpoint:
             if record is NEED_DATA:
                 return
             assert isinstance(record, memoryview)
+            self._records_in += 1
             handler.record_received(self, record)
 
 
