@@ -184,3 +184,38 @@ def test_server_shutdown_fails_calls_and_client_reconnects(poller: Poller) -> No
         client.close()
         if server2 is not None:
             server2.close()
+
+
+
+@pytest.mark.timeout(30)
+def test_session_is_per_connection_and_on_disconnect_runs_once(poller: Poller) -> None:
+    """Requests of one connection share ``request.session``; when the connection closes,
+    ``on_disconnect(session)`` runs exactly once, on a worker thread."""
+    server = RpcServer(poller, workers=2)
+    ended: list[tuple[dict[str, Any], bool]] = []
+    done = threading.Event()
+
+    def count(request: Request) -> bytes:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return int(request.session["n"]).to_bytes(4, "big")
+
+    def on_disconnect(session: dict[str, Any]) -> None:
+        ended.append((dict(session), server.workers.is_worker_thread()))
+        done.set()
+
+    server.on_disconnect = on_disconnect
+    server.register(Program(0x20000321, 1, "count", {1: Procedure("COUNT", count)}))
+    listener = server.listen("127.0.0.1:0")
+    c1 = RpcClient(listener.address, poller=poller)
+    c2 = RpcClient(listener.address, poller=poller)
+    try:
+        c1.connect()
+        c2.connect()
+        assert [int.from_bytes(c1.call(0x20000321, 1, 1).body, "big") for _ in range(3)] == [1, 2, 3]
+        assert int.from_bytes(c2.call(0x20000321, 1, 1).body, "big") == 1
+        c1.close()
+        assert done.wait(10)
+        assert ended == [({"n": 3}, True)]
+    finally:
+        c2.close()
+        server.close()

@@ -12,7 +12,8 @@ from gfrpc.wire import xdr
 
 __all__ = ["GF_HNDSK_PROGRAM", "GF_HNDSK_VERSION", "NULL", "SETVOLUME", "GETSPEC", "PING",
            "SET_LK_VER", "EVENT_NOTIFY", "GET_VOLUME_INFO", "GET_SNAPSHOT_INFO",
-           "GfSetvolumeReq", "GfSetvolumeRsp", "GfGetspecReq", "GfGetspecRsp"]
+           "GfSetvolumeReq", "GfSetvolumeRsp", "GfGetspecReq", "GfGetspecRsp",
+           "GfSetLkVerReq", "GfSetLkVerRsp", "GfCommonRsp"]
 
 GF_HNDSK_PROGRAM: Final = 14398633
 GF_HNDSK_VERSION: Final = 2
@@ -38,3 +39,12 @@ GfGetspecRsp = xdr.struct(
     [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("spec", xdr.String(), ""),
      ("xdata", xdr.Opaque(), b"")],
     doc="gf_getspec_rsp { int op_ret; int op_errno; string spec<>; opaque xdata<> }")
+GfSetLkVerReq = xdr.struct(
+    "GfSetLkVerReq", [("uid", xdr.String(), ""), ("lk_ver", xdr.Int, 0)],
+    doc="gf_set_lk_ver_req { string uid<>; int lk_ver }")
+GfSetLkVerRsp = xdr.struct(
+    "GfSetLkVerRsp", [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("lk_ver", xdr.Int, 0)],
+    doc="gf_set_lk_ver_rsp { int op_ret; int op_errno; int lk_ver }")
+GfCommonRsp = xdr.struct(
+    "GfCommonRsp", [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
+    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (handshake PING)")

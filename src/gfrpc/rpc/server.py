@@ -106,6 +106,7 @@ class Request:
         self.endpoint = conn.ep
         self.peername = conn.ep.peername
         self.peer_cn = conn.ep.peer_cn
+        self.session = conn.session  # per-connection state shared by its requests
         self.decoded: Any = None
         self.payload: memoryview | None = None
         self._conn = conn
@@ -172,6 +173,13 @@ class Request:
             self.server._request_finished(self)
 
 
+def _run_hook(hook: Callable[[dict[str, Any]], None], session: dict[str, Any]) -> None:
+    try:
+        hook(session)
+    except Exception:
+        log.exception("on_disconnect hook failed")
+
+
 def _result_parts(result: Any) -> Sequence[Buffer]:
     if result is None:
         return ()
@@ -197,6 +205,7 @@ class _ServerConnection:
         self.paused = False
         self.refused = False
         self.close_reason: str | None = None
+        self.session: dict[str, Any] = {}
 
     def connection_made(self, ep: Any) -> None:
         self.ep = ep
@@ -211,6 +220,7 @@ class _ServerConnection:
         self.server._forget(self)
         reason = self.close_reason or (str(exc) if exc is not None else "closed")
         log.info("connection from %s closed: %s", _peer(ep), reason)
+        self.server._session_ended(self.session)
 
     def close(self, reason: str, exc: Exception | None = None) -> None:
         """Close with a reason that the one disconnect log line will give."""
@@ -240,6 +250,8 @@ class RpcServer:
         self.poller = poller
         self.outstanding_limit = outstanding_limit
         self.accept_connection = accept_connection
+        #: called once per closed connection with its ``session`` dict, on a worker
+        self.on_disconnect: Callable[[dict[str, Any]], None] | None = None
         self.workers = WorkerPool(workers, name="gfrpc-rpc-worker")
         self._lock = threading.Lock()
         self._programs: dict[int, dict[int, Program]] = {}
@@ -347,6 +359,17 @@ class RpcServer:
     def _forget(self, conn: _ServerConnection) -> None:
         with self._lock:
             self._conns.discard(conn)
+
+    def _session_ended(self, session: dict[str, Any]) -> None:
+        """Run ``on_disconnect(session)`` once per connection, on a worker (it may do I/O,
+        such as closing the files a client left open)."""
+        hook = self.on_disconnect
+        if hook is None:
+            return
+        try:
+            self.workers.submit(_run_hook, hook, session)
+        except RuntimeError:  # pool shut down: run it here
+            _run_hook(hook, session)
 
     def _dispatch(self, conn: _ServerConnection, ep: Any, record: memoryview) -> None:
         # RFC 5531 §9: rpcvers is the third word of a CALL; check it before decoding the rest
