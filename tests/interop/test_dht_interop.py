@@ -1,0 +1,313 @@
+"""gfrpc's DHT placement and volfile reading against a real GlusterFS 10.3 distribute volume.
+
+A 3-brick plain distribute volume is created on the harness's glusterd (bricks under its temp
+tree, ``force``), mounted with the real FUSE client from the volfile glusterd wrote (read and
+re-rendered by gfrpc's volfile module, pointed at the bricks' ports), and files are created
+through the mount. Each file's brick, found by looking into the brick directories, must be the
+one ``pick_subvolume`` predicts from the layout xattrs read off the bricks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from gluster import GlusterD, cmdline, port_open, run, stop_pid, unmount
+from gluster_support import LOG_DIR, START_TIMEOUT, VOLUME_LOG_SUBDIRS, brick_log_path, need
+
+from gfrpc.client import volfile as vf
+from gfrpc.client.dht import (
+    LAYOUT_XATTR,
+    LINKTO_XATTR,
+    LayoutRange,
+    brick_chunks,
+    dm_hash,
+    hash_name,
+    is_linkto,
+    linkto_target,
+    new_directory_layouts,
+    parse_layout,
+    pick_subvolume,
+)
+
+N_BRICKS = 3
+
+
+@dataclass
+class DhtVolume:
+    name: str
+    volfile: vf.Volfile  # the client graph glusterd wrote, aimed at 127.0.0.1:<brick port>
+    subvolumes: list[str]  # DHT subvolume (client xlator) names, in DHT order
+    bricks: list[Path]  # brick directory of each subvolume, same order
+    shared_brick_count: int
+
+
+def _brick_status(gd: GlusterD, name: str) -> list[dict[str, str]]:
+    return [n for n in gd.volume_status(name) if n.get("path", "").startswith("/")]
+
+
+def _wait_bricks(gd: GlusterD, name: str, bricks: list[Path]) -> dict[str, dict[str, str]]:
+    deadline = time.monotonic() + START_TIMEOUT
+    last: list[dict[str, str]] = []
+    while time.monotonic() < deadline:
+        last = _brick_status(gd, name)
+        up = {n["path"]: n for n in last if n.get("status") == "1" and n.get("port", "").isdigit()
+              and int(n["port"]) > 0 and port_open("127.0.0.1", int(n["port"]))}
+        if all(str(b) in up for b in bricks):
+            return up
+        time.sleep(0.2)
+    need(False, f"bricks of {name} not online within {START_TIMEOUT:.0f}s: {last}\n"
+         + gd.logs(*(brick_log_path(b) for b in bricks)))
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _distribute_volume(gd: GlusterD, name: str, bricks: list[Path]) -> Iterator[DhtVolume]:
+    """Create and start a plain distribute volume over ``bricks`` (``force``); at exit stop
+    and delete it, stop its brick processes and remove what GlusterFS left outside our tree."""
+    for b in bricks:
+        b.mkdir(parents=True)
+    pids: list[int] = []
+    sockets: list[str] = []
+    created = False
+    try:
+        gd.cli("volume", "create", name, *(f"{gd.host}:{b}" for b in bricks), "force")
+        created = True
+        r = gd.cli("volume", "start", name, check=False)
+        need(r.returncode == 0, f"`gluster volume start {name}` failed: {r.stdout}{r.stderr}\n"
+             + gd.logs(*(brick_log_path(b) for b in bricks)))
+        up = _wait_bricks(gd, name, bricks)
+        for b in bricks:
+            pid = int(up[str(b)]["pid"])
+            pids.append(pid)
+            args = cmdline(pid)
+            if "-S" in args and args.index("-S") + 1 < len(args):
+                sockets.append(args[args.index("-S") + 1])
+        # the client graph glusterd serves (GETSPEC); aim each client at its brick's port
+        volfile = vf.parse((gd.workdir / "vols" / name / f"{name}.tcp-fuse.vol").read_text())
+        assert vf.check_supported(volfile) == "distribute"
+        by_path = {str(b): b for b in bricks}
+        order = vf.distribute_layout_order(volfile)
+        specs = {s.name: s for s in vf.client_bricks(volfile)}
+        for client in order:
+            xl = volfile[client]
+            xl.options["remote-host"] = "127.0.0.1"
+            xl.options["remote-port"] = up[specs[client].remote_subvolume]["port"]
+        brick_vol = vf.parse(next((gd.workdir / "vols" / name).glob(f"{name}.*-b0.vol"))
+                             .read_text())
+        posix = next(x for x in brick_vol.volumes if x.type == "storage/posix")
+        yield DhtVolume(name=name, volfile=volfile, subvolumes=order,
+                        bricks=[by_path[specs[c].remote_subvolume] for c in order],
+                        shared_brick_count=int(posix.options.get("shared-brick-count", "1")))
+    finally:
+        if created:
+            gd.cli("volume", "stop", name, "force", check=False)
+            gd.cli("volume", "delete", name, check=False)
+        for pid in pids:
+            if any(str(gd.root) in a for a in cmdline(pid)):
+                stop_pid(pid)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                os.unlink(sock)
+        for b in bricks:
+            with contextlib.suppress(OSError):
+                brick_log_path(b).unlink()
+        for sub in VOLUME_LOG_SUBDIRS:
+            with contextlib.suppress(OSError):
+                (LOG_DIR / sub / name).rmdir()
+
+
+@pytest.fixture(scope="module")
+def dht_volume(glusterd: GlusterD) -> Iterator[DhtVolume]:
+    """A started 3-brick plain distribute volume (bricks share one file system)."""
+    name = f"gfrpc-dht-{glusterd.root.name[-6:]}"
+    top = glusterd.bricks_dir / name
+    try:
+        with _distribute_volume(glusterd, name, [top / f"b{i}" for i in range(N_BRICKS)]) as vol:
+            yield vol
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _names(prefix: str, count: int) -> list[str]:
+    """Varied names: ASCII, dots, rsync temp names, spaces, UTF-8 (also as the last bytes)."""
+    patterns = [
+        "{p}file-{i:03d}", "{p}{i}.tar.gz", "{p}a.b.c{i}", ".{p}hidden{i}", "..{p}dd{i}",
+        ".{p}name{i}.AbC123", ".{p}x{i}.", ".{i}{p}.y", "{p}ñandú-{i}", "{p}日本語-{i}.txt",
+        "{p}{i}é", "{p}{i}日", "{p}z€{i}", "{p}with space {i}", "{p}emoji-😀-{i}",
+        "{p}" + "L" * 120 + "{i}", "{p}UPPER{i}.TXT", "{p}{i}",
+    ]
+    out: list[str] = []
+    i = 0
+    while len(out) < count:
+        out.append(patterns[i % len(patterns)].format(p=prefix, i=i))
+        i += 1
+    return out
+
+
+def _layouts(vol: DhtVolume, rel: str) -> list[LayoutRange]:
+    return [parse_layout(os.getxattr(b / rel, LAYOUT_XATTR)) for b in vol.bricks]
+
+
+def _data_bricks(vol: DhtVolume, rel: str) -> list[int]:
+    """Indexes of the bricks that hold ``rel`` as a real (non-linkto) file."""
+    found = []
+    for i, b in enumerate(vol.bricks):
+        p = b / rel
+        try:
+            st = p.lstat()
+        except FileNotFoundError:
+            continue
+        xattrs = {k: os.getxattr(p, k) for k in os.listxattr(p)}
+        if not is_linkto(st.st_mode, st.st_size, xattrs):
+            found.append(i)
+    return found
+
+
+def _chunks(vol: DhtVolume) -> list[int]:
+    """Each brick's weight as DHT sees it (posix divides f_blocks by shared-brick-count)."""
+    out = []
+    for b in vol.bricks:
+        s = os.statvfs(b)
+        shared = vol.shared_brick_count if len(vol.bricks) > 1 else 1
+        out.append(brick_chunks(s.f_blocks, s.f_bsize, shared))
+    return out
+
+
+def test_files_land_where_pick_subvolume_says(glusterd: GlusterD, dht_volume: DhtVolume) -> None:
+    """Rule: every file created through a real FUSE mount sits on the brick that
+    pick_subvolume(layout xattrs read from the bricks, name) names, in the root and in a
+    subdirectory, for ASCII, dotted, rsync-temp-like and UTF-8 names."""
+    vol = dht_volume
+    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+        (mnt / "sub").mkdir()
+        cases = [("", n) for n in _names("", 200)] + [("sub", n) for n in _names("s-", 80)]
+        for d, n in cases:
+            (mnt / d / n).write_bytes(n.encode())
+    counts = [0] * N_BRICKS
+    for d in ("", "sub"):
+        layouts = _layouts(vol, d)
+        for dd, n in cases:
+            if dd != d:
+                continue
+            where = _data_bricks(vol, f"{d}/{n}" if d else n)
+            assert len(where) == 1, f"{d}/{n}: data on bricks {where}"
+            assert where[0] == pick_subvolume(layouts, n), (
+                f"{d}/{n!r} (hash 0x{hash_name(n):08x}) is on {vol.subvolumes[where[0]]}; "
+                f"layouts {layouts}")
+            counts[where[0]] += 1
+    assert all(counts), f"names should spread over all bricks: {counts}"
+
+
+def test_new_directory_layout_matches_glusterfs(glusterd: GlusterD,
+                                                dht_volume: DhtVolume) -> None:
+    """Rule: a directory made through GlusterFS gets the ranges new_directory_layouts computes
+    (rotation start = hash(path) % n over name-sorted subvolumes; weighted by brick chunks)."""
+    vol = dht_volume
+    paths = ["/", "/d1", "/d2", "/dir-three", "/d1/inner", "/日本"]
+    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+        for p in paths[1:]:
+            (mnt / p.lstrip("/")).mkdir()
+    chunks = _chunks(vol)
+    for p in paths:
+        got = _layouts(vol, p.lstrip("/"))
+        # mkdir writes the volume commit hash (0: never rebalanced); the root's layout is
+        # written by self-heal, which marks it DHT_LAYOUT_HASH_INVALID (1)
+        commit = 1 if p == "/" else 0
+        want = new_directory_layouts(vol.subvolumes, p, chunks=chunks, commit_hash=commit)
+        assert got == want, f"{p}: bricks have {got}, computed {want} (chunks {chunks})"
+
+
+def test_rsync_rename_keeps_brick_and_rename_makes_linkto(glusterd: GlusterD,
+                                                           dht_volume: DhtVolume) -> None:
+    """Rule: a rename from the rsync temp name '.NAME.XXXXXX' to NAME needs no move and no
+    linkto file; a rename to a name hashed elsewhere leaves a linkto file (mode 01000, empty,
+    trusted.glusterfs.dht.linkto = the data's subvolume) on the new name's hashed brick."""
+    vol = dht_volume
+    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+        (mnt / "mv").mkdir()
+        for i in range(10):
+            (mnt / "mv" / f".target{i}.Xy12ab").write_bytes(b"x")
+            os.rename(mnt / "mv" / f".target{i}.Xy12ab", mnt / "mv" / f"target{i}")
+        layouts = _layouts(vol, "mv")
+        moved = []
+        for i in range(40):
+            src, dst = f"src{i}", f"dst{i}"
+            if pick_subvolume(layouts, src) != pick_subvolume(layouts, dst):
+                (mnt / "mv" / src).write_bytes(b"y")
+                os.rename(mnt / "mv" / src, mnt / "mv" / dst)
+                moved.append((src, dst))
+            if len(moved) == 5:
+                break
+    for i in range(10):
+        home = pick_subvolume(layouts, f"target{i}")
+        assert _data_bricks(vol, f"mv/target{i}") == [home]
+        present = [j for j, b in enumerate(vol.bricks) if (b / "mv" / f"target{i}").exists()]
+        assert present == [home], f"target{i}: entries on {present}, no linkto expected"
+    assert moved, "no src/dst pair with different hashed bricks found"
+    for src, dst in moved:
+        cached, hashed = pick_subvolume(layouts, src), pick_subvolume(layouts, dst)
+        assert _data_bricks(vol, f"mv/{dst}") == [cached]
+        link = vol.bricks[hashed] / "mv" / dst
+        st = link.lstat()
+        xattrs = {k: os.getxattr(link, k) for k in os.listxattr(link)}
+        assert stat.S_IMODE(st.st_mode) == 0o1000 and st.st_size == 0
+        assert is_linkto(st.st_mode, st.st_size, xattrs)
+        assert LINKTO_XATTR in xattrs
+        assert linkto_target(xattrs) == vol.subvolumes[cached]
+
+
+def test_dm_hash_equals_libglusterfs() -> None:
+    """Rule: dm_hash is bit-exact with gf_dm_hashfn of the installed libglusterfs, for empty,
+    short, block-sized, long and non-ASCII inputs (sign-extended trailing bytes)."""
+    path = ctypes.util.find_library("glusterfs") or "libglusterfs.so.0"
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        need(False, f"libglusterfs not loadable ({e})")
+        raise AssertionError("unreachable") from e
+    fn = lib.gf_dm_hashfn
+    fn.restype, fn.argtypes = ctypes.c_uint32, [ctypes.c_char_p, ctypes.c_int]
+    samples = [n.encode() for n in _names("h", 120)] + [b"", b"/", bytes(range(256))]
+    samples += [bytes([0x80 + k]) * n for k in range(3) for n in range(1, 40)]
+    for data in samples:
+        assert dm_hash(data) == fn(data, len(data)), data
+
+
+def test_weighted_rebalance_splits_by_brick_size(glusterd: GlusterD) -> None:
+    """Rule: with weighted-rebalance (the default) a new directory's ranges are proportional to
+    the bricks' sizes in 1 MiB chunks: bricks on tmpfs of 32 and 96 MiB get 1/4 and 3/4."""
+    name = f"gfrpc-dhtw-{glusterd.root.name[-6:]}"
+    top = glusterd.bricks_dir / name
+    mounts = [top / "fs0", top / "fs1"]
+    mounted: list[Path] = []
+    try:
+        for m, size in zip(mounts, ("32m", "96m"), strict=True):
+            m.mkdir(parents=True)
+            r = run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(m)])
+            need(r.returncode == 0, f"cannot mount a tmpfs for a brick: {r.stderr.strip()}")
+            mounted.append(m)
+        with _distribute_volume(glusterd, name, [m / "b0" for m in mounts]) as vol:
+            assert vol.shared_brick_count == 1
+            with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+                for d in ("w1", "w2", "w3"):
+                    (mnt / d).mkdir()
+            chunks = _chunks(vol)
+            assert sorted(chunks) == [32, 96]
+            for d in ("w1", "w2", "w3"):
+                got = _layouts(vol, d)
+                assert got == new_directory_layouts(vol.subvolumes, f"/{d}", chunks=chunks)
+                assert got != new_directory_layouts(vol.subvolumes, f"/{d}")
+    finally:
+        for m in mounted:
+            unmount(m)
+        shutil.rmtree(top, ignore_errors=True)
