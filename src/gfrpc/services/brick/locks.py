@@ -1,0 +1,295 @@
+"""In-memory lock tables of the brick: POSIX locks (LK) and GlusterFS's INODELK / ENTRYLK.
+
+GlusterFS facts (glusterfs-fops.h, features/locks): LK commands GETLK 0, SETLK 1, SETLKW 2;
+lock types F_RDLCK 0, F_WRLCK 1, F_UNLCK 2; ENTRYLK commands LOCK 0, UNLOCK 1, LOCK_NB 2 and
+types RDLCK 0, WRLCK 1. A lock belongs to an *owner*: the client connection plus the
+``lk_owner`` bytes of the caller's credential; locks of the same owner never conflict. A range
+with length 0 runs to the end of the file.
+
+* POSIX locks (per inode): read locks share, a write lock excludes; a new lock of an owner
+  replaces that owner's locks on the range (splitting and merging as fcntl does), F_UNLCK
+  removes the owner's locks on the range. GETLK answers the first conflicting lock, or None
+  (F_UNLCK) when the lock could be granted.
+* INODELK (per domain and inode): ranges as above, but locks are kept as taken (not merged);
+  an unlock removes the owner's locks overlapping the range, EINVAL if there is none.
+* ENTRYLK (per domain and directory): a lock on a basename, or on the whole directory
+  (basename None), which conflicts with every name; read locks share.
+
+Theory of operation. A contended *non-blocking* request fails with EAGAIN at once. A blocking
+one (SETLKW, INODELK with F_SETLKW, ENTRYLK_LOCK) is queued with a callback and the call returns
+False: the worker thread is not held. Whenever locks are released, the queue is scanned in
+arrival order and each waiter that no longer conflicts is granted and its callback called (on
+the releasing thread, after the table lock is dropped) — the FOP layer sends the deferred
+reply from it, as GlusterFS's locks xlator unwinds blocked frames. ``release_client`` drops
+every lock and waiter of a disconnected client.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
+from typing import Any
+
+GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW = 0, 1, 2
+F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
+ENTRYLK_LOCK, ENTRYLK_UNLOCK, ENTRYLK_LOCK_NB = 0, 1, 2
+ENTRYLK_RDLCK, ENTRYLK_WRLCK = 0, 1
+EOF_END = (1 << 63) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A lock owner: the client connection (any hashable id) and its ``lk_owner`` bytes."""
+
+    client: Hashable
+    lk_owner: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RangeLock:
+    """A byte-range lock; ``end`` inclusive (``EOF_END`` for "to end of file")."""
+
+    owner: Owner
+    type: int
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        """fcntl ``l_len`` (0 = to end of file)."""
+        return 0 if self.end == EOF_END else self.end - self.start + 1
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start <= end and start <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLock:
+    owner: Owner
+    type: int
+    basename: str | None
+
+
+Granted = Callable[[Any], None]
+
+
+def make_range(owner: Owner, type_: int, start: int, length: int) -> RangeLock:
+    """A ``RangeLock`` from fcntl's (start, len); EINVAL for negative values or bad types."""
+    if start < 0 or length < 0 or type_ not in (F_RDLCK, F_WRLCK, F_UNLCK):
+        raise OSError(errno.EINVAL, "bad lock range or type")
+    end = EOF_END if length == 0 else min(start + length - 1, EOF_END)
+    return RangeLock(owner, type_, start, end)
+
+
+def _range_conflict(a: RangeLock, b: RangeLock) -> bool:
+    return (a.owner != b.owner and a.overlaps(b.start, b.end)
+            and F_WRLCK in (a.type, b.type))
+
+
+def _entry_conflict(a: EntryLock, b: EntryLock) -> bool:
+    names = a.basename is None or b.basename is None or a.basename == b.basename
+    return a.owner != b.owner and names and ENTRYLK_WRLCK in (a.type, b.type)
+
+
+class _Space:
+    __slots__ = ("granted", "waiting")
+
+    def __init__(self) -> None:
+        self.granted: list[Any] = []
+        self.waiting: list[tuple[Any, Granted]] = []
+
+
+class _Table:
+    """Granted locks and waiters per key, one lock for the whole table. With
+    ``fair_to_waiters`` a request that conflicts with a queued one waits behind it (GlusterFS
+    inodelk/entrylk check their blocked lists); POSIX locks only look at granted locks."""
+
+    fair_to_waiters = True
+
+    def __init__(self, conflict: Callable[[Any, Any], bool]) -> None:
+        self._conflict = conflict
+        self._lock = threading.Lock()
+        self._spaces: dict[Hashable, _Space] = {}
+
+    def _grant(self, space: _Space, lk: Any) -> None:
+        space.granted.append(lk)
+
+    def _blocker(self, space: _Space, lk: Any) -> Any | None:
+        return next((g for g in space.granted if self._conflict(g, lk)), None)
+
+    def _acquire(self, key: Hashable, lk: Any, block: bool, on_grant: Granted | None) -> bool:
+        with self._lock:
+            space = self._spaces.setdefault(key, _Space())
+            if self._blocker(space, lk) is None and not (self.fair_to_waiters and any(
+                    self._conflict(w, lk) for w, _ in space.waiting)):
+                self._grant(space, lk)
+                return True
+            if not block or on_grant is None:
+                if not space.granted and not space.waiting:
+                    del self._spaces[key]
+                raise OSError(errno.EAGAIN, "lock is held by another owner")
+            space.waiting.append((lk, on_grant))
+            return False
+
+    def _wake(self, key: Hashable, space: _Space) -> list[tuple[Granted, Any]]:
+        """Grant the waiters that no longer conflict (caller holds the table lock)."""
+        ready = []
+        still: list[tuple[Any, Granted]] = []
+        for lk, cb in space.waiting:
+            if self._blocker(space, lk) is None and not (self.fair_to_waiters and any(
+                    self._conflict(w, lk) for w, _ in still)):
+                self._grant(space, lk)
+                ready.append((cb, lk))
+            else:
+                still.append((lk, cb))
+        space.waiting = still
+        if not space.granted and not space.waiting:
+            del self._spaces[key]
+        return ready
+
+    @staticmethod
+    def _notify(ready: list[tuple[Granted, Any]]) -> None:
+        for cb, lk in ready:
+            cb(lk)
+
+    def release_client(self, client: Hashable) -> None:
+        """Drop every lock and waiter of ``client`` (it disconnected)."""
+        ready: list[tuple[Granted, Any]] = []
+        with self._lock:
+            for key, space in list(self._spaces.items()):
+                space.granted = [g for g in space.granted if g.owner.client != client]
+                space.waiting = [(w, cb) for w, cb in space.waiting if w.owner.client != client]
+                ready += self._wake(key, space)
+        self._notify(ready)
+
+    def granted(self, key: Hashable) -> list[Any]:
+        with self._lock:
+            space = self._spaces.get(key)
+            return list(space.granted) if space else []
+
+
+class PosixLocks(_Table):
+    """LK: fcntl-style record locks per inode (key: gfid)."""
+
+    fair_to_waiters = False
+
+    def __init__(self) -> None:
+        super().__init__(_range_conflict)
+
+    def getlk(self, gfid: bytes, lock: RangeLock) -> RangeLock | None:
+        """F_GETLK: the first lock that would block ``lock``, or None (would be granted)."""
+        with self._lock:
+            space = self._spaces.get(gfid)
+            return self._blocker(space, lock) if space else None
+
+    def setlk(self, gfid: bytes, lock: RangeLock, *, block: bool = False,
+              on_grant: Granted | None = None) -> bool:
+        """F_SETLK / F_SETLKW (``block``). True if granted now; False if queued (``on_grant``
+        is called with the lock later); EAGAIN if contended and not blocking."""
+        if lock.type == F_UNLCK:
+            ready: list[tuple[Granted, Any]] = []
+            with self._lock:
+                space = self._spaces.get(gfid)
+                if space is not None:
+                    space.granted = _carve(space.granted, lock)
+                    space.waiting = [(w, cb) for w, cb in space.waiting
+                                     if not (w.owner == lock.owner and w.overlaps(lock.start,
+                                                                                  lock.end))]
+                    ready = self._wake(gfid, space)
+            self._notify(ready)
+            return True
+        granted = self._acquire(gfid, lock, block, on_grant)
+        if granted:  # a downgrade (write → read) may let others in
+            with self._lock:
+                space = self._spaces.get(gfid)
+                ready = self._wake(gfid, space) if space else []
+            self._notify(ready)
+        return granted
+
+    def _grant(self, space: _Space, lk: RangeLock) -> None:
+        kept = _carve(space.granted, lk)
+        merged = lk
+        rest = []
+        for g in kept:  # coalesce with the owner's touching locks of the same type
+            if g.owner == lk.owner and g.type == lk.type and g.start <= merged.end + 1 and \
+                    merged.start <= g.end + 1:
+                merged = replace(merged, start=min(g.start, merged.start),
+                                 end=max(g.end, merged.end))
+            else:
+                rest.append(g)
+        space.granted = rest + [merged]
+
+    def release_owner(self, gfid: bytes, owner: Owner) -> None:
+        """Drop ``owner``'s locks on ``gfid`` (the last close of the file by that owner)."""
+        self.setlk(gfid, RangeLock(owner, F_UNLCK, 0, EOF_END))
+
+
+def _carve(granted: list[RangeLock], cut: RangeLock) -> list[RangeLock]:
+    """``granted`` without ``cut.owner``'s locks on [cut.start, cut.end] (split at the edges)."""
+    out = []
+    for g in granted:
+        if g.owner != cut.owner or not g.overlaps(cut.start, cut.end):
+            out.append(g)
+            continue
+        if g.start < cut.start:
+            out.append(replace(g, end=cut.start - 1))
+        if g.end > cut.end:
+            out.append(replace(g, start=cut.end + 1))
+    return out
+
+
+class InodeLocks(_Table):
+    """INODELK / FINODELK: GlusterFS internal range locks per (domain, gfid)."""
+
+    def __init__(self) -> None:
+        super().__init__(_range_conflict)
+
+    def lock(self, domain: str, gfid: bytes, lock: RangeLock, *, block: bool = False,
+             on_grant: Granted | None = None) -> bool:
+        """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the owner's overlapping
+        locks (EINVAL if none). Blocking semantics as ``PosixLocks.setlk``."""
+        key = (domain, gfid)
+        if lock.type != F_UNLCK:
+            return self._acquire(key, lock, block, on_grant)
+        with self._lock:
+            space = self._spaces.get(key)
+            mine = [g for g in (space.granted if space else [])
+                    if g.owner == lock.owner and g.overlaps(lock.start, lock.end)]
+            if space is None or not mine:
+                raise OSError(errno.EINVAL, "no matching inodelk to unlock")
+            space.granted = [g for g in space.granted if g not in mine]
+            ready = self._wake(key, space)
+        self._notify(ready)
+        return True
+
+
+class EntryLocks(_Table):
+    """ENTRYLK / FENTRYLK: GlusterFS internal name locks per (domain, directory gfid)."""
+
+    def __init__(self) -> None:
+        super().__init__(_entry_conflict)
+
+    def entrylk(self, domain: str, gfid: bytes, owner: Owner, basename: str | None, cmd: int,
+                type_: int = ENTRYLK_WRLCK, on_grant: Granted | None = None) -> bool:
+        """ENTRYLK_LOCK (blocking: queued, False), ENTRYLK_LOCK_NB (EAGAIN if contended) or
+        ENTRYLK_UNLOCK (EINVAL if the owner holds no such lock)."""
+        key = (domain, gfid)
+        if cmd in (ENTRYLK_LOCK, ENTRYLK_LOCK_NB):
+            if type_ not in (ENTRYLK_RDLCK, ENTRYLK_WRLCK):
+                raise OSError(errno.EINVAL, "bad entrylk type")
+            return self._acquire(key, EntryLock(owner, type_, basename),
+                                 cmd == ENTRYLK_LOCK, on_grant)
+        if cmd != ENTRYLK_UNLOCK:
+            raise OSError(errno.EINVAL, "bad entrylk command")
+        with self._lock:
+            space = self._spaces.get(key)
+            mine = next((g for g in (space.granted if space else [])
+                         if g.owner == owner and g.basename == basename), None)
+            if space is None or mine is None:
+                raise OSError(errno.EINVAL, "no matching entrylk to unlock")
+            space.granted.remove(mine)
+            ready = self._wake(key, space)
+        self._notify(ready)
+        return True

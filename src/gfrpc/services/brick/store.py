@@ -1,0 +1,260 @@
+"""The brick's storage layer: GlusterFS posix-xlator semantics over an ordinary directory.
+
+Theory of operation. Files live as ordinary files under the brick directory ``DIR`` (a user can
+read them without gfrpc). Clients never name paths: they name an inode by gfid, or an entry by
+(parent gfid, name). The gfid → inode index is GlusterFS's own ``.glusterfs`` handle layout (see
+``store_handles`` for the layout, why it was chosen, and how symlinks planted in ``DIR`` are never
+followed). Every method raises ``OSError`` carrying the errno GlusterFS would send; an unknown
+gfid is ``ESTALE``, as the server's gfid resolution reports it.
+
+Gfid rules (posix ``posix_gfid_set`` / ``posix_gfid_heal``): the root is
+``00000000-0000-0000-0000-000000000001`` (ino 1); create/mkdir/mknod/symlink use the client's
+``gfid-req`` when given (EEXIST if another live inode already has it, EINVAL if null) and a
+random uuid otherwise; an entry found without ``trusted.gfid`` (made outside gfrpc) gets the
+lookup's ``gfid-req`` or a new uuid, set with ``XATTR_CREATE`` so two racing lookups agree.
+Unlike posix, which only logs it, a lookup also repairs a handle that no longer matches its
+entry: a stale one is re-pointed, and an entry whose gfid belongs to another live inode (a copy
+made with ``cp -a``) is given a new gfid.
+
+Concurrency. Methods are called from many worker threads at once. Creation of an entry and the
+healing of a gfid hold a lock striped by (parent gfid, name), so a lookup cannot give a fresh
+entry a second gfid between its creation and its ``trusted.gfid`` (the race posix papers over
+with its "fresh file" timestamp check). Directory renames also take a store-wide lock so their
+handle updates happen in the same order as the renames themselves.
+
+Permissions. New entries get ``mode & ~umask`` (what the brick's posix-acl xlator applies when
+no default ACL is inherited) regardless of the process umask, and the caller's (uid, gid) when
+``owner`` is given, with the parent's gid if it is set-gid. ``access()`` checks mode bits for a
+given caller; the other methods run with the brick's own (root) rights.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as st_
+from collections.abc import Iterable, Mapping
+
+from gfrpc.services.brick import store_xattr as xp
+from gfrpc.services.brick.store_base import (
+    Caller,
+    Owned,
+    RenameResult,
+    Target,
+    check_access,
+    iatt_of,
+)
+from gfrpc.services.brick.store_entries import EntryOps
+from gfrpc.services.brick.store_fds import DirEntry, FdTable, OpenDir, OpenFile, d_type_of
+from gfrpc.services.brick.store_handles import (
+    HIDDEN_DIR,
+    O_PATH_NOFOLLOW,
+    proc_path,
+    read_gfid,
+)
+from gfrpc.services.brick.store_iatt import (
+    GF_SET_ATTR_ATIME,
+    GF_SET_ATTR_GID,
+    GF_SET_ATTR_MODE,
+    GF_SET_ATTR_MTIME,
+    GF_SET_ATTR_UID,
+    ROOT_GFID,
+    Iatt,
+    StatFs,
+    check_gfid,
+    gfid_str,
+    iatt_fields,
+)
+
+__all__ = ["Caller", "DirEntry", "FdTable", "Iatt", "OpenDir", "OpenFile", "PosixStore",
+           "RenameResult", "ROOT_GFID", "StatFs", "iatt_fields"]
+
+_NOT_FOR_OPEN = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_DIRECTORY | os.O_PATH | os.O_NOFOLLOW
+
+
+class PosixStore(EntryOps):
+    """The storage of one brick directory (thread-safe; see the module notes)."""
+
+    # -- inode operations -----------------------------------------------------------------------
+
+    def readlink(self, gfid: bytes) -> str:
+        """READLINK: the symlink's target as stored (EINVAL if not a symlink)."""
+        gfid = check_gfid(gfid)
+        with Owned(self.handles.open_inode(gfid)) as fd:
+            if not st_.S_ISLNK(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a symlink")
+        with Owned(self.handles.hash_dir(gfid)) as l2:
+            return os.readlink(gfid_str(gfid), dir_fd=l2)
+
+    def open(self, gfid: bytes, flags: int) -> OpenFile:
+        """OPEN a regular file (O_CREAT/O_EXCL ignored). EISDIR for directories, ELOOP for
+        symlinks, EPERM for device/fifo/socket nodes (clients open those locally)."""
+        gfid = check_gfid(gfid)
+        with Owned(self.handles.open_inode(gfid)) as ip:
+            mode = os.fstat(ip).st_mode
+            if st_.S_ISDIR(mode):
+                raise OSError(errno.EISDIR, "is a directory")
+            if st_.S_ISLNK(mode):
+                raise OSError(errno.ELOOP, "is a symlink")
+            if not st_.S_ISREG(mode):
+                raise OSError(errno.EPERM, "special files are not opened on the brick")
+            fd = os.open(proc_path(ip), (flags & ~_NOT_FOR_OPEN) | os.O_CLOEXEC)
+        return OpenFile(fd, gfid, flags)
+
+    @staticmethod
+    def read(f: OpenFile, offset: int, size: int) -> bytes:
+        """READ: up to ``size`` bytes at ``offset`` (short at EOF)."""
+        with f.pinned() as fd:
+            return os.pread(fd, size, offset)
+
+    @staticmethod
+    def write(f: OpenFile, offset: int, data: bytes | bytearray | memoryview) -> int:
+        """WRITE ``data`` (any buffer, not copied) at ``offset``; returns bytes written."""
+        with f.pinned() as fd:
+            return os.pwrite(fd, data, offset)
+
+    @staticmethod
+    def fsync(f: OpenFile | OpenDir, datasync: bool = False) -> None:
+        with f.pinned() as fd:
+            (os.fdatasync if datasync else os.fsync)(fd)
+
+    def truncate(self, target: Target, size: int) -> tuple[Iatt, Iatt]:
+        """TRUNCATE / FTRUNCATE: (prestat, poststat)."""
+        gfid = self._gfid_of(target)
+        if isinstance(target, OpenFile):
+            with target.pinned() as fd:
+                pre = os.fstat(fd)
+                os.ftruncate(fd, size)
+                return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
+        with Owned(self._inode(target)) as ip:
+            pre = os.fstat(ip)
+            if st_.S_ISDIR(pre.st_mode):
+                raise OSError(errno.EISDIR, "is a directory")
+            if not st_.S_ISREG(pre.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            with Owned(os.open(proc_path(ip), os.O_WRONLY | os.O_CLOEXEC)) as wfd:
+                os.ftruncate(wfd, size)
+            return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(ip))
+
+    def setattr(self, target: Target, valid: int, *, mode: int = 0, uid: int = 0, gid: int = 0,
+                atime: int = 0, atime_nsec: int = 0, mtime: int = 0, mtime_nsec: int = 0
+                ) -> tuple[Iatt, Iatt]:
+        """SETATTR / FSETATTR with GlusterFS ``valid`` bits (GF_SET_ATTR_*): chown, then chmod
+        (skipped for symlinks), then utimes (an unset time keeps its value). SIZE and CTIME are
+        ignored, as by posix. Returns (prestat, poststat)."""
+        gfid = self._gfid_of(target)
+        with Owned(self._inode(target)) as fd:
+            pre = os.fstat(fd)
+            path = proc_path(fd)
+            if valid & (GF_SET_ATTR_UID | GF_SET_ATTR_GID):
+                os.chown(path, uid if valid & GF_SET_ATTR_UID else -1,
+                         gid if valid & GF_SET_ATTR_GID else -1)
+            if valid & GF_SET_ATTR_MODE and not st_.S_ISLNK(pre.st_mode):
+                os.chmod(path, mode & 0o7777)
+            if valid & (GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME):
+                a = (atime * 1_000_000_000 + atime_nsec if valid & GF_SET_ATTR_ATIME
+                     else pre.st_atime_ns)
+                m = (mtime * 1_000_000_000 + mtime_nsec if valid & GF_SET_ATTR_MTIME
+                     else pre.st_mtime_ns)
+                os.utime(path, ns=(a, m))
+            return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
+
+    def statfs(self, target: Target = ROOT_GFID) -> StatFs:
+        with Owned(self._inode(target)) as fd:
+            return StatFs.from_statvfs(os.statvfs(proc_path(fd)))
+
+    def access(self, target: Target, mask: int, caller: Caller | None = None) -> None:
+        """ACCESS: EACCES unless ``caller`` (default: this process) has ``mask`` (R/W/X_OK)."""
+        if caller is None:
+            caller = Caller(os.geteuid(), os.getegid(), tuple(os.getgroups()))
+        with Owned(self._inode(target)) as fd:
+            check_access(os.fstat(fd), mask, caller)
+
+    # -- directories --------------------------------------------------------------------------
+
+    def opendir(self, gfid: bytes) -> OpenDir:
+        gfid = check_gfid(gfid)
+        with Owned(self.handles.open_inode(gfid)) as ip:
+            if not st_.S_ISDIR(os.fstat(ip).st_mode):
+                raise OSError(errno.ENOTDIR, "not a directory")
+            fd = os.open(proc_path(ip), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return OpenDir(fd, gfid, hide=HIDDEN_DIR if gfid == ROOT_GFID else None)
+
+    def readdir(self, d: OpenDir, offset: int, size: int, *, plus: bool = False
+                ) -> tuple[list[DirEntry], bool]:
+        """READDIR(P) from cookie ``offset`` (0 = start): (entries, reached_end). ``size``
+        bounds the encoded reply as GlusterFS does (at least one entry is returned)."""
+        slots = d.entries_after(offset)
+        out: list[DirEntry] = []
+        used = 0
+        done = 0
+        with d.pinned() as fd:
+            for s in slots:
+                cost = (192 if plus else 32) + ((len(os.fsencode(s.name)) + 3) & ~3)
+                if done and used + cost > size:
+                    break
+                used += cost
+                done += 1
+                ent = self._dirent(d, fd, s.name, s.d_ino, s.d_type, s.cookie, plus)
+                if ent is not None:
+                    out.append(ent)
+        return out, done == len(slots)
+
+    def _dirent(self, d: OpenDir, fd: int, name: str, d_ino: int, d_type: int, cookie: int,
+                plus: bool) -> DirEntry | None:
+        gfid: bytes | None
+        if name == "." or (name == ".." and d.gfid == ROOT_GFID):
+            st, gfid = os.fstat(fd), d.gfid  # the root's ".." is the root: never look above it
+        else:
+            try:
+                efd = os.open(name, O_PATH_NOFOLLOW, dir_fd=fd)
+            except FileNotFoundError:
+                return None
+            with Owned(efd):
+                st = os.fstat(efd)
+                gfid = read_gfid(efd) if plus else None
+        if not plus:
+            return DirEntry(st.st_ino if name in (".", "..") else d_ino, cookie, d_type, name)
+        stat = iatt_of(gfid, st) if gfid is not None else iatt_fields(None, st)
+        return DirEntry(stat.ia_ino if gfid else st.st_ino, cookie, d_type_of(st.st_mode), name,
+                        stat)
+
+    # -- extended attributes ------------------------------------------------------------------
+
+    def getxattr(self, target: Target, name: str | None = None, *, internal: bool = False
+                 ) -> dict[str, bytes]:
+        """GETXATTR of one key, or of all visible keys when ``name`` is None."""
+        with Owned(self._inode(target)) as fd:
+            path = proc_path(fd)
+            if name is not None:
+                xp.check_get(name, internal=internal)
+                return {name: os.getxattr(path, name)}
+            out = {}
+            for key in os.listxattr(path):
+                if xp.listed(key, internal=internal):
+                    try:
+                        out[key] = os.getxattr(path, key)
+                    except OSError as e:
+                        if e.errno != errno.ENODATA:
+                            raise
+            return out
+
+    def listxattr(self, target: Target, *, internal: bool = False) -> list[str]:
+        with Owned(self._inode(target)) as fd:
+            return [k for k in os.listxattr(proc_path(fd)) if xp.listed(k, internal=internal)]
+
+    def setxattr(self, target: Target, xattrs: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
+                 flags: int = 0) -> None:
+        """SETXATTR of every pair (bytes stored as given); ``flags`` XATTR_CREATE/REPLACE."""
+        items = list(xattrs.items() if isinstance(xattrs, Mapping) else xattrs)
+        for key, _ in items:
+            xp.check_set(key)
+        with Owned(self._inode(target)) as fd:
+            for key, value in items:
+                os.setxattr(proc_path(fd), key, value, flags)
+
+    def removexattr(self, target: Target, name: str) -> None:
+        xp.check_remove(name)
+        with Owned(self._inode(target)) as fd:
+            os.removexattr(proc_path(fd), name)
+

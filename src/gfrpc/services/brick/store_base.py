@@ -1,0 +1,242 @@
+"""Shared machinery of ``PosixStore``: resolution, gfid assignment and handle repair.
+
+See ``store.py`` for the theory of operation; this module holds what both the entry operations
+(``store_entries``) and the inode operations (``store``) need.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat as st_
+import threading
+import uuid
+from dataclasses import dataclass
+
+from gfrpc.services.brick.store_fds import OpenDir, OpenFile
+from gfrpc.services.brick.store_handles import (
+    HIDDEN_DIR,
+    O_PATH_NOFOLLOW,
+    HandleIndex,
+    check_name,
+    parse_dir_handle,
+    proc_path,
+    read_gfid,
+    set_gfid_once,
+)
+from gfrpc.services.brick.store_iatt import (
+    NULL_GFID,
+    ROOT_GFID,
+    Iatt,
+    check_gfid,
+    gfid_str,
+    iatt_fields,
+)
+
+log = logging.getLogger("gfrpc.brick.store")
+
+Target = bytes | OpenFile | OpenDir
+STRIPES = 64
+MAKEABLE = (st_.S_IFREG, st_.S_IFCHR, st_.S_IFBLK, st_.S_IFIFO, st_.S_IFSOCK)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks (from the RPC credential): uid, primary gid, supplementary groups."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RenameResult:
+    """What a RENAME reply carries (gfx_rename_rsp)."""
+
+    stat: Iatt
+    preoldparent: Iatt
+    postoldparent: Iatt
+    prenewparent: Iatt
+    postnewparent: Iatt
+
+
+class Owned:
+    """``with Owned(fd) as fd:`` closes ``fd`` on exit."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __enter__(self) -> int:
+        return self.fd
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def iatt_of(gfid: bytes | None, st: os.stat_result) -> Iatt:
+    return iatt_fields(gfid, st, handle_link=gfid is not None and gfid != NULL_GFID)
+
+
+def check_access(st: os.stat_result, mask: int, caller: Caller) -> None:
+    mask &= os.R_OK | os.W_OK | os.X_OK
+    mode = st.st_mode
+    if caller.uid == 0:
+        if mask & os.X_OK and not st_.S_ISDIR(mode) and not mode & 0o111:
+            raise OSError(errno.EACCES, "no execute bit set")
+        return
+    if caller.uid == st.st_uid:
+        bits = (mode >> 6) & 7
+    elif st.st_gid == caller.gid or st.st_gid in caller.groups:
+        bits = (mode >> 3) & 7
+    else:
+        bits = mode & 7
+    if mask & ~bits:
+        raise OSError(errno.EACCES, "permission denied")
+
+class StoreBase:
+    """Brick root, handle index and the lookup/gfid logic (no public entry operations)."""
+    """The storage of one brick directory (thread-safe)."""
+
+    def __init__(self, directory: str, *, dir_cache_size: int = 1024) -> None:
+        self.directory = os.path.abspath(directory)
+        self.handles = HandleIndex(self.directory, dir_cache_size=dir_cache_size)
+        self._stripes = [threading.Lock() for _ in range(STRIPES)]
+        self._dir_renames = threading.Lock()
+
+    def close(self) -> None:
+        self.handles.close()
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- resolution ---------------------------------------------------------------------------
+
+    def resolve(self, gfid: bytes) -> str:
+        """The current path of ``gfid`` as the kernel reports it (for logs and ``pathinfo``
+        only: nothing in the store ever operates on a path). Non-directories resolve to their
+        ``.glusterfs`` handle, as in posix."""
+        with Owned(self.handles.open_inode(check_gfid(gfid))) as fd:
+            return os.readlink(proc_path(fd))
+
+    def _inode(self, target: Target) -> int:
+        """A new fd (O_PATH or better) on the target inode."""
+        if isinstance(target, OpenFile | OpenDir):
+            with target.pinned() as fd:
+                return os.dup(fd)
+        return self.handles.open_inode(check_gfid(target))
+
+    def _gfid_of(self, target: Target) -> bytes:
+        return target.gfid if isinstance(target, OpenFile | OpenDir) else check_gfid(target)
+
+    def _parent(self, pargfid: bytes) -> int:
+        fd = self.handles.open_inode(pargfid)
+        if not st_.S_ISDIR(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.ENOTDIR, f"{gfid_str(pargfid)} is not a directory")
+        return fd
+
+    @staticmethod
+    def _entry_name(pargfid: bytes, name: str) -> None:
+        check_name(name)
+        if pargfid == ROOT_GFID and name == HIDDEN_DIR:
+            raise OSError(errno.EPERM, f"{HIDDEN_DIR} is not accessible")
+
+    def _stripe(self, pargfid: bytes, name: str) -> threading.Lock:
+        return self._stripes[hash((pargfid, name)) % STRIPES]
+
+    # -- lookup and stat ----------------------------------------------------------------------
+
+    def lookup(self, pargfid: bytes, name: str, gfid_req: bytes | None = None
+               ) -> tuple[Iatt, Iatt]:
+        """LOOKUP of ``name`` in ``pargfid``: (entry iatt, parent iatt). Gives an entry without a
+        gfid ``gfid_req`` or a new one. Never follows a symlink."""
+        pargfid = check_gfid(pargfid)
+        self._entry_name(pargfid, name)
+        with Owned(self._parent(pargfid)) as pfd:
+            with Owned(os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)) as efd:
+                st = os.fstat(efd)
+                if (st.st_dev, st.st_ino) == self.handles.hidden_id:
+                    raise OSError(errno.ENOENT, name)
+                gfid = self._ensure_gfid(pfd, pargfid, name, efd, st, gfid_req)
+                if st_.S_ISDIR(st.st_mode):
+                    self.handles.cache_dir(gfid, efd)
+                st = os.fstat(efd)
+            return iatt_of(gfid, st), iatt_of(pargfid, os.fstat(pfd))
+
+    def stat(self, target: Target) -> Iatt:
+        """STAT / FSTAT / nameless LOOKUP by gfid."""
+        gfid = self._gfid_of(target)
+        with Owned(self._inode(target)) as fd:
+            return iatt_of(gfid, os.fstat(fd))
+
+    def _ensure_gfid(self, pfd: int, pargfid: bytes, name: str, efd: int, st: os.stat_result,
+                     gfid_req: bytes | None) -> bytes:
+        gfid = read_gfid(efd)
+        if gfid is not None and self._handle_matches(gfid, pargfid, name, st):
+            return gfid
+        with self._stripe(pargfid, name):
+            gfid = read_gfid(efd)
+            if gfid is None:
+                want = gfid_req if gfid_req and bytes(gfid_req) != NULL_GFID else None
+                want = check_gfid(want) if want is not None else uuid.uuid4().bytes
+                gfid = set_gfid_once(efd, want)
+            if not self._handle_matches(gfid, pargfid, name, st):
+                gfid = self._repair_handle(gfid, pfd, pargfid, name, efd, st)
+        return gfid
+
+    def _handle_matches(self, gfid: bytes, pargfid: bytes, name: str,
+                        st: os.stat_result) -> bool:
+        found = self.handles.handle_lstat(gfid)
+        if found is None:
+            return False
+        hst, target = found
+        if st_.S_ISDIR(st.st_mode):
+            return target is not None and parse_dir_handle(target) == (pargfid, name)
+        return (hst.st_dev, hst.st_ino) == (st.st_dev, st.st_ino)
+
+    def _repair_handle(self, gfid: bytes, pfd: int, pargfid: bytes, name: str, efd: int,
+                       st: os.stat_result) -> bytes:
+        is_dir = st_.S_ISDIR(st.st_mode)
+        found = self.handles.handle_lstat(gfid)
+        if found is not None:
+            hst, target = found
+            if is_dir and target is not None and parse_dir_handle(target) is not None:
+                try:
+                    with Owned(self.handles.open_inode(gfid)) as other:
+                        ost = os.fstat(other)
+                    duplicate = (ost.st_dev, ost.st_ino) != (st.st_dev, st.st_ino)
+                except OSError as e:
+                    if e.errno != errno.ESTALE:
+                        raise
+                    duplicate = False  # stale: the directory was moved behind our back
+            else:
+                duplicate = is_dir or hst.st_nlink > 1
+            if duplicate:
+                gfid = uuid.uuid4().bytes
+                log.warning("entry %s in %s duplicates a live gfid; new gfid %s", name,
+                            gfid_str(pargfid), gfid_str(gfid))
+                os.setxattr(proc_path(efd), "trusted.gfid", gfid)
+            elif not is_dir:
+                self.handles.remove_handle(gfid, ino=hst.st_ino, only_if_last=True)
+        self._make_handle(gfid, pfd, pargfid, name, st)
+        return gfid
+
+    def _make_handle(self, gfid: bytes, pfd: int, pargfid: bytes, name: str,
+                     st: os.stat_result) -> None:
+        if st_.S_ISDIR(st.st_mode):
+            self.handles.set_dir_handle(gfid, pargfid, name)
+            return
+        try:
+            self.handles.link_file_handle(gfid, pfd, name)
+        except FileExistsError:
+            pass
+        found = self.handles.handle_lstat(gfid)
+        if found is None or (found[0].st_dev, found[0].st_ino) != (st.st_dev, st.st_ino):
+            raise OSError(errno.ESTALE, f"{name} changed while its handle was made")
+

@@ -1,0 +1,302 @@
+"""Entry operations of ``PosixStore``: create, mkdir, mknod, symlink, link, unlink, rmdir, rename.
+
+Each new entry is made under the (parent gfid, name) lock stripe, then given its owner, its exact
+permission bits, its gfid (the client's ``gfid-req`` if any) and its ``.glusterfs`` handle; a
+failure on the way removes the entry again, as posix does. See ``store.py`` for the rules.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat as st_
+import uuid
+from collections.abc import Callable
+
+from gfrpc.services.brick.store_base import (
+    MAKEABLE,
+    STRIPES,
+    Caller,
+    Owned,
+    RenameResult,
+    StoreBase,
+    iatt_of,
+    log,
+)
+from gfrpc.services.brick.store_fds import OpenFile
+from gfrpc.services.brick.store_handles import (
+    O_PATH_DIR,
+    O_PATH_NOFOLLOW,
+    proc_path,
+    read_gfid,
+    set_gfid_once,
+)
+from gfrpc.services.brick.store_iatt import (
+    NULL_GFID,
+    ROOT_GFID,
+    Iatt,
+    check_gfid,
+    gfid_str,
+)
+
+
+class EntryOps(StoreBase):
+    """The namespace-changing FOPs."""
+
+    # -- creating entries ---------------------------------------------------------------------
+
+    def _claim_gfid(self, gfid_req: bytes | None) -> bytes:
+        if gfid_req is None:
+            return uuid.uuid4().bytes
+        gfid = check_gfid(gfid_req)
+        if gfid == NULL_GFID:
+            raise OSError(errno.EINVAL, "null gfid-req")
+        found = self.handles.handle_lstat(gfid)
+        if found is None:
+            return gfid
+        hst, target = found
+        if target is not None:
+            try:
+                os.close(self.handles.open_inode(gfid))
+            except OSError as e:
+                if e.errno != errno.ESTALE:
+                    raise
+                self.handles.remove_handle(gfid)
+                return gfid
+        elif hst.st_nlink <= 1:  # an orphaned file handle: its last name is gone
+            self.handles.remove_handle(gfid, ino=hst.st_ino, only_if_last=True)
+            return gfid
+        raise OSError(errno.EEXIST, f"gfid {gfid_str(gfid)} is in use")
+
+    def _finish_new(self, pfd: int, pre: os.stat_result, name: str, fd: int, gfid: bytes,
+                    perm: int, owner: Caller | None) -> bytes:
+        """Owner, exact permission bits, gfid and handle of an entry this call created."""
+        st = os.fstat(fd)
+        path = proc_path(fd)
+        if owner is not None:
+            gid = pre.st_gid if pre.st_mode & st_.S_ISGID else owner.gid
+            os.chown(path, owner.uid, gid)
+            st = os.fstat(fd)
+        if not st_.S_ISLNK(st.st_mode):
+            keep = st.st_mode & st_.S_ISGID if st_.S_ISDIR(st.st_mode) else 0
+            if st_.S_IMODE(st.st_mode) != perm | keep:
+                os.chmod(path, perm | keep)
+        return set_gfid_once(fd, gfid)
+
+    def _make_entry(self, pargfid: bytes, name: str, gfid_req: bytes | None,
+                    owner: Caller | None, perm: int, make: Callable[[int], None],
+                    expect: int) -> tuple[bytes, Iatt, Iatt, Iatt]:
+        pargfid = check_gfid(pargfid)
+        self._entry_name(pargfid, name)
+        with Owned(self._parent(pargfid)) as pfd:
+            pre = os.fstat(pfd)
+            with self._stripe(pargfid, name):
+                gfid = self._claim_gfid(gfid_req)
+                make(pfd)
+                try:
+                    efd = os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)
+                except OSError:
+                    raise OSError(errno.ESTALE, f"{name} vanished after creation") from None
+                with Owned(efd):
+                    est = os.fstat(efd)
+                    if st_.S_IFMT(est.st_mode) != expect:
+                        raise OSError(errno.ESTALE, f"{name} replaced after creation")
+                    try:
+                        gfid = self._finish_new(pfd, pre, name, efd, gfid, perm, owner)
+                        st = os.fstat(efd)
+                        self._make_handle(gfid, pfd, pargfid, name, st)
+                    except BaseException:
+                        self._undo_entry(pfd, name, expect, gfid, est.st_ino)
+                        raise
+                    if expect == st_.S_IFDIR:
+                        self.handles.cache_dir(gfid, efd)
+                    st = os.fstat(efd)
+            return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+
+    def _undo_entry(self, pfd: int, name: str, fmt: int, gfid: bytes, ino: int) -> None:
+        """Remove an entry this call created (and its file handle, if it is that inode's)."""
+        try:
+            if fmt == st_.S_IFDIR:
+                os.rmdir(name, dir_fd=pfd)
+            else:
+                os.unlink(name, dir_fd=pfd)
+        except OSError:
+            log.warning("could not undo the creation of %s", name)
+        if fmt != st_.S_IFDIR and gfid != NULL_GFID:
+            self.handles.remove_handle(gfid, ino=ino)
+
+    def mkdir(self, pargfid: bytes, name: str, mode: int, umask: int = 0,
+              gfid_req: bytes | None = None, owner: Caller | None = None
+              ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+        """MKDIR: (gfid, stat, preparent, postparent)."""
+        perm = mode & ~umask & 0o7777
+        return self._make_entry(pargfid, name, gfid_req, owner, perm,
+                                lambda pfd: os.mkdir(name, 0o700, dir_fd=pfd), st_.S_IFDIR)
+
+    def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int = 0, umask: int = 0,
+              gfid_req: bytes | None = None, owner: Caller | None = None
+              ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+        """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent)."""
+        fmt = st_.S_IFMT(mode) or st_.S_IFREG
+        if fmt not in MAKEABLE:
+            raise OSError(errno.EINVAL, "mknod: bad file type")
+        perm = mode & ~umask & 0o7777
+        return self._make_entry(pargfid, name, gfid_req, owner, perm,
+                                lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd), fmt)
+
+    def symlink(self, pargfid: bytes, name: str, target: str, umask: int = 0,
+                gfid_req: bytes | None = None, owner: Caller | None = None
+                ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+        """SYMLINK ``name`` → ``target`` (stored as given, never followed)."""
+        if not target or "\x00" in target:
+            raise OSError(errno.EINVAL if target else errno.ENOENT, "bad symlink target")
+        return self._make_entry(pargfid, name, gfid_req, owner, 0o777,
+                                lambda pfd: os.symlink(target, name, dir_fd=pfd), st_.S_IFLNK)
+
+    def create(self, pargfid: bytes, name: str, flags: int, mode: int, umask: int = 0,
+               gfid_req: bytes | None = None, owner: Caller | None = None
+               ) -> tuple[bytes, OpenFile, Iatt, Iatt, Iatt]:
+        """CREATE: (gfid, open file, stat, preparent, postparent). ``flags`` 0 means
+        ``O_CREAT|O_RDWR|O_EXCL`` (posix_create); an existing file is opened (and gets a gfid
+        if it had none) unless ``O_EXCL``."""
+        pargfid = check_gfid(pargfid)
+        self._entry_name(pargfid, name)
+        want = (os.O_CREAT | os.O_RDWR | os.O_EXCL) if flags == 0 else flags | os.O_CREAT
+        want &= ~(os.O_DIRECTORY | os.O_PATH | os.O_NOCTTY)
+        base = want | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        perm = mode & ~umask & 0o7777
+        with Owned(self._parent(pargfid)) as pfd:
+            pre = os.fstat(pfd)
+            with self._stripe(pargfid, name):
+                try:
+                    fd = os.open(name, base | os.O_EXCL, 0o600, dir_fd=pfd)
+                    created = True
+                except FileExistsError:
+                    if want & os.O_EXCL:
+                        raise
+                    fd = os.open(name, base & ~os.O_CREAT, dir_fd=pfd)
+                    created = False
+                try:
+                    st = os.fstat(fd)
+                    if not st_.S_ISREG(st.st_mode):
+                        raise OSError(errno.EPERM, f"{name} is not a regular file")
+                    if created:
+                        gfid = NULL_GFID
+                        try:
+                            gfid = self._claim_gfid(gfid_req)
+                            gfid = self._finish_new(pfd, pre, name, fd, gfid, perm, owner)
+                            self._make_handle(gfid, pfd, pargfid, name, os.fstat(fd))
+                        except BaseException:
+                            self._undo_entry(pfd, name, st_.S_IFREG, gfid, st.st_ino)
+                            raise
+                    if not want & os.O_NONBLOCK:
+                        fcntl.fcntl(fd, fcntl.F_SETFL,
+                                    fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+                except BaseException:
+                    os.close(fd)
+                    raise
+            if not created:
+                try:
+                    gfid = self._ensure_gfid(pfd, pargfid, name, fd, st, gfid_req)
+                except BaseException:
+                    os.close(fd)
+                    raise
+            st = os.fstat(fd)
+            post = os.fstat(pfd)
+        return (gfid, OpenFile(fd, gfid, flags), iatt_of(gfid, st), iatt_of(pargfid, pre),
+                iatt_of(pargfid, post))
+
+    def link(self, gfid: bytes, newpar: bytes, newname: str) -> tuple[Iatt, Iatt, Iatt]:
+        """LINK: a new name for the non-directory ``gfid``: (stat, preparent, postparent)."""
+        gfid, newpar = check_gfid(gfid), check_gfid(newpar)
+        self._entry_name(newpar, newname)
+        found = self.handles.handle_lstat(gfid)
+        if found is None:
+            raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}")
+        if found[1] is not None or gfid == ROOT_GFID:
+            raise OSError(errno.EPERM, "cannot hard-link a directory")
+        with Owned(self._parent(newpar)) as pfd:
+            pre = os.fstat(pfd)
+            with Owned(self.handles.hash_dir(gfid)) as l2:
+                os.link(gfid_str(gfid), newname, src_dir_fd=l2, dst_dir_fd=pfd,
+                        follow_symlinks=False)
+            st = os.stat(newname, dir_fd=pfd, follow_symlinks=False)
+            return iatt_of(gfid, st), iatt_of(newpar, pre), iatt_of(newpar, os.fstat(pfd))
+
+    # -- removing and renaming ----------------------------------------------------------------
+
+    def unlink(self, pargfid: bytes, name: str) -> tuple[Iatt, Iatt]:
+        """UNLINK a non-directory: (preparent, postparent). The handle goes with the last name."""
+        pargfid = check_gfid(pargfid)
+        self._entry_name(pargfid, name)
+        with Owned(self._parent(pargfid)) as pfd:
+            pre = os.fstat(pfd)
+            with Owned(os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)) as efd:
+                st = os.fstat(efd)
+                if st_.S_ISDIR(st.st_mode):
+                    raise OSError(errno.EISDIR, name)
+                gfid = read_gfid(efd)
+                os.unlink(name, dir_fd=pfd)
+            if gfid is not None:
+                self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
+            return iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+
+    def rmdir(self, pargfid: bytes, name: str) -> tuple[Iatt, Iatt]:
+        """RMDIR: (preparent, postparent); ENOTEMPTY/ENOTDIR from the kernel."""
+        pargfid = check_gfid(pargfid)
+        self._entry_name(pargfid, name)
+        with Owned(self._parent(pargfid)) as pfd:
+            pre = os.fstat(pfd)
+            with Owned(os.open(name, O_PATH_DIR, dir_fd=pfd)) as efd:
+                gfid = read_gfid(efd)
+            os.rmdir(name, dir_fd=pfd)
+            if gfid is not None:
+                self.handles.remove_handle(gfid)
+            return iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+
+    def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str) -> RenameResult:
+        """RENAME (replacing ``newname`` as rename(2) does); directory handles follow."""
+        oldpar, newpar = check_gfid(oldpar), check_gfid(newpar)
+        self._entry_name(oldpar, oldname)
+        self._entry_name(newpar, newname)
+        with Owned(self._parent(oldpar)) as ofd, Owned(self._parent(newpar)) as nfd:
+            preold, prenew = os.fstat(ofd), os.fstat(nfd)
+            with Owned(os.open(oldname, O_PATH_NOFOLLOW, dir_fd=ofd)) as sfd:
+                sst = os.fstat(sfd)
+                gfid = self._ensure_gfid(ofd, oldpar, oldname, sfd, sst, None)
+                victim = self._peek(nfd, newname)
+                is_dir = st_.S_ISDIR(sst.st_mode)
+                stripes = sorted({hash((oldpar, oldname)) % STRIPES,
+                                  hash((newpar, newname)) % STRIPES})
+                locks = ([self._dir_renames] if is_dir else []) + [self._stripes[i] for i in stripes]
+                for lk in locks:
+                    lk.acquire()
+                try:
+                    os.rename(oldname, newname, src_dir_fd=ofd, dst_dir_fd=nfd)
+                    if is_dir:
+                        self.handles.set_dir_handle(gfid, newpar, newname)
+                finally:
+                    for lk in reversed(locks):
+                        lk.release()
+                vgfid, vst = victim if victim is not None else (None, sst)
+                if vgfid is not None and vgfid != gfid:
+                    if (vst.st_dev, vst.st_ino) != (sst.st_dev, sst.st_ino):
+                        if st_.S_ISDIR(vst.st_mode):
+                            self.handles.remove_handle(vgfid)
+                        else:
+                            self.handles.remove_handle(vgfid, ino=vst.st_ino, only_if_last=True)
+                st = os.fstat(sfd)
+            return RenameResult(iatt_of(gfid, st), iatt_of(oldpar, preold),
+                                iatt_of(oldpar, os.fstat(ofd)), iatt_of(newpar, prenew),
+                                iatt_of(newpar, os.fstat(nfd)))
+
+    @staticmethod
+    def _peek(dirfd: int, name: str) -> tuple[bytes | None, os.stat_result] | None:
+        try:
+            fd = os.open(name, O_PATH_NOFOLLOW, dir_fd=dirfd)
+        except FileNotFoundError:
+            return None
+        with Owned(fd):
+            return read_gfid(fd), os.fstat(fd)
+

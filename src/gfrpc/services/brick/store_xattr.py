@@ -1,0 +1,66 @@
+"""Which extended attributes a client may see or change on the brick.
+
+GlusterFS 10.3 facts (posix-inode-fd-ops.c, posix-helpers.c, posix-gfid-path.c, fuse-bridge.c):
+
+* ``trusted.gfid`` and ``trusted.glusterfs.volume-id`` are the brick's identity: posix drops them
+  from a SETXATTR dict and from a full GETXATTR/LISTXATTR reply, and refuses REMOVEXATTR of them
+  with EPERM; the FUSE client refuses to set or remove them with EPERM. gfrpc refuses writes
+  with EPERM (what a user sees through a mount) and hides them from listings, but lets a
+  GETXATTR by name read them (e.g. a tool that wants the raw gfid).
+* ``trusted.gfid2path.*`` (and gfrpc adds ``trusted.pgfid.*``) are internal back-pointers: hidden
+  from listings, ENODATA when read or removed by name, EPERM when set.
+* ``trusted.glusterfs.mdata`` (ctime xlator) is hidden from, and ENODATA for, non-internal
+  clients (pid >= 0); geo-replication keys (``*.glusterfs.*.stime``, ``*.glusterfs.*.xtime``,
+  ``*.glusterfs.lockinfo``, ``*.glusterfs.*.entry_stime``, ``*.glusterfs.volume-mark.*``)
+  likewise for everyone but gsyncd — ``internal=True`` stands for both kinds of caller.
+* Everything else, ``trusted.glusterfs.dht`` layouts included, is stored and returned as the
+  exact bytes the client sent.
+"""
+
+from __future__ import annotations
+
+import errno
+from fnmatch import fnmatchcase
+
+from gfrpc.services.brick.store_handles import GFID_KEY
+
+VOLUME_ID_KEY = "trusted.glusterfs.volume-id"
+MDATA_KEY = "trusted.glusterfs.mdata"
+_IDENTITY = frozenset({GFID_KEY, VOLUME_ID_KEY})
+_BACKPOINTER_PREFIXES = ("trusted.gfid2path.", "trusted.pgfid.")
+_INTERNAL_PATTERNS = ("*.glusterfs.*.stime", "*.glusterfs.*.xtime", "*.glusterfs.lockinfo",
+                      "*.glusterfs.*.entry_stime", "*.glusterfs.volume-mark.*", MDATA_KEY)
+
+
+def _internal_only(key: str) -> bool:
+    return any(fnmatchcase(key, p) for p in _INTERNAL_PATTERNS)
+
+
+def listed(key: str, *, internal: bool = False) -> bool:
+    """Whether ``key`` appears in a LISTXATTR / full GETXATTR reply."""
+    if key in _IDENTITY or key.startswith(_BACKPOINTER_PREFIXES):
+        return False
+    return internal or not _internal_only(key)
+
+
+def check_get(key: str, *, internal: bool = False) -> None:
+    """GETXATTR by name: ENODATA for keys a client must not read."""
+    if key.startswith(_BACKPOINTER_PREFIXES) or (not internal and _internal_only(key)):
+        raise OSError(errno.ENODATA, f"{key}: internal attribute")
+
+
+def check_set(key: str) -> None:
+    """SETXATTR: EPERM for the brick's identity and back-pointer keys."""
+    if not key or "\x00" in key:
+        raise OSError(errno.EINVAL, "invalid xattr name")
+    if key in _IDENTITY or key.startswith(_BACKPOINTER_PREFIXES):
+        raise OSError(errno.EPERM, f"{key} is managed by the brick")
+
+
+def check_remove(key: str) -> None:
+    """REMOVEXATTR: EPERM for identity keys (posix ``disallow_removexattrs``), ENODATA for
+    back-pointers (posix answers ENOATTR for gfid2path)."""
+    if key in _IDENTITY:
+        raise OSError(errno.EPERM, f"{key} is managed by the brick")
+    if key.startswith(_BACKPOINTER_PREFIXES):
+        raise OSError(errno.ENODATA, f"{key}: internal attribute")

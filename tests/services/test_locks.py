@@ -1,0 +1,141 @@
+"""Brick lock tables: POSIX locks (LK), INODELK and ENTRYLK."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import pytest
+
+from gfrpc.services.brick.locks import (
+    ENTRYLK_LOCK,
+    ENTRYLK_LOCK_NB,
+    ENTRYLK_RDLCK,
+    ENTRYLK_UNLOCK,
+    ENTRYLK_WRLCK,
+    EOF_END,
+    F_RDLCK,
+    F_UNLCK,
+    F_WRLCK,
+    EntryLocks,
+    InodeLocks,
+    Owner,
+    PosixLocks,
+    make_range,
+)
+
+G = bytes(15) + b"\x07"
+A = Owner("conn-a", b"\x01")
+A2 = Owner("conn-a", b"\x02")  # same client, another lk_owner: a different owner
+B = Owner("conn-b", b"\x01")
+
+
+def _errno_of(call: Any) -> int | None:
+    with pytest.raises(OSError) as e:
+        call()
+    return e.value.errno
+
+
+def test_posix_uncontended_and_getlk() -> None:
+    """An uncontended lock is granted; GETLK reports the conflicting lock or None."""
+    t = PosixLocks()
+    assert t.setlk(G, make_range(A, F_WRLCK, 0, 100))
+    blocker = t.getlk(G, make_range(B, F_RDLCK, 50, 10))
+    assert blocker is not None and blocker.owner == A and blocker.type == F_WRLCK
+    assert (blocker.start, blocker.length) == (0, 100)
+    assert t.getlk(G, make_range(B, F_WRLCK, 100, 0)) is None  # past the range
+    assert t.getlk(G, make_range(A, F_WRLCK, 0, 0)) is None  # own locks never conflict
+
+
+def test_posix_nonblocking_conflict_is_eagain() -> None:
+    """A contended F_SETLK fails with EAGAIN; read locks share."""
+    t = PosixLocks()
+    assert t.setlk(G, make_range(A, F_RDLCK, 0, 0))
+    assert t.setlk(G, make_range(B, F_RDLCK, 10, 10))
+    assert _errno_of(lambda: t.setlk(G, make_range(A2, F_WRLCK, 15, 1))) == errno.EAGAIN
+
+
+def test_posix_blocking_waiter_granted_on_unlock() -> None:
+    """F_SETLKW on a held range is queued and granted (callback) when the holder unlocks."""
+    t = PosixLocks()
+    granted: list[Any] = []
+    t.setlk(G, make_range(A, F_WRLCK, 0, 10))
+    assert not t.setlk(G, make_range(B, F_WRLCK, 5, 10), block=True, on_grant=granted.append)
+    assert granted == []
+    t.setlk(G, make_range(A, F_UNLCK, 0, 10))
+    assert len(granted) == 1 and granted[0].owner == B
+    assert [lk.owner for lk in t.granted(G)] == [B]
+
+
+def test_posix_split_and_merge() -> None:
+    """Unlocking the middle splits a lock; touching same-type locks of an owner merge."""
+    t = PosixLocks()
+    t.setlk(G, make_range(A, F_WRLCK, 0, 100))
+    t.setlk(G, make_range(A, F_UNLCK, 40, 20))
+    assert sorted((lk.start, lk.end) for lk in t.granted(G)) == [(0, 39), (60, 99)]
+    t.setlk(G, make_range(A, F_WRLCK, 40, 20))
+    assert [(lk.start, lk.end) for lk in t.granted(G)] == [(0, 99)]
+    t.setlk(G, make_range(A, F_RDLCK, 10, 10))  # a type change replaces the sub-range
+    assert sorted((lk.start, lk.end, lk.type) for lk in t.granted(G)) == [
+        (0, 9, F_WRLCK), (10, 19, F_RDLCK), (20, 99, F_WRLCK)]
+    assert t.setlk(G, make_range(B, F_RDLCK, 12, 2))  # shares the downgraded part
+
+
+def test_posix_release_client_wakes_waiters() -> None:
+    """A disconnected client's locks are dropped and its waiters forgotten."""
+    t = PosixLocks()
+    got: list[Any] = []
+    t.setlk(G, make_range(A, F_WRLCK, 0, 0))
+    t.setlk(G, make_range(B, F_WRLCK, 0, 1), block=True, on_grant=got.append)
+    t.release_client("conn-a")
+    assert len(got) == 1 and t.granted(G)[0].owner == B
+    t.release_client("conn-b")
+    assert t.granted(G) == []
+
+
+def test_bad_ranges_are_einval() -> None:
+    """Negative start or length, or an unknown type, is EINVAL; length 0 runs to EOF."""
+    assert _errno_of(lambda: make_range(A, F_WRLCK, -1, 1)) == errno.EINVAL
+    assert _errno_of(lambda: make_range(A, 7, 0, 1)) == errno.EINVAL
+    assert make_range(A, F_WRLCK, 5, 0).end == EOF_END
+
+
+def test_inodelk_domains_and_contention() -> None:
+    """INODELK: domains are independent; contention is EAGAIN or queued; unlock of a lock
+    not held is EINVAL."""
+    t = InodeLocks()
+    assert t.lock("dom1", G, make_range(A, F_WRLCK, 0, 0))
+    assert t.lock("dom2", G, make_range(B, F_WRLCK, 0, 0))
+    assert _errno_of(lambda: t.lock("dom1", G, make_range(B, F_RDLCK, 0, 1))) == errno.EAGAIN
+    got: list[Any] = []
+    assert not t.lock("dom1", G, make_range(B, F_WRLCK, 0, 0), block=True, on_grant=got.append)
+    assert _errno_of(lambda: t.lock("dom1", G, make_range(B, F_UNLCK, 0, 0))) == errno.EINVAL
+    t.lock("dom1", G, make_range(A, F_UNLCK, 0, 0))
+    assert len(got) == 1
+
+
+def test_inodelk_new_request_waits_behind_queued_writer() -> None:
+    """A reader arriving after a queued writer does not overtake it (no writer starvation)."""
+    t = InodeLocks()
+    t.lock("d", G, make_range(A, F_RDLCK, 0, 0))
+    t.lock("d", G, make_range(B, F_WRLCK, 0, 0), block=True, on_grant=lambda lk: None)
+    assert _errno_of(lambda: t.lock("d", G, make_range(A2, F_RDLCK, 0, 0))) == errno.EAGAIN
+
+
+def test_entrylk_names_and_whole_directory() -> None:
+    """ENTRYLK: same name or whole-directory locks conflict, different names do not; read
+    locks share; LOCK_NB gives EAGAIN; LOCK queues; unlock of an unheld lock is EINVAL."""
+    t = EntryLocks()
+    assert t.entrylk("d", G, A, "x", ENTRYLK_LOCK_NB, ENTRYLK_WRLCK)
+    assert t.entrylk("d", G, B, "y", ENTRYLK_LOCK_NB, ENTRYLK_WRLCK)
+    assert _errno_of(lambda: t.entrylk("d", G, B, "x", ENTRYLK_LOCK_NB)) == errno.EAGAIN
+    assert _errno_of(lambda: t.entrylk("d", G, B, None, ENTRYLK_LOCK_NB)) == errno.EAGAIN
+    assert t.entrylk("other", G, B, "x", ENTRYLK_LOCK_NB)
+    got: list[Any] = []
+    assert not t.entrylk("d", G, B, "x", ENTRYLK_LOCK, ENTRYLK_WRLCK, on_grant=got.append)
+    assert _errno_of(lambda: t.entrylk("d", G, B, "z", ENTRYLK_UNLOCK)) == errno.EINVAL
+    assert t.entrylk("d", G, A, "x", ENTRYLK_UNLOCK)
+    assert len(got) == 1 and got[0].basename == "x"
+    r = EntryLocks()
+    assert r.entrylk("d", G, A, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)
+    assert r.entrylk("d", G, B, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)
