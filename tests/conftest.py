@@ -1,4 +1,4 @@
-"""Shared helpers for the wire tests: golden fixtures and the whole / byte-at-a-time feeders."""
+"""Shared fixtures for all tests: golden fixtures and the whole / byte-at-a-time feeders."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from gfrpc.wire.record import NEED_DATA, RecordDecoder
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _load_hex(name: str) -> bytes:
