@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from gfrpc import __version__
 from gfrpc.errors import GfrpcError
 
-from . import brick, certs, probe
+from . import brick, certs, files, probe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.register(sub)
     brick.register(sub)
     certs.register(sub)
+    files.register(sub)
     _register_bench(sub)
     return parser
 

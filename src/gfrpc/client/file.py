@@ -1,0 +1,308 @@
+"""File objects, stat results and directory entries of the client API.
+
+:class:`File` is an ``io.RawIOBase`` over one remote fd (OPEN/CREATE on a brick).
+``Volume.open`` wraps it in ``io.BufferedReader``/``BufferedWriter``/``BufferedRandom`` as the
+built-in ``open()`` does. Theory of operation of its data path:
+
+* A ``write(b)`` is cut into records of at most ``max_write`` bytes (default 1 MiB), each sent
+  as a WRITE at an explicit offset with a *view* of ``b`` as payload (the transport copies a
+  mutable buffer once when it queues it, and keeps ``bytes`` by reference). Up to ``window``
+  WRITEs are in flight; when the window is full the oldest reply is awaited. Every reply is
+  awaited before ``write`` returns; the *first* failure (in offset order) is raised and
+  nothing is sent after it was seen. A short write returns the bytes written before it, so a
+  BufferedWriter retries the rest.
+* ``readinto(b)`` works the same way with READs of at most ``max_read`` bytes, copying each
+  reply's data into ``b`` (one copy: the record buffer into the caller's memory). A short READ
+  is end of file; later replies are discarded.
+* Append mode (``'a'``) does not send O_APPEND: several pipelined appends could land in any
+  order. The position starts at the file size (FSTAT) and writes use explicit offsets, so
+  appends from *one* writer are ordered; concurrent appenders are not coordinated.
+* ``close()`` sends FLUSH and then RELEASE (whose reply GlusterFS ignores), as FUSE does.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat as _stat
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gfrpc.programs import fops
+
+from .connection import check
+
+if TYPE_CHECKING:
+    from .connection import BrickConnection
+
+__all__ = ["DirEntry", "File", "StatResult", "stat_from_iatt"]
+
+DEFAULT_WINDOW = 8
+
+
+@dataclass(frozen=True, slots=True)
+class StatResult:
+    """What ``os.stat`` returns, from a brick's iatt, plus the GlusterFS ``gfid``."""
+
+    st_mode: int
+    st_ino: int
+    st_dev: int
+    st_nlink: int
+    st_uid: int
+    st_gid: int
+    st_size: int
+    st_atime: float
+    st_mtime: float
+    st_ctime: float
+    st_atime_ns: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_blksize: int
+    st_blocks: int
+    st_rdev: int
+    gfid: uuid.UUID
+
+    def to_os(self) -> os.stat_result:
+        """The same values as an ``os.stat_result``."""
+        return os.stat_result((self.st_mode, self.st_ino, self.st_dev, self.st_nlink,
+                               self.st_uid, self.st_gid, self.st_size, int(self.st_atime),
+                               int(self.st_mtime), int(self.st_ctime), self.st_atime,
+                               self.st_mtime, self.st_ctime, self.st_atime_ns,
+                               self.st_mtime_ns, self.st_ctime_ns, self.st_blksize,
+                               self.st_blocks, self.st_rdev))
+
+
+def stat_from_iatt(iatt: Any) -> StatResult:
+    """A StatResult from a gfx_iattx (``fops_types.Iatt``)."""
+    def ns(sec: int, nsec: int) -> int:
+        return sec * 1_000_000_000 + nsec
+    a, m, c = (ns(iatt.ia_atime, iatt.ia_atime_nsec), ns(iatt.ia_mtime, iatt.ia_mtime_nsec),
+               ns(iatt.ia_ctime, iatt.ia_ctime_nsec))
+    return StatResult(
+        st_mode=iatt.mode, st_ino=iatt.ia_ino, st_dev=iatt.ia_dev, st_nlink=iatt.ia_nlink,
+        st_uid=iatt.ia_uid, st_gid=iatt.ia_gid, st_size=iatt.ia_size, st_atime=a / 1e9,
+        st_mtime=m / 1e9, st_ctime=c / 1e9, st_atime_ns=a, st_mtime_ns=m, st_ctime_ns=c,
+        st_blksize=iatt.ia_blksize, st_blocks=iatt.ia_blocks, st_rdev=iatt.ia_rdev,
+        gfid=uuid.UUID(bytes=bytes(iatt.ia_gfid)))
+
+
+class DirEntry:
+    """One ``scandir`` entry: ``name``, ``path``, ``is_dir()``, ``is_file()``, ``stat()``."""
+
+    __slots__ = ("name", "path", "_stat")
+
+    def __init__(self, name: str, path: str, st: StatResult) -> None:
+        self.name = name
+        self.path = path
+        self._stat = st
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return _stat.S_ISDIR(self._stat.st_mode)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return _stat.S_ISREG(self._stat.st_mode)
+
+    def is_symlink(self) -> bool:
+        return _stat.S_ISLNK(self._stat.st_mode)
+
+    def stat(self, *, follow_symlinks: bool = True) -> StatResult:
+        return self._stat
+
+    def inode(self) -> int:
+        return self._stat.st_ino
+
+    def __repr__(self) -> str:
+        return f"<DirEntry {self.name!r}>"
+
+
+class File(io.RawIOBase):
+    """An open remote file (one fd on the brick that holds its data); see the module essay."""
+
+    def __init__(self, conn: BrickConnection, gfid: bytes, fd: int, path: str, *,
+                 readable: bool, writable: bool, append: bool = False,
+                 max_write: int = 1 << 20, max_read: int = 1 << 20,
+                 window: int = DEFAULT_WINDOW,
+                 on_close: Callable[[File], None] | None = None) -> None:
+        super().__init__()
+        if max_write < 1 or max_read < 1 or window < 1:
+            raise ValueError("max_write, max_read and window must be at least 1")
+        self.conn = conn
+        self.gfid = gfid
+        self.fd = fd
+        self.name = path
+        self._readable = readable
+        self._writable = writable
+        self._append = append
+        self.max_write = max_write
+        self.max_read = max_read
+        self.window = window
+        self._pos = 0
+        self._on_close = on_close
+        if append:
+            self._pos = self.stat().st_size
+
+    def __repr__(self) -> str:
+        return f"<gfrpc.client.File name={self.name!r} fd={self.fd}>"
+
+    # -- io.RawIOBase -----------------------------------------------------------------------
+    def readable(self) -> bool:
+        return self._readable
+
+    def writable(self) -> bool:
+        return self._writable
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._checkClosed()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._checkClosed()
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self.stat().st_size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if pos < 0:
+            raise OSError(22, "Invalid argument", self.name)
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: Any) -> int:
+        self._checkClosed()
+        if not self._readable:
+            raise io.UnsupportedOperation("File not open for reading")
+        view = memoryview(buffer).cast("B")
+        n = self.pread_into(view, self._pos)
+        self._pos += n
+        return n
+
+    def readall(self) -> bytes:
+        self._checkClosed()
+        size = self.stat().st_size
+        out = bytearray(max(size - self._pos, 0))
+        n = self.pread_into(memoryview(out), self._pos) if out else 0
+        del out[n:]
+        self._pos += n
+        if n == len(out):  # the file may have grown meanwhile: read on to a short read
+            chunk = bytearray(self.max_read)
+            while True:
+                k = self.pread_into(memoryview(chunk), self._pos)
+                out += chunk[:k]
+                self._pos += k
+                if k < len(chunk):
+                    break
+        return bytes(out)
+
+    def write(self, data: Any) -> int:
+        self._checkClosed()
+        if not self._writable:
+            raise io.UnsupportedOperation("File not open for writing")
+        view = memoryview(data).cast("B")
+        n = self.pwrite(view, self._pos)
+        self._pos += n
+        return n
+
+    def truncate(self, size: int | None = None) -> int:
+        self._checkClosed()
+        if not self._writable:
+            raise io.UnsupportedOperation("File not open for writing")
+        size = self._pos if size is None else size
+        self.conn.fop(fops.FopProc.FTRUNCATE,
+                      fops.GfxFtruncateReq(gfid=self.gfid, fd=self.fd, offset=size),
+                      path=self.name)
+        return size
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("a remote GlusterFS file has no local file descriptor")
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            super().close()
+            self.conn.flush(self.gfid, self.fd, path=self.name)
+        finally:
+            self.conn.release(self.gfid, self.fd)
+            if self._on_close is not None:
+                self._on_close(self)
+
+    # -- GlusterFS extras -------------------------------------------------------------------
+    def stat(self) -> StatResult:
+        """FSTAT of the open file."""
+        return stat_from_iatt(self.conn.fstat(self.gfid, self.fd, path=self.name))
+
+    def fsync(self, datasync: bool = False) -> None:
+        self.conn.fsync(self.gfid, self.fd, datasync=datasync, path=self.name)
+
+    def pwrite(self, data: memoryview, offset: int) -> int:
+        """Write all of ``data`` at ``offset`` with pipelined WRITEs; bytes written."""
+        pieces = [(off, min(self.max_write, len(data) - off))
+                  for off in range(0, len(data), self.max_write)]
+
+        def submit(off: int, n: int) -> Future[tuple[Any, memoryview]]:
+            return self.conn.write_async(self.gfid, self.fd, offset + off, data[off:off + n])
+
+        return self._pipeline(pieces, submit, None)
+
+    def pread_into(self, view: memoryview, offset: int) -> int:
+        """Fill ``view`` from ``offset`` with pipelined READs; bytes read (less at EOF)."""
+        pieces = [(off, min(self.max_read, len(view) - off))
+                  for off in range(0, len(view), self.max_read)]
+
+        def submit(off: int, n: int) -> Future[tuple[Any, memoryview]]:
+            return self.conn.read_async(self.gfid, self.fd, offset + off, n)
+
+        def land(off: int, data: memoryview) -> None:
+            view[off:off + len(data)] = data
+
+        return self._pipeline(pieces, submit, land)
+
+    def _pipeline(self, pieces: list[tuple[int, int]],
+                  submit: Callable[[int, int], Future[tuple[Any, memoryview]]],
+                  land: Callable[[int, memoryview], None] | None) -> int:
+        """Run ``pieces`` (offset, length) with at most ``window`` in flight, in order.
+
+        Returns the length of the contiguous prefix done; raises the first error in offset
+        order (only if it comes before any short reply)."""
+        inflight: deque[tuple[int, int, Future[tuple[Any, memoryview]]]] = deque()
+        done = 0
+        stop = False
+        error: BaseException | None = None
+        it = iter(pieces)
+        while True:
+            while not stop and len(inflight) < self.window:
+                piece = next(it, None)
+                if piece is None:
+                    break
+                inflight.append((piece[0], piece[1], submit(*piece)))
+            if not inflight:
+                break
+            off, n, fut = inflight.popleft()
+            try:
+                rsp, data = fut.result()
+                check(rsp, self.name)
+            except BaseException as exc:
+                if not stop:
+                    error, stop = exc, True
+                continue
+            if stop:
+                continue
+            got = int(rsp.op_ret)
+            if land is not None and got:
+                land(off, data[:n])
+            done = off + min(got, n)
+            if got < n:
+                stop = True
+        if error is not None:
+            raise error
+        return done

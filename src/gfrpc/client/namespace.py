@@ -1,0 +1,267 @@
+"""Path resolution for ``Volume``: gfid lookups, the path cache and DHT placement.
+
+* **Paths.** Every component is resolved with LOOKUP(parent gfid, basename), starting at the
+  root gfid 00..01, and the gfid is cached per path. An operation that fails with ENOENT or
+  ESTALE on a cached gfid drops the cached path (and its ancestors) and runs once more with
+  fresh lookups; rename, unlink and rmdir drop what they change. The cache is locked, so one
+  ``Volume`` can be shared between threads.
+* **Distribute (DHT).** Files live on one brick, chosen by the hash of their name and the
+  parent directory's layout (``trusted.glusterfs.dht`` on that directory on every brick,
+  asked for in LOOKUP's xdata as DHT does, read once per directory). A lookup goes to the
+  hashed brick, follows a *linkto* file to the brick named in it, and when the hashed brick
+  has nothing asks every brick ("lookup everywhere"). Directories exist on every brick with
+  the same gfid; a new directory gets a layout on each brick (``dht.new_directory_layouts``,
+  weighted by brick size as DHT does), and a directory found without any layout gets one with
+  commit hash 1, as DHT's self-heal writes. Listings merge all bricks, skipping linkto files
+  and duplicate directories. A file renamed to a name hashing elsewhere stays on its brick and
+  gets a linkto file on the new hashed brick, as DHT does.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import stat
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gfrpc.client import dht
+
+from .connection import BrickConnection, xattr_bytes
+from .errors import fop_error, is_stale
+
+__all__ = ["LOOKUP_XATTRS", "Namespace", "Node", "ignore_enoent", "norm_path"]
+
+LOOKUP_XATTRS = {dht.LAYOUT_XATTR: 16, dht.LINKTO_XATTR: 256}  # what DHT asks LOOKUP for
+
+
+@dataclass
+class Node:
+    gfid: bytes
+    mode: int
+    brick: int                     # brick holding a file's data (for a directory: any)
+    linkto: int | None = None      # brick holding a DHT linkto file for it, if any
+    layout: list[dht.LayoutRange | None] | None = None   # directories, read lazily
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+
+def norm_path(path: str | os.PathLike[str]) -> str:
+    p = os.fspath(path)
+    return posixpath.normpath("/" + p.lstrip("/"))
+
+
+class Namespace:
+    """Bricks, DHT subvolume names and the gfid cache; the resolution half of ``Volume``."""
+
+    def __init__(self, bricks: Sequence[BrickConnection], subvolumes: Sequence[str] | None,
+                 kind: str) -> None:
+        self.bricks = list(bricks)
+        self.subvolumes = list(subvolumes or [b.name for b in self.bricks])
+        self.kind = kind
+        self._lock = threading.RLock()
+        self._cache: dict[str, Node] = {}
+
+    @property
+    def _hashing(self) -> bool:
+        return len(self.bricks) > 1
+
+    def _resolve(self, path: str) -> Node:
+        with self._lock:
+            node = self._cache.get(path)
+        if node is not None:
+            return node
+        parent_path, name = posixpath.split(path)
+        parent = self._resolve(parent_path)
+        if not parent.is_dir:
+            raise fop_error(errno.ENOTDIR, path)
+        node = self._lookup_child(parent, parent_path, name, path)
+        with self._lock:
+            self._cache[path] = node
+        return node
+
+    def _forget(self, path: str) -> None:
+        """Drop ``path`` and everything cached below it (after rename/unlink/rmdir)."""
+        with self._lock:
+            for p in [p for p in self._cache if p == path or p.startswith(path + "/")]:
+                if p != "/":  # the root gfid never changes
+                    del self._cache[p]
+
+    def _forget_chain(self, path: str) -> None:
+        """Drop ``path`` and its ancestors (one of their gfids went stale)."""
+        with self._lock:
+            while path != "/":
+                self._cache.pop(path, None)
+                path = posixpath.dirname(path)
+
+    def _retry(self, path: str, op: Any, *, target: str | None = None) -> Any:
+        """op(node of path); once more with fresh lookups when a cached gfid went stale
+        (``target``: the path whose chain to look up again, default ``path``)."""
+        try:
+            return op(self._resolve(path))
+        except OSError as exc:
+            if not is_stale(exc):
+                raise
+        self._forget_chain(target or path)
+        return op(self._resolve(path))
+
+    def _in_parent(self, path: str, op: Any) -> Any:
+        """op(parent node, parent path, basename) with the same stale-gfid retry."""
+        if path == "/":
+            raise fop_error(errno.EBUSY, path)
+        parent_path, name = posixpath.split(path)
+
+        def run(parent: Node) -> Any:
+            if not parent.is_dir:
+                raise fop_error(errno.ENOTDIR, path)
+            return op(parent, parent_path, name)
+
+        return self._retry(parent_path, run, target=path)
+
+    def _try_lookup(self, i: int, pargfid: bytes, name: str, path: str) -> Any:
+        try:
+            return self.bricks[i].lookup(pargfid, name, LOOKUP_XATTRS if self._hashing else None,
+                                         path=path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+
+    def _lookup_child(self, parent: Node, parent_path: str, name: str, path: str) -> Node:
+        if not self._hashing:
+            ia = self.bricks[0].lookup(parent.gfid, name, path=path).prestat
+            return Node(bytes(ia.ia_gfid), ia.mode, 0)
+        h = self._hashed(parent, parent_path, name, path)
+        rsp = self._try_lookup(h, parent.gfid, name, path)
+        node = self._follow(h, rsp, parent, name, path) if rsp is not None else None
+        if node is not None:
+            return node
+        for i in range(len(self.bricks)):  # DHT's "lookup everywhere"
+            rsp = self._try_lookup(i, parent.gfid, name, path) if i != h else None
+            if rsp is not None and not _linkto(rsp.prestat, rsp.xdata):
+                return Node(bytes(rsp.prestat.ia_gfid), rsp.prestat.mode, i)
+        raise fop_error(errno.ENOENT, path)
+
+    def _follow(self, h: int, rsp: Any, parent: Node, name: str, path: str) -> Node | None:
+        ia = rsp.prestat
+        if not _linkto(ia, rsp.xdata):
+            return Node(bytes(ia.ia_gfid), ia.mode, h)
+        target = dht.linkto_target(_xattrs(rsp.xdata))
+        if target not in self.subvolumes:
+            return None
+        i = self.subvolumes.index(target)
+        got = self._try_lookup(i, parent.gfid, name, path)
+        if got is None or _linkto(got.prestat, got.xdata):
+            return None
+        return Node(bytes(got.prestat.ia_gfid), got.prestat.mode, i, linkto=h)
+
+    def _hashed(self, parent: Node, parent_path: str, name: str, path: str) -> int:
+        if not self._hashing:
+            return 0
+        try:
+            return dht.pick_subvolume(self._layout(parent, parent_path), name)
+        except dht.LayoutError as exc:
+            raise fop_error(errno.EIO, path, str(exc)) from exc
+
+    def _layout(self, node: Node, path: str) -> list[dht.LayoutRange | None]:
+        if node.layout is not None:
+            return node.layout
+        layouts: list[dht.LayoutRange | None] = []
+        for c in self.bricks:
+            try:
+                rsp = c.lookup_gfid(node.gfid, {dht.LAYOUT_XATTR: 16}, path=path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ESTALE):
+                    raise
+                layouts.append(None)
+                continue
+            raw = _xattrs(rsp.xdata).get(dht.LAYOUT_XATTR)
+            layouts.append(dht.parse_layout(raw) if raw else None)
+        if all(r is None for r in layouts):
+            layouts = self._write_layout(node, path, dht.LAYOUT_HASH_INVALID)
+        node.layout = layouts
+        return layouts
+
+    def _write_layout(self, node: Node, path: str,
+                      commit: int = 0) -> list[dht.LayoutRange | None]:
+        """Give directory ``node`` a fresh DHT layout on every brick (weighted by size)."""
+        try:
+            sizes = [self.bricks[i].statfs(path=path) for i in range(len(self.bricks))]
+            chunks: list[int] | None = [dht.brick_chunks(s.blocks, s.bsize or 4096)
+                                        for s in sizes]
+        except OSError:
+            chunks = None
+        ranges = dht.new_directory_layouts(self.subvolumes, path, chunks=chunks,
+                                           commit_hash=commit)
+        for c, r in zip(self.bricks, ranges, strict=True):
+            value = dht.encode_layout(r.start, r.stop, r.commit_hash, r.hash_type)
+            c.setxattr(node.gfid, {dht.LAYOUT_XATTR: value}, path=path)
+        return list(ranges)
+
+
+    def _readdir(self, node: Node, path: str) -> list[tuple[str, Any]]:
+        if not node.is_dir:
+            raise fop_error(errno.ENOTDIR, path)
+        out: list[tuple[str, Any]] = []
+        seen: set[str] = set()
+        xdata = {dht.LINKTO_XATTR: 256} if self._hashing else None
+        for c in self.bricks:
+            fd = c.opendir(node.gfid, path=path)
+            try:
+                offset = 0
+                while entries := c.readdirp(node.gfid, fd, offset, xdata=xdata, path=path):
+                    for e in entries:
+                        offset = e.d_off
+                        if e.name in (".", "..") or e.name in seen:
+                            continue
+                        if self._hashing and _linkto(e.stat, e.dict or None):
+                            continue
+                        seen.add(e.name)
+                        out.append((e.name, e.stat))
+            finally:
+                c.release(node.gfid, fd, directory=True)
+        return out
+
+
+    def _rename_file(self, node: Node, sp: Node, sname: str, dp: Node, dp_path: str,
+                     dname: str, s: str, d: str) -> None:
+        c = node.brick
+        try:
+            old: Node | None = self._resolve(d)
+        except FileNotFoundError:
+            old = None
+        if old is not None and not old.is_dir:
+            if old.brick != c:
+                self.bricks[old.brick].unlink(dp.gfid, dname, path=d)
+            if old.linkto is not None and old.linkto != c:
+                ignore_enoent(self.bricks[old.linkto].unlink, dp.gfid, dname, path=d)
+        self.bricks[c].rename(sp.gfid, sname, dp.gfid, dname, path=s)
+        h = self._hashed(dp, dp_path, dname, d)
+        if h != c:  # the data stays on brick c; the new hashed brick points to it
+            target = self.subvolumes[c].encode("utf-8", "surrogateescape") + b"\0"
+            self.bricks[h].mknod(dp.gfid, dname, stat.S_IFREG | dht.LINKFILE_MODE,
+                                 gfid=node.gfid, xdata={dht.LINKTO_XATTR: target}, path=d)
+        if node.linkto is not None and node.linkto != h:
+            ignore_enoent(self.bricks[node.linkto].unlink, sp.gfid, sname, path=s)
+
+
+
+def _xattrs(xdata: Any) -> dict[str, bytes]:
+    return {k: b for k, v in (xdata or {}).items() if (b := xattr_bytes(v)) is not None}
+
+
+def _linkto(iatt: Any, xdata: Any) -> bool:
+    return dht.is_linkto(iatt.mode, iatt.ia_size, _xattrs(xdata) if xdata else None)
+
+
+def ignore_enoent(fn: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        fn(*args, **kwargs)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ESTALE):
+            raise

@@ -1,0 +1,578 @@
+"""Volume, File and DHT placement against in-memory fake bricks (no sockets).
+
+``FakeBrick`` implements the typed FOP methods of ``BrickConnection`` over a dict of inodes,
+with posix-brick semantics where the client depends on them (gfid-req honoured, errno values,
+xattrs asked for in LOOKUP/READDIRP xdata returned in the reply).
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gfrpc.client import dht
+from gfrpc.client.errors import fop_error
+from gfrpc.client.file import File, stat_from_iatt
+from gfrpc.client.volume import Volume
+from gfrpc.errors import ConfigError
+from gfrpc.programs import fops
+from gfrpc.programs.fops_types import ROOT_GFID, GfStatfs, GfxDirplist, Iatt
+
+pytestmark = pytest.mark.timeout(30)
+VOLFILES = Path(__file__).resolve().parents[1] / "fixtures" / "volfiles"
+
+
+@dataclass
+class Inode:
+    gfid: bytes
+    mode: int
+    data: bytearray = field(default_factory=bytearray)
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    children: dict[str, bytes] = field(default_factory=dict)
+
+
+class FakeBrick:
+    """One brick's namespace in memory, answering like BrickConnection's typed methods."""
+
+    def __init__(self, name: str, *, blocks: int = 1 << 20, delay: float = 0.0) -> None:
+        self.name = name
+        self.brick_path = f"/bricks/{name}"
+        self.port = 49152
+        self.inodes = {ROOT_GFID: Inode(ROOT_GFID, stat.S_IFDIR | 0o755)}
+        self.fds: dict[int, bytes] = {}
+        self.blocks = blocks
+        self.calls: list[tuple[str, Any]] = []
+        self.fail_write_at: dict[int, int] = {}  # offset -> errno
+        self.inflight = self.max_inflight = 0
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(8) if delay else None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def connect(self) -> None:
+        self.calls.append(("connect", None))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def _get(self, gfid: bytes, code: int = errno.ESTALE) -> Inode:
+        ino = self.inodes.get(bytes(gfid))
+        if ino is None:
+            raise fop_error(code)
+        return ino
+
+    def _child(self, pargfid: bytes, name: str, path: str | None) -> Inode:
+        gfid = self._get(pargfid).children.get(name)
+        if gfid is None:
+            raise fop_error(errno.ENOENT, path)
+        return self.inodes[gfid]
+
+    def iatt(self, ino: Inode) -> Any:
+        return Iatt(ia_gfid=ino.gfid, ia_ino=int.from_bytes(ino.gfid[8:], "big"),
+                    ia_size=len(ino.data), mode=ino.mode, ia_nlink=1, ia_blksize=4096,
+                    ia_mtime=1_700_000_000, ia_mtime_nsec=5)
+
+    def _asked(self, ino: Inode, xdata: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {k: ino.xattrs[k] for k in xdata if k in ino.xattrs} if xdata else None
+
+    def _new(self, pargfid: bytes, name: str, mode: int, gfid: bytes | None,
+             path: str | None) -> Inode:
+        parent = self._get(pargfid, errno.ENOENT)
+        if name in parent.children:
+            raise fop_error(errno.EEXIST, path)
+        ino = Inode(gfid or uuid.uuid4().bytes, mode)
+        self.inodes[ino.gfid] = ino
+        parent.children[name] = ino.gfid
+        return ino
+
+    def _fd(self, gfid: bytes) -> int:
+        fd = len(self.fds) + 1
+        self.fds[fd] = gfid
+        return fd
+
+    # -- FOPs --------------------------------------------------------------------------------
+    def lookup(self, pargfid: bytes, name: str, xdata: Any = None, *, path: Any = None) -> Any:
+        self.calls.append(("lookup", name))
+        ino = self._child(pargfid, name, path)
+        return fops.GfxCommon2IattRsp(prestat=self.iatt(ino), xdata=self._asked(ino, xdata))
+
+    def lookup_gfid(self, gfid: bytes, xdata: Any = None, *, path: Any = None) -> Any:
+        ino = self._get(gfid)
+        return fops.GfxCommon2IattRsp(prestat=self.iatt(ino), xdata=self._asked(ino, xdata))
+
+    def lookup_root(self) -> Any:
+        return self.lookup_gfid(ROOT_GFID)
+
+    def stat(self, gfid: bytes, *, path: Any = None) -> Any:
+        self.calls.append(("stat", path))
+        return self.iatt(self._get(gfid))
+
+    def fstat(self, gfid: bytes, fd: int, *, path: Any = None) -> Any:
+        return self.iatt(self._get(gfid))
+
+    def create(self, pargfid: bytes, name: str, flags: int, mode: int, *, umask: int = 0,
+               gfid: Any = None, xdata: Any = None, path: Any = None) -> Any:
+        self.calls.append(("create", name))
+        ino = self._new(pargfid, name, stat.S_IFREG | mode, gfid, path)
+        return fops.GfxCreateRsp(stat=self.iatt(ino), fd=self._fd(ino.gfid))
+
+    def open(self, gfid: bytes, flags: int, *, path: Any = None) -> int:
+        ino = self._get(gfid)
+        if flags & os.O_TRUNC:
+            del ino.data[:]
+        return self._fd(ino.gfid)
+
+    def _later(self, fn: Any) -> Future[Any]:
+        with self._lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+
+        def run() -> Any:
+            time.sleep(self.delay)
+            with self._lock:
+                self.inflight -= 1
+            return fn()
+
+        if self._pool is not None:
+            return self._pool.submit(run)
+        f: Future[Any] = Future()
+        f.set_result(run())
+        return f
+
+    def write_async(self, gfid: bytes, fd: int, offset: int, data: Any) -> Future[Any]:
+        payload = bytes(data)
+        self.calls.append(("write", (offset, len(payload))))
+
+        def do() -> Any:
+            if offset in self.fail_write_at:
+                return fops.GfxCommon2IattRsp(op_ret=-1, op_errno=self.fail_write_at[offset]), b""
+            ino = self._get(gfid)
+            if len(ino.data) < offset:
+                ino.data.extend(bytes(offset - len(ino.data)))
+            ino.data[offset:offset + len(payload)] = payload
+            return fops.GfxCommon2IattRsp(op_ret=len(payload)), memoryview(b"")
+        return self._later(do)
+
+    def read_async(self, gfid: bytes, fd: int, offset: int, size: int) -> Future[Any]:
+        self.calls.append(("read", (offset, size)))
+
+        def do() -> Any:
+            chunk = bytes(self._get(gfid).data[offset:offset + size])
+            return fops.GfxReadRsp(op_ret=len(chunk)), memoryview(chunk)
+        return self._later(do)
+
+    def flush(self, gfid: bytes, fd: int, *, path: Any = None) -> None:
+        self.calls.append(("flush", fd))
+
+    def fsync(self, gfid: bytes, fd: int, *, datasync: bool = False, path: Any = None) -> None:
+        pass
+
+    def release(self, gfid: bytes, fd: int, *, directory: bool = False) -> None:
+        self.calls.append(("releasedir" if directory else "release", fd))
+        self.fds.pop(fd, None)
+
+    def fop(self, proc: Any, req: Any, payload: Any = None, *, path: Any = None) -> Any:
+        assert proc == fops.FopProc.FTRUNCATE
+        del self._get(req.gfid).data[req.offset:]
+        return fops.GfxCommon2IattRsp()
+
+    def mkdir(self, pargfid: bytes, name: str, mode: int, *, umask: int = 0, gfid: Any = None,
+              xdata: Any = None, path: Any = None) -> Any:
+        self.calls.append(("mkdir", name))
+        ino = self._new(pargfid, name, stat.S_IFDIR | mode, gfid, path)
+        return fops.GfxCommon3IattRsp(stat=self.iatt(ino))
+
+    def mknod(self, pargfid: bytes, name: str, mode: int, *, gfid: Any = None, xdata: Any = None,
+              path: Any = None) -> Any:
+        ino = self._new(pargfid, name, mode, gfid, path)
+        ino.xattrs.update({k: bytes(v) for k, v in (xdata or {}).items()})
+        return fops.GfxCommon3IattRsp(stat=self.iatt(ino))
+
+    def unlink(self, pargfid: bytes, name: str, *, path: Any = None) -> None:
+        self.calls.append(("unlink", name))
+        gfid = self._child(pargfid, name, path).gfid
+        del self.inodes[pargfid].children[name]
+        del self.inodes[gfid]
+
+    def rmdir(self, pargfid: bytes, name: str, *, path: Any = None) -> None:
+        if self._child(pargfid, name, path).children:
+            raise fop_error(errno.ENOTEMPTY, path)
+        self.unlink(pargfid, name, path=path)
+
+    def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, *,
+               path: Any = None) -> Any:
+        ino = self._child(oldpar, oldname, path)
+        del self.inodes[oldpar].children[oldname]
+        old = self.inodes[newpar].children.get(newname)
+        if old is not None and old != ino.gfid:
+            del self.inodes[old]
+        self.inodes[newpar].children[newname] = ino.gfid
+        return fops.GfxRenameRsp(stat=self.iatt(ino))
+
+    def truncate(self, gfid: bytes, length: int, *, path: Any = None) -> Any:
+        del self._get(gfid).data[length:]
+
+    def getxattr(self, gfid: bytes, name: str, *, path: Any = None) -> dict[str, Any]:
+        ino = self._get(gfid)
+        if name not in ino.xattrs:
+            raise fop_error(errno.ENODATA, path)
+        return {name: ino.xattrs[name]}
+
+    def setxattr(self, gfid: bytes, xattrs: dict[str, Any], flags: int = 0, *,
+                 path: Any = None) -> None:
+        self._get(gfid).xattrs.update({k: bytes(v) for k, v in xattrs.items()})
+
+    def statfs(self, gfid: bytes = ROOT_GFID, *, path: Any = None) -> Any:
+        return GfStatfs(bsize=4096, frsize=4096, blocks=self.blocks, bfree=10, bavail=9,
+                        files=100, ffree=50, favail=50, namemax=255)
+
+    def opendir(self, gfid: bytes, *, path: Any = None) -> int:
+        return self._fd(self._get(gfid).gfid)
+
+    def readdirp(self, gfid: bytes, fd: int, offset: int, size: int = 0, xdata: Any = None, *,
+                 path: Any = None) -> list[Any]:
+        names = [".", ".."] + list(self._get(gfid).children)
+        out = []
+        for i, name in enumerate(names[offset:offset + 2], start=offset + 1):  # 2 per call
+            ino = self.inodes[gfid] if name in (".", "..") else \
+                self.inodes[self.inodes[gfid].children[name]]
+            out.append(GfxDirplist(d_ino=0, d_off=i, d_len=len(name), d_type=0, name=name,
+                                   stat=self.iatt(ino), dict=self._asked(ino, xdata)))
+        return out
+
+
+SUBVOLS = ["v-client-0", "v-client-1", "v-client-2"]
+
+
+def make_volume(n: int = 1, kind: str | None = None, **kw: Any) -> tuple[Volume, list[FakeBrick]]:
+    bricks = [FakeBrick(SUBVOLS[i], blocks=(1 << 20) * (i + 1)) for i in range(n)]
+    vol = Volume(bricks, volname="v", subvolumes=SUBVOLS[:n],  # type: ignore[arg-type]
+                 kind=kind or ("distribute" if n > 1 else "plain"), **kw)
+    vol._start()
+    return vol, bricks
+
+
+def where(bricks: list[FakeBrick], *path: str) -> list[int]:
+    """Indices of the bricks holding ``path`` (a regular non-linkto entry)."""
+    out = []
+    for i, b in enumerate(bricks):
+        ino = b.inodes[ROOT_GFID]
+        try:
+            for part in path:
+                ino = b.inodes[ino.children[part]]
+        except KeyError:
+            continue
+        if not dht.is_linkto(ino.mode, len(ino.data), ino.xattrs):
+            out.append(i)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# single brick
+
+
+def test_write_read_round_trip_in_records_of_max_write() -> None:
+    """A write is cut into WRITEs of at most max_write bytes at consecutive offsets; reads are
+    cut the same way; the bytes come back identical."""
+    vol, (b,) = make_volume(max_write=1000, max_read=700)
+    data = os.urandom(4500)
+    with vol.open("/f", "wb") as f:
+        assert isinstance(f, io.BufferedWriter)
+        f.write(data)
+    writes = [a for op, a in b.calls if op == "write"]
+    assert writes == [(0, 1000), (1000, 1000), (2000, 1000), (3000, 1000), (4000, 500)]
+    assert vol.read_bytes("/f") == data
+    assert all(n <= 700 for op, (_, n) in [c for c in b.calls if c[0] == "read"])
+    assert vol.stat("/f").st_size == 4500
+
+
+def test_pipelined_writes_respect_the_window() -> None:
+    """With slow replies, up to ``window`` WRITEs are in flight at once and never more."""
+    b = FakeBrick("v-client-0", delay=0.005)
+    vol = Volume([b], volname="v", max_write=100, max_read=100, window=4)  # type: ignore[list-item]
+    vol._start()
+    with vol.open("/w", "wb", buffering=0) as f:
+        assert f.write(os.urandom(100 * 40)) == 4000
+    assert 1 < b.max_inflight <= 4
+    b.max_inflight = 0
+    assert len(vol.read_bytes("/w")) == 4000
+    assert 1 < b.max_inflight <= 4
+    b.close()
+
+
+def test_first_write_error_is_reported_and_sending_stops() -> None:
+    """When WRITEs fail, the error of the lowest offset is raised and no WRITE is sent after
+    the failure was seen (at most ``window`` beyond the failing one)."""
+    b = FakeBrick("v-client-0", delay=0.002)
+    vol = Volume([b], volname="v", max_write=10, window=3)  # type: ignore[list-item]
+    vol._start()
+    b.fail_write_at = {20: errno.ENOSPC, 30: errno.EIO}
+    f = vol.open("/e", "wb", buffering=0)
+    with pytest.raises(OSError) as info:
+        f.write(bytes(200))
+    assert info.value.errno == errno.ENOSPC
+    assert len([c for c in b.calls if c[0] == "write"]) <= 2 + 3
+    b.close()
+
+
+def test_short_read_is_end_of_file_and_readinto_fills_buffers() -> None:
+    """readinto returns the bytes up to EOF; seek/tell follow; SEEK_END uses FSTAT."""
+    vol, _ = make_volume(max_read=3)
+    vol.write_bytes("/r", b"abcdefgh")
+    with vol.open("/r", "rb", buffering=0) as f:
+        buf = bytearray(5)
+        assert f.readinto(buf) == 5 and buf == bytearray(b"abcde")
+        assert f.tell() == 5
+        assert f.readinto(buf) == 3 and buf[:3] == bytearray(b"fgh")
+        assert f.readinto(buf) == 0
+        assert f.seek(-2, os.SEEK_END) == 6 and f.read() == b"gh"
+
+
+def test_modes_append_exclusive_and_update() -> None:
+    """'ab' appends at the end, 'xb' refuses an existing file, 'r+b' reads and writes, a
+    missing file in 'rb' is FileNotFoundError, a directory is IsADirectoryError."""
+    vol, _ = make_volume()
+    vol.write_bytes("/m", b"123")
+    with vol.open("/m", "ab") as f:
+        f.write(b"45")
+    with vol.open("/m", "r+b") as f:
+        assert isinstance(f, io.BufferedRandom)
+        f.seek(1)
+        f.write(b"x")
+    assert vol.read_bytes("/m") == b"1x345"
+    with pytest.raises(FileExistsError):
+        vol.open("/m", "xb")
+    with pytest.raises(FileNotFoundError):
+        vol.open("/missing", "rb")
+    vol.mkdir("/dir")
+    with pytest.raises(IsADirectoryError):
+        vol.open("/dir", "rb")
+    with pytest.raises(ValueError):
+        vol.open("/m", "rt")
+    with vol.open("/m", "wb") as f:  # truncates
+        f.write(b"z")
+    assert vol.read_bytes("/m") == b"z"
+
+
+def test_close_flushes_and_releases_and_volume_close_releases_open_files() -> None:
+    """File.close sends FLUSH then RELEASE; Volume.close releases files still open."""
+    vol, (b,) = make_volume()
+    f = vol.open("/c", "wb")
+    f.write(b"x")
+    vol.close()
+    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["flush", "release"]
+    assert f.closed and not b.fds
+
+
+def test_namespace_operations_and_errors() -> None:
+    """mkdir/makedirs/listdir/scandir/rename/unlink/rmdir/truncate/xattrs/statvfs behave like
+    os.*, with OSError subclasses carrying the brick's errno and the path."""
+    vol, _ = make_volume()
+    vol.makedirs("/a/b/c")
+    vol.makedirs("/a/b/c", exist_ok=True)
+    with pytest.raises(FileExistsError):
+        vol.makedirs("/a/b/c")
+    vol.write_bytes("/a/b/file", b"12345")
+    assert sorted(vol.listdir("/a/b")) == ["c", "file"]
+    entries = {e.name: e for e in vol.scandir("/a/b")}
+    assert entries["c"].is_dir() and entries["file"].is_file()
+    assert entries["file"].stat().st_size == 5 and entries["file"].path == "/a/b/file"
+    vol.rename("/a/b/file", "/a/moved")
+    assert not vol.exists("/a/b/file") and vol.read_bytes("/a/moved") == b"12345"
+    vol.truncate("/a/moved", 2)
+    assert vol.stat("/a/moved").st_size == 2
+    vol.setxattr("/a/moved", "user.k", "v")
+    assert vol.getxattr("/a/moved", "user.k") == b"v"
+    with pytest.raises(OSError) as info:
+        vol.getxattr("/a/moved", "user.none")
+    assert info.value.errno == errno.ENODATA
+    with pytest.raises(OSError) as info:
+        vol.rmdir("/a")
+    assert info.value.errno == errno.ENOTEMPTY and info.value.filename == "/a"
+    with pytest.raises(IsADirectoryError):
+        vol.unlink("/a/b")
+    with pytest.raises(NotADirectoryError):
+        vol.listdir("/a/moved")
+    with pytest.raises(NotADirectoryError):
+        vol.stat("/a/moved/x")
+    vol.unlink("/a/moved")
+    with pytest.raises(FileNotFoundError) as nf:
+        vol.unlink("/a/moved")
+    assert nf.value.filename == "/a/moved"
+    vol.rmdir("/a/b/c")
+    assert vol.listdir("/a/b") == []
+    assert vol.statvfs().f_bavail == 9
+    assert vol.is_dir("/a") and not vol.is_dir("/nothing")
+
+
+def test_stale_cached_gfid_is_looked_up_again() -> None:
+    """A path whose file was replaced behind our back (new gfid) is re-resolved once: the
+    ESTALE of the cached gfid is not shown to the caller."""
+    vol, (b,) = make_volume()
+    vol.write_bytes("/s", b"old")
+    assert vol.stat("/s").st_size == 3
+    root = b.inodes[ROOT_GFID]
+    del b.inodes[root.children.pop("s")]
+    b.create(ROOT_GFID, "s", 0, 0o644)
+    b.inodes[root.children["s"]].data += b"newer"
+    assert vol.stat("/s").st_size == 5
+    assert vol.read_bytes("/s") == b"newer"
+    del b.inodes[root.children.pop("s")]  # again, and this time open it straight away
+    b.create(ROOT_GFID, "s", 0, 0o644)
+    b.inodes[root.children["s"]].data += b"newest"
+    assert vol.read_bytes("/s") == b"newest"
+
+
+def test_stat_result_from_iatt() -> None:
+    """StatResult carries the iatt's fields, times with nanoseconds, and the gfid; to_os()
+    gives an os.stat_result with the same values."""
+    gfid = uuid.uuid4().bytes
+    st = stat_from_iatt(Iatt(ia_gfid=gfid, ia_ino=7, ia_size=9, mode=stat.S_IFREG | 0o640,
+                             ia_nlink=2, ia_uid=3, ia_gid=4, ia_mtime=10, ia_mtime_nsec=5,
+                             ia_blocks=8, ia_blksize=4096))
+    assert (st.st_ino, st.st_size, st.st_nlink, st.st_uid, st.st_gid) == (7, 9, 2, 3, 4)
+    assert st.st_mtime_ns == 10_000_000_005 and st.st_mtime == pytest.approx(10.000000005)
+    assert st.gfid == uuid.UUID(bytes=gfid)
+    o = st.to_os()
+    assert o.st_mode == st.st_mode and o.st_mtime_ns == st.st_mtime_ns and o.st_blocks == 8
+
+
+def test_file_rejects_wrong_direction_and_has_no_fileno() -> None:
+    """A read-only File refuses write, a write-only one refuses read; fileno() is unsupported."""
+    vol, _ = make_volume()
+    vol.write_bytes("/d", b"x")
+    with vol.open("/d", "rb", buffering=0) as f:
+        assert isinstance(f, File)
+        with pytest.raises(io.UnsupportedOperation):
+            f.write(b"y")
+        with pytest.raises(io.UnsupportedOperation):
+            f.fileno()
+
+
+def test_threads_share_one_volume() -> None:
+    """Many threads writing and reading their own files through one Volume see their data."""
+    b = FakeBrick("v-client-0", delay=0.0005)
+    vol = Volume([b], volname="v", max_write=64)  # type: ignore[list-item]
+    vol._start()
+    vol.mkdir("/t")
+
+    def one(i: int) -> bool:
+        blob = os.urandom(1000 + i)
+        vol.write_bytes(f"/t/{i}", blob)
+        return vol.read_bytes(f"/t/{i}") == blob
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(one, range(16)))
+    assert len(vol.listdir("/t")) == 16
+    b.close()
+
+
+# --------------------------------------------------------------------------------------------
+# distribute
+
+
+def test_dht_root_without_layout_gets_one_and_files_land_on_hashed_brick() -> None:
+    """A root without layout xattrs is given one on every brick (commit hash 1, as self-heal);
+    each new file is created on the brick whose range holds its name's hash; a lookup goes
+    to that brick."""
+    vol, bricks = make_volume(3)
+    for i in range(30):
+        vol.write_bytes(f"/f{i}", b"%d" % i)
+    layouts = [dht.parse_layout(b.inodes[ROOT_GFID].xattrs[dht.LAYOUT_XATTR]) for b in bricks]
+    assert all(r.commit_hash == dht.LAYOUT_HASH_INVALID for r in layouts)
+    spread = set()
+    for i in range(30):
+        home = dht.pick_subvolume(layouts, f"f{i}")
+        assert where(bricks, f"f{i}") == [home]
+        spread.add(home)
+    assert spread == {0, 1, 2}
+    assert sorted(vol.listdir("/")) == sorted(f"f{i}" for i in range(30))
+
+
+def test_dht_mkdir_everywhere_same_gfid_and_weighted_layout() -> None:
+    """mkdir creates the directory on every brick with one gfid and writes the layout
+    dht.new_directory_layouts gives for the bricks' sizes (statfs)."""
+    vol, bricks = make_volume(3)
+    vol.mkdir("/dir")
+    gfids = {b.inodes[ROOT_GFID].children["dir"] for b in bricks}
+    assert len(gfids) == 1
+    gfid = gfids.pop()
+    chunks = [dht.brick_chunks(b.blocks, 4096) for b in bricks]
+    want = dht.new_directory_layouts(SUBVOLS, "/dir", chunks=chunks)
+    got = [dht.parse_layout(b.inodes[gfid].xattrs[dht.LAYOUT_XATTR]) for b in bricks]
+    assert got == want
+    assert vol.listdir("/") == ["dir"]  # merged: one entry, not three
+    vol.rmdir("/dir")
+    assert all("dir" not in b.inodes[ROOT_GFID].children for b in bricks)
+
+
+def test_dht_lookup_follows_linkto_and_listing_hides_it() -> None:
+    """A linkto file on the hashed brick sends the lookup to the brick it names; listings
+    skip linkto files; unlink removes data and linkto."""
+    vol, bricks = make_volume(3)
+    vol.exists("/x")  # a lookup lays the root out
+    layouts = [dht.parse_layout(b.inodes[ROOT_GFID].xattrs[dht.LAYOUT_XATTR]) for b in bricks]
+    h = dht.pick_subvolume(layouts, "lf")
+    data_brick = (h + 1) % 3
+    ino = bricks[data_brick].create(ROOT_GFID, "lf", 0, 0o644)
+    gfid = bytes(ino.stat.ia_gfid)
+    bricks[data_brick].inodes[gfid].data += b"payload"
+    bricks[h].mknod(ROOT_GFID, "lf", stat.S_IFREG | stat.S_ISVTX, gfid=gfid,
+                    xdata={dht.LINKTO_XATTR: SUBVOLS[data_brick].encode() + b"\0"})
+    assert vol.read_bytes("/lf") == b"payload"
+    assert vol.listdir("/") == ["lf"]
+    vol.unlink("/lf")
+    assert all("lf" not in b.inodes[ROOT_GFID].children for b in bricks)
+
+
+def test_dht_lookup_everywhere_when_hashed_brick_misses() -> None:
+    """A file that is not on its hashed brick (and has no linkto) is still found."""
+    vol, bricks = make_volume(3)
+    vol.exists("/x")
+    layouts = [dht.parse_layout(b.inodes[ROOT_GFID].xattrs[dht.LAYOUT_XATTR]) for b in bricks]
+    other = (dht.pick_subvolume(layouts, "stray") + 2) % 3
+    ino = bricks[other].create(ROOT_GFID, "stray", 0, 0o644)
+    bricks[other].inodes[bytes(ino.stat.ia_gfid)].data += b"here"
+    assert vol.read_bytes("/stray") == b"here"
+
+
+def test_dht_rename_to_other_hash_leaves_linkto() -> None:
+    """Renaming a file to a name that hashes to another brick keeps the data where it is and
+    puts a linkto (mode 01000, linkto xattr = the data brick's subvolume) on the new hashed
+    brick; reading the new name works, the old name is gone, the listing shows it once."""
+    vol, bricks = make_volume(3)
+    vol.write_bytes("/src", b"data")
+    layouts = [dht.parse_layout(b.inodes[ROOT_GFID].xattrs[dht.LAYOUT_XATTR]) for b in bricks]
+    c = dht.pick_subvolume(layouts, "src")
+    dst = next(f"dst{i}" for i in range(100) if dht.pick_subvolume(layouts, f"dst{i}") != c)
+    h = dht.pick_subvolume(layouts, dst)
+    vol.rename("/src", f"/{dst}")
+    assert where(bricks, dst) == [c]
+    link = bricks[h].inodes[bricks[h].inodes[ROOT_GFID].children[dst]]
+    assert dht.is_linkto(link.mode, len(link.data), link.xattrs)
+    assert dht.linkto_target(link.xattrs) == SUBVOLS[c]
+    assert vol.listdir("/") == [dst]
+    assert vol.read_bytes(f"/{dst}") == b"data"
+    assert not vol.exists("/src")
+    vol2 = Volume(bricks, volname="v", subvolumes=SUBVOLS, kind="distribute")  # type: ignore[arg-type]
+    vol2._start()
+    assert vol2.read_bytes(f"/{dst}") == b"data"  # a fresh client follows the linkto
+
+
+def test_unsupported_volume_types_are_refused_by_name() -> None:
+    """A replicate volfile is refused before any connection, naming the type."""
+    text = (VOLFILES / "rep.tcp-fuse.vol").read_text()
+    with pytest.raises(ConfigError, match="replicate"):
+        Volume.from_volfile(text, volname="rep", poller="single")

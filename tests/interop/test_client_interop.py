@@ -1,0 +1,362 @@
+"""gfrpc's client (Volume, File, the put/get/ls/stat/rm/mkdir CLI) against a real GlusterFS 10.3.
+
+Volumes are found the gfapi way: GETSPEC at the harness's glusterd (127.0.0.1:24007), the
+portmapper for each brick's port, then DUMP + SETVOLUME at the real glusterfsd. Data written by
+gfrpc is read back through a real FUSE mount of the same brick, and the other way round.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gluster import GlusterD, GlusterVolume, cmdline, port_open, stop_pid
+from gluster_support import LOG_DIR, START_TIMEOUT, VOLUME_LOG_SUBDIRS, brick_log_path, need
+
+from gfrpc.cli import main as cli_main
+from gfrpc.client import dht
+from gfrpc.client.mgmt import fetch_volfile
+from gfrpc.client.volume import Volume
+from gfrpc.errors import ConfigError, TransportError
+from gfrpc.transport import make_poller
+
+pytestmark = pytest.mark.timeout(300)
+
+BIG = 64 << 20
+MiB = 1 << 20
+
+
+def _url(vol: GlusterVolume, path: str = "") -> str:
+    return f"gluster://127.0.0.1/{vol.name}{path}"
+
+
+def _volume(request: pytest.FixtureRequest, kind: str) -> GlusterVolume:
+    vol: GlusterVolume = request.getfixturevalue("gluster_volume_tls" if kind == "tls"
+                                                 else "gluster_volume")
+    return vol
+
+
+def _connect(vol: GlusterVolume, **kwargs: Any) -> Volume:
+    return Volume.connect(_url(vol), tls=vol.tls_dir if vol.tls else None, **kwargs)
+
+
+def _report(what: str, nbytes: int, seconds: float) -> None:
+    print(f"{what}: {nbytes / MiB:.0f} MiB in {seconds:.2f} s = {nbytes / MiB / seconds:.1f} MiB/s")
+
+
+@pytest.mark.parametrize("poller", ["pool", "own-thread"])
+@pytest.mark.parametrize("kind", ["plain", "tls"])
+def test_volume_round_trip(request: pytest.FixtureRequest, kind: str, poller: str) -> None:
+    """Through GETSPEC + portmapper (TLS on the I/O path for the TLS volume), with the pool and
+    own-thread pollers: mkdir, a 64 MiB write read back with an equal sha256, stat size,
+    listdir, rename and unlink all agree with what the real brick stores."""
+    vol = _volume(request, kind)
+    data = os.urandom(BIG)
+    top = f"/rt-{poller}"
+    with _connect(vol, poller=poller) as v:
+        assert v.kind == "distribute" and len(v.bricks) == 1
+        assert v.bricks[0].port == vol.port  # the portmapper's answer
+        v.mkdir(top)
+        t0 = time.perf_counter()
+        with v.open(f"{top}/big", "wb") as f:
+            assert f.write(data) == BIG
+        t1 = time.perf_counter()
+        with v.open(f"{top}/big", "rb") as f:
+            back = f.read()
+        t2 = time.perf_counter()
+        _report(f"{kind}/{poller} write", BIG, t1 - t0)
+        _report(f"{kind}/{poller} read", BIG, t2 - t1)
+        assert hashlib.sha256(back).digest() == hashlib.sha256(data).digest()
+        assert v.stat(f"{top}/big").st_size == BIG
+        assert (vol.brick_path / top[1:] / "big").stat().st_size == BIG
+        assert v.listdir(top) == ["big"]
+        v.rename(f"{top}/big", f"{top}/moved")
+        assert v.listdir(top) == ["moved"]
+        assert not v.exists(f"{top}/big")
+        v.unlink(f"{top}/moved")
+        assert v.listdir(top) == []
+        v.rmdir(top)
+        assert not (vol.brick_path / top[1:]).exists()
+
+
+@pytest.mark.parametrize("kind", ["plain", "tls"])
+def test_fuse_and_gfrpc_read_each_others_files(request: pytest.FixtureRequest, kind: str,
+                                               fuse_mount: Any) -> None:
+    """A 64 MiB file written by gfrpc reads back identically through a real FUSE mount of the
+    same brick (TLS for the TLS volume), and a file written through FUSE reads back
+    identically through gfrpc; directories made by either side are seen by the other."""
+    vol = _volume(request, kind)
+    data, fuse_data = os.urandom(BIG), os.urandom(3 * MiB + 17)
+    with _connect(vol) as v, fuse_mount(vol.client_volfile()) as mnt:
+        v.makedirs("/fx/sub", exist_ok=True)
+        with v.open("/fx/sub/from-gfrpc", "wb") as f:
+            f.write(data)
+        got = (mnt / "fx" / "sub" / "from-gfrpc").read_bytes()
+        assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+        (mnt / "fx" / "fuse-dir").mkdir()
+        (mnt / "fx" / "fuse-dir" / "from-fuse").write_bytes(fuse_data)
+        assert sorted(v.listdir("/fx")) == ["fuse-dir", "sub"]
+        assert v.read_bytes("/fx/fuse-dir/from-fuse") == fuse_data
+        st = v.stat("/fx/fuse-dir/from-fuse")
+        assert st.st_size == len(fuse_data)
+        assert st.st_ino == os.stat(mnt / "fx" / "fuse-dir" / "from-fuse").st_ino
+        v.unlink("/fx/sub/from-gfrpc")
+        assert not (mnt / "fx" / "sub" / "from-gfrpc").exists()
+
+
+def test_many_threads_share_one_volume(gluster_volume: GlusterVolume) -> None:
+    """One Volume used from 8 threads at once (each writing and reading its own 4 MiB file
+    with a 256 KiB record size, so many WRITE/READ calls are in flight together)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _connect(gluster_volume, max_write=256 << 10, max_read=256 << 10) as v:
+        v.makedirs("/threads", exist_ok=True)
+
+        def one(i: int) -> bool:
+            blob = os.urandom(4 * MiB)
+            v.write_bytes(f"/threads/t{i}", blob)
+            return v.read_bytes(f"/threads/t{i}") == blob
+
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(one, range(8)))
+        assert sorted(v.listdir("/threads")) == [f"t{i}" for i in range(8)]
+
+
+def test_file_object_semantics(gluster_volume: GlusterVolume) -> None:
+    """Seek/tell/readinto/append/r+b/truncate/xattrs/statvfs behave like local files."""
+    with _connect(gluster_volume) as v:
+        v.write_bytes("/sem", b"0123456789")
+        with v.open("/sem", "r+b") as f:
+            f.seek(4)
+            f.write(b"xy")
+            f.seek(-2, os.SEEK_END)
+            assert f.read() == b"89"
+            f.seek(0)
+            buf = bytearray(6)
+            assert f.readinto(buf) == 6 and bytes(buf) == b"0123xy"
+        with v.open("/sem", "ab") as f:
+            f.write(b"!")
+        assert v.read_bytes("/sem") == b"0123xy6789!"
+        v.truncate("/sem", 3)
+        assert v.read_bytes("/sem") == b"012"
+        v.setxattr("/sem", "user.gfrpc", b"value")
+        assert v.getxattr("/sem", "user.gfrpc") == b"value"
+        with pytest.raises(OSError) as info:
+            v.getxattr("/sem", "user.missing")
+        assert info.value.errno == errno.ENODATA
+        sv = v.statvfs("/")
+        assert sv.f_blocks > 0 and sv.f_bsize > 0
+        with pytest.raises(FileExistsError):
+            v.open("/sem", "xb")
+        with pytest.raises(FileNotFoundError):
+            v.open("/nope/x", "rb")
+        with pytest.raises(IsADirectoryError):
+            v.open("/", "rb")
+        v.unlink("/sem")
+
+
+def test_connect_brick_directly_and_through_portmapper(gluster_volume: GlusterVolume) -> None:
+    """connect_brick reaches the glusterfsd on its own port, and through port 24007 (DUMP
+    lists the portmapper, so the client asks PORTBYBRICK and hops, as protocol/client does)."""
+    vol = gluster_volume
+    for port in (vol.port, 24007):
+        with Volume.connect_brick("127.0.0.1", port, str(vol.brick_path), vol.name) as v:
+            assert v.bricks[0].port == vol.port
+            assert v.stat("/").st_ino == 1
+
+
+def test_connect_errors_are_clear(glusterd: GlusterD, gluster_volume: GlusterVolume,
+                                  gluster_volume_tls: GlusterVolume) -> None:
+    """Unknown volume: ENOENT from GETSPEC; unknown brick path: ENOENT naming it; plain TCP to
+    a TLS brick: a transport error, not a hang."""
+    with pytest.raises(OSError) as info:
+        Volume.connect("gluster://127.0.0.1/no-such-volume", timeout=5)
+    assert info.value.errno == errno.ENOENT and "no-such-volume" in str(info.value)
+    with pytest.raises(OSError) as info:
+        Volume.connect_brick("127.0.0.1", gluster_volume.port, "/not/a/brick", timeout=5)
+    assert "/not/a/brick" in str(info.value)
+    with pytest.raises((TransportError, OSError)):
+        Volume.connect_brick("127.0.0.1", gluster_volume_tls.port,
+                             str(gluster_volume_tls.brick_path), timeout=5)
+
+
+def test_tls_from_the_volfile(gluster_volume_tls: GlusterVolume) -> None:
+    """Without tls=, the ssl-enabled/ssl-own-cert options glusterd wrote into the client
+    volfile are used for the brick connection."""
+    with Volume.connect(_url(gluster_volume_tls)) as v:
+        v.write_bytes("/from-volfile-tls", b"x" * 1000)
+        assert v.stat("/from-volfile-tls").st_size == 1000
+        v.unlink("/from-volfile-tls")
+
+
+def test_cli_round_trip(gluster_volume: GlusterVolume, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    """gfrpc mkdir/put/ls/stat/get/rm through gluster:// URLs, and the --brick form."""
+    vol = gluster_volume
+    src, out = tmp_path / "src.bin", tmp_path / "out.bin"
+    src.write_bytes(os.urandom(5 * MiB + 3))
+    assert cli_main(["mkdir", "-p", _url(vol, "/cli/a")]) == 0
+    assert cli_main(["put", str(src), _url(vol, "/cli/a/file.bin")]) == 0
+    assert cli_main(["put", str(src), _url(vol, "/cli/")]) == 0  # into a directory
+    capsys.readouterr()
+    assert cli_main(["ls", _url(vol, "/cli")]) == 0
+    assert capsys.readouterr().out.split() == ["a", "src.bin"]
+    assert cli_main(["ls", "-l", _url(vol, "/cli/a")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("-rw") and line.endswith(" file.bin") and str(5 * MiB + 3) in line
+    assert cli_main(["stat", _url(vol, "/cli/a/file.bin")]) == 0
+    text = capsys.readouterr().out
+    assert f"Size: {5 * MiB + 3}" in text and "GFID: " in text and "regular file" in text
+    assert cli_main(["get", _url(vol, "/cli/a/file.bin"), str(out)]) == 0
+    assert out.read_bytes() == src.read_bytes()
+    brick = f"127.0.0.1:{vol.port}:{vol.brick_path}"
+    assert cli_main(["put", str(src), "--brick", brick, "/cli/a/via-brick"]) == 0
+    assert cli_main(["ls", "--brick", brick, "/cli/a"]) == 0
+    assert capsys.readouterr().out.split() == ["file.bin", "via-brick"]
+    assert cli_main(["rm", "--brick", brick, "/cli/a/via-brick"]) == 0
+    assert cli_main(["rm", _url(vol, "/cli/a/file.bin")]) == 0
+    assert cli_main(["rm", _url(vol, "/cli/src.bin")]) == 0
+    assert cli_main(["rm", "-d", _url(vol, "/cli/a")]) == 0
+    assert cli_main(["rm", "-d", "--brick", brick, "/cli"]) == 0
+    assert cli_main(["stat", _url(vol, "/cli")]) == 1
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_cli_tls_round_trip(gluster_volume_tls: GlusterVolume, tmp_path: Path) -> None:
+    """put/get with --tls --tls-dir through a gluster:// URL of the TLS volume."""
+    vol = gluster_volume_tls
+    src, out = tmp_path / "s", tmp_path / "o"
+    src.write_bytes(os.urandom(2 * MiB))
+    tls = ["--tls", "--tls-dir", str(vol.tls_dir)]
+    assert cli_main(["put", str(src), _url(vol, "/cli-tls"), *tls]) == 0
+    assert cli_main(["get", _url(vol, "/cli-tls"), str(out), *tls]) == 0
+    assert out.read_bytes() == src.read_bytes()
+    assert cli_main(["rm", _url(vol, "/cli-tls"), *tls]) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# a plain distribute volume of 3 bricks
+
+
+@contextlib.contextmanager
+def _dist_volume(gd: GlusterD, name: str, bricks: list[Path]) -> Iterator[None]:
+    for b in bricks:
+        b.mkdir(parents=True)
+    pids: list[int] = []
+    created = False
+    try:
+        gd.cli("volume", "create", name, *(f"{gd.host}:{b}" for b in bricks), "force")
+        created = True
+        r = gd.cli("volume", "start", name, check=False)
+        need(r.returncode == 0, f"volume start {name} failed: {r.stdout}{r.stderr}")
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            up = [n for n in gd.volume_status(name) if n.get("path", "").startswith("/")
+                  and n.get("status") == "1" and n.get("port", "").isdigit()
+                  and port_open("127.0.0.1", int(n["port"]))]
+            if len(up) == len(bricks):
+                pids = [int(n["pid"]) for n in up]
+                break
+            need(time.monotonic() < deadline, f"bricks of {name} not online: {up}")
+            time.sleep(0.2)
+        yield
+    finally:
+        if created:
+            gd.cli("volume", "stop", name, "force", check=False)
+            gd.cli("volume", "delete", name, check=False)
+        for pid in pids:
+            if any(str(gd.root) in a for a in cmdline(pid)):
+                stop_pid(pid)
+        for b in bricks:
+            with contextlib.suppress(OSError):
+                brick_log_path(b).unlink()
+        for sub in VOLUME_LOG_SUBDIRS:
+            with contextlib.suppress(OSError):
+                (LOG_DIR / sub / name).rmdir()
+
+
+def test_distribute_volume_with_real_dht_client(glusterd: GlusterD, fuse_mount: Any) -> None:
+    """On a 3-brick distribute volume, files gfrpc creates land on the brick DHT's hash and
+    the directory layout choose, directories exist on every brick with a layout xattr, and a
+    real FUSE client running glusterd's own DHT graph reads gfrpc's files and vice versa;
+    a rename to a name hashing elsewhere leaves a linkto file that both clients follow."""
+    name = f"gfrpc-cdht-{glusterd.root.name[-6:]}"
+    top = glusterd.bricks_dir / name
+    bricks = [top / f"b{i}" for i in range(3)]
+    try:
+        with _dist_volume(glusterd, name, bricks), \
+                Volume.connect(f"gluster://127.0.0.1/{name}") as v:
+            assert v.kind == "distribute" and len(v.bricks) == 3
+            by_sub = {c.name: Path(c.brick_path) for c in v.bricks}
+            v.mkdir("/d")
+            for b in bricks:
+                raw = os.getxattr(b / "d", dht.LAYOUT_XATTR)
+                assert len(raw) == 16
+            layouts = [dht.parse_layout(os.getxattr(by_sub[s] / "d", dht.LAYOUT_XATTR))
+                       for s in v.subvolumes]
+            blobs = {f"f{i}": os.urandom(1000 + i) for i in range(20)}
+            for fname, blob in blobs.items():
+                v.write_bytes(f"/d/{fname}", blob)
+                home = by_sub[v.subvolumes[dht.pick_subvolume(layouts, fname)]]
+                assert (home / "d" / fname).read_bytes() == blob
+            assert sorted(v.listdir("/d")) == sorted(blobs)
+            f0_home = dht.pick_subvolume(layouts, "f0")
+            moved = next(f"renamed-{i}" for i in range(1000)
+                         if dht.pick_subvolume(layouts, f"renamed-{i}") != f0_home)
+            v.rename("/d/f0", f"/d/{moved}")
+            link = by_sub[v.subvolumes[dht.pick_subvolume(layouts, moved)]] / "d" / moved
+            assert dht.is_linkto(link.stat().st_mode, link.stat().st_size,
+                                 {dht.LINKTO_XATTR: os.getxattr(link, dht.LINKTO_XATTR)})
+            assert dht.linkto_target({dht.LINKTO_XATTR: os.getxattr(link, dht.LINKTO_XATTR)}) \
+                == v.subvolumes[f0_home]
+            poller = make_poller("single")
+            poller.start()
+            try:
+                volfile = fetch_volfile("127.0.0.1", name, poller=poller)
+            finally:
+                poller.stop()
+            with fuse_mount(volfile) as mnt:
+                names = sorted(os.listdir(mnt / "d"))
+                assert names == sorted([n for n in blobs if n != "f0"] + [moved])
+                for fname, blob in blobs.items():
+                    target = moved if fname == "f0" else fname
+                    assert (mnt / "d" / target).read_bytes() == blob
+                (mnt / "d" / "fuse-made").write_bytes(b"hello dht")
+                (mnt / "fuse-dir").mkdir()
+            assert v.read_bytes("/d/fuse-made") == b"hello dht"
+            fuse_home = by_sub[v.subvolumes[dht.pick_subvolume(layouts, "fuse-made")]]
+            assert (fuse_home / "d" / "fuse-made").read_bytes() == b"hello dht"
+            assert v.read_bytes(f"/d/{moved}") == blobs["f0"]
+            assert "fuse-dir" in v.listdir("/")
+            assert sorted(v.listdir("/d")) == sorted(names + ["fuse-made"])
+            for fname in v.listdir("/d"):
+                v.unlink(f"/d/{fname}")
+            v.rmdir("/d")
+            assert all(not (b / "d").exists() for b in bricks)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_replicated_volume_is_refused_by_type(glusterd: GlusterD) -> None:
+    """A volume type gfrpc does not implement is refused at connect, naming the type."""
+    name = f"gfrpc-crep-{glusterd.root.name[-6:]}"
+    top = glusterd.bricks_dir / name
+    bricks = [top / f"r{i}" for i in range(2)]
+    for b in bricks:
+        b.mkdir(parents=True)
+    try:
+        glusterd.cli("volume", "create", name, "replica", "2",
+                     *(f"{glusterd.host}:{b}" for b in bricks), "force")
+        with pytest.raises(ConfigError, match="replicate"):
+            Volume.connect(f"gluster://127.0.0.1/{name}")
+    finally:
+        glusterd.cli("volume", "delete", name, check=False)
+        shutil.rmtree(top, ignore_errors=True)
