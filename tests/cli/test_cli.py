@@ -111,18 +111,22 @@ def test_brick_stops_on_sigint(tmp_path: Path) -> None:
 
 
 def test_brick_tls_with_ssl_allow(tmp_path: Path) -> None:
-    """A TLS brick serves a client whose CN is in --ssl-allow and cuts off one that is not."""
+    """A TLS brick serves a client whose CN is in --ssl-allow; one whose CN is not fails
+    SETVOLUME ("authentication failed", one line); a plaintext client fails cleanly."""
     ca, good, bad = tmp_path / "ca", tmp_path / "good", tmp_path / "bad"
     assert gfrpc("certs", str(ca), "--cn", "brick-1").returncode == 0
     assert gfrpc("certs", str(good), "--cn", "client-7", "--ca", str(ca)).returncode == 0
     assert gfrpc("certs", str(bad), "--cn", "intruder", "--ca", str(ca)).returncode == 0
     proc, port = _start_brick(tmp_path, "--tls", "--tls-dir", str(ca), "--ssl-allow", "client-*")
+    brick = f"127.0.0.1:{port}:{tmp_path / 'brick'}"
     try:
-        ok = gfrpc("dump", f"127.0.0.1:{port}", "--tls", "--tls-dir", str(good))
+        ok = gfrpc("ls", "--brick", brick, "--tls", "--tls-dir", str(good))
         assert ok.returncode == 0, ok.stderr
-        refused = gfrpc("dump", f"127.0.0.1:{port}", "--tls", "--tls-dir", str(bad))
-        assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
-        plain = gfrpc("dump", f"127.0.0.1:{port}")
+        refused = gfrpc("ls", "--brick", brick, "--tls", "--tls-dir", str(bad))
+        assert refused.returncode == 1
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert "authentication failed" in refused.stderr.lower()
+        plain = gfrpc("ls", "--brick", brick)
         assert plain.returncode == 1 and "Traceback" not in plain.stderr
     finally:
         proc.send_signal(signal.SIGTERM)

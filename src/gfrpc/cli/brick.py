@@ -15,13 +15,21 @@ from .common import add_poller_arguments, add_tls_arguments, tls_options
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "brick", help="run a gfrpc brick server",
-        description="Serve one brick directory over the GlusterFS RPC transport. The brick's "
-        "name for clients (remote-subvolume) is the absolute path of --dir; it belongs to the "
-        "volume named by --volname. Logs one line when ready; stops cleanly on SIGTERM/SIGINT.")
-    p.add_argument("--dir", required=True, metavar="DIR", help="the brick directory")
+        description="Serve one brick directory to GlusterFS 10 clients (GF-DUMP, the GlusterFS "
+        "Handshake and the GlusterFS 4.x v1 FOP program). The brick's name for clients "
+        "(remote-subvolume) is the absolute path of --dir (brick path); it belongs to the "
+        "volume named by --volname, whose id is kept in the directory's "
+        "trusted.glusterfs.volume-id xattr. Logs one line when ready; stops cleanly on "
+        "SIGTERM/SIGINT. Runs as root (trusted.* xattrs).")
+    p.add_argument("--dir", required=True, metavar="DIR",
+                   help="the brick directory; its absolute path is the brick path clients "
+                   "name as remote-subvolume")
     p.add_argument("--port", required=True, type=int, metavar="PORT", help="TCP port (0 = any free)")
     p.add_argument("--host", default="0.0.0.0", metavar="ADDR", help="address to bind (default all)")
     p.add_argument("--volname", default="gfrpc", metavar="NAME", help="volume name (default gfrpc)")
+    p.add_argument("--allow", default=None, metavar="GLOBS",
+                   help="auth.allow: comma-separated client address globs, e.g. "
+                   "127.0.0.1,10.* (default: everyone); checked at SETVOLUME (EACCES)")
     add_poller_arguments(p)
     p.add_argument("--workers", type=int, default=16, metavar="N",
                    help="io-threads: workers that run requests (default 16)")
@@ -38,6 +46,7 @@ def run_brick(args: argparse.Namespace) -> int:
         outstanding_limit=args.outstanding_rpc_limit,
         tls=tls_options(args) if args.tls else None,
         ssl_allow=parse_ssl_allow(args.ssl_allow) if args.ssl_allow else None,
+        allow=parse_ssl_allow(args.allow) if args.allow else None,
     )
     server = BrickServer(config)
     stop = threading.Event()

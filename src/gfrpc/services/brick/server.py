@@ -1,22 +1,39 @@
 """The brick server process: one brick directory served over the GlusterFS RPC transport.
 
-At this stage it serves GF-DUMP (DUMP, PING) only; its DUMP reply lists every program it
-serves, GF-DUMP itself included, as real GlusterFS servers do. The file operations (the
-handshake program and FOP v400) come with the brick issue.
+It serves what a GlusterFS 10 brick serves to clients, and its DUMP reply lists exactly that:
+GF-DUMP (123451501 v1, built into the RPC server), the brick's handshake program "GlusterFS
+Handshake" (14398633 v2: SETVOLUME, GETSPEC, PING, SET_LK_VER) and the FOP program
+"GlusterFS 4.x v1" (1298437 v400). The old "GlusterFS 3.3" FOP program (v330) is not served;
+10.x clients pick v400 from the DUMP list.
+
+Identity: the brick's name for clients (``remote-subvolume``) is the absolute path of its
+directory; the volume has a name (``--volname``) and a stable volume-id kept where real bricks
+keep it, the brick directory's ``trusted.glusterfs.volume-id`` xattr (16 raw bytes), created
+on first start. Admission is GlusterFS's: ``--allow`` address globs (``auth.allow``) and, with
+TLS, ``--ssl-allow`` CN globs (``auth.ssl-allow``) are checked at SETVOLUME, which refuses with
+EACCES ("Authentication failed", the client gives up instead of retrying); GF-DUMP is answered
+to anyone who completes the TLS handshake, as a GlusterFS brick does.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 
 from gfrpc.errors import ConfigError
 from gfrpc.rpc.server import RpcServer
+from gfrpc.services.brick.fops import FopService
+from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
+from gfrpc.services.brick.store import PosixStore
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import Listener, Poller, SocketOptions, make_poller
 
 log = logging.getLogger("gfrpc.brick")
+
+VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,7 @@ class BrickConfig:
     outstanding_limit: int = 64
     tls: TLSOptions | None = None
     ssl_allow: list[str] | None = None
+    allow: list[str] | None = None
 
     @property
     def brick_path(self) -> str:
@@ -40,34 +58,84 @@ class BrickConfig:
         return os.path.abspath(self.directory)
 
 
+def brick_volume_id(directory: str) -> uuid.UUID:
+    """The volume-id stored in the brick directory's ``trusted.glusterfs.volume-id`` (16 raw
+    bytes, as GlusterFS bricks have it); a new one is created and stored if there is none."""
+    try:
+        raw = os.getxattr(directory, VOLUME_ID_XATTR)
+        if len(raw) == 16:
+            return uuid.UUID(bytes=raw)
+        raise ConfigError(f"brick directory {directory}: {VOLUME_ID_XATTR} is {len(raw)} "
+                          "bytes, not 16")
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            raise ConfigError(f"brick directory {directory}: cannot read {VOLUME_ID_XATTR}: "
+                              f"{exc.strerror}") from exc
+    new = uuid.uuid4()
+    try:
+        os.setxattr(directory, VOLUME_ID_XATTR, new.bytes, os.XATTR_CREATE)
+    except FileExistsError:
+        return brick_volume_id(directory)  # another process won the race
+    except OSError as exc:
+        raise ConfigError(f"brick directory {directory}: cannot set {VOLUME_ID_XATTR}: "
+                          f"{exc.strerror}") from exc
+    return new
+
+
 class BrickServer:
-    """Owns the poller, the RPC server and the listener of one brick."""
+    """Owns the poller, the store, the RPC server and the listener of one brick."""
 
     def __init__(self, config: BrickConfig) -> None:
         if not os.path.isdir(config.directory):
             raise ConfigError(f"brick directory {config.directory} does not exist")
         self.config = config
+        self.volume_id = brick_volume_id(config.brick_path)
+        self.store = PosixStore(config.brick_path)
+        self.identity = BrickIdentity(
+            brick_path=config.brick_path, volname=config.volname, volume_id=str(self.volume_id),
+            allow=config.allow, ssl_allow=config.ssl_allow,
+            host=config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1",
+            tls=config.tls is not None)
+        self.fops = FopService(self.store)
         self.poller: Poller = make_poller(config.poller, config.event_threads)
         self.rpc = RpcServer(self.poller, workers=config.workers,
                              outstanding_limit=config.outstanding_limit)
+        self.rpc.register(HandshakeService(self.identity).program())
+        self.rpc.register(self.fops.program())
+        self.rpc.on_disconnect = self.fops.disconnected
         self.listener: Listener | None = None
 
     def start(self) -> Listener:
         cfg = self.config
         ctx = make_context(cfg.tls, server_side=True) if cfg.tls is not None else None
+        if cfg.ssl_allow is not None and ctx is None:
+            raise ConfigError("ssl-allow needs TLS (--tls)")
         self.poller.start()
         self.listener = self.rpc.listen(f"{_host(cfg.host)}:{cfg.port}", tls=ctx,
-                                        ssl_allow=cfg.ssl_allow, options=SocketOptions())
-        log.info("brick %s (volume %s) ready on %s, poller %s%s, TLS %s", cfg.brick_path,
-                 cfg.volname, self.listener.address, cfg.poller,
+                                        options=SocketOptions())
+        self.identity.port = int(getattr(self.listener.address, "port", 0))
+        log.info("brick %s (volume %s, id %s) ready on %s, poller %s%s, TLS %s", cfg.brick_path,
+                 cfg.volname, self.volume_id, self.listener.address, cfg.poller,
                  f" x{cfg.event_threads}" if cfg.poller == "pool" else "",
                  "on" if ctx is not None else "off")
         return self.listener
 
     def stop(self) -> None:
+        counts = dict(self.fops.counts.most_common())
+        log.info("brick %s stopping; FOPs served: %s", self.config.brick_path,
+                 " ".join(f"{k}={v}" for k, v in counts.items()) or "none")
         self.rpc.close()
         self.poller.stop()
+        self.store.close()
+
+    def __enter__(self) -> BrickServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+

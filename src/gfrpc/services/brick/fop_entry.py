@@ -1,0 +1,161 @@
+"""FOP actors that name entries: LOOKUP, MKNOD, MKDIR, CREATE, SYMLINK, LINK, UNLINK, RMDIR,
+RENAME.
+
+GlusterFS 10.3 facts kept here:
+
+* LOOKUP is by gfid (``bname`` empty: a nameless lookup, reply ``poststat`` zero) or by
+  parent gfid + name; the reply's ``prestat`` is the entry and ``poststat`` the parent
+  (``server4_post_lookup``). The root answers gfid 00..01 and ino 1. A missing entry is
+  ``op_ret -1, ENOENT`` with no xdata; gfrpc fills the postparent there, as the posix xlator
+  does (a real 10.3 brick's resolver usually answers first and sends it zeroed; clients do not
+  use it on failure).
+* ``gfid-req`` in the xdata of LOOKUP (for entries that have no gfid yet), CREATE, MKDIR,
+  MKNOD and SYMLINK is the gfid the new inode gets (the store enforces the rules).
+* New entries belong to the caller's uid/gid (GlusterFS's posix sets the frame's ids), with
+  ``mode & ~umask``. Names are one path component: '/', NUL, '.', '..' and '' are EINVAL, and
+  ``.glusterfs`` in the root is EPERM (the store refuses them; nothing outside DIR is touched).
+* Callers other than root need write and search permission on the parent directories they
+  change (the check the brick's posix-acl xlator makes with the frame's ids).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from gfrpc.programs import fops as fp
+from gfrpc.services.brick.fop_common import (
+    FopCall,
+    gfid_req,
+    open_flags,
+    permit,
+    wire_iatt,
+)
+
+_WX = os.W_OK | os.X_OK
+
+
+def lookup(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    store = svc.store
+    if a.bname:
+        pargfid = bytes(a.pargfid)
+        try:
+            entry, parent = store.lookup(pargfid, a.bname, gfid_req(a.xdata))
+        except FileNotFoundError:
+            try:
+                post = wire_iatt(store.stat(pargfid))
+            except OSError:
+                post = None
+            return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=post)
+        return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0,
+                                    xdata=_asked_xattrs(store, entry.ia_gfid, a.xdata),
+                                    prestat=wire_iatt(entry), poststat=wire_iatt(parent))
+    gfid = bytes(a.gfid)
+    if gfid == bytes(16):
+        raise OSError(errno.EINVAL, "nameless lookup without a gfid")
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, xdata=_asked_xattrs(store, gfid, a.xdata),
+                                prestat=wire_iatt(store.stat(gfid)))
+
+
+def _asked_xattrs(store: Any, gfid: bytes, xdata: dict[str, Any] | None) -> dict[str, Any]:
+    """The extended attributes a LOOKUP asks for by naming them in its xdata, as GlusterFS's
+    posix layer answers them (DHT asks for ``trusted.glusterfs.dht`` and its linkto key this
+    way). Keys that are not xattr names, or that the entry lacks, are left out."""
+    out: dict[str, Any] = {}
+    for key in xdata or ():
+        if not isinstance(key, str) or "." not in key or not key.startswith(_XATTR_NAMESPACES):
+            continue
+        try:
+            out.update(store.getxattr(bytes(gfid), key))
+        except OSError:
+            continue
+    return out
+
+
+_XATTR_NAMESPACES = ("trusted.", "user.", "security.", "system.")
+
+
+def _made(result: tuple[bytes, Any, Any, Any]) -> Any:
+    _gfid, stat, pre, post = result
+    return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
+                                preparent=wire_iatt(pre), postparent=wire_iatt(post))
+
+
+def mkdir(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    return _made(svc.store.mkdir(bytes(a.pargfid), a.bname, a.mode, a.umask,
+                                 gfid_req=gfid_req(a.xdata), owner=call.caller))
+
+
+def mknod(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    return _made(svc.store.mknod(bytes(a.pargfid), a.bname, a.mode, rdev=a.dev & 0xFFFFFFFF,
+                                 umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller))
+
+
+def symlink(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    return _made(svc.store.symlink(bytes(a.pargfid), a.bname, a.linkname, a.umask,
+                                   gfid_req=gfid_req(a.xdata), owner=call.caller))
+
+
+def create(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    pargfid = bytes(a.pargfid)
+    permit(svc.store, pargfid, _WX, call.caller)
+    _gfid, f, stat, pre, post = svc.store.create(
+        pargfid, a.bname, open_flags(a.flags), a.mode, a.umask, gfid_req=gfid_req(a.xdata),
+        owner=call.caller)
+    fd_no = call.client.add_fd(f)
+    return fp.GfxCreateRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat), fd=fd_no,
+                           preparent=wire_iatt(pre), postparent=wire_iatt(post))
+
+
+def link(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    permit(svc.store, bytes(a.newgfid), _WX, call.caller)
+    stat, pre, post = svc.store.link(bytes(a.oldgfid), bytes(a.newgfid), a.newbname)
+    return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
+                                preparent=wire_iatt(pre), postparent=wire_iatt(post))
+
+
+def unlink(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    pre, post = svc.store.unlink(bytes(a.pargfid), a.bname)
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
+                                poststat=wire_iatt(post))
+
+
+def rmdir(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname)
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
+                                poststat=wire_iatt(post))
+
+
+def rename(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    old, new = bytes(a.oldgfid), bytes(a.newgfid)
+    permit(svc.store, old, _WX, call.caller)
+    if new != old:
+        permit(svc.store, new, _WX, call.caller)
+    r = svc.store.rename(old, a.oldbname, new, a.newbname)
+    return fp.GfxRenameRsp(op_ret=0, op_errno=0, stat=wire_iatt(r.stat),
+                           preoldparent=wire_iatt(r.preoldparent),
+                           postoldparent=wire_iatt(r.postoldparent),
+                           prenewparent=wire_iatt(r.prenewparent),
+                           postnewparent=wire_iatt(r.postnewparent))
+
+
+P = fp.FopProc
+ACTORS = {
+    P.LOOKUP: lookup, P.MKDIR: mkdir, P.MKNOD: mknod, P.SYMLINK: symlink, P.CREATE: create,
+    P.LINK: link, P.UNLINK: unlink, P.RMDIR: rmdir, P.RENAME: rename,
+}

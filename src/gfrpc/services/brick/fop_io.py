@@ -1,0 +1,211 @@
+"""FOP actors on file data: OPEN, READ, WRITE, FLUSH, FSYNC, RELEASE, TRUNCATE, FTRUNCATE,
+FALLOCATE, DISCARD, ZEROFILL, SEEK, COPY_FILE_RANGE.
+
+GlusterFS 10.3 facts kept here (posix xlator, ``server-rpc-fops_v2.c``):
+
+* READ answers ``op_ret`` = bytes read, the data raw after the reply header, never more than
+  the ``size`` asked (gfrpc also caps one READ at 32 MiB, a legal short read). At end of file
+  ``op_errno`` is ENOENT while ``op_ret`` is still the byte count: posix's "hack to notify
+  higher layers of EOF" (offset + bytes read >= size, or an empty file).
+* WRITE takes the raw payload that follows its header (a view of the received record, passed
+  to ``pwrite`` without a copy); ``op_ret`` = bytes written; prestat/poststat are the file
+  before and after. ``O_SYNC``/``O_DSYNC`` in the write's ``flag`` make it durable before the
+  reply.
+* The anonymous fd (-2) opens the file by gfid for the one call.
+* FLUSH is where GlusterFS's locks xlator drops the caller's POSIX locks on the file (the
+  ``close()`` semantics of fcntl locks); RELEASE of an unknown fd is harmless.
+* SEEK's ``what`` is ``gf_seek_what_t``: 0 = SEEK_DATA, 1 = SEEK_HOLE.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from typing import Any
+
+from gfrpc.programs import fops as fp
+from gfrpc.services.brick.fop_common import FopCall, lk_owner_of, open_flags, permit, wire_iatt
+from gfrpc.services.brick.locks import Owner
+from gfrpc.services.brick.store_base import iatt_of
+
+MAX_READ = 32 << 20
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+FALLOC_FL_ZERO_RANGE = 0x10
+_MAX_OFF = (1 << 63) - 1
+_SYNC_FLAGS = os.O_SYNC | os.O_DSYNC
+_libc = ctypes.CDLL(None, use_errno=True)
+_fallocate_fn = _libc.fallocate
+_fallocate_fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+_fallocate_fn.restype = ctypes.c_int
+
+
+def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """fallocate(2) with its mode flags (``os.posix_fallocate`` has none)."""
+    if not (0 <= offset <= _MAX_OFF and 0 < length <= _MAX_OFF):
+        raise OSError(errno.EINVAL, "bad fallocate range")
+    if _fallocate_fn(fd, mode, offset, length) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _accmode_mask(flags: int) -> int:
+    acc = flags & os.O_ACCMODE
+    return {os.O_RDONLY: os.R_OK, os.O_WRONLY: os.W_OK}.get(acc, os.R_OK | os.W_OK)
+
+
+def open_(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    gfid = bytes(a.gfid)
+    flags = open_flags(a.flags)
+    permit(svc.store, gfid, _accmode_mask(flags), call.caller)
+    f = svc.store.open(gfid, flags)
+    return fp.GfxOpenRsp(op_ret=0, op_errno=0, fd=call.client.add_fd(f))
+
+
+def read(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    size = min(a.size, MAX_READ)
+    with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
+        with f.pinned() as fd:
+            data = os.pread(fd, size, a.offset) if size else b""
+            st = os.fstat(fd)
+        gfid = f.gfid
+    eof = st.st_size == 0 or a.offset + len(data) >= st.st_size
+    rsp = fp.GfxReadRsp(op_ret=len(data), op_errno=errno.ENOENT if eof else 0,
+                        stat=wire_iatt(iatt_of(gfid, st)), size=len(data))
+    return fp.encode_read_reply(rsp, data)
+
+
+def write(svc: Any, call: FopCall) -> Any:
+    a, payload = call.args, call.payload
+    with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
+        with f.pinned() as fd:
+            pre = os.fstat(fd)
+            done = 0
+            total = len(payload)
+            while done < total:
+                n = os.pwrite(fd, payload[done:], a.offset + done)
+                if n <= 0:
+                    break
+                done += n
+            if a.flag & _SYNC_FLAGS:
+                os.fdatasync(fd)
+            post = os.fstat(fd)
+        gfid = f.gfid
+    return fp.GfxCommon2IattRsp(op_ret=done, op_errno=0, prestat=wire_iatt(iatt_of(gfid, pre)),
+                                poststat=wire_iatt(iatt_of(gfid, post)))
+
+
+def flush(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    gfid = bytes(a.gfid)
+    if a.fd != fp.GF_ANON_FD_NO:
+        gfid = call.client.fds.get(a.fd).gfid
+    owner = Owner(call.client.lock_id, lk_owner_of(call.request))
+    svc.posix_locks.release_owner(gfid, owner)
+    return fp.GfxCommonRsp(op_ret=0, op_errno=0)
+
+
+def fsync(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
+        with f.pinned() as fd:
+            pre = os.fstat(fd)
+            (os.fdatasync if a.data else os.fsync)(fd)
+            post = os.fstat(fd)
+        gfid = f.gfid
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(iatt_of(gfid, pre)),
+                                poststat=wire_iatt(iatt_of(gfid, post)))
+
+
+def release(svc: Any, call: FopCall) -> Any:
+    call.client.fds.release(call.args.fd)
+    return fp.GfxCommonRsp(op_ret=0, op_errno=0)
+
+
+def truncate(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    gfid = bytes(a.gfid)
+    permit(svc.store, gfid, os.W_OK, call.caller)
+    pre, post = svc.store.truncate(gfid, a.offset)
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
+                                poststat=wire_iatt(post))
+
+
+def ftruncate(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
+        pre, post = svc.store.truncate(f, a.offset)
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
+                                poststat=wire_iatt(post))
+
+
+def _falloc(svc: Any, call: FopCall, mode: int) -> Any:
+    a = call.args
+    with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
+        with f.pinned() as fd:
+            pre = os.fstat(fd)
+            if mode == FALLOC_FL_ZERO_RANGE:
+                try:
+                    fallocate(fd, FALLOC_FL_ZERO_RANGE, a.offset, a.size)
+                except OSError as exc:  # e.g. tmpfs: punch a hole, then allocate it again
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
+                        raise
+                    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, a.offset, a.size)
+                    fallocate(fd, 0, a.offset, a.size)
+            else:
+                fallocate(fd, mode, a.offset, a.size)
+            post = os.fstat(fd)
+        gfid = f.gfid
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(iatt_of(gfid, pre)),
+                                poststat=wire_iatt(iatt_of(gfid, post)))
+
+
+def fallocate_(svc: Any, call: FopCall) -> Any:
+    return _falloc(svc, call, call.args.flags & 0x7F)
+
+
+def discard(svc: Any, call: FopCall) -> Any:
+    return _falloc(svc, call, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+
+
+def zerofill(svc: Any, call: FopCall) -> Any:
+    return _falloc(svc, call, FALLOC_FL_ZERO_RANGE)
+
+
+def seek(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    if a.what not in (0, 1) or a.offset > _MAX_OFF:
+        raise OSError(errno.EINVAL, "bad seek")
+    with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
+        with f.pinned() as fd:
+            where = os.lseek(fd, a.offset, os.SEEK_DATA if a.what == 0 else os.SEEK_HOLE)
+    return fp.GfxSeekRsp(op_ret=0, op_errno=0, offset=where)
+
+
+def copy_file_range(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    if a.off_in > _MAX_OFF or a.off_out > _MAX_OFF:
+        raise OSError(errno.EINVAL, "bad offset")
+    store, client = svc.store, call.client
+    with client.file(store, bytes(a.gfid1), a.fd_in, os.O_RDONLY) as src, \
+            client.file(store, bytes(a.gfid2), a.fd_out) as dst:
+        with src.pinned() as ifd, dst.pinned() as ofd:
+            pre = os.fstat(ofd)
+            n = os.copy_file_range(ifd, ofd, a.size, a.off_in, a.off_out)
+            stat, post = os.fstat(ifd), os.fstat(ofd)
+        sgfid, dgfid = src.gfid, dst.gfid
+    return fp.GfxCommon3IattRsp(op_ret=n, op_errno=0, stat=wire_iatt(iatt_of(sgfid, stat)),
+                                preparent=wire_iatt(iatt_of(dgfid, pre)),
+                                postparent=wire_iatt(iatt_of(dgfid, post)))
+
+
+P = fp.FopProc
+ACTORS = {
+    P.OPEN: open_, P.READ: read, P.WRITE: write, P.FLUSH: flush, P.FSYNC: fsync,
+    P.RELEASE: release, P.TRUNCATE: truncate, P.FTRUNCATE: ftruncate,
+    P.FALLOCATE: fallocate_, P.DISCARD: discard, P.ZEROFILL: zerofill, P.SEEK: seek,
+    P.COPY_FILE_RANGE: copy_file_range,
+}

@@ -1,0 +1,172 @@
+"""FOP actors for locks: LK (POSIX record locks), INODELK / FINODELK, ENTRYLK / FENTRYLK.
+
+The lock tables (``locks.py``) hold GlusterFS's features/locks semantics; this module maps the
+wire onto them. A lock owner is this connection plus the credential's ``lk_owner`` (the
+locks xlator uses ``frame->root->lk_owner`` and the client). Commands and types are
+GlusterFS's: GF_LK_GETLK 0 / SETLK 1 / SETLKW 2, GF_LK_F_RDLCK 0 / WRLCK 1 / UNLCK 2;
+ENTRYLK_LOCK 0 / UNLOCK 1 / LOCK_NB 2 and ENTRYLK_RDLCK 0 / WRLCK 1; an ENTRYLK with
+``namelen`` 0 locks the whole directory. INODELK/ENTRYLK take no GETLK (EINVAL).
+
+Blocking requests (SETLKW, ENTRYLK_LOCK) do not hold a worker: the request is deferred and the
+lock table's grant callback sends the reply, as the locks xlator unwinds a blocked frame. A
+connection that goes away drops its waiters (their requests get no reply) and its locks; a lock
+that an in-flight request takes after the disconnect is released again at once.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from typing import Any
+
+from gfrpc.errors import LocalProtocolError
+from gfrpc.programs import fops as fp
+from gfrpc.programs import fops_types as ft
+from gfrpc.services.brick.fop_common import DEFERRED, FopCall, lk_owner_of
+from gfrpc.services.brick.locks import (
+    ENTRYLK_LOCK,
+    F_UNLCK,
+    GF_LK_GETLK,
+    GF_LK_SETLK,
+    GF_LK_SETLKW,
+    Owner,
+    RangeLock,
+    make_range,
+)
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _owner(call: FopCall) -> Owner:
+    return Owner(call.client.lock_id, lk_owner_of(call.request))
+
+
+def _fd_gfid(svc: Any, call: FopCall, gfid: bytes, fd_no: int) -> bytes:
+    if fd_no == fp.GF_ANON_FD_NO:
+        svc.store.stat(gfid)  # ESTALE for an unknown gfid, as the server's resolver
+        return gfid
+    return call.client.fds.get(fd_no).gfid
+
+
+def _range(call: FopCall, type_: int, flock: Any) -> RangeLock:
+    return make_range(_owner(call), type_, _signed(flock.start), _signed(flock.len))
+
+
+def _proto_flock(lock: RangeLock, pid: int = 0) -> Any:
+    return ft.GfProtoFlock(type=lock.type, whence=0, start=lock.start, len=lock.length, pid=pid,
+                           lk_owner=lock.owner.lk_owner)
+
+
+def _acquire(svc: Any, call: FopCall, blocking: bool, ok: Any, err_type: Any,
+             take: Callable[[Callable[[Any], None] | None], bool]) -> Any:
+    """Run ``take(on_grant)``; a blocking one is answered from the grant callback."""
+    client, request = call.client, call.request
+    if not blocking:
+        take(None)
+        _release_if_gone(svc, call)
+        return ok
+    if not client.track(request):
+        raise OSError(errno.ENOTCONN, "client disconnected")
+    request.defer()
+
+    def granted(_lock: Any) -> None:
+        client.untrack(request)
+        _release_if_gone(svc, call)
+        _answer(request, ok)
+
+    try:
+        done = take(granted)
+    except OSError as exc:
+        client.untrack(request)
+        _answer(request, err_type(op_ret=-1, op_errno=exc.errno or errno.EIO))
+        return DEFERRED
+    if done:
+        client.untrack(request)
+        _release_if_gone(svc, call)
+        _answer(request, ok)
+    return DEFERRED
+
+
+def _answer(request: Any, reply: Any) -> None:
+    try:
+        request.reply(reply)
+    except LocalProtocolError:  # dropped at disconnect meanwhile
+        pass
+
+
+def _release_if_gone(svc: Any, call: FopCall) -> None:
+    if call.client.closed:
+        for table in (svc.posix_locks, svc.inode_locks, svc.entry_locks):
+            table.release_client(call.client.lock_id)
+
+
+def lk(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    gfid = _fd_gfid(svc, call, bytes(a.gfid), a.fd)
+    lock = _range(call, a.type, a.flock)
+    if a.cmd == GF_LK_GETLK:
+        blocker = svc.posix_locks.getlk(gfid, lock)
+        flock = (_proto_flock(blocker) if blocker is not None
+                 else ft.GfProtoFlock(type=F_UNLCK, whence=0, start=lock.start,
+                                      len=lock.length, pid=a.flock.pid,
+                                      lk_owner=bytes(a.flock.lk_owner)))
+        return fp.GfxLkRsp(op_ret=0, op_errno=0, flock=flock)
+    if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):
+        raise OSError(errno.EINVAL, f"unsupported lk command {a.cmd}")
+    ok = fp.GfxLkRsp(op_ret=0, op_errno=0, flock=a.flock)
+    blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
+    return _acquire(svc, call, blocking, ok, fp.GfxLkRsp,
+                    lambda cb: svc.posix_locks.setlk(gfid, lock, block=blocking, on_grant=cb))
+
+
+def _inodelk(svc: Any, call: FopCall, gfid: bytes) -> Any:
+    a = call.args
+    if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):
+        raise OSError(errno.EINVAL, f"unsupported inodelk command {a.cmd}")
+    lock = _range(call, a.type, a.flock)
+    blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
+    ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
+    return _acquire(svc, call, blocking, ok, fp.GfxCommonRsp,
+                    lambda cb: svc.inode_locks.lock(a.volume, gfid, lock, block=blocking,
+                                                    on_grant=cb))
+
+
+def inodelk(svc: Any, call: FopCall) -> Any:
+    gfid = bytes(call.args.gfid)
+    svc.store.stat(gfid)
+    return _inodelk(svc, call, gfid)
+
+
+def finodelk(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _inodelk(svc, call, _fd_gfid(svc, call, bytes(a.gfid), a.fd))
+
+
+def _entrylk(svc: Any, call: FopCall, gfid: bytes) -> Any:
+    a = call.args
+    basename = a.name if a.namelen else None
+    owner = _owner(call)
+    ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
+    return _acquire(svc, call, a.cmd == ENTRYLK_LOCK, ok, fp.GfxCommonRsp,
+                    lambda cb: svc.entry_locks.entrylk(a.volume, gfid, owner, basename, a.cmd,
+                                                       a.type, on_grant=cb))
+
+
+def entrylk(svc: Any, call: FopCall) -> Any:
+    gfid = bytes(call.args.gfid)
+    svc.store.stat(gfid)
+    return _entrylk(svc, call, gfid)
+
+
+def fentrylk(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _entrylk(svc, call, _fd_gfid(svc, call, bytes(a.gfid), a.fd))
+
+
+P = fp.FopProc
+ACTORS = {
+    P.LK: lk, P.INODELK: inodelk, P.FINODELK: finodelk, P.ENTRYLK: entrylk,
+    P.FENTRYLK: fentrylk,
+}

@@ -1,0 +1,156 @@
+"""FOP actors on extended attributes: GETXATTR, FGETXATTR, SETXATTR, FSETXATTR, REMOVEXATTR,
+FREMOVEXATTR, XATTROP, FXATTROP; and IPC.
+
+GlusterFS 10.3 facts kept here (posix xlator):
+
+* GETXATTR of one name answers ``{name: value}`` with ``op_ret`` = the value's size; an empty
+  name lists every visible attribute (``op_ret`` = their total size). A missing attribute is
+  ENODATA. Values travel as binary (gfx_dict PTR) and are stored as the exact bytes sent; a
+  string value keeps the NUL GlusterFS's dict puts in its length, an integer is its decimal
+  string with NUL (how GlusterFS's typed dict data reaches ``setxattr``).
+* Which keys a client may see or change is the store's rule (``store_xattr``): the brick's
+  identity keys are EPERM to set or remove.
+* XATTROP: GF_XATTROP_ADD_ARRAY (0) / ADD_ARRAY64 (1) add big-endian int32 / int64 arrays to
+  the stored ones (a missing attribute counts as zeros; an all-zero operand only reads) and
+  answer the new values; GET_AND_SET (4) stores the operand and answers the old value. Other
+  ops are EINVAL, as in posix. The read-modify-write is atomic per brick.
+* IPC is for translators the brick does not have: EOPNOTSUPP, as ``posix_ipc``.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import uuid
+from typing import Any
+
+from gfrpc.programs import fops as fp
+from gfrpc.services.brick.fop_common import FopCall
+from gfrpc.wire.gfdict import GfValue
+
+XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET = 0, 1, 4
+XATTR_FLAGS = 0x3  # XATTR_CREATE | XATTR_REPLACE; GlusterFS keeps internal bits above them
+_xattrop_lock = threading.Lock()
+
+
+def xattr_bytes(value: Any) -> bytes:
+    """The bytes a dict value becomes in the backend xattr (see the module docstring)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape") + b"\0"
+    if isinstance(value, bool | int | float):
+        return f"{value}".encode() + b"\0"
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, GfValue):
+        inner = value.value
+        return inner if isinstance(inner, bytes) else xattr_bytes(inner)
+    raise OSError(errno.EINVAL, f"unsupported xattr value {type(value).__name__}")
+
+
+def _dict_rsp(values: dict[str, bytes]) -> Any:
+    return fp.GfxCommonDictRsp(op_ret=sum(len(v) for v in values.values()), op_errno=0,
+                               dict=values)
+
+
+def getxattr(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _dict_rsp(svc.store.getxattr(bytes(a.gfid), a.name or None))
+
+
+def fgetxattr(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _dict_rsp(svc.store.getxattr(call.client.target(bytes(a.gfid), a.fd), a.name or None))
+
+
+def _set(svc: Any, target: Any, d: dict[str, Any] | None, flags: int) -> Any:
+    if not d:
+        raise OSError(errno.EINVAL, "setxattr without a dict")
+    pairs = [(k, xattr_bytes(v)) for k, v in d.items()]
+    svc.store.setxattr(target, pairs, flags & XATTR_FLAGS)
+    return fp.GfxCommonRsp(op_ret=0, op_errno=0)
+
+
+def setxattr(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _set(svc, bytes(a.gfid), a.dict, a.flags)
+
+
+def fsetxattr(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _set(svc, call.client.target(bytes(a.gfid), a.fd), a.dict, a.flags)
+
+
+def removexattr(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    svc.store.removexattr(bytes(a.gfid), a.name)
+    return fp.GfxCommonRsp(op_ret=0, op_errno=0)
+
+
+def fremovexattr(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    svc.store.removexattr(call.client.target(bytes(a.gfid), a.fd), a.name)
+    return fp.GfxCommonRsp(op_ret=0, op_errno=0)
+
+
+def _combine(op: int, old: bytes, operand: bytes) -> bytes:
+    width = 4 if op == XATTROP_ADD_ARRAY else 8
+    if len(operand) % width:
+        raise OSError(errno.EINVAL, "xattrop operand is not a whole array")
+    mask = (1 << (8 * width)) - 1
+    out = bytearray()
+    for i in range(0, len(operand), width):
+        total = (int.from_bytes(old[i:i + width], "big", signed=True)
+                 + int.from_bytes(operand[i:i + width], "big", signed=True)) & mask
+        out += total.to_bytes(width, "big")
+    return bytes(out)
+
+
+def _xattrop(svc: Any, target: Any, op: int, d: dict[str, Any] | None) -> Any:
+    if op not in (XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET):
+        raise OSError(errno.EINVAL, f"unknown xattrop type {op}")
+    result: dict[str, bytes] = {}
+    with _xattrop_lock:
+        for key, value in (d or {}).items():
+            operand = xattr_bytes(value)
+            try:
+                old = svc.store.getxattr(target, key)[key]
+            except OSError as exc:
+                if exc.errno != errno.ENODATA:
+                    raise
+                old = bytes(len(operand))
+            if op == XATTROP_GET_AND_SET:
+                svc.store.setxattr(target, [(key, operand)])
+                result[key] = old
+                continue
+            old = old[:len(operand)].ljust(len(operand), b"\0")
+            if not any(operand):
+                result[key] = old
+                continue
+            new = _combine(op, old, operand)
+            svc.store.setxattr(target, [(key, new)])
+            result[key] = new
+    return fp.GfxCommonDictRsp(op_ret=0, op_errno=0, dict=result)
+
+
+def xattrop(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _xattrop(svc, bytes(a.gfid), a.flags, a.dict)
+
+
+def fxattrop(svc: Any, call: FopCall) -> Any:
+    a = call.args
+    return _xattrop(svc, call.client.target(bytes(a.gfid), a.fd), a.flags, a.dict)
+
+
+def ipc(svc: Any, call: FopCall) -> Any:
+    raise OSError(errno.EOPNOTSUPP, "no translator handles this IPC")
+
+
+P = fp.FopProc
+ACTORS = {
+    P.GETXATTR: getxattr, P.FGETXATTR: fgetxattr, P.SETXATTR: setxattr,
+    P.FSETXATTR: fsetxattr, P.REMOVEXATTR: removexattr, P.FREMOVEXATTR: fremovexattr,
+    P.XATTROP: xattrop, P.FXATTROP: fxattrop, P.IPC: ipc,
+}

@@ -1,0 +1,145 @@
+"""The brick's FOP program: GlusterFS 4.x v1 (1298437, version 400) served over a PosixStore.
+
+Theory of operation (GlusterFS 10.3's ``server-rpc-fops_v2.c`` + posix xlator, our structure):
+
+* Every procedure of :data:`gfrpc.programs.fops.PROCEDURES` is registered; the RPC server
+  decodes its request struct on a worker (io-threads; disk work never runs on a poller) and a
+  malformed one is answered GARBAGE_ARGS, as ``rpc_receive_common`` does. WRITE is decoded here
+  so its payload stays a view of the received record (no copy). COMPOUND (49) and PUT (55)
+  have no v400 actor in 10.3 and stay unregistered (PROC_UNAVAIL).
+* A connection that has not passed SETVOLUME gets GARBAGE_ARGS for every FOP except NULL:
+  GlusterFS finds no client bound to the transport (``get_frame_from_request`` fails) and sets
+  GARBAGE_ARGS; the GlusterFS client turns that RPC error into ENOTCONN for the caller.
+* An actor returns the reply struct, or raises ``OSError``: the reply is then the procedure's
+  own reply struct with ``op_ret = -1`` and the errno unchanged (Linux errno values are
+  GlusterFS's wire values). Procedures gfrpc does not implement answer ``op_ret -1 ENOSYS`` the
+  same way, never a dropped connection.
+* Per-connection state (fds, lock owner, deferred lock replies) is a ``BrickClient`` in the
+  request's session; :meth:`FopService.disconnected` (``RpcServer.on_disconnect``) closes every
+  fd and releases every lock and waiter of that connection, as ``server_connection_cleanup``.
+
+The actors live in ``fop_entry`` (namespace), ``fop_inode`` (inodes, directories),
+``fop_io`` (file data), ``fop_xattr`` (extended attributes, IPC) and ``fop_locks`` (LK, INODELK, ENTRYLK).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from gfrpc.programs import fops as fp
+from gfrpc.programs.dump import GfCommonRsp
+from gfrpc.rpc.server import GarbageArgs, Procedure, Program, Request
+from gfrpc.services.brick import fop_entry, fop_inode, fop_io, fop_locks, fop_xattr
+from gfrpc.services.brick.fop_common import (
+    DEFERRED,
+    SESSION_FOPS,
+    BrickClient,
+    FopCall,
+    caller_of,
+)
+from gfrpc.services.brick.handshake import SESSION_CLIENT
+from gfrpc.services.brick.locks import EntryLocks, InodeLocks, PosixLocks
+from gfrpc.services.brick.store import PosixStore
+
+log = logging.getLogger("gfrpc.brick.fops")
+
+P = fp.FopProc
+Actor = Callable[["FopService", FopCall], Any]
+
+ACTORS: dict[fp.FopProc, Actor] = {
+    **fop_entry.ACTORS,
+    **fop_inode.ACTORS,
+    **fop_io.ACTORS,
+    **fop_xattr.ACTORS,
+    **fop_locks.ACTORS,
+}
+
+
+class FopService:
+    """Serves 1298437 v400 for one brick: the store, the lock tables and the actors."""
+
+    def __init__(self, store: PosixStore) -> None:
+        self.store = store
+        self.posix_locks = PosixLocks()
+        self.inode_locks = InodeLocks()
+        self.entry_locks = EntryLocks()
+        #: how many times each FOP was served (logged when the brick stops)
+        self.counts: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    def program(self) -> Program:
+        procedures: dict[int, Procedure] = {
+            P.NULL: Procedure("NULL", lambda request: GfCommonRsp(op_ret=0, op_errno=0)),
+        }
+        for proc, (req_type, _rsp_type) in fp.PROCEDURES.items():
+            if proc == P.NULL:
+                continue
+            args_type = None if proc == P.WRITE else req_type
+            procedures[proc] = Procedure(proc.name, self._handler(proc), args_type=args_type)
+        return Program(fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME,
+                       procedures)
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def _handler(self, proc: fp.FopProc) -> Callable[[Request], Any]:
+        actor = ACTORS.get(proc, _not_implemented)
+        rsp_type = fp.PROCEDURES[proc][1]
+        name = proc.name
+
+        def handle(request: Request) -> Any:
+            with self._count_lock:
+                self.counts[name] += 1
+            if request.session.get(SESSION_CLIENT) is None:
+                raise GarbageArgs("no SETVOLUME on this connection yet")
+            if proc == P.WRITE:
+                args, payload = fp.decode_write_request(request.args)
+            else:
+                args, payload = request.decoded, request.payload or memoryview(b"")
+            call = FopCall(request, args, payload, self.client(request), caller_of(request))
+            try:
+                try:
+                    result = actor(self, call)
+                except (ValueError, OverflowError) as exc:  # e.g. a NUL in a name, 2**64 offsets
+                    raise OSError(errno.EINVAL, str(exc)) from exc
+            except OSError as exc:
+                code = exc.errno or errno.EIO
+                if code not in (errno.ENOENT, errno.ENODATA, errno.EEXIST):
+                    log.debug("%s failed: %s", proc.name, exc)
+                result = rsp_type(op_ret=-1, op_errno=code)
+                if call.request.replied:
+                    return None
+            if result is DEFERRED:
+                return None
+            return result
+
+        return handle
+
+    @staticmethod
+    def client(request: Request) -> BrickClient:
+        """The BrickClient of the request's connection (made on first use)."""
+        state = request.session.get(SESSION_FOPS)
+        if state is None:
+            state = request.session.setdefault(SESSION_FOPS, BrickClient())
+        return state  # type: ignore[no-any-return]
+
+    def disconnected(self, session: dict[str, Any]) -> None:
+        """``RpcServer.on_disconnect``: release everything the connection held."""
+        state = session.setdefault(SESSION_FOPS, BrickClient())
+        pending = state.close()
+        for table in (self.posix_locks, self.inode_locks, self.entry_locks):
+            table.release_client(state.lock_id)
+        for request in pending:
+            if not request.replied:
+                try:
+                    request.drop()
+                except Exception:  # answered meanwhile by a grant: nothing to drop
+                    pass
+
+
+def _not_implemented(svc: FopService, call: FopCall) -> Any:
+    raise OSError(errno.ENOSYS, "not implemented by the gfrpc brick")
