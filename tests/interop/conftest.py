@@ -1,5 +1,8 @@
 """Fixtures that run a real GlusterFS 10 for interop tests (see docs/INTEROP.md).
 
+The launcher is ``gfrpc.bench.realgluster`` (re-exported by ``gluster.py``); its
+``GlusterUnavailable`` is turned into ``need(False, reason)`` by the hook wrappers below.
+
 tests/interop has no __init__.py, so pytest's default (prepend) import mode already puts this
 directory on sys.path; the explicit insert below also covers ``--import-mode=importlib``.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from gluster import (  # noqa: E402
     make_tls_material,
 )
 from gluster import fuse_mount as gluster_fuse_mount  # noqa: E402
+from gluster_support import GlusterUnavailable, need  # noqa: E402
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -32,6 +36,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if Path(str(item.fspath)).resolve().is_relative_to(HERE):
             item.add_marker(pytest.mark.interop)
+
+
+def _need_gluster(phase: str) -> Callable[..., Generator[None, object, object]]:
+    """A hook wrapper turning the launcher's GlusterUnavailable into ``need(False, reason)``."""
+
+    def wrapper(item: pytest.Item) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        except GlusterUnavailable as exc:
+            reason = str(exc)
+        need(False, reason)  # outside the except block: no chained traceback
+        raise AssertionError("unreachable: need(False, ...) always raises")
+
+    wrapper.__name__ = f"pytest_runtest_{phase}"
+    return pytest.hookimpl(wrapper=True)(wrapper)
+
+
+# The launcher (gfrpc.bench.realgluster) knows nothing of pytest: where it finds a prerequisite
+# missing it raises GlusterUnavailable. In fixtures (setup), test bodies (call) and teardown,
+# that becomes need(False, reason): a failure under CI=true, a skip otherwise.
+pytest_runtest_setup = _need_gluster("setup")
+pytest_runtest_call = _need_gluster("call")
+pytest_runtest_teardown = _need_gluster("teardown")
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,19 @@ def _register_bench(sub: argparse._SubParsersAction) -> None:
     bench_transport.add_arguments(p)
     p.set_defaults(func=bench_transport.run)
 
+    from gfrpc.bench import write as bench_write
+
+    p = sub.add_parser(
+        "bench-write",
+        help="write 24 streams x 64 MiB in 1 MiB records to the gfrpc brick and to the real "
+        "glusterfsd, TLS on and off",
+        description="Write N files at once (one connection each) with gfrpc's client, to a "
+        "gfrpc brick and to a real glusterfsd started in the same run, with TLS on and off; "
+        "print MB/s, client and server CPU and the ratio gfrpc brick / glusterfsd.",
+    )
+    bench_write.add_arguments(p)
+    p.set_defaults(func=bench_write.run)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
