@@ -18,6 +18,7 @@ from gfrpc.bench.realgluster import (  # noqa: F401  (names the tests import)
     BRICK_PORT_RANGE,
     GLUSTERD_ADDRESS,
     SYSTEM_WORKDIR,
+    BrickInfo,
     GlusterD,
     GlusterError,
     GlusterUnavailable,

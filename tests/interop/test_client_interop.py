@@ -7,19 +7,16 @@ gfrpc is read back through a real FUSE mount of the same brick, and the other wa
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gluster import GlusterD, GlusterVolume, cmdline, port_open, stop_pid
-from gluster_support import LOG_DIR, START_TIMEOUT, VOLUME_LOG_SUBDIRS, brick_log_path, need
+from gluster import GlusterD, GlusterVolume
 
 from gfrpc.cli import main as cli_main
 from gfrpc.client import dht
@@ -246,43 +243,6 @@ def test_cli_tls_round_trip(gluster_volume_tls: GlusterVolume, tmp_path: Path) -
 # a plain distribute volume of 3 bricks
 
 
-@contextlib.contextmanager
-def _dist_volume(gd: GlusterD, name: str, bricks: list[Path]) -> Iterator[None]:
-    for b in bricks:
-        b.mkdir(parents=True)
-    pids: list[int] = []
-    created = False
-    try:
-        gd.cli("volume", "create", name, *(f"{gd.host}:{b}" for b in bricks), "force")
-        created = True
-        r = gd.cli("volume", "start", name, check=False)
-        need(r.returncode == 0, f"volume start {name} failed: {r.stdout}{r.stderr}")
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            up = [n for n in gd.volume_status(name) if n.get("path", "").startswith("/")
-                  and n.get("status") == "1" and n.get("port", "").isdigit()
-                  and port_open("127.0.0.1", int(n["port"]))]
-            if len(up) == len(bricks):
-                pids = [int(n["pid"]) for n in up]
-                break
-            need(time.monotonic() < deadline, f"bricks of {name} not online: {up}")
-            time.sleep(0.2)
-        yield
-    finally:
-        if created:
-            gd.cli("volume", "stop", name, "force", check=False)
-            gd.cli("volume", "delete", name, check=False)
-        for pid in pids:
-            if any(str(gd.root) in a for a in cmdline(pid)):
-                stop_pid(pid)
-        for b in bricks:
-            with contextlib.suppress(OSError):
-                brick_log_path(b).unlink()
-        for sub in VOLUME_LOG_SUBDIRS:
-            with contextlib.suppress(OSError):
-                (LOG_DIR / sub / name).rmdir()
-
-
 def test_distribute_volume_with_real_dht_client(glusterd: GlusterD, fuse_mount: Any) -> None:
     """On a 3-brick distribute volume, files gfrpc creates land on the brick DHT's hash and
     the directory layout choose, directories exist on every brick with a layout xattr, and a
@@ -290,10 +250,10 @@ def test_distribute_volume_with_real_dht_client(glusterd: GlusterD, fuse_mount: 
     a rename to a name hashing elsewhere leaves a linkto file that both clients follow."""
     name = f"gfrpc-cdht-{glusterd.root.name[-6:]}"
     top = glusterd.bricks_dir / name
-    bricks = [top / f"b{i}" for i in range(3)]
     try:
-        with _dist_volume(glusterd, name, bricks), \
-                Volume.connect(f"gluster://127.0.0.1/{name}") as v:
+        dist = glusterd.create_volume(name, bricks=3)
+        bricks = [b.path for b in dist.bricks]
+        with Volume.connect(f"gluster://127.0.0.1/{name}") as v:
             assert v.kind == "distribute" and len(v.bricks) == 3
             by_sub = {c.name: Path(c.brick_path) for c in v.bricks}
             v.mkdir("/d")
@@ -342,6 +302,8 @@ def test_distribute_volume_with_real_dht_client(glusterd: GlusterD, fuse_mount: 
             v.rmdir("/d")
             assert all(not (b / "d").exists() for b in bricks)
     finally:
+        if name in glusterd.volumes:
+            glusterd.delete_volume(name)
         shutil.rmtree(top, ignore_errors=True)
 
 

@@ -15,14 +15,13 @@ import ctypes.util
 import os
 import shutil
 import stat
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gluster import GlusterD, cmdline, port_open, run, stop_pid, unmount
-from gluster_support import LOG_DIR, START_TIMEOUT, VOLUME_LOG_SUBDIRS, brick_log_path, need
+from gluster import GlusterD, run, unmount
+from gluster_support import need
 
 from gfrpc.client import volfile as vf
 from gfrpc.client.dht import (
@@ -51,79 +50,32 @@ class DhtVolume:
     shared_brick_count: int
 
 
-def _brick_status(gd: GlusterD, name: str) -> list[dict[str, str]]:
-    return [n for n in gd.volume_status(name) if n.get("path", "").startswith("/")]
-
-
-def _wait_bricks(gd: GlusterD, name: str, bricks: list[Path]) -> dict[str, dict[str, str]]:
-    deadline = time.monotonic() + START_TIMEOUT
-    last: list[dict[str, str]] = []
-    while time.monotonic() < deadline:
-        last = _brick_status(gd, name)
-        up = {n["path"]: n for n in last if n.get("status") == "1" and n.get("port", "").isdigit()
-              and int(n["port"]) > 0 and port_open("127.0.0.1", int(n["port"]))}
-        if all(str(b) in up for b in bricks):
-            return up
-        time.sleep(0.2)
-    need(False, f"bricks of {name} not online within {START_TIMEOUT:.0f}s: {last}\n"
-         + gd.logs(*(brick_log_path(b) for b in bricks)))
-    raise AssertionError("unreachable")
-
-
 @contextlib.contextmanager
-def _distribute_volume(gd: GlusterD, name: str, bricks: list[Path]) -> Iterator[DhtVolume]:
-    """Create and start a plain distribute volume over ``bricks`` (``force``); at exit stop
-    and delete it, stop its brick processes and remove what GlusterFS left outside our tree."""
-    for b in bricks:
-        b.mkdir(parents=True)
-    pids: list[int] = []
-    sockets: list[str] = []
-    created = False
+def _distribute_volume(gd: GlusterD, name: str, n_bricks: int) -> Iterator[DhtVolume]:
+    """Start a plain distribute volume of ``n_bricks`` bricks (the launcher's
+    ``create_volume``) and read back the client graph glusterd wrote; at exit delete it (the
+    launcher stops its bricks and removes what GlusterFS left outside our tree)."""
     try:
-        gd.cli("volume", "create", name, *(f"{gd.host}:{b}" for b in bricks), "force")
-        created = True
-        r = gd.cli("volume", "start", name, check=False)
-        need(r.returncode == 0, f"`gluster volume start {name}` failed: {r.stdout}{r.stderr}\n"
-             + gd.logs(*(brick_log_path(b) for b in bricks)))
-        up = _wait_bricks(gd, name, bricks)
-        for b in bricks:
-            pid = int(up[str(b)]["pid"])
-            pids.append(pid)
-            args = cmdline(pid)
-            if "-S" in args and args.index("-S") + 1 < len(args):
-                sockets.append(args[args.index("-S") + 1])
+        vol = gd.create_volume(name, bricks=n_bricks)
         # the client graph glusterd serves (GETSPEC); aim each client at its brick's port
         volfile = vf.parse((gd.workdir / "vols" / name / f"{name}.tcp-fuse.vol").read_text())
         assert vf.check_supported(volfile) == "distribute"
-        by_path = {str(b): b for b in bricks}
+        by_path = {str(b.path): b for b in vol.bricks}
         order = vf.distribute_layout_order(volfile)
         specs = {s.name: s for s in vf.client_bricks(volfile)}
         for client in order:
             xl = volfile[client]
             xl.options["remote-host"] = "127.0.0.1"
-            xl.options["remote-port"] = up[specs[client].remote_subvolume]["port"]
+            xl.options["remote-port"] = str(by_path[specs[client].remote_subvolume].port)
         brick_vol = vf.parse(next((gd.workdir / "vols" / name).glob(f"{name}.*-b0.vol"))
                              .read_text())
         posix = next(x for x in brick_vol.volumes if x.type == "storage/posix")
         yield DhtVolume(name=name, volfile=volfile, subvolumes=order,
-                        bricks=[by_path[specs[c].remote_subvolume] for c in order],
+                        bricks=[by_path[specs[c].remote_subvolume].path for c in order],
                         shared_brick_count=int(posix.options.get("shared-brick-count", "1")))
     finally:
-        if created:
-            gd.cli("volume", "stop", name, "force", check=False)
-            gd.cli("volume", "delete", name, check=False)
-        for pid in pids:
-            if any(str(gd.root) in a for a in cmdline(pid)):
-                stop_pid(pid)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                os.unlink(sock)
-        for b in bricks:
-            with contextlib.suppress(OSError):
-                brick_log_path(b).unlink()
-        for sub in VOLUME_LOG_SUBDIRS:
-            with contextlib.suppress(OSError):
-                (LOG_DIR / sub / name).rmdir()
+        if name in gd.volumes:
+            gd.delete_volume(name)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +84,7 @@ def dht_volume(glusterd: GlusterD) -> Iterator[DhtVolume]:
     name = f"gfrpc-dht-{glusterd.root.name[-6:]}"
     top = glusterd.bricks_dir / name
     try:
-        with _distribute_volume(glusterd, name, [top / f"b{i}" for i in range(N_BRICKS)]) as vol:
+        with _distribute_volume(glusterd, name, N_BRICKS) as vol:
             yield vol
     finally:
         shutil.rmtree(top, ignore_errors=True)
@@ -288,7 +240,7 @@ def test_weighted_rebalance_splits_by_brick_size(glusterd: GlusterD) -> None:
     the bricks' sizes in 1 MiB chunks: bricks on tmpfs of 32 and 96 MiB get 1/4 and 3/4."""
     name = f"gfrpc-dhtw-{glusterd.root.name[-6:]}"
     top = glusterd.bricks_dir / name
-    mounts = [top / "fs0", top / "fs1"]
+    mounts = [top / "b0", top / "b1"]  # the brick directories create_volume(bricks=2) uses
     mounted: list[Path] = []
     try:
         for m, size in zip(mounts, ("32m", "96m"), strict=True):
@@ -296,7 +248,7 @@ def test_weighted_rebalance_splits_by_brick_size(glusterd: GlusterD) -> None:
             r = run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(m)])
             need(r.returncode == 0, f"cannot mount a tmpfs for a brick: {r.stderr.strip()}")
             mounted.append(m)
-        with _distribute_volume(glusterd, name, [m / "b0" for m in mounts]) as vol:
+        with _distribute_volume(glusterd, name, len(mounts)) as vol:
             assert vol.shared_brick_count == 1
             with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
                 for d in ("w1", "w2", "w3"):

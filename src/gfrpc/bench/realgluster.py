@@ -53,6 +53,7 @@ from gfrpc.bench.realgluster_support import (
     brick_host,
     brick_log_path,
     check_prerequisites,
+    client_volfile,
     cmdline,
     collect_logs,
     fuse_log_path,
@@ -79,7 +80,7 @@ __all__ = [
     "GF_DUMP_VERSION", "GLUSTERD_ADDRESS", "GLUSTERD_PORT", "LOG_DIR", "PMAP_PORTBYBRICK",
     "PMAP_PROGRAM", "PMAP_VERSION", "SERVER_CN", "START_TIMEOUT", "STOP_GRACE",
     "SYSTEM_RUNDIR", "SYSTEM_WORKDIR", "TMP_PREFIX", "UNTRUSTED_CN", "VOLUME_LOG_SUBDIRS",
-    "GlusterD", "GlusterError", "GlusterUnavailable", "GlusterVolume", "TLSFiles",
+    "BrickInfo", "GlusterD", "GlusterError", "GlusterUnavailable", "GlusterVolume", "TLSFiles",
     "TLSMaterial", "brick_host", "brick_log_path", "check_prerequisites", "client_volfile",
     "cmdline", "collect_logs", "fuse_log_path", "fuse_mount", "gf_dump", "is_mounted",
     "listener_pids", "make_tls_material", "mounts_under", "pid_alive", "pmap_port_by_brick",
@@ -91,20 +92,39 @@ __all__ = [
 
 
 @dataclass
+class BrickInfo:
+    """One brick of a harness volume; ``port``/``pid`` are 0 and ``socket`` None until started."""
+
+    path: Path
+    port: int = 0  # TCP port of the brick (glusterfsd)
+    pid: int = 0  # pid of the brick process
+    socket: str | None = None  # the brick's unix socket (-S), removed at teardown
+
+    @property
+    def log(self) -> Path:
+        return brick_log_path(self.path)
+
+
+@dataclass
 class GlusterVolume:
-    """A started one-brick volume of the harness's glusterd."""
+    """A volume of the harness's glusterd: plain distribute over ``bricks`` (one by default).
+
+    ``brick_path``/``port``/``pid``/``brick_socket`` describe brick 0; ``bricks`` lists all of
+    them in glusterd's order.
+    """
 
     name: str
     host: str  # the host name in the brick spec (resolves to loopback)
     brick_path: Path
-    port: int  # TCP port of the brick (glusterfsd)
-    pid: int  # pid of the brick process
+    port: int  # TCP port of brick 0 (glusterfsd); 0 while the volume is not started
+    pid: int  # pid of brick 0's process; 0 while the volume is not started
     glusterd_address: tuple[str, int] = GLUSTERD_ADDRESS
     tls: bool = False
     tls_dir: Path | None = None  # client-side glusterfs.pem/.key/.ca (gfrpc --tls-dir)
     server_tls_dir: Path | None = None  # the files the brick uses (ssl.own-cert etc.)
     options: dict[str, str] = field(default_factory=dict)
-    brick_socket: str | None = None  # the brick's unix socket (-S), removed at teardown
+    brick_socket: str | None = None  # brick 0's unix socket (-S), removed at teardown
+    bricks: list[BrickInfo] = field(default_factory=list)
 
     @property
     def brick(self) -> str:
@@ -135,32 +155,6 @@ class GlusterVolume:
                               name=name or f"{self.name}-client-0", extra_options=extra_options)
 
 
-def client_volfile(*, remote_port: int, remote_subvolume: str, remote_host: str = "127.0.0.1",
-                   tls_dir: Path | str | None = None, name: str = "gfrpc-client-0",
-                   extra_options: dict[str, str] | None = None) -> str:
-    opts = {
-        "transport-type": "tcp",
-        "transport.address-family": "inet",
-        "remote-host": remote_host,
-        "remote-port": str(remote_port),
-        "remote-subvolume": remote_subvolume,
-        "ping-timeout": "42",
-    }
-    if tls_dir is not None:
-        d = Path(tls_dir)
-        opts.update({
-            "transport.socket.ssl-enabled": "on",
-            "transport.socket.ssl-own-cert": str(d / "glusterfs.pem"),
-            "transport.socket.ssl-private-key": str(d / "glusterfs.key"),
-            "transport.socket.ssl-ca-list": str(d / "glusterfs.ca"),
-        })
-    opts.update(extra_options or {})
-    lines = [f"volume {name}", "    type protocol/client"]
-    lines += [f"    option {k} {v}" for k, v in opts.items()]
-    lines += ["end-volume", ""]
-    return "\n".join(lines)
-
-
 class GlusterD:
     """A private glusterd (``glusterd -N``) on 127.0.0.1:24007 with its own state directories.
 
@@ -185,7 +179,7 @@ class GlusterD:
         self.proc: subprocess.Popen[bytes] | None = None
         self.volumes: dict[str, GlusterVolume] = {}
         self._created: set[str] = set()  # volumes that exist now and are ours to delete
-        self._history: dict[str, Path] = {}  # every volume ever created here -> brick path
+        self._history: dict[str, list[Path]] = {}  # every volume ever created -> brick paths
         self._brick_sockets: set[str] = set()
         self._fuse_logs: list[Path] = []
 
@@ -293,13 +287,8 @@ class GlusterD:
         for sock in self._brick_sockets:
             with contextlib.suppress(OSError):
                 os.unlink(sock)
-        for name, brick in self._history.items():
-            with contextlib.suppress(OSError):
-                brick_log_path(brick).unlink()
-            # glusterd makes empty per-volume log dirs at hard-coded places; rmdir only if empty
-            for sub in VOLUME_LOG_SUBDIRS:
-                with contextlib.suppress(OSError):
-                    (LOG_DIR / sub / name).rmdir()
+        for name in self._history:
+            self._remove_volume_files(name)
         self.volumes.clear()
         if not mounts_under(self.root):
             shutil.rmtree(self.root, ignore_errors=True)
@@ -308,7 +297,25 @@ class GlusterD:
         if errors:
             raise GlusterError("interop teardown problems: " + "; ".join(errors))
 
+    def _remove_volume_files(self, name: str) -> None:
+        """Remove what a (stopped) volume left outside our tree: brick logs, brick sockets and
+        the empty per-volume log dirs glusterd makes at hard-coded places (rmdir: only if empty).
+        """
+        for brick in self._history.get(name, []):
+            with contextlib.suppress(OSError):
+                brick_log_path(brick).unlink()
+        vol = self.volumes.get(name)
+        for sock in [b.socket for b in vol.bricks if b.socket] if vol else []:
+            with contextlib.suppress(OSError):
+                os.unlink(sock)
+            self._brick_sockets.discard(sock)
+        for sub in VOLUME_LOG_SUBDIRS:
+            with contextlib.suppress(OSError):
+                (LOG_DIR / sub / name).rmdir()
+
     def _is_ours(self, pid: int) -> bool:
+        if pid <= 0:
+            return False
         args = cmdline(pid)
         return bool(args) and any(str(self.root) in a for a in args)
 
@@ -359,12 +366,23 @@ class GlusterD:
 
     # ---- volumes -----------------------------------------------------------------------------
 
-    def create_volume(self, name: str | None = None, *, tls: TLSMaterial | None = None,
-                      options: dict[str, str] | None = None) -> GlusterVolume:
-        """Create and start a one-brick volume; returns once the brick serves its port."""
+    def create_volume(self, name: str | None = None, *, bricks: int = 1,
+                      tls: TLSMaterial | None = None, options: dict[str, str] | None = None,
+                      start: bool = True) -> GlusterVolume:
+        """Create a plain distribute volume of ``bricks`` bricks (``force``), set ``options``
+        (and the TLS ones), and unless ``start=False`` start it and return once every brick
+        serves its port.
+
+        Brick directories: ``bricks_dir/<name>`` for one brick, ``bricks_dir/<name>/b0..bN-1``
+        otherwise; they may already exist (e.g. with a file system mounted there).
+        """
+        if bricks < 1:
+            raise ValueError(f"a volume needs at least one brick, not {bricks}")
         name = name or f"gfrpc-{uuid.uuid4().hex[:8]}"
-        brick = self.bricks_dir / name
-        brick.mkdir(parents=True)
+        top = self.bricks_dir / name
+        paths = [top] if bricks == 1 else [top / f"b{i}" for i in range(bricks)]
+        for path in paths:
+            path.mkdir(parents=True, exist_ok=True)
         opts: dict[str, str] = {}
         if tls is not None:
             opts |= {"ssl.own-cert": str(tls.server.cert),
@@ -373,62 +391,84 @@ class GlusterD:
                      "client.ssl": "on",
                      "server.ssl": "on"}
         opts |= options or {}
-        self._history[name] = brick
-        self.cli("volume", "create", name, f"{self.host}:{brick}", "force")
+        self._history[name] = paths
+        self.cli("volume", "create", name, *(f"{self.host}:{p}" for p in paths), "force")
         self._created.add(name)
         for k, v in opts.items():
             self.cli("volume", "set", name, k, v)
-        r = self.cli("volume", "start", name, check=False)
-        require(r.returncode == 0, f"`gluster volume start {name}` failed: "
-                                   f"{(r.stdout + r.stderr).strip()}\n"
-                                   + self.logs(brick_log_path(brick)))
-        port, pid = self._wait_brick_online(name, brick)
-        vol = GlusterVolume(name=name, host=self.host, brick_path=brick, port=port, pid=pid,
+        vol = GlusterVolume(name=name, host=self.host, brick_path=paths[0], port=0, pid=0,
                             tls=tls is not None,
                             tls_dir=tls.client.dir if tls else None,
                             server_tls_dir=tls.server.dir if tls else None,
-                            options=opts)
-        args = cmdline(pid)
-        if "-S" in args and args.index("-S") + 1 < len(args):
-            vol.brick_socket = args[args.index("-S") + 1]
-            self._brick_sockets.add(vol.brick_socket)
+                            options=opts, bricks=[BrickInfo(p) for p in paths])
         self.volumes[name] = vol
+        return self.start_volume(name) if start else vol
+
+    def start_volume(self, name: str) -> GlusterVolume:
+        """Start a volume made by ``create_volume(..., start=False)``; returns once every brick
+        serves its port, with the bricks' ports, pids and sockets filled in."""
+        vol = self.volumes.get(name)
+        if vol is None or name not in self._created:
+            raise GlusterError(f"refusing to start volume {name!r}: not created by this harness")
+        r = self.cli("volume", "start", name, check=False)
+        require(r.returncode == 0, f"`gluster volume start {name}` failed: "
+                                   f"{(r.stdout + r.stderr).strip()}\n"
+                                   + self.logs(*(b.log for b in vol.bricks)))
+        vol.bricks = self._wait_bricks_online(name, [b.path for b in vol.bricks])
+        for b in vol.bricks:
+            args = cmdline(b.pid)
+            if "-S" in args and args.index("-S") + 1 < len(args):
+                b.socket = args[args.index("-S") + 1]
+                self._brick_sockets.add(b.socket)
+        b0 = vol.bricks[0]
+        vol.brick_path, vol.port, vol.pid, vol.brick_socket = b0.path, b0.port, b0.pid, b0.socket
         return vol
 
-    def _wait_brick_online(self, name: str, brick: Path) -> tuple[int, int]:
+    def _wait_bricks_online(self, name: str, paths: list[Path]) -> list[BrickInfo]:
+        """Wait until every brick in ``paths`` is online and its port accepts connections;
+        returns them in glusterd's order (that of ``volume status``)."""
+        wanted = {str(p): p for p in paths}
         deadline = time.monotonic() + START_TIMEOUT
         last: list[dict[str, str]] = []
         while time.monotonic() < deadline:
             last = self.volume_status(name)
+            up: list[BrickInfo] = []
             for node in last:
                 port = node.get("port") or node.get("tcp") or ""
-                if (node.get("path") == str(brick) and node.get("status") == "1"
-                        and port.isdigit() and int(port) > 0 and node.get("pid", "").isdigit()):
-                    if port_open("127.0.0.1", int(port)):
-                        return int(port), int(node["pid"])
+                path = node.get("path", "")
+                if (path in wanted and node.get("status") == "1" and port.isdigit()
+                        and int(port) > 0 and node.get("pid", "").isdigit()
+                        and port_open("127.0.0.1", int(port))):
+                    up.append(BrickInfo(wanted[path], int(port), int(node["pid"])))
+            if {str(b.path) for b in up} == set(wanted):
+                return up
             time.sleep(0.2)
-        require(False, f"brick {brick} of volume {name} did not come online within "
-                       f"{START_TIMEOUT:.0f}s (status: {last})\n"
-                       + self.logs(brick_log_path(brick)))
+        require(False, f"bricks {sorted(wanted)} of volume {name} did not all come online "
+                       f"within {START_TIMEOUT:.0f}s (status: {last})\n"
+                       + self.logs(*(brick_log_path(p) for p in paths)))
         raise AssertionError("unreachable")
 
     def delete_volume(self, name: str) -> None:
-        """Stop and delete a volume this harness created, and make sure its brick is gone."""
+        """Stop and delete a volume this harness created, make sure its bricks are gone, and
+        remove their logs and sockets."""
         if name not in self._created:
             raise GlusterError(f"refusing to delete volume {name!r}: not created by this harness")
         vol = self.volumes.get(name)
         self.cli("volume", "stop", name, "force", check=False)
         self.cli("volume", "delete", name)
         self._created.discard(name)
-        if vol is not None and self._is_ours(vol.pid):
-            stop_pid(vol.pid)
+        for b in vol.bricks if vol is not None else []:
+            if self._is_ours(b.pid):
+                stop_pid(b.pid)
+        self._remove_volume_files(name)
+        self.volumes.pop(name, None)
 
     # ---- diagnostics -------------------------------------------------------------------------
 
     def logs(self, *extra: Path, lines: int = 40) -> str:
         """Tails of glusterd's, the CLI's, our bricks' and FUSE clients' logs (+ ``extra``)."""
         paths = [self.logfile, self.cli_logfile]
-        paths += [v.brick_log for v in self.volumes.values()]
+        paths += [b.log for v in self.volumes.values() for b in v.bricks]
         paths += self._fuse_logs[-2:]
         paths += [p for p in extra if p not in paths]
         return collect_logs([p for p in paths if p.exists()] or paths[:1], lines)

@@ -217,6 +217,38 @@ def unmount(mountpoint: Path | str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# hand-written client volfiles
+
+
+def client_volfile(*, remote_port: int, remote_subvolume: str, remote_host: str = "127.0.0.1",
+                   tls_dir: Path | str | None = None, name: str = "gfrpc-client-0",
+                   extra_options: dict[str, str] | None = None) -> str:
+    """A one-xlator ``protocol/client`` volfile aimed at ``remote_subvolume`` (a brick path)
+    on ``remote_host:remote_port``; with ``tls_dir`` (glusterfs.pem/.key/.ca) over TLS."""
+    opts = {
+        "transport-type": "tcp",
+        "transport.address-family": "inet",
+        "remote-host": remote_host,
+        "remote-port": str(remote_port),
+        "remote-subvolume": remote_subvolume,
+        "ping-timeout": "42",
+    }
+    if tls_dir is not None:
+        d = Path(tls_dir)
+        opts.update({
+            "transport.socket.ssl-enabled": "on",
+            "transport.socket.ssl-own-cert": str(d / "glusterfs.pem"),
+            "transport.socket.ssl-private-key": str(d / "glusterfs.key"),
+            "transport.socket.ssl-ca-list": str(d / "glusterfs.ca"),
+        })
+    opts.update(extra_options or {})
+    lines = [f"volume {name}", "    type protocol/client"]
+    lines += [f"    option {k} {v}" for k, v in opts.items()]
+    lines += ["end-volume", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
 # a tiny, self-contained ONC RPC probe (independent of gfrpc, so it can check gfrpc too)
 
 
