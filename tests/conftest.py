@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
+from gfrpc.transport import POLLER_NAMES, make_poller
+from gfrpc.transport.pollers.base import Poller
 from gfrpc.wire.record import NEED_DATA, RecordDecoder
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -49,3 +53,44 @@ def golden() -> Callable[[str], bytes]:
 def feed(request: pytest.FixtureRequest) -> Callable[[bytes], list[bytes]]:
     """Split a byte stream into records, fed to RecordDecoder whole or one byte at a time."""
     return _whole if request.param == "whole" else _bytewise
+
+
+# -- TLS and pollers, shared by the transport and RPC suites ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """One throwaway CA per test session."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def tls_context(ca: trustme.CA) -> Callable[[bool, str], ssl.SSLContext]:
+    """``tls_context(server, cn)``: a mutual-TLS context (no host-name check, TLS >= 1.2)
+    with a certificate for ``cn`` issued by the session CA."""
+
+    def make(server: bool, cn: str) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ca.configure_trust(ctx)
+        ca.issue_cert(cn, common_name=cn).configure_cert(ctx)
+        return ctx
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tls_pair(tls_context: Callable[[bool, str], ssl.SSLContext]) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context CN server.test, client context CN client.test)."""
+    return tls_context(True, "server.test"), tls_context(False, "client.test")
+
+
+@pytest.fixture(params=POLLER_NAMES)
+def poller(request: pytest.FixtureRequest) -> Iterator[Poller]:
+    """A started poller of each kind; stopped after the test."""
+    p = make_poller(request.param, event_threads=2)
+    p.start()
+    yield p
+    p.stop()

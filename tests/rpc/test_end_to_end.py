@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import errno
-import ssl
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import trustme
 
 from gfrpc.errors import NotConnectedError, RpcError, TransportError
 from gfrpc.programs import dump as gfdump
 from gfrpc.rpc import RpcClient, RpcServer, dump, ping
 from gfrpc.rpc.server import Procedure, Program, Request
-from gfrpc.transport import POLLER_NAMES, make_poller
 from gfrpc.transport.pollers.base import Poller
 
 ECHO_PROG, ECHO_VERS = 0x20000002, 1
@@ -40,33 +36,9 @@ def make_server(poller: Poller, workers: int = 4) -> RpcServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def context(ca: trustme.CA, server: bool, cn: str) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ca.configure_trust(ctx)
-    ca.issue_cert(cn, common_name=cn).configure_cert(ctx)
-    return ctx
-
-
-@pytest.fixture(params=POLLER_NAMES)
-def poller(request: pytest.FixtureRequest) -> Iterator[Poller]:
-    p = make_poller(request.param, event_threads=2)
-    p.start()
-    yield p
-    p.stop()
-
-
 @pytest.fixture(params=[False, True], ids=["plain", "tls"])
-def tls(request: pytest.FixtureRequest, ca: trustme.CA) -> tuple[Any, Any]:
-    if not request.param:
-        return None, None
-    return context(ca, True, "server.test"), context(ca, False, "client.test")
+def tls(request: pytest.FixtureRequest, tls_pair: tuple[Any, Any]) -> tuple[Any, Any]:
+    return tls_pair if request.param else (None, None)
 
 
 @pytest.mark.timeout(60)
@@ -137,18 +109,18 @@ def test_dump_ping_and_errors_end_to_end(poller: Poller) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_ssl_allow_refuses_unlisted_client_cn(poller: Poller, ca: trustme.CA) -> None:
+def test_ssl_allow_refuses_unlisted_client_cn(poller: Poller, tls_context: Any) -> None:
     """A TLS client whose CN is not in ssl_allow is disconnected; a listed one is served."""
     server = make_server(poller)
-    refused = server.listen("127.0.0.1:0", tls=context(ca, True, "server.test"), ssl_allow="admin, trusted-*")
-    client = RpcClient(str(refused.address), poller=poller, tls=context(ca, False, "client.test"))
+    refused = server.listen("127.0.0.1:0", tls=tls_context(True, "server.test"), ssl_allow="admin, trusted-*")
+    client = RpcClient(str(refused.address), poller=poller, tls=tls_context(False, "client.test"))
     try:
         with pytest.raises(TransportError):
             client.connect()
             client.call(ECHO_PROG, ECHO_VERS, ECHO, b"x", timeout=10)
     finally:
         client.close()
-    allowed = RpcClient(str(refused.address), poller=poller, tls=context(ca, False, "trusted-1"))
+    allowed = RpcClient(str(refused.address), poller=poller, tls=tls_context(False, "trusted-1"))
     try:
         allowed.connect()
         assert bytes(allowed.call(ECHO_PROG, ECHO_VERS, ECHO, b"ok").body) == b"ok"
