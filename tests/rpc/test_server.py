@@ -223,7 +223,7 @@ def test_malformed_credential_body_gets_auth_error(server: RpcServer) -> None:
 def test_credential_over_400_bytes_closes_the_connection(
         server: RpcServer, caplog: pytest.LogCaptureFixture) -> None:
     """A credential body over 400 bytes is a protocol error: close, with a logged reason."""
-    ep = connect(server)
+    ep = connect(server, peername=("127.0.0.1", 40404))
     body = bytes(404)
     record = struct.pack(">IIIIIIII", 1, 0, 2, ECHO_PROG, 3, 1, 390040, len(body)) + body + bytes(8)
     with caplog.at_level(logging.INFO, logger="gfrpc.rpc.server"):
@@ -231,7 +231,9 @@ def test_credential_over_400_bytes_closes_the_connection(
         assert ep.lost_event.wait(5)
     assert isinstance(ep.close_exc, RemoteProtocolError)
     assert ep.sent.empty()
-    lines = [r.getMessage() for r in caplog.records if "closed" in r.getMessage()]
+    # Only this connection's lines: an earlier test's connections may log their close late.
+    lines = [r.getMessage() for r in caplog.records
+             if "closed" in r.getMessage() and "127.0.0.1:40404" in r.getMessage()]
     assert len(lines) == 1 and "protocol error" in lines[0]
 
 
@@ -370,12 +372,15 @@ def test_ssl_allow_refuses_a_peer_whose_cn_does_not_match(
     """ssl_allow globs are checked when the connection is made; a refused CN is closed with
     one logged line, before any of its calls is looked at."""
     with caplog.at_level(logging.INFO, logger="gfrpc.rpc.server"):
-        bad = connect(server, ssl_allow=["client-*", "admin"], peer_cn="intruder")
+        bad = connect(server, ssl_allow=["client-*", "admin"], peer_cn="intruder",
+                      peername=("127.0.0.1", 40666))
         bad.feed(call_message(1, ECHO_PROG, 3, 1))
         assert bad.lost_event.wait(5)
     assert isinstance(bad.close_exc, TLSError)
     assert bad.sent.empty()
-    lines = [r.getMessage() for r in caplog.records if "closed" in r.getMessage()]
+    # Only this connection's lines: an earlier test's connections may log their close late.
+    lines = [r.getMessage() for r in caplog.records
+             if "closed" in r.getMessage() and "127.0.0.1:40666" in r.getMessage()]
     assert len(lines) == 1 and "intruder" in lines[0]
     good = connect(server, ssl_allow=["client-*", "admin"], peer_cn="client-7")
     header, _ = roundtrip(good, call_message(1, ECHO_PROG, 3, 1))
