@@ -182,8 +182,11 @@ def test_no_fd_or_thread_leak_after_500_cycles(poller, tls):
             c.wait_records(1)
         ep.close()
         assert c.lost.wait(5)
+    # Cleanup finishes on the handling threads (an own-thread thread exits just after its
+    # fd is closed), so wait, bounded, for all three counts to come back down.
     deadline = time.monotonic() + 10
-    while (poller.pollable_count() > 1 or open_fds() > fds) and time.monotonic() < deadline:
+    while (poller.pollable_count() > 1 or open_fds() > fds
+           or threading.active_count() > threads) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert poller.pollable_count() == 1  # only the listener
     assert open_fds() <= fds

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -192,7 +193,7 @@ class Endpoint:
             if not self._open:
                 self._progress_handshake()
                 if not self._open:
-                    if error:
+                    if error and self._hangup_is_real():
                         raise NotConnectedError("connection failed during the TLS handshake")
                     return self._closing is None
             if writable and self._outq:
@@ -200,13 +201,34 @@ class Endpoint:
                     self._flush_locked()
             if readable or error:
                 self._read()
-                if error and self._closing is None:
+                if error and self._closing is None and self._hangup_is_real():
                     raise NotConnectedError("connection error (POLLERR/POLLHUP)")
         except (TransportError, RemoteProtocolError) as exc:
             self._set_closing(exc)
         except OSError as exc:
             self._set_closing(_translate(exc))
         return self._closing is None
+
+    def _hangup_is_real(self) -> bool:
+        """Whether an error/hang-up event really belongs to this socket.
+
+        epoll reports events by fd number. Between one thread's ``epoll_wait`` and its
+        look-up of the fd, another thread may retire the old connection, close its fd, and a
+        new connection may get the same number: the old HUP then arrives at the new endpoint.
+        So the flag is only believed when the socket agrees: a pending error (raised here), an
+        EOF, or unread data while reading is paused (it would only spin). A socket that would
+        just block on a read has no hang-up, and the event is ignored.
+        """
+        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise _translate(OSError(code, os.strerror(code)))
+        try:
+            peeked = self._sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            raise _translate(exc) from None
+        return not peeked or self._paused
 
     def finalize(self) -> None:
         if self._finalized:
