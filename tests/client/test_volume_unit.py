@@ -49,6 +49,7 @@ class FakeBrick:
         self.name = name
         self.brick_path = f"/bricks/{name}"
         self.port = 49152
+        self.generation = 1
         self.inodes = {ROOT_GFID: Inode(ROOT_GFID, stat.S_IFDIR | 0o755)}
         self.fds: dict[int, bytes] = {}
         self.blocks = blocks
@@ -66,6 +67,9 @@ class FakeBrick:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
+
+    def live_client(self) -> None:
+        """Always connected (reconnect is tested against a real gfrpc brick)."""
 
     def _get(self, gfid: bytes, code: int = errno.ESTALE) -> Inode:
         ino = self.inodes.get(bytes(gfid))

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -321,4 +322,38 @@ def test_replicated_volume_is_refused_by_type(glusterd: GlusterD) -> None:
             Volume.connect(f"gluster://127.0.0.1/{name}")
     finally:
         glusterd.cli("volume", "delete", name, check=False)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_client_reconnects_after_the_real_brick_restarts(glusterd: GlusterD) -> None:
+    """When a real glusterfsd is stopped and started again (``volume start force``), gfrpc's
+    client asks glusterd's portmapper again, runs a fresh SETVOLUME, reopens its open file by
+    gfid, and the bytes written before and after the restart are all on the brick."""
+    name = f"gfrpc-crec-{glusterd.root.name[-6:]}"
+    top = glusterd.bricks_dir / name
+    first, second = os.urandom(3 * MiB), os.urandom(3 * MiB)
+    try:
+        vol = glusterd.create_volume(name)
+        with Volume.connect(f"gluster://127.0.0.1/{name}") as v:
+            conn = v.bricks[0]
+            conn.reconnect_interval = 0
+            f = v.open("/survivor", "wb")
+            f.write(first)
+            f.flush()
+            lost = threading.Event()
+            assert conn.client is not None
+            conn.client.on_disconnect = lambda _c, _r: lost.set()
+            old_pid = vol.pid
+            vol = glusterd.restart_bricks(name)
+            assert lost.wait(30), "the client did not see the brick go away"
+            assert vol.pid != old_pid
+            f.write(second)
+            f.close()
+            assert conn.generation == 2
+            assert conn.port == vol.port  # the portmapper's new answer
+            assert v.read_bytes("/survivor") == first + second
+        assert (vol.brick_path / "survivor").read_bytes() == first + second
+    finally:
+        if name in glusterd.volumes:
+            glusterd.delete_volume(name)
         shutil.rmtree(top, ignore_errors=True)

@@ -415,6 +415,29 @@ class GlusterD:
                                    f"{(r.stdout + r.stderr).strip()}\n"
                                    + self.logs(*(b.log for b in vol.bricks)))
         vol.bricks = self._wait_bricks_online(name, [b.path for b in vol.bricks])
+        return self._adopt(vol)
+
+    def restart_bricks(self, name: str) -> GlusterVolume:
+        """Stop every brick process of a started volume of ours (by pid), then bring them back
+        with ``gluster volume start NAME force``, as an operator would after a brick crash.
+        Returns once they serve again, with the new ports and pids filled in."""
+        vol = self.volumes.get(name)
+        if vol is None or name not in self._created:
+            raise GlusterError(f"refusing to restart volume {name!r}: not created by this harness")
+        for b in vol.bricks:
+            if self._is_ours(b.pid):
+                stop_pid(b.pid)
+        r = self.cli("volume", "start", name, "force", check=False)
+        require(r.returncode == 0, f"`gluster volume start {name} force` failed: "
+                                   f"{(r.stdout + r.stderr).strip()}\n"
+                                   + self.logs(*(b.log for b in vol.bricks)))
+        old_pids = {b.pid for b in vol.bricks}
+        vol.bricks = self._wait_bricks_online(name, [b.path for b in vol.bricks],
+                                              not_pids=old_pids)
+        return self._adopt(vol)
+
+    def _adopt(self, vol: GlusterVolume) -> GlusterVolume:
+        """Note the running bricks' unix sockets (for cleanup) and brick 0's address."""
         for b in vol.bricks:
             args = cmdline(b.pid)
             if "-S" in args and args.index("-S") + 1 < len(args):
@@ -424,7 +447,8 @@ class GlusterD:
         vol.brick_path, vol.port, vol.pid, vol.brick_socket = b0.path, b0.port, b0.pid, b0.socket
         return vol
 
-    def _wait_bricks_online(self, name: str, paths: list[Path]) -> list[BrickInfo]:
+    def _wait_bricks_online(self, name: str, paths: list[Path], *,
+                            not_pids: set[int] | frozenset[int] = frozenset()) -> list[BrickInfo]:
         """Wait until every brick in ``paths`` is online and its port accepts connections;
         returns them in glusterd's order (that of ``volume status``)."""
         wanted = {str(p): p for p in paths}
@@ -438,6 +462,7 @@ class GlusterD:
                 path = node.get("path", "")
                 if (path in wanted and node.get("status") == "1" and port.isdigit()
                         and int(port) > 0 and node.get("pid", "").isdigit()
+                        and int(node["pid"]) not in not_pids
                         and port_open("127.0.0.1", int(port))):
                     up.append(BrickInfo(wanted[path], int(port), int(node["pid"])))
             if {str(b.path) for b in up} == set(wanted):

@@ -20,6 +20,16 @@ captures of a real FUSE client in tests/fixtures):
 FOP calls are pipelined: :meth:`BrickConnection.fop_async` returns a Future of the decoded
 ``(reply, data)``; many may be in flight on the one connection. :meth:`fop` waits and turns
 ``op_ret < 0`` into ``OSError(op_errno)``.
+
+**Reconnect.** When the connection is lost (brick restarted, network cut, ping-timeout), the
+calls in flight fail with ENOTCONN, as in GlusterFS. The next call reconnects from the start:
+from the port first given (so a brick reached through glusterd is looked up again in the
+portmapper: a restarted brick may listen on another port), DUMP, a fresh SETVOLUME. Attempts
+are made on the calling thread, at most one per ``reconnect_interval`` (3 s, GlusterFS's
+reconnect period); calls between attempts fail at once with ENOTCONN. Each successful
+handshake bumps :attr:`BrickConnection.generation`: fds from an older generation are gone on
+the brick, and ``File`` reopens its fd by gfid (GlusterFS's client_reopen) before using it.
+Locks held through the old connection are not re-acquired.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import logging
 import os
 import stat
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -86,9 +97,10 @@ class BrickConnection:
                  poller: Any, name: str | None = None, tls: Any = None, mgmt_tls: Any = None,
                  ctx_id: str | None = None, options: Mapping[str, str] | None = None,
                  ping_timeout: float = 42.0, frame_timeout: float = 1800.0,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, reconnect_interval: float = 3.0) -> None:
         self.host = host
         self.port = port or MGMT_PORT
+        self._first_port = self.port
         self.brick_path = brick_path
         self.volname = volname
         self.name = name or f"{volname}-client-0"
@@ -104,6 +116,11 @@ class BrickConnection:
         self.programs: list[tuple[int, int, str]] = []
         self.server_info: dict[str, str] = {}
         self.process_uuid = ""
+        self.reconnect_interval = reconnect_interval
+        #: bumped by every successful handshake; fds of an older generation are gone
+        self.generation = 0
+        self._last_attempt = float("-inf")
+        self._closed = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -119,31 +136,71 @@ class BrickConnection:
         with self._lock:
             if self.client is not None:
                 return
-            client = self._open(self.port)
-            try:
-                self.programs = dump(client, timeout=self.timeout)
-                if (pmap.PMAP_PROGRAM, pmap.PMAP_VERSION) in {(p, v) for p, v, _ in self.programs}:
-                    port = port_by_brick(client, self.brick_path, timeout=self.timeout)
-                    client.close()
-                    if port is None:
-                        raise fop_error(errno.ENOENT, self.brick_path,
-                                        f"the portmapper at {self.host}:{self.port} knows no "
-                                        f"brick {self.brick_path}; is the volume started?")
-                    self.port = port
-                    client = self._open(port)
-                    self.programs = dump(client, timeout=self.timeout)
-                offered = {(p, v) for p, v, _ in self.programs}
-                if (fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION) not in offered:
-                    names = ", ".join(f"{n} ({p} v{v})" for p, v, n in self.programs) or "none"
-                    raise OSError(errno.EPROTONOSUPPORT,
-                                  f"{self.where} does not serve {fops.GLUSTER_FOP_NAME} "
-                                  f"({fops.GLUSTER_FOP_PROGRAM} v{fops.GLUSTER_FOP_VERSION}); "
-                                  f"it offers: {names}")
-                self._setvolume(client)
-            except BaseException:
+            self._closed = False
+            self._last_attempt = time.monotonic()
+            self._handshake()
+
+    def live_client(self) -> RpcClient:
+        """The connected RpcClient, reconnecting first if the connection was lost and the last
+        attempt is ``reconnect_interval`` ago; else ENOTCONN (see the module docstring)."""
+        client = self.client
+        if client is not None and client.connected:
+            return client
+        with self._lock:
+            client = self.client
+            if client is not None and client.connected:
+                return client
+            if self._closed or client is None and self.generation == 0:
+                raise fop_error(errno.ENOTCONN, None, f"not connected to {self.where}")
+            wait = self._last_attempt + self.reconnect_interval - time.monotonic()
+            if wait > 0:
+                raise fop_error(errno.ENOTCONN, None, f"not connected to {self.where} "
+                                f"(next reconnect attempt in {wait:.1f} s)")
+            self._last_attempt = time.monotonic()
+            self.client = None
+            if client is not None:
                 client.close()
-                raise
-            self.client = client
+            self.port = self._first_port
+            try:
+                self._handshake()
+            except OSError as exc:
+                log.info("reconnect to %s failed: %s", self.where, exc)
+                raise fop_error(errno.ENOTCONN, None,
+                                f"not connected to {self.where}: reconnect failed: "
+                                f"{exc.strerror or exc}") from None
+            log.info("reconnected to %s (generation %d)", self.where, self.generation)
+            assert self.client is not None
+            return self.client
+
+    def _handshake(self) -> None:
+        """Connect from ``self.port``; on success set ``client`` and bump ``generation``
+        (caller holds ``_lock``)."""
+        client = self._open(self.port)
+        try:
+            self.programs = dump(client, timeout=self.timeout)
+            if (pmap.PMAP_PROGRAM, pmap.PMAP_VERSION) in {(p, v) for p, v, _ in self.programs}:
+                port = port_by_brick(client, self.brick_path, timeout=self.timeout)
+                client.close()
+                if port is None:
+                    raise fop_error(errno.ENOENT, self.brick_path,
+                                    f"the portmapper at {self.host}:{self.port} knows no "
+                                    f"brick {self.brick_path}; is the volume started?")
+                self.port = port
+                client = self._open(port)
+                self.programs = dump(client, timeout=self.timeout)
+            offered = {(p, v) for p, v, _ in self.programs}
+            if (fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION) not in offered:
+                names = ", ".join(f"{n} ({p} v{v})" for p, v, n in self.programs) or "none"
+                raise OSError(errno.EPROTONOSUPPORT,
+                              f"{self.where} does not serve {fops.GLUSTER_FOP_NAME} "
+                              f"({fops.GLUSTER_FOP_PROGRAM} v{fops.GLUSTER_FOP_VERSION}); "
+                              f"it offers: {names}")
+            self._setvolume(client)
+        except BaseException:
+            client.close()
+            raise
+        self.client = client
+        self.generation += 1
 
     def _open(self, port: int) -> RpcClient:
         tls = self.mgmt_tls if port == MGMT_PORT else self.tls
@@ -198,6 +255,7 @@ class BrickConnection:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             client, self.client = self.client, None
         if client is not None:
             client.close()
@@ -206,11 +264,12 @@ class BrickConnection:
     def fop_async(self, proc: FopProc, req: Any, payload: Buffer | None = None, *,
                   timeout: float | None = None) -> Future[tuple[Any, memoryview]]:
         """Send one FOP; the Future yields ``fops.decode_reply``'s ``(reply, data)``."""
-        client = self.client
         out: Future[tuple[Any, memoryview]] = Future()
         out.set_running_or_notify_cancel()
-        if client is None:
-            out.set_exception(fop_error(errno.ENOTCONN, None, f"not connected to {self.where}"))
+        try:
+            client = self.live_client()
+        except OSError as exc:
+            out.set_exception(exc)
             return out
         args: Any = fops.encode_write_request(req, payload) if payload is not None else req.pack()
         inner = client.call_async(fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION, proc, args,

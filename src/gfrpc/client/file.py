@@ -18,6 +18,10 @@ built-in ``open()`` does. Theory of operation of its data path:
   order. The position starts at the file size (FSTAT) and writes use explicit offsets, so
   appends from *one* writer are ordered; concurrent appenders are not coordinated.
 * ``close()`` sends FLUSH and then RELEASE (whose reply GlusterFS ignores), as FUSE does.
+* After the brick connection was re-established (``BrickConnection.generation`` moved on), the
+  old fd no longer exists on the brick: the next call first reopens the file by gfid with its
+  open flags minus O_CREAT, O_EXCL and O_TRUNC (GlusterFS's client_reopen), then goes on at
+  the same position. A file whose fd died with a connection is closed without FLUSH/RELEASE.
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ class File(io.RawIOBase):
     def __init__(self, conn: BrickConnection, gfid: bytes, fd: int, path: str, *,
                  readable: bool, writable: bool, append: bool = False,
                  max_write: int = 1 << 20, max_read: int = 1 << 20,
-                 window: int = DEFAULT_WINDOW,
+                 window: int = DEFAULT_WINDOW, flags: int | None = None,
                  on_close: Callable[[File], None] | None = None) -> None:
         super().__init__()
         if max_write < 1 or max_read < 1 or window < 1:
@@ -142,6 +146,10 @@ class File(io.RawIOBase):
         self.window = window
         self._pos = 0
         self._on_close = on_close
+        if flags is None:
+            flags = os.O_RDWR if readable and writable else os.O_WRONLY if writable else 0
+        self._reopen_flags = flags & ~(os.O_CREAT | os.O_EXCL | os.O_TRUNC)
+        self._generation = conn.generation
         if append:
             self._pos = self.stat().st_size
 
@@ -218,7 +226,7 @@ class File(io.RawIOBase):
             raise io.UnsupportedOperation("File not open for writing")
         size = self._pos if size is None else size
         self.conn.fop(fops.FopProc.FTRUNCATE,
-                      fops.GfxFtruncateReq(gfid=self.gfid, fd=self.fd, offset=size),
+                      fops.GfxFtruncateReq(gfid=self.gfid, fd=self._remote_fd(), offset=size),
                       path=self.name)
         return size
 
@@ -230,27 +238,41 @@ class File(io.RawIOBase):
             return
         try:
             super().close()
-            self.conn.flush(self.gfid, self.fd, path=self.name)
+            self.conn.live_client()
+            if self._generation == self.conn.generation:
+                self.conn.flush(self.gfid, self.fd, path=self.name)
         finally:
-            self.conn.release(self.gfid, self.fd)
+            if self._generation == self.conn.generation:
+                self.conn.release(self.gfid, self.fd)
             if self._on_close is not None:
                 self._on_close(self)
+
+    def _remote_fd(self) -> int:
+        """This file's fd on the brick; reopened by gfid first if the connection was
+        re-established since it was opened (see the module docstring)."""
+        self.conn.live_client()
+        generation = self.conn.generation
+        if generation != self._generation:
+            self.fd = self.conn.open(self.gfid, self._reopen_flags, path=self.name)
+            self._generation = generation
+        return self.fd
 
     # -- GlusterFS extras -------------------------------------------------------------------
     def stat(self) -> StatResult:
         """FSTAT of the open file."""
-        return stat_from_iatt(self.conn.fstat(self.gfid, self.fd, path=self.name))
+        return stat_from_iatt(self.conn.fstat(self.gfid, self._remote_fd(), path=self.name))
 
     def fsync(self, datasync: bool = False) -> None:
-        self.conn.fsync(self.gfid, self.fd, datasync=datasync, path=self.name)
+        self.conn.fsync(self.gfid, self._remote_fd(), datasync=datasync, path=self.name)
 
     def pwrite(self, data: memoryview, offset: int) -> int:
         """Write all of ``data`` at ``offset`` with pipelined WRITEs; bytes written."""
         pieces = [(off, min(self.max_write, len(data) - off))
                   for off in range(0, len(data), self.max_write)]
+        fd = self._remote_fd()
 
         def submit(off: int, n: int) -> Future[tuple[Any, memoryview]]:
-            return self.conn.write_async(self.gfid, self.fd, offset + off, data[off:off + n])
+            return self.conn.write_async(self.gfid, fd, offset + off, data[off:off + n])
 
         return self._pipeline(pieces, submit, None)
 
@@ -258,9 +280,10 @@ class File(io.RawIOBase):
         """Fill ``view`` from ``offset`` with pipelined READs; bytes read (less at EOF)."""
         pieces = [(off, min(self.max_read, len(view) - off))
                   for off in range(0, len(view), self.max_read)]
+        fd = self._remote_fd()
 
         def submit(off: int, n: int) -> Future[tuple[Any, memoryview]]:
-            return self.conn.read_async(self.gfid, self.fd, offset + off, n)
+            return self.conn.read_async(self.gfid, fd, offset + off, n)
 
         def land(off: int, data: memoryview) -> None:
             view[off:off + len(data)] = data

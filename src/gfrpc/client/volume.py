@@ -214,7 +214,7 @@ class Volume(Namespace):
         conn, gfid, fd = raw
         f = File(self.bricks[conn], gfid, fd, p, readable=readable, writable=writable,
                  append="a" in letters, max_write=self.max_write, max_read=self.max_read,
-                 window=self.window, on_close=self._file_closed)
+                 window=self.window, flags=flags, on_close=self._file_closed)
         with self._lock:
             self._files.add(f)
         if buffering == 0:
