@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import threading
 import time
 from pathlib import Path
@@ -108,6 +109,44 @@ def test_fuse_and_gfrpc_read_each_others_files(request: pytest.FixtureRequest, k
         assert st.st_ino == os.stat(mnt / "fx" / "fuse-dir" / "from-fuse").st_ino
         v.unlink("/fx/sub/from-gfrpc")
         assert not (mnt / "fx" / "sub" / "from-gfrpc").exists()
+
+
+def test_links_and_attributes_on_a_real_brick(gluster_volume: GlusterVolume,
+                                             fuse_mount: Any) -> None:
+    """Against real glusterfsd: a symlink made by gfrpc is an ordinary link on the brick and
+    readable through FUSE, and gfrpc follows one made through FUSE; a hard link shares the
+    inode; chmod, chown, utime and removexattr reach the brick's files."""
+    vol = gluster_volume
+    brick = vol.brick_path
+    with _connect(vol) as v, fuse_mount(vol.client_volfile()) as mnt:
+        v.makedirs("/ln/real", exist_ok=True)
+        v.write_bytes("/ln/real/data", b"linked")
+        v.symlink("real/data", "/ln/rel")
+        assert os.readlink(brick / "ln" / "rel") == "real/data"
+        assert os.readlink(mnt / "ln" / "rel") == "real/data"
+        assert (mnt / "ln" / "rel").read_bytes() == b"linked"
+        os.symlink("real", mnt / "ln" / "fuse-dir-link")
+        assert v.readlink("/ln/fuse-dir-link") == "real"
+        assert v.read_bytes("/ln/fuse-dir-link/data") == b"linked"
+        assert v.listdir("/ln/fuse-dir-link") == ["data"]
+        v.link("/ln/real/data", "/ln/hard")
+        assert os.stat(brick / "ln" / "hard").st_ino == os.stat(brick / "ln" / "real" / "data").st_ino
+        assert v.stat("/ln/hard").st_nlink == 2
+        v.chmod("/ln/hard", 0o604)
+        v.chown("/ln/hard", 4321, 765)
+        v.utime("/ln/hard", ns=(1_600_000_000_000_000_001, 1_500_000_000_000_000_002))
+        st = os.stat(brick / "ln" / "real" / "data")
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o604, 4321, 765)
+        assert (st.st_atime_ns, st.st_mtime_ns) == (1_600_000_000_000_000_001,
+                                                    1_500_000_000_000_000_002)
+        v.setxattr("/ln/hard", "user.tag", b"t")
+        v.removexattr("/ln/hard", "user.tag")
+        with pytest.raises(OSError) as gone:
+            v.getxattr("/ln/hard", "user.tag")
+        assert gone.value.errno == errno.ENODATA
+        for name in ("rel", "fuse-dir-link", "hard"):
+            v.unlink(f"/ln/{name}")
+        assert v.read_bytes("/ln/real/data") == b"linked"
 
 
 def test_many_threads_share_one_volume(gluster_volume: GlusterVolume) -> None:

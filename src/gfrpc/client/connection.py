@@ -49,7 +49,7 @@ from typing import Any
 from gfrpc.programs import fops, pmap
 from gfrpc.programs import handshake as hs
 from gfrpc.programs.fops import FopProc
-from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID
+from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, Iatt
 from gfrpc.rpc.client import Reply, RpcClient
 from gfrpc.rpc.dump_client import dump
 from gfrpc.wire.gfdict import as_str, decode_serialized_dict, encode_serialized_dict
@@ -377,6 +377,36 @@ class BrickConnection:
         req = fops.GfxRenameReq(oldgfid=oldpar, newgfid=newpar, oldbname=oldname,
                                 newbname=newname)
         return self.fop(FopProc.RENAME, req, path=path)
+
+    def symlink(self, pargfid: bytes, name: str, target: str, *, umask: int = 0o022,
+                gfid: bytes | None = None, xdata: dict[str, Any] | None = None,
+                path: str | None = None) -> Any:
+        """SYMLINK ``name`` -> ``target``; reply.stat is the new link."""
+        req = fops.GfxSymlinkReq(pargfid=pargfid, bname=name, umask=umask, linkname=target,
+                                 xdata=gfid_req(gfid) | (xdata or {}))
+        return self.fop(FopProc.SYMLINK, req, path=path)
+
+    def readlink(self, gfid: bytes, *, size: int = 4096, path: str | None = None) -> str:
+        return str(self.fop(FopProc.READLINK, fops.GfxReadlinkReq(gfid=gfid, size=size),
+                            path=path).path)
+
+    def link(self, gfid: bytes, newpar: bytes, newname: str, *,
+             path: str | None = None) -> Any:
+        """LINK: a new name ``newname`` in ``newpar`` for the inode ``gfid``."""
+        return self.fop(FopProc.LINK, fops.GfxLinkReq(oldgfid=gfid, newgfid=newpar,
+                                                      newbname=newname), path=path)
+
+    def setattr(self, gfid: bytes, valid: int, *, mode: int = 0, uid: int = 0, gid: int = 0,
+                atime_ns: int = 0, mtime_ns: int = 0, path: str | None = None) -> Any:
+        """SETATTR of the fields named by ``valid`` (GF_SET_ATTR_* / GF_ATTR_*_NOW bits)."""
+        stbuf = Iatt(mode=mode, ia_uid=uid, ia_gid=gid,
+                     ia_atime=atime_ns // 1_000_000_000, ia_atime_nsec=atime_ns % 1_000_000_000,
+                     ia_mtime=mtime_ns // 1_000_000_000, ia_mtime_nsec=mtime_ns % 1_000_000_000)
+        return self.fop(FopProc.SETATTR, fops.GfxSetattrReq(gfid=gfid, stbuf=stbuf, valid=valid),
+                        path=path)
+
+    def removexattr(self, gfid: bytes, name: str, *, path: str | None = None) -> None:
+        self.fop(FopProc.REMOVEXATTR, fops.GfxRemovexattrReq(gfid=gfid, name=name), path=path)
 
     def truncate(self, gfid: bytes, length: int, *, path: str | None = None) -> Any:
         return self.fop(FopProc.TRUNCATE, fops.GfxTruncateReq(gfid=gfid, offset=length),

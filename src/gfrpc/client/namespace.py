@@ -15,6 +15,13 @@
   commit hash 1, as DHT's self-heal writes. Listings merge all bricks, skipping linkto files
   and duplicate directories. A file renamed to a name hashing elsewhere stays on its brick and
   gets a linkto file on the new hashed brick, as DHT does.
+* **Symbolic links** are followed the way gfapi does: always in the middle of a path, and for
+  the last component unless the operation works on the link itself (``lstat``, ``readlink``,
+  ``unlink``, ``rename``, ``symlink``). A relative target is taken from the link's directory,
+  an absolute one from the volume's root (a volume has no other root); ``..`` in a target is
+  applied to the link's resolved directory. More than 40 links in one resolution is ELOOP.
+  The cache holds *resolved* paths only (no link in them), so a cached path never hides a
+  link; a link's target is cached in its node.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ from gfrpc.client import dht
 from .connection import BrickConnection, xattr_bytes
 from .errors import fop_error, is_stale
 
-__all__ = ["LOOKUP_XATTRS", "Namespace", "Node", "ignore_enoent", "norm_path"]
+__all__ = ["LOOKUP_XATTRS", "MAX_SYMLINKS", "Namespace", "Node", "ignore_enoent", "norm_path"]
 
 LOOKUP_XATTRS = {dht.LAYOUT_XATTR: 16, dht.LINKTO_XATTR: 256}  # what DHT asks LOOKUP for
+MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limit)
 
 
 @dataclass
@@ -45,10 +53,15 @@ class Node:
     brick: int                     # brick holding a file's data (for a directory: any)
     linkto: int | None = None      # brick holding a DHT linkto file for it, if any
     layout: list[dht.LayoutRange | None] | None = None   # directories, read lazily
+    target: str | None = None      # symbolic links: the target, read lazily
 
     @property
     def is_dir(self) -> bool:
         return stat.S_ISDIR(self.mode)
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
 
 
 def norm_path(path: str | os.PathLike[str]) -> str:
@@ -71,19 +84,41 @@ class Namespace:
     def _hashing(self) -> bool:
         return len(self.bricks) > 1
 
-    def _resolve(self, path: str) -> Node:
+    def _resolve(self, path: str, follow: bool = True) -> Node:
+        """The node of a normalized ``path`` (the link itself when not ``follow``)."""
+        return self._resolve_real(path, follow)[0]
+
+    def _resolve_real(self, path: str, follow: bool = True) -> tuple[Node, str]:
+        """(node, resolved path: the same object's path with no symbolic link in it)."""
+        return self._walk(path, follow, [0])
+
+    def _walk(self, path: str, follow: bool, hops: list[int]) -> tuple[Node, str]:
         with self._lock:
             node = self._cache.get(path)
-        if node is not None:
-            return node
-        parent_path, name = posixpath.split(path)
-        parent = self._resolve(parent_path)
-        if not parent.is_dir:
-            raise fop_error(errno.ENOTDIR, path)
-        node = self._lookup_child(parent, parent_path, name, path)
-        with self._lock:
-            self._cache[path] = node
-        return node
+        real = path
+        if node is None:
+            parent_path, name = posixpath.split(path)
+            parent, real_parent = self._walk(parent_path, True, hops)
+            if not parent.is_dir:
+                raise fop_error(errno.ENOTDIR, path)
+            real = posixpath.join(real_parent, name)
+            with self._lock:
+                node = self._cache.get(real)
+            if node is None:
+                node = self._lookup_child(parent, real_parent, name, real)
+                with self._lock:
+                    self._cache[real] = node
+        if not (follow and node.is_symlink):
+            return node, real
+        hops[0] += 1
+        if hops[0] > MAX_SYMLINKS:
+            raise fop_error(errno.ELOOP, path)
+        if node.target is None:
+            node.target = self.bricks[node.brick].readlink(node.gfid, path=path)
+        if not node.target:
+            raise fop_error(errno.ENOENT, path)
+        return self._walk(norm_path(posixpath.join(posixpath.dirname(real), node.target)),
+                          True, hops)
 
     def _forget(self, path: str) -> None:
         """Drop ``path`` and everything cached below it (after rename/unlink/rmdir)."""
@@ -99,29 +134,49 @@ class Namespace:
                 self._cache.pop(path, None)
                 path = posixpath.dirname(path)
 
-    def _retry(self, path: str, op: Any, *, target: str | None = None) -> Any:
+    def _retry(self, path: str, op: Any, *, target: str | None = None,
+               follow: bool = True) -> Any:
         """op(node of path); once more with fresh lookups when a cached gfid went stale
         (``target``: the path whose chain to look up again, default ``path``)."""
         try:
-            return op(self._resolve(path))
+            return op(self._resolve(path, follow))
         except OSError as exc:
             if not is_stale(exc):
                 raise
-        self._forget_chain(target or path)
-        return op(self._resolve(path))
+        self._forget_all() if self._has_links() else self._forget_chain(target or path)
+        return op(self._resolve(path, follow))
 
     def _in_parent(self, path: str, op: Any) -> Any:
-        """op(parent node, parent path, basename) with the same stale-gfid retry."""
+        """op(parent node, resolved parent path, basename) with the same stale-gfid retry."""
         if path == "/":
             raise fop_error(errno.EBUSY, path)
         parent_path, name = posixpath.split(path)
 
-        def run(parent: Node) -> Any:
+        def run(found: tuple[Node, str]) -> Any:
+            parent, real_parent = found
             if not parent.is_dir:
                 raise fop_error(errno.ENOTDIR, path)
-            return op(parent, parent_path, name)
+            return op(parent, real_parent, name)
 
-        return self._retry(parent_path, run, target=path)
+        try:
+            return run(self._resolve_real(parent_path))
+        except OSError as exc:
+            if not is_stale(exc):
+                raise
+        self._forget_all() if self._has_links() else self._forget_chain(path)
+        return run(self._resolve_real(parent_path))
+
+    def _has_links(self) -> bool:
+        """Whether a symbolic link was met: a stale path may then hide behind one."""
+        with self._lock:
+            return any(n.is_symlink for n in self._cache.values())
+
+    def _forget_all(self) -> None:
+        with self._lock:
+            root = self._cache.get("/")
+            self._cache.clear()
+            if root is not None:
+                self._cache["/"] = root
 
     def _try_lookup(self, i: int, pargfid: bytes, name: str, path: str) -> Any:
         try:
@@ -232,7 +287,7 @@ class Namespace:
                      dname: str, s: str, d: str) -> None:
         c = node.brick
         try:
-            old: Node | None = self._resolve(d)
+            old: Node | None = self._resolve(d, follow=False)
         except FileNotFoundError:
             old = None
         if old is not None and not old.is_dir:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import posixpath
 import stat
@@ -28,10 +29,20 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from gfrpc.client import dht
 from gfrpc.client import volfile as vf
 from gfrpc.client.url import GlusterURL, parse_url
 from gfrpc.errors import ConfigError
-from gfrpc.programs.fops_types import ROOT_GFID
+from gfrpc.programs.fops_types import (
+    GF_ATTR_ATIME_NOW,
+    GF_ATTR_MTIME_NOW,
+    GF_SET_ATTR_ATIME,
+    GF_SET_ATTR_GID,
+    GF_SET_ATTR_MODE,
+    GF_SET_ATTR_MTIME,
+    GF_SET_ATTR_UID,
+    ROOT_GFID,
+)
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import Poller, make_poller
 
@@ -238,7 +249,7 @@ class Volume(Namespace):
                                         umask=self.umask, path=path)
             gfid = bytes(rsp.stat.ia_gfid)
             with self._lock:
-                self._cache[path] = Node(gfid, rsp.stat.mode, h)
+                self._cache[posixpath.join(parent_path, name)] = Node(gfid, rsp.stat.mode, h)
             return h, gfid, int(rsp.fd)
         if flags & os.O_EXCL:
             raise fop_error(errno.EEXIST, path)
@@ -267,7 +278,12 @@ class Volume(Namespace):
         return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid,
                                                                                   path=p)))
 
-    lstat = stat
+    def lstat(self, path: str | os.PathLike[str]) -> StatResult:
+        """Like ``stat``, but of a symbolic link itself rather than what it points to."""
+        p = norm_path(path)
+        return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid,
+                                                                                  path=p)),
+                           follow=False)
 
     def exists(self, path: str | os.PathLike[str]) -> bool:
         try:
@@ -309,10 +325,11 @@ class Volume(Namespace):
                     except FileExistsError:
                         pass
             node = Node(bytes(rsp.stat.ia_gfid), rsp.stat.mode, h)
+            real = posixpath.join(parent_path, name)
             if self.kind == "distribute":
-                node.layout = self._write_layout(node, p)
+                node.layout = self._write_layout(node, real)
             with self._lock:
-                self._cache[p] = node
+                self._cache[real] = node
 
         self._in_parent(p, op)
 
@@ -331,11 +348,12 @@ class Volume(Namespace):
         p = norm_path(path)
 
         def op(parent: Node, parent_path: str, name: str) -> None:
-            node = self._resolve(p)
+            real = posixpath.join(parent_path, name)
+            node = self._resolve(real, follow=False)
             if node.is_dir:
                 raise fop_error(errno.EISDIR, p)
             self.bricks[node.brick].unlink(parent.gfid, name, path=p)
-            self._forget(p)
+            self._forget(real)
             if node.linkto is not None:
                 ignore_enoent(self.bricks[node.linkto].unlink, parent.gfid, name, path=p)
 
@@ -347,7 +365,8 @@ class Volume(Namespace):
         p = norm_path(path)
 
         def op(parent: Node, parent_path: str, name: str) -> None:
-            node = self._resolve(p)
+            real = posixpath.join(parent_path, name)
+            node = self._resolve(real, follow=False)
             if not node.is_dir:
                 raise fop_error(errno.ENOTDIR, p)
             h = self._hashed(parent, parent_path, name, p)
@@ -356,7 +375,7 @@ class Volume(Namespace):
                     self.bricks[i].rmdir(parent.gfid, name, path=p)
                 else:
                     ignore_enoent(self.bricks[i].rmdir, parent.gfid, name, path=p)
-            self._forget(p)
+            self._forget(real)
 
         self._in_parent(p, op)
 
@@ -367,18 +386,102 @@ class Volume(Namespace):
         dp_path, dname = posixpath.split(d)
 
         def op(node: Node) -> None:
-            sp, dp = self._resolve(sp_path), self._resolve(dp_path)
+            (sp, real_sp), (dp, real_dp) = self._resolve_real(sp_path), self._resolve_real(dp_path)
+            real_s, real_d = posixpath.join(real_sp, sname), posixpath.join(real_dp, dname)
             if node.is_dir or not self._hashing:  # directories: on every brick
                 self.bricks[node.brick].rename(sp.gfid, sname, dp.gfid, dname, path=s)
                 for i, c in enumerate(self.bricks):
                     if i != node.brick and node.is_dir:
                         ignore_enoent(c.rename, sp.gfid, sname, dp.gfid, dname, path=s)
             else:
-                self._rename_file(node, sp, sname, dp, dp_path, dname, s, d)
-            self._forget(s)
-            self._forget(d)
+                self._rename_file(node, sp, sname, dp, real_dp, dname, s, real_d)
+            self._forget(real_s)
+            self._forget(real_d)
 
-        self._retry(s, op)
+        self._retry(s, op, follow=False)
+
+    # -- links ------------------------------------------------------------------------------
+    def symlink(self, target: str, path: str | os.PathLike[str]) -> None:
+        """Make ``path`` a symbolic link to ``target`` (like ``os.symlink(target, path)``); it
+        lives on the brick its name hashes to, as DHT places it."""
+        p = norm_path(path)
+        if not target or "\0" in target:
+            raise fop_error(errno.ENOENT if not target else errno.EINVAL, p)
+
+        def op(parent: Node, parent_path: str, name: str) -> None:
+            h = self._hashed(parent, parent_path, name, p)
+            rsp = self.bricks[h].symlink(parent.gfid, name, target, umask=self.umask, path=p)
+            with self._lock:
+                self._cache[posixpath.join(parent_path, name)] = Node(
+                    bytes(rsp.stat.ia_gfid), rsp.stat.mode, h, target=target)
+
+        self._in_parent(p, op)
+
+    def readlink(self, path: str | os.PathLike[str]) -> str:
+        """The target of the symbolic link ``path`` (EINVAL if it is not one)."""
+        p = norm_path(path)
+
+        def op(n: Node) -> str:
+            if not n.is_symlink:
+                raise fop_error(errno.EINVAL, p)
+            return self.bricks[n.brick].readlink(n.gfid, path=p)
+
+        return self._retry(p, op, follow=False)  # type: ignore[no-any-return]
+
+    def link(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        """Make ``dst`` a new name (hard link) for the file ``src``. On a distribute volume the
+        link is made on the file's brick, with a linkto file on ``dst``'s hashed brick, as DHT
+        does."""
+        s, d = norm_path(src), norm_path(dst)
+
+        def op(parent: Node, parent_path: str, name: str) -> None:
+            node = self._resolve(s, follow=False)
+            if node.is_dir:
+                raise fop_error(errno.EPERM, s)
+            self.bricks[node.brick].link(node.gfid, parent.gfid, name, path=d)
+            h = self._hashed(parent, parent_path, name, d)
+            if h != node.brick:
+                target = self.subvolumes[node.brick].encode("utf-8", "surrogateescape") + b"\0"
+                self.bricks[h].mknod(parent.gfid, name, stat.S_IFREG | dht.LINKFILE_MODE,
+                                     gfid=node.gfid, xdata={dht.LINKTO_XATTR: target}, path=d)
+            self._forget(posixpath.join(parent_path, name))
+
+        self._in_parent(d, op)
+
+    # -- attributes ---------------------------------------------------------------------------
+    def _setattr(self, p: str, valid: int, **fields: int) -> None:
+        def op(n: Node) -> None:
+            for i in range(len(self.bricks)) if n.is_dir else [n.brick]:
+                self.bricks[i].setattr(n.gfid, valid, path=p, **fields)
+
+        self._retry(p, op)
+
+    def chmod(self, path: str | os.PathLike[str], mode: int) -> None:
+        """Set the permission bits (``mode & 0o7777``) of what ``path`` names."""
+        self._setattr(norm_path(path), GF_SET_ATTR_MODE, mode=mode & 0o7777)
+
+    def chown(self, path: str | os.PathLike[str], uid: int, gid: int) -> None:
+        """Set the owner and group; -1 leaves one unchanged (like ``os.chown``)."""
+        valid = (GF_SET_ATTR_UID if uid != -1 else 0) | (GF_SET_ATTR_GID if gid != -1 else 0)
+        if valid:
+            self._setattr(norm_path(path), valid, uid=max(uid, 0), gid=max(gid, 0))
+
+    def utime(self, path: str | os.PathLike[str],
+              times: tuple[float, float] | None = None, *,
+              ns: tuple[int, int] | None = None) -> None:
+        """Set access and modification times like ``os.utime``: ``times`` in seconds or
+        ``ns`` in nanoseconds, or the brick's current time when neither is given."""
+        p = norm_path(path)
+        if times is not None and ns is not None:
+            raise ValueError("utime: give times or ns, not both")
+        if times is None and ns is None:
+            self._setattr(p, GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME | GF_ATTR_ATIME_NOW
+                          | GF_ATTR_MTIME_NOW)
+            return
+        if ns is None:
+            assert times is not None
+            ns = (_to_ns(times[0]), _to_ns(times[1]))
+        self._setattr(p, GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME, atime_ns=ns[0], mtime_ns=ns[1])
 
     def truncate(self, path: str | os.PathLike[str], length: int) -> None:
         p = norm_path(path)
@@ -406,6 +509,16 @@ class Volume(Namespace):
 
         self._retry(p, op)
 
+    def removexattr(self, path: str | os.PathLike[str], name: str) -> None:
+        """Remove the extended attribute ``name`` (ENODATA if it is not set)."""
+        p = norm_path(path)
+
+        def op(n: Node) -> None:
+            for i in range(len(self.bricks)) if n.is_dir else [n.brick]:
+                self.bricks[i].removexattr(n.gfid, name, path=p)
+
+        self._retry(p, op)
+
     def statvfs(self, path: str | os.PathLike[str] = "/") -> os.statvfs_result:
         """STATFS, summed over the bricks as DHT does."""
         p = norm_path(path)
@@ -418,6 +531,12 @@ class Volume(Namespace):
         return os.statvfs_result((first.bsize, first.frsize, total("blocks"), total("bfree"),
                                   total("bavail"), total("files"), total("ffree"),
                                   total("favail"), first.flag, first.namemax, first.fsid))
+
+
+def _to_ns(seconds: float) -> int:
+    """Seconds as nanoseconds the way ``os.utime`` splits them (whole seconds exactly)."""
+    whole = math.floor(seconds)
+    return whole * 1_000_000_000 + round((seconds - whole) * 1e9)
 
 
 def _poller(poller: str | Poller, event_threads: int) -> tuple[Poller, bool]:

@@ -98,6 +98,17 @@ IATT_GFID: Final = 0x1000
 IATT_FROM_STAT: Final = (IATT_TYPE | IATT_MODE | IATT_NLINK | IATT_UID | IATT_GID | IATT_SIZE
                          | IATT_BLOCKS | IATT_ATIME | IATT_MTIME | IATT_CTIME)   # 0x6ff
 
+# SETATTR/FSETATTR "valid" bits: which stbuf fields to apply (libglusterfs xlator.h)
+GF_SET_ATTR_MODE = 0x1
+GF_SET_ATTR_UID = 0x2
+GF_SET_ATTR_GID = 0x4
+GF_SET_ATTR_SIZE = 0x8
+GF_SET_ATTR_ATIME = 0x10
+GF_SET_ATTR_MTIME = 0x20
+GF_SET_ATTR_CTIME = 0x40
+GF_ATTR_ATIME_NOW = 0x80  # "set atime to the server's now" (utimensat UTIME_NOW)
+GF_ATTR_MTIME_NOW = 0x100
+
 Iatt = xdr.struct("Iatt", [
     ("ia_gfid", GFID, NULL_GFID),
     ("ia_flags", xdr.UHyper, 0),

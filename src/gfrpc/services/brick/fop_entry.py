@@ -16,11 +16,16 @@ GlusterFS 10.3 facts kept here:
   ``.glusterfs`` in the root is EPERM (the store refuses them; nothing outside DIR is touched).
 * Callers other than root need write and search permission on the parent directories they
   change (the check the brick's posix-acl xlator makes with the frame's ids).
+* The other xattr-named keys in the xdata of MKNOD, MKDIR, SYMLINK and CREATE are set on the
+  new entry with XATTR_CREATE, as posix's ``posix_entry_create_xattr_set`` does (DHT sends its
+  ``trusted.glusterfs.dht.linkto`` this way when it makes a linkto file); ``trusted.gfid``
+  and the POSIX ACL keys are not, and a key that cannot be set is logged, not fatal.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from typing import Any
 
@@ -32,8 +37,10 @@ from gfrpc.services.brick.fop_common import (
     permit,
     wire_iatt,
 )
+from gfrpc.services.brick.fop_xattr import xattr_bytes
 
 _WX = os.W_OK | os.X_OK
+log = logging.getLogger("gfrpc.brick")
 
 
 def lookup(svc: Any, call: FopCall) -> Any:
@@ -77,40 +84,58 @@ def _asked_xattrs(store: Any, gfid: bytes, xdata: dict[str, Any] | None) -> dict
 _XATTR_NAMESPACES = ("trusted.", "user.", "security.", "system.")
 
 
-def _made(result: tuple[bytes, Any, Any, Any]) -> Any:
-    _gfid, stat, pre, post = result
+def _made(svc: Any, result: tuple[bytes, Any, Any, Any], xdata: dict[str, Any] | None) -> Any:
+    gfid, stat, pre, post = result
+    _set_entry_xattrs(svc, gfid, xdata)
     return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
                                 preparent=wire_iatt(pre), postparent=wire_iatt(post))
+
+
+_NOT_SET_AT_CREATE = ("trusted.gfid", "system.posix_acl_access", "system.posix_acl_default")
+
+
+def _set_entry_xattrs(svc: Any, gfid: bytes, xdata: dict[str, Any] | None) -> None:
+    """Set the xattr-named keys of a create request's xdata on the new entry (see above)."""
+    for key, value in (xdata or {}).items():
+        if (not isinstance(key, str) or not key.startswith(_XATTR_NAMESPACES)
+                or key in _NOT_SET_AT_CREATE):
+            continue
+        try:
+            svc.store.setxattr(bytes(gfid), [(key, xattr_bytes(value))], os.XATTR_CREATE)
+        except OSError as exc:
+            log.info("setting %s on a new entry failed: %s", key, exc.strerror or exc)
 
 
 def mkdir(svc: Any, call: FopCall) -> Any:
     a = call.args
     permit(svc.store, bytes(a.pargfid), _WX, call.caller)
-    return _made(svc.store.mkdir(bytes(a.pargfid), a.bname, a.mode, a.umask,
-                                 gfid_req=gfid_req(a.xdata), owner=call.caller))
+    return _made(svc, svc.store.mkdir(bytes(a.pargfid), a.bname, a.mode, a.umask,
+                                      gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
 
 
 def mknod(svc: Any, call: FopCall) -> Any:
     a = call.args
     permit(svc.store, bytes(a.pargfid), _WX, call.caller)
-    return _made(svc.store.mknod(bytes(a.pargfid), a.bname, a.mode, rdev=a.dev & 0xFFFFFFFF,
-                                 umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller))
+    made = svc.store.mknod(bytes(a.pargfid), a.bname, a.mode, rdev=a.dev & 0xFFFFFFFF,
+                           umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller)
+    return _made(svc, made, a.xdata)
 
 
 def symlink(svc: Any, call: FopCall) -> Any:
     a = call.args
     permit(svc.store, bytes(a.pargfid), _WX, call.caller)
-    return _made(svc.store.symlink(bytes(a.pargfid), a.bname, a.linkname, a.umask,
-                                   gfid_req=gfid_req(a.xdata), owner=call.caller))
+    return _made(svc, svc.store.symlink(bytes(a.pargfid), a.bname, a.linkname, a.umask,
+                                        gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
 
 
 def create(svc: Any, call: FopCall) -> Any:
     a = call.args
     pargfid = bytes(a.pargfid)
     permit(svc.store, pargfid, _WX, call.caller)
-    _gfid, f, stat, pre, post = svc.store.create(
+    gfid, f, stat, pre, post = svc.store.create(
         pargfid, a.bname, open_flags(a.flags), a.mode, a.umask, gfid_req=gfid_req(a.xdata),
         owner=call.caller)
+    _set_entry_xattrs(svc, gfid, a.xdata)
     fd_no = call.client.add_fd(f)
     return fp.GfxCreateRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat), fd=fd_no,
                            preparent=wire_iatt(pre), postparent=wire_iatt(post))

@@ -28,19 +28,22 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# setattr "valid" bits: wire facts, kept with the FOP types
+from gfrpc.programs.fops_types import (  # noqa: F401 (re-exported)
+    GF_ATTR_ATIME_NOW,
+    GF_ATTR_MTIME_NOW,
+    GF_SET_ATTR_ATIME,
+    GF_SET_ATTR_CTIME,
+    GF_SET_ATTR_GID,
+    GF_SET_ATTR_MODE,
+    GF_SET_ATTR_MTIME,
+    GF_SET_ATTR_SIZE,
+    GF_SET_ATTR_UID,
+)
+
 ROOT_GFID = bytes(15) + b"\x01"
 NULL_GFID = bytes(16)
 
-# setattr "valid" bits (libglusterfs xlator.h)
-GF_SET_ATTR_MODE = 0x1
-GF_SET_ATTR_UID = 0x2
-GF_SET_ATTR_GID = 0x4
-GF_SET_ATTR_SIZE = 0x8
-GF_SET_ATTR_ATIME = 0x10
-GF_SET_ATTR_MTIME = 0x20
-GF_SET_ATTR_CTIME = 0x40
-GF_ATTR_ATIME_NOW = 0x80
-GF_ATTR_MTIME_NOW = 0x100
 
 # gfx_iattx.ia_flags bits (libglusterfs iatt.h)
 IATT_TYPE = 0x1
