@@ -1,10 +1,16 @@
-"""A real GlusterFS 10.3 FUSE client mounts a gfrpc brick (no glusterd involved).
+"""Real GlusterFS 10.3 clients on a gfrpc brick (no glusterd involved).
 
 The brick runs in a subprocess (``python -m gfrpc.cli brick``) so the test's own GIL never
-stalls it; the FUSE client is started by the harness's ``fuse_mount`` from a hand-written
+stalls it. First the FUSE client is started by the harness's ``fuse_mount`` from a hand-written
 protocol/client volfile (reference §6.5) aimed at the brick's port and path. Workloads: fio
 (write + crc32c verify), cp, ls -l, mv, rm -r, mkdir -p, stat; the files must then be in the
 brick directory with the same bytes. Plain and TLS, with the pool and own-thread pollers.
+
+Then the clients that find their volfile themselves: a gfrpc brick on 127.0.0.2:24007 (the
+harness's glusterd holds 127.0.0.1:24007) answers GETSPEC with a client volfile for itself,
+so ``mount -t glusterfs 127.0.0.2:/VOL`` and ``fio --ioengine=gfapi --brick=127.0.0.2`` work
+against it. These are plain TCP only: GlusterFS uses TLS on the volfile connection only when
+the machine-wide ``/var/lib/glusterd/secure-access`` exists, which a test must not create.
 """
 
 from __future__ import annotations
@@ -24,7 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gluster import client_volfile, make_tls_material, need
+from gluster import (
+    GLUSTERD_PORT,
+    client_volfile,
+    cmdline,
+    make_tls_material,
+    need,
+    port_open,
+    stop_pid,
+    unmount,
+)
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -47,13 +62,14 @@ class GfrpcBrick:
 
 
 @contextmanager
-def gfrpc_brick(workdir: Path, poller: str, *extra: str) -> Iterator[GfrpcBrick]:
+def gfrpc_brick(workdir: Path, poller: str, *extra: str, host: str = "127.0.0.1",
+                port: int = 0) -> Iterator[GfrpcBrick]:
     """``gfrpc brick`` in a subprocess; yields once its "ready on HOST:PORT" line is logged."""
     brick = workdir / "brick"
     brick.mkdir()
     log = workdir / "brick.log"
-    argv = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", str(brick), "--port", "0",
-            "--host", "127.0.0.1", "--volname", "fusetest", "--poller", poller, *extra]
+    argv = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", str(brick), "--port", str(port),
+            "--host", host, "--volname", "fusetest", "--poller", poller, *extra]
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
@@ -61,7 +77,7 @@ def gfrpc_brick(workdir: Path, poller: str, *extra: str) -> Iterator[GfrpcBrick]
         deadline = time.monotonic() + 20
         port = 0
         while not port:
-            m = re.search(r"ready on 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+            m = re.search(rf"ready on {re.escape(host)}:(\d+)", log.read_text(errors="replace"))
             if m:
                 port = int(m.group(1))
             elif proc.poll() is not None or time.monotonic() > deadline:
@@ -183,3 +199,87 @@ def _workload(mnt: Path, brick: GfrpcBrick, tmp_path: Path, record_property,  # 
     assert run(["rm", "-r", str(mnt / "a"), str(fio_dir)]).returncode == 0
     assert sorted(p.name for p in mnt.iterdir()) == []
     assert sorted(p.name for p in brick.path.iterdir()) == [".glusterfs"]
+
+
+# --------------------------------------------------------------------------------------------
+# clients that fetch their volfile: mount -t glusterfs, fio --ioengine=gfapi
+
+VOLFILE_HOST = "127.0.0.2"  # loopback, but not the address the harness's glusterd binds
+
+
+@pytest.fixture
+def volfile_server_brick(tools: None, tmp_path: Path) -> Iterator[GfrpcBrick]:
+    """A plain gfrpc brick listening on 127.0.0.2:24007, where clients ask for volfiles."""
+    need(not port_open(VOLFILE_HOST, GLUSTERD_PORT),
+         f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process")
+    with gfrpc_brick(tmp_path, "pool", host=VOLFILE_HOST, port=GLUSTERD_PORT) as brick:
+        try:
+            yield brick
+        except BaseException:
+            print(f"--- gfrpc brick log ---\n{brick.log_tail()}")
+            raise
+    assert brick.proc.returncode == 0, brick.log_tail()
+
+
+@contextmanager
+def mount_t_glusterfs(source: str, mnt: Path, log: Path) -> Iterator[Path]:
+    """``mount -t glusterfs SOURCE MNT``; at exit umount, and stop the client by its pid (found
+    by our private mount point in its command line) if it has not gone by itself."""
+    mnt.mkdir()
+    r = run(["mount", "-t", "glusterfs", "-o", f"log-file={log}", source, str(mnt)], timeout=60)
+    assert r.returncode == 0, f"mount failed: {r.stdout}{r.stderr}\n{_tail(log)}"
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()
+            and str(mnt) in cmdline(int(p)) and "glusterfs" in " ".join(cmdline(int(p))[:1])]
+    try:
+        yield mnt
+    finally:
+        unmount(mnt)
+        for pid in pids:
+            stop_pid(pid)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no {path})"
+
+
+def test_mount_t_glusterfs_from_a_gfrpc_brick(volfile_server_brick: GfrpcBrick,
+                                              tmp_path: Path) -> None:
+    """``mount -t glusterfs 127.0.0.2:/fusetest`` fetches its volfile from the gfrpc brick
+    (GETSPEC on port 24007) and mounts it: files written through the mount are in the brick
+    directory byte for byte, and the brick's files are listed and read through the mount."""
+    brick = volfile_server_brick
+    (brick.path / "seeded.txt").write_bytes(b"from the brick side\n")
+    blob = os.urandom(5 << 20)
+    with mount_t_glusterfs(f"{VOLFILE_HOST}:/fusetest", tmp_path / "mnt",
+                           tmp_path / "mount.log") as mnt:
+        assert "seeded.txt" in os.listdir(mnt)
+        assert (mnt / "seeded.txt").read_bytes() == b"from the brick side\n"
+        (mnt / "d").mkdir()
+        (mnt / "d" / "blob").write_bytes(blob)
+        assert (brick.path / "d" / "blob").read_bytes() == blob
+        df = run(["df", "-k", str(mnt)])
+        assert df.returncode == 0 and VOLFILE_HOST in df.stdout, df
+    assert not any(str(tmp_path / "mnt") in line for line in open("/proc/mounts"))
+
+
+def test_fio_gfapi_writes_to_a_gfrpc_brick(volfile_server_brick: GfrpcBrick,
+                                          tmp_path: Path) -> None:
+    """``fio --ioengine=gfapi --volume=fusetest --brick=127.0.0.2`` (libgfapi: GETSPEC, then
+    DUMP, SETVOLUME and the FOPs straight to the gfrpc brick) writes 4 x 64 MiB with crc32c
+    verify and no error, and the files are in the brick directory."""
+    brick = volfile_server_brick
+    out = run(["fio", "--name=g", "--ioengine=gfapi", "--volume=fusetest",
+               f"--brick={VOLFILE_HOST}", "--rw=write", "--bs=1m", f"--size={FIO_SIZE}",
+               f"--numjobs={FIO_JOBS}", "--verify=crc32c", "--verify_state_save=0",
+               "--group_reporting", "--output-format=json"], timeout=120)
+    assert out.returncode == 0, f"fio failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
+    report = json.loads(out.stdout[out.stdout.index("{"):])
+    job = report["jobs"][0]
+    assert job["error"] == 0, job
+    print(f"fio gfapi: write {job['write']['bw'] * 1024 / 1e6:.0f} MB/s, "
+          f"verify read {job['read']['bw'] * 1024 / 1e6:.0f} MB/s")
+    for i in range(FIO_JOBS):
+        assert (brick.path / f"g.{i}.0").stat().st_size == 64 << 20

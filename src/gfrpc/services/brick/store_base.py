@@ -157,6 +157,8 @@ class StoreBase:
         """LOOKUP of ``name`` in ``pargfid``: (entry iatt, parent iatt). Gives an entry without a
         gfid ``gfid_req`` or a new one. Never follows a symlink."""
         pargfid = check_gfid(pargfid)
+        if name in (".", ".."):
+            return self._lookup_dot(pargfid, name)
         self._entry_name(pargfid, name)
         with Owned(self._parent(pargfid)) as pfd:
             with Owned(os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)) as efd:
@@ -168,6 +170,20 @@ class StoreBase:
                     self.handles.cache_dir(gfid, efd)
                 st = os.fstat(efd)
             return iatt_of(gfid, st), iatt_of(pargfid, os.fstat(pfd))
+
+    def _lookup_dot(self, pargfid: bytes, name: str) -> tuple[Iatt, Iatt]:
+        """LOOKUP of "." (the directory itself; gfapi resolves the root this way) or ".." (its
+        parent, from the directory's handle; the brick root is its own parent, so nothing
+        above DIR is ever looked at)."""
+        with Owned(self._parent(pargfid)) as pfd:
+            here = iatt_of(pargfid, os.fstat(pfd))
+        if name == "." or pargfid == ROOT_GFID:
+            return here, here
+        found = self.handles.handle_lstat(pargfid)
+        parsed = parse_dir_handle(found[1]) if found is not None and found[1] else None
+        if parsed is None:
+            raise OSError(errno.ESTALE, f"no parent known for {gfid_str(pargfid)}")
+        return self.stat(parsed[0]), here
 
     def stat(self, target: Target) -> Iatt:
         """STAT / FSTAT / nameless LOOKUP by gfid."""
