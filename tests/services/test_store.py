@@ -87,6 +87,26 @@ def test_root_gfid_and_ino(store: PosixStore, brick: Path) -> None:
     assert store.resolve(ROOT_GFID) == str(brick)
 
 
+def test_lookup_of_dot_and_dotdot_stays_inside_the_brick(store: PosixStore) -> None:
+    """LOOKUP(dir, ".") is the directory itself (gfapi resolves the root this way) and
+    LOOKUP(dir, "..") its parent, with the directory as postparent; ".." of the root is the
+    root, never the directory above the brick; "." under a file is ENOTDIR."""
+    entry, parent = store.lookup(ROOT_GFID, ".")
+    assert entry.ia_gfid == parent.ia_gfid == ROOT_GFID
+    entry, parent = store.lookup(ROOT_GFID, "..")
+    assert entry.ia_gfid == parent.ia_gfid == ROOT_GFID and entry.ia_ino == 1
+    dg, *_ = store.mkdir(ROOT_GFID, "d", 0o755)
+    sg, *_ = store.mkdir(dg, "sub", 0o755)
+    entry, parent = store.lookup(sg, "..")
+    assert (entry.ia_gfid, parent.ia_gfid) == (dg, sg)
+    assert store.lookup(sg, ".")[0].ia_gfid == sg
+    fg, f, *_ = store.create(dg, "f", 0, 0o644)
+    f.close()
+    with pytest.raises(OSError) as exc:
+        store.lookup(fg, ".")
+    assert _errno(exc) == errno.ENOTDIR
+
+
 def test_gfids_stable_across_restart(brick: Path) -> None:
     """A new PosixStore on the same directory sees the same gfids (xattrs + handles on disk)."""
     with PosixStore(str(brick)) as s1:
