@@ -227,8 +227,8 @@ def test_blocking_posix_lock_is_answered_when_granted(brick: BrickHarness) -> No
 
 
 def test_disconnect_releases_locks_and_wakes_waiters(brick: BrickHarness) -> None:
-    """INODELK/ENTRYLK held by a client that disconnects are released; a blocked waiter on
-    another connection is granted."""
+    """INODELK/ENTRYLK held by a client that disconnects are released, all of them before any
+    waiter is woken; a blocked waiter on another connection is granted."""
     a, b = brick.client(), brick.client()
     ino = fp.GfxInodelkReq(gfid=ROOT, cmd=1, type=1, flock=_flock(1), volume="dom")
     assert a.call(P.INODELK, ino).op_ret == 0

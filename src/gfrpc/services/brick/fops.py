@@ -131,8 +131,10 @@ class FopService:
         """``RpcServer.on_disconnect``: release everything the connection held."""
         state = session.setdefault(SESSION_FOPS, BrickClient())
         pending = state.close()
-        for table in (self.posix_locks, self.inode_locks, self.entry_locks):
-            table.release_client(state.lock_id)
+        tables = (self.posix_locks, self.inode_locks, self.entry_locks)
+        granted = [table.drop_client(state.lock_id) for table in tables]
+        for table, ready in zip(tables, granted, strict=True):  # all dropped before any wakes
+            table.notify(ready)
         for request in pending:
             if not request.replied:
                 try:

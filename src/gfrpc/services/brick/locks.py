@@ -156,13 +156,24 @@ class _Table:
 
     def release_client(self, client: Hashable) -> None:
         """Drop every lock and waiter of ``client`` (it disconnected)."""
+        self._notify(self.drop_client(client))
+
+    def drop_client(self, client: Hashable) -> list[tuple[Granted, Any]]:
+        """Drop every lock and waiter of ``client`` and return the waiters that are granted
+        now, *without* telling them: the caller calls :meth:`notify` once every table has
+        dropped the client, so no waiter runs while the dead client still holds a lock."""
         ready: list[tuple[Granted, Any]] = []
         with self._lock:
             for key, space in list(self._spaces.items()):
                 space.granted = [g for g in space.granted if g.owner.client != client]
                 space.waiting = [(w, cb) for w, cb in space.waiting if w.owner.client != client]
                 ready += self._wake(key, space)
-        self._notify(ready)
+        return ready
+
+    @staticmethod
+    def notify(ready: list[tuple[Granted, Any]]) -> None:
+        """Tell the waiters :meth:`drop_client` granted."""
+        _Table._notify(ready)
 
     def granted(self, key: Hashable) -> list[Any]:
         with self._lock:
