@@ -93,3 +93,23 @@ def test_reconnect_attempts_wait_for_the_interval(tmp_path: Path) -> None:
     finally:
         vol.close()
         server.stop()
+
+
+def test_closing_after_the_brick_went_away_does_not_reconnect(tmp_path: Path) -> None:
+    """A file whose connection is down closes without FLUSH/RELEASE, without an error and
+    without a reconnect attempt, even when one would be due."""
+    server = start_brick(tmp_path / "b")
+    vol = Volume.connect_brick("127.0.0.1", port_of(server), str(tmp_path / "b"), "v")
+    try:
+        conn = vol.bricks[0]
+        conn.reconnect_interval = 0
+        f = vol.open("/f", "wb")
+        f.write(b"kept")
+        f.flush()
+        stop_and_wait_for_the_client(server, vol)
+        attempts_before = conn._last_attempt
+        f.close()
+        assert conn._last_attempt == attempts_before and conn.generation == 1
+        assert (tmp_path / "b" / "f").read_bytes() == b"kept"
+    finally:
+        vol.close()

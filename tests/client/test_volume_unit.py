@@ -71,6 +71,8 @@ class FakeBrick:
     def live_client(self) -> None:
         """Always connected (reconnect is tested against a real gfrpc brick)."""
 
+    connected = True
+
     def _get(self, gfid: bytes, code: int = errno.ESTALE) -> Inode:
         ino = self.inodes.get(bytes(gfid))
         if ino is None:

@@ -127,6 +127,12 @@ class BrickConnection:
         return f"BrickConnection({self.host}:{self.port}:{self.brick_path})"
 
     @property
+    def connected(self) -> bool:
+        """Whether the connection is up right now (no reconnect is attempted)."""
+        client = self.client
+        return client is not None and client.connected
+
+    @property
     def where(self) -> str:
         return f"{self.host}:{self.port}:{self.brick_path}"
 

@@ -21,7 +21,8 @@ built-in ``open()`` does. Theory of operation of its data path:
 * After the brick connection was re-established (``BrickConnection.generation`` moved on), the
   old fd no longer exists on the brick: the next call first reopens the file by gfid with its
   open flags minus O_CREAT, O_EXCL and O_TRUNC (GlusterFS's client_reopen), then goes on at
-  the same position. A file whose fd died with a connection is closed without FLUSH/RELEASE.
+  the same position. A file whose fd died with a connection (or whose connection is down when
+  it is closed) is closed without FLUSH/RELEASE, and closing never reconnects.
 """
 
 from __future__ import annotations
@@ -238,14 +239,18 @@ class File(io.RawIOBase):
             return
         try:
             super().close()
-            self.conn.live_client()
-            if self._generation == self.conn.generation:
+            if self._fd_alive():
                 self.conn.flush(self.gfid, self.fd, path=self.name)
         finally:
-            if self._generation == self.conn.generation:
+            if self._fd_alive():
                 self.conn.release(self.gfid, self.fd)
             if self._on_close is not None:
                 self._on_close(self)
+
+    def _fd_alive(self) -> bool:
+        """Whether our fd still exists on the brick: it dies with the connection that opened
+        it (the brick closes a client's fds when it goes), and closing never reconnects."""
+        return self._generation == self.conn.generation and self.conn.connected
 
     def _remote_fd(self) -> int:
         """This file's fd on the brick; reopened by gfid first if the connection was
