@@ -183,24 +183,23 @@ class HandleIndex:
                 self._level1[gfid[0]] = l1
             return _open_or_mkdir(l1, f"{gfid[1]:02x}", create=create)
 
+    @staticmethod
+    def handle_path(gfid: bytes) -> str:
+        """The handle's path below ``.glusterfs``: ``<g0>/<g1>/<uuid>`` (our own hex names
+        only, so it is walked in one system call from ``hidden_fd``)."""
+        return f"{gfid[0]:02x}/{gfid[1]:02x}/{gfid_str(gfid)}"
+
     def handle_lstat(self, gfid: bytes) -> tuple[os.stat_result, str | None] | None:
         """lstat of the handle and, for a directory handle, its symlink target; None if absent."""
+        path = self.handle_path(gfid)
         try:
-            l2 = self.hash_dir(gfid)
-        except FileNotFoundError:
-            return None
-        try:
-            name = gfid_str(gfid)
-            try:
-                st = os.stat(name, dir_fd=l2, follow_symlinks=False)
-            except FileNotFoundError:
-                return None
+            st = os.stat(path, dir_fd=self.hidden_fd, follow_symlinks=False)
             target = None
             if st_.S_ISLNK(st.st_mode) and st.st_nlink == 1:
-                target = os.readlink(name, dir_fd=l2)
-            return st, target
-        finally:
-            os.close(l2)
+                target = os.readlink(path, dir_fd=self.hidden_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st, target
 
     # -- gfid → O_PATH fd ----------------------------------------------------------------------
 
@@ -212,22 +211,25 @@ class HandleIndex:
         cached = self._cached_dir(gfid)
         if cached is not None:
             return cached
-        found = self.handle_lstat(gfid)
-        if found is None:
-            raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}")
-        st, target = found
-        if target is not None:
-            parsed = parse_dir_handle(target)
-            if parsed is not None or target == ROOT_HANDLE_TARGET:
-                return self._open_dir_via(gfid, parsed)
-        l2 = self.hash_dir(gfid)
+        path = self.handle_path(gfid)
         try:
-            fd = os.open(gfid_str(gfid), O_PATH_NOFOLLOW, dir_fd=l2)
-        except FileNotFoundError:
+            fd = os.open(path, O_PATH_NOFOLLOW, dir_fd=self.hidden_fd)
+        except (FileNotFoundError, NotADirectoryError):
             raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}") from None
-        finally:
-            os.close(l2)
-        return fd
+        try:
+            st = os.fstat(fd)
+            if not (st_.S_ISLNK(st.st_mode) and st.st_nlink == 1):
+                return fd  # a file's handle is a hard link to the inode itself
+            target = os.readlink(path, dir_fd=self.hidden_fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        parsed = parse_dir_handle(target)
+        if parsed is not None or target == ROOT_HANDLE_TARGET:
+            return self._open_dir_via(gfid, parsed)
+        # a symlink that is not a directory handle: a symbolic link's own handle (hard link)
+        return os.open(path, O_PATH_NOFOLLOW, dir_fd=self.hidden_fd)
 
     def _open_dir_via(self, gfid: bytes, parsed: tuple[bytes, str] | None) -> int:
         if parsed is None:  # a second "../../.." handle: never trust it

@@ -70,7 +70,10 @@ def gfid_to_ino(gfid: bytes) -> int:
 
 def gfid_str(gfid: bytes) -> str:
     """Canonical lower-case uuid string of a 16-byte gfid (``uuid_utoa``)."""
-    return str(uuid.UUID(bytes=bytes(gfid)))
+    h = bytes(gfid).hex()
+    if len(h) != 32:
+        raise ValueError("a gfid is 16 bytes")
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def check_gfid(gfid: Any) -> bytes:
