@@ -9,8 +9,10 @@ brick directory with the same bytes. Plain and TLS, with the pool and own-thread
 Then the clients that find their volfile themselves: a gfrpc brick on 127.0.0.2:24007 (the
 harness's glusterd holds 127.0.0.1:24007) answers GETSPEC with a client volfile for itself,
 so ``mount -t glusterfs 127.0.0.2:/VOL`` and ``fio --ioengine=gfapi --brick=127.0.0.2`` work
-against it. These are plain TCP only: GlusterFS uses TLS on the volfile connection only when
-the machine-wide ``/var/lib/glusterd/secure-access`` exists, which a test must not create.
+against it, plain and TLS. GlusterFS puts TLS on the volfile connection only when
+``/var/lib/glusterd/secure-access`` exists and then reads its identity from its default TLS
+directory; the TLS runs make both true inside a private mount namespace, so the machine's own
+files are never touched.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from gluster import (
     need,
     port_open,
     stop_pid,
-    unmount,
 )
 
 pytestmark = pytest.mark.timeout(150)
@@ -205,37 +206,134 @@ def _workload(mnt: Path, brick: GfrpcBrick, tmp_path: Path, record_property,  # 
 # clients that fetch their volfile: mount -t glusterfs, fio --ioengine=gfapi
 
 VOLFILE_HOST = "127.0.0.2"  # loopback, but not the address the harness's glusterd binds
+SECURE_ACCESS_DIR = Path("/var/lib/glusterd")  # management TLS is on when secure-access is here
 
 
-@pytest.fixture
-def volfile_server_brick(tools: None, tmp_path: Path) -> Iterator[GfrpcBrick]:
-    """A plain gfrpc brick listening on 127.0.0.2:24007, where clients ask for volfiles."""
+def default_ssl_dir() -> Path:
+    """Where this GlusterFS build reads glusterfs.pem/.key/.ca when no option names them
+    (Debian: /usr/lib/ssl; upstream: /etc/ssl), read from its socket transport."""
+    candidates = sorted(Path("/usr/lib").glob("*/glusterfs/*/rpc-transport/socket.so"))
+    need(bool(candidates), "GlusterFS's socket transport (rpc-transport/socket.so) not found")
+    m = re.search(rb"(/[\w./-]+)/glusterfs\.pem\x00", candidates[0].read_bytes())
+    need(m is not None, f"no default glusterfs.pem path in {candidates[0]}")
+    assert m is not None
+    return Path(m.group(1).decode())
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "tls"])
+def volfile_server_brick(request: pytest.FixtureRequest, tools: None, tmp_path: Path,
+                         tls_material) -> Iterator[tuple[GfrpcBrick, bool]]:  # type: ignore[no-untyped-def]
+    """A gfrpc brick on 127.0.0.2:24007, where clients ask for volfiles; with TLS it allows
+    the test client's CN only."""
+    tls = bool(request.param)
     need(not port_open(VOLFILE_HOST, GLUSTERD_PORT),
          f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process")
-    with gfrpc_brick(tmp_path, "pool", host=VOLFILE_HOST, port=GLUSTERD_PORT) as brick:
+    extra = (["--tls", "--tls-dir", str(tls_material.server.dir),
+              "--ssl-allow", tls_material.client.cn] if tls else [])
+    with gfrpc_brick(tmp_path, "pool", *extra, host=VOLFILE_HOST, port=GLUSTERD_PORT) as brick:
         try:
-            yield brick
+            yield brick, tls
         except BaseException:
             print(f"--- gfrpc brick log ---\n{brick.log_tail()}")
             raise
     assert brick.proc.returncode == 0, brick.log_tail()
 
 
-@contextmanager
-def mount_t_glusterfs(source: str, mnt: Path, log: Path) -> Iterator[Path]:
-    """``mount -t glusterfs SOURCE MNT``; at exit umount, and stop the client by its pid (found
-    by our private mount point in its command line) if it has not gone by itself."""
-    mnt.mkdir()
-    r = run(["mount", "-t", "glusterfs", "-o", f"log-file={log}", source, str(mnt)], timeout=60)
-    assert r.returncode == 0, f"mount failed: {r.stdout}{r.stderr}\n{_tail(log)}"
-    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()
-            and str(mnt) in cmdline(int(p)) and "glusterfs" in " ".join(cmdline(int(p))[:1])]
+def run_client_script(tmp_path: Path, body: str, tls_files: Path | None,
+                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` (bash) as a GlusterFS client would run. With TLS it runs in a private
+    mount namespace where ``/var/lib/glusterd/secure-access`` exists (management TLS on) and
+    the default TLS directory holds the client identity ``tls_files``: nothing outside the
+    namespace sees either. Any glusterfs process left with a mount point under ``tmp_path``
+    is stopped by pid afterwards."""
+    script = tmp_path / "client.sh"
+    lines = ["set -euo pipefail"]
+    if tls_files is not None:
+        need(shutil.which("unshare"), "unshare (util-linux) is not installed")
+        need(SECURE_ACCESS_DIR.is_dir(), f"{SECURE_ACCESS_DIR} does not exist")
+        ssl_dir = default_ssl_dir()
+        overlay, state = tmp_path / "ssl-overlay", tmp_path / "glusterd-state"
+        overlay.mkdir()
+        state.mkdir()
+        for entry in ssl_dir.iterdir() if ssl_dir.is_dir() else []:
+            # keep what points elsewhere (openssl.cnf, certs); the rest is not for GlusterFS
+            target = entry.resolve()
+            if not entry.name.startswith("glusterfs.") and not target.is_relative_to(ssl_dir):
+                (overlay / entry.name).symlink_to(target)
+        for name in ("glusterfs.pem", "glusterfs.key", "glusterfs.ca"):
+            shutil.copy(tls_files / name, overlay / name)
+        (state / "secure-access").touch()
+        lines += [f"mount --bind {overlay} {ssl_dir}", f"mount --bind {state} {SECURE_ACCESS_DIR}"]
+    script.write_text("\n".join([*lines, body, ""]))
+    argv = ["bash", str(script)]
+    if tls_files is not None:
+        argv = ["unshare", "--mount", "--propagation", "private", *argv]
     try:
-        yield mnt
+        return run(argv, timeout=timeout)
     finally:
-        unmount(mnt)
-        for pid in pids:
-            stop_pid(pid)
+        for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+            args = cmdline(pid)
+            if args and Path(args[0]).name.startswith("glusterfs") and any(
+                    str(tmp_path) in a for a in args):
+                stop_pid(pid)
+
+
+def test_mount_t_glusterfs_from_a_gfrpc_brick(volfile_server_brick: tuple[GfrpcBrick, bool],
+                                              tmp_path: Path, tls_material) -> None:  # type: ignore[no-untyped-def]
+    """``mount -t glusterfs 127.0.0.2:/fusetest`` fetches its volfile from the gfrpc brick
+    (GETSPEC on port 24007, over TLS when secure-access is on) and mounts it: the brick's files
+    are listed and read through the mount, and files written through it are in the brick
+    directory byte for byte."""
+    brick, tls = volfile_server_brick
+    (brick.path / "seeded.txt").write_bytes(b"from the brick side\n")
+    blob = tmp_path / "blob"
+    blob.write_bytes(os.urandom(5 << 20))
+    mnt, log, out = tmp_path / "mnt", tmp_path / "mount.log", tmp_path / "seen"
+    mnt.mkdir()
+    body = f"""
+mount -t glusterfs -o log-file={log} {VOLFILE_HOST}:/fusetest {mnt}
+trap 'umount {mnt} || umount -l {mnt}' EXIT
+ls {mnt} > {out}.ls
+cat {mnt}/seeded.txt > {out}.cat
+mkdir {mnt}/d
+cp {blob} {mnt}/d/blob
+df -k {mnt} > {out}.df
+"""
+    r = run_client_script(tmp_path, body, tls_material.client.dir if tls else None)
+    assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{_tail(log)}"
+    assert "seeded.txt" in (tmp_path / "seen.ls").read_text()
+    assert (tmp_path / "seen.cat").read_bytes() == b"from the brick side\n"
+    assert VOLFILE_HOST in (tmp_path / "seen.df").read_text()
+    assert (brick.path / "d" / "blob").read_bytes() == blob.read_bytes()
+    if tls:
+        assert f"(CN {tls_material.client.cn})" in brick.log.read_text()
+    assert not any(str(mnt) in line for line in open("/proc/mounts"))
+
+
+def test_fio_gfapi_writes_to_a_gfrpc_brick(volfile_server_brick: tuple[GfrpcBrick, bool],
+                                          tmp_path: Path, tls_material) -> None:  # type: ignore[no-untyped-def]
+    """``fio --ioengine=gfapi --volume=fusetest --brick=127.0.0.2`` (libgfapi: GETSPEC, then
+    DUMP, SETVOLUME and the FOPs straight to the gfrpc brick, with TLS on both connections
+    for the TLS brick) writes 4 x 64 MiB with crc32c verify and no error, and the files are
+    in the brick directory."""
+    brick, tls = volfile_server_brick
+    report_file = tmp_path / "fio.json"
+    body = (f"cd {tmp_path}\n"
+            f"fio --name=g --ioengine=gfapi --volume=fusetest --brick={VOLFILE_HOST} "
+            f"--rw=write --bs=1m --size={FIO_SIZE} --numjobs={FIO_JOBS} --verify=crc32c "
+            f"--verify_state_save=0 --group_reporting --output-format=json "
+            f"--output={report_file}\n")
+    r = run_client_script(tmp_path, body, tls_material.client.dir if tls else None)
+    text = report_file.read_text() if report_file.exists() else ""
+    assert r.returncode == 0, f"fio failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n{text}"
+    job = json.loads(text[text.index("{"):])["jobs"][0]
+    assert job["error"] == 0, job
+    print(f"fio gfapi {'tls' if tls else 'plain'}: write {job['write']['bw'] * 1024 / 1e6:.0f} "
+          f"MB/s, verify read {job['read']['bw'] * 1024 / 1e6:.0f} MB/s")
+    for i in range(FIO_JOBS):
+        assert (brick.path / f"g.{i}.0").stat().st_size == 64 << 20
+    if tls:
+        assert f"(CN {tls_material.client.cn})" in brick.log.read_text()
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -243,43 +341,3 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return f"(no {path})"
-
-
-def test_mount_t_glusterfs_from_a_gfrpc_brick(volfile_server_brick: GfrpcBrick,
-                                              tmp_path: Path) -> None:
-    """``mount -t glusterfs 127.0.0.2:/fusetest`` fetches its volfile from the gfrpc brick
-    (GETSPEC on port 24007) and mounts it: files written through the mount are in the brick
-    directory byte for byte, and the brick's files are listed and read through the mount."""
-    brick = volfile_server_brick
-    (brick.path / "seeded.txt").write_bytes(b"from the brick side\n")
-    blob = os.urandom(5 << 20)
-    with mount_t_glusterfs(f"{VOLFILE_HOST}:/fusetest", tmp_path / "mnt",
-                           tmp_path / "mount.log") as mnt:
-        assert "seeded.txt" in os.listdir(mnt)
-        assert (mnt / "seeded.txt").read_bytes() == b"from the brick side\n"
-        (mnt / "d").mkdir()
-        (mnt / "d" / "blob").write_bytes(blob)
-        assert (brick.path / "d" / "blob").read_bytes() == blob
-        df = run(["df", "-k", str(mnt)])
-        assert df.returncode == 0 and VOLFILE_HOST in df.stdout, df
-    assert not any(str(tmp_path / "mnt") in line for line in open("/proc/mounts"))
-
-
-def test_fio_gfapi_writes_to_a_gfrpc_brick(volfile_server_brick: GfrpcBrick,
-                                          tmp_path: Path) -> None:
-    """``fio --ioengine=gfapi --volume=fusetest --brick=127.0.0.2`` (libgfapi: GETSPEC, then
-    DUMP, SETVOLUME and the FOPs straight to the gfrpc brick) writes 4 x 64 MiB with crc32c
-    verify and no error, and the files are in the brick directory."""
-    brick = volfile_server_brick
-    out = run(["fio", "--name=g", "--ioengine=gfapi", "--volume=fusetest",
-               f"--brick={VOLFILE_HOST}", "--rw=write", "--bs=1m", f"--size={FIO_SIZE}",
-               f"--numjobs={FIO_JOBS}", "--verify=crc32c", "--verify_state_save=0",
-               "--group_reporting", "--output-format=json"], timeout=120)
-    assert out.returncode == 0, f"fio failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
-    report = json.loads(out.stdout[out.stdout.index("{"):])
-    job = report["jobs"][0]
-    assert job["error"] == 0, job
-    print(f"fio gfapi: write {job['write']['bw'] * 1024 / 1e6:.0f} MB/s, "
-          f"verify read {job['read']['bw'] * 1024 / 1e6:.0f} MB/s")
-    for i in range(FIO_JOBS):
-        assert (brick.path / f"g.{i}.0").stat().st_size == 64 << 20
