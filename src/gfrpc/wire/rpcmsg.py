@@ -223,9 +223,12 @@ class GlusterCredV3:
 
     @classmethod
     def decode(cls, r: XdrReader) -> GlusterCredV3:
-        pid, uid, gid, flags, nsec, sec = r.i32(), r.u32(), r.u32(), r.u32(), r.u32(), r.u64()
+        pid, uid, gid, flags, nsec, sec = r.unpack(_V3_HEAD, "AUTH_GLUSTERFS_v3 header")
         groups = tuple(r.u32_array())
         return cls(pid, uid, gid, groups, bytes(r.opaque()), flags, sec, nsec)
+
+
+_V3_HEAD = struct.Struct(">iIIIIQ")  # pid, uid, gid, flags, ctime_nsec, ctime_sec
 
 
 Credential = AuthUnix | GlusterCredV1 | GlusterCredV2 | GlusterCredV3

@@ -62,6 +62,14 @@ class XdrReader:
         self.pos = pos + st.size
         return st.unpack_from(self.buf, pos)[0]
 
+    def unpack(self, st: _struct.Struct, what: str) -> tuple[Any, ...]:
+        """Several fixed-size fields in one ``struct`` unpack (bounded like every read)."""
+        pos = self.pos
+        if pos + st.size > self.end:
+            raise _short(what, st.size, self.end - pos)
+        self.pos = pos + st.size
+        return st.unpack_from(self.buf, pos)
+
     def u32(self) -> int:
         return int(self._unpack(_U32, "unsigned int"))
 

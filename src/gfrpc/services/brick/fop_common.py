@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import operator
 import os
 import threading
 import uuid
@@ -39,6 +40,7 @@ DEFERRED: Final = object()
 ROOT_CALLER: Final = Caller(0, 0, ())
 
 _IATT_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Iatt))
+_iatt_values: Final = operator.attrgetter(*_IATT_FIELDS)  # all fields, in order, in one call
 # O_DIRECT needs aligned buffers, which Python's bytes are not; GlusterFS's posix also only
 # opens with O_DIRECT when its own o-direct option asks for it.
 _STRIP_OPEN_FLAGS: Final = getattr(os, "O_DIRECT", 0)
@@ -48,7 +50,7 @@ def wire_iatt(st: Iatt | None) -> Any:
     """The ``gfx_iattx`` of a store ``Iatt`` (None: the all-zero iatt GlusterFS sends)."""
     if st is None:
         return None
-    return fops_types.Iatt(*[getattr(st, name) for name in _IATT_FIELDS])
+    return fops_types.Iatt(*_iatt_values(st))
 
 
 def open_flags(flags: int) -> int:
