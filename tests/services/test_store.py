@@ -419,6 +419,42 @@ def test_readdir_resumes_by_cookie_and_hides_index(store: PosixStore, brick: Pat
     d.close()
 
 
+def _dht_fold(d_off: int, subvol: int, count: int) -> int:
+    """GlusterFS DHT's folding of a brick's d_off with its subvolume number (gf_itransform),
+    followed by the unfolding it does before asking that brick again (gf_dirent_orig_offset):
+    the offset the brick gets back. Written from the formulas, for 63-bit offsets."""
+    bits = max(count - 1, 0).bit_length()
+    top = 1 << 62
+    present = (1 << 63) - 1
+    if d_off & ~(present >> (bits + 1)):  # a "huge" d_off: low bits are dropped
+        folded = top | ((d_off >> 1) & (~0 << bits)) | subvol
+        return ((folded & ~top) & (~0 << bits)) << 1 & ((1 << 64) - 1)
+    return (d_off * count + subvol) // count
+
+
+@pytest.mark.parametrize("subvolumes", [2, 3, 16, 1000])
+def test_readdir_cookies_survive_dht_folding(store: PosixStore, brick: Path,
+                                             subvolumes: int) -> None:
+    """A distribute client folds the subvolume number into every d_off and gives the brick
+    back the unfolded value: the cookies are small enough to come back exactly, so a listing
+    resumed through DHT ends instead of repeating its last entry forever."""
+    for i in range(200):
+        (brick / f"entry-{i:03d}").write_bytes(b"")
+    d = store.opendir(ROOT_GFID)
+    seen: list[str] = []
+    offset = 0
+    for _ in range(100):
+        entries, eof = store.readdir(d, offset, 600)
+        for e in entries:
+            assert _dht_fold(e.d_off, subvolumes - 1, subvolumes) == e.d_off
+        seen += [e.name for e in entries]
+        if eof:
+            break
+        offset = _dht_fold(entries[-1].d_off, subvolumes - 1, subvolumes)
+    d.close()
+    assert sorted(seen) == sorted([".", "..", *(f"entry-{i:03d}" for i in range(200))])
+
+
 def test_readdirp_gives_stats_and_gfids(store: PosixStore, brick: Path) -> None:
     """READDIRP entries carry iatts: gfid-derived ino for known entries, a null gfid for
     entries nobody looked up yet; the root's '..' is the root itself."""

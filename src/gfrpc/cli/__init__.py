@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from gfrpc import __version__
 from gfrpc.errors import GfrpcError
 
-from . import brick, certs, files, probe
+from . import brick, certs, files, mgmtd, probe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     probe.register(sub)
     brick.register(sub)
+    mgmtd.register(sub)
     certs.register(sub)
     files.register(sub)
     _register_bench(sub)
@@ -62,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    if getattr(args, "command", None) == "brick":
-        level = min(level, logging.INFO)  # the brick logs its "ready" line
+    if getattr(args, "command", None) in ("brick", "mgmtd"):
+        level = min(level, logging.INFO)  # the daemons log their "ready" line
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)

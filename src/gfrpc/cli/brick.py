@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
 from gfrpc.tls import parse_ssl_allow
@@ -30,6 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow", default=None, metavar="GLOBS",
                    help="auth.allow: comma-separated client address globs, e.g. "
                    "127.0.0.1,10.* (default: everyone); checked at SETVOLUME (EACCES)")
+    p.add_argument("--volume-id", default=None, type=_uuid, metavar="UUID",
+                   help="the volume-id a new brick directory gets (default: derived from "
+                   "--volname, the same for every brick of the volume); a directory that "
+                   "already has another one is refused")
+    p.add_argument("--mgmt", default=None, metavar="HOST[:PORT]",
+                   help="sign in at this gfrpc management daemon (portmap SIGNIN, port 24007 "
+                   "by default) so clients find this brick's port there; kept signed in "
+                   "across daemon restarts, signed out on stop")
+    p.add_argument("--mgmt-tls", action="store_true",
+                   help="talk to the management daemon over TLS with this brick's --tls-dir "
+                   "identity")
     add_poller_arguments(p)
     p.add_argument("--workers", type=int, default=16, metavar="N",
                    help="io-threads: workers that run requests (default 16)")
@@ -37,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop reading a connection with this many requests in flight (0 = no limit)")
     add_tls_arguments(p, server=True)
     p.set_defaults(func=run_brick)
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
 
 
 def run_brick(args: argparse.Namespace) -> int:
@@ -47,6 +66,7 @@ def run_brick(args: argparse.Namespace) -> int:
         tls=tls_options(args) if args.tls else None,
         ssl_allow=parse_ssl_allow(args.ssl_allow) if args.ssl_allow else None,
         allow=parse_ssl_allow(args.allow) if args.allow else None,
+        volume_id=args.volume_id, mgmt=args.mgmt, mgmt_tls=args.mgmt_tls,
     )
     server = BrickServer(config)
     stop = threading.Event()

@@ -97,10 +97,13 @@ class BrickConnection:
                  poller: Any, name: str | None = None, tls: Any = None, mgmt_tls: Any = None,
                  ctx_id: str | None = None, options: Mapping[str, str] | None = None,
                  ping_timeout: float = 42.0, frame_timeout: float = 1800.0,
-                 timeout: float = 10.0, reconnect_interval: float = 3.0) -> None:
+                 timeout: float = 10.0, reconnect_interval: float = 3.0,
+                 port_is_mgmt: bool | None = None) -> None:
         self.host = host
         self.port = port or MGMT_PORT
         self._first_port = self.port
+        #: whether the first port is a management daemon's (default: it is 24007)
+        self.port_is_mgmt = self.port == MGMT_PORT if port_is_mgmt is None else port_is_mgmt
         self.brick_path = brick_path
         self.volname = volname
         self.name = name or f"{volname}-client-0"
@@ -209,10 +212,11 @@ class BrickConnection:
         self.generation += 1
 
     def _open(self, port: int) -> RpcClient:
-        tls = self.mgmt_tls if port == MGMT_PORT else self.tls
-        client = RpcClient((self.host, port), poller=self.poller, tls=tls,
+        mgmt = self.port_is_mgmt and port == self._first_port
+        client = RpcClient((self.host, port), poller=self.poller,
+                           tls=self.mgmt_tls if mgmt else self.tls,
                            frame_timeout=self.frame_timeout,
-                           ping_timeout=self.ping_timeout if port != MGMT_PORT else 0)
+                           ping_timeout=0 if mgmt else self.ping_timeout)
         try:
             client.connect(timeout=self.timeout)
         except BaseException:

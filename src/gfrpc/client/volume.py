@@ -109,8 +109,8 @@ class Volume(Namespace):
         try:
             text = fetch_volfile(u.host, u.volume, port=u.port, poller=p,
                                  tls=tls_context(mgmt_tls), timeout=timeout)
-            return cls.from_volfile(text, volname=u.volume, host=u.host, tls=tls,
-                                    mgmt_tls=mgmt_tls, poller=p, own_poller=owned,
+            return cls.from_volfile(text, volname=u.volume, host=u.host, mgmt_port=u.port,
+                                    tls=tls, mgmt_tls=mgmt_tls, poller=p, own_poller=owned,
                                     timeout=timeout, **kwargs)
         except BaseException:
             if owned:
@@ -132,11 +132,16 @@ class Volume(Namespace):
         return vol
 
     @classmethod
-    def from_volfile(cls, text: str, *, volname: str, host: str | None = None, tls: Any = None,
+    def from_volfile(cls, text: str, *, volname: str, host: str | None = None,
+                     mgmt_port: int | None = None, tls: Any = None,
                      mgmt_tls: Any = None, poller: str | Poller = "pool",
                      own_poller: bool | None = None, event_threads: int = 2,
                      timeout: float = 10.0, **kwargs: Any) -> Volume:
-        """Connect to the bricks of a client volfile (its ``protocol/client`` sections)."""
+        """Connect to the bricks of a client volfile (its ``protocol/client`` sections).
+
+        A brick without ``remote-port`` is looked up in the portmapper of its host, on port
+        24007, or on ``mgmt_port`` when the brick's host is ``host`` (the volfile server: a
+        management daemon on another port maps its own bricks)."""
         graph = vf.parse(text)
         kind = vf.check_supported(graph)
         order = vf.distribute_layout_order(graph)
@@ -157,8 +162,10 @@ class Volume(Namespace):
             if not rhost:
                 raise ConfigError(f"volfile: client {name!r} has no remote-host")
             opts = graph[name].options
+            port = b.remote_port or (mgmt_port if rhost == host else None)
             conns.append(BrickConnection(
-                rhost, b.remote_port, b.remote_subvolume, volname=volname, name=name,
+                rhost, port, b.remote_subvolume, volname=volname, name=name,
+                port_is_mgmt=b.remote_port is None,
                 poller=None, tls=ctx, mgmt_tls=mctx, ctx_id=ctx_id, options=opts,
                 ping_timeout=float(opts.get("ping-timeout", 42)),
                 frame_timeout=float(opts.get("frame-timeout", 1800)), timeout=timeout))

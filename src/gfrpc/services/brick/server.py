@@ -9,7 +9,8 @@ Handshake" (14398633 v2: SETVOLUME, GETSPEC, PING, SET_LK_VER) and the FOP progr
 Identity: the brick's name for clients (``remote-subvolume``) is the absolute path of its
 directory; the volume has a name (``--volname``) and a stable volume-id kept where real bricks
 keep it, the brick directory's ``trusted.glusterfs.volume-id`` xattr (16 raw bytes), created
-on first start. Admission is GlusterFS's: ``--allow`` address globs (``auth.allow``) and, with
+on first start: ``--volume-id`` if given, else a uuid5 of the volume name, so that every brick
+of a volume has the same one (a GlusterFS client refuses a brick whose volume-id differs). Admission is GlusterFS's: ``--allow`` address globs (``auth.allow``) and, with
 TLS, ``--ssl-allow`` CN globs (``auth.ssl-allow``) are checked at SETVOLUME, which refuses with
 EACCES ("Authentication failed", the client gives up instead of retrying); GF-DUMP is answered
 to anyone who completes the TLS handshake, as a GlusterFS brick does.
@@ -28,6 +29,7 @@ from gfrpc.rpc.server import RpcServer
 from gfrpc.services.brick.fops import FopService
 from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
 from gfrpc.services.brick.store import PosixStore
+from gfrpc.services.mgmt.signin import BrickSignin
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import Listener, Poller, SocketOptions, make_poller
 
@@ -51,6 +53,9 @@ class BrickConfig:
     tls: TLSOptions | None = None
     ssl_allow: list[str] | None = None
     allow: list[str] | None = None
+    volume_id: uuid.UUID | None = None  # None: default_volume_id(volname) for a new brick
+    mgmt: str | None = None  # HOST[:PORT] of the management daemon to sign in at (SIGNIN)
+    mgmt_tls: bool = False               # talk to it over TLS with the brick's own identity
 
     @property
     def brick_path(self) -> str:
@@ -58,24 +63,42 @@ class BrickConfig:
         return os.path.abspath(self.directory)
 
 
-def brick_volume_id(directory: str) -> uuid.UUID:
+#: namespace of the default volume-ids: every brick of volume NAME gets uuid5(this, NAME)
+VOLUME_ID_NAMESPACE = uuid.UUID("6a0b6c2e-3f7e-5d1a-9b8e-67667270632e")
+
+
+def default_volume_id(volname: str) -> uuid.UUID:
+    """The volume-id a new brick of volume ``volname`` gets unless one is given: the same for
+    every brick of the volume, as a GlusterFS client insists (it refuses a brick whose
+    volume-id differs from the other bricks')."""
+    return uuid.uuid5(VOLUME_ID_NAMESPACE, volname)
+
+
+def brick_volume_id(directory: str, wanted: uuid.UUID | None = None, *,
+                    default: uuid.UUID | None = None) -> uuid.UUID:
     """The volume-id stored in the brick directory's ``trusted.glusterfs.volume-id`` (16 raw
-    bytes, as GlusterFS bricks have it); a new one is created and stored if there is none."""
+    bytes, as GlusterFS bricks have it). If there is none, ``wanted``, else ``default``, else
+    a random one is stored; a stored one that differs from ``wanted`` is a configuration
+    error, as when glusterd finds a brick of another volume."""
     try:
         raw = os.getxattr(directory, VOLUME_ID_XATTR)
-        if len(raw) == 16:
-            return uuid.UUID(bytes=raw)
-        raise ConfigError(f"brick directory {directory}: {VOLUME_ID_XATTR} is {len(raw)} "
-                          "bytes, not 16")
+        if len(raw) != 16:
+            raise ConfigError(f"brick directory {directory}: {VOLUME_ID_XATTR} is {len(raw)} "
+                              "bytes, not 16")
+        stored = uuid.UUID(bytes=raw)
+        if wanted is not None and stored != wanted:
+            raise ConfigError(f"brick directory {directory} belongs to volume-id {stored}, "
+                              f"not {wanted} (another volume's brick?)")
+        return stored
     except OSError as exc:
         if exc.errno != errno.ENODATA:
             raise ConfigError(f"brick directory {directory}: cannot read {VOLUME_ID_XATTR}: "
                               f"{exc.strerror}") from exc
-    new = uuid.uuid4()
+    new = wanted or default or uuid.uuid4()
     try:
         os.setxattr(directory, VOLUME_ID_XATTR, new.bytes, os.XATTR_CREATE)
     except FileExistsError:
-        return brick_volume_id(directory)  # another process won the race
+        return brick_volume_id(directory, wanted)  # another process won the race
     except OSError as exc:
         raise ConfigError(f"brick directory {directory}: cannot set {VOLUME_ID_XATTR}: "
                           f"{exc.strerror}") from exc
@@ -89,7 +112,8 @@ class BrickServer:
         if not os.path.isdir(config.directory):
             raise ConfigError(f"brick directory {config.directory} does not exist")
         self.config = config
-        self.volume_id = brick_volume_id(config.brick_path)
+        self.volume_id = brick_volume_id(config.brick_path, config.volume_id,
+                                         default=default_volume_id(config.volname))
         self.store = PosixStore(config.brick_path)
         self.identity = BrickIdentity(
             brick_path=config.brick_path, volname=config.volname, volume_id=str(self.volume_id),
@@ -104,6 +128,7 @@ class BrickServer:
         self.rpc.register(self.fops.program())
         self.rpc.on_disconnect = self.fops.disconnected
         self.listener: Listener | None = None
+        self.signin: BrickSignin | None = None
 
     def start(self) -> Listener:
         cfg = self.config
@@ -118,9 +143,18 @@ class BrickServer:
                  cfg.volname, self.volume_id, self.listener.address, cfg.poller,
                  f" x{cfg.event_threads}" if cfg.poller == "pool" else "",
                  "on" if ctx is not None else "off")
+        if cfg.mgmt is not None:
+            if cfg.mgmt_tls and cfg.tls is None:
+                raise ConfigError("signing in over TLS (--mgmt-tls) needs the brick's --tls")
+            mctx = make_context(cfg.tls, server_side=False) if cfg.mgmt_tls and cfg.tls else None
+            self.signin = BrickSignin(cfg.mgmt, cfg.brick_path, self.identity.port,
+                                      poller=self.poller, tls=mctx)
+            self.signin.start()
         return self.listener
 
     def stop(self) -> None:
+        if self.signin is not None:
+            self.signin.stop()
         counts = dict(self.fops.counts.most_common())
         log.info("brick %s stopping; FOPs served: %s", self.config.brick_path,
                  " ".join(f"{k}={v}" for k, v in counts.items()) or "none")

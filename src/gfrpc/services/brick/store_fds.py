@@ -11,14 +11,20 @@ marks it closing, and the OS descriptor is closed when the last user unpins it. 
 ever use a descriptor number that was closed and reused meanwhile.
 
 Directory listings and cookies. Python has no ``telldir``/``seekdir``, and a cookie must stay
-meaningful after entries come and go. Each entry's cookie is a 63-bit hash of its name (what
-ext4 itself hands out as ``d_off``); a listing is the snapshot of the directory sorted by cookie,
+meaningful after entries come and go. Each entry's cookie is a 48-bit hash of its name; a
+listing is the snapshot of the directory sorted by cookie,
 "." and ".." first with cookies 1 and 2. An entry's ``d_off`` is its own cookie, and READDIR at
 offset X continues with the first entry whose cookie is greater than X, so a listing resumes
 correctly from any earlier cookie, even on another fd. A snapshot is taken at offset 0 (a
 rewind) or on the first call of an fd, and later pages are served from it; entries created
 after the snapshot show up on the next rewind, as POSIX allows. Equal hashes of two names are
 made distinct by bumping the later one, so no entry can be skipped at a page boundary.
+
+Why 48 bits and not 63 as ext4: GlusterFS's DHT folds the subvolume number into the ``d_off``
+it passes up (``gf_itransform``). An offset below 2**61 / N (N subvolumes) is kept exactly
+(``d_off * N + n``); a larger one loses its lowest ``log2(N) + 1`` bits, and a listing that
+resumes from such a truncated cookie returns its last entry again, forever. 48-bit cookies
+stay exact for up to 8192 subvolumes.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from dataclasses import dataclass
 from gfrpc.services.brick.store_iatt import Iatt
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
-_COOKIE_MASK = (1 << 63) - 1
+_COOKIE_MASK = (1 << 48) - 1  # see the module docstring: DHT keeps these exact
 _FIRST_NAME_COOKIE = 3
 
 
@@ -49,7 +55,7 @@ def d_type_of(mode: int) -> int:
 
 
 def name_cookie(name: str) -> int:
-    """The stable 63-bit cookie of an entry name (never 0, 1 or 2)."""
+    """The stable 48-bit cookie of an entry name (never 0, 1 or 2)."""
     digest = hashlib.blake2b(os.fsencode(name), digest_size=8).digest()
     return max(int.from_bytes(digest, "big") & _COOKIE_MASK, _FIRST_NAME_COOKIE)
 
