@@ -20,80 +20,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from gluster import (
-    GLUSTERD_PORT,
-    client_volfile,
-    cmdline,
-    make_tls_material,
-    need,
-    port_open,
-    stop_pid,
+from gfrpc_procs import (
+    VOLFILE_HOST,
+    GfrpcBrick,
+    gfrpc_brick,
+    run,
+    run_client_script,
+    tail,
 )
+from gluster import GLUSTERD_PORT, client_volfile, make_tls_material, need, port_open
 
 pytestmark = pytest.mark.timeout(150)
 
 FIO_SIZE = "64m"
 FIO_JOBS = 4
-
-
-@dataclass
-class GfrpcBrick:
-    proc: subprocess.Popen[bytes]
-    port: int
-    path: Path
-    log: Path
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no brick log)"
-
-
-@contextmanager
-def gfrpc_brick(workdir: Path, poller: str, *extra: str, host: str = "127.0.0.1",
-                port: int = 0) -> Iterator[GfrpcBrick]:
-    """``gfrpc brick`` in a subprocess; yields once its "ready on HOST:PORT" line is logged."""
-    brick = workdir / "brick"
-    brick.mkdir()
-    log = workdir / "brick.log"
-    argv = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", str(brick), "--port", str(port),
-            "--host", host, "--volname", "fusetest", "--poller", poller, *extra]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        port = 0
-        while not port:
-            m = re.search(rf"ready on {re.escape(host)}:(\d+)", log.read_text(errors="replace"))
-            if m:
-                port = int(m.group(1))
-            elif proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gfrpc brick did not start:\n{log.read_text(errors='replace')}")
-            else:
-                time.sleep(0.05)
-        yield GfrpcBrick(proc, port, brick, log)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 def sha256(path: Path) -> str:
@@ -102,10 +48,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
 def fio_write_verify(directory: Path) -> dict[str, float]:
@@ -205,21 +147,6 @@ def _workload(mnt: Path, brick: GfrpcBrick, tmp_path: Path, record_property,  # 
 # --------------------------------------------------------------------------------------------
 # clients that fetch their volfile: mount -t glusterfs, fio --ioengine=gfapi
 
-VOLFILE_HOST = "127.0.0.2"  # loopback, but not the address the harness's glusterd binds
-SECURE_ACCESS_DIR = Path("/var/lib/glusterd")  # management TLS is on when secure-access is here
-
-
-def default_ssl_dir() -> Path:
-    """Where this GlusterFS build reads glusterfs.pem/.key/.ca when no option names them
-    (Debian: /usr/lib/ssl; upstream: /etc/ssl), read from its socket transport."""
-    candidates = sorted(Path("/usr/lib").glob("*/glusterfs/*/rpc-transport/socket.so"))
-    need(bool(candidates), "GlusterFS's socket transport (rpc-transport/socket.so) not found")
-    m = re.search(rb"(/[\w./-]+)/glusterfs\.pem\x00", candidates[0].read_bytes())
-    need(m is not None, f"no default glusterfs.pem path in {candidates[0]}")
-    assert m is not None
-    return Path(m.group(1).decode())
-
-
 @pytest.fixture(params=[False, True], ids=["plain", "tls"])
 def volfile_server_brick(request: pytest.FixtureRequest, tools: None, tmp_path: Path,
                          tls_material) -> Iterator[tuple[GfrpcBrick, bool]]:  # type: ignore[no-untyped-def]
@@ -237,45 +164,6 @@ def volfile_server_brick(request: pytest.FixtureRequest, tools: None, tmp_path: 
             print(f"--- gfrpc brick log ---\n{brick.log_tail()}")
             raise
     assert brick.proc.returncode == 0, brick.log_tail()
-
-
-def run_client_script(tmp_path: Path, body: str, tls_files: Path | None,
-                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``body`` (bash) as a GlusterFS client would run. With TLS it runs in a private
-    mount namespace where ``/var/lib/glusterd/secure-access`` exists (management TLS on) and
-    the default TLS directory holds the client identity ``tls_files``: nothing outside the
-    namespace sees either. Any glusterfs process left with a mount point under ``tmp_path``
-    is stopped by pid afterwards."""
-    script = tmp_path / "client.sh"
-    lines = ["set -euo pipefail"]
-    if tls_files is not None:
-        need(shutil.which("unshare"), "unshare (util-linux) is not installed")
-        need(SECURE_ACCESS_DIR.is_dir(), f"{SECURE_ACCESS_DIR} does not exist")
-        ssl_dir = default_ssl_dir()
-        overlay, state = tmp_path / "ssl-overlay", tmp_path / "glusterd-state"
-        overlay.mkdir()
-        state.mkdir()
-        for entry in ssl_dir.iterdir() if ssl_dir.is_dir() else []:
-            # keep what points elsewhere (openssl.cnf, certs); the rest is not for GlusterFS
-            target = entry.resolve()
-            if not entry.name.startswith("glusterfs.") and not target.is_relative_to(ssl_dir):
-                (overlay / entry.name).symlink_to(target)
-        for name in ("glusterfs.pem", "glusterfs.key", "glusterfs.ca"):
-            shutil.copy(tls_files / name, overlay / name)
-        (state / "secure-access").touch()
-        lines += [f"mount --bind {overlay} {ssl_dir}", f"mount --bind {state} {SECURE_ACCESS_DIR}"]
-    script.write_text("\n".join([*lines, body, ""]))
-    argv = ["bash", str(script)]
-    if tls_files is not None:
-        argv = ["unshare", "--mount", "--propagation", "private", *argv]
-    try:
-        return run(argv, timeout=timeout)
-    finally:
-        for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
-            args = cmdline(pid)
-            if args and Path(args[0]).name.startswith("glusterfs") and any(
-                    str(tmp_path) in a for a in args):
-                stop_pid(pid)
 
 
 def test_mount_t_glusterfs_from_a_gfrpc_brick(volfile_server_brick: tuple[GfrpcBrick, bool],
@@ -300,7 +188,7 @@ cp {blob} {mnt}/d/blob
 df -k {mnt} > {out}.df
 """
     r = run_client_script(tmp_path, body, tls_material.client.dir if tls else None)
-    assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{_tail(log)}"
+    assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{tail(log)}"
     assert "seeded.txt" in (tmp_path / "seen.ls").read_text()
     assert (tmp_path / "seen.cat").read_bytes() == b"from the brick side\n"
     assert VOLFILE_HOST in (tmp_path / "seen.df").read_text()
@@ -334,10 +222,3 @@ def test_fio_gfapi_writes_to_a_gfrpc_brick(volfile_server_brick: tuple[GfrpcBric
         assert (brick.path / f"g.{i}.0").stat().st_size == 64 << 20
     if tls:
         assert f"(CN {tls_material.client.cn})" in brick.log.read_text()
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"(no {path})"
