@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
 from gfrpc.tls import parse_ssl_allow
 
-from .common import add_poller_arguments, add_tls_arguments, tls_options
+from .common import (
+    add_poller_arguments,
+    add_tls_arguments,
+    serve_until_signalled,
+    tls_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,17 +72,4 @@ def run_brick(args: argparse.Namespace) -> int:
         volume_id=args.volume_id, mgmt=args.mgmt, mgmt_tls=args.mgmt_tls,
     )
     server = BrickServer(config)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server.start()
-    try:
-        while not stop.wait(3600):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_signalled(server)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import ssl
+import threading
+from typing import Any
 
 from gfrpc.rpc.client import RpcClient
 from gfrpc.tls import TLSOptions, make_context
@@ -61,3 +64,21 @@ def open_client(args: argparse.Namespace, address: str, *, timeout: float,
         p.stop()
         raise
     return client, p
+
+
+def serve_until_signalled(server: Any) -> int:
+    """``server.start()``, then wait for SIGTERM or SIGINT, then ``server.stop()``."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        server.stop()
+    return 0

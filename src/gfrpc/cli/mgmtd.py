@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from gfrpc.services.mgmt import MgmtConfig, MgmtServer, parse_volume_arg
 from gfrpc.tls import parse_ssl_allow
 
-from .common import add_poller_arguments, add_tls_arguments, tls_options
+from .common import (
+    add_poller_arguments,
+    add_tls_arguments,
+    serve_until_signalled,
+    tls_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,17 +48,4 @@ def run_mgmtd(args: argparse.Namespace) -> int:
         tls=tls_options(args) if args.tls else None, io_tls=args.io_tls,
         signin_allow=parse_ssl_allow(args.signin_allow))
     server = MgmtServer(config)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server.start()
-    try:
-        while not stop.wait(3600):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_signalled(server)
