@@ -16,7 +16,8 @@ from gfrpc import __version__
 pytestmark = pytest.mark.timeout(60)
 
 GFRPC = [sys.executable, "-m", "gfrpc.cli"]
-SUBCOMMANDS = ["dump", "ping", "portmap", "brick", "certs", "bench-transport"]
+SUBCOMMANDS = ["dump", "ping", "portmap", "brick", "mgmtd", "certs", "put", "get", "ls",
+               "stat", "rm", "mkdir", "bench-transport", "bench-write"]
 
 
 def gfrpc(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -151,3 +152,33 @@ def test_no_traceback_without_debug(tmp_path: Path) -> None:
     port = str(free_port())
     assert "Traceback" not in gfrpc("ping", f"127.0.0.1:{port}").stderr
     assert "Traceback" in gfrpc("--debug", "ping", f"127.0.0.1:{port}").stderr
+
+
+def test_mgmtd_serves_the_portmapper_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`gfrpc mgmtd` logs one ready line; a brick started with --mgmt signs in, so
+    `gfrpc portmap` prints its port; SIGTERM stops both cleanly (exit 0)."""
+    mgmtd = subprocess.Popen([*GFRPC, "mgmtd", "--host", "127.0.0.1", "--port", "0",
+                              "--volume", f"v=127.0.0.1:{tmp_path / 'brick'}"],
+                             stderr=subprocess.PIPE, text=True)
+    assert mgmtd.stderr is not None
+    m = re.search(r"mgmtd ready on 127\.0\.0\.1:(\d+)", mgmtd.stderr.readline())
+    assert m
+    port = int(m.group(1))
+    brick, brick_port = _start_brick(tmp_path, "--volname", "v", "--mgmt", f"127.0.0.1:{port}")
+    try:
+        assert brick.stderr is not None
+        assert "signed in" in brick.stderr.readline()  # the brick's own report, once done
+        out = gfrpc("portmap", f"127.0.0.1:{port}", str(tmp_path / "brick"))
+        assert out.returncode == 0 and out.stdout.strip() == str(brick_port), out
+    finally:
+        brick.send_signal(signal.SIGTERM)
+        assert brick.wait(20) == 0
+        mgmtd.send_signal(signal.SIGTERM)
+        assert mgmtd.wait(20) == 0
+
+
+def test_mgmtd_bad_volume_is_one_line() -> None:
+    """A malformed --volume is one line on stderr and exit status 1, no traceback."""
+    out = gfrpc("mgmtd", "--port", "0", "--volume", "v=relative/path")
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "HOST:/absolute/path" in out.stderr
