@@ -138,13 +138,7 @@ class Namespace:
                follow: bool = True) -> Any:
         """op(node of path); once more with fresh lookups when a cached gfid went stale
         (``target``: the path whose chain to look up again, default ``path``)."""
-        try:
-            return op(self._resolve(path, follow))
-        except OSError as exc:
-            if not is_stale(exc):
-                raise
-        self._forget_all() if self._has_links() else self._forget_chain(target or path)
-        return op(self._resolve(path, follow))
+        return self._twice(target or path, lambda: op(self._resolve(path, follow)))
 
     def _in_parent(self, path: str, op: Any) -> Any:
         """op(parent node, resolved parent path, basename) with the same stale-gfid retry."""
@@ -152,19 +146,27 @@ class Namespace:
             raise fop_error(errno.EBUSY, path)
         parent_path, name = posixpath.split(path)
 
-        def run(found: tuple[Node, str]) -> Any:
-            parent, real_parent = found
+        def run() -> Any:
+            parent, real_parent = self._resolve_real(parent_path)
             if not parent.is_dir:
                 raise fop_error(errno.ENOTDIR, path)
             return op(parent, real_parent, name)
 
+        return self._twice(path, run)
+
+    def _twice(self, target: str, attempt: Any) -> Any:
+        """``attempt()``; if a cached gfid went stale, forget ``target``'s chain (everything,
+        once a symbolic link was met: the stale path may hide behind one) and try again."""
         try:
-            return run(self._resolve_real(parent_path))
+            return attempt()
         except OSError as exc:
             if not is_stale(exc):
                 raise
-        self._forget_all() if self._has_links() else self._forget_chain(path)
-        return run(self._resolve_real(parent_path))
+        if self._has_links():
+            self._forget_all()
+        else:
+            self._forget_chain(target)
+        return attempt()
 
     def _has_links(self) -> bool:
         """Whether a symbolic link was met: a stale path may then hide behind one."""

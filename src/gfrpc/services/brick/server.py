@@ -136,7 +136,7 @@ class BrickServer:
         if cfg.ssl_allow is not None and ctx is None:
             raise ConfigError("ssl-allow needs TLS (--tls)")
         self.poller.start()
-        self.listener = self.rpc.listen(f"{_host(cfg.host)}:{cfg.port}", tls=ctx,
+        self.listener = self.rpc.listen((cfg.host.strip("[]"), cfg.port), tls=ctx,
                                         options=SocketOptions())
         self.identity.port = int(getattr(self.listener.address, "port", 0))
         log.info("brick %s (volume %s, id %s) ready on %s, poller %s%s, TLS %s", cfg.brick_path,
@@ -168,8 +168,4 @@ class BrickServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 

@@ -153,7 +153,7 @@ class MgmtServer:
         cfg = self.config
         ctx = make_context(cfg.tls, server_side=True) if cfg.tls is not None else None
         self.poller.start()
-        self.listener = self.rpc.listen(f"{_host(cfg.host)}:{cfg.port}", tls=ctx,
+        self.listener = self.rpc.listen((cfg.host.strip("[]"), cfg.port), tls=ctx,
                                         options=SocketOptions())
         log.info("mgmtd ready on %s, TLS %s; volumes: %s", self.listener.address,
                  "on" if ctx is not None else "off",
@@ -176,7 +176,3 @@ class MgmtServer:
 def _peer(request: Request) -> str:
     p = request.peername
     return f"{p[0]}:{p[1]}" if isinstance(p, tuple) else str(p)
-
-
-def _host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
