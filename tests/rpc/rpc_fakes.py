@@ -38,11 +38,13 @@ class FakeEndpoint:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(self, *parts: bytes | bytearray | memoryview) -> None:
+    def submit(self, *parts: bytes | bytearray | memoryview, on_sent: Any = None) -> None:
         with self._lock:
             if self._closed:
                 raise NotConnectedError("fake endpoint closed")
             self.sent.put(b"".join(bytes(p) for p in parts))
+        if on_sent is not None:  # "written to the kernel" at once
+            on_sent()
 
     def close(self, exc: Exception | None = None) -> None:
         with self._lock:

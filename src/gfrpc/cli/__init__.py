@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     mgmtd.register(sub)
     certs.register(sub)
     files.register(sub)
+    from . import soak
+    soak.register(sub)
     _register_bench(sub)
     return parser
 
@@ -57,6 +59,19 @@ def _register_bench(sub: argparse._SubParsersAction) -> None:
     )
     bench_write.add_arguments(p)
     p.set_defaults(func=bench_write.run)
+
+    from gfrpc.bench import idle as bench_idle
+
+    p = sub.add_parser(
+        "bench-idle",
+        help="brick RSS and threads at 0, N and again 0 idle connections, for each poller",
+        description="Start a gfrpc brick per poller and mode, open N connections that send "
+        "nothing (tcp), never start their TLS handshake (tls) or announce a ~1 GiB record and "
+        "stall (mark), and print the brick's VmRSS and thread count before, with them, and "
+        "after they closed.",
+    )
+    bench_idle.add_arguments(p)
+    p.set_defaults(func=bench_idle.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

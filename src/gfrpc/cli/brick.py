@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
+from gfrpc.services.brick.store_fds import DEFAULT_MAX_OPEN_FDS
 from gfrpc.tls import parse_ssl_allow
 
 from .common import (
+    add_limit_arguments,
     add_poller_arguments,
     add_tls_arguments,
     serve_until_signalled,
+    server_limits,
     tls_options,
 )
 
@@ -49,9 +53,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=16, metavar="N",
                    help="io-threads: workers that run requests (default 16)")
     p.add_argument("--outstanding-rpc-limit", type=int, default=64, metavar="N",
-                   help="stop reading a connection with this many requests in flight (0 = no limit)")
+                   help="stop reading a connection with this many requests whose replies have "
+                   "not yet been sent (0 = no limit; default 64)")
+    p.add_argument("--max-open-fds", type=_positive, default=DEFAULT_MAX_OPEN_FDS, metavar="N",
+                   help="open files and directories one client connection may hold; more get "
+                   f"EMFILE for that client only (default {DEFAULT_MAX_OPEN_FDS})")
+    p.add_argument("--strict-access", action="store_true",
+                   help="also check FOPs on fds (the anonymous fd included) and treat a "
+                   "negative pid as an ordinary caller; GlusterFS 10.3's brick does neither")
+    add_limit_arguments(p)
     add_tls_arguments(p, server=True)
     p.set_defaults(func=run_brick)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
 
 
 def _uuid(text: str) -> uuid.UUID:
@@ -70,6 +92,17 @@ def run_brick(args: argparse.Namespace) -> int:
         ssl_allow=parse_ssl_allow(args.ssl_allow) if args.ssl_allow else None,
         allow=parse_ssl_allow(args.allow) if args.allow else None,
         volume_id=args.volume_id, mgmt=args.mgmt, mgmt_tls=args.mgmt_tls,
+        limits=server_limits(args), max_open_fds=args.max_open_fds,
+        strict_access=args.strict_access,
     )
+    _raise_fd_limit()
     server = BrickServer(config)
     return serve_until_signalled(server)
+
+
+def _raise_fd_limit() -> None:
+    """Let the brick use every descriptor the hard limit allows: its own caps
+    (--max-connections, --max-open-fds) are meant to refuse before the process runs out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

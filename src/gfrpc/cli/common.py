@@ -11,7 +11,7 @@ from typing import Any
 from gfrpc.rpc.client import RpcClient
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.tls.options import default_cert_dir
-from gfrpc.transport import POLLER_NAMES, Poller, make_poller
+from gfrpc.transport import POLLER_NAMES, Poller, ServerLimits, make_poller
 
 
 def add_tls_arguments(p: argparse.ArgumentParser, *, server: bool = False) -> None:
@@ -49,6 +49,49 @@ def add_poller_arguments(p: argparse.ArgumentParser, default: str = "pool") -> N
                    help=f"polling model (default {default})")
     p.add_argument("--event-threads", type=int, default=2, metavar="N",
                    help="threads of the pool poller (GlusterFS event-threads; default 2)")
+
+
+def _size(text: str) -> int:
+    """``268435456``, ``256M``, ``256MiB``, ``1G``... as bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    try:
+        value = int(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"negative size: {text!r}")
+    return value
+
+
+def add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """What one peer may cost a server (``gfrpc.transport.ServerLimits``); 0 = no limit."""
+    d = ServerLimits()
+    g = p.add_argument_group("limits on what one peer may cost (0 = off)")
+    g.add_argument("--handshake-timeout", type=float, default=d.handshake_timeout, metavar="S",
+                   help=f"close a connection whose TLS handshake has not finished after S "
+                   f"seconds (default {d.handshake_timeout:g})")
+    g.add_argument("--first-request-timeout", type=float, default=d.first_request_timeout,
+                   metavar="S", help="close a connection that has sent no complete request S "
+                   f"seconds after connecting (default {d.first_request_timeout:g}); one that "
+                   "has is never closed for being idle")
+    g.add_argument("--frame-timeout", type=float, default=d.frame_timeout, metavar="S",
+                   help="close a connection whose partly received record gets no new byte for "
+                   f"S seconds (default {d.frame_timeout:g})")
+    g.add_argument("--max-connections", type=int, default=d.max_connections, metavar="N",
+                   help="refuse (accept and close) connections beyond N open ones "
+                   f"(default {d.max_connections})")
+    g.add_argument("--max-incomplete-bytes", type=_size, default=d.max_incomplete_bytes,
+                   metavar="SIZE", help="bytes of partly received records the server holds "
+                   "in all; beyond it the largest holders stop being read until memory frees "
+                   f"(default {d.max_incomplete_bytes >> 20}M)")
+
+
+def server_limits(args: argparse.Namespace) -> ServerLimits:
+    return ServerLimits(
+        handshake_timeout=args.handshake_timeout, first_request_timeout=args.first_request_timeout,
+        frame_timeout=args.frame_timeout, max_connections=args.max_connections,
+        max_incomplete_bytes=args.max_incomplete_bytes)
 
 
 def open_client(args: argparse.Namespace, address: str, *, timeout: float,

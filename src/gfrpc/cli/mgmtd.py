@@ -8,9 +8,11 @@ from gfrpc.services.mgmt import MgmtConfig, MgmtServer, parse_volume_arg
 from gfrpc.tls import parse_ssl_allow
 
 from .common import (
+    add_limit_arguments,
     add_poller_arguments,
     add_tls_arguments,
     serve_until_signalled,
+    server_limits,
     tls_options,
 )
 
@@ -37,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--signin-allow", default="127.*,::1", metavar="GLOBS",
                    help="addresses bricks may sign in from (default loopback: 127.*,::1)")
     add_poller_arguments(p)
+    add_limit_arguments(p)
     add_tls_arguments(p)
     p.set_defaults(func=run_mgmtd)
 
@@ -46,6 +49,6 @@ def run_mgmtd(args: argparse.Namespace) -> int:
         volumes=[parse_volume_arg(v) for v in args.volume], port=args.port, host=args.host,
         poller=args.poller, event_threads=args.event_threads,
         tls=tls_options(args) if args.tls else None, io_tls=args.io_tls,
-        signin_allow=parse_ssl_allow(args.signin_allow))
+        signin_allow=parse_ssl_allow(args.signin_allow), limits=server_limits(args))
     server = MgmtServer(config)
     return serve_until_signalled(server)

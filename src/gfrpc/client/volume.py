@@ -120,13 +120,16 @@ class Volume(Namespace):
     @classmethod
     def connect_brick(cls, host: str, port: int, brick_path: str, volname: str = "gfrpc", *,
                       tls: Any = None, mgmt_tls: Any = None, poller: str | Poller = "pool",
-                      event_threads: int = 2, timeout: float = 10.0, **kwargs: Any) -> Volume:
+                      event_threads: int = 2, timeout: float = 10.0, ping_timeout: float = 42.0,
+                      frame_timeout: float = 1800.0, **kwargs: Any) -> Volume:
         """Connect straight to one brick (``remote-subvolume`` = ``brick_path``) at host:port;
-        port 24007 goes through glusterd's portmapper first."""
+        port 24007 goes through glusterd's portmapper first. ``ping_timeout``, ``frame_timeout``:
+        the protocol/client options (seconds)."""
         p, owned = _poller(poller, event_threads)
         conn = BrickConnection(host, port, brick_path, volname=volname, poller=p,
                                tls=tls_context(tls), mgmt_tls=tls_context(mgmt_tls),
-                               timeout=timeout)
+                               timeout=timeout, ping_timeout=ping_timeout,
+                               frame_timeout=frame_timeout)
         vol = cls([conn], volname=volname, poller=p, own_poller=owned, **kwargs)
         vol._start()
         return vol

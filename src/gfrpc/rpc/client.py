@@ -21,10 +21,13 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
   reply cannot be mistaken for another call's.
 * **ping-timeout** (default 42 s, 0 = off): when a call is made and no ping cycle is running,
   a GF-DUMP PING (123451501 v1 proc 2, no args) is sent and an expiry timer armed. Each PING
-  reply schedules the next PING ping-timeout later, but only while calls are pending; the
-  cycle stops when nothing is pending. On expiry the connection is closed if nothing at all was
-  *received* for ping-timeout seconds, otherwise the expiry is re-armed. (GlusterFS also counts
-  data *sent*; we count only what the peer proves by talking.)
+  reply schedules the next PING *half* a ping-timeout later, but only while calls are pending;
+  the cycle stops when nothing is pending. On expiry the connection is closed if nothing at all
+  was *received* for ping-timeout seconds, otherwise the expiry is re-armed. (GlusterFS also
+  counts data *sent*; we count only what the peer proves by talking.) *Choice:* GlusterFS pings
+  once per ping-timeout, so a peer that freezes just after answering a PING is given up to two
+  ping-timeouts; pinging twice as often bounds it to 1.5 (a frozen brick with a 2 s
+  ping-timeout fails the pending calls 2 to 3 s after it stopped, cf. tests/faults).
 * **Disconnect**: every pending call completes with NotConnectedError; calls made while not
   connected fail at once with NotConnectedError. With ``reconnect=True`` a new connection is
   tried every ``reconnect_interval`` seconds (GlusterFS: 3 s) from a short-lived thread (a
@@ -504,8 +507,9 @@ class RpcClient:
             if conn.ping_expiry is not None:
                 conn.ping_expiry.cancel()
                 conn.ping_expiry = None
-            if conn.ping_next is None:
-                conn.ping_next = self._timers.call_later(self.ping_timeout, self._send_ping, conn)
+            if conn.ping_next is None:  # half a ping-timeout: see the module docstring
+                conn.ping_next = self._timers.call_later(self.ping_timeout / 2, self._send_ping,
+                                                         conn)
 
     def _ping_expired(self, conn: _Connection) -> None:
         with self._lock:

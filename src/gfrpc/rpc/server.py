@@ -17,10 +17,23 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
   body ⇒ MSG_DENIED/AUTH_ERROR AUTH_BADCRED); any other flavor is accepted as AUTH_NULL, as
   GlusterFS does. A credential over 400 bytes, an undecodable header or a REPLY arriving at the
   server is a protocol error: the connection is closed with a logged reason.
-* outstanding-rpc-limit (default 64, 0 = unlimited): when a connection has that many requests
-  queued or running, its endpoint stops reading (``pause_reading``) until one completes. Unlike
-  GlusterFS 10 (where only gNFS turns the throttle on) the limit is always enforced, and it is
-  not rounded up to a multiple of 8.
+* outstanding-rpc-limit (default 64, 0 = unlimited): a request counts from the moment its
+  record is taken until its reply has left the out-queue for the kernel (the endpoint's
+  ``on_sent``), not merely until the reply is queued; every request counts, the PINGs and DUMPs
+  answered on the input thread and the error replies too. When a connection has that many, its
+  endpoint stops reading and delivering records (``pause_reading``) until one is sent. So a
+  client that pipelines requests and never reads the replies stops being read once the kernel's
+  socket buffers are full, and pins at most ``limit`` replies (and the endpoint also pauses on
+  ``max_unsent_bytes`` of unsent replies, see ``gfrpc.transport.limits``). Procedures that
+  declare a ``reply_size`` (the brick's READ, READDIR, READDIRP) reserve their predicted reply
+  before they start, so the replies one connection has in the making or unsent stay within
+  ``max_unsent_bytes`` even when many large READs arrive in one read. Unlike GlusterFS 10
+  (where only gNFS turns the throttle on) the limit is always enforced, and it is not rounded up
+  to a multiple of 8.
+* What one peer may cost (``limits``, a ``transport.ServerLimits``): handshake, first-request
+  and partial-record timeouts, ``max_connections`` and the server-wide budget for incomplete
+  records are applied by the transport through one ``ConnectionGuard`` shared by all of this
+  server's listeners.
 * GF-DUMP (123451501 v1: DUMP lists every registered program, itself included; PING answers an
   all-zero ``gf_common_rsp``) is built in. Both are answered on the input thread, like GlusterFS:
   they are constant-time and a PING must not wait behind slow handlers in the worker queue, or
@@ -36,6 +49,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,13 +82,17 @@ class Procedure:
     ``args_type``, when given (an ``xdr.struct`` type), is decoded on the worker before the
     handler runs: ``request.decoded`` is the value, ``request.payload`` what follows it.
     ``inline`` runs the handler on the transport's input thread; it is meant for the built-in
-    constant-time GF-DUMP procedures only.
+    constant-time GF-DUMP procedures only. ``reply_size(args) -> int``, when given, predicts
+    the size of the reply from the raw arguments (a READ's ``size``): such requests of one
+    connection start only while the replies being made or waiting to be sent fit in
+    ``limits.max_unsent_bytes`` (one at a time if a single one does not fit).
     """
 
     name: str
     handler: Callable[[Request], Any]
     args_type: Any = None
     inline: bool = False
+    reply_size: Callable[[memoryview], int] | None = None
 
 
 @dataclass
@@ -114,6 +132,7 @@ class Request:
         self._deferred = False
         self._done = False
         self._counted = False
+        self._reserved = 0  # reply bytes reserved for it (procedures with ``reply_size``)
 
     @property
     def xid(self) -> int:
@@ -165,12 +184,18 @@ class Request:
             if self._done:
                 raise LocalProtocolError(f"request xid {self.xid} was already answered")
             self._done = True
+        finished = self._finished
         try:
-            self.endpoint.submit(header, *parts)
+            self.endpoint.submit(header, *parts, on_sent=finished if self._counted else None)
         except NotConnectedError:
             log.debug("reply to xid %d not sent: connection closed", self.xid)
-        finally:
-            self.server._request_finished(self)
+            finished()
+        except BaseException:
+            finished()
+            raise
+
+    def _finished(self) -> None:
+        self.server._request_finished(self)
 
 
 def _run_hook(hook: Callable[[dict[str, Any]], None], session: dict[str, Any]) -> None:
@@ -203,6 +228,9 @@ class _ServerConnection:
         self.lock = threading.Lock()
         self.outstanding = 0
         self.paused = False
+        #: reply bytes reserved by running or unsent ``reply_size`` requests, and those waiting
+        self.reserved = 0
+        self.held: deque[tuple[Request, int]] = deque()
         self.refused = False
         self.close_reason: str | None = None
         self.session: dict[str, Any] = {}
@@ -217,6 +245,8 @@ class _ServerConnection:
         self.server._dispatch(self, ep, record)
 
     def connection_lost(self, ep: Any, exc: Exception | None) -> None:
+        with self.lock:
+            self.held.clear()  # never started: nothing to answer on a closed connection
         self.server._forget(self)
         reason = self.close_reason or (str(exc) if exc is not None else "closed")
         log.info("connection from %s closed: %s", _peer(ep), reason)
@@ -246,9 +276,13 @@ class RpcServer:
         workers: int = 16,
         outstanding_limit: int = 64,
         accept_connection: Callable[[Any, str | None], bool] | None = None,
+        limits: transport.ServerLimits | None = None,
     ) -> None:
         self.poller = poller
         self.outstanding_limit = outstanding_limit
+        self.limits = limits or transport.ServerLimits()
+        #: the limits, live connection count and memory budget shared by every listener
+        self.guard = transport.ConnectionGuard(self.limits)
         self.accept_connection = accept_connection
         #: called once per closed connection with its ``session`` dict, on a worker
         self.on_disconnect: Callable[[dict[str, Any]], None] | None = None
@@ -302,7 +336,7 @@ class RpcServer:
             patterns = list(ssl_allow)
         if patterns is not None and tls is None:
             log.warning("ssl_allow given without TLS: every connection will be refused")
-        kwargs: dict[str, Any] = {"tls": tls}
+        kwargs: dict[str, Any] = {"tls": tls, "guard": self.guard}
         if options is not None:
             kwargs["options"] = options
         listener = transport.listen(address, poller=self.poller,
@@ -417,29 +451,83 @@ class RpcServer:
             self._accepted_error(conn, header, rpcmsg.AcceptStat.PROC_UNAVAIL)
             return
         request = Request(self, conn, header, args, credential, procedure)
+        self._count(conn)
+        request._counted = True
         if procedure.inline:
             self._run(request)
             return
-        with conn.lock:
-            conn.outstanding += 1
-            request._counted = True
-            if 0 < self.outstanding_limit <= conn.outstanding and not conn.paused:
-                conn.paused = True
-                ep.pause_reading()  # under conn.lock: pause/resume calls keep the count's order
+        if procedure.reply_size is not None and not self._reserve(conn, request):
+            return  # started when earlier replies have been sent
+        self._start(conn, request)
+
+    def _start(self, conn: _ServerConnection, request: Request) -> None:
         try:
             self.workers.submit(self._run, request)
         except RuntimeError:
             self._request_finished(request)
             conn.close("server shutting down", NotConnectedError("server shutting down"))
 
+    def _reserve(self, conn: _ServerConnection, request: Request) -> bool:
+        """Reserve the predicted reply bytes of ``request``; False: it waits in ``conn.held``
+        (a reply that cannot be sent pins memory: an unread client must not make the server
+        build more than ``max_unsent_bytes`` of them)."""
+        try:
+            size = max(0, int(request.procedure.reply_size(request.args)))  # type: ignore[misc]
+        except Exception:  # short arguments: the handler answers GARBAGE_ARGS
+            size = 0
+        budget = self.limits.max_unsent_bytes
+        with conn.lock:
+            if budget > 0 and (conn.held or (conn.reserved and conn.reserved + size > budget)):
+                conn.held.append((request, size))
+                return False
+            conn.reserved += size
+        request._reserved = size
+        return True
+
+    def _release(self, request: Request) -> None:
+        """The reply of ``request`` has left (or will never be sent): start what now fits."""
+        conn = request._conn
+        budget = self.limits.max_unsent_bytes
+        ready: list[Request] = []
+        with conn.lock:
+            conn.reserved -= request._reserved
+            request._reserved = 0
+            while conn.held:
+                waiting, size = conn.held[0]
+                if conn.reserved and conn.reserved + size > budget:
+                    break
+                conn.held.popleft()
+                conn.reserved += size
+                waiting._reserved = size
+                ready.append(waiting)
+        for waiting in ready:
+            self._start(conn, waiting)
+
     def _accepted_error(self, conn: _ServerConnection, header: Any, stat: int) -> None:
         self._submit(conn, rpcmsg.encode_accepted_reply(header.xid, stat, verf=header.verf))
 
     def _submit(self, conn: _ServerConnection, message: bytes) -> None:
+        """Send an error reply made on the input thread; it counts until sent, like any."""
+        self._count(conn)
         try:
-            conn.ep.submit(message)
+            conn.ep.submit(message, on_sent=lambda: self._uncount(conn))
         except NotConnectedError:
-            pass
+            self._uncount(conn)
+
+    def _count(self, conn: _ServerConnection) -> None:
+        with conn.lock:
+            conn.outstanding += 1
+            if 0 < self.outstanding_limit <= conn.outstanding and not conn.paused:
+                conn.paused = True
+                conn.ep.pause_reading()  # under conn.lock: pause/resume keep the count's order
+
+    def _uncount(self, conn: _ServerConnection) -> None:
+        with conn.lock:
+            conn.outstanding -= 1
+            if conn.paused and conn.outstanding < self.outstanding_limit:
+                conn.paused = False
+                if not getattr(conn.ep, "closed", False):
+                    conn.ep.resume_reading()
 
     # -- requests (worker threads) ----------------------------------------------------------
     def _run(self, request: Request) -> None:
@@ -476,16 +564,12 @@ class RpcServer:
             log.exception("reply for xid %d not sent", request.xid)
 
     def _request_finished(self, request: Request) -> None:
+        if request._reserved:
+            self._release(request)
         if not request._counted:
             return
         request._counted = False
-        conn = request._conn
-        with conn.lock:
-            conn.outstanding -= 1
-            if conn.paused and conn.outstanding < self.outstanding_limit:
-                conn.paused = False
-                if not getattr(conn.ep, "closed", False):
-                    conn.ep.resume_reading()
+        self._uncount(request._conn)
 
     # -- GF-DUMP ----------------------------------------------------------------------------
     def _dump(self, request: Request) -> Any:

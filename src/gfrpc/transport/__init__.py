@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from gfrpc.errors import ConfigError, NotConnectedError, TimeoutError_, TLSError
 from gfrpc.transport.endpoint import ConnectionHandler, Endpoint
+from gfrpc.transport.limits import ConnectionGuard, IncompleteBudget, ServerLimits
 from gfrpc.transport.listener import Listener
 from gfrpc.transport.options import (
     DEFAULT_PORT,
@@ -28,8 +29,9 @@ from gfrpc.transport.pollers.pool import PoolPoller
 from gfrpc.transport.pollers.single import SinglePoller
 
 __all__ = [
-    "DEFAULT_PORT", "POLLER_NAMES", "Address", "ConnectionHandler", "Endpoint", "Listener",
-    "Poller", "SocketOptions", "connect", "listen", "make_poller", "parse_address",
+    "DEFAULT_PORT", "POLLER_NAMES", "Address", "ConnectionGuard", "ConnectionHandler", "Endpoint",
+    "IncompleteBudget", "Listener", "Poller", "ServerLimits", "SocketOptions", "connect", "listen",
+    "make_poller", "parse_address",
 ]
 
 POLLER_NAMES = ("single", "own-thread", "pool")
@@ -107,8 +109,13 @@ def listen(
     tls: ssl.SSLContext | None = None,
     tls_check: Callable[[ssl.SSLObject], None] | None = None,
     options: SocketOptions | None = None,
+    guard: ConnectionGuard | None = None,
 ) -> Listener:
-    """Listen on ``address`` (port 0 picks a free port; ``listener.address`` tells which)."""
+    """Listen on ``address`` (port 0 picks a free port; ``listener.address`` tells which).
+
+    ``guard`` applies a server's limits (``limits.py``) to the accepted connections; several
+    listeners of one server share one guard, so the limits are server-wide.
+    """
     opts = options or SocketOptions()
     addr = resolve(_as_address(address))
     sock = socket.socket(addr.family, socket.SOCK_STREAM)
@@ -130,7 +137,7 @@ def listen(
         host, port = sock.getsockname()[:2]
         addr = Address(addr.family, host, port)
     listener = Listener(sock, addr, poller=poller, handler_factory=handler_factory, options=opts,
-                        tls=tls, tls_check=tls_check)
+                        tls=tls, tls_check=tls_check, guard=guard)
     poller.register(listener)
     return listener
 

@@ -5,9 +5,13 @@ Theory of operation.
 *Input* is handled by exactly one thread at a time, the one the poller gives the endpoint
 (see ``pollers/base.py``). On readable it reads up to ``read_size`` bytes: without TLS
 straight into the record decoder's buffer (``recv_into`` a view of the record being
-assembled, so a 1 MiB WRITE lands in its final bytearray with no extra copy); with TLS into a
-scratch buffer fed to the in-memory TLS session, which decrypts into the decoder's buffer
-(``tls.py``). Complete records go up to the handler in order.
+assembled, so a 1 MiB WRITE lands in its final buffer with no extra copy); with TLS into a
+read buffer fed to the in-memory TLS session, which decrypts into the decoder's buffer
+(``tls.py``). Read buffers are leased from a process-wide free list for the duration of one
+read, so an idle connection owns none (``wire/record.py``). Complete records go up to the
+handler in order; while input is paused (``pause_reading``, or too many unsent bytes) records
+already decoded wait in the decoder and are delivered on resume, so a pause takes effect at
+once, not one read later.
 
 *Output* may be submitted from any thread. ``submit(*parts)`` is one RPC message: it adds the
 record mark, takes ownership of the bytes (``bytes`` are immutable and kept by reference;
@@ -16,7 +20,15 @@ before the deferred send" bug cannot happen), encrypts them if TLS is on (one TL
 message part, never two messages in one TLS write), appends them to the queue and tries to
 write at once in the caller's thread. What the kernel does not take (EAGAIN) stays queued and
 the poller is kicked to watch for writability; the handling thread finishes the write later.
-Queue order is wire order: encryption and enqueueing happen under one lock.
+Queue order is wire order: encryption and enqueueing happen under one lock. ``on_sent``, when
+given, is called once the message's last byte has been handed to the kernel (or the
+connection is gone), outside the lock: the RPC server counts a request until then.
+
+*Server limits* (``limits.py``), when the listener passes a ``guard``: the endpoint reports
+the bytes of incomplete records it holds after each read (the server-wide memory budget may
+pause it), stops reading while more than ``max_unsent_bytes`` of replies wait to be sent
+(resumed below half of that), and the watchdog thread calls :meth:`check_deadlines`
+(handshake, first-request and partial-record timeouts).
 
 *Cleanup* runs exactly once. Any thread may call :meth:`close`; it records the reason, shuts
 the socket down and kicks the poller. The handling thread then sees the endpoint is finished,
@@ -26,35 +38,45 @@ the poller stops watching the fd, and :meth:`finalize` closes it, drops the queu
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import socket
 import ssl
 import threading
-from collections import deque
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from gfrpc.errors import (
     NotConnectedError,
     RemoteProtocolError,
+    TimeoutError_,
     TLSError,
     TransportError,
 )
+from gfrpc.transport.limits import BODY_POOL
 from gfrpc.transport.options import SocketOptions
+from gfrpc.transport.oserrors import safe, translate
+from gfrpc.transport.outqueue import OutQueue
 from gfrpc.transport.tls import TLSSession
-from gfrpc.wire.record import NEED_DATA, RecordDecoder, record_mark
+from gfrpc.wire.record import (
+    NEED_DATA,
+    RecordDecoder,
+    lease_read_buffer,
+    record_mark,
+    return_read_buffer,
+)
 
 if TYPE_CHECKING:
+    from gfrpc.transport.limits import ConnectionGuard
     from gfrpc.transport.pollers.base import Poller
 
 log = logging.getLogger("gfrpc.transport")
 
 _SMALL = 64 * 1024  # message parts below this are joined before a TLS write
-_IOV_MAX = 64
 _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
 _TLS_SLICE = 64 * 1024  # plaintext encrypted between two sends of a large message
+_MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's overshoot
 
 
 class ConnectionHandler(Protocol):
@@ -89,6 +111,7 @@ class Endpoint:
         tls: ssl.SSLContext | None = None,
         tls_check: Callable[[ssl.SSLObject], None] | None = None,
         server_side: bool = False,
+        guard: ConnectionGuard | None = None,
     ) -> None:
         sock.setblocking(False)
         self._sock = sock
@@ -97,12 +120,15 @@ class Endpoint:
         self._poller = poller
         self._options = options
         self.server_side = server_side
-        self._decoder = RecordDecoder(options.max_record_size)
+        self._decoder = RecordDecoder(options.max_record_size, pool=BODY_POOL)
         self._tls = TLSSession(tls, server_side, tls_check) if tls is not None else None
-        self._scratch = bytearray(options.read_size) if self._tls is not None else None
         self._out_lock = threading.Lock()
-        self._outq: deque[memoryview] = deque()
-        self._held: list[list[bytes | memoryview]] = []  # plaintext waiting for the handshake
+        self._outq = OutQueue(guard.limits.max_unsent_bytes if guard is not None else 0)
+        self._held: list[tuple[list[bytes | memoryview], Callable[[], None] | None]] = []
+        self._guard = guard
+        self._mem_paused = False
+        self._charged = 0
+        self._born = self._last_input = time.monotonic()
         self._open = False  # handshake done and connection_made delivered
         self._closing: Exception | None = None
         self._finalized = False
@@ -111,9 +137,11 @@ class Endpoint:
         self._records_in = 0
         self.ready = threading.Event()  # set when open, or when finished
         self.peer_cn: str | None = None
-        self.peername = _safe(sock.getpeername)
-        self.sockname = _safe(sock.getsockname)
+        self.peername = safe(sock.getpeername)
+        self.sockname = safe(sock.getsockname)
         self.close_reason: Exception | None = None
+        if guard is not None:
+            guard.attach(self)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -125,8 +153,18 @@ class Endpoint:
     def tls_enabled(self) -> bool:
         return self._tls is not None
 
-    def submit(self, *parts: bytes | bytearray | memoryview) -> None:
-        """Queue one RPC message (record mark added). Raises NotConnectedError once closed."""
+    @property
+    def unsent_bytes(self) -> int:
+        """Bytes queued and not yet handed to the kernel."""
+        return self._outq.unsent
+
+    def submit(self, *parts: bytes | bytearray | memoryview,
+               on_sent: Callable[[], None] | None = None) -> None:
+        """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
+
+        ``on_sent()`` is called once the whole message has been written to the kernel, or
+        the connection is gone (on some thread, never under the endpoint's locks).
+        """
         owned = [_owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in owned)
         mark = record_mark(total)
@@ -136,19 +174,20 @@ class Endpoint:
                 raise NotConnectedError(f"connection to {self._peer()} is closed")
             was_empty = not self._outq
             if self._tls is None:
-                self._outq.append(memoryview(mark))
-                self._outq.extend(memoryview(p) for p in owned)
+                self._enqueue_locked([memoryview(mark), *(memoryview(p) for p in owned)])
                 flush = was_empty
             elif not self._tls.established:
-                self._held.append([mark, *owned])
+                self._held.append(([mark, *owned], on_sent))
+                on_sent = None
             else:
                 self._tls_write_locked([mark, *owned])
                 flush = was_empty
+            if on_sent is not None:
+                self._outq.mark(on_sent)
             if flush:
                 self._flush_locked()
             kick = bool(self._outq)
-        if kick:
-            self._poller.kick(self)
+        self._after_unlock(kick)
 
     def close(self, exc: Exception | None = None) -> None:
         """Close the connection (any thread). ``connection_lost`` follows, exactly once."""
@@ -163,7 +202,8 @@ class Endpoint:
         self._poller.kick(self)
 
     def pause_reading(self) -> None:
-        """Stop reading from the socket (the outstanding-request limit is reached)."""
+        """Stop reading from the socket and delivering records (the outstanding-request
+        limit is reached)."""
         self._paused = True
 
     def resume_reading(self) -> None:
@@ -171,13 +211,48 @@ class Endpoint:
             self._paused = False
             self._poller.kick(self)
 
+    def pause_for_memory(self) -> None:
+        """Stop reading: the server's budget for incomplete records is spent (any thread)."""
+        self._mem_paused = True
+
+    def resume_for_memory(self) -> None:
+        if self._mem_paused:
+            self._mem_paused = False
+            self._poller.kick(self)
+
+    def peer_text(self) -> str:
+        return self._peer()
+
+    def check_deadlines(self, now: float) -> None:
+        """Close the connection if one of the server's timeouts has expired (watchdog thread)."""
+        if self._closing is not None or self._guard is None:
+            return
+        lim = self._guard.limits
+        age = now - self._born
+        reason = None
+        if self._tls is not None and not self._tls.established:
+            if 0 < lim.handshake_timeout < age:
+                reason = f"TLS handshake not finished within {lim.handshake_timeout:g} s"
+        elif self._records_in == 0 and 0 < lim.first_request_timeout < age:
+            reason = f"no complete request within {lim.first_request_timeout:g} s of connecting"
+        if (reason is None and 0 < lim.frame_timeout < now - self._last_input
+                and self._decoder.in_record and not self._paused and not self._outq.paused):
+            reason = (f"partial record ({self._decoder.buffered_bytes} bytes) made no "
+                      f"progress for {lim.frame_timeout:g} s")
+        if reason is not None:
+            log.info("%s: closing connection: %s", self._peer(), reason)
+            self.close(TimeoutError_(reason))
+
     # -- the pollable side (called by the poller on the handling thread) ----------------------
 
     def fileno(self) -> int:
         return self._fd
 
+    def _input_paused(self) -> bool:
+        return self._paused or self._outq.paused or self._mem_paused
+
     def interest(self) -> tuple[bool, bool]:
-        want_read = not self._paused or not self._open
+        want_read = not self._input_paused() or not self._open
         want_write = bool(self._outq)
         if self._tls is not None and not self._tls.established:
             want_read = True
@@ -199,14 +274,17 @@ class Endpoint:
             if writable and self._outq:
                 with self._out_lock:
                     self._flush_locked()
-            if readable or error:
+                self._after_unlock(False)
+            if self._decoder.has_records:
+                self._deliver()  # records held back while paused
+            if error or (readable and not self._input_paused()):
                 self._read()
                 if error and self._closing is None and self._hangup_is_real():
                     raise NotConnectedError("connection error (POLLERR/POLLHUP)")
         except (TransportError, RemoteProtocolError) as exc:
             self._set_closing(exc)
         except OSError as exc:
-            self._set_closing(_translate(exc))
+            self._set_closing(translate(exc))
         return self._closing is None
 
     def _hangup_is_real(self) -> bool:
@@ -221,14 +299,14 @@ class Endpoint:
         """
         code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
-            raise _translate(OSError(code, os.strerror(code)))
+            raise translate(OSError(code, os.strerror(code)))
         try:
             peeked = self._sock.recv(1, socket.MSG_PEEK)
         except BlockingIOError:
             return False
         except OSError as exc:
-            raise _translate(exc) from None
-        return not peeked or self._paused
+            raise translate(exc) from None
+        return not peeked or self._input_paused()
 
     def finalize(self) -> None:
         if self._finalized:
@@ -237,9 +315,13 @@ class Endpoint:
         reason = self._closing or NotConnectedError("connection closed")
         self.close_reason = reason
         with self._out_lock:
-            dropped = sum(len(v) for v in self._outq)
-            self._outq.clear()
+            dropped = self._outq.drop()
+            self._outq.fired.extend(cb for _, cb in self._held if cb)
             self._held.clear()
+        self._after_unlock(False)
+        self._decoder.release_buffer()
+        if self._guard is not None:
+            self._guard.detach(self)
         try:
             self._sock.close()
         except OSError:
@@ -278,7 +360,7 @@ class Endpoint:
         if tls is not None and not tls.established:
             with self._out_lock:
                 done = tls.handshake_step()
-                self._outq.extend(tls.take_output())
+                self._enqueue_locked(tls.take_output())
                 self._flush_locked()
             if not done:
                 # need more bytes from the peer: read them now if any are there
@@ -287,10 +369,13 @@ class Endpoint:
                     return
             self.peer_cn = tls.peer_cn
             with self._out_lock:
-                for message in self._held:
+                for message, on_sent in self._held:
                     self._tls_write_locked(message)
+                    if on_sent is not None:
+                        self._outq.mark(on_sent)
                 self._held.clear()
                 self._flush_locked()
+            self._after_unlock(False)
         self._open = True
         self.handler.connection_made(self)
         self.ready.set()
@@ -299,25 +384,30 @@ class Endpoint:
             # incoming BIO: the socket will not become readable for it again
             with self._out_lock:
                 eof = tls.decrypt_into(self._decoder)
+            self._account()
             self._deliver()
             if eof:
                 raise self._eof()
 
     def _read_tls_handshake(self) -> None:
-        assert self._tls is not None and self._scratch is not None
-        view = memoryview(self._scratch)
-        while not self._tls.established:
-            try:
-                n = self._sock.recv_into(view)
-            except BlockingIOError:
-                return
-            if n == 0:
-                raise TLSError("TLS handshake failed: connection closed by peer")
-            with self._out_lock:
-                self._tls.feed(view[:n])
-                self._tls.handshake_step()
-                self._outq.extend(self._tls.take_output())
-                self._flush_locked()
+        assert self._tls is not None
+        buf = lease_read_buffer(self._options.read_size)
+        try:
+            view = memoryview(buf)
+            while not self._tls.established:
+                try:
+                    n = self._sock.recv_into(view)
+                except BlockingIOError:
+                    return
+                if n == 0:
+                    raise TLSError("TLS handshake failed: connection closed by peer")
+                with self._out_lock:
+                    self._tls.feed(view[:n])
+                    self._tls.handshake_step()
+                    self._enqueue_locked(self._tls.take_output())
+                    self._flush_locked()
+        finally:
+            return_read_buffer(buf)
 
     def _tls_write_locked(self, message: list[bytes | memoryview]) -> None:
         """Encrypt one message (its own TLS writes: never shared with another message).
@@ -339,80 +429,108 @@ class Endpoint:
             view = memoryview(p)
             for start in range(0, len(view), _TLS_SLICE):
                 tls.write(view[start : start + _TLS_SLICE])
-                self._outq.extend(tls.take_output())
+                self._enqueue_locked(tls.take_output())
                 self._flush_locked()
         if small:
             tls.write(b"".join(small))
-        self._outq.extend(tls.take_output())
+        self._enqueue_locked(tls.take_output())
+
+    def _enqueue_locked(self, views: list[memoryview]) -> None:
+        """Append to the out-queue (caller holds ``_out_lock``); may pause input."""
+        self._outq.extend(views)
+
+    def _after_unlock(self, kick: bool) -> None:
+        """What ``_flush_locked`` left to do outside the lock: on_sent calls, a kick."""
+        outq = self._outq
+        if outq.fired:
+            with self._out_lock:
+                fired, outq.fired = outq.fired, []
+            for cb in fired:
+                try:
+                    cb()
+                except Exception:
+                    log.exception("on_sent callback failed")
+        if outq.resumed:
+            outq.resumed = False
+            kick = True
+        if kick:
+            self._poller.kick(self)
 
     def _flush_locked(self) -> None:
         """Write as much of the queue as the kernel takes (caller holds ``_out_lock``)."""
-        q = self._outq
-        sock = self._sock
-        while q:
-            try:
-                if len(q) == 1:
-                    sent = sock.send(q[0])
-                else:
-                    sent = sock.sendmsg(list(_first(q, _IOV_MAX)))
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if self._closing is None:
-                    self._closing = _translate(exc)
-                q.clear()
-                return
-            while sent:
-                head = q[0]
-                if sent >= len(head):
-                    sent -= len(head)
-                    q.popleft()
-                else:
-                    q[0] = head[sent:]
-                    sent = 0
+        exc = self._outq.flush(self._sock)
+        if exc is not None and self._closing is None:
+            self._closing = translate(exc)
 
     def _read(self) -> None:
         decoder = self._decoder
         if self._tls is None:
             buf = decoder.get_buffer()
             try:
-                n = self._sock.recv_into(buf)
+                n = self._sock.recv_into(buf, min(len(buf), _MAX_READ))
             except BlockingIOError:
+                decoder.release_buffer()
                 return
+            except OSError:
+                decoder.release_buffer()
+                raise
             if n == 0:
+                decoder.release_buffer()
                 raise self._eof()
+            self._last_input = time.monotonic()
             if self._first_read:
                 self._first_read = False
                 if n >= 2 and buf[0] == 0x16 and buf[1] == 0x03:
                     # a TLS handshake record where a record mark should be: it would read as
                     # a ~370 MB non-last fragment and stall until the peer gives up
+                    decoder.release_buffer()
                     raise RemoteProtocolError("peer speaks TLS on a plaintext port")
             decoder.buffer_updated(n)
         else:
-            assert self._scratch is not None
-            view = memoryview(self._scratch)
-            tls = self._tls
-            for _ in range(_READS_PER_EVENT):
-                try:
-                    n = self._sock.recv_into(view)
-                except BlockingIOError:
-                    break
-                if n == 0:
-                    raise self._eof()
-                with self._out_lock:
-                    tls.feed(view[:n])
-                    eof = tls.decrypt_into(decoder)
-                    if tls.has_output():
-                        self._outq.extend(tls.take_output())
-                        self._flush_locked()
-                if eof:
-                    self._deliver()
-                    raise self._eof()
-                self._deliver()
-                if n < len(view) or self._closing is not None:
-                    break
+            lease = lease_read_buffer(self._options.read_size)
+            try:
+                self._read_tls(memoryview(lease))
+            finally:
+                return_read_buffer(lease)
             return
+        self._account()
         self._deliver()
+
+    def _read_tls(self, view: memoryview) -> None:
+        decoder = self._decoder
+        tls = self._tls
+        assert tls is not None
+        for _ in range(_READS_PER_EVENT):
+            try:
+                n = self._sock.recv_into(view)
+            except BlockingIOError:
+                break
+            if n == 0:
+                raise self._eof()
+            self._last_input = time.monotonic()
+            with self._out_lock:
+                tls.feed(view[:n])
+                eof = tls.decrypt_into(decoder)
+                if tls.has_output():
+                    self._enqueue_locked(tls.take_output())
+                    self._flush_locked()
+            self._after_unlock(False)
+            self._account()
+            if eof:
+                self._deliver()
+                raise self._eof()
+            self._deliver()
+            if n < len(view) or self._closing is not None or self._input_paused():
+                break
+
+    def _account(self) -> None:
+        """Tell the server's memory budget how much of incomplete records we hold."""
+        guard = self._guard
+        if guard is not None:
+            held = self._decoder.buffered_bytes
+            if held != self._charged:
+                self._charged = held
+                guard.budget.charge(self, held)
 
     def _eof(self) -> NotConnectedError:
         """The error for an orderly close by the peer, with a hint when it never answered."""
@@ -428,42 +546,10 @@ class Endpoint:
     def _deliver(self) -> None:
         decoder = self._decoder
         handler = self.handler
-        while self._closing is None:
+        while self._closing is None and not self._paused and not self._outq.paused:
             record = decoder.next_record()
             if record is NEED_DATA:
                 return
             assert isinstance(record, memoryview)
             self._records_in += 1
             handler.record_received(self, record)
-
-
-def _first(q: deque[memoryview], n: int) -> list[memoryview]:
-    out = []
-    for v in q:
-        out.append(v)
-        if len(out) == n:
-            break
-    return out
-
-
-def _safe(fn: Callable[[], object]) -> object:
-    try:
-        return fn()
-    except OSError:
-        return None
-
-
-def _translate(exc: OSError) -> TransportError:
-    """OS errors become gfrpc errors once, here at the boundary."""
-    if isinstance(exc, TransportError):
-        return exc
-    if isinstance(exc, ssl.SSLError):
-        return TLSError(f"TLS error: {exc.reason or exc}")
-    code = exc.errno or errno.EIO
-    name = {
-        errno.ECONNRESET: "connection reset by peer",
-        errno.EPIPE: "broken pipe",
-        errno.ECONNREFUSED: "connection refused",
-        errno.ETIMEDOUT: "connection timed out",
-    }.get(code, exc.strerror or str(exc))
-    return NotConnectedError(name)

@@ -1,4 +1,9 @@
-"""A listening socket driven by a poller like any endpoint: each accept makes an Endpoint."""
+"""A listening socket driven by a poller like any endpoint: each accept makes an Endpoint.
+
+With a ``guard`` (``limits.py``) a connection over ``max-connections`` is accepted and closed at
+once, with a rate-limited log line, instead of being left to run the process out of fds; and
+each endpoint gets the guard, for the server's timeouts and memory budget.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import logging
 import os
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable
 
 from gfrpc.transport.endpoint import ConnectionHandler, Endpoint
+from gfrpc.transport.limits import ConnectionGuard
 from gfrpc.transport.options import Address, SocketOptions, apply_options
 from gfrpc.transport.pollers.base import Poller
 
@@ -31,6 +38,7 @@ class Listener:
         options: SocketOptions,
         tls: ssl.SSLContext | None = None,
         tls_check: Callable[[ssl.SSLObject], None] | None = None,
+        guard: ConnectionGuard | None = None,
     ) -> None:
         sock.setblocking(False)
         self._sock = sock
@@ -41,6 +49,7 @@ class Listener:
         self._options = options
         self._tls = tls
         self._tls_check = tls_check
+        self.guard = guard
         self._closing = False
         self.closed = threading.Event()
 
@@ -74,15 +83,25 @@ class Listener:
             except OSError as exc:  # EMFILE, ECONNABORTED...: keep listening
                 log.warning("accept failed: %s", exc.strerror or exc)
                 break
+            guard = self.guard
+            if guard is not None and not guard.try_admit():
+                _refuse(conn)
+                continue
+            ep: Endpoint | None = None
             try:
                 apply_options(conn, self._options)
                 ep = Endpoint(conn, handler=self._factory(), poller=self._poller,
                               options=self._options, tls=self._tls, tls_check=self._tls_check,
-                              server_side=True)
+                              server_side=True, guard=guard)
                 self._poller.register(ep)
             except Exception as exc:
                 log.warning("dropping accepted connection: %s", exc)
-                conn.close()
+                if ep is not None:
+                    ep.finalize()  # closes the socket and gives back its guard slot
+                else:
+                    conn.close()
+                    if guard is not None:
+                        guard.detach(None)
         return True
 
     def finalize(self) -> None:
@@ -93,3 +112,12 @@ class Listener:
             except OSError:
                 pass
         self.closed.set()
+
+
+def _refuse(conn: socket.socket) -> None:
+    """Close an accepted connection at once, with a reset rather than a lingering FIN."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    conn.close()

@@ -36,11 +36,23 @@ class TLSSession:
     ) -> None:
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
-        self._obj = context.wrap_bio(self._in, self._out, server_side=server_side)
+        self._context = context
+        self._server_side = server_side
+        self._sslobj: ssl.SSLObject | None = None
         self._check = check
         self._seen_data = False  # an error before any plaintext arrived is a handshake failure
         self.established = False
         self.peer_cn: str | None = None
+
+    @property
+    def _obj(self) -> ssl.SSLObject:
+        """The OpenSSL session, made on first use: a server-side connection that never sends
+        a byte never pays for one (tens of KiB inside OpenSSL)."""
+        obj = self._sslobj
+        if obj is None:
+            obj = self._sslobj = self._context.wrap_bio(self._in, self._out,
+                                                        server_side=self._server_side)
+        return obj
 
     @property
     def ssl_object(self) -> ssl.SSLObject:
@@ -61,6 +73,8 @@ class TLSSession:
         """Advance the handshake; True once it is complete and the peer is accepted."""
         if self.established:
             return True
+        if self._sslobj is None and self._server_side and not self._in.pending:
+            return False  # the client speaks first; nothing to do until it has
         try:
             self._obj.do_handshake()
         except ssl.SSLWantReadError:
@@ -101,11 +115,14 @@ class TLSSession:
                 if got:
                     self._seen_data = True
                     decoder.buffer_updated(got)
+                else:
+                    decoder.release_buffer()  # an idle connection keeps no read buffer
                 return False
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                 decoder.buffer_updated(got)
                 return True
             except ssl.SSLError as exc:
+                decoder.release_buffer()
                 raise as_tls_error(exc, handshake=not self._seen_data) from exc
             self._seen_data = True
             decoder.buffer_updated(got)

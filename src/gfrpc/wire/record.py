@@ -10,39 +10,63 @@ is refused before anything is allocated for it.
 
 Bytes arrive in one of two ways, and both end in the same parser:
 
-* ``receive_data(data)`` copies the caller's bytes in (simple, used by tests and TLS);
+* ``receive_data(data)`` parses the caller's bytes where they are (tests, TLS, fuzzers);
 * ``get_buffer()`` / ``buffer_updated(n)`` let the caller ``recv_into`` our memory.
 
-The decoder owns a reusable *scratch* buffer (256 KiB). Headers and small records are read into
-it in as few ``recv_into`` calls as possible, many per read; each complete small record is then
-copied out once into its own ``bytes`` (the scratch is reused, so a record handed out must never
-point into it). When a fragment header announces a large fragment (64 KiB or more) or a record
-made of several fragments, the decoder allocates that record's own ``bytearray`` at once (up to
-8 MiB ahead of the data received; bigger records grow by doubling as bytes arrive, so a lying
-header cannot make us commit a gigabyte), moves
-the bytes already in the scratch into it, and from then on ``get_buffer()`` returns a view of the
-*rest of the current fragment inside that bytearray*: the kernel writes a 1 MiB WRITE payload
-straight where the record lives, with no copy in Python. Only the rest of the current fragment is
-exposed, so the next header always lands in the scratch.
+*What an idle connection costs.* A decoder at a record boundary owns nothing but a few
+attributes: no per-connection scratch. ``get_buffer()`` at a boundary *leases* a read buffer
+(256 KiB) from a process-wide free list, and ``buffer_updated`` parses it and gives it back at
+once, so the number of read buffers is the number of reads in progress (one per poller thread),
+not the number of connections. What is left over after parsing is kept per connection, sized
+by what arrived: at most 3 bytes of an incomplete fragment header, or the record being
+assembled. A reader that leases a buffer and then reads nothing (EAGAIN) calls
+``release_buffer()``.
+
+*Records.* A small record (under 64 KiB) that arrived whole is copied out once into its own
+``bytes``. Otherwise the record gets its own body as soon as its header is parsed, and from
+then on ``get_buffer()`` returns a view of *the rest of the current fragment inside that body*
+(while 64 KiB or more of it is still to come): the kernel writes a 1 MiB WRITE payload straight
+where the record lives, with no copy in Python. Only the rest of the current fragment is
+exposed, so the next header always lands in a leased buffer.
+
+*Memory follows the bytes that arrived.* A large body is an anonymous ``mmap`` of at most
+8 MiB: the kernel gives it pages only as bytes are written, so a header that announces 1 GiB
+and is followed by nothing costs a page table entry, not 8 MiB of resident memory, and the
+pages go back to the kernel when the record is dropped (a ``bytearray`` would be zero-filled,
+i.e. resident, at once, and glibc keeps freed heap). Bigger records grow by doubling as their
+bytes arrive. A small incomplete record grows from 4 KiB the same way. ``buffered_bytes``
+tells how many bytes of incomplete records are held, for a caller's memory budget.
+
+*Recycling.* Zero-filling or faulting in fresh pages for every 1 MiB WRITE costs about as much
+as a copy, so bodies of large records go to a :class:`BodyPool` (the transport shares one of
+at most 64 MiB among all its connections; a decoder given none keeps a small one) and one is
+reused for a later record of the same size once nothing refers to it any more: every view of
+a record (and every slice of those views) holds a reference to its body, so a reference count
+of "the pool's and this loop's" means no reader can see the bytes change (CPython reference
+counting; elsewhere the check never passes and we allocate). ``BodyPool.trim()`` drops the
+bodies nobody reused for a while (the transport's timer calls it).
 
 Parsing is eager: every ``buffer_updated`` parses as far as the data goes and queues finished
-records, so the scratch only ever holds an incomplete header or an incomplete small record and
-always has room. ``next_record()`` pops the queue in arrival order; a protocol error is raised
-after the records that arrived before it. A record is handed out as a ``memoryview`` over memory
+records. ``next_record()`` pops the queue in arrival order; a protocol error is raised after
+the records that arrived before it. A record is handed out as a ``memoryview`` over memory
 nobody else writes to again. A zero-length fragment consumes its 4-byte header, so a stream of
 empty non-last fragments makes progress and simply yields ``NEED_DATA``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import struct
 import sys
+import time
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["NEED_DATA", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT", "record_mark", "RecordDecoder"]
+__all__ = ["NEED_DATA", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT", "record_mark", "RecordDecoder",
+           "BodyPool", "lease_read_buffer", "return_read_buffer"]
 
 
 class _NeedData:
@@ -58,12 +82,16 @@ class _NeedData:
 NEED_DATA: Final = _NeedData()
 DEFAULT_MAX_RECORD: Final = 1 << 30
 LAST_FRAGMENT: Final = 0x80000000
-SCRATCH_SIZE: Final = 256 * 1024
+READ_BUFFER_SIZE: Final = 256 * 1024
 DIRECT_THRESHOLD: Final = 64 * 1024
-EAGER_ALLOC: Final = 8 * 1024 * 1024
-POOL_SIZE: Final = 3  # record bodies kept for reuse per decoder
+EAGER_ALLOC: Final = 8 * 1024 * 1024   # virtual size of a large body before it must grow
+SMALL_STEP: Final = 4096               # first size of an incomplete small record
+POOL_BYTES: Final = 64 * 1024 * 1024   # recycled large bodies, shared by a process's decoders
+OWN_POOL_BYTES: Final = 4 * 1024 * 1024  # a decoder given no pool keeps its own, this small
+FREE_READ_BUFFERS: Final = 16          # idle read buffers kept for reuse
 
 _HDR = struct.Struct(">I")
+Body = bytearray | mmap.mmap
 
 
 def record_mark(length: int) -> bytes:
@@ -73,70 +101,166 @@ def record_mark(length: int) -> bytes:
     return _HDR.pack(length | LAST_FRAGMENT)
 
 
+# -- process-wide memory: read buffers and recycled record bodies ----------------------------
+
+_free_reads: list[bytearray] = []   # list.pop/append are atomic under the GIL
+
+
+def lease_read_buffer(size: int = READ_BUFFER_SIZE) -> bytearray:
+    """A read buffer from the process-wide free list (give it back with ``return_read_buffer``)."""
+    if size == READ_BUFFER_SIZE:
+        try:
+            return _free_reads.pop()
+        except IndexError:
+            pass
+    return bytearray(size)
+
+
+def return_read_buffer(buf: bytearray) -> None:
+    if len(buf) == READ_BUFFER_SIZE and len(_free_reads) < FREE_READ_BUFFERS:
+        _free_reads.append(buf)
+
+
+def _anon(size: int) -> mmap.mmap:
+    """Anonymous memory whose pages the kernel provides only when written."""
+    return mmap.mmap(-1, max(size, 1))
+
+
+class _Entry:
+    __slots__ = ("body", "used")
+
+    def __init__(self, body: mmap.mmap) -> None:
+        self.body = body
+        self.used = time.monotonic()
+
+
+class BodyPool:
+    """Large record bodies kept for reuse by size; see the module docstring.
+
+    Decoders on several threads may share one pool if it is given a ``lock`` (this sans-IO
+    layer has no threads of its own: the transport passes a ``threading.Lock``).
+    """
+
+    def __init__(self, limit: int = POOL_BYTES, lock: Any = None) -> None:
+        self.limit = limit
+        self._lock = lock if lock is not None else contextlib.nullcontext()
+        self._entries: list[_Entry] = []  # least recently used first
+        self._bytes = 0
+
+    def take(self, size: int) -> mmap.mmap | None:
+        """A pooled body of ``size`` bytes that nothing refers to any more, or None."""
+        with self._lock:
+            entries = self._entries
+            for i in range(len(entries)):  # not enumerate(): its tuple would add a reference
+                body = entries[i].body
+                # references: the entry, ``body``, getrefcount's argument
+                if len(body) == size and sys.getrefcount(body) <= 3:
+                    entry = entries.pop(i)
+                    entry.used = time.monotonic()
+                    entries.append(entry)
+                    return body
+        return None
+
+    def offer(self, body: mmap.mmap) -> None:
+        with self._lock:
+            if any(e.body is body for e in self._entries):
+                return
+            self._entries.append(_Entry(body))
+            self._bytes += len(body)
+            while self._bytes > self.limit and self._entries:
+                self._bytes -= len(self._entries.pop(0).body)
+
+    def trim(self, max_idle: float) -> int:
+        """Drop bodies not reused for ``max_idle`` seconds; returns the bytes dropped."""
+        cutoff = time.monotonic() - max_idle
+        with self._lock:
+            keep = [e for e in self._entries if e.used >= cutoff]
+            dropped = self._bytes - sum(len(e.body) for e in keep)
+            self._entries = keep
+            self._bytes -= dropped
+        return dropped
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
 class RecordDecoder:
     """Splits a byte stream into RPC records; see the module docstring."""
 
     def __init__(self, max_record_size: int = DEFAULT_MAX_RECORD, *,
-                 scratch_size: int = SCRATCH_SIZE, direct_threshold: int = DIRECT_THRESHOLD) -> None:
-        if direct_threshold < 1 or scratch_size < 2 * (direct_threshold + 4):
-            raise LocalProtocolError("scratch_size must hold two small records")
+                 read_size: int = READ_BUFFER_SIZE, direct_threshold: int = DIRECT_THRESHOLD,
+                 pool: BodyPool | None = None) -> None:
+        if direct_threshold < 1 or read_size < direct_threshold + 4:
+            raise LocalProtocolError("read_size must hold a small record")
         self.max_record_size = max_record_size
         self._threshold = direct_threshold
-        self._scratch = bytearray(scratch_size)
-        self._sview = memoryview(self._scratch)
-        self._rd = 0            # first unparsed byte in the scratch
-        self._wr = 0            # end of valid data in the scratch
-        self._body: bytearray | None = None   # record being assembled (None: at a boundary)
+        self._read_size = read_size
+        self._pool = pool if pool is not None else BodyPool(OWN_POOL_BYTES)
+        self._lease: bytearray | None = None  # read buffer handed out by get_buffer()
+        self._carry = b""       # start of an incomplete fragment header (< 4 bytes)
+        self._body: Body | None = None   # record being assembled (None: at a boundary)
         self._have = 0          # bytes of _body filled
         self._frag_left = 0     # bytes of the current fragment still to come
         self._frag_last = False
         self._direct = 0        # size of the _body view the last get_buffer() handed out
         self._ready: deque[memoryview] = deque()
-        self._pool: list[bytearray] = []  # bodies of earlier records, reused once unreferenced
         self._error: RemoteProtocolError | None = None
 
     @property
     def in_record(self) -> bool:
         """True while part of a record (or of a fragment header) is buffered."""
-        return self._body is not None or self._wr > self._rd
+        return self._body is not None or bool(self._carry)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of incomplete records held (what a memory budget should count)."""
+        return self._have + len(self._carry) if self._body is not None else len(self._carry)
+
+    @property
+    def has_records(self) -> bool:
+        """Whether complete records (or an error) wait to be taken with ``next_record``."""
+        return bool(self._ready) or self._error is not None
 
     # ------------------------------------------------------------------ input
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Copy ``data`` in and parse it."""
+        """Parse ``data`` (bytes that are not kept: whatever is buffered is copied)."""
         view = memoryview(data).cast("B")
-        pos, end = 0, len(view)
-        while pos < end:
-            buf = self.get_buffer()
-            n = min(len(buf), end - pos)
-            buf[:n] = view[pos : pos + n]
-            self.buffer_updated(n)
-            pos += n
+        if self._error is None:
+            try:
+                self._parse(view, len(view))
+            except RemoteProtocolError as exc:
+                self._error = exc
 
     @property
     def buffer_is_direct(self) -> bool:
-        """Whether the last ``get_buffer()`` view is the record's own memory (not the scratch).
+        """Whether the last ``get_buffer()`` view is the record's own memory (not a read buffer).
 
         A reader that fills the buffer in several steps (TLS: one record per step) should
         report each step while this is False, so the decoder can switch to the record's
-        memory as soon as a large record's header is in, instead of copying from the scratch.
+        memory as soon as a large record's header is in, instead of copying.
         """
         return self._direct > 0
 
     def get_buffer(self) -> memoryview:
-        """A writable buffer for ``recv_into``; report what was written with ``buffer_updated``."""
-        if self._body is not None and self._frag_left >= self._threshold and self._rd == self._wr:
+        """A writable buffer for ``recv_into``; report what was written with ``buffer_updated``
+        (or give it back unused with ``release_buffer``)."""
+        if self._body is not None and self._frag_left >= self._threshold:
+            self.release_buffer()
             room = self._room()
             self._direct = room
             return memoryview(self._body)[self._have : self._have + room]
         self._direct = 0
-        if self._rd == self._wr:
-            self._rd = self._wr = 0
-        elif len(self._scratch) - self._wr < self._threshold + 4:
-            pending = self._wr - self._rd       # < one small record: cheap to move
-            self._scratch[:pending] = self._scratch[self._rd : self._wr]
-            self._rd, self._wr = 0, pending
-        return self._sview[self._wr :]
+        if self._lease is None:
+            self._lease = lease_read_buffer(self._read_size)
+        return memoryview(self._lease)
+
+    def release_buffer(self) -> None:
+        """Give back a read buffer that ``get_buffer()`` leased and nothing was read into."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            return_read_buffer(lease)
 
     def buffer_updated(self, nbytes: int) -> None:
         """``nbytes`` were written at the start of the last ``get_buffer()`` view."""
@@ -151,16 +275,17 @@ class RecordDecoder:
             if self._frag_left == 0 and self._frag_last:
                 self._finish()
             return
-        if nbytes > len(self._scratch) - self._wr:
+        lease = self._lease
+        if lease is None or nbytes > len(lease):
             raise LocalProtocolError("buffer_updated() past the buffer given")
-        self._wr += nbytes
-        if self._error is None:
-            try:
-                self._parse()
-            except RemoteProtocolError as exc:
-                self._error = exc
-        if self._error is not None:
-            self._rd = self._wr = 0         # discard everything after a protocol error
+        try:
+            if self._error is None:
+                try:
+                    self._parse(memoryview(lease), nbytes)
+                except RemoteProtocolError as exc:
+                    self._error = exc
+        finally:
+            self.release_buffer()
 
     # ------------------------------------------------------------------ output
 
@@ -175,95 +300,92 @@ class RecordDecoder:
     # ------------------------------------------------------------------ parser
 
     def _finish(self) -> None:
-        assert self._body is not None
-        self._ready.append(memoryview(self._body)[: self._have])
+        body = self._body
+        assert body is not None
+        self._ready.append(memoryview(body)[: self._have])
+        if isinstance(body, mmap.mmap) and len(body) == self._have:
+            self._pool.offer(body)
         self._body = None
         self._have = 0
 
-    def _start_fragment(self, length: int) -> None:
-        if self._body is None:
-            self._body = self._new_body(min(length, EAGER_ALLOC))
-        self._frag_left = length
-
-    def _new_body(self, size: int) -> bytearray:
-        """A bytearray of ``size`` bytes for the next record, recycled when possible.
-
-        ``bytearray(n)`` zero-fills (and for large sizes faults in fresh pages): for a stream
-        of 1 MiB WRITEs that costs as much as a copy. So the last few bodies are kept, and
-        one is reused once nothing refers to it any more: every view of a record (and every
-        slice of those views) holds a reference to its bytearray, so a reference count of
-        "the pool's and this loop's" means no reader can see the bytes change. (CPython
-        reference counting; elsewhere the check simply never passes and we allocate.)
-        """
-        pool = self._pool
-        for i in range(len(pool)):  # not enumerate(): its tuple would add a reference
-            buf = pool[i]
-            if len(buf) == size and sys.getrefcount(buf) <= 3:  # pool list, ``buf``, argument
-                del pool[i]
-                pool.append(buf)
-                return buf
-        buf = bytearray(size)
-        if size >= self._threshold:
-            if len(pool) >= POOL_SIZE:
-                del pool[0]
-            pool.append(buf)
-        return buf
+    def _new_body(self, length: int, avail: int) -> Body:
+        """The body of a record whose first fragment is ``length`` bytes, ``avail`` of them
+        already here (see the module docstring: memory follows the bytes that arrived)."""
+        if length >= self._threshold:
+            pooled = self._pool.take(length)
+            if pooled is not None:
+                return pooled
+            return _anon(min(length, EAGER_ALLOC))
+        return bytearray(min(length, max(SMALL_STEP, avail)))
 
     def _room(self) -> int:
         """Contiguous free bytes in _body for the current fragment, growing it if needed.
 
-        Capacity never runs more than EAGER_ALLOC (or the bytes already received, when more)
-        ahead of the data, so a header that announces a huge record costs little memory
-        until the bytes actually arrive. Growth makes a new bytearray (views handed out by
-        get_buffer() may still be alive, so no resize) and at least doubles it.
+        Growth makes a new body (views handed out by get_buffer() may still be alive, so no
+        resize) at least twice as big, and never more than the fragment still needs.
         """
         body, have = self._body, self._have
         assert body is not None
         room = len(body) - have
         if room == 0:
-            room = min(self._frag_left, max(EAGER_ALLOC, have))
-            grown = bytearray(have + room)
-            grown[:have] = memoryview(body)[:have]
+            step = EAGER_ALLOC if have + self._frag_left >= self._threshold else SMALL_STEP
+            room = min(self._frag_left, max(step, have))
+            size = have + room
+            grown: Body = _anon(size) if size >= self._threshold else bytearray(size)
+            memoryview(grown)[:have] = memoryview(body)[:have]
             self._body = grown
         return min(room, self._frag_left)
 
-    def _parse(self) -> None:
-        buf, rd, wr = self._scratch, self._rd, self._wr
-        try:
-            while True:
-                if self._body is not None and self._frag_left:
-                    if wr == rd:
-                        return
-                    n = min(wr - rd, self._room())
-                    have = self._have
-                    self._body[have : have + n] = self._sview[rd : rd + n]
-                    rd += n
-                    self._have = have + n
-                    self._frag_left -= n
-                    if self._frag_left == 0 and self._frag_last:
-                        self._finish()
-                    continue
-                if wr - rd < 4:
+    def _parse(self, view: memoryview, end: int) -> None:
+        pos = 0
+        if self._carry:
+            pos = min(4 - len(self._carry), end)
+            self._carry += bytes(view[:pos])
+            if len(self._carry) < 4:
+                return
+            header = _HDR.unpack(self._carry)[0]
+            self._carry = b""
+            self._header(header, end - pos)
+        while True:
+            if self._body is not None and self._frag_left:
+                if pos == end:
                     return
-                header = _HDR.unpack_from(buf, rd)[0]
-                last = header >= LAST_FRAGMENT
-                length = header & 0x7FFFFFFF
-                total = self._have + length
-                if total >= self.max_record_size:
-                    # RFC 5531 leaves the limit to the receiver; GlusterFS refuses >= 1 GiB.
-                    raise RemoteProtocolError(
-                        f"record of {total} bytes or more exceeds the limit of "
-                        f"{self.max_record_size} bytes")
-                if self._body is None and last and length < self._threshold:
-                    if wr - rd < 4 + length:
-                        return                  # small record: wait for all of it in scratch
-                    self._ready.append(memoryview(bytes(self._sview[rd + 4 : rd + 4 + length])))
-                    rd += 4 + length
-                    continue
-                rd += 4
-                self._frag_last = last
-                self._start_fragment(length)
-                if length == 0 and last:
+                n = min(end - pos, self._room())
+                have = self._have
+                memoryview(self._body)[have : have + n] = view[pos : pos + n]
+                pos += n
+                self._have = have + n
+                self._frag_left -= n
+                if self._frag_left == 0 and self._frag_last:
                     self._finish()
-        finally:
-            self._rd = rd
+                continue
+            if end - pos < 4:
+                if pos < end:
+                    self._carry = bytes(view[pos:end])
+                return
+            header = _HDR.unpack_from(view, pos)[0]
+            length = header & 0x7FFFFFFF
+            if (self._body is None and header >= LAST_FRAGMENT and length < self._threshold
+                    and end - pos - 4 >= length and length < self.max_record_size):
+                self._ready.append(memoryview(bytes(view[pos + 4 : pos + 4 + length])))
+                pos += 4 + length
+                continue
+            pos += 4
+            self._header(header, end - pos)
+
+    def _header(self, header: int, avail: int) -> None:
+        """A fragment header was parsed; ``avail`` bytes after it are at hand."""
+        last = header >= LAST_FRAGMENT
+        length = header & 0x7FFFFFFF
+        total = self._have + length
+        if total >= self.max_record_size:
+            # RFC 5531 leaves the limit to the receiver; GlusterFS refuses >= 1 GiB.
+            raise RemoteProtocolError(
+                f"record of {total} bytes or more exceeds the limit of "
+                f"{self.max_record_size} bytes")
+        self._frag_last = last
+        if self._body is None:
+            self._body = self._new_body(length, avail)
+        self._frag_left = length
+        if length == 0 and last:
+            self._finish()

@@ -94,18 +94,11 @@ def gfid_req(xdata: dict[str, Any] | None) -> bytes | None:
     return None
 
 
-def permit(store: PosixStore, target: Any, mask: int, caller: Caller) -> None:
-    """EACCES unless ``caller`` may ``mask`` the target (what the brick's posix-acl xlator
-    checks with the frame's ids; the store itself runs with root's rights)."""
-    if caller.uid != 0:
-        store.access(target, mask, caller)
-
-
 class BrickClient:
     """Per-connection state: fd table, lock-owner id, deferred lock requests."""
 
-    def __init__(self) -> None:
-        self.fds = FdTable()
+    def __init__(self, max_open_fds: int | None = None) -> None:
+        self.fds = FdTable(max_open_fds)
         self.lock_id = object()  # the "client" part of every lock owner of this connection
         self._lock = threading.Lock()
         self._closed = False
@@ -190,3 +183,12 @@ class FopCall:
     payload: memoryview
     client: BrickClient
     caller: Caller
+    #: the brick's ``--strict-access``: check FOPs on fds too, trust no negative pid
+    strict: bool = False
+
+    @property
+    def internal(self) -> bool:
+        """A GlusterFS-internal client (negative pid: rebalance, self-heal, gsyncd), which the
+        access checks let through as GlusterFS does (``access.trusted``); never in strict mode,
+        where any client could claim it."""
+        return not self.strict and int(getattr(self.request.credential, "pid", 0) or 0) < 0

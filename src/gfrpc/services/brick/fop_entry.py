@@ -14,8 +14,13 @@ GlusterFS 10.3 facts kept here:
 * New entries belong to the caller's uid/gid (GlusterFS's posix sets the frame's ids), with
   ``mode & ~umask``. Names are one path component: '/', NUL, '.', '..' and '' are EINVAL, and
   ``.glusterfs`` in the root is EPERM (the store refuses them; nothing outside DIR is touched).
-* Callers other than root need write and search permission on the parent directories they
-  change (the check the brick's posix-acl xlator makes with the frame's ids).
+* Access control is posix-acl's (``access.py``): a named LOOKUP needs search permission on
+  the parent; MKNOD, MKDIR, CREATE, SYMLINK, UNLINK and RMDIR need write and search permission
+  on it; RENAME and LINK only write permission on the parents; UNLINK, RMDIR, RENAME and LINK
+  obey the sticky bit. The entry an UNLINK/RMDIR/RENAME removes is resolved first, so a
+  missing one is ENOENT before any permission is looked at (the server's resolver). A CREATE
+  without O_EXCL of an existing name opens it with only the parent checked, as GlusterFS 10.3
+  does (OPEN's rule too with strict mode (``FopCall.strict``)).
 * The other xattr-named keys in the xdata of MKNOD, MKDIR, SYMLINK and CREATE are set on the
   new entry with XATTR_CREATE, as posix's ``posix_entry_create_xattr_set`` does (DHT sends its
   ``trusted.glusterfs.dht.linkto`` this way when it makes a linkto file); ``trusted.gfid``
@@ -30,11 +35,11 @@ import os
 from typing import Any
 
 from gfrpc.programs import fops as fp
+from gfrpc.services.brick import access
 from gfrpc.services.brick.fop_common import (
     FopCall,
     gfid_req,
     open_flags,
-    permit,
     wire_iatt,
 )
 from gfrpc.services.brick.fop_xattr import xattr_bytes
@@ -48,6 +53,7 @@ def lookup(svc: Any, call: FopCall) -> Any:
     store = svc.store
     if a.bname:
         pargfid = bytes(a.pargfid)
+        access.require(store, pargfid, access.X, call)
         try:
             entry, parent = store.lookup(pargfid, a.bname, gfid_req(a.xdata))
         except FileNotFoundError:
@@ -108,14 +114,14 @@ def _set_entry_xattrs(svc: Any, gfid: bytes, xdata: dict[str, Any] | None) -> No
 
 def mkdir(svc: Any, call: FopCall) -> Any:
     a = call.args
-    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    access.require(svc.store, bytes(a.pargfid), _WX, call)
     return _made(svc, svc.store.mkdir(bytes(a.pargfid), a.bname, a.mode, a.umask,
                                       gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
 
 
 def mknod(svc: Any, call: FopCall) -> Any:
     a = call.args
-    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    access.require(svc.store, bytes(a.pargfid), _WX, call)
     made = svc.store.mknod(bytes(a.pargfid), a.bname, a.mode, rdev=a.dev & 0xFFFFFFFF,
                            umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller)
     return _made(svc, made, a.xdata)
@@ -123,7 +129,7 @@ def mknod(svc: Any, call: FopCall) -> Any:
 
 def symlink(svc: Any, call: FopCall) -> Any:
     a = call.args
-    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    access.require(svc.store, bytes(a.pargfid), _WX, call)
     return _made(svc, svc.store.symlink(bytes(a.pargfid), a.bname, a.linkname, a.umask,
                                         gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
 
@@ -131,7 +137,15 @@ def symlink(svc: Any, call: FopCall) -> Any:
 def create(svc: Any, call: FopCall) -> Any:
     a = call.args
     pargfid = bytes(a.pargfid)
-    permit(svc.store, pargfid, _WX, call.caller)
+    access.require(svc.store, pargfid, _WX, call)
+    if call.strict and not a.flags & os.O_EXCL and not access.trusted(call):
+        try:  # an existing file is opened: OPEN's rule (GlusterFS 10.3 does not check it)
+            existing = svc.store.lookup(pargfid, a.bname)[0].ia_gfid
+        except FileNotFoundError:
+            pass
+        else:
+            access.require(svc.store, existing, access.open_mask(a.flags), call)
+    call.client.fds.check_room()  # EMFILE before anything is made on disk
     gfid, f, stat, pre, post = svc.store.create(
         pargfid, a.bname, open_flags(a.flags), a.mode, a.umask, gfid_req=gfid_req(a.xdata),
         owner=call.caller)
@@ -143,7 +157,11 @@ def create(svc: Any, call: FopCall) -> Any:
 
 def link(svc: Any, call: FopCall) -> Any:
     a = call.args
-    permit(svc.store, bytes(a.newgfid), _WX, call.caller)
+    store = svc.store
+    if not access.trusted(call):
+        owner = store.stat(bytes(a.oldgfid)).ia_uid
+        access.require(store, bytes(a.newgfid), access.W, call)
+        access.require_sticky(store, bytes(a.newgfid), owner, call)
     stat, pre, post = svc.store.link(bytes(a.oldgfid), bytes(a.newgfid), a.newbname)
     return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
                                 preparent=wire_iatt(pre), postparent=wire_iatt(post))
@@ -151,7 +169,7 @@ def link(svc: Any, call: FopCall) -> Any:
 
 def unlink(svc: Any, call: FopCall) -> Any:
     a = call.args
-    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.unlink(bytes(a.pargfid), a.bname)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
                                 poststat=wire_iatt(post))
@@ -159,7 +177,7 @@ def unlink(svc: Any, call: FopCall) -> Any:
 
 def rmdir(svc: Any, call: FopCall) -> Any:
     a = call.args
-    permit(svc.store, bytes(a.pargfid), _WX, call.caller)
+    _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
                                 poststat=wire_iatt(post))
@@ -168,15 +186,33 @@ def rmdir(svc: Any, call: FopCall) -> Any:
 def rename(svc: Any, call: FopCall) -> Any:
     a = call.args
     old, new = bytes(a.oldgfid), bytes(a.newgfid)
-    permit(svc.store, old, _WX, call.caller)
-    if new != old:
-        permit(svc.store, new, _WX, call.caller)
+    store = svc.store
+    if not access.trusted(call):
+        owner = access.entry_owner(store, old, a.oldbname)
+        access.require(store, old, access.W, call)
+        access.require(store, new, access.W, call)
+        access.require_sticky(store, old, owner, call)
+        try:
+            victim = access.entry_owner(store, new, a.newbname)
+        except FileNotFoundError:
+            pass
+        else:
+            access.require_sticky(store, new, victim, call)
     r = svc.store.rename(old, a.oldbname, new, a.newbname)
     return fp.GfxRenameRsp(op_ret=0, op_errno=0, stat=wire_iatt(r.stat),
                            preoldparent=wire_iatt(r.preoldparent),
                            postoldparent=wire_iatt(r.postoldparent),
                            prenewparent=wire_iatt(r.prenewparent),
                            postnewparent=wire_iatt(r.postnewparent))
+
+
+def _may_remove(store: Any, pargfid: bytes, name: str, call: FopCall) -> None:
+    """UNLINK/RMDIR: the entry must exist, the sticky rule, then w+x on the parent."""
+    if access.trusted(call):
+        return
+    owner = access.entry_owner(store, pargfid, name)
+    access.require_sticky(store, pargfid, owner, call)
+    access.require(store, pargfid, _WX, call)
 
 
 P = fp.FopProc

@@ -11,7 +11,13 @@ GlusterFS 10.3 facts kept here:
   an empty list, which ends the listing. READDIRP entries carry the iatt and an empty dict.
 * SETATTR's ``valid`` is GF_SET_ATTR_* (mode, uid, gid, atime, mtime); GF_ATTR_ATIME_NOW /
   MTIME_NOW mean "the server's clock". Callers other than root may only change what
-  chmod/chown/utimes would let them (EPERM otherwise), as the posix-acl xlator enforces.
+  posix-acl's ``setattr_scrutiny`` lets them (``access.check_setattr``); FSETATTR is not
+  checked, as in GlusterFS 10.3 (see ``access.py``).
+* ACCESS is answered from the access rules alone, as posix-acl does without winding to posix:
+  root and internal clients may anything (even X_OK on a file without an x bit), a mask of 0
+  (F_OK) is granted, a mask with no R/W/X bit is EINVAL.
+* OPENDIR, READDIR and READDIRP need read permission on the directory (READDIR(P) also on the
+  anonymous fd, where no OPENDIR was checked).
 * READLINK answers ``op_ret`` = the length of the target, truncated to ``size`` like
   readlink(2).
 """
@@ -25,16 +31,13 @@ from typing import Any
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
-from gfrpc.services.brick.fop_common import FopCall, permit, wire_iatt
-from gfrpc.services.brick.store import Caller
+from gfrpc.services.brick import access as acc
+from gfrpc.services.brick.fop_common import FopCall, wire_iatt
 from gfrpc.services.brick.store_iatt import (
     GF_ATTR_ATIME_NOW,
     GF_ATTR_MTIME_NOW,
     GF_SET_ATTR_ATIME,
-    GF_SET_ATTR_GID,
-    GF_SET_ATTR_MODE,
     GF_SET_ATTR_MTIME,
-    GF_SET_ATTR_UID,
 )
 
 READDIR_MAX = 128 * 1024
@@ -61,31 +64,22 @@ def statfs(svc: Any, call: FopCall) -> Any:
 
 def access(svc: Any, call: FopCall) -> Any:
     a = call.args
-    svc.store.access(bytes(a.gfid), a.mask, call.caller)
+    gfid = bytes(a.gfid)
+    mask = a.mask & (os.R_OK | os.W_OK | os.X_OK)
+    if a.mask and not mask:
+        raise OSError(errno.EINVAL, "access mask without R_OK, W_OK or X_OK")
+    if acc.trusted(call) or not mask:
+        svc.store.stat(gfid)  # the inode must still exist (ESTALE)
+    else:
+        acc.require(svc.store, gfid, mask, call)
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
-def _check_setattr(svc: Any, target: Any, valid: int, buf: Any, caller: Caller) -> None:
-    if caller.uid == 0:
-        return
-    cur = svc.store.stat(target)
-    owner = cur.ia_uid == caller.uid
-    if valid & GF_SET_ATTR_UID and buf.ia_uid != cur.ia_uid:
-        raise OSError(errno.EPERM, "only root may change the owner")
-    if valid & GF_SET_ATTR_GID and buf.ia_gid != cur.ia_gid and not (
-            owner and (buf.ia_gid == caller.gid or buf.ia_gid in caller.groups)):
-        raise OSError(errno.EPERM, "not allowed to change the group")
-    if valid & GF_SET_ATTR_MODE and not owner:
-        raise OSError(errno.EPERM, "not the owner")
-    if valid & (GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME) and not owner:
-        both_now = GF_ATTR_ATIME_NOW | GF_ATTR_MTIME_NOW
-        if valid & both_now != both_now:
-            raise OSError(errno.EPERM, "not the owner")
-        permit(svc.store, target, os.W_OK, caller)
-
-
-def _setattr(svc: Any, call: FopCall, target: Any, buf: Any, valid: int) -> Any:
-    _check_setattr(svc, target, valid, buf, call.caller)
+def _setattr(svc: Any, call: FopCall, target: Any, buf: Any, valid: int,
+             checked: bool = True) -> Any:
+    mode = buf.mode
+    if checked:
+        mode = acc.check_setattr(svc.store, target, valid, mode, buf.ia_uid, buf.ia_gid, call)
     now = time.time_ns()
     atime, atime_nsec = buf.ia_atime, buf.ia_atime_nsec
     mtime, mtime_nsec = buf.ia_mtime, buf.ia_mtime_nsec
@@ -95,7 +89,7 @@ def _setattr(svc: Any, call: FopCall, target: Any, buf: Any, valid: int) -> Any:
     if valid & GF_ATTR_MTIME_NOW:
         mtime, mtime_nsec = divmod(now, 1_000_000_000)
         valid |= GF_SET_ATTR_MTIME
-    pre, post = svc.store.setattr(target, valid, mode=buf.mode, uid=buf.ia_uid, gid=buf.ia_gid,
+    pre, post = svc.store.setattr(target, valid, mode=mode, uid=buf.ia_uid, gid=buf.ia_gid,
                                   atime=atime, atime_nsec=atime_nsec % 1_000_000_000,
                                   mtime=mtime, mtime_nsec=mtime_nsec % 1_000_000_000)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
@@ -109,7 +103,9 @@ def setattr(svc: Any, call: FopCall) -> Any:
 
 def fsetattr(svc: Any, call: FopCall) -> Any:
     a = call.args
-    return _setattr(svc, call, call.client.target(bytes(a.gfid), a.fd), a.stbuf, a.valid)
+    # posix-acl's fsetattr is compiled out in GlusterFS 10.3 (see strict mode)
+    return _setattr(svc, call, call.client.target(bytes(a.gfid), a.fd), a.stbuf, a.valid,
+                    checked=call.strict)
 
 
 def readlink(svc: Any, call: FopCall) -> Any:
@@ -124,7 +120,8 @@ def readlink(svc: Any, call: FopCall) -> Any:
 
 def opendir(svc: Any, call: FopCall) -> Any:
     gfid = bytes(call.args.gfid)
-    permit(svc.store, gfid, os.R_OK, call.caller)
+    acc.require(svc.store, gfid, acc.R, call)
+    call.client.fds.check_room()
     d = svc.store.opendir(gfid)
     return fp.GfxOpenRsp(op_ret=0, op_errno=0, fd=call.client.add_fd(d))
 
@@ -133,6 +130,7 @@ def _readdir(svc: Any, call: FopCall, plus: bool) -> tuple[list[Any], bool]:
     a = call.args
     size = min(a.size, READDIR_MAX)
     with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
+        acc.require(svc.store, d, acc.R, call)
         entries, eof = svc.store.readdir(d, a.offset, size, plus=plus)
     return entries, eof
 

@@ -15,6 +15,10 @@ GlusterFS 10.3 facts kept here (posix xlator, ``server-rpc-fops_v2.c``):
 * FLUSH is where GlusterFS's locks xlator drops the caller's POSIX locks on the file (the
   ``close()`` semantics of fcntl locks); RELEASE of an unknown fd is harmless.
 * SEEK's ``what`` is ``gf_seek_what_t``: 0 = SEEK_DATA, 1 = SEEK_HOLE.
+* Access (``access.py``): OPEN needs what its flags ask for and TRUNCATE write permission; the
+  FOPs on an fd are not checked, as in GlusterFS 10.3 (its posix-acl compiles those checks
+  out), the anonymous fd included, unless strict mode (``FopCall.strict``) is on. What modifies a file's data clears its set-uid/set-gid
+  bits for callers other than root (``access.drop_privs``), as the kernel does.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import os
 from typing import Any
 
 from gfrpc.programs import fops as fp
-from gfrpc.services.brick.fop_common import FopCall, lk_owner_of, open_flags, permit, wire_iatt
+from gfrpc.services.brick import access
+from gfrpc.services.brick.fop_common import FopCall, lk_owner_of, open_flags, wire_iatt
 from gfrpc.services.brick.locks import Owner
 from gfrpc.services.brick.store_base import iatt_of
+from gfrpc.services.brick.store_iatt import GF_SET_ATTR_MODE
 
 MAX_READ = 32 << 20
 FALLOC_FL_KEEP_SIZE = 0x01
@@ -50,16 +56,12 @@ def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def _accmode_mask(flags: int) -> int:
-    acc = flags & os.O_ACCMODE
-    return {os.O_RDONLY: os.R_OK, os.O_WRONLY: os.W_OK}.get(acc, os.R_OK | os.W_OK)
-
-
 def open_(svc: Any, call: FopCall) -> Any:
     a = call.args
     gfid = bytes(a.gfid)
     flags = open_flags(a.flags)
-    permit(svc.store, gfid, _accmode_mask(flags), call.caller)
+    access.require(svc.store, gfid, access.open_mask(a.flags), call)
+    call.client.fds.check_room()
     f = svc.store.open(gfid, flags)
     return fp.GfxOpenRsp(op_ret=0, op_errno=0, fd=call.client.add_fd(f))
 
@@ -67,6 +69,7 @@ def open_(svc: Any, call: FopCall) -> Any:
 def read(svc: Any, call: FopCall) -> Any:
     a = call.args
     size = min(a.size, MAX_READ)
+    access.require_anon(svc.store, bytes(a.gfid), a.fd, access.R, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
         with f.pinned() as fd:
             data = os.pread(fd, size, a.offset) if size else b""
@@ -80,9 +83,11 @@ def read(svc: Any, call: FopCall) -> Any:
 
 def write(svc: Any, call: FopCall) -> Any:
     a, payload = call.args, call.payload
+    access.require_anon(svc.store, bytes(a.gfid), a.fd, access.W, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
         with f.pinned() as fd:
             pre = os.fstat(fd)
+            access.drop_privs(fd, pre, call.caller)
             done = 0
             total = len(payload)
             while done < total:
@@ -128,25 +133,34 @@ def release(svc: Any, call: FopCall) -> Any:
 def truncate(svc: Any, call: FopCall) -> Any:
     a = call.args
     gfid = bytes(a.gfid)
-    permit(svc.store, gfid, os.W_OK, call.caller)
+    access.require(svc.store, gfid, access.W, call)
     pre, post = svc.store.truncate(gfid, a.offset)
+    return _truncated(svc, call, gfid, pre, post)
+
+
+def _truncated(svc: Any, call: FopCall, target: Any, pre: Any, post: Any) -> Any:
+    kill = access.privs_to_drop(post.mode, post.ia_gid, call.caller)
+    if kill:
+        post = svc.store.setattr(target, GF_SET_ATTR_MODE, mode=post.mode & 0o7777 & ~kill)[1]
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
                                 poststat=wire_iatt(post))
 
 
 def ftruncate(svc: Any, call: FopCall) -> Any:
     a = call.args
+    access.require_anon(svc.store, bytes(a.gfid), a.fd, access.W, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
         pre, post = svc.store.truncate(f, a.offset)
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
-                                poststat=wire_iatt(post))
+        return _truncated(svc, call, f, pre, post)
 
 
 def _falloc(svc: Any, call: FopCall, mode: int) -> Any:
     a = call.args
+    access.require_anon(svc.store, bytes(a.gfid), a.fd, access.W, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
         with f.pinned() as fd:
             pre = os.fstat(fd)
+            access.drop_privs(fd, pre, call.caller)
             if mode == FALLOC_FL_ZERO_RANGE:
                 try:
                     fallocate(fd, FALLOC_FL_ZERO_RANGE, a.offset, a.size)
@@ -179,6 +193,7 @@ def seek(svc: Any, call: FopCall) -> Any:
     a = call.args
     if a.what not in (0, 1) or a.offset > _MAX_OFF:
         raise OSError(errno.EINVAL, "bad seek")
+    access.require_anon(svc.store, bytes(a.gfid), a.fd, access.R, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
         with f.pinned() as fd:
             where = os.lseek(fd, a.offset, os.SEEK_DATA if a.what == 0 else os.SEEK_HOLE)
@@ -190,10 +205,13 @@ def copy_file_range(svc: Any, call: FopCall) -> Any:
     if a.off_in > _MAX_OFF or a.off_out > _MAX_OFF:
         raise OSError(errno.EINVAL, "bad offset")
     store, client = svc.store, call.client
+    access.require_anon(store, bytes(a.gfid1), a.fd_in, access.R, call)
+    access.require_anon(store, bytes(a.gfid2), a.fd_out, access.W, call)
     with client.file(store, bytes(a.gfid1), a.fd_in, os.O_RDONLY) as src, \
             client.file(store, bytes(a.gfid2), a.fd_out) as dst:
         with src.pinned() as ifd, dst.pinned() as ofd:
             pre = os.fstat(ofd)
+            access.drop_privs(ofd, pre, call.caller)
             n = os.copy_file_range(ifd, ofd, a.size, a.off_in, a.off_out)
             stat, post = os.fstat(ifd), os.fstat(ofd)
         sgfid, dgfid = src.gfid, dst.gfid

@@ -15,6 +15,11 @@ GlusterFS 10.3 facts kept here (posix xlator):
   answer the new values; GET_AND_SET (4) stores the operand and answers the old value. Other
   ops are EINVAL, as in posix. The read-modify-write is atomic per brick.
 * IPC is for translators the brick does not have: EOPNOTSUPP, as ``posix_ipc``.
+* Access (``access.py``, posix-acl's rules): GETXATTR needs read permission except for the ACL
+  keys; SETXATTR of an ACL key is for the owner only, of any other key needs write permission;
+  REMOVEXATTR likewise, plus write permission for the ACL keys too. The fd variants and
+  XATTROP/FXATTROP are not checked, as in GlusterFS 10.3 (the fd variants are with
+  strict mode (``FopCall.strict``)).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import uuid
 from typing import Any
 
 from gfrpc.programs import fops as fp
+from gfrpc.services.brick import access
 from gfrpc.services.brick.fop_common import FopCall
 from gfrpc.wire.gfdict import GfValue
 
@@ -56,17 +62,24 @@ def _dict_rsp(values: dict[str, bytes]) -> Any:
 
 def getxattr(svc: Any, call: FopCall) -> Any:
     a = call.args
+    access.check_getxattr(svc.store, bytes(a.gfid), a.name, call)
     return _dict_rsp(svc.store.getxattr(bytes(a.gfid), a.name or None))
 
 
 def fgetxattr(svc: Any, call: FopCall) -> Any:
     a = call.args
-    return _dict_rsp(svc.store.getxattr(call.client.target(bytes(a.gfid), a.fd), a.name or None))
+    target = call.client.target(bytes(a.gfid), a.fd)
+    if call.strict:
+        access.check_getxattr(svc.store, target, a.name, call)
+    return _dict_rsp(svc.store.getxattr(target, a.name or None))
 
 
-def _set(svc: Any, target: Any, d: dict[str, Any] | None, flags: int) -> Any:
+def _set(svc: Any, target: Any, d: dict[str, Any] | None, flags: int,
+         call: FopCall | None = None) -> Any:
     if not d:
         raise OSError(errno.EINVAL, "setxattr without a dict")
+    if call is not None:
+        access.check_setxattr(svc.store, target, list(d), call)
     pairs = [(k, xattr_bytes(v)) for k, v in d.items()]
     svc.store.setxattr(target, pairs, flags & XATTR_FLAGS)
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
@@ -74,23 +87,28 @@ def _set(svc: Any, target: Any, d: dict[str, Any] | None, flags: int) -> Any:
 
 def setxattr(svc: Any, call: FopCall) -> Any:
     a = call.args
-    return _set(svc, bytes(a.gfid), a.dict, a.flags)
+    return _set(svc, bytes(a.gfid), a.dict, a.flags, call)
 
 
 def fsetxattr(svc: Any, call: FopCall) -> Any:
     a = call.args
-    return _set(svc, call.client.target(bytes(a.gfid), a.fd), a.dict, a.flags)
+    return _set(svc, call.client.target(bytes(a.gfid), a.fd), a.dict, a.flags,
+                call if call.strict else None)
 
 
 def removexattr(svc: Any, call: FopCall) -> Any:
     a = call.args
+    access.check_removexattr(svc.store, bytes(a.gfid), a.name, call)
     svc.store.removexattr(bytes(a.gfid), a.name)
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
 def fremovexattr(svc: Any, call: FopCall) -> Any:
     a = call.args
-    svc.store.removexattr(call.client.target(bytes(a.gfid), a.fd), a.name)
+    target = call.client.target(bytes(a.gfid), a.fd)
+    if call.strict:
+        access.check_removexattr(svc.store, target, a.name, call)
+    svc.store.removexattr(target, a.name)
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 

@@ -29,7 +29,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs.dump import GfCommonRsp
@@ -63,8 +63,13 @@ ACTORS: dict[fp.FopProc, Actor] = {
 class FopService:
     """Serves 1298437 v400 for one brick: the store, the lock tables and the actors."""
 
-    def __init__(self, store: PosixStore) -> None:
+    def __init__(self, store: PosixStore, *, strict_access: bool = False,
+                 max_open_fds: int | None = None) -> None:
         self.store = store
+        #: ``--strict-access``: also check FOPs on fds and trust no negative pid (access.py)
+        self.strict_access = strict_access
+        #: ``--max-open-fds``: each connection's open-fd cap (None: store_fds' default)
+        self.max_open_fds = max_open_fds
         self.posix_locks = PosixLocks()
         self.inode_locks = InodeLocks()
         self.entry_locks = EntryLocks()
@@ -80,7 +85,8 @@ class FopService:
             if proc == P.NULL:
                 continue
             args_type = None if proc == P.WRITE else req_type
-            procedures[proc] = Procedure(proc.name, self._handler(proc), args_type=args_type)
+            procedures[proc] = Procedure(proc.name, self._handler(proc), args_type=args_type,
+                                         reply_size=_asked_size if proc in _SIZED else None)
         return Program(fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME,
                        procedures)
 
@@ -100,7 +106,8 @@ class FopService:
                 args, payload = fp.decode_write_request(request.args)
             else:
                 args, payload = request.decoded, request.payload or memoryview(b"")
-            call = FopCall(request, args, payload, self.client(request), caller_of(request))
+            call = FopCall(request, args, payload, self.client(request), caller_of(request),
+                           self.strict_access)
             try:
                 try:
                     result = actor(self, call)
@@ -119,17 +126,16 @@ class FopService:
 
         return handle
 
-    @staticmethod
-    def client(request: Request) -> BrickClient:
+    def client(self, request: Request) -> BrickClient:
         """The BrickClient of the request's connection (made on first use)."""
         state = request.session.get(SESSION_FOPS)
         if state is None:
-            state = request.session.setdefault(SESSION_FOPS, BrickClient())
+            state = request.session.setdefault(SESSION_FOPS, BrickClient(self.max_open_fds))
         return state  # type: ignore[no-any-return]
 
     def disconnected(self, session: dict[str, Any]) -> None:
         """``RpcServer.on_disconnect``: release everything the connection held."""
-        state = session.setdefault(SESSION_FOPS, BrickClient())
+        state = session.setdefault(SESSION_FOPS, BrickClient(self.max_open_fds))
         pending = state.close()
         tables = (self.posix_locks, self.inode_locks, self.entry_locks)
         granted = [table.drop_client(state.lock_id) for table in tables]
@@ -141,6 +147,18 @@ class FopService:
                     request.drop()
                 except Exception:  # answered meanwhile by a grant: nothing to drop
                     pass
+
+
+#: FOPs whose reply grows with the ``size`` they ask for (gfid[16], fd, offset, then size)
+_SIZED: Final = frozenset({P.READ, P.READDIR, P.READDIRP})
+_SIZE_AT: Final = 16 + 8 + 8
+
+
+def _asked_size(args: memoryview) -> int:
+    """The reply size a READ/READDIR(P) asks for, read from its raw arguments before they are
+    decoded, so the RPC server can keep an unread client's replies within its unsent-bytes
+    budget (``Procedure.reply_size``)."""
+    return int.from_bytes(args[_SIZE_AT:_SIZE_AT + 4], "big") + 256
 
 
 def _not_implemented(svc: FopService, call: FopCall) -> Any:

@@ -22,7 +22,7 @@ import errno
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gfrpc.errors import ConfigError
 from gfrpc.rpc.server import RpcServer
@@ -31,7 +31,7 @@ from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
 from gfrpc.services.brick.store import PosixStore
 from gfrpc.services.mgmt.signin import BrickSignin
 from gfrpc.tls import TLSOptions, make_context
-from gfrpc.transport import Listener, Poller, SocketOptions, make_poller
+from gfrpc.transport import Listener, Poller, ServerLimits, SocketOptions, make_poller
 
 log = logging.getLogger("gfrpc.brick")
 
@@ -56,6 +56,12 @@ class BrickConfig:
     volume_id: uuid.UUID | None = None  # None: default_volume_id(volname) for a new brick
     mgmt: str | None = None  # HOST[:PORT] of the management daemon to sign in at (SIGNIN)
     mgmt_tls: bool = False               # talk to it over TLS with the brick's own identity
+    #: timeouts, max-connections and the incomplete-record budget (gfrpc.transport.limits)
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    #: each connection's open-fd cap (EMFILE for that client only); None: store_fds' default
+    max_open_fds: int | None = None
+    #: also check FOPs on fds and trust no negative pid (GlusterFS 10.3 does neither; access.py)
+    strict_access: bool = False
 
     @property
     def brick_path(self) -> str:
@@ -120,10 +126,11 @@ class BrickServer:
             allow=config.allow, ssl_allow=config.ssl_allow,
             host=config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             tls=config.tls is not None)
-        self.fops = FopService(self.store)
+        self.fops = FopService(self.store, strict_access=config.strict_access,
+                               max_open_fds=config.max_open_fds)
         self.poller: Poller = make_poller(config.poller, config.event_threads)
         self.rpc = RpcServer(self.poller, workers=config.workers,
-                             outstanding_limit=config.outstanding_limit)
+                             outstanding_limit=config.outstanding_limit, limits=config.limits)
         self.rpc.register(HandshakeService(self.identity).program())
         self.rpc.register(self.fops.program())
         self.rpc.on_disconnect = self.fops.disconnected

@@ -7,14 +7,31 @@ read them without gfrpc). Clients never name paths: they name an inode by gfid, 
 followed). Every method raises ``OSError`` carrying the errno GlusterFS would send; an unknown
 gfid is ``ESTALE``, as the server's gfid resolution reports it.
 
-Gfid rules (posix ``posix_gfid_set`` / ``posix_gfid_heal``): the root is
-``00000000-0000-0000-0000-000000000001`` (ino 1); create/mkdir/mknod/symlink use the client's
-``gfid-req`` when given (EEXIST if another live inode already has it, EINVAL if null) and a
-random uuid otherwise; an entry found without ``trusted.gfid`` (made outside gfrpc) gets the
-lookup's ``gfid-req`` or a new uuid, set with ``XATTR_CREATE`` so two racing lookups agree.
-Unlike posix, which only logs it, a lookup also repairs a handle that no longer matches its
-entry: a stale one is re-pointed, and an entry whose gfid belongs to another live inode (a copy
-made with ``cp -a``) is given a new gfid.
+Gfid rules (posix ``posix_gfid_set`` / ``posix_gfid_heal`` / ``posix_handle_hard`` /
+``posix_handle_soft``): the root is ``00000000-0000-0000-0000-000000000001`` (ino 1). A gfid is
+*taken* when it is null, the root's, or its handle leads to another live inode: a file handle
+(hard link) of another inode that still has a name, or a directory handle (symlink) that
+resolves to another directory. A stale handle (a file handle that is its inode's last link, a
+directory handle that no longer resolves) does not take its gfid: it is removed and replaced,
+as posix replaces it. No inode is ever given a taken gfid, so a client's ``gfid-req`` can never
+make another object unreachable:
+
+* create/mkdir/mknod/symlink use the client's ``gfid-req`` when given and a random uuid
+  otherwise; a taken ``gfid-req`` *refuses* the creation with EEXIST before anything is made
+  (posix fails such a creation in its handle check), a null one with EINVAL;
+* an entry found without ``trusted.gfid`` (made outside gfrpc) gets the lookup's ``gfid-req``
+  if it is free, and a *fresh* uuid if it is taken (posix's lookup never fails because of its
+  ``gfid-req`` either, but it sets the gfid before the handle check fails, which leaves the
+  entry unusable; gfrpc checks first). The gfid is set with ``XATTR_CREATE`` so two racing
+  lookups agree;
+* unlike posix, which only logs it, a lookup also repairs a handle that no longer matches its
+  entry: a stale one is re-pointed, and an entry whose gfid is taken (a copy made with
+  ``cp -a``, or an entry damaged by a wrong ``gfid-req`` elsewhere) is given a new gfid.
+
+Orphans after a crash: an entry or a handle left half-made by a ``kill -9`` is repaired
+lazily, as posix does (whose start-up only empties ``.glusterfs/unlink``, which gfrpc does not
+use): an entry without gfid or handle gets them at its next lookup, and an orphaned handle is
+stale by the rule above, so a later creation, ``gfid-req`` or lookup replaces it.
 
 Concurrency. Methods are called from many worker threads at once. Creation of an entry and the
 healing of a gfid hold a lock striped by (parent gfid, name), so a lookup cannot give a fresh
@@ -24,8 +41,10 @@ handle updates happen in the same order as the renames themselves.
 
 Permissions. New entries get ``mode & ~umask`` (what the brick's posix-acl xlator applies when
 no default ACL is inherited) regardless of the process umask, and the caller's (uid, gid) when
-``owner`` is given, with the parent's gid if it is set-gid. ``access()`` checks mode bits for a
-given caller; the other methods run with the brick's own (root) rights.
+``owner`` is given, with the parent's gid if it is set-gid; under a default ACL the umask is
+ignored and the kernel's inherited ACL is narrowed by the create mode. ``access()`` checks mode
+bits and the POSIX access ACL for a given caller; the other methods run with the brick's own
+(root) rights (the FOP layer's ``access.py`` decides who may call them).
 """
 
 from __future__ import annotations
@@ -35,6 +54,7 @@ import os
 import stat as st_
 from collections.abc import Iterable, Mapping
 
+from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick import store_xattr as xp
 from gfrpc.services.brick.store_base import (
     Caller,
@@ -164,11 +184,26 @@ class PosixStore(EntryOps):
             return StatFs.from_statvfs(os.statvfs(proc_path(fd)))
 
     def access(self, target: Target, mask: int, caller: Caller | None = None) -> None:
-        """ACCESS: EACCES unless ``caller`` (default: this process) has ``mask`` (R/W/X_OK)."""
+        """ACCESS: EACCES unless ``caller`` (default: this process) has ``mask`` (R/W/X_OK):
+        the mode bits and the POSIX access ACL (``posix_acl.permits``) for anyone but root;
+        root needs an x bit to execute a non-directory."""
         if caller is None:
             caller = Caller(os.geteuid(), os.getegid(), tuple(os.getgroups()))
         with Owned(self._inode(target)) as fd:
-            check_access(os.fstat(fd), mask, caller)
+            st = os.fstat(fd)
+            if caller.uid == 0:
+                check_access(st, mask, caller)
+                return
+            acl = None
+            if not st_.S_ISLNK(st.st_mode):
+                try:
+                    acl = posix_acl.decode_acl(os.getxattr(proc_path(fd), posix_acl.ACCESS_KEY))
+                except OSError as e:  # none set, no ACL support, or not one the kernel made
+                    if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EINVAL):
+                        raise
+            if not posix_acl.permits(st.st_mode, st.st_uid, st.st_gid, acl, caller.uid,
+                                     caller.gid, caller.groups, mask):
+                raise OSError(errno.EACCES, "permission denied")
 
     # -- directories --------------------------------------------------------------------------
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 from gfrpc.services.brick.store_fds import OpenDir, OpenFile
 from gfrpc.services.brick.store_handles import (
+    GFID_KEY,
     HIDDEN_DIR,
     O_PATH_NOFOLLOW,
     HandleIndex,
     check_name,
+    is_dir_handle,
     parse_dir_handle,
     proc_path,
     read_gfid,
@@ -96,13 +98,16 @@ def check_access(st: os.stat_result, mask: int, caller: Caller) -> None:
     if mask & ~bits:
         raise OSError(errno.EACCES, "permission denied")
 
+
 class StoreBase:
     """Brick root, handle index and the lookup/gfid logic (no public entry operations)."""
-    """The storage of one brick directory (thread-safe)."""
 
     def __init__(self, directory: str, *, dir_cache_size: int = 1024) -> None:
         self.directory = os.path.abspath(directory)
         self.handles = HandleIndex(self.directory, dir_cache_size=dir_cache_size)
+        # Lock order: a stripe (a rename: its stripes in index order), then _dir_renames, which
+        # a directory rename holds across rename(2) and its handle update, and which the gfid
+        # check takes to tell a stale directory handle from one that is mid-rename.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
         self._dir_renames = threading.Lock()
 
@@ -191,6 +196,8 @@ class StoreBase:
         with Owned(self._inode(target)) as fd:
             return iatt_of(gfid, os.fstat(fd))
 
+    # -- gfid assignment (see "Gfid rules" in store.py) ---------------------------------------
+
     def _ensure_gfid(self, pfd: int, pargfid: bytes, name: str, efd: int, st: os.stat_result,
                      gfid_req: bytes | None) -> bytes:
         gfid = read_gfid(efd)
@@ -199,12 +206,63 @@ class StoreBase:
         with self._stripe(pargfid, name):
             gfid = read_gfid(efd)
             if gfid is None:
-                want = gfid_req if gfid_req and bytes(gfid_req) != NULL_GFID else None
-                want = check_gfid(want) if want is not None else uuid.uuid4().bytes
-                gfid = set_gfid_once(efd, want)
+                gfid = set_gfid_once(efd, self._wanted_gfid(gfid_req, st, pargfid, name))
             if not self._handle_matches(gfid, pargfid, name, st):
                 gfid = self._repair_handle(gfid, pfd, pargfid, name, efd, st)
         return gfid
+
+    def _wanted_gfid(self, gfid_req: bytes | None, st: os.stat_result, pargfid: bytes,
+                     name: str) -> bytes:
+        """The gfid a LOOKUP gives an entry that has none: the client's ``gfid-req`` if it is
+        free, else a fresh one (a lookup never fails because of its ``gfid-req``)."""
+        if gfid_req is None or bytes(gfid_req) == NULL_GFID:
+            return uuid.uuid4().bytes
+        want = check_gfid(gfid_req)
+        if not self._gfid_taken(want, st):
+            return want
+        fresh = uuid.uuid4().bytes
+        log.warning("lookup of %s in %s asked for gfid %s, which another inode has; gave %s",
+                    name, gfid_str(pargfid), gfid_str(want), gfid_str(fresh))
+        return fresh
+
+    def _gfid_taken(self, gfid: bytes, st: os.stat_result | None) -> bool:
+        """Whether ``gfid`` belongs to an inode other than ``st``'s (None: an inode still to be
+        made), so must not be given to it: always for the null and the root gfid; for others
+        when their handle leads to another live inode (a file handle with other names, a
+        directory handle that resolves). A stale handle (a file handle that is its inode's
+        last link, a directory handle that no longer resolves) is removed on the way and the
+        gfid is free again, as posix replaces such handles."""
+        if gfid in (NULL_GFID, ROOT_GFID):
+            return True
+        found = self.handles.handle_lstat(gfid)
+        if found is None:
+            return False
+        hst, target = found
+        if not is_dir_handle(target):  # a hard link to a non-directory
+            if st is not None and (hst.st_dev, hst.st_ino) == (st.st_dev, st.st_ino):
+                return False
+            if hst.st_nlink > 1:
+                return True
+            self.handles.remove_handle(gfid, ino=hst.st_ino, only_if_last=True)
+            return False
+        try:
+            ost = self._dir_handle_stat(gfid)
+        except OSError as e:
+            if e.errno != errno.ESTALE:
+                raise
+            with self._dir_renames:  # not mid-rename: a directory rename holds this lock
+                try:
+                    ost = self._dir_handle_stat(gfid)
+                except OSError as e2:
+                    if e2.errno != errno.ESTALE:
+                        raise
+                    self.handles.remove_handle(gfid, ino=hst.st_ino)
+                    return False
+        return st is None or (ost.st_dev, ost.st_ino) != (st.st_dev, st.st_ino)
+
+    def _dir_handle_stat(self, gfid: bytes) -> os.stat_result:
+        with Owned(self.handles.open_inode(gfid)) as fd:
+            return os.fstat(fd)
 
     def _handle_matches(self, gfid: bytes, pargfid: bytes, name: str,
                         st: os.stat_result) -> bool:
@@ -218,34 +276,30 @@ class StoreBase:
 
     def _repair_handle(self, gfid: bytes, pfd: int, pargfid: bytes, name: str, efd: int,
                        st: os.stat_result) -> bytes:
-        is_dir = st_.S_ISDIR(st.st_mode)
-        found = self.handles.handle_lstat(gfid)
-        if found is not None:
-            hst, target = found
-            if is_dir and target is not None and parse_dir_handle(target) is not None:
-                try:
-                    with Owned(self.handles.open_inode(gfid)) as other:
-                        ost = os.fstat(other)
-                    duplicate = (ost.st_dev, ost.st_ino) != (st.st_dev, st.st_ino)
-                except OSError as e:
-                    if e.errno != errno.ESTALE:
-                        raise
-                    duplicate = False  # stale: the directory was moved behind our back
-            else:
-                duplicate = is_dir or hst.st_nlink > 1
-            if duplicate:
-                gfid = uuid.uuid4().bytes
-                log.warning("entry %s in %s duplicates a live gfid; new gfid %s", name,
-                            gfid_str(pargfid), gfid_str(gfid))
-                os.setxattr(proc_path(efd), "trusted.gfid", gfid)
-            elif not is_dir:
-                self.handles.remove_handle(gfid, ino=hst.st_ino, only_if_last=True)
+        """Make the handle of an entry whose ``trusted.gfid`` has none, or a wrong one. An
+        entry carrying a gfid that another live inode owns (a ``cp -a`` copy, or the root's)
+        gets a new gfid rather than taking the other inode's identity."""
+        if self._gfid_taken(gfid, st):
+            new = uuid.uuid4().bytes
+            log.warning("entry %s in %s has gfid %s, which another inode owns; new gfid %s",
+                        name, gfid_str(pargfid), gfid_str(gfid), gfid_str(new))
+            os.setxattr(proc_path(efd), GFID_KEY, new)
+            gfid = new
         self._make_handle(gfid, pfd, pargfid, name, st)
         return gfid
 
     def _make_handle(self, gfid: bytes, pfd: int, pargfid: bytes, name: str,
                      st: os.stat_result) -> None:
+        """Give the entry ``name`` (inode ``st``) the handle of ``gfid``, never taking the
+        handle of another live inode: ESTALE if one appeared meanwhile."""
         if st_.S_ISDIR(st.st_mode):
+            try:
+                self.handles.set_dir_handle(gfid, pargfid, name, replace=False)
+                return
+            except FileExistsError:
+                pass
+            if self._gfid_taken(gfid, st):
+                raise OSError(errno.ESTALE, f"gfid {gfid_str(gfid)} was taken meanwhile")
             self.handles.set_dir_handle(gfid, pargfid, name)
             return
         try:
@@ -255,4 +309,3 @@ class StoreBase:
         found = self.handles.handle_lstat(gfid)
         if found is None or (found[0].st_dev, found[0].st_ino) != (st.st_dev, st.st_ino):
             raise OSError(errno.ESTALE, f"{name} changed while its handle was made")
-

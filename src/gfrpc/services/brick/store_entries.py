@@ -14,6 +14,7 @@ import stat as st_
 import uuid
 from collections.abc import Callable
 
+from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store_base import (
     MAKEABLE,
     STRIPES,
@@ -41,39 +42,47 @@ from gfrpc.services.brick.store_iatt import (
 )
 
 
+def _new_mode(pfd: int, mode: int, umask: int) -> int:
+    """The permission bits of a new entry in the directory ``pfd``: ``mode & ~umask``, or, when
+    the directory has a default ACL, ``mode`` narrowed by that ACL and no umask (posix-acl's
+    ``posix_acl_inherit``). The kernel itself copies the default ACL to the new inode when the
+    store creates it (and to a new directory's default ACL); the chmod to these bits then
+    narrows its USER_OBJ, MASK and OTHER exactly as the inheritance rule says."""
+    try:
+        default = posix_acl.decode_acl(os.getxattr(proc_path(pfd), posix_acl.DEFAULT_KEY))
+    except OSError as e:  # none, or a file system without ACLs
+        if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        return mode & ~umask & 0o7777
+    return posix_acl.inherit(default, mode & 0o7777)[0]
+
+
 class EntryOps(StoreBase):
     """The namespace-changing FOPs."""
 
     # -- creating entries ---------------------------------------------------------------------
 
     def _claim_gfid(self, gfid_req: bytes | None) -> bytes:
+        """The gfid of an entry about to be made: the client's ``gfid-req`` (EINVAL if null,
+        EEXIST if the root's or another live inode's: the creation is refused, as posix's
+        handle check fails it) or a fresh one. A stale handle of the gfid is replaced."""
         if gfid_req is None:
             return uuid.uuid4().bytes
         gfid = check_gfid(gfid_req)
         if gfid == NULL_GFID:
             raise OSError(errno.EINVAL, "null gfid-req")
-        found = self.handles.handle_lstat(gfid)
-        if found is None:
-            return gfid
-        hst, target = found
-        if target is not None:
-            try:
-                os.close(self.handles.open_inode(gfid))
-            except OSError as e:
-                if e.errno != errno.ESTALE:
-                    raise
-                self.handles.remove_handle(gfid)
-                return gfid
-        elif hst.st_nlink <= 1:  # an orphaned file handle: its last name is gone
-            self.handles.remove_handle(gfid, ino=hst.st_ino, only_if_last=True)
-            return gfid
-        raise OSError(errno.EEXIST, f"gfid {gfid_str(gfid)} is in use")
+        if self._gfid_taken(gfid, None):
+            raise OSError(errno.EEXIST, f"gfid {gfid_str(gfid)} is in use")
+        return gfid
 
     def _finish_new(self, pfd: int, pre: os.stat_result, name: str, fd: int, gfid: bytes,
-                    perm: int, owner: Caller | None) -> bytes:
-        """Owner, exact permission bits, gfid and handle of an entry this call created."""
+                    perm: int, owner: Caller | None, umask: int = 0) -> bytes:
+        """Owner, exact permission bits (``perm`` less ``umask``, or narrowed by the parent's
+        default ACL), gfid and handle of an entry this call created."""
         st = os.fstat(fd)
         path = proc_path(fd)
+        if not st_.S_ISLNK(st.st_mode):
+            perm = _new_mode(pfd, perm, umask)
         if owner is not None:
             gid = pre.st_gid if pre.st_mode & st_.S_ISGID else owner.gid
             os.chown(path, owner.uid, gid)
@@ -86,7 +95,7 @@ class EntryOps(StoreBase):
 
     def _make_entry(self, pargfid: bytes, name: str, gfid_req: bytes | None,
                     owner: Caller | None, perm: int, make: Callable[[int], None],
-                    expect: int) -> tuple[bytes, Iatt, Iatt, Iatt]:
+                    expect: int, umask: int = 0) -> tuple[bytes, Iatt, Iatt, Iatt]:
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
         with Owned(self._parent(pargfid)) as pfd:
@@ -103,7 +112,7 @@ class EntryOps(StoreBase):
                     if st_.S_IFMT(est.st_mode) != expect:
                         raise OSError(errno.ESTALE, f"{name} replaced after creation")
                     try:
-                        gfid = self._finish_new(pfd, pre, name, efd, gfid, perm, owner)
+                        gfid = self._finish_new(pfd, pre, name, efd, gfid, perm, owner, umask)
                         st = os.fstat(efd)
                         self._make_handle(gfid, pfd, pargfid, name, st)
                     except BaseException:
@@ -130,9 +139,9 @@ class EntryOps(StoreBase):
               gfid_req: bytes | None = None, owner: Caller | None = None
               ) -> tuple[bytes, Iatt, Iatt, Iatt]:
         """MKDIR: (gfid, stat, preparent, postparent)."""
-        perm = mode & ~umask & 0o7777
-        return self._make_entry(pargfid, name, gfid_req, owner, perm,
-                                lambda pfd: os.mkdir(name, 0o700, dir_fd=pfd), st_.S_IFDIR)
+        return self._make_entry(pargfid, name, gfid_req, owner, mode & 0o7777,
+                                lambda pfd: os.mkdir(name, 0o700, dir_fd=pfd), st_.S_IFDIR,
+                                umask)
 
     def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int = 0, umask: int = 0,
               gfid_req: bytes | None = None, owner: Caller | None = None
@@ -141,9 +150,9 @@ class EntryOps(StoreBase):
         fmt = st_.S_IFMT(mode) or st_.S_IFREG
         if fmt not in MAKEABLE:
             raise OSError(errno.EINVAL, "mknod: bad file type")
-        perm = mode & ~umask & 0o7777
-        return self._make_entry(pargfid, name, gfid_req, owner, perm,
-                                lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd), fmt)
+        return self._make_entry(pargfid, name, gfid_req, owner, mode & 0o7777,
+                                lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd), fmt,
+                                umask)
 
     def symlink(self, pargfid: bytes, name: str, target: str, umask: int = 0,
                 gfid_req: bytes | None = None, owner: Caller | None = None
@@ -165,7 +174,7 @@ class EntryOps(StoreBase):
         want = (os.O_CREAT | os.O_RDWR | os.O_EXCL) if flags == 0 else flags | os.O_CREAT
         want &= ~(os.O_DIRECTORY | os.O_PATH | os.O_NOCTTY)
         base = want | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-        perm = mode & ~umask & 0o7777
+        perm = mode & 0o7777
         with Owned(self._parent(pargfid)) as pfd:
             pre = os.fstat(pfd)
             with self._stripe(pargfid, name):
@@ -185,7 +194,8 @@ class EntryOps(StoreBase):
                         gfid = NULL_GFID
                         try:
                             gfid = self._claim_gfid(gfid_req)
-                            gfid = self._finish_new(pfd, pre, name, fd, gfid, perm, owner)
+                            gfid = self._finish_new(pfd, pre, name, fd, gfid, perm, owner,
+                                                    umask)
                             self._make_handle(gfid, pfd, pargfid, name, os.fstat(fd))
                         except BaseException:
                             self._undo_entry(pfd, name, st_.S_IFREG, gfid, st.st_ino)
@@ -269,7 +279,8 @@ class EntryOps(StoreBase):
                 is_dir = st_.S_ISDIR(sst.st_mode)
                 stripes = sorted({hash((oldpar, oldname)) % STRIPES,
                                   hash((newpar, newname)) % STRIPES})
-                locks = ([self._dir_renames] if is_dir else []) + [self._stripes[i] for i in stripes]
+                # lock order: stripes (sorted), then _dir_renames (see StoreBase._gfid_taken)
+                locks = [self._stripes[i] for i in stripes] + ([self._dir_renames] if is_dir else [])
                 for lk in locks:
                     lk.acquire()
                 try:

@@ -5,6 +5,16 @@ Theory of operation. A client refers to an open file by an int64 the server chos
 ``FdTable`` lives per client connection; RELEASE / RELEASEDIR of an unknown number is harmless,
 and ``close_all()`` on disconnect leaves nothing open.
 
+Open-fd cap. GlusterFS's fdtable grows without bound, so one client can hold every descriptor
+the brick process may open, and then every other client's OPEN/CREATE/OPENDIR fails too. Here
+each table holds at most ``max_open`` fds (``DEFAULT_MAX_OPEN_FDS`` = 4096 unless the brick is
+configured otherwise); one more is EMFILE for that connection alone, as open(2) answers a
+process at its own limit. Why 4096: a FUSE mount funnels every process of its machine through
+one connection, and each such process may keep the usual 1024 (RLIMIT_NOFILE's default soft
+limit) open, so a busy mount legitimately needs several times that; glusterd's systemd unit
+gives a brick 65536 descriptors, so 4096 still leaves room for a dozen such clients plus the
+brick's own. Anonymous fds (opened for one call) are not counted.
+
 FOP handlers run on a worker pool, so a RELEASE can arrive while a READ on the same fd is still
 running on another thread. An ``OpenFile`` is therefore *pinned* for each use: ``close()`` only
 marks it closing, and the OS descriptor is closed when the last user unpins it. No thread can
@@ -40,11 +50,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from gfrpc.errors import ConfigError
 from gfrpc.services.brick.store_iatt import Iatt
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 _COOKIE_MASK = (1 << 48) - 1  # see the module docstring: DHT keeps these exact
 _FIRST_NAME_COOKIE = 3
+#: open fds one connection may hold (see the module docstring); read when a table is made
+DEFAULT_MAX_OPEN_FDS = 4096
 
 
 def d_type_of(mode: int) -> int:
@@ -179,23 +192,41 @@ class OpenDir(_Pinned):
 
 
 class FdTable:
-    """Per-connection map of int64 fd numbers to open files/dirs (lowest free number first)."""
+    """Per-connection map of int64 fd numbers to open files/dirs (lowest free number first),
+    holding at most ``max_open`` of them (None: ``DEFAULT_MAX_OPEN_FDS`` at construction)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_open: int | None = None) -> None:
+        if max_open is None:
+            max_open = DEFAULT_MAX_OPEN_FDS
+        if max_open < 1:
+            raise ConfigError(f"max open fds must be at least 1, not {max_open}")
+        self.max_open = max_open
         self._lock = threading.Lock()
         self._objs: dict[int, _Pinned] = {}
         self._free: list[int] = []
         self._next = 0
 
-    def add(self, obj: _Pinned) -> int:
+    def check_room(self) -> None:
+        """EMFILE if the table is full (lets a caller refuse before it opens or creates)."""
         with self._lock:
-            if self._free:
-                n = heapq.heappop(self._free)
-            else:
-                n = self._next
-                self._next += 1
-            self._objs[n] = obj
-            return n
+            if len(self._objs) >= self.max_open:
+                raise OSError(errno.EMFILE,
+                              f"this client has {self.max_open} fds open already")
+
+    def add(self, obj: _Pinned) -> int:
+        """Register ``obj`` under the lowest free number. When the table is full ``obj`` is
+        closed and EMFILE raised, so a refused open never leaks a descriptor."""
+        with self._lock:
+            if len(self._objs) < self.max_open:
+                if self._free:
+                    n = heapq.heappop(self._free)
+                else:
+                    n = self._next
+                    self._next += 1
+                self._objs[n] = obj
+                return n
+        obj.close()
+        raise OSError(errno.EMFILE, f"this client has {self.max_open} fds open already")
 
     def get(self, n: int) -> _Pinned:
         """The object of fd number ``n``; EBADF if unknown."""

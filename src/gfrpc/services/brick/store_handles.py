@@ -37,6 +37,7 @@ rename, so the cache needs no invalidation except on rmdir). Callers always get 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import stat as st_
@@ -50,6 +51,8 @@ from gfrpc.services.brick.store_iatt import ROOT_GFID, gfid_str
 GFID_KEY = "trusted.gfid"
 HIDDEN_DIR = ".glusterfs"
 ROOT_HANDLE_TARGET = "../../.."
+log = logging.getLogger("gfrpc.brick.store")
+UNLINK_DIR = "unlink"  # below .glusterfs: files GlusterFS unlinked while they were open
 
 O_PATH_NOFOLLOW = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 O_PATH_DIR = O_PATH_NOFOLLOW | os.O_DIRECTORY
@@ -112,6 +115,14 @@ def parse_dir_handle(target: str) -> tuple[bytes, str] | None:
     return parent, name
 
 
+def is_dir_handle(target: str | None) -> bool:
+    """Whether a handle's symlink target (``handle_lstat``'s second value) is a directory
+    handle: ``../../<p0>/<p1>/<parent>/<name>`` or the root's ``../../..``. A symlink *file*
+    whose last name is gone also shows a target (its own text), and is not one."""
+    return target is not None and (target == ROOT_HANDLE_TARGET
+                                   or parse_dir_handle(target) is not None)
+
+
 def _open_or_mkdir(dirfd: int, name: str, *, create: bool = True) -> int:
     try:
         return os.open(name, O_PATH_DIR, dir_fd=dirfd)
@@ -143,6 +154,7 @@ class HandleIndex:
             st = os.fstat(self.hidden_fd)
             self.hidden_id = (st.st_dev, st.st_ino)
             self._ensure_root_handle()
+            self._empty_unlink_dir()
         except OSError as e:
             os.close(self.root_fd)
             raise ConfigError(f"brick directory {directory}: {e}") from e
@@ -163,6 +175,31 @@ class HandleIndex:
             pass
         finally:
             os.close(l2)
+
+    def _empty_unlink_dir(self) -> None:
+        """Empty ``.glusterfs/unlink`` as posix does at start-up: GlusterFS moves a file there
+        when it is unlinked while still open, and after a restart nothing has it open any
+        more. gfrpc itself never puts anything there; this is for directories a real brick
+        served before. Symlinks are removed, never followed."""
+        try:
+            if not st_.S_ISDIR(os.stat(UNLINK_DIR, dir_fd=self.hidden_fd,
+                                       follow_symlinks=False).st_mode):
+                return
+        except FileNotFoundError:
+            return
+        for _, dirs, files, dfd in os.fwalk(UNLINK_DIR, dir_fd=self.hidden_fd, topdown=False,
+                                           follow_symlinks=False):
+            for name in files + dirs:
+                try:
+                    try:
+                        os.unlink(name, dir_fd=dfd)  # files, and symlinks even to directories
+                    except (IsADirectoryError, PermissionError):  # EISDIR / Linux's EPERM
+                        os.rmdir(name, dir_fd=dfd)
+                except FileNotFoundError:
+                    pass
+                except OSError as e:  # as posix: warn, and start anyway
+                    log.warning("could not remove %s from %s/%s: %s", name, HIDDEN_DIR,
+                                UNLINK_DIR, e.strerror)
 
     def close(self) -> None:
         with self._lock:
@@ -295,10 +332,15 @@ class HandleIndex:
         finally:
             os.close(l2)
 
-    def set_dir_handle(self, gfid: bytes, parent: bytes, name: str) -> None:
-        """Create or atomically replace the symlink handle of directory ``gfid``."""
+    def set_dir_handle(self, gfid: bytes, parent: bytes, name: str, *,
+                       replace: bool = True) -> None:
+        """Create or atomically replace the symlink handle of directory ``gfid``; with
+        ``replace=False`` only create it (FileExistsError if a handle is there)."""
         l2 = self.hash_dir(gfid, create=True)
         try:
+            if not replace:
+                os.symlink(dir_handle_target(parent, name), gfid_str(gfid), dir_fd=l2)
+                return
             tmp = f".{gfid_str(gfid)}.{uuid.uuid4().hex}"
             os.symlink(dir_handle_target(parent, name), tmp, dir_fd=l2)
             os.replace(tmp, gfid_str(gfid), src_dir_fd=l2, dst_dir_fd=l2)

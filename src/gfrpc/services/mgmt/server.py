@@ -34,7 +34,7 @@ from gfrpc.programs import pmap
 from gfrpc.rpc.server import Procedure, Program, Request, RpcServer
 from gfrpc.services.mgmt.registry import Registry, VolumeSpec
 from gfrpc.tls import TLSOptions, make_context
-from gfrpc.transport import Listener, Poller, SocketOptions, make_poller
+from gfrpc.transport import Listener, Poller, ServerLimits, SocketOptions, make_poller
 from gfrpc.wire.gfdict import encode_serialized_dict
 
 __all__ = ["MgmtConfig", "MgmtServer", "client_volfile"]
@@ -56,6 +56,7 @@ class MgmtConfig:
     tls: TLSOptions | None = None      # TLS on this daemon's port (clients' secure-access)
     io_tls: bool = False               # volfiles put TLS on the brick connections
     signin_allow: Sequence[str] = field(default=LOOPBACK)
+    limits: ServerLimits = field(default_factory=ServerLimits)  # gfrpc.transport.limits
 
 
 def client_volfile(volume: VolumeSpec, *, io_tls: bool = False) -> str:
@@ -84,7 +85,7 @@ class MgmtServer:
         self.registry = Registry(list(config.volumes))
         self._bricks = {b.path for v in config.volumes for b in v.bricks}
         self.poller: Poller = make_poller(config.poller, config.event_threads)
-        self.rpc = RpcServer(self.poller, workers=4)
+        self.rpc = RpcServer(self.poller, workers=4, limits=config.limits)
         self.rpc.register(Program(pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, "Gluster Portmap", {
             pmap.PORTBYBRICK: Procedure("PORTBYBRICK", self.port_by_brick,
                                         args_type=pmap.PmapPortByBrickReq, inline=True),

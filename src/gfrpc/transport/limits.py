@@ -1,0 +1,213 @@
+"""What one peer may cost a server: timeouts, a connection limit and a memory budget.
+
+Theory of operation
+-------------------
+A server hands every listener a :class:`ConnectionGuard` built from its :class:`ServerLimits`;
+the listener asks it before keeping an accepted socket (``try_admit``: the connection limit)
+and gives it to each endpoint, which reports to it (``attach``/``detach``, ``charge``).
+
+*Timeouts* are checked by one :class:`Watchdog` thread per process (never a thread or a timer
+per connection): it wakes a few times per shortest timeout, walks the endpoints it watches and
+calls ``check_deadlines(now)`` on each, which closes the connection with a logged reason when
+
+* its TLS handshake has not finished ``handshake_timeout`` seconds after it connected;
+* it has not sent one complete request ``first_request_timeout`` seconds after it connected
+  (a connection that completed a request, even only a DUMP or a PING, is never closed for
+  being idle: a mount keeps its volfile connection open for its whole life);
+* part of a record is buffered and no byte arrived for ``frame_timeout`` seconds while we
+  were reading (a peer that announces a record and stalls).
+
+Walking 4,096 endpoints costs about a millisecond, so the scan stays cheap. The same thread
+trims the shared pool of recycled record bodies.
+
+*Memory of incomplete records* is one :class:`IncompleteBudget` per server, shared by all its
+listeners. After each read an endpoint tells it how many bytes of incomplete records it holds.
+While the total is over the limit, the largest holder and every endpoint that grows stop
+reading (``pause_for_memory``); a well-behaved peer whose requests arrive whole holds nothing
+and is never paused. When the total falls to three quarters of the limit (records completed,
+connections closed, e.g. by the frame timeout), every paused endpoint reads again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gfrpc.wire.record import BodyPool
+
+if TYPE_CHECKING:
+    from gfrpc.transport.endpoint import Endpoint
+
+log = logging.getLogger("gfrpc.transport")
+
+#: recycled large record bodies of every connection of this process (see wire/record.py)
+BODY_POOL = BodyPool(lock=threading.Lock())
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Per-server limits on what one peer may cost; 0 turns a limit off."""
+
+    handshake_timeout: float = 10.0          # TLS handshake must finish within (s)
+    first_request_timeout: float = 30.0      # a complete request must arrive within (s)
+    frame_timeout: float = 60.0              # a partial record must progress within (s)
+    max_connections: int = 4096              # accepted connections alive at once
+    max_incomplete_bytes: int = 256 << 20    # bytes of incomplete records, whole server
+    max_unsent_bytes: int = 16 << 20         # a connection's unsent replies before it is paused
+
+    def timeouts(self) -> list[float]:
+        return [t for t in (self.handshake_timeout, self.first_request_timeout,
+                            self.frame_timeout) if t > 0]
+
+
+class IncompleteBudget:
+    """The bytes of incomplete records a server holds, across all its connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._charges: dict[Endpoint, int] = {}
+        self._paused: set[Endpoint] = set()
+        self.total = 0
+
+    @property
+    def paused(self) -> int:
+        with self._lock:
+            return len(self._paused)
+
+    def is_paused(self, ep: Endpoint) -> bool:
+        with self._lock:
+            return ep in self._paused
+
+    def charge(self, ep: Endpoint, nbytes: int) -> None:
+        """``ep`` now holds ``nbytes`` of incomplete records (0 when detached)."""
+        pause: list[Endpoint] = []
+        resume: list[Endpoint] = []
+        with self._lock:
+            old = self._charges.get(ep, 0)
+            if nbytes:
+                self._charges[ep] = nbytes
+            else:
+                self._charges.pop(ep, None)
+            self.total += nbytes - old
+            if self.limit <= 0:
+                return
+            if self.total > self.limit:
+                unpaused = [e for e in self._charges if e not in self._paused]
+                if unpaused:  # the largest holder stops...
+                    pause.append(max(unpaused, key=self._charges.__getitem__))
+                if nbytes > old and ep not in self._paused and ep not in pause:
+                    pause.append(ep)  # ...and so does whoever grows while over the limit
+                self._paused.update(pause)
+            elif self._paused and self.total <= self.limit * 3 // 4:
+                resume = list(self._paused)
+                self._paused.clear()
+            if not nbytes and ep in self._paused:
+                self._paused.discard(ep)
+                resume.append(ep)
+            total = self.total
+        for e in pause:
+            log.warning("%s: pausing input: %d bytes of incomplete records held by all "
+                        "connections (limit %d), %d by this one", e.peer_text(), total,
+                        self.limit, self._charges.get(e, 0))
+            e.pause_for_memory()
+        for e in resume:
+            e.resume_for_memory()
+
+
+class Watchdog:
+    """The one thread per process that checks every watched endpoint's deadlines."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watched: set[Endpoint] = set()
+        self._interval = 1.0
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._last_trim = time.monotonic()
+
+    def watch(self, ep: Endpoint, shortest: float) -> None:
+        with self._lock:
+            self._watched.add(ep)
+            interval = min(1.0, max(0.02, shortest / 5))
+            if interval < self._interval:
+                self._interval = interval
+                self._wake.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="gfrpc-watchdog",
+                                                daemon=True)
+                self._thread.start()
+
+    def unwatch(self, ep: Endpoint) -> None:
+        with self._lock:
+            self._watched.discard(ep)
+
+    @property
+    def watched(self) -> int:
+        with self._lock:
+            return len(self._watched)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            with self._lock:
+                endpoints = list(self._watched)
+            now = time.monotonic()
+            for ep in endpoints:
+                try:
+                    ep.check_deadlines(now)
+                except Exception:  # one broken endpoint must not stop the checks for all
+                    log.exception("deadline check failed")
+            if now - self._last_trim > 5.0:
+                self._last_trim = now
+                BODY_POOL.trim(10.0)
+
+
+WATCHDOG = Watchdog()
+
+
+class ConnectionGuard:
+    """What a listener and its endpoints share: limits, the live count, the budget."""
+
+    def __init__(self, limits: ServerLimits, budget: IncompleteBudget | None = None) -> None:
+        self.limits = limits
+        self.budget = budget if budget is not None else IncompleteBudget(limits.max_incomplete_bytes)
+        self._lock = threading.Lock()
+        self.live = 0
+        self.refused = 0
+        self._refused_logged = 0
+        self._last_log = 0.0
+        self._shortest = min(limits.timeouts(), default=0.0)
+
+    def try_admit(self) -> bool:
+        """Count one more connection, or refuse it (logged at most every 10 s)."""
+        with self._lock:
+            limit = self.limits.max_connections
+            if limit <= 0 or self.live < limit:
+                self.live += 1
+                return True
+            self.refused += 1
+            now = time.monotonic()
+            if now - self._last_log < 10.0:
+                return False
+            self._last_log = now
+            count, self._refused_logged = self.refused - self._refused_logged, self.refused
+        log.warning("refusing connections: %d connections open (max-connections %d); "
+                    "%d refused since the last message", limit, limit, count)
+        return False
+
+    def attach(self, ep: Endpoint) -> None:
+        if self._shortest > 0:
+            WATCHDOG.watch(ep, self._shortest)
+
+    def detach(self, ep: Endpoint | None) -> None:
+        """An admitted connection is gone (``ep`` None: it never became an endpoint)."""
+        with self._lock:
+            self.live -= 1
+        if ep is not None:
+            WATCHDOG.unwatch(ep)
+            self.budget.charge(ep, 0)

@@ -1,0 +1,48 @@
+"""gfrpc.bench.procstat: /proc readings and the hash-directory exclusion used by the soak."""
+
+from __future__ import annotations
+
+import os
+
+from gfrpc.bench.procstat import (
+    HASH_DIR_CACHE,
+    fd_count,
+    percentile,
+    rss_bytes,
+    settled_fd_count,
+    thread_count,
+)
+
+
+def test_own_readings_are_plausible():
+    """Rule: RSS, threads and fds of this process come from /proc and are positive."""
+    assert rss_bytes() > 1 << 20
+    assert thread_count() >= 1
+    assert fd_count() >= 3
+
+
+def test_hash_dir_cache_is_excluded_and_nothing_else(tmp_path):
+    """Rule: only descriptors of first-level .glusterfs/xx directories are left out; a file
+    or a deeper handle under .glusterfs still counts (a leaked file fd must show)."""
+    level1 = tmp_path / ".glusterfs" / "ab"
+    level2 = level1 / "cd"
+    level2.mkdir(parents=True)
+    handle = level2 / "0123"
+    handle.write_bytes(b"x")
+    base_counted, base_excluded = settled_fd_count("self", exclude=HASH_DIR_CACHE, timeout=0.2)
+    fds = [os.open(level1, os.O_RDONLY | os.O_DIRECTORY), os.open(level2, os.O_RDONLY),
+           os.open(handle, os.O_RDONLY)]
+    try:
+        counted, excluded = settled_fd_count("self", exclude=HASH_DIR_CACHE, timeout=0.2)
+        assert (counted - base_counted, excluded - base_excluded) == (2, 1)
+        assert fd_count("self", exclude=HASH_DIR_CACHE) == counted
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_percentile_nearest_rank():
+    """Rule: nearest-rank quantiles: p50 of 1..100 is 50, p99 is 99, p100 the max."""
+    v = list(range(1, 101))
+    assert (percentile(v, 0.5), percentile(v, 0.99), percentile(v, 1.0)) == (50, 99, 100)
+    assert percentile([], 0.99) == 0.0

@@ -1,0 +1,228 @@
+"""The RPC server's side of what one peer may cost: outstanding-rpc-limit counted until the
+reply is sent, PINGs included, and the first-request rule with DUMP/PING-only connections.
+
+Clients are raw sockets that write many requests and never read the replies.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gfrpc.programs import dump as gfdump
+from gfrpc.rpc import RpcServer
+from gfrpc.rpc.server import Procedure, Program, Request
+from gfrpc.transport import ServerLimits, SocketOptions
+from gfrpc.transport.pollers.base import Poller
+from gfrpc.wire import rpcmsg
+from gfrpc.wire.record import record_mark
+
+PROG, VERS = 0x20000003, 1
+SMALL, BIG, SIZED = 1, 2, 3
+BIG_REPLY = 1 << 20
+NO_TIMEOUTS = ServerLimits(handshake_timeout=0, first_request_timeout=0, frame_timeout=0)
+
+
+def call(xid: int, prog: int = PROG, vers: int = VERS, proc: int = SMALL) -> bytes:
+    body = rpcmsg.encode_call(xid, prog, vers, proc)
+    return record_mark(len(body)) + body
+
+
+def ping(xid: int) -> bytes:
+    return call(xid, gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def settled(value: Callable[[], int], quiet: float = 0.5, timeout: float = 30.0) -> int:
+    """``value()`` once it has not changed for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = value(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "never settled"
+        time.sleep(0.05)
+        now = value()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.small = 0
+        self.big = 0
+        self.lock = threading.Lock()
+
+    def small_call(self, request: Request) -> Any:
+        with self.lock:
+            self.small += 1
+        return b"s" * 100  # about a STAT reply
+
+    def big_call(self, request: Request) -> Any:
+        with self.lock:
+            self.big += 1
+        return bytes(BIG_REPLY)  # a fresh buffer each time, as a READ's
+
+
+@pytest.fixture
+def served(poller: Poller) -> Iterator[Callable[..., tuple[RpcServer, Counting, tuple[str, int]]]]:
+    made: list[RpcServer] = []
+
+    def make(limit: int = 64, limits: ServerLimits = NO_TIMEOUTS,
+             sndbuf: int = 16384) -> tuple[RpcServer, Counting, tuple[str, int]]:
+        counting = Counting()
+        server = RpcServer(poller, workers=4, outstanding_limit=limit, limits=limits)
+        server.register(Program(PROG, VERS, "costs", {
+            SMALL: Procedure("SMALL", counting.small_call),
+            BIG: Procedure("BIG", counting.big_call),
+            SIZED: Procedure("SIZED", counting.big_call, reply_size=lambda args: BIG_REPLY),
+        }))
+        listener = server.listen("127.0.0.1:0", options=SocketOptions(send_buffer=sndbuf))
+        made.append(server)
+        return server, counting, (listener.address.host, listener.address.port)
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def raw_client(address: tuple[str, int]) -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before connect: small window
+    s.connect(address)
+    return s
+
+
+def pipeline(sock: socket.socket, messages: Iterator[bytes], give_up: float = 1.0) -> int:
+    """Write messages until done or the server stops taking them; the count written."""
+    sock.setblocking(False)
+    sent = 0
+    pending = b""
+    blocked_since = None
+    for msg in messages:
+        pending += msg
+        if len(pending) < 65536:
+            continue
+        while pending:
+            try:
+                n = sock.send(pending)
+                pending = pending[n:]
+                blocked_since = None
+            except BlockingIOError:
+                blocked_since = blocked_since or time.monotonic()
+                if time.monotonic() - blocked_since > give_up:
+                    return sent
+                time.sleep(0.01)
+        sent += 1
+    return sent
+
+
+def only_connection(server: RpcServer) -> Any:
+    wait_for(lambda: len(server._conns) == 1, what="the connection")
+    return next(iter(server._conns))
+
+
+@pytest.mark.timeout(120)
+def test_pipelined_small_requests_stop_being_read(served: Callable[..., Any]) -> None:
+    """outstanding-rpc-limit: 100,000 pipelined small calls from a client that never reads
+    are not all accepted; the server stops reading once the limit's replies cannot be sent,
+    and the count is exactly the limit (a request counts until its reply is written)."""
+    server, counting, address = served(limit=64)
+    sock = raw_client(address)
+    pipeline(sock, (call(i) for i in range(100_000)))
+    handled = settled(lambda: counting.small)
+    conn = only_connection(server)
+    assert handled < 50_000, f"{handled} of 100,000 unread calls were handled"
+    assert conn.paused and conn.outstanding == 64
+    sock.close()
+
+
+@pytest.mark.timeout(120)
+def test_pipelined_pings_count_too(served: Callable[..., Any]) -> None:
+    """PINGs, answered on the input thread, count against outstanding-rpc-limit like any
+    call: a ping flood that never reads its replies stops being read."""
+    server, counting, address = served(limit=16)
+    sock = raw_client(address)
+    pipeline(sock, (ping(i) for i in range(30_000)))
+    conn = only_connection(server)
+    wait_for(lambda: conn.paused, what="reading paused")
+    assert settled(lambda: conn.outstanding) == 16
+    sock.close()
+
+
+@pytest.mark.timeout(120)
+def test_unread_large_replies_stop_the_reading(served: Callable[..., Any]) -> None:
+    """A client that pipelines calls with 1 MiB replies and never reads them stops being
+    read: at most outstanding-rpc-limit replies are made, so the unsent bytes the server
+    pins stay bounded by limit x reply size (not by the number of calls sent)."""
+    server, counting, address = served(limit=8)
+    sock = raw_client(address)
+    pipeline(sock, (call(i, proc=BIG) for i in range(2000)))
+    handled = settled(lambda: counting.big)
+    conn = only_connection(server)
+    assert handled <= 8 + 1, f"{handled} replies of 1 MiB made for an unread client"
+    assert conn.ep.unsent_bytes <= 8 * (BIG_REPLY + 100)
+    assert conn.paused
+    # reading the replies lets the server go on
+    sock.setblocking(True)
+    sock.settimeout(20)
+    got = 0
+    while got < 20 * BIG_REPLY:
+        chunk = sock.recv(1 << 20)
+        assert chunk
+        got += len(chunk)
+    wait_for(lambda: counting.big > handled, what="more calls handled after reading")
+    sock.close()
+
+
+@pytest.mark.timeout(120)
+def test_replies_in_the_making_stay_within_the_unsent_budget(
+        served: Callable[..., Any]) -> None:
+    """Calls whose procedure predicts its reply size (a READ's) start only while the replies
+    being made and unsent fit in max_unsent_bytes: 24 pipelined 1 MiB-reply calls that arrive
+    at once, under a 64-call outstanding limit and a 4 MiB budget, make at most 4 replies
+    (+1) for a client that does not read; reading lets the rest through in order."""
+    limits = ServerLimits(handshake_timeout=0, first_request_timeout=0, frame_timeout=0,
+                          max_unsent_bytes=4 * BIG_REPLY)
+    server, counting, address = served(limit=64, limits=limits)
+    sock = raw_client(address)
+    sock.sendall(b"".join(call(i, proc=SIZED) for i in range(24)))
+    handled = settled(lambda: counting.big)
+    assert 1 <= handled <= 4 + 1, f"{handled} replies of 1 MiB made for an unread client"
+    sock.settimeout(30)
+    got = 0
+    while got < 24 * BIG_REPLY:
+        chunk = sock.recv(1 << 20)
+        assert chunk
+        got += len(chunk)
+    assert counting.big == 24
+    sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_first_request_rule_spares_ping_only_connections(served: Callable[..., Any]) -> None:
+    """A connection that sends nothing is closed after first-request-timeout; one that only
+    ever sends DUMP/PING (a volfile connection never SETVOLUMEs) stays open while idle."""
+    limits = ServerLimits(handshake_timeout=0, first_request_timeout=0.5, frame_timeout=0)
+    server, counting, address = served(limits=limits)
+    pinger = socket.create_connection(address, timeout=20)
+    silent = socket.create_connection(address, timeout=20)
+    pinger.sendall(ping(7))
+    assert pinger.recv(4096)
+    silent.settimeout(20)
+    assert silent.recv(4096) == b""  # closed by the server
+    time.sleep(1.0)
+    pinger.sendall(ping(8))
+    assert pinger.recv(4096)
+    pinger.close()
+    silent.close()

@@ -1,0 +1,315 @@
+"""What one peer may cost a server (gfrpc.transport.limits, endpoint, wire/record.py).
+
+Every test runs on the three pollers. Servers here are bare transport listeners with a
+``ConnectionGuard``; clients are raw sockets that misbehave on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import struct
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+
+import pytest
+from transport_support import Accepted, Recorder
+
+from gfrpc import transport
+from gfrpc.transport import ConnectionGuard, IncompleteBudget, ServerLimits
+from gfrpc.transport.pollers.base import Poller
+from gfrpc.wire import record as wire_record
+from gfrpc.wire.record import record_mark
+
+NO_TIMEOUTS = dict(handshake_timeout=0.0, first_request_timeout=0.0, frame_timeout=0.0)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def closed_by_peer(sock: socket.socket, timeout: float = 20.0) -> bool:
+    """True once the server closed ``sock`` (EOF or reset) within ``timeout``."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server has not closed ``sock`` (looked at without waiting)."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
+
+
+class Server:
+    """A listener with a guard whose handlers echo ``ok`` per record."""
+
+    def __init__(self, poller: Poller, limits: ServerLimits, tls: ssl.SSLContext | None = None):
+        self.guard = ConnectionGuard(limits)
+        self.accepted = Accepted(lambda: Recorder(reply=True))
+        self.listener = transport.listen("127.0.0.1:0", poller=poller, handler_factory=self.accepted,
+                                         tls=tls, guard=self.guard)
+        self.address = (self.listener.address.host, self.listener.address.port)
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(self.address, timeout=20)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def server_factory(poller: Poller) -> Iterator[Callable[..., Server]]:
+    made: list[Server] = []
+
+    def make(tls: ssl.SSLContext | None = None, **limits: float) -> Server:
+        s = Server(poller, ServerLimits(**{**NO_TIMEOUTS, **limits}), tls)  # type: ignore[arg-type]
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def roundtrip(sock: socket.socket, payload: bytes = b"12345678ping") -> None:
+    sock.sendall(record_mark(len(payload)) + payload)
+    want = record_mark(10) + payload[:8] + b"ok"
+    got = b""
+    sock.settimeout(20)
+    while len(got) < len(want):
+        chunk = sock.recv(len(want) - len(got))
+        assert chunk, "connection closed"
+        got += chunk
+    assert got == want
+
+
+@pytest.mark.timeout(120)
+def test_idle_connection_heap_is_small(server_factory: Callable[..., Server]) -> None:
+    """An idle connection (one request served, nothing buffered) costs at most 16 KiB of
+    Python heap on the server side, client socket objects included."""
+    server = server_factory()
+    warm = server.connect()
+    roundtrip(warm)
+    n = 100
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        free_before = sum(len(b) for b in wire_record._free_reads)
+        socks = []
+        for _ in range(n):
+            s = server.connect()
+            roundtrip(s)
+            socks.append(s)
+        wait_for(lambda: len(server.accepted) == n + 1, what="all accepted")
+        time.sleep(0.2)
+        grown = tracemalloc.get_traced_memory()[0] - before
+        grown -= sum(len(b) for b in wire_record._free_reads) - free_before  # shared buffers
+    finally:
+        tracemalloc.stop()
+    per_conn = grown / n
+    for s in socks:
+        s.close()
+    warm.close()
+    assert per_conn <= 16 * 1024, f"{per_conn:.0f} bytes of heap per idle connection"
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.timeout(120)
+def test_record_mark_announcing_1gib_costs_little(server_factory: Callable[..., Server]) -> None:
+    """A record mark that announces ~1 GiB, followed by a few bytes, reserves no memory for
+    the record: 40 such connections raise RSS by far less than 40 x 8 MiB, and the budget
+    counts only the bytes that arrived."""
+    server = server_factory()
+    n = 40
+    rss0 = rss_kib()
+    socks = []
+    for _ in range(n):
+        s = server.connect()
+        s.sendall(struct.pack(">I", 0x80000000 | ((1 << 30) - 1)) + b"x" * 1000)
+        socks.append(s)
+    wait_for(lambda: server.guard.budget.total == n * 1000, what="bytes counted")
+    grown_mib = (rss_kib() - rss0) / 1024
+    for s in socks:
+        s.close()
+    wait_for(lambda: server.guard.live == 0, what="connections gone")
+    assert server.guard.budget.total == 0
+    assert grown_mib < 24, f"RSS grew {grown_mib:.1f} MiB for {n} connections"
+
+
+@pytest.mark.timeout(60)
+def test_tls_handshake_timeout_closes(server_factory: Callable[..., Server],
+                                      tls_pair: tuple[ssl.SSLContext, ssl.SSLContext],
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A TLS connection that never starts its handshake is closed after handshake-timeout,
+    with a logged reason."""
+    caplog.set_level(logging.INFO, logger="gfrpc.transport")
+    server = server_factory(tls=tls_pair[0], handshake_timeout=0.5)
+    start = time.monotonic()
+    sock = server.connect()
+    assert closed_by_peer(sock)
+    assert time.monotonic() - start >= 0.4
+    wait_for(lambda: server.guard.live == 0, what="slot released")
+    assert "TLS handshake not finished within 0.5 s" in caplog.text
+    sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_first_request_timeout_closes_silent_connection_only(
+        server_factory: Callable[..., Server]) -> None:
+    """A connection that sends no complete request within first-request-timeout is closed;
+    one that completed a request stays open however long it then idles."""
+    server = server_factory(first_request_timeout=0.5)
+    talker = server.connect()
+    roundtrip(talker)
+    silent = server.connect()
+    assert closed_by_peer(silent)
+    time.sleep(0.6)
+    assert still_open(talker)
+    roundtrip(talker)
+    talker.close()
+    silent.close()
+
+
+@pytest.mark.timeout(60)
+def test_stalled_partial_record_closes(server_factory: Callable[..., Server],
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Half a record that gets no new byte for frame-timeout closes its connection; a
+    connection at a record boundary is not affected."""
+    caplog.set_level(logging.INFO, logger="gfrpc.transport")
+    server = server_factory(frame_timeout=0.5)
+    good = server.connect()
+    roundtrip(good)
+    stalled = server.connect()
+    roundtrip(stalled)
+    stalled.sendall(record_mark(5000) + b"y" * 100)
+    assert closed_by_peer(stalled)
+    assert "made no progress for 0.5 s" in caplog.text
+    assert still_open(good)
+    roundtrip(good)
+    good.close()
+    stalled.close()
+
+
+@pytest.mark.timeout(60)
+def test_max_connections_refuses_and_others_keep_working(
+        server_factory: Callable[..., Server], caplog: pytest.LogCaptureFixture) -> None:
+    """Beyond max-connections a new connection is accepted and closed at once with a logged
+    reason; the admitted ones keep working, and a freed slot admits a new one."""
+    caplog.set_level(logging.WARNING, logger="gfrpc.transport")
+    server = server_factory(max_connections=3)
+    admitted = [server.connect() for _ in range(3)]
+    for s in admitted:
+        roundtrip(s)
+    try:
+        extra = server.connect()
+    except ConnectionResetError:
+        pass  # refused so fast that connect() saw the reset
+    else:
+        assert closed_by_peer(extra)
+        extra.close()
+    wait_for(lambda: server.guard.refused == 1, what="refusal counted")
+    assert "max-connections 3" in caplog.text
+    for s in admitted:
+        roundtrip(s)
+    admitted.pop().close()
+    wait_for(lambda: server.guard.live == 2, what="slot released")
+    again = server.connect()
+    roundtrip(again)
+    for s in [*admitted, again]:
+        s.close()
+
+
+@pytest.mark.timeout(90)
+def test_memory_cap_pauses_biggest_offender(server_factory: Callable[..., Server]) -> None:
+    """Over max-incomplete-bytes the connection holding the most of an incomplete record
+    stops being read (its sends block), while a client whose requests arrive whole is
+    still served; the total held stays near the cap. The paused hog still makes no
+    progress, so the frame timeout closes it and its memory is released."""
+    cap = 2 << 20
+    server = server_factory(max_incomplete_bytes=cap, frame_timeout=5.0)
+    good = server.connect()
+    roundtrip(good)
+    hog = server.connect()
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+    hog.sendall(record_mark(64 << 20))
+    hog.setblocking(False)
+    chunk = b"z" * 65536
+    sent, blocked_since = 0, None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            sent += hog.send(chunk)
+            blocked_since = None
+        except BlockingIOError:
+            blocked_since = blocked_since or time.monotonic()
+            if time.monotonic() - blocked_since > 1.0:
+                break
+            time.sleep(0.01)
+    assert blocked_since is not None, "the hog was never stopped"
+    assert server.guard.budget.paused >= 1
+    assert server.guard.budget.total <= cap + (4 << 20)  # one read may overshoot
+    assert sent < 32 << 20
+    for _ in range(5):
+        roundtrip(good)
+    wait_for(lambda: server.guard.budget.total == 0, what="budget released")
+    assert closed_by_peer(hog)
+    roundtrip(good)
+    hog.close()
+    good.close()
+
+
+class FakeHolder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.paused = False
+
+    def pause_for_memory(self) -> None:
+        self.paused = True
+
+    def resume_for_memory(self) -> None:
+        self.paused = False
+
+    def peer_text(self) -> str:
+        return self.name
+
+
+def test_budget_pauses_largest_and_grower_then_resumes_at_low_water() -> None:
+    """IncompleteBudget: over the limit the largest holder and the one that grew stop;
+    others holding less keep reading; at 3/4 of the limit everyone reads again."""
+    budget = IncompleteBudget(1000)
+    a, b, c = FakeHolder("a"), FakeHolder("b"), FakeHolder("c")
+    budget.charge(a, 600)  # type: ignore[arg-type]
+    budget.charge(b, 300)  # type: ignore[arg-type]
+    assert not (a.paused or b.paused)
+    budget.charge(c, 200)  # type: ignore[arg-type]
+    assert a.paused and c.paused and not b.paused and budget.paused == 2
+    budget.charge(a, 0)  # type: ignore[arg-type]  # a's connection went away
+    assert budget.total == 500 and not c.paused and budget.paused == 0
