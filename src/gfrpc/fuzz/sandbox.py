@@ -18,7 +18,8 @@ When we are root and ``unshare`` exists, the server runs in a private mount name
 brick directory is a size-capped tmpfs (so ``FALLOCATE`` of a fuzzed length cannot fill the
 real disk) and ``sandbox/tmp`` is bind-mounted over ``/tmp`` (so a file the server creates in
 /tmp lands in the snapshot instead of among other processes' files); the sandbox itself then
-lives in /var/tmp, which that bind mount does not hide. The namespace and its
+lives in /var/tmp, which that bind mount does not hide (unless gfrpc or its interpreter is
+itself below /tmp, as in a checkout there: /tmp is then left visible). The namespace and its
 mounts disappear with the process; nothing is left mounted.
 """
 
@@ -38,8 +39,17 @@ from pathlib import Path
 __all__ = ["ServerProcess", "Sandbox", "snapshot"]
 
 _READY = re.compile(r"ready on (\S+):(\d+)")
-_NS_SCRIPT = ('set -e; mount -t tmpfs -o size="$1" fz-brick "$2"; mount --bind "$3" /tmp; '
-              'cd "$4"; shift 4; exec "$@"')
+_NS_SCRIPT = ('set -e; mount -t tmpfs -o size="$1" fz-brick "$2"; '
+              'if [ "$3" != - ]; then mount --bind "$3" /tmp; fi; cd "$4"; shift 4; exec "$@"')
+
+
+def _code_under_tmp() -> bool:
+    """True when the interpreter or gfrpc itself lives below /tmp (a checkout there, as CI's
+    may be): hiding /tmp would hide the server's own code, so /tmp is then left as it is."""
+    import gfrpc
+
+    places = (sys.prefix, os.path.realpath(sys.executable), os.path.dirname(gfrpc.__file__))
+    return any(os.path.realpath(p).startswith("/tmp/") for p in places)
 
 
 def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int, int, int]]:
@@ -117,7 +127,8 @@ class ServerProcess:
             return cmd
         s = self.sandbox
         return ["unshare", "-m", "--propagation", "private", "sh", "-c", _NS_SCRIPT, "fz",
-                f"{self.tmpfs_mb}m", str(s.brick), str(s.tmp), str(s.cwd), *cmd]
+                f"{self.tmpfs_mb}m", str(s.brick), "-" if _code_under_tmp() else str(s.tmp),
+                str(s.cwd), *cmd]
 
     def start(self, timeout: float = 60.0) -> int:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
