@@ -6,7 +6,7 @@ import mmap
 import struct
 import time
 
-from gfrpc.wire.record import BodyPool, RecordDecoder, record_mark
+from gfrpc.wire.record import BodyPool, RecordDecoder, body_class, record_mark
 
 
 def feed(dec: RecordDecoder, data: bytes) -> None:
@@ -60,7 +60,23 @@ def test_body_pool_trims_idle_bodies() -> None:
     feed(dec, record_mark(100_000) + b"y" * 100_000)
     rec = dec.next_record()
     del rec
-    assert pool.nbytes == 100_000
+    size = body_class(100_000)
+    assert pool.nbytes == size
     assert pool.trim(60.0) == 0
     time.sleep(0.05)
-    assert pool.trim(0.01) == 100_000 and pool.nbytes == 0
+    assert pool.trim(0.01) == size and pool.nbytes == 0
+
+
+def test_records_of_similar_sizes_share_one_pooled_body() -> None:
+    """Bodies are pooled by size class: 50 records of 50 different sizes between 1 MiB and
+    1 MiB + 60 KiB, each dropped before the next arrives, reuse one body (the pool does not
+    fill up with bodies of exact sizes that never come again)."""
+    pool = BodyPool(limit=1 << 30)
+    dec = RecordDecoder(pool=pool)
+    for i in range(1, 51):
+        n = (1 << 20) + i * 1229
+        feed(dec, record_mark(n) + bytes([i % 251]) * n)
+        rec = dec.next_record()
+        assert isinstance(rec, memoryview) and len(rec) == n and rec[n - 1] == i % 251
+        del rec
+    assert pool.nbytes == body_class(1 << 20 | 60_000) <= (1 << 20) * 9 // 8
