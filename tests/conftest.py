@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,3 +95,23 @@ def poller(request: pytest.FixtureRequest) -> Iterator[Poller]:
     p.start()
     yield p
     p.stop()
+
+
+# -- brick directories -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def xattr_dir(tmp_path: Path) -> Path:
+    """An empty directory ``brick`` where trusted.* xattrs work (a brick's gfids live there);
+    the test is skipped where they do not (not root, or a file system without xattrs)."""
+    probe = tmp_path / "probe"
+    probe.touch()
+    try:
+        os.setxattr(probe, "trusted.gfrpc-probe", b"1")
+    except OSError:
+        pytest.skip("trusted.* xattrs need root (CAP_SYS_ADMIN) on an xattr-capable fs")
+    finally:
+        probe.unlink()
+    d = tmp_path / "brick"
+    d.mkdir()
+    return d

@@ -34,18 +34,6 @@ from durability_support import ROOT, BrickProcess, RawClient
 from gfrpc.transport import Poller, make_poller
 
 
-def _trusted_xattrs_work(tmp: Path) -> bool:
-    probe = tmp / "probe"
-    probe.touch()
-    try:
-        os.setxattr(probe, "trusted.gfrpc-probe", b"1")
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.unlink()
-
-
 @pytest.fixture
 def poller() -> Iterator[Poller]:
     p = make_poller("single")
@@ -55,10 +43,8 @@ def poller() -> Iterator[Poller]:
 
 
 @pytest.fixture
-def brick(tmp_path: Path) -> Iterator[BrickProcess]:
-    if not _trusted_xattrs_work(tmp_path):
-        pytest.skip("trusted.* xattrs need root (CAP_SYS_ADMIN) on an xattr-capable fs")
-    b = BrickProcess(tmp_path / "brick", tmp_path / "brick.log")
+def brick(xattr_dir: Path) -> Iterator[BrickProcess]:
+    b = BrickProcess(xattr_dir, xattr_dir.parent / "brick.log")
     yield b
     b.stop()
 

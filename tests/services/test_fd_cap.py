@@ -21,25 +21,9 @@ from gfrpc.services.brick import store_fds
 from gfrpc.services.brick.store import FdTable, PosixStore
 
 
-def _trusted_xattrs_work(tmp: Path) -> bool:
-    probe = tmp / "probe"
-    probe.touch()
-    try:
-        os.setxattr(probe, "trusted.gfrpc-probe", b"1")
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.unlink()
-
-
 @pytest.fixture
-def brick(tmp_path: Path) -> Path:
-    if not _trusted_xattrs_work(tmp_path):
-        pytest.skip("trusted.* xattrs need root (CAP_SYS_ADMIN) on an xattr-capable fs")
-    d = tmp_path / "brick"
-    d.mkdir()
-    return d
+def brick(xattr_dir: Path) -> Path:
+    return xattr_dir
 
 
 @pytest.fixture
