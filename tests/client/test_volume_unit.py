@@ -40,6 +40,7 @@ class Inode:
     data: bytearray = field(default_factory=bytearray)
     xattrs: dict[str, bytes] = field(default_factory=dict)
     children: dict[str, bytes] = field(default_factory=dict)
+    nlink: int = 1
 
 
 class FakeBrick:
@@ -202,15 +203,29 @@ class FakeBrick:
 
     def mknod(self, pargfid: bytes, name: str, mode: int, *, gfid: Any = None, xdata: Any = None,
               path: Any = None) -> Any:
+        if gfid in self.inodes:  # a gfrpc brick refuses a gfid in use
+            raise fop_error(errno.EEXIST, path)
         ino = self._new(pargfid, name, mode, gfid, path)
-        ino.xattrs.update({k: bytes(v) for k, v in (xdata or {}).items()})
+        ino.xattrs.update({k: bytes(v) for k, v in (xdata or {}).items()
+                           if k.startswith("trusted.")})
         return fops.GfxCommon3IattRsp(stat=self.iatt(ino))
 
-    def unlink(self, pargfid: bytes, name: str, *, path: Any = None) -> None:
+    def link(self, gfid: bytes, newpar: bytes, newname: str, *, xdata: Any = None,
+             path: Any = None) -> Any:
+        ino = self._get(gfid)
+        if newname in self._get(newpar).children:
+            raise fop_error(errno.EEXIST, path)
+        self.inodes[newpar].children[newname] = gfid
+        ino.nlink += 1
+        return fops.GfxCommon3IattRsp(stat=self.iatt(ino))
+
+    def unlink(self, pargfid: bytes, name: str, *, xdata: Any = None, path: Any = None) -> None:
         self.calls.append(("unlink", name))
-        gfid = self._child(pargfid, name, path).gfid
+        ino = self._child(pargfid, name, path)
         del self.inodes[pargfid].children[name]
-        del self.inodes[gfid]
+        ino.nlink -= 1
+        if not ino.nlink:
+            del self.inodes[ino.gfid]
 
     def rmdir(self, pargfid: bytes, name: str, *, path: Any = None) -> None:
         if self._child(pargfid, name, path).children:
@@ -218,12 +233,14 @@ class FakeBrick:
         self.unlink(pargfid, name, path=path)
 
     def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, *,
-               path: Any = None) -> Any:
+               xdata: Any = None, path: Any = None) -> Any:
         ino = self._child(oldpar, oldname, path)
         del self.inodes[oldpar].children[oldname]
         old = self.inodes[newpar].children.get(newname)
         if old is not None and old != ino.gfid:
-            del self.inodes[old]
+            self.inodes[old].nlink -= 1
+            if not self.inodes[old].nlink:
+                del self.inodes[old]
         self.inodes[newpar].children[newname] = ino.gfid
         return fops.GfxRenameRsp(stat=self.iatt(ino))
 

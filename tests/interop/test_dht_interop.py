@@ -5,6 +5,10 @@ tree, ``force``), mounted with the real FUSE client from the volfile glusterd wr
 re-rendered by gfrpc's volfile module, pointed at the bricks' ports), and files are created
 through the mount. Each file's brick, found by looking into the brick directories, must be the
 one ``pick_subvolume`` predicts from the layout xattrs read off the bricks.
+
+On a 2-brick volume gfrpc's own client renames files (chains of renames, renames over existing
+files) and the bricks must then hold what GlusterFS's DHT leaves: one data file, a linkto on
+the new name's hashed brick iff the data is elsewhere, nothing stale; a FUSE mount agrees.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import itertools
 import os
+import random
 import shutil
 import stat
 from collections.abc import Iterator
@@ -37,8 +43,11 @@ from gfrpc.client.dht import (
     parse_layout,
     pick_subvolume,
 )
+from gfrpc.client.volume import Volume
 
 N_BRICKS = 3
+
+pytestmark = pytest.mark.timeout(300)
 
 
 @dataclass
@@ -263,3 +272,142 @@ def test_weighted_rebalance_splits_by_brick_size(glusterd: GlusterD) -> None:
         for m in mounted:
             unmount(m)
         shutil.rmtree(top, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# renames by gfrpc's client on a real 2-brick volume
+
+
+@pytest.fixture(scope="module")
+def dht2_volume(glusterd: GlusterD) -> Iterator[DhtVolume]:
+    """A started 2-brick plain distribute volume."""
+    name = f"gfrpc-dht2-{glusterd.root.name[-6:]}"
+    try:
+        with _distribute_volume(glusterd, name, 2) as vol:
+            yield vol
+    finally:
+        shutil.rmtree(glusterd.bricks_dir / name, ignore_errors=True)
+
+
+def _check_bricks(vol: DhtVolume, rel: str, want: dict[str, tuple[bytes, bytes]]) -> dict[str, int]:
+    """Assert DHT's state on directory ``rel`` of the bricks for the files ``want`` ({name:
+    (gfid, content)}): one data file each with that gfid, a linkto (same gfid, naming the
+    data's subvolume) on the hashed brick iff the data is elsewhere, no other entry.
+    Returns {name: data brick}."""
+    layouts = _layouts(vol, rel)
+    seen: dict[tuple[int, str], tuple[bool, str | None, bytes]] = {}
+    for i, b in enumerate(vol.bricks):
+        for p in (b / rel).iterdir():
+            st = p.lstat()
+            xattrs = {k: os.getxattr(p, k) for k in os.listxattr(p)}
+            seen[(i, p.name)] = (is_linkto(st.st_mode, st.st_size, xattrs),
+                                 linkto_target(xattrs), xattrs["trusted.gfid"])
+    where: dict[str, int] = {}
+    for name, (gfid, content) in want.items():
+        data = [i for i in range(len(vol.bricks)) if (i, name) in seen and not seen[(i, name)][0]]
+        assert len(data) == 1, f"{name}: data on bricks {data}; bricks hold {sorted(seen)}"
+        c = where[name] = data[0]
+        assert seen[(c, name)][2] == gfid, f"{name}: gfid changed"
+        assert (vol.bricks[c] / rel / name).read_bytes() == content
+        h = pick_subvolume(layouts, name)
+        if h != c:
+            assert seen.get((h, name)) == (True, vol.subvolumes[c], gfid), \
+                f"{name}: no linkto to brick {c} on hashed brick {h}: {seen.get((h, name))}"
+    expected = {(c, n) for n, c in where.items()} | {(pick_subvolume(layouts, n), n)
+                                                     for n in want}
+    assert set(seen) == expected, f"stale entries: {sorted(set(seen) - expected)}"
+    return where
+
+
+def _brick_gfid(vol: DhtVolume, rel: str) -> bytes:
+    return os.getxattr(vol.bricks[_data_bricks(vol, rel)[0]] / rel, "trusted.gfid")
+
+
+def test_gfrpc_rename_chain_on_a_real_volume(glusterd: GlusterD, dht2_volume: DhtVolume) -> None:
+    """Rule: gfrpc's client renames a file 30 times (a -> n1 -> n2 ..., random names, so the
+    source is reached directly and through a linkto and the new name hashes to either brick)
+    without an error; after each rename the real bricks hold one data file with the original
+    gfid, the right linkto and nothing stale; a FUSE mount then lists and reads the file, the
+    same holds while renames through FUSE (GlusterFS's DHT) and gfrpc alternate, and after
+    gfrpc unlinks it both bricks' directories are empty."""
+    vol = dht2_volume
+    content = os.urandom(5000)
+    rng = random.Random(10)
+    kinds = set()
+    with Volume.from_volfile(vf.render(vol.volfile), volname=vol.name) as v:
+        v.mkdir("/chain")
+        v.write_bytes("/chain/a", content)
+        gfid = _brick_gfid(vol, "chain/a")
+        name = "a"
+        for _ in range(30):
+            new = f"n{rng.getrandbits(40):x}"
+            v.rename(f"/chain/{name}", f"/chain/{new}")
+            where = _check_bricks(vol, "chain", {new: (gfid, content)})
+            layouts = _layouts(vol, "chain")
+            kinds.add((pick_subvolume(layouts, name) == where[new],
+                       pick_subvolume(layouts, new) == where[new]))
+            assert v.listdir("/chain") == [new]
+            name = new
+        assert kinds == set(itertools.product((True, False), repeat=2)), kinds
+        assert v.read_bytes(f"/chain/{name}") == content
+        no_cache = ["--entry-timeout=0", "--attribute-timeout=0", "--negative-timeout=0"]
+        with glusterd.fuse_mount(vf.render(vol.volfile), extra_args=no_cache) as mnt:
+            assert os.listdir(mnt / "chain") == [name]
+            assert (mnt / "chain" / name).read_bytes() == content
+            for k in range(6):  # alternate with GlusterFS's own DHT (renames through FUSE)
+                new = f"m{k}-{rng.getrandbits(32):x}"
+                if k % 2:
+                    v.rename(f"/chain/{name}", f"/chain/{new}")
+                else:
+                    os.rename(mnt / "chain" / name, mnt / "chain" / new)
+                _check_bricks(vol, "chain", {new: (gfid, content)})
+                assert os.listdir(mnt / "chain") == v.listdir("/chain") == [new]
+                name = new
+        v.unlink(f"/chain/{name}")
+        assert v.listdir("/chain") == []
+    assert not [p for b in vol.bricks for p in (b / "chain").iterdir()]
+
+
+def test_gfrpc_rename_over_existing_files_on_a_real_volume(glusterd: GlusterD,
+                                                           dht2_volume: DhtVolume) -> None:
+    """Rule: for each of the 16 placements (source data on brick 0/1, reached directly or
+    through a linkto; destination the same), gfrpc's rename over an existing file leaves the
+    source's data and gfid on its brick under the new name, a linkto iff the new name hashes
+    elsewhere, and no trace of the old destination or the old name; FUSE sees the same."""
+    vol = dht2_volume
+    taken: set[str] = set()
+    with Volume.from_volfile(vf.render(vol.volfile), volname=vol.name) as v:
+        v.mkdir("/over")
+        layouts = _layouts(vol, "over")
+
+        def name_on(brick: int, prefix: str) -> str:
+            for i in itertools.count():
+                name = f"{prefix}{i}"
+                if name not in taken and pick_subvolume(layouts, name) == brick:
+                    taken.add(name)
+                    return name
+            raise AssertionError("unreachable")
+
+        def place(cached: int, hashed: int, data: bytes) -> str:
+            first = name_on(cached, "f")
+            v.write_bytes(f"/over/{first}", data)
+            if hashed == cached:
+                return first
+            final = name_on(hashed, "g")
+            v.rename(f"/over/{first}", f"/over/{final}")
+            return final
+
+        final: dict[str, tuple[bytes, bytes]] = {}
+        for k, (sc, sh, dc, dh) in enumerate(itertools.product((0, 1), repeat=4)):
+            src, dst = place(sc, sh, b"src%d" % k), place(dc, dh, b"old%d" % k)
+            gfid = _brick_gfid(vol, f"over/{src}")
+            v.rename(f"/over/{src}", f"/over/{dst}")
+            final[dst] = (gfid, b"src%d" % k)
+            where = _check_bricks(vol, "over", final)
+            assert where[dst] == sc, (sc, sh, dc, dh)
+            assert v.read_bytes(f"/over/{dst}") == b"src%d" % k
+        assert sorted(v.listdir("/over")) == sorted(final)
+        with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+            assert sorted(os.listdir(mnt / "over")) == sorted(final)
+            for name, (_, data) in final.items():
+                assert (mnt / "over" / name).read_bytes() == data

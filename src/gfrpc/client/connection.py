@@ -376,16 +376,18 @@ class BrickConnection:
         req = fops.GfxMknodReq(pargfid=pargfid, mode=mode, umask=0, bname=name, xdata=x)
         return self.fop(FopProc.MKNOD, req, path=path)
 
-    def unlink(self, pargfid: bytes, name: str, *, path: str | None = None) -> None:
-        self.fop(FopProc.UNLINK, fops.GfxUnlinkReq(pargfid=pargfid, bname=name), path=path)
+    def unlink(self, pargfid: bytes, name: str, *, xdata: dict[str, Any] | None = None,
+               path: str | None = None) -> None:
+        self.fop(FopProc.UNLINK, fops.GfxUnlinkReq(pargfid=pargfid, bname=name, xdata=xdata),
+                 path=path)
 
     def rmdir(self, pargfid: bytes, name: str, *, path: str | None = None) -> None:
         self.fop(FopProc.RMDIR, fops.GfxRmdirReq(pargfid=pargfid, bname=name), path=path)
 
     def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, *,
-               path: str | None = None) -> Any:
+               xdata: dict[str, Any] | None = None, path: str | None = None) -> Any:
         req = fops.GfxRenameReq(oldgfid=oldpar, newgfid=newpar, oldbname=oldname,
-                                newbname=newname)
+                                newbname=newname, xdata=xdata)
         return self.fop(FopProc.RENAME, req, path=path)
 
     def symlink(self, pargfid: bytes, name: str, target: str, *, umask: int = 0o022,
@@ -401,10 +403,11 @@ class BrickConnection:
                             path=path).path)
 
     def link(self, gfid: bytes, newpar: bytes, newname: str, *,
-             path: str | None = None) -> Any:
+             xdata: dict[str, Any] | None = None, path: str | None = None) -> Any:
         """LINK: a new name ``newname`` in ``newpar`` for the inode ``gfid``."""
         return self.fop(FopProc.LINK, fops.GfxLinkReq(oldgfid=gfid, newgfid=newpar,
-                                                      newbname=newname), path=path)
+                                                      newbname=newname, xdata=xdata),
+                        path=path)
 
     def setattr(self, gfid: bytes, valid: int, *, mode: int = 0, uid: int = 0, gid: int = 0,
                 atime_ns: int = 0, mtime_ns: int = 0, path: str | None = None) -> Any:

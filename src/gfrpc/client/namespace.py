@@ -13,8 +13,8 @@
   the same gfid; a new directory gets a layout on each brick (``dht.new_directory_layouts``,
   weighted by brick size as DHT does), and a directory found without any layout gets one with
   commit hash 1, as DHT's self-heal writes. Listings merge all bricks, skipping linkto files
-  and duplicate directories. A file renamed to a name hashing elsewhere stays on its brick and
-  gets a linkto file on the new hashed brick, as DHT does.
+  and duplicate directories. Renaming a file (``dht_rename.py``) never moves its data: the new
+  name gets a linkto file on its hashed brick when the data is elsewhere, as DHT does.
 * **Symbolic links** are followed the way gfapi does: always in the middle of a path, and for
   the last component unless the operation works on the link itself (``lstat``, ``readlink``,
   ``unlink``, ``rename``, ``symlink``). A relative target is taken from the link's directory,
@@ -40,7 +40,8 @@ from gfrpc.client import dht
 from .connection import BrickConnection, xattr_bytes
 from .errors import fop_error, is_stale
 
-__all__ = ["LOOKUP_XATTRS", "MAX_SYMLINKS", "Namespace", "Node", "ignore_enoent", "norm_path"]
+__all__ = ["LOOKUP_XATTRS", "MAX_SYMLINKS", "Namespace", "Node", "ignore_enoent", "is_linkto_reply",
+           "norm_path"]
 
 LOOKUP_XATTRS = {dht.LAYOUT_XATTR: 16, dht.LINKTO_XATTR: 256}  # what DHT asks LOOKUP for
 MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limit)
@@ -51,7 +52,7 @@ class Node:
     gfid: bytes
     mode: int
     brick: int                     # brick holding a file's data (for a directory: any)
-    linkto: int | None = None      # brick holding a DHT linkto file for it, if any
+    linkto: int | None = None      # brick whose DHT linkto file led to it, if any
     layout: list[dht.LayoutRange | None] | None = None   # directories, read lazily
     target: str | None = None      # symbolic links: the target, read lazily
 
@@ -181,11 +182,14 @@ class Namespace:
                 self._cache["/"] = root
 
     def _try_lookup(self, i: int, pargfid: bytes, name: str, path: str) -> Any:
+        """LOOKUP on brick ``i``; None when it has nothing usable by that name: ENOENT, or
+        ENODATA (posix's answer for an entry without a gfid, such as a linkto file another
+        client is making or a leftover of a failed one; DHT then looks elsewhere)."""
         try:
             return self.bricks[i].lookup(pargfid, name, LOOKUP_XATTRS if self._hashing else None,
                                          path=path)
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
+            if exc.errno in (errno.ENOENT, errno.ENODATA):
                 return None
             raise
 
@@ -198,10 +202,12 @@ class Namespace:
         node = self._follow(h, rsp, parent, name, path) if rsp is not None else None
         if node is not None:
             return node
-        for i in range(len(self.bricks)):  # DHT's "lookup everywhere"
-            rsp = self._try_lookup(i, parent.gfid, name, path) if i != h else None
-            if rsp is not None and not _linkto(rsp.prestat, rsp.xdata):
-                return Node(bytes(rsp.prestat.ia_gfid), rsp.prestat.mode, i)
+        # DHT's "lookup everywhere"; the node's linkto stays None: the hashed brick has none
+        # that leads to the data (unlink and rename deal with a stale one there)
+        for i in range(len(self.bricks)):
+            got = self._try_lookup(i, parent.gfid, name, path) if i != h else None
+            if got is not None and not _linkto(got.prestat, got.xdata):
+                return Node(bytes(got.prestat.ia_gfid), got.prestat.mode, i)
         raise fop_error(errno.ENOENT, path)
 
     def _follow(self, h: int, rsp: Any, parent: Node, name: str, path: str) -> Node | None:
@@ -260,7 +266,6 @@ class Namespace:
             c.setxattr(node.gfid, {dht.LAYOUT_XATTR: value}, path=path)
         return list(ranges)
 
-
     def _readdir(self, node: Node, path: str) -> list[tuple[str, Any]]:
         if not node.is_dir:
             raise fop_error(errno.ENOTDIR, path)
@@ -285,35 +290,17 @@ class Namespace:
         return out
 
 
-    def _rename_file(self, node: Node, sp: Node, sname: str, dp: Node, dp_path: str,
-                     dname: str, s: str, d: str) -> None:
-        c = node.brick
-        try:
-            old: Node | None = self._resolve(d, follow=False)
-        except FileNotFoundError:
-            old = None
-        if old is not None and not old.is_dir:
-            if old.brick != c:
-                self.bricks[old.brick].unlink(dp.gfid, dname, path=d)
-            if old.linkto is not None and old.linkto != c:
-                ignore_enoent(self.bricks[old.linkto].unlink, dp.gfid, dname, path=d)
-        self.bricks[c].rename(sp.gfid, sname, dp.gfid, dname, path=s)
-        h = self._hashed(dp, dp_path, dname, d)
-        if h != c:  # the data stays on brick c; the new hashed brick points to it
-            target = self.subvolumes[c].encode("utf-8", "surrogateescape") + b"\0"
-            self.bricks[h].mknod(dp.gfid, dname, stat.S_IFREG | dht.LINKFILE_MODE,
-                                 gfid=node.gfid, xdata={dht.LINKTO_XATTR: target}, path=d)
-        if node.linkto is not None and node.linkto != h:
-            ignore_enoent(self.bricks[node.linkto].unlink, sp.gfid, sname, path=s)
-
-
-
 def _xattrs(xdata: Any) -> dict[str, bytes]:
     return {k: b for k, v in (xdata or {}).items() if (b := xattr_bytes(v)) is not None}
 
 
 def _linkto(iatt: Any, xdata: Any) -> bool:
     return dht.is_linkto(iatt.mode, iatt.ia_size, _xattrs(xdata) if xdata else None)
+
+
+def is_linkto_reply(rsp: Any) -> bool:
+    """Whether a LOOKUP reply (asked for the DHT xattrs) is a linkto file; False for None."""
+    return rsp is not None and _linkto(rsp.prestat, rsp.xdata)
 
 
 def ignore_enoent(fn: Any, *args: Any, **kwargs: Any) -> None:

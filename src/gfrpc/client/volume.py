@@ -29,7 +29,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gfrpc.client import dht
 from gfrpc.client import volfile as vf
 from gfrpc.client.url import GlusterURL, parse_url
 from gfrpc.errors import ConfigError
@@ -47,6 +46,7 @@ from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import Poller, make_poller
 
 from .connection import BrickConnection, xattr_bytes
+from .dht_rename import make_linkto, rename_path
 from .errors import fop_error
 from .file import DEFAULT_WINDOW, DirEntry, File, StatResult, stat_from_iatt
 from .mgmt import fetch_volfile
@@ -364,8 +364,10 @@ class Volume(Namespace):
                 raise fop_error(errno.EISDIR, p)
             self.bricks[node.brick].unlink(parent.gfid, name, path=p)
             self._forget(real)
-            if node.linkto is not None:
-                ignore_enoent(self.bricks[node.linkto].unlink, parent.gfid, name, path=p)
+            # then the linkto, on the hashed brick (DHT's unlink) and wherever one was found
+            h = self._hashed(parent, parent_path, name, p)
+            for i in {h, node.linkto or h} - {node.brick}:
+                ignore_enoent(self.bricks[i].unlink, parent.gfid, name, path=p)
 
         self._in_parent(p, op)
 
@@ -390,25 +392,9 @@ class Volume(Namespace):
         self._in_parent(p, op)
 
     def rename(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        """Rename ``src`` to ``dst`` (replacing a file at ``dst``), DHT-style on distribute."""
-        s, d = norm_path(src), norm_path(dst)
-        sp_path, sname = posixpath.split(s)
-        dp_path, dname = posixpath.split(d)
-
-        def op(node: Node) -> None:
-            (sp, real_sp), (dp, real_dp) = self._resolve_real(sp_path), self._resolve_real(dp_path)
-            real_s, real_d = posixpath.join(real_sp, sname), posixpath.join(real_dp, dname)
-            if node.is_dir or not self._hashing:  # directories: on every brick
-                self.bricks[node.brick].rename(sp.gfid, sname, dp.gfid, dname, path=s)
-                for i, c in enumerate(self.bricks):
-                    if i != node.brick and node.is_dir:
-                        ignore_enoent(c.rename, sp.gfid, sname, dp.gfid, dname, path=s)
-            else:
-                self._rename_file(node, sp, sname, dp, real_dp, dname, s, real_d)
-            self._forget(real_s)
-            self._forget(real_d)
-
-        self._retry(s, op, follow=False)
+        """Rename ``src`` to ``dst`` (replacing a file at ``dst``), DHT-style on distribute:
+        a file's data stays on its brick (``dht_rename.py``)."""
+        rename_path(self, norm_path(src), norm_path(dst))
 
     # -- links ------------------------------------------------------------------------------
     def symlink(self, target: str, path: str | os.PathLike[str]) -> None:
@@ -451,9 +437,7 @@ class Volume(Namespace):
             self.bricks[node.brick].link(node.gfid, parent.gfid, name, path=d)
             h = self._hashed(parent, parent_path, name, d)
             if h != node.brick:
-                target = self.subvolumes[node.brick].encode("utf-8", "surrogateescape") + b"\0"
-                self.bricks[h].mknod(parent.gfid, name, stat.S_IFREG | dht.LINKFILE_MODE,
-                                     gfid=node.gfid, xdata={dht.LINKTO_XATTR: target}, path=d)
+                make_linkto(self, h, parent.gfid, name, node.gfid, node.brick, d)
             self._forget(posixpath.join(parent_path, name))
 
         self._in_parent(d, op)
