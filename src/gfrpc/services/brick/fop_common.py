@@ -192,3 +192,23 @@ class FopCall:
         access checks let through as GlusterFS does (``access.trusted``); never in strict mode,
         where any client could claim it."""
         return not self.strict and int(getattr(self.request.credential, "pid", 0) or 0) < 0
+
+
+#: xattr name spaces a client may name in xdata (LOOKUP/READDIRP asks, create-time keys)
+XATTR_NAMESPACES: Final = ("trusted.", "user.", "security.", "system.")
+
+
+def asked_xattrs(store: PosixStore, gfid: bytes, xdata: dict[str, Any] | None) -> dict[str, Any]:
+    """The extended attributes a LOOKUP or READDIRP asks for by naming them in its xdata, as
+    GlusterFS's posix layer answers them (DHT asks for ``trusted.glusterfs.dht`` and its linkto
+    key this way, and drops READDIRP entries that are linkto files). Keys that are not xattr
+    names, or that the entry lacks, are left out."""
+    out: dict[str, Any] = {}
+    for key in xdata or ():
+        if not isinstance(key, str) or "." not in key or not key.startswith(XATTR_NAMESPACES):
+            continue
+        try:
+            out.update(store.getxattr(bytes(gfid), key))
+        except OSError:
+            continue
+    return out

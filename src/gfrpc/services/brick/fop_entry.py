@@ -25,6 +25,18 @@ GlusterFS 10.3 facts kept here:
   new entry with XATTR_CREATE, as posix's ``posix_entry_create_xattr_set`` does (DHT sends its
   ``trusted.glusterfs.dht.linkto`` this way when it makes a linkto file); ``trusted.gfid``
   and the POSIX ACL keys are not, and a key that cannot be set is logged, not fatal.
+* DHT's flags (posix's ``posix_mknod``/``posix_link``): an MKNOD with ``glusterfs-internal-fop``
+  (present, any value) whose ``gfid-req`` is a live regular file hard-links the new name to it
+  (a linkto of a hard-linked file); gfrpc honours it only from a trusted caller (root or an
+  internal pid: DHT makes linkto files as root), so it never widens what LINK allows. An MKNOD
+  or LINK with ``force-replace`` first removes a stale linkto file (mode exactly ``S_ISVTX``)
+  at the name. The store enforces the details (``store_entries``).
+* DHT's parent-layout pre-check: a CREATE or MKDIR whose xdata names a key in
+  ``glusterfs.preop.parent.key`` (DHT sends ``trusted.glusterfs.dht``, the parent's layout as
+  it knows it) fails with EIO and ``glusterfs.preop.check.failed`` in the reply xdata when the
+  parent's on-disk value differs (DHT then refreshes its layout and retries), and never sets
+  that key on the new entry (posix removes it from the xdata after the check). A CREATE of an
+  existing name is not checked, as in posix. gfrpc leaves the named key out for every create.
 """
 
 from __future__ import annotations
@@ -37,7 +49,9 @@ from typing import Any
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
 from gfrpc.services.brick.fop_common import (
+    XATTR_NAMESPACES,
     FopCall,
+    asked_xattrs,
     gfid_req,
     open_flags,
     wire_iatt,
@@ -63,31 +77,13 @@ def lookup(svc: Any, call: FopCall) -> Any:
                 post = None
             return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=post)
         return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0,
-                                    xdata=_asked_xattrs(store, entry.ia_gfid, a.xdata),
+                                    xdata=asked_xattrs(store, entry.ia_gfid, a.xdata),
                                     prestat=wire_iatt(entry), poststat=wire_iatt(parent))
     gfid = bytes(a.gfid)
     if gfid == bytes(16):
         raise OSError(errno.EINVAL, "nameless lookup without a gfid")
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, xdata=_asked_xattrs(store, gfid, a.xdata),
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, xdata=asked_xattrs(store, gfid, a.xdata),
                                 prestat=wire_iatt(store.stat(gfid)))
-
-
-def _asked_xattrs(store: Any, gfid: bytes, xdata: dict[str, Any] | None) -> dict[str, Any]:
-    """The extended attributes a LOOKUP asks for by naming them in its xdata, as GlusterFS's
-    posix layer answers them (DHT asks for ``trusted.glusterfs.dht`` and its linkto key this
-    way). Keys that are not xattr names, or that the entry lacks, are left out."""
-    out: dict[str, Any] = {}
-    for key in xdata or ():
-        if not isinstance(key, str) or "." not in key or not key.startswith(_XATTR_NAMESPACES):
-            continue
-        try:
-            out.update(store.getxattr(bytes(gfid), key))
-        except OSError:
-            continue
-    return out
-
-
-_XATTR_NAMESPACES = ("trusted.", "user.", "security.", "system.")
 
 
 def _made(svc: Any, result: tuple[bytes, Any, Any, Any], xdata: dict[str, Any] | None) -> Any:
@@ -100,11 +96,41 @@ def _made(svc: Any, result: tuple[bytes, Any, Any, Any], xdata: dict[str, Any] |
 _NOT_SET_AT_CREATE = ("trusted.gfid", "system.posix_acl_access", "system.posix_acl_default")
 
 
+PREOP_PARENT_KEY = "glusterfs.preop.parent.key"
+PREOP_CHECK_FAILED = "glusterfs.preop.check.failed"
+
+
+def _preop_key(xdata: dict[str, Any] | None) -> str | None:
+    """The xattr name DHT asks the parent to be checked against (``glusterfs.preop.parent.key``),
+    when its value is in the xdata too."""
+    key = (xdata or {}).get(PREOP_PARENT_KEY)
+    if isinstance(key, bytes | bytearray):
+        key = bytes(key).rstrip(b"\0").decode("utf-8", "replace")
+    if isinstance(key, str):
+        key = key.rstrip("\0")
+    return key if isinstance(key, str) and xdata is not None and key in xdata else None
+
+
+def _stale_parent(svc: Any, pargfid: bytes, xdata: dict[str, Any] | None) -> bool:
+    """Whether the parent's on-disk value of the pre-check key differs from the request's
+    (a missing xattr is the getxattr error, as in posix)."""
+    key = _preop_key(xdata)
+    if key is None or xdata is None:
+        return False
+    disk = svc.store.getxattr(pargfid, key)[key]
+    if disk == xattr_bytes(xdata[key]):
+        return False
+    log.info("pre-check of %s on parent %s failed: the client's layout is stale", key,
+             pargfid.hex())
+    return True
+
+
 def _set_entry_xattrs(svc: Any, gfid: bytes, xdata: dict[str, Any] | None) -> None:
     """Set the xattr-named keys of a create request's xdata on the new entry (see above)."""
+    skip = _preop_key(xdata)
     for key, value in (xdata or {}).items():
-        if (not isinstance(key, str) or not key.startswith(_XATTR_NAMESPACES)
-                or key in _NOT_SET_AT_CREATE):
+        if (not isinstance(key, str) or not key.startswith(XATTR_NAMESPACES)
+                or key in _NOT_SET_AT_CREATE or key == skip):
             continue
         try:
             svc.store.setxattr(bytes(gfid), [(key, xattr_bytes(value))], os.XATTR_CREATE)
@@ -112,9 +138,21 @@ def _set_entry_xattrs(svc: Any, gfid: bytes, xdata: dict[str, Any] | None) -> No
             log.info("setting %s on a new entry failed: %s", key, exc.strerror or exc)
 
 
+INTERNAL_FOP_KEY = "glusterfs-internal-fop"
+FORCE_REPLACE_KEY = "force-replace"
+
+
+def _has(xdata: dict[str, Any] | None, key: str) -> bool:
+    """Whether a flag key is in the request's xdata (posix tests presence, not the value)."""
+    return xdata is not None and key in xdata
+
+
 def mkdir(svc: Any, call: FopCall) -> Any:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
+    if _stale_parent(svc, bytes(a.pargfid), a.xdata):
+        return fp.GfxCommon3IattRsp(op_ret=-1, op_errno=errno.EIO,
+                                    xdata={PREOP_CHECK_FAILED: 1})
     return _made(svc, svc.store.mkdir(bytes(a.pargfid), a.bname, a.mode, a.umask,
                                       gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
 
@@ -123,7 +161,9 @@ def mknod(svc: Any, call: FopCall) -> Any:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
     made = svc.store.mknod(bytes(a.pargfid), a.bname, a.mode, rdev=a.dev & 0xFFFFFFFF,
-                           umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller)
+                           umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller,
+                           internal=_has(a.xdata, INTERNAL_FOP_KEY) and access.trusted(call),
+                           force_replace=_has(a.xdata, FORCE_REPLACE_KEY))
     return _made(svc, made, a.xdata)
 
 
@@ -145,6 +185,8 @@ def create(svc: Any, call: FopCall) -> Any:
             pass
         else:
             access.require(svc.store, existing, access.open_mask(a.flags), call)
+    if _stale_parent(svc, pargfid, a.xdata) and not _exists(svc, pargfid, a.bname):
+        return fp.GfxCreateRsp(op_ret=-1, op_errno=errno.EIO, xdata={PREOP_CHECK_FAILED: 1})
     call.client.fds.check_room()  # EMFILE before anything is made on disk
     gfid, f, stat, pre, post = svc.store.create(
         pargfid, a.bname, open_flags(a.flags), a.mode, a.umask, gfid_req=gfid_req(a.xdata),
@@ -155,6 +197,14 @@ def create(svc: Any, call: FopCall) -> Any:
                            preparent=wire_iatt(pre), postparent=wire_iatt(post))
 
 
+def _exists(svc: Any, pargfid: bytes, name: str) -> bool:
+    try:
+        svc.store.lookup(pargfid, name)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def link(svc: Any, call: FopCall) -> Any:
     a = call.args
     store = svc.store
@@ -162,7 +212,8 @@ def link(svc: Any, call: FopCall) -> Any:
         owner = store.stat(bytes(a.oldgfid)).ia_uid
         access.require(store, bytes(a.newgfid), access.W, call)
         access.require_sticky(store, bytes(a.newgfid), owner, call)
-    stat, pre, post = svc.store.link(bytes(a.oldgfid), bytes(a.newgfid), a.newbname)
+    stat, pre, post = svc.store.link(bytes(a.oldgfid), bytes(a.newgfid), a.newbname,
+                                     force_replace=_has(a.xdata, FORCE_REPLACE_KEY))
     return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
                                 preparent=wire_iatt(pre), postparent=wire_iatt(post))
 

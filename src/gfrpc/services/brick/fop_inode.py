@@ -8,7 +8,7 @@ GlusterFS 10.3 facts kept here:
   size and always returns at least one. ``op_ret`` is the number of entries; when the listing
   is exhausted ``op_errno`` is ENOENT ("pick ENOENT to indicate EOF", posix). A real FUSE
   client then asks once more from the last entry's ``d_off`` and gets ``op_ret 0``, ENOENT and
-  an empty list, which ends the listing. READDIRP entries carry the iatt and an empty dict.
+  an empty list, which ends the listing. READDIRP entries carry the iatt and the xattrs the xdata names (DHT asks for its linkto key).
 * SETATTR's ``valid`` is GF_SET_ATTR_* (mode, uid, gid, atime, mtime); GF_ATTR_ATIME_NOW /
   MTIME_NOW mean "the server's clock". Callers other than root may only change what
   posix-acl's ``setattr_scrutiny`` lets them (``access.check_setattr``); FSETATTR is not
@@ -32,7 +32,7 @@ from typing import Any
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
 from gfrpc.services.brick import access as acc
-from gfrpc.services.brick.fop_common import FopCall, wire_iatt
+from gfrpc.services.brick.fop_common import FopCall, asked_xattrs, wire_iatt
 from gfrpc.services.brick.store_iatt import (
     GF_ATTR_ATIME_NOW,
     GF_ATTR_MTIME_NOW,
@@ -144,11 +144,21 @@ def readdir(svc: Any, call: FopCall) -> Any:
 
 def readdirp(svc: Any, call: FopCall) -> Any:
     entries, eof = _readdir(svc, call, plus=True)
+    asked = call.args.xdata
     items = [ft.GfxDirplist(d_ino=e.d_ino, d_off=e.d_off, d_len=len(os.fsencode(e.name)),
-                            d_type=e.d_type, name=e.name, stat=wire_iatt(e.stat), dict={})
+                            d_type=e.d_type, name=e.name, stat=wire_iatt(e.stat),
+                            dict=_entry_xattrs(svc, e, asked))
              for e in entries]
     return fp.GfxReaddirpRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0,
                              reply=items)
+
+
+def _entry_xattrs(svc: Any, entry: Any, asked: dict[str, Any] | None) -> dict[str, Any]:
+    """What a READDIRP entry carries: the xattrs its xdata names (DHT's linkto key), none for
+    '.' and '..'."""
+    if not asked or entry.name in (".", "..") or entry.stat is None:
+        return {}
+    return asked_xattrs(svc.store, bytes(entry.stat.ia_gfid), asked)
 
 
 def releasedir(svc: Any, call: FopCall) -> Any:

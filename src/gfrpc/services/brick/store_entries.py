@@ -3,6 +3,19 @@
 Each new entry is made under the (parent gfid, name) lock stripe, then given its owner, its exact
 permission bits, its gfid (the client's ``gfid-req`` if any) and its ``.glusterfs`` handle; a
 failure on the way removes the entry again, as posix does. See ``store.py`` for the rules.
+
+DHT's internal entry flags (GlusterFS 10.3 posix, ``posix_mknod`` / ``posix_link``):
+
+* An internal MKNOD (``glusterfs-internal-fop``) whose ``gfid-req`` already has a handle makes
+  the new name a hard link to that inode instead of a new inode: DHT makes a linkto file this
+  way, and on a brick that already holds a linkto (or the data) of a hard-linked file the new
+  linkto must be the same inode. posix links to any existing handle; the store narrows that to
+  a regular-file MKNOD of a regular-file inode that still has a name (the handle is not its last
+  link). A directory's or the root's gfid, a symlink's, or a stale handle fall through to the
+  ordinary creation, whose gfid guard refuses a taken gfid with EEXIST.
+* ``force-replace`` on MKNOD/LINK removes a stale DHT linkto file (mode exactly ``S_ISVTX``,
+  posix's ``IS_DHT_LINKFILE_MODE``) already at the name, with its handle if that was its last
+  other link, before the entry is made; any other existing entry still gives EEXIST.
 """
 
 from __future__ import annotations
@@ -144,12 +157,20 @@ class EntryOps(StoreBase):
                                 umask)
 
     def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int = 0, umask: int = 0,
-              gfid_req: bytes | None = None, owner: Caller | None = None
+              gfid_req: bytes | None = None, owner: Caller | None = None, *,
+              internal: bool = False, force_replace: bool = False
               ) -> tuple[bytes, Iatt, Iatt, Iatt]:
-        """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent)."""
+        """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent).
+        ``internal`` and ``force_replace`` are DHT's flags (see the module docstring)."""
         fmt = st_.S_IFMT(mode) or st_.S_IFREG
         if fmt not in MAKEABLE:
             raise OSError(errno.EINVAL, "mknod: bad file type")
+        if force_replace:
+            self._drop_stale_linkto(pargfid, name)
+        if internal and fmt == st_.S_IFREG and gfid_req is not None:
+            linked = self._link_existing(pargfid, name, gfid_req)
+            if linked is not None:
+                return linked
         return self._make_entry(pargfid, name, gfid_req, owner, mode & 0o7777,
                                 lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd), fmt,
                                 umask)
@@ -217,10 +238,65 @@ class EntryOps(StoreBase):
         return (gfid, OpenFile(fd, gfid, flags), iatt_of(gfid, st), iatt_of(pargfid, pre),
                 iatt_of(pargfid, post))
 
-    def link(self, gfid: bytes, newpar: bytes, newname: str) -> tuple[Iatt, Iatt, Iatt]:
-        """LINK: a new name for the non-directory ``gfid``: (stat, preparent, postparent)."""
+    def _link_existing(self, pargfid: bytes, name: str, gfid_req: bytes
+                       ) -> tuple[bytes, Iatt, Iatt, Iatt] | None:
+        """The internal-MKNOD case: hard-link ``name`` to the live regular file whose handle is
+        ``gfid_req``; None when that case does not apply (no handle, a directory, the root, a
+        symlink, a stale handle, a handle whose inode carries another gfid)."""
+        gfid, pargfid = check_gfid(gfid_req), check_gfid(pargfid)
+        if gfid in (NULL_GFID, ROOT_GFID):
+            return None
+        self._entry_name(pargfid, name)
+        with Owned(self._parent(pargfid)) as pfd:
+            pre = os.fstat(pfd)
+            with self._stripe(pargfid, name):
+                try:
+                    hfd = os.open(self.handles.handle_path(gfid), O_PATH_NOFOLLOW,
+                                  dir_fd=self.handles.hidden_fd)
+                except (FileNotFoundError, NotADirectoryError):
+                    return None
+                with Owned(hfd):
+                    hst = os.fstat(hfd)
+                    if not st_.S_ISREG(hst.st_mode) or hst.st_nlink < 2:
+                        return None
+                    if read_gfid(hfd) != gfid:
+                        return None
+                    # link exactly the inode checked above (the handle may change meanwhile)
+                    os.link(proc_path(hfd), name, dst_dir_fd=pfd, follow_symlinks=True)
+                    st = os.fstat(hfd)
+            log.debug("internal mknod of %s in %s linked to gfid %s", name,
+                      gfid_str(pargfid), gfid_str(gfid))
+            return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+
+    def _drop_stale_linkto(self, pargfid: bytes, name: str) -> None:
+        """``force-replace``: remove a DHT linkto file (mode exactly ``S_ISVTX``) at ``name``,
+        and its handle when that is then the inode's last link; anything else stays."""
+        pargfid = check_gfid(pargfid)
+        self._entry_name(pargfid, name)
+        with Owned(self._parent(pargfid)) as pfd, self._stripe(pargfid, name):
+            found = self._peek(pfd, name)
+            if found is None:
+                return
+            gfid, st = found
+            if not st_.S_ISREG(st.st_mode) or st.st_mode & ~st_.S_IFMT(st.st_mode) != st_.S_ISVTX:
+                return
+            log.info("force-replace: removing stale linkto %s in %s (gfid %s)", name,
+                     gfid_str(pargfid), gfid_str(gfid) if gfid else "none")
+            try:
+                os.unlink(name, dir_fd=pfd)
+            except FileNotFoundError:
+                return
+            if gfid is not None:
+                self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
+
+    def link(self, gfid: bytes, newpar: bytes, newname: str, *, force_replace: bool = False
+             ) -> tuple[Iatt, Iatt, Iatt]:
+        """LINK: a new name for the non-directory ``gfid``: (stat, preparent, postparent).
+        ``force_replace`` first removes a stale DHT linkto file at ``newname``."""
         gfid, newpar = check_gfid(gfid), check_gfid(newpar)
         self._entry_name(newpar, newname)
+        if force_replace:
+            self._drop_stale_linkto(newpar, newname)
         found = self.handles.handle_lstat(gfid)
         if found is None:
             raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}")
