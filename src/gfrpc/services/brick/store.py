@@ -18,7 +18,9 @@ make another object unreachable:
 
 * create/mkdir/mknod/symlink use the client's ``gfid-req`` when given and a random uuid
   otherwise; a taken ``gfid-req`` *refuses* the creation with EEXIST before anything is made
-  (posix fails such a creation in its handle check), a null one with EINVAL;
+  (posix fails such a creation in its handle check), a null one with EINVAL; the one exception
+  is DHT's internal MKNOD of a linkto file (``glusterfs-internal-fop``, trusted callers only),
+  which hard-links the new name to the live regular file that has that gfid, as posix does;
 * an entry found without ``trusted.gfid`` (made outside gfrpc) gets the lookup's ``gfid-req``
   if it is free, and a *fresh* uuid if it is taken (posix's lookup never fails because of its
   ``gfid-req`` either, but it sets the gfid before the handle check fails, which leaves the
