@@ -13,7 +13,6 @@ import errno
 import os
 import stat
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,6 @@ from gfrpc.services.brick.store_handles import HIDDEN_DIR, HandleIndex
 
 LINKTO_MODE = stat.S_IFREG | stat.S_ISVTX
 LINKTO_KEY = "trusted.glusterfs.dht.linkto"
-
-
-@pytest.fixture
-def brick(xattr_dir: Path) -> Path:
-    return xattr_dir
-
-
-@pytest.fixture
-def store(brick: Path) -> Iterator[PosixStore]:
-    s = PosixStore(str(brick))
-    yield s
-    s.close()
 
 
 def _data_file(store: PosixStore, name: str, data: bytes = b"data") -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,6 @@ from gfrpc.errors import ConfigError
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import store_fds
 from gfrpc.services.brick.store import FdTable, PosixStore
-
-
-@pytest.fixture
-def brick(xattr_dir: Path) -> Path:
-    return xattr_dir
-
-
-@pytest.fixture
-def store(brick: Path) -> Iterator[PosixStore]:
-    s = PosixStore(str(brick))
-    yield s
-    s.close()
 
 
 def _fd_is_open(fd: int) -> bool:

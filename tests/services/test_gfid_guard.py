@@ -13,7 +13,7 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,6 @@ from gfrpc.programs import fops as fp
 from gfrpc.services.brick.store import ROOT_GFID, PosixStore
 from gfrpc.services.brick.store_handles import HIDDEN_DIR, HandleIndex
 from gfrpc.services.brick.store_iatt import NULL_GFID
-
-
-@pytest.fixture
-def brick(xattr_dir: Path) -> Path:
-    return xattr_dir
-
-
-@pytest.fixture
-def store(brick: Path) -> Iterator[PosixStore]:
-    s = PosixStore(str(brick))
-    yield s
-    s.close()
 
 
 class Victims:

@@ -7,7 +7,6 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,6 @@ from gfrpc.services.brick.store_iatt import (
     GF_SET_ATTR_UID,
     NULL_GFID,
 )
-
-
-@pytest.fixture
-def brick(xattr_dir: Path) -> Path:
-    return xattr_dir
-
-
-@pytest.fixture
-def store(brick: Path) -> Iterator[PosixStore]:
-    s = PosixStore(str(brick))
-    yield s
-    s.close()
 
 
 def _errno(exc: pytest.ExceptionInfo[OSError]) -> int | None:
