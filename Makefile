@@ -1,4 +1,4 @@
-# gfrpc: `make demo` runs the main job, `make test` runs every check.
+# gfrpc: `make demo` runs the main job (`gfrpc bench`; DEMO_ARGS=... adds options), `make test` runs every check.
 # Both set themselves up on a fresh machine (venv, pip, and GlusterFS/fio via apt when root).
 PY      ?= python3
 VENV    ?= .venv
@@ -43,8 +43,9 @@ test: $(STAMP) system-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+DEMO_ARGS ?=
 demo: $(STAMP) system-deps
-	$(BIN)/gfrpc bench-transport
+	$(BIN)/gfrpc bench $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 
 GFRPC = [sys.executable, "-m", "gfrpc.cli"]
 SUBCOMMANDS = ["dump", "ping", "portmap", "brick", "mgmtd", "certs", "put", "get", "ls",
-               "stat", "rm", "mkdir", "bench-transport", "bench-write"]
+               "stat", "rm", "mkdir", "bench", "bench-transport", "bench-write"]
 
 
 def gfrpc(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -187,11 +187,12 @@ class GlusterD:
 
     @classmethod
     def start(cls, host: str | None = None, *, parent: str | Path | None = None,
-              prefix: str = TMP_PREFIX) -> GlusterD:
+              prefix: str = TMP_PREFIX, allow_secure_access: bool = False) -> GlusterD:
         """Check the prerequisites and start glusterd; its private tree (volume state and
         brick directories) is a new temp dir under ``parent`` (default: the system temp dir).
+        ``allow_secure_access``: start even when management TLS is on (``secure-access``).
         Raises GlusterUnavailable when GlusterFS cannot run here."""
-        check_prerequisites()
+        check_prerequisites(allow_secure_access=allow_secure_access)
         host = host or brick_host()
         root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         gd = cls(root, host)

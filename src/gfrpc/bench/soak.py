@@ -130,7 +130,7 @@ class _Target:
                 from gfrpc.tls.options import default_cert_dir
                 self.tls = default_cert_dir()
             return
-        from gfrpc.bench.write import GfrpcBrick
+        from gfrpc.bench.brickproc import GfrpcBrick
 
         self.tmp = Path(tempfile.mkdtemp(prefix="gfrpc-soak-", dir=cfg.tmpdir))
         try:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from gfrpc import __version__
 from gfrpc.errors import GfrpcError
 
-from . import brick, certs, files, mgmtd, probe
+from . import bench, brick, certs, files, mgmtd, probe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     files.register(sub)
     from . import soak
     soak.register(sub)
+    bench.register(sub)
     _register_bench(sub)
     return parser
 
@@ -46,19 +47,6 @@ def _register_bench(sub: argparse._SubParsersAction) -> None:
     )
     bench_transport.add_arguments(p)
     p.set_defaults(func=bench_transport.run)
-
-    from gfrpc.bench import write as bench_write
-
-    p = sub.add_parser(
-        "bench-write",
-        help="write 24 streams x 64 MiB in 1 MiB records to the gfrpc brick and to the real "
-        "glusterfsd, TLS on and off",
-        description="Write N files at once (one connection each) with gfrpc's client, to a "
-        "gfrpc brick and to a real glusterfsd started in the same run, with TLS on and off; "
-        "print MB/s, client and server CPU and the ratio gfrpc brick / glusterfsd.",
-    )
-    bench_write.add_arguments(p)
-    p.set_defaults(func=bench_write.run)
 
     from gfrpc.bench import idle as bench_idle
 
@@ -77,6 +65,7 @@ def _register_bench(sub: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     if getattr(args, "command", None) in ("brick", "mgmtd"):
         level = min(level, logging.INFO)  # the daemons log their "ready" line

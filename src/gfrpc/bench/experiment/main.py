@@ -1,0 +1,213 @@
+"""``gfrpc bench`` from parsed options to the printed table: plan, stage, run, report.
+
+The command-line module (gfrpc.cli.bench) parses and checks the options and, as root, re-runs
+the command inside a private network namespace first; this module does the rest in the
+process that measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gfrpc.errors import ConfigError, GfrpcError
+
+from . import plan as planning
+from .model import Cell, MiB, ServerSpec, Target
+
+DEFAULT_RUN_SIZE = 16 * MiB
+FIO_SMALLFILE_NOTE = (
+    "smallfile with fio: fio has no STAT or UNLINK loop over gfapi; its 'stat' phase opens "
+    "each file (LOOKUP + OPEN), lstats it, reads its bytes and closes it, and it has no "
+    "'unlink' phase (so those rows have no reference)")
+
+
+def _tls_modes(text: str) -> list[bool]:
+    return {"on": [True], "off": [False], "both": [False, True]}[text]
+
+
+def _is_default_run(args: argparse.Namespace) -> bool:
+    return not (args.compare or args.workload or args.client or args.server or args.poller
+                or args.event_threads or args.sweep_connections or args.target)
+
+
+def build_plan(args: argparse.Namespace) -> planning.Plan:
+    """The cells this command line asks for (see gfrpc.bench.experiment.plan)."""
+    default = _is_default_run(args)
+    size = args.size or (DEFAULT_RUN_SIZE if default else 64 * MiB)
+    sizes = planning.Sizes(streams=args.streams, record_bytes=args.record, file_bytes=size,
+                           small_file_bytes=args.file_size, files_per_stream=args.files,
+                           ops_per_stream=args.stat_ops,
+                           stat_files_per_stream=args.stat_files, connections=args.connections)
+    tls = _tls_modes(args.tls)
+    if default:
+        return planning.default_plan(sizes, tls)
+    if args.compare:
+        plan = planning.compare_plan(sizes, tls, args.workload)
+    elif args.sweep_connections and not (args.workload or args.client or args.server):
+        plan = planning.Plan()
+    else:
+        clients = args.client or (["gfrpc"] if args.target else ["fio", "gfrpc"])
+        servers = (args.server or ["glusterfsd"])[:1] if args.target \
+            else (args.server or ["glusterfsd", "gfrpc"])
+        plan = planning.product_plan(sizes, tls, args.workload or ["seq-write"], clients,
+                                     servers, args.poller or ["pool"], args.event_threads or [2])
+    if args.sweep_connections:
+        pollers = args.poller or ["single", "own-thread", "pool"]
+        threads = (args.event_threads or [2])[0]
+        plan.cells += planning.sweep_cells(args.sweep_connections, pollers, tls, sizes, threads)
+    return plan
+
+
+def _store_bytes(cells: list[Cell]) -> int:
+    """Room for the biggest run's files (seq-read lays out before it reads) plus glusterd."""
+    need = 0
+    for c in cells:
+        if c.workload in ("seq-write", "seq-read"):
+            need = max(need, c.streams * c.file_bytes)
+        else:
+            need = max(need, c.streams * c.files_per_stream * max(c.file_bytes, 4096) * 2)
+    return need + need // 2 + 512 * MiB
+
+
+def measure(args: argparse.Namespace, *, command: str) -> int:
+    from .bounds import render_bounds
+    from .machine import machine_info
+    from .report import document
+    from .runner import Progress, more_open_files, run_plan, runnable
+    from .table import render_table
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            if progress is not None and progress.live:
+                progress.log(msg)
+            else:
+                print(msg, file=sys.stderr, flush=True)
+
+    progress: Any = None
+    plan = build_plan(args)
+    notes = list(plan.notes)
+    if not plan.cells:
+        raise ConfigError("nothing to measure with these options")
+    with more_open_files():
+        if args.target:
+            pairs, why = _external_pairs(args, plan.cells)
+            notes += why
+            scratch_root = Path(tempfile.mkdtemp(prefix="gfrpc-bench-"))
+            stage: Any = None
+        else:
+            from .stage import Stage
+
+            stage = Stage(plan.specs, scratch_parent=Path(args.scratch) if args.scratch else None,
+                          store_bytes=_store_bytes(plan.cells), say=say,
+                          want_fio=any(c.client == "fio" for c in plan.cells))
+            scratch_root = None
+        try:
+            if stage is not None:
+                stage.start()
+                for line in (stage.gfrpc_missing, stage.glusterfsd_missing, stage.fio_missing):
+                    if line:
+                        say(line)
+                notes += stage.notes
+                pairs, why = runnable(plan.cells, lambda c: _target(stage, c), stage.fio_missing)
+                notes += why
+                scratch = stage.scratch
+            else:
+                assert scratch_root is not None
+                scratch = scratch_root
+            if any(c.client == "fio" and c.workload == "smallfile" for c, _ in pairs):
+                notes.append(FIO_SMALLFILE_NOTE)
+            for line in notes:
+                say(f"note: {line}")
+            if not pairs:
+                print("gfrpc bench: nothing could run\n" + "\n".join(notes), file=sys.stderr)
+                return 1
+            progress = Progress(len(pairs) * args.repeats, enabled=not args.quiet)
+            with progress:
+                runs = run_plan(pairs, repeats=args.repeats, scratch=scratch, progress=progress,
+                                say=say)
+        finally:
+            if stage is not None:
+                stage.close()
+            if scratch_root is not None:
+                import shutil
+                shutil.rmtree(scratch_root, ignore_errors=True)
+    doc = document(machine_info(), runs, command=command, notes=notes)
+    print(render_table(doc))
+    print()
+    print(render_bounds(doc))
+    _write_outputs(args, doc)
+    return 0 if any(r.samples for r in runs) else 1
+
+
+def _target(stage: Any, cell: Cell) -> Target | str:
+    if cell.server.kind == "glusterfsd" and stage.glusterfsd_missing:
+        return str(stage.glusterfsd_missing)
+    try:
+        return stage.target(cell.server)  # type: ignore[no-any-return]
+    except GfrpcError as exc:
+        return " ".join(str(exc).split())
+
+
+def _external_pairs(args: argparse.Namespace,
+                    cells: list[Cell]) -> tuple[list[tuple[Cell, Target]], list[str]]:
+    from .runner import fio_cannot
+    from .stage import external_target
+
+    pairs, notes = [], []
+    kind = (args.server or ["glusterfsd"])[0]
+    for cell in cells:
+        tls = cell.tls
+        if tls and not args.tls_dir:
+            raise ConfigError("TLS rows against a gluster:// target need --tls-dir DIR "
+                              "(or --tls off)")
+        spec = ServerSpec(kind, tls, None if kind == "glusterfsd" else "pool", 2)
+        target = external_target(args.target, tls_dir=Path(args.tls_dir) if tls else None,
+                                 mgmt_tls_dir=Path(args.tls_dir) if args.mgmt_tls
+                                 and args.tls_dir else None)
+        target.spec = spec
+        cell = cell.with_(server=spec)
+        why = fio_cannot(cell, target) if cell.client == "fio" else None
+        if why:
+            notes.append(f"left out {cell.workload} with fio: {why}")
+            continue
+        pairs.append((cell, target))
+    return pairs, notes
+
+
+def _write_outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
+    if args.json:
+        tmp = f"{args.json}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, args.json)
+        print(f"\nresults: {args.json}")
+    if args.plot:
+        from .plot import plot
+
+        plot(doc, Path(args.plot))
+        print(f"plot: {args.plot}")
+
+
+def from_json(args: argparse.Namespace) -> int:
+    """``--from-json FILE``: the table, bounds and plot of a saved run; nothing measured."""
+    from .bounds import render_bounds
+    from .report import load
+    from .table import render_table
+
+    doc = load(Path(args.from_json))
+    print(render_table(doc))
+    print()
+    print(render_bounds(doc))
+    if args.plot:
+        from .plot import plot
+
+        plot(doc, Path(args.plot))
+        print(f"plot: {args.plot}")
+    return 0

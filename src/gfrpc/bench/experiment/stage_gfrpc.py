@@ -1,0 +1,204 @@
+"""gfrpc's servers for ``gfrpc bench``: brick processes and the mgmtd that hands out their volumes.
+
+Theory of operation. Every server is ``python -m gfrpc.cli brick|mgmtd`` in a child process of
+its own session (so a Ctrl-C on the terminal reaches only the bench, which then stops them by
+pid), logging to a file in the scratch tree; :class:`Daemon` waits for its "ready on
+HOST:PORT" line. :func:`launch_gfrpc_servers` lays out one brick per server spec and one mgmtd
+per I/O-TLS setting (``--io-tls`` is a daemon-wide switch) and starts all processes at once;
+:func:`finish_gfrpc_servers` waits for them together (each Python start costs about a
+second, which the stage spends starting glusterd meanwhile).
+
+Bricks are signed in at their mgmtd by the bench itself, one portmap SIGNIN per brick over
+the mgmtd's own transport (TLS when management TLS is on, with the server identity): the
+mgmtd keeps a port until SIGNOUT, and a brick without I/O TLS cannot sign in over TLS
+itself (``--mgmt-tls`` needs the brick's ``--tls``). The reply to SIGNIN is the proof the
+volume is reachable, so nothing waits on log lines for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gfrpc.bench.experiment.model import ServerSpec
+from gfrpc.bench.realgluster_support import (
+    PMAP_PROGRAM,
+    PMAP_VERSION,
+    GlusterError,
+    TLSFiles,
+    rpc_call,
+    stop_pid,
+    tail,
+)
+from gfrpc.errors import GfrpcError
+from gfrpc.programs import pmap
+
+__all__ = ["BRICK_MAX_CONNECTIONS", "Daemon", "GfrpcLayout", "GfrpcServers", "StageError",
+           "finish_gfrpc_servers", "gfrpc_volname", "launch_gfrpc_servers", "sign_in"]
+
+BRICK_MAX_CONNECTIONS = 4096  # the connection sweep goes to 1,000 (plus fio's, mgmt's)
+READY_TIMEOUT = 60.0  # two cores shared with glusterd and other bricks starting
+_READY = re.compile(r"ready on (\S+):(\d+)")
+
+
+class StageError(GfrpcError):
+    """A server the bench started did not come up (the message holds its log's tail)."""
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[3])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    env["PYTHONPATH"] = os.pathsep.join([src, *paths])
+    return env
+
+
+class Daemon:
+    """``python -m gfrpc.cli ARGS`` with its log in ``log``; ``wait_ready()`` gives its port."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args, self.log = args, log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "gfrpc.cli", *args],
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, env=_child_env(),
+                                         start_new_session=True)
+        self.pid = self.proc.pid
+        self.port = 0
+
+    def wait_ready(self, deadline: float) -> int:
+        while not self.port:
+            m = _READY.search(self.log.read_text(errors="replace"))
+            if m:
+                self.port = int(m.group(2))
+            elif self.proc.poll() is not None or time.monotonic() > deadline:
+                why = "exited" if self.proc.poll() is not None else "is not ready in time"
+                raise StageError(f"`gfrpc {self.args[0]}` {why}; {self.log}:\n"
+                                 + tail(self.log, 15))
+            else:
+                time.sleep(0.05)
+        return self.port
+
+    def stop(self) -> None:
+        stop_pid(self.pid, popen=self.proc)
+
+
+def sign_in(mgmt: tuple[str, int], brick_path: str, port: int, pid: int, *,
+            tls: TLSFiles | None = None) -> None:
+    """Portmap SIGNIN of ``brick_path`` on ``port`` at the mgmtd ``mgmt``."""
+    req = pmap.PmapSigninReq(brick=brick_path, port=port, pid=pid).pack()
+    try:
+        body = rpc_call(mgmt, PMAP_PROGRAM, PMAP_VERSION, pmap.SIGNIN, req,
+                        ssl_context=tls.client_context() if tls else None, timeout=20)
+    except (OSError, EOFError, GlusterError) as e:
+        raise StageError(f"portmap sign-in of {brick_path} at {mgmt[0]}:{mgmt[1]} "
+                         f"failed: {e}") from None
+    rsp = pmap.PmapSigninRsp.unpack(body)
+    if rsp.op_ret < 0:
+        raise StageError(f"mgmtd {mgmt[0]}:{mgmt[1]} refused the sign-in of {brick_path} "
+                         f"({os.strerror(rsp.op_errno or 1)})")
+
+
+def gfrpc_volname(spec: ServerSpec) -> str:
+    """``gb-gfrpc-pool-x2-tls``, ``gb-gfrpc-single``: what the volume is."""
+    poller = spec.poller or "pool"
+    name = f"gb-gfrpc-{poller}" + (f"-x{spec.event_threads}" if poller == "pool" else "")
+    return name + ("-tls" if spec.tls else "")
+
+
+@dataclass
+class GfrpcLayout:
+    """Where gfrpc's servers go: the mgmtd's address and port per I/O-TLS setting (port 0:
+    any free one; the bricks bind the same address), the server TLS identity (None: no TLS
+    material) and whether management is TLS."""
+
+    mgmt_hosts: dict[bool, str]
+    mgmt_ports: dict[bool, int]
+    server_tls: TLSFiles | None
+    mgmt_tls: bool
+
+
+@dataclass
+class GfrpcServers:
+    """What :func:`start_gfrpc_servers` started: per spec its volume, brick daemon and dir;
+    per I/O-TLS setting its mgmtd."""
+
+    volumes: dict[ServerSpec, str] = field(default_factory=dict)
+    bricks: dict[ServerSpec, Daemon] = field(default_factory=dict)
+    dirs: dict[ServerSpec, Path] = field(default_factory=dict)
+    mgmtds: dict[bool, Daemon] = field(default_factory=dict)
+
+    def daemons(self) -> list[Daemon]:
+        return [*self.bricks.values(), *self.mgmtds.values()]
+
+    def stop(self) -> None:
+        """Bricks first (they sign out), then the mgmtds; every one by its pid."""
+        for d in self.daemons():
+            if d.proc.poll() is None:
+                d.proc.terminate()
+        for d in self.daemons():
+            d.stop()
+
+
+def _brick_args(spec: ServerSpec, directory: Path, volname: str, host: str,
+                server_tls: TLSFiles | None) -> list[str]:
+    args = ["brick", "--dir", str(directory), "--port", "0", "--host", host,
+            "--volname", volname, "--poller", spec.poller or "pool",
+            "--event-threads", str(spec.event_threads),
+            "--max-connections", str(BRICK_MAX_CONNECTIONS)]
+    if spec.tls:
+        assert server_tls is not None
+        args += ["--tls", "--tls-dir", str(server_tls.dir)]
+    return args
+
+
+def launch_gfrpc_servers(specs: list[ServerSpec], root: Path, layout: GfrpcLayout,
+                         servers: GfrpcServers) -> None:
+    """Start (without waiting) the bricks of ``specs`` (kind gfrpc) under ``root`` and their
+    mgmtds, filling in ``servers`` as they start (so the caller can stop a half-started set).
+    :func:`finish_gfrpc_servers` waits for them."""
+    root.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    for spec in specs:
+        name = gfrpc_volname(spec)
+        if name in taken:
+            name = f"{name.removesuffix('-tls')}-x{spec.event_threads}" + "-tls" * spec.tls
+        taken.add(name)
+        servers.volumes[spec] = name
+        servers.dirs[spec] = (root / name).resolve()
+        servers.dirs[spec].mkdir()
+    for io_tls in sorted({s.tls for s in servers.volumes}):
+        host = layout.mgmt_hosts[io_tls]
+        args = ["mgmtd", "--host", host, "--port", str(layout.mgmt_ports[io_tls]),
+                "--poller", "single"]
+        for spec, name in servers.volumes.items():
+            if spec.tls == io_tls:
+                args += ["--volume", f"{name}={host}:{servers.dirs[spec]}"]
+        if io_tls:
+            args.append("--io-tls")
+        if layout.mgmt_tls:
+            assert layout.server_tls is not None
+            args += ["--tls", "--tls-dir", str(layout.server_tls.dir)]
+        servers.mgmtds[io_tls] = Daemon(args, root / f"mgmtd{'-tls' * io_tls}.log")
+    for spec, name in servers.volumes.items():
+        host = layout.mgmt_hosts[spec.tls]
+        servers.bricks[spec] = Daemon(
+            _brick_args(spec, servers.dirs[spec], name, host, layout.server_tls),
+            root / f"{name}.log")
+
+
+def finish_gfrpc_servers(layout: GfrpcLayout, servers: GfrpcServers) -> None:
+    """Wait until every daemon of ``servers`` is ready, then sign every brick in at its
+    mgmtd. Raises :class:`StageError` when one does not come up."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    for d in servers.daemons():
+        d.wait_ready(deadline)
+    for spec, brick in servers.bricks.items():
+        mgmtd = servers.mgmtds[spec.tls]
+        sign_in((layout.mgmt_hosts[spec.tls], mgmtd.port), str(servers.dirs[spec]), brick.port,
+                brick.pid, tls=layout.server_tls if layout.mgmt_tls else None)
