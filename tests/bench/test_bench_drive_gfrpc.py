@@ -347,3 +347,29 @@ def test_a_refused_connection_fails_the_run_without_leaving_threads() -> None:
         with pytest.raises(OSError):
             run_gfrpc(cell("stat"), target, ServerMeter([]), tag="t-refused")
     assert [t for t in threading.enumerate() if t not in before and t.is_alive()] == []
+
+
+@pytest.mark.timeout(120)
+def test_gfrpc_bench_measures_an_existing_volume_by_its_url(plain: Stack, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    """``gfrpc bench gluster://HOST:PORT/VOL``: no staging, TLS off by default without
+    --tls-dir, gfrpc's client only; the rows say which server kind --server named, have a
+    positive value, no server figures (not our process) and no reference; the volume is
+    left as it was."""
+    from gfrpc.cli import main
+
+    out = tmp_path / "ext.json"
+    rc = main(["bench", plain.target.url, "--server", "gfrpc", "--workload", "seq-write",
+               "--workload", "stat", "--streams", "2", "--size", "2M", "--stat-ops", "50",
+               "--repeats", "1", "--json", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    import json
+    rows = json.loads(out.read_text())["results"]
+    assert {(r["workload"], r["client"], r["server"], r["tls"]) for r in rows} == {
+        ("seq-write", "gfrpc", "gfrpc", False), ("stat", "gfrpc", "gfrpc", False)}
+    for r in rows:
+        assert r["value"] > 0 and r["server_cpu_s"] is None and r["ratio_to_reference"] is None
+    assert "seq-write" in text and "gfrpc → gfrpc" in text
+    assert leftovers(plain) == []

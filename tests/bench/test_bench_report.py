@@ -49,7 +49,7 @@ BASE_KEYS = {
     "server_cpu_s": (int, float, type(None)), "server_busy_cores": (int, float, type(None)),
     "latency_ms": (dict, type(None)), "ratio_to_reference": (int, float, type(None)),
     "server_cpu_s_per_gb": (int, float, type(None)),
-    "server_cpu_us_per_op": (int, float, type(None)),
+    "server_cpu_us_per_op": (int, float, type(None)), "evidence": list,
 }
 SWEEP_KEYS = {"connection_count": int, "server_rss_mb": (int, float, type(None)),
               "server_threads": (int, type(None))}
@@ -153,16 +153,25 @@ def recorded() -> dict[str, Any]:
 
 # -- the JSON shape ------------------------------------------------------------------------
 
-def test_recorded_json_has_every_contract_field_with_its_type(recorded):
+REAL_RUN = FIXTURE.with_name("real-default-run.json")  # `gfrpc bench --json`, 2026-12-01
+
+
+@pytest.fixture(params=["synthetic", "real"])
+def any_recorded(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The synthetic document, and a real default run recorded on this machine."""
+    return load(FIXTURE if request.param == "synthetic" else REAL_RUN)
+
+
+def test_recorded_json_has_every_contract_field_with_its_type(any_recorded):
     """Rule: each result holds every field of issue 7's contract, typed as documented; unit
     follows the workload; poller is null exactly for glusterfsd; phase only on smallfile."""
-    assert {"machine", "results"} <= set(recorded)
-    assert recorded["schema"] == 1 and isinstance(recorded["command"], str)
+    assert {"machine", "results"} <= set(any_recorded)
+    assert any_recorded["schema"] == 1 and isinstance(any_recorded["command"], str)
     for key in ("cpu_model", "cores", "kernel", "python", "openssl", "glusterfs", "fio",
                 "gfrpc", "date", "aes_gcm_mb_s"):
-        assert key in recorded["machine"], key
-    assert recorded["results"]
-    for row in recorded["results"]:
+        assert key in any_recorded["machine"], key
+    assert any_recorded["results"]
+    for row in any_recorded["results"]:
         for key, typ in BASE_KEYS.items():
             assert key in row, (key, row)
             assert isinstance(row[key], typ), (key, row[key])
@@ -173,6 +182,9 @@ def test_recorded_json_has_every_contract_field_with_its_type(recorded):
         assert (row["phase"] is not None) == (row["workload"] == "smallfile")
         if row["latency_ms"] is not None:
             assert set(row["latency_ms"]) == {"p50", "p99", "max"}
+        assert len(row["evidence"]) == len(row["runs"])
+        assert all((e is None) == (v is None) for e, v in zip(row["evidence"], row["runs"],
+                                                             strict=True))
         if row["unit"] == "MB/s":
             assert row["server_cpu_us_per_op"] is None
         else:

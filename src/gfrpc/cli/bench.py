@@ -78,8 +78,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--event-threads", type=_csv(int), default=None, metavar="N[,N...]",
                    help="pool threads of the gfrpc brick and glusterfsd's server.event-threads "
                    "(default 2)")
-    p.add_argument("--tls", choices=("on", "off", "both"), default="both",
-                   help="TLS on the brick connections (default both)")
+    p.add_argument("--tls", choices=("on", "off", "both"), default=None,
+                   help="TLS on the brick connections (default both; for a gluster:// "
+                   "target: on with --tls-dir, else off)")
     p.add_argument("--connections", choices=("per-stream", "shared"), default="per-stream",
                    help="gfrpc's client: one connection per stream (default) or one shared")
     p.add_argument("--streams", type=int, default=24, help="streams at once (default 24)")
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.from_json:
         return main.from_json(args)
+    if args.tls is None:
+        args.tls = ("on" if args.tls_dir else "off") if args.target else "both"
     if args.command == "bench-write" and not args.workload:
         args.workload = ["seq-write"]
     _check(args)

@@ -31,7 +31,7 @@ Figures (summed or merged over fio's jobs):
   connecting. RUSAGE_CHILDREN around the process would add ~0.04 CPU-s of set-up per job,
   and other children of a threaded caller; it is kept as ``evidence["process_cpu_s"]``.
 * ``server_cpu_s`` over ``span_s``: from the first job's start of I/O to the last job's end,
-  marked by fio itself through ``exec_prerun``/``exec_postrun`` (:class:`_IoWindow`). Around
+  marked by fio itself through ``exec_prerun``/``exec_postrun`` (:class:`IoWindow`). Around
   the whole process the server would look idle for ~11 s of set-up and teardown (busy cores
   3-10x too low); those figures are kept as ``process_span_s``/``process_server_cpu_s`` and
   are the fallback when the marks are missing (``evidence["server_span"]`` says which).
@@ -48,25 +48,21 @@ import functools
 import json
 import os
 import re
-import select
-import shlex
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gfrpc.bench.experiment.fio_window import IoWindow, PeakSampler
 from gfrpc.bench.experiment.meter import Reading, ServerMeter, cpu_between
 from gfrpc.bench.experiment.model import Cell, Sample, Target, UnsupportedCell
 from gfrpc.client.volume import Volume
 from gfrpc.errors import GfrpcError
 
 FIO_TIMEOUT_S = 1800.0          # one fio process; the bench's biggest cell takes well under
-BARRIER_TIMEOUT_S = 60.0        # longest wait for the last fio job to finish its set-up
-SAMPLE_EVERY_S = 0.1            # server RSS / threads sampler period while fio runs
 JOB_NAME = "fio"
 
 
@@ -271,8 +267,8 @@ class _Step:
     proc: subprocess.Popen[bytes]
     stderr_file: Path
     json_file: Path
-    peak: _PeakSampler
-    window: _IoWindow
+    peak: PeakSampler
+    window: IoWindow
     a: Reading
     b: Reading
 
@@ -303,8 +299,8 @@ class FioCell:
 
     def _launch(self, i: int, step: FioStep) -> _Step:
         a = self.meter.reading()
-        peak = _PeakSampler(self.meter).__enter__()
-        window = _IoWindow(self.meter, self.out_dir / f"{i}.marks", self.cell.streams)
+        peak = PeakSampler(self.meter).__enter__()
+        window = IoWindow(self.meter, self.out_dir / f"{i}.marks", self.cell.streams)
         window.__enter__()
         err_path = self.out_dir / f"{i}.stderr"
         try:
@@ -375,7 +371,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _sample(step: FioStep, result: FioResult, peak: _PeakSampler, window: _IoWindow,
+def _sample(step: FioStep, result: FioResult, peak: PeakSampler, window: IoWindow,
             a: Reading, b: Reading) -> Sample:
     process_s, process_server_cpu, _, process_cpu = cpu_between(a, b)
     span_s, server_cpu, server_span = process_s, process_server_cpu, "process"
@@ -427,114 +423,6 @@ def check_result(step: FioStep, result: FioResult, streams: int, stderr: str = "
 def _tail(text: str, lines: int = 15) -> str:
     kept = text.strip().splitlines()[-lines:]
     return ("\nfio's stderr:\n" + "\n".join(kept)) if kept else ""
-
-
-class _PeakSampler:
-    """Reads the server's RSS and thread count on entry and every SAMPLE_EVERY_S while the
-    block runs, and keeps the peaks (None when the meter cannot see the server)."""
-
-    def __init__(self, meter: ServerMeter) -> None:
-        self.meter = meter
-        self.rss_mb: float | None = None
-        self.threads: int | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="fio-server-sampler",
-                                        daemon=True)
-
-    def _sample(self) -> None:
-        rss, threads = self.meter.rss_mb(), self.meter.threads()
-        if rss is not None:
-            self.rss_mb = max(rss, self.rss_mb or 0.0)
-        if threads is not None:
-            self.threads = max(threads, self.threads or 0)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY_S):
-            self._sample()
-
-    def __enter__(self) -> _PeakSampler:
-        if self.meter.pids:
-            self._sample()
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-
-class _IoWindow:
-    """A start barrier for fio's jobs, and meter readings at the start and end of their I/O.
-
-    fio runs a job's ``exec_prerun`` (through ``system``) after its setup (``glfs_init`` and
-    the engine's sleep), just before the job's clock starts, and its ``exec_postrun`` right
-    after its I/O loop, before ``glfs_fini``. Each job's set-up ends at its own moment (24
-    ``glfs_init`` calls spread over hundreds of ms, longer than a 16 MiB job's I/O), so the
-    prerun command writes ``pre`` into a FIFO that a thread here reads and then waits until
-    the file ``go`` exists. When all ``jobs`` have said ``pre`` (or BARRIER_TIMEOUT_S after
-    the first did), the thread takes the ``first`` reading and makes ``go``: every job starts
-    its I/O within a few ms, as gfrpc's client threads leave their barrier. The ``jobs``-th
-    ``post`` takes the ``last`` reading. The FIFO is opened read-write, so it never reads EOF
-    and a writer's open never blocks. ``first``/``last`` stay None when fio never got that
-    far."""
-
-    def __init__(self, meter: ServerMeter, fifo: Path, jobs: int) -> None:
-        self.meter, self.fifo, self.jobs = meter, fifo, jobs
-        self.go = fifo.with_suffix(".go")
-        self.first: Reading | None = None
-        self.last: Reading | None = None
-        self.io_done = threading.Event()
-        os.mkfifo(fifo)
-        self._fd = os.open(fifo, os.O_RDWR)
-        self._thread = threading.Thread(target=self._loop, name="fio-io-window", daemon=True)
-
-    def args(self) -> list[str]:
-        """fio options that hold each job at the barrier and mark its end of I/O."""
-        q, go = shlex.quote(str(self.fifo)), shlex.quote(str(self.go))
-        # fio appends "> JOB.prerun.txt 2>&1" to the command: tee keeps the FIFO write
-        return [f"--exec_prerun=echo pre | tee -a {q}; while [ ! -e {go} ]; do sleep 0.002; "
-                "done", f"--exec_postrun=echo post | tee -a {q}"]
-
-    def _open_gate(self) -> None:
-        self.first = self.meter.reading()
-        self.go.touch()
-
-    def _loop(self) -> None:
-        buf, pres, posts = b"", 0, 0
-        deadline: float | None = None
-        while True:
-            ready, _, _ = select.select([self._fd], [], [], 0.2)
-            if not ready:
-                if self.first is None and deadline is not None and time.monotonic() > deadline:
-                    self._open_gate()  # a job never came: let the others run, fio reports it
-                continue
-            buf += os.read(self._fd, 4096)
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                if line == b"pre":
-                    pres += 1
-                    deadline = deadline or time.monotonic() + BARRIER_TIMEOUT_S
-                    if pres == self.jobs and self.first is None:
-                        self._open_gate()
-                elif line == b"post":
-                    posts += 1
-                    if posts == self.jobs:
-                        self.last = self.meter.reading()
-                        self.io_done.set()
-                elif line == b"stop":
-                    return
-
-    def __enter__(self) -> _IoWindow:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.write(self._fd, b"stop\n")
-        self._thread.join()
-        os.close(self._fd)
-        self.fifo.unlink()
-        self.go.unlink(missing_ok=True)
 
 
 def _remove_dir(target: Target, tag: str) -> None:

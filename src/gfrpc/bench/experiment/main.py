@@ -65,14 +65,18 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
 
 
 def _store_bytes(cells: list[Cell]) -> int:
-    """Room for the biggest run's files (seq-read lays out before it reads) plus glusterd."""
+    """Room for the biggest run's files, times the fio runs whose files wait for their fio
+    to finish tearing down (runner.MAX_FIO_TEARING_DOWN) plus the run going on, plus
+    glusterd's state."""
+    from .runner import MAX_FIO_TEARING_DOWN
+
     need = 0
     for c in cells:
         if c.workload in ("seq-write", "seq-read"):
             need = max(need, c.streams * c.file_bytes)
         else:
             need = max(need, c.streams * c.files_per_stream * max(c.file_bytes, 4096) * 2)
-    return need + need // 2 + 512 * MiB
+    return need * (MAX_FIO_TEARING_DOWN + 2) + 512 * MiB
 
 
 def measure(args: argparse.Namespace, *, command: str) -> int:

@@ -1,0 +1,106 @@
+"""The runner: interleaved repeats, fio cells finished between rows, failures kept per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gfrpc.bench.experiment import drive_fio, drive_gfrpc, runner
+from gfrpc.bench.experiment.model import Cell, Sample, ServerSpec, Target
+from gfrpc.errors import GfrpcError
+
+REAL = ServerSpec("glusterfsd", False, None, 2)
+MINE = ServerSpec("gfrpc", False, "pool", 2)
+
+
+def target(spec: ServerSpec) -> Target:
+    return Target(spec=spec, volname="v", url="gluster://127.0.0.1/v", fio_host="127.0.0.1")
+
+
+class FakeFio:
+    """A started fio cell whose process 'exits' after ``polls`` calls of done()."""
+
+    log: list[str] = []
+    alive: list[FakeFio] = []
+
+    def __init__(self, cell: Cell, tag: str, fail: bool = False, polls: int = 1) -> None:
+        self.cell, self.tag, self.fail, self.polls = cell, tag, fail, polls
+        FakeFio.alive.append(self)
+        FakeFio.log.append(f"start {tag}")
+
+    def done(self) -> bool:
+        self.polls -= 1
+        return self.polls < 0
+
+    def finish(self) -> list[Sample]:
+        FakeFio.alive.remove(self)
+        FakeFio.log.append(f"finish {self.tag}")
+        if self.fail:
+            raise GfrpcError("fio exited with status 1")
+        return [Sample(None, 1_000_000, 1, 1.0, 0.1, 0.2)]
+
+    def abort(self) -> None:
+        FakeFio.alive.remove(self)
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    FakeFio.log, FakeFio.alive = [], []
+
+    def start_fio(cell: Cell, target: Target, meter: Any, *, tag: str, scratch: Path) -> FakeFio:
+        return FakeFio(cell, tag, fail="gd" in tag and tag.startswith("b1"))
+
+    def run_gfrpc(cell: Cell, target: Target, meter: Any, *, tag: str, poller: Any) -> list[Any]:
+        FakeFio.log.append(f"gfrpc {tag}")
+        return [Sample(None, 2_000_000, 2, 1.0, 0.1, 0.2)]
+
+    monkeypatch.setattr(drive_fio, "start_fio", start_fio)
+    monkeypatch.setattr(drive_gfrpc, "run_gfrpc", run_gfrpc)
+    return FakeFio.log
+
+
+@pytest.mark.timeout(30)
+def test_repeats_interleave_and_fio_results_land_in_their_own_runs(fakes: list[str],
+                                                                  tmp_path: Path) -> None:
+    """Repeats run A B C, A B C; each fio cell's report is read before the run ends and lands
+    in its own Run; a fio failure marks only that run; no fio cell is left running."""
+    cells = [Cell("seq-write", "fio", REAL), Cell("seq-write", "fio", MINE),
+             Cell("seq-write", "gfrpc", MINE)]
+    pairs = [(c, target(c.server)) for c in cells]
+    runs = runner.run_plan(pairs, repeats=2, scratch=tmp_path,
+                           progress=runner.Progress(6, enabled=False), say=lambda m: None)
+    assert [(r.cell.client, r.cell.server.kind, r.repeat) for r in runs] == [
+        (c.client, c.server.kind, rep) for rep in range(2) for c in cells]
+    starts = [line.split()[1] for line in fakes if line.split()[0] in ("start", "gfrpc")]
+    assert [s[:2] for s in starts] == ["b0", "b0", "b0", "b1", "b1", "b1"]
+    assert FakeFio.alive == []
+    for r in runs:
+        if r.cell.client == "fio" and r.cell.server.kind == "glusterfsd" and r.repeat == 1:
+            assert r.error and "status 1" in r.error and r.samples == []
+        else:
+            assert r.error is None and len(r.samples) == 1
+    assert runs[0].samples[0].bytes_total == 1_000_000
+    assert runs[2].samples[0].bytes_total == 2_000_000
+
+
+@pytest.mark.timeout(30)
+def test_no_more_than_the_limit_of_fio_cells_tear_down_at_once(
+        fakes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fio cells whose process never exits on its own are finished (waited for) once more
+    than MAX_FIO_TEARING_DOWN of them are pending, before the next row starts."""
+    peak = 0
+    real_init = FakeFio.__init__
+
+    def init(self: FakeFio, cell: Cell, tag: str, fail: bool = False, polls: int = 1) -> None:
+        nonlocal peak
+        real_init(self, cell, tag, fail=False, polls=10**9)
+        peak = max(peak, len(FakeFio.alive))
+
+    monkeypatch.setattr(FakeFio, "__init__", init)
+    cells = [Cell("seq-write", "fio", REAL, streams=n) for n in range(1, 7)]
+    runs = runner.run_plan([(c, target(c.server)) for c in cells], repeats=1, scratch=tmp_path,
+                           progress=runner.Progress(6, enabled=False), say=lambda m: None)
+    assert peak <= runner.MAX_FIO_TEARING_DOWN + 1
+    assert all(r.samples for r in runs) and FakeFio.alive == []
