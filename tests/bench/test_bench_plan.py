@@ -70,14 +70,14 @@ def test_options_make_their_product_and_sizes_reach_the_cells() -> None:
 
 def test_sweep_points_split_the_same_total_over_the_connections() -> None:
     """--sweep-connections alone: only sweep cells, per poller and count, one stream per
-    connection, each at least one record, the total about --streams x --size."""
+    connection, each at least 4 records, the total about --streams x --size otherwise."""
     plan = build_plan(parse("--sweep-connections", "1,24,1000", "--tls", "off", "--size", "4M"))
     assert {c.connection_count for c in plan.cells} == {1, 24, 1000}
     assert {c.server.poller for c in plan.cells} == {"single", "own-thread", "pool"}
     for c in plan.cells:
         assert c.streams == c.connection_count and c.client == "gfrpc"
-        assert c.file_bytes >= c.record_bytes and c.file_bytes % c.record_bytes == 0
-        assert c.streams * c.file_bytes <= max(24 * 4 * MiB, c.streams * MiB)
+        assert c.file_bytes >= 4 * c.record_bytes and c.file_bytes % c.record_bytes == 0
+        assert c.streams * c.file_bytes <= max(24 * 4 * MiB, c.streams * 4 * MiB)
 
 
 def test_fio_cannot_stat_share_a_connection_or_reach_a_volume_without_port_24007() -> None:
@@ -118,3 +118,12 @@ def test_bad_options_get_one_line_errors(argv: list[str], needle: str,
     assert main(["bench", *argv]) == 1
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_a_gluster_url_defaults_to_gfrpc_client_and_tls_only_with_a_tls_dir() -> None:
+    """A gluster:// target: gfrpc's client, seq-write, TLS off unless --tls-dir names the
+    client identity (then on); --server names what the target is."""
+    plain = build_plan(parse("gluster://h/v"))
+    assert {(c.client, c.tls, c.workload) for c in plain.cells} == {("gfrpc", False, "seq-write")}
+    tls = build_plan(parse("gluster://h/v", "--tls-dir", "/x", "--server", "gfrpc"))
+    assert {(c.tls, c.server.kind) for c in tls.cells} == {(True, "gfrpc")}

@@ -129,8 +129,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.from_json:
         return main.from_json(args)
-    if args.tls is None:
-        args.tls = ("on" if args.tls_dir else "off") if args.target else "both"
     if args.command == "bench-write" and not args.workload:
         args.workload = ["seq-write"]
     _check(args)

@@ -98,7 +98,7 @@ def render_bounds(doc: dict[str, Any]) -> str:
     """The closing "what bounds each group" text, from the document's own numbers."""
     rows = bounds_rows(doc)
     if not rows:
-        return "what bounds each row: no rows to judge\n"
+        return "what bounds each row: no rows to judge (sweep rows are not judged)\n"
     lines = ["what bounds each row (crypto, the client's CPU, the server's CPU, or waiting):"]
     if not doc["machine"].get("aes_gcm_mb_s") and any(r["tls"] for r in doc["results"]):
         lines.append("(one core's AES-GCM rate is not recorded: crypto's share is not estimated)")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from itertools import cycle, islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gfrpc.errors import GfrpcError
 
@@ -50,64 +50,39 @@ def _records(size: int, record: int) -> tuple[int, int]:
 def seq_write(vol: Volume, path: str, size: int, record: bytes) -> Stream:
     """Write a new file ``path`` of ``size`` bytes in ``len(record)``-byte write() calls of
     ``record`` (the last one shorter), then close it. Returns the bytes written."""
-    full, tail = _records(size, len(record))
-    rec_len = len(record)
-    last = memoryview(record)[:tail]
-
-    def stream(lat: list[float]) -> int:
-        clock, add = time.perf_counter, lat.append
-        t0 = clock()
-        f = vol.open(path, "wb", buffering=0)
-        add(clock() - t0)
-        write = f.write
-        try:
-            for _ in range(full):
-                t0 = clock()
-                n = write(record)
-                add(clock() - t0)
-                if n != rec_len:
-                    raise GfrpcError(f"short write to {path}: {n} of {rec_len} bytes")
-            if tail:
-                t0 = clock()
-                n = write(last)
-                add(clock() - t0)
-                if n != tail:
-                    raise GfrpcError(f"short write to {path}: {n} of {tail} bytes")
-        finally:
-            t0 = clock()
-            f.close()
-            add(clock() - t0)
-        return size
-
-    return stream
+    tail = size % len(record)
+    return _transfer(vol, path, "wb", "write", size, record, memoryview(record)[:tail],
+                     "write to")
 
 
 def seq_read(vol: Volume, path: str, size: int, record: int) -> Stream:
     """Read ``size`` bytes of ``path`` in ``record``-byte readinto() calls (into one buffer
     of this stream), then close it. Returns the bytes read; fewer than asked is an error."""
-    full, tail = _records(size, record)
     buf = memoryview(bytearray(record))
-    last = buf[:tail]
+    return _transfer(vol, path, "rb", "readinto", size, buf, buf[:size % record], "read of")
+
+
+def _transfer(vol: Volume, path: str, mode: str, method: str, size: int, whole: Any,
+              last: Any, verb: str) -> Stream:
+    """Open ``path``, call ``method`` with ``whole`` for every full record and with ``last``
+    for the short tail, each call timed and its count checked, then close it."""
+    full, tail = _records(size, len(whole))
+    rounds = ((whole, len(whole), full), (last, tail, 1 if tail else 0))
 
     def stream(lat: list[float]) -> int:
         clock, add = time.perf_counter, lat.append
         t0 = clock()
-        f = vol.open(path, "rb", buffering=0)
+        f = vol.open(path, mode, buffering=0)
         add(clock() - t0)
-        readinto = f.readinto
+        call = getattr(f, method)
         try:
-            for _ in range(full):
-                t0 = clock()
-                n = readinto(buf)
-                add(clock() - t0)
-                if n != record:
-                    raise GfrpcError(f"short read of {path}: {n} of {record} bytes")
-            if tail:
-                t0 = clock()
-                n = readinto(last)
-                add(clock() - t0)
-                if n != tail:
-                    raise GfrpcError(f"short read of {path}: {n} of {tail} bytes")
+            for chunk, want, count in rounds:
+                for _ in range(count):
+                    t0 = clock()
+                    n = call(chunk)
+                    add(clock() - t0)
+                    if n != want:
+                        raise GfrpcError(f"short {verb} {path}: {n} of {want} bytes")
         finally:
             t0 = clock()
             f.close()

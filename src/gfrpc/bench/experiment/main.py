@@ -27,7 +27,10 @@ FIO_SMALLFILE_NOTE = (
     "'unlink' phase (so those rows have no reference)")
 
 
-def _tls_modes(text: str) -> list[bool]:
+def _tls_modes(args: argparse.Namespace) -> list[bool]:
+    """--tls, whose default is both for staged runs; for a gluster:// target, on with
+    --tls-dir and off without."""
+    text = args.tls or (("on" if args.tls_dir else "off") if args.target else "both")
     return {"on": [True], "off": [False], "both": [False, True]}[text]
 
 
@@ -44,7 +47,7 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
                            small_file_bytes=args.file_size, files_per_stream=args.files,
                            ops_per_stream=args.stat_ops,
                            stat_files_per_stream=args.stat_files, connections=args.connections)
-    tls = _tls_modes(args.tls)
+    tls = _tls_modes(args)
     if default:
         return planning.default_plan(sizes, tls)
     if args.compare:
@@ -73,10 +76,11 @@ def _store_bytes(cells: list[Cell]) -> int:
     need = 0
     for c in cells:
         if c.workload in ("seq-write", "seq-read"):
-            need = max(need, c.streams * c.file_bytes)
+            one = c.streams * c.file_bytes
         else:
-            need = max(need, c.streams * c.files_per_stream * max(c.file_bytes, 4096) * 2)
-    return need * (MAX_FIO_TEARING_DOWN + 2) + 512 * MiB
+            one = c.streams * c.files_per_stream * max(c.file_bytes, 4096) * 2
+        need = max(need, one * (MAX_FIO_TEARING_DOWN + 2 if c.client == "fio" else 1))
+    return need + 512 * MiB
 
 
 def measure(args: argparse.Namespace, *, command: str) -> int:

@@ -13,8 +13,8 @@ Three shapes:
   ``--server``, ``--poller``, ``--event-threads``, ``--tls``).
 
 ``--sweep-connections 1,4,24,...`` adds, per poller, seq-write points of gfrpc's client into
-the gfrpc brick with that many connections (one stream each); the total written stays
-``--streams`` x ``--size`` split over the connections, at least one record each.
+the gfrpc brick with that many connections (one stream each); the total written is
+``--streams`` x ``--size`` split over the connections, at least 4 records each.
 
 Cells come out in a stable order (workload, TLS, reference first); the runner repeats the
 whole list ``--repeats`` times, interleaved.
@@ -29,6 +29,7 @@ from .model import Cell, MiB, ServerSpec
 COMPARE_WORKLOADS = ("seq-write", "seq-read", "smallfile")
 GFRPC_CONFIGS = (("single", 1), ("own-thread", 1), ("pool", 1), ("pool", 2), ("pool", 4))
 GLUSTERFSD_THREADS = (1, 2, 4)
+SWEEP_MIN_RECORDS = 4
 
 
 @dataclass
@@ -129,15 +130,19 @@ def product_plan(sizes: Sizes, tls_modes: list[bool], workloads: list[str], clie
 
 def sweep_cells(counts: list[int], pollers: list[str], tls_modes: list[bool], sizes: Sizes,
                 event_threads: int = 2) -> list[Cell]:
-    """seq-write points of gfrpc's client into the gfrpc brick, one connection per stream."""
+    """seq-write points of gfrpc's client into the gfrpc brick, one connection per stream.
+
+    The total written is ``--streams`` x ``--size`` split over the connections, but every
+    connection writes at least SWEEP_MIN_RECORDS records: at 1,000 connections the point
+    then measures the transport under many writers, not 1,000 file creations."""
     total = sizes.streams * sizes.file_bytes
     cells = []
     for tls in tls_modes:
         for poller in pollers:
             spec = ServerSpec("gfrpc", tls, poller, event_threads if poller == "pool" else 1)
             for n in counts:
-                per = max(sizes.record_bytes, total // n // sizes.record_bytes
-                          * sizes.record_bytes)
+                per = max(SWEEP_MIN_RECORDS, total // n // sizes.record_bytes) \
+                    * sizes.record_bytes
                 cells.append(Cell(workload="seq-write", client="gfrpc", server=spec, streams=n,
                                   record_bytes=sizes.record_bytes, file_bytes=per,
                                   connections="per-stream", connection_count=n))

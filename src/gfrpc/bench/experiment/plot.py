@@ -40,6 +40,7 @@ def _bar_panel(ax: Any, title: str, rows: list[dict[str, Any]]) -> None:
     labels: list[str] = []
     x = 0.0
     group_mid: list[tuple[float, str]] = []
+    crowded = len(rows) > 12  # then the busy-cores labels stand upright, so they do not overlap
     for tls in (False, True):
         part = [r for r in rows if r["tls"] is tls]
         if not part:
@@ -55,7 +56,9 @@ def _bar_panel(ax: Any, title: str, rows: list[dict[str, Any]]) -> None:
             busy = r["server_busy_cores"]
             top = max([value] + runs)
             ax.annotate(f"{num(busy)} c" if busy is not None else "- c", (x, top),
-                        textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7)
+                        textcoords="offset points", xytext=(0, 3), ha="center",
+                        va="bottom", fontsize=6 if crowded else 7,
+                        rotation=90 if crowded else 0)
             xs.append(x)
             labels.append(row_label(r, arrow="→"))
             x += 1.0
