@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gfrpc.bench.brickproc import GfrpcBrick
 from gfrpc.bench.manyclients import run_load
-from gfrpc.bench.write import GfrpcBrick
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the gfrpc brick needs root "
                                 "(trusted.* xattrs)")

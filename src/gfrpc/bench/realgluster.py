@@ -1,7 +1,7 @@
 """Start a real GlusterFS 10 (a private glusterd + glusterfsd bricks) from Python.
 
 Used by the interop tests (``tests/interop/gluster.py`` re-exports it) and by
-``gfrpc bench-write`` to compare gfrpc with the real brick. Nothing here imports pytest: a
+``gfrpc bench`` to compare gfrpc with the real brick. Nothing here imports pytest: a
 missing prerequisite (not root, binaries missing, port 24007 taken, glusterd or a brick not
 coming up) raises :class:`GlusterUnavailable`, whose message says what is missing.
 

@@ -36,7 +36,7 @@ from typing import Any
 from gfrpc.errors import ConfigError
 
 __all__ = ["ENV_HOST_NS", "ENV_MARKER", "GLUSTERD_STATE_DIR", "IsolationError", "Overlay",
-           "default_ssl_dir", "enter_private_network", "in_private_namespace", "is_isolated", "isolated_env",
+           "default_ssl_dir", "enter_private_network", "in_private_namespace", "isolated_env",
            "run_in_namespace", "run_isolated", "secure_access_overlay", "should_isolate",
            "unshare_argv"]
 
@@ -71,11 +71,6 @@ def in_private_namespace() -> bool:
     except OSError:
         return False
     return len(parent) == 2 and all(a != b for a, b in zip(parent, mine, strict=True))
-
-
-def is_isolated() -> bool:
-    """The same as :func:`in_private_namespace` (the name the CLI uses)."""
-    return in_private_namespace()
 
 
 @cache
