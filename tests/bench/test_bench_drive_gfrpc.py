@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from gfrpc.bench.experiment import drive_gfrpc
 from gfrpc.bench.experiment.drive_gfrpc import latency_summary, run_gfrpc
 from gfrpc.bench.experiment.meter import ServerMeter
 from gfrpc.bench.experiment.model import Cell, MiB, Sample, ServerSpec, Target
+from gfrpc.bench.realgluster_support import stop_pid
 from gfrpc.errors import GfrpcError
 from gfrpc.rpc.timers import shared_timers
 from gfrpc.tls import write_certs
@@ -59,13 +59,7 @@ def _daemon(argv: list[str], log: Path, pattern: str) -> tuple[subprocess.Popen[
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    stop_pid(proc.pid, popen=proc, grace=10)
 
 
 @contextmanager

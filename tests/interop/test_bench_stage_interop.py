@@ -4,8 +4,8 @@ nothing is left behind.
 
 The isolated stage runs in a child started by ``run_in_namespace`` (``unshare --net
 --mount``), as ``gfrpc bench`` runs it; the child writes what it saw to a JSON file the test
-checks. The ``--no-isolate`` layout runs in the test process and takes port 24007 of the
-machine's own loopback: run these tests under ``flock /tmp/gfrpc-interop.lock``.
+checks. The ``--no-isolate`` layout runs in a child with a fresh network namespace only (the
+host's mount namespace), so that other tests' glusterd on 127.0.0.1:24007 is not in its way.
 """
 
 from __future__ import annotations
@@ -18,13 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from gluster import need, pid_alive, port_open
-from gluster_support import GLUSTERD_PORT
+from gluster import need, pid_alive
 
 from gfrpc.bench.experiment.isolation import run_in_namespace, should_isolate
-from gfrpc.bench.experiment.model import ServerSpec
-from gfrpc.bench.experiment.stage import Stage
-from gfrpc.client.volume import Volume
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,42 +113,73 @@ def test_isolated_stage_serves_gfrpc_client_and_fio_then_cleans_up(tmp_path: Pat
     assert not any(out["scratch"] in _cmdline(p) for p in _all_pids())
 
 
+HOST_LAYOUT_SCRIPT = r"""
+import json, subprocess, sys
+from pathlib import Path
+from gfrpc.bench.experiment.isolation import enter_private_network
+from gfrpc.bench.experiment.model import ServerSpec
+from gfrpc.bench.experiment.stage import Stage
+from gfrpc.bench.realgluster_support import pid_alive, port_open
+from gfrpc.client.volume import Volume
+
+out_path = Path(sys.argv[1])
+enter_private_network()  # a fresh network namespace only: the mount namespace is the host's
+specs = [ServerSpec("glusterfsd", False), ServerSpec("glusterfsd", True),
+         ServerSpec("gfrpc", False, "single", 1), ServerSpec("gfrpc", True, "pool", 2)]
+out = {}
+with Stage(specs, isolated=False, store_bytes=256 << 20) as st:
+    out.update(gluster_missing=st.glusterfsd_missing, fio_missing=st.fio_missing,
+               secure_access=st.secure_access)
+    targets = [st.target(s) for s in specs]
+    pids = st.started_pids()
+    out["pids"] = pids
+    out["fio_hosts"] = [t.fio_host for t in targets]
+    out["mgmt_tls"] = [t.mgmt_tls_dir is not None for t in targets]
+    out["ok"] = []
+    for t in targets:
+        with Volume.connect(t.url, tls=t.tls_dir, timeout=30) as v:
+            v.write_bytes("/probe", b"host" * 1000)
+            out["ok"].append(v.read_bytes("/probe") == b"host" * 1000)
+    t = targets[2]
+    r = subprocess.run(["fio", "--name=stage", "--ioengine=gfapi", f"--volume={t.volname}",
+                        f"--brick={t.fio_host}", "--rw=write", "--bs=1m", "--size=4m",
+                        "--numjobs=1", "--output-format=json"], capture_output=True,
+                       text=True, timeout=90, cwd=st.scratch)
+    job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0] if "{" in r.stdout else {}
+    out["fio"] = dict(rc=r.returncode, stderr=r.stderr[-800:], error=job.get("error"),
+                      written=job.get("write", {}).get("io_bytes"))
+    scratch = st.scratch
+out["scratch_left"] = scratch is None or scratch.exists()
+out["alive"] = [p for p in pids if pid_alive(p)]
+out["ports_open"] = [h for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3") if port_open(h, 24007)]
+out_path.write_text(json.dumps(out))
+"""
+
+
 def test_stage_in_the_host_namespace_serves_plain_fio_and_no_tls_fio(tmp_path: Path) -> None:
-    """Rule: as root without isolation the stage takes port 24007 where it is free (glusterd
-    on 127.0.0.1, gfrpc's mgmtd on 127.0.0.2/.3) with plain management: every target answers
-    gfrpc's client, fio reaches the plain ones, the TLS ones have no fio host (no overlay on
-    the host); afterwards the servers are gone, the ports free and the scratch removed."""
-    need(os.geteuid() == 0, "needs root")
+    """Rule: without isolation (`--no-isolate`) the stage takes port 24007 where it is free
+    (glusterd on 127.0.0.1, gfrpc's mgmtd on 127.0.0.2/.3) with plain management: every
+    target answers gfrpc's client, fio reaches the plain ones, the TLS ones have no fio host
+    (no overlay outside a private mount namespace); afterwards the servers are gone, the
+    ports free and the scratch removed. It runs in a fresh network namespace only, so that
+    a glusterd of other tests on this machine's 127.0.0.1:24007 is not in its way."""
+    need(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare")
     for binary in ("glusterd", "glusterfsd", "gluster", "fio"):
         need(shutil.which(binary), f"`{binary}` is not installed")
-    for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
-        need(not port_open(host, GLUSTERD_PORT), f"{host}:{GLUSTERD_PORT} is taken")
-    specs = [ServerSpec("glusterfsd", False), ServerSpec("glusterfsd", True),
-             ServerSpec("gfrpc", False, "single", 1), ServerSpec("gfrpc", True, "pool", 2)]
-    with Stage(specs, isolated=False, store_bytes=256 << 20) as st:
-        need(st.glusterfsd_missing is None, f"glusterd: {st.glusterfsd_missing}")
-        assert st.fio_missing is None and not st.secure_access
-        targets = [st.target(s) for s in specs]
-        pids = st.started_pids()
-        assert len(pids) == 4 + 2 + 1  # 2 glusterfsd, 2 gfrpc bricks, 2 mgmtd, glusterd
-        assert [t.fio_host for t in targets] == ["127.0.0.1", None, "127.0.0.2", None]
-        for t in targets:
-            assert t.mgmt_tls_dir is None
-            with Volume.connect(t.url, tls=t.tls_dir, timeout=30) as v:
-                v.write_bytes("/probe", b"host" * 1000)
-                assert v.read_bytes("/probe") == b"host" * 1000
-        t = targets[2]
-        r = subprocess.run(["fio", "--name=stage", "--ioengine=gfapi", f"--volume={t.volname}",
-                            f"--brick={t.fio_host}", "--rw=write", "--bs=1m", "--size=4m",
-                            "--numjobs=1", "--output-format=json"], capture_output=True,
-                           text=True, timeout=90, cwd=st.scratch)
-        assert r.returncode == 0, r.stderr
-        job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
-        assert job["error"] == 0 and job["write"]["io_bytes"] == 4 << 20
-        scratch = st.scratch
-    assert scratch is not None and not scratch.exists()
-    assert not [p for p in pids if pid_alive(p)]
-    assert not any(port_open(h, GLUSTERD_PORT) for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3"))
+    script, out_path = tmp_path / "host.py", tmp_path / "out.json"
+    script.write_text(HOST_LAYOUT_SCRIPT)
+    r = subprocess.run(["unshare", "--net", "--", sys.executable, str(script), str(out_path)],
+                       capture_output=True, text=True, timeout=110)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(out_path.read_text())
+    need(out["gluster_missing"] is None, f"glusterd: {out['gluster_missing']}")
+    assert out["fio_missing"] is None and not out["secure_access"]
+    assert len(out["pids"]) == 4 + 2 + 1  # 2 glusterfsd, 2 gfrpc bricks, 2 mgmtd, glusterd
+    assert out["fio_hosts"] == ["127.0.0.1", None, "127.0.0.2", None]
+    assert out["mgmt_tls"] == [False] * 4 and out["ok"] == [True] * 4
+    assert out["fio"]["rc"] == 0 and out["fio"]["error"] == 0, out["fio"]
+    assert out["fio"]["written"] == 4 << 20
+    assert not out["scratch_left"] and out["alive"] == [] and out["ports_open"] == []
 
 
 def _all_pids() -> list[int]:
