@@ -161,3 +161,43 @@ def test_delete_volume_stops_its_brick(glusterd: GlusterD) -> None:
     assert vol.name not in glusterd.cli("volume", "list").stdout.split()
     with pytest.raises(GlusterError, match="not created by this harness"):
         glusterd.delete_volume(vol.name)
+
+
+HOST_LISTENER = r"""
+import socket, subprocess, sys
+host = socket.socket()
+host.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+host.bind(("0.0.0.0", 24007))      # what Debian's own glusterd holds once installed
+host.listen()
+r = subprocess.run(sys.argv[1:])
+probe = socket.create_connection(("127.0.0.1", 24007), timeout=5)  # the "host" is still served
+host.accept()[0].close()
+probe.close()
+sys.exit(r.returncode)
+"""
+
+
+def test_a_glusterd_of_the_machine_on_24007_does_not_disturb_the_kit(tmp_path: Path) -> None:
+    """Rule (issue 8, item 10): with something listening on the machine's 0.0.0.0:24007 (as
+    Debian's glusterd does once installed), the suite run the way `make test` runs it
+    (`tools/in-netns pytest`) starts its own glusterd and passes, and the machine's listener
+    is still there afterwards. The "machine" here is a fresh network namespace of its own."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    need(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "host.py"
+    script.write_text(HOST_LISTENER)
+    env = {k: v for k, v in os.environ.items() if k != "GFRPC_NETNS"}
+    inner = [str(root / "tools" / "in-netns"), sys.executable, "-m", "pytest", "-q",
+             "-p", "no:cacheprovider", "-p", "no:randomly",
+             str(root / "tests" / "interop" / "test_harness.py"), "-k", "glusterd_answers_dump"]
+    r = subprocess.run(["unshare", "--net", "--", "sh", "-c",
+                        'ip link set lo up && exec "$@"', "host", sys.executable, str(script),
+                        *inner], capture_output=True, text=True, timeout=150, env=env,
+                       cwd=root)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "1 passed" in r.stdout, r.stdout[-3000:]
