@@ -2,8 +2,8 @@
 
 Theory of operation. Every server is ``python -m gfrpc.cli brick|mgmtd`` in a child process of
 its own session (so a Ctrl-C on the terminal reaches only the bench, which then stops them by
-pid), logging to a file in the scratch tree; :class:`Daemon` waits for its "ready on
-HOST:PORT" line. :func:`launch_gfrpc_servers` lays out one brick per server spec and one mgmtd
+pid), logging to a file in the scratch tree; ``gfrpc.bench.brickproc.Daemon`` waits for its
+"ready on HOST:PORT" line. :func:`launch_gfrpc_servers` lays out one brick per server spec and one mgmtd
 per I/O-TLS setting (``--io-tls`` is a daemon-wide switch) and starts all processes at once;
 :func:`finish_gfrpc_servers` waits for them together (each Python start costs about a
 second, which the stage spends starting glusterd meanwhile).
@@ -18,13 +18,11 @@ volume is reachable, so nothing waits on log lines for it.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gfrpc.bench.brickproc import Daemon, DaemonError
 from gfrpc.bench.experiment.model import ServerSpec
 from gfrpc.bench.realgluster_support import (
     PMAP_PROGRAM,
@@ -32,10 +30,7 @@ from gfrpc.bench.realgluster_support import (
     GlusterError,
     TLSFiles,
     rpc_call,
-    stop_pid,
-    tail,
 )
-from gfrpc.errors import GfrpcError
 from gfrpc.programs import pmap
 
 __all__ = ["BRICK_MAX_CONNECTIONS", "Daemon", "GfrpcLayout", "GfrpcServers", "StageError",
@@ -43,49 +38,10 @@ __all__ = ["BRICK_MAX_CONNECTIONS", "Daemon", "GfrpcLayout", "GfrpcServers", "St
 
 BRICK_MAX_CONNECTIONS = 4096  # the connection sweep goes to 1,000 (plus fio's, mgmt's)
 READY_TIMEOUT = 60.0  # two cores shared with glusterd and other bricks starting
-_READY = re.compile(r"ready on (\S+):(\d+)")
 
 
-class StageError(GfrpcError):
-    """A server the bench started did not come up (the message holds its log's tail)."""
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[3])
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
-    env["PYTHONPATH"] = os.pathsep.join([src, *paths])
-    return env
-
-
-class Daemon:
-    """``python -m gfrpc.cli ARGS`` with its log in ``log``; ``wait_ready()`` gives its port."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args, self.log = args, log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gfrpc.cli", *args],
-                                         stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, env=_child_env(),
-                                         start_new_session=True)
-        self.pid = self.proc.pid
-        self.port = 0
-
-    def wait_ready(self, deadline: float) -> int:
-        while not self.port:
-            m = _READY.search(self.log.read_text(errors="replace"))
-            if m:
-                self.port = int(m.group(2))
-            elif self.proc.poll() is not None or time.monotonic() > deadline:
-                why = "exited" if self.proc.poll() is not None else "is not ready in time"
-                raise StageError(f"`gfrpc {self.args[0]}` {why}; {self.log}:\n"
-                                 + tail(self.log, 15))
-            else:
-                time.sleep(0.05)
-        return self.port
-
-    def stop(self) -> None:
-        stop_pid(self.pid, popen=self.proc)
+# One error for "a server the bench started did not come up": the daemon launcher's.
+StageError = DaemonError
 
 
 def sign_in(mgmt: tuple[str, int], brick_path: str, port: int, pid: int, *,
