@@ -24,6 +24,7 @@ system-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -42,6 +43,7 @@ interop: $(STAMP) system-deps
 test: $(STAMP) system-deps
 	tools/in-netns $(BIN)/pytest -q
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -83,7 +83,9 @@ def tls_context(ca: trustme.CA) -> Callable[[bool, str], ssl.SSLContext]:
 
 
 @pytest.fixture(scope="session")
-def tls_pair(tls_context: Callable[[bool, str], ssl.SSLContext]) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+def tls_pair(
+    tls_context: Callable[[bool, str], ssl.SSLContext],
+) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context CN server.test, client context CN client.test)."""
     return tls_context(True, "server.test"), tls_context(False, "client.test")
 

@@ -70,7 +70,9 @@ class TimeoutError_(TransportError):
 class RpcError(GfrpcError):
     """The peer replied with an RPC failure (MSG_DENIED or accept_stat != SUCCESS)."""
 
-    def __init__(self, message: str, *, stat: str, low: int | None = None, high: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, stat: str, low: int | None = None, high: int | None = None
+    ) -> None:
         super().__init__(message)
         self.stat = stat
         self.low = low

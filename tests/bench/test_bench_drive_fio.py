@@ -39,8 +39,11 @@ def target(fio_host: str | None = "127.0.0.2") -> Target:
 
 
 def cell(workload: str, **kw: Any) -> Cell:
-    sizes: dict[str, Any] = ({"file_bytes": 4 * KiB, "files_per_stream": 50}
-                             if workload == "smallfile" else {"file_bytes": 4 * MiB})
+    sizes: dict[str, Any] = (
+        {"file_bytes": 4 * KiB, "files_per_stream": 50}
+        if workload == "smallfile"
+        else {"file_bytes": 4 * MiB}
+    )
     return Cell(workload, "fio", SPEC, streams=2, **(sizes | kw))
 
 
@@ -55,6 +58,7 @@ def fixture(name: str) -> str:
 
 # -- command lines -----------------------------------------------------------------------------
 
+
 def test_seq_write_is_one_measured_fio_write_per_stream_file(tmp_path: Path) -> None:
     """seq-write: one fio process, gfapi engine at the target's volfile host and volume, one
     job per stream, record-sized writes of file_bytes each, files under /<tag>/, json+ to a
@@ -67,7 +71,7 @@ def test_seq_write_is_one_measured_fio_write_per_stream_file(tmp_path: Path) -> 
     assert o["bs"] == str(MiB) and o["size"] == str(4 * MiB)
     assert o["filename_format"] == "/r1-x/f.$jobnum.$filenum"
     assert o["output-format"] == "json+" and o["output"] == str(tmp_path / "0.json")
-    assert "group_reporting" not in o        # per-job reports: jobs == streams is checked
+    assert "group_reporting" not in o  # per-job reports: jobs == streams is checked
     assert (step.direction, step.expect_bytes) == ("write", 2 * 4 * MiB)
 
 
@@ -83,8 +87,7 @@ def test_seq_read_lays_out_files_unmeasured_then_reads_the_same_names(tmp_path: 
     assert layout.expect_bytes == measured.expect_bytes == 8 * MiB
 
 
-def test_smallfile_creates_then_reopens_each_file_and_has_no_unlink_phase(
-        tmp_path: Path) -> None:
+def test_smallfile_creates_then_reopens_each_file_and_has_no_unlink_phase(tmp_path: Path) -> None:
     """smallfile: phase create is BASELINES' run (--nrfiles --filesize --bs=file --openfiles=1
     --create_on_open=1 --rw=write); phase stat reopens and reads each file; there is no fio
     unlink phase (the gfapi engine's unlink ends its instance after one file)."""
@@ -93,21 +96,26 @@ def test_smallfile_creates_then_reopens_each_file_and_has_no_unlink_phase(
     assert (create.phase, stat_.phase) == ("create", "stat")
     assert c["rw"] == "write" and c["create_on_open"] == "1" and c["openfiles"] == "1"
     assert c["nrfiles"] == "50" and c["filesize"] == c["bs"] == str(4 * KiB)
-    assert c["size"] == str(50 * 4 * KiB)     # without it a read job skips every file
+    assert c["size"] == str(50 * 4 * KiB)  # without it a read job skips every file
     assert s["rw"] == "read" and "create_on_open" not in s
-    assert {k: s[k] for k in ("nrfiles", "filesize", "size", "bs", "openfiles")} == \
-        {k: c[k] for k in ("nrfiles", "filesize", "size", "bs", "openfiles")}
+    assert {k: s[k] for k in ("nrfiles", "filesize", "size", "bs", "openfiles")} == {
+        k: c[k] for k in ("nrfiles", "filesize", "size", "bs", "openfiles")
+    }
     assert create.expect_ios == stat_.expect_ios == 100
     assert "LOOKUP + OPEN" in stat_.note and "no STAT loop" in stat_.note
 
 
-@pytest.mark.parametrize(("the_cell", "the_target", "why"), [
-    (cell("stat"), target(), "fio has no stat loop over gfapi"),
-    (cell("seq-write"), target(None), "port 24007"),
-    (cell("seq-write", connections="shared"), target(), "one connection) per job"),
-])
-def test_cells_fio_cannot_run_are_unsupported(the_cell: Cell, the_target: Target, why: str,
-                                             tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("the_cell", "the_target", "why"),
+    [
+        (cell("stat"), target(), "fio has no stat loop over gfapi"),
+        (cell("seq-write"), target(None), "port 24007"),
+        (cell("seq-write", connections="shared"), target(), "one connection) per job"),
+    ],
+)
+def test_cells_fio_cannot_run_are_unsupported(
+    the_cell: Cell, the_target: Target, why: str, tmp_path: Path
+) -> None:
     """The stat workload, a target without a volfile host on 24007 and a shared connection
     are UnsupportedCell, with the reason."""
     with pytest.raises(UnsupportedCell, match=why.replace("(", r"\(").replace(")", r"\)")):
@@ -127,6 +135,7 @@ def test_a_tag_fio_or_the_shell_would_misread_is_refused(tmp_path: Path) -> None
 
 # -- fio's JSON --------------------------------------------------------------------------------
 
+
 def test_parse_sums_jobs_and_takes_the_longest_runtime() -> None:
     """Bytes and I/Os are summed over fio's jobs, the runtime is the longest job's, and the
     client CPU is each job's (usr+sys)% of its job_runtime, summed."""
@@ -135,14 +144,21 @@ def test_parse_sums_jobs_and_takes_the_longest_runtime() -> None:
     assert r.version == "fio-3.33" and r.jobs == 2
     assert r.io_bytes == 8 * MiB and r.ios == 8
     assert r.runtime_ms == max(j["write"]["runtime"] for j in jobs)
-    assert r.client_cpu_s == pytest.approx(sum(
-        (j["usr_cpu"] + j["sys_cpu"]) / 100 * j["job_runtime"] / 1000 for j in jobs))
+    assert r.client_cpu_s == pytest.approx(
+        sum((j["usr_cpu"] + j["sys_cpu"]) / 100 * j["job_runtime"] / 1000 for j in jobs)
+    )
     assert parse_fio_json(fixture("seq-write.json"), "read").io_bytes == 0
 
 
-@pytest.mark.parametrize(("name", "direction"), [
-    ("seq-write.json", "write"), ("seq-read.json", "read"),
-    ("smallfile-create.json", "write"), ("smallfile-stat.json", "read")])
+@pytest.mark.parametrize(
+    ("name", "direction"),
+    [
+        ("seq-write.json", "write"),
+        ("seq-read.json", "read"),
+        ("smallfile-create.json", "write"),
+        ("smallfile-stat.json", "read"),
+    ],
+)
 def test_merged_percentiles_match_fios_own_for_one_job(name: str, direction: str) -> None:
     """For a single job, the percentiles read from the json+ histogram equal fio's own p50
     and p99 (capped at the job's max: a bin's value can exceed it) and its max; merged over
@@ -152,9 +168,11 @@ def test_merged_percentiles_match_fios_own_for_one_job(name: str, direction: str
         one = parse_fio_json(json.dumps(report | {"jobs": [job]}), direction).latencies_ms
         clat = job[direction]["clat_ns"]
         top = clat["max"]
-        assert one == {"p50": min(clat["percentile"]["50.000000"], top) / 1e6,
-                       "p99": min(clat["percentile"]["99.000000"], top) / 1e6,
-                       "max": top / 1e6}
+        assert one == {
+            "p50": min(clat["percentile"]["50.000000"], top) / 1e6,
+            "p99": min(clat["percentile"]["99.000000"], top) / 1e6,
+            "max": top / 1e6,
+        }
     merged = parse_fio_json(fixture(name), direction).latencies_ms
     assert merged is not None
     p50s = [j[direction]["clat_ns"]["percentile"]["50.000000"] / 1e6 for j in report["jobs"]]
@@ -186,8 +204,9 @@ def test_a_job_error_or_garbage_is_a_fio_error() -> None:
 def test_short_work_with_exit_zero_is_a_fio_error(tmp_path: Path) -> None:
     """fio exits 0 with job error 0 when glfs_creat fails (recorded: directory missing); the
     check against the bytes asked for turns that into FioError with fio's stderr."""
-    (step,) = fio_steps(cell("seq-write", file_bytes=MiB), target(), tag="nodir",
-                        output_dir=tmp_path)
+    (step,) = fio_steps(
+        cell("seq-write", file_bytes=MiB), target(), tag="nodir", output_dir=tmp_path
+    )
     result = parse_fio_json(fixture("glfs-creat-failed.json"), "write")
     assert result.jobs == 2 and result.io_bytes == 0
     with pytest.raises(FioError, match=r"moved 0 B(.|\n)*glfs_creat failed"):
@@ -200,13 +219,20 @@ def test_short_work_with_exit_zero_is_a_fio_error(tmp_path: Path) -> None:
 
 FAKE_FIO = """#!/bin/sh
 # stand-in fio: --version, --enghelp, or copy $FAKE_FIO_DIR/<n>.json to --output
-case "$1" in --version) echo fio-3.33; exit 0;; --enghelp=*) echo "$FAKE_ENGHELP"; exit $FAKE_ENGHELP_RC;; esac
+case "$1" in
+  --version) echo fio-3.33; exit 0;;
+  --enghelp=*) echo "$FAKE_ENGHELP"; exit $FAKE_ENGHELP_RC;;
+esac
 echo "$@" >> "$FAKE_FIO_DIR/argv"
 [ -n "$FAKE_FIO_FAIL" ] && { echo "fio: some error" >&2; echo "glfs_init failed." >&2; exit 1; }
 for a in "$@"; do case "$a" in --output=*) out="${a#--output=}";; esac; done
-for a in "$@"; do case "$a" in --exec_prerun=*) for j in 1 2; do sh -c "${a#*=} > /dev/null" & done; wait;; esac; done
+for a in "$@"; do
+  case "$a" in --exec_prerun=*) for j in 1 2; do sh -c "${a#*=} > /dev/null" & done; wait;; esac
+done
 cp "$FAKE_FIO_DIR/$(basename "$out")" "$out"
-for a in "$@"; do case "$a" in --exec_postrun=*) for j in 1 2; do sh -c "${a#*=} > /dev/null"; done;; esac; done
+for a in "$@"; do
+  case "$a" in --exec_postrun=*) for j in 1 2; do sh -c "${a#*=} > /dev/null"; done;; esac
+done
 """
 
 
@@ -270,18 +296,25 @@ def fake_volume(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 @pytest.mark.timeout(20)
 def test_run_fio_turns_the_measured_report_into_a_sample(
-        fake_fio: Path, fake_volume: list[tuple[str, str]], tmp_path: Path) -> None:
+    fake_fio: Path, fake_volume: list[tuple[str, str]], tmp_path: Path
+) -> None:
     """seq-read end to end: two fio processes (layout, then read), each job held at the
     start barrier; one Sample from the read's report (bytes; wall_s and span_s both the span
     from the barrier's release to the last job's end, evidence with the job count and fio's
     own runtime), and /<tag> made before and emptied and removed after."""
     for i, name in enumerate(("seq-write.json", "seq-read.json")):
         (fake_fio / f"{i}.json").write_text(fixture(name))
-    (sample,) = run_fio(cell("seq-read"), target(), ServerMeter([os.getpid()]), tag="r1-sr",
-                        scratch=tmp_path / "scratch")
+    (sample,) = run_fio(
+        cell("seq-read"),
+        target(),
+        ServerMeter([os.getpid()]),
+        tag="r1-sr",
+        scratch=tmp_path / "scratch",
+    )
     argvs = (fake_fio / "argv").read_text().splitlines()
-    assert len(argvs) == 2 and all("--exec_prerun=echo pre | tee -a " in a and ".go" in a
-                                   for a in argvs)
+    assert len(argvs) == 2 and all(
+        "--exec_prerun=echo pre | tee -a " in a and ".go" in a for a in argvs
+    )
     assert sample.phase is None and sample.bytes_total == 8 * MiB and sample.ops_total == 8
     assert sample.value == pytest.approx(8 * MiB / sample.wall_s / 1e6)
     ev = sample.evidence
@@ -295,19 +328,24 @@ def test_run_fio_turns_the_measured_report_into_a_sample(
     assert sample.server_rss_mb and sample.server_threads
     assert fake_volume[0] == ("makedirs", "/r1-sr")
     assert [c for c in fake_volume if c[0] in ("unlink", "rmdir")] == [
-        ("unlink", "/r1-sr/f.0.0"), ("unlink", "/r1-sr/f.1.0"), ("rmdir", "/r1-sr")]
+        ("unlink", "/r1-sr/f.0.0"),
+        ("unlink", "/r1-sr/f.1.0"),
+        ("rmdir", "/r1-sr"),
+    ]
 
 
 @pytest.mark.timeout(20)
 def test_without_fios_marks_the_server_is_read_around_the_process(
-        fake_fio: Path, fake_volume: list[tuple[str, str]], tmp_path: Path) -> None:
+    fake_fio: Path, fake_volume: list[tuple[str, str]], tmp_path: Path
+) -> None:
     """When fio never ran its prerun/postrun marks, the server figures fall back to the
     readings around the whole fio process, and the evidence says so; with no server pids
     the server figures are None."""
     (fake_fio / "bin" / "fio").write_text(FAKE_FIO.replace("--exec_p", "--no_such_p"))
     (fake_fio / "0.json").write_text(fixture("seq-write.json"))
-    (sample,) = run_fio(cell("seq-write"), target(), ServerMeter([]), tag="w",
-                        scratch=tmp_path / "s")
+    (sample,) = run_fio(
+        cell("seq-write"), target(), ServerMeter([]), tag="w", scratch=tmp_path / "s"
+    )
     assert sample.evidence["server_span"] == "process"
     assert sample.span_s == pytest.approx(sample.evidence["process_span_s"], abs=1e-3)
     assert sample.server_cpu_s is None and sample.server_rss_mb is None
@@ -315,8 +353,11 @@ def test_without_fios_marks_the_server_is_read_around_the_process(
 
 @pytest.mark.timeout(20)
 def test_run_fio_failure_carries_stderr_and_still_cleans_up(
-        fake_fio: Path, fake_volume: list[tuple[str, str]], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_fio: Path,
+    fake_volume: list[tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A non-zero fio exit is a FioError naming the status and fio's stderr tail, and the
     files under /<tag> are removed all the same."""
     monkeypatch.setenv("FAKE_FIO_FAIL", "1")

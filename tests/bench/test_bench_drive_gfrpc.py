@@ -27,8 +27,9 @@ from gfrpc.errors import GfrpcError
 from gfrpc.rpc.timers import shared_timers
 from gfrpc.tls import write_certs
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the gfrpc brick needs root "
-                                "(trusted.* xattrs)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the gfrpc brick needs root (trusted.* xattrs)"
+)
 
 HOST = "127.0.0.1"
 VOL = "benchvol"
@@ -47,8 +48,12 @@ def _daemon(argv: list[str], log: Path, pattern: str) -> tuple[subprocess.Popen[
     """Start ``python -m gfrpc.cli ARGV``; wait for ``pattern`` in its log (the daemon's
     own word that it is ready: there is nothing else to wait on); its first group."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gfrpc.cli", *argv], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gfrpc.cli", *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + 20
     while not (m := re.search(pattern, log.read_text(errors="replace"))):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -75,21 +80,56 @@ def gfrpc_stack(workdir: Path, tls: bool) -> Iterator[Stack]:
         write_certs(client, CLIENT_CN, ca_dir=server)
         mgmt_tls = ["--tls", "--tls-dir", str(server), "--io-tls"]
         brick_tls = ["--tls", "--tls-dir", str(server), "--ssl-allow", CLIENT_CN, "--mgmt-tls"]
-    mgmtd, mport = _daemon(["mgmtd", "--host", HOST, "--port", "0", "--poller", "single",
-                            "--volume", f"{VOL}={HOST}:{brick_dir}", *mgmt_tls],
-                           workdir / "mgmtd.log", rf"mgmtd ready on {HOST}:(\d+)")
+    mgmtd, mport = _daemon(
+        [
+            "mgmtd",
+            "--host",
+            HOST,
+            "--port",
+            "0",
+            "--poller",
+            "single",
+            "--volume",
+            f"{VOL}={HOST}:{brick_dir}",
+            *mgmt_tls,
+        ],
+        workdir / "mgmtd.log",
+        rf"mgmtd ready on {HOST}:(\d+)",
+    )
     try:
-        brick, bport = _daemon(["brick", "--dir", str(brick_dir), "--port", "0", "--host", HOST,
-                                "--volname", VOL, "--poller", "pool", "--event-threads", "2",
-                                "--mgmt", f"{HOST}:{mport}", *brick_tls],
-                               workdir / "brick.log", rf"ready on {HOST}:(\d+)")
+        brick, bport = _daemon(
+            [
+                "brick",
+                "--dir",
+                str(brick_dir),
+                "--port",
+                "0",
+                "--host",
+                HOST,
+                "--volname",
+                VOL,
+                "--poller",
+                "pool",
+                "--event-threads",
+                "2",
+                "--mgmt",
+                f"{HOST}:{mport}",
+                *brick_tls,
+            ],
+            workdir / "brick.log",
+            rf"ready on {HOST}:(\d+)",
+        )
         try:
             _daemon_log_wait(workdir / "mgmtd.log", r"signed in on port (\d+)", mgmtd)
-            target = Target(spec=ServerSpec("gfrpc", tls, "pool", 2), volname=VOL,
-                            url=f"gluster://{HOST}:{mport}/{VOL}",
-                            tls_dir=client if tls else None,
-                            mgmt_tls_dir=client if tls else None,
-                            brick=(HOST, int(bport), str(brick_dir)), server_pids=[brick.pid])
+            target = Target(
+                spec=ServerSpec("gfrpc", tls, "pool", 2),
+                volname=VOL,
+                url=f"gluster://{HOST}:{mport}/{VOL}",
+                tls_dir=client if tls else None,
+                mgmt_tls_dir=client if tls else None,
+                brick=(HOST, int(bport), str(brick_dir)),
+                server_pids=[brick.pid],
+            )
             yield Stack(target, brick, int(bport), brick_dir)
         finally:
             _stop(brick)
@@ -126,8 +166,11 @@ def brick_connections(pid: int, port: int) -> int:
         with open(table) as f:
             for line in f.readlines()[1:]:
                 cols = line.split()
-                if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "01" \
-                        and cols[9] in inodes:
+                if (
+                    int(cols[1].rsplit(":", 1)[1], 16) == port
+                    and cols[3] == "01"
+                    and cols[9] in inodes
+                ):
                     count += 1
     return count
 
@@ -150,15 +193,17 @@ def leftovers(stack: Stack) -> list[str]:
     return sorted(n for n in os.listdir(stack.brick_dir) if n != ".glusterfs")
 
 
-def check_sample(s: Sample, phase: str | None, nbytes: int, ops: int,
-                 server_cpu: bool = True) -> None:
+def check_sample(
+    s: Sample, phase: str | None, nbytes: int, ops: int, server_cpu: bool = True
+) -> None:
     """The sample's shape; ``server_cpu``: the span is long enough for the server's CPU to
     be seen (/proc counts it in 10 ms ticks, so a span of 40 STATs may read 0)."""
     assert s.phase == phase
     assert s.bytes_total == nbytes and s.ops_total == ops
     assert s.wall_s > 0 and s.value > 0
-    assert s.server_cpu_s is not None and (s.server_cpu_s > 0 if server_cpu
-                                           else s.server_cpu_s >= 0)
+    assert s.server_cpu_s is not None and (
+        s.server_cpu_s > 0 if server_cpu else s.server_cpu_s >= 0
+    )
     assert s.client_cpu_s is not None and s.client_cpu_s > 0
     assert s.latencies_ms is not None
     lat = s.latencies_ms
@@ -169,9 +214,17 @@ def check_sample(s: Sample, phase: str | None, nbytes: int, ops: int,
 
 
 def cell(workload: str, connections: str = "per-stream", tls: bool = False) -> Cell:
-    return Cell(workload, "gfrpc", ServerSpec("gfrpc", tls, "pool", 2), streams=2,
-                record_bytes=4096, file_bytes=MiB if workload.startswith("seq") else 4096,
-                connections=connections, files_per_stream=20, ops_per_stream=100)
+    return Cell(
+        workload,
+        "gfrpc",
+        ServerSpec("gfrpc", tls, "pool", 2),
+        streams=2,
+        record_bytes=4096,
+        file_bytes=MiB if workload.startswith("seq") else 4096,
+        connections=connections,
+        files_per_stream=20,
+        ops_per_stream=100,
+    )
 
 
 @pytest.mark.timeout(60)
@@ -181,8 +234,9 @@ def test_seq_write_bytes_connections_and_cleanup(plain: Stack, connections: str)
     close timed per stream); per-stream opens one brick connection per stream, shared one;
     nothing is left on the brick."""
     meter = CountingMeter(plain)
-    samples = run_gfrpc(cell("seq-write", connections), plain.target, meter,
-                        tag=f"t-write-{connections}")
+    samples = run_gfrpc(
+        cell("seq-write", connections), plain.target, meter, tag=f"t-write-{connections}"
+    )
     assert len(samples) == 1
     check_sample(samples[0], None, 2 * MiB, 512)
     want = 2 if connections == "per-stream" else 1
@@ -313,8 +367,9 @@ def test_latency_summary_is_nearest_rank_in_ms() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_many_streams_connect_straight_to_the_brick(plain: Stack,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_streams_connect_straight_to_the_brick(
+    plain: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past DIRECT_ABOVE streams, with the target's brick known, the volumes come from
     connect_brick (no GETSPEC each): evidence says so, and the run works the same."""
     monkeypatch.setattr(drive_gfrpc, "DIRECT_ABOVE", 1)
@@ -335,8 +390,11 @@ def test_a_refused_connection_fails_the_run_without_leaving_threads() -> None:
     with socket.socket() as s:  # a bound port that does not listen: connections are refused
         s.bind((HOST, 0))
         port = s.getsockname()[1]
-        target = Target(spec=ServerSpec("gfrpc", False, "pool", 2), volname=VOL,
-                        url=f"gluster://{HOST}:{port}/{VOL}")
+        target = Target(
+            spec=ServerSpec("gfrpc", False, "pool", 2),
+            volname=VOL,
+            url=f"gluster://{HOST}:{port}/{VOL}",
+        )
         before = set(threading.enumerate())
         with pytest.raises(OSError):
             run_gfrpc(cell("stat"), target, ServerMeter([]), tag="t-refused")
@@ -344,9 +402,9 @@ def test_a_refused_connection_fails_the_run_without_leaving_threads() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_gfrpc_bench_measures_an_existing_volume_by_its_url(plain: Stack, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]
-                                                           ) -> None:
+def test_gfrpc_bench_measures_an_existing_volume_by_its_url(
+    plain: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``gfrpc bench gluster://HOST:PORT/VOL``: no staging, TLS off by default without
     --tls-dir, gfrpc's client only; the rows say which server kind --server named, have a
     positive value, no server figures (not our process) and no reference; the volume is
@@ -354,15 +412,38 @@ def test_gfrpc_bench_measures_an_existing_volume_by_its_url(plain: Stack, tmp_pa
     from gfrpc.cli import main
 
     out = tmp_path / "ext.json"
-    rc = main(["bench", plain.target.url, "--server", "gfrpc", "--workload", "seq-write",
-               "--workload", "stat", "--streams", "2", "--size", "2M", "--stat-ops", "50",
-               "--repeats", "1", "--json", str(out), "--quiet"])
+    rc = main(
+        [
+            "bench",
+            plain.target.url,
+            "--server",
+            "gfrpc",
+            "--workload",
+            "seq-write",
+            "--workload",
+            "stat",
+            "--streams",
+            "2",
+            "--size",
+            "2M",
+            "--stat-ops",
+            "50",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text
     import json
+
     rows = json.loads(out.read_text())["results"]
     assert {(r["workload"], r["client"], r["server"], r["tls"]) for r in rows} == {
-        ("seq-write", "gfrpc", "gfrpc", False), ("stat", "gfrpc", "gfrpc", False)}
+        ("seq-write", "gfrpc", "gfrpc", False),
+        ("stat", "gfrpc", "gfrpc", False),
+    }
     for r in rows:
         assert r["value"] > 0 and r["server_cpu_s"] is None and r["ratio_to_reference"] is None
     assert "seq-write" in text and "gfrpc → gfrpc" in text

@@ -17,8 +17,10 @@ def parse(*argv: str):  # type: ignore[no-untyped-def]
 
 
 def pairs(plan: planning.Plan) -> set[tuple[str, str, str | None, int, bool]]:
-    return {(c.client, c.server.kind, c.server.poller, c.server.event_threads, c.tls)
-            for c in plan.cells}
+    return {
+        (c.client, c.server.kind, c.server.poller, c.server.event_threads, c.tls)
+        for c in plan.cells
+    }
 
 
 def test_default_run_is_seq_write_four_pairs_and_the_poller_rows_tls_off_and_on() -> None:
@@ -28,15 +30,24 @@ def test_default_run_is_seq_write_four_pairs_and_the_poller_rows_tls_off_and_on(
     assert {c.workload for c in plan.cells} == {"seq-write"}
     expected = set()
     for tls in (False, True):
-        expected |= {("fio", "glusterfsd", None, 2, tls), ("fio", "gfrpc", "pool", 2, tls),
-                     ("gfrpc", "glusterfsd", None, 2, tls), ("gfrpc", "gfrpc", "pool", 2, tls),
-                     ("fio", "gfrpc", "single", 1, tls), ("fio", "gfrpc", "own-thread", 1, tls)}
+        expected |= {
+            ("fio", "glusterfsd", None, 2, tls),
+            ("fio", "gfrpc", "pool", 2, tls),
+            ("gfrpc", "glusterfsd", None, 2, tls),
+            ("gfrpc", "gfrpc", "pool", 2, tls),
+            ("fio", "gfrpc", "single", 1, tls),
+            ("fio", "gfrpc", "own-thread", 1, tls),
+        }
     assert pairs(plan) == expected and len(plan.cells) == 12
-    assert all(c.streams == 24 and c.record_bytes == MiB and c.file_bytes == 16 * MiB
-               for c in plan.cells)
+    assert all(
+        c.streams == 24 and c.record_bytes == MiB and c.file_bytes == 16 * MiB for c in plan.cells
+    )
     # the reference row comes first in each TLS group
-    assert (plan.cells[0].client, plan.cells[0].server.kind, plan.cells[0].tls) == \
-        ("fio", "glusterfsd", False)
+    assert (plan.cells[0].client, plan.cells[0].server.kind, plan.cells[0].tls) == (
+        "fio",
+        "glusterfsd",
+        False,
+    )
 
 
 def test_compare_is_the_full_matrix() -> None:
@@ -46,20 +57,49 @@ def test_compare_is_the_full_matrix() -> None:
     assert len(plan.cells) == 96
     assert {c.workload for c in plan.cells} == {"seq-write", "seq-read", "smallfile"}
     assert len(plan.specs) == 16
-    assert {(s.poller, s.event_threads) for s in plan.specs if s.kind == "gfrpc"} == \
-        set(planning.GFRPC_CONFIGS)
+    assert {(s.poller, s.event_threads) for s in plan.specs if s.kind == "gfrpc"} == set(
+        planning.GFRPC_CONFIGS
+    )
 
 
 def test_options_make_their_product_and_sizes_reach_the_cells() -> None:
     """Explicit options: every workload x client x server config; smallfile cells carry the
     small-file size and file count, seq cells --size and --record."""
-    plan = build_plan(parse("--workload", "smallfile", "--workload", "seq-read", "--client",
-                            "gfrpc", "--server", "gfrpc", "--poller", "single,pool",
-                            "--event-threads", "1,4", "--tls", "on", "--size", "8M",
-                            "--record", "256K", "--files", "10", "--file-size", "1K",
-                            "--streams", "3", "--connections", "shared"))
-    assert pairs(plan) == {("gfrpc", "gfrpc", "single", 1, True),
-                           ("gfrpc", "gfrpc", "pool", 1, True), ("gfrpc", "gfrpc", "pool", 4, True)}
+    plan = build_plan(
+        parse(
+            "--workload",
+            "smallfile",
+            "--workload",
+            "seq-read",
+            "--client",
+            "gfrpc",
+            "--server",
+            "gfrpc",
+            "--poller",
+            "single,pool",
+            "--event-threads",
+            "1,4",
+            "--tls",
+            "on",
+            "--size",
+            "8M",
+            "--record",
+            "256K",
+            "--files",
+            "10",
+            "--file-size",
+            "1K",
+            "--streams",
+            "3",
+            "--connections",
+            "shared",
+        )
+    )
+    assert pairs(plan) == {
+        ("gfrpc", "gfrpc", "single", 1, True),
+        ("gfrpc", "gfrpc", "pool", 1, True),
+        ("gfrpc", "gfrpc", "pool", 4, True),
+    }
     for c in plan.cells:
         assert c.streams == 3 and c.connections == "shared"
         if c.workload == "smallfile":
@@ -102,18 +142,26 @@ def test_labels_and_run_ids_are_distinct_per_cell_and_repeat() -> None:
 def test_reexec_argv_keeps_the_bench_arguments_and_maps_bench_write() -> None:
     """The isolated child gets the same bench arguments; bench-write means seq-write."""
     assert argv_after_command(["--debug", "bench", "--tls", "on"]) == ["--tls", "on"]
-    assert argv_after_command(["bench-write", "--streams", "2"]) == \
-        ["--workload", "seq-write", "--streams", "2"]
+    assert argv_after_command(["bench-write", "--streams", "2"]) == [
+        "--workload",
+        "seq-write",
+        "--streams",
+        "2",
+    ]
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--streams", "0"], "--streams must be at least 1"),
-    (["--size", "0"], "--size must be at least 1 byte"),
-    (["--compare", "gluster://h/v"], "leave out the gluster:// target"),
-    (["--tls-dir", "/x"], "--tls-dir is for a gluster:// target"),
-])
-def test_bad_options_get_one_line_errors(argv: list[str], needle: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--streams", "0"], "--streams must be at least 1"),
+        (["--size", "0"], "--size must be at least 1 byte"),
+        (["--compare", "gluster://h/v"], "leave out the gluster:// target"),
+        (["--tls-dir", "/x"], "--tls-dir is for a gluster:// target"),
+    ],
+)
+def test_bad_options_get_one_line_errors(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Options that cannot work are refused before anything starts, in one line."""
     assert main(["bench", *argv]) == 1
     err = capsys.readouterr().err.strip()

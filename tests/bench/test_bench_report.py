@@ -34,28 +34,53 @@ from gfrpc.errors import ConfigError
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "bench" / "recorded-run.json"
 REPEATS = 3
 MACHINE: dict[str, Any] = {
-    "cpu_model": "AMD EPYC", "cores": 2, "kernel": "Linux 6.1.0-28-cloud-amd64",
-    "python": "3.11.7", "openssl": "OpenSSL 3.0.19 27 Jan 2026", "glusterfs": "10.3",
-    "fio": "3.33", "gfrpc": "0.1.0", "date": "2026-12-01T17:40:00+00:00",
+    "cpu_model": "AMD EPYC",
+    "cores": 2,
+    "kernel": "Linux 6.1.0-28-cloud-amd64",
+    "python": "3.11.7",
+    "openssl": "OpenSSL 3.0.19 27 Jan 2026",
+    "glusterfs": "10.3",
+    "fio": "3.33",
+    "gfrpc": "0.1.0",
+    "date": "2026-12-01T17:40:00+00:00",
     "aes_gcm_mb_s": 2453.2,
 }
 COMMAND = "gfrpc bench --compare --repeats 3"
 
 BASE_KEYS = {
-    "workload": str, "phase": (str, type(None)), "client": str, "server": str, "tls": bool,
-    "poller": (str, type(None)), "event_threads": int, "connections": str, "streams": int,
-    "record_bytes": int, "bytes_total": int, "ops_total": int, "value": (int, float),
-    "unit": str, "runs": list, "client_cpu_s": (int, float, type(None)),
-    "server_cpu_s": (int, float, type(None)), "server_busy_cores": (int, float, type(None)),
-    "latency_ms": (dict, type(None)), "ratio_to_reference": (int, float, type(None)),
+    "workload": str,
+    "phase": (str, type(None)),
+    "client": str,
+    "server": str,
+    "tls": bool,
+    "poller": (str, type(None)),
+    "event_threads": int,
+    "connections": str,
+    "streams": int,
+    "record_bytes": int,
+    "bytes_total": int,
+    "ops_total": int,
+    "value": (int, float),
+    "unit": str,
+    "runs": list,
+    "client_cpu_s": (int, float, type(None)),
+    "server_cpu_s": (int, float, type(None)),
+    "server_busy_cores": (int, float, type(None)),
+    "latency_ms": (dict, type(None)),
+    "ratio_to_reference": (int, float, type(None)),
     "server_cpu_s_per_gb": (int, float, type(None)),
-    "server_cpu_us_per_op": (int, float, type(None)), "evidence": list,
+    "server_cpu_us_per_op": (int, float, type(None)),
+    "evidence": list,
 }
-SWEEP_KEYS = {"connection_count": int, "server_rss_mb": (int, float, type(None)),
-              "server_threads": (int, type(None))}
+SWEEP_KEYS = {
+    "connection_count": int,
+    "server_rss_mb": (int, float, type(None)),
+    "server_threads": (int, type(None)),
+}
 
 
 # -- a synthetic run ---------------------------------------------------------------------
+
 
 def _specs(tls: bool) -> list[tuple[str, ServerSpec]]:
     return [
@@ -74,16 +99,35 @@ def _cells() -> list[Cell]:
         for tls in (False, True):
             for client, spec in _specs(tls):
                 if workload == "smallfile":
-                    cells.append(Cell(workload, client, spec, streams=4, file_bytes=4096,
-                                      files_per_stream=250))
+                    cells.append(
+                        Cell(
+                            workload, client, spec, streams=4, file_bytes=4096, files_per_stream=250
+                        )
+                    )
                 else:
                     cells.append(Cell(workload, client, spec, streams=24, file_bytes=64 * MiB))
-    cells.append(Cell("stat", "gfrpc", ServerSpec("gfrpc", False, "pool", 2), streams=4,
-                      files_per_stream=10, ops_per_stream=500))
+    cells.append(
+        Cell(
+            "stat",
+            "gfrpc",
+            ServerSpec("gfrpc", False, "pool", 2),
+            streams=4,
+            files_per_stream=10,
+            ops_per_stream=500,
+        )
+    )
     for n in (1, 24):
         for poller, threads in (("own-thread", 2), ("pool", 4)):
-            cells.append(Cell("seq-write", "gfrpc", ServerSpec("gfrpc", False, poller, threads),
-                              streams=n, file_bytes=4 * MiB, connection_count=n))
+            cells.append(
+                Cell(
+                    "seq-write",
+                    "gfrpc",
+                    ServerSpec("gfrpc", False, poller, threads),
+                    streams=n,
+                    file_bytes=4 * MiB,
+                    connection_count=n,
+                )
+            )
     return cells
 
 
@@ -92,23 +136,50 @@ def _samples(cell: Cell, i: int, repeat: int) -> list[Sample]:
     k = 1.0 + 0.07 * i + 0.11 * ((repeat * 7 + i) % 3)
     lat = {"p50": 2.0 * k, "p99": 9.0 * k, "max": 20.0 * k} if cell.client == "gfrpc" else None
     span = 1.25 * k if cell.client == "fio" else None
-    sweep = dict(server_rss_mb=40.0 + (cell.connection_count or 0) * (1.5 if
-                 cell.server.poller == "own-thread" else 0.1),
-                 server_threads=(cell.connection_count or 0) + 3
-                 if cell.server.poller == "own-thread" else 7) \
-        if cell.connection_count else {}
+    sweep = (
+        dict(
+            server_rss_mb=40.0
+            + (cell.connection_count or 0) * (1.5 if cell.server.poller == "own-thread" else 0.1),
+            server_threads=(cell.connection_count or 0) + 3
+            if cell.server.poller == "own-thread"
+            else 7,
+        )
+        if cell.connection_count
+        else {}
+    )
     if cell.workload == "smallfile":
         files = cell.streams * cell.files_per_stream
-        return [Sample(p, files * 4096 if p == "create" else 0, files, 0.4 * k * (j + 1),
-                       0.3 * k, 0.5 * k * (j + 1), latencies_ms=lat, span_s=span)
-                for j, p in enumerate(("create", "stat", "unlink"))]
+        return [
+            Sample(
+                p,
+                files * 4096 if p == "create" else 0,
+                files,
+                0.4 * k * (j + 1),
+                0.3 * k,
+                0.5 * k * (j + 1),
+                latencies_ms=lat,
+                span_s=span,
+            )
+            for j, p in enumerate(("create", "stat", "unlink"))
+        ]
     if cell.workload == "stat":
         ops = cell.streams * cell.ops_per_stream
         return [Sample(None, 0, ops, 0.5 * k, 0.45 * k, 0.2 * k, latencies_ms=lat)]
     total = cell.streams * cell.file_bytes
     wall = 1.6 * k if not cell.connection_count else 0.1 * k * max(1.0, cell.streams / 8)
-    return [Sample(None, total, total // cell.record_bytes, wall, 0.56 * wall, 0.69 * wall,
-                   latencies_ms=lat, span_s=span, **sweep)]
+    return [
+        Sample(
+            None,
+            total,
+            total // cell.record_bytes,
+            wall,
+            0.56 * wall,
+            0.69 * wall,
+            latencies_ms=lat,
+            span_s=span,
+            **sweep,
+        )
+    ]
 
 
 def synthetic_runs() -> list[Run]:
@@ -117,30 +188,61 @@ def synthetic_runs() -> list[Run]:
     cells = _cells()
     for repeat in range(REPEATS):
         for i, cell in enumerate(cells):
-            fail = (repeat == 1 and cell.workload == "seq-write" and cell.server.poller == "single"
-                    and not cell.tls and cell.connection_count is None)
-            runs.append(Run(cell, repeat, [] if fail else _samples(cell, i, repeat),
-                            "brick died" if fail else None))
+            fail = (
+                repeat == 1
+                and cell.workload == "seq-write"
+                and cell.server.poller == "single"
+                and not cell.tls
+                and cell.connection_count is None
+            )
+            runs.append(
+                Run(
+                    cell,
+                    repeat,
+                    [] if fail else _samples(cell, i, repeat),
+                    "brick died" if fail else None,
+                )
+            )
     return runs
 
 
 def synthetic_doc() -> dict[str, Any]:
-    return document(MACHINE, synthetic_runs(), command=COMMAND,
-                    notes=["fio has no STAT over gfapi: stat rows are gfrpc only"])
+    return document(
+        MACHINE,
+        synthetic_runs(),
+        command=COMMAND,
+        notes=["fio has no STAT over gfapi: stat rows are gfrpc only"],
+    )
 
 
 def _cell_key(c: Cell) -> tuple[Any, ...]:
-    return (c.workload, c.client, c.server.kind, c.tls, c.server.poller if c.server.kind ==
-            "gfrpc" else None, c.server.event_threads, c.connections, c.connection_count)
+    return (
+        c.workload,
+        c.client,
+        c.server.kind,
+        c.tls,
+        c.server.poller if c.server.kind == "gfrpc" else None,
+        c.server.event_threads,
+        c.connections,
+        c.connection_count,
+    )
 
 
 def _row_key(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (r["workload"], r["client"], r["server"], r["tls"], r["poller"], r["event_threads"],
-            r["connections"], r.get("connection_count"))
+    return (
+        r["workload"],
+        r["client"],
+        r["server"],
+        r["tls"],
+        r["poller"],
+        r["event_threads"],
+        r["connections"],
+        r.get("connection_count"),
+    )
 
 
 def _find(rows: list[dict[str, Any]], **want: Any) -> dict[str, Any]:
-    want.setdefault("connection_count", None)      # main rows unless a sweep point is asked
+    want.setdefault("connection_count", None)  # main rows unless a sweep point is asked
     hits = [r for r in rows if all(r.get(k) == v for k, v in want.items())]
     assert len(hits) == 1, (want, hits)
     return hits[0]
@@ -167,8 +269,18 @@ def test_recorded_json_has_every_contract_field_with_its_type(any_recorded):
     follows the workload; poller is null exactly for glusterfsd; phase only on smallfile."""
     assert {"machine", "results"} <= set(any_recorded)
     assert any_recorded["schema"] == 1 and isinstance(any_recorded["command"], str)
-    for key in ("cpu_model", "cores", "kernel", "python", "openssl", "glusterfs", "fio",
-                "gfrpc", "date", "aes_gcm_mb_s"):
+    for key in (
+        "cpu_model",
+        "cores",
+        "kernel",
+        "python",
+        "openssl",
+        "glusterfs",
+        "fio",
+        "gfrpc",
+        "date",
+        "aes_gcm_mb_s",
+    ):
         assert key in any_recorded["machine"], key
     assert any_recorded["results"]
     for row in any_recorded["results"]:
@@ -183,8 +295,9 @@ def test_recorded_json_has_every_contract_field_with_its_type(any_recorded):
         if row["latency_ms"] is not None:
             assert set(row["latency_ms"]) == {"p50", "p99", "max"}
         assert len(row["evidence"]) == len(row["runs"])
-        assert all((e is None) == (v is None) for e, v in zip(row["evidence"], row["runs"],
-                                                             strict=True))
+        assert all(
+            (e is None) == (v is None) for e, v in zip(row["evidence"], row["runs"], strict=True)
+        )
         if row["unit"] == "MB/s":
             assert row["server_cpu_us_per_op"] is None
         else:
@@ -225,13 +338,21 @@ def test_medians_busy_cores_and_cpu_per_unit_are_per_run_then_median():
     for row in rows:
         mine = [r for r in runs if _cell_key(r.cell) == _row_key(row)]
         ss = [next(s for s in r.samples if s.phase == row["phase"]) for r in mine if r.samples]
-        assert row["runs"] == [None if not r.samples else pytest.approx(
-            next(s for s in r.samples if s.phase == row["phase"]).value, abs=1e-3) for r in mine]
+        assert row["runs"] == [
+            None
+            if not r.samples
+            else pytest.approx(
+                next(s for s in r.samples if s.phase == row["phase"]).value, abs=1e-3
+            )
+            for r in mine
+        ]
         assert row["value"] == pytest.approx(statistics.median(s.value for s in ss), abs=1e-3)
         assert row["server_cpu_s"] == pytest.approx(
-            statistics.median(s.server_cpu_s for s in ss), abs=1e-3)
+            statistics.median(s.server_cpu_s for s in ss), abs=1e-3
+        )
         assert row["client_cpu_s"] == pytest.approx(
-            statistics.median(s.client_cpu_s for s in ss), abs=1e-3)
+            statistics.median(s.client_cpu_s for s in ss), abs=1e-3
+        )
         busy = statistics.median(s.server_cpu_s / (s.span_s or s.wall_s) for s in ss)
         assert row["server_busy_cores"] == pytest.approx(busy, abs=1e-3)
         if row["unit"] == "MB/s":
@@ -267,21 +388,30 @@ def test_ratio_to_reference_same_event_threads_else_the_most():
         assert ref1["ratio_to_reference"] == 1.0 and ref2["ratio_to_reference"] == 1.0
         pool2 = _find(rows, client="fio", server="gfrpc", **g)
         assert pool2["reference_event_threads"] == 2
-        assert pool2["ratio_to_reference"] == pytest.approx(pool2["value"] / ref2["value"],
-                                                            abs=1e-3)
-        pool4 = _find(rows, client="gfrpc", server="gfrpc", poller="pool",
-                      phase=None, **g)
-        assert pool4["reference_event_threads"] == 2   # no x4 reference: the most (2)
-        assert pool4["ratio_to_reference"] == pytest.approx(pool4["value"] / ref2["value"],
-                                                            abs=1e-3)
+        assert pool2["ratio_to_reference"] == pytest.approx(
+            pool2["value"] / ref2["value"], abs=1e-3
+        )
+        pool4 = _find(rows, client="gfrpc", server="gfrpc", poller="pool", phase=None, **g)
+        assert pool4["reference_event_threads"] == 2  # no x4 reference: the most (2)
+        assert pool4["ratio_to_reference"] == pytest.approx(
+            pool4["value"] / ref2["value"], abs=1e-3
+        )
         single = _find(rows, client="gfrpc", poller="single", **g)
         assert single["reference_event_threads"] == 2
     stat = _find(rows, workload="stat")
     assert stat["ratio_to_reference"] is None
-    create = _find(rows, workload="smallfile", phase="create", client="gfrpc",
-                   poller="single", tls=True)
-    ref = _find(rows, workload="smallfile", phase="create", client="fio", server="glusterfsd",
-                event_threads=2, tls=True)
+    create = _find(
+        rows, workload="smallfile", phase="create", client="gfrpc", poller="single", tls=True
+    )
+    ref = _find(
+        rows,
+        workload="smallfile",
+        phase="create",
+        client="fio",
+        server="glusterfsd",
+        event_threads=2,
+        tls=True,
+    )
     assert create["ratio_to_reference"] == pytest.approx(create["value"] / ref["value"], abs=1e-3)
 
 
@@ -291,8 +421,9 @@ def test_failed_run_is_null_in_runs_left_out_of_medians_and_noted():
     doc = synthetic_doc()
     row = _find(doc["results"], workload="seq-write", poller="single", tls=False)
     assert row["runs"][1] is None and None not in (row["runs"][0], row["runs"][2])
-    assert row["value"] == pytest.approx(statistics.median([row["runs"][0], row["runs"][2]]),
-                                         abs=1e-3)
+    assert row["value"] == pytest.approx(
+        statistics.median([row["runs"][0], row["runs"][2]]), abs=1e-3
+    )
     assert any("run 2 of seq-write" in n and "brick died" in n for n in doc["notes"])
 
 
@@ -313,9 +444,24 @@ def test_a_cell_whose_runs_all_failed_keeps_a_row_of_nulls():
 def test_many_repeats_keep_table_lines_within_120_characters():
     """Rule: with many repeats the runs column shrinks to min..max so lines stay ≤ 120."""
     cell = Cell("seq-write", "fio", ServerSpec("glusterfsd", True, None, 4), streams=24)
-    runs = [Run(cell, i, [Sample(None, 1600 * MB, 1526, 1.0 + i / 7, 2.5, 3.1,
-                                 latencies_ms={"p50": 1234.5, "p99": 99999.0, "max": 1e5})])
-            for i in range(15)]
+    runs = [
+        Run(
+            cell,
+            i,
+            [
+                Sample(
+                    None,
+                    1600 * MB,
+                    1526,
+                    1.0 + i / 7,
+                    2.5,
+                    3.1,
+                    latencies_ms={"p50": 1234.5, "p99": 99999.0, "max": 1e5},
+                )
+            ],
+        )
+        for i in range(15)
+    ]
     text = render_table(document(MACHINE, runs, command=COMMAND, notes=[]))
     assert max(len(x) for x in text.splitlines()) <= MAX_WIDTH
     assert "(15/15)" in text
@@ -338,15 +484,24 @@ def test_load_round_trips_and_rejects_other_files(tmp_path):
 
 # -- table, bounds, plot -----------------------------------------------------------------
 
+
 def test_table_names_the_machine_and_shows_every_row(recorded):
     """Rule: the plain table has the header facts (CPU, cores, kernel, Python, OpenSSL,
     GlusterFS, fio, date, command), a line per result row with its median and runs, TLS off
     before on, lines of at most 120 characters and no pass/fail words."""
     text = render_table(recorded)
     m = recorded["machine"]
-    for fact in (m["cpu_model"], f"{m['cores']} cores", m["kernel"], m["python"], m["openssl"],
-                 f"GlusterFS {m['glusterfs']}", f"fio {m['fio']}", m["date"],
-                 recorded["command"]):
+    for fact in (
+        m["cpu_model"],
+        f"{m['cores']} cores",
+        m["kernel"],
+        m["python"],
+        m["openssl"],
+        f"GlusterFS {m['glusterfs']}",
+        f"fio {m['fio']}",
+        m["date"],
+        recorded["command"],
+    ):
         assert str(fact) in text, fact
     lines = text.splitlines()
     assert max(len(x) for x in lines) <= MAX_WIDTH
@@ -366,9 +521,13 @@ def test_table_row_values_match_the_document():
     doc = synthetic_doc()
     text = render_table(doc)
     row = _find(doc["results"], workload="seq-write", client="fio", server="gfrpc", tls=True)
-    line = next(x for x in text.splitlines() if x.strip().startswith(row_label(row))
-                and f"(x{row['reference_event_threads']})" in x
-                and f"{row['value']:.0f}" in x)
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.strip().startswith(row_label(row))
+        and f"(x{row['reference_event_threads']})" in x
+        and f"{row['value']:.0f}" in x
+    )
     assert f"{row['ratio_to_reference']:.2f}" in line
     assert f"{row['server_busy_cores']:.2f}" in line
 
@@ -388,8 +547,11 @@ def test_bounds_names_one_verdict_per_row_in_every_group(recorded):
     and a line per row with a verdict and the numbers behind it."""
     text = render_bounds(recorded)
     verdicts = (CRYPTO, CLIENT, SERVER, WAITING)
-    groups = {(r["workload"], r["phase"], r["tls"]) for r in recorded["results"]
-              if "connection_count" not in r}
+    groups = {
+        (r["workload"], r["phase"], r["tls"])
+        for r in recorded["results"]
+        if "connection_count" not in r
+    }
     heads = [x for x in text.splitlines() if not x.startswith(" ")][1:]
     assert len(heads) == len(groups)
     for head in heads:
@@ -402,22 +564,45 @@ def test_bounds_names_one_verdict_per_row_in_every_group(recorded):
 
 
 def _row(**kw: Any) -> dict[str, Any]:
-    base = {"workload": "seq-write", "phase": None, "client": "fio", "server": "glusterfsd",
-            "tls": False, "poller": None, "event_threads": 2, "connections": "per-stream",
-            "bytes_total": 1600 * MB, "client_cpu_s": 1.0, "server_cpu_s": 1.0,
-            "client_busy_cores": 0.3, "server_busy_cores": 0.3, "value": 1000.0}
+    base = {
+        "workload": "seq-write",
+        "phase": None,
+        "client": "fio",
+        "server": "glusterfsd",
+        "tls": False,
+        "poller": None,
+        "event_threads": 2,
+        "connections": "per-stream",
+        "bytes_total": 1600 * MB,
+        "client_cpu_s": 1.0,
+        "server_cpu_s": 1.0,
+        "client_busy_cores": 0.3,
+        "server_busy_cores": 0.3,
+        "value": 1000.0,
+    }
     return base | kw
 
 
-@pytest.mark.parametrize(("row", "want"), [
-    (_row(tls=True, client_cpu_s=1.5, server_cpu_s=1.5), CRYPTO),     # 1.30 of 3 CPU-s
-    (_row(tls=True, client_cpu_s=4.0, server_cpu_s=4.0,
-          client_busy_cores=0.5, server_busy_cores=1.3), SERVER),      # crypto 16 %: CPU full
-    (_row(client_busy_cores=1.1, server_busy_cores=0.6), CLIENT),      # 1.7 of 2 cores
-    (_row(client="gfrpc", client_busy_cores=0.95, server_busy_cores=0.2), CLIENT),  # GIL
-    (_row(server="gfrpc", poller="single", server_busy_cores=0.9), SERVER),
-    (_row(client_busy_cores=0.3, server_busy_cores=0.4), WAITING),
-])
+@pytest.mark.parametrize(
+    ("row", "want"),
+    [
+        (_row(tls=True, client_cpu_s=1.5, server_cpu_s=1.5), CRYPTO),  # 1.30 of 3 CPU-s
+        (
+            _row(
+                tls=True,
+                client_cpu_s=4.0,
+                server_cpu_s=4.0,
+                client_busy_cores=0.5,
+                server_busy_cores=1.3,
+            ),
+            SERVER,
+        ),  # crypto 16 %: CPU full
+        (_row(client_busy_cores=1.1, server_busy_cores=0.6), CLIENT),  # 1.7 of 2 cores
+        (_row(client="gfrpc", client_busy_cores=0.95, server_busy_cores=0.2), CLIENT),  # GIL
+        (_row(server="gfrpc", poller="single", server_busy_cores=0.9), SERVER),
+        (_row(client_busy_cores=0.3, server_busy_cores=0.4), WAITING),
+    ],
+)
 def test_verdict_follows_the_rows_numbers(row, want):
     """Rule: crypto when the estimated AES-GCM CPU (bytes × 2 / rate) is ≥ a third of all CPU;
     else the side with the larger share when the cores are used up, or the side near its
@@ -431,6 +616,7 @@ def test_plot_writes_a_png(recorded, tmp_path):
     """Rule: --plot writes a PNG file (signature, more than 10 KB) from a recorded JSON."""
     pytest.importorskip("matplotlib")
     from gfrpc.bench.experiment.plot import plot
+
     out = tmp_path / "bench.png"
     plot(recorded, out)
     data = out.read_bytes()
@@ -441,6 +627,7 @@ def test_plot_writes_a_png(recorded, tmp_path):
 def test_plot_without_matplotlib_says_how_to_install(recorded, tmp_path, monkeypatch):
     """Rule: without matplotlib, plot raises ConfigError naming the bench extra."""
     from gfrpc.bench.experiment.plot import plot
+
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ConfigError, match=r"gfrpc\[bench\]"):
         plot(recorded, tmp_path / "x.png")
@@ -448,10 +635,13 @@ def test_plot_without_matplotlib_says_how_to_install(recorded, tmp_path, monkeyp
 
 # -- machine facts -------------------------------------------------------------------------
 
+
 def test_openssl_speed_output_parses_to_mb_per_s():
     """Rule: ``openssl speed`` prints thousands of bytes/s; aes_gcm_mb_s is 10^6 bytes/s."""
-    text = ("The 'numbers' are in 1000s of bytes per second processed.\n"
-            "type          16384 bytes\nAES-128-GCM    2453219.79k\n")
+    text = (
+        "The 'numbers' are in 1000s of bytes per second processed.\n"
+        "type          16384 bytes\nAES-128-GCM    2453219.79k\n"
+    )
     assert parse_openssl_speed(text) == pytest.approx(2453.2, abs=0.05)
     assert parse_openssl_speed("garbage") is None
 
@@ -468,7 +658,7 @@ def test_machine_info_has_the_header_facts():
     json.dumps(info)
 
 
-if __name__ == "__main__":       # regenerate the recorded fixture from the synthetic run
+if __name__ == "__main__":  # regenerate the recorded fixture from the synthetic run
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
     save(synthetic_doc(), FIXTURE)
     print(f"wrote {FIXTURE}")

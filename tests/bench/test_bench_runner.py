@@ -62,17 +62,27 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.mark.timeout(30)
-def test_repeats_interleave_and_fio_results_land_in_their_own_runs(fakes: list[str],
-                                                                  tmp_path: Path) -> None:
+def test_repeats_interleave_and_fio_results_land_in_their_own_runs(
+    fakes: list[str], tmp_path: Path
+) -> None:
     """Repeats run A B C, A B C; each fio cell's report is read before the run ends and lands
     in its own Run; a fio failure marks only that run; no fio cell is left running."""
-    cells = [Cell("seq-write", "fio", REAL), Cell("seq-write", "fio", MINE),
-             Cell("seq-write", "gfrpc", MINE)]
+    cells = [
+        Cell("seq-write", "fio", REAL),
+        Cell("seq-write", "fio", MINE),
+        Cell("seq-write", "gfrpc", MINE),
+    ]
     pairs = [(c, target(c.server)) for c in cells]
-    runs = runner.run_plan(pairs, repeats=2, scratch=tmp_path,
-                           progress=runner.Progress(6, enabled=False), say=lambda m: None)
+    runs = runner.run_plan(
+        pairs,
+        repeats=2,
+        scratch=tmp_path,
+        progress=runner.Progress(6, enabled=False),
+        say=lambda m: None,
+    )
     assert [(r.cell.client, r.cell.server.kind, r.repeat) for r in runs] == [
-        (c.client, c.server.kind, rep) for rep in range(2) for c in cells]
+        (c.client, c.server.kind, rep) for rep in range(2) for c in cells
+    ]
     starts = [line.split()[1] for line in fakes if line.split()[0] in ("start", "gfrpc")]
     assert [s[:2] for s in starts] == ["b0", "b0", "b0", "b1", "b1", "b1"]
     assert FakeFio.alive == []
@@ -87,7 +97,8 @@ def test_repeats_interleave_and_fio_results_land_in_their_own_runs(fakes: list[s
 
 @pytest.mark.timeout(30)
 def test_no_more_than_the_limit_of_fio_cells_tear_down_at_once(
-        fakes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """fio cells whose process never exits on its own are finished (waited for) once more
     than MAX_FIO_TEARING_DOWN of them are pending, before the next row starts."""
     peak = 0
@@ -100,7 +111,12 @@ def test_no_more_than_the_limit_of_fio_cells_tear_down_at_once(
 
     monkeypatch.setattr(FakeFio, "__init__", init)
     cells = [Cell("seq-write", "fio", REAL, streams=n) for n in range(1, 7)]
-    runs = runner.run_plan([(c, target(c.server)) for c in cells], repeats=1, scratch=tmp_path,
-                           progress=runner.Progress(6, enabled=False), say=lambda m: None)
+    runs = runner.run_plan(
+        [(c, target(c.server)) for c in cells],
+        repeats=1,
+        scratch=tmp_path,
+        progress=runner.Progress(6, enabled=False),
+        say=lambda m: None,
+    )
     assert peak <= runner.MAX_FIO_TEARING_DOWN + 1
     assert all(r.samples for r in runs) and FakeFio.alive == []

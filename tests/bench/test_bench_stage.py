@@ -29,8 +29,9 @@ from gfrpc.bench.realgluster_support import pid_alive
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="gfrpc bricks (trusted.* xattrs) need root")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="gfrpc bricks (trusted.* xattrs) need root"
+)
 PLAIN = ServerSpec("gfrpc", False, "pool", 2)
 TLS = ServerSpec("gfrpc", True, "single", 1)
 GLUSTERFSD = ServerSpec("glusterfsd", False)
@@ -40,11 +41,13 @@ GLUSTERFSD = ServerSpec("glusterfsd", False)
 @pytest.mark.timeout(60)
 def test_gfrpc_stage_serves_each_target_and_leaves_nothing(tmp_path: Path) -> None:
     """Rule: without isolation or port 24007 a stage runs gfrpc bricks behind a mgmtd on a
-    free port, plain and TLS; each Target.url takes a write and a read with gfrpc's client; glusterfsd and fio
+    free port, plain and TLS; each Target.url takes a write and a read with gfrpc's client;
+    glusterfsd and fio
     are reported missing in one line; after close() the server pids are gone and the
     scratch tree is removed."""
-    with Stage([PLAIN, TLS, GLUSTERFSD], scratch_parent=tmp_path, isolated=False,
-               use_port_24007=False) as st:
+    with Stage(
+        [PLAIN, TLS, GLUSTERFSD], scratch_parent=tmp_path, isolated=False, use_port_24007=False
+    ) as st:
         assert st.glusterfsd_missing and "\n" not in st.glusterfsd_missing
         assert st.fio_missing and "\n" not in st.fio_missing
         assert st.scratch is not None and st.scratch.is_relative_to(tmp_path)
@@ -72,8 +75,9 @@ def test_gfrpc_stage_serves_each_target_and_leaves_nothing(tmp_path: Path) -> No
 
 @needs_root
 @pytest.mark.timeout(60)
-def test_stage_that_fails_half_way_stops_what_it_started(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stage_that_fails_half_way_stops_what_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rule: when one gfrpc brick does not come up, start() raises StageError naming its log,
     and the mgmtd and the other brick it had started are stopped and the scratch removed."""
     real = stage_gfrpc._brick_args
@@ -96,8 +100,12 @@ def test_external_target_parses_the_url() -> None:
     """Rule: an external volume's Target keeps the URL, names fio's host only on port 24007
     (gfapi has no port option), has no server pids, and a bad URL is a ConfigError."""
     t = external_target("gluster://server1/vol1", tls_dir=Path("/c"), mgmt_tls_dir=None)
-    assert (t.url, t.volname, t.fio_host, t.server_pids) == \
-        ("gluster://server1/vol1", "vol1", "server1", [])
+    assert (t.url, t.volname, t.fio_host, t.server_pids) == (
+        "gluster://server1/vol1",
+        "vol1",
+        "server1",
+        [],
+    )
     assert t.tls_dir == Path("/c") and t.spec.tls and t.brick is None
     t = external_target("gluster://127.0.0.2:24007/v", tls_dir=None, mgmt_tls_dir=None)
     assert t.fio_host == "127.0.0.2" and not t.spec.tls
@@ -107,8 +115,9 @@ def test_external_target_parses_the_url() -> None:
         external_target("http://x/v", tls_dir=None, mgmt_tls_dir=None)
 
 
-def test_overlay_refuses_outside_the_private_namespace(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overlay_refuses_outside_the_private_namespace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rule: secure_access_overlay never touches the host: it raises outside the isolated
     namespace, also when only the environment marker claims isolation (the namespaces are
     still the parent's), and leaves the scratch dir and the mount table as they were."""
@@ -155,8 +164,11 @@ def test_isolated_child_owns_loopback_and_gets_sigterm(tmp_path: Path) -> None:
     24007 on 127.x; a SIGTERM to the parent reaches the child, whose exit status the parent
     returns."""
     ready = tmp_path / "ready"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(ready)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, CHILD, str(ready)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 20
     while not ready.exists():
         assert parent.poll() is None, parent.communicate()[0].decode()
@@ -195,8 +207,11 @@ def test_signal_to_the_bench_stops_the_isolated_stage(tmp_path: Path, sig: int) 
     stage in the namespace, which stops its servers by pid and removes its private tmpfs
     scratch tree before exiting with 128 + the signal."""
     ready = tmp_path / "ready.json"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, STAGE_CHILD, str(ready)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, STAGE_CHILD, str(ready)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 45
     while not ready.exists() or not ready.read_text():
         assert parent.poll() is None, parent.communicate()[0].decode()

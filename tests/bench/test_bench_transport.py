@@ -13,8 +13,23 @@ def test_tiny_run_has_every_row_with_positive_numbers(tmp_path, capsys):
     """Every poller × TLS × connections cell and its baseline appear, with positive MB/s and
     CPU-s/GB, ratios against the baseline, the aims below the table, and the JSON file."""
     out = tmp_path / "bench.json"
-    rc = main(["--connections", "1,2", "--megabytes", "3", "--payload", "65536", "--repeats", "1",
-               "--tls", "both", "--json", str(out), "--quiet"])
+    rc = main(
+        [
+            "--connections",
+            "1,2",
+            "--megabytes",
+            "3",
+            "--payload",
+            "65536",
+            "--repeats",
+            "1",
+            "--tls",
+            "both",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     data = json.loads(out.read_text())
@@ -36,9 +51,26 @@ def test_cli_hooks_parse_the_documented_options():
     """add_arguments() gives the options the lead wires into `gfrpc bench-transport`."""
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--pollers", "pool,single", "--connections", "1,4,24", "--tls", "on",
-                              "--repeats", "3", "--seconds", "2", "--event-threads", "4",
-                              "--json", "x.json", "--server", "local"])
+    args = parser.parse_args(
+        [
+            "--pollers",
+            "pool,single",
+            "--connections",
+            "1,4,24",
+            "--tls",
+            "on",
+            "--repeats",
+            "3",
+            "--seconds",
+            "2",
+            "--event-threads",
+            "4",
+            "--json",
+            "x.json",
+            "--server",
+            "local",
+        ]
+    )
     assert args.pollers == ["pool", "single"] and args.connections == [1, 4, 24]
     assert (args.tls, args.repeats, args.seconds, args.event_threads) == ("on", 3, 2.0, 4)
 
@@ -46,10 +78,23 @@ def test_cli_hooks_parse_the_documented_options():
 def test_aims_are_computed_not_asserted():
     """The aims report met/not met from the rows (here: pool slower than own-thread)."""
     samples = []
-    for kind, mbps, cpu in (("baseline", 500, 3.0), ("single", 460, 3.5), ("own-thread", 300, 5.0),
-                            ("pool", 250, 4.0)):
-        samples.append({"kind": kind, "tls": True, "connections": 24, "mb_per_s": mbps,
-                        "cpu_s_per_gb": cpu, "client_cpu_s": 1.0, "server_cpu_s": 1.0})
+    for kind, mbps, cpu in (
+        ("baseline", 500, 3.0),
+        ("single", 460, 3.5),
+        ("own-thread", 300, 5.0),
+        ("pool", 250, 4.0),
+    ):
+        samples.append(
+            {
+                "kind": kind,
+                "tls": True,
+                "connections": 24,
+                "mb_per_s": mbps,
+                "cpu_s_per_gb": cpu,
+                "client_cpu_s": 1.0,
+                "server_cpu_s": 1.0,
+            }
+        )
     aims = report.aims(report.aggregate(samples))
     assert [a["met"] for a in aims] == [True, True, True]
     samples[1]["mb_per_s"] = 200

@@ -16,8 +16,23 @@ from gfrpc import __version__
 pytestmark = pytest.mark.timeout(60)
 
 GFRPC = [sys.executable, "-m", "gfrpc.cli"]
-SUBCOMMANDS = ["dump", "ping", "portmap", "brick", "mgmtd", "certs", "put", "get", "ls",
-               "stat", "rm", "mkdir", "bench", "bench-transport", "bench-write"]
+SUBCOMMANDS = [
+    "dump",
+    "ping",
+    "portmap",
+    "brick",
+    "mgmtd",
+    "certs",
+    "put",
+    "get",
+    "ls",
+    "stat",
+    "rm",
+    "mkdir",
+    "bench",
+    "bench-transport",
+    "bench-write",
+]
 
 
 def gfrpc(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -79,8 +94,11 @@ def test_certs_writes_glusterfs_files(tmp_path: Path) -> None:
 def _start_brick(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
     brick = tmp_path / "brick"
     brick.mkdir(exist_ok=True)
-    proc = subprocess.Popen([*GFRPC, "brick", "--dir", str(brick), "--port", "0", "--host",
-                             "127.0.0.1", *extra], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*GFRPC, "brick", "--dir", str(brick), "--port", "0", "--host", "127.0.0.1", *extra],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the one "ready" line
     m = re.search(r"ready on 127\.0\.0\.1:(\d+)", line)
@@ -138,7 +156,9 @@ def test_brick_missing_dir_is_one_line(tmp_path: Path) -> None:
     """A brick directory that does not exist is a one-line error."""
     out = gfrpc("brick", "--dir", str(tmp_path / "nope"), "--port", "0")
     assert out.returncode == 1
-    assert out.stderr.strip().splitlines() == [f"gfrpc brick: brick directory {tmp_path / 'nope'} does not exist"]
+    assert out.stderr.strip().splitlines() == [
+        f"gfrpc brick: brick directory {tmp_path / 'nope'} does not exist"
+    ]
 
 
 def test_bad_poller_name_is_a_usage_error() -> None:
@@ -157,9 +177,20 @@ def test_no_traceback_without_debug(tmp_path: Path) -> None:
 def test_mgmtd_serves_the_portmapper_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`gfrpc mgmtd` logs one ready line; a brick started with --mgmt signs in, so
     `gfrpc portmap` prints its port; SIGTERM stops both cleanly (exit 0)."""
-    mgmtd = subprocess.Popen([*GFRPC, "mgmtd", "--host", "127.0.0.1", "--port", "0",
-                              "--volume", f"v=127.0.0.1:{tmp_path / 'brick'}"],
-                             stderr=subprocess.PIPE, text=True)
+    mgmtd = subprocess.Popen(
+        [
+            *GFRPC,
+            "mgmtd",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--volume",
+            f"v=127.0.0.1:{tmp_path / 'brick'}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert mgmtd.stderr is not None
     m = re.search(r"mgmtd ready on 127\.0\.0\.1:(\d+)", mgmtd.stderr.readline())
     assert m

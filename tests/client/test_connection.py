@@ -41,13 +41,28 @@ class FakeBrick:
     data: bytearray = field(default_factory=bytearray)
 
     def program_list(self) -> list[Program]:
-        progs = [Program(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, "GlusterFS Handshake",
-                         {hs.SETVOLUME: Procedure("SETVOLUME", self.setvolume)})]
-        fop = {FopProc.LOOKUP: self.lookup, FopProc.WRITE: self.write, FopProc.READ: self.read,
-               FopProc.STAT: self.stat}
-        progs.append(Program(fops.GLUSTER_FOP_PROGRAM,
-                             fops.GLUSTER_FOP_VERSION if self.serve_v400 else 330, "GlusterFS",
-                             {p: Procedure(p.name, h) for p, h in fop.items()}))
+        progs = [
+            Program(
+                hs.GF_HNDSK_PROGRAM,
+                hs.GF_HNDSK_VERSION,
+                "GlusterFS Handshake",
+                {hs.SETVOLUME: Procedure("SETVOLUME", self.setvolume)},
+            )
+        ]
+        fop = {
+            FopProc.LOOKUP: self.lookup,
+            FopProc.WRITE: self.write,
+            FopProc.READ: self.read,
+            FopProc.STAT: self.stat,
+        }
+        progs.append(
+            Program(
+                fops.GLUSTER_FOP_PROGRAM,
+                fops.GLUSTER_FOP_VERSION if self.serve_v400 else 330,
+                "GlusterFS",
+                {p: Procedure(p.name, h) for p, h in fop.items()},
+            )
+        )
         return progs
 
     def setvolume(self, r: Request) -> Any:
@@ -69,12 +84,12 @@ class FakeBrick:
         end = req.offset + len(payload)
         if len(self.data) < end:
             self.data.extend(bytes(end - len(self.data)))
-        self.data[req.offset:end] = payload
+        self.data[req.offset : end] = payload
         return fops.GfxCommon2IattRsp(op_ret=len(payload))
 
     def read(self, r: Request) -> Any:
         req = fops.GfxReadReq.unpack(r.args)
-        chunk = bytes(self.data[req.offset:req.offset + req.size])
+        chunk = bytes(self.data[req.offset : req.offset + req.size])
         return fops.encode_read_reply(fops.GfxReadRsp(op_ret=len(chunk), size=len(chunk)), chunk)
 
     def stat(self, r: Request) -> Any:
@@ -91,16 +106,30 @@ class FakeGlusterd:
 
     def program_list(self) -> list[Program]:
         return [
-            Program(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, "Gluster Handshake",
-                    {hs.GETSPEC: Procedure("GETSPEC", self.getspec)}),
-            Program(pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, "Gluster Portmap",
-                    {pmap.PORTBYBRICK: Procedure("PORTBYBRICK", self.portbybrick)}),
+            Program(
+                hs.GF_HNDSK_PROGRAM,
+                hs.GF_HNDSK_VERSION,
+                "Gluster Handshake",
+                {hs.GETSPEC: Procedure("GETSPEC", self.getspec)},
+            ),
+            Program(
+                pmap.PMAP_PROGRAM,
+                pmap.PMAP_VERSION,
+                "Gluster Portmap",
+                {pmap.PORTBYBRICK: Procedure("PORTBYBRICK", self.portbybrick)},
+            ),
         ]
 
     def getspec(self, r: Request) -> Any:
         req = hs.GfGetspecReq.unpack(r.args)
-        self.getspecs.append((r.auth.flavor, req.flags, req.key,
-                              {k: as_str(v) for k, v in decode_serialized_dict(req.xdata).items()}))
+        self.getspecs.append(
+            (
+                r.auth.flavor,
+                req.flags,
+                req.key,
+                {k: as_str(v) for k, v in decode_serialized_dict(req.xdata).items()},
+            )
+        )
         spec = self.volfiles.get(req.key)
         if spec is None:
             return hs.GfGetspecRsp(op_ret=-1, op_errno=errno.ENOENT)
@@ -137,8 +166,9 @@ def brick(poller: Poller) -> Iterator[tuple[FakeBrick, int]]:
 
 
 def connect(poller: Poller, port: int, **kw: Any) -> BrickConnection:
-    conn = BrickConnection("127.0.0.1", port, BRICK, volname="vol", name="vol-client-0",
-                           poller=poller, timeout=5, **kw)
+    conn = BrickConnection(
+        "127.0.0.1", port, BRICK, volname="vol", name="vol-client-0", poller=poller, timeout=5, **kw
+    )
     conn.connect()
     return conn
 
@@ -157,8 +187,11 @@ def test_setvolume_dict_is_a_real_clients(poller: Poller, brick: tuple[FakeBrick
         assert d["opversion"] == "100000" and d["volfile-key"] == "vol"
         assert d["transport-type"] == "socket" and d["ping-timeout"] == "42"
         assert d["remote-host"] == "127.0.0.1" and d["remote-port"] == str(port)
-        assert re.fullmatch(r"CTX_ID:[0-9a-f-]{36}-GRAPH_ID:0-PID:\d+-HOST:.+-PC_NAME:"
-                            r"vol-client-0-RECON_NO:-\d+", d["process-uuid"])
+        assert re.fullmatch(
+            r"CTX_ID:[0-9a-f-]{36}-GRAPH_ID:0-PID:\d+-HOST:.+-PC_NAME:"
+            r"vol-client-0-RECON_NO:-\d+",
+            d["process-uuid"],
+        )
         assert f"PID:{os.getpid()}-" in d["process-uuid"]
         conn.lookup_root()
         assert {flavor for _, flavor in fake.flavors} == {rpcmsg.AUTH_GLUSTERFS_V3}
@@ -166,8 +199,9 @@ def test_setvolume_dict_is_a_real_clients(poller: Poller, brick: tuple[FakeBrick
         conn.close()
 
 
-def test_process_uuid_differs_per_connection_attempt(poller: Poller,
-                                                    brick: tuple[FakeBrick, int]) -> None:
+def test_process_uuid_differs_per_connection_attempt(
+    poller: Poller, brick: tuple[FakeBrick, int]
+) -> None:
     """Two connection attempts with the same CTX_ID still send different process-uuids."""
     fake, port = brick
     for _ in range(2):
@@ -189,12 +223,20 @@ def test_root_lookup_sends_gfid_req(poller: Poller, brick: tuple[FakeBrick, int]
         conn.close()
 
 
-@pytest.mark.parametrize(("answer", "exc", "text"), [
-    ((-1, errno.EACCES, "Authentication failed"), PermissionError, "authentication failed"),
-    ((-1, errno.ENOENT, 'remote-subvolume "/x" is not found'), FileNotFoundError, "is not found"),
-])
-def test_setvolume_refusal_is_a_clear_oserror(poller: Poller, answer: tuple[int, int, str],
-                                              exc: type[OSError], text: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "exc", "text"),
+    [
+        ((-1, errno.EACCES, "Authentication failed"), PermissionError, "authentication failed"),
+        (
+            (-1, errno.ENOENT, 'remote-subvolume "/x" is not found'),
+            FileNotFoundError,
+            "is not found",
+        ),
+    ],
+)
+def test_setvolume_refusal_is_a_clear_oserror(
+    poller: Poller, answer: tuple[int, int, str], exc: type[OSError], text: str
+) -> None:
     """op_ret -1 from SETVOLUME raises the OSError for its errno with the brick's ERROR text;
     EACCES says authentication failed."""
     fake = FakeBrick(setvolume_answer=answer)
@@ -244,8 +286,10 @@ def test_fops_pipeline_and_map_errors(poller: Poller, brick: tuple[FakeBrick, in
     try:
         blob = bytearray(os.urandom(64 * 1024))
         view = memoryview(blob)
-        futures = [conn.write_async(ROOT_GFID, 0, off, view[off:off + 4096])
-                   for off in range(0, len(blob), 4096)]
+        futures = [
+            conn.write_async(ROOT_GFID, 0, off, view[off : off + 4096])
+            for off in range(0, len(blob), 4096)
+        ]
         assert all(f.result()[0].op_ret == 4096 for f in futures)
         assert bytes(fake.data) == bytes(blob)
         results: list[bytes] = []
@@ -288,8 +332,7 @@ def test_getspec_like_a_real_client(poller: Poller) -> None:
         server.close()
 
 
-def test_volume_connect_through_fake_glusterd(poller: Poller,
-                                              brick: tuple[FakeBrick, int]) -> None:
+def test_volume_connect_through_fake_glusterd(poller: Poller, brick: tuple[FakeBrick, int]) -> None:
     """Volume.connect: GETSPEC, the volfile's client section (remote-host, remote-subvolume,
     remote-port = glusterd, so a portmapper hop), SETVOLUME with the volfile options and the
     URL's volume name as volfile-key, then the root LOOKUP."""
@@ -300,7 +343,8 @@ def test_volume_connect_through_fake_glusterd(poller: Poller,
         "volume vol-client-0\n type protocol/client\n option remote-host 127.0.0.1\n"
         f" option remote-port {gd_port}\n option remote-subvolume {BRICK}\n"
         " option transport.socket.ssl-enabled off\n option username u\nend-volume\n"
-        "volume vol-dht\n type cluster/distribute\n subvolumes vol-client-0\nend-volume\n")
+        "volume vol-dht\n type cluster/distribute\n subvolumes vol-client-0\nend-volume\n"
+    )
     try:
         with Volume.connect(f"gluster://127.0.0.1:{gd_port}/vol", poller=poller) as v:
             assert v.kind == "distribute" and v.bricks[0].port == brick_port

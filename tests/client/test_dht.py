@@ -53,8 +53,14 @@ KNOWN_HASHES = [
 # (subvolumes VOL-client-0..2, bricks of equal size), read from trusted.glusterfs.dht on the
 # bricks by tests/interop/test_dht_interop.py; (start, stop) per subvolume in DHT order.
 A, B, C = (0, 1431655764), (1431655765, 2863311529), (2863311530, 4294967295)
-REAL_LAYOUTS = {"/": [C, A, B], "/d1": [B, C, A], "/d2": [B, C, A], "/dir-three": [A, B, C],
-                "/d1/inner": [B, C, A], "/日本": [A, B, C]}
+REAL_LAYOUTS = {
+    "/": [C, A, B],
+    "/d1": [B, C, A],
+    "/d2": [B, C, A],
+    "/dir-three": [A, B, C],
+    "/d1/inner": [B, C, A],
+    "/日本": [A, B, C],
+}
 SUBVOLS3 = ["vol-client-0", "vol-client-1", "vol-client-2"]
 
 
@@ -70,18 +76,21 @@ def test_dm_hash_is_32_bit(data: bytes) -> None:
     assert 0 <= dm_hash(data) <= 0xFFFFFFFF
 
 
-@pytest.mark.parametrize(("name", "hashed"), [
-    (".foo.XXXXXX", b"foo"),  # rsync temp file -> the final name
-    (".foo.AbC123", b"foo"),
-    (".a.b.c", b"a.b"),  # greedy group: up to the last dot
-    (".5.x", b"5"),
-    (".bashrc", b".bashrc"),  # no second dot
-    ("..x", b"..x"),  # the group would be empty
-    (".x.", b".x."),  # nothing after the last dot
-    ("foo.txt", b"foo.txt"),  # no leading dot
-    (".日本.tmp", "日本".encode()),
-    ("plain", b"plain"),
-])
+@pytest.mark.parametrize(
+    ("name", "hashed"),
+    [
+        (".foo.XXXXXX", b"foo"),  # rsync temp file -> the final name
+        (".foo.AbC123", b"foo"),
+        (".a.b.c", b"a.b"),  # greedy group: up to the last dot
+        (".5.x", b"5"),
+        (".bashrc", b".bashrc"),  # no second dot
+        ("..x", b"..x"),  # the group would be empty
+        (".x.", b".x."),  # nothing after the last dot
+        ("foo.txt", b"foo.txt"),  # no leading dot
+        (".日本.tmp", "日本".encode()),
+        ("plain", b"plain"),
+    ],
+)
 def test_default_rsync_regex(name: str, hashed: bytes) -> None:
     """Rule: the default rsync-hash-regex ^\\.(.+)\\.[^.]+$ hashes group 1 instead of the name."""
     assert munge_name(name) == hashed
@@ -108,7 +117,8 @@ def test_layout_xattr_round_trip() -> None:
     assert user.hash_type == HASH_TYPE_DM_USER
     # a value seen on a real brick: commit 0, DM, 0x55555555..0xaaaaaaa9
     assert parse_layout(bytes.fromhex("000000000000000055555555aaaaaaa9")) == LayoutRange(
-        0x55555555, 0xAAAAAAA9)
+        0x55555555, 0xAAAAAAA9
+    )
 
 
 @pytest.mark.parametrize("raw", [b"", b"\0" * 12, b"\0" * 20, struct.pack(">4I", 0, 2, 0, 1)])
@@ -138,8 +148,10 @@ def test_new_directory_layout_matches_real_volume(path: str) -> None:
 @given(st.integers(1, 12), st.text(min_size=1, max_size=30))
 def test_new_directory_layout_covers_the_hash_space(n: int, path: str) -> None:
     """Rule: a new layout has no hole and no overlap: the ranges tile 0..0xFFFFFFFF."""
-    ranges = sorted((r.start, r.stop) for r in new_directory_layouts(
-        [f"v-client-{i}" for i in range(n)], "/" + path))
+    ranges = sorted(
+        (r.start, r.stop)
+        for r in new_directory_layouts([f"v-client-{i}" for i in range(n)], "/" + path)
+    )
     assert ranges[0][0] == 0 and ranges[-1][1] == 0xFFFFFFFF
     for (_, stop), (start, _) in zip(ranges, ranges[1:], strict=False):
         assert start == stop + 1
@@ -156,8 +168,9 @@ def test_new_directory_layout_sorts_by_name_and_weights() -> None:
     w = new_directory_layouts(["a", "b"], "/x", chunks=[32, 96])
     sizes = {i: r.stop - r.start + 1 for i, r in enumerate(w)}
     assert abs(sizes[1] / sizes[0] - 3) < 1e-6
-    assert new_directory_layouts(["a", "b"], "/x", chunks=[0, 96]) == \
-        new_directory_layouts(["a", "b"], "/x")
+    assert new_directory_layouts(["a", "b"], "/x", chunks=[0, 96]) == new_directory_layouts(
+        ["a", "b"], "/x"
+    )
     with pytest.raises(LayoutError):
         new_directory_layouts([], "/x")
     with pytest.raises(LayoutError):

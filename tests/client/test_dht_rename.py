@@ -97,8 +97,11 @@ def test_plan_leaves_one_data_file_and_the_right_linkto(n: int) -> None:
 
 def _brick(directory: Path) -> BrickServer:
     directory.mkdir(parents=True, exist_ok=True)
-    server = BrickServer(BrickConfig(directory=str(directory), port=0, host="127.0.0.1",
-                                     volname="rv", poller="single"))
+    server = BrickServer(
+        BrickConfig(
+            directory=str(directory), port=0, host="127.0.0.1", volname="rv", poller="single"
+        )
+    )
     server.start()
     return server
 
@@ -111,11 +114,20 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
         lines = []
         for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
             port = s.listener.address.port  # type: ignore[union-attr]
-            lines += [f"volume rv-client-{i}", "    type protocol/client",
-                      "    option remote-host 127.0.0.1", f"    option remote-port {port}",
-                      f"    option remote-subvolume {d}", "end-volume"]
-        lines += ["volume rv-dht", "    type cluster/distribute",
-                  "    subvolumes rv-client-0 rv-client-1", "end-volume"]
+            lines += [
+                f"volume rv-client-{i}",
+                "    type protocol/client",
+                "    option remote-host 127.0.0.1",
+                f"    option remote-port {port}",
+                f"    option remote-subvolume {d}",
+                "end-volume",
+            ]
+        lines += [
+            "volume rv-dht",
+            "    type cluster/distribute",
+            "    subvolumes rv-client-0 rv-client-1",
+            "end-volume",
+        ]
         with Volume.from_volfile("\n".join(lines), volname="rv") as vol:
             yield vol, dirs
     finally:
@@ -123,8 +135,9 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
             s.stop()
 
 
-def check_bricks(dirs: list[Path], rel: str, subvolumes: list[str],
-                 want: dict[str, tuple[bytes, bytes]]) -> dict[str, int]:
+def check_bricks(
+    dirs: list[Path], rel: str, subvolumes: list[str], want: dict[str, tuple[bytes, bytes]]
+) -> dict[str, int]:
     """Assert the DHT rules on directory ``rel`` of every brick for the files ``want``
     ({name: (gfid, content)}) and that nothing else is there; returns {name: data brick}."""
     layouts = [dht.parse_layout(os.getxattr(d / rel, dht.LAYOUT_XATTR)) for d in dirs]
@@ -146,8 +159,9 @@ def check_bricks(dirs: list[Path], rel: str, subvolumes: list[str],
         assert (dirs[c] / rel / name).read_bytes() == content
         h = dht.pick_subvolume(layouts, name)
         if h != c:
-            assert seen.get((h, name)) == (True, subvolumes[c], gfid), \
+            assert seen.get((h, name)) == (True, subvolumes[c], gfid), (
                 f"{name}: no linkto on hashed brick {h} for data on {c}: {seen.get((h, name))}"
+            )
     expected = {(c, n) for n, c in where.items()}
     expected |= {(dht.pick_subvolume(layouts, n), n) for n in want}
     assert set(seen) == expected, f"stale entries: {sorted(set(seen) - expected)}"
@@ -188,8 +202,12 @@ def test_chain_of_renames_keeps_one_data_file(two: tuple[Volume, list[Path]]) ->
         vol.rename(f"/d/{name}", f"/d/{new}")
         before = check_bricks(dirs, "d", vol.subvolumes, {new: (gfid, content)})
         layouts = [dht.parse_layout(os.getxattr(d / "d", dht.LAYOUT_XATTR)) for d in dirs]
-        kinds.add((dht.pick_subvolume(layouts, name) == before[new],
-                   dht.pick_subvolume(layouts, new) == before[new]))
+        kinds.add(
+            (
+                dht.pick_subvolume(layouts, name) == before[new],
+                dht.pick_subvolume(layouts, new) == before[new],
+            )
+        )
         assert vol.listdir("/d") == [new]
         assert vol.stat(f"/d/{new}").st_size == len(content)
         assert vol.read_bytes(f"/d/{new}") == content
@@ -201,11 +219,17 @@ def test_chain_of_renames_keeps_one_data_file(two: tuple[Volume, list[Path]]) ->
     assert not [p for d in dirs for p in (d / "d").iterdir()]
 
 
-@pytest.mark.parametrize(("src_cached", "src_hashed", "dst_cached", "dst_hashed"),
-                         list(itertools.product((0, 1), repeat=4)))
-def test_rename_over_an_existing_file(two: tuple[Volume, list[Path]], src_cached: int,
-                                      src_hashed: int, dst_cached: int,
-                                      dst_hashed: int) -> None:
+@pytest.mark.parametrize(
+    ("src_cached", "src_hashed", "dst_cached", "dst_hashed"),
+    list(itertools.product((0, 1), repeat=4)),
+)
+def test_rename_over_an_existing_file(
+    two: tuple[Volume, list[Path]],
+    src_cached: int,
+    src_hashed: int,
+    dst_cached: int,
+    dst_hashed: int,
+) -> None:
     """Rule: renaming over an existing file, for every placement of the source (data on its
     hashed brick or behind a linkto) and of the destination (the same, on either brick),
     replaces the destination: its data and linkto go, the source's data keeps its gfid and
@@ -227,8 +251,12 @@ def test_rename_over_an_existing_file(two: tuple[Volume, list[Path]], src_cached
     src = place(src_cached, src_hashed, b"source")
     dst = place(dst_cached, dst_hashed, b"old destination")
     gfid = _gfid(dirs, f"o/{src}")
-    check_bricks(dirs, "o", vol.subvolumes, {src: (gfid, b"source"),
-                                             dst: (_gfid(dirs, f"o/{dst}"), b"old destination")})
+    check_bricks(
+        dirs,
+        "o",
+        vol.subvolumes,
+        {src: (gfid, b"source"), dst: (_gfid(dirs, f"o/{dst}"), b"old destination")},
+    )
     vol.rename(f"/o/{src}", f"/o/{dst}")
     where = check_bricks(dirs, "o", vol.subvolumes, {dst: (gfid, b"source")})
     assert where[dst] == src_cached
@@ -261,8 +289,9 @@ def test_stale_linkto_files_are_replaced(two: tuple[Volume, list[Path]]) -> None
 
 
 @pytest.mark.parametrize("leftover", ["missing", "stale"])
-def test_source_without_its_linkto_is_healed_first(two: tuple[Volume, list[Path]],
-                                                   leftover: str) -> None:
+def test_source_without_its_linkto_is_healed_first(
+    two: tuple[Volume, list[Path]], leftover: str
+) -> None:
     """Rule: a source whose hashed brick has no linkto for it, or a stale one (another gfid,
     pointing to the wrong brick), is found by lookup everywhere, and renaming it to a name
     hashing to that same brick leaves a correct linkto (its gfid, its data brick), not the
@@ -271,8 +300,11 @@ def test_source_without_its_linkto_is_healed_first(two: tuple[Volume, list[Path]
     vol.mkdir("/m")
     layouts = [dht.parse_layout(os.getxattr(d / "m", dht.LAYOUT_XATTR)) for d in dirs]
     taken: set[str] = set()
-    first, src, dst = (_name_on(layouts, 0, "y", taken), _name_on(layouts, 1, "x", taken),
-                       _name_on(layouts, 1, "z", taken))
+    first, src, dst = (
+        _name_on(layouts, 0, "y", taken),
+        _name_on(layouts, 1, "x", taken),
+        _name_on(layouts, 1, "z", taken),
+    )
     vol.write_bytes(f"/m/{first}", b"data")
     gfid = _gfid(dirs, f"m/{first}")
     pgfid = os.getxattr(dirs[0] / "m", "trusted.gfid")
@@ -287,7 +319,8 @@ def test_source_without_its_linkto_is_healed_first(two: tuple[Volume, list[Path]
 
 
 def test_rename_to_another_name_of_the_same_file_does_nothing(
-        two: tuple[Volume, list[Path]]) -> None:
+    two: tuple[Volume, list[Path]],
+) -> None:
     """Rule (rename(2)): renaming a name onto another hard link of the same inode succeeds
     and changes nothing."""
     vol, dirs = two
@@ -322,8 +355,9 @@ class _FakeBrick:
 
 
 def _reply(gfid: bytes, mode: int, size: int, xdata: dict[str, Any] | None = None) -> Any:
-    return SimpleNamespace(prestat=SimpleNamespace(ia_gfid=gfid, mode=mode, ia_size=size),
-                           xdata=xdata)
+    return SimpleNamespace(
+        prestat=SimpleNamespace(ia_gfid=gfid, mode=mode, ia_size=size), xdata=xdata
+    )
 
 
 def test_enodata_from_a_linkto_lookup_never_escapes() -> None:
@@ -332,11 +366,20 @@ def test_enodata_from_a_linkto_lookup_never_escapes() -> None:
     everywhere, or is ENOENT, never ENODATA."""
     gfid = uuid.uuid4().bytes
     data = _reply(gfid, stat.S_IFREG | 0o644, 5)
-    ns = Namespace([_FakeBrick({"f": errno.ENODATA, "g": errno.ENODATA}),  # type: ignore[list-item]
-                    _FakeBrick({"f": data, "h": errno.ENODATA})], ["v-client-0", "v-client-1"],
-                   "distribute")
-    root = Node(b"\0" * 15 + b"\1", stat.S_IFDIR | 0o755, 0,
-                layout=[dht.LayoutRange(0, 0xFFFFFFFF), dht.LayoutRange(0, 0)])
+    ns = Namespace(
+        [
+            _FakeBrick({"f": errno.ENODATA, "g": errno.ENODATA}),  # type: ignore[list-item]
+            _FakeBrick({"f": data, "h": errno.ENODATA}),
+        ],
+        ["v-client-0", "v-client-1"],
+        "distribute",
+    )
+    root = Node(
+        b"\0" * 15 + b"\1",
+        stat.S_IFDIR | 0o755,
+        0,
+        layout=[dht.LayoutRange(0, 0xFFFFFFFF), dht.LayoutRange(0, 0)],
+    )
     ns._cache["/"] = root
     node = ns._resolve("/f")
     assert (node.gfid, node.brick) == (gfid, 1)

@@ -19,8 +19,11 @@ pytestmark = pytest.mark.timeout(60)
 
 def _brick(directory: Path, volname: str) -> BrickServer:
     directory.mkdir(parents=True, exist_ok=True)
-    server = BrickServer(BrickConfig(directory=str(directory), port=0, host="127.0.0.1",
-                                     volname=volname, poller="single"))
+    server = BrickServer(
+        BrickConfig(
+            directory=str(directory), port=0, host="127.0.0.1", volname=volname, poller="single"
+        )
+    )
     server.start()
     return server
 
@@ -46,11 +49,20 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
     try:
         lines = []
         for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
-            lines += [f"volume dv-client-{i}", "    type protocol/client",
-                      "    option remote-host 127.0.0.1", f"    option remote-port {_port(s)}",
-                      f"    option remote-subvolume {d}", "end-volume"]
-        lines += ["volume dv-dht", "    type cluster/distribute",
-                  "    subvolumes dv-client-0 dv-client-1", "end-volume"]
+            lines += [
+                f"volume dv-client-{i}",
+                "    type protocol/client",
+                "    option remote-host 127.0.0.1",
+                f"    option remote-port {_port(s)}",
+                f"    option remote-subvolume {d}",
+                "end-volume",
+            ]
+        lines += [
+            "volume dv-dht",
+            "    type cluster/distribute",
+            "    subvolumes dv-client-0 dv-client-1",
+            "end-volume",
+        ]
         with Volume.from_volfile("\n".join(lines), volname="dv") as vol:
             yield vol, dirs
     finally:
@@ -136,8 +148,10 @@ def test_chmod_chown_utime_and_removexattr(one: tuple[Volume, Path]) -> None:
     assert (vol.stat("/f").st_uid, vol.stat("/f").st_gid) == (1234, 99)
     vol.utime("/f", ns=(1_600_000_000_123_456_789, 1_500_000_000_987_654_321))
     st = os.stat(root / "f")
-    assert (st.st_atime_ns, st.st_mtime_ns) == (1_600_000_000_123_456_789,
-                                                1_500_000_000_987_654_321)
+    assert (st.st_atime_ns, st.st_mtime_ns) == (
+        1_600_000_000_123_456_789,
+        1_500_000_000_987_654_321,
+    )
     assert vol.stat("/f").st_mtime_ns == 1_500_000_000_987_654_321
     vol.utime("/f", (1_400_000_000.5, 1_400_000_001.25))
     assert os.stat(root / "f").st_mtime_ns == 1_400_000_001_250_000_000
@@ -172,8 +186,10 @@ def test_links_and_modes_on_a_distribute_volume(two: tuple[Volume, list[Path]]) 
     vol.link("/d/data", f"/d/{other}")
     assert (dirs[home] / "d" / other).read_bytes() == b"abc"
     linkto = dirs[1 - home] / "d" / other
-    assert dht.linkto_target({dht.LINKTO_XATTR: os.getxattr(linkto, dht.LINKTO_XATTR)}) \
+    assert (
+        dht.linkto_target({dht.LINKTO_XATTR: os.getxattr(linkto, dht.LINKTO_XATTR)})
         == vol.subvolumes[home]
+    )
     assert vol.read_bytes(f"/d/{other}") == b"abc"
     assert sorted(vol.listdir("/d")) == sorted(["data", other, *(f"s{i}" for i in range(50))])
     vol.chmod("/d", 0o700)

@@ -17,8 +17,11 @@ pytestmark = pytest.mark.timeout(60)
 
 def start_brick(directory: Path, port: int = 0) -> BrickServer:
     directory.mkdir(parents=True, exist_ok=True)
-    server = BrickServer(BrickConfig(directory=str(directory), port=port, host="127.0.0.1",
-                                     volname="v", poller="pool"))
+    server = BrickServer(
+        BrickConfig(
+            directory=str(directory), port=port, host="127.0.0.1", volname="v", poller="pool"
+        )
+    )
     server.start()
     return server
 

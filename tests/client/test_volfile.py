@@ -41,8 +41,12 @@ def test_parse_real_distribute_volfile() -> None:
     """Rule: glusterd's client volfile parses into xlators in file order; the last is the top;
     options keep their text; subvolumes keep their order."""
     v = load("dist.tcp-fuse.vol")
-    assert [x.name for x in v.volumes][:4] == ["dist-client-0", "dist-client-1",
-                                               "dist-client-2", "dist-dht"]
+    assert [x.name for x in v.volumes][:4] == [
+        "dist-client-0",
+        "dist-client-1",
+        "dist-client-2",
+        "dist-dht",
+    ]
     assert v.top.name == "dist" and v.top.type == "debug/io-stats"
     assert v["dist-dht"].type == "cluster/distribute"
     assert v["dist-dht"].subvolumes == ["dist-client-0", "dist-client-1", "dist-client-2"]
@@ -57,19 +61,28 @@ def test_client_bricks_of_real_volfile() -> None:
     bricks = client_bricks(load("trusted-dist.tcp-fuse.vol"))
     assert [b.name for b in bricks] == ["dist-client-0", "dist-client-1", "dist-client-2"]
     b = bricks[2]
-    assert (b.remote_host, b.remote_port, b.remote_subvolume) == ("server1", None,
-                                                                  "/bricks/dist/b2")
+    assert (b.remote_host, b.remote_port, b.remote_subvolume) == (
+        "server1",
+        None,
+        "/bricks/dist/b2",
+    )
     assert b.ssl_enabled is False and b.address_family == "inet"
     assert b.transport["transport.socket.keepalive-time"] == "20"
     assert "username" not in b.transport
 
 
-@pytest.mark.parametrize(("fixture", "kind", "order"), [
-    ("one.tcp-fuse.vol", "distribute", ["one-client-0"]),
-    ("dist.tcp-fuse.vol", "distribute", ["dist-client-0", "dist-client-1", "dist-client-2"]),
-    ("trusted-dist.tcp-fuse.vol", "distribute", ["dist-client-0", "dist-client-1",
-                                                 "dist-client-2"]),
-])
+@pytest.mark.parametrize(
+    ("fixture", "kind", "order"),
+    [
+        ("one.tcp-fuse.vol", "distribute", ["one-client-0"]),
+        ("dist.tcp-fuse.vol", "distribute", ["dist-client-0", "dist-client-1", "dist-client-2"]),
+        (
+            "trusted-dist.tcp-fuse.vol",
+            "distribute",
+            ["dist-client-0", "dist-client-1", "dist-client-2"],
+        ),
+    ],
+)
 def test_supported_real_volfiles(fixture: str, kind: str, order: list[str]) -> None:
     """Rule: glusterd's 1-brick and distribute volumes (DHT over clients) are supported, and
     the DHT subvolume order is the 'subvolumes' line of the DHT xlator."""
@@ -111,10 +124,16 @@ def _graph(*xls: Xlator) -> Volfile:
     return parse(render(Volfile(list(xls))))
 
 
-@pytest.mark.parametrize(("top_type", "kind"), [
-    ("cluster/disperse", "disperse"), ("cluster/ec", "disperse"), ("cluster/afr", "replicate"),
-    ("cluster/stripe", "stripe"), ("cluster/nufa", "nufa"),
-])
+@pytest.mark.parametrize(
+    ("top_type", "kind"),
+    [
+        ("cluster/disperse", "disperse"),
+        ("cluster/ec", "disperse"),
+        ("cluster/afr", "replicate"),
+        ("cluster/stripe", "stripe"),
+        ("cluster/nufa", "nufa"),
+    ],
+)
 def test_volume_types_and_aliases(top_type: str, kind: str) -> None:
     """Rule: cluster/* types (and the dht/afr/ec aliases) decide the volume type; all but
     plain and distribute are rejected with their name."""
@@ -127,8 +146,16 @@ def test_volume_types_and_aliases(top_type: str, kind: str) -> None:
 def test_hand_made_graphs() -> None:
     """Rule: a lone client is 'plain'; cluster/dht is distribute; DHT over several AFRs is
     'distributed-replicate'; features/shard is rejected."""
-    plain = _graph(client("c0", **{"remote-port": "49152", "transport.socket.ssl-enabled": "on",
-                                   "transport.address-family": "inet6"}))
+    plain = _graph(
+        client(
+            "c0",
+            **{
+                "remote-port": "49152",
+                "transport.socket.ssl-enabled": "on",
+                "transport.address-family": "inet6",
+            },
+        )
+    )
     assert check_supported(plain) == "plain"
     assert distribute_layout_order(plain) == ["c0"]
     (b,) = client_bricks(plain)
@@ -136,10 +163,15 @@ def test_hand_made_graphs() -> None:
     dht = _graph(client("c1"), client("c0"), Xlator("d", "cluster/dht", {}, ["c1", "c0"]))
     assert check_supported(dht) == "distribute"
     assert distribute_layout_order(dht) == ["c1", "c0"]
-    dr = _graph(client("a"), client("b"), client("c"), client("d"),
-                Xlator("r0", "cluster/replicate", {}, ["a", "b"]),
-                Xlator("r1", "cluster/replicate", {}, ["c", "d"]),
-                Xlator("top", "cluster/distribute", {}, ["r0", "r1"]))
+    dr = _graph(
+        client("a"),
+        client("b"),
+        client("c"),
+        client("d"),
+        Xlator("r0", "cluster/replicate", {}, ["a", "b"]),
+        Xlator("r1", "cluster/replicate", {}, ["c", "d"]),
+        Xlator("top", "cluster/distribute", {}, ["r0", "r1"]),
+    )
     assert volume_type(dr) == "distributed-replicate"
     shard = _graph(client("c0"), Xlator("s", "features/shard", {}, ["c0"]))
     with pytest.raises(ConfigError, match="features/shard"):
@@ -151,35 +183,43 @@ def test_hand_made_graphs() -> None:
 def test_lexical_rules() -> None:
     """Rule: tokens are whitespace-separated (lines do not matter); '#' comments run to the end
     of the line; quoted strings keep blanks and backslash-escaped characters."""
-    text = ('# leading comment\n\nvolume  c0 # trailing\n type protocol/client\n'
-            'option remote-host "my host"  option remote-subvolume "/a\\"b"\n'
-            'option remote-port 24007 end-volume\n'
-            'volume top type debug/io-stats option a#b c subvolumeS c0\n option after yes\n'
-            'end-volume')
+    text = (
+        "# leading comment\n\nvolume  c0 # trailing\n type protocol/client\n"
+        'option remote-host "my host"  option remote-subvolume "/a\\"b"\n'
+        "option remote-port 24007 end-volume\n"
+        "volume top type debug/io-stats option a#b c subvolumeS c0\n option after yes\n"
+        "end-volume"
+    )
     v = parse(text)
-    assert v["c0"].options == {"remote-host": "my host", "remote-subvolume": '/a"b',
-                               "remote-port": "24007"}
+    assert v["c0"].options == {
+        "remote-host": "my host",
+        "remote-subvolume": '/a"b',
+        "remote-port": "24007",
+    }
     assert v.top.options == {"a#b": "c", "after": "yes"}
     assert v.top.subvolumes == ["c0"]
     assert parse(render(v)).volumes == v.volumes
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "no volume"),
-    ("volume a\n type t\n", "no 'end-volume'"),
-    ("volume a\n option k v\nend-volume\n", "no 'type'"),
-    ("volume a\n type t\n type u\nend-volume\n", "second 'type'"),
-    ("volume a\n type t\n option k\nend-volume\n", "a value for option 'k'"),
-    ("volume a\n type t\n option k 1\n option k 2\nend-volume\n", "duplicate 'option k'"),
-    ("volume a\n type t\n subvolumes b\nend-volume\n", "'b' .* not defined before"),
-    ("volume a\n type t\n subvolumes a\nend-volume\n", "itself as subvolume"),
-    ("volume a\n type t\nend-volume\nvolume a\n type t\nend-volume\n", "defined again"),
-    ("volume a\n type t\n subvolumes\nend-volume\n", "without names"),
-    ("volume a\n type t\n garbage\nend-volume\n", "unexpected 'garbage'"),
-    ("type t\n", "expected 'volume NAME'"),
-    ('volume a\n type "t\nend-volume\n', "unterminated"),
-    ("volume a\n type t\nvolume b\n", "missing 'end-volume'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no volume"),
+        ("volume a\n type t\n", "no 'end-volume'"),
+        ("volume a\n option k v\nend-volume\n", "no 'type'"),
+        ("volume a\n type t\n type u\nend-volume\n", "second 'type'"),
+        ("volume a\n type t\n option k\nend-volume\n", "a value for option 'k'"),
+        ("volume a\n type t\n option k 1\n option k 2\nend-volume\n", "duplicate 'option k'"),
+        ("volume a\n type t\n subvolumes b\nend-volume\n", "'b' .* not defined before"),
+        ("volume a\n type t\n subvolumes a\nend-volume\n", "itself as subvolume"),
+        ("volume a\n type t\nend-volume\nvolume a\n type t\nend-volume\n", "defined again"),
+        ("volume a\n type t\n subvolumes\nend-volume\n", "without names"),
+        ("volume a\n type t\n garbage\nend-volume\n", "unexpected 'garbage'"),
+        ("type t\n", "expected 'volume NAME'"),
+        ('volume a\n type "t\nend-volume\n', "unterminated"),
+        ("volume a\n type t\nvolume b\n", "missing 'end-volume'"),
+    ],
+)
 def test_parse_errors(text: str, message: str) -> None:
     """Rule: every syntax or reference error is a ConfigError that says what is wrong."""
     with pytest.raises(ConfigError, match=message):
@@ -189,10 +229,12 @@ def test_parse_errors(text: str, message: str) -> None:
 def test_bad_client_options() -> None:
     """Rule: a client without remote-subvolume, a bad port or a non-boolean ssl flag is a
     ConfigError naming the client."""
-    for opts, msg in [({"remote-subvolume": ""}, "no 'option remote-subvolume'"),
-                      ({"remote-port": "http"}, "not a port number"),
-                      ({"remote-port": "70000"}, "out of range"),
-                      ({"transport.socket.ssl-enabled": "maybe"}, "not a boolean")]:
+    for opts, msg in [
+        ({"remote-subvolume": ""}, "no 'option remote-subvolume'"),
+        ({"remote-port": "http"}, "not a port number"),
+        ({"remote-port": "70000"}, "out of range"),
+        ({"transport.socket.ssl-enabled": "maybe"}, "not a boolean"),
+    ]:
         with pytest.raises(ConfigError, match=msg):
             client_bricks(_graph(client("c0", **opts)))
 

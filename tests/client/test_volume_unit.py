@@ -87,15 +87,23 @@ class FakeBrick:
         return self.inodes[gfid]
 
     def iatt(self, ino: Inode) -> Any:
-        return Iatt(ia_gfid=ino.gfid, ia_ino=int.from_bytes(ino.gfid[8:], "big"),
-                    ia_size=len(ino.data), mode=ino.mode, ia_nlink=1, ia_blksize=4096,
-                    ia_mtime=1_700_000_000, ia_mtime_nsec=5)
+        return Iatt(
+            ia_gfid=ino.gfid,
+            ia_ino=int.from_bytes(ino.gfid[8:], "big"),
+            ia_size=len(ino.data),
+            mode=ino.mode,
+            ia_nlink=1,
+            ia_blksize=4096,
+            ia_mtime=1_700_000_000,
+            ia_mtime_nsec=5,
+        )
 
     def _asked(self, ino: Inode, xdata: dict[str, Any] | None) -> dict[str, Any] | None:
         return {k: ino.xattrs[k] for k in xdata if k in ino.xattrs} if xdata else None
 
-    def _new(self, pargfid: bytes, name: str, mode: int, gfid: bytes | None,
-             path: str | None) -> Inode:
+    def _new(
+        self, pargfid: bytes, name: str, mode: int, gfid: bytes | None, path: str | None
+    ) -> Inode:
         parent = self._get(pargfid, errno.ENOENT)
         if name in parent.children:
             raise fop_error(errno.EEXIST, path)
@@ -129,8 +137,18 @@ class FakeBrick:
     def fstat(self, gfid: bytes, fd: int, *, path: Any = None) -> Any:
         return self.iatt(self._get(gfid))
 
-    def create(self, pargfid: bytes, name: str, flags: int, mode: int, *, umask: int = 0,
-               gfid: Any = None, xdata: Any = None, path: Any = None) -> Any:
+    def create(
+        self,
+        pargfid: bytes,
+        name: str,
+        flags: int,
+        mode: int,
+        *,
+        umask: int = 0,
+        gfid: Any = None,
+        xdata: Any = None,
+        path: Any = None,
+    ) -> Any:
         self.calls.append(("create", name))
         ino = self._new(pargfid, name, stat.S_IFREG | mode, gfid, path)
         return fops.GfxCreateRsp(stat=self.iatt(ino), fd=self._fd(ino.gfid))
@@ -168,16 +186,18 @@ class FakeBrick:
             ino = self._get(gfid)
             if len(ino.data) < offset:
                 ino.data.extend(bytes(offset - len(ino.data)))
-            ino.data[offset:offset + len(payload)] = payload
+            ino.data[offset : offset + len(payload)] = payload
             return fops.GfxCommon2IattRsp(op_ret=len(payload)), memoryview(b"")
+
         return self._later(do)
 
     def read_async(self, gfid: bytes, fd: int, offset: int, size: int) -> Future[Any]:
         self.calls.append(("read", (offset, size)))
 
         def do() -> Any:
-            chunk = bytes(self._get(gfid).data[offset:offset + size])
+            chunk = bytes(self._get(gfid).data[offset : offset + size])
             return fops.GfxReadRsp(op_ret=len(chunk)), memoryview(chunk)
+
         return self._later(do)
 
     def flush(self, gfid: bytes, fd: int, *, path: Any = None) -> None:
@@ -192,26 +212,45 @@ class FakeBrick:
 
     def fop(self, proc: Any, req: Any, payload: Any = None, *, path: Any = None) -> Any:
         assert proc == fops.FopProc.FTRUNCATE
-        del self._get(req.gfid).data[req.offset:]
+        del self._get(req.gfid).data[req.offset :]
         return fops.GfxCommon2IattRsp()
 
-    def mkdir(self, pargfid: bytes, name: str, mode: int, *, umask: int = 0, gfid: Any = None,
-              xdata: Any = None, path: Any = None) -> Any:
+    def mkdir(
+        self,
+        pargfid: bytes,
+        name: str,
+        mode: int,
+        *,
+        umask: int = 0,
+        gfid: Any = None,
+        xdata: Any = None,
+        path: Any = None,
+    ) -> Any:
         self.calls.append(("mkdir", name))
         ino = self._new(pargfid, name, stat.S_IFDIR | mode, gfid, path)
         return fops.GfxCommon3IattRsp(stat=self.iatt(ino))
 
-    def mknod(self, pargfid: bytes, name: str, mode: int, *, gfid: Any = None, xdata: Any = None,
-              path: Any = None) -> Any:
+    def mknod(
+        self,
+        pargfid: bytes,
+        name: str,
+        mode: int,
+        *,
+        gfid: Any = None,
+        xdata: Any = None,
+        path: Any = None,
+    ) -> Any:
         if gfid in self.inodes:  # a gfrpc brick refuses a gfid in use
             raise fop_error(errno.EEXIST, path)
         ino = self._new(pargfid, name, mode, gfid, path)
-        ino.xattrs.update({k: bytes(v) for k, v in (xdata or {}).items()
-                           if k.startswith("trusted.")})
+        ino.xattrs.update(
+            {k: bytes(v) for k, v in (xdata or {}).items() if k.startswith("trusted.")}
+        )
         return fops.GfxCommon3IattRsp(stat=self.iatt(ino))
 
-    def link(self, gfid: bytes, newpar: bytes, newname: str, *, xdata: Any = None,
-             path: Any = None) -> Any:
+    def link(
+        self, gfid: bytes, newpar: bytes, newname: str, *, xdata: Any = None, path: Any = None
+    ) -> Any:
         ino = self._get(gfid)
         if newname in self._get(newpar).children:
             raise fop_error(errno.EEXIST, path)
@@ -232,8 +271,16 @@ class FakeBrick:
             raise fop_error(errno.ENOTEMPTY, path)
         self.unlink(pargfid, name, path=path)
 
-    def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, *,
-               xdata: Any = None, path: Any = None) -> Any:
+    def rename(
+        self,
+        oldpar: bytes,
+        oldname: str,
+        newpar: bytes,
+        newname: str,
+        *,
+        xdata: Any = None,
+        path: Any = None,
+    ) -> Any:
         ino = self._child(oldpar, oldname, path)
         del self.inodes[oldpar].children[oldname]
         old = self.inodes[newpar].children.get(newname)
@@ -253,26 +300,56 @@ class FakeBrick:
             raise fop_error(errno.ENODATA, path)
         return {name: ino.xattrs[name]}
 
-    def setxattr(self, gfid: bytes, xattrs: dict[str, Any], flags: int = 0, *,
-                 path: Any = None) -> None:
+    def setxattr(
+        self, gfid: bytes, xattrs: dict[str, Any], flags: int = 0, *, path: Any = None
+    ) -> None:
         self._get(gfid).xattrs.update({k: bytes(v) for k, v in xattrs.items()})
 
     def statfs(self, gfid: bytes = ROOT_GFID, *, path: Any = None) -> Any:
-        return GfStatfs(bsize=4096, frsize=4096, blocks=self.blocks, bfree=10, bavail=9,
-                        files=100, ffree=50, favail=50, namemax=255)
+        return GfStatfs(
+            bsize=4096,
+            frsize=4096,
+            blocks=self.blocks,
+            bfree=10,
+            bavail=9,
+            files=100,
+            ffree=50,
+            favail=50,
+            namemax=255,
+        )
 
     def opendir(self, gfid: bytes, *, path: Any = None) -> int:
         return self._fd(self._get(gfid).gfid)
 
-    def readdirp(self, gfid: bytes, fd: int, offset: int, size: int = 0, xdata: Any = None, *,
-                 path: Any = None) -> list[Any]:
+    def readdirp(
+        self,
+        gfid: bytes,
+        fd: int,
+        offset: int,
+        size: int = 0,
+        xdata: Any = None,
+        *,
+        path: Any = None,
+    ) -> list[Any]:
         names = [".", ".."] + list(self._get(gfid).children)
         out = []
-        for i, name in enumerate(names[offset:offset + 2], start=offset + 1):  # 2 per call
-            ino = self.inodes[gfid] if name in (".", "..") else \
-                self.inodes[self.inodes[gfid].children[name]]
-            out.append(GfxDirplist(d_ino=0, d_off=i, d_len=len(name), d_type=0, name=name,
-                                   stat=self.iatt(ino), dict=self._asked(ino, xdata)))
+        for i, name in enumerate(names[offset : offset + 2], start=offset + 1):  # 2 per call
+            ino = (
+                self.inodes[gfid]
+                if name in (".", "..")
+                else self.inodes[self.inodes[gfid].children[name]]
+            )
+            out.append(
+                GfxDirplist(
+                    d_ino=0,
+                    d_off=i,
+                    d_len=len(name),
+                    d_type=0,
+                    name=name,
+                    stat=self.iatt(ino),
+                    dict=self._asked(ino, xdata),
+                )
+            )
         return out
 
 
@@ -281,8 +358,13 @@ SUBVOLS = ["v-client-0", "v-client-1", "v-client-2"]
 
 def make_volume(n: int = 1, kind: str | None = None, **kw: Any) -> tuple[Volume, list[FakeBrick]]:
     bricks = [FakeBrick(SUBVOLS[i], blocks=(1 << 20) * (i + 1)) for i in range(n)]
-    vol = Volume(bricks, volname="v", subvolumes=SUBVOLS[:n],  # type: ignore[arg-type]
-                 kind=kind or ("distribute" if n > 1 else "plain"), **kw)
+    vol = Volume(
+        bricks,
+        volname="v",
+        subvolumes=SUBVOLS[:n],  # type: ignore[arg-type]
+        kind=kind or ("distribute" if n > 1 else "plain"),
+        **kw,
+    )
     vol._start()
     return vol, bricks
 
@@ -462,9 +544,21 @@ def test_stat_result_from_iatt() -> None:
     """StatResult carries the iatt's fields, times with nanoseconds, and the gfid; to_os()
     gives an os.stat_result with the same values."""
     gfid = uuid.uuid4().bytes
-    st = stat_from_iatt(Iatt(ia_gfid=gfid, ia_ino=7, ia_size=9, mode=stat.S_IFREG | 0o640,
-                             ia_nlink=2, ia_uid=3, ia_gid=4, ia_mtime=10, ia_mtime_nsec=5,
-                             ia_blocks=8, ia_blksize=4096))
+    st = stat_from_iatt(
+        Iatt(
+            ia_gfid=gfid,
+            ia_ino=7,
+            ia_size=9,
+            mode=stat.S_IFREG | 0o640,
+            ia_nlink=2,
+            ia_uid=3,
+            ia_gid=4,
+            ia_mtime=10,
+            ia_mtime_nsec=5,
+            ia_blocks=8,
+            ia_blksize=4096,
+        )
+    )
     assert (st.st_ino, st.st_size, st.st_nlink, st.st_uid, st.st_gid) == (7, 9, 2, 3, 4)
     assert st.st_mtime_ns == 10_000_000_005 and st.st_mtime == pytest.approx(10.000000005)
     assert st.gfid == uuid.UUID(bytes=gfid)
@@ -552,8 +646,13 @@ def test_dht_lookup_follows_linkto_and_listing_hides_it() -> None:
     ino = bricks[data_brick].create(ROOT_GFID, "lf", 0, 0o644)
     gfid = bytes(ino.stat.ia_gfid)
     bricks[data_brick].inodes[gfid].data += b"payload"
-    bricks[h].mknod(ROOT_GFID, "lf", stat.S_IFREG | stat.S_ISVTX, gfid=gfid,
-                    xdata={dht.LINKTO_XATTR: SUBVOLS[data_brick].encode() + b"\0"})
+    bricks[h].mknod(
+        ROOT_GFID,
+        "lf",
+        stat.S_IFREG | stat.S_ISVTX,
+        gfid=gfid,
+        xdata={dht.LINKTO_XATTR: SUBVOLS[data_brick].encode() + b"\0"},
+    )
     assert vol.read_bytes("/lf") == b"payload"
     assert vol.listdir("/") == ["lf"]
     vol.unlink("/lf")

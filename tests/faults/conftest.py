@@ -17,12 +17,19 @@ from proxy import FaultProxy
 from gfrpc.tls.certs import write_certs
 
 #: the client pollers of the network-fault tests: pool only, unless GFRPC_FAULTS_ALL_POLLERS=1
-CLIENT_POLLERS = (("single", "own-thread", "pool") if os.environ.get("GFRPC_FAULTS_ALL_POLLERS")
-                  else ("pool",))
+CLIENT_POLLERS = (
+    ("single", "own-thread", "pool") if os.environ.get("GFRPC_FAULTS_ALL_POLLERS") else ("pool",)
+)
 
 
-def _start_brick(workdir: Path, made: list[BrickProcess], poller: str,
-                 tls: TlsDirs | None, name: str, extra: tuple[str, ...]) -> BrickProcess:
+def _start_brick(
+    workdir: Path,
+    made: list[BrickProcess],
+    poller: str,
+    tls: TlsDirs | None,
+    name: str,
+    extra: tuple[str, ...],
+) -> BrickProcess:
     brick = BrickProcess(workdir / name, poller, tls, workdir / f"{name}.log", extra)
     made.append(brick)
     return brick.start()
@@ -34,8 +41,12 @@ def brick_factory(tmp_path: Path) -> Iterator[Callable[..., BrickProcess]]:
     :class:`BrickProcess` under ``tmp_path``; every one is stopped after the test."""
     made: list[BrickProcess] = []
 
-    def factory(poller: str = "pool", tls: TlsDirs | None = None, name: str = "brick",
-                extra: tuple[str, ...] = ()) -> BrickProcess:
+    def factory(
+        poller: str = "pool",
+        tls: TlsDirs | None = None,
+        name: str = "brick",
+        extra: tuple[str, ...] = (),
+    ) -> BrickProcess:
         return _start_brick(tmp_path, made, poller, tls, name, extra)
 
     yield factory
@@ -44,8 +55,9 @@ def brick_factory(tmp_path: Path) -> Iterator[Callable[..., BrickProcess]]:
 
 
 @pytest.fixture(scope="module")
-def shared_bricks(tmp_path_factory: pytest.TempPathFactory,
-                  tls_dirs: TlsDirs) -> Iterator[Callable[[bool], BrickProcess]]:
+def shared_bricks(
+    tmp_path_factory: pytest.TempPathFactory, tls_dirs: TlsDirs
+) -> Iterator[Callable[[bool], BrickProcess]]:
     """``shared_bricks(tls)``: one pool-poller brick per TLS setting for a whole module
     (tests that do not harm the brick use distinct file names in it)."""
     made: list[BrickProcess] = []
@@ -54,8 +66,14 @@ def shared_bricks(tmp_path_factory: pytest.TempPathFactory,
 
     def get(tls: bool) -> BrickProcess:
         if tls not in by_tls:
-            by_tls[tls] = _start_brick(workdir, made, "pool", tls_dirs if tls else None,
-                                       f"brick-{'tls' if tls else 'plain'}", ())
+            by_tls[tls] = _start_brick(
+                workdir,
+                made,
+                "pool",
+                tls_dirs if tls else None,
+                f"brick-{'tls' if tls else 'plain'}",
+                (),
+            )
         brick = by_tls[tls]
         assert brick.proc is not None and brick.proc.poll() is None, brick.log_tail()
         return brick
@@ -88,8 +106,6 @@ def proxy_factory() -> Iterator[Callable[[tuple[str, int]], FaultProxy]]:
     yield factory
     for p in made:
         p.close()
-
-
 
 
 @pytest.fixture(params=CLIENT_POLLERS)

@@ -55,11 +55,25 @@ class BrickProcess:
             out.write(marker.encode())
             out.flush()
             offset = out.tell()
-            argv = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", str(self.directory),
-                    "--port", "0", "--host", "127.0.0.1", "--volname", VOLNAME,
-                    "--poller", self.poller]
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            argv = [
+                sys.executable,
+                "-m",
+                "gfrpc.cli",
+                "brick",
+                "--dir",
+                str(self.directory),
+                "--port",
+                "0",
+                "--host",
+                "127.0.0.1",
+                "--volname",
+                VOLNAME,
+                "--poller",
+                self.poller,
+            ]
+            self.proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             with open(self.log, "rb") as f:
@@ -107,20 +121,27 @@ class RawClient:
     """One SETVOLUME'd connection speaking raw v400 FOPs (replies decoded, errors not raised:
     callers look at ``op_ret``/``op_errno``)."""
 
-    def __init__(self, brick: BrickProcess, poller: Poller, *, frame_timeout: float = 30
-                 ) -> None:
-        self.rpc = RpcClient(brick.address, poller=poller, ping_timeout=0,
-                             frame_timeout=frame_timeout)
+    def __init__(self, brick: BrickProcess, poller: Poller, *, frame_timeout: float = 30) -> None:
+        self.rpc = RpcClient(
+            brick.address, poller=poller, ping_timeout=0, frame_timeout=frame_timeout
+        )
         self.rpc.connect()
         params = {
-            "opversion": 100000, "clnt-lk-version": 1, "client-version": "10.3",
+            "opversion": 100000,
+            "clnt-lk-version": 1,
+            "client-version": "10.3",
             "process-uuid": f"CTX_ID:{uuid.uuid4()}-GRAPH_ID:0-PID:{os.getpid()}-HOST:t-"
-                            "PC_NAME:t-client-0-RECON_NO:-0",
-            "fops-version": fp.GLUSTER_FOP_PROGRAM, "remote-subvolume": str(brick.directory),
+            "PC_NAME:t-client-0-RECON_NO:-0",
+            "fops-version": fp.GLUSTER_FOP_PROGRAM,
+            "remote-subvolume": str(brick.directory),
             "transport-type": "socket",
         }
-        body = self.rpc.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                             hs.GfSetvolumeReq(dict=encode_serialized_dict(params)).pack()).body
+        body = self.rpc.call(
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            hs.GfSetvolumeReq(dict=encode_serialized_dict(params)).pack(),
+        ).body
         rsp = hs.GfSetvolumeRsp.unpack(body)
         if rsp.op_ret != 0:
             self.rpc.close()
@@ -128,8 +149,9 @@ class RawClient:
 
     def call(self, proc: int, req: Any) -> Any:
         args = fp.encode_write_request(req[0], req[1]) if isinstance(req, tuple) else req.pack()
-        rsp, data = fp.decode_reply(proc, self.rpc.call(fp.GLUSTER_FOP_PROGRAM,
-                                                        fp.GLUSTER_FOP_VERSION, proc, args).body)
+        rsp, data = fp.decode_reply(
+            proc, self.rpc.call(fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, proc, args).body
+        )
         return (rsp, bytes(data)) if proc == P.READ else rsp
 
     def close(self) -> None:
@@ -143,25 +165,49 @@ class RawClient:
     def lookup_gfid(self, gfid: bytes) -> Any:
         return self.call(P.LOOKUP, fp.GfxLookupReq(gfid=gfid))
 
-    def create(self, pargfid: bytes, name: str, gfid: bytes | None = None,
-               flags: int = os.O_RDWR | os.O_CREAT | os.O_EXCL) -> Any:
-        return self.call(P.CREATE, fp.GfxCreateReq(
-            pargfid=pargfid, bname=name, flags=flags, mode=0o644, umask=0o022,
-            xdata=gfid_xdata(gfid) if gfid else None))
+    def create(
+        self,
+        pargfid: bytes,
+        name: str,
+        gfid: bytes | None = None,
+        flags: int = os.O_RDWR | os.O_CREAT | os.O_EXCL,
+    ) -> Any:
+        return self.call(
+            P.CREATE,
+            fp.GfxCreateReq(
+                pargfid=pargfid,
+                bname=name,
+                flags=flags,
+                mode=0o644,
+                umask=0o022,
+                xdata=gfid_xdata(gfid) if gfid else None,
+            ),
+        )
 
     def mkdir(self, pargfid: bytes, name: str, gfid: bytes | None = None) -> Any:
-        return self.call(P.MKDIR, fp.GfxMkdirReq(pargfid=pargfid, bname=name, mode=0o755,
-                                                 xdata=gfid_xdata(gfid) if gfid else None))
+        return self.call(
+            P.MKDIR,
+            fp.GfxMkdirReq(
+                pargfid=pargfid, bname=name, mode=0o755, xdata=gfid_xdata(gfid) if gfid else None
+            ),
+        )
 
-    def symlink(self, pargfid: bytes, name: str, target: str, gfid: bytes | None = None
-                ) -> Any:
-        return self.call(P.SYMLINK, fp.GfxSymlinkReq(pargfid=pargfid, bname=name,
-                                                     linkname=target, umask=0o022,
-                                                     xdata=gfid_xdata(gfid) if gfid else None))
+    def symlink(self, pargfid: bytes, name: str, target: str, gfid: bytes | None = None) -> Any:
+        return self.call(
+            P.SYMLINK,
+            fp.GfxSymlinkReq(
+                pargfid=pargfid,
+                bname=name,
+                linkname=target,
+                umask=0o022,
+                xdata=gfid_xdata(gfid) if gfid else None,
+            ),
+        )
 
     def write(self, gfid: bytes, fd: int, offset: int, data: bytes) -> Any:
-        return self.call(P.WRITE, (fp.GfxWriteReq(gfid=gfid, fd=fd, offset=offset,
-                                                  size=len(data)), data))
+        return self.call(
+            P.WRITE, (fp.GfxWriteReq(gfid=gfid, fd=fd, offset=offset, size=len(data)), data)
+        )
 
     def fsync(self, gfid: bytes, fd: int) -> Any:
         return self.call(P.FSYNC, fp.GfxFsyncReq(gfid=gfid, fd=fd, data=0))
@@ -176,8 +222,9 @@ class RawClient:
         out = bytearray()
         try:
             while True:
-                rsp, data = self.call(P.READ, fp.GfxReadReq(gfid=gfid, fd=o.fd,
-                                                            offset=len(out), size=chunk))
+                rsp, data = self.call(
+                    P.READ, fp.GfxReadReq(gfid=gfid, fd=o.fd, offset=len(out), size=chunk)
+                )
                 assert rsp.op_ret >= 0, f"READ: errno {rsp.op_errno}"
                 out += data
                 if len(data) < chunk:
@@ -186,8 +233,10 @@ class RawClient:
             self.release(gfid, o.fd)
 
     def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str) -> Any:
-        return self.call(P.RENAME, fp.GfxRenameReq(oldgfid=oldpar, newgfid=newpar,
-                                                   oldbname=oldname, newbname=newname))
+        return self.call(
+            P.RENAME,
+            fp.GfxRenameReq(oldgfid=oldpar, newgfid=newpar, oldbname=oldname, newbname=newname),
+        )
 
     def unlink(self, pargfid: bytes, name: str) -> Any:
         return self.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=pargfid, bname=name))
@@ -203,8 +252,9 @@ class RawClient:
         offset = 0
         try:
             while True:
-                r = self.call(P.READDIR, fp.GfxReaddirReq(gfid=gfid, fd=o.fd, offset=offset,
-                                                          size=64 * 1024))
+                r = self.call(
+                    P.READDIR, fp.GfxReaddirReq(gfid=gfid, fd=o.fd, offset=offset, size=64 * 1024)
+                )
                 assert r.op_ret >= 0, f"READDIR: errno {r.op_errno}"
                 if not r.reply:
                     return [n for n in names if n not in (".", "..")]

@@ -54,8 +54,9 @@ def _all_threads_stopped(pid: int) -> bool:
 class BrickProcess:
     """A ``gfrpc brick`` subprocess of directory ``path`` (absolute = its brick path)."""
 
-    def __init__(self, path: Path, poller: str, tls: TlsDirs | None, log: Path,
-                 extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: Path, poller: str, tls: TlsDirs | None, log: Path, extra: tuple[str, ...] = ()
+    ) -> None:
         self.path = path
         self.poller = poller
         self.tls = tls
@@ -78,17 +79,32 @@ class BrickProcess:
         """Start (again, on the same port once it had one); return once it logs "ready"."""
         assert self.proc is None or self.proc.poll() is not None, "brick already running"
         self.path.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", str(self.path),
-                "--port", str(self.port), "--host", "127.0.0.1", "--volname", VOLNAME,
-                "--poller", self.poller, *self.extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "gfrpc.cli",
+            "brick",
+            "--dir",
+            str(self.path),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--volname",
+            VOLNAME,
+            "--poller",
+            self.poller,
+            *self.extra,
+        ]
         if self.tls is not None:
             argv += ["--tls", "--tls-dir", str(self.tls.brick)]
         self.starts += 1
         with open(self.log, "ab") as out:
             out.write(f"--- start {self.starts}: {' '.join(argv)}\n".encode())
             out.flush()
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + 30
         pattern = re.compile(rb"ready on 127\.0\.0\.1:(\d+)")
         while True:
@@ -156,8 +172,11 @@ class Resources:
     @staticmethod
     def now() -> Resources:
         fds = frozenset(f"{fd}->{_readlink(fd)}" for fd in os.listdir("/proc/self/fd"))
-        threads = frozenset(f"{t.name}#{t.ident}" for t in threading.enumerate()
-                            if not t.name.startswith("faultproxy"))
+        threads = frozenset(
+            f"{t.name}#{t.ident}"
+            for t in threading.enumerate()
+            if not t.name.startswith("faultproxy")
+        )
         return Resources(fds, threads)
 
 
@@ -191,7 +210,8 @@ def assert_no_leaks(before: Resources, timeout: float = 10.0) -> None:
     extra_fds = {f for f in after.fds - before.fds if not f.endswith("->?")}
     # an fd number may be reused for another object: compare counts as well as names
     grown = len([f for f in after.fds if not f.endswith("->?")]) - len(
-        [f for f in before.fds if not f.endswith("->?")])
+        [f for f in before.fds if not f.endswith("->?")]
+    )
     assert not extra_threads, f"threads left behind: {sorted(extra_threads)}"
     assert not extra_fds and grown <= 0, f"fds left behind: {sorted(extra_fds)} (+{grown})"
 
@@ -204,8 +224,10 @@ def wait_all(futures: list[Any], timeout: float) -> float:
         try:
             f.exception(timeout=max(0.0, left))
         except TimeoutError:
-            pytest.fail(f"{sum(not g.done() for g in futures)} of {len(futures)} calls still "
-                        f"pending after {timeout} s")
+            pytest.fail(
+                f"{sum(not g.done() for g in futures)} of {len(futures)} calls still "
+                f"pending after {timeout} s"
+            )
     return time.monotonic() - start
 
 
@@ -224,14 +246,23 @@ class Workload:
     files of distinct sizes (a STAT of file i must return its gfid and size), in a volume of
     one brick. Calls go straight through the BrickConnection, pipelined."""
 
-    def __init__(self, vol: Any, prefix: str, *, blocks: int = 8, block_size: int = MIB,
-                 files: int = 6, tag: int = 7) -> None:
+    def __init__(
+        self,
+        vol: Any,
+        prefix: str,
+        *,
+        blocks: int = 8,
+        block_size: int = MIB,
+        files: int = 6,
+        tag: int = 7,
+    ) -> None:
         self.vol = vol
         self.conn = vol.bricks[0]
         self.tag, self.block_size, self.blocks = tag, block_size, blocks
         self.path = f"/{prefix}.data"
-        vol.write_bytes(self.path, b"".join(tagged_block(tag, i, block_size)
-                                            for i in range(blocks)))
+        vol.write_bytes(
+            self.path, b"".join(tagged_block(tag, i, block_size) for i in range(blocks))
+        )
         self.file = vol.open(self.path, "rb", buffering=0)
         self.small: list[tuple[bytes, int]] = []  # (gfid, size)
         for i in range(files):
@@ -246,15 +277,28 @@ class Workload:
         calls: list[tuple[str, int, Any]] = []
         for i in range(max(n, len(self.small) if stats else 0)):
             if i < n:
-                calls.append(("read", i, self.conn.read_async(
-                    self.file.gfid, self.file.fd, i * self.block_size, self.block_size)))
+                calls.append(
+                    (
+                        "read",
+                        i,
+                        self.conn.read_async(
+                            self.file.gfid, self.file.fd, i * self.block_size, self.block_size
+                        ),
+                    )
+                )
             if stats and i < len(self.small):
-                calls.append(("stat", i, self.conn.fop_async(
-                    FopProc.STAT, fops.GfxStatReq(gfid=self.small[i][0]))))
+                calls.append(
+                    (
+                        "stat",
+                        i,
+                        self.conn.fop_async(FopProc.STAT, fops.GfxStatReq(gfid=self.small[i][0])),
+                    )
+                )
         return calls
 
-    def check(self, calls: list[tuple[str, int, Any]], *,
-              may_fail: bool = False) -> tuple[int, list[BaseException]]:
+    def check(
+        self, calls: list[tuple[str, int, Any]], *, may_fail: bool = False
+    ) -> tuple[int, list[BaseException]]:
         """Every completed call carries the answer to its own request; failures are ENOTCONN
         and only allowed with ``may_fail``. Returns (successes, failures)."""
         ok, failed = 0, []
@@ -266,13 +310,15 @@ class Workload:
             rsp, data = fut.result()
             if kind == "read":
                 assert rsp.op_ret == self.block_size, f"READ {i}: op_ret {rsp.op_ret}"
-                assert bytes(data) == tagged_block(self.tag, i, self.block_size), \
+                assert bytes(data) == tagged_block(self.tag, i, self.block_size), (
                     f"READ {i} got another call's data"
+                )
             else:
                 gfid, size = self.small[i]
                 assert rsp.op_ret == 0, f"STAT {i}: op_ret {rsp.op_ret}"
-                assert (bytes(rsp.stat.ia_gfid), rsp.stat.ia_size) == (gfid, size), \
+                assert (bytes(rsp.stat.ia_gfid), rsp.stat.ia_size) == (gfid, size), (
                     f"STAT {i} got another file's attributes"
+                )
             ok += 1
         wrong = [e for e in failed if getattr(e, "errno", None) != errno.ENOTCONN]
         assert not wrong, f"calls failed with something other than ENOTCONN: {wrong[:3]}"
@@ -283,15 +329,24 @@ class Workload:
         """A fresh read of the data file and stats of the small files (they reconnect if
         needed) return the right contents."""
         whole = self.vol.read_bytes(self.path)
-        assert whole == b"".join(tagged_block(self.tag, i, self.block_size)
-                                 for i in range(self.blocks))
+        assert whole == b"".join(
+            tagged_block(self.tag, i, self.block_size) for i in range(self.blocks)
+        )
 
 
-def through_proxy(proxy: FaultProxy, brick: BrickProcess, tls: TlsDirs | None, poller: str,
-                  **kwargs: Any) -> Volume:
+def through_proxy(
+    proxy: FaultProxy, brick: BrickProcess, tls: TlsDirs | None, poller: str, **kwargs: Any
+) -> Volume:
     """A Volume of ``brick`` reached through ``proxy`` (a FaultProxy in front of it), with
     reconnect attempts allowed at once after a loss; kwargs go to Volume.connect_brick."""
-    vol = Volume.connect_brick("127.0.0.1", proxy.port, brick.brick_path, VOLNAME,
-                               tls=str(tls.client) if tls else None, poller=poller, **kwargs)
+    vol = Volume.connect_brick(
+        "127.0.0.1",
+        proxy.port,
+        brick.brick_path,
+        VOLNAME,
+        tls=str(tls.client) if tls else None,
+        poller=poller,
+        **kwargs,
+    )
     vol.bricks[0].reconnect_interval = 0
     return vol

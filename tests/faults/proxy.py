@@ -58,8 +58,9 @@ class Pipe:
     """One proxied connection: ``client`` socket (accepted) and ``server`` socket (to the
     target), relayed by two threads."""
 
-    def __init__(self, proxy: FaultProxy, client: socket.socket, server: socket.socket,
-                 number: int) -> None:
+    def __init__(
+        self, proxy: FaultProxy, client: socket.socket, server: socket.socket, number: int
+    ) -> None:
         self.proxy = proxy
         self.client = client
         self.server = server
@@ -74,10 +75,18 @@ class Pipe:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.settimeout(_TICK)
         self.threads = [
-            threading.Thread(target=self._relay, args=("up", client, server),
-                             name=f"faultproxy-{number}-up", daemon=True),
-            threading.Thread(target=self._relay, args=("down", server, client),
-                             name=f"faultproxy-{number}-down", daemon=True),
+            threading.Thread(
+                target=self._relay,
+                args=("up", client, server),
+                name=f"faultproxy-{number}-up",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._relay,
+                args=("down", server, client),
+                name=f"faultproxy-{number}-down",
+                daemon=True,
+            ),
         ]
         for t in self.threads:
             t.start()
@@ -242,8 +251,9 @@ class FaultProxy:
         self._all: list[Pipe] = []
         self._closing = False
         self._accepted = threading.Condition(self._lock)
-        self._thread = threading.Thread(target=self._accept_loop, name="faultproxy-accept",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._accept_loop, name="faultproxy-accept", daemon=True
+        )
         self._thread.start()
 
     @property

@@ -145,8 +145,7 @@ class Worker:
         return (op, r) in self.acked
 
 
-def _work(w: Worker, client: RawClient, acks: threading.Semaphore, stop: threading.Event
-          ) -> None:
+def _work(w: Worker, client: RawClient, acks: threading.Semaphore, stop: threading.Event) -> None:
     par = w.dir_gfid
     try:
         r = 0
@@ -215,8 +214,7 @@ def _check_worker(c: RawClient, w: Worker) -> set[bytes]:
     return set(found.values())
 
 
-def _orphans_do_not_break_later_ops(c: RawClient, workers: list[Worker],
-                                    live: set[bytes]) -> int:
+def _orphans_do_not_break_later_ops(c: RawClient, workers: list[Worker], live: set[bytes]) -> int:
     """Every gfid a worker asked for that no name carries now can be asked for again by a new
     creation; every name can be created again once removed; rm -r of the tree works. Returns
     how many gfids were reused."""
@@ -229,8 +227,7 @@ def _orphans_do_not_break_later_ops(c: RawClient, workers: list[Worker],
             for i, g in enumerate(gfids):
                 name = f"w{w.index}-{kind}{i}"
                 if g in live:
-                    rsp = (c.create(reuse, name, g) if kind == "file"
-                           else c.mkdir(reuse, name, g))
+                    rsp = c.create(reuse, name, g) if kind == "file" else c.mkdir(reuse, name, g)
                     assert (rsp.op_ret, rsp.op_errno) == (-1, errno.EEXIST), name
                     continue
                 if kind == "file":
@@ -263,8 +260,7 @@ CONNECTIONS = 5
 
 
 @pytest.mark.timeout(240)
-def test_kill_9_during_concurrent_creates_and_renames(brick: BrickProcess,
-                                                      poller: Poller) -> None:
+def test_kill_9_during_concurrent_creates_and_renames(brick: BrickProcess, poller: Poller) -> None:
     """kill -9 while 50 workers create, rename over each other's leftovers, mkdir and rename
     directories: after a restart every acknowledged entry is found by name and by gfid, and
     no orphan breaks a creation of the same name, a creation with the orphan's gfid, or rm -r."""
@@ -282,9 +278,14 @@ def test_kill_9_during_concurrent_creates_and_renames(brick: BrickProcess,
     clients = [RawClient(brick, poller, frame_timeout=20) for _ in range(CONNECTIONS)]
     acks = threading.Semaphore(0)
     stop = threading.Event()
-    threads = [threading.Thread(target=_work, args=(w, clients[w.index % CONNECTIONS], acks,
-                                                    stop), name=f"worker-{w.index}")
-               for w in workers]
+    threads = [
+        threading.Thread(
+            target=_work,
+            args=(w, clients[w.index % CONNECTIONS], acks, stop),
+            name=f"worker-{w.index}",
+        )
+        for w in workers
+    ]
     for t in threads:
         t.start()
     for _ in range(300):  # kill once 300 operations were acknowledged, mid-flight
@@ -318,8 +319,7 @@ def _handle(brick: Path, gfid: bytes) -> Path:
 
 
 @pytest.mark.timeout(120)
-def test_crash_leftovers_do_not_break_later_operations(brick: BrickProcess,
-                                                       poller: Poller) -> None:
+def test_crash_leftovers_do_not_break_later_operations(brick: BrickProcess, poller: Poller) -> None:
     """Each state a kill -9 can leave between two steps of an entry operation (entry without
     gfid; entry with gfid but no handle; handle whose entry is gone, for a file and a symlink;
     directory handle still naming the old place of a renamed directory; a replaced file whose
@@ -353,8 +353,10 @@ def test_crash_leftovers_do_not_break_later_operations(brick: BrickProcess,
     os.rename(d / "keep", d / "victim")  # rename over a victim, killed before its handle went
     os.rename(d / "moved", d / "moved2")  # directory rename killed before its handle moved
     hdir = _handle(d, movedg).parent
-    os.symlink("../../00/00/00000000-0000-0000-0000-000000000001/x",
-               hdir / f".{uuid.UUID(bytes=movedg)}.{uuid.uuid4().hex}")  # temp link
+    os.symlink(
+        "../../00/00/00000000-0000-0000-0000-000000000001/x",
+        hdir / f".{uuid.UUID(bytes=movedg)}.{uuid.uuid4().hex}",
+    )  # temp link
     for g in (gone, slg, victim):
         assert os.lstat(_handle(d, g)).st_nlink == 1  # truly orphaned
 
@@ -389,4 +391,3 @@ def test_crash_leftovers_do_not_break_later_operations(brick: BrickProcess,
         assert not [p for p in d.iterdir() if p.name != ".glusterfs"]
     finally:
         c.close()
-

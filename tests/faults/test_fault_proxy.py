@@ -72,8 +72,7 @@ def test_cut_after_n_bytes_delivers_exactly_n_then_resets(server: Server) -> Non
         client.close()
 
 
-def test_half_close_is_one_way_and_trickle_sends_one_byte_per_segment(
-        server: Server) -> None:
+def test_half_close_is_one_way_and_trickle_sends_one_byte_per_segment(server: Server) -> None:
     """Rule: half_close("up") gives the server an EOF while it can still send to the client;
     in trickle mode every byte is its own send."""
     listener = server[0]

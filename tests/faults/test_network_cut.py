@@ -41,8 +41,10 @@ def when_first_done(calls: list[tuple[str, int, Any]], timeout: float = 30) -> N
 
 
 def test_a_cut_fails_pending_calls_and_the_next_call_reconnects(
-        shared_bricks: Callable[[bool], BrickProcess],
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    shared_bricks: Callable[[bool], BrickProcess],
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: a connection reset while READs are being answered fails every pending call with
     ENOTCONN within 1 s; the replies that arrived before are each its own call's; the next
     call reconnects."""
@@ -72,8 +74,12 @@ def test_a_cut_fails_pending_calls_and_the_next_call_reconnects(
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_a_cut_in_the_middle_of_a_reply_record(
-        tls: bool, shared_bricks: Callable[[bool], BrickProcess], tls_dirs: TlsDirs,
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    tls: bool,
+    shared_bricks: Callable[[bool], BrickProcess],
+    tls_dirs: TlsDirs,
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: when the stream to the client is reset 1.5 MiB into four 1 MiB READ replies,
     exactly the one whole reply that arrived completes (with its own block) and the three
     others fail with ENOTCONN; a partial record is never delivered."""
@@ -97,8 +103,10 @@ def test_a_cut_in_the_middle_of_a_reply_record(
 
 
 def test_a_cut_in_the_middle_of_a_write_record(
-        shared_bricks: Callable[[bool], BrickProcess],
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    shared_bricks: Callable[[bool], BrickProcess],
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: when the stream to the brick is reset 1.5 MiB into four 1 MiB WRITEs, only the
     whole WRITE 0 can succeed (the others fail with ENOTCONN), an answered WRITE is on the
     brick, and the brick applies no partial WRITE (the file is empty or exactly block 0)."""
@@ -131,8 +139,11 @@ def test_a_cut_in_the_middle_of_a_write_record(
 
 @pytest.mark.parametrize("direction", ["down", "up"])
 def test_a_half_close_fails_pending_calls_and_the_next_call_reconnects(
-        direction: str, shared_bricks: Callable[[bool], BrickProcess],
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    direction: str,
+    shared_bricks: Callable[[bool], BrickProcess],
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: a half-closed connection (FIN towards the client: "down"; towards the brick:
     "up") hangs nothing: within 2 s the client has dropped the connection and every pending
     call is answered with its own data or failed with ENOTCONN; the next call reconnects.
@@ -155,8 +166,10 @@ def test_a_half_close_fails_pending_calls_and_the_next_call_reconnects(
         wait_all([f for _, _, f in calls], 10)
         elapsed = time.monotonic() - closed
         ok, failed = work.check(calls, may_fail=True)
-        print(f"FAULTS half-close {direction}: {ok} answered, {len(failed)} failed, "
-              f"disconnected within {elapsed:.3f} s")
+        print(
+            f"FAULTS half-close {direction}: {ok} answered, {len(failed)} failed, "
+            f"disconnected within {elapsed:.3f} s"
+        )
         assert elapsed <= 2.0
         work.verify_through_the_volume()
         assert proxy.connections == 2 and vol.bricks[0].generation == 2

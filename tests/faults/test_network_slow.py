@@ -30,8 +30,11 @@ STALL = 5.0
 
 
 def test_a_byte_by_byte_trickle_is_slow_but_correct(
-        shared_bricks: Callable[[bool], BrickProcess], tls_dirs: TlsDirs,
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    shared_bricks: Callable[[bool], BrickProcess],
+    tls_dirs: TlsDirs,
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: with every byte in both directions sent as its own TCP segment (TLS on), pipelined
     READs and STATs all succeed, each with the answer to its own request."""
     brick = shared_bricks(True)
@@ -49,8 +52,7 @@ def test_a_byte_by_byte_trickle_is_slow_but_correct(
         elapsed = time.monotonic() - start
         work.check(calls)
         trickled = pipe.relayed("down") - relayed
-        print(f"FAULTS trickle: {len(calls)} calls, {trickled} bytes one by one, "
-              f"{elapsed:.2f} s")
+        print(f"FAULTS trickle: {len(calls)} calls, {trickled} bytes one by one, {elapsed:.2f} s")
         assert trickled > 6 * 1024 and pipe.sends("down") - sends == trickled
         proxy.trickle(None)
         work.verify_through_the_volume()
@@ -62,8 +64,10 @@ def test_a_byte_by_byte_trickle_is_slow_but_correct(
 
 
 def test_a_stall_shorter_than_ping_timeout_only_delays_calls(
-        shared_bricks: Callable[[bool], BrickProcess],
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    shared_bricks: Callable[[bool], BrickProcess],
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: a 5 s stall of both directions with ping-timeout 8 s delays the calls made
     during it by the stall, and then they all succeed on the same connection."""
     brick = shared_bricks(False)
@@ -88,8 +92,11 @@ def test_a_stall_shorter_than_ping_timeout_only_delays_calls(
 
 
 def test_a_stall_longer_than_ping_timeout_fails_calls_and_the_client_recovers(
-        shared_bricks: Callable[[bool], BrickProcess], tls_dirs: TlsDirs,
-        proxy_factory: Callable[..., FaultProxy], client_poller: str) -> None:
+    shared_bricks: Callable[[bool], BrickProcess],
+    tls_dirs: TlsDirs,
+    proxy_factory: Callable[..., FaultProxy],
+    client_poller: str,
+) -> None:
     """Rule: a 5 s stall with ping-timeout 2 s (TLS on) fails the pending calls with ENOTCONN
     2 to 3.6 s into the stall (ping-timeout, at most 1.5 of it late), and the next call
     reconnects on a new connection while the old one is still stalled."""

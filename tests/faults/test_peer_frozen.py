@@ -27,7 +27,8 @@ HANDSHAKE_TIMEOUT = 1.5  # connect, TLS handshake and each handshake call
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_a_frozen_brick_fails_pending_calls_after_ping_timeout_and_recovers(
-        tls: bool, brick_factory: Any, tls_dirs: TlsDirs) -> None:
+    tls: bool, brick_factory: Any, tls_dirs: TlsDirs
+) -> None:
     """Rule: with ping-timeout 2 s, calls pending on a SIGSTOPped brick fail with ENOTCONN
     2 to 3.6 s after the freeze (not before: the brick is only silent); a reconnect attempt
     while it is frozen fails with ENOTCONN after the handshake timeout; after SIGCONT the
@@ -35,9 +36,16 @@ def test_a_frozen_brick_fails_pending_calls_after_ping_timeout_and_recovers(
     before = baseline()
     ident = tls_dirs if tls else None
     brick = brick_factory(poller="pool", tls=ident)
-    vol = Volume.connect_brick("127.0.0.1", brick.port, brick.brick_path, VOLNAME,
-                               tls=str(ident.client) if ident else None, poller="pool",
-                               ping_timeout=PING_TIMEOUT, timeout=HANDSHAKE_TIMEOUT)
+    vol = Volume.connect_brick(
+        "127.0.0.1",
+        brick.port,
+        brick.brick_path,
+        VOLNAME,
+        tls=str(ident.client) if ident else None,
+        poller="pool",
+        ping_timeout=PING_TIMEOUT,
+        timeout=HANDSHAKE_TIMEOUT,
+    )
     try:
         conn = vol.bricks[0]
         conn.reconnect_interval = 0
@@ -54,7 +62,9 @@ def test_a_frozen_brick_fails_pending_calls_after_ping_timeout_and_recovers(
             print(f"FAULTS frozen brick: {len(calls)} calls failed after {elapsed:.2f} s")
             errors = [c.exception(0) for c in calls]
             assert all(getattr(e, "errno", None) == errno.ENOTCONN for e in errors), errors
-            assert PING_TIMEOUT - 0.1 <= elapsed <= 1.5 * PING_TIMEOUT + 0.6, f"after {elapsed:.2f} s"
+            assert PING_TIMEOUT - 0.1 <= elapsed <= 1.5 * PING_TIMEOUT + 0.6, (
+                f"after {elapsed:.2f} s"
+            )
             # still frozen: a reconnect attempt gets a TCP connection (the kernel's backlog)
             # but no TLS handshake or DUMP reply; it gives up after its timeout
             start = time.monotonic()
@@ -68,7 +78,7 @@ def test_a_frozen_brick_fails_pending_calls_after_ping_timeout_and_recovers(
         assert vol.read_bytes("/a.bin") == data  # the next call reconnects
         assert conn.generation == 2  # the attempt while frozen did not count
         f.seek(MIB)
-        assert f.read(MIB) == data[MIB:2 * MIB]  # and the open file's fd is reopened
+        assert f.read(MIB) == data[MIB : 2 * MIB]  # and the open file's fd is reopened
         f.close()
     finally:
         vol.close()

@@ -41,8 +41,14 @@ FAIL_WITHIN = 1.0
 
 
 def connect(brick: BrickProcess, tls: TlsDirs | None, poller: str) -> Volume:
-    vol = Volume.connect_brick("127.0.0.1", brick.port, brick.brick_path, VOLNAME,
-                               tls=str(tls.client) if tls else None, poller=poller)
+    vol = Volume.connect_brick(
+        "127.0.0.1",
+        brick.port,
+        brick.brick_path,
+        VOLNAME,
+        tls=str(tls.client) if tls else None,
+        poller=poller,
+    )
     vol.bricks[0].reconnect_interval = 0  # the next call after a loss reconnects at once
     return vol
 
@@ -82,7 +88,8 @@ def check_failures(failed: list[BaseException], elapsed: float, what: str) -> No
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 @pytest.mark.parametrize("poller", ["single", "own-thread", "pool"])
 def test_kill9_in_the_middle_of_reads_and_writes(
-        poller: str, tls: bool, brick_factory: Any, tls_dirs: TlsDirs) -> None:
+    poller: str, tls: bool, brick_factory: Any, tls_dirs: TlsDirs
+) -> None:
     """Rule: a brick killed mid-READ-reply and mid-WRITE fails every pending call with
     ENOTCONN within 1 s; replies that did arrive carry their own offset's data; after the
     brick restarts on the same port the next call reconnects, an open file reopens its fd,
@@ -104,7 +111,9 @@ def test_kill9_in_the_middle_of_reads_and_writes(
         ok, failed = outcomes(reads)
         for i in ok:
             rsp, data = reads[i].result()
-            assert rsp.op_ret == MIB and bytes(data) == tagged_block(1, i), f"READ {i} got wrong data"
+            assert rsp.op_ret == MIB and bytes(data) == tagged_block(1, i), (
+                f"READ {i} got wrong data"
+            )
         check_failures(failed, elapsed, "READ")
 
         brick.start()
@@ -139,8 +148,7 @@ def test_kill9_in_the_middle_of_reads_and_writes(
     assert_no_leaks(before)
 
 
-def test_kill9_under_a_file_write_raises_enotconn_and_the_file_goes_on(
-        brick_factory: Any) -> None:
+def test_kill9_under_a_file_write_raises_enotconn_and_the_file_goes_on(brick_factory: Any) -> None:
     """Rule: a File.write of 64 MiB (pipelined 1 MiB WRITEs, window 8) running when the brick
     is killed raises ENOTCONN within 1 s instead of hanging; after the brick restarts the same
     File object reopens its fd and writes again. Pool poller, TLS off."""
@@ -189,7 +197,8 @@ def test_kill9_under_a_file_write_raises_enotconn_and_the_file_goes_on(
 
 
 def test_an_rpc_client_with_reconnect_comes_back_by_itself(
-        brick_factory: Any, tls_dirs: TlsDirs) -> None:
+    brick_factory: Any, tls_dirs: TlsDirs
+) -> None:
     """Rule: an RpcClient with reconnect on (as a brick's sign-in client uses it) notices a
     kill -9 of its peer, retries every reconnect_interval while the port is closed (each
     refused attempt leaving nothing behind), is connected again by itself once the brick is
@@ -199,8 +208,14 @@ def test_an_rpc_client_with_reconnect_comes_back_by_itself(
     poller = make_poller("pool", event_threads=2)
     poller.start()
     ctx = make_context(TLSOptions.from_dir(tls_dirs.client), server_side=False)
-    client = RpcClient(("127.0.0.1", brick.port), poller=poller, tls=ctx, reconnect=True,
-                       reconnect_interval=0.1, ping_timeout=0)
+    client = RpcClient(
+        ("127.0.0.1", brick.port),
+        poller=poller,
+        tls=ctx,
+        reconnect=True,
+        reconnect_interval=0.1,
+        ping_timeout=0,
+    )
     try:
         client.connect(timeout=10)
         assert dump(client, timeout=10)

@@ -12,8 +12,14 @@ whole directory on a loaded 2-core machine). For a longer hunt:
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "gfrpc-fuzz-medium", max_examples=3_000, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    "gfrpc-fuzz-medium",
+    max_examples=3_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.register_profile(
-    "gfrpc-fuzz-long", max_examples=20_000, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    "gfrpc-fuzz-long",
+    max_examples=20_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)

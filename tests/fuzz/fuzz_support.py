@@ -32,9 +32,16 @@ def fuzz_settings(examples: int) -> settings:
     ``--hypothesis-profile gfrpc-fuzz-long``) raises every test to that count."""
     loaded = settings().max_examples
     n = loaded if loaded > DEFAULT_EXAMPLES else examples
-    return settings(max_examples=n, deadline=None, derandomize=False,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
 
 
 def decode_ok(decode: Callable[[], Any]) -> Any:
@@ -46,8 +53,24 @@ def decode_ok(decode: Callable[[], Any]) -> Any:
         return None
 
 
-INTERESTING = (0, 1, 3, 4, 0x7F, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
-               0xFFFFFFFE, 400, 401, 1 << 20, 1 << 30)
+INTERESTING = (
+    0,
+    1,
+    3,
+    4,
+    0x7F,
+    0xFF,
+    0xFFFF,
+    0x10000,
+    0x7FFFFFFF,
+    0x80000000,
+    0xFFFFFFFF,
+    0xFFFFFFFE,
+    400,
+    401,
+    1 << 20,
+    1 << 30,
+)
 
 
 @st.composite
@@ -55,8 +78,9 @@ def mutations(draw: st.DrawFn, raw: bytes) -> bytes:
     """``raw`` with 1-4 campaign-style mutations applied."""
     d = bytearray(raw)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(("flip", "word", "inflate", "truncate", "extend",
-                                     "delete", "repeat")))
+        kind = draw(
+            st.sampled_from(("flip", "word", "inflate", "truncate", "extend", "delete", "repeat"))
+        )
         n = len(d)
         if kind == "flip" and n:
             d[draw(st.integers(0, n - 1))] ^= 1 << draw(st.integers(0, 7))
@@ -66,10 +90,10 @@ def mutations(draw: st.DrawFn, raw: bytes) -> bytes:
                 value = draw(st.sampled_from(INTERESTING))
             else:
                 old = struct.unpack_from(">I", d, pos)[0]
-                value = (old + draw(st.sampled_from((1, 4, 4096, 1 << 16, 1 << 24, 1 << 30))))
+                value = old + draw(st.sampled_from((1, 4, 4096, 1 << 16, 1 << 24, 1 << 30)))
             struct.pack_into(">I", d, pos, value & 0xFFFFFFFF)
         elif kind == "truncate" and n:
-            del d[draw(st.integers(0, n - 1)):]
+            del d[draw(st.integers(0, n - 1)) :]
         elif kind == "extend":
             d += draw(st.binary(min_size=1, max_size=16))
         elif kind in ("delete", "repeat") and n >= 4:
@@ -84,19 +108,27 @@ def mutations(draw: st.DrawFn, raw: bytes) -> bytes:
 
 # --------------------------------------------------------------------------- value strategies
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
-KEY = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"),
-              min_size=1, max_size=8)
+KEY = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\0"), min_size=1, max_size=8
+)
 DICT_VALUE = st.one_of(
-    st.integers(-(2**63), 2**63 - 1), TEXT.map(lambda s: s.replace("\0", "")),
-    st.binary(max_size=8), st.uuids(), st.floats(allow_nan=False),
+    st.integers(-(2**63), 2**63 - 1),
+    TEXT.map(lambda s: s.replace("\0", "")),
+    st.binary(max_size=8),
+    st.uuids(),
+    st.floats(allow_nan=False),
     st.integers(0, 2**64 - 1).map(lambda v: GfValue(GfType.UINT, v)),
     st.binary(max_size=8).map(lambda v: GfValue(GfType.STR_OLD, v)),
     st.binary(min_size=148, max_size=148).map(lambda v: GfValue(GfType.IATT, v)),
     st.binary(min_size=36, max_size=36).map(lambda v: GfValue(GfType.MDATA, v)),
 )
 GFX_DICTS = st.one_of(st.none(), st.dictionaries(KEY, DICT_VALUE, max_size=4))
-_INTS = {"i": (-(2**31), 2**31 - 1), "I": (0, 2**32 - 1), "q": (-(2**63), 2**63 - 1),
-         "Q": (0, 2**64 - 1)}
+_INTS = {
+    "i": (-(2**31), 2**31 - 1),
+    "I": (0, 2**32 - 1),
+    "q": (-(2**63), 2**63 - 1),
+    "Q": (0, 2**64 - 1),
+}
 
 
 def value_strategy(t: Any) -> st.SearchStrategy[Any]:
@@ -125,8 +157,11 @@ def value_strategy(t: Any) -> st.SearchStrategy[Any]:
     if isinstance(t, xdr.Optional):
         return st.one_of(st.none(), value_strategy(t.item))
     if isinstance(t, xdr.Enum):
-        return st.integers(-(2**31), 2**31 - 1) if t.enum_type is None else st.sampled_from(
-            list(t.enum_type))  # type: ignore[call-overload]
+        return (
+            st.integers(-(2**31), 2**31 - 1)
+            if t.enum_type is None
+            else st.sampled_from(list(t.enum_type))
+        )  # type: ignore[call-overload]
     if hasattr(t, "cls"):
         return struct_strategy(t.cls)
     raise AssertionError(f"no strategy for {t!r}")

@@ -26,8 +26,15 @@ def test_short_campaign(target: str) -> None:
     """300 inputs (mutated and valid, some with lying record marks) against a live server: no crash,
     no health-check failure, no write outside the brick; replies of the expected kinds."""
     out = io.StringIO()
-    cfg = CampaignConfig(target=target, count=300, seed=7, framing_ratio=0.1,
-                         report_every=100, check_every=150, idle=5.0)
+    cfg = CampaignConfig(
+        target=target,
+        count=300,
+        seed=7,
+        framing_ratio=0.1,
+        report_every=100,
+        check_every=150,
+        idle=5.0,
+    )
     result = run_campaign(cfg, out)
     text = out.getvalue()
     assert result.ok, text

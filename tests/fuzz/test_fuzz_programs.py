@@ -20,9 +20,14 @@ from gfrpc.wire import xdr
 
 _PROCS = sorted(PROCEDURES)
 _SMALL_PROGRAMS = sorted(
-    {v for mod in (dump, pmap, handshake) for v in vars(mod).values()
-     if isinstance(v, type) and issubclass(v, xdr.XdrStruct) and v is not xdr.XdrStruct},
-    key=lambda c: c.__name__)
+    {
+        v
+        for mod in (dump, pmap, handshake)
+        for v in vars(mod).values()
+        if isinstance(v, type) and issubclass(v, xdr.XdrStruct) and v is not xdr.XdrStruct
+    },
+    key=lambda c: c.__name__,
+)
 
 
 def _both(proc: FopProc, data: bytes) -> None:
@@ -109,5 +114,5 @@ def test_dump_reply_inflated_list_allocation() -> None:
     """A DUMP reply whose program list claims a 4 GiB name allocates little (the linked list
     is read item by item, each bounded by what remains)."""
     raw = bytearray(dump.GfDumpRsp(progs=[dump.GfProgDetail("x", 1, 1)]).pack())
-    raw[20:24] = b"\xff\xff\xff\xff"       # the first name's length
+    raw[20:24] = b"\xff\xff\xff\xff"  # the first name's length
     assert peak_allocation(lambda: dump.GfDumpRsp.unpack(bytes(raw))) < 64 << 10

@@ -63,7 +63,7 @@ def _feed(data: bytes, cuts: list[int], zero_copy: bool) -> tuple[list[bytes], b
                 while (rec := dec.next_record()) is not NEED_DATA:
                     out.append(bytes(rec))  # type: ignore[arg-type]
             except RemoteProtocolError:
-                with pytest.raises(RemoteProtocolError):   # and it keeps raising
+                with pytest.raises(RemoteProtocolError):  # and it keeps raising
                     dec.next_record()
                 return out, True
     return out, False
@@ -82,8 +82,11 @@ def _framed(records: list[bytes], split: list[int]) -> bytes:
 
 
 @fuzz_settings(300)
-@given(data=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=4),
-       zero_copy=st.booleans())
+@given(
+    data=st.binary(max_size=300),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+    zero_copy=st.booleans(),
+)
 def test_record_decoder_random_bytes(data: bytes, cuts: list[int], zero_copy: bool) -> None:
     """RecordDecoder on random bytes fed in random pieces, through receive_data or the
     zero-copy get_buffer/buffer_updated path: records or RemoteProtocolError, nothing else."""
@@ -91,12 +94,15 @@ def test_record_decoder_random_bytes(data: bytes, cuts: list[int], zero_copy: bo
 
 
 @fuzz_settings(300)
-@given(records=st.lists(st.binary(max_size=64), min_size=1, max_size=4),
-       split=st.lists(st.integers(0, 64), max_size=3), cuts=st.lists(st.integers(0, 400),
-                                                                      max_size=4),
-       zero_copy=st.booleans())
-def test_record_decoder_roundtrip(records: list[bytes], split: list[int], cuts: list[int],
-                                  zero_copy: bool) -> None:
+@given(
+    records=st.lists(st.binary(max_size=64), min_size=1, max_size=4),
+    split=st.lists(st.integers(0, 64), max_size=3),
+    cuts=st.lists(st.integers(0, 400), max_size=4),
+    zero_copy=st.booleans(),
+)
+def test_record_decoder_roundtrip(
+    records: list[bytes], split: list[int], cuts: list[int], zero_copy: bool
+) -> None:
     """Records framed with record marks (some multi-fragment) come back exactly, in order,
     however the stream is cut."""
     out, failed = _feed(_framed(records, split), cuts, zero_copy)
@@ -115,12 +121,14 @@ def test_record_decoder_mutated_streams(data: st.DataObject, zero_copy: bool) ->
     _feed(stream, cuts, zero_copy)
 
 
-@pytest.mark.parametrize("mark", [0x7FFFFFFF, 0xFFFFFFFF, 0x3FFFFFFF | 0x80000000,
-                                  (1 << 30) - 1, 0x00FFFFFF])
+@pytest.mark.parametrize(
+    "mark", [0x7FFFFFFF, 0xFFFFFFFF, 0x3FFFFFFF | 0x80000000, (1 << 30) - 1, 0x00FFFFFF]
+)
 def test_record_decoder_inflated_mark_allocation(mark: int) -> None:
     """A record mark announcing up to 2 GiB, with a few bytes behind it, makes the decoder
     allocate at most the 8 MiB it may run ahead of the data (ARCHITECTURE record.py), not
     the announced size."""
+
     def feed() -> None:
         dec = RecordDecoder()
         dec.receive_data(struct.pack(">I", mark) + bytes(100))
@@ -128,20 +136,47 @@ def test_record_decoder_inflated_mark_allocation(mark: int) -> None:
         buf = dec.get_buffer()
         dec.buffer_updated(min(len(buf), 10))
         dec.next_record()
+
     assert peak_allocation(feed) < 9 << 20
 
 
 # --------------------------------------------------------------------------- RPC header
 CREDS = st.one_of(
-    st.builds(rpcmsg.AuthUnix, U32, TEXT.filter(lambda s: len(s.encode("utf-8",
-                                                                     "surrogateescape")) <= 255),
-              U32, U32, st.lists(U32, max_size=16).map(tuple)),
-    st.builds(rpcmsg.GlusterCredV1, U32, U32, U32, st.lists(U32, max_size=16).map(tuple),
-              st.integers(0, 2**64 - 1)),
-    st.builds(rpcmsg.GlusterCredV2, I32, U32, U32, st.lists(U32, max_size=20).map(tuple),
-              st.binary(max_size=32)),
-    st.builds(rpcmsg.GlusterCredV3, I32, U32, U32, st.lists(U32, max_size=20).map(tuple),
-              st.binary(max_size=32), U32, st.integers(0, 2**64 - 1), U32),
+    st.builds(
+        rpcmsg.AuthUnix,
+        U32,
+        TEXT.filter(lambda s: len(s.encode("utf-8", "surrogateescape")) <= 255),
+        U32,
+        U32,
+        st.lists(U32, max_size=16).map(tuple),
+    ),
+    st.builds(
+        rpcmsg.GlusterCredV1,
+        U32,
+        U32,
+        U32,
+        st.lists(U32, max_size=16).map(tuple),
+        st.integers(0, 2**64 - 1),
+    ),
+    st.builds(
+        rpcmsg.GlusterCredV2,
+        I32,
+        U32,
+        U32,
+        st.lists(U32, max_size=20).map(tuple),
+        st.binary(max_size=32),
+    ),
+    st.builds(
+        rpcmsg.GlusterCredV3,
+        I32,
+        U32,
+        U32,
+        st.lists(U32, max_size=20).map(tuple),
+        st.binary(max_size=32),
+        U32,
+        st.integers(0, 2**64 - 1),
+        U32,
+    ),
 )
 
 
@@ -164,10 +199,12 @@ def test_decode_message_random_bytes(data: bytes) -> None:
 
 
 @fuzz_settings(200)
-@given(xid=U32, prog=U32, vers=U32, proc=U32, cred=CREDS, args=st.binary(max_size=40),
-       data=st.data())
-def test_decode_call_roundtrip_and_mutations(xid: int, prog: int, vers: int, proc: int,
-                                             cred: Any, args: bytes, data: st.DataObject) -> None:
+@given(
+    xid=U32, prog=U32, vers=U32, proc=U32, cred=CREDS, args=st.binary(max_size=40), data=st.data()
+)
+def test_decode_call_roundtrip_and_mutations(
+    xid: int, prog: int, vers: int, proc: int, cred: Any, args: bytes, data: st.DataObject
+) -> None:
     """A generated CALL decodes to its fields, body and credential; mutations of it decode or
     raise RemoteProtocolError."""
     raw = rpcmsg.encode_call(xid, prog, vers, proc, cred) + args
@@ -181,12 +218,12 @@ def test_decode_call_roundtrip_and_mutations(xid: int, prog: int, vers: int, pro
 
 
 REPLIES = st.one_of(
-    st.builds(rpcmsg.encode_accepted_reply, U32,
-              st.sampled_from([s for s in rpcmsg.AcceptStat if s != 2])),
+    st.builds(
+        rpcmsg.encode_accepted_reply, U32, st.sampled_from([s for s in rpcmsg.AcceptStat if s != 2])
+    ),
     st.builds(lambda x: rpcmsg.encode_accepted_reply(x, 2, low=1, high=3), U32),
     st.builds(lambda x: rpcmsg.encode_denied_reply(x, 0), U32),
-    st.builds(lambda x, a: rpcmsg.encode_denied_reply(x, 1, auth_stat=a), U32,
-              st.integers(0, 20)),
+    st.builds(lambda x, a: rpcmsg.encode_denied_reply(x, 1, auth_stat=a), U32, st.integers(0, 20)),
 )
 
 
@@ -201,9 +238,19 @@ def test_decode_reply_mutations(reply: bytes, tail: bytes, data: st.DataObject) 
 
 
 @fuzz_settings(400)
-@given(flavor=st.sampled_from([rpcmsg.AUTH_UNIX, rpcmsg.AUTH_GLUSTERFS,
-                               rpcmsg.AUTH_GLUSTERFS_V2, rpcmsg.AUTH_GLUSTERFS_V3, 0, 77]),
-       body=st.binary(max_size=420))
+@given(
+    flavor=st.sampled_from(
+        [
+            rpcmsg.AUTH_UNIX,
+            rpcmsg.AUTH_GLUSTERFS,
+            rpcmsg.AUTH_GLUSTERFS_V2,
+            rpcmsg.AUTH_GLUSTERFS_V3,
+            0,
+            77,
+        ]
+    ),
+    body=st.binary(max_size=420),
+)
 def test_decode_credential_random_bodies(flavor: int, body: bytes) -> None:
     """decode_credential of every flavor on random bodies: a credential (None for AUTH_NULL
     and unknown flavors) or RemoteProtocolError."""
@@ -248,9 +295,15 @@ def test_gfx_dict_roundtrip_and_mutations(d: Any, data: st.DataObject) -> None:
     decode_ok(lambda: _gfx(mutated))
 
 
-SERIAL = st.dictionaries(TEXT, st.one_of(TEXT.map(lambda s: s.replace("\0", "")),
-                                         st.integers(-(2**63), 2**63 - 1),
-                                         st.binary(max_size=12)), max_size=4)
+SERIAL = st.dictionaries(
+    TEXT,
+    st.one_of(
+        TEXT.map(lambda s: s.replace("\0", "")),
+        st.integers(-(2**63), 2**63 - 1),
+        st.binary(max_size=12),
+    ),
+    max_size=4,
+)
 
 
 @fuzz_settings(400)
@@ -290,10 +343,12 @@ def test_inflated_lengths_allocate_little(n: int) -> None:
         lambda: XdrReader(word + pad).u32_array(),
         lambda: decode_gfx_dict(XdrReader(bytes(4) + bytes(4) + word + pad)),
         lambda: decode_serialized_dict(word + pad),
-        lambda: rpcmsg.decode_credential(rpcmsg.OpaqueAuth(
-            rpcmsg.AUTH_GLUSTERFS_V3, bytes(24) + word + pad)),
-        lambda: rpcmsg.decode_credential(rpcmsg.OpaqueAuth(
-            rpcmsg.AUTH_GLUSTERFS_V2, bytes(12) + word + pad)),
+        lambda: rpcmsg.decode_credential(
+            rpcmsg.OpaqueAuth(rpcmsg.AUTH_GLUSTERFS_V3, bytes(24) + word + pad)
+        ),
+        lambda: rpcmsg.decode_credential(
+            rpcmsg.OpaqueAuth(rpcmsg.AUTH_GLUSTERFS_V2, bytes(12) + word + pad)
+        ),
         lambda: rpcmsg.decode_message(struct.pack(">IIIIIII", 1, 0, 2, 3, 4, 5, 1) + word + pad),
     ]
     for case in cases:

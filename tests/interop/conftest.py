@@ -94,7 +94,9 @@ def gluster_volume_tls(glusterd: GlusterD, interop_tls: TLSMaterial) -> Iterator
 
 
 @pytest.fixture
-def fuse_mount(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., AbstractContextManager[Path]]:
+def fuse_mount(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., AbstractContextManager[Path]]:
     """``with fuse_mount(volfile_text) as mnt:`` — a real FUSE client on a hand-written volfile.
 
     Independent of the ``glusterd`` fixture, so it also serves tests of a gfrpc brick.

@@ -40,19 +40,41 @@ class GfrpcBrick:
 
 
 @contextmanager
-def gfrpc_brick(workdir: Path, poller: str, *extra: str, host: str = "127.0.0.1",
-                port: int = 0, name: str = "brick",
-                volname: str = "fusetest") -> Iterator[GfrpcBrick]:
+def gfrpc_brick(
+    workdir: Path,
+    poller: str,
+    *extra: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    name: str = "brick",
+    volname: str = "fusetest",
+) -> Iterator[GfrpcBrick]:
     """``gfrpc brick`` of directory ``workdir/name`` in a subprocess; yields once its "ready
     on HOST:PORT" line is logged."""
     brick = workdir / name
     brick.mkdir()
     log = workdir / f"{name}.log"
-    argv = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", str(brick), "--port", str(port),
-            "--host", host, "--volname", volname, "--poller", poller, *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "gfrpc.cli",
+        "brick",
+        "--dir",
+        str(brick),
+        "--port",
+        str(port),
+        "--host",
+        host,
+        "--volname",
+        volname,
+        "--poller",
+        poller,
+        *extra,
+    ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     try:
         deadline = time.monotonic() + 20
         port = 0
@@ -70,15 +92,28 @@ def gfrpc_brick(workdir: Path, poller: str, *extra: str, host: str = "127.0.0.1"
 
 
 @contextmanager
-def gfrpc_mgmtd(workdir: Path, *args: str, host: str = "127.0.0.2",
-                port: int = 24007) -> Iterator[GfrpcBrick]:
+def gfrpc_mgmtd(
+    workdir: Path, *args: str, host: str = "127.0.0.2", port: int = 24007
+) -> Iterator[GfrpcBrick]:
     """``gfrpc mgmtd`` in a subprocess (its ``path`` is ``workdir``); yields once ready."""
     log = workdir / "mgmtd.log"
-    argv = [sys.executable, "-m", "gfrpc.cli", "mgmtd", "--host", host, "--port", str(port),
-            "--poller", "single", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "gfrpc.cli",
+        "mgmtd",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--poller",
+        "single",
+        *args,
+    ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     try:
         wait_for_log(log, rf"mgmtd ready on {re.escape(host)}:", proc)
         yield GfrpcBrick(proc, port, workdir, log)
@@ -86,15 +121,17 @@ def gfrpc_mgmtd(workdir: Path, *args: str, host: str = "127.0.0.2",
         stop_process(proc)
 
 
-def wait_for_log(log: Path, pattern: str, proc: subprocess.Popen[bytes], count: int = 1,
-                 timeout: float = 20) -> None:
+def wait_for_log(
+    log: Path, pattern: str, proc: subprocess.Popen[bytes], count: int = 1, timeout: float = 20
+) -> None:
     """Wait until ``pattern`` is in ``log`` ``count`` times (a daemon's own report of what
     it did; there is nothing else to wait on from another process)."""
     deadline = time.monotonic() + timeout
     while len(re.findall(pattern, log.read_text(errors="replace"))) < count:
         if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{pattern!r} not logged {count} time(s):\n"
-                        f"{log.read_text(errors='replace')}")
+            pytest.fail(
+                f"{pattern!r} not logged {count} time(s):\n{log.read_text(errors='replace')}"
+            )
         time.sleep(0.05)
 
 
@@ -127,8 +164,9 @@ def default_ssl_dir() -> Path:
     return Path(m.group(1).decode())
 
 
-def run_client_script(tmp_path: Path, body: str, tls_files: Path | None,
-                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_client_script(
+    tmp_path: Path, body: str, tls_files: Path | None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run ``body`` (bash) as a GlusterFS client would run. With TLS it runs in a private
     mount namespace where ``/var/lib/glusterd/secure-access`` exists (management TLS on) and
     the default TLS directory holds the client identity ``tls_files``: nothing outside the
@@ -161,8 +199,11 @@ def run_client_script(tmp_path: Path, body: str, tls_files: Path | None,
     finally:
         for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
             args = cmdline(pid)
-            if args and Path(args[0]).name.startswith("glusterfs") and any(
-                    str(tmp_path) in a for a in args):
+            if (
+                args
+                and Path(args[0]).name.startswith("glusterfs")
+                and any(str(tmp_path) in a for a in args)
+            ):
                 stop_pid(pid)
 
 

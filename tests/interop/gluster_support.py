@@ -43,6 +43,7 @@ def need(condition: object, reason: str) -> None:
     if condition:
         return
     if in_ci():
-        pytest.fail(f"interop prerequisite missing (CI=true, so this is a failure): {reason}",
-                    pytrace=False)
+        pytest.fail(
+            f"interop prerequisite missing (CI=true, so this is a failure): {reason}", pytrace=False
+        )
     pytest.skip(f"interop prerequisite missing: {reason}")

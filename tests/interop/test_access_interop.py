@@ -49,9 +49,19 @@ def _acl_support(directory: Path) -> str | None:
     probe = directory / f".acl-probe-{uuid.uuid4().hex[:6]}"
     probe.write_bytes(b"")
     try:
-        os.setxattr(probe, pa.ACCESS_KEY, pa.encode_acl((
-            pa.Ace(pa.USER_OBJ, 6), pa.Ace(pa.USER, 4, 1001), pa.Ace(pa.GROUP_OBJ, 4),
-            pa.Ace(pa.MASK, 4), pa.Ace(pa.OTHER, 0))))
+        os.setxattr(
+            probe,
+            pa.ACCESS_KEY,
+            pa.encode_acl(
+                (
+                    pa.Ace(pa.USER_OBJ, 6),
+                    pa.Ace(pa.USER, 4, 1001),
+                    pa.Ace(pa.GROUP_OBJ, 4),
+                    pa.Ace(pa.MASK, 4),
+                    pa.Ace(pa.OTHER, 0),
+                )
+            ),
+        )
         return None
     except OSError as exc:
         return f"{directory}: no POSIX ACLs ({exc.strerror})"
@@ -114,8 +124,9 @@ print(json.dumps({
 
 
 @pytest.mark.timeout(150)
-def test_fuse_user_on_gfrpc_brick(fuse_mount: Callable[..., AbstractContextManager[Path]],
-                                  tmp_path: Path) -> None:
+def test_fuse_user_on_gfrpc_brick(
+    fuse_mount: Callable[..., AbstractContextManager[Path]], tmp_path: Path
+) -> None:
     """Through a real FUSE client (``--acl``) uid 1001 on a gfrpc brick cannot list a 0700 root
     directory, read, write or touch the xattrs of a 0600 root file, set an ACL on it (EPERM)
     or delete root's file in a sticky directory; an ACL entry root gave him lets him read
@@ -124,13 +135,28 @@ def test_fuse_user_on_gfrpc_brick(fuse_mount: Callable[..., AbstractContextManag
     need(shutil.which("glusterfs"), "the glusterfs FUSE client is not installed")
     reason = _acl_support(tmp_path)
     need(reason is None, reason or "")
-    bob_rw = pa.encode_acl((pa.Ace(pa.USER_OBJ, 6), pa.Ace(pa.USER, 6, 1001),
-                            pa.Ace(pa.GROUP_OBJ, 0), pa.Ace(pa.MASK, 6), pa.Ace(pa.OTHER, 0)))
-    bob_r = pa.encode_acl((pa.Ace(pa.USER_OBJ, 6), pa.Ace(pa.USER, 4, 1001),
-                           pa.Ace(pa.GROUP_OBJ, 0), pa.Ace(pa.MASK, 4), pa.Ace(pa.OTHER, 0)))
+    bob_rw = pa.encode_acl(
+        (
+            pa.Ace(pa.USER_OBJ, 6),
+            pa.Ace(pa.USER, 6, 1001),
+            pa.Ace(pa.GROUP_OBJ, 0),
+            pa.Ace(pa.MASK, 6),
+            pa.Ace(pa.OTHER, 0),
+        )
+    )
+    bob_r = pa.encode_acl(
+        (
+            pa.Ace(pa.USER_OBJ, 6),
+            pa.Ace(pa.USER, 4, 1001),
+            pa.Ace(pa.GROUP_OBJ, 0),
+            pa.Ace(pa.MASK, 4),
+            pa.Ace(pa.OTHER, 0),
+        )
+    )
     with gfrpc_brick(tmp_path, "pool") as brick:
-        volfile = client_volfile(remote_port=brick.port, remote_subvolume=str(brick.path),
-                                 name="acltest-client-0")
+        volfile = client_volfile(
+            remote_port=brick.port, remote_subvolume=str(brick.path), name="acltest-client-0"
+        )
         with fuse_mount(volfile, timeout=30, extra_args=["--acl"]) as mnt:
             (mnt / "private").mkdir(0o700)
             (mnt / "private" / "f").write_bytes(b"f")
@@ -144,16 +170,30 @@ def test_fuse_user_on_gfrpc_brick(fuse_mount: Callable[..., AbstractContextManag
             shared = mnt / "shared"
             shared.write_bytes(b"ok")
             os.setxattr(shared, pa.ACCESS_KEY, bob_r)
-            out = subprocess.run(["/usr/bin/python3", "-c", _USER_SCRIPT], cwd=mnt, user=1001,
-                                 group=1001, extra_groups=[], capture_output=True, text=True,
-                                 timeout=60, env={"ACL": bob_rw.hex(), "PATH": "/usr/bin:/bin"})
+            out = subprocess.run(
+                ["/usr/bin/python3", "-c", _USER_SCRIPT],
+                cwd=mnt,
+                user=1001,
+                group=1001,
+                extra_groups=[],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={"ACL": bob_rw.hex(), "PATH": "/usr/bin:/bin"},
+            )
             assert out.returncode == 0, out.stderr
             got = json.loads(out.stdout)
             assert secret.stat().st_mode & 0o7777 == 0o600 and secret.read_bytes() == b"s"
             assert (mnt / "tmp" / "rootfile").exists()
     e = errno
     assert got == {
-        "listdir_private": e.EACCES, "read_secret": e.EACCES, "getxattr_secret": e.EACCES,
-        "setxattr_secret": e.EACCES, "set_acl_secret": e.EPERM, "write_secret": e.EACCES,
-        "unlink_sticky_rootfile": e.EACCES, "read_shared_by_acl": 0, "create_in_tmp": 0,
+        "listdir_private": e.EACCES,
+        "read_secret": e.EACCES,
+        "getxattr_secret": e.EACCES,
+        "setxattr_secret": e.EACCES,
+        "set_acl_secret": e.EPERM,
+        "write_secret": e.EACCES,
+        "unlink_sticky_rootfile": e.EACCES,
+        "read_shared_by_acl": 0,
+        "create_in_tmp": 0,
     }, got

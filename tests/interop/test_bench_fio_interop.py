@@ -29,8 +29,11 @@ pytestmark = pytest.mark.timeout(240)
 
 KiB, MiB = 1 << 10, 1 << 20
 STREAMS = 2
-CELLS: dict[str, dict[str, Any]] = {"seq-write": {"file_bytes": 4 * MiB}, "seq-read": {"file_bytes": 4 * MiB},
-         "smallfile": {"file_bytes": 4 * KiB, "files_per_stream": 50}}
+CELLS: dict[str, dict[str, Any]] = {
+    "seq-write": {"file_bytes": 4 * MiB},
+    "seq-read": {"file_bytes": 4 * MiB},
+    "smallfile": {"file_bytes": 4 * KiB, "files_per_stream": 50},
+}
 
 
 @pytest.fixture
@@ -43,9 +46,16 @@ def fio_ready() -> None:
 def run_all(target: Target, scratch: Path) -> dict[str, list[Sample]]:
     """Every workload once against ``target``, tags unique per target and workload."""
     meter = ServerMeter(target.server_pids)
-    return {wl: run_fio(Cell(wl, "fio", target.spec, streams=STREAMS, **sizes), target, meter,
-                        tag=f"r1-{wl}-fio-{target.spec.kind}", scratch=scratch)
-            for wl, sizes in CELLS.items()}
+    return {
+        wl: run_fio(
+            Cell(wl, "fio", target.spec, streams=STREAMS, **sizes),
+            target,
+            meter,
+            tag=f"r1-{wl}-fio-{target.spec.kind}",
+            scratch=scratch,
+        )
+        for wl, sizes in CELLS.items()
+    }
 
 
 def check(samples: dict[str, list[Sample]], who: str) -> None:
@@ -71,35 +81,50 @@ def check(samples: dict[str, list[Sample]], who: str) -> None:
             assert s.latencies_ms is not None, what
             assert 0 < s.latencies_ms["p50"] <= s.latencies_ms["p99"] <= s.latencies_ms["max"]
             assert s.server_threads and s.server_rss_mb, what
-            print(f"{who:12} {wl:9} {s.phase or '':6} {s.value:8.1f} wall {s.wall_s:.3f}s "
-                  f"span {s.span_s:.3f}s server {s.server_cpu_s:.2f} client "
-                  f"{s.client_cpu_s:.3f} CPU-s lat {s.latencies_ms} "
-                  f"rss {s.server_rss_mb:.0f} MB threads {s.server_threads}")
+            print(
+                f"{who:12} {wl:9} {s.phase or '':6} {s.value:8.1f} wall {s.wall_s:.3f}s "
+                f"span {s.span_s:.3f}s server {s.server_cpu_s:.2f} client "
+                f"{s.client_cpu_s:.3f} CPU-s lat {s.latencies_ms} "
+                f"rss {s.server_rss_mb:.0f} MB threads {s.server_threads}"
+            )
 
 
 def leftovers(brick: Path, prefix: str = "") -> list[str]:
     """What this test left in the brick's root (the glusterfsd volume is shared with other
     tests of the session: only names with this test's tag prefix count there)."""
-    return sorted(p.name for p in brick.iterdir()
-                  if p.name != ".glusterfs" and p.name.startswith(prefix))
+    return sorted(
+        p.name for p in brick.iterdir() if p.name != ".glusterfs" and p.name.startswith(prefix)
+    )
 
 
 def test_fio_driver_on_glusterfsd_and_on_a_gfrpc_brick(
-        fio_ready: None, gluster_volume: GlusterVolume, tmp_path: Path) -> None:
+    fio_ready: None, gluster_volume: GlusterVolume, tmp_path: Path
+) -> None:
     """run_fio drives real fio (gfapi) through seq-write, seq-read and smallfile (create,
     stat) against glusterfsd and against a gfrpc brick: every sample has a positive value,
     fio's JSON shows one job per stream and the bytes or files asked for, the server figures
     are read, and nothing is left on either brick."""
-    need(not port_open(VOLFILE_HOST, GLUSTERD_PORT),
-         f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process")
-    real = Target(ServerSpec("glusterfsd", False, None, 2), gluster_volume.name,
-                  f"gluster://127.0.0.1/{gluster_volume.name}", fio_host="127.0.0.1",
-                  server_pids=[gluster_volume.pid])
-    with gfrpc_brick(tmp_path, "pool", host=VOLFILE_HOST, port=GLUSTERD_PORT,
-                     volname="fiobench") as brick:
-        ours = Target(ServerSpec("gfrpc", False, "pool", 2), "fiobench",
-                      f"gluster://{VOLFILE_HOST}/fiobench", fio_host=VOLFILE_HOST,
-                      server_pids=[brick.proc.pid])
+    need(
+        not port_open(VOLFILE_HOST, GLUSTERD_PORT),
+        f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process",
+    )
+    real = Target(
+        ServerSpec("glusterfsd", False, None, 2),
+        gluster_volume.name,
+        f"gluster://127.0.0.1/{gluster_volume.name}",
+        fio_host="127.0.0.1",
+        server_pids=[gluster_volume.pid],
+    )
+    with gfrpc_brick(
+        tmp_path, "pool", host=VOLFILE_HOST, port=GLUSTERD_PORT, volname="fiobench"
+    ) as brick:
+        ours = Target(
+            ServerSpec("gfrpc", False, "pool", 2),
+            "fiobench",
+            f"gluster://{VOLFILE_HOST}/fiobench",
+            fio_host=VOLFILE_HOST,
+            server_pids=[brick.proc.pid],
+        )
         with ThreadPoolExecutor(2) as pool:
             on_real = pool.submit(run_all, real, tmp_path / "scratch-real")
             on_ours = pool.submit(run_all, ours, tmp_path / "scratch-gfrpc")

@@ -36,12 +36,25 @@ def test_make_demo_tiny_runs_every_pair_with_and_without_tls(tmp_path: Path) -> 
     of the run is left behind."""
     _prerequisites()
     out = tmp_path / "bench.json"
-    args = (f"--workload seq-write --streams 2 --size 4M --repeats 1 --json {out} "
-            f"--client fio,gfrpc --server gfrpc,glusterfsd --tls both")
+    args = (
+        f"--workload seq-write --streams 2 --size 4M --repeats 1 --json {out} "
+        f"--client fio,gfrpc --server gfrpc,glusterfsd --tls both"
+    )
     before = set(os.listdir("/proc"))
-    r = subprocess.run(["make", "-s", "-C", str(ROOT), "demo", f"DEMO_ARGS={args}",
-                        f"BIN={Path(sys.executable).parent}"],
-                       capture_output=True, text=True, timeout=850)
+    r = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "demo",
+            f"DEMO_ARGS={args}",
+            f"BIN={Path(sys.executable).parent}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=850,
+    )
     assert r.returncode == 0, f"make demo failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
     doc = json.loads(out.read_text())
     rows = doc["results"]

@@ -88,20 +88,27 @@ def test_isolated_stage_serves_gfrpc_client_and_fio_then_cleans_up(tmp_path: Pat
         need(shutil.which(binary), f"`{binary}` is not installed")
     script, out_path = tmp_path / "stage.py", tmp_path / "out.json"
     script.write_text(SCRIPT)
-    rc = run_in_namespace([sys.executable, str(script), str(out_path)],
-                          timeout=110)
+    rc = run_in_namespace([sys.executable, str(script), str(out_path)], timeout=110)
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
     print(json.dumps(out, indent=1))
     need(out.get("gluster_missing") is None, f"glusterd: {out.get('gluster_missing')}")
     need(out.get("fio_missing") is None, f"fio: {out.get('fio_missing')}")
     assert rc == 0, out
     assert out["secure_access"]
-    assert sorted(out["targets"]) == ["gb-gfrpc-own-thread-tls", "gb-gfrpc-pool-x2",
-                                      "gb-glusterfsd-x2", "gb-glusterfsd-x2-tls"]
+    assert sorted(out["targets"]) == [
+        "gb-gfrpc-own-thread-tls",
+        "gb-gfrpc-pool-x2",
+        "gb-glusterfsd-x2",
+        "gb-glusterfsd-x2-tls",
+    ]
     assert all(t["ok"] for t in out["targets"].values())
     fio_hosts = {name: t["fio_host"] for name, t in out["targets"].items()}
-    assert fio_hosts == {"gb-glusterfsd-x2": "127.0.0.1", "gb-glusterfsd-x2-tls": "127.0.0.1",
-                         "gb-gfrpc-pool-x2": "127.0.0.2", "gb-gfrpc-own-thread-tls": "127.0.0.3"}
+    assert fio_hosts == {
+        "gb-glusterfsd-x2": "127.0.0.1",
+        "gb-glusterfsd-x2-tls": "127.0.0.1",
+        "gb-gfrpc-pool-x2": "127.0.0.2",
+        "gb-gfrpc-own-thread-tls": "127.0.0.3",
+    }
     for name, run in out["fio"].items():
         assert run["rc"] == 0 and run["error"] == 0, (name, run)
         assert run["written"] == 4 << 20, (name, run)
@@ -168,8 +175,12 @@ def test_stage_in_the_host_namespace_serves_plain_fio_and_no_tls_fio(tmp_path: P
         need(shutil.which(binary), f"`{binary}` is not installed")
     script, out_path = tmp_path / "host.py", tmp_path / "out.json"
     script.write_text(HOST_LAYOUT_SCRIPT)
-    r = subprocess.run(["unshare", "--net", "--", sys.executable, str(script), str(out_path)],
-                       capture_output=True, text=True, timeout=110)
+    r = subprocess.run(
+        ["unshare", "--net", "--", sys.executable, str(script), str(out_path)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(out_path.read_text())
     need(out["gluster_missing"] is None, f"glusterd: {out['gluster_missing']}")

@@ -38,8 +38,9 @@ def _url(vol: GlusterVolume, path: str = "") -> str:
 
 
 def _volume(request: pytest.FixtureRequest, kind: str) -> GlusterVolume:
-    vol: GlusterVolume = request.getfixturevalue("gluster_volume_tls" if kind == "tls"
-                                                 else "gluster_volume")
+    vol: GlusterVolume = request.getfixturevalue(
+        "gluster_volume_tls" if kind == "tls" else "gluster_volume"
+    )
     return vol
 
 
@@ -87,8 +88,9 @@ def test_volume_round_trip(request: pytest.FixtureRequest, kind: str, poller: st
 
 
 @pytest.mark.parametrize("kind", ["plain", "tls"])
-def test_fuse_and_gfrpc_read_each_others_files(request: pytest.FixtureRequest, kind: str,
-                                               fuse_mount: Any) -> None:
+def test_fuse_and_gfrpc_read_each_others_files(
+    request: pytest.FixtureRequest, kind: str, fuse_mount: Any
+) -> None:
     """A 64 MiB file written by gfrpc reads back identically through a real FUSE mount of the
     same brick (TLS for the TLS volume), and a file written through FUSE reads back
     identically through gfrpc; directories made by either side are seen by the other."""
@@ -111,8 +113,9 @@ def test_fuse_and_gfrpc_read_each_others_files(request: pytest.FixtureRequest, k
         assert not (mnt / "fx" / "sub" / "from-gfrpc").exists()
 
 
-def test_links_and_attributes_on_a_real_brick(gluster_volume: GlusterVolume,
-                                             fuse_mount: Any) -> None:
+def test_links_and_attributes_on_a_real_brick(
+    gluster_volume: GlusterVolume, fuse_mount: Any
+) -> None:
     """Against real glusterfsd: a symlink made by gfrpc is an ordinary link on the brick and
     readable through FUSE, and gfrpc follows one made through FUSE; a hard link shares the
     inode; chmod, chown, utime and removexattr reach the brick's files."""
@@ -130,15 +133,19 @@ def test_links_and_attributes_on_a_real_brick(gluster_volume: GlusterVolume,
         assert v.read_bytes("/ln/fuse-dir-link/data") == b"linked"
         assert v.listdir("/ln/fuse-dir-link") == ["data"]
         v.link("/ln/real/data", "/ln/hard")
-        assert os.stat(brick / "ln" / "hard").st_ino == os.stat(brick / "ln" / "real" / "data").st_ino
+        assert (
+            os.stat(brick / "ln" / "hard").st_ino == os.stat(brick / "ln" / "real" / "data").st_ino
+        )
         assert v.stat("/ln/hard").st_nlink == 2
         v.chmod("/ln/hard", 0o604)
         v.chown("/ln/hard", 4321, 765)
         v.utime("/ln/hard", ns=(1_600_000_000_000_000_001, 1_500_000_000_000_000_002))
         st = os.stat(brick / "ln" / "real" / "data")
         assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o604, 4321, 765)
-        assert (st.st_atime_ns, st.st_mtime_ns) == (1_600_000_000_000_000_001,
-                                                    1_500_000_000_000_000_002)
+        assert (st.st_atime_ns, st.st_mtime_ns) == (
+            1_600_000_000_000_000_001,
+            1_500_000_000_000_000_002,
+        )
         v.setxattr("/ln/hard", "user.tag", b"t")
         v.removexattr("/ln/hard", "user.tag")
         with pytest.raises(OSError) as gone:
@@ -210,8 +217,9 @@ def test_connect_brick_directly_and_through_portmapper(gluster_volume: GlusterVo
             assert v.stat("/").st_ino == 1
 
 
-def test_connect_errors_are_clear(glusterd: GlusterD, gluster_volume: GlusterVolume,
-                                  gluster_volume_tls: GlusterVolume) -> None:
+def test_connect_errors_are_clear(
+    glusterd: GlusterD, gluster_volume: GlusterVolume, gluster_volume_tls: GlusterVolume
+) -> None:
     """Unknown volume: ENOENT from GETSPEC; unknown brick path: ENOENT naming it; plain TCP to
     a TLS brick: a transport error, not a hang."""
     with pytest.raises(OSError) as info:
@@ -221,8 +229,9 @@ def test_connect_errors_are_clear(glusterd: GlusterD, gluster_volume: GlusterVol
         Volume.connect_brick("127.0.0.1", gluster_volume.port, "/not/a/brick", timeout=5)
     assert "/not/a/brick" in str(info.value)
     with pytest.raises((TransportError, OSError)):
-        Volume.connect_brick("127.0.0.1", gluster_volume_tls.port,
-                             str(gluster_volume_tls.brick_path), timeout=5)
+        Volume.connect_brick(
+            "127.0.0.1", gluster_volume_tls.port, str(gluster_volume_tls.brick_path), timeout=5
+        )
 
 
 def test_tls_from_the_volfile(gluster_volume_tls: GlusterVolume) -> None:
@@ -234,8 +243,9 @@ def test_tls_from_the_volfile(gluster_volume_tls: GlusterVolume) -> None:
         v.unlink("/from-volfile-tls")
 
 
-def test_cli_round_trip(gluster_volume: GlusterVolume, tmp_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_round_trip(
+    gluster_volume: GlusterVolume, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """gfrpc mkdir/put/ls/stat/get/rm through gluster:// URLs, and the --brick form."""
     vol = gluster_volume
     src, out = tmp_path / "src.bin", tmp_path / "out.bin"
@@ -300,8 +310,10 @@ def test_distribute_volume_with_real_dht_client(glusterd: GlusterD, fuse_mount: 
             for b in bricks:
                 raw = os.getxattr(b / "d", dht.LAYOUT_XATTR)
                 assert len(raw) == 16
-            layouts = [dht.parse_layout(os.getxattr(by_sub[s] / "d", dht.LAYOUT_XATTR))
-                       for s in v.subvolumes]
+            layouts = [
+                dht.parse_layout(os.getxattr(by_sub[s] / "d", dht.LAYOUT_XATTR))
+                for s in v.subvolumes
+            ]
             blobs = {f"f{i}": os.urandom(1000 + i) for i in range(20)}
             for fname, blob in blobs.items():
                 v.write_bytes(f"/d/{fname}", blob)
@@ -309,14 +321,22 @@ def test_distribute_volume_with_real_dht_client(glusterd: GlusterD, fuse_mount: 
                 assert (home / "d" / fname).read_bytes() == blob
             assert sorted(v.listdir("/d")) == sorted(blobs)
             f0_home = dht.pick_subvolume(layouts, "f0")
-            moved = next(f"renamed-{i}" for i in range(1000)
-                         if dht.pick_subvolume(layouts, f"renamed-{i}") != f0_home)
+            moved = next(
+                f"renamed-{i}"
+                for i in range(1000)
+                if dht.pick_subvolume(layouts, f"renamed-{i}") != f0_home
+            )
             v.rename("/d/f0", f"/d/{moved}")
             link = by_sub[v.subvolumes[dht.pick_subvolume(layouts, moved)]] / "d" / moved
-            assert dht.is_linkto(link.stat().st_mode, link.stat().st_size,
-                                 {dht.LINKTO_XATTR: os.getxattr(link, dht.LINKTO_XATTR)})
-            assert dht.linkto_target({dht.LINKTO_XATTR: os.getxattr(link, dht.LINKTO_XATTR)}) \
+            assert dht.is_linkto(
+                link.stat().st_mode,
+                link.stat().st_size,
+                {dht.LINKTO_XATTR: os.getxattr(link, dht.LINKTO_XATTR)},
+            )
+            assert (
+                dht.linkto_target({dht.LINKTO_XATTR: os.getxattr(link, dht.LINKTO_XATTR)})
                 == v.subvolumes[f0_home]
+            )
             poller = make_poller("single")
             poller.start()
             try:
@@ -355,8 +375,15 @@ def test_replicated_volume_is_refused_by_type(glusterd: GlusterD) -> None:
     for b in bricks:
         b.mkdir(parents=True)
     try:
-        glusterd.cli("volume", "create", name, "replica", "2",
-                     *(f"{glusterd.host}:{b}" for b in bricks), "force")
+        glusterd.cli(
+            "volume",
+            "create",
+            name,
+            "replica",
+            "2",
+            *(f"{glusterd.host}:{b}" for b in bricks),
+            "force",
+        )
         with pytest.raises(ConfigError, match="replicate"):
             Volume.connect(f"gluster://127.0.0.1/{name}")
     finally:

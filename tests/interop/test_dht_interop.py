@@ -76,12 +76,17 @@ def _distribute_volume(gd: GlusterD, name: str, n_bricks: int) -> Iterator[DhtVo
             xl = volfile[client]
             xl.options["remote-host"] = "127.0.0.1"
             xl.options["remote-port"] = str(by_path[specs[client].remote_subvolume].port)
-        brick_vol = vf.parse(next((gd.workdir / "vols" / name).glob(f"{name}.*-b0.vol"))
-                             .read_text())
+        brick_vol = vf.parse(
+            next((gd.workdir / "vols" / name).glob(f"{name}.*-b0.vol")).read_text()
+        )
         posix = next(x for x in brick_vol.volumes if x.type == "storage/posix")
-        yield DhtVolume(name=name, volfile=volfile, subvolumes=order,
-                        bricks=[by_path[specs[c].remote_subvolume].path for c in order],
-                        shared_brick_count=int(posix.options.get("shared-brick-count", "1")))
+        yield DhtVolume(
+            name=name,
+            volfile=volfile,
+            subvolumes=order,
+            bricks=[by_path[specs[c].remote_subvolume].path for c in order],
+            shared_brick_count=int(posix.options.get("shared-brick-count", "1")),
+        )
     finally:
         if name in gd.volumes:
             gd.delete_volume(name)
@@ -102,10 +107,24 @@ def dht_volume(glusterd: GlusterD) -> Iterator[DhtVolume]:
 def _names(prefix: str, count: int) -> list[str]:
     """Varied names: ASCII, dots, rsync temp names, spaces, UTF-8 (also as the last bytes)."""
     patterns = [
-        "{p}file-{i:03d}", "{p}{i}.tar.gz", "{p}a.b.c{i}", ".{p}hidden{i}", "..{p}dd{i}",
-        ".{p}name{i}.AbC123", ".{p}x{i}.", ".{i}{p}.y", "{p}ñandú-{i}", "{p}日本語-{i}.txt",
-        "{p}{i}é", "{p}{i}日", "{p}z€{i}", "{p}with space {i}", "{p}emoji-😀-{i}",
-        "{p}" + "L" * 120 + "{i}", "{p}UPPER{i}.TXT", "{p}{i}",
+        "{p}file-{i:03d}",
+        "{p}{i}.tar.gz",
+        "{p}a.b.c{i}",
+        ".{p}hidden{i}",
+        "..{p}dd{i}",
+        ".{p}name{i}.AbC123",
+        ".{p}x{i}.",
+        ".{i}{p}.y",
+        "{p}ñandú-{i}",
+        "{p}日本語-{i}.txt",
+        "{p}{i}é",
+        "{p}{i}日",
+        "{p}z€{i}",
+        "{p}with space {i}",
+        "{p}emoji-😀-{i}",
+        "{p}" + "L" * 120 + "{i}",
+        "{p}UPPER{i}.TXT",
+        "{p}{i}",
     ]
     out: list[str] = []
     i = 0
@@ -164,13 +183,13 @@ def test_files_land_where_pick_subvolume_says(glusterd: GlusterD, dht_volume: Dh
             assert len(where) == 1, f"{d}/{n}: data on bricks {where}"
             assert where[0] == pick_subvolume(layouts, n), (
                 f"{d}/{n!r} (hash 0x{hash_name(n):08x}) is on {vol.subvolumes[where[0]]}; "
-                f"layouts {layouts}")
+                f"layouts {layouts}"
+            )
             counts[where[0]] += 1
     assert all(counts), f"names should spread over all bricks: {counts}"
 
 
-def test_new_directory_layout_matches_glusterfs(glusterd: GlusterD,
-                                                dht_volume: DhtVolume) -> None:
+def test_new_directory_layout_matches_glusterfs(glusterd: GlusterD, dht_volume: DhtVolume) -> None:
     """Rule: a directory made through GlusterFS gets the ranges new_directory_layouts computes
     (rotation start = hash(path) % n over name-sorted subvolumes; weighted by brick chunks)."""
     vol = dht_volume
@@ -188,8 +207,9 @@ def test_new_directory_layout_matches_glusterfs(glusterd: GlusterD,
         assert got == want, f"{p}: bricks have {got}, computed {want} (chunks {chunks})"
 
 
-def test_rsync_rename_keeps_brick_and_rename_makes_linkto(glusterd: GlusterD,
-                                                           dht_volume: DhtVolume) -> None:
+def test_rsync_rename_keeps_brick_and_rename_makes_linkto(
+    glusterd: GlusterD, dht_volume: DhtVolume
+) -> None:
     """Rule: a rename from the rsync temp name '.NAME.XXXXXX' to NAME needs no move and no
     linkto file; a rename to a name hashed elsewhere leaves a linkto file (mode 01000, empty,
     trusted.glusterfs.dht.linkto = the data's subvolume) on the new name's hashed brick."""
@@ -300,8 +320,11 @@ def _check_bricks(vol: DhtVolume, rel: str, want: dict[str, tuple[bytes, bytes]]
         for p in (b / rel).iterdir():
             st = p.lstat()
             xattrs = {k: os.getxattr(p, k) for k in os.listxattr(p)}
-            seen[(i, p.name)] = (is_linkto(st.st_mode, st.st_size, xattrs),
-                                 linkto_target(xattrs), xattrs["trusted.gfid"])
+            seen[(i, p.name)] = (
+                is_linkto(st.st_mode, st.st_size, xattrs),
+                linkto_target(xattrs),
+                xattrs["trusted.gfid"],
+            )
     where: dict[str, int] = {}
     for name, (gfid, content) in want.items():
         data = [i for i in range(len(vol.bricks)) if (i, name) in seen and not seen[(i, name)][0]]
@@ -311,10 +334,10 @@ def _check_bricks(vol: DhtVolume, rel: str, want: dict[str, tuple[bytes, bytes]]
         assert (vol.bricks[c] / rel / name).read_bytes() == content
         h = pick_subvolume(layouts, name)
         if h != c:
-            assert seen.get((h, name)) == (True, vol.subvolumes[c], gfid), \
+            assert seen.get((h, name)) == (True, vol.subvolumes[c], gfid), (
                 f"{name}: no linkto to brick {c} on hashed brick {h}: {seen.get((h, name))}"
-    expected = {(c, n) for n, c in where.items()} | {(pick_subvolume(layouts, n), n)
-                                                     for n in want}
+            )
+    expected = {(c, n) for n, c in where.items()} | {(pick_subvolume(layouts, n), n) for n in want}
     assert set(seen) == expected, f"stale entries: {sorted(set(seen) - expected)}"
     return where
 
@@ -344,8 +367,12 @@ def test_gfrpc_rename_chain_on_a_real_volume(glusterd: GlusterD, dht2_volume: Dh
             v.rename(f"/chain/{name}", f"/chain/{new}")
             where = _check_bricks(vol, "chain", {new: (gfid, content)})
             layouts = _layouts(vol, "chain")
-            kinds.add((pick_subvolume(layouts, name) == where[new],
-                       pick_subvolume(layouts, new) == where[new]))
+            kinds.add(
+                (
+                    pick_subvolume(layouts, name) == where[new],
+                    pick_subvolume(layouts, new) == where[new],
+                )
+            )
             assert v.listdir("/chain") == [new]
             name = new
         assert kinds == set(itertools.product((True, False), repeat=2)), kinds
@@ -368,8 +395,9 @@ def test_gfrpc_rename_chain_on_a_real_volume(glusterd: GlusterD, dht2_volume: Dh
     assert not [p for b in vol.bricks for p in (b / "chain").iterdir()]
 
 
-def test_gfrpc_rename_over_existing_files_on_a_real_volume(glusterd: GlusterD,
-                                                           dht2_volume: DhtVolume) -> None:
+def test_gfrpc_rename_over_existing_files_on_a_real_volume(
+    glusterd: GlusterD, dht2_volume: DhtVolume
+) -> None:
     """Rule: for each of the 16 placements (source data on brick 0/1, reached directly or
     through a linkto; destination the same), gfrpc's rename over an existing file leaves the
     source's data and gfid on its brick under the new name, a linkto iff the new name hashes

@@ -44,15 +44,31 @@ GFID_KEY = "trusted.gfid"
 def bricks(tmp_path: Path) -> Iterator[list[GfrpcBrick]]:
     """mgmtd with the distribute volume rv over gfrpc bricks b0 and b1, both signed in."""
     need(os.geteuid() == 0, "gfrpc bricks (trusted.* xattrs) and FUSE mounts need root")
-    need(not port_open(VOLFILE_HOST, GLUSTERD_PORT),
-         f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process")
+    need(
+        not port_open(VOLFILE_HOST, GLUSTERD_PORT),
+        f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process",
+    )
     paths = [tmp_path / "b0", tmp_path / "b1"]
     with ExitStack() as stack:
-        mgmtd = stack.enter_context(gfrpc_mgmtd(
-            tmp_path, "--volume", f"{VOLUME}=" + ",".join(f"{VOLFILE_HOST}:{p}" for p in paths)))
-        started = [stack.enter_context(gfrpc_brick(
-            tmp_path, "pool", "--mgmt", VOLFILE_HOST, host=VOLFILE_HOST, name=p.name,
-            volname=VOLUME)) for p in paths]
+        mgmtd = stack.enter_context(
+            gfrpc_mgmtd(
+                tmp_path, "--volume", f"{VOLUME}=" + ",".join(f"{VOLFILE_HOST}:{p}" for p in paths)
+            )
+        )
+        started = [
+            stack.enter_context(
+                gfrpc_brick(
+                    tmp_path,
+                    "pool",
+                    "--mgmt",
+                    VOLFILE_HOST,
+                    host=VOLFILE_HOST,
+                    name=p.name,
+                    volname=VOLUME,
+                )
+            )
+            for p in paths
+        ]
         wait_for_log(mgmtd.log, r"signed in on port", mgmtd.proc, count=2)
         try:
             yield started
@@ -94,8 +110,9 @@ def _is_linkto(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_mode & 0o7777 == stat.S_ISVTX
 
 
-def test_fuse_rename_over_existing_files_keeps_linktos(bricks: list[GfrpcBrick],
-                                                      tmp_path: Path) -> None:
+def test_fuse_rename_over_existing_files_keeps_linktos(
+    bricks: list[GfrpcBrick], tmp_path: Path
+) -> None:
     """Rule: after a FUSE client renames over existing files (16 placements of source and
     destination), a fresh mount lists every destination with the source's content and no
     source name; each name has exactly one data file on the bricks, and a correct linkto on
@@ -108,7 +125,8 @@ def test_fuse_rename_over_existing_files_keeps_linktos(bricks: list[GfrpcBrick],
     expect: dict[str, str] = {}  # final name -> content
     gone: list[str] = []
     for case, (sh, dh, s_moved, d_moved) in enumerate(
-            itertools.product((0, 1), (0, 1), (False, True), (False, True))):
+        itertools.product((0, 1), (0, 1), (False, True), (False, True))
+    ):
         src, dst = names.hashing_to(sh, f"s{case}_"), names.hashing_to(dh, f"t{case}_")
         for name, moved, what in ((src, s_moved, "src"), (dst, d_moved, "dst")):
             hashed = dht.pick_subvolume(names.layouts, name)
@@ -126,13 +144,16 @@ def test_fuse_rename_over_existing_files_keeps_linktos(bricks: list[GfrpcBrick],
     listed = listing.read_text().split()
     assert sorted(listed) == sorted(expect), (
         f"missing {sorted(set(expect) - set(listed))}, extra {sorted(set(listed) - set(expect))}"
-        f", twice {sorted(n for n in set(listed) if listed.count(n) > 1)}")
+        f", twice {sorted(n for n in set(listed) if listed.count(n) > 1)}"
+    )
     got = dict(line.split(" ", 1) for line in seen.read_text().splitlines())
     assert {n: c + "\n" for n, c in got.items()} == expect
     problems: list[str] = []
     for name, content in expect.items():
         hashed = dht.pick_subvolume(names.layouts, name)
-        entries = {i: p / "d" / name for i, p in enumerate(roots) if os.path.lexists(p / "d" / name)}
+        entries = {
+            i: p / "d" / name for i, p in enumerate(roots) if os.path.lexists(p / "d" / name)
+        }
         data = [i for i, e in entries.items() if not _is_linkto(os.lstat(e))]
         if len(data) != 1:
             problems.append(f"{name}: data files on bricks {data}, entries {sorted(entries)}")

@@ -53,17 +53,32 @@ def sha256(path: Path) -> str:
 def fio_write_verify(directory: Path) -> dict[str, float]:
     """fio sequential 1 MiB writes with crc32c verify; returns MB/s of the write and verify
     (read) phases. Fails on a non-zero exit or any job error."""
-    out = run(["fio", "--name=w", f"--directory={directory}", "--rw=write", "--bs=1m",
-               f"--size={FIO_SIZE}", f"--numjobs={FIO_JOBS}", "--verify=crc32c",
-               "--ioengine=psync", "--verify_state_save=0", "--group_reporting",
-               "--output-format=json"], timeout=120)
+    out = run(
+        [
+            "fio",
+            "--name=w",
+            f"--directory={directory}",
+            "--rw=write",
+            "--bs=1m",
+            f"--size={FIO_SIZE}",
+            f"--numjobs={FIO_JOBS}",
+            "--verify=crc32c",
+            "--ioengine=psync",
+            "--verify_state_save=0",
+            "--group_reporting",
+            "--output-format=json",
+        ],
+        timeout=120,
+    )
     assert out.returncode == 0, f"fio failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
-    report = json.loads(out.stdout[out.stdout.index("{"):])
+    report = json.loads(out.stdout[out.stdout.index("{") :])
     job = report["jobs"][0]
     assert job["error"] == 0, job
     assert "verify" not in out.stderr.lower(), out.stderr
-    return {"write_MBps": job["write"]["bw"] * 1024 / 1e6,
-            "verify_read_MBps": job["read"]["bw"] * 1024 / 1e6}
+    return {
+        "write_MBps": job["write"]["bw"] * 1024 / 1e6,
+        "verify_read_MBps": job["read"]["bw"] * 1024 / 1e6,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +96,34 @@ def tools() -> None:
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 @pytest.mark.parametrize("poller", ["pool", "own-thread"])
 def test_real_fuse_client_on_gfrpc_brick(
-        tools: None, fuse_mount: Callable[..., AbstractContextManager[Path]], tmp_path: Path,
-        tls_material, poller: str, tls: bool, record_property) -> None:  # type: ignore[no-untyped-def]
+    tools: None,
+    fuse_mount: Callable[..., AbstractContextManager[Path]],
+    tmp_path: Path,
+    tls_material,
+    poller: str,
+    tls: bool,
+    record_property,
+) -> None:  # type: ignore[no-untyped-def]
     """A real GlusterFS FUSE client mounts a gfrpc brick; fio write+verify passes, and cp, ls -l,
     mv, rm -r, mkdir -p and stat work, leaving the same bytes in the brick directory."""
     extra: list[str] = []
     client_tls = None
     if tls:
-        extra = ["--tls", "--tls-dir", str(tls_material.server.dir),
-                 "--ssl-allow", tls_material.client.cn]
+        extra = [
+            "--tls",
+            "--tls-dir",
+            str(tls_material.server.dir),
+            "--ssl-allow",
+            tls_material.client.cn,
+        ]
         client_tls = tls_material.client.dir
     with gfrpc_brick(tmp_path, poller, *extra) as brick:
-        volfile = client_volfile(remote_port=brick.port, remote_subvolume=str(brick.path),
-                                 tls_dir=client_tls, name="fusetest-client-0")
+        volfile = client_volfile(
+            remote_port=brick.port,
+            remote_subvolume=str(brick.path),
+            tls_dir=client_tls,
+            name="fusetest-client-0",
+        )
         try:
             with fuse_mount(volfile, timeout=30) as mnt:
                 _workload(mnt, brick, tmp_path, record_property, poller, tls)
@@ -104,8 +134,14 @@ def test_real_fuse_client_on_gfrpc_brick(
     print(brick.log_tail(3))
 
 
-def _workload(mnt: Path, brick: GfrpcBrick, tmp_path: Path, record_property,  # type: ignore[no-untyped-def]
-              poller: str, tls: bool) -> None:
+def _workload(
+    mnt: Path,
+    brick: GfrpcBrick,
+    tmp_path: Path,
+    record_property,  # type: ignore[no-untyped-def]
+    poller: str,
+    tls: bool,
+) -> None:
     # mkdir -p, stat
     assert run(["mkdir", "-p", str(mnt / "a" / "b" / "c")]).returncode == 0
     st = run(["stat", "-c", "%F %a", str(mnt / "a" / "b")])
@@ -132,8 +168,12 @@ def _workload(mnt: Path, brick: GfrpcBrick, tmp_path: Path, record_property,  # 
     assert ls.returncode == 0 and "copy.bin" in ls.stdout
     assert str((3 << 20) + 4) in ls.stdout, ls.stdout
     # mv (rename across directories), stat of the result
-    assert run(["mv", str(mnt / "a" / "b" / "c" / "copy.bin"), str(mnt / "a" / "moved.bin")]
-               ).returncode == 0
+    assert (
+        run(
+            ["mv", str(mnt / "a" / "b" / "c" / "copy.bin"), str(mnt / "a" / "moved.bin")]
+        ).returncode
+        == 0
+    )
     st = run(["stat", "-c", "%s %F", str(mnt / "a" / "moved.bin")])
     assert st.stdout.strip() == f"{(3 << 20) + 4} regular file", st
     assert not (brick.path / "a" / "b" / "c" / "copy.bin").exists()
@@ -147,16 +187,23 @@ def _workload(mnt: Path, brick: GfrpcBrick, tmp_path: Path, record_property,  # 
 # --------------------------------------------------------------------------------------------
 # clients that fetch their volfile: mount -t glusterfs, fio --ioengine=gfapi
 
+
 @pytest.fixture(params=[False, True], ids=["plain", "tls"])
-def volfile_server_brick(request: pytest.FixtureRequest, tools: None, tmp_path: Path,
-                         tls_material) -> Iterator[tuple[GfrpcBrick, bool]]:  # type: ignore[no-untyped-def]
+def volfile_server_brick(
+    request: pytest.FixtureRequest, tools: None, tmp_path: Path, tls_material
+) -> Iterator[tuple[GfrpcBrick, bool]]:  # type: ignore[no-untyped-def]
     """A gfrpc brick on 127.0.0.2:24007, where clients ask for volfiles; with TLS it allows
     the test client's CN only."""
     tls = bool(request.param)
-    need(not port_open(VOLFILE_HOST, GLUSTERD_PORT),
-         f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process")
-    extra = (["--tls", "--tls-dir", str(tls_material.server.dir),
-              "--ssl-allow", tls_material.client.cn] if tls else [])
+    need(
+        not port_open(VOLFILE_HOST, GLUSTERD_PORT),
+        f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process",
+    )
+    extra = (
+        ["--tls", "--tls-dir", str(tls_material.server.dir), "--ssl-allow", tls_material.client.cn]
+        if tls
+        else []
+    )
     with gfrpc_brick(tmp_path, "pool", *extra, host=VOLFILE_HOST, port=GLUSTERD_PORT) as brick:
         try:
             yield brick, tls
@@ -166,8 +213,9 @@ def volfile_server_brick(request: pytest.FixtureRequest, tools: None, tmp_path: 
     assert brick.proc.returncode == 0, brick.log_tail()
 
 
-def test_mount_t_glusterfs_from_a_gfrpc_brick(volfile_server_brick: tuple[GfrpcBrick, bool],
-                                              tmp_path: Path, tls_material) -> None:  # type: ignore[no-untyped-def]
+def test_mount_t_glusterfs_from_a_gfrpc_brick(
+    volfile_server_brick: tuple[GfrpcBrick, bool], tmp_path: Path, tls_material
+) -> None:  # type: ignore[no-untyped-def]
     """``mount -t glusterfs 127.0.0.2:/fusetest`` fetches its volfile from the gfrpc brick
     (GETSPEC on port 24007, over TLS when secure-access is on) and mounts it: the brick's files
     are listed and read through the mount, and files written through it are in the brick
@@ -198,26 +246,31 @@ df -k {mnt} > {out}.df
     assert not any(str(mnt) in line for line in open("/proc/mounts"))
 
 
-def test_fio_gfapi_writes_to_a_gfrpc_brick(volfile_server_brick: tuple[GfrpcBrick, bool],
-                                          tmp_path: Path, tls_material) -> None:  # type: ignore[no-untyped-def]
+def test_fio_gfapi_writes_to_a_gfrpc_brick(
+    volfile_server_brick: tuple[GfrpcBrick, bool], tmp_path: Path, tls_material
+) -> None:  # type: ignore[no-untyped-def]
     """``fio --ioengine=gfapi --volume=fusetest --brick=127.0.0.2`` (libgfapi: GETSPEC, then
     DUMP, SETVOLUME and the FOPs straight to the gfrpc brick, with TLS on both connections
     for the TLS brick) writes 4 x 64 MiB with crc32c verify and no error, and the files are
     in the brick directory."""
     brick, tls = volfile_server_brick
     report_file = tmp_path / "fio.json"
-    body = (f"cd {tmp_path}\n"
-            f"fio --name=g --ioengine=gfapi --volume=fusetest --brick={VOLFILE_HOST} "
-            f"--rw=write --bs=1m --size={FIO_SIZE} --numjobs={FIO_JOBS} --verify=crc32c "
-            f"--verify_state_save=0 --group_reporting --output-format=json "
-            f"--output={report_file}\n")
+    body = (
+        f"cd {tmp_path}\n"
+        f"fio --name=g --ioengine=gfapi --volume=fusetest --brick={VOLFILE_HOST} "
+        f"--rw=write --bs=1m --size={FIO_SIZE} --numjobs={FIO_JOBS} --verify=crc32c "
+        f"--verify_state_save=0 --group_reporting --output-format=json "
+        f"--output={report_file}\n"
+    )
     r = run_client_script(tmp_path, body, tls_material.client.dir if tls else None)
     text = report_file.read_text() if report_file.exists() else ""
     assert r.returncode == 0, f"fio failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n{text}"
-    job = json.loads(text[text.index("{"):])["jobs"][0]
+    job = json.loads(text[text.index("{") :])["jobs"][0]
     assert job["error"] == 0, job
-    print(f"fio gfapi {'tls' if tls else 'plain'}: write {job['write']['bw'] * 1024 / 1e6:.0f} "
-          f"MB/s, verify read {job['read']['bw'] * 1024 / 1e6:.0f} MB/s")
+    print(
+        f"fio gfapi {'tls' if tls else 'plain'}: write {job['write']['bw'] * 1024 / 1e6:.0f} "
+        f"MB/s, verify read {job['read']['bw'] * 1024 / 1e6:.0f} MB/s"
+    )
     for i in range(FIO_JOBS):
         assert (brick.path / f"g.{i}.0").stat().st_size == 64 << 20
     if tls:

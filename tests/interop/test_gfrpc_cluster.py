@@ -40,25 +40,48 @@ def tls_material(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "tls"])
-def cluster(request: pytest.FixtureRequest, tmp_path: Path,
-            tls_material) -> Iterator[tuple[GfrpcBrick, list[GfrpcBrick], bool]]:  # type: ignore[no-untyped-def]
+def cluster(
+    request: pytest.FixtureRequest, tmp_path: Path, tls_material
+) -> Iterator[tuple[GfrpcBrick, list[GfrpcBrick], bool]]:  # type: ignore[no-untyped-def]
     """mgmtd with volume cv over bricks b0 and b1, both signed in."""
     tls = bool(request.param)
     need(os.geteuid() == 0, "gfrpc bricks (trusted.* xattrs) and FUSE mounts need root")
-    need(not port_open(VOLFILE_HOST, GLUSTERD_PORT),
-         f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process")
+    need(
+        not port_open(VOLFILE_HOST, GLUSTERD_PORT),
+        f"{VOLFILE_HOST}:{GLUSTERD_PORT} is already taken by another process",
+    )
     server = tls_material.server.dir
     mgmt_tls = ["--tls", "--tls-dir", str(server), "--io-tls"] if tls else []
-    brick_tls = (["--tls", "--tls-dir", str(server), "--ssl-allow", tls_material.client.cn,
-                  "--mgmt-tls"] if tls else [])
+    brick_tls = (
+        ["--tls", "--tls-dir", str(server), "--ssl-allow", tls_material.client.cn, "--mgmt-tls"]
+        if tls
+        else []
+    )
     paths = [tmp_path / "b0", tmp_path / "b1"]
     with ExitStack() as stack:
-        mgmtd = stack.enter_context(gfrpc_mgmtd(
-            tmp_path, "--volume", f"{VOLUME}=" + ",".join(f"{VOLFILE_HOST}:{p}" for p in paths),
-            *mgmt_tls))
-        bricks = [stack.enter_context(gfrpc_brick(
-            tmp_path, "pool", "--mgmt", VOLFILE_HOST, *brick_tls, host=VOLFILE_HOST,
-            name=p.name, volname=VOLUME)) for p in paths]
+        mgmtd = stack.enter_context(
+            gfrpc_mgmtd(
+                tmp_path,
+                "--volume",
+                f"{VOLUME}=" + ",".join(f"{VOLFILE_HOST}:{p}" for p in paths),
+                *mgmt_tls,
+            )
+        )
+        bricks = [
+            stack.enter_context(
+                gfrpc_brick(
+                    tmp_path,
+                    "pool",
+                    "--mgmt",
+                    VOLFILE_HOST,
+                    *brick_tls,
+                    host=VOLFILE_HOST,
+                    name=p.name,
+                    volname=VOLUME,
+                )
+            )
+            for p in paths
+        ]
         wait_for_log(mgmtd.log, r"signed in on port", mgmtd.proc, count=2)
         try:
             yield mgmtd, bricks, tls
@@ -71,8 +94,8 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 def test_mount_fio_and_gfrpc_client_on_a_gfrpc_cluster(
-        cluster: tuple[GfrpcBrick, list[GfrpcBrick], bool], tmp_path: Path,
-        tls_material) -> None:  # type: ignore[no-untyped-def]
+    cluster: tuple[GfrpcBrick, list[GfrpcBrick], bool], tmp_path: Path, tls_material
+) -> None:  # type: ignore[no-untyped-def]
     """``mount -t glusterfs 127.0.0.2:/cv`` (GETSPEC and PORTBYBRICK at gfrpc mgmtd) spreads
     files over both gfrpc bricks the way DHT hashes them and lists them all; fio's gfapi
     engine writes 4 x 32 MiB with crc32c verify; gfrpc's client reads what both wrote."""
@@ -106,11 +129,12 @@ fio --name=g --ioengine=gfapi --volume={VOLUME} --brick={VOLFILE_HOST} --rw=writ
         assert not any((p / "d" / n).exists() for p in roots if p != home)
     assert all(any((p / "d").iterdir()) for p in roots)
     text = report.read_text()
-    assert json.loads(text[text.index("{"):])["jobs"][0]["error"] == 0
+    assert json.loads(text[text.index("{") :])["jobs"][0]["error"] == 0
     assert sorted(f.name for p in roots for f in p.glob("g.*")) == [f"g.{i}.0" for i in range(4)]
     client_tls = tls_material.client.dir if tls else None
-    with Volume.connect(f"gluster://{VOLFILE_HOST}/{VOLUME}", tls=client_tls,
-                        mgmt_tls=client_tls) as vol:
+    with Volume.connect(
+        f"gluster://{VOLFILE_HOST}/{VOLUME}", tls=client_tls, mgmt_tls=client_tls
+    ) as vol:
         assert vol.kind == "distribute" and len(vol.bricks) == 2
         assert sorted(vol.listdir("/d")) == sorted(names)
         assert vol.read_bytes("/blob") == blob.read_bytes()

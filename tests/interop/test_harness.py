@@ -79,8 +79,9 @@ def test_volume_status_shows_brick_port(glusterd: GlusterD, gluster_volume: Glus
     assert GLUSTERFS_4X in gf_dump(vol.address)
 
 
-def test_tls_volume_brick_requires_tls(glusterd: GlusterD, gluster_volume_tls: GlusterVolume,
-                                       interop_tls: TLSMaterial) -> None:
+def test_tls_volume_brick_requires_tls(
+    glusterd: GlusterD, gluster_volume_tls: GlusterVolume, interop_tls: TLSMaterial
+) -> None:
     """A TLS brick completes mutual TLS with our client identity and answers RPC over it;
     plaintext, no client cert, or a cert from another CA get no reply."""
     vol = gluster_volume_tls
@@ -90,8 +91,7 @@ def test_tls_volume_brick_requires_tls(glusterd: GlusterD, gluster_volume_tls: G
     assert pmap_port_by_brick(str(vol.brick_path)) == vol.port
     # mutual TLS with the client identity: handshake and an RPC over it
     ctx = interop_tls.client.client_context()
-    with socket.create_connection(vol.address, timeout=10) as raw, \
-            ctx.wrap_socket(raw) as tls_sock:
+    with socket.create_connection(vol.address, timeout=10) as raw, ctx.wrap_socket(raw) as tls_sock:
         peer = tls_sock.getpeercert()
         cn = dict(x[0] for x in peer["subject"])["commonName"]
         assert cn == "gfrpc-test-server"
@@ -100,15 +100,18 @@ def test_tls_volume_brick_requires_tls(glusterd: GlusterD, gluster_volume_tls: G
     with pytest.raises((OSError, EOFError)):
         gf_dump(vol.address, timeout=10)
     # TLS without a client certificate, or with one from another CA: no reply either
-    for bad in (interop_tls.client.client_context(with_cert=False),
-                interop_tls.untrusted_client.client_context()):
+    for bad in (
+        interop_tls.client.client_context(with_cert=False),
+        interop_tls.untrusted_client.client_context(),
+    ):
         bad.minimum_version = ssl.TLSVersion.TLSv1_2
         with pytest.raises((OSError, EOFError)):
             rpc_call(vol.address, 123451501, 1, 1, b"\0" * 8, ssl_context=bad, timeout=10)
 
 
-def test_tls_brick_verified_with_openssl_cli(gluster_volume_tls: GlusterVolume,
-                                             interop_tls: TLSMaterial) -> None:
+def test_tls_brick_verified_with_openssl_cli(
+    gluster_volume_tls: GlusterVolume, interop_tls: TLSMaterial
+) -> None:
     """`openssl s_client` with the client files in tls_dir verifies the brick's certificate."""
     import shutil
 
@@ -116,21 +119,38 @@ def test_tls_brick_verified_with_openssl_cli(gluster_volume_tls: GlusterVolume,
 
     need(shutil.which("openssl"), "openssl CLI missing")
     c = interop_tls.client
-    r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{gluster_volume_tls.port}",
-             "-cert", str(c.cert), "-key", str(c.key), "-CAfile", str(c.ca),
-             "-verify_return_error", "-brief"], input="", timeout=20)
+    r = run(
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{gluster_volume_tls.port}",
+            "-cert",
+            str(c.cert),
+            "-key",
+            str(c.key),
+            "-CAfile",
+            str(c.ca),
+            "-verify_return_error",
+            "-brief",
+        ],
+        input="",
+        timeout=20,
+    )
     out = r.stdout + r.stderr
     assert "Verification: OK" in out or "Verify return code: 0" in out, out
     assert "gfrpc-test-server" in out, out
 
 
 @pytest.mark.parametrize("which", ["plain", "tls"])
-def test_fuse_mount_hand_written_volfile(request: pytest.FixtureRequest, fuse_mount,
-                                         which: str) -> None:
+def test_fuse_mount_hand_written_volfile(
+    request: pytest.FixtureRequest, fuse_mount, which: str
+) -> None:
     """A real FUSE client on a hand-written volfile writes through the brick and reads back;
     the mount is gone after the context manager exits."""
     vol: GlusterVolume = request.getfixturevalue(
-        "gluster_volume" if which == "plain" else "gluster_volume_tls")
+        "gluster_volume" if which == "plain" else "gluster_volume_tls"
+    )
     volfile = vol.client_volfile()
     assert f"remote-port {vol.port}" in volfile
     assert ("ssl-enabled on" in volfile) == vol.tls
@@ -192,12 +212,38 @@ def test_a_glusterd_of_the_machine_on_24007_does_not_disturb_the_kit(tmp_path: P
     script = tmp_path / "host.py"
     script.write_text(HOST_LISTENER)
     env = {k: v for k, v in os.environ.items() if k != "GFRPC_NETNS"}
-    inner = [str(root / "tools" / "in-netns"), sys.executable, "-m", "pytest", "-q",
-             "-p", "no:cacheprovider", "-p", "no:randomly",
-             str(root / "tests" / "interop" / "test_harness.py"), "-k", "glusterd_answers_dump"]
-    r = subprocess.run(["unshare", "--net", "--", "sh", "-c",
-                        'ip link set lo up && exec "$@"', "host", sys.executable, str(script),
-                        *inner], capture_output=True, text=True, timeout=150, env=env,
-                       cwd=root)
+    inner = [
+        str(root / "tools" / "in-netns"),
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        str(root / "tests" / "interop" / "test_harness.py"),
+        "-k",
+        "glusterd_answers_dump",
+    ]
+    r = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            'ip link set lo up && exec "$@"',
+            "host",
+            sys.executable,
+            str(script),
+            *inner,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env=env,
+        cwd=root,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "1 passed" in r.stdout, r.stdout[-3000:]

@@ -41,7 +41,9 @@ def test_cli_dump_default_port_is_24007(glusterd: GlusterD) -> None:
     assert "34123456 1 Gluster Portmap" in out.stdout
 
 
-def test_cli_portmap_matches_volume_status(glusterd: GlusterD, gluster_volume: GlusterVolume) -> None:
+def test_cli_portmap_matches_volume_status(
+    glusterd: GlusterD, gluster_volume: GlusterVolume
+) -> None:
     """`gfrpc portmap` prints the port that `gluster volume status` shows for the brick."""
     [node] = glusterd.volume_status(gluster_volume.name)
     out = gfrpc("portmap", "127.0.0.1:24007", str(gluster_volume.brick_path))
@@ -87,8 +89,9 @@ def test_dump_and_ping_real_brick_tls(gluster_volume_tls: GlusterVolume, poller_
         progs = dump(client, timeout=10)
         assert (1298437, 400, "GlusterFS 4.x v1") in progs
         for _ in range(5):
-            client.call(gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING, b"",
-                        timeout=10)
+            client.call(
+                gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING, b"", timeout=10
+            )
     finally:
         client.close()
         poller.stop()

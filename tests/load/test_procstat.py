@@ -30,8 +30,11 @@ def test_hash_dir_cache_is_excluded_and_nothing_else(tmp_path):
     handle = level2 / "0123"
     handle.write_bytes(b"x")
     base_counted, base_excluded = settled_fd_count("self", exclude=HASH_DIR_CACHE, timeout=0.2)
-    fds = [os.open(level1, os.O_RDONLY | os.O_DIRECTORY), os.open(level2, os.O_RDONLY),
-           os.open(handle, os.O_RDONLY)]
+    fds = [
+        os.open(level1, os.O_RDONLY | os.O_DIRECTORY),
+        os.open(level2, os.O_RDONLY),
+        os.open(handle, os.O_RDONLY),
+    ]
     try:
         counted, excluded = settled_fd_count("self", exclude=HASH_DIR_CACHE, timeout=0.2)
         assert (counted - base_counted, excluded - base_excluded) == (2, 1)

@@ -33,6 +33,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 # -- the real thing ---------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the gfrpc brick needs root (trusted.* xattrs)")
 @pytest.mark.timeout(240)
 def test_sixty_second_soak_passes(tmp_path):
@@ -41,9 +42,25 @@ def test_sixty_second_soak_passes(tmp_path):
     are flat over the last half, the exit status is 0 and the temp dir is removed."""
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
-        [sys.executable, "-m", "gfrpc.cli", "soak", "--duration", "60s", "--clients", "4",
-         "--sample-interval", "3", "--tmpdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=220, env=env)
+        [
+            sys.executable,
+            "-m",
+            "gfrpc.cli",
+            "soak",
+            "--duration",
+            "60s",
+            "--clients",
+            "4",
+            "--sample-interval",
+            "3",
+            "--tmpdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=220,
+        env=env,
+    )
     print(proc.stdout[-3000:])
     print(proc.stderr[-2000:], file=sys.stderr)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -54,13 +71,16 @@ def test_sixty_second_soak_passes(tmp_path):
     for kind in ("create", "read", "stat", "rename", "unlink", "readdir", "fsync", "final-read"):
         assert int(ops.get(kind, 0)) > 0, (kind, ops)
     assert re.search(r"^last-half growth of brick fds: \+0\.00", out, re.M)
-    assert list(tmp_path.iterdir()) == []   # the brick's temp dir is gone
+    assert list(tmp_path.iterdir()) == []  # the brick's temp dir is gone
 
 
 # -- judging ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,seconds", [("10m", 600), ("60s", 60), ("1h", 3600), ("90", 90),
-                                          ("1.5h", 5400), (" 2m ", 120)])
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("10m", 600), ("60s", 60), ("1h", 3600), ("90", 90), ("1.5h", 5400), (" 2m ", 120)],
+)
 def test_durations(text, seconds):
     """Rule: durations are NUMBER[s|m|h], plain numbers are seconds."""
     assert parse_duration(text) == seconds
@@ -94,7 +114,10 @@ def _result(samples: list[Sample], **failures: int) -> SoakResult:
 
 
 def _samples(rss: list[int], fds: list[int]) -> list[Sample]:
-    return [Sample(float(i), True, r, f, r, f, 256) for i, (r, f) in enumerate(zip(rss, fds, strict=True))]
+    return [
+        Sample(float(i), True, r, f, r, f, 256)
+        for i, (r, f) in enumerate(zip(rss, fds, strict=True))
+    ]
 
 
 def test_verdict_pass_and_each_kind_of_fail():
@@ -113,27 +136,30 @@ def test_verdict_pass_and_each_kind_of_fail():
     assert any("RSS grew" in p for p in leak.problems)
     # malloc giving memory back and taking it again: a tilted last half under an old peak
     noisy = [base + (40 * MiB if i % 2 else 0) for i in range(10)]
-    noisy += [base + i * 3 * MiB for i in range(10)]       # rises 27 MiB, never above +40
+    noisy += [base + i * 3 * MiB for i in range(10)]  # rises 27 MiB, never above +40
     breathing = _result(_samples(noisy, [17] * 20))
     judge(breathing)
     assert breathing.ok, breathing.problems
     fd = _result(_samples([base] * 20, [17] * 18 + [18, 18]))
     judge(fd)
-    assert fd.problems == ["self fds grew from 17 to 18 in the last half",
-                           "brick fds grew from 17 to 18 in the last half"]
+    assert fd.problems == [
+        "self fds grew from 17 to 18 in the last half",
+        "brick fds grew from 17 to 18 in the last half",
+    ]
 
 
 def test_histogram_quantiles():
     """Rule: the fixed-size histogram answers quantiles within its 10 % bucket width."""
     h = Histogram()
     for i in range(1, 1001):
-        h.add(i / 1000)          # 1 ms .. 1 s
+        h.add(i / 1000)  # 1 ms .. 1 s
     assert h.quantile(0.5) == pytest.approx(0.5, rel=0.1)
     assert h.quantile(0.99) == pytest.approx(0.99, rel=0.1)
     assert h.quantile(1.0) == 1.0 and h.n == 1000
 
 
 # -- the workload's checks, against an in-memory volume ---------------------------------------
+
 
 class _Mem(io.RawIOBase):
     def __init__(self, store: dict[str, bytes], path: str, data: bytes, writable: bool) -> None:
@@ -149,7 +175,7 @@ class _Mem(io.RawIOBase):
 
     def readinto(self, b):  # type: ignore[override]
         n = min(len(b), len(self.buf) - self.pos)
-        b[:n] = self.buf[self.pos:self.pos + n]
+        b[:n] = self.buf[self.pos : self.pos + n]
         self.pos += n
         return n
 
@@ -225,8 +251,8 @@ def test_client_model_detects_loss_corruption_and_strangers():
     vol.files[f"/d/{b}"] = b"x" + vol.files[f"/d/{b}"][1:] if vol.files[f"/d/{b}"] else b"x"
     vol.files["/d/stranger"] = b""
     c.verify_all()
-    assert stats.failures["lost"] >= 2          # the listing and the read of a
-    assert stats.failures["verify"] >= 1        # b's bytes or size
+    assert stats.failures["lost"] >= 2  # the listing and the read of a
+    assert stats.failures["verify"] >= 1  # b's bytes or size
     c2 = SoakClient(vol, "/d", SoakStats(), seed=1)
     c2.model = {k: v for k, v in c.model.items() if k == cc}
     with pytest.raises(Exception, match="unexpected"):
@@ -248,6 +274,7 @@ def test_large_records_come_from_a_small_set_of_sizes():
 def test_gate_parks_every_worker_then_lets_them_go():
     """Rule: Gate.pause returns True only once every worker is parked between steps, and
     no step runs until resume."""
+
     class Counting:
         def __init__(self) -> None:
             self.steps = 0
@@ -262,7 +289,7 @@ def test_gate_parks_every_worker_then_lets_them_go():
         t.start()
     assert gate.pause(timeout=20)
     frozen = [c.steps for c in clients]
-    assert gate.pause(timeout=20)               # still all parked: nothing ran meanwhile
+    assert gate.pause(timeout=20)  # still all parked: nothing ran meanwhile
     assert [c.steps for c in clients] == frozen
     gate.resume()
     stop.set()

@@ -13,8 +13,9 @@ import pytest
 from gfrpc.bench.brickproc import GfrpcBrick
 from gfrpc.bench.manyclients import run_load
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the gfrpc brick needs root "
-                                "(trusted.* xattrs)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the gfrpc brick needs root (trusted.* xattrs)"
+)
 
 CLIENTS = 1000
 THREADS = 32
@@ -38,9 +39,17 @@ def test_thousand_clients_on_the_pool_poller(brick):
     sizes, names), all 1,000 still connected in the steady phase, brick threads independent of
     the number of clients (bounded, not one per connection), and the client side on a fixed
     number of threads."""
-    r = run_load(f"127.0.0.1:{brick.port}", str(brick.dir.resolve()), clients=CLIENTS,
-                 threads=THREADS, rounds=2, poller="pool", event_threads=2, brick_pid=brick.pid,
-                 say=print)
+    r = run_load(
+        f"127.0.0.1:{brick.port}",
+        str(brick.dir.resolve()),
+        clients=CLIENTS,
+        threads=THREADS,
+        rounds=2,
+        poller="pool",
+        event_threads=2,
+        brick_pid=brick.pid,
+        say=print,
+    )
     for line in r.lines():
         print(line)
     assert r.error_count == 0, r.errors

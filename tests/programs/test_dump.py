@@ -29,8 +29,16 @@ def test_golden_dump_call(golden: Golden, feed: Feed) -> None:
     assert isinstance(header, CallHeader)
     assert (header.prog, header.vers, header.proc) == (dump.GF_DUMP_PROGRAM, 1, dump.DUMP)
     assert dump.GfDumpReq.unpack(body) == dump.GfDumpReq(0xCAED)
-    msg = encode_call(2, dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.DUMP,
-                      GlusterCredV2(pid=0, uid=0, gid=0)) + dump.GfDumpReq().pack()
+    msg = (
+        encode_call(
+            2,
+            dump.GF_DUMP_PROGRAM,
+            dump.GF_DUMP_VERSION,
+            dump.DUMP,
+            GlusterCredV2(pid=0, uid=0, gid=0),
+        )
+        + dump.GfDumpReq().pack()
+    )
     assert record_mark(len(msg)) + msg == data
 
 
@@ -79,8 +87,7 @@ def test_dump_reply_truncated_at_every_cut(golden: Golden) -> None:
 
 def test_empty_program_list() -> None:
     """A DUMP reply without programs is a NULL pointer (one 0 bool)."""
-    assert dump.GfDumpRsp(0, -1, 22).pack().hex() == \
-        "0000000000000000" "ffffffff" "00000016" "00000000"
+    assert dump.GfDumpRsp(0, -1, 22).pack().hex() == "0000000000000000ffffffff0000001600000000"
 
 
 def test_program_names() -> None:

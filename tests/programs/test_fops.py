@@ -48,14 +48,28 @@ Golden = Callable[[str], bytes]
 
 # fixture stem -> procedure; every FOP the two captures contain (SETXATTR only in the mount one)
 GOLDEN = {
-    "stat": FopProc.STAT, "mkdir": FopProc.MKDIR, "unlink": FopProc.UNLINK,
-    "rmdir": FopProc.RMDIR, "symlink": FopProc.SYMLINK, "rename": FopProc.RENAME,
-    "open": FopProc.OPEN, "read": FopProc.READ, "write": FopProc.WRITE,
-    "statfs": FopProc.STATFS, "flush": FopProc.FLUSH, "setxattr": FopProc.SETXATTR,
-    "opendir": FopProc.OPENDIR, "create": FopProc.CREATE, "fstat": FopProc.FSTAT,
-    "lookup": FopProc.LOOKUP, "lookup_byname": FopProc.LOOKUP, "setattr": FopProc.SETATTR,
-    "readdirp": FopProc.READDIRP, "readdirp_end": FopProc.READDIRP,
-    "release": FopProc.RELEASE, "releasedir": FopProc.RELEASEDIR,
+    "stat": FopProc.STAT,
+    "mkdir": FopProc.MKDIR,
+    "unlink": FopProc.UNLINK,
+    "rmdir": FopProc.RMDIR,
+    "symlink": FopProc.SYMLINK,
+    "rename": FopProc.RENAME,
+    "open": FopProc.OPEN,
+    "read": FopProc.READ,
+    "write": FopProc.WRITE,
+    "statfs": FopProc.STATFS,
+    "flush": FopProc.FLUSH,
+    "setxattr": FopProc.SETXATTR,
+    "opendir": FopProc.OPENDIR,
+    "create": FopProc.CREATE,
+    "fstat": FopProc.FSTAT,
+    "lookup": FopProc.LOOKUP,
+    "lookup_byname": FopProc.LOOKUP,
+    "setattr": FopProc.SETATTR,
+    "readdirp": FopProc.READDIRP,
+    "readdirp_end": FopProc.READDIRP,
+    "release": FopProc.RELEASE,
+    "releasedir": FopProc.RELEASEDIR,
 }
 
 
@@ -118,7 +132,7 @@ def test_golden_write_payload(golden: Golden, feed: Feed) -> None:
     _, cbody, _, rbody = _golden_pair(golden, feed, "write")
     req, payload = fops.decode_write_request(cbody)
     assert req.size == len(payload) > 0
-    assert payload.obj is cbody.obj                   # a view of the record, not a copy
+    assert payload.obj is cbody.obj  # a view of the record, not a copy
     rsp, _ = fops.decode_reply(FopProc.WRITE, rbody)
     assert rsp.op_ret == req.size
     assert rsp.poststat.ia_size == req.offset + req.size
@@ -139,7 +153,7 @@ def test_golden_readdirp_entries(golden: Golden, feed: Feed) -> None:
     _, _, _, rbody = _golden_pair(golden, feed, "readdirp")
     rsp, _ = fops.decode_reply(FopProc.READDIRP, rbody)
     assert [e.name for e in rsp.reply] == [".", "..", "y"] and rsp.op_ret == 3
-    assert all(e.d_len == len(e.name) and e.d_type == 4 for e in rsp.reply)   # DT_DIR
+    assert all(e.d_len == len(e.name) and e.d_type == 4 for e in rsp.reply)  # DT_DIR
     assert all(iatt_type(e.stat) == IaType.IA_IFDIR for e in rsp.reply)
     _, _, _, rbody = _golden_pair(golden, feed, "readdirp_end")
     rsp, _ = fops.decode_reply(FopProc.READDIRP, rbody)
@@ -182,16 +196,39 @@ def test_procedure_table() -> None:
 
 def test_iattx_layout() -> None:
     """gfx_iattx is 148 bytes in glusterfs4-xdr.x order: gfid, flags, ino, dev, rdev, size,
-    blocks, attributes, attributes_mask, a/m/c/btime, their nsecs, nlink, uid, gid, blksize, mode."""
+    blocks, attributes, attributes_mask, a/m/c/btime, their nsecs, nlink, uid, gid, blksize,
+    mode."""
     names = [n for n, _ in Iatt.xdr_fields]
     assert names[:3] == ["ia_gfid", "ia_flags", "ia_ino"] and names[-1] == "mode"
-    ia = Iatt(ia_gfid=ROOT_GFID, ia_flags=1, ia_ino=2, ia_dev=3, ia_rdev=4, ia_size=5,
-              ia_blocks=6, ia_attributes=7, ia_attributes_mask=8, ia_atime=-9, ia_mtime=10,
-              ia_ctime=11, ia_btime=12, ia_atime_nsec=13, ia_mtime_nsec=14, ia_ctime_nsec=15,
-              ia_btime_nsec=16, ia_nlink=17, ia_uid=18, ia_gid=19, ia_blksize=20, mode=0o40755)
+    ia = Iatt(
+        ia_gfid=ROOT_GFID,
+        ia_flags=1,
+        ia_ino=2,
+        ia_dev=3,
+        ia_rdev=4,
+        ia_size=5,
+        ia_blocks=6,
+        ia_attributes=7,
+        ia_attributes_mask=8,
+        ia_atime=-9,
+        ia_mtime=10,
+        ia_ctime=11,
+        ia_btime=12,
+        ia_atime_nsec=13,
+        ia_mtime_nsec=14,
+        ia_ctime_nsec=15,
+        ia_btime_nsec=16,
+        ia_nlink=17,
+        ia_uid=18,
+        ia_gid=19,
+        ia_blksize=20,
+        mode=0o40755,
+    )
     raw = ia.pack()
     assert len(raw) == 148 and raw[:16] == ROOT_GFID
-    assert raw[16:24] == (1).to_bytes(8, "big") and raw[80:88] == (-9).to_bytes(8, "big", signed=True)
+    assert raw[16:24] == (1).to_bytes(8, "big") and raw[80:88] == (-9).to_bytes(
+        8, "big", signed=True
+    )
     assert raw[-4:] == (0o40755).to_bytes(4, "big")
     assert Iatt.unpack(raw) == ia
     assert fops_types.GfxMdataIatt().pack() == bytes(36)
@@ -204,7 +241,11 @@ def _check_iatt(ia: Any, st: os.stat_result, gfid: bytes, kind: IaType) -> None:
     assert ia.ia_flags == 0x17FF
     assert (ia.ia_gfid, ia.ia_ino) == (gfid, gfid_to_ino(gfid))
     assert (ia.ia_size, ia.ia_nlink, ia.ia_uid, ia.ia_gid) == (
-        st.st_size, st.st_nlink, st.st_uid, st.st_gid)
+        st.st_size,
+        st.st_nlink,
+        st.st_uid,
+        st.st_gid,
+    )
     assert ia.ia_blocks == min(st.st_blocks, (st.st_size + 511) // 512)
     assert ia.ia_mtime * 10**9 + ia.ia_mtime_nsec == st.st_mtime_ns
     assert ia.ia_ctime * 10**9 + ia.ia_ctime_nsec == st.st_ctime_ns
@@ -230,7 +271,7 @@ def test_iatt_from_real_stat(tmp_path: Path) -> None:
     assert ia.ia_size == 1
     root = iatt_from_stat(os.lstat(d), ROOT_GFID)
     assert root.ia_ino == 1
-    anon = iatt_from_stat(os.lstat(f))                  # no gfid yet: st_ino, no GFID flag
+    anon = iatt_from_stat(os.lstat(f))  # no gfid yet: st_ino, no GFID flag
     assert anon.ia_ino == os.lstat(f).st_ino and not anon.ia_flags & IATT_GFID
     assert anon.ia_flags & IATT_INO
     with pytest.raises(LocalProtocolError):
@@ -311,24 +352,38 @@ def test_programs_layer_has_no_io_imports() -> None:
     """programs/ is sans-IO: fops.py and fops_types.py import no socket/select/threading."""
     for mod in (fops, fops_types):
         tree = ast.parse(Path(mod.__file__ or "").read_text())
-        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-                 for a in n.names}
-        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
-                  if isinstance(n, ast.ImportFrom)}
+        names = {
+            a.name.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+        names |= {
+            (n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+        }
         assert not names & {"socket", "select", "selectors", "threading"}
 
 
 # --------------------------------------------------------------------------- hypothesis
 
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
-_KEY = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"),
-               min_size=1, max_size=8)
-_VALUE = st.one_of(st.integers(-(2**63), 2**63 - 1), _TEXT.map(lambda s: s.replace("\0", "")),
-                   st.binary(max_size=8), st.uuids(),
-                   st.integers(0, 2**64 - 1).map(lambda v: GfValue(GfType.UINT, v)))
+_KEY = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\0"), min_size=1, max_size=8
+)
+_VALUE = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    _TEXT.map(lambda s: s.replace("\0", "")),
+    st.binary(max_size=8),
+    st.uuids(),
+    st.integers(0, 2**64 - 1).map(lambda v: GfValue(GfType.UINT, v)),
+)
 _DICT = st.one_of(st.none(), st.dictionaries(_KEY, _VALUE, max_size=3))
-_INTS = {"i": (-(2**31), 2**31 - 1), "I": (0, 2**32 - 1), "q": (-(2**63), 2**63 - 1),
-         "Q": (0, 2**64 - 1)}
+_INTS = {
+    "i": (-(2**31), 2**31 - 1),
+    "I": (0, 2**32 - 1),
+    "q": (-(2**63), 2**63 - 1),
+    "Q": (0, 2**64 - 1),
+}
 
 
 def _strategy(t: xdr.XdrType) -> st.SearchStrategy[Any]:
@@ -429,8 +484,9 @@ _BODIES = _golden_bodies()
 
 @_FUZZ
 @given(which=st.sampled_from(_BODIES), data=st.data())
-def test_hypothesis_mutated_captures(which: tuple[FopProc, bytes, bytes],
-                                     data: st.DataObject) -> None:
+def test_hypothesis_mutated_captures(
+    which: tuple[FopProc, bytes, bytes], data: st.DataObject
+) -> None:
     """Real bodies with random bytes overwritten (lengths, counts, dict types, bools) decode or
     raise RemoteProtocolError, never another exception."""
     proc, call, reply = which

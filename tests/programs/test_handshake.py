@@ -37,9 +37,16 @@ def test_golden_setvolume_call(golden: Golden, feed: Feed) -> None:
     assert as_int(d["fops-version"]) == 1298437
     assert as_str(d["remote-subvolume"]) == "/tmp/cap/b1"
     values = {k: as_str(v) for k, v in d.items()}
-    msg = encode_call(3, hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                      GlusterCredV3(pid=0, uid=0, gid=0)) \
+    msg = (
+        encode_call(
+            3,
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            GlusterCredV3(pid=0, uid=0, gid=0),
+        )
         + hs.GfSetvolumeReq(encode_serialized_dict(values)).pack()
+    )
     assert record_mark(len(msg)) + msg == data
 
 
@@ -63,17 +70,34 @@ def test_golden_getspec_call(golden: Golden, feed: Feed) -> None:
     req = hs.GfGetspecReq.unpack(body)
     assert (req.flags, req.key) == (1, "/capv")
     xdata = decode_serialized_dict(req.xdata)
-    assert {k: as_int(v) for k, v in xdata.items()} == {"max-op-version": 100000,
-                                                        "min-op-version": 1}
-    msg = encode_call(2, hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.GETSPEC,
-                      GlusterCredV2(pid=0, uid=0, gid=0)) + hs.GfGetspecReq(
-        1, "/capv", encode_serialized_dict({"max-op-version": 100000, "min-op-version": 1})).pack()
+    assert {k: as_int(v) for k, v in xdata.items()} == {
+        "max-op-version": 100000,
+        "min-op-version": 1,
+    }
+    msg = (
+        encode_call(
+            2,
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.GETSPEC,
+            GlusterCredV2(pid=0, uid=0, gid=0),
+        )
+        + hs.GfGetspecReq(
+            1, "/capv", encode_serialized_dict({"max-op-version": 100000, "min-op-version": 1})
+        ).pack()
+    )
     assert record_mark(len(msg)) + msg == data
 
 
-@pytest.mark.parametrize("value", [
-    hs.GfSetvolumeReq(b"\0\0\0\0"), hs.GfSetvolumeRsp(-1, 13, b"abc"),
-    hs.GfGetspecReq(0, "vol", b""), hs.GfGetspecRsp(0, 0, "volume x\nend-volume\n", b"\1")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        hs.GfSetvolumeReq(b"\0\0\0\0"),
+        hs.GfSetvolumeRsp(-1, 13, b"abc"),
+        hs.GfGetspecReq(0, "vol", b""),
+        hs.GfGetspecRsp(0, 0, "volume x\nend-volume\n", b"\1"),
+    ],
+)
 def test_structs_roundtrip_and_truncation(value: object) -> None:
     """Handshake structs round-trip, and every cut raises RemoteProtocolError."""
     data = value.pack()  # type: ignore[attr-defined]

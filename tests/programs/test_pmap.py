@@ -22,11 +22,23 @@ def test_golden_portbybrick_call(golden: Golden, feed: Feed) -> None:
     header, body = decode_message(record)
     assert isinstance(header, CallHeader)
     assert (header.prog, header.vers, header.proc, header.xid) == (
-        pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK, 4)
+        pmap.PMAP_PROGRAM,
+        pmap.PMAP_VERSION,
+        pmap.PORTBYBRICK,
+        4,
+    )
     req = pmap.PmapPortByBrickReq.unpack(body)
     assert req.brick == "/tmp/cap/b1"
-    msg = encode_call(4, pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK,
-                      GlusterCredV2(pid=0, uid=0, gid=0)) + pmap.PmapPortByBrickReq("/tmp/cap/b1").pack()
+    msg = (
+        encode_call(
+            4,
+            pmap.PMAP_PROGRAM,
+            pmap.PMAP_VERSION,
+            pmap.PORTBYBRICK,
+            GlusterCredV2(pid=0, uid=0, gid=0),
+        )
+        + pmap.PmapPortByBrickReq("/tmp/cap/b1").pack()
+    )
     assert record_mark(len(msg)) + msg == data
 
 
@@ -39,11 +51,19 @@ def test_golden_portbybrick_reply(golden: Golden, feed: Feed) -> None:
     assert rsp.pack() == bytes(body)
 
 
-@pytest.mark.parametrize("value", [
-    pmap.PmapPortByBrickReq("/b"), pmap.PmapPortByBrickRsp(-1, 2, 0, 0),
-    pmap.PmapBrickByPortReq(49152), pmap.PmapBrickByPortRsp(0, 0, 0, "/data/b1"),
-    pmap.PmapSigninReq("/data/b1", 49152, 1234), pmap.PmapSigninRsp(0, 0),
-    pmap.PmapSignoutReq("/data/b1", 49152, 0), pmap.PmapSignoutRsp(-1, 5)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pmap.PmapPortByBrickReq("/b"),
+        pmap.PmapPortByBrickRsp(-1, 2, 0, 0),
+        pmap.PmapBrickByPortReq(49152),
+        pmap.PmapBrickByPortRsp(0, 0, 0, "/data/b1"),
+        pmap.PmapSigninReq("/data/b1", 49152, 1234),
+        pmap.PmapSigninRsp(0, 0),
+        pmap.PmapSignoutReq("/data/b1", 49152, 0),
+        pmap.PmapSignoutRsp(-1, 5),
+    ],
+)
 def test_structs_roundtrip_and_truncation(value: object) -> None:
     """Every PMAP struct round-trips, and every cut of its encoding raises RemoteProtocolError."""
     data = value.pack()  # type: ignore[attr-defined]
@@ -55,5 +75,4 @@ def test_structs_roundtrip_and_truncation(value: object) -> None:
 
 def test_signin_layout() -> None:
     """pmap_signin_req = string brick<>; int port; int pid (reference §5.4)."""
-    assert pmap.PmapSigninReq("/b", 49152, 7).pack().hex() == \
-        "00000002" "2f620000" "0000c000" "00000007"
+    assert pmap.PmapSigninReq("/b", 49152, 7).pack().hex() == "000000022f6200000000c00000000007"

@@ -16,7 +16,9 @@ from gfrpc.wire import rpcmsg
 
 
 class FakeEndpoint:
-    def __init__(self, handler: Any, peername: Any = ("127.0.0.1", 40000), peer_cn: str | None = None):
+    def __init__(
+        self, handler: Any, peername: Any = ("127.0.0.1", 40000), peer_cn: str | None = None
+    ):
         self.handler = handler
         self.peername = peername
         self.peer_cn = peer_cn
@@ -102,8 +104,15 @@ class FakeEndpoint:
                 return
 
 
-def call_message(xid: int, prog: int, vers: int, proc: int, args: bytes = b"",
-                 cred: Any = rpcmsg.AUTH_NONE, verf: Any = rpcmsg.AUTH_NONE) -> bytes:
+def call_message(
+    xid: int,
+    prog: int,
+    vers: int,
+    proc: int,
+    args: bytes = b"",
+    cred: Any = rpcmsg.AUTH_NONE,
+    verf: Any = rpcmsg.AUTH_NONE,
+) -> bytes:
     return rpcmsg.encode_call(xid, prog, vers, proc, cred=cred, verf=verf) + args
 
 
@@ -120,8 +129,16 @@ class FakeConnector:
         self.connected = threading.Condition()
         self.calls = 0
 
-    def __call__(self, address: Any, *, poller: Any, handler: Any, tls: Any = None,
-                 timeout: float = 10.0, **kw: Any) -> FakeEndpoint:
+    def __call__(
+        self,
+        address: Any,
+        *,
+        poller: Any,
+        handler: Any,
+        tls: Any = None,
+        timeout: float = 10.0,
+        **kw: Any,
+    ) -> FakeEndpoint:
         with self.connected:
             self.calls += 1
             self.connected.notify_all()

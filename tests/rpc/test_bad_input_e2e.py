@@ -28,8 +28,9 @@ def served(request: pytest.FixtureRequest):
     poller = make_poller(request.param)
     poller.start()
     server = RpcServer(poller, workers=4)
-    server.register(Program(ECHO_PROG, ECHO_VERS, "echo",
-                            {1: Procedure("ECHO", lambda req: bytes(req.args))}))
+    server.register(
+        Program(ECHO_PROG, ECHO_VERS, "echo", {1: Procedure("ECHO", lambda req: bytes(req.args))})
+    )
     listener = server.listen("127.0.0.1:0")
     yield poller, listener.address
     server.close()
@@ -51,7 +52,9 @@ class Chatter(threading.Thread):
         try:
             while not self.stop.is_set():
                 body = os.urandom(64)
-                assert bytes(self.client.call(ECHO_PROG, ECHO_VERS, 1, body, timeout=10).body) == body
+                assert (
+                    bytes(self.client.call(ECHO_PROG, ECHO_VERS, 1, body, timeout=10).body) == body
+                )
                 self.calls += 1
         except BaseException as exc:  # reported by finish()
             self.error = exc
@@ -78,7 +81,9 @@ def _closed_by_server(s: socket.socket) -> bool:
         return True
 
 
-def _call(xid: int, prog: int, vers: int, proc: int, cred: rpcmsg.OpaqueAuth, args: bytes = b"") -> bytes:
+def _call(
+    xid: int, prog: int, vers: int, proc: int, cred: rpcmsg.OpaqueAuth, args: bytes = b""
+) -> bytes:
     msg = rpcmsg.encode_call(xid, prog, vers, proc, cred=cred) + args
     return record_mark(len(msg)) + msg
 
@@ -97,8 +102,9 @@ def test_garbage_bytes_cut_off_only_that_peer(served, caplog) -> None:
         assert _closed_by_server(s)
         s.close()
     assert chatter.finish() > 0
-    assert any("protocol error" in r.getMessage() or "closing" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "protocol error" in r.getMessage() or "closing" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_credential_over_400_bytes_cuts_off_only_that_peer(served) -> None:
@@ -124,7 +130,9 @@ def test_unknown_program_is_rejected_and_the_connection_goes_on(served) -> None:
     try:
         with pytest.raises(Exception) as info:
             client.call(0x20009999, 1, 1, b"", timeout=10)
-        assert "PROG_UNAVAIL" in str(info.value) or getattr(info.value, "stat", "") == "PROG_UNAVAIL"
+        assert (
+            "PROG_UNAVAIL" in str(info.value) or getattr(info.value, "stat", "") == "PROG_UNAVAIL"
+        )
         client.call(gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING, b"", timeout=10)
         assert bytes(client.call(ECHO_PROG, ECHO_VERS, 1, b"abcd", timeout=10).body) == b"abcd"
     finally:

@@ -111,7 +111,9 @@ def test_unknown_xid_disconnects_and_fails_all_pending(make_client: Callable[...
 
 
 @pytest.mark.timeout(30)
-def test_frame_timeout_fails_the_call_and_never_reuses_its_xid(make_client: Callable[..., Any]) -> None:
+def test_frame_timeout_fails_the_call_and_never_reuses_its_xid(
+    make_client: Callable[..., Any],
+) -> None:
     """A call unanswered for frame-timeout fails with ETIMEDOUT; its xid is not reused. One
     late reply for it is dropped (documented choice), a second one is an unknown xid."""
     client, ep = make_client(frame_timeout=0.2)
@@ -199,7 +201,8 @@ def test_answered_pings_keep_a_slow_call_alive(make_client: Callable[..., Any]) 
 
 @pytest.mark.timeout(30)
 def test_reconnect_after_disconnect_keeps_counting_xids(
-        make_client: Callable[..., Any], connector: FakeConnector) -> None:
+    make_client: Callable[..., Any], connector: FakeConnector
+) -> None:
     """With reconnect on, a lost connection is re-made after reconnect_interval; pending calls
     of the old one fail with ENOTCONN; xids are not reset on reconnect."""
     client, ep = make_client(reconnect=True, reconnect_interval=0.1)
@@ -219,8 +222,14 @@ def test_reconnect_after_disconnect_keeps_counting_xids(
 def test_reconnect_retries_after_a_refused_connect(connector: FakeConnector, timers: Any) -> None:
     """connect() raises when refused; with reconnect on, attempts go on in the background."""
     connector.refuse = True
-    client = RpcClient("fake:1", poller=None, timers=timers, reconnect=True,
-                       reconnect_interval=0.05, ping_timeout=0)
+    client = RpcClient(
+        "fake:1",
+        poller=None,
+        timers=timers,
+        reconnect=True,
+        reconnect_interval=0.05,
+        ping_timeout=0,
+    )
     try:
         with pytest.raises(NotConnectedError):
             client.connect()
@@ -233,7 +242,9 @@ def test_reconnect_retries_after_a_refused_connect(connector: FakeConnector, tim
 
 
 @pytest.mark.timeout(30)
-def test_no_reconnect_when_disabled(make_client: Callable[..., Any], connector: FakeConnector) -> None:
+def test_no_reconnect_when_disabled(
+    make_client: Callable[..., Any], connector: FakeConnector
+) -> None:
     """Without reconnect a lost connection stays down."""
     client, ep = make_client(reconnect=False, reconnect_interval=0.05)
     ep.peer_close()
@@ -326,7 +337,9 @@ def test_call_before_connect_fails_with_enotconn(timers: Any) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_on_connect_and_on_disconnect_hooks(make_client: Callable[..., Any], connector: FakeConnector) -> None:
+def test_on_connect_and_on_disconnect_hooks(
+    make_client: Callable[..., Any], connector: FakeConnector
+) -> None:
     """on_disconnect fires once per lost connection, on_connect on every (re)connect."""
     client, ep = make_client(reconnect=True, reconnect_interval=0.05)
     events: queue.Queue[str] = queue.Queue()

@@ -28,11 +28,18 @@ def fail(request: Request) -> Any:
 
 def make_server(poller: Poller, workers: int = 4) -> RpcServer:
     server = RpcServer(poller, workers=workers)
-    server.register(Program(ECHO_PROG, ECHO_VERS, "echo", {
-        ECHO: Procedure("ECHO", echo),
-        FAIL: Procedure("FAIL", fail),
-        WHERE: Procedure("WHERE", lambda r: threading.current_thread().name.encode()),
-    }))
+    server.register(
+        Program(
+            ECHO_PROG,
+            ECHO_VERS,
+            "echo",
+            {
+                ECHO: Procedure("ECHO", echo),
+                FAIL: Procedure("FAIL", fail),
+                WHERE: Procedure("WHERE", lambda r: threading.current_thread().name.encode()),
+            },
+        )
+    )
     return server
 
 
@@ -87,8 +94,10 @@ def test_dump_ping_and_errors_end_to_end(poller: Poller) -> None:
     client = RpcClient(str(listener.address), poller=poller)
     try:
         client.connect()
-        assert set(dump(client)) == {(gfdump.GF_DUMP_PROGRAM, 1, "GF-DUMP"),
-                                     (ECHO_PROG, ECHO_VERS, "echo")}
+        assert set(dump(client)) == {
+            (gfdump.GF_DUMP_PROGRAM, 1, "GF-DUMP"),
+            (ECHO_PROG, ECHO_VERS, "echo"),
+        }
         assert 0 <= ping(client) < 5
         with pytest.raises(RpcError) as info:
             client.call(ECHO_PROG, ECHO_VERS, FAIL)
@@ -112,7 +121,9 @@ def test_dump_ping_and_errors_end_to_end(poller: Poller) -> None:
 def test_ssl_allow_refuses_unlisted_client_cn(poller: Poller, tls_context: Any) -> None:
     """A TLS client whose CN is not in ssl_allow is disconnected; a listed one is served."""
     server = make_server(poller)
-    refused = server.listen("127.0.0.1:0", tls=tls_context(True, "server.test"), ssl_allow="admin, trusted-*")
+    refused = server.listen(
+        "127.0.0.1:0", tls=tls_context(True, "server.test"), ssl_allow="admin, trusted-*"
+    )
     client = RpcClient(str(refused.address), poller=poller, tls=tls_context(False, "client.test"))
     try:
         with pytest.raises(TransportError):
@@ -135,7 +146,9 @@ def test_server_shutdown_fails_calls_and_client_reconnects(poller: Poller) -> No
     client connects again once a server listens on the address."""
     release = threading.Event()
     server = make_server(poller)
-    server.register(Program(ECHO_PROG, 2, "slow", {1: Procedure("SLOW", lambda r: release.wait(10) and b"")}))
+    server.register(
+        Program(ECHO_PROG, 2, "slow", {1: Procedure("SLOW", lambda r: release.wait(10) and b"")})
+    )
     listener = server.listen("127.0.0.1:0")
     address = str(listener.address)
     client = RpcClient(address, poller=poller, reconnect=True, reconnect_interval=0.1)
@@ -156,7 +169,6 @@ def test_server_shutdown_fails_calls_and_client_reconnects(poller: Poller) -> No
         client.close()
         if server2 is not None:
             server2.close()
-
 
 
 @pytest.mark.timeout(30)
@@ -183,7 +195,11 @@ def test_session_is_per_connection_and_on_disconnect_runs_once(poller: Poller) -
     try:
         c1.connect()
         c2.connect()
-        assert [int.from_bytes(c1.call(0x20000321, 1, 1).body, "big") for _ in range(3)] == [1, 2, 3]
+        assert [int.from_bytes(c1.call(0x20000321, 1, 1).body, "big") for _ in range(3)] == [
+            1,
+            2,
+            3,
+        ]
         assert int.from_bytes(c2.call(0x20000321, 1, 1).body, "big") == 1
         c1.close()
         assert done.wait(10)

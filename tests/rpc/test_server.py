@@ -44,12 +44,19 @@ def add(request: Request) -> Any:
 def server() -> Iterator[RpcServer]:
     srv = RpcServer(None, workers=4)
     srv.register(Program(ECHO_PROG, 1, "echo v1", {1: Procedure("ECHO", echo)}))
-    srv.register(Program(ECHO_PROG, 3, "echo v3", {
-        1: Procedure("ECHO", echo),
-        2: Procedure("BOOM", boom),
-        3: Procedure("GARBAGE", garbage),
-        4: Procedure("ADD", add, args_type=Pair),
-    }))
+    srv.register(
+        Program(
+            ECHO_PROG,
+            3,
+            "echo v3",
+            {
+                1: Procedure("ECHO", echo),
+                2: Procedure("BOOM", boom),
+                3: Procedure("GARBAGE", garbage),
+                4: Procedure("ADD", add, args_type=Pair),
+            },
+        )
+    )
     yield srv
     srv.close()
 
@@ -72,7 +79,11 @@ def test_successful_call_is_answered_with_results(server: RpcServer) -> None:
     """SUCCESS reply with the handler's result parts, same xid, AUTH_NONE verifier echoed."""
     ep = connect(server)
     header, body = roundtrip(ep, call_message(77, ECHO_PROG, 3, 1, b"hello"))
-    assert (header.xid, header.reply_stat, header.accept_stat) == (77, rpcmsg.MSG_ACCEPTED, AcceptStat.SUCCESS)
+    assert (header.xid, header.reply_stat, header.accept_stat) == (
+        77,
+        rpcmsg.MSG_ACCEPTED,
+        AcceptStat.SUCCESS,
+    )
     assert header.verf == rpcmsg.AUTH_NONE
     assert body == b"echo:hello"
 
@@ -135,7 +146,8 @@ def test_garbage_args_from_handler_or_args_type(server: RpcServer) -> None:
 
 @pytest.mark.timeout(30)
 def test_handler_exception_gets_system_err_and_is_logged(
-        server: RpcServer, caplog: pytest.LogCaptureFixture) -> None:
+    server: RpcServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """An unexpected exception in a handler ⇒ SYSTEM_ERR, logged on gfrpc.rpc.server; the
     connection stays usable."""
     ep = connect(server)
@@ -153,13 +165,18 @@ def test_gf_dump_lists_every_program_including_itself(server: RpcServer) -> None
     ep = connect(server)
     req = gfdump.GfDumpReq(gfs_id=gfdump.CLIENT_GFS_ID).pack()
     cred = rpcmsg.GlusterCredV2(pid=1, uid=0, gid=0).to_auth()
-    header, body = roundtrip(ep, call_message(2, gfdump.GF_DUMP_PROGRAM, 1, gfdump.DUMP, req, cred=cred))
+    header, body = roundtrip(
+        ep, call_message(2, gfdump.GF_DUMP_PROGRAM, 1, gfdump.DUMP, req, cred=cred)
+    )
     assert header.accept_stat == AcceptStat.SUCCESS
     rsp = gfdump.GfDumpRsp.unpack(body)
     assert (rsp.gfs_id, rsp.op_ret, rsp.op_errno) == (gfdump.CLIENT_GFS_ID, 0, 0)
     listed = {(p.progname, p.prognum, p.progver) for p in rsp.progs}
-    assert listed == {("GF-DUMP", gfdump.GF_DUMP_PROGRAM, 1), ("echo v1", ECHO_PROG, 1),
-                      ("echo v3", ECHO_PROG, 3)}
+    assert listed == {
+        ("GF-DUMP", gfdump.GF_DUMP_PROGRAM, 1),
+        ("echo v1", ECHO_PROG, 1),
+        ("echo v3", ECHO_PROG, 3),
+    }
 
 
 @pytest.mark.timeout(30)
@@ -221,7 +238,8 @@ def test_malformed_credential_body_gets_auth_error(server: RpcServer) -> None:
 
 @pytest.mark.timeout(30)
 def test_credential_over_400_bytes_closes_the_connection(
-        server: RpcServer, caplog: pytest.LogCaptureFixture) -> None:
+    server: RpcServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """A credential body over 400 bytes is a protocol error: close, with a logged reason."""
     ep = connect(server, peername=("127.0.0.1", 40404))
     body = bytes(404)
@@ -232,8 +250,11 @@ def test_credential_over_400_bytes_closes_the_connection(
     assert isinstance(ep.close_exc, RemoteProtocolError)
     assert ep.sent.empty()
     # Only this connection's lines: an earlier test's connections may log their close late.
-    lines = [r.getMessage() for r in caplog.records
-             if "closed" in r.getMessage() and "127.0.0.1:40404" in r.getMessage()]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if "closed" in r.getMessage() and "127.0.0.1:40404" in r.getMessage()
+    ]
     assert len(lines) == 1 and "protocol error" in lines[0]
 
 
@@ -344,8 +365,11 @@ def test_a_request_is_answered_at_most_once() -> None:
         deferred.put(request)
 
     srv = RpcServer(None, workers=2)
-    srv.register(Program(ECHO_PROG, 1, "once", {1: Procedure("SELF", self_reply),
-                                                  2: Procedure("LATER", later)}))
+    srv.register(
+        Program(
+            ECHO_PROG, 1, "once", {1: Procedure("SELF", self_reply), 2: Procedure("LATER", later)}
+        )
+    )
     try:
         ep = connect(srv)
         header, body = roundtrip(ep, call_message(1, ECHO_PROG, 1, 1))
@@ -368,19 +392,27 @@ def test_a_request_is_answered_at_most_once() -> None:
 
 @pytest.mark.timeout(30)
 def test_ssl_allow_refuses_a_peer_whose_cn_does_not_match(
-        server: RpcServer, caplog: pytest.LogCaptureFixture) -> None:
+    server: RpcServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """ssl_allow globs are checked when the connection is made; a refused CN is closed with
     one logged line, before any of its calls is looked at."""
     with caplog.at_level(logging.INFO, logger="gfrpc.rpc.server"):
-        bad = connect(server, ssl_allow=["client-*", "admin"], peer_cn="intruder",
-                      peername=("127.0.0.1", 40666))
+        bad = connect(
+            server,
+            ssl_allow=["client-*", "admin"],
+            peer_cn="intruder",
+            peername=("127.0.0.1", 40666),
+        )
         bad.feed(call_message(1, ECHO_PROG, 3, 1))
         assert bad.lost_event.wait(5)
     assert isinstance(bad.close_exc, TLSError)
     assert bad.sent.empty()
     # Only this connection's lines: an earlier test's connections may log their close late.
-    lines = [r.getMessage() for r in caplog.records
-             if "closed" in r.getMessage() and "127.0.0.1:40666" in r.getMessage()]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if "closed" in r.getMessage() and "127.0.0.1:40666" in r.getMessage()
+    ]
     assert len(lines) == 1 and "intruder" in lines[0]
     good = connect(server, ssl_allow=["client-*", "admin"], peer_cn="client-7")
     header, _ = roundtrip(good, call_message(1, ECHO_PROG, 3, 1))

@@ -78,15 +78,23 @@ class Counting:
 def served(poller: Poller) -> Iterator[Callable[..., tuple[RpcServer, Counting, tuple[str, int]]]]:
     made: list[RpcServer] = []
 
-    def make(limit: int = 64, limits: ServerLimits = NO_TIMEOUTS,
-             sndbuf: int = 16384) -> tuple[RpcServer, Counting, tuple[str, int]]:
+    def make(
+        limit: int = 64, limits: ServerLimits = NO_TIMEOUTS, sndbuf: int = 16384
+    ) -> tuple[RpcServer, Counting, tuple[str, int]]:
         counting = Counting()
         server = RpcServer(poller, workers=4, outstanding_limit=limit, limits=limits)
-        server.register(Program(PROG, VERS, "costs", {
-            SMALL: Procedure("SMALL", counting.small_call),
-            BIG: Procedure("BIG", counting.big_call),
-            SIZED: Procedure("SIZED", counting.big_call, reply_size=lambda args: BIG_REPLY),
-        }))
+        server.register(
+            Program(
+                PROG,
+                VERS,
+                "costs",
+                {
+                    SMALL: Procedure("SMALL", counting.small_call),
+                    BIG: Procedure("BIG", counting.big_call),
+                    SIZED: Procedure("SIZED", counting.big_call, reply_size=lambda args: BIG_REPLY),
+                },
+            )
+        )
         listener = server.listen("127.0.0.1:0", options=SocketOptions(send_buffer=sndbuf))
         made.append(server)
         return server, counting, (listener.address.host, listener.address.port)
@@ -186,14 +194,17 @@ def test_unread_large_replies_stop_the_reading(served: Callable[..., Any]) -> No
 
 
 @pytest.mark.timeout(120)
-def test_replies_in_the_making_stay_within_the_unsent_budget(
-        served: Callable[..., Any]) -> None:
+def test_replies_in_the_making_stay_within_the_unsent_budget(served: Callable[..., Any]) -> None:
     """Calls whose procedure predicts its reply size (a READ's) start only while the replies
     being made and unsent fit in max_unsent_bytes: 24 pipelined 1 MiB-reply calls that arrive
     at once, under a 64-call outstanding limit and a 4 MiB budget, make at most 4 replies
     (+1) for a client that does not read; reading lets the rest through in order."""
-    limits = ServerLimits(handshake_timeout=0, first_request_timeout=0, frame_timeout=0,
-                          max_unsent_bytes=4 * BIG_REPLY)
+    limits = ServerLimits(
+        handshake_timeout=0,
+        first_request_timeout=0,
+        frame_timeout=0,
+        max_unsent_bytes=4 * BIG_REPLY,
+    )
     server, counting, address = served(limit=64, limits=limits)
     sock = raw_client(address)
     sock.sendall(b"".join(call(i, proc=SIZED) for i in range(24)))

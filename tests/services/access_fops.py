@@ -37,7 +37,7 @@ class Ctx:
     c: FopClient
     cred: Any
     pg: bytes  # the row's directory
-    g: bytes   # its "obj"
+    g: bytes  # its "obj"
     subject: bytes = b""  # whose mode ``mode_after`` checks (default: obj)
     root: Any = field(default_factory=lambda: cred_of("root"))
 
@@ -61,29 +61,66 @@ def _must(rsp: Any, what: str) -> Any:
 def _make(x: Ctx, pg: bytes, name: str, o: Obj) -> bytes:
     """Create ``o`` as root under ``pg``; returns its gfid."""
     if o.kind == "d":
-        r = _must(x.call(P.MKDIR, fp.GfxMkdirReq(pargfid=pg, bname=name, mode=0o700,
-                                                 xdata=_gfid_req()), as_root=True), "mkdir")
+        r = _must(
+            x.call(
+                P.MKDIR,
+                fp.GfxMkdirReq(pargfid=pg, bname=name, mode=0o700, xdata=_gfid_req()),
+                as_root=True,
+            ),
+            "mkdir",
+        )
         g = bytes(r.stat.ia_gfid)
     elif o.kind == "l":
-        r = _must(x.call(P.SYMLINK, fp.GfxSymlinkReq(pargfid=pg, bname=name, linkname="target",
-                                                     xdata=_gfid_req()), as_root=True),
-                  "symlink")
+        r = _must(
+            x.call(
+                P.SYMLINK,
+                fp.GfxSymlinkReq(pargfid=pg, bname=name, linkname="target", xdata=_gfid_req()),
+                as_root=True,
+            ),
+            "symlink",
+        )
         return bytes(r.stat.ia_gfid)
     else:
-        r = _must(x.call(P.CREATE, fp.GfxCreateReq(pargfid=pg, bname=name,
-                                                   mode=stat.S_IFREG | 0o600,
-                                                   flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
-                                                   xdata=_gfid_req()), as_root=True), "create")
+        r = _must(
+            x.call(
+                P.CREATE,
+                fp.GfxCreateReq(
+                    pargfid=pg,
+                    bname=name,
+                    mode=stat.S_IFREG | 0o600,
+                    flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                    xdata=_gfid_req(),
+                ),
+                as_root=True,
+            ),
+            "create",
+        )
         g = bytes(r.stat.ia_gfid)
-        _must(x.call(P.WRITE, (fp.GfxWriteReq(gfid=g, fd=r.fd, offset=0, size=len(DATA)), DATA),
-                     as_root=True), "write")
+        _must(
+            x.call(
+                P.WRITE,
+                (fp.GfxWriteReq(gfid=g, fd=r.fd, offset=0, size=len(DATA)), DATA),
+                as_root=True,
+            ),
+            "write",
+        )
         x.call(P.RELEASE, fp.GfxReleaseReq(gfid=g, fd=r.fd), as_root=True)
-        _must(x.call(P.SETXATTR, fp.GfxSetxattrReq(gfid=g, dict={"user.t": b"v"}),
-                     as_root=True), "setxattr")
-    _must(x.call(P.SETATTR, fp.GfxSetattrReq(
-        gfid=g, stbuf=ft.Iatt(ia_uid=o.uid, ia_gid=o.gid, mode=o.mode),
-        valid=ft.GF_SET_ATTR_UID | ft.GF_SET_ATTR_GID | ft.GF_SET_ATTR_MODE), as_root=True),
-        "setattr")
+        _must(
+            x.call(P.SETXATTR, fp.GfxSetxattrReq(gfid=g, dict={"user.t": b"v"}), as_root=True),
+            "setxattr",
+        )
+    _must(
+        x.call(
+            P.SETATTR,
+            fp.GfxSetattrReq(
+                gfid=g,
+                stbuf=ft.Iatt(ia_uid=o.uid, ia_gid=o.gid, mode=o.mode),
+                valid=ft.GF_SET_ATTR_UID | ft.GF_SET_ATTR_GID | ft.GF_SET_ATTR_MODE,
+            ),
+            as_root=True,
+        ),
+        "setattr",
+    )
     acls = {}
     if o.acl is not None:
         acls[pa.ACCESS_KEY] = o.acl.access_xattr(o.mode)
@@ -151,29 +188,46 @@ def _write_fd(x: Ctx, _: Any) -> int:
 
 
 def _copy(x: Ctx, _: Any) -> int:
-    dst = _must(x.call(P.CREATE, fp.GfxCreateReq(pargfid=x.pg, bname="dst",
-                                                 mode=stat.S_IFREG | 0o666,
-                                                 flags=os.O_RDWR | os.O_CREAT, xdata=_gfid_req()),
-                       as_root=True), "create dst")
+    dst = _must(
+        x.call(
+            P.CREATE,
+            fp.GfxCreateReq(
+                pargfid=x.pg,
+                bname="dst",
+                mode=stat.S_IFREG | 0o666,
+                flags=os.O_RDWR | os.O_CREAT,
+                xdata=_gfid_req(),
+            ),
+            as_root=True,
+        ),
+        "create dst",
+    )
     dg = bytes(dst.stat.ia_gfid)
     x.call(P.RELEASE, fp.GfxReleaseReq(gfid=dg, fd=dst.fd), as_root=True)
-    return errno_of(x.call(P.COPY_FILE_RANGE, fp.GfxCopyFileRangeReq(
-        gfid1=x.g, gfid2=dg, fd_in=ANON, fd_out=ANON, off_in=0, off_out=0, size=16)))
+    return errno_of(
+        x.call(
+            P.COPY_FILE_RANGE,
+            fp.GfxCopyFileRangeReq(
+                gfid1=x.g, gfid2=dg, fd_in=ANON, fd_out=ANON, off_in=0, off_out=0, size=16
+            ),
+        )
+    )
 
 
 def _setattr(x: Ctx, arg: tuple[int, dict[str, int]], fd: int | None = None) -> int:
     valid, buf = arg
     if fd is None:
-        return errno_of(x.call(P.SETATTR, fp.GfxSetattrReq(gfid=x.g, stbuf=ft.Iatt(**buf),
-                                                           valid=valid)))
-    return errno_of(x.call(P.FSETATTR, fp.GfxFsetattrReq(gfid=x.g, fd=fd, stbuf=ft.Iatt(**buf),
-                                                         valid=valid)))
+        return errno_of(
+            x.call(P.SETATTR, fp.GfxSetattrReq(gfid=x.g, stbuf=ft.Iatt(**buf), valid=valid))
+        )
+    return errno_of(
+        x.call(P.FSETATTR, fp.GfxFsetattrReq(gfid=x.g, fd=fd, stbuf=ft.Iatt(**buf), valid=valid))
+    )
 
 
 def _xattr_value(key: str) -> bytes:
     if key in (pa.ACCESS_KEY, pa.DEFAULT_KEY):  # an ACL that would give bob rw
-        return AclSpec(users=((1001, 6),), group_obj=6, user_obj=6, mask=6,
-                       other=6).default_xattr()
+        return AclSpec(users=((1001, 6),), group_obj=6, user_obj=6, mask=6, other=6).default_xattr()
     return b"w"
 
 
@@ -183,19 +237,45 @@ def _create_then(x: Ctx, arg: tuple[str, int, int, str]) -> int:
     creator, mode, umask, kind = arg
     who = cred_of(creator)
     if kind == "f":
-        r = _must(x.c.call(P.CREATE, fp.GfxCreateReq(
-            pargfid=x.pg, bname="new", mode=stat.S_IFREG | mode, umask=umask,
-            flags=os.O_RDWR | os.O_CREAT | os.O_EXCL, xdata=_gfid_req()), cred=who), "create new")
+        r = _must(
+            x.c.call(
+                P.CREATE,
+                fp.GfxCreateReq(
+                    pargfid=x.pg,
+                    bname="new",
+                    mode=stat.S_IFREG | mode,
+                    umask=umask,
+                    flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                    xdata=_gfid_req(),
+                ),
+                cred=who,
+            ),
+            "create new",
+        )
         x.subject = bytes(r.stat.ia_gfid)
         x.call(P.RELEASE, fp.GfxReleaseReq(gfid=x.subject, fd=r.fd), as_root=True)
         return _open(Ctx(x.c, x.cred, x.pg, x.subject), os.O_RDWR)
-    r = _must(x.c.call(P.MKDIR, fp.GfxMkdirReq(pargfid=x.pg, bname="new", mode=mode, umask=umask,
-                                               xdata=_gfid_req()), cred=who), "mkdir new")
+    r = _must(
+        x.c.call(
+            P.MKDIR,
+            fp.GfxMkdirReq(pargfid=x.pg, bname="new", mode=mode, umask=umask, xdata=_gfid_req()),
+            cred=who,
+        ),
+        "mkdir new",
+    )
     x.subject = bytes(r.stat.ia_gfid)
-    return _new(x, P.CREATE, fp.GfxCreateReq(pargfid=x.subject, bname="inner",
-                                             mode=stat.S_IFREG | 0o644, umask=0o022,
-                                             flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
-                                             xdata=_gfid_req()))
+    return _new(
+        x,
+        P.CREATE,
+        fp.GfxCreateReq(
+            pargfid=x.subject,
+            bname="inner",
+            mode=stat.S_IFREG | 0o644,
+            umask=0o022,
+            flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
+            xdata=_gfid_req(),
+        ),
+    )
 
 
 def _inodelk(x: Ctx, fd: Any) -> int:
@@ -204,11 +284,17 @@ def _inodelk(x: Ctx, fd: Any) -> int:
     for type_ in (1, 2):  # F_WRLCK, then F_UNLCK
         lock = ft.GfProtoFlock(type=type_, len=0)
         if fd is None:
-            r = x.call(P.INODELK, fp.GfxInodelkReq(gfid=x.g, cmd=1, type=type_, flock=lock,
-                                                   volume="access-table"))
+            r = x.call(
+                P.INODELK,
+                fp.GfxInodelkReq(gfid=x.g, cmd=1, type=type_, flock=lock, volume="access-table"),
+            )
         else:
-            r = x.call(P.FINODELK, fp.GfxFinodelkReq(gfid=x.g, fd=fd, cmd=1, type=type_,
-                                                     flock=lock, volume="access-table"))
+            r = x.call(
+                P.FINODELK,
+                fp.GfxFinodelkReq(
+                    gfid=x.g, fd=fd, cmd=1, type=type_, flock=lock, volume="access-table"
+                ),
+            )
         got = got or errno_of(r)
     return got
 
@@ -218,12 +304,19 @@ def _entrylk(x: Ctx, fd: Any) -> int:
     got = 0
     for cmd in (2, 1):  # ENTRYLK_LOCK_NB, then ENTRYLK_UNLOCK
         if fd is None:
-            r = x.call(P.ENTRYLK, fp.GfxEntrylkReq(gfid=x.pg, cmd=cmd, type=1, namelen=3,
-                                                   name="obj", volume="access-table"))
+            r = x.call(
+                P.ENTRYLK,
+                fp.GfxEntrylkReq(
+                    gfid=x.pg, cmd=cmd, type=1, namelen=3, name="obj", volume="access-table"
+                ),
+            )
         else:
-            r = x.call(P.FENTRYLK, fp.GfxFentrylkReq(gfid=x.pg, fd=fd, cmd=cmd, type=1,
-                                                     namelen=3, name="obj",
-                                                     volume="access-table"))
+            r = x.call(
+                P.FENTRYLK,
+                fp.GfxFentrylkReq(
+                    gfid=x.pg, fd=fd, cmd=cmd, type=1, namelen=3, name="obj", volume="access-table"
+                ),
+            )
         got = got or errno_of(r)
     return got
 
@@ -237,75 +330,126 @@ FOPS: dict[str, Callable[[Ctx, Any], int]] = {
     "access": lambda x, a: errno_of(x.call(P.ACCESS, fp.GfxAccessReq(gfid=x.g, mask=a))),
     "open": lambda x, a: _open(x, a),
     "opendir": _opendir,
-    "readdir": lambda x, a: errno_of(x.call(P.READDIR, fp.GfxReaddirReq(gfid=x.g, fd=ANON,
-                                                                       size=4096))),
-    "readdirp": lambda x, a: errno_of(x.call(P.READDIRP, fp.GfxReaddirpReq(gfid=x.g, fd=ANON,
-                                                                          size=4096))),
+    "readdir": lambda x, a: errno_of(
+        x.call(P.READDIR, fp.GfxReaddirReq(gfid=x.g, fd=ANON, size=4096))
+    ),
+    "readdirp": lambda x, a: errno_of(
+        x.call(P.READDIRP, fp.GfxReaddirpReq(gfid=x.g, fd=ANON, size=4096))
+    ),
     "readdir_fd": _readdir_fd,
     "read": lambda x, a: errno_of(x.call(P.READ, fp.GfxReadReq(gfid=x.g, fd=ANON, size=16))[0]),
-    "write": lambda x, a: errno_of(x.call(P.WRITE, (fp.GfxWriteReq(gfid=x.g, fd=ANON, size=4),
-                                                    b"abcd"))),
+    "write": lambda x, a: errno_of(
+        x.call(P.WRITE, (fp.GfxWriteReq(gfid=x.g, fd=ANON, size=4), b"abcd"))
+    ),
     "truncate": lambda x, a: errno_of(x.call(P.TRUNCATE, fp.GfxTruncateReq(gfid=x.g, offset=10))),
-    "ftruncate": lambda x, a: errno_of(x.call(P.FTRUNCATE, fp.GfxFtruncateReq(gfid=x.g, fd=ANON,
-                                                                             offset=10))),
-    "fallocate": lambda x, a: errno_of(x.call(P.FALLOCATE, fp.GfxFallocateReq(
-        gfid=x.g, fd=ANON, offset=0, size=4096))),
-    "discard": lambda x, a: errno_of(x.call(P.DISCARD, fp.GfxDiscardReq(gfid=x.g, fd=ANON,
-                                                                       offset=0, size=4096))),
-    "zerofill": lambda x, a: errno_of(x.call(P.ZEROFILL, fp.GfxZerofillReq(gfid=x.g, fd=ANON,
-                                                                          offset=0, size=4096))),
+    "ftruncate": lambda x, a: errno_of(
+        x.call(P.FTRUNCATE, fp.GfxFtruncateReq(gfid=x.g, fd=ANON, offset=10))
+    ),
+    "fallocate": lambda x, a: errno_of(
+        x.call(P.FALLOCATE, fp.GfxFallocateReq(gfid=x.g, fd=ANON, offset=0, size=4096))
+    ),
+    "discard": lambda x, a: errno_of(
+        x.call(P.DISCARD, fp.GfxDiscardReq(gfid=x.g, fd=ANON, offset=0, size=4096))
+    ),
+    "zerofill": lambda x, a: errno_of(
+        x.call(P.ZEROFILL, fp.GfxZerofillReq(gfid=x.g, fd=ANON, offset=0, size=4096))
+    ),
     "seek": lambda x, a: errno_of(x.call(P.SEEK, fp.GfxSeekReq(gfid=x.g, fd=ANON, what=0))),
     "copy_file_range": _copy,
     "write_fd": _write_fd,
     "fsync": lambda x, a: errno_of(x.call(P.FSYNC, fp.GfxFsyncReq(gfid=x.g, fd=ANON))),
     "flush": lambda x, a: errno_of(x.call(P.FLUSH, fp.GfxFlushReq(gfid=x.g, fd=ANON))),
     "readlink": lambda x, a: errno_of(x.call(P.READLINK, fp.GfxReadlinkReq(gfid=x.g, size=256))),
-    "mkdir": lambda x, a: _new(x, P.MKDIR, fp.GfxMkdirReq(pargfid=x.pg, bname="new", mode=0o755,
-                                                          umask=0o022, xdata=_gfid_req())),
-    "mknod": lambda x, a: _new(x, P.MKNOD, fp.GfxMknodReq(pargfid=x.pg, bname="new",
-                                                          mode=stat.S_IFIFO | 0o644, umask=0o022,
-                                                          xdata=_gfid_req())),
-    "create": lambda x, a: _new(x, P.CREATE, fp.GfxCreateReq(
-        pargfid=x.pg, bname="new", mode=stat.S_IFREG | 0o644, umask=0o022,
-        flags=os.O_RDWR | os.O_CREAT | os.O_EXCL, xdata=_gfid_req())),
-    "create_existing": lambda x, a: _new(x, P.CREATE, fp.GfxCreateReq(
-        pargfid=x.pg, bname="obj", mode=stat.S_IFREG | 0o644, umask=0o022,
-        flags=os.O_RDWR | os.O_CREAT, xdata=_gfid_req())),
-    "symlink": lambda x, a: _new(x, P.SYMLINK, fp.GfxSymlinkReq(pargfid=x.pg, bname="new",
-                                                                linkname="t", umask=0o022,
-                                                                xdata=_gfid_req())),
+    "mkdir": lambda x, a: _new(
+        x,
+        P.MKDIR,
+        fp.GfxMkdirReq(pargfid=x.pg, bname="new", mode=0o755, umask=0o022, xdata=_gfid_req()),
+    ),
+    "mknod": lambda x, a: _new(
+        x,
+        P.MKNOD,
+        fp.GfxMknodReq(
+            pargfid=x.pg, bname="new", mode=stat.S_IFIFO | 0o644, umask=0o022, xdata=_gfid_req()
+        ),
+    ),
+    "create": lambda x, a: _new(
+        x,
+        P.CREATE,
+        fp.GfxCreateReq(
+            pargfid=x.pg,
+            bname="new",
+            mode=stat.S_IFREG | 0o644,
+            umask=0o022,
+            flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
+            xdata=_gfid_req(),
+        ),
+    ),
+    "create_existing": lambda x, a: _new(
+        x,
+        P.CREATE,
+        fp.GfxCreateReq(
+            pargfid=x.pg,
+            bname="obj",
+            mode=stat.S_IFREG | 0o644,
+            umask=0o022,
+            flags=os.O_RDWR | os.O_CREAT,
+            xdata=_gfid_req(),
+        ),
+    ),
+    "symlink": lambda x, a: _new(
+        x,
+        P.SYMLINK,
+        fp.GfxSymlinkReq(pargfid=x.pg, bname="new", linkname="t", umask=0o022, xdata=_gfid_req()),
+    ),
     "unlink": lambda x, a: errno_of(x.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=x.pg, bname="obj"))),
     "rmdir": lambda x, a: errno_of(x.call(P.RMDIR, fp.GfxRmdirReq(pargfid=x.pg, bname="obj"))),
-    "rename": lambda x, a: errno_of(x.call(P.RENAME, fp.GfxRenameReq(
-        oldgfid=x.pg, newgfid=x.pg, oldbname="obj", newbname=a or "moved"))),
-    "link": lambda x, a: errno_of(x.call(P.LINK, fp.GfxLinkReq(oldgfid=x.g, newgfid=x.pg,
-                                                               newbname="hard"))),
+    "rename": lambda x, a: errno_of(
+        x.call(
+            P.RENAME,
+            fp.GfxRenameReq(oldgfid=x.pg, newgfid=x.pg, oldbname="obj", newbname=a or "moved"),
+        )
+    ),
+    "link": lambda x, a: errno_of(
+        x.call(P.LINK, fp.GfxLinkReq(oldgfid=x.g, newgfid=x.pg, newbname="hard"))
+    ),
     "setattr": lambda x, a: _setattr(x, a),
     "fsetattr": lambda x, a: _setattr(x, a, ANON),
-    "setxattr": lambda x, a: errno_of(x.call(P.SETXATTR, fp.GfxSetxattrReq(
-        gfid=x.g, dict={a: _xattr_value(a)}))),
-    "fsetxattr": lambda x, a: errno_of(x.call(P.FSETXATTR, fp.GfxFsetxattrReq(
-        gfid=x.g, fd=ANON, dict={a: _xattr_value(a)}))),
-    "getxattr": lambda x, a: errno_of(x.call(P.GETXATTR, fp.GfxGetxattrReq(
-        gfid=x.g, namelen=len(a), name=a))),
-    "fgetxattr": lambda x, a: errno_of(x.call(P.FGETXATTR, fp.GfxFgetxattrReq(
-        gfid=x.g, fd=ANON, namelen=len(a), name=a))),
-    "removexattr": lambda x, a: errno_of(x.call(P.REMOVEXATTR, fp.GfxRemovexattrReq(
-        gfid=x.g, name=a))),
-    "fremovexattr": lambda x, a: errno_of(x.call(P.FREMOVEXATTR, fp.GfxFremovexattrReq(
-        gfid=x.g, fd=ANON, name=a))),
-    "xattrop": lambda x, a: errno_of(x.call(P.XATTROP, fp.GfxXattropReq(
-        gfid=x.g, dict={"trusted.afr.t": bytes(12)}))),
-    "fxattrop": lambda x, a: errno_of(x.call(P.FXATTROP, fp.GfxFxattropReq(
-        gfid=x.g, fd=ANON, dict={"trusted.afr.t": bytes(12)}))),
+    "setxattr": lambda x, a: errno_of(
+        x.call(P.SETXATTR, fp.GfxSetxattrReq(gfid=x.g, dict={a: _xattr_value(a)}))
+    ),
+    "fsetxattr": lambda x, a: errno_of(
+        x.call(P.FSETXATTR, fp.GfxFsetxattrReq(gfid=x.g, fd=ANON, dict={a: _xattr_value(a)}))
+    ),
+    "getxattr": lambda x, a: errno_of(
+        x.call(P.GETXATTR, fp.GfxGetxattrReq(gfid=x.g, namelen=len(a), name=a))
+    ),
+    "fgetxattr": lambda x, a: errno_of(
+        x.call(P.FGETXATTR, fp.GfxFgetxattrReq(gfid=x.g, fd=ANON, namelen=len(a), name=a))
+    ),
+    "removexattr": lambda x, a: errno_of(
+        x.call(P.REMOVEXATTR, fp.GfxRemovexattrReq(gfid=x.g, name=a))
+    ),
+    "fremovexattr": lambda x, a: errno_of(
+        x.call(P.FREMOVEXATTR, fp.GfxFremovexattrReq(gfid=x.g, fd=ANON, name=a))
+    ),
+    "xattrop": lambda x, a: errno_of(
+        x.call(P.XATTROP, fp.GfxXattropReq(gfid=x.g, dict={"trusted.afr.t": bytes(12)}))
+    ),
+    "fxattrop": lambda x, a: errno_of(
+        x.call(P.FXATTROP, fp.GfxFxattropReq(gfid=x.g, fd=ANON, dict={"trusted.afr.t": bytes(12)}))
+    ),
     "create_then": _create_then,
     "fsyncdir": lambda x, a: errno_of(x.call(P.FSYNCDIR, fp.GfxFsyncdirReq(gfid=x.g, fd=ANON))),
     "inodelk": _inodelk,
     "finodelk": lambda x, a: _inodelk(x, ANON),
     "entrylk": _entrylk,
     "fentrylk": lambda x, a: _entrylk(x, ANON),
-    "lk": lambda x, a: errno_of(x.call(P.LK, fp.GfxLkReq(
-        gfid=x.g, fd=ANON, cmd=0, type=1, flock=ft.GfProtoFlock(type=1, len=0)))),
+    "lk": lambda x, a: errno_of(
+        x.call(
+            P.LK,
+            fp.GfxLkReq(gfid=x.g, fd=ANON, cmd=0, type=1, flock=ft.GfProtoFlock(type=1, len=0)),
+        )
+    ),
 }
 
 

@@ -30,8 +30,8 @@ CALLERS: dict[str, tuple[int, int, tuple[int, ...], int]] = {  # uid, gid, group
     "alice": (1000, 1000, (), 4242),
     "bob": (1001, 1001, (), 4242),
     "carol": (1002, 1002, (1000,), 4242),  # in alice's group 1000 as a supplementary group
-    "dave": (1003, 2000, (), 4242),        # primary group 2000
-    "internal": (1001, 1001, (), -1),      # bob with a negative pid: a GlusterFS-internal client
+    "dave": (1003, 2000, (), 4242),  # primary group 2000
+    "internal": (1001, 1001, (), -1),  # bob with a negative pid: a GlusterFS-internal client
 }
 
 
@@ -44,8 +44,8 @@ class AclSpec:
     groups: tuple[tuple[int, int], ...] = ()
     group_obj: int = 0
     user_obj: int = 7  # default ACLs only
-    mask: int = 7      # default ACLs only
-    other: int = 5     # default ACLs only
+    mask: int = 7  # default ACLs only
+    other: int = 5  # default ACLs only
 
     def access_xattr(self, mode: int) -> bytes:
         return pa.encode_acl(self._entries((mode >> 6) & 7, (mode >> 3) & 7, mode & 7))
@@ -54,11 +54,14 @@ class AclSpec:
         return pa.encode_acl(self._entries(self.user_obj, self.mask, self.other))
 
     def _entries(self, user_obj: int, mask: int, other: int) -> pa.Acl:
-        return (pa.Ace(pa.USER_OBJ, user_obj),
-                *(pa.Ace(pa.USER, p, u) for u, p in sorted(self.users)),
-                pa.Ace(pa.GROUP_OBJ, self.group_obj),
-                *(pa.Ace(pa.GROUP, p, g) for g, p in sorted(self.groups)),
-                pa.Ace(pa.MASK, mask), pa.Ace(pa.OTHER, other))
+        return (
+            pa.Ace(pa.USER_OBJ, user_obj),
+            *(pa.Ace(pa.USER, p, u) for u, p in sorted(self.users)),
+            pa.Ace(pa.GROUP_OBJ, self.group_obj),
+            *(pa.Ace(pa.GROUP, p, g) for g, p in sorted(self.groups)),
+            pa.Ace(pa.MASK, mask),
+            pa.Ace(pa.OTHER, other),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,13 @@ def F(mode: int = 0o644, uid: int = 0, gid: int = 0, acl: AclSpec | None = None)
     return Obj("f", mode, uid, gid, acl)
 
 
-def D(mode: int = 0o755, uid: int = 0, gid: int = 0, acl: AclSpec | None = None,
-      dacl: AclSpec | None = None) -> Obj:
+def D(
+    mode: int = 0o755,
+    uid: int = 0,
+    gid: int = 0,
+    acl: AclSpec | None = None,
+    dacl: AclSpec | None = None,
+) -> Obj:
     return Obj("d", mode, uid, gid, acl, dacl)
 
 
@@ -94,10 +102,10 @@ class Row:
     obj: Obj = field(default_factory=F)
     parent: Obj = field(default_factory=D)
     arg: Any = None
-    mode_after: int | None = None       # S_IMODE of the subject after the FOP (gfrpc)
+    mode_after: int | None = None  # S_IMODE of the subject after the FOP (gfrpc)
     real_mode_after: int | None = None  # ... on a real brick, where it differs
-    tgt: Obj | None = None              # a second entry "tgt" in the parent (rename targets)
-    strict: int | None = None           # errno with --strict-access (gfrpc only)
+    tgt: Obj | None = None  # a second entry "tgt" in the parent (rename targets)
+    strict: int | None = None  # errno with --strict-access (gfrpc only)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -116,8 +124,14 @@ ROWS: list[Row] = [
     Row("lookup_nameless_in_private_dir", "bob", "lookup_gfid", 0, parent=D(0o700)),
     Row("lookup_root_private_parent", "root", "lookup", 0, parent=D(0o700)),
     # GlusterFS 10.3 lets any client with a negative pid ("internal") past every acl_permits
-    Row("lookup_internal_pid_private_parent", "internal", "lookup", 0, parent=D(0o700),
-        strict=EACCES),
+    Row(
+        "lookup_internal_pid_private_parent",
+        "internal",
+        "lookup",
+        0,
+        parent=D(0o700),
+        strict=EACCES,
+    ),
     # STAT, FSTAT, STATFS, READLINK: never checked
     Row("stat_private", "bob", "stat", 0, F(0o600), D(0o700)),
     Row("fstat_anon_private", "bob", "fstat", 0, F(0o600), D(0o700)),
@@ -128,23 +142,46 @@ ROWS: list[Row] = [
     Row("access_r_other", "bob", "access", 0, F(0o644), arg=os.R_OK),
     Row("access_w_readonly", "bob", "access", EACCES, F(0o644), arg=os.W_OK),
     Row("access_owner_rw", "alice", "access", 0, F(0o600, 1000, 1000), arg=os.R_OK | os.W_OK),
-    Row("access_owner_bits_only", "alice", "access", EACCES, F(0o066, 1000, 1000),
-        arg=os.R_OK),
-    Row("access_supplementary_group", "carol", "access", 0, F(0o660, 0, 1000),
-        arg=os.R_OK | os.W_OK),
-    Row("access_group_denies_before_other", "carol", "access", EACCES, F(0o604, 0, 1000),
-        arg=os.R_OK),
+    Row("access_owner_bits_only", "alice", "access", EACCES, F(0o066, 1000, 1000), arg=os.R_OK),
+    Row(
+        "access_supplementary_group", "carol", "access", 0, F(0o660, 0, 1000), arg=os.R_OK | os.W_OK
+    ),
+    Row(
+        "access_group_denies_before_other",
+        "carol",
+        "access",
+        EACCES,
+        F(0o604, 0, 1000),
+        arg=os.R_OK,
+    ),
     # GlusterFS 10.3: root passes acl_permits even for X on a file without an x bit
     Row("access_root_x_without_xbit", "root", "access", 0, F(0o644), arg=os.X_OK),
     Row("access_f_ok", "bob", "access", 0, F(0o000), arg=0),
-    Row("access_acl_named_user", "bob", "access", 0, F(0o660, acl=BOB_RW),
-        arg=os.R_OK | os.W_OK),
-    Row("access_acl_mask_limits_named_user", "bob", "access", EACCES, F(0o640, acl=BOB_RW),
-        arg=os.W_OK),
-    Row("access_acl_named_group", "dave", "access", 0,
-        F(0o640, acl=AclSpec(groups=((2000, 4),))), arg=os.R_OK),
-    Row("access_acl_group_obj_entry", "carol", "access", EACCES,
-        F(0o670, 0, 1000, acl=AclSpec(users=((1001, 7),), group_obj=4)), arg=os.W_OK),
+    Row("access_acl_named_user", "bob", "access", 0, F(0o660, acl=BOB_RW), arg=os.R_OK | os.W_OK),
+    Row(
+        "access_acl_mask_limits_named_user",
+        "bob",
+        "access",
+        EACCES,
+        F(0o640, acl=BOB_RW),
+        arg=os.W_OK,
+    ),
+    Row(
+        "access_acl_named_group",
+        "dave",
+        "access",
+        0,
+        F(0o640, acl=AclSpec(groups=((2000, 4),))),
+        arg=os.R_OK,
+    ),
+    Row(
+        "access_acl_group_obj_entry",
+        "carol",
+        "access",
+        EACCES,
+        F(0o670, 0, 1000, acl=AclSpec(users=((1001, 7),), group_obj=4)),
+        arg=os.W_OK,
+    ),
     # OPEN: by access mode; O_TRUNC and O_APPEND need write permission
     Row("open_rdonly_private", "bob", "open", EACCES, F(0o600), arg=R),
     Row("open_rdonly_readable", "bob", "open", 0, F(0o644), arg=R),
@@ -152,14 +189,12 @@ ROWS: list[Row] = [
     Row("open_wronly_other_w", "bob", "open", 0, F(0o602), arg=os.O_WRONLY),
     Row("open_trunc_needs_w", "bob", "open", EACCES, F(0o644), arg=R | os.O_TRUNC),
     Row("open_append_needs_w", "bob", "open", EACCES, F(0o644), arg=R | os.O_APPEND),
-    Row("open_owner_readonly_rdwr", "alice", "open", EACCES, F(0o400, 1000, 1000),
-        arg=os.O_RDWR),
+    Row("open_owner_readonly_rdwr", "alice", "open", EACCES, F(0o400, 1000, 1000), arg=os.O_RDWR),
     Row("open_root_mode_0", "root", "open", 0, F(0o000), arg=os.O_RDWR),
     Row("open_acl_named_user_rw", "bob", "open", 0, F(0o660, acl=BOB_RW), arg=os.O_RDWR),
     Row("open_acl_mask_r", "bob", "open", EACCES, F(0o640, acl=BOB_RW), arg=os.O_RDWR),
     Row("open_supplementary_group", "carol", "open", 0, F(0o660, 0, 1000), arg=os.O_RDWR),
-    Row("open_internal_pid_private", "internal", "open", 0, F(0o600), arg=os.O_RDWR,
-        strict=EACCES),
+    Row("open_internal_pid_private", "internal", "open", 0, F(0o600), arg=os.O_RDWR, strict=EACCES),
     # OPENDIR, READDIR, READDIRP: read permission on the directory, anonymous fd included
     Row("opendir_private", "bob", "opendir", EACCES, D(0o700)),
     Row("opendir_x_only", "bob", "opendir", EACCES, D(0o711)),
@@ -167,8 +202,13 @@ ROWS: list[Row] = [
     Row("readdir_anon_private", "bob", "readdir", EACCES, D(0o700)),
     Row("readdirp_anon_private", "bob", "readdirp", EACCES, D(0o700)),
     Row("readdir_anon_readable", "bob", "readdir", 0, D(0o755)),
-    Row("readdirp_anon_acl_named_user", "bob", "readdirp", 0,
-        D(0o750, acl=AclSpec(users=((1001, 5),)))),
+    Row(
+        "readdirp_anon_acl_named_user",
+        "bob",
+        "readdirp",
+        0,
+        D(0o750, acl=AclSpec(users=((1001, 5),))),
+    ),
     Row("readdir_fd_opened_by_root", "bob", "readdir_fd", EACCES, D(0o700)),
     # FOPs on fds are NOT checked by GlusterFS 10.3 (FD_MODE_CHECK_IS_IMPLEMENTED is never
     # defined), and the anonymous fd needs no OPEN: GlusterFS 10.3 allows all of these.
@@ -184,14 +224,38 @@ ROWS: list[Row] = [
     Row("flush_anon_private", "bob", "flush", 0, F(0o600)),
     Row("fgetxattr_anon_private", "bob", "fgetxattr", 0, F(0o600), arg="user.t", strict=EACCES),
     Row("fsetxattr_anon_private", "bob", "fsetxattr", 0, F(0o600), arg="user.w", strict=EACCES),
-    Row("fsetxattr_anon_acl_not_owner", "bob", "fsetxattr", 0, F(0o600), arg=pa.ACCESS_KEY,
-        mode_after=0o666, strict=EPERM),
-    Row("fremovexattr_anon_private", "bob", "fremovexattr", 0, F(0o600), arg="user.t",
-        strict=EACCES),
-    Row("fsetattr_anon_chmod_not_owner", "bob", "fsetattr", 0, F(0o600),
-        arg=(MODE, {"mode": 0o666}), mode_after=0o666, strict=EPERM),
-    Row("fsetattr_anon_chown_not_root", "bob", "fsetattr", 0, F(0o600),
-        arg=(UID, {"ia_uid": 1001}), strict=EPERM),
+    Row(
+        "fsetxattr_anon_acl_not_owner",
+        "bob",
+        "fsetxattr",
+        0,
+        F(0o600),
+        arg=pa.ACCESS_KEY,
+        mode_after=0o666,
+        strict=EPERM,
+    ),
+    Row(
+        "fremovexattr_anon_private", "bob", "fremovexattr", 0, F(0o600), arg="user.t", strict=EACCES
+    ),
+    Row(
+        "fsetattr_anon_chmod_not_owner",
+        "bob",
+        "fsetattr",
+        0,
+        F(0o600),
+        arg=(MODE, {"mode": 0o666}),
+        mode_after=0o666,
+        strict=EPERM,
+    ),
+    Row(
+        "fsetattr_anon_chown_not_root",
+        "bob",
+        "fsetattr",
+        0,
+        F(0o600),
+        arg=(UID, {"ia_uid": 1001}),
+        strict=EPERM,
+    ),
     Row("fxattrop_anon_private", "bob", "fxattrop", 0, F(0o600)),
     Row("write_fd_opened_by_root", "bob", "write_fd", 0, F(0o644), strict=0),
     Row("xattrop_private", "bob", "xattrop", 0, F(0o600)),  # XATTROP is not checked either
@@ -208,30 +272,76 @@ ROWS: list[Row] = [
     Row("truncate_acl_named_user", "bob", "truncate", 0, F(0o660, acl=BOB_RW)),
     # set-uid/set-gid after a modification by someone else than root: gfrpc clears them as the
     # kernel would; a real brick keeps them (posix writes as root)
-    Row("write_clears_setuid", "bob", "write", 0, F(0o4666), mode_after=0o666,
-        real_mode_after=0o4666),
-    Row("write_clears_setgid_group_x", "bob", "write", 0, F(0o2676), mode_after=0o676,
-        real_mode_after=0o2676),
-    Row("write_keeps_setgid_without_group_x_in_group", "carol", "write", 0,
-        F(0o2666, 0, 1000), mode_after=0o2666),
+    Row(
+        "write_clears_setuid",
+        "bob",
+        "write",
+        0,
+        F(0o4666),
+        mode_after=0o666,
+        real_mode_after=0o4666,
+    ),
+    Row(
+        "write_clears_setgid_group_x",
+        "bob",
+        "write",
+        0,
+        F(0o2676),
+        mode_after=0o676,
+        real_mode_after=0o2676,
+    ),
+    Row(
+        "write_keeps_setgid_without_group_x_in_group",
+        "carol",
+        "write",
+        0,
+        F(0o2666, 0, 1000),
+        mode_after=0o2666,
+    ),
     Row("write_by_root_keeps_setuid", "root", "write", 0, F(0o4666), mode_after=0o4666),
-    Row("truncate_clears_setuid", "bob", "truncate", 0, F(0o4666), mode_after=0o666,
-        real_mode_after=0o4666),
+    Row(
+        "truncate_clears_setuid",
+        "bob",
+        "truncate",
+        0,
+        F(0o4666),
+        mode_after=0o666,
+        real_mode_after=0o4666,
+    ),
     # MKDIR, MKNOD, CREATE, SYMLINK: write and search permission on the parent
     Row("mkdir_parent_readonly", "bob", "mkdir", EACCES),
     Row("mkdir_parent_open", "bob", "mkdir", 0, parent=D(0o777)),
     Row("mkdir_parent_no_x", "bob", "mkdir", EACCES, parent=D(0o776)),
     Row("create_parent_wx_only", "bob", "create", 0, parent=D(0o773)),
     Row("create_parent_readonly", "bob", "create", EACCES),
-    Row("create_parent_acl_named_user", "bob", "create", 0,
-        parent=D(0o770, acl=AclSpec(users=((1001, 7),), group_obj=5))),
+    Row(
+        "create_parent_acl_named_user",
+        "bob",
+        "create",
+        0,
+        parent=D(0o770, acl=AclSpec(users=((1001, 7),), group_obj=5)),
+    ),
     # CREATE without O_EXCL of an existing name opens that file: GlusterFS 10.3 checks only
     # the parent, so it hands out a read-write fd on root's 0600 file (and READ on an fd is
     # not checked either); gfrpc matches, and checks OPEN's rule with --strict-access
-    Row("create_existing_private_in_open_dir", "bob", "create_existing", 0, F(0o600),
-        D(0o1777), strict=EACCES),
-    Row("create_existing_writable_in_open_dir", "bob", "create_existing", 0, F(0o666),
-        D(0o777), strict=0),
+    Row(
+        "create_existing_private_in_open_dir",
+        "bob",
+        "create_existing",
+        0,
+        F(0o600),
+        D(0o1777),
+        strict=EACCES,
+    ),
+    Row(
+        "create_existing_writable_in_open_dir",
+        "bob",
+        "create_existing",
+        0,
+        F(0o666),
+        D(0o777),
+        strict=0,
+    ),
     Row("create_existing_by_root", "root", "create_existing", 0, F(0o600), D(0o755)),
     Row("mknod_parent_readonly", "bob", "mknod", EACCES),
     Row("mknod_parent_open", "bob", "mknod", 0, parent=D(0o777)),
@@ -244,8 +354,7 @@ ROWS: list[Row] = [
     Row("unlink_sticky_file_owner", "bob", "unlink", 0, F(0o644, 1001, 1001), D(0o1777)),
     Row("unlink_sticky_dir_owner", "bob", "unlink", 0, F(0o644), D(0o1777, 1001)),
     Row("unlink_sticky_root", "root", "unlink", 0, F(0o644, 1000), D(0o1777, 1001)),
-    Row("unlink_sticky_internal_pid", "internal", "unlink", 0, F(0o644), D(0o1777),
-        strict=EACCES),
+    Row("unlink_sticky_internal_pid", "internal", "unlink", 0, F(0o644), D(0o1777), strict=EACCES),
     Row("rmdir_sticky_not_owner", "bob", "rmdir", EACCES, D(0o777), D(0o1777)),
     Row("rmdir_sticky_dir_owner", "bob", "rmdir", 0, D(0o755, 1001, 1001), D(0o1777)),
     Row("rmdir_parent_readonly", "bob", "rmdir", EACCES, D(0o777), D(0o755)),
@@ -256,10 +365,26 @@ ROWS: list[Row] = [
     Row("rename_parent_w_without_x", "bob", "rename", 0, F(0o644), D(0o776)),
     Row("rename_sticky_source_not_owner", "bob", "rename", EACCES, F(0o666), D(0o1777)),
     Row("rename_sticky_source_owner", "bob", "rename", 0, F(0o644, 1001), D(0o1777)),
-    Row("rename_sticky_target_not_owner", "bob", "rename", EACCES, F(0o644, 1001), D(0o1777),
-        arg="tgt", tgt=F(0o666)),
-    Row("rename_sticky_target_owner", "bob", "rename", 0, F(0o644, 1001), D(0o1777),
-        arg="tgt", tgt=F(0o644, 1001)),
+    Row(
+        "rename_sticky_target_not_owner",
+        "bob",
+        "rename",
+        EACCES,
+        F(0o644, 1001),
+        D(0o1777),
+        arg="tgt",
+        tgt=F(0o666),
+    ),
+    Row(
+        "rename_sticky_target_owner",
+        "bob",
+        "rename",
+        0,
+        F(0o644, 1001),
+        D(0o1777),
+        arg="tgt",
+        tgt=F(0o644, 1001),
+    ),
     # LINK: write (only) on the new parent, and the sticky rule there for the linked inode
     Row("link_parent_readonly", "bob", "link", EACCES, F(0o666), D(0o755)),
     Row("link_parent_open", "bob", "link", 0, F(0o644), D(0o777)),
@@ -269,34 +394,115 @@ ROWS: list[Row] = [
     # SETATTR: mode by the owner (set-gid dropped outside the group), times by the owner or a
     # writer, owner by root, group by the owner to one of his groups
     Row("chmod_not_owner", "bob", "setattr", EPERM, F(0o666), arg=(MODE, {"mode": 0o600})),
-    Row("chmod_owner", "alice", "setattr", 0, F(0o644, 1000, 1000),
-        arg=(MODE, {"mode": 0o600}), mode_after=0o600),
-    Row("chmod_owner_setgid_outside_group", "alice", "setattr", 0, F(0o644, 1000, 0),
-        arg=(MODE, {"mode": 0o2755}), mode_after=0o755),
-    Row("chmod_owner_setgid_in_group", "carol", "setattr", 0, F(0o644, 1002, 1000),
-        arg=(MODE, {"mode": 0o2755}), mode_after=0o2755),
-    Row("chmod_internal_pid_not_owner", "internal", "setattr", EPERM, F(0o666),
-        arg=(MODE, {"mode": 0o600})),
-    Row("chown_by_owner", "alice", "setattr", EPERM, F(0o644, 1000, 1000),
-        arg=(UID, {"ia_uid": 1001})),
-    Row("chown_same_uid_by_owner", "alice", "setattr", 0, F(0o644, 1000, 1000),
-        arg=(UID, {"ia_uid": 1000})),
-    Row("chown_by_root", "root", "setattr", 0, F(0o644, 1000, 1000),
-        arg=(UID | GID, {"ia_uid": 1001, "ia_gid": 1001})),
-    Row("chgrp_owner_to_supplementary_group", "carol", "setattr", 0, F(0o644, 1002, 1002),
-        arg=(GID, {"ia_gid": 1000})),
-    Row("chgrp_owner_not_member", "alice", "setattr", EPERM, F(0o644, 1000, 1000),
-        arg=(GID, {"ia_gid": 2000})),
-    Row("chgrp_member_not_owner", "carol", "setattr", EPERM, F(0o664, 1000, 1000),
-        arg=(GID, {"ia_gid": 1000})),
+    Row(
+        "chmod_owner",
+        "alice",
+        "setattr",
+        0,
+        F(0o644, 1000, 1000),
+        arg=(MODE, {"mode": 0o600}),
+        mode_after=0o600,
+    ),
+    Row(
+        "chmod_owner_setgid_outside_group",
+        "alice",
+        "setattr",
+        0,
+        F(0o644, 1000, 0),
+        arg=(MODE, {"mode": 0o2755}),
+        mode_after=0o755,
+    ),
+    Row(
+        "chmod_owner_setgid_in_group",
+        "carol",
+        "setattr",
+        0,
+        F(0o644, 1002, 1000),
+        arg=(MODE, {"mode": 0o2755}),
+        mode_after=0o2755,
+    ),
+    Row(
+        "chmod_internal_pid_not_owner",
+        "internal",
+        "setattr",
+        EPERM,
+        F(0o666),
+        arg=(MODE, {"mode": 0o600}),
+    ),
+    Row(
+        "chown_by_owner",
+        "alice",
+        "setattr",
+        EPERM,
+        F(0o644, 1000, 1000),
+        arg=(UID, {"ia_uid": 1001}),
+    ),
+    Row(
+        "chown_same_uid_by_owner",
+        "alice",
+        "setattr",
+        0,
+        F(0o644, 1000, 1000),
+        arg=(UID, {"ia_uid": 1000}),
+    ),
+    Row(
+        "chown_by_root",
+        "root",
+        "setattr",
+        0,
+        F(0o644, 1000, 1000),
+        arg=(UID | GID, {"ia_uid": 1001, "ia_gid": 1001}),
+    ),
+    Row(
+        "chgrp_owner_to_supplementary_group",
+        "carol",
+        "setattr",
+        0,
+        F(0o644, 1002, 1002),
+        arg=(GID, {"ia_gid": 1000}),
+    ),
+    Row(
+        "chgrp_owner_not_member",
+        "alice",
+        "setattr",
+        EPERM,
+        F(0o644, 1000, 1000),
+        arg=(GID, {"ia_gid": 2000}),
+    ),
+    Row(
+        "chgrp_member_not_owner",
+        "carol",
+        "setattr",
+        EPERM,
+        F(0o664, 1000, 1000),
+        arg=(GID, {"ia_gid": 1000}),
+    ),
     # GlusterFS 10.3: write permission lets a non-owner set explicit times (the kernel: EPERM)
-    Row("utimes_explicit_not_owner_writer", "bob", "setattr", 0, F(0o666),
-        arg=(TIMES, {"ia_atime": 1000, "ia_mtime": 1000})),
-    Row("utimes_not_owner_readonly", "bob", "setattr", EACCES, F(0o644),
-        arg=(TIMES, {"ia_atime": 1000, "ia_mtime": 1000})),
+    Row(
+        "utimes_explicit_not_owner_writer",
+        "bob",
+        "setattr",
+        0,
+        F(0o666),
+        arg=(TIMES, {"ia_atime": 1000, "ia_mtime": 1000}),
+    ),
+    Row(
+        "utimes_not_owner_readonly",
+        "bob",
+        "setattr",
+        EACCES,
+        F(0o644),
+        arg=(TIMES, {"ia_atime": 1000, "ia_mtime": 1000}),
+    ),
     Row("utimes_now_not_owner_writer", "bob", "setattr", 0, F(0o666), arg=(NOW, {})),
-    Row("utimes_owner_readonly", "alice", "setattr", 0, F(0o444, 1000, 1000),
-        arg=(TIMES, {"ia_atime": 1000, "ia_mtime": 1000})),
+    Row(
+        "utimes_owner_readonly",
+        "alice",
+        "setattr",
+        0,
+        F(0o444, 1000, 1000),
+        arg=(TIMES, {"ia_atime": 1000, "ia_mtime": 1000}),
+    ),
     # SETXATTR: ACL keys by the owner only (EPERM); other keys need write permission
     Row("setxattr_user_private", "bob", "setxattr", EACCES, F(0o600), arg="user.w"),
     Row("setxattr_user_writable", "bob", "setxattr", 0, F(0o666), arg="user.w"),
@@ -304,34 +510,85 @@ ROWS: list[Row] = [
     # GlusterFS 10.3 asks only for write permission for trusted.* (the kernel: CAP_SYS_ADMIN)
     Row("setxattr_trusted_writable", "bob", "setxattr", 0, F(0o666), arg="trusted.w"),
     Row("setxattr_acl_not_owner", "bob", "setxattr", EPERM, F(0o666), arg=pa.ACCESS_KEY),
-    Row("setxattr_acl_owner", "alice", "setxattr", 0, F(0o600, 1000, 1000),
-        arg=pa.ACCESS_KEY, mode_after=0o666),
-    Row("setxattr_default_acl_not_owner", "bob", "setxattr", EPERM, D(0o777),
-        arg=pa.DEFAULT_KEY),
+    Row(
+        "setxattr_acl_owner",
+        "alice",
+        "setxattr",
+        0,
+        F(0o600, 1000, 1000),
+        arg=pa.ACCESS_KEY,
+        mode_after=0o666,
+    ),
+    Row("setxattr_default_acl_not_owner", "bob", "setxattr", EPERM, D(0o777), arg=pa.DEFAULT_KEY),
     # GETXATTR: read permission, except for the ACL keys
     Row("getxattr_user_private", "bob", "getxattr", EACCES, F(0o600), arg="user.t"),
     Row("getxattr_user_readable", "bob", "getxattr", 0, F(0o644), arg="user.t"),
     Row("getxattr_list_private", "bob", "getxattr", EACCES, F(0o600), arg=""),
-    Row("getxattr_acl_private", "bob", "getxattr", 0, F(0o640, acl=CAROL_R),
-        arg=pa.ACCESS_KEY),
+    Row("getxattr_acl_private", "bob", "getxattr", 0, F(0o640, acl=CAROL_R), arg=pa.ACCESS_KEY),
     # REMOVEXATTR: ACL keys by the owner only; write permission for every key
     Row("removexattr_user_private", "bob", "removexattr", EACCES, F(0o600), arg="user.t"),
     Row("removexattr_user_writable", "bob", "removexattr", 0, F(0o666), arg="user.t"),
-    Row("removexattr_acl_not_owner", "bob", "removexattr", EPERM, F(0o666, acl=CAROL_R),
-        arg=pa.ACCESS_KEY),
-    Row("removexattr_acl_owner_readonly", "alice", "removexattr", EACCES,
-        F(0o444, 1000, 1000, acl=CAROL_R), arg=pa.ACCESS_KEY),
-    Row("removexattr_acl_owner", "alice", "removexattr", 0, F(0o644, 1000, 1000, acl=CAROL_R),
-        arg=pa.ACCESS_KEY),
+    Row(
+        "removexattr_acl_not_owner",
+        "bob",
+        "removexattr",
+        EPERM,
+        F(0o666, acl=CAROL_R),
+        arg=pa.ACCESS_KEY,
+    ),
+    Row(
+        "removexattr_acl_owner_readonly",
+        "alice",
+        "removexattr",
+        EACCES,
+        F(0o444, 1000, 1000, acl=CAROL_R),
+        arg=pa.ACCESS_KEY,
+    ),
+    Row(
+        "removexattr_acl_owner",
+        "alice",
+        "removexattr",
+        0,
+        F(0o644, 1000, 1000, acl=CAROL_R),
+        arg=pa.ACCESS_KEY,
+    ),
     # default ACLs: inherited without the umask, narrowed by the create mode
-    Row("inherit_create_named_user_rw", "bob", "create_then", 0, parent=INHERIT,
-        arg=("alice", 0o666, 0o022, "f"), mode_after=0o664),
-    Row("inherit_create_mask_from_mode", "bob", "create_then", EACCES, parent=INHERIT,
-        arg=("alice", 0o640, 0o022, "f"), mode_after=0o640),
-    Row("inherit_mkdir_default_acl", "bob", "create_then", 0, parent=INHERIT,
-        arg=("alice", 0o777, 0o022, "d"), mode_after=0o775),
-    Row("no_default_acl_applies_umask", "bob", "create_then", EACCES, parent=D(0o777, 1000),
-        arg=("alice", 0o666, 0o022, "f"), mode_after=0o644),
+    Row(
+        "inherit_create_named_user_rw",
+        "bob",
+        "create_then",
+        0,
+        parent=INHERIT,
+        arg=("alice", 0o666, 0o022, "f"),
+        mode_after=0o664,
+    ),
+    Row(
+        "inherit_create_mask_from_mode",
+        "bob",
+        "create_then",
+        EACCES,
+        parent=INHERIT,
+        arg=("alice", 0o640, 0o022, "f"),
+        mode_after=0o640,
+    ),
+    Row(
+        "inherit_mkdir_default_acl",
+        "bob",
+        "create_then",
+        0,
+        parent=INHERIT,
+        arg=("alice", 0o777, 0o022, "d"),
+        mode_after=0o775,
+    ),
+    Row(
+        "no_default_acl_applies_umask",
+        "bob",
+        "create_then",
+        EACCES,
+        parent=D(0o777, 1000),
+        arg=("alice", 0o666, 0o022, "f"),
+        mode_after=0o644,
+    ),
 ]
 
 assert len({r.name for r in ROWS}) == len(ROWS), "row names must be unique"

@@ -30,10 +30,13 @@ P = fp.FopProc
 def setvolume_params(brick_path: str, **extra: Any) -> dict[str, Any]:
     """The SETVOLUME dict of a real 10.3 FUSE client (keys from a capture)."""
     params: dict[str, Any] = {
-        "opversion": 100000, "clnt-lk-version": 1, "client-version": "10.3",
+        "opversion": 100000,
+        "clnt-lk-version": 1,
+        "client-version": "10.3",
         "process-uuid": f"CTX_ID:{uuid.uuid4()}-GRAPH_ID:0-PID:{os.getpid()}-HOST:t-"
-                        "PC_NAME:t-client-0-RECON_NO:-0",
-        "fops-version": fp.GLUSTER_FOP_PROGRAM, "remote-subvolume": brick_path,
+        "PC_NAME:t-client-0-RECON_NO:-0",
+        "fops-version": fp.GLUSTER_FOP_PROGRAM,
+        "remote-subvolume": brick_path,
         "transport-type": "socket",
     }
     params.update(extra)
@@ -43,22 +46,28 @@ def setvolume_params(brick_path: str, **extra: Any) -> dict[str, Any]:
 class FopClient:
     """One connection to a brick speaking raw v400 FOPs."""
 
-    def __init__(self, address: Any, poller: Poller, brick_path: str, *,
-                 cred: Any = None, tls: Any = None) -> None:
+    def __init__(
+        self, address: Any, poller: Poller, brick_path: str, *, cred: Any = None, tls: Any = None
+    ) -> None:
         self.brick_path = brick_path
-        self.rpc = RpcClient(address, poller=poller, ping_timeout=0, frame_timeout=30, cred=cred,
-                             tls=tls)
+        self.rpc = RpcClient(
+            address, poller=poller, ping_timeout=0, frame_timeout=30, cred=cred, tls=tls
+        )
         self.rpc.connect()
 
     def setvolume(self, **extra: Any) -> tuple[int, int, dict[str, bytes]]:
-        body = self.rpc.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                             hs.GfSetvolumeReq(dict=encode_serialized_dict(
-                                 setvolume_params(self.brick_path, **extra))).pack()).body
+        body = self.rpc.call(
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            hs.GfSetvolumeReq(
+                dict=encode_serialized_dict(setvolume_params(self.brick_path, **extra))
+            ).pack(),
+        ).body
         rsp = hs.GfSetvolumeRsp.unpack(body)
         return rsp.op_ret, rsp.op_errno, decode_serialized_dict(rsp.dict)
 
-    def call(self, proc: int, req: Any, *, cred: Any = None, timeout: float | None = None
-             ) -> Any:
+    def call(self, proc: int, req: Any, *, cred: Any = None, timeout: float | None = None) -> Any:
         """Send ``req`` (a v400 request struct) and decode the reply struct."""
         args = fp.encode_write_request(req[0], req[1]) if isinstance(req, tuple) else req.pack()
         reply = self.rpc.call(PROG, VERS, proc, args, cred=cred, timeout=timeout)
@@ -75,18 +84,28 @@ class FopClient:
     def lookup(self, pargfid: bytes, name: str, **kw: Any) -> Any:
         return self.call(P.LOOKUP, fp.GfxLookupReq(pargfid=pargfid, bname=name, **kw))
 
-    def create(self, pargfid: bytes, name: str, *, flags: int = os.O_RDWR | os.O_CREAT,
-               mode: int = 0o644, cred: Any = None) -> Any:
-        return self.call(P.CREATE, fp.GfxCreateReq(pargfid=pargfid, bname=name, flags=flags,
-                                                   mode=mode, umask=0o022), cred=cred)
+    def create(
+        self,
+        pargfid: bytes,
+        name: str,
+        *,
+        flags: int = os.O_RDWR | os.O_CREAT,
+        mode: int = 0o644,
+        cred: Any = None,
+    ) -> Any:
+        return self.call(
+            P.CREATE,
+            fp.GfxCreateReq(pargfid=pargfid, bname=name, flags=flags, mode=mode, umask=0o022),
+            cred=cred,
+        )
 
     def mkdir(self, pargfid: bytes, name: str, mode: int = 0o755, cred: Any = None) -> Any:
-        return self.call(P.MKDIR, fp.GfxMkdirReq(pargfid=pargfid, bname=name, mode=mode),
-                         cred=cred)
+        return self.call(P.MKDIR, fp.GfxMkdirReq(pargfid=pargfid, bname=name, mode=mode), cred=cred)
 
     def write(self, gfid: bytes, fd: int, offset: int, data: bytes) -> Any:
-        return self.call(P.WRITE, (fp.GfxWriteReq(gfid=gfid, fd=fd, offset=offset,
-                                                  size=len(data)), data))
+        return self.call(
+            P.WRITE, (fp.GfxWriteReq(gfid=gfid, fd=fd, offset=offset, size=len(data)), data)
+        )
 
     def read(self, gfid: bytes, fd: int, offset: int, size: int) -> tuple[Any, bytes]:
         rsp, data = self.call(P.READ, fp.GfxReadReq(gfid=gfid, fd=fd, offset=offset, size=size))
@@ -99,8 +118,9 @@ class FopClient:
         self.rpc.close()
 
 
-def cred(uid: int, gid: int, groups: tuple[int, ...] = (), pid: int = 4242,
-         lk_owner: bytes | None = None) -> Any:
+def cred(
+    uid: int, gid: int, groups: tuple[int, ...] = (), pid: int = 4242, lk_owner: bytes | None = None
+) -> Any:
     return rpcmsg.GlusterCredV3(pid=pid, uid=uid, gid=gid, groups=groups, lk_owner=lk_owner)
 
 
@@ -109,8 +129,11 @@ class BrickHarness:
 
     def __init__(self, directory: Path, poller_name: str = "pool", **config: Any) -> None:
         self.directory = directory
-        self.server = BrickServer(BrickConfig(directory=str(directory), port=0,
-                                              host="127.0.0.1", poller=poller_name, **config))
+        self.server = BrickServer(
+            BrickConfig(
+                directory=str(directory), port=0, host="127.0.0.1", poller=poller_name, **config
+            )
+        )
         self.listener = self.server.start()
         self.address = str(self.listener.address)
         self.poller = make_poller("single")
@@ -137,8 +160,9 @@ class BrickHarness:
 
 
 @contextmanager
-def running_brick(directory: Path, poller_name: str = "pool", **config: Any
-                  ) -> Iterator[BrickHarness]:
+def running_brick(
+    directory: Path, poller_name: str = "pool", **config: Any
+) -> Iterator[BrickHarness]:
     h = BrickHarness(directory, poller_name, **config)
     try:
         yield h

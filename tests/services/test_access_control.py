@@ -47,8 +47,9 @@ def test_access_table_on_gfrpc(c: FopClient, row: Row) -> None:
         assert mode == row.mode_after, f"{row.name}: mode {mode:o}, want {row.mode_after:o}"
 
 
-def test_table_covers_every_fop_the_brick_serves(c: FopClient,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_table_covers_every_fop_the_brick_serves(
+    c: FopClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every procedure the gfrpc brick implements is sent by some row of the table (IPC aside,
     which no translator of a brick answers), so no FOP escapes the comparison with GlusterFS."""
     sent: set[int] = set()
@@ -103,8 +104,14 @@ def test_default_acl_is_copied_by_the_kernel(c: FopClient, brick: BrickHarness) 
 
 # -- the ACL codec and algorithm --------------------------------------------------------------
 
-ACL = (pa.Ace(pa.USER_OBJ, 6), pa.Ace(pa.USER, 6, 1001), pa.Ace(pa.GROUP_OBJ, 4),
-       pa.Ace(pa.GROUP, 6, 2000), pa.Ace(pa.MASK, 4), pa.Ace(pa.OTHER, 0))
+ACL = (
+    pa.Ace(pa.USER_OBJ, 6),
+    pa.Ace(pa.USER, 6, 1001),
+    pa.Ace(pa.GROUP_OBJ, 4),
+    pa.Ace(pa.GROUP, 6, 2000),
+    pa.Ace(pa.MASK, 4),
+    pa.Ace(pa.OTHER, 0),
+)
 
 
 def test_acl_xattr_round_trip_matches_the_kernel(tmp_path: Path) -> None:
@@ -123,12 +130,19 @@ def test_acl_xattr_round_trip_matches_the_kernel(tmp_path: Path) -> None:
     assert pa.decode_acl(raw) == ACL
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"\x02\x00\x00", b"\x01\x00\x00\x00" + pa.encode_acl(ACL)[4:],
-    pa.encode_acl(ACL)[:-1], pa.encode_acl(tuple(reversed(ACL))),
-    pa.encode_acl(ACL[:1] + ACL[2:4] + ACL[5:]),  # a named entry without MASK
-    pa.encode_acl(ACL[:2] + ACL[1:]),  # duplicate named user
-], ids=["empty", "short", "version1", "truncated", "unsorted", "no-mask", "duplicate"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x02\x00\x00",
+        b"\x01\x00\x00\x00" + pa.encode_acl(ACL)[4:],
+        pa.encode_acl(ACL)[:-1],
+        pa.encode_acl(tuple(reversed(ACL))),
+        pa.encode_acl(ACL[:1] + ACL[2:4] + ACL[5:]),  # a named entry without MASK
+        pa.encode_acl(ACL[:2] + ACL[1:]),  # duplicate named user
+    ],
+    ids=["empty", "short", "version1", "truncated", "unsorted", "no-mask", "duplicate"],
+)
 def test_decode_acl_refuses_malformed_values(raw: bytes) -> None:
     """A value the kernel would not accept is EINVAL (EOPNOTSUPP for another version)."""
     with pytest.raises(OSError) as e:
@@ -136,18 +150,22 @@ def test_decode_acl_refuses_malformed_values(raw: bytes) -> None:
     assert e.value.errno in (errno.EINVAL, errno.EOPNOTSUPP)
 
 
-@pytest.mark.parametrize(("uid", "gid", "groups", "want", "ok"), [
-    (1000, 9, (), pa.R | pa.W, True),    # owner: owner bits, no mask
-    (1001, 9, (), pa.R, True),           # named user, within the mask
-    (1001, 9, (), pa.W, False),          # named user rw, masked to r
-    (1005, 1000, (), pa.R, True),        # owning group r
-    (1005, 9, (2000,), pa.R, True),      # named group through a supplementary group
-    (1005, 9, (2000,), pa.W, False),     # named group rw, masked
-    (1005, 9, (), pa.R, False),          # other: nothing
-    (1005, 1000, (2000,), pa.X, False),  # in groups, none grants x: other is not consulted
-])
-def test_permits_is_posix_1e(uid: int, gid: int, groups: tuple[int, ...], want: int,
-                             ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("uid", "gid", "groups", "want", "ok"),
+    [
+        (1000, 9, (), pa.R | pa.W, True),  # owner: owner bits, no mask
+        (1001, 9, (), pa.R, True),  # named user, within the mask
+        (1001, 9, (), pa.W, False),  # named user rw, masked to r
+        (1005, 1000, (), pa.R, True),  # owning group r
+        (1005, 9, (2000,), pa.R, True),  # named group through a supplementary group
+        (1005, 9, (2000,), pa.W, False),  # named group rw, masked
+        (1005, 9, (), pa.R, False),  # other: nothing
+        (1005, 1000, (2000,), pa.X, False),  # in groups, none grants x: other is not consulted
+    ],
+)
+def test_permits_is_posix_1e(
+    uid: int, gid: int, groups: tuple[int, ...], want: int, ok: bool
+) -> None:
     """Owner bits for the owner; named users and all matching groups masked; a caller in a
     matching group that grants too little gets nothing from OTHER."""
     mode = 0o640  # owner rw, mask r, other none (what the kernel makes of ACL)
@@ -165,11 +183,20 @@ def test_permits_without_acl_is_the_mode() -> None:
 def test_inherit_narrows_by_the_mode() -> None:
     """posix_acl_inherit_mode: USER_OBJ, MASK and OTHER narrowed to the create mode, named
     entries and GROUP_OBJ kept; the mode narrowed to the ACL."""
-    default = (pa.Ace(pa.USER_OBJ, 7), pa.Ace(pa.USER, 7, 1001), pa.Ace(pa.GROUP_OBJ, 5),
-               pa.Ace(pa.MASK, 5), pa.Ace(pa.OTHER, 1))
+    default = (
+        pa.Ace(pa.USER_OBJ, 7),
+        pa.Ace(pa.USER, 7, 1001),
+        pa.Ace(pa.GROUP_OBJ, 5),
+        pa.Ace(pa.MASK, 5),
+        pa.Ace(pa.OTHER, 1),
+    )
     mode, acl = pa.inherit(default, 0o100664)
     assert mode == 0o100640 and acl == (
-        pa.Ace(pa.USER_OBJ, 6), pa.Ace(pa.USER, 7, 1001), pa.Ace(pa.GROUP_OBJ, 5),
-        pa.Ace(pa.MASK, 4), pa.Ace(pa.OTHER, 0))
+        pa.Ace(pa.USER_OBJ, 6),
+        pa.Ace(pa.USER, 7, 1001),
+        pa.Ace(pa.GROUP_OBJ, 5),
+        pa.Ace(pa.MASK, 4),
+        pa.Ace(pa.OTHER, 0),
+    )
     minimal = (pa.Ace(pa.USER_OBJ, 7), pa.Ace(pa.GROUP_OBJ, 5), pa.Ace(pa.OTHER, 5))
     assert pa.inherit(minimal, 0o2777) == (0o2755, minimal)

@@ -49,13 +49,18 @@ def new_file(c: FopClient, name: str = "f", data: bytes = b"") -> tuple[bytes, i
 
 # -- program list, handshake gate --------------------------------------------------------------
 
+
 def test_dump_lists_exactly_what_is_served(brick: BrickHarness, c: FopClient) -> None:
     """DUMP lists GF-DUMP, the GlusterFS Handshake and GlusterFS 4.x v1 (1298437/400), only."""
-    body = c.rpc.call(gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.DUMP,
-                      gfdump.GfDumpReq().pack()).body
+    body = c.rpc.call(
+        gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.DUMP, gfdump.GfDumpReq().pack()
+    ).body
     progs = {(p.progname, p.prognum, p.progver) for p in gfdump.GfDumpRsp.unpack(body).progs}
-    assert progs == {("GF-DUMP", 123451501, 1), ("GlusterFS Handshake", 14398633, 2),
-                     ("GlusterFS 4.x v1", 1298437, 400)}
+    assert progs == {
+        ("GF-DUMP", 123451501, 1),
+        ("GlusterFS Handshake", 14398633, 2),
+        ("GlusterFS 4.x v1", 1298437, 400),
+    }
 
 
 def test_fops_before_setvolume_are_refused(brick: BrickHarness) -> None:
@@ -84,6 +89,7 @@ def test_volume_id_is_kept_in_the_brick_xattr(brick: BrickHarness, c: FopClient)
 
 
 # -- lookup / stat ------------------------------------------------------------------------------
+
 
 def test_root_lookup_is_gfid_1_ino_1(c: FopClient) -> None:
     """The first LOOKUP of a FUSE client (root gfid, gfid-req 00..01) answers the root with
@@ -114,8 +120,9 @@ def test_lookup_returns_the_xattrs_named_in_its_xdata(brick: BrickHarness, c: Fo
     the entry's values back in the reply xdata; keys the entry lacks are left out."""
     os.mkdir(brick.directory / "d")
     os.setxattr(brick.directory / "d", "trusted.glusterfs.dht", bytes(range(16)))
-    r = c.lookup(ROOT, "d", xdata={"trusted.glusterfs.dht": 16,
-                                  "trusted.glusterfs.dht.linkto": 256})
+    r = c.lookup(
+        ROOT, "d", xdata={"trusted.glusterfs.dht": 16, "trusted.glusterfs.dht.linkto": 256}
+    )
     assert r.op_ret == 0
     values = {k: bytes(getattr(v, "value", v)) for k, v in (r.xdata or {}).items()}
     assert values == {"trusted.glusterfs.dht": bytes(range(16))}
@@ -137,12 +144,22 @@ def test_stat_fstat_statfs_access(c: FopClient) -> None:
 
 # -- data ---------------------------------------------------------------------------------------
 
+
 def test_create_write_read_release(brick: BrickHarness, c: FopClient) -> None:
     """CREATE opens an fd; WRITE answers bytes written with pre/post iatts; READ answers at most
     what was asked, op_errno ENOENT at EOF; the bytes land in DIR."""
     want = uuid.uuid4()
-    r = c.call(P.CREATE, fp.GfxCreateReq(pargfid=ROOT, bname="data", flags=os.O_RDWR,
-                                         mode=0o640, umask=0o022, xdata={"gfid-req": want}))
+    r = c.call(
+        P.CREATE,
+        fp.GfxCreateReq(
+            pargfid=ROOT,
+            bname="data",
+            flags=os.O_RDWR,
+            mode=0o640,
+            umask=0o022,
+            xdata={"gfid-req": want},
+        ),
+    )
     assert r.op_ret == 0 and gfid_of(r) == want.bytes and st_.S_IMODE(r.stat.mode) == 0o640
     assert bytes(r.postparent.ia_gfid) == ROOT
     g = gfid_of(r)
@@ -182,9 +199,13 @@ def test_truncate_setattr_fallocate_seek(brick: BrickHarness, c: FopClient) -> N
     g, fd = new_file(c, "t", b"a" * 8192)
     t = c.call(P.TRUNCATE, fp.GfxTruncateReq(gfid=g, offset=4096))
     assert (t.prestat.ia_size, t.poststat.ia_size) == (8192, 4096)
-    assert c.call(P.FTRUNCATE, fp.GfxFtruncateReq(gfid=g, fd=fd, offset=100)).poststat.ia_size == 100
-    s = c.call(P.SETATTR, fp.GfxSetattrReq(gfid=g, stbuf=ft.Iatt(mode=0o600, ia_mtime=1000),
-                                           valid=0x1 | 0x20))
+    assert (
+        c.call(P.FTRUNCATE, fp.GfxFtruncateReq(gfid=g, fd=fd, offset=100)).poststat.ia_size == 100
+    )
+    s = c.call(
+        P.SETATTR,
+        fp.GfxSetattrReq(gfid=g, stbuf=ft.Iatt(mode=0o600, ia_mtime=1000), valid=0x1 | 0x20),
+    )
     assert st_.S_IMODE(s.poststat.mode) == 0o600 and s.poststat.ia_mtime == 1000
     s = c.call(P.FSETATTR, fp.GfxFsetattrReq(gfid=g, fd=fd, stbuf=ft.Iatt(mode=0o644), valid=1))
     assert st_.S_IMODE(s.poststat.mode) == 0o644
@@ -204,13 +225,18 @@ def test_copy_file_range(c: FopClient) -> None:
     """COPY_FILE_RANGE copies between two open files; op_ret = bytes copied."""
     g1, fd1 = new_file(c, "src", b"0123456789")
     g2, fd2 = new_file(c, "dst")
-    r = c.call(P.COPY_FILE_RANGE, fp.GfxCopyFileRangeReq(gfid1=g1, gfid2=g2, fd_in=fd1,
-                                                         fd_out=fd2, off_in=2, off_out=0, size=5))
+    r = c.call(
+        P.COPY_FILE_RANGE,
+        fp.GfxCopyFileRangeReq(
+            gfid1=g1, gfid2=g2, fd_in=fd1, fd_out=fd2, off_in=2, off_out=0, size=5
+        ),
+    )
     assert r.op_ret == 5 and r.postparent.ia_size == 5
     assert c.read(g2, fd2, 0, 10)[1] == b"23456"
 
 
 # -- namespace ----------------------------------------------------------------------------------
+
 
 def test_mkdir_readdirp_rename_link_symlink_unlink_rmdir(brick: BrickHarness, c: FopClient) -> None:
     """The namespace FOPs of `mkdir -p; ln; ln -s; mv; rm -r` with their reply iatts."""
@@ -286,6 +312,7 @@ def test_readdir_and_readdirp_pages_respect_size(c: FopClient) -> None:
 
 # -- errno passthrough and escapes --------------------------------------------------------------
 
+
 def test_errno_passthrough(brick: BrickHarness, c: FopClient) -> None:
     """ENOENT, EEXIST, ENOTEMPTY and EACCES go back unchanged in op_errno."""
     assert c.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=ROOT, bname="none")).op_errno == errno.ENOENT
@@ -314,15 +341,24 @@ def test_created_entries_belong_to_the_caller(brick: BrickHarness, c: FopClient)
     assert c.mkdir(pub, "dir", cred=user).stat.ia_gid == 4321
     st = (brick.directory / "pub" / "mine").stat()
     assert (st.st_uid, st.st_gid) == (1234, 4321)
-    chown = c.call(P.SETATTR, fp.GfxSetattrReq(gfid=pub, stbuf=ft.Iatt(ia_uid=1234), valid=0x2),
-                   cred=user)
+    chown = c.call(
+        P.SETATTR, fp.GfxSetattrReq(gfid=pub, stbuf=ft.Iatt(ia_uid=1234), valid=0x2), cred=user
+    )
     assert (chown.op_ret, chown.op_errno) == (-1, errno.EPERM)
 
 
-@pytest.mark.parametrize("name, code", [
-    ("..", errno.EINVAL), (".", errno.EINVAL), ("a/b", errno.EINVAL), ("../../etc", errno.EINVAL),
-    ("x\x00y", errno.EINVAL), ("", errno.EINVAL), (".glusterfs", errno.EPERM),
-])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("..", errno.EINVAL),
+        (".", errno.EINVAL),
+        ("a/b", errno.EINVAL),
+        ("../../etc", errno.EINVAL),
+        ("x\x00y", errno.EINVAL),
+        ("", errno.EINVAL),
+        (".glusterfs", errno.EPERM),
+    ],
+)
 def test_escapes_are_refused(tmp_path: Path, name: str, code: int) -> None:
     """Names with '/', NUL, '.', '..' (EINVAL) and the root's .glusterfs (EPERM) are refused by
     every entry FOP that would make, change or remove an entry, and nothing outside DIR is
@@ -336,8 +372,12 @@ def test_escapes_are_refused(tmp_path: Path, name: str, code: int) -> None:
             c.create(ROOT, name) if name else c.call(P.CREATE, fp.GfxCreateReq(pargfid=ROOT)),
             c.mkdir(ROOT, name),
             c.call(P.SYMLINK, fp.GfxSymlinkReq(pargfid=ROOT, bname=name, linkname="/etc")),
-            c.call(P.RENAME, fp.GfxRenameReq(oldgfid=ROOT, newgfid=ROOT, oldbname=".glusterfs",
-                                             newbname=name or "z")),
+            c.call(
+                P.RENAME,
+                fp.GfxRenameReq(
+                    oldgfid=ROOT, newgfid=ROOT, oldbname=".glusterfs", newbname=name or "z"
+                ),
+            ),
             c.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=ROOT, bname=name)),
         ]
         if name in (".", ".."):
@@ -353,11 +393,14 @@ def test_escapes_are_refused(tmp_path: Path, name: str, code: int) -> None:
 
 # -- xattrs, ipc, unimplemented ------------------------------------------------------------------
 
+
 def test_xattrs(c: FopClient) -> None:
     """SETXATTR/GETXATTR/REMOVEXATTR and their f-variants store the exact bytes; missing is
     ENODATA; the brick's identity keys are EPERM; XATTROP adds int32 arrays."""
     g, fd = new_file(c, "x")
-    assert c.call(P.SETXATTR, fp.GfxSetxattrReq(gfid=g, dict={"user.a": b"\x00\x01bin"})).op_ret == 0
+    assert (
+        c.call(P.SETXATTR, fp.GfxSetxattrReq(gfid=g, dict={"user.a": b"\x00\x01bin"})).op_ret == 0
+    )
     got = c.call(P.GETXATTR, fp.GfxGetxattrReq(gfid=g, namelen=6, name="user.a"))
     assert got.op_ret == 5 and got.dict == {"user.a": b"\x00\x01bin"}
     assert c.call(P.FSETXATTR, fp.GfxFsetxattrReq(gfid=g, fd=fd, dict={"user.b": b"2"})).op_ret == 0
@@ -373,8 +416,9 @@ def test_xattrs(c: FopClient) -> None:
     for expect in (1, 2):
         x = c.call(P.XATTROP, fp.GfxXattropReq(gfid=g, flags=0, dict={"trusted.afr.x": one}))
         assert x.dict["trusted.afr.x"] == expect.to_bytes(4, "big") * 3
-    fx = c.call(P.FXATTROP, fp.GfxFxattropReq(gfid=g, fd=fd, flags=0,
-                                              dict={"trusted.afr.x": bytes(12)}))
+    fx = c.call(
+        P.FXATTROP, fp.GfxFxattropReq(gfid=g, fd=fd, flags=0, dict={"trusted.afr.x": bytes(12)})
+    )
     assert fx.dict["trusted.afr.x"] == (2).to_bytes(4, "big") * 3
 
 
@@ -383,10 +427,12 @@ def test_ipc_null_and_unimplemented(c: FopClient) -> None:
     answer op_ret -1 ENOSYS in their own reply struct; COMPOUND/PUT are PROC_UNAVAIL."""
     assert c.call(P.IPC, fp.GfxIpcReq(op=1)).op_errno == errno.EOPNOTSUPP
     assert c.call(P.NULL, fp.FopNullReq()).op_ret == 0
-    for proc, req in ((P.LEASE, fp.GfxLeaseReq(gfid=ROOT)),
-                      (P.GETACTIVELK, fp.GfxGetactivelkReq(gfid=ROOT)),
-                      (P.RCHECKSUM, fp.GfxRchecksumReq(gfid=ROOT)),
-                      (P.ICREATE, fp.GfxIcreateReq(gfid=ROOT))):
+    for proc, req in (
+        (P.LEASE, fp.GfxLeaseReq(gfid=ROOT)),
+        (P.GETACTIVELK, fp.GfxGetactivelkReq(gfid=ROOT)),
+        (P.RCHECKSUM, fp.GfxRchecksumReq(gfid=ROOT)),
+        (P.ICREATE, fp.GfxIcreateReq(gfid=ROOT)),
+    ):
         r = c.call(proc, req)
         assert (r.op_ret, r.op_errno) == (-1, errno.ENOSYS)
     for proc in (P.COMPOUND, P.PUT):

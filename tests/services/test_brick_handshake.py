@@ -25,10 +25,17 @@ VOLUME_ID = "cc074f3f-68e8-46fd-9ca5-d0c2c9c932d3"
 def good_params(**changes: Any) -> dict[str, Any]:
     """What a real GlusterFS 10.3 FUSE client sends (keys from a captured SETVOLUME)."""
     params: dict[str, Any] = {
-        "opversion": 100000, "clnt-lk-version": 1, "client-version": "10.3",
-        "process-uuid": "CTX_ID:fb4b769b-GRAPH_ID:0-PID:29800-HOST:vm-PC_NAME:v-client-0-RECON_NO:-0",
-        "fops-version": 1298437, "remote-subvolume": BRICK, "remote-port": 49152,
-        "remote-host": "127.0.0.1", "transport-type": "socket",
+        "opversion": 100000,
+        "clnt-lk-version": 1,
+        "client-version": "10.3",
+        "process-uuid": (
+            "CTX_ID:fb4b769b-GRAPH_ID:0-PID:29800-HOST:vm-PC_NAME:v-client-0-RECON_NO:-0"
+        ),
+        "fops-version": 1298437,
+        "remote-subvolume": BRICK,
+        "remote-port": 49152,
+        "remote-host": "127.0.0.1",
+        "transport-type": "socket",
     }
     for key, value in changes.items():
         key = key.replace("_", "-")
@@ -47,22 +54,33 @@ def brick(request: pytest.FixtureRequest) -> Iterator[Any]:
     poller = make_poller("single")
     poller.start()
     server = RpcServer(poller, workers=2)
-    ident = BrickIdentity(brick_path=BRICK, volname="v", volume_id=VOLUME_ID, tls=tls is not None,
-                          **kwargs)
+    ident = BrickIdentity(
+        brick_path=BRICK, volname="v", volume_id=VOLUME_ID, tls=tls is not None, **kwargs
+    )
     server.register(HandshakeService(ident).program())
     listener = server.listen("127.0.0.1:0", tls=tls[0] if tls else None)
     clients: list[RpcClient] = []
 
-    def setvolume(params: dict[str, Any] | bytes,
-                  client_ctx: ssl.SSLContext | None = None) -> tuple[int, int, dict[str, str]]:
+    def setvolume(
+        params: dict[str, Any] | bytes, client_ctx: ssl.SSLContext | None = None
+    ) -> tuple[int, int, dict[str, str]]:
         c = RpcClient(listener.address, poller=poller, tls=client_ctx)
         clients.append(c)
         c.connect()
-        body = c.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                      hs.GfSetvolumeReq(dict=params if isinstance(params, bytes)
-                                         else encode_serialized_dict(params)).pack()).body
+        body = c.call(
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            hs.GfSetvolumeReq(
+                dict=params if isinstance(params, bytes) else encode_serialized_dict(params)
+            ).pack(),
+        ).body
         rsp = hs.GfSetvolumeRsp.unpack(body)
-        return rsp.op_ret, rsp.op_errno, {k: as_str(v) for k, v in decode_serialized_dict(rsp.dict).items()}
+        return (
+            rsp.op_ret,
+            rsp.op_errno,
+            {k: as_str(v) for k, v in decode_serialized_dict(rsp.dict).items()},
+        )
 
     yield setvolume
     for c in clients:
@@ -80,14 +98,21 @@ def test_real_client_dict_is_accepted_with_the_keys_clients_read(brick) -> None:
     assert reply["process-uuid"] and reply["clnt-lk-version"] == "0" and "transport-ptr" in reply
 
 
-@pytest.mark.parametrize("changes, code, text", [
-    ({"remote_subvolume": None}, errno.EINVAL, "No remote-subvolume"),
-    ({"remote_subvolume": "/other/brick"}, errno.ENOENT, "is not found"),
-    ({"process_uuid": None}, errno.EINVAL, "UUID not specified"),
-    ({"volume_id": "00000000-1111-2222-3333-444444444444"}, errno.EINVAL, "Volume-ID different"),
-    ({"fops_version": 1298438}, errno.EINVAL, "version mismatch"),
-    ({"fops_version": None}, errno.EINVAL, "version mismatch"),
-])
+@pytest.mark.parametrize(
+    "changes, code, text",
+    [
+        ({"remote_subvolume": None}, errno.EINVAL, "No remote-subvolume"),
+        ({"remote_subvolume": "/other/brick"}, errno.ENOENT, "is not found"),
+        ({"process_uuid": None}, errno.EINVAL, "UUID not specified"),
+        (
+            {"volume_id": "00000000-1111-2222-3333-444444444444"},
+            errno.EINVAL,
+            "Volume-ID different",
+        ),
+        ({"fops_version": 1298438}, errno.EINVAL, "version mismatch"),
+        ({"fops_version": None}, errno.EINVAL, "version mismatch"),
+    ],
+)
 def test_refusals_carry_glusterfs_errno(brick, changes, code, text) -> None:
     """Each SETVOLUME check refuses with GlusterFS's errno and an ERROR text."""
     op_ret, op_errno, reply = brick(good_params(**changes))
@@ -128,7 +153,10 @@ def test_ssl_allow_checked_at_setvolume(brick) -> None:
     is accepted; a CN smuggled in the dict as ssl-name is ignored."""
     assert brick(good_params(), _ctx(False, "client-7"))[:2] == (0, 0)
     assert brick(good_params(), _ctx(False, "intruder"))[:2] == (-1, errno.EACCES)
-    assert brick(good_params(ssl_name="client-1"), _ctx(False, "intruder"))[:2] == (-1, errno.EACCES)
+    assert brick(good_params(ssl_name="client-1"), _ctx(False, "intruder"))[:2] == (
+        -1,
+        errno.EACCES,
+    )
 
 
 def test_garbage_dict_is_einval(brick) -> None:

@@ -58,8 +58,9 @@ def brick(tmp_path: Path) -> Iterator[BrickHarness]:
 
 def _call_raw(client, proc: int, args: bytes) -> None:  # type: ignore[no-untyped-def]
     try:
-        reply = client.rpc.call(fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, proc, args,
-                                timeout=20)
+        reply = client.rpc.call(
+            fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, proc, args, timeout=20
+        )
     except RpcError as exc:
         assert exc.stat in ALLOWED_RPC_ERRORS, f"proc {proc}: {exc}"
         return
@@ -67,10 +68,13 @@ def _call_raw(client, proc: int, args: bytes) -> None:  # type: ignore[no-untype
         fp.decode_reply(proc, reply.body)  # a well-formed reply struct, whatever its op_ret
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(proc=st.integers(0, 56), args=st.binary(max_size=300))
-def test_random_arguments_get_garbage_args_or_an_error_reply(shared_brick: BrickHarness,
-                                                             proc: int, args: bytes) -> None:
+def test_random_arguments_get_garbage_args_or_an_error_reply(
+    shared_brick: BrickHarness, proc: int, args: bytes
+) -> None:
     """Random bytes as the arguments of any procedure 0..56 are answered GARBAGE_ARGS,
     PROC_UNAVAIL or a reply struct (never SYSTEM_ERR, never a dropped connection), and the
     same connection then still serves a good LOOKUP."""
@@ -98,8 +102,9 @@ def _sample_requests() -> list[tuple[int, bytes]]:
 
 
 @pytest.mark.parametrize("proc, packed", _sample_requests(), ids=lambda v: str(v)[:12])
-def test_truncated_requests_are_garbage_args(shared_brick: BrickHarness, proc: int,
-                                             packed: bytes) -> None:
+def test_truncated_requests_are_garbage_args(
+    shared_brick: BrickHarness, proc: int, packed: bytes
+) -> None:
     """Every request struct cut short at any byte is GARBAGE_ARGS (or, where a prefix happens
     to be complete, an error reply), and the connection stays usable."""
     client = shared_brick.client()
@@ -109,6 +114,7 @@ def test_truncated_requests_are_garbage_args(shared_brick: BrickHarness, proc: i
 
 
 # -- disconnects, unknown fds --------------------------------------------------------------------
+
 
 def _rpc(sock: socket.socket, xid: int, prog: int, vers: int, proc: int, args: bytes) -> bytes:
     cred_v3 = rpcmsg.GlusterCredV3(pid=1, uid=0, gid=0)
@@ -146,32 +152,62 @@ def test_disconnect_in_the_middle_of_a_write_leaves_no_open_fd(brick: BrickHarne
     baseline = open_targets(brick.directory)
     sock = socket.create_connection(("127.0.0.1", brick.listener.address.port))
     params = encode_serialized_dict(setvolume_params(brick.brick_path))
-    body = _rpc(sock, 2, hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                hs.GfSetvolumeReq(dict=params).pack())
+    body = _rpc(
+        sock,
+        2,
+        hs.GF_HNDSK_PROGRAM,
+        hs.GF_HNDSK_VERSION,
+        hs.SETVOLUME,
+        hs.GfSetvolumeReq(dict=params).pack(),
+    )
     assert hs.GfSetvolumeRsp.unpack(body).op_ret == 0
     gfids = []
     for i in range(5):
-        rsp = fp.GfxCreateRsp.unpack(_rpc(sock, 3 + i, fp.GLUSTER_FOP_PROGRAM,
-                                          fp.GLUSTER_FOP_VERSION, P.CREATE,
-                                          fp.GfxCreateReq(pargfid=ROOT, bname=f"half{i}",
-                                                          flags=os.O_RDWR, mode=0o644).pack()))
+        rsp = fp.GfxCreateRsp.unpack(
+            _rpc(
+                sock,
+                3 + i,
+                fp.GLUSTER_FOP_PROGRAM,
+                fp.GLUSTER_FOP_VERSION,
+                P.CREATE,
+                fp.GfxCreateReq(pargfid=ROOT, bname=f"half{i}", flags=os.O_RDWR, mode=0o644).pack(),
+            )
+        )
         assert rsp.op_ret == 0 and rsp.fd == i
         gfids.append(bytes(rsp.stat.ia_gfid))
-    od = fp.GfxOpenRsp.unpack(_rpc(sock, 9, fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION,
-                                   P.OPENDIR, fp.GfxOpendirReq(gfid=ROOT).pack()))
+    od = fp.GfxOpenRsp.unpack(
+        _rpc(
+            sock,
+            9,
+            fp.GLUSTER_FOP_PROGRAM,
+            fp.GLUSTER_FOP_VERSION,
+            P.OPENDIR,
+            fp.GfxOpendirReq(gfid=ROOT).pack(),
+        )
+    )
     assert od.op_ret == 0
     held = open_targets(brick.directory)
     assert all(held[str(brick.directory / f"half{i}")] == 1 for i in range(5)), held
     assert held[str(brick.directory)] == baseline[str(brick.directory)] + 1  # the OPENDIR
     total = open_fd_count()
     header = fp.GfxWriteReq(gfid=gfids[0], fd=0, offset=0, size=1 << 20).pack()
-    msg = rpcmsg.encode_call(20, fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, P.WRITE,
-                             cred=rpcmsg.GlusterCredV3(pid=1, uid=0, gid=0)) + header
+    msg = (
+        rpcmsg.encode_call(
+            20,
+            fp.GLUSTER_FOP_PROGRAM,
+            fp.GLUSTER_FOP_VERSION,
+            P.WRITE,
+            cred=rpcmsg.GlusterCredV3(pid=1, uid=0, gid=0),
+        )
+        + header
+    )
     sock.sendall(record_mark(len(msg) + (1 << 20)) + msg + bytes(100_000))
     time.sleep(0.1)
     sock.close()
-    assert _wait_for(lambda: open_targets(brick.directory) == baseline), \
-        (open_targets(brick.directory), baseline)
+    assert _wait_for(lambda: open_targets(brick.directory) == baseline), (
+        open_targets(brick.directory),
+        baseline,
+    )
     assert open_fd_count() < total
     assert (brick.directory / "half0").stat().st_size == 0
     assert client.call(P.LOOKUP, fp.GfxLookupReq(gfid=ROOT)).op_ret == 0
@@ -200,6 +236,7 @@ def test_fds_are_per_connection(brick: BrickHarness) -> None:
 
 
 # -- locks ----------------------------------------------------------------------------------------
+
 
 def _flock(type_: int, start: int = 0, length: int = 0) -> object:
     return ft.GfProtoFlock(type=type_, whence=0, start=start, len=length)
@@ -236,8 +273,9 @@ def test_disconnect_releases_locks_and_wakes_waiters(brick: BrickHarness) -> Non
     assert a.call(P.ENTRYLK, ent).op_ret == 0
     busy = b.call(P.ENTRYLK, ent)
     assert (busy.op_ret, busy.op_errno) == (-1, errno.EAGAIN)
-    waiting = b.call_async(P.INODELK, fp.GfxInodelkReq(gfid=ROOT, cmd=2, type=1,
-                                                        flock=_flock(1), volume="dom"))
+    waiting = b.call_async(
+        P.INODELK, fp.GfxInodelkReq(gfid=ROOT, cmd=2, type=1, flock=_flock(1), volume="dom")
+    )
     time.sleep(0.3)
     assert not waiting.done()
     a.close()
@@ -250,6 +288,7 @@ def test_disconnect_releases_locks_and_wakes_waiters(brick: BrickHarness) -> Non
 
 
 # -- concurrency ---------------------------------------------------------------------------------
+
 
 def test_24_concurrent_writers_keep_their_bytes(brick: BrickHarness) -> None:
     """24 threads (over 4 connections) writing different files at once each end with exactly
@@ -265,7 +304,7 @@ def test_24_concurrent_writers_keep_their_bytes(brick: BrickHarness) -> None:
         r = c.create(ROOT, f"w{i:02d}")
         g = bytes(r.stat.ia_gfid)
         for off in range(0, len(data), chunk):
-            piece = data[off:off + chunk]
+            piece = data[off : off + chunk]
             assert c.write(g, r.fd, off, piece).op_ret == len(piece)
         assert c.release(g, r.fd).op_ret == 0
         with lock:

@@ -57,23 +57,37 @@ def test_every_poller_serves_fops(brick_dir: Path, poller: str) -> None:
     assert (brick_dir / "p").stat().st_size == 300_000
 
 
-def test_ssl_allow_is_checked_at_setvolume(brick_dir: Path, certs: dict[str, Path],
-                                           client_poller: object) -> None:
+def test_ssl_allow_is_checked_at_setvolume(
+    brick_dir: Path, certs: dict[str, Path], client_poller: object
+) -> None:
     """With TLS and --ssl-allow, any TLS peer gets GF-DUMP answered, but SETVOLUME from a CN
     outside the globs fails with EACCES "Authentication failed" (GlusterFS's auth.ssl-allow),
     while a matching CN is accepted and served."""
-    cfg = BrickConfig(directory=str(brick_dir), port=0, host="127.0.0.1",
-                      tls=TLSOptions.from_dir(certs["server"]), ssl_allow=["client-*"])
+    cfg = BrickConfig(
+        directory=str(brick_dir),
+        port=0,
+        host="127.0.0.1",
+        tls=TLSOptions.from_dir(certs["server"]),
+        ssl_allow=["client-*"],
+    )
     server = BrickServer(cfg)
     listener = server.start()
     try:
         results = {}
         for who in ("good", "bad"):
             ctx = make_context(TLSOptions.from_dir(certs[who]), server_side=False)
-            c = FopClient(str(listener.address), client_poller, cfg.brick_path,  # type: ignore[arg-type]
-                          tls=ctx)
-            body = c.rpc.call(gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.DUMP,
-                              gfdump.GfDumpReq().pack()).body
+            c = FopClient(
+                str(listener.address),
+                client_poller,
+                cfg.brick_path,  # type: ignore[arg-type]
+                tls=ctx,
+            )
+            body = c.rpc.call(
+                gfdump.GF_DUMP_PROGRAM,
+                gfdump.GF_DUMP_VERSION,
+                gfdump.DUMP,
+                gfdump.GfDumpReq().pack(),
+            ).body
             assert gfdump.GfDumpRsp.unpack(body).op_ret == 0
             results[who] = c.setvolume()
             if who == "good":
@@ -97,8 +111,9 @@ def test_auth_allow_globs(brick_dir: Path, allow: list[str], ok: bool) -> None:
 
 def test_ssl_allow_without_tls_is_a_config_error(brick_dir: Path) -> None:
     """--ssl-allow without TLS is refused at start (it could never be checked)."""
-    server = BrickServer(BrickConfig(directory=str(brick_dir), port=0, host="127.0.0.1",
-                                     ssl_allow=["x"]))
+    server = BrickServer(
+        BrickConfig(directory=str(brick_dir), port=0, host="127.0.0.1", ssl_allow=["x"])
+    )
     with pytest.raises(ConfigError):
         server.start()
     server.stop()
@@ -115,8 +130,12 @@ def test_volume_id_survives_restarts(brick_dir: Path) -> None:
 
 def test_cli_help_names_the_brick_path_and_allow() -> None:
     """`gfrpc brick --help` explains the brick path and offers --allow, --volname, --poller."""
-    out = subprocess.run([sys.executable, "-m", "gfrpc.cli", "brick", "--help"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "gfrpc.cli", "brick", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
     for word in ("brick path", "--allow", "--volname", "--poller", "--ssl-allow", "--workers"):

@@ -66,8 +66,12 @@ def test_unread_large_reads_are_not_all_served(brick: BrickHarness) -> None:
     assert s.recv(65536)
     reads_before = brick.server.fops.counts["READ"]
     read = fp.GfxReadReq(gfid=gfid, fd=fp.GF_ANON_FD_NO, offset=0, size=READ_SIZE).pack()
-    s.sendall(b"".join(_call(10 + i, fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION,
-                             fp.FopProc.READ, read) for i in range(24)))
+    s.sendall(
+        b"".join(
+            _call(10 + i, fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.FopProc.READ, read)
+            for i in range(24)
+        )
+    )
     served = _settled(lambda: brick.server.fops.counts["READ"] - reads_before)
     assert 1 <= served <= BUDGET // READ_SIZE + 1, f"{served} READs of 4 MiB served unread"
     got = 0

@@ -26,12 +26,20 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "brick", root / "client"
 
 
-def _brick(directory: Path, *, poller: str = "pool", tls_dir: Path | None = None,
-           volname: str = "v") -> BrickServer:
+def _brick(
+    directory: Path, *, poller: str = "pool", tls_dir: Path | None = None, volname: str = "v"
+) -> BrickServer:
     directory.mkdir(parents=True, exist_ok=True)
-    server = BrickServer(BrickConfig(
-        directory=str(directory), port=0, host="127.0.0.1", volname=volname, poller=poller,
-        tls=TLSOptions.from_dir(tls_dir) if tls_dir else None))
+    server = BrickServer(
+        BrickConfig(
+            directory=str(directory),
+            port=0,
+            host="127.0.0.1",
+            volname=volname,
+            poller=poller,
+            tls=TLSOptions.from_dir(tls_dir) if tls_dir else None,
+        )
+    )
     server.start()
     return server
 
@@ -42,8 +50,9 @@ def poller_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
-def test_round_trip_through_one_gfrpc_brick(tmp_path: Path, certs: tuple[Path, Path],
-                                            poller_name: str, tls: bool) -> None:
+def test_round_trip_through_one_gfrpc_brick(
+    tmp_path: Path, certs: tuple[Path, Path], poller_name: str, tls: bool
+) -> None:
     """A 16 MiB file written with Volume.connect_brick reads back identically (sha256), lands
     as an ordinary file under the brick directory, and the namespace calls work."""
     brick_tls, client_tls = certs
@@ -51,8 +60,14 @@ def test_round_trip_through_one_gfrpc_brick(tmp_path: Path, certs: tuple[Path, P
     data = os.urandom(16 << 20)
     try:
         port = server.listener.address.port  # type: ignore[union-attr]
-        with Volume.connect_brick("127.0.0.1", port, server.config.brick_path, "v",
-                                  tls=client_tls if tls else None, poller=poller_name) as vol:
+        with Volume.connect_brick(
+            "127.0.0.1",
+            port,
+            server.config.brick_path,
+            "v",
+            tls=client_tls if tls else None,
+            poller=poller_name,
+        ) as vol:
             vol.makedirs("/d/e")
             with vol.open("/d/e/f", "wb") as f:
                 f.write(data)
@@ -73,13 +88,23 @@ def test_round_trip_through_one_gfrpc_brick(tmp_path: Path, certs: tuple[Path, P
 def _distribute_volfile(ports: list[int], paths: list[str]) -> str:
     lines = []
     for i, (port, path) in enumerate(zip(ports, paths, strict=True)):
-        lines += [f"volume dv-client-{i}", "    type protocol/client",
-                  "    option remote-host 127.0.0.1", f"    option remote-port {port}",
-                  f"    option remote-subvolume {path}", "    option transport-type tcp",
-                  "end-volume", ""]
-    lines += ["volume dv-dht", "    type cluster/distribute",
-              "    subvolumes " + " ".join(f"dv-client-{i}" for i in range(len(ports))),
-              "end-volume", ""]
+        lines += [
+            f"volume dv-client-{i}",
+            "    type protocol/client",
+            "    option remote-host 127.0.0.1",
+            f"    option remote-port {port}",
+            f"    option remote-subvolume {path}",
+            "    option transport-type tcp",
+            "end-volume",
+            "",
+        ]
+    lines += [
+        "volume dv-dht",
+        "    type cluster/distribute",
+        "    subvolumes " + " ".join(f"dv-client-{i}" for i in range(len(ports))),
+        "end-volume",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -88,8 +113,10 @@ def two_bricks(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
     servers = [_brick(d, volname="dv") for d in dirs]
     try:
-        text = _distribute_volfile([s.listener.address.port for s in servers],  # type: ignore[union-attr]
-                                   [s.config.brick_path for s in servers])
+        text = _distribute_volfile(
+            [s.listener.address.port for s in servers],  # type: ignore[union-attr]
+            [s.config.brick_path for s in servers],
+        )
         with Volume.from_volfile(text, volname="dv") as vol:
             yield vol, dirs
     finally:

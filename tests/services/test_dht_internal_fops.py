@@ -62,7 +62,8 @@ def test_mknod_of_a_live_gfid_without_the_flag_is_eexist(store: PosixStore, bric
 
 @pytest.mark.parametrize("victim", ["dir", "root", "symlink"])
 def test_internal_mknod_never_links_a_directory_root_or_symlink(
-        store: PosixStore, brick: Path, victim: str) -> None:
+    store: PosixStore, brick: Path, victim: str
+) -> None:
     """Rule: an internal MKNOD never gives a name to a directory's, the root's or a symlink's
     inode: the gfid guard refuses it with EEXIST and the victim keeps its single name."""
     if victim == "dir":
@@ -79,8 +80,7 @@ def test_internal_mknod_never_links_a_directory_root_or_symlink(
         assert os.lstat(brick / "s").st_nlink == 2
 
 
-def test_internal_mknod_of_a_stale_handle_makes_a_new_inode(store: PosixStore,
-                                                            brick: Path) -> None:
+def test_internal_mknod_of_a_stale_handle_makes_a_new_inode(store: PosixStore, brick: Path) -> None:
     """Rule: a handle that is its inode's last link (no name left) is stale: an internal MKNOD
     does not resurrect it but makes a new inode with that gfid (the guard's stale rule)."""
     gfid = _data_file(store, "a", b"old")
@@ -119,8 +119,14 @@ def test_force_replace_keeps_a_data_file(store: PosixStore, brick: Path, mode: i
     gfid = _data_file(store, "n", b"keep me")
     os.chmod(brick / "n", mode)
     with pytest.raises(FileExistsError):
-        store.mknod(ROOT_GFID, "n", LINKTO_MODE, gfid_req=uuid.uuid4().bytes,
-                    internal=True, force_replace=True)
+        store.mknod(
+            ROOT_GFID,
+            "n",
+            LINKTO_MODE,
+            gfid_req=uuid.uuid4().bytes,
+            internal=True,
+            force_replace=True,
+        )
     assert (brick / "n").read_bytes() == b"keep me"
     assert store.lookup(ROOT_GFID, "n")[0].ia_gfid == gfid
 
@@ -151,8 +157,10 @@ def test_wire_internal_mknod_and_force_replace(brick: Path) -> None:
 
         def mknod(name: str, **flags: str) -> Any:
             x = {"gfid-req": uuid.UUID(bytes=gfid), LINKTO_KEY: "vol-client-1", **flags}
-            return c.call(P.MKNOD, fp.GfxMknodReq(pargfid=ROOT_GFID, bname=name,
-                                                  mode=LINKTO_MODE, umask=0, xdata=x))
+            return c.call(
+                P.MKNOD,
+                fp.GfxMknodReq(pargfid=ROOT_GFID, bname=name, mode=LINKTO_MODE, umask=0, xdata=x),
+            )
 
         rsp = mknod("plain")
         assert (rsp.op_ret, rsp.op_errno) == (-1, errno.EEXIST)
@@ -161,14 +169,20 @@ def test_wire_internal_mknod_and_force_replace(brick: Path) -> None:
         assert os.lstat(brick / "lnk").st_ino == os.lstat(brick / "data").st_ino
         assert os.getxattr(brick / "data", LINKTO_KEY) == b"vol-client-1\0"
         c.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=ROOT_GFID, bname="lnk"))
-        c.call(P.MKNOD, fp.GfxMknodReq(pargfid=ROOT_GFID, bname="stale", mode=LINKTO_MODE,
-                                       umask=0))
+        c.call(P.MKNOD, fp.GfxMknodReq(pargfid=ROOT_GFID, bname="stale", mode=LINKTO_MODE, umask=0))
         rsp = mknod("stale", **{"glusterfs-internal-fop": "yes", "force-replace": "yes"})
         assert rsp.op_ret == 0 and bytes(rsp.stat.ia_gfid) == gfid
         user = h.client(cred=cred(1000, 1000))
-        rsp = user.call(P.MKNOD, fp.GfxMknodReq(
-            pargfid=ROOT_GFID, bname="u", mode=LINKTO_MODE, umask=0,
-            xdata={"gfid-req": uuid.UUID(bytes=gfid), "glusterfs-internal-fop": "yes"}))
+        rsp = user.call(
+            P.MKNOD,
+            fp.GfxMknodReq(
+                pargfid=ROOT_GFID,
+                bname="u",
+                mode=LINKTO_MODE,
+                umask=0,
+                xdata={"gfid-req": uuid.UUID(bytes=gfid), "glusterfs-internal-fop": "yes"},
+            ),
+        )
         assert (rsp.op_ret, rsp.op_errno) == (-1, errno.EEXIST)
         assert not (brick / "u").exists()
 
@@ -185,14 +199,31 @@ def test_wire_parent_layout_precheck(brick: Path) -> None:
         c = h.client()
 
         def xdata(value: bytes) -> dict[str, Any]:
-            return {"glusterfs.preop.parent.key": "trusted.glusterfs.dht",
-                    "trusted.glusterfs.dht": value, "gfid-req": uuid.uuid4()}
+            return {
+                "glusterfs.preop.parent.key": "trusted.glusterfs.dht",
+                "trusted.glusterfs.dht": value,
+                "gfid-req": uuid.uuid4(),
+            }
 
-        for proc, req in ((P.MKDIR, lambda x: fp.GfxMkdirReq(
-                pargfid=ROOT_GFID, bname="d", mode=0o755, umask=0, xdata=x)),
-                          (P.CREATE, lambda x: fp.GfxCreateReq(
-                pargfid=ROOT_GFID, bname="f", flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
-                mode=0o644, umask=0, xdata=x))):
+        for proc, req in (
+            (
+                P.MKDIR,
+                lambda x: fp.GfxMkdirReq(
+                    pargfid=ROOT_GFID, bname="d", mode=0o755, umask=0, xdata=x
+                ),
+            ),
+            (
+                P.CREATE,
+                lambda x: fp.GfxCreateReq(
+                    pargfid=ROOT_GFID,
+                    bname="f",
+                    flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                    mode=0o644,
+                    umask=0,
+                    xdata=x,
+                ),
+            ),
+        ):
             rsp = c.call(proc, req(xdata(stale)))
             assert (rsp.op_ret, rsp.op_errno) == (-1, errno.EIO)
             assert "glusterfs.preop.check.failed" in (rsp.xdata or {})

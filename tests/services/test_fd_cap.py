@@ -115,8 +115,10 @@ def test_wire_one_client_at_its_cap_does_not_stop_others(brick: Path) -> None:
         assert not (brick / "one-too-many").exists()  # refused before anything was made
         rsp, data = a.read(gfid, fp.GF_ANON_FD_NO, 0, 5)
         assert data == b"hello"
-        for proc, req in ((P.OPEN, fp.GfxOpenReq(gfid=gfid, flags=os.O_RDONLY)),
-                          (P.OPENDIR, fp.GfxOpendirReq(gfid=ROOT))):
+        for proc, req in (
+            (P.OPEN, fp.GfxOpenReq(gfid=gfid, flags=os.O_RDONLY)),
+            (P.OPENDIR, fp.GfxOpendirReq(gfid=ROOT)),
+        ):
             assert b.call(proc, req).op_ret == 0
         other = b.create(ROOT, "b-file")
         assert other.op_ret == 0

@@ -75,8 +75,9 @@ def _outside(brick: Path, name: str, kind: str) -> Path:
 
 @pytest.mark.parametrize("kind", ["file", "dir"])
 @pytest.mark.parametrize("victim", ["root", "dir", "file"])
-def test_lookup_never_takes_a_live_gfid(store: PosixStore, brick: Path, victim: str,
-                                        kind: str) -> None:
+def test_lookup_never_takes_a_live_gfid(
+    store: PosixStore, brick: Path, victim: str, kind: str
+) -> None:
     """LOOKUP of an entry without a gfid whose gfid-req is the root's or a live inode's gives
     the entry a fresh gfid; the victim stays reachable and the entry is usable."""
     v = Victims(store)
@@ -94,8 +95,7 @@ def test_lookup_never_takes_a_live_gfid(store: PosixStore, brick: Path, victim: 
 
 
 @pytest.mark.parametrize("kind", ["file", "dir"])
-def test_lookup_null_gfid_req_gets_a_fresh_gfid(store: PosixStore, brick: Path,
-                                               kind: str) -> None:
+def test_lookup_null_gfid_req_gets_a_fresh_gfid(store: PosixStore, brick: Path, kind: str) -> None:
     """A null gfid-req is no request: the entry gets a fresh, non-null gfid."""
     _outside(brick, "n", kind)
     ia, _ = store.lookup(ROOT_GFID, "n", gfid_req=NULL_GFID)
@@ -149,8 +149,9 @@ def test_entry_damaged_with_the_root_gfid_is_healed(store: PosixStore, brick: Pa
 
 
 @pytest.mark.parametrize("kind", ["file", "dir"])
-def test_entry_carrying_a_live_dirs_gfid_never_takes_its_handle(store: PosixStore, brick: Path,
-                                                                kind: str) -> None:
+def test_entry_carrying_a_live_dirs_gfid_never_takes_its_handle(
+    store: PosixStore, brick: Path, kind: str
+) -> None:
     """An entry whose trusted.gfid is a live directory's (a copy, or earlier damage) gets a new
     gfid at lookup; the directory keeps its handle and its children stay reachable."""
     v = Victims(store)
@@ -175,8 +176,9 @@ MAKERS: dict[str, Maker] = {
 
 @pytest.mark.parametrize("maker", sorted(MAKERS))
 @pytest.mark.parametrize("victim", ["root", "dir", "file"])
-def test_creation_with_a_live_gfid_req_is_refused(store: PosixStore, brick: Path, maker: str,
-                                                  victim: str) -> None:
+def test_creation_with_a_live_gfid_req_is_refused(
+    store: PosixStore, brick: Path, maker: str, victim: str
+) -> None:
     """CREATE/MKDIR/MKNOD/SYMLINK whose gfid-req is the root's or a live inode's fail with
     EEXIST, leave no entry behind and leave the victim reachable."""
     v = Victims(store)
@@ -188,8 +190,9 @@ def test_creation_with_a_live_gfid_req_is_refused(store: PosixStore, brick: Path
 
 
 @pytest.mark.parametrize("maker", sorted(MAKERS))
-def test_creation_with_a_null_gfid_req_is_refused(store: PosixStore, brick: Path,
-                                                  maker: str) -> None:
+def test_creation_with_a_null_gfid_req_is_refused(
+    store: PosixStore, brick: Path, maker: str
+) -> None:
     """A null gfid-req in a creation is EINVAL (posix's null-gfid check), nothing is made."""
     with pytest.raises(OSError) as e:
         MAKERS[maker](store, ROOT_GFID, "n", NULL_GFID)
@@ -199,8 +202,9 @@ def test_creation_with_a_null_gfid_req_is_refused(store: PosixStore, brick: Path
 
 @pytest.mark.parametrize("maker", sorted(MAKERS))
 @pytest.mark.parametrize("stale", ["file", "dir"])
-def test_creation_replaces_a_stale_handle(store: PosixStore, brick: Path, maker: str,
-                                          stale: str) -> None:
+def test_creation_replaces_a_stale_handle(
+    store: PosixStore, brick: Path, maker: str, stale: str
+) -> None:
     """A creation whose gfid-req names a stale handle (its inode gone) gets that gfid."""
     if stale == "file":
         old, f, *_ = store.create(ROOT_GFID, "gone", 0, 0o644)
@@ -215,8 +219,7 @@ def test_creation_replaces_a_stale_handle(store: PosixStore, brick: Path, maker:
         assert fresh.stat(old).mode == os.lstat(brick / "heir").st_mode
 
 
-def test_a_symlink_handle_orphan_is_stale_not_a_directory(store: PosixStore,
-                                                         brick: Path) -> None:
+def test_a_symlink_handle_orphan_is_stale_not_a_directory(store: PosixStore, brick: Path) -> None:
     """The handle of a symbolic link whose name is gone is a symlink with one link, like a
     directory handle; it is recognised as an orphan and replaced."""
     old, *_ = store.symlink(ROOT_GFID, "sl", "some/target")
@@ -237,8 +240,11 @@ def test_handle_layout_after_refusals(store: PosixStore, brick: Path) -> None:
     store.lookup(ROOT_GFID, "o", gfid_req=v.file)
     idx = HandleIndex(str(brick))
     try:
-        for gfid, path in ((v.dir, brick / "vdir"), (v.child, brick / "vdir" / "child"),
-                           (v.file, brick / "vfile")):
+        for gfid, path in (
+            (v.dir, brick / "vdir"),
+            (v.child, brick / "vdir" / "child"),
+            (v.file, brick / "vfile"),
+        ):
             fd = idx.open_inode(gfid)
             try:
                 assert os.getxattr(f"/proc/self/fd/{fd}", "trusted.gfid") == gfid
@@ -279,11 +285,26 @@ def test_wire_lookup_and_mkdir_cannot_steal_a_gfid(brick: Path) -> None:
                 again = c.call(P.LOOKUP, fp.GfxLookupReq(gfid=got))
                 assert (again.op_ret, bytes(again.prestat.ia_gfid)) == (0, got)
             for proc, req in (
-                    (P.MKDIR, fp.GfxMkdirReq(pargfid=ROOT_GFID, bname=f"m{i}", mode=0o755,
-                                             xdata={"gfid-req": uuid.UUID(bytes=want)})),
-                    (P.CREATE, fp.GfxCreateReq(pargfid=ROOT_GFID, bname=f"c{i}", mode=0o644,
-                                               flags=os.O_RDWR | os.O_CREAT,
-                                               xdata={"gfid-req": uuid.UUID(bytes=want)}))):
+                (
+                    P.MKDIR,
+                    fp.GfxMkdirReq(
+                        pargfid=ROOT_GFID,
+                        bname=f"m{i}",
+                        mode=0o755,
+                        xdata={"gfid-req": uuid.UUID(bytes=want)},
+                    ),
+                ),
+                (
+                    P.CREATE,
+                    fp.GfxCreateReq(
+                        pargfid=ROOT_GFID,
+                        bname=f"c{i}",
+                        mode=0o644,
+                        flags=os.O_RDWR | os.O_CREAT,
+                        xdata={"gfid-req": uuid.UUID(bytes=want)},
+                    ),
+                ),
+            ):
                 rsp = c.call(proc, req)
                 assert (rsp.op_ret, rsp.op_errno) == (-1, errno.EEXIST)
         lk = c.lookup(dgfid, "child")
@@ -317,8 +338,9 @@ def test_start_up_empties_glusterfs_unlink(brick: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_racing_requests_never_take_a_directory_being_renamed(store: PosixStore,
-                                                              brick: Path) -> None:
+def test_racing_requests_never_take_a_directory_being_renamed(
+    store: PosixStore, brick: Path
+) -> None:
     """While a directory is renamed back and forth, creations and lookups asking for its gfid
     from other threads never take it: afterwards it and its child answer by gfid, every other
     entry has a gfid of its own, and nothing deadlocked (lock order stripe -> dir renames)."""
@@ -367,6 +389,9 @@ def test_racing_requests_never_take_a_directory_being_renamed(store: PosixStore,
     v.check_reachable()
     with PosixStore(str(brick)) as fresh:
         v.check_reachable(fresh)
-        seen = {fresh.lookup(ROOT_GFID, p.name)[0].ia_gfid for p in brick.iterdir()
-                if p.name != HIDDEN_DIR}
+        seen = {
+            fresh.lookup(ROOT_GFID, p.name)[0].ia_gfid
+            for p in brick.iterdir()
+            if p.name != HIDDEN_DIR
+        }
         assert len(seen) == len([p for p in brick.iterdir() if p.name != HIDDEN_DIR])

@@ -77,7 +77,10 @@ def test_posix_split_and_merge() -> None:
     assert [(lk.start, lk.end) for lk in t.granted(G)] == [(0, 99)]
     t.setlk(G, make_range(A, F_RDLCK, 10, 10))  # a type change replaces the sub-range
     assert sorted((lk.start, lk.end, lk.type) for lk in t.granted(G)) == [
-        (0, 9, F_WRLCK), (10, 19, F_RDLCK), (20, 99, F_WRLCK)]
+        (0, 9, F_WRLCK),
+        (10, 19, F_RDLCK),
+        (20, 99, F_WRLCK),
+    ]
     assert t.setlk(G, make_range(B, F_RDLCK, 12, 2))  # shares the downgraded part
 
 

@@ -268,14 +268,16 @@ def test_rmdir_removes_dir_handle(store: PosixStore, brick: Path) -> None:
 def test_hostile_names_refused(store: PosixStore, name: str) -> None:
     """Names with '/', NUL, '.', '..' or empty are EINVAL for every entry operation (LOOKUP
     of '.' and '..' excepted: see test_lookup_of_dot_and_dotdot_stays_inside_the_brick)."""
-    calls = [*([] if name in (".", "..") else [lambda: store.lookup(ROOT_GFID, name)]),
-             lambda: store.mkdir(ROOT_GFID, name, 0o755),
-             lambda: store.create(ROOT_GFID, name, 0, 0o644),
-             lambda: store.mknod(ROOT_GFID, name, stat.S_IFIFO | 0o644),
-             lambda: store.symlink(ROOT_GFID, name, "x"),
-             lambda: store.unlink(ROOT_GFID, name),
-             lambda: store.rmdir(ROOT_GFID, name),
-             lambda: store.rename(ROOT_GFID, name, ROOT_GFID, "z")]
+    calls = [
+        *([] if name in (".", "..") else [lambda: store.lookup(ROOT_GFID, name)]),
+        lambda: store.mkdir(ROOT_GFID, name, 0o755),
+        lambda: store.create(ROOT_GFID, name, 0, 0o644),
+        lambda: store.mknod(ROOT_GFID, name, stat.S_IFIFO | 0o644),
+        lambda: store.symlink(ROOT_GFID, name, "x"),
+        lambda: store.unlink(ROOT_GFID, name),
+        lambda: store.rmdir(ROOT_GFID, name),
+        lambda: store.rename(ROOT_GFID, name, ROOT_GFID, "z"),
+    ]
     for call in calls:
         with pytest.raises(OSError) as e:
             call()
@@ -284,20 +286,23 @@ def test_hostile_names_refused(store: PosixStore, name: str) -> None:
 
 def test_index_dir_is_not_reachable(store: PosixStore) -> None:
     """.glusterfs in the root: lookup/mkdir/create/rmdir/unlink/rename give EPERM."""
-    calls = [lambda: store.lookup(ROOT_GFID, ".glusterfs"),
-             lambda: store.mkdir(ROOT_GFID, ".glusterfs", 0o755),
-             lambda: store.create(ROOT_GFID, ".glusterfs", 0, 0o644),
-             lambda: store.rmdir(ROOT_GFID, ".glusterfs"),
-             lambda: store.unlink(ROOT_GFID, ".glusterfs"),
-             lambda: store.rename(ROOT_GFID, ".glusterfs", ROOT_GFID, "x")]
+    calls = [
+        lambda: store.lookup(ROOT_GFID, ".glusterfs"),
+        lambda: store.mkdir(ROOT_GFID, ".glusterfs", 0o755),
+        lambda: store.create(ROOT_GFID, ".glusterfs", 0, 0o644),
+        lambda: store.rmdir(ROOT_GFID, ".glusterfs"),
+        lambda: store.unlink(ROOT_GFID, ".glusterfs"),
+        lambda: store.rename(ROOT_GFID, ".glusterfs", ROOT_GFID, "x"),
+    ]
     for call in calls:
         with pytest.raises(OSError) as e:
             call()
         assert _errno(e) == errno.EPERM
 
 
-def test_hostile_symlinks_are_never_followed(store: PosixStore, brick: Path,
-                                             tmp_path: Path) -> None:
+def test_hostile_symlinks_are_never_followed(
+    store: PosixStore, brick: Path, tmp_path: Path
+) -> None:
     """Symlinks planted in the brick (absolute, ../..) are reported, never followed: nothing
     outside the brick is read, created or changed."""
     outside = tmp_path / "outside"
@@ -404,8 +409,9 @@ def _dht_fold(d_off: int, subvol: int, count: int) -> int:
 
 
 @pytest.mark.parametrize("subvolumes", [2, 3, 16, 1000])
-def test_readdir_cookies_survive_dht_folding(store: PosixStore, brick: Path,
-                                             subvolumes: int) -> None:
+def test_readdir_cookies_survive_dht_folding(
+    store: PosixStore, brick: Path, subvolumes: int
+) -> None:
     """A distribute client folds the subvolume number into every d_off and gives the brick
     back the unfolded value: the cookies are small enough to come back exactly, so a listing
     resumed through DHT ends instead of repeating its last entry forever."""
@@ -475,9 +481,11 @@ def test_internal_xattrs(store: PosixStore, brick: Path) -> None:
     g, *_ = store.mkdir(ROOT_GFID, "d", 0o755)
     assert store.getxattr(g, "trusted.gfid") == {"trusted.gfid": g}
     assert "trusted.gfid" not in store.listxattr(g)
-    for call in (lambda: store.setxattr(g, {"trusted.gfid": bytes(16)}),
-                 lambda: store.removexattr(g, "trusted.gfid"),
-                 lambda: store.setxattr(g, {"trusted.glusterfs.volume-id": bytes(16)})):
+    for call in (
+        lambda: store.setxattr(g, {"trusted.gfid": bytes(16)}),
+        lambda: store.removexattr(g, "trusted.gfid"),
+        lambda: store.setxattr(g, {"trusted.glusterfs.volume-id": bytes(16)}),
+    ):
         with pytest.raises(OSError) as e:
             call()
         assert _errno(e) == errno.EPERM
@@ -529,8 +537,12 @@ def test_access_checks_mode_bits(store: PosixStore) -> None:
     f.close()
     store.access(g, os.R_OK | os.W_OK, Caller(1000, 1000))
     store.access(g, os.R_OK, Caller(2000, 1000))
-    for caller, mask in ((Caller(2000, 1000), os.W_OK), (Caller(2000, 2000), os.R_OK),
-                         (Caller(1000, 1000), os.X_OK), (Caller(0, 0), os.X_OK)):
+    for caller, mask in (
+        (Caller(2000, 1000), os.W_OK),
+        (Caller(2000, 2000), os.R_OK),
+        (Caller(1000, 1000), os.X_OK),
+        (Caller(0, 0), os.X_OK),
+    ):
         with pytest.raises(OSError) as e:
             store.access(g, mask, caller)
         assert _errno(e) == errno.EACCES
@@ -542,8 +554,9 @@ def test_create_mode_umask_and_owner(store: PosixStore, brick: Path) -> None:
     parent is set-gid (which a new directory inherits)."""
     old = os.umask(0o077)  # the process umask must not matter
     try:
-        g, f, ia, pre, post = store.create(ROOT_GFID, "f", 0, 0o666, 0o022,
-                                           owner=Caller(1234, 5678))
+        g, f, ia, pre, post = store.create(
+            ROOT_GFID, "f", 0, 0o666, 0o022, owner=Caller(1234, 5678)
+        )
         f.close()
     finally:
         os.umask(old)
@@ -561,8 +574,7 @@ def test_setattr_valid_bits(store: PosixStore) -> None:
     """setattr applies only the valid bits: an unset time keeps its value."""
     g, f, *_ = store.create(ROOT_GFID, "f", 0, 0o644)
     f.close()
-    store.setattr(g, GF_SET_ATTR_ATIME | GF_SET_ATTR_MODE, mode=0o600, atime=1000,
-                  atime_nsec=7)
+    store.setattr(g, GF_SET_ATTR_ATIME | GF_SET_ATTR_MODE, mode=0o600, atime=1000, atime_nsec=7)
     pre, post = store.setattr(g, GF_SET_ATTR_UID | GF_SET_ATTR_GID, uid=11, gid=22)
     assert (post.ia_uid, post.ia_gid) == (11, 22) and stat.S_IMODE(post.mode) == 0o600
     assert (post.ia_atime, post.ia_atime_nsec) == (1000, 7)
@@ -590,9 +602,29 @@ def test_io_truncate_statfs(store: PosixStore) -> None:
 
 def test_iatt_fields_rules() -> None:
     """ino from gfid, rdev as major<<32|minor, blocks capped to the size, handle link hidden."""
-    st = os.stat_result((stat.S_IFREG | 0o644, 99, 5, 2, 1, 2, 1000, 1, 2, 3,
-                         1.0, 2.0, 3.0, 1_000_000_005, 2_000_000_006, 3_000_000_007,
-                         4096, 64, os.makedev(8, 3)))
+    st = os.stat_result(
+        (
+            stat.S_IFREG | 0o644,
+            99,
+            5,
+            2,
+            1,
+            2,
+            1000,
+            1,
+            2,
+            3,
+            1.0,
+            2.0,
+            3.0,
+            1_000_000_005,
+            2_000_000_006,
+            3_000_000_007,
+            4096,
+            64,
+            os.makedev(8, 3),
+        )
+    )
     gfid = bytes(8) + (42).to_bytes(8, "big")
     ia = iatt_fields(gfid, st, handle_link=True)
     assert ia.ia_ino == 42 and ia.ia_nlink == 1 and ia.ia_blocks == 2
@@ -654,7 +686,7 @@ def test_concurrent_writers_get_exactly_their_bytes(store: PosixStore, brick: Pa
             payload = bytes([i]) * (64 * 1024 + i)
             view = memoryview(payload)
             for off in range(0, len(payload), 8192):
-                store.write(f, off, view[off:off + 8192])
+                store.write(f, off, view[off : off + 8192])
             f.close()
             results[i] = payload
         except BaseException as e:  # pragma: no cover - reported below

@@ -119,7 +119,8 @@ def test_depth_direct_issue_passes_at_zero(tmp_path: Path, handshake, trustme_di
 
 
 def test_depth_one_intermediate(tmp_path: Path, handshake, trustme_dir) -> None:
-    """OpenSSL's verify depth counts intermediates: one intermediate fails at 0, passes at 1 (the default)."""
+    """OpenSSL's verify depth counts intermediates: one intermediate fails at 0, passes at 1
+    (the default)."""
     res = _chain_pair(tmp_path, trustme_dir, handshake, intermediates=1, depth=1)
     with pytest.raises(TLSError, match="chain too long"):
         check_depth(res.server, 0)
@@ -156,7 +157,8 @@ def test_depth_checks_the_server_chain_too(tmp_path: Path, handshake, trustme_di
 
 
 def test_self_signed_peers_in_a_shared_ca_file(tmp_path: Path, handshake) -> None:
-    """Classic GlusterFS setup: every self-signed cert concatenated into glusterfs.ca; depth 0 suffices."""
+    """Classic GlusterFS setup: every self-signed cert concatenated into glusterfs.ca; depth 0
+    suffices."""
     a = _self_signed(tmp_path / "a", "node-a")
     b = _self_signed(tmp_path / "b", "node-b")
     both = a.read_bytes() + b.read_bytes()

@@ -153,7 +153,8 @@ def test_context_settings(shared_ca: dict[str, Path], server_side: bool) -> None
 
 
 def test_bad_cipher_list_and_curve_are_config_errors(shared_ca: dict[str, Path]) -> None:
-    """A cipher list that selects nothing, or an unknown curve, is a ConfigError naming the option."""
+    """A cipher list that selects nothing, or an unknown curve, is a ConfigError naming the
+    option."""
     with pytest.raises(ConfigError, match="ssl-cipher-list"):
         make_context(TLSOptions.from_dir(shared_ca["server"], cipher_list="NOSUCHCIPHER"), True)
     with pytest.raises(ConfigError, match="ssl-ec-curve"):
@@ -207,7 +208,8 @@ def test_mutual_handshake_at_tls12(shared_ca: dict[str, Path], handshake) -> Non
 
 
 def test_unknown_ca_is_refused(shared_ca: dict[str, Path], tmp_path: Path, handshake) -> None:
-    """A peer whose certificate comes from a CA not in ssl-ca-list fails, described as unknown CA."""
+    """A peer whose certificate comes from a CA not in ssl-ca-list fails, described as unknown
+    CA."""
     from gfrpc.tls import write_certs
 
     stranger = tmp_path / "stranger"

@@ -28,11 +28,14 @@ def _still_serves(poller, listener, client_ctx) -> None:
     ep.close()
 
 
-@pytest.mark.parametrize("garbage", [
-    struct.pack(">I", 0xFFFFFFFF) + b"x" * 100,            # last fragment of 2 GiB - 1
-    struct.pack(">I", 0x7FFFFFFF) * 2,                     # fragments adding up past 1 GiB
-    b"\x16\x03\x01\x02\x00" + b"\x00" * 200,               # a TLS ClientHello-like start
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        struct.pack(">I", 0xFFFFFFFF) + b"x" * 100,  # last fragment of 2 GiB - 1
+        struct.pack(">I", 0x7FFFFFFF) * 2,  # fragments adding up past 1 GiB
+        b"\x16\x03\x01\x02\x00" + b"\x00" * 200,  # a TLS ClientHello-like start
+    ],
+)
 def test_oversized_or_foreign_record_closes_only_that_connection(poller, tls_pair, garbage, caplog):
     """A fragment header announcing >= 1 GiB (or TLS bytes on a plaintext port) cuts that
     connection off at once, with a logged reason, and the server goes on serving."""

@@ -21,16 +21,16 @@ pytestmark = pytest.mark.timeout(60)
 def serve(poller, tls, factory=lambda: Recorder(reply=True), options=None):
     server_ctx, _ = tls
     servers = Accepted(factory)
-    listener = listen("127.0.0.1:0", poller=poller, handler_factory=servers, tls=server_ctx,
-                      options=options)
+    listener = listen(
+        "127.0.0.1:0", poller=poller, handler_factory=servers, tls=server_ctx, options=options
+    )
     return listener, servers
 
 
 def dial(poller, tls, listener, handler=None, options=None):
     _, client_ctx = tls
     handler = handler or Recorder()
-    ep = connect(listener.address, poller=poller, handler=handler, tls=client_ctx,
-                 options=options)
+    ep = connect(listener.address, poller=poller, handler=handler, tls=client_ctx, options=options)
     return ep, handler
 
 
@@ -185,8 +185,9 @@ def test_no_fd_or_thread_leak_after_500_cycles(poller, tls):
     # Cleanup finishes on the handling threads (an own-thread thread exits just after its
     # fd is closed), so wait, bounded, for all three counts to come back down.
     deadline = time.monotonic() + 10
-    while (poller.pollable_count() > 1 or open_fds() > fds
-           or threading.active_count() > threads) and time.monotonic() < deadline:
+    while (
+        poller.pollable_count() > 1 or open_fds() > fds or threading.active_count() > threads
+    ) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert poller.pollable_count() == 1  # only the listener
     assert open_fds() <= fds
@@ -200,8 +201,9 @@ def test_unix_socket(poller, tls, tmp_path):
     """UNIX-domain sockets carry records like TCP does."""
     server_ctx, client_ctx = tls
     path = tmp_path / "s.sock"
-    listener = listen(f"unix:{path}", poller=poller, handler_factory=lambda: Recorder(reply=True),
-                      tls=server_ctx)
+    listener = listen(
+        f"unix:{path}", poller=poller, handler_factory=lambda: Recorder(reply=True), tls=server_ctx
+    )
     client = Recorder()
     ep = connect(f"unix:{path}", poller=poller, handler=client, tls=client_ctx)
     ep.submit(b"abcdefgh")
@@ -217,8 +219,9 @@ def test_ipv6_loopback(poller, tls):
         pytest.skip("no IPv6")
     server_ctx, client_ctx = tls
     try:
-        listener = listen("[::1]:0", poller=poller, handler_factory=lambda: Recorder(reply=True),
-                          tls=server_ctx)
+        listener = listen(
+            "[::1]:0", poller=poller, handler_factory=lambda: Recorder(reply=True), tls=server_ctx
+        )
     except Exception as exc:  # pragma: no cover - machine without ::1
         pytest.skip(f"no IPv6 loopback: {exc}")
     client = Recorder()

@@ -67,8 +67,9 @@ class Server:
     def __init__(self, poller: Poller, limits: ServerLimits, tls: ssl.SSLContext | None = None):
         self.guard = ConnectionGuard(limits)
         self.accepted = Accepted(lambda: Recorder(reply=True))
-        self.listener = transport.listen("127.0.0.1:0", poller=poller, handler_factory=self.accepted,
-                                         tls=tls, guard=self.guard)
+        self.listener = transport.listen(
+            "127.0.0.1:0", poller=poller, handler_factory=self.accepted, tls=tls, guard=self.guard
+        )
         self.address = (self.listener.address.host, self.listener.address.port)
 
     def connect(self) -> socket.socket:
@@ -165,9 +166,11 @@ def test_record_mark_announcing_1gib_costs_little(server_factory: Callable[..., 
 
 
 @pytest.mark.timeout(60)
-def test_tls_handshake_timeout_closes(server_factory: Callable[..., Server],
-                                      tls_pair: tuple[ssl.SSLContext, ssl.SSLContext],
-                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_tls_handshake_timeout_closes(
+    server_factory: Callable[..., Server],
+    tls_pair: tuple[ssl.SSLContext, ssl.SSLContext],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A TLS connection that never starts its handshake is closed after handshake-timeout,
     with a logged reason."""
     caplog.set_level(logging.INFO, logger="gfrpc.transport")
@@ -183,7 +186,8 @@ def test_tls_handshake_timeout_closes(server_factory: Callable[..., Server],
 
 @pytest.mark.timeout(60)
 def test_first_request_timeout_closes_silent_connection_only(
-        server_factory: Callable[..., Server]) -> None:
+    server_factory: Callable[..., Server],
+) -> None:
     """A connection that sends no complete request within first-request-timeout is closed;
     one that completed a request stays open however long it then idles."""
     server = server_factory(first_request_timeout=0.5)
@@ -199,8 +203,9 @@ def test_first_request_timeout_closes_silent_connection_only(
 
 
 @pytest.mark.timeout(60)
-def test_stalled_partial_record_closes(server_factory: Callable[..., Server],
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_stalled_partial_record_closes(
+    server_factory: Callable[..., Server], caplog: pytest.LogCaptureFixture
+) -> None:
     """Half a record that gets no new byte for frame-timeout closes its connection; a
     connection at a record boundary is not affected."""
     caplog.set_level(logging.INFO, logger="gfrpc.transport")
@@ -220,7 +225,8 @@ def test_stalled_partial_record_closes(server_factory: Callable[..., Server],
 
 @pytest.mark.timeout(60)
 def test_max_connections_refuses_and_others_keep_working(
-        server_factory: Callable[..., Server], caplog: pytest.LogCaptureFixture) -> None:
+    server_factory: Callable[..., Server], caplog: pytest.LogCaptureFixture
+) -> None:
     """Beyond max-connections a new connection is accepted and closed at once with a logged
     reason; the admitted ones keep working, and a freed slot admits a new one."""
     caplog.set_level(logging.WARNING, logger="gfrpc.transport")

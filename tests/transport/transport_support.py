@@ -43,7 +43,8 @@ class Recorder:
     def wait_records(self, n: int, timeout: float = 20.0) -> list[bytes]:
         with self.cond:
             assert self.cond.wait_for(lambda: len(self.records) >= n, timeout), (
-                f"got {len(self.records)} of {n} records")
+                f"got {len(self.records)} of {n} records"
+            )
             return list(self.records)
 
 

@@ -28,9 +28,16 @@ from gfrpc.wire.xdr import XdrReader
 Feed = Callable[[bytes], list[bytes]]
 Golden = Callable[[str], bytes]
 
-LookupReq = xdr.struct("LookupReq", [
-    ("gfid", xdr.FixedOpaque(16)), ("pargfid", xdr.FixedOpaque(16)), ("flags", xdr.UInt),
-    ("bname", xdr.String()), ("xdata", GFX_DICT)])
+LookupReq = xdr.struct(
+    "LookupReq",
+    [
+        ("gfid", xdr.FixedOpaque(16)),
+        ("pargfid", xdr.FixedOpaque(16)),
+        ("flags", xdr.UInt),
+        ("bname", xdr.String()),
+        ("xdata", GFX_DICT),
+    ],
+)
 
 
 def _decode_all(data: bytes) -> dict[str, object] | None:
@@ -49,7 +56,7 @@ def test_golden_lookup_xdata(golden: Golden, feed: Feed) -> None:
     assert bytes(req.gfid) == uuid.UUID(int=1).bytes and req.bname == ""
     assert req.pack() == bytes(body)
     encoded = encode_gfx_dict({"gfid-req": uuid.UUID(int=1)})
-    assert encoded[:12].hex() == "00000024" "00000001" "00000001"
+    assert encoded[:12].hex() == "000000240000000100000001"
     assert encoded[12:28] == b"\0\0\0\x09gfid-req\0\0\0\0"
 
 
@@ -89,22 +96,30 @@ def test_golden_setvolume_serialized_dict(golden: Golden, feed: Feed) -> None:
 
 def test_gfx_mapping_and_layout() -> None:
     """int->INT, str->STR (+NUL), bytes->PTR, float->DOUBLE, UUID->GFUUID; xdr_size = size-12."""
-    d = {"i": -3, "s": "ab", "p": b"\x01\x02", "f": 0.5, "u": uuid.UUID(int=7),
-         "big": 1 << 63, "o": GfValue(GfType.STR_OLD, b"x\0"),
-         "ia": GfValue(GfType.IATT, bytes(range(148))), "md": GfValue(GfType.MDATA, bytes(36))}
+    d = {
+        "i": -3,
+        "s": "ab",
+        "p": b"\x01\x02",
+        "f": 0.5,
+        "u": uuid.UUID(int=7),
+        "big": 1 << 63,
+        "o": GfValue(GfType.STR_OLD, b"x\0"),
+        "ia": GfValue(GfType.IATT, bytes(range(148))),
+        "md": GfValue(GfType.MDATA, bytes(36)),
+    }
     data = encode_gfx_dict(d)
     assert int.from_bytes(data[:4], "big") == len(data) - 12
-    assert data[4:12].hex() == "00000009" "00000009"
+    assert data[4:12].hex() == "0000000900000009"
     decoded = _decode_all(data)
     assert decoded == {**d, "big": GfValue(GfType.UINT, 1 << 63)}
     s_pair = encode_gfx_dict({"s": "ab"})[12:]
-    assert s_pair.hex() == "00000002" "73000000" "00000005" "00000003" "61620000"
+    assert s_pair.hex() == "0000000273000000000000050000000361620000"
 
 
 def test_null_and_empty_dicts() -> None:
     """NULL dict = (0, -1, 0) and decodes to None; empty dict = (0, 0, 0)."""
-    assert encode_gfx_dict(None).hex() == "00000000" "ffffffff" "00000000"
-    assert encode_gfx_dict({}).hex() == "00000000" "00000000" "00000000"
+    assert encode_gfx_dict(None).hex() == "00000000ffffffff00000000"
+    assert encode_gfx_dict({}).hex() == "000000000000000000000000"
     assert _decode_all(encode_gfx_dict(None)) is None
     assert _decode_all(encode_gfx_dict({})) == {}
     assert decode_serialized_dict(b"") == {} and encode_serialized_dict({}) == bytes(4)
@@ -124,28 +139,40 @@ def test_gfx_bad_values_are_local_errors() -> None:
         encode_gfx_dict({"\ud800": 1})
     with pytest.raises(LocalProtocolError):
         encode_serialized_dict({"k": "\ud800"})
-    for value in (object(), GfValue(GfType.IATT, bytes(10)), GfValue(GfType.GFUUID, b"short"),
-                  -(1 << 64), GfValue(GfType.MDATA, bytes(35))):
+    for value in (
+        object(),
+        GfValue(GfType.IATT, bytes(10)),
+        GfValue(GfType.GFUUID, b"short"),
+        -(1 << 64),
+        GfValue(GfType.MDATA, bytes(35)),
+    ):
         with pytest.raises(LocalProtocolError):
             encode_gfx_dict({"k": value})
 
 
 def test_gfx_unknown_type_and_bounds() -> None:
     """Types 0 and >= 10 have no arm; pair counts that cannot fit are refused before use."""
-    bad_type = bytes.fromhex("00000010" "00000001" "00000001" "00000002" "6b000000" "0000000a"
-                             "00000000")
+    bad_type = bytes.fromhex("000000100000000100000001000000026b0000000000000a00000000")
     with pytest.raises(RemoteProtocolError):
         _decode_all(bad_type)
     with pytest.raises(RemoteProtocolError):
-        _decode_all(bytes.fromhex("00000000" "7fffffff" "7fffffff") + bytes(100))
+        _decode_all(bytes.fromhex("000000007fffffff7fffffff") + bytes(100))
     with pytest.raises(RemoteProtocolError):
-        _decode_all(bytes.fromhex("00000000" "ffffffff" "00000001") + bytes(12))
+        _decode_all(bytes.fromhex("00000000ffffffff00000001") + bytes(12))
 
 
 def test_gfx_truncated_at_every_cut() -> None:
     """Every proper prefix of an encoded gfx_dict raises RemoteProtocolError."""
-    data = encode_gfx_dict({"a": 1, "bb": "x", "u": uuid.UUID(int=3), "f": 2.0, "p": b"zz",
-                            "ia": GfValue(GfType.IATT, bytes(148))})
+    data = encode_gfx_dict(
+        {
+            "a": 1,
+            "bb": "x",
+            "u": uuid.UUID(int=3),
+            "f": 2.0,
+            "p": b"zz",
+            "ia": GfValue(GfType.IATT, bytes(148)),
+        }
+    )
     for cut in range(len(data)):
         with pytest.raises(RemoteProtocolError):
             _decode_all(data[:cut])
@@ -154,7 +181,7 @@ def test_gfx_truncated_at_every_cut() -> None:
 def test_serialized_truncated_at_every_cut() -> None:
     """Every proper non-empty prefix of an old serialized dict raises RemoteProtocolError."""
     data = encode_serialized_dict({"fops-version": 1298437, "name": "v", "raw": b"\x01"})
-    assert data.hex().startswith("00000003" "0000000c" "00000008" + b"fops-version\0".hex())
+    assert data.hex().startswith("000000030000000c00000008" + b"fops-version\0".hex())
     for cut in range(1, len(data)):
         with pytest.raises(RemoteProtocolError):
             decode_serialized_dict(data[:cut])
@@ -163,7 +190,7 @@ def test_serialized_truncated_at_every_cut() -> None:
 def test_serialized_malformed() -> None:
     """Old dict: a key not followed by NUL, a huge count or trailing bytes are peer errors."""
     with pytest.raises(RemoteProtocolError):
-        decode_serialized_dict(bytes.fromhex("00000001" "00000001" "00000000" "6b01"))
+        decode_serialized_dict(bytes.fromhex("0000000100000001000000006b01"))
     with pytest.raises(RemoteProtocolError):
         decode_serialized_dict(bytes.fromhex("ffffffff") + bytes(64))
     with pytest.raises(RemoteProtocolError):
@@ -172,18 +199,29 @@ def test_serialized_malformed() -> None:
 
 def test_as_int_like_strtoll() -> None:
     """as_int reads values like strtoll(s, NULL, 0): decimal, 0x hex, 0 octal, sign."""
-    assert [as_int(v) for v in (b"42\0", b"0x1f\0", b"010\0", b"-7\0", b"0\0")] == [42, 31, 8, -7, 0]
+    assert [as_int(v) for v in (b"42\0", b"0x1f\0", b"010\0", b"-7\0", b"0\0")] == [
+        42,
+        31,
+        8,
+        -7,
+        0,
+    ]
     with pytest.raises(ValueError):
         as_int(b"abc\0")
 
 
 _keys = st.text(st.characters(blacklist_characters="\0", codec="utf-8"), max_size=12)
-_values = (st.integers(-(2**63), 2**63 - 1) | st.text(st.characters(codec="utf-8"), max_size=20) | st.binary(max_size=20)
-           | st.floats(allow_nan=False) | st.builds(uuid.UUID, st.uuids().map(str))
-           | st.builds(GfValue, st.just(GfType.UINT), st.integers(0, 2**64 - 1))
-           | st.builds(GfValue, st.just(GfType.STR_OLD), st.binary(max_size=8))
-           | st.builds(GfValue, st.just(GfType.IATT), st.binary(min_size=148, max_size=148))
-           | st.builds(GfValue, st.just(GfType.MDATA), st.binary(min_size=36, max_size=36)))
+_values = (
+    st.integers(-(2**63), 2**63 - 1)
+    | st.text(st.characters(codec="utf-8"), max_size=20)
+    | st.binary(max_size=20)
+    | st.floats(allow_nan=False)
+    | st.builds(uuid.UUID, st.uuids().map(str))
+    | st.builds(GfValue, st.just(GfType.UINT), st.integers(0, 2**64 - 1))
+    | st.builds(GfValue, st.just(GfType.STR_OLD), st.binary(max_size=8))
+    | st.builds(GfValue, st.just(GfType.IATT), st.binary(min_size=148, max_size=148))
+    | st.builds(GfValue, st.just(GfType.MDATA), st.binary(min_size=36, max_size=36))
+)
 
 
 @given(st.none() | st.dictionaries(_keys, _values, max_size=6))
@@ -198,8 +236,13 @@ def test_hypothesis_gfx_roundtrip(d: dict[str, object] | None) -> None:
     assert encode_gfx_dict(out) == data
 
 
-@given(st.dictionaries(st.text(st.characters(blacklist_characters="\0", codec="utf-8"), max_size=12),
-                       st.binary(max_size=30), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(st.characters(blacklist_characters="\0", codec="utf-8"), max_size=12),
+        st.binary(max_size=30),
+        max_size=6,
+    )
+)
 def test_hypothesis_serialized_roundtrip(d: dict[str, bytes]) -> None:
     """Old serialized dicts round-trip with raw byte values."""
     assert decode_serialized_dict(encode_serialized_dict(d)) == d

@@ -105,15 +105,15 @@ def test_record_limit_rejected_at_header(bytewise: bool) -> None:
     good = frag(b"ok") + struct.pack(">I", 0x80000000 | ((1 << 30) - 1))
     dec.receive_data(good)
     assert bytes(dec.next_record()) == b"ok"  # type: ignore[arg-type]
-    assert dec.next_record() is NEED_DATA      # 1 GiB - 1 is allowed (header accepted)
+    assert dec.next_record() is NEED_DATA  # 1 GiB - 1 is allowed (header accepted)
     dec = RecordDecoder(max_record_size=100)
     stream = frag(b"ok") + frag(b"x" * 100)
-    for chunk in ([stream[i : i + 1] for i in range(len(stream))] if bytewise else [stream]):
+    for chunk in [stream[i : i + 1] for i in range(len(stream))] if bytewise else [stream]:
         dec.receive_data(chunk)
     assert bytes(dec.next_record()) == b"ok"  # type: ignore[arg-type]
     with pytest.raises(RemoteProtocolError):
         dec.next_record()
-    with pytest.raises(RemoteProtocolError):   # the error sticks
+    with pytest.raises(RemoteProtocolError):  # the error sticks
         dec.next_record()
 
 
@@ -144,7 +144,7 @@ def test_big_record_lands_in_its_own_buffer() -> None:
     first[:1000] = stream[:1000]
     dec.buffer_updated(1000)
     direct = dec.get_buffer()
-    assert len(direct) == len(payload) - 996          # exactly the rest of the fragment
+    assert len(direct) == len(payload) - 996  # exactly the rest of the fragment
     target = direct.obj
     direct[:] = stream[1000:]
     dec.buffer_updated(len(direct))
@@ -210,14 +210,21 @@ _records = st.lists(st.binary(max_size=300) | st.sampled_from([b"Q" * 70000, b""
 
 
 @settings(max_examples=60, deadline=None)
-@given(_records, st.integers(1, 9), st.lists(st.integers(1, 100_000), min_size=1, max_size=8),
-       st.booleans())
-def test_hypothesis_paths_agree(records: list[bytes], frag_size: int, chunks: list[int],
-                                use_recv_into: bool) -> None:
+@given(
+    _records,
+    st.integers(1, 9),
+    st.lists(st.integers(1, 100_000), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_hypothesis_paths_agree(
+    records: list[bytes], frag_size: int, chunks: list[int], use_recv_into: bool
+) -> None:
     """Any fragmentation and any chunking give the same records on both input paths."""
     stream = bytearray()
     for rec in records:
-        pieces = [rec[i : i + frag_size * 997] for i in range(0, len(rec), frag_size * 997)] or [b""]
+        pieces = [rec[i : i + frag_size * 997] for i in range(0, len(rec), frag_size * 997)] or [
+            b""
+        ]
         for j, piece in enumerate(pieces):
             stream += frag(piece, j == len(pieces) - 1)
     dec = RecordDecoder()

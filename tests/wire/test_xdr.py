@@ -13,20 +13,46 @@ from gfrpc.wire import xdr
 from gfrpc.wire.xdr import XdrReader, XdrWriter
 
 Item = xdr.struct("Item", [("name", xdr.String()), ("num", xdr.UHyper), ("ver", xdr.UHyper)])
-Everything = xdr.struct("Everything", [
-    ("i", xdr.Int), ("u", xdr.UInt), ("h", xdr.Hyper), ("uh", xdr.UHyper), ("b", xdr.Bool),
-    ("d", xdr.Double), ("e", xdr.Enum()), ("fixed", xdr.FixedOpaque(5)), ("op", xdr.Opaque(64)),
-    ("s", xdr.String(64)), ("arr", xdr.Array(xdr.Int, 10)), ("opt", xdr.Optional(Item)),
-    ("lst", xdr.LinkedList(Item)),
-    ("un", xdr.Union(xdr.Int, {1: xdr.Hyper, 2: xdr.String(), 3: None})),
-    ("tail", xdr.UInt),
-])
+Everything = xdr.struct(
+    "Everything",
+    [
+        ("i", xdr.Int),
+        ("u", xdr.UInt),
+        ("h", xdr.Hyper),
+        ("uh", xdr.UHyper),
+        ("b", xdr.Bool),
+        ("d", xdr.Double),
+        ("e", xdr.Enum()),
+        ("fixed", xdr.FixedOpaque(5)),
+        ("op", xdr.Opaque(64)),
+        ("s", xdr.String(64)),
+        ("arr", xdr.Array(xdr.Int, 10)),
+        ("opt", xdr.Optional(Item)),
+        ("lst", xdr.LinkedList(Item)),
+        ("un", xdr.Union(xdr.Int, {1: xdr.Hyper, 2: xdr.String(), 3: None})),
+        ("tail", xdr.UInt),
+    ],
+)
 
 
 def _sample() -> object:
-    return Everything(-5, 7, -(1 << 40), 1 << 63, True, 1.5, 3, b"abcde", b"xy", "h\u00e9llo",
-                      [1, -2, 3], Item("a", 1, 2), [Item("p", 3, 4), Item("qq", 5, 6)],
-                      (2, "arm"), 99)
+    return Everything(
+        -5,
+        7,
+        -(1 << 40),
+        1 << 63,
+        True,
+        1.5,
+        3,
+        b"abcde",
+        b"xy",
+        "h\u00e9llo",
+        [1, -2, 3],
+        Item("a", 1, 2),
+        [Item("p", 3, 4), Item("qq", 5, 6)],
+        (2, "arm"),
+        99,
+    )
 
 
 def test_primitives_big_endian() -> None:
@@ -39,11 +65,18 @@ def test_primitives_big_endian() -> None:
     w.bool(True)
     w.double(1.0)
     data = w.getvalue()
-    assert data.hex() == ("ffffffff" "01020304" "fffffffffffffffe" "0102030405060708"
-                          "00000001" "3ff0000000000000")
+    assert data.hex() == (
+        "ffffffff01020304fffffffffffffffe0102030405060708000000013ff0000000000000"
+    )
     r = XdrReader(data)
     assert (r.i32(), r.u32(), r.i64(), r.u64(), r.bool(), r.double()) == (
-        -1, 0x01020304, -2, 0x0102030405060708, True, 1.0)
+        -1,
+        0x01020304,
+        -2,
+        0x0102030405060708,
+        True,
+        1.0,
+    )
     assert r.remaining() == 0
 
 
@@ -53,7 +86,7 @@ def test_opaque_and_string_padding() -> None:
     w.opaque(b"abcde")
     w.string("ab")
     w.fixed_opaque(b"xyz", 3)
-    assert w.getvalue().hex() == "00000005" "6162636465000000" "00000002" "61620000" "78797a00"
+    assert w.getvalue().hex() == "000000056162636465000000000000026162000078797a00"
 
 
 def test_opaque_is_zero_copy_view() -> None:
@@ -100,10 +133,17 @@ def test_bool_must_be_zero_or_one() -> None:
 def test_out_of_range_values_are_local_errors() -> None:
     """Encoding a value that does not fit its XDR type raises LocalProtocolError."""
     w = XdrWriter()
-    for call in (lambda: w.u32(-1), lambda: w.i32(1 << 31), lambda: w.u64(1 << 64),
-                 lambda: w.i64(-(1 << 63) - 1), lambda: w.bool(2),
-                 lambda: w.fixed_opaque(b"ab", 3), lambda: w.u32("x"), lambda: w.string("\ud800"),
-                 lambda: w.opaque("text")):  # type: ignore[arg-type]
+    for call in (
+        lambda: w.u32(-1),
+        lambda: w.i32(1 << 31),
+        lambda: w.u64(1 << 64),
+        lambda: w.i64(-(1 << 63) - 1),
+        lambda: w.bool(2),
+        lambda: w.fixed_opaque(b"ab", 3),
+        lambda: w.u32("x"),
+        lambda: w.string("\ud800"),
+        lambda: w.opaque("text"),
+    ):  # type: ignore[arg-type]
         with pytest.raises(LocalProtocolError):
             call()
     with pytest.raises(LocalProtocolError):
@@ -142,12 +182,12 @@ def test_trailing_bytes() -> None:
 def test_optional_and_linked_list_wire_form() -> None:
     """T *p is a bool then T; a linked list chains items with 1 and ends with 0."""
     Lst = xdr.struct("Lst", [("items", xdr.LinkedList(xdr.UInt)), ("opt", xdr.Optional(xdr.UInt))])
-    assert Lst([7, 8], None).pack().hex() == "00000001" "00000007" "00000001" "00000008" \
-        "00000000" "00000000"
-    assert Lst.unpack(bytes.fromhex("00000000" "00000001" "00000009")) == Lst([], 9)
+    assert Lst([7, 8], None).pack().hex() == "000000010000000700000001000000080000000000000000"
+    assert Lst.unpack(bytes.fromhex("000000000000000100000009")) == Lst([], 9)
     with pytest.raises(RemoteProtocolError):
         XdrReader(bytes.fromhex("00000001000000010000000100000001")).linked_list(
-            XdrReader.u32, max_count=1)
+            XdrReader.u32, max_count=1
+        )
 
 
 def test_union_arms() -> None:
@@ -156,7 +196,7 @@ def test_union_arms() -> None:
     w = XdrWriter()
     u.encode(w, (1, 5))
     u.encode(w, (2, None))
-    assert w.getvalue().hex() == "00000001" "00000005" "00000002"
+    assert w.getvalue().hex() == "000000010000000500000002"
     r = XdrReader(w.getvalue())
     assert u.decode(r) == (1, 5) and u.decode(r) == (2, None)
     with pytest.raises(RemoteProtocolError):
@@ -164,7 +204,7 @@ def test_union_arms() -> None:
     with pytest.raises(LocalProtocolError):
         u.encode(XdrWriter(), (3, 1))
     d = xdr.Union(xdr.Int, {1: xdr.UInt}, default=xdr.Hyper)
-    assert d.decode(XdrReader(bytes.fromhex("00000009" "0000000000000004"))) == (9, 4)
+    assert d.decode(XdrReader(bytes.fromhex("000000090000000000000004"))) == (9, 4)
 
 
 def test_enum_validation() -> None:
@@ -174,6 +214,7 @@ def test_enum_validation() -> None:
     class Color(enum.IntEnum):
         RED = 0
         BLUE = 2
+
     e = xdr.Enum(Color)
     assert e.decode(XdrReader(bytes.fromhex("00000002"))) is Color.BLUE
     with pytest.raises(RemoteProtocolError):
@@ -200,13 +241,23 @@ def test_rest_returns_remaining_view() -> None:
 
 _items = st.builds(Item, st.text(max_size=8), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
 _everything = st.builds(
-    Everything, st.integers(-2**31, 2**31 - 1), st.integers(0, 2**32 - 1),
-    st.integers(-2**63, 2**63 - 1), st.integers(0, 2**64 - 1), st.booleans(),
-    st.floats(allow_nan=False), st.integers(-2**31, 2**31 - 1), st.binary(min_size=5, max_size=5),
-    st.binary(max_size=64), st.text(max_size=16), st.lists(st.integers(-2**31, 2**31 - 1),
-                                                            max_size=10),
-    st.none() | _items, st.lists(_items, max_size=4),
-    st.sampled_from([(1, 5), (2, "x"), (3, None), (1, -(2**63))]), st.integers(0, 2**32 - 1))
+    Everything,
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(0, 2**32 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(0, 2**64 - 1),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.integers(-(2**31), 2**31 - 1),
+    st.binary(min_size=5, max_size=5),
+    st.binary(max_size=64),
+    st.text(max_size=16),
+    st.lists(st.integers(-(2**31), 2**31 - 1), max_size=10),
+    st.none() | _items,
+    st.lists(_items, max_size=4),
+    st.sampled_from([(1, 5), (2, "x"), (3, None), (1, -(2**63))]),
+    st.integers(0, 2**32 - 1),
+)
 
 
 @given(_everything)

@@ -42,6 +42,7 @@ def _nodelay(sock: socket.socket) -> None:
 
 # -- how much to send (shared with the gfrpc load) ---------------------------------------
 
+
 class Budget:
     """Shared stop rule of one run: a deadline and/or a number of calls (thread-safe)."""
 
@@ -113,8 +114,15 @@ class BaselineServer:
 class BaselineLoad:
     """``connections`` blocking client threads against a BaselineServer."""
 
-    def __init__(self, host: str, port: int, connections: int, tls: ssl.SSLContext | None,
-                 payload_size: int, window: int = 1) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        connections: int,
+        tls: ssl.SSLContext | None,
+        payload_size: int,
+        window: int = 1,
+    ) -> None:
         self.address = (host, port)
         self.connections = connections
         self.tls = tls
@@ -174,8 +182,10 @@ class BaselineLoad:
             except BaseException as exc:  # noqa: B036 - reported to the caller
                 errors.append(exc)
 
-        threads = [threading.Thread(target=worker, args=(i, s), daemon=True)
-                   for i, s in enumerate(self._socks)]
+        threads = [
+            threading.Thread(target=worker, args=(i, s), daemon=True)
+            for i, s in enumerate(self._socks)
+        ]
         for t in threads:
             t.start()
         t0 = time.monotonic()

@@ -43,10 +43,14 @@ class Daemon:
     def __init__(self, args: list[str], log: Path) -> None:
         self.args, self.log = args, log
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gfrpc.cli", *args],
-                                         stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, env=child_env(),
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gfrpc.cli", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                start_new_session=True,
+            )
         self.pid = self.proc.pid
         self.port = 0
 
@@ -59,8 +63,9 @@ class Daemon:
                 self.port = int(m.group(2))
             elif self.proc.poll() is not None or time.monotonic() > deadline:
                 why = "exited" if self.proc.poll() is not None else "is not ready in time"
-                raise DaemonError(f"`gfrpc {self.args[0]}` {why}; {self.log}:\n"
-                                  + tail(self.log, 15))
+                raise DaemonError(
+                    f"`gfrpc {self.args[0]}` {why}; {self.log}:\n" + tail(self.log, 15)
+                )
             else:
                 time.sleep(0.05)
         return self.port
@@ -72,12 +77,33 @@ class Daemon:
 class GfrpcBrick(Daemon):
     """A gfrpc brick on ``directory``, 127.0.0.1 and a free port, ready once constructed."""
 
-    def __init__(self, directory: Path, *, volname: str, tls_dir: Path | None,
-                 poller: str = "pool", event_threads: int = 2, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        volname: str,
+        tls_dir: Path | None,
+        poller: str = "pool",
+        event_threads: int = 2,
+        timeout: float = 30.0,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir, self.volname, self.tls = directory, volname, tls_dir is not None
-        args = ["brick", "--dir", str(directory), "--port", "0", "--host", HOST,
-                "--volname", volname, "--poller", poller, "--event-threads", str(event_threads)]
+        args = [
+            "brick",
+            "--dir",
+            str(directory),
+            "--port",
+            "0",
+            "--host",
+            HOST,
+            "--volname",
+            volname,
+            "--poller",
+            poller,
+            "--event-threads",
+            str(event_threads),
+        ]
         if tls_dir is not None:
             args += ["--tls", "--tls-dir", str(tls_dir)]
         super().__init__(args, directory.parent / f"{directory.name}.log")
@@ -90,5 +116,12 @@ class GfrpcBrick(Daemon):
     def connect(self, tls: Any, poller: Any) -> Any:
         from gfrpc.client.volume import Volume
 
-        return Volume.connect_brick(HOST, self.port, str(self.dir.resolve()), self.volname,
-                                    tls=tls, poller=poller, timeout=30)
+        return Volume.connect_brick(
+            HOST,
+            self.port,
+            str(self.dir.resolve()),
+            self.volname,
+            tls=tls,
+            poller=poller,
+            timeout=30,
+        )

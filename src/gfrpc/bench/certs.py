@@ -54,13 +54,55 @@ def _openssl_certs(directory: str) -> None:
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", cakey, "-out", cafile, "-days", "2", "-subj", "/CN=gfrpc-bench-ca")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        cakey,
+        "-out",
+        cafile,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=gfrpc-bench-ca",
+    )
     csr = os.path.join(directory, "leaf.csr")
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key, "-out", csr, "-subj", f"/CN={CN}")
-    run("x509", "-req", "-in", csr, "-CA", cafile, "-CAkey", cakey, "-CAcreateserial",
-        "-out", pem, "-days", "2", "-extfile", ext)
+    run(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        csr,
+        "-subj",
+        f"/CN={CN}",
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        cafile,
+        "-CAkey",
+        cakey,
+        "-CAcreateserial",
+        "-out",
+        pem,
+        "-days",
+        "2",
+        "-extfile",
+        ext,
+    )
 
 
 def make_bench_context(directory: str, server_side: bool):  # -> ssl.SSLContext

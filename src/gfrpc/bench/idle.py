@@ -60,28 +60,68 @@ def fd_count(pid: int) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--connections", type=int, default=1000, metavar="N",
-                   help="idle connections to open (default 1000; mark mode uses N/10)")
-    p.add_argument("--poller", action="append", choices=POLLER_NAMES, default=None,
-                   help="poller(s) to measure (repeatable; default all)")
-    p.add_argument("--mode", action="append", choices=MODES, default=None,
-                   help="tcp, tls (never handshaking) or mark (1 GiB record mark); "
-                   "repeatable; default tcp and tls")
-    p.add_argument("--brick-arg", action="append", default=None, metavar="ARG",
-                   help="argument for gfrpc brick (repeatable, e.g. --brick-arg=--poller-x); "
-                   "default: the three timeouts off, so that nothing is closed while measuring")
-    p.add_argument("--settle", type=float, default=60.0, metavar="S",
-                   help="longest wait for the brick to accept or drop the connections (default 60 s)")
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="idle connections to open (default 1000; mark mode uses N/10)",
+    )
+    p.add_argument(
+        "--poller",
+        action="append",
+        choices=POLLER_NAMES,
+        default=None,
+        help="poller(s) to measure (repeatable; default all)",
+    )
+    p.add_argument(
+        "--mode",
+        action="append",
+        choices=MODES,
+        default=None,
+        help="tcp, tls (never handshaking) or mark (1 GiB record mark); "
+        "repeatable; default tcp and tls",
+    )
+    p.add_argument(
+        "--brick-arg",
+        action="append",
+        default=None,
+        metavar="ARG",
+        help="argument for gfrpc brick (repeatable, e.g. --brick-arg=--poller-x); "
+        "default: the three timeouts off, so that nothing is closed while measuring",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="longest wait for the brick to accept or drop the connections (default 60 s)",
+    )
 
 
-def _start_brick(workdir: str, poller: str, tls: bool, extra: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+def _start_brick(
+    workdir: str, poller: str, tls: bool, extra: list[str]
+) -> tuple[subprocess.Popen[bytes], int]:
     brick = os.path.join(workdir, f"brick-{poller}-{int(tls)}")
     os.makedirs(brick, exist_ok=True)
-    cmd = [sys.executable, "-m", "gfrpc.cli", "brick", "--dir", brick, "--host", "127.0.0.1",
-           "--port", "0", "--poller", poller, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gfrpc.cli",
+        "brick",
+        "--dir",
+        brick,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--poller",
+        poller,
+        *extra,
+    ]
     if tls:
         cmd += ["--tls", "--tls-dir", os.path.join(workdir, "tls")]
-    log_path = brick + ".log"   # a file, not a pipe: a full pipe would stall the brick's logging
+    log_path = brick + ".log"  # a file, not a pipe: a full pipe would stall the brick's logging
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stderr=log_file, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -105,8 +145,9 @@ def _wait_fds(pid: int, pred: Callable[[int], bool], settle: float) -> bool:
     return False
 
 
-def measure(poller: str, mode: str, n: int, workdir: str, extra: list[str],
-            settle: float) -> tuple[Sample, Sample, Sample, int]:
+def measure(
+    poller: str, mode: str, n: int, workdir: str, extra: list[str], settle: float
+) -> tuple[Sample, Sample, Sample, int]:
     """(before, with N connections, after closing them, connections the brick held)."""
     proc, port = _start_brick(workdir, poller, mode == "tls", extra)
     socks: list[socket.socket] = []
@@ -148,22 +189,40 @@ def run(args: argparse.Namespace) -> int:
     workdir = tempfile.mkdtemp(prefix="gfrpc-idle-")
     try:
         if "tls" in modes:
-            subprocess.run([sys.executable, "-m", "gfrpc.cli", "certs", os.path.join(workdir, "tls"),
-                            "--cn", "brick"], check=True, stdout=subprocess.DEVNULL)
-        print(f"{'poller':<10} {'mode':<5} {'conns':>6} {'held':>6} {'RSS0 MiB':>9} "
-              f"{'RSS-N MiB':>10} {'KiB/conn':>9} {'RSS-after':>10} {'thr0':>5} {'thrN':>5} "
-              f"{'thr-after':>9}")
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "gfrpc.cli",
+                    "certs",
+                    os.path.join(workdir, "tls"),
+                    "--cn",
+                    "brick",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        print(
+            f"{'poller':<10} {'mode':<5} {'conns':>6} {'held':>6} {'RSS0 MiB':>9} "
+            f"{'RSS-N MiB':>10} {'KiB/conn':>9} {'RSS-after':>10} {'thr0':>5} {'thrN':>5} "
+            f"{'thr-after':>9}"
+        )
         for poller in pollers:
             for mode in modes:
                 n = max(1, args.connections // 10) if mode == "mark" else args.connections
-                extra = (list(args.brick_arg) if args.brick_arg is not None else
-                         ["--handshake-timeout=0", "--first-request-timeout=0",
-                          "--frame-timeout=0"])
+                extra = (
+                    list(args.brick_arg)
+                    if args.brick_arg is not None
+                    else ["--handshake-timeout=0", "--first-request-timeout=0", "--frame-timeout=0"]
+                )
                 b, d, a, held = measure(poller, mode, n, workdir, extra, args.settle)
                 per = (d.rss_kib - b.rss_kib) / max(1, n)
-                print(f"{poller:<10} {mode:<5} {n:>6} {held:>6} {b.rss_kib / 1024:>9.1f} "
-                      f"{d.rss_kib / 1024:>10.1f} {per:>9.1f} {a.rss_kib / 1024:>10.1f} "
-                      f"{b.threads:>5} {d.threads:>5} {a.threads:>9}", flush=True)
+                print(
+                    f"{poller:<10} {mode:<5} {n:>6} {held:>6} {b.rss_kib / 1024:>9.1f} "
+                    f"{d.rss_kib / 1024:>10.1f} {per:>9.1f} {a.rss_kib / 1024:>10.1f} "
+                    f"{b.threads:>5} {d.threads:>5} {a.threads:>9}",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

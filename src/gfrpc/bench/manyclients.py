@@ -70,8 +70,15 @@ def content(tag: str, size: int) -> bytes:
 class RawClient:
     """One connection speaking raw v400 FOPs; ``timed`` records each call's latency."""
 
-    def __init__(self, address: str, brick_path: str, poller: Poller, *, tls: Any = None,
-                 record: Callable[[str, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        brick_path: str,
+        poller: Poller,
+        *,
+        tls: Any = None,
+        record: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.brick_path = brick_path
         self.rpc = RpcClient(address, poller=poller, tls=tls, ping_timeout=0, frame_timeout=120)
         self._record = record
@@ -81,13 +88,20 @@ class RawClient:
         self.rpc.connect(timeout=60)
         params: dict[str, str | int | bytes] = {
             "process-uuid": f"CTX_ID:{os.urandom(8).hex()}-GRAPH_ID:0-PID:{os.getpid()}-"
-                            "HOST:load-PC_NAME:load-client-0-RECON_NO:-0",
-            "fops-version": fp.GLUSTER_FOP_PROGRAM, "remote-subvolume": self.brick_path,
-            "opversion": 100000, "client-version": "10.3", "transport-type": "socket",
+            "HOST:load-PC_NAME:load-client-0-RECON_NO:-0",
+            "fops-version": fp.GLUSTER_FOP_PROGRAM,
+            "remote-subvolume": self.brick_path,
+            "opversion": 100000,
+            "client-version": "10.3",
+            "transport-type": "socket",
             "clnt-lk-version": 1,
         }
-        body = self.rpc.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                             hs.GfSetvolumeReq(dict=encode_serialized_dict(params)).pack()).body
+        body = self.rpc.call(
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            hs.GfSetvolumeReq(dict=encode_serialized_dict(params)).pack(),
+        ).body
         rsp = hs.GfSetvolumeRsp.unpack(body)
         if rsp.op_ret != 0:
             raise CheckFailed(f"SETVOLUME: op_ret {rsp.op_ret} errno {rsp.op_errno}")
@@ -112,19 +126,28 @@ class RawClient:
         return self.fop(P.LOOKUP, fp.GfxLookupReq(pargfid=pargfid, bname=name))[0]
 
     def mkdir(self, pargfid: bytes, name: str) -> bytes:
-        rsp, _ = self.fop(P.MKDIR, fp.GfxMkdirReq(pargfid=pargfid, bname=name, mode=0o755,
-                                                  umask=0o022))
+        rsp, _ = self.fop(
+            P.MKDIR, fp.GfxMkdirReq(pargfid=pargfid, bname=name, mode=0o755, umask=0o022)
+        )
         return bytes(rsp.stat.ia_gfid)
 
     def create(self, pargfid: bytes, name: str) -> tuple[bytes, int]:
-        rsp, _ = self.fop(P.CREATE, fp.GfxCreateReq(
-            pargfid=pargfid, bname=name, flags=os.O_RDWR | os.O_CREAT | os.O_EXCL, mode=0o644,
-            umask=0o022))
+        rsp, _ = self.fop(
+            P.CREATE,
+            fp.GfxCreateReq(
+                pargfid=pargfid,
+                bname=name,
+                flags=os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                mode=0o644,
+                umask=0o022,
+            ),
+        )
         return bytes(rsp.stat.ia_gfid), rsp.fd
 
     def write(self, gfid: bytes, fd: int, offset: int, data: bytes) -> None:
-        rsp, _ = self.fop(P.WRITE, fp.GfxWriteReq(gfid=gfid, fd=fd, offset=offset,
-                                                  size=len(data)), data)
+        rsp, _ = self.fop(
+            P.WRITE, fp.GfxWriteReq(gfid=gfid, fd=fd, offset=offset, size=len(data)), data
+        )
         if rsp.op_ret != len(data):
             raise CheckFailed(f"WRITE: {rsp.op_ret} of {len(data)} bytes")
 
@@ -146,11 +169,13 @@ class RawClient:
         try:
             while True:
                 if plus:
-                    rsp, _ = self.fop(P.READDIRP, fp.GfxReaddirpReq(gfid=gfid, fd=fd,
-                                                                    offset=offset, size=65536))
+                    rsp, _ = self.fop(
+                        P.READDIRP, fp.GfxReaddirpReq(gfid=gfid, fd=fd, offset=offset, size=65536)
+                    )
                 else:
-                    rsp, _ = self.fop(P.READDIR, fp.GfxReaddirReq(gfid=gfid, fd=fd,
-                                                                  offset=offset, size=65536))
+                    rsp, _ = self.fop(
+                        P.READDIR, fp.GfxReaddirReq(gfid=gfid, fd=fd, offset=offset, size=65536)
+                    )
                 if not rsp.reply:
                     return out
                 for e in rsp.reply:
@@ -177,7 +202,7 @@ class LoadResult:
     bytes_verified: int = 0
     elapsed: float = 0.0
     steady_connections: int = 0
-    brick: dict[str, int] = field(default_factory=dict)   # rss, threads while all connected
+    brick: dict[str, int] = field(default_factory=dict)  # rss, threads while all connected
     client_threads: int = 0
     client_rss: int = 0
 
@@ -186,28 +211,35 @@ class LoadResult:
         if kind is not None:
             values = self.latency.get(kind, [])
         else:
-            values = [v for k, vs in self.latency.items() if k != "CONNECT+SETVOLUME"
-                      for v in vs]
+            values = [v for k, vs in self.latency.items() if k != "CONNECT+SETVOLUME" for v in vs]
         return percentile(sorted(values), q)
 
     def lines(self) -> list[str]:
         total = sum(self.ops.values())
-        out = [f"{self.clients} clients, {self.threads} driver threads: {total} calls in "
-               f"{self.elapsed:.1f} s ({total / max(self.elapsed, 1e-9):.0f}/s), "
-               f"{self.error_count} errors, {self.bytes_verified} bytes verified",
-               f"latency of FOPs ms: p50 {self.p(0.5) * 1e3:.2f} p99 {self.p(0.99) * 1e3:.2f} "
-               f"max {self.p(1.0) * 1e3:.2f}; connect+SETVOLUME p99 "
-               f"{self.p(0.99, 'CONNECT+SETVOLUME') * 1e3:.1f} ms"]
+        out = [
+            f"{self.clients} clients, {self.threads} driver threads: {total} calls in "
+            f"{self.elapsed:.1f} s ({total / max(self.elapsed, 1e-9):.0f}/s), "
+            f"{self.error_count} errors, {self.bytes_verified} bytes verified",
+            f"latency of FOPs ms: p50 {self.p(0.5) * 1e3:.2f} p99 {self.p(0.99) * 1e3:.2f} "
+            f"max {self.p(1.0) * 1e3:.2f}; connect+SETVOLUME p99 "
+            f"{self.p(0.99, 'CONNECT+SETVOLUME') * 1e3:.1f} ms",
+        ]
         for kind in sorted(self.latency):
-            out.append(f"  {kind:<18} n={len(self.latency[kind]):<6} p99 "
-                       f"{self.p(0.99, kind) * 1e3:8.2f} ms")
+            out.append(
+                f"  {kind:<18} n={len(self.latency[kind]):<6} p99 "
+                f"{self.p(0.99, kind) * 1e3:8.2f} ms"
+            )
         if self.brick:
-            out.append(f"brick with {self.steady_connections} connections: RSS "
-                       f"{self.brick['rss'] / (1 << 20):.1f} MiB, {self.brick['threads']} threads "
-                       f"(before clients: RSS {self.brick['rss0'] / (1 << 20):.1f} MiB, "
-                       f"{self.brick['threads0']} threads)")
-        out.append(f"client process: {self.client_threads} threads, RSS "
-                   f"{self.client_rss / (1 << 20):.1f} MiB")
+            out.append(
+                f"brick with {self.steady_connections} connections: RSS "
+                f"{self.brick['rss'] / (1 << 20):.1f} MiB, {self.brick['threads']} threads "
+                f"(before clients: RSS {self.brick['rss0'] / (1 << 20):.1f} MiB, "
+                f"{self.brick['threads0']} threads)"
+            )
+        out.append(
+            f"client process: {self.client_threads} threads, RSS "
+            f"{self.client_rss / (1 << 20):.1f} MiB"
+        )
         return out
 
 
@@ -233,10 +265,20 @@ def _setup(c: RawClient, prefix: str) -> _Shared:
     return _Shared(load, shared, files)
 
 
-def run_load(address: str, brick_path: str, *, clients: int = 1000, threads: int = 32,
-             rounds: int = 2, poller: str = "pool", event_threads: int = 2, tls: Any = None,
-             brick_pid: int | None = None, prefix: str | None = None,
-             say: Callable[[str], None] | None = None) -> LoadResult:
+def run_load(
+    address: str,
+    brick_path: str,
+    *,
+    clients: int = 1000,
+    threads: int = 32,
+    rounds: int = 2,
+    poller: str = "pool",
+    event_threads: int = 2,
+    tls: Any = None,
+    brick_pid: int | None = None,
+    prefix: str | None = None,
+    say: Callable[[str], None] | None = None,
+) -> LoadResult:
     """Run the load described in the module docstring against the brick at ``address``."""
     prefix = prefix or f"many-{os.getpid()}-{int(time.time())}"
     result = LoadResult(clients=clients, threads=threads)
@@ -261,7 +303,7 @@ def run_load(address: str, brick_path: str, *, clients: int = 1000, threads: int
     p.start()
     admin = RawClient(address, brick_path, p, tls=tls)
     conns: list[RawClient | None] = [None] * clients
-    own: dict[int, tuple[bytes, bytes]] = {}   # i -> (gfid, content so far)
+    own: dict[int, tuple[bytes, bytes]] = {}  # i -> (gfid, content so far)
     try:
         if brick_pid is not None:
             result.brick = {"rss0": rss_bytes(brick_pid), "threads0": thread_count(brick_pid)}
@@ -332,8 +374,10 @@ def run_load(address: str, brick_path: str, *, clients: int = 1000, threads: int
                     except Exception as exc:
                         fail(f"client {i} steady {r}", exc)
 
-        workers = [threading.Thread(target=driver, args=(k,), name=f"load-driver-{k}",
-                                    daemon=True) for k in range(threads)]
+        workers = [
+            threading.Thread(target=driver, args=(k,), name=f"load-driver-{k}", daemon=True)
+            for k in range(threads)
+        ]
         for w in workers:
             w.start()
         phase_done.wait()
@@ -344,8 +388,10 @@ def run_load(address: str, brick_path: str, *, clients: int = 1000, threads: int
         result.client_threads = thread_count()
         result.client_rss = rss_bytes()
         if say:
-            say(f"all {clients} clients done with their first mix; "
-                f"{result.steady_connections} connected; steady rounds start")
+            say(
+                f"all {clients} clients done with their first mix; "
+                f"{result.steady_connections} connected; steady rounds start"
+            )
         go_steady.set()
         for w in workers:
             w.join()
@@ -353,10 +399,14 @@ def run_load(address: str, brick_path: str, *, clients: int = 1000, threads: int
         listing = admin.list_dir(setup.load, plus=False)
         expected = {f"c{i:04d}" for i in own}
         if set(listing) != expected:
-            fail("final listing of load/",
-                 CheckFailed(f"{len(listing)} names, {len(expected)} expected; "
-                             f"missing {sorted(expected - set(listing))[:5]}, "
-                             f"unexpected {sorted(set(listing) - expected)[:5]}"))
+            fail(
+                "final listing of load/",
+                CheckFailed(
+                    f"{len(listing)} names, {len(expected)} expected; "
+                    f"missing {sorted(expected - set(listing))[:5]}, "
+                    f"unexpected {sorted(set(listing) - expected)[:5]}"
+                ),
+            )
         if len(own) != clients:
             fail("clients", CheckFailed(f"only {len(own)} of {clients} created their file"))
         return result

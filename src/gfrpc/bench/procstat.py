@@ -71,8 +71,13 @@ def fd_count(pid: int | str = "self", *, exclude: re.Pattern[str] | None = None)
 HASH_DIR_CACHE = re.compile(r"/\.glusterfs/[0-9a-f]{2}$")
 
 
-def settled_fd_count(pid: int | str, *, exclude: re.Pattern[str] | None = None,
-                     timeout: float = 1.0, interval: float = 0.02) -> tuple[int, int]:
+def settled_fd_count(
+    pid: int | str,
+    *,
+    exclude: re.Pattern[str] | None = None,
+    timeout: float = 1.0,
+    interval: float = 0.02,
+) -> tuple[int, int]:
     """``(counted, excluded)`` descriptors of a process that has just been left alone: the
     lowest count seen until 5 readings in a row agree or ``timeout`` passes. Work the process
     still finishes (a fire-and-forget RELEASE a client sent last) only ever closes
@@ -99,9 +104,9 @@ class Growth:
 
     first: float
     last: float
-    maximum: float   # the largest sample of the last half
-    rise: float      # fitted rise over the last half (same unit as the samples)
-    points: int      # samples in the last half
+    maximum: float  # the largest sample of the last half
+    rise: float  # fitted rise over the last half (same unit as the samples)
+    points: int  # samples in the last half
     new_peak: float = 0.0  # last half's maximum minus the first half's (0 without a first half)
 
     def limit(self, absolute: float, relative: float = 0.0) -> float:

@@ -76,15 +76,56 @@ from gfrpc.bench.realgluster_support import (
 )
 
 __all__ = [
-    "BRICK_PORT_RANGE", "CLIENT_CN", "CLI_TIMEOUT", "GF_DUMP_DUMP", "GF_DUMP_PROGRAM",
-    "GF_DUMP_VERSION", "GLUSTERD_ADDRESS", "GLUSTERD_PORT", "LOG_DIR", "PMAP_PORTBYBRICK",
-    "PMAP_PROGRAM", "PMAP_VERSION", "SERVER_CN", "START_TIMEOUT", "STOP_GRACE",
-    "SYSTEM_RUNDIR", "SYSTEM_WORKDIR", "TMP_PREFIX", "UNTRUSTED_CN", "VOLUME_LOG_SUBDIRS",
-    "BrickInfo", "GlusterD", "GlusterError", "GlusterUnavailable", "GlusterVolume", "TLSFiles",
-    "TLSMaterial", "brick_host", "brick_log_path", "check_prerequisites", "client_volfile",
-    "cmdline", "collect_logs", "fuse_log_path", "fuse_mount", "gf_dump", "is_mounted",
-    "listener_pids", "make_tls_material", "mounts_under", "pid_alive", "pmap_port_by_brick",
-    "port_open", "read_pidfile", "require", "rpc_call", "run", "stop_pid", "tail", "unmount",
+    "BRICK_PORT_RANGE",
+    "CLIENT_CN",
+    "CLI_TIMEOUT",
+    "GF_DUMP_DUMP",
+    "GF_DUMP_PROGRAM",
+    "GF_DUMP_VERSION",
+    "GLUSTERD_ADDRESS",
+    "GLUSTERD_PORT",
+    "LOG_DIR",
+    "PMAP_PORTBYBRICK",
+    "PMAP_PROGRAM",
+    "PMAP_VERSION",
+    "SERVER_CN",
+    "START_TIMEOUT",
+    "STOP_GRACE",
+    "SYSTEM_RUNDIR",
+    "SYSTEM_WORKDIR",
+    "TMP_PREFIX",
+    "UNTRUSTED_CN",
+    "VOLUME_LOG_SUBDIRS",
+    "BrickInfo",
+    "GlusterD",
+    "GlusterError",
+    "GlusterUnavailable",
+    "GlusterVolume",
+    "TLSFiles",
+    "TLSMaterial",
+    "brick_host",
+    "brick_log_path",
+    "check_prerequisites",
+    "client_volfile",
+    "cmdline",
+    "collect_logs",
+    "fuse_log_path",
+    "fuse_mount",
+    "gf_dump",
+    "is_mounted",
+    "listener_pids",
+    "make_tls_material",
+    "mounts_under",
+    "pid_alive",
+    "pmap_port_by_brick",
+    "port_open",
+    "read_pidfile",
+    "require",
+    "rpc_call",
+    "run",
+    "stop_pid",
+    "tail",
+    "unmount",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -140,9 +181,15 @@ class GlusterVolume:
     def brick_log(self) -> Path:
         return brick_log_path(self.brick_path)
 
-    def client_volfile(self, *, tls_dir: Path | str | None = None, port: int | None = None,
-                       host: str = "127.0.0.1", name: str | None = None,
-                       extra_options: dict[str, str] | None = None) -> str:
+    def client_volfile(
+        self,
+        *,
+        tls_dir: Path | str | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        name: str | None = None,
+        extra_options: dict[str, str] | None = None,
+    ) -> str:
         """A hand-written protocol/client volfile (reference §6.5) aimed at this brick.
 
         With TLS the client identity defaults to ``self.tls_dir``; pass ``port`` to point the
@@ -150,9 +197,14 @@ class GlusterVolume:
         """
         if tls_dir is None and self.tls:
             tls_dir = self.tls_dir
-        return client_volfile(remote_port=port or self.port, remote_subvolume=str(self.brick_path),
-                              remote_host=host, tls_dir=tls_dir,
-                              name=name or f"{self.name}-client-0", extra_options=extra_options)
+        return client_volfile(
+            remote_port=port or self.port,
+            remote_subvolume=str(self.brick_path),
+            remote_host=host,
+            tls_dir=tls_dir,
+            name=name or f"{self.name}-client-0",
+            extra_options=extra_options,
+        )
 
 
 class GlusterD:
@@ -186,8 +238,14 @@ class GlusterD:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, host: str | None = None, *, parent: str | Path | None = None,
-              prefix: str = TMP_PREFIX, allow_secure_access: bool = False) -> GlusterD:
+    def start(
+        cls,
+        host: str | None = None,
+        *,
+        parent: str | Path | None = None,
+        prefix: str = TMP_PREFIX,
+        allow_secure_access: bool = False,
+    ) -> GlusterD:
         """Check the prerequisites and start glusterd; its private tree (volume state and
         brick directories) is a new temp dir under ``parent`` (default: the system temp dir).
         ``allow_secure_access``: start even when management TLS is on (``secure-access``).
@@ -225,36 +283,66 @@ class GlusterD:
             "    option event-threads 1\n"
             f"    option base-port {BRICK_PORT_RANGE[0]}\n"
             f"    option max-port {BRICK_PORT_RANGE[1]}\n"
-            "end-volume\n")
+            "end-volume\n"
+        )
         holders = listener_pids(GLUSTERD_PORT)
         if holders or port_open("127.0.0.1", GLUSTERD_PORT, 0.5):
             who = "; ".join(f"pid {p}: {' '.join(c.split())[:160]}" for p, c in holders)
-            hint = (" It looks like a leftover of an earlier interop or benchmark run: stop it "
-                    "by its pid." if "gfrpc-" in who else "")
-            require(False, f"port {GLUSTERD_PORT} is already in use by another process "
-                           f"({who or 'owner unknown'}); a private glusterd must run there. "
-                           f"Stop that glusterd/gfrpc daemon or wait until the port is free.{hint}")
-        argv = ["glusterd", "-N", "-f", str(self.volfile), "-l", str(self.logfile),
-                "-p", str(self.pidfile), "-L", "INFO"]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, cwd=self.root,
-                                     start_new_session=True)
+            hint = (
+                " It looks like a leftover of an earlier interop or benchmark run: stop it "
+                "by its pid."
+                if "gfrpc-" in who
+                else ""
+            )
+            require(
+                False,
+                f"port {GLUSTERD_PORT} is already in use by another process "
+                f"({who or 'owner unknown'}); a private glusterd must run there. "
+                f"Stop that glusterd/gfrpc daemon or wait until the port is free.{hint}",
+            )
+        argv = [
+            "glusterd",
+            "-N",
+            "-f",
+            str(self.volfile),
+            "-l",
+            str(self.logfile),
+            "-p",
+            str(self.pidfile),
+            "-L",
+            "INFO",
+        ]
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.root,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
-                require(False, f"glusterd exited with status {self.proc.returncode} at start-up "
-                               f"(port {GLUSTERD_PORT} taken?)\n" + self.logs())
+                require(
+                    False,
+                    f"glusterd exited with status {self.proc.returncode} at start-up "
+                    f"(port {GLUSTERD_PORT} taken?)\n" + self.logs(),
+                )
             if self.sockfile.exists() and port_open("127.0.0.1", GLUSTERD_PORT, 0.5):
                 pids = [p for p, _ in listener_pids(GLUSTERD_PORT)]
                 if pids and self.proc.pid not in pids:
-                    require(False, f"port {GLUSTERD_PORT} is served by pid(s) {pids}, not by our "
-                                   f"glusterd {self.proc.pid}")
+                    require(
+                        False,
+                        f"port {GLUSTERD_PORT} is served by pid(s) {pids}, not by our "
+                        f"glusterd {self.proc.pid}",
+                    )
                 r = self.cli("volume", "list", check=False)
                 if r.returncode == 0:
                     return
             if time.monotonic() > deadline:
-                require(False, f"glusterd did not come up within {START_TIMEOUT:.0f}s\n"
-                        + self.logs())
+                require(
+                    False, f"glusterd did not come up within {START_TIMEOUT:.0f}s\n" + self.logs()
+                )
             time.sleep(0.1)
 
     @property
@@ -332,21 +420,30 @@ class GlusterD:
 
     # ---- CLI ---------------------------------------------------------------------------------
 
-    def cli(self, *args: str, xml: bool = False, check: bool = True,
-            timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, xml: bool = False, check: bool = True, timeout: float = CLI_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``gluster --mode=script ...`` against our glusterd's private socket."""
-        argv = ["gluster", f"--glusterd-sock={self.sockfile}", f"--log-file={self.cli_logfile}",
-                "--mode=script", *args]
+        argv = [
+            "gluster",
+            f"--glusterd-sock={self.sockfile}",
+            f"--log-file={self.cli_logfile}",
+            "--mode=script",
+            *args,
+        ]
         if xml:
             argv.append("--xml")
         try:
             r = run(argv, timeout=timeout)
         except subprocess.TimeoutExpired as e:
-            raise GlusterError(f"`{' '.join(argv)}` timed out after {timeout:.0f}s\n"
-                               + self.logs()) from e
+            raise GlusterError(
+                f"`{' '.join(argv)}` timed out after {timeout:.0f}s\n" + self.logs()
+            ) from e
         if check and r.returncode != 0:
-            raise GlusterError(f"`{' '.join(argv)}` failed ({r.returncode}): "
-                               f"{(r.stdout + r.stderr).strip()}\n" + self.logs())
+            raise GlusterError(
+                f"`{' '.join(argv)}` failed ({r.returncode}): "
+                f"{(r.stdout + r.stderr).strip()}\n" + self.logs()
+            )
         return r
 
     def volume_status(self, name: str) -> list[dict[str, str]]:
@@ -360,16 +457,23 @@ class GlusterD:
             raise GlusterError(f"volume status {name}: {tree.findtext('opErrstr')}")
         nodes = []
         for node in tree.iter("node"):
-            nodes.append({child.tag: (child.text or "").strip() for child in node
-                          if child.tag != "ports"}
-                         | {"tcp": (node.findtext("ports/tcp") or "").strip()})
+            nodes.append(
+                {child.tag: (child.text or "").strip() for child in node if child.tag != "ports"}
+                | {"tcp": (node.findtext("ports/tcp") or "").strip()}
+            )
         return nodes
 
     # ---- volumes -----------------------------------------------------------------------------
 
-    def create_volume(self, name: str | None = None, *, bricks: int = 1,
-                      tls: TLSMaterial | None = None, options: dict[str, str] | None = None,
-                      start: bool = True) -> GlusterVolume:
+    def create_volume(
+        self,
+        name: str | None = None,
+        *,
+        bricks: int = 1,
+        tls: TLSMaterial | None = None,
+        options: dict[str, str] | None = None,
+        start: bool = True,
+    ) -> GlusterVolume:
         """Create a plain distribute volume of ``bricks`` bricks (``force``), set ``options``
         (and the TLS ones), and unless ``start=False`` start it and return once every brick
         serves its port.
@@ -386,22 +490,31 @@ class GlusterD:
             path.mkdir(parents=True, exist_ok=True)
         opts: dict[str, str] = {}
         if tls is not None:
-            opts |= {"ssl.own-cert": str(tls.server.cert),
-                     "ssl.private-key": str(tls.server.key),
-                     "ssl.ca-list": str(tls.server.ca),
-                     "client.ssl": "on",
-                     "server.ssl": "on"}
+            opts |= {
+                "ssl.own-cert": str(tls.server.cert),
+                "ssl.private-key": str(tls.server.key),
+                "ssl.ca-list": str(tls.server.ca),
+                "client.ssl": "on",
+                "server.ssl": "on",
+            }
         opts |= options or {}
         self._history[name] = paths
         self.cli("volume", "create", name, *(f"{self.host}:{p}" for p in paths), "force")
         self._created.add(name)
         for k, v in opts.items():
             self.cli("volume", "set", name, k, v)
-        vol = GlusterVolume(name=name, host=self.host, brick_path=paths[0], port=0, pid=0,
-                            tls=tls is not None,
-                            tls_dir=tls.client.dir if tls else None,
-                            server_tls_dir=tls.server.dir if tls else None,
-                            options=opts, bricks=[BrickInfo(p) for p in paths])
+        vol = GlusterVolume(
+            name=name,
+            host=self.host,
+            brick_path=paths[0],
+            port=0,
+            pid=0,
+            tls=tls is not None,
+            tls_dir=tls.client.dir if tls else None,
+            server_tls_dir=tls.server.dir if tls else None,
+            options=opts,
+            bricks=[BrickInfo(p) for p in paths],
+        )
         self.volumes[name] = vol
         return self.start_volume(name) if start else vol
 
@@ -412,9 +525,11 @@ class GlusterD:
         if vol is None or name not in self._created:
             raise GlusterError(f"refusing to start volume {name!r}: not created by this harness")
         r = self.cli("volume", "start", name, check=False)
-        require(r.returncode == 0, f"`gluster volume start {name}` failed: "
-                                   f"{(r.stdout + r.stderr).strip()}\n"
-                                   + self.logs(*(b.log for b in vol.bricks)))
+        require(
+            r.returncode == 0,
+            f"`gluster volume start {name}` failed: "
+            f"{(r.stdout + r.stderr).strip()}\n" + self.logs(*(b.log for b in vol.bricks)),
+        )
         vol.bricks = self._wait_bricks_online(name, [b.path for b in vol.bricks])
         return self._adopt(vol)
 
@@ -429,12 +544,13 @@ class GlusterD:
             if self._is_ours(b.pid):
                 stop_pid(b.pid)
         r = self.cli("volume", "start", name, "force", check=False)
-        require(r.returncode == 0, f"`gluster volume start {name} force` failed: "
-                                   f"{(r.stdout + r.stderr).strip()}\n"
-                                   + self.logs(*(b.log for b in vol.bricks)))
+        require(
+            r.returncode == 0,
+            f"`gluster volume start {name} force` failed: "
+            f"{(r.stdout + r.stderr).strip()}\n" + self.logs(*(b.log for b in vol.bricks)),
+        )
         old_pids = {b.pid for b in vol.bricks}
-        vol.bricks = self._wait_bricks_online(name, [b.path for b in vol.bricks],
-                                              not_pids=old_pids)
+        vol.bricks = self._wait_bricks_online(name, [b.path for b in vol.bricks], not_pids=old_pids)
         return self._adopt(vol)
 
     def _adopt(self, vol: GlusterVolume) -> GlusterVolume:
@@ -448,8 +564,9 @@ class GlusterD:
         vol.brick_path, vol.port, vol.pid, vol.brick_socket = b0.path, b0.port, b0.pid, b0.socket
         return vol
 
-    def _wait_bricks_online(self, name: str, paths: list[Path], *,
-                            not_pids: set[int] | frozenset[int] = frozenset()) -> list[BrickInfo]:
+    def _wait_bricks_online(
+        self, name: str, paths: list[Path], *, not_pids: set[int] | frozenset[int] = frozenset()
+    ) -> list[BrickInfo]:
         """Wait until every brick in ``paths`` is online and its port accepts connections;
         returns them in glusterd's order (that of ``volume status``)."""
         wanted = {str(p): p for p in paths}
@@ -461,17 +578,25 @@ class GlusterD:
             for node in last:
                 port = node.get("port") or node.get("tcp") or ""
                 path = node.get("path", "")
-                if (path in wanted and node.get("status") == "1" and port.isdigit()
-                        and int(port) > 0 and node.get("pid", "").isdigit()
-                        and int(node["pid"]) not in not_pids
-                        and port_open("127.0.0.1", int(port))):
+                if (
+                    path in wanted
+                    and node.get("status") == "1"
+                    and port.isdigit()
+                    and int(port) > 0
+                    and node.get("pid", "").isdigit()
+                    and int(node["pid"]) not in not_pids
+                    and port_open("127.0.0.1", int(port))
+                ):
                     up.append(BrickInfo(wanted[path], int(port), int(node["pid"])))
             if {str(b.path) for b in up} == set(wanted):
                 return up
             time.sleep(0.2)
-        require(False, f"bricks {sorted(wanted)} of volume {name} did not all come online "
-                       f"within {START_TIMEOUT:.0f}s (status: {last})\n"
-                       + self.logs(*(brick_log_path(p) for p in paths)))
+        require(
+            False,
+            f"bricks {sorted(wanted)} of volume {name} did not all come online "
+            f"within {START_TIMEOUT:.0f}s (status: {last})\n"
+            + self.logs(*(brick_log_path(p) for p in paths)),
+        )
         raise AssertionError("unreachable")
 
     def delete_volume(self, name: str) -> None:
@@ -502,9 +627,15 @@ class GlusterD:
     # ---- FUSE --------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def fuse_mount(self, volfile_text: str, *, timeout: float = 20.0,
-                   extra_args: Sequence[str] = ()) -> Iterator[Path]:
+    def fuse_mount(
+        self, volfile_text: str, *, timeout: float = 20.0, extra_args: Sequence[str] = ()
+    ) -> Iterator[Path]:
         """Mount a hand-written volfile with the real FUSE client; yields the mount point."""
-        with fuse_mount(volfile_text, workdir=self.mounts_dir, timeout=timeout,
-                        extra_args=extra_args, log_sink=self._fuse_logs) as mnt:
+        with fuse_mount(
+            volfile_text,
+            workdir=self.mounts_dir,
+            timeout=timeout,
+            extra_args=extra_args,
+            log_sink=self._fuse_logs,
+        ) as mnt:
             yield mnt

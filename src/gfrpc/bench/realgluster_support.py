@@ -64,11 +64,17 @@ def require(condition: object, reason: str) -> None:
 # small process / file helpers
 
 
-def run(argv: Sequence[str], *, timeout: float = CLI_TIMEOUT, check: bool = False,
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = CLI_TIMEOUT,
+    check: bool = False,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """subprocess.run with a timeout always set and text output captured."""
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                          check=check, input=input)
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=timeout, check=check, input=input
+    )
 
 
 def pid_alive(pid: int) -> bool:
@@ -94,8 +100,9 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
-def stop_pid(pid: int, *, popen: subprocess.Popen[bytes] | None = None,
-             grace: float = STOP_GRACE) -> None:
+def stop_pid(
+    pid: int, *, popen: subprocess.Popen[bytes] | None = None, grace: float = STOP_GRACE
+) -> None:
     """SIGTERM, wait up to ``grace`` seconds, then SIGKILL. Only ever called on our own pids."""
     if popen is not None and popen.poll() is not None:
         return
@@ -220,9 +227,15 @@ def unmount(mountpoint: Path | str) -> None:
 # hand-written client volfiles
 
 
-def client_volfile(*, remote_port: int, remote_subvolume: str, remote_host: str = "127.0.0.1",
-                   tls_dir: Path | str | None = None, name: str = "gfrpc-client-0",
-                   extra_options: dict[str, str] | None = None) -> str:
+def client_volfile(
+    *,
+    remote_port: int,
+    remote_subvolume: str,
+    remote_host: str = "127.0.0.1",
+    tls_dir: Path | str | None = None,
+    name: str = "gfrpc-client-0",
+    extra_options: dict[str, str] | None = None,
+) -> str:
     """A one-xlator ``protocol/client`` volfile aimed at ``remote_subvolume`` (a brick path)
     on ``remote_host:remote_port``; with ``tls_dir`` (glusterfs.pem/.key/.ca) over TLS."""
     opts = {
@@ -235,12 +248,14 @@ def client_volfile(*, remote_port: int, remote_subvolume: str, remote_host: str 
     }
     if tls_dir is not None:
         d = Path(tls_dir)
-        opts.update({
-            "transport.socket.ssl-enabled": "on",
-            "transport.socket.ssl-own-cert": str(d / "glusterfs.pem"),
-            "transport.socket.ssl-private-key": str(d / "glusterfs.key"),
-            "transport.socket.ssl-ca-list": str(d / "glusterfs.ca"),
-        })
+        opts.update(
+            {
+                "transport.socket.ssl-enabled": "on",
+                "transport.socket.ssl-own-cert": str(d / "glusterfs.pem"),
+                "transport.socket.ssl-private-key": str(d / "glusterfs.key"),
+                "transport.socket.ssl-ca-list": str(d / "glusterfs.ca"),
+            }
+        )
     opts.update(extra_options or {})
     lines = [f"volume {name}", "    type protocol/client"]
     lines += [f"    option {k} {v}" for k, v in opts.items()]
@@ -257,9 +272,17 @@ def _xdr_string(s: str | bytes) -> bytes:
     return struct.pack(">I", len(b)) + b + b"\0" * (-len(b) % 4)
 
 
-def rpc_call(address: tuple[str, int], prog: int, vers: int, proc: int, args: bytes = b"", *,
-             ssl_context: ssl.SSLContext | None = None, timeout: float = 10.0,
-             xid: int = 1) -> bytes:
+def rpc_call(
+    address: tuple[str, int],
+    prog: int,
+    vers: int,
+    proc: int,
+    args: bytes = b"",
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    timeout: float = 10.0,
+    xid: int = 1,
+) -> bytes:
     """One RPC call (AUTH_NULL) on a fresh connection; returns the accepted reply's results.
 
     Raises ``GlusterError`` for a denied/unsuccessful reply and ``OSError``/``EOFError`` when
@@ -288,7 +311,7 @@ def rpc_call(address: tuple[str, int], prog: int, vers: int, proc: int, args: by
     (accept_stat,) = struct.unpack_from(">I", record, off)
     if accept_stat != 0:
         raise GlusterError(f"RPC not accepted (accept_stat={accept_stat})")
-    return record[off + 4:]
+    return record[off + 4 :]
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -310,18 +333,26 @@ def _recv_record(sock: socket.socket) -> bytes:
             return bytes(out)
 
 
-def gf_dump(address: tuple[str, int], *, ssl_context: ssl.SSLContext | None = None,
-            timeout: float = 10.0) -> list[tuple[str, int, int]]:
+def gf_dump(
+    address: tuple[str, int], *, ssl_context: ssl.SSLContext | None = None, timeout: float = 10.0
+) -> list[tuple[str, int, int]]:
     """GF-DUMP DUMP: the (name, program, version) list a glusterd or brick advertises."""
-    body = rpc_call(address, GF_DUMP_PROGRAM, GF_DUMP_VERSION, GF_DUMP_DUMP,
-                    struct.pack(">Q", 0), ssl_context=ssl_context, timeout=timeout)
+    body = rpc_call(
+        address,
+        GF_DUMP_PROGRAM,
+        GF_DUMP_VERSION,
+        GF_DUMP_DUMP,
+        struct.pack(">Q", 0),
+        ssl_context=ssl_context,
+        timeout=timeout,
+    )
     _gfs_id, op_ret, op_errno, more = struct.unpack_from(">QiiI", body)
     if op_ret != 0:
         raise GlusterError(f"DUMP failed: op_ret={op_ret} op_errno={op_errno}")
     off, progs = 20, []
     while more:
         (n,) = struct.unpack_from(">I", body, off)
-        name = body[off + 4:off + 4 + n].decode()
+        name = body[off + 4 : off + 4 + n].decode()
         off += 4 + n + (-n % 4)
         prog, ver, more = struct.unpack_from(">QQI", body, off)
         off += 20
@@ -329,11 +360,18 @@ def gf_dump(address: tuple[str, int], *, ssl_context: ssl.SSLContext | None = No
     return progs
 
 
-def pmap_port_by_brick(brick_path: str, address: tuple[str, int] = GLUSTERD_ADDRESS,
-                       timeout: float = 10.0) -> int:
+def pmap_port_by_brick(
+    brick_path: str, address: tuple[str, int] = GLUSTERD_ADDRESS, timeout: float = 10.0
+) -> int:
     """Ask glusterd's portmapper which port serves ``brick_path`` (-1 if unknown)."""
-    body = rpc_call(address, PMAP_PROGRAM, PMAP_VERSION, PMAP_PORTBYBRICK,
-                    _xdr_string(brick_path), timeout=timeout)
+    body = rpc_call(
+        address,
+        PMAP_PROGRAM,
+        PMAP_VERSION,
+        PMAP_PORTBYBRICK,
+        _xdr_string(brick_path),
+        timeout=timeout,
+    )
     op_ret, _op_errno, _status, port = struct.unpack_from(">iiii", body)
     return port if op_ret == 0 else -1
 
@@ -393,8 +431,9 @@ def make_tls_material(root: Path) -> TLSMaterial:
     try:
         import cryptography  # noqa: F401
     except ImportError:  # pragma: no cover - depends on the venv
-        raise GlusterUnavailable("the 'cryptography' package is not installed "
-                                 "(pip install -e '.[certs]')") from None
+        raise GlusterUnavailable(
+            "the 'cryptography' package is not installed (pip install -e '.[certs]')"
+        ) from None
     from gfrpc.tls.certs import write_certs
 
     root = Path(root)
@@ -402,9 +441,12 @@ def make_tls_material(root: Path) -> TLSMaterial:
     write_certs(server, SERVER_CN)
     write_certs(client, CLIENT_CN, ca_dir=server)
     write_certs(other, UNTRUSTED_CN)
-    return TLSMaterial(root=root, server=TLSFiles(server, SERVER_CN),
-                       client=TLSFiles(client, CLIENT_CN),
-                       untrusted_client=TLSFiles(other, UNTRUSTED_CN))
+    return TLSMaterial(
+        root=root,
+        server=TLSFiles(server, SERVER_CN),
+        client=TLSFiles(client, CLIENT_CN),
+        untrusted_client=TLSFiles(other, UNTRUSTED_CN),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,9 +454,14 @@ def make_tls_material(root: Path) -> TLSMaterial:
 
 
 @contextlib.contextmanager
-def fuse_mount(volfile_text: str, *, workdir: Path, timeout: float = 20.0,
-               extra_args: Sequence[str] = (),
-               log_sink: list[Path] | None = None) -> Iterator[Path]:
+def fuse_mount(
+    volfile_text: str,
+    *,
+    workdir: Path,
+    timeout: float = 20.0,
+    extra_args: Sequence[str] = (),
+    log_sink: list[Path] | None = None,
+) -> Iterator[Path]:
     """Run ``glusterfs -N --volfile=F --pid-file=P MNT`` and yield MNT once it serves I/O.
 
     The mount is live when it is listed in /proc/mounts *and* a ``stat`` of its root succeeds
@@ -430,17 +477,31 @@ def fuse_mount(volfile_text: str, *, workdir: Path, timeout: float = 20.0,
     volfile.write_text(volfile_text)
     if log_sink is not None:
         log_sink.append(logfile)
-    argv = ["glusterfs", "-N", f"--volfile={volfile}", f"--pid-file={pidfile}",
-            f"--log-file={logfile}", *extra_args, str(mnt)]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    argv = [
+        "glusterfs",
+        "-N",
+        f"--volfile={volfile}",
+        f"--pid-file={pidfile}",
+        f"--log-file={logfile}",
+        *extra_args,
+        str(mnt),
+    ]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + timeout
         last_err = "not mounted yet"
         while True:
             if proc.poll() is not None:
-                raise GlusterError(f"glusterfs FUSE client exited ({proc.returncode}) before the "
-                                   f"mount was live\n" + collect_logs([logfile], 60))
+                raise GlusterError(
+                    f"glusterfs FUSE client exited ({proc.returncode}) before the "
+                    f"mount was live\n" + collect_logs([logfile], 60)
+                )
             if is_mounted(mnt, "fuse.glusterfs"):
                 try:
                     r = run(["stat", "-c", "%i", str(mnt)], timeout=10)
@@ -450,8 +511,10 @@ def fuse_mount(volfile_text: str, *, workdir: Path, timeout: float = 20.0,
                 except subprocess.TimeoutExpired:
                     last_err = "stat of the mount root timed out"
             if time.monotonic() > deadline:
-                raise GlusterError(f"FUSE mount {mnt} not live within {timeout:.0f}s "
-                                   f"({last_err})\n" + collect_logs([logfile], 60))
+                raise GlusterError(
+                    f"FUSE mount {mnt} not live within {timeout:.0f}s "
+                    f"({last_err})\n" + collect_logs([logfile], 60)
+                )
             time.sleep(0.1)
         yield mnt
     finally:
@@ -475,11 +538,15 @@ def brick_host() -> str:
     try:
         addrs = {str(ai[4][0]) for ai in socket.getaddrinfo(host, None, socket.AF_INET)}
     except OSError as e:
-        raise GlusterUnavailable(f"host name {host!r} does not resolve ({e}); add it to "
-                                 "/etc/hosts as 127.0.1.1 or set GFRPC_INTEROP_HOST") from None
-    require(any(a.startswith("127.") for a in addrs),
-            f"host name {host!r} resolves to {sorted(addrs)}, not to a loopback address; the "
-            "harness only uses loopback (set GFRPC_INTEROP_HOST to a name for 127.x)")
+        raise GlusterUnavailable(
+            f"host name {host!r} does not resolve ({e}); add it to "
+            "/etc/hosts as 127.0.1.1 or set GFRPC_INTEROP_HOST"
+        ) from None
+    require(
+        any(a.startswith("127.") for a in addrs),
+        f"host name {host!r} resolves to {sorted(addrs)}, not to a loopback address; the "
+        "harness only uses loopback (set GFRPC_INTEROP_HOST to a name for 127.x)",
+    )
     return host
 
 
@@ -490,6 +557,8 @@ def check_prerequisites(*, allow_secure_access: bool = False) -> None:
     require(os.geteuid() == 0, "real GlusterFS daemons need root")
     for binary in ("glusterd", "glusterfsd", "gluster"):
         require(shutil.which(binary), f"`{binary}` not found (apt-get install glusterfs-server)")
-    require(allow_secure_access or not (SYSTEM_WORKDIR / "secure-access").exists(),
-            f"{SYSTEM_WORKDIR}/secure-access exists (management TLS on); the harness expects "
-            "plain management traffic")
+    require(
+        allow_secure_access or not (SYSTEM_WORKDIR / "secure-access").exists(),
+        f"{SYSTEM_WORKDIR}/secure-access exists (management TLS on); the harness expects "
+        "plain management traffic",
+    )

@@ -22,6 +22,10 @@ AIM_MBPS = 0.9
 AIM_CPU = 1.3
 
 
+def _client_poller_label(poller: Any) -> Any:
+    return "same as server" if poller == "same" else poller
+
+
 def run_info(**fields: Any) -> dict[str, Any]:
     """Header facts of a run (plus the machine's)."""
     info = {
@@ -41,19 +45,27 @@ def aggregate(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault((s["kind"], s["tls"], s["connections"]), []).append(s)
     rows = []
     for (kind, tls, conns), ss in groups.items():
-        rows.append({
-            "kind": kind, "tls": tls, "connections": conns, "repeats": len(ss),
-            "mb_per_s": statistics.median(s["mb_per_s"] for s in ss),
-            "cpu_s_per_gb": statistics.median(s["cpu_s_per_gb"] for s in ss),
-            "client_cpu_share": statistics.median(
-                s["client_cpu_s"] / max(1e-9, s["client_cpu_s"] + s["server_cpu_s"]) for s in ss),
-            "mb_per_s_all": [round(s["mb_per_s"], 1) for s in ss],
-        })
+        rows.append(
+            {
+                "kind": kind,
+                "tls": tls,
+                "connections": conns,
+                "repeats": len(ss),
+                "mb_per_s": statistics.median(s["mb_per_s"] for s in ss),
+                "cpu_s_per_gb": statistics.median(s["cpu_s_per_gb"] for s in ss),
+                "client_cpu_share": statistics.median(
+                    s["client_cpu_s"] / max(1e-9, s["client_cpu_s"] + s["server_cpu_s"]) for s in ss
+                ),
+                "mb_per_s_all": [round(s["mb_per_s"], 1) for s in ss],
+            }
+        )
     base = {(r["tls"], r["connections"]): r for r in rows if r["kind"] == "baseline"}
     for r in rows:
         b = base.get((r["tls"], r["connections"]))
         r["mbps_ratio"] = r["mb_per_s"] / b["mb_per_s"] if b and b["mb_per_s"] > 0 else None
-        r["cpu_ratio"] = r["cpu_s_per_gb"] / b["cpu_s_per_gb"] if b and b["cpu_s_per_gb"] > 0 else None
+        r["cpu_ratio"] = (
+            r["cpu_s_per_gb"] / b["cpu_s_per_gb"] if b and b["cpu_s_per_gb"] > 0 else None
+        )
     rows.sort(key=lambda r: (r["tls"], r["connections"], KIND_ORDER.get(r["kind"], 9), r["kind"]))
     return rows
 
@@ -82,8 +94,13 @@ def aims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parts.append(f"{n} conn: {best['kind']} {_x(ratio)}")
         if ratio is not None:
             met.append(ratio >= AIM_MBPS)
-    out.append({"aim": f"TLS on: best poller >= {AIM_MBPS}x baseline MB/s",
-                "met": all(met) if met else None, "detail": "; ".join(parts) or "not measured"})
+    out.append(
+        {
+            "aim": f"TLS on: best poller >= {AIM_MBPS}x baseline MB/s",
+            "met": all(met) if met else None,
+            "detail": "; ".join(parts) or "not measured",
+        }
+    )
 
     # 2. With TLS, that best poller spends <= 1.3x the baseline's CPU-s per GB.
     parts, met = [], []
@@ -92,8 +109,13 @@ def aims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parts.append(f"{n} conn: {best['kind']} {_x(ratio)}")
         if ratio is not None:
             met.append(ratio <= AIM_CPU)
-    out.append({"aim": f"TLS on: CPU-s/GB of that poller <= {AIM_CPU}x baseline",
-                "met": all(met) if met else None, "detail": "; ".join(parts) or "not measured"})
+    out.append(
+        {
+            "aim": f"TLS on: CPU-s/GB of that poller <= {AIM_CPU}x baseline",
+            "met": all(met) if met else None,
+            "detail": "; ".join(parts) or "not measured",
+        }
+    )
 
     # 3. At 24 connections, pool or single is no slower than own-thread (each TLS setting).
     parts, met = [], []
@@ -105,10 +127,17 @@ def aims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best = max(others, key=lambda r: r["mb_per_s"])
         ok = best["mb_per_s"] >= own["mb_per_s"]
         met.append(ok)
-        parts.append(f"TLS {'on' if tls else 'off'}: {best['kind']} {best['mb_per_s']:.0f} vs "
-                     f"own-thread {own['mb_per_s']:.0f} MB/s")
-    out.append({"aim": "24 connections: pool or single >= own-thread MB/s",
-                "met": all(met) if met else None, "detail": "; ".join(parts) or "not measured"})
+        parts.append(
+            f"TLS {'on' if tls else 'off'}: {best['kind']} {best['mb_per_s']:.0f} vs "
+            f"own-thread {own['mb_per_s']:.0f} MB/s"
+        )
+    out.append(
+        {
+            "aim": "24 connections: pool or single >= own-thread MB/s",
+            "met": all(met) if met else None,
+            "detail": "; ".join(parts) or "not measured",
+        }
+    )
     return out
 
 
@@ -130,35 +159,56 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
         f"Python {meta.get('python')}, {meta.get('openssl')}, {meta.get('cpus')} CPUs; "
         f"TLS negotiated: {tls}",
         f"pool event-threads {meta.get('event_threads')}; client poller: "
-        f"{'same as server' if meta.get('client_poller') == 'same' else meta.get('client_poller')}; "
+        f"{_client_poller_label(meta.get('client_poller'))}; "
         f"server in its own process; MB = 10^6 bytes of payload; CPU = client + server",
     ]
 
 
-COLUMNS = ("poller", "TLS", "conns", "MB/s", "CPU-s/GB", "MB/s vs base", "CPU vs base",
-           "client CPU %")
+COLUMNS = (
+    "poller",
+    "TLS",
+    "conns",
+    "MB/s",
+    "CPU-s/GB",
+    "MB/s vs base",
+    "CPU vs base",
+    "client CPU %",
+)
 
 
 def _cells(r: dict[str, Any]) -> list[str]:
     return [
-        _label(r["kind"]), "on" if r["tls"] else "off", str(r["connections"]),
-        f"{r['mb_per_s']:.0f}", f"{r['cpu_s_per_gb']:.2f}",
-        _x(r["mbps_ratio"]), _x(r["cpu_ratio"]), f"{100 * r['client_cpu_share']:.0f}",
+        _label(r["kind"]),
+        "on" if r["tls"] else "off",
+        str(r["connections"]),
+        f"{r['mb_per_s']:.0f}",
+        f"{r['cpu_s_per_gb']:.2f}",
+        _x(r["mbps_ratio"]),
+        _x(r["cpu_ratio"]),
+        f"{100 * r['client_cpu_share']:.0f}",
     ]
 
 
-def render_text(meta: dict[str, Any], rows: list[dict[str, Any]], aim_list: list[dict[str, Any]]) -> str:
+def render_text(
+    meta: dict[str, Any], rows: list[dict[str, Any]], aim_list: list[dict[str, Any]]
+) -> str:
     """Plain-text table, aims below it."""
     table = [list(COLUMNS)] + [_cells(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     lines = header_lines(meta) + [""]
     for j, line in enumerate(table):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                               enumerate(zip(line, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
         elif j + 1 < len(table) and (rows[j - 1]["tls"], rows[j - 1]["connections"]) != (
-                rows[j]["tls"], rows[j]["connections"]):
+            rows[j]["tls"],
+            rows[j]["connections"],
+        ):
             lines.append("")
     lines.append("")
     lines.extend(aim_lines(aim_list))
@@ -191,7 +241,9 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]], aim_list: list[dict
         table.add_column(c, justify="left" if i == 0 else "right")
     for j, r in enumerate(rows):
         end = j + 1 < len(rows) and (rows[j + 1]["tls"], rows[j + 1]["connections"]) != (
-            r["tls"], r["connections"])
+            r["tls"],
+            r["connections"],
+        )
         table.add_row(*_cells(r), end_section=end, style="dim" if r["kind"] == "baseline" else None)
     buf = StringIO()
     console = Console(file=buf, force_terminal=True, width=max(100, shutil_width()))
@@ -209,8 +261,13 @@ def shutil_width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
 
 
-def write_json(path: str, meta: dict[str, Any], samples: list[dict[str, Any]],
-               rows: list[dict[str, Any]], aim_list: list[dict[str, Any]]) -> None:
+def write_json(
+    path: str,
+    meta: dict[str, Any],
+    samples: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    aim_list: list[dict[str, Any]],
+) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"run": meta, "rows": rows, "aims": aim_list, "samples": samples}, f, indent=2)
         f.write("\n")

@@ -48,8 +48,15 @@ def _write_handler(request: Any) -> bytes:
     return REPLY.pack(size, 0, 0)
 
 
-def start_rpc_server(poller_name: str, event_threads: int, tls_dir: str | None, host: str,
-                     port: int, workers: int = 16, inline: bool = False) -> tuple[Any, int]:
+def start_rpc_server(
+    poller_name: str,
+    event_threads: int,
+    tls_dir: str | None,
+    host: str,
+    port: int,
+    workers: int = 16,
+    inline: bool = False,
+) -> tuple[Any, int]:
     """Start a poller and an RpcServer with the bench program; return (server, port)."""
     from gfrpc.bench.certs import make_bench_context
     from gfrpc.rpc import Procedure, Program, RpcServer
@@ -58,8 +65,14 @@ def start_rpc_server(poller_name: str, event_threads: int, tls_dir: str | None, 
     poller = make_poller(poller_name, event_threads)
     poller.start()
     server = RpcServer(poller, workers=workers)
-    server.register(Program(BENCH_PROGRAM, BENCH_VERSION, BENCH_NAME,
-                            {BENCH_WRITE: Procedure("WRITE", _write_handler, inline=inline)}))
+    server.register(
+        Program(
+            BENCH_PROGRAM,
+            BENCH_VERSION,
+            BENCH_NAME,
+            {BENCH_WRITE: Procedure("WRITE", _write_handler, inline=inline)},
+        )
+    )
     tls = make_bench_context(tls_dir, server_side=True) if tls_dir else None
     listener = server.listen(f"{host}:{port}", tls=tls)
     return server, int(listener.address.port)
@@ -74,13 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--workers", type=int, default=16)
-    ap.add_argument("--inline", action="store_true",
-                    help="run WRITE on the input thread, not the worker pool (for profiling)")
+    ap.add_argument(
+        "--inline",
+        action="store_true",
+        help="run WRITE on the input thread, not the worker pool (for profiling)",
+    )
     args = ap.parse_args(argv)
 
     if args.mode == "rpc":
-        _server, port = start_rpc_server(args.poller, args.event_threads, args.tls_dir or None,
-                                         args.host, args.port, args.workers, args.inline)
+        _server, port = start_rpc_server(
+            args.poller,
+            args.event_threads,
+            args.tls_dir or None,
+            args.host,
+            args.port,
+            args.workers,
+            args.inline,
+        )
     else:
         from gfrpc.bench.baseline import BaselineServer
         from gfrpc.bench.certs import make_bench_context

@@ -73,7 +73,7 @@ def parse_duration(text: str) -> float:
 @dataclass
 class SoakConfig:
     duration: float
-    url: str | None = None              # None: start a gfrpc brick
+    url: str | None = None  # None: start a gfrpc brick
     clients: int = 8
     poller: str = "pool"
     event_threads: int = 2
@@ -97,7 +97,7 @@ class Sample:
     self_rss: int
     self_fds: int
     brick_rss: int | None = None
-    brick_fds: int | None = None        # without the .glusterfs cache
+    brick_fds: int | None = None  # without the .glusterfs cache
     brick_cache_fds: int | None = None
 
 
@@ -128,6 +128,7 @@ class _Target:
         if cfg.url is not None:
             if cfg.tls and not cfg.tls_dir:
                 from gfrpc.tls.options import default_cert_dir
+
                 self.tls = default_cert_dir()
             return
         from gfrpc.bench.brickproc import GfrpcBrick
@@ -136,15 +137,22 @@ class _Target:
         try:
             if cfg.tls and not cfg.tls_dir:
                 from gfrpc.bench.certs import write_bench_certs
+
                 self.tls = write_bench_certs(str(self.tmp / "certs"))
-            self.brick = GfrpcBrick(self.tmp / "brick", volname="soak",
-                                    tls_dir=Path(self.tls) if self.tls else None,
-                                    poller=cfg.poller, event_threads=cfg.event_threads)
+            self.brick = GfrpcBrick(
+                self.tmp / "brick",
+                volname="soak",
+                tls_dir=Path(self.tls) if self.tls else None,
+                poller=cfg.poller,
+                event_threads=cfg.event_threads,
+            )
         except BaseException:
             self.close()
             raise
-        say(f"brick pid {self.brick.pid} on 127.0.0.1:{self.brick.port} "
-            f"(poller {cfg.poller}, TLS {'on' if cfg.tls else 'off'}) in {self.tmp}")
+        say(
+            f"brick pid {self.brick.pid} on 127.0.0.1:{self.brick.port} "
+            f"(poller {cfg.poller}, TLS {'on' if cfg.tls else 'off'}) in {self.tmp}"
+        )
 
     @property
     def pid(self) -> int | None:
@@ -154,9 +162,15 @@ class _Target:
         from gfrpc.client.volume import Volume
 
         if self.brick is not None:
-            return Volume.connect_brick("127.0.0.1", self.brick.port,
-                                        str(self.brick.dir.resolve()), "soak", tls=self.tls,
-                                        poller=self.poller, timeout=30)
+            return Volume.connect_brick(
+                "127.0.0.1",
+                self.brick.port,
+                str(self.brick.dir.resolve()),
+                "soak",
+                tls=self.tls,
+                poller=self.poller,
+                timeout=30,
+            )
         assert self.cfg.url is not None
         return Volume.connect(self.cfg.url, tls=self.tls, poller=self.poller, timeout=30)
 
@@ -200,10 +214,13 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakResult:
         clients = []
         for i, vol in enumerate(vols):
             vol.mkdir(f"{top}/c{i:03d}")
-            clients.append(SoakClient(vol, f"{top}/c{i:03d}", stats, seed=seed + i,
-                                      max_files=cfg.max_files))
-        say(f"soak of {cfg.duration:.0f} s: {cfg.clients} clients in "
-            f"{cfg.url or 'the brick'}{top}, seed {seed}, sample every {cfg.interval():.0f} s")
+            clients.append(
+                SoakClient(vol, f"{top}/c{i:03d}", stats, seed=seed + i, max_files=cfg.max_files)
+            )
+        say(
+            f"soak of {cfg.duration:.0f} s: {cfg.clients} clients in "
+            f"{cfg.url or 'the brick'}{top}, seed {seed}, sample every {cfg.interval():.0f} s"
+        )
         _warm_up(clients)
         _drive(cfg, clients, result, target.pid, say)
         for c in clients:
@@ -225,19 +242,28 @@ def run_soak(cfg: SoakConfig, say: Callable[[str], None] = print) -> SoakResult:
 
 def _warm_up(clients: list[SoakClient]) -> None:
     barrier = threading.Barrier(len(clients))
-    threads = [threading.Thread(target=c.warm_up, args=(barrier,), name=f"soak-warm-{i}",
-                                daemon=True) for i, c in enumerate(clients)]
+    threads = [
+        threading.Thread(target=c.warm_up, args=(barrier,), name=f"soak-warm-{i}", daemon=True)
+        for i, c in enumerate(clients)
+    ]
     for th in threads:
         th.start()
     for th in threads:
         th.join(timeout=600)
 
 
-def _drive(cfg: SoakConfig, clients: list[SoakClient], result: SoakResult,
-           brick_pid: int | None, say: Callable[[str], None]) -> None:
+def _drive(
+    cfg: SoakConfig,
+    clients: list[SoakClient],
+    result: SoakResult,
+    brick_pid: int | None,
+    say: Callable[[str], None],
+) -> None:
     gate, stop = Gate(), threading.Event()
-    threads = [threading.Thread(target=worker_loop, args=(c, gate, stop),
-                                name=f"soak-{i}", daemon=True) for i, c in enumerate(clients)]
+    threads = [
+        threading.Thread(target=worker_loop, args=(c, gate, stop), name=f"soak-{i}", daemon=True)
+        for i, c in enumerate(clients)
+    ]
     t0 = time.monotonic()
     end = t0 + cfg.duration
     for th in threads:
@@ -255,8 +281,7 @@ def _drive(cfg: SoakConfig, clients: list[SoakClient], result: SoakResult,
                     gate.resume()
                 result.samples.append(s)
                 ops = sum(result.stats.ops.values())
-                say(progress_line(s, ops, (ops - last_ops) / max(now - last_t, 1e-9),
-                                  result.stats))
+                say(progress_line(s, ops, (ops - last_ops) / max(now - last_t, 1e-9), result.stats))
                 last_ops, last_t = ops, now
                 next_sample += cfg.interval()
             if now >= end:
@@ -273,11 +298,12 @@ def _drive(cfg: SoakConfig, clients: list[SoakClient], result: SoakResult,
 def progress_line(s: Sample, ops: int, rate: float, stats: SoakStats) -> str:
     brick = ""
     if s.brick_rss is not None:
-        brick = (f" | brick RSS {s.brick_rss / MiB:.1f} MiB fds {s.brick_fds}"
-                 f"+{s.brick_cache_fds}")
-    return (f"[{s.t:7.1f}s] ops {ops} ({rate:.0f}/s) failures {stats.failed} | self RSS "
-            f"{s.self_rss / MiB:.1f} MiB fds {s.self_fds}{brick}"
-            f"{'' if s.quiet else ' (not quiet)'}")
+        brick = f" | brick RSS {s.brick_rss / MiB:.1f} MiB fds {s.brick_fds}+{s.brick_cache_fds}"
+    return (
+        f"[{s.t:7.1f}s] ops {ops} ({rate:.0f}/s) failures {stats.failed} | self RSS "
+        f"{s.self_rss / MiB:.1f} MiB fds {s.self_fds}{brick}"
+        f"{'' if s.quiet else ' (not quiet)'}"
+    )
 
 
 def _growths(samples: list[Sample]) -> dict[str, tuple[Growth, str]]:
@@ -288,11 +314,15 @@ def _growths(samples: list[Sample]) -> dict[str, tuple[Growth, str]]:
     out["self fds"] = (last_half_growth([s.t for s in quiet], [s.self_fds for s in quiet]), "fd")
     if samples and samples[0].brick_rss is not None:
         brick = [s for s in samples if s.brick_rss is not None]
-        out["brick RSS"] = (last_half_growth([s.t for s in brick],
-                                             [float(s.brick_rss or 0) for s in brick]), "rss")
+        out["brick RSS"] = (
+            last_half_growth([s.t for s in brick], [float(s.brick_rss or 0) for s in brick]),
+            "rss",
+        )
         bq = [s for s in quiet if s.brick_fds is not None]
-        out["brick fds"] = (last_half_growth([s.t for s in bq],
-                                             [float(s.brick_fds or 0) for s in bq]), "fd")
+        out["brick fds"] = (
+            last_half_growth([s.t for s in bq], [float(s.brick_fds or 0) for s in bq]),
+            "fd",
+        )
     return out
 
 
@@ -310,12 +340,14 @@ def judge(result: SoakResult) -> None:
                 result.problems.append(
                     f"{name} grew {g.rise / MiB:.1f} MiB over the last half, to a peak "
                     f"{g.new_peak / MiB:.1f} MiB above the first half's (limit max(8 MiB, "
-                    f"5 % of {g.first / MiB:.1f} MiB))")
+                    f"5 % of {g.first / MiB:.1f} MiB))"
+                )
         elif g.points < 2:
             result.problems.append(f"{name}: fewer than 2 quiet samples in the last half")
         elif g.maximum > g.first:
-            result.problems.append(f"{name} grew from {g.first:.0f} to {g.maximum:.0f} in the "
-                                   "last half")
+            result.problems.append(
+                f"{name} grew from {g.first:.0f} to {g.maximum:.0f} in the last half"
+            )
 
 
 def summary(result: SoakResult) -> list[str]:
@@ -340,20 +372,27 @@ def summary(result: SoakResult) -> list[str]:
     lines.append(f"samples: {len(samples)} ({quiet} quiet)")
     series: list[tuple[str, list[float], float]] = [
         ("self RSS MiB", [s.self_rss for s in samples], MiB),
-        ("self fds", [s.self_fds for s in samples], 1)]
+        ("self fds", [s.self_fds for s in samples], 1),
+    ]
     if samples and samples[0].brick_rss is not None:
-        series += [("brick RSS MiB", [s.brick_rss or 0 for s in samples], MiB),
-                   ("brick fds", [s.brick_fds or 0 for s in samples], 1),
-                   ("brick .glusterfs cache fds", [s.brick_cache_fds or 0 for s in samples], 1)]
+        series += [
+            ("brick RSS MiB", [s.brick_rss or 0 for s in samples], MiB),
+            ("brick fds", [s.brick_fds or 0 for s in samples], 1),
+            ("brick .glusterfs cache fds", [s.brick_cache_fds or 0 for s in samples], 1),
+        ]
     for label, vals, unit in series:
         if vals:
-            lines.append(f"{label}: first {vals[0] / unit:.1f} last {vals[-1] / unit:.1f} "
-                         f"max {max(vals) / unit:.1f}")
+            lines.append(
+                f"{label}: first {vals[0] / unit:.1f} last {vals[-1] / unit:.1f} "
+                f"max {max(vals) / unit:.1f}"
+            )
     for name, (g, kind) in _growths(samples).items():
         scale = MiB if kind == "rss" else 1
-        lines.append(f"last-half growth of {name}: {g.rise / scale:+.2f}"
-                     f"{' MiB' if kind == 'rss' else ''} (fit over {g.points} samples; "
-                     f"max {g.maximum / scale:.1f} vs {g.first / scale:.1f} at half-way"
-                     + (f", new peak {g.new_peak / scale:+.1f} MiB)" if kind == "rss" else ")"))
+        lines.append(
+            f"last-half growth of {name}: {g.rise / scale:+.2f}"
+            f"{' MiB' if kind == 'rss' else ''} (fit over {g.points} samples; "
+            f"max {g.maximum / scale:.1f} vs {g.first / scale:.1f} at half-way"
+            + (f", new peak {g.new_peak / scale:+.1f} MiB)" if kind == "rss" else ")")
+        )
     lines.append("verdict: PASS" if result.ok else "verdict: FAIL: " + "; ".join(result.problems))
     return lines

@@ -46,8 +46,7 @@ from typing import Any
 KiB, MiB = 1 << 10, 1 << 20
 
 #: (operation, weight) of a step when the model is neither empty nor full
-MIX = (("create", 4), ("read", 4), ("stat", 3), ("rename", 1), ("unlink", 1),
-       ("readdir", 1))
+MIX = (("create", 4), ("read", 4), ("stat", 3), ("rename", 1), ("unlink", 1), ("readdir", 1))
 
 
 class Histogram:
@@ -85,7 +84,7 @@ class SoakStats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.ops: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()   # "lost", "verify", "error"
+        self.failures: Counter[str] = Counter()  # "lost", "verify", "error"
         self.messages: list[str] = []
         self.bytes_written = 0
         self.bytes_verified = 0
@@ -154,8 +153,9 @@ def _touched(buf: bytearray, page: int = 4096) -> bytearray:
 class SoakClient:
     """One connection (a ``Volume``-like object) working in ``directory`` against its model."""
 
-    def __init__(self, vol: Any, directory: str, stats: SoakStats, *, seed: int,
-                 max_files: int = 24) -> None:
+    def __init__(
+        self, vol: Any, directory: str, stats: SoakStats, *, seed: int, max_files: int = 24
+    ) -> None:
         self.vol, self.dir, self.stats = vol, directory, stats
         self.rng = random.Random(seed)
         self.model: dict[str, Entry] = {}
@@ -163,7 +163,7 @@ class SoakClient:
         self.seq = 0
         self.last_created = ""
         self.block = random.Random(seed).randbytes(MAX_SIZE + 64 * KiB)
-        self.wbuf = _touched(bytearray(MAX_SIZE))   # resident from the start, so that
+        self.wbuf = _touched(bytearray(MAX_SIZE))  # resident from the start, so that
         self.rbuf = _touched(bytearray(MAX_SIZE + 1))  # RSS does not creep as sizes vary
 
     def path(self, name: str) -> str:
@@ -229,8 +229,8 @@ class SoakClient:
         """The content of file ``name``: header, then a seed-chosen slice of the block."""
         head = f"{self.dir}/{name} {seed:x}\n".encode()[:size]
         off = seed % (len(self.block) - size + 1)
-        self.wbuf[:len(head)] = head
-        self.wbuf[len(head):size] = self.block[off:off + size - len(head)]
+        self.wbuf[: len(head)] = head
+        self.wbuf[len(head) : size] = self.block[off : off + size - len(head)]
         return memoryview(self.wbuf)[:size]
 
     def _pick(self) -> str:
@@ -243,7 +243,7 @@ class SoakClient:
             f = self.vol.open(self.path(name), "rb", buffering=0)
         except FileNotFoundError as exc:
             raise VerifyError("lost", f"{name} ({e.size} bytes, acknowledged) is gone") from exc
-        view = memoryview(self.rbuf)[:e.size + 1]   # one byte more: a longer file shows
+        view = memoryview(self.rbuf)[: e.size + 1]  # one byte more: a longer file shows
         got = 0
         try:
             while got < len(view):
@@ -284,8 +284,11 @@ class SoakClient:
         except FileNotFoundError as exc:
             raise VerifyError("lost", f"stat {name}: gone") from exc
         if st.st_size != self.model[name].size or not stat.S_ISREG(st.st_mode):
-            raise VerifyError("verify", f"stat {name}: size {st.st_size} mode {st.st_mode:o}, "
-                              f"expected a file of {self.model[name].size}")
+            raise VerifyError(
+                "verify",
+                f"stat {name}: size {st.st_size} mode {st.st_mode:o}, "
+                f"expected a file of {self.model[name].size}",
+            )
         return 0, 0
 
     def do_rename(self) -> tuple[int, int]:
@@ -313,11 +316,16 @@ class SoakClient:
         expected = set(self.model)
         missing, extra = sorted(expected - listed), sorted(listed - expected)
         if missing:
-            raise VerifyError("lost", f"listing of {self.dir} lacks {len(missing)} "
-                              f"acknowledged files, e.g. {missing[:3]}")
+            raise VerifyError(
+                "lost",
+                f"listing of {self.dir} lacks {len(missing)} "
+                f"acknowledged files, e.g. {missing[:3]}",
+            )
         if extra:
-            raise VerifyError("verify", f"listing of {self.dir} has {len(extra)} unexpected "
-                              f"names, e.g. {extra[:3]}")
+            raise VerifyError(
+                "verify",
+                f"listing of {self.dir} has {len(extra)} unexpected names, e.g. {extra[:3]}",
+            )
 
     # -- end of run --------------------------------------------------------------------------
     def verify_all(self) -> None:
@@ -388,8 +396,9 @@ class Gate:
             self._cond.notify_all()
 
 
-def worker_loop(client: SoakClient, gate: Gate, stop: threading.Event,
-                on_exit: Callable[[], None] | None = None) -> None:
+def worker_loop(
+    client: SoakClient, gate: Gate, stop: threading.Event, on_exit: Callable[[], None] | None = None
+) -> None:
     """Step ``client`` until ``stop`` is set, passing the gate between steps."""
     gate.enter()
     try:

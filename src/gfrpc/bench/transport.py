@@ -60,6 +60,7 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # -- CPU accounting ---------------------------------------------------------------------------
 
+
 def self_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -69,18 +70,32 @@ def proc_cpu(pid: int) -> float:
     """utime + stime of process ``pid`` (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         data = f.read()
-    fields = data[data.rindex(b")") + 2:].split()
+    fields = data[data.rindex(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # fields 14, 15 of stat(5)
 
 
 # -- the server process -----------------------------------------------------------------------
 
+
 class ServerProcess:
     """``python -m gfrpc.bench.server`` as a child; stopped by closing its stdin."""
 
     def __init__(self, mode: str, poller: str, event_threads: int, tls_dir: str | None) -> None:
-        cmd = [sys.executable, "-m", "gfrpc.bench.server", "--mode", mode, "--poller", poller,
-               "--event-threads", str(event_threads), "--host", HOST, "--port", "0"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gfrpc.bench.server",
+            "--mode",
+            mode,
+            "--poller",
+            poller,
+            "--event-threads",
+            str(event_threads),
+            "--host",
+            HOST,
+            "--port",
+            "0",
+        ]
         if tls_dir:
             cmd += ["--tls-dir", tls_dir]
         env = dict(os.environ)
@@ -115,6 +130,7 @@ class ServerProcess:
 
 
 # -- the gfrpc load ---------------------------------------------------------------------------
+
 
 class _Chain:
     """One connection's stream of WRITE calls, each issued from the previous one's reply."""
@@ -165,8 +181,17 @@ class _Chain:
 class RpcLoad:
     """N RpcClients on one client poller, ``window`` outstanding WRITE calls each."""
 
-    def __init__(self, host: str, port: int, connections: int, tls: Any, poller: str,
-                 event_threads: int, payload_size: int, window: int = 1) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        connections: int,
+        tls: Any,
+        poller: str,
+        event_threads: int,
+        payload_size: int,
+        window: int = 1,
+    ) -> None:
         self.address = f"{host}:{port}"
         self.connections = connections
         self.tls = tls
@@ -189,13 +214,16 @@ class RpcLoad:
         self._poller = make_poller(self.poller_name, self.event_threads)
         self._poller.start()
         for _ in range(self.connections):
-            client = RpcClient(self.address, poller=self._poller, tls=self.tls,
-                               frame_timeout=120, ping_timeout=0)
+            client = RpcClient(
+                self.address, poller=self._poller, tls=self.tls, frame_timeout=120, ping_timeout=0
+            )
             client.connect(timeout)
             self._clients.append(client)
         expected = REPLY.pack(self.payload_size, 0, 0)
-        warm = [c.call_async(BENCH_PROGRAM, BENCH_VERSION, BENCH_WRITE, self.args)
-                for c in self._clients]
+        warm = [
+            c.call_async(BENCH_PROGRAM, BENCH_VERSION, BENCH_WRITE, self.args)
+            for c in self._clients
+        ]
         for fut in warm:
             body = bytes(fut.result(timeout).body)
             if body != expected:
@@ -233,8 +261,10 @@ class RpcLoad:
 
 # -- running cells ----------------------------------------------------------------------------
 
-def measure(load: Any, server_pid: int, seconds: float | None,
-            max_bytes: int | None = None) -> dict[str, Any]:
+
+def measure(
+    load: Any, server_pid: int, seconds: float | None, max_bytes: int | None = None
+) -> dict[str, Any]:
     """Run ``load`` once; bytes, wall time and CPU of both processes over that run."""
     c0, s0 = self_cpu(), proc_cpu(server_pid)
     nbytes, elapsed = load.run(seconds, max_bytes)
@@ -279,8 +309,12 @@ def run_bench(
             for tls in tls_modes:
                 for kind in kinds:
                     mode = "baseline" if kind == "baseline" else "rpc"
-                    server = ServerProcess(mode, kind if mode == "rpc" else "single",
-                                           event_threads, tls_dir if tls else None)
+                    server = ServerProcess(
+                        mode,
+                        kind if mode == "rpc" else "single",
+                        event_threads,
+                        tls_dir if tls else None,
+                    )
                     try:
                         for n in connections:
                             ctx = client_ctx if tls else None
@@ -289,8 +323,16 @@ def run_bench(
                                 load = BaselineLoad(HOST, server.port, n, ctx, payload_size, window)
                             else:
                                 cp = kind if client_poller == "same" else client_poller
-                                load = RpcLoad(HOST, server.port, n, ctx, cp, event_threads,
-                                               payload_size, window)
+                                load = RpcLoad(
+                                    HOST,
+                                    server.port,
+                                    n,
+                                    ctx,
+                                    cp,
+                                    event_threads,
+                                    payload_size,
+                                    window,
+                                )
                             try:
                                 load.prepare()
                                 if mode == "baseline" and tls and load.cipher:
@@ -301,9 +343,11 @@ def run_bench(
                                 load.close()
                             sample.update(kind=kind, tls=tls, connections=n, repeat=rep)
                             samples.append(sample)
-                            say(f"  {kind:<10} tls={'on ' if tls else 'off'} conns={n:<3} "
+                            say(
+                                f"  {kind:<10} tls={'on ' if tls else 'off'} conns={n:<3} "
                                 f"rep={rep + 1}: {sample['mb_per_s']:8.1f} MB/s "
-                                f"{sample['cpu_s_per_gb']:6.2f} CPU-s/GB")
+                                f"{sample['cpu_s_per_gb']:6.2f} CPU-s/GB"
+                            )
                     finally:
                         server.stop()
     finally:
@@ -313,6 +357,7 @@ def run_bench(
 
 # -- command line -----------------------------------------------------------------------------
 
+
 def _csv(kind: type, choices: tuple[str, ...] | None = None) -> Any:
     def parse(text: str) -> list[Any]:
         items = [kind(x.strip()) for x in text.split(",") if x.strip()]
@@ -321,39 +366,81 @@ def _csv(kind: type, choices: tuple[str, ...] | None = None) -> Any:
         if choices is not None:
             bad = [x for x in items if x not in choices]
             if bad:
-                raise argparse.ArgumentTypeError(f"unknown {bad} (choose from {', '.join(choices)})")
+                raise argparse.ArgumentTypeError(
+                    f"unknown {bad} (choose from {', '.join(choices)})"
+                )
         return items
+
     return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gfrpc bench-transport``."""
-    parser.add_argument("--pollers", type=_csv(str, POLLERS), default=list(POLLERS),
-                        help="comma-separated pollers (default: single,own-thread,pool)")
-    parser.add_argument("--connections", type=_csv(int), default=list(DEFAULT_CONNECTIONS),
-                        help="comma-separated connection counts (default: 1,4,24)")
-    parser.add_argument("--tls", choices=("on", "off", "both"), default="both",
-                        help="TLS setting(s) to measure (default: both)")
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
-                        help=f"repeats per cell; the table shows medians (default {DEFAULT_REPEATS})")
+    parser.add_argument(
+        "--pollers",
+        type=_csv(str, POLLERS),
+        default=list(POLLERS),
+        help="comma-separated pollers (default: single,own-thread,pool)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=_csv(int),
+        default=list(DEFAULT_CONNECTIONS),
+        help="comma-separated connection counts (default: 1,4,24)",
+    )
+    parser.add_argument(
+        "--tls",
+        choices=("on", "off", "both"),
+        default="both",
+        help="TLS setting(s) to measure (default: both)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help=f"repeats per cell; the table shows medians (default {DEFAULT_REPEATS})",
+    )
     vol = parser.add_mutually_exclusive_group()
-    vol.add_argument("--seconds", type=float, default=None,
-                     help=f"measured time per cell (default {DEFAULT_SECONDS})")
-    vol.add_argument("--megabytes", type=float, default=None,
-                     help="payload per cell instead of a time (10**6 bytes, shared by the "
-                          "connections, rounded up to whole calls)")
-    parser.add_argument("--event-threads", type=int, default=2,
-                        help="threads of the pool poller (both sides; default 2)")
-    parser.add_argument("--window", type=int, default=1,
-                        help="outstanding 1 MiB calls per connection (default 1)")
-    parser.add_argument("--payload", type=int, default=PAYLOAD,
-                        help="payload bytes per call (default 1 MiB)")
-    parser.add_argument("--client-poller", choices=("same", *POLLERS), default="same",
-                        help="poller of the load generator (default: the one under test)")
-    parser.add_argument("--server", choices=("local",), default="local",
-                        help="which server to measure (only an embedded local one for now)")
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip the bare-socket baseline (no ratios then)")
+    vol.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help=f"measured time per cell (default {DEFAULT_SECONDS})",
+    )
+    vol.add_argument(
+        "--megabytes",
+        type=float,
+        default=None,
+        help="payload per cell instead of a time (10**6 bytes, shared by the "
+        "connections, rounded up to whole calls)",
+    )
+    parser.add_argument(
+        "--event-threads",
+        type=int,
+        default=2,
+        help="threads of the pool poller (both sides; default 2)",
+    )
+    parser.add_argument(
+        "--window", type=int, default=1, help="outstanding 1 MiB calls per connection (default 1)"
+    )
+    parser.add_argument(
+        "--payload", type=int, default=PAYLOAD, help="payload bytes per call (default 1 MiB)"
+    )
+    parser.add_argument(
+        "--client-poller",
+        choices=("same", *POLLERS),
+        default="same",
+        help="poller of the load generator (default: the one under test)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("local",),
+        default="local",
+        help="which server to measure (only an embedded local one for now)",
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the bare-socket baseline (no ratios then)"
+    )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no per-cell progress lines")
 
@@ -367,30 +454,56 @@ def run(args: argparse.Namespace) -> int:
         max_bytes = int(args.megabytes * 1e6)
     elif seconds is None:
         seconds = DEFAULT_SECONDS
-    if (args.repeats < 1 or (seconds is not None and seconds <= 0) or args.event_threads < 1
-            or args.window < 1 or (max_bytes is not None and max_bytes <= 0) or args.payload < 1):
-        print("bench-transport: --repeats, --seconds, --megabytes, --event-threads, --window and "
-              "--payload must be positive", file=sys.stderr)
+    if (
+        args.repeats < 1
+        or (seconds is not None and seconds <= 0)
+        or args.event_threads < 1
+        or args.window < 1
+        or (max_bytes is not None and max_bytes <= 0)
+        or args.payload < 1
+    ):
+        print(
+            "bench-transport: --repeats, --seconds, --megabytes, --event-threads, --window and "
+            "--payload must be positive",
+            file=sys.stderr,
+        )
         return 2
     volume = f"{seconds:g} s per cell" if seconds is not None else f"{args.megabytes:g} MB per cell"
     started = time.monotonic()
     out = sys.stderr if not args.quiet else None
     if out:
-        print(f"bench-transport: {len(args.pollers) + (0 if args.no_baseline else 1)} server kinds × "
-              f"TLS {args.tls} × connections {args.connections} × {args.repeats} repeat(s), "
-              f"{volume}", file=out, flush=True)
+        print(
+            f"bench-transport: {len(args.pollers) + (0 if args.no_baseline else 1)} server kinds × "
+            f"TLS {args.tls} × connections {args.connections} × {args.repeats} repeat(s), "
+            f"{volume}",
+            file=out,
+            flush=True,
+        )
     result = run_bench(
-        pollers=args.pollers, connections=args.connections, tls_modes=tls_modes,
-        repeats=args.repeats, seconds=seconds, max_bytes=max_bytes, event_threads=args.event_threads,
-        payload_size=args.payload, window=args.window, client_poller=args.client_poller,
+        pollers=args.pollers,
+        connections=args.connections,
+        tls_modes=tls_modes,
+        repeats=args.repeats,
+        seconds=seconds,
+        max_bytes=max_bytes,
+        event_threads=args.event_threads,
+        payload_size=args.payload,
+        window=args.window,
+        client_poller=args.client_poller,
         baseline=not args.no_baseline,
         progress=(lambda m: print(m, file=out, flush=True)) if out else None,
     )
     wall = time.monotonic() - started
     meta = report.run_info(
-        cipher=result["cipher"], tls_version=result["tls_version"], volume=volume,
-        repeats=args.repeats, window=args.window, payload=args.payload,
-        event_threads=args.event_threads, client_poller=args.client_poller, wall=wall,
+        cipher=result["cipher"],
+        tls_version=result["tls_version"],
+        volume=volume,
+        repeats=args.repeats,
+        window=args.window,
+        payload=args.payload,
+        event_threads=args.event_threads,
+        client_poller=args.client_poller,
+        wall=wall,
     )
     rows = report.aggregate(result["samples"])
     aims = report.aims(rows)
@@ -401,7 +514,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gfrpc bench-transport", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="gfrpc bench-transport", description=__doc__.splitlines()[0]
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

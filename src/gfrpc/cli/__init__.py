@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     certs.register(sub)
     files.register(sub)
     from . import soak
+
     soak.register(sub)
     bench.register(sub)
     _register_bench(sub)

@@ -26,7 +26,8 @@ DESCRIPTION = (
     "with the real C client (fio --ioengine=gfapi) and gfrpc's client, against the real "
     "glusterfsd and the gfrpc brick, in one interleaved run. With no target, everything is "
     "started here (as root inside a private network namespace) and removed afterwards. Prints "
-    "MB/s or ops/s (medians), CPU, busy cores, latency and the ratio to fio -> glusterfsd.")
+    "MB/s or ops/s (medians), CPU, busy cores, latency and the ratio to fio -> glusterfsd."
+)
 
 
 def _csv(kind: Any, choices: tuple[str, ...] | None = None) -> Any:
@@ -38,7 +39,8 @@ def _csv(kind: Any, choices: tuple[str, ...] | None = None) -> Any:
             bad = [t for t in items if t not in choices]
             if bad:
                 raise argparse.ArgumentTypeError(
-                    f"{', '.join(bad)}: choose from {', '.join(choices)}")
+                    f"{', '.join(bad)}: choose from {', '.join(choices)}"
+                )
         try:
             values = [kind(t) for t in items]
         except ValueError as exc:
@@ -46,80 +48,178 @@ def _csv(kind: Any, choices: tuple[str, ...] | None = None) -> Any:
         if kind is int and any(v < 1 for v in values):
             raise argparse.ArgumentTypeError("numbers must be >= 1")
         return values
+
     return parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    add_arguments(sub.add_parser(
-        "bench", help="the 2011 experiment: fio (C) and gfrpc clients x glusterfsd and gfrpc "
-        "bricks, TLS on and off, side by side in one run",
-        description=DESCRIPTION))
-    add_arguments(sub.add_parser(
-        "bench-write", help="alias of 'gfrpc bench --workload seq-write'",
-        description="The same as 'gfrpc bench --workload seq-write' (kept for old scripts). "
-        + DESCRIPTION))
+    add_arguments(
+        sub.add_parser(
+            "bench",
+            help="the 2011 experiment: fio (C) and gfrpc clients x glusterfsd and gfrpc "
+            "bricks, TLS on and off, side by side in one run",
+            description=DESCRIPTION,
+        )
+    )
+    add_arguments(
+        sub.add_parser(
+            "bench-write",
+            help="alias of 'gfrpc bench --workload seq-write'",
+            description="The same as 'gfrpc bench --workload seq-write' (kept for old scripts). "
+            + DESCRIPTION,
+        )
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from gfrpc.transport import POLLER_NAMES
 
-    p.add_argument("target", nargs="?", metavar="gluster://HOST[:PORT]/VOL",
-                   help="measure an existing volume instead of staging servers")
-    p.add_argument("--workload", action="append", choices=WORKLOAD_CHOICES,
-                   help="seq-write, seq-read, smallfile or stat (repeat for several; default "
-                   "seq-write)")
-    p.add_argument("--client", type=_csv(str, ("fio", "gfrpc")), default=None,
-                   help="comma-separated clients: fio (gfapi, C), gfrpc (default both; gfrpc "
-                   "for a gluster:// target)")
-    p.add_argument("--server", type=_csv(str, ("gfrpc", "glusterfsd")), default=None,
-                   help="comma-separated servers: gfrpc (the brick), glusterfsd (default both)")
-    p.add_argument("--poller", type=_csv(str, tuple(POLLER_NAMES)), default=None,
-                   help="the gfrpc brick's poller(s): single, own-thread, pool (default pool)")
-    p.add_argument("--event-threads", type=_csv(int), default=None, metavar="N[,N...]",
-                   help="pool threads of the gfrpc brick and glusterfsd's server.event-threads "
-                   "(default 2)")
-    p.add_argument("--tls", choices=("on", "off", "both"), default=None,
-                   help="TLS on the brick connections (default both; for a gluster:// "
-                   "target: on with --tls-dir, else off)")
-    p.add_argument("--connections", choices=("per-stream", "shared"), default="per-stream",
-                   help="gfrpc's client: one connection per stream (default) or one shared")
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="gluster://HOST[:PORT]/VOL",
+        help="measure an existing volume instead of staging servers",
+    )
+    p.add_argument(
+        "--workload",
+        action="append",
+        choices=WORKLOAD_CHOICES,
+        help="seq-write, seq-read, smallfile or stat (repeat for several; default seq-write)",
+    )
+    p.add_argument(
+        "--client",
+        type=_csv(str, ("fio", "gfrpc")),
+        default=None,
+        help="comma-separated clients: fio (gfapi, C), gfrpc (default both; gfrpc "
+        "for a gluster:// target)",
+    )
+    p.add_argument(
+        "--server",
+        type=_csv(str, ("gfrpc", "glusterfsd")),
+        default=None,
+        help="comma-separated servers: gfrpc (the brick), glusterfsd (default both)",
+    )
+    p.add_argument(
+        "--poller",
+        type=_csv(str, tuple(POLLER_NAMES)),
+        default=None,
+        help="the gfrpc brick's poller(s): single, own-thread, pool (default pool)",
+    )
+    p.add_argument(
+        "--event-threads",
+        type=_csv(int),
+        default=None,
+        metavar="N[,N...]",
+        help="pool threads of the gfrpc brick and glusterfsd's server.event-threads (default 2)",
+    )
+    p.add_argument(
+        "--tls",
+        choices=("on", "off", "both"),
+        default=None,
+        help="TLS on the brick connections (default both; for a gluster:// "
+        "target: on with --tls-dir, else off)",
+    )
+    p.add_argument(
+        "--connections",
+        choices=("per-stream", "shared"),
+        default="per-stream",
+        help="gfrpc's client: one connection per stream (default) or one shared",
+    )
     p.add_argument("--streams", type=int, default=24, help="streams at once (default 24)")
-    p.add_argument("--record", type=_size, default=1 << 20, metavar="BYTES",
-                   help="bytes per read/write call of seq-* (default 1M)")
-    p.add_argument("--size", type=_size, default=None, metavar="BYTES",
-                   help="bytes per stream of seq-* (default 64M; 16M in the default run)")
-    p.add_argument("--files", type=int, default=250, metavar="N",
-                   help="files per stream for smallfile (default 250)")
-    p.add_argument("--file-size", type=_size, default=4096, metavar="BYTES",
-                   help="bytes per small file (default 4K)")
-    p.add_argument("--stat-files", type=int, default=20, metavar="N",
-                   help="files per stream the stat workload stats in turn (default 20)")
-    p.add_argument("--stat-ops", type=int, default=500, metavar="N",
-                   help="STAT calls per stream for the stat workload (default 500)")
+    p.add_argument(
+        "--record",
+        type=_size,
+        default=1 << 20,
+        metavar="BYTES",
+        help="bytes per read/write call of seq-* (default 1M)",
+    )
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="bytes per stream of seq-* (default 64M; 16M in the default run)",
+    )
+    p.add_argument(
+        "--files",
+        type=int,
+        default=250,
+        metavar="N",
+        help="files per stream for smallfile (default 250)",
+    )
+    p.add_argument(
+        "--file-size",
+        type=_size,
+        default=4096,
+        metavar="BYTES",
+        help="bytes per small file (default 4K)",
+    )
+    p.add_argument(
+        "--stat-files",
+        type=int,
+        default=20,
+        metavar="N",
+        help="files per stream the stat workload stats in turn (default 20)",
+    )
+    p.add_argument(
+        "--stat-ops",
+        type=int,
+        default=500,
+        metavar="N",
+        help="STAT calls per stream for the stat workload (default 500)",
+    )
     p.add_argument("--repeats", type=int, default=3, help="runs per row, interleaved (default 3)")
-    p.add_argument("--compare", action="store_true",
-                   help="the full matrix: seq-write, seq-read, smallfile x every client and "
-                   "server x pollers and event-threads 1, 2, 4, TLS on and off")
-    p.add_argument("--sweep-connections", type=_csv(int), default=None, metavar="N,N,...",
-                   help="also seq-write with gfrpc's client into the gfrpc brick at these "
-                   "connection counts, for each poller, with brick RSS and threads")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="the full matrix: seq-write, seq-read, smallfile x every client and "
+        "server x pollers and event-threads 1, 2, 4, TLS on and off",
+    )
+    p.add_argument(
+        "--sweep-connections",
+        type=_csv(int),
+        default=None,
+        metavar="N,N,...",
+        help="also seq-write with gfrpc's client into the gfrpc brick at these "
+        "connection counts, for each poller, with brick RSS and threads",
+    )
     p.add_argument("--json", metavar="FILE", default=None, help="write the results as JSON")
-    p.add_argument("--plot", metavar="FILE.png", default=None,
-                   help="write bar charts (needs matplotlib: pip install 'gfrpc[bench]')")
-    p.add_argument("--from-json", metavar="FILE", default=None,
-                   help="measure nothing: print the table (and --plot) of a saved --json run")
-    p.add_argument("--tls-dir", metavar="DIR", default=None,
-                   help="for a gluster:// target with --tls on: the client identity "
-                   "(glusterfs.pem/.key/.ca)")
-    p.add_argument("--mgmt-tls", action="store_true",
-                   help="for a gluster:// target: management (port 24007) over TLS too "
-                   "(secure-access)")
-    p.add_argument("--scratch", metavar="DIR", default=None,
-                   help="parent of the run's private directory (default: a private tmpfs as "
-                   "root, /dev/shm otherwise)")
-    p.add_argument("--no-isolate", action="store_true",
-                   help="as root, run in the machine's own network namespace (needs port "
-                   "24007 free for fio rows)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="write bar charts (needs matplotlib: pip install 'gfrpc[bench]')",
+    )
+    p.add_argument(
+        "--from-json",
+        metavar="FILE",
+        default=None,
+        help="measure nothing: print the table (and --plot) of a saved --json run",
+    )
+    p.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        default=None,
+        help="for a gluster:// target with --tls on: the client identity (glusterfs.pem/.key/.ca)",
+    )
+    p.add_argument(
+        "--mgmt-tls",
+        action="store_true",
+        help="for a gluster:// target: management (port 24007) over TLS too (secure-access)",
+    )
+    p.add_argument(
+        "--scratch",
+        metavar="DIR",
+        default=None,
+        help="parent of the run's private directory (default: a private tmpfs as "
+        "root, /dev/shm otherwise)",
+    )
+    p.add_argument(
+        "--no-isolate",
+        action="store_true",
+        help="as root, run in the machine's own network namespace (needs port "
+        "24007 free for fio rows)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -143,11 +243,17 @@ def run(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # runs every clean-up on the way out
 
-    old = signal.signal(signal.SIGTERM, on_term) \
-        if threading.current_thread() is threading.main_thread() else None
+    old = (
+        signal.signal(signal.SIGTERM, on_term)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
-        return main.measure(args, command="gfrpc bench " + shlex.join(
-            argv_after_command(argv) if argv is not None else []))
+        return main.measure(
+            args,
+            command="gfrpc bench "
+            + shlex.join(argv_after_command(argv) if argv is not None else []),
+        )
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
@@ -157,7 +263,7 @@ def argv_after_command(argv: list[str]) -> list[str]:
     """The arguments after ``bench`` (global options before it are dropped)."""
     for i, a in enumerate(argv):
         if a in ("bench", "bench-write"):
-            rest = argv[i + 1:]
+            rest = argv[i + 1 :]
             return ["--workload", "seq-write", *rest] if a == "bench-write" else rest
     return list(argv)
 
@@ -172,12 +278,15 @@ def _check(args: argparse.Namespace) -> None:
     if args.size is not None and args.size < 1:
         raise ConfigError("--size must be at least 1 byte")
     if args.target and (args.compare or args.sweep_connections):
-        raise ConfigError("--compare and --sweep-connections stage their own servers: "
-                          "leave out the gluster:// target")
+        raise ConfigError(
+            "--compare and --sweep-connections stage their own servers: "
+            "leave out the gluster:// target"
+        )
     if args.plot:
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
     if args.target and args.server and len(args.server) > 1:
-        raise ConfigError("with a gluster:// target, --server names what it is: gfrpc or "
-                          "glusterfsd (one)")
+        raise ConfigError(
+            "with a gluster:// target, --server names what it is: gfrpc or glusterfsd (one)"
+        )
     if args.target is None and args.tls_dir:
         raise ConfigError("--tls-dir is for a gluster:// target (staged runs make their own)")

@@ -9,10 +9,12 @@ from gfrpc.tls import write_certs
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "certs", help="write a TLS certificate and key under GlusterFS's file names",
+        "certs",
+        help="write a TLS certificate and key under GlusterFS's file names",
         description="Write DIR/glusterfs.pem, glusterfs.key (0600) and glusterfs.ca for a peer "
         "named CN. Without --ca a new throwaway CA is made and kept in DIR (ca.pem, ca.key "
-        "0600); with --ca CADIR the CA kept in CADIR signs, so several peers share one CA.")
+        "0600); with --ca CADIR the CA kept in CADIR signs, so several peers share one CA.",
+    )
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--cn", required=True, metavar="NAME", help="the certificate's common name")
     p.add_argument("--ca", metavar="CADIR", default=None, help="directory of an existing CA")

@@ -17,16 +17,33 @@ from gfrpc.transport import POLLER_NAMES, Poller, ServerLimits, make_poller
 def add_tls_arguments(p: argparse.ArgumentParser, *, server: bool = False) -> None:
     g = p.add_argument_group("TLS (GlusterFS transport.socket.ssl-*)")
     g.add_argument("--tls", action="store_true", help="use TLS (mutual authentication)")
-    g.add_argument("--tls-dir", metavar="DIR", default=None,
-                   help="directory holding glusterfs.pem, glusterfs.key and glusterfs.ca "
-                   f"(default: {default_cert_dir()})")
-    g.add_argument("--cert-depth", type=int, default=1, metavar="N",
-                   help="ssl-cert-depth: how many intermediate CAs a peer chain may have (default 1)")
-    g.add_argument("--cipher-list", default=None, metavar="LIST", help="ssl-cipher-list (TLS <= 1.2)")
-    g.add_argument("--crl-path", default=None, metavar="PATH", help="ssl-crl-path: CRL directory or file")
+    g.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        default=None,
+        help="directory holding glusterfs.pem, glusterfs.key and glusterfs.ca "
+        f"(default: {default_cert_dir()})",
+    )
+    g.add_argument(
+        "--cert-depth",
+        type=int,
+        default=1,
+        metavar="N",
+        help="ssl-cert-depth: how many intermediate CAs a peer chain may have (default 1)",
+    )
+    g.add_argument(
+        "--cipher-list", default=None, metavar="LIST", help="ssl-cipher-list (TLS <= 1.2)"
+    )
+    g.add_argument(
+        "--crl-path", default=None, metavar="PATH", help="ssl-crl-path: CRL directory or file"
+    )
     if server:
-        g.add_argument("--ssl-allow", default=None, metavar="CN,...",
-                       help="auth.ssl-allow: comma-separated CN globs allowed to connect")
+        g.add_argument(
+            "--ssl-allow",
+            default=None,
+            metavar="CN,...",
+            help="auth.ssl-allow: comma-separated CN globs allowed to connect",
+        )
 
 
 def tls_context(args: argparse.Namespace, *, server_side: bool) -> ssl.SSLContext | None:
@@ -45,10 +62,16 @@ def tls_options(args: argparse.Namespace) -> TLSOptions:
 
 
 def add_poller_arguments(p: argparse.ArgumentParser, default: str = "pool") -> None:
-    p.add_argument("--poller", choices=POLLER_NAMES, default=default,
-                   help=f"polling model (default {default})")
-    p.add_argument("--event-threads", type=int, default=2, metavar="N",
-                   help="threads of the pool poller (GlusterFS event-threads; default 2)")
+    p.add_argument(
+        "--poller", choices=POLLER_NAMES, default=default, help=f"polling model (default {default})"
+    )
+    p.add_argument(
+        "--event-threads",
+        type=int,
+        default=2,
+        metavar="N",
+        help="threads of the pool poller (GlusterFS event-threads; default 2)",
+    )
 
 
 def _size(text: str) -> int:
@@ -68,34 +91,63 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     """What one peer may cost a server (``gfrpc.transport.ServerLimits``); 0 = no limit."""
     d = ServerLimits()
     g = p.add_argument_group("limits on what one peer may cost (0 = off)")
-    g.add_argument("--handshake-timeout", type=float, default=d.handshake_timeout, metavar="S",
-                   help=f"close a connection whose TLS handshake has not finished after S "
-                   f"seconds (default {d.handshake_timeout:g})")
-    g.add_argument("--first-request-timeout", type=float, default=d.first_request_timeout,
-                   metavar="S", help="close a connection that has sent no complete request S "
-                   f"seconds after connecting (default {d.first_request_timeout:g}); one that "
-                   "has is never closed for being idle")
-    g.add_argument("--frame-timeout", type=float, default=d.frame_timeout, metavar="S",
-                   help="close a connection whose partly received record gets no new byte for "
-                   f"S seconds (default {d.frame_timeout:g})")
-    g.add_argument("--max-connections", type=int, default=d.max_connections, metavar="N",
-                   help="refuse (accept and close) connections beyond N open ones "
-                   f"(default {d.max_connections})")
-    g.add_argument("--max-incomplete-bytes", type=_size, default=d.max_incomplete_bytes,
-                   metavar="SIZE", help="bytes of partly received records the server holds "
-                   "in all; beyond it the largest holders stop being read until memory frees "
-                   f"(default {d.max_incomplete_bytes >> 20}M)")
+    g.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=d.handshake_timeout,
+        metavar="S",
+        help=f"close a connection whose TLS handshake has not finished after S "
+        f"seconds (default {d.handshake_timeout:g})",
+    )
+    g.add_argument(
+        "--first-request-timeout",
+        type=float,
+        default=d.first_request_timeout,
+        metavar="S",
+        help="close a connection that has sent no complete request S "
+        f"seconds after connecting (default {d.first_request_timeout:g}); one that "
+        "has is never closed for being idle",
+    )
+    g.add_argument(
+        "--frame-timeout",
+        type=float,
+        default=d.frame_timeout,
+        metavar="S",
+        help="close a connection whose partly received record gets no new byte for "
+        f"S seconds (default {d.frame_timeout:g})",
+    )
+    g.add_argument(
+        "--max-connections",
+        type=int,
+        default=d.max_connections,
+        metavar="N",
+        help="refuse (accept and close) connections beyond N open ones "
+        f"(default {d.max_connections})",
+    )
+    g.add_argument(
+        "--max-incomplete-bytes",
+        type=_size,
+        default=d.max_incomplete_bytes,
+        metavar="SIZE",
+        help="bytes of partly received records the server holds "
+        "in all; beyond it the largest holders stop being read until memory frees "
+        f"(default {d.max_incomplete_bytes >> 20}M)",
+    )
 
 
 def server_limits(args: argparse.Namespace) -> ServerLimits:
     return ServerLimits(
-        handshake_timeout=args.handshake_timeout, first_request_timeout=args.first_request_timeout,
-        frame_timeout=args.frame_timeout, max_connections=args.max_connections,
-        max_incomplete_bytes=args.max_incomplete_bytes)
+        handshake_timeout=args.handshake_timeout,
+        first_request_timeout=args.first_request_timeout,
+        frame_timeout=args.frame_timeout,
+        max_connections=args.max_connections,
+        max_incomplete_bytes=args.max_incomplete_bytes,
+    )
 
 
-def open_client(args: argparse.Namespace, address: str, *, timeout: float,
-                poller: Poller | None = None) -> tuple[RpcClient, Poller]:
+def open_client(
+    args: argparse.Namespace, address: str, *, timeout: float, poller: Poller | None = None
+) -> tuple[RpcClient, Poller]:
     """Connect an RpcClient to ``address`` with the TLS flags of ``args``."""
     ctx = tls_context(args, server_side=False)
     p = poller or make_poller("single")

@@ -30,47 +30,63 @@ CHUNK = 1 << 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("put", help="copy a local file into a volume",
-                       description="Copy LOCAL ('-' = stdin) to a file in the volume. TARGET is "
-                       "gluster://HOST[:PORT]/VOL/PATH, or a path with --brick. A TARGET that is "
-                       "an existing directory receives LOCAL's base name.")
+    p = sub.add_parser(
+        "put",
+        help="copy a local file into a volume",
+        description="Copy LOCAL ('-' = stdin) to a file in the volume. TARGET is "
+        "gluster://HOST[:PORT]/VOL/PATH, or a path with --brick. A TARGET that is "
+        "an existing directory receives LOCAL's base name.",
+    )
     p.add_argument("local", metavar="LOCAL")
     p.add_argument("target", metavar="TARGET")
     _common(p)
     p.set_defaults(func=run_put)
 
-    p = sub.add_parser("get", help="copy a file out of a volume",
-                       description="Copy SOURCE (gluster://HOST[:PORT]/VOL/PATH, or a path with "
-                       "--brick) to LOCAL ('-' = stdout).")
+    p = sub.add_parser(
+        "get",
+        help="copy a file out of a volume",
+        description="Copy SOURCE (gluster://HOST[:PORT]/VOL/PATH, or a path with "
+        "--brick) to LOCAL ('-' = stdout).",
+    )
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("local", metavar="LOCAL")
     _common(p)
     p.set_defaults(func=run_get)
 
-    p = sub.add_parser("ls", help="list a directory of a volume",
-                       description="Print one name per line (-l: mode, links, uid, gid, size, "
-                       "mtime, name).")
+    p = sub.add_parser(
+        "ls",
+        help="list a directory of a volume",
+        description="Print one name per line (-l: mode, links, uid, gid, size, mtime, name).",
+    )
     p.add_argument("target", metavar="URL|PATH", nargs="?", default="/")
     p.add_argument("-l", dest="long", action="store_true", help="long listing")
     _common(p)
     p.set_defaults(func=run_ls)
 
-    p = sub.add_parser("stat", help="show a file's attributes",
-                       description="Print size, mode, uid, gid, times, gfid and inode.")
+    p = sub.add_parser(
+        "stat",
+        help="show a file's attributes",
+        description="Print size, mode, uid, gid, times, gfid and inode.",
+    )
     p.add_argument("target", metavar="URL|PATH")
     _common(p)
     p.set_defaults(func=run_stat)
 
-    p = sub.add_parser("rm", help="remove a file (-d: an empty directory)",
-                       description="Remove a file; with -d also empty directories.")
+    p = sub.add_parser(
+        "rm",
+        help="remove a file (-d: an empty directory)",
+        description="Remove a file; with -d also empty directories.",
+    )
     p.add_argument("target", metavar="URL|PATH")
     p.add_argument("-d", "--dir", action="store_true", help="remove empty directories too")
     _common(p)
     p.set_defaults(func=run_rm)
 
-    p = sub.add_parser("mkdir", help="create a directory",
-                       description="Create a directory (-p: with its parents, no error if it "
-                       "exists).")
+    p = sub.add_parser(
+        "mkdir",
+        help="create a directory",
+        description="Create a directory (-p: with its parents, no error if it exists).",
+    )
     p.add_argument("target", metavar="URL|PATH")
     p.add_argument("-p", "--parents", action="store_true")
     p.add_argument("--mode", type=lambda s: int(s, 8), default=0o777, metavar="OCTAL")
@@ -79,14 +95,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--brick", metavar="HOST:PORT:BRICK-PATH",
-                   help="talk to this brick directly (no glusterd); paths are plain paths")
-    p.add_argument("--volname", default="gfrpc", metavar="NAME",
-                   help="volume name sent to the brick with --brick (default gfrpc)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="connect/handshake timeout (default 10)")
-    p.add_argument("--poller", choices=POLLER_NAMES, default="pool",
-                   help="polling model (default pool)")
+    p.add_argument(
+        "--brick",
+        metavar="HOST:PORT:BRICK-PATH",
+        help="talk to this brick directly (no glusterd); paths are plain paths",
+    )
+    p.add_argument(
+        "--volname",
+        default="gfrpc",
+        metavar="NAME",
+        help="volume name sent to the brick with --brick (default gfrpc)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="connect/handshake timeout (default 10)",
+    )
+    p.add_argument(
+        "--poller", choices=POLLER_NAMES, default="pool", help="polling model (default pool)"
+    )
     add_tls_arguments(p)
 
 
@@ -103,8 +132,10 @@ def _volume(args: argparse.Namespace, target: str) -> Iterator[tuple[Volume, str
         path = target or "/"
     else:
         if not target.lower().startswith("gluster://"):
-            raise ConfigError(f"{target!r}: expected gluster://HOST[:PORT]/VOLNAME/PATH "
-                              "(or a plain path with --brick HOST:PORT:BRICK-PATH)")
+            raise ConfigError(
+                f"{target!r}: expected gluster://HOST[:PORT]/VOLNAME/PATH "
+                "(or a plain path with --brick HOST:PORT:BRICK-PATH)"
+            )
         u = parse_url(target)
         vol = Volume.connect(u, **opts)
         path = u.path
@@ -144,8 +175,9 @@ def run_ls(args: argparse.Namespace) -> int:
     with _volume(args, args.target) as (vol, path):
         st = vol.stat(path)
         if stat.S_ISDIR(st.st_mode):
-            entries = sorted(((e.name, e.stat()) for e in vol.scandir(path)),
-                             key=lambda item: item[0])
+            entries = sorted(
+                ((e.name, e.stat()) for e in vol.scandir(path)), key=lambda item: item[0]
+            )
         else:
             entries = [(posixpath.basename(path), st)]
     for name, est in entries:
@@ -155,31 +187,45 @@ def run_ls(args: argparse.Namespace) -> int:
 
 def _long(name: str, st: StatResult) -> str:
     mtime = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
-    return (f"{stat.filemode(st.st_mode)} {st.st_nlink:>3} {st.st_uid:>5} {st.st_gid:>5} "
-            f"{st.st_size:>12} {mtime} {name}")
+    return (
+        f"{stat.filemode(st.st_mode)} {st.st_nlink:>3} {st.st_uid:>5} {st.st_gid:>5} "
+        f"{st.st_size:>12} {mtime} {name}"
+    )
 
 
 def run_stat(args: argparse.Namespace) -> int:
     with _volume(args, args.target) as (vol, path):
         st = vol.stat(path)
     print(f"  File: {path}")
-    print(f"  Size: {st.st_size:<15} Blocks: {st.st_blocks:<10} IO Block: {st.st_blksize:<6} "
-          f"{_kind(st.st_mode)}")
+    print(
+        f"  Size: {st.st_size:<15} Blocks: {st.st_blocks:<10} IO Block: {st.st_blksize:<6} "
+        f"{_kind(st.st_mode)}"
+    )
     print(f"Device: {st.st_dev:<15} Inode: {st.st_ino:<11} Links: {st.st_nlink}")
-    print(f"Access: ({stat.S_IMODE(st.st_mode):04o}/{stat.filemode(st.st_mode)})  "
-          f"Uid: {st.st_uid}  Gid: {st.st_gid}")
+    print(
+        f"Access: ({stat.S_IMODE(st.st_mode):04o}/{stat.filemode(st.st_mode)})  "
+        f"Uid: {st.st_uid}  Gid: {st.st_gid}"
+    )
     print(f"  GFID: {st.gfid}")
-    for label, ns in (("Access", st.st_atime_ns), ("Modify", st.st_mtime_ns),
-                      ("Change", st.st_ctime_ns)):
+    for label, ns in (
+        ("Access", st.st_atime_ns),
+        ("Modify", st.st_mtime_ns),
+        ("Change", st.st_ctime_ns),
+    ):
         print(f"{label}: {_time(ns)}")
     return 0
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"),
-                       (stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "fifo"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character special file"),
-                       (stat.S_ISBLK, "block special file")):
+    for test, name in (
+        (stat.S_ISREG, "regular file"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISLNK, "symbolic link"),
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character special file"),
+        (stat.S_ISBLK, "block special file"),
+    ):
         if test(mode):
             return name
     return "unknown"
@@ -187,8 +233,11 @@ def _kind(mode: int) -> str:
 
 def _time(ns: int) -> str:
     sec, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec)) + f".{frac:09d} " + \
-        time.strftime("%z", time.localtime(sec))
+    return (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec))
+        + f".{frac:09d} "
+        + time.strftime("%z", time.localtime(sec))
+    )
 
 
 def run_rm(args: argparse.Namespace) -> int:

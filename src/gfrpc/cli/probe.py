@@ -15,27 +15,48 @@ from .common import add_tls_arguments, open_client
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dump", help="list the RPC programs a server serves (GF-DUMP DUMP)",
-                       description="Print one line per program: PROGNUM VERSION NAME.")
+    p = sub.add_parser(
+        "dump",
+        help="list the RPC programs a server serves (GF-DUMP DUMP)",
+        description="Print one line per program: PROGNUM VERSION NAME.",
+    )
     p.add_argument("address", metavar="HOST[:PORT]", help=f"server (default port {DEFAULT_PORT})")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     add_tls_arguments(p)
     p.set_defaults(func=run_dump)
 
-    p = sub.add_parser("ping", help="send GF-DUMP PINGs and print latency percentiles",
-                       description="Send GF-DUMP PINGs; exit non-zero if any fails or none is "
-                       "answered within the timeout.")
+    p = sub.add_parser(
+        "ping",
+        help="send GF-DUMP PINGs and print latency percentiles",
+        description="Send GF-DUMP PINGs; exit non-zero if any fails or none is "
+        "answered within the timeout.",
+    )
     p.add_argument("address", metavar="HOST[:PORT]", help=f"server (default port {DEFAULT_PORT})")
-    p.add_argument("--count", "-c", type=int, default=5, metavar="N", help="pings to send (default 5)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="give up when a ping is not answered in this time (default 10)")
-    p.add_argument("--interval", type=float, default=0.0, metavar="SECONDS",
-                   help="pause between pings (default 0)")
+    p.add_argument(
+        "--count", "-c", type=int, default=5, metavar="N", help="pings to send (default 5)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up when a ping is not answered in this time (default 10)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pause between pings (default 0)",
+    )
     add_tls_arguments(p)
     p.set_defaults(func=run_ping)
 
-    p = sub.add_parser("portmap", help="ask the port mapper for a brick's port (PORTBYBRICK)",
-                       description="Print the port that the port mapper gives for BRICK-PATH.")
+    p = sub.add_parser(
+        "portmap",
+        help="ask the port mapper for a brick's port (PORTBYBRICK)",
+        description="Print the port that the port mapper gives for BRICK-PATH.",
+    )
     p.add_argument("address", metavar="HOST[:PORT]", help=f"glusterd (default port {DEFAULT_PORT})")
     p.add_argument("brick", metavar="BRICK-PATH")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
@@ -65,8 +86,9 @@ def run_ping(args: argparse.Namespace) -> int:
             try:
                 times.append(ping(client, timeout=args.timeout))
             except TimeoutError_:
-                raise TimeoutError_(f"ping {i + 1} of {args.count} not answered within "
-                                    f"{args.timeout:g} s") from None
+                raise TimeoutError_(
+                    f"ping {i + 1} of {args.count} not answered within {args.timeout:g} s"
+                ) from None
             if args.interval and i + 1 < args.count:
                 time.sleep(args.interval)
     finally:
@@ -76,7 +98,10 @@ def run_ping(args: argparse.Namespace) -> int:
         raise TimeoutError_("no ping answered")
     ms = sorted(t * 1000 for t in times)
     print(f"{len(times)} pings answered by {args.address}, 0 failed")
-    print(f"latency ms: min {ms[0]:.3f} p50 {_pct(ms, 50):.3f} p90 {_pct(ms, 90):.3f} p99 {_pct(ms, 99):.3f} max {ms[-1]:.3f}")
+    print(
+        f"latency ms: min {ms[0]:.3f} p50 {_pct(ms, 50):.3f} p90 {_pct(ms, 90):.3f} "
+        f"p99 {_pct(ms, 99):.3f} max {ms[-1]:.3f}"
+    )
     if len(ms) > 1:
         print(f"mean {statistics.fmean(ms):.3f} ms, stdev {statistics.stdev(ms):.3f} ms")
     return 0
@@ -107,7 +132,9 @@ def run_portmap(args: argparse.Namespace) -> int:
 def port_by_brick(client, brick: str, *, timeout: float) -> int | None:  # type: ignore[no-untyped-def]
     """PMAP PORTBYBRICK: the brick's port, or None when the port mapper has none."""
     req = pmap.PmapPortByBrickReq(brick=brick).pack()
-    reply = client.call(pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK, req, timeout=timeout)
+    reply = client.call(
+        pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK, req, timeout=timeout
+    )
     rsp = pmap.PmapPortByBrickRsp.unpack(reply.body)
     if rsp.op_ret < 0 or rsp.port <= 0:
         return None

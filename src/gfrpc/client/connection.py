@@ -93,12 +93,25 @@ class BrickConnection:
     ``options`` are the xlator's volfile options, sent in SETVOLUME like a real client does.
     """
 
-    def __init__(self, host: str, port: int | None, brick_path: str, *, volname: str,
-                 poller: Any, name: str | None = None, tls: Any = None, mgmt_tls: Any = None,
-                 ctx_id: str | None = None, options: Mapping[str, str] | None = None,
-                 ping_timeout: float = 42.0, frame_timeout: float = 1800.0,
-                 timeout: float = 10.0, reconnect_interval: float = 3.0,
-                 port_is_mgmt: bool | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int | None,
+        brick_path: str,
+        *,
+        volname: str,
+        poller: Any,
+        name: str | None = None,
+        tls: Any = None,
+        mgmt_tls: Any = None,
+        ctx_id: str | None = None,
+        options: Mapping[str, str] | None = None,
+        ping_timeout: float = 42.0,
+        frame_timeout: float = 1800.0,
+        timeout: float = 10.0,
+        reconnect_interval: float = 3.0,
+        port_is_mgmt: bool | None = None,
+    ) -> None:
         self.host = host
         self.port = port or MGMT_PORT
         self._first_port = self.port
@@ -163,8 +176,11 @@ class BrickConnection:
                 raise fop_error(errno.ENOTCONN, None, f"not connected to {self.where}")
             wait = self._last_attempt + self.reconnect_interval - time.monotonic()
             if wait > 0:
-                raise fop_error(errno.ENOTCONN, None, f"not connected to {self.where} "
-                                f"(next reconnect attempt in {wait:.1f} s)")
+                raise fop_error(
+                    errno.ENOTCONN,
+                    None,
+                    f"not connected to {self.where} (next reconnect attempt in {wait:.1f} s)",
+                )
             self._last_attempt = time.monotonic()
             self.client = None
             if client is not None:
@@ -174,9 +190,11 @@ class BrickConnection:
                 self._handshake()
             except OSError as exc:
                 log.info("reconnect to %s failed: %s", self.where, exc)
-                raise fop_error(errno.ENOTCONN, None,
-                                f"not connected to {self.where}: reconnect failed: "
-                                f"{exc.strerror or exc}") from None
+                raise fop_error(
+                    errno.ENOTCONN,
+                    None,
+                    f"not connected to {self.where}: reconnect failed: {exc.strerror or exc}",
+                ) from None
             log.info("reconnected to %s (generation %d)", self.where, self.generation)
             assert self.client is not None
             return self.client
@@ -191,19 +209,24 @@ class BrickConnection:
                 port = port_by_brick(client, self.brick_path, timeout=self.timeout)
                 client.close()
                 if port is None:
-                    raise fop_error(errno.ENOENT, self.brick_path,
-                                    f"the portmapper at {self.host}:{self.port} knows no "
-                                    f"brick {self.brick_path}; is the volume started?")
+                    raise fop_error(
+                        errno.ENOENT,
+                        self.brick_path,
+                        f"the portmapper at {self.host}:{self.port} knows no "
+                        f"brick {self.brick_path}; is the volume started?",
+                    )
                 self.port = port
                 client = self._open(port)
                 self.programs = dump(client, timeout=self.timeout)
             offered = {(p, v) for p, v, _ in self.programs}
             if (fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION) not in offered:
                 names = ", ".join(f"{n} ({p} v{v})" for p, v, n in self.programs) or "none"
-                raise OSError(errno.EPROTONOSUPPORT,
-                              f"{self.where} does not serve {fops.GLUSTER_FOP_NAME} "
-                              f"({fops.GLUSTER_FOP_PROGRAM} v{fops.GLUSTER_FOP_VERSION}); "
-                              f"it offers: {names}")
+                raise OSError(
+                    errno.EPROTONOSUPPORT,
+                    f"{self.where} does not serve {fops.GLUSTER_FOP_NAME} "
+                    f"({fops.GLUSTER_FOP_PROGRAM} v{fops.GLUSTER_FOP_VERSION}); "
+                    f"it offers: {names}",
+                )
             self._setvolume(client)
         except BaseException:
             client.close()
@@ -213,10 +236,13 @@ class BrickConnection:
 
     def _open(self, port: int) -> RpcClient:
         mgmt = self.port_is_mgmt and port == self._first_port
-        client = RpcClient((self.host, port), poller=self.poller,
-                           tls=self.mgmt_tls if mgmt else self.tls,
-                           frame_timeout=self.frame_timeout,
-                           ping_timeout=0 if mgmt else self.ping_timeout)
+        client = RpcClient(
+            (self.host, port),
+            poller=self.poller,
+            tls=self.mgmt_tls if mgmt else self.tls,
+            frame_timeout=self.frame_timeout,
+            ping_timeout=0 if mgmt else self.ping_timeout,
+        )
         try:
             client.connect(timeout=self.timeout)
         except BaseException:
@@ -228,26 +254,30 @@ class BrickConnection:
         """The SETVOLUME dict for the next attempt (a fresh process-uuid each call)."""
         self.process_uuid = (
             f"CTX_ID:{self.ctx_id}-GRAPH_ID:0-PID:{os.getpid()}-HOST:{os.uname().nodename}"
-            f"-PC_NAME:{self.name}-RECON_NO:-{next(_RECON_NO)}")
+            f"-PC_NAME:{self.name}-RECON_NO:-{next(_RECON_NO)}"
+        )
         d: dict[str, Any] = {k: v for k, v in self.options.items() if k != "transport-type"}
-        d.update({
-            "remote-subvolume": self.brick_path,
-            "process-uuid": self.process_uuid,
-            "fops-version": fops.GLUSTER_FOP_PROGRAM,
-            "client-version": CLIENT_VERSION,
-            "clnt-lk-version": 1,
-            "opversion": OP_VERSION_MAX,
-            "volfile-key": self.volname,
-            "transport-type": "socket",
-            "remote-host": self.host,
-            "remote-port": self.port,
-        })
+        d.update(
+            {
+                "remote-subvolume": self.brick_path,
+                "process-uuid": self.process_uuid,
+                "fops-version": fops.GLUSTER_FOP_PROGRAM,
+                "client-version": CLIENT_VERSION,
+                "clnt-lk-version": 1,
+                "opversion": OP_VERSION_MAX,
+                "volfile-key": self.volname,
+                "transport-type": "socket",
+                "remote-host": self.host,
+                "remote-port": self.port,
+            }
+        )
         return d
 
     def _setvolume(self, client: RpcClient) -> None:
         req = hs.GfSetvolumeReq(dict=encode_serialized_dict(self.setvolume_dict())).pack()
-        reply = client.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME, req,
-                            timeout=self.timeout)
+        reply = client.call(
+            hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME, req, timeout=self.timeout
+        )
         rsp = hs.GfSetvolumeRsp.unpack(reply.body)
         try:
             info = {k: as_str(v) for k, v in decode_serialized_dict(rsp.dict).items()}
@@ -259,8 +289,9 @@ class BrickConnection:
             text = info.get("ERROR") or os.strerror(code)
             if code == errno.EACCES:
                 raise OSError(code, f"authentication failed at brick {self.where}: {text}")
-            raise OSError(code, f"brick {self.where} refused SETVOLUME: {text} "
-                                f"({os.strerror(code)})")
+            raise OSError(
+                code, f"brick {self.where} refused SETVOLUME: {text} ({os.strerror(code)})"
+            )
         log.debug("SETVOLUME on %s accepted (%s)", self.where, info.get("ERROR", ""))
 
     def close(self) -> None:
@@ -271,8 +302,14 @@ class BrickConnection:
             client.close()
 
     # -- FOP calls --------------------------------------------------------------------------
-    def fop_async(self, proc: FopProc, req: Any, payload: Buffer | None = None, *,
-                  timeout: float | None = None) -> Future[tuple[Any, memoryview]]:
+    def fop_async(
+        self,
+        proc: FopProc,
+        req: Any,
+        payload: Buffer | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[tuple[Any, memoryview]]:
         """Send one FOP; the Future yields ``fops.decode_reply``'s ``(reply, data)``."""
         out: Future[tuple[Any, memoryview]] = Future()
         out.set_running_or_notify_cancel()
@@ -282,8 +319,9 @@ class BrickConnection:
             out.set_exception(exc)
             return out
         args: Any = fops.encode_write_request(req, payload) if payload is not None else req.pack()
-        inner = client.call_async(fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION, proc, args,
-                                  timeout=timeout)
+        inner = client.call_async(
+            fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION, proc, args, timeout=timeout
+        )
 
         def done(f: Future[Reply]) -> None:
             try:
@@ -294,24 +332,34 @@ class BrickConnection:
         inner.add_done_callback(done)
         return out
 
-    def fop(self, proc: FopProc, req: Any, payload: Buffer | None = None, *,
-            path: str | None = None) -> Any:
+    def fop(
+        self, proc: FopProc, req: Any, payload: Buffer | None = None, *, path: str | None = None
+    ) -> Any:
         """Send one FOP and wait; ``op_ret < 0`` raises ``OSError(op_errno, ..., path)``."""
         rsp, _ = self.fop_async(proc, req, payload).result()
         return check(rsp, path)
 
     # typed helpers (gfids are 16 bytes; dicts map str -> value as gfdict encodes them)
-    def lookup(self, pargfid: bytes, name: str, xdata: dict[str, Any] | None = None, *,
-               path: str | None = None) -> Any:
+    def lookup(
+        self,
+        pargfid: bytes,
+        name: str,
+        xdata: dict[str, Any] | None = None,
+        *,
+        path: str | None = None,
+    ) -> Any:
         """LOOKUP by parent gfid + basename; reply.prestat = entry, .xdata = asked xattrs."""
-        return self.fop(FopProc.LOOKUP, fops.GfxLookupReq(pargfid=pargfid, bname=name,
-                                                          xdata=xdata), path=path)
+        return self.fop(
+            FopProc.LOOKUP, fops.GfxLookupReq(pargfid=pargfid, bname=name, xdata=xdata), path=path
+        )
 
-    def lookup_gfid(self, gfid: bytes, xdata: dict[str, Any] | None = None, *,
-                    path: str | None = None) -> Any:
+    def lookup_gfid(
+        self, gfid: bytes, xdata: dict[str, Any] | None = None, *, path: str | None = None
+    ) -> Any:
         """Nameless LOOKUP by gfid (the root: gfid 00..01 with gfid-req, as FUSE does)."""
-        return self.fop(FopProc.LOOKUP, fops.GfxLookupReq(gfid=gfid, pargfid=NULL_GFID,
-                                                          xdata=xdata), path=path)
+        return self.fop(
+            FopProc.LOOKUP, fops.GfxLookupReq(gfid=gfid, pargfid=NULL_GFID, xdata=xdata), path=path
+        )
 
     def lookup_root(self) -> Any:
         return self.lookup_gfid(ROOT_GFID, gfid_req(ROOT_GFID), path="/")
@@ -322,37 +370,50 @@ class BrickConnection:
     def fstat(self, gfid: bytes, fd: int, *, path: str | None = None) -> Any:
         return self.fop(FopProc.FSTAT, fops.GfxFstatReq(gfid=gfid, fd=fd), path=path).stat
 
-    def create(self, pargfid: bytes, name: str, flags: int, mode: int, *, umask: int = 0o022,
-               gfid: bytes | None = None, xdata: dict[str, Any] | None = None,
-               path: str | None = None) -> Any:
+    def create(
+        self,
+        pargfid: bytes,
+        name: str,
+        flags: int,
+        mode: int,
+        *,
+        umask: int = 0o022,
+        gfid: bytes | None = None,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Any:
         """CREATE; reply.fd is the remote fd, reply.stat the new file."""
         x = gfid_req(gfid) | (xdata or {})
-        req = fops.GfxCreateReq(pargfid=pargfid, flags=flags, mode=stat.S_IFREG | mode,
-                                umask=umask, bname=name, xdata=x)
+        req = fops.GfxCreateReq(
+            pargfid=pargfid, flags=flags, mode=stat.S_IFREG | mode, umask=umask, bname=name, xdata=x
+        )
         return self.fop(FopProc.CREATE, req, path=path)
 
     def open(self, gfid: bytes, flags: int, *, path: str | None = None) -> int:
-        return int(self.fop(FopProc.OPEN, fops.GfxOpenReq(gfid=gfid, flags=flags),
-                            path=path).fd)
+        return int(self.fop(FopProc.OPEN, fops.GfxOpenReq(gfid=gfid, flags=flags), path=path).fd)
 
-    def read_async(self, gfid: bytes, fd: int, offset: int,
-                   size: int) -> Future[tuple[Any, memoryview]]:
-        return self.fop_async(FopProc.READ, fops.GfxReadReq(gfid=gfid, fd=fd, offset=offset,
-                                                            size=size))
+    def read_async(
+        self, gfid: bytes, fd: int, offset: int, size: int
+    ) -> Future[tuple[Any, memoryview]]:
+        return self.fop_async(
+            FopProc.READ, fops.GfxReadReq(gfid=gfid, fd=fd, offset=offset, size=size)
+        )
 
-    def write_async(self, gfid: bytes, fd: int, offset: int,
-                    data: Buffer) -> Future[tuple[Any, memoryview]]:
+    def write_async(
+        self, gfid: bytes, fd: int, offset: int, data: Buffer
+    ) -> Future[tuple[Any, memoryview]]:
         n = memoryview(data).nbytes
-        return self.fop_async(FopProc.WRITE, fops.GfxWriteReq(gfid=gfid, fd=fd, offset=offset,
-                                                              size=n), data)
+        return self.fop_async(
+            FopProc.WRITE, fops.GfxWriteReq(gfid=gfid, fd=fd, offset=offset, size=n), data
+        )
 
     def flush(self, gfid: bytes, fd: int, *, path: str | None = None) -> None:
         self.fop(FopProc.FLUSH, fops.GfxFlushReq(gfid=gfid, fd=fd), path=path)
 
-    def fsync(self, gfid: bytes, fd: int, *, datasync: bool = False,
-              path: str | None = None) -> None:
-        self.fop(FopProc.FSYNC, fops.GfxFsyncReq(gfid=gfid, fd=fd, data=int(datasync)),
-                 path=path)
+    def fsync(
+        self, gfid: bytes, fd: int, *, datasync: bool = False, path: str | None = None
+    ) -> None:
+        self.fop(FopProc.FSYNC, fops.GfxFsyncReq(gfid=gfid, fd=fd, data=int(datasync)), path=path)
 
     def release(self, gfid: bytes, fd: int, *, directory: bool = False) -> None:
         """RELEASE/RELEASEDIR, fire and forget as GlusterFS does (the reply is ignored)."""
@@ -361,78 +422,152 @@ class BrickConnection:
         else:
             self.fop_async(FopProc.RELEASE, fops.GfxReleaseReq(gfid=gfid, fd=fd))
 
-    def mkdir(self, pargfid: bytes, name: str, mode: int, *, umask: int = 0o022,
-              gfid: bytes | None = None, xdata: dict[str, Any] | None = None,
-              path: str | None = None) -> Any:
+    def mkdir(
+        self,
+        pargfid: bytes,
+        name: str,
+        mode: int,
+        *,
+        umask: int = 0o022,
+        gfid: bytes | None = None,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Any:
         """MKDIR; reply.stat is the new directory."""
         x = gfid_req(gfid) | (xdata or {})
-        req = fops.GfxMkdirReq(pargfid=pargfid, mode=stat.S_IFDIR | mode, umask=umask,
-                               bname=name, xdata=x)
+        req = fops.GfxMkdirReq(
+            pargfid=pargfid, mode=stat.S_IFDIR | mode, umask=umask, bname=name, xdata=x
+        )
         return self.fop(FopProc.MKDIR, req, path=path)
 
-    def mknod(self, pargfid: bytes, name: str, mode: int, *, gfid: bytes | None = None,
-              xdata: dict[str, Any] | None = None, path: str | None = None) -> Any:
+    def mknod(
+        self,
+        pargfid: bytes,
+        name: str,
+        mode: int,
+        *,
+        gfid: bytes | None = None,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Any:
         x = gfid_req(gfid) | (xdata or {})
         req = fops.GfxMknodReq(pargfid=pargfid, mode=mode, umask=0, bname=name, xdata=x)
         return self.fop(FopProc.MKNOD, req, path=path)
 
-    def unlink(self, pargfid: bytes, name: str, *, xdata: dict[str, Any] | None = None,
-               path: str | None = None) -> None:
-        self.fop(FopProc.UNLINK, fops.GfxUnlinkReq(pargfid=pargfid, bname=name, xdata=xdata),
-                 path=path)
+    def unlink(
+        self,
+        pargfid: bytes,
+        name: str,
+        *,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.fop(
+            FopProc.UNLINK, fops.GfxUnlinkReq(pargfid=pargfid, bname=name, xdata=xdata), path=path
+        )
 
     def rmdir(self, pargfid: bytes, name: str, *, path: str | None = None) -> None:
         self.fop(FopProc.RMDIR, fops.GfxRmdirReq(pargfid=pargfid, bname=name), path=path)
 
-    def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, *,
-               xdata: dict[str, Any] | None = None, path: str | None = None) -> Any:
-        req = fops.GfxRenameReq(oldgfid=oldpar, newgfid=newpar, oldbname=oldname,
-                                newbname=newname, xdata=xdata)
+    def rename(
+        self,
+        oldpar: bytes,
+        oldname: str,
+        newpar: bytes,
+        newname: str,
+        *,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Any:
+        req = fops.GfxRenameReq(
+            oldgfid=oldpar, newgfid=newpar, oldbname=oldname, newbname=newname, xdata=xdata
+        )
         return self.fop(FopProc.RENAME, req, path=path)
 
-    def symlink(self, pargfid: bytes, name: str, target: str, *, umask: int = 0o022,
-                gfid: bytes | None = None, xdata: dict[str, Any] | None = None,
-                path: str | None = None) -> Any:
+    def symlink(
+        self,
+        pargfid: bytes,
+        name: str,
+        target: str,
+        *,
+        umask: int = 0o022,
+        gfid: bytes | None = None,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Any:
         """SYMLINK ``name`` -> ``target``; reply.stat is the new link."""
-        req = fops.GfxSymlinkReq(pargfid=pargfid, bname=name, umask=umask, linkname=target,
-                                 xdata=gfid_req(gfid) | (xdata or {}))
+        req = fops.GfxSymlinkReq(
+            pargfid=pargfid,
+            bname=name,
+            umask=umask,
+            linkname=target,
+            xdata=gfid_req(gfid) | (xdata or {}),
+        )
         return self.fop(FopProc.SYMLINK, req, path=path)
 
     def readlink(self, gfid: bytes, *, size: int = 4096, path: str | None = None) -> str:
-        return str(self.fop(FopProc.READLINK, fops.GfxReadlinkReq(gfid=gfid, size=size),
-                            path=path).path)
+        return str(
+            self.fop(FopProc.READLINK, fops.GfxReadlinkReq(gfid=gfid, size=size), path=path).path
+        )
 
-    def link(self, gfid: bytes, newpar: bytes, newname: str, *,
-             xdata: dict[str, Any] | None = None, path: str | None = None) -> Any:
+    def link(
+        self,
+        gfid: bytes,
+        newpar: bytes,
+        newname: str,
+        *,
+        xdata: dict[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Any:
         """LINK: a new name ``newname`` in ``newpar`` for the inode ``gfid``."""
-        return self.fop(FopProc.LINK, fops.GfxLinkReq(oldgfid=gfid, newgfid=newpar,
-                                                      newbname=newname, xdata=xdata),
-                        path=path)
+        return self.fop(
+            FopProc.LINK,
+            fops.GfxLinkReq(oldgfid=gfid, newgfid=newpar, newbname=newname, xdata=xdata),
+            path=path,
+        )
 
-    def setattr(self, gfid: bytes, valid: int, *, mode: int = 0, uid: int = 0, gid: int = 0,
-                atime_ns: int = 0, mtime_ns: int = 0, path: str | None = None) -> Any:
+    def setattr(
+        self,
+        gfid: bytes,
+        valid: int,
+        *,
+        mode: int = 0,
+        uid: int = 0,
+        gid: int = 0,
+        atime_ns: int = 0,
+        mtime_ns: int = 0,
+        path: str | None = None,
+    ) -> Any:
         """SETATTR of the fields named by ``valid`` (GF_SET_ATTR_* / GF_ATTR_*_NOW bits)."""
-        stbuf = Iatt(mode=mode, ia_uid=uid, ia_gid=gid,
-                     ia_atime=atime_ns // 1_000_000_000, ia_atime_nsec=atime_ns % 1_000_000_000,
-                     ia_mtime=mtime_ns // 1_000_000_000, ia_mtime_nsec=mtime_ns % 1_000_000_000)
-        return self.fop(FopProc.SETATTR, fops.GfxSetattrReq(gfid=gfid, stbuf=stbuf, valid=valid),
-                        path=path)
+        stbuf = Iatt(
+            mode=mode,
+            ia_uid=uid,
+            ia_gid=gid,
+            ia_atime=atime_ns // 1_000_000_000,
+            ia_atime_nsec=atime_ns % 1_000_000_000,
+            ia_mtime=mtime_ns // 1_000_000_000,
+            ia_mtime_nsec=mtime_ns % 1_000_000_000,
+        )
+        return self.fop(
+            FopProc.SETATTR, fops.GfxSetattrReq(gfid=gfid, stbuf=stbuf, valid=valid), path=path
+        )
 
     def removexattr(self, gfid: bytes, name: str, *, path: str | None = None) -> None:
         self.fop(FopProc.REMOVEXATTR, fops.GfxRemovexattrReq(gfid=gfid, name=name), path=path)
 
     def truncate(self, gfid: bytes, length: int, *, path: str | None = None) -> Any:
-        return self.fop(FopProc.TRUNCATE, fops.GfxTruncateReq(gfid=gfid, offset=length),
-                        path=path)
+        return self.fop(FopProc.TRUNCATE, fops.GfxTruncateReq(gfid=gfid, offset=length), path=path)
 
     def getxattr(self, gfid: bytes, name: str, *, path: str | None = None) -> dict[str, Any]:
         req = fops.GfxGetxattrReq(gfid=gfid, namelen=len(name.encode()), name=name)
         return dict(self.fop(FopProc.GETXATTR, req, path=path).dict or {})
 
-    def setxattr(self, gfid: bytes, xattrs: dict[str, Any], flags: int = 0, *,
-                 path: str | None = None) -> None:
-        self.fop(FopProc.SETXATTR, fops.GfxSetxattrReq(gfid=gfid, flags=flags, dict=xattrs),
-                 path=path)
+    def setxattr(
+        self, gfid: bytes, xattrs: dict[str, Any], flags: int = 0, *, path: str | None = None
+    ) -> None:
+        self.fop(
+            FopProc.SETXATTR, fops.GfxSetxattrReq(gfid=gfid, flags=flags, dict=xattrs), path=path
+        )
 
     def statfs(self, gfid: bytes = ROOT_GFID, *, path: str | None = None) -> Any:
         return self.fop(FopProc.STATFS, fops.GfxStatfsReq(gfid=gfid), path=path).statfs
@@ -440,8 +575,16 @@ class BrickConnection:
     def opendir(self, gfid: bytes, *, path: str | None = None) -> int:
         return int(self.fop(FopProc.OPENDIR, fops.GfxOpendirReq(gfid=gfid), path=path).fd)
 
-    def readdirp(self, gfid: bytes, fd: int, offset: int, size: int = 128 * 1024,
-                 xdata: dict[str, Any] | None = None, *, path: str | None = None) -> list[Any]:
+    def readdirp(
+        self,
+        gfid: bytes,
+        fd: int,
+        offset: int,
+        size: int = 128 * 1024,
+        xdata: dict[str, Any] | None = None,
+        *,
+        path: str | None = None,
+    ) -> list[Any]:
         req = fops.GfxReaddirpReq(gfid=gfid, fd=fd, offset=offset, size=size, xdata=xdata)
         return list(self.fop(FopProc.READDIRP, req, path=path).reply)
 

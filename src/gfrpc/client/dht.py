@@ -68,10 +68,24 @@ from dataclasses import dataclass
 from gfrpc.errors import GfrpcError
 
 __all__ = [
-    "DEFAULT_RSYNC_HASH_REGEX", "HASH_TYPE_DM", "HASH_TYPE_DM_USER", "LAYOUT_HASH_INVALID",
-    "LAYOUT_XATTR", "LINKTO_XATTR", "LayoutError", "LayoutRange", "brick_chunks", "dm_hash",
-    "encode_layout", "hash_name", "is_linkto", "linkto_target", "munge_name",
-    "new_directory_layouts", "parse_layout", "pick_subvolume",
+    "DEFAULT_RSYNC_HASH_REGEX",
+    "HASH_TYPE_DM",
+    "HASH_TYPE_DM_USER",
+    "LAYOUT_HASH_INVALID",
+    "LAYOUT_XATTR",
+    "LINKTO_XATTR",
+    "LayoutError",
+    "LayoutRange",
+    "brick_chunks",
+    "dm_hash",
+    "encode_layout",
+    "hash_name",
+    "is_linkto",
+    "linkto_target",
+    "munge_name",
+    "new_directory_layouts",
+    "parse_layout",
+    "pick_subvolume",
 ]
 
 LAYOUT_XATTR = "trusted.glusterfs.dht"
@@ -117,11 +131,11 @@ def dm_hash(data: bytes) -> int:
     h0, h1 = 0x9464A485, 0x542E1A94
     nquads = n // 16
     for q in range(nquads):
-        h0, h1 = _tea_mix(6, words[4 * q:4 * q + 4], h0, h1)
-    block = list(words[4 * nquads:])
+        h0, h1 = _tea_mix(6, words[4 * q : 4 * q + 4], h0, h1)
+    block = list(words[4 * nquads :])
     if len(block) < 4:
         last = pad
-        for byte in data[4 * nwords:]:
+        for byte in data[4 * nwords :]:
             # C char is signed on x86: a high byte is sign-extended before the OR
             last = ((last << 8) | (byte | 0xFFFFFF00 if byte & 0x80 else byte)) & _M32
         block.append(last)
@@ -159,8 +173,12 @@ def _regex_munge(name: bytes, regex: str | re.Pattern[bytes]) -> bytes | None:
     return m.group(1)
 
 
-def munge_name(name: str | bytes, *, rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
-               extra_hash_regex: RegexOption = None) -> bytes:
+def munge_name(
+    name: str | bytes,
+    *,
+    rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
+    extra_hash_regex: RegexOption = None,
+) -> bytes:
     """The bytes DHT hashes for ``name``: group 1 of the first regex that matches, else name.
 
     The default rsync regex is implemented exactly; other regexes (or ``re`` patterns over
@@ -180,11 +198,16 @@ def munge_name(name: str | bytes, *, rsync_hash_regex: RegexOption = DEFAULT_RSY
     return raw
 
 
-def hash_name(name: str | bytes, *, rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
-              extra_hash_regex: RegexOption = None) -> int:
+def hash_name(
+    name: str | bytes,
+    *,
+    rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
+    extra_hash_regex: RegexOption = None,
+) -> int:
     """The DHT hash of a basename (or, for new directories, a path), after munging."""
-    return dm_hash(munge_name(name, rsync_hash_regex=rsync_hash_regex,
-                              extra_hash_regex=extra_hash_regex))
+    return dm_hash(
+        munge_name(name, rsync_hash_regex=rsync_hash_regex, extra_hash_regex=extra_hash_regex)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,11 +242,16 @@ def parse_layout(value: bytes | bytearray | memoryview) -> LayoutRange:
     return LayoutRange(start=start, stop=stop, commit_hash=commit, hash_type=htype)
 
 
-def encode_layout(start: int, stop: int, commit_hash: int = 0,
-                  hash_type: int = HASH_TYPE_DM) -> bytes:
+def encode_layout(
+    start: int, stop: int, commit_hash: int = 0, hash_type: int = HASH_TYPE_DM
+) -> bytes:
     """The ``trusted.glusterfs.dht`` value for one brick's range."""
-    for what, v in (("start", start), ("stop", stop), ("commit_hash", commit_hash),
-                    ("hash_type", hash_type)):
+    for what, v in (
+        ("start", start),
+        ("stop", stop),
+        ("commit_hash", commit_hash),
+        ("hash_type", hash_type),
+    ):
         if not 0 <= v <= _M32:
             raise LayoutError(f"layout {what} {v} does not fit in 32 bits")
     if hash_type not in (HASH_TYPE_DM, HASH_TYPE_DM_USER):
@@ -238,10 +266,15 @@ def brick_chunks(f_blocks: int, f_bsize: int, shared_brick_count: int = 1) -> in
     return (blocks + per_chunk - 1) // per_chunk
 
 
-def new_directory_layouts(subvolumes: Sequence[str], path: str | bytes, *,
-                          chunks: Sequence[int] | None = None, commit_hash: int = 0,
-                          rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
-                          extra_hash_regex: RegexOption = None) -> list[LayoutRange]:
+def new_directory_layouts(
+    subvolumes: Sequence[str],
+    path: str | bytes,
+    *,
+    chunks: Sequence[int] | None = None,
+    commit_hash: int = 0,
+    rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
+    extra_hash_regex: RegexOption = None,
+) -> list[LayoutRange]:
     """The layout GlusterFS gives a new directory ``path`` (e.g. ``/a/b``; ``/`` for the root).
 
     ``subvolumes`` are the DHT's client names; the result is aligned with them. ``chunks``
@@ -260,8 +293,9 @@ def new_directory_layouts(subvolumes: Sequence[str], path: str | bytes, *,
         if all(c > 0 for c in chunks):
             weights = [int(c) for c in chunks]
     chunk = float(_M32) / float(sum(weights))
-    first = hash_name(path, rsync_hash_regex=rsync_hash_regex,
-                      extra_hash_regex=extra_hash_regex) % n
+    first = (
+        hash_name(path, rsync_hash_regex=rsync_hash_regex, extra_hash_regex=extra_hash_regex) % n
+    )
     out = [LayoutRange(0, 0, commit_hash)] * n
     start = 0
     for k in range(n):
@@ -273,9 +307,13 @@ def new_directory_layouts(subvolumes: Sequence[str], path: str | bytes, *,
     return out
 
 
-def pick_subvolume(layouts: Sequence[LayoutRange | None], name: str | bytes, *,
-                   rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
-                   extra_hash_regex: RegexOption = None) -> int:
+def pick_subvolume(
+    layouts: Sequence[LayoutRange | None],
+    name: str | bytes,
+    *,
+    rsync_hash_regex: RegexOption = DEFAULT_RSYNC_HASH_REGEX,
+    extra_hash_regex: RegexOption = None,
+) -> int:
     """Index of the subvolume whose range holds ``hash_name(name)`` (first match, like DHT).
 
     ``layouts`` is aligned with the DHT subvolumes; None marks a brick without a layout xattr.

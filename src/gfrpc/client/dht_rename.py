@@ -52,8 +52,15 @@ from .connection import xattr_bytes
 from .errors import fop_error
 from .namespace import LOOKUP_XATTRS, Namespace, Node, ignore_enoent, is_linkto_reply
 
-__all__ = ["FORCE_REPLACE_KEY", "INTERNAL_FOP_KEY", "Step", "make_linkto", "plan_rename",
-           "rename_file", "rename_path"]
+__all__ = [
+    "FORCE_REPLACE_KEY",
+    "INTERNAL_FOP_KEY",
+    "Step",
+    "make_linkto",
+    "plan_rename",
+    "rename_file",
+    "rename_path",
+]
 
 log = logging.getLogger("gfrpc.client")
 
@@ -78,8 +85,9 @@ class Step:
     critical: bool = False
 
 
-def plan_rename(src_hashed: int, src_cached: int, dst_hashed: int,
-                dst_cached: int | None) -> list[Step]:
+def plan_rename(
+    src_hashed: int, src_cached: int, dst_hashed: int, dst_cached: int | None
+) -> list[Step]:
     """The brick calls DHT makes to rename a file (see the module essay), in order."""
     steps: list[Step] = []
     if src_cached == dst_cached:
@@ -120,8 +128,7 @@ def _lookup(ns: Namespace, brick: int, pargfid: bytes, name: str, path: str) -> 
         raise
 
 
-def _drop_stale_linkto(ns: Namespace, brick: int, pargfid: bytes, name: str,
-                       path: str) -> bool:
+def _drop_stale_linkto(ns: Namespace, brick: int, pargfid: bytes, name: str, path: str) -> bool:
     """Remove ``name`` on ``brick`` if it is a linkto file (force-replace); True if removed."""
     if not is_linkto_reply(_lookup(ns, brick, pargfid, name, path)):
         return False
@@ -138,8 +145,9 @@ def _unlink(ns: Namespace, brick: int, pargfid: bytes, name: str, path: str) -> 
             raise
 
 
-def make_linkto(ns: Namespace, brick: int, pargfid: bytes, name: str, gfid: bytes,
-                data_brick: int, path: str) -> None:
+def make_linkto(
+    ns: Namespace, brick: int, pargfid: bytes, name: str, gfid: bytes, data_brick: int, path: str
+) -> None:
     """Make ``name`` on ``brick`` a linkto file (gfid ``gfid``) pointing to ``data_brick``.
 
     A stale linkto holding the name is replaced; if the brick already has an inode with this
@@ -151,8 +159,9 @@ def make_linkto(ns: Namespace, brick: int, pargfid: bytes, name: str, gfid: byte
     c = ns.bricks[brick]
     for attempt in range(2):
         try:
-            c.mknod(pargfid, name, stat.S_IFREG | dht.LINKFILE_MODE, gfid=gfid, xdata=xdata,
-                    path=path)
+            c.mknod(
+                pargfid, name, stat.S_IFREG | dht.LINKFILE_MODE, gfid=gfid, xdata=xdata, path=path
+            )
             return
         except OSError as exc:
             if exc.errno != errno.EEXIST or attempt:
@@ -181,8 +190,7 @@ def _xattrs_of(rsp: Any) -> dict[str, bytes]:
     return {k: b for k, v in (rsp.xdata or {}).items() if (b := xattr_bytes(v)) is not None}
 
 
-def _link_new(ns: Namespace, brick: int, gfid: bytes, pargfid: bytes, name: str,
-              path: str) -> None:
+def _link_new(ns: Namespace, brick: int, gfid: bytes, pargfid: bytes, name: str, path: str) -> None:
     """LINK the data under the new name with force-replace (a stale linkto there goes)."""
     c = ns.bricks[brick]
     try:
@@ -230,8 +238,19 @@ def rename_path(ns: Namespace, s: str, d: str) -> None:
     ns._twice(s, run)
 
 
-def rename_file(ns: Namespace, node: Node, sp: Node, sp_path: str, sname: str, dp: Node,
-                dp_path: str, dname: str, s: str, d: str, old: Node | None) -> None:
+def rename_file(
+    ns: Namespace,
+    node: Node,
+    sp: Node,
+    sp_path: str,
+    sname: str,
+    dp: Node,
+    dp_path: str,
+    dname: str,
+    s: str,
+    d: str,
+    old: Node | None,
+) -> None:
     """Rename the non-directory ``node`` (``sname`` in ``sp``) to ``dname`` in ``dp``; ``old``
     is what ``dname`` names now (freshly looked up), if anything. ``s``/``d``: the paths for
     error messages."""
@@ -262,8 +281,17 @@ def rename_file(ns: Namespace, node: Node, sp: Node, sp_path: str, sname: str, d
         _quietly(_unlink, ns, stale, sp.gfid, sname, s)  # a linkto left by an old layout
 
 
-def _run(ns: Namespace, step: Step, node: Node, sp: Node, sname: str, dp: Node, dname: str,
-         s: str, d: str) -> None:
+def _run(
+    ns: Namespace,
+    step: Step,
+    node: Node,
+    sp: Node,
+    sname: str,
+    dp: Node,
+    dname: str,
+    s: str,
+    d: str,
+) -> None:
     c, src_cached = step.brick, node.brick
     if step.kind == LINKTO_OLD:
         make_linkto(ns, c, sp.gfid, sname, node.gfid, src_cached, s)
@@ -281,19 +309,45 @@ def _run(ns: Namespace, step: Step, node: Node, sp: Node, sname: str, dp: Node, 
         raise AssertionError(step.kind)
 
 
-def _after_failure(ns: Namespace, step: Step, exc: OSError, node: Node, sp: Node,
-                   sname: str, dp: Node, dname: str, s: str, d: str, dst_hashed: int) -> None:
+def _after_failure(
+    ns: Namespace,
+    step: Step,
+    exc: OSError,
+    node: Node,
+    sp: Node,
+    sname: str,
+    dp: Node,
+    dname: str,
+    s: str,
+    d: str,
+    dst_hashed: int,
+) -> None:
     """A non-critical step failed: the data already has its new name. Log it; when the
     linkto could not be renamed into place, make the new name's linkto and drop the old one."""
-    log.info("rename %s -> %s: %s on %s failed (%s); continuing as DHT does", s, d,
-             step.kind, ns.subvolumes[step.brick], exc.strerror or exc)
+    log.info(
+        "rename %s -> %s: %s on %s failed (%s); continuing as DHT does",
+        s,
+        d,
+        step.kind,
+        ns.subvolumes[step.brick],
+        exc.strerror or exc,
+    )
     if step.kind == RENAME and step.brick == dst_hashed:
         _quietly(make_linkto, ns, dst_hashed, dp.gfid, dname, node.gfid, node.brick, d)
         _quietly(_unlink, ns, dst_hashed, sp.gfid, sname, s)
 
 
-def _undo(ns: Namespace, done: list[Step], node: Node, sp: Node, sname: str, dp: Node,
-          dname: str, s: str, d: str) -> None:
+def _undo(
+    ns: Namespace,
+    done: list[Step],
+    node: Node,
+    sp: Node,
+    sname: str,
+    dp: Node,
+    dname: str,
+    s: str,
+    d: str,
+) -> None:
     """Remove what the steps before a failed critical one created (``dht_rename_cleanup``)."""
     for step in reversed(done):
         if step.kind == LINKTO_OLD:
@@ -306,5 +360,6 @@ def _quietly(fn: Any, *args: Any) -> None:
     try:
         fn(*args)
     except OSError as exc:
-        log.info("DHT rename clean-up: %s failed: %s", getattr(fn, "__name__", fn),
-                 exc.strerror or exc)
+        log.info(
+            "DHT rename clean-up: %s failed: %s", getattr(fn, "__name__", fn), exc.strerror or exc
+        )

@@ -29,4 +29,3 @@ def fop_error(code: int, path: str | None = None, what: str | None = None) -> OS
 def is_stale(exc: BaseException) -> bool:
     """True for the errors that mean "the cached gfid no longer names this path"."""
     return isinstance(exc, OSError) and exc.errno in (_errno.ENOENT, _errno.ESTALE)
-

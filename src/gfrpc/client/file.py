@@ -73,26 +73,61 @@ class StatResult:
 
     def to_os(self) -> os.stat_result:
         """The same values as an ``os.stat_result``."""
-        return os.stat_result((self.st_mode, self.st_ino, self.st_dev, self.st_nlink,
-                               self.st_uid, self.st_gid, self.st_size, int(self.st_atime),
-                               int(self.st_mtime), int(self.st_ctime), self.st_atime,
-                               self.st_mtime, self.st_ctime, self.st_atime_ns,
-                               self.st_mtime_ns, self.st_ctime_ns, self.st_blksize,
-                               self.st_blocks, self.st_rdev))
+        return os.stat_result(
+            (
+                self.st_mode,
+                self.st_ino,
+                self.st_dev,
+                self.st_nlink,
+                self.st_uid,
+                self.st_gid,
+                self.st_size,
+                int(self.st_atime),
+                int(self.st_mtime),
+                int(self.st_ctime),
+                self.st_atime,
+                self.st_mtime,
+                self.st_ctime,
+                self.st_atime_ns,
+                self.st_mtime_ns,
+                self.st_ctime_ns,
+                self.st_blksize,
+                self.st_blocks,
+                self.st_rdev,
+            )
+        )
 
 
 def stat_from_iatt(iatt: Any) -> StatResult:
     """A StatResult from a gfx_iattx (``fops_types.Iatt``)."""
+
     def ns(sec: int, nsec: int) -> int:
         return sec * 1_000_000_000 + nsec
-    a, m, c = (ns(iatt.ia_atime, iatt.ia_atime_nsec), ns(iatt.ia_mtime, iatt.ia_mtime_nsec),
-               ns(iatt.ia_ctime, iatt.ia_ctime_nsec))
+
+    a, m, c = (
+        ns(iatt.ia_atime, iatt.ia_atime_nsec),
+        ns(iatt.ia_mtime, iatt.ia_mtime_nsec),
+        ns(iatt.ia_ctime, iatt.ia_ctime_nsec),
+    )
     return StatResult(
-        st_mode=iatt.mode, st_ino=iatt.ia_ino, st_dev=iatt.ia_dev, st_nlink=iatt.ia_nlink,
-        st_uid=iatt.ia_uid, st_gid=iatt.ia_gid, st_size=iatt.ia_size, st_atime=a / 1e9,
-        st_mtime=m / 1e9, st_ctime=c / 1e9, st_atime_ns=a, st_mtime_ns=m, st_ctime_ns=c,
-        st_blksize=iatt.ia_blksize, st_blocks=iatt.ia_blocks, st_rdev=iatt.ia_rdev,
-        gfid=uuid.UUID(bytes=bytes(iatt.ia_gfid)))
+        st_mode=iatt.mode,
+        st_ino=iatt.ia_ino,
+        st_dev=iatt.ia_dev,
+        st_nlink=iatt.ia_nlink,
+        st_uid=iatt.ia_uid,
+        st_gid=iatt.ia_gid,
+        st_size=iatt.ia_size,
+        st_atime=a / 1e9,
+        st_mtime=m / 1e9,
+        st_ctime=c / 1e9,
+        st_atime_ns=a,
+        st_mtime_ns=m,
+        st_ctime_ns=c,
+        st_blksize=iatt.ia_blksize,
+        st_blocks=iatt.ia_blocks,
+        st_rdev=iatt.ia_rdev,
+        gfid=uuid.UUID(bytes=bytes(iatt.ia_gfid)),
+    )
 
 
 class DirEntry:
@@ -127,11 +162,22 @@ class DirEntry:
 class File(io.RawIOBase):
     """An open remote file (one fd on the brick that holds its data); see the module essay."""
 
-    def __init__(self, conn: BrickConnection, gfid: bytes, fd: int, path: str, *,
-                 readable: bool, writable: bool, append: bool = False,
-                 max_write: int = 1 << 20, max_read: int = 1 << 20,
-                 window: int = DEFAULT_WINDOW, flags: int | None = None,
-                 on_close: Callable[[File], None] | None = None) -> None:
+    def __init__(
+        self,
+        conn: BrickConnection,
+        gfid: bytes,
+        fd: int,
+        path: str,
+        *,
+        readable: bool,
+        writable: bool,
+        append: bool = False,
+        max_write: int = 1 << 20,
+        max_read: int = 1 << 20,
+        window: int = DEFAULT_WINDOW,
+        flags: int | None = None,
+        on_close: Callable[[File], None] | None = None,
+    ) -> None:
         super().__init__()
         if max_write < 1 or max_read < 1 or window < 1:
             raise ValueError("max_write, max_read and window must be at least 1")
@@ -226,9 +272,11 @@ class File(io.RawIOBase):
         if not self._writable:
             raise io.UnsupportedOperation("File not open for writing")
         size = self._pos if size is None else size
-        self.conn.fop(fops.FopProc.FTRUNCATE,
-                      fops.GfxFtruncateReq(gfid=self.gfid, fd=self._remote_fd(), offset=size),
-                      path=self.name)
+        self.conn.fop(
+            fops.FopProc.FTRUNCATE,
+            fops.GfxFtruncateReq(gfid=self.gfid, fd=self._remote_fd(), offset=size),
+            path=self.name,
+        )
         return size
 
     def fileno(self) -> int:
@@ -272,32 +320,38 @@ class File(io.RawIOBase):
 
     def pwrite(self, data: memoryview, offset: int) -> int:
         """Write all of ``data`` at ``offset`` with pipelined WRITEs; bytes written."""
-        pieces = [(off, min(self.max_write, len(data) - off))
-                  for off in range(0, len(data), self.max_write)]
+        pieces = [
+            (off, min(self.max_write, len(data) - off))
+            for off in range(0, len(data), self.max_write)
+        ]
         fd = self._remote_fd()
 
         def submit(off: int, n: int) -> Future[tuple[Any, memoryview]]:
-            return self.conn.write_async(self.gfid, fd, offset + off, data[off:off + n])
+            return self.conn.write_async(self.gfid, fd, offset + off, data[off : off + n])
 
         return self._pipeline(pieces, submit, None)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
         """Fill ``view`` from ``offset`` with pipelined READs; bytes read (less at EOF)."""
-        pieces = [(off, min(self.max_read, len(view) - off))
-                  for off in range(0, len(view), self.max_read)]
+        pieces = [
+            (off, min(self.max_read, len(view) - off)) for off in range(0, len(view), self.max_read)
+        ]
         fd = self._remote_fd()
 
         def submit(off: int, n: int) -> Future[tuple[Any, memoryview]]:
             return self.conn.read_async(self.gfid, fd, offset + off, n)
 
         def land(off: int, data: memoryview) -> None:
-            view[off:off + len(data)] = data
+            view[off : off + len(data)] = data
 
         return self._pipeline(pieces, submit, land)
 
-    def _pipeline(self, pieces: list[tuple[int, int]],
-                  submit: Callable[[int, int], Future[tuple[Any, memoryview]]],
-                  land: Callable[[int, memoryview], None] | None) -> int:
+    def _pipeline(
+        self,
+        pieces: list[tuple[int, int]],
+        submit: Callable[[int, int], Future[tuple[Any, memoryview]]],
+        land: Callable[[int, memoryview], None] | None,
+    ) -> int:
         """Run ``pieces`` (offset, length) with at most ``window`` in flight, in order.
 
         Returns the length of the contiguous prefix done; raises the first error in offset

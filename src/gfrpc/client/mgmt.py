@@ -27,8 +27,15 @@ from gfrpc.programs import pmap
 from gfrpc.rpc.client import RpcClient, default_credential
 from gfrpc.wire.gfdict import encode_serialized_dict
 
-__all__ = ["GETSPEC_FLAG_SERVERS_LIST", "MGMT_PORT", "VolfileError", "fetch_volfile",
-           "get_spec", "mgmt_client", "port_by_brick"]
+__all__ = [
+    "GETSPEC_FLAG_SERVERS_LIST",
+    "MGMT_PORT",
+    "VolfileError",
+    "fetch_volfile",
+    "get_spec",
+    "mgmt_client",
+    "port_by_brick",
+]
 
 MGMT_PORT = 24007
 GETSPEC_FLAG_SERVERS_LIST = 1
@@ -47,13 +54,19 @@ class VolfileError(GfrpcError, OSError):
         return self.message
 
 
-def mgmt_client(host: str, port: int = MGMT_PORT, *, poller: Any, tls: Any = None,
-                timeout: float = 10.0) -> RpcClient:
+def mgmt_client(
+    host: str, port: int = MGMT_PORT, *, poller: Any, tls: Any = None, timeout: float = 10.0
+) -> RpcClient:
     """A connected RpcClient to glusterd, using AUTH_GLUSTERFS_v2 for every call as GlusterFS's
     management connection does; pings off (glusterd runs with ping-timeout 0)."""
-    client = RpcClient((host, port), poller=poller, tls=tls, frame_timeout=max(timeout, 1.0),
-                       ping_timeout=0,
-                       cred=default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.DUMP))
+    client = RpcClient(
+        (host, port),
+        poller=poller,
+        tls=tls,
+        frame_timeout=max(timeout, 1.0),
+        ping_timeout=0,
+        cred=default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.DUMP),
+    )
     try:
         client.connect(timeout=timeout)
     except BaseException:
@@ -66,13 +79,15 @@ def get_spec(client: RpcClient, key: str, *, timeout: float | None = None) -> st
     """GETSPEC ``key`` on a connected management client: the volfile text."""
     xdata = encode_serialized_dict({"min-op-version": 1, "max-op-version": OP_VERSION_MAX})
     req = hs.GfGetspecReq(flags=GETSPEC_FLAG_SERVERS_LIST, key=key, xdata=xdata).pack()
-    reply = client.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.GETSPEC, req,
-                        timeout=timeout)
+    reply = client.call(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.GETSPEC, req, timeout=timeout)
     rsp = hs.GfGetspecRsp.unpack(reply.body)
     if rsp.op_ret < 0:
         err = rsp.op_errno or 2
-        raise VolfileError(err, f"glusterd at {_where(client)} gave no volfile for {key!r}: "
-                                f"{os.strerror(err)} (is the volume created and started?)")
+        raise VolfileError(
+            err,
+            f"glusterd at {_where(client)} gave no volfile for {key!r}: "
+            f"{os.strerror(err)} (is the volume created and started?)",
+        )
     if not rsp.spec:
         raise VolfileError(5, f"glusterd at {_where(client)} sent an empty volfile for {key!r}")
     return str(rsp.spec)
@@ -81,16 +96,24 @@ def get_spec(client: RpcClient, key: str, *, timeout: float | None = None) -> st
 def port_by_brick(client: RpcClient, brick: str, *, timeout: float | None = None) -> int | None:
     """PMAP PORTBYBRICK: the port glusterd's portmapper has for ``brick``, or None."""
     req = pmap.PmapPortByBrickReq(brick=brick).pack()
-    reply = client.call(pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK, req,
-                        timeout=timeout)
+    reply = client.call(
+        pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK, req, timeout=timeout
+    )
     rsp = pmap.PmapPortByBrickRsp.unpack(reply.body)
     if rsp.op_ret < 0 or not 0 < rsp.port < 65536:
         return None
     return int(rsp.port)
 
 
-def fetch_volfile(host: str, volname: str, *, port: int = MGMT_PORT, poller: Any,
-                  tls: Any = None, timeout: float = 10.0) -> str:
+def fetch_volfile(
+    host: str,
+    volname: str,
+    *,
+    port: int = MGMT_PORT,
+    poller: Any,
+    tls: Any = None,
+    timeout: float = 10.0,
+) -> str:
     """Connect to glusterd at ``host:port``, GETSPEC ``volname``, disconnect."""
     client = mgmt_client(host, port, poller=poller, tls=tls, timeout=timeout)
     try:

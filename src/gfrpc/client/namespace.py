@@ -40,8 +40,15 @@ from gfrpc.client import dht
 from .connection import BrickConnection, xattr_bytes
 from .errors import fop_error, is_stale
 
-__all__ = ["LOOKUP_XATTRS", "MAX_SYMLINKS", "Namespace", "Node", "ignore_enoent", "is_linkto_reply",
-           "norm_path"]
+__all__ = [
+    "LOOKUP_XATTRS",
+    "MAX_SYMLINKS",
+    "Namespace",
+    "Node",
+    "ignore_enoent",
+    "is_linkto_reply",
+    "norm_path",
+]
 
 LOOKUP_XATTRS = {dht.LAYOUT_XATTR: 16, dht.LINKTO_XATTR: 256}  # what DHT asks LOOKUP for
 MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limit)
@@ -51,10 +58,10 @@ MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limi
 class Node:
     gfid: bytes
     mode: int
-    brick: int                     # brick holding a file's data (for a directory: any)
-    linkto: int | None = None      # brick whose DHT linkto file led to it, if any
-    layout: list[dht.LayoutRange | None] | None = None   # directories, read lazily
-    target: str | None = None      # symbolic links: the target, read lazily
+    brick: int  # brick holding a file's data (for a directory: any)
+    linkto: int | None = None  # brick whose DHT linkto file led to it, if any
+    layout: list[dht.LayoutRange | None] | None = None  # directories, read lazily
+    target: str | None = None  # symbolic links: the target, read lazily
 
     @property
     def is_dir(self) -> bool:
@@ -73,8 +80,9 @@ def norm_path(path: str | os.PathLike[str]) -> str:
 class Namespace:
     """Bricks, DHT subvolume names and the gfid cache; the resolution half of ``Volume``."""
 
-    def __init__(self, bricks: Sequence[BrickConnection], subvolumes: Sequence[str] | None,
-                 kind: str) -> None:
+    def __init__(
+        self, bricks: Sequence[BrickConnection], subvolumes: Sequence[str] | None, kind: str
+    ) -> None:
         self.bricks = list(bricks)
         self.subvolumes = list(subvolumes or [b.name for b in self.bricks])
         self.kind = kind
@@ -118,8 +126,9 @@ class Namespace:
             node.target = self.bricks[node.brick].readlink(node.gfid, path=path)
         if not node.target:
             raise fop_error(errno.ENOENT, path)
-        return self._walk(norm_path(posixpath.join(posixpath.dirname(real), node.target)),
-                          True, hops)
+        return self._walk(
+            norm_path(posixpath.join(posixpath.dirname(real), node.target)), True, hops
+        )
 
     def _forget(self, path: str) -> None:
         """Drop ``path`` and everything cached below it (after rename/unlink/rmdir)."""
@@ -135,8 +144,7 @@ class Namespace:
                 self._cache.pop(path, None)
                 path = posixpath.dirname(path)
 
-    def _retry(self, path: str, op: Any, *, target: str | None = None,
-               follow: bool = True) -> Any:
+    def _retry(self, path: str, op: Any, *, target: str | None = None, follow: bool = True) -> Any:
         """op(node of path); once more with fresh lookups when a cached gfid went stale
         (``target``: the path whose chain to look up again, default ``path``)."""
         return self._twice(target or path, lambda: op(self._resolve(path, follow)))
@@ -186,8 +194,9 @@ class Namespace:
         ENODATA (posix's answer for an entry without a gfid, such as a linkto file another
         client is making or a leftover of a failed one; DHT then looks elsewhere)."""
         try:
-            return self.bricks[i].lookup(pargfid, name, LOOKUP_XATTRS if self._hashing else None,
-                                         path=path)
+            return self.bricks[i].lookup(
+                pargfid, name, LOOKUP_XATTRS if self._hashing else None, path=path
+            )
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENODATA):
                 return None
@@ -250,17 +259,14 @@ class Namespace:
         node.layout = layouts
         return layouts
 
-    def _write_layout(self, node: Node, path: str,
-                      commit: int = 0) -> list[dht.LayoutRange | None]:
+    def _write_layout(self, node: Node, path: str, commit: int = 0) -> list[dht.LayoutRange | None]:
         """Give directory ``node`` a fresh DHT layout on every brick (weighted by size)."""
         try:
             sizes = [self.bricks[i].statfs(path=path) for i in range(len(self.bricks))]
-            chunks: list[int] | None = [dht.brick_chunks(s.blocks, s.bsize or 4096)
-                                        for s in sizes]
+            chunks: list[int] | None = [dht.brick_chunks(s.blocks, s.bsize or 4096) for s in sizes]
         except OSError:
             chunks = None
-        ranges = dht.new_directory_layouts(self.subvolumes, path, chunks=chunks,
-                                           commit_hash=commit)
+        ranges = dht.new_directory_layouts(self.subvolumes, path, chunks=chunks, commit_hash=commit)
         for c, r in zip(self.bricks, ranges, strict=True):
             value = dht.encode_layout(r.start, r.stop, r.commit_hash, r.hash_type)
             c.setxattr(node.gfid, {dht.LAYOUT_XATTR: value}, path=path)

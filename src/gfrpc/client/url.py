@@ -22,17 +22,36 @@ from urllib.parse import unquote
 
 from gfrpc.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "BrickAddress", "GlusterURL", "parse_brick", "parse_url",
-           "validate_volume_name"]
+__all__ = [
+    "DEFAULT_PORT",
+    "BrickAddress",
+    "GlusterURL",
+    "parse_brick",
+    "parse_url",
+    "validate_volume_name",
+]
 
 DEFAULT_PORT = 24007
 SCHEME = "gluster://"
 VOLUME_NAME_MAX = 256  # GD_VOLUME_NAME_MAX = NAME_MAX + 1
-RESERVED_VOLUME_NAMES = frozenset({
-    "volume", "type", "help", "subvolumes", "option", "end-volume", "all", "volume_not_in_ring",
-    "description", "force", "snap-max-hard-limit", "snap-max-soft-limit", "auto-delete",
-    "activate-on-create",
-})
+RESERVED_VOLUME_NAMES = frozenset(
+    {
+        "volume",
+        "type",
+        "help",
+        "subvolumes",
+        "option",
+        "end-volume",
+        "all",
+        "volume_not_in_ring",
+        "description",
+        "force",
+        "snap-max-hard-limit",
+        "snap-max-soft-limit",
+        "auto-delete",
+        "activate-on-create",
+    }
+)
 _VOLNAME = re.compile(r"[A-Za-z0-9_-]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
@@ -82,8 +101,10 @@ def _host(text: str, *, what: str) -> str:
         raise ConfigError(f"{what}: the host is missing")
     if _HOSTNAME.fullmatch(text) and len(text) <= 253:
         return text
-    raise ConfigError(f"{what}: {text!r} is not a host name or IPv4 address (IPv6 addresses go "
-                      "in brackets, e.g. [::1])")
+    raise ConfigError(
+        f"{what}: {text!r} is not a host name or IPv4 address (IPv6 addresses go "
+        "in brackets, e.g. [::1])"
+    )
 
 
 def _port(text: str, *, what: str) -> int:
@@ -101,7 +122,7 @@ def _split_host(text: str, *, what: str) -> tuple[str, str | None]:
         end = text.find("]")
         if end < 0:
             raise ConfigError(f"{what}: '[' without a closing ']' around the IPv6 address")
-        inside, after = text[1:end], text[end + 1:]
+        inside, after = text[1:end], text[end + 1 :]
         try:
             addr = ipaddress.IPv6Address(inside)
         except ValueError:
@@ -120,7 +141,7 @@ def parse_url(url: str) -> GlusterURL:
     what = f"gluster URL {url!r}"
     if not url.lower().startswith(SCHEME):
         raise ConfigError(f"{what} must start with {SCHEME} (gluster://HOST[:PORT]/VOLNAME[/PATH])")
-    rest = url[len(SCHEME):]
+    rest = url[len(SCHEME) :]
     if "?" in rest or "#" in rest:
         raise ConfigError(f"{what}: query strings and fragments are not supported")
     authority, slash, volpath = rest.partition("/")

@@ -30,8 +30,16 @@ from dataclasses import dataclass, field
 from gfrpc.errors import ConfigError
 
 __all__ = [
-    "BrickSpec", "Volfile", "Xlator", "check_supported", "client_bricks",
-    "distribute_layout_order", "parse", "parse_bool", "render", "volume_type",
+    "BrickSpec",
+    "Volfile",
+    "Xlator",
+    "check_supported",
+    "client_bricks",
+    "distribute_layout_order",
+    "parse",
+    "parse_bool",
+    "render",
+    "volume_type",
 ]
 
 #: xlator type aliases that GlusterFS accepts (the xlator .so names are symlinked)
@@ -198,8 +206,10 @@ def parse(text: str) -> Volfile:
             if word == "end-volume":
                 break
             if word == "volume":
-                raise ConfigError(f"volfile line {line}: 'volume' inside volume {xl.name!r} "
-                                  "(missing 'end-volume')")
+                raise ConfigError(
+                    f"volfile line {line}: 'volume' inside volume {xl.name!r} "
+                    "(missing 'end-volume')"
+                )
             if word == "type":
                 if xl.type:
                     raise ConfigError(f"volfile line {line}: second 'type' in volume {xl.name!r}")
@@ -208,19 +218,23 @@ def parse(text: str) -> Volfile:
                 key = take("an option name", line)
                 value = take(f"a value for option {key!r}", line)
                 if key in xl.options:
-                    raise ConfigError(f"volfile line {line}: duplicate 'option {key}' in volume "
-                                      f"{xl.name!r}")
+                    raise ConfigError(
+                        f"volfile line {line}: duplicate 'option {key}' in volume {xl.name!r}"
+                    )
                 xl.options[key] = value
             else:  # subvolumes
                 start = pos
                 while pos < len(toks) and (toks[pos][1] or toks[pos][0] not in _KEYWORDS):
                     sub = toks[pos][0]
                     if sub == xl.name:
-                        raise ConfigError(f"volfile line {line}: volume {sub!r} has itself as "
-                                          "subvolume")
+                        raise ConfigError(
+                            f"volfile line {line}: volume {sub!r} has itself as subvolume"
+                        )
                     if sub not in names:
-                        raise ConfigError(f"volfile line {line}: subvolume {sub!r} of volume "
-                                          f"{xl.name!r} is not defined before it is used")
+                        raise ConfigError(
+                            f"volfile line {line}: subvolume {sub!r} of volume "
+                            f"{xl.name!r} is not defined before it is used"
+                        )
                     xl.subvolumes.append(sub)
                     pos += 1
                 if pos == start:
@@ -280,8 +294,15 @@ class BrickSpec:
 _PORT_KEYS = ("remote-port", "transport.remote-port", "transport.socket.remote-port")
 _SSL_KEYS = ("transport.socket.ssl-enabled", "client.ssl")
 _FAMILY_KEYS = ("transport.address-family", "address-family")
-_TRANSPORT_PREFIXES = ("transport", "ssl-", "address-family", "ping-timeout", "frame-timeout",
-                       "client.ssl", "remote-port")
+_TRANSPORT_PREFIXES = (
+    "transport",
+    "ssl-",
+    "address-family",
+    "ping-timeout",
+    "frame-timeout",
+    "client.ssl",
+    "remote-port",
+)
 
 
 def _brick(xl: Xlator) -> BrickSpec:
@@ -295,8 +316,9 @@ def _brick(xl: Xlator) -> BrickSpec:
             try:
                 port = int(opts[key], 0)
             except ValueError:
-                raise ConfigError(f"volfile: client {xl.name!r}: {key} {opts[key]!r} is not a "
-                                  "port number") from None
+                raise ConfigError(
+                    f"volfile: client {xl.name!r}: {key} {opts[key]!r} is not a port number"
+                ) from None
             if not 0 < port < 65536:
                 raise ConfigError(f"volfile: client {xl.name!r}: {key} {port} out of range")
             break
@@ -307,16 +329,25 @@ def _brick(xl: Xlator) -> BrickSpec:
             break
     family = next((opts[k] for k in _FAMILY_KEYS if k in opts), None)
     transport = {k: v for k, v in opts.items() if k.startswith(_TRANSPORT_PREFIXES)}
-    return BrickSpec(name=xl.name, remote_host=opts.get("remote-host"), remote_port=port,
-                     remote_subvolume=sub, transport=transport, ssl_enabled=ssl,
-                     address_family=family)
+    return BrickSpec(
+        name=xl.name,
+        remote_host=opts.get("remote-host"),
+        remote_port=port,
+        remote_subvolume=sub,
+        transport=transport,
+        ssl_enabled=ssl,
+        address_family=family,
+    )
 
 
 def client_bricks(volfile: Volfile) -> list[BrickSpec]:
     """The ``protocol/client`` xlators under the top, in definition order, as ``BrickSpec``s."""
     used = {xl.name for xl in volfile.walk()}
-    return [_brick(xl) for xl in volfile.volumes
-            if xl.name in used and xl.canonical_type == "protocol/client"]
+    return [
+        _brick(xl)
+        for xl in volfile.volumes
+        if xl.name in used and xl.canonical_type == "protocol/client"
+    ]
 
 
 def _cluster_xlators(volfile: Volfile) -> list[Xlator]:
@@ -335,8 +366,9 @@ def volume_type(volfile: Volfile) -> str:
     clusters = _cluster_xlators(volfile)
     if not clusters:
         return "plain"
-    kinds = [CLUSTER_KINDS.get(xl.canonical_type, xl.canonical_type.split("/", 1)[1])
-             for xl in clusters]
+    kinds = [
+        CLUSTER_KINDS.get(xl.canonical_type, xl.canonical_type.split("/", 1)[1]) for xl in clusters
+    ]
     inner = [k for k in kinds if k not in ("distribute", "nufa", "switch")]
     if not inner:
         return kinds[0]
@@ -355,16 +387,19 @@ def distribute_layout_order(volfile: Volfile) -> list[str]:
     if kind == "plain":
         clients = [b.name for b in client_bricks(volfile)]
         if len(clients) != 1:
-            raise ConfigError(f"volfile without a cluster xlator has {len(clients)} clients; "
-                              "expected exactly one")
+            raise ConfigError(
+                f"volfile without a cluster xlator has {len(clients)} clients; expected exactly one"
+            )
         return clients
     if kind != "distribute":
         raise ConfigError(f"volfile describes a {kind} volume: no plain distribute layout")
     dht = next(xl for xl in _cluster_xlators(volfile) if xl.canonical_type in DISTRIBUTE_TYPES)
     for child in volfile.children(dht):
         if child.canonical_type != "protocol/client":
-            raise ConfigError(f"DHT {dht.name!r} has a {child.type} child {child.name!r}; gfrpc "
-                              "supports only protocol/client children")
+            raise ConfigError(
+                f"DHT {dht.name!r} has a {child.type} child {child.name!r}; gfrpc "
+                "supports only protocol/client children"
+            )
     return list(dht.subvolumes)
 
 
@@ -372,12 +407,16 @@ def check_supported(volfile: Volfile) -> str:
     """Return ``volume_type`` if gfrpc can serve it, else raise a ConfigError naming the type."""
     kind = volume_type(volfile)
     if kind not in SUPPORTED_TYPES:
-        raise ConfigError(f"unsupported volume type {kind!r} (top volume {volfile.top.name!r}): "
-                          "gfrpc implements only plain (one brick) and plain distribute volumes")
+        raise ConfigError(
+            f"unsupported volume type {kind!r} (top volume {volfile.top.name!r}): "
+            "gfrpc implements only plain (one brick) and plain distribute volumes"
+        )
     features = sorted({xl.type for xl in volfile.walk() if xl.canonical_type in PLACEMENT_FEATURES})
     if features:
-        raise ConfigError(f"unsupported xlator {features[0]!r} in the volfile: it changes where "
-                          "file data is stored, and gfrpc does not implement it")
+        raise ConfigError(
+            f"unsupported xlator {features[0]!r} in the volfile: it changes where "
+            "file data is stored, and gfrpc does not implement it"
+        )
     if kind == "distribute":
         distribute_layout_order(volfile)  # raises for non-client children
     return kind

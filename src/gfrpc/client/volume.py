@@ -55,9 +55,10 @@ from .namespace import Namespace, Node, ignore_enoent, norm_path
 __all__ = ["Volume"]
 
 _MODES = {  # mode letter -> (flags, readable, writable)
-    "r": (os.O_RDONLY, True, False), "w": (os.O_WRONLY | os.O_CREAT | os.O_TRUNC, False, True),
-    "a": (os.O_WRONLY | os.O_CREAT, False, True), "x": (os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                                                        False, True),
+    "r": (os.O_RDONLY, True, False),
+    "w": (os.O_WRONLY | os.O_CREAT | os.O_TRUNC, False, True),
+    "a": (os.O_WRONLY | os.O_CREAT, False, True),
+    "x": (os.O_WRONLY | os.O_CREAT | os.O_EXCL, False, True),
 }
 
 
@@ -78,11 +79,20 @@ def tls_context(tls: Any) -> Any:
 class Volume(Namespace):
     """A connected GlusterFS volume (plain or distribute). Use ``Volume.connect(url)``."""
 
-    def __init__(self, bricks: Sequence[BrickConnection], *, volname: str,
-                 subvolumes: Sequence[str] | None = None, kind: str = "plain",
-                 poller: Poller | None = None, own_poller: bool = False,
-                 max_write: int = 1 << 20, max_read: int = 1 << 20,
-                 window: int = DEFAULT_WINDOW, umask: int = 0o022) -> None:
+    def __init__(
+        self,
+        bricks: Sequence[BrickConnection],
+        *,
+        volname: str,
+        subvolumes: Sequence[str] | None = None,
+        kind: str = "plain",
+        poller: Poller | None = None,
+        own_poller: bool = False,
+        max_write: int = 1 << 20,
+        max_read: int = 1 << 20,
+        window: int = DEFAULT_WINDOW,
+        umask: int = 0o022,
+    ) -> None:
         if not bricks:
             raise ConfigError("a volume needs at least one brick")
         super().__init__(bricks, subvolumes, kind)
@@ -94,9 +104,17 @@ class Volume(Namespace):
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str | GlusterURL, *, tls: Any = None, mgmt_tls: Any = None,
-                poller: str | Poller = "pool", event_threads: int = 2, timeout: float = 10.0,
-                **kwargs: Any) -> Volume:
+    def connect(
+        cls,
+        url: str | GlusterURL,
+        *,
+        tls: Any = None,
+        mgmt_tls: Any = None,
+        poller: str | Poller = "pool",
+        event_threads: int = 2,
+        timeout: float = 10.0,
+        **kwargs: Any,
+    ) -> Volume:
         """Connect to ``gluster://HOST[:PORT]/VOLNAME`` via glusterd's GETSPEC and portmapper.
 
         ``tls`` (SSLContext, TLSOptions or a cert directory) is used for every brick; without
@@ -107,39 +125,79 @@ class Volume(Namespace):
         u = parse_url(url) if isinstance(url, str) else url
         p, owned = _poller(poller, event_threads)
         try:
-            text = fetch_volfile(u.host, u.volume, port=u.port, poller=p,
-                                 tls=tls_context(mgmt_tls), timeout=timeout)
-            return cls.from_volfile(text, volname=u.volume, host=u.host, mgmt_port=u.port,
-                                    tls=tls, mgmt_tls=mgmt_tls, poller=p, own_poller=owned,
-                                    timeout=timeout, **kwargs)
+            text = fetch_volfile(
+                u.host, u.volume, port=u.port, poller=p, tls=tls_context(mgmt_tls), timeout=timeout
+            )
+            return cls.from_volfile(
+                text,
+                volname=u.volume,
+                host=u.host,
+                mgmt_port=u.port,
+                tls=tls,
+                mgmt_tls=mgmt_tls,
+                poller=p,
+                own_poller=owned,
+                timeout=timeout,
+                **kwargs,
+            )
         except BaseException:
             if owned:
                 p.stop()
             raise
 
     @classmethod
-    def connect_brick(cls, host: str, port: int, brick_path: str, volname: str = "gfrpc", *,
-                      tls: Any = None, mgmt_tls: Any = None, poller: str | Poller = "pool",
-                      event_threads: int = 2, timeout: float = 10.0, ping_timeout: float = 42.0,
-                      frame_timeout: float = 1800.0, **kwargs: Any) -> Volume:
+    def connect_brick(
+        cls,
+        host: str,
+        port: int,
+        brick_path: str,
+        volname: str = "gfrpc",
+        *,
+        tls: Any = None,
+        mgmt_tls: Any = None,
+        poller: str | Poller = "pool",
+        event_threads: int = 2,
+        timeout: float = 10.0,
+        ping_timeout: float = 42.0,
+        frame_timeout: float = 1800.0,
+        **kwargs: Any,
+    ) -> Volume:
         """Connect straight to one brick (``remote-subvolume`` = ``brick_path``) at host:port;
         port 24007 goes through glusterd's portmapper first. ``ping_timeout``, ``frame_timeout``:
         the protocol/client options (seconds)."""
         p, owned = _poller(poller, event_threads)
-        conn = BrickConnection(host, port, brick_path, volname=volname, poller=p,
-                               tls=tls_context(tls), mgmt_tls=tls_context(mgmt_tls),
-                               timeout=timeout, ping_timeout=ping_timeout,
-                               frame_timeout=frame_timeout)
+        conn = BrickConnection(
+            host,
+            port,
+            brick_path,
+            volname=volname,
+            poller=p,
+            tls=tls_context(tls),
+            mgmt_tls=tls_context(mgmt_tls),
+            timeout=timeout,
+            ping_timeout=ping_timeout,
+            frame_timeout=frame_timeout,
+        )
         vol = cls([conn], volname=volname, poller=p, own_poller=owned, **kwargs)
         vol._start()
         return vol
 
     @classmethod
-    def from_volfile(cls, text: str, *, volname: str, host: str | None = None,
-                     mgmt_port: int | None = None, tls: Any = None,
-                     mgmt_tls: Any = None, poller: str | Poller = "pool",
-                     own_poller: bool | None = None, event_threads: int = 2,
-                     timeout: float = 10.0, **kwargs: Any) -> Volume:
+    def from_volfile(
+        cls,
+        text: str,
+        *,
+        volname: str,
+        host: str | None = None,
+        mgmt_port: int | None = None,
+        tls: Any = None,
+        mgmt_tls: Any = None,
+        poller: str | Poller = "pool",
+        own_poller: bool | None = None,
+        event_threads: int = 2,
+        timeout: float = 10.0,
+        **kwargs: Any,
+    ) -> Volume:
         """Connect to the bricks of a client volfile (its ``protocol/client`` sections).
 
         A brick without ``remote-port`` is looked up in the portmapper of its host, on port
@@ -158,25 +216,45 @@ class Volume(Namespace):
             if ctx is None and b.ssl_enabled:
                 key = tuple(sorted(b.transport.items()))
                 if key not in by_opts:
-                    by_opts[key] = make_context(TLSOptions.from_options(graph[name].options),
-                                                server_side=False)
+                    by_opts[key] = make_context(
+                        TLSOptions.from_options(graph[name].options), server_side=False
+                    )
                 ctx = by_opts[key]
             rhost = b.remote_host or host
             if not rhost:
                 raise ConfigError(f"volfile: client {name!r} has no remote-host")
             opts = graph[name].options
             port = b.remote_port or (mgmt_port if rhost == host else None)
-            conns.append(BrickConnection(
-                rhost, port, b.remote_subvolume, volname=volname, name=name,
-                port_is_mgmt=b.remote_port is None,
-                poller=None, tls=ctx, mgmt_tls=mctx, ctx_id=ctx_id, options=opts,
-                ping_timeout=float(opts.get("ping-timeout", 42)),
-                frame_timeout=float(opts.get("frame-timeout", 1800)), timeout=timeout))
+            conns.append(
+                BrickConnection(
+                    rhost,
+                    port,
+                    b.remote_subvolume,
+                    volname=volname,
+                    name=name,
+                    port_is_mgmt=b.remote_port is None,
+                    poller=None,
+                    tls=ctx,
+                    mgmt_tls=mctx,
+                    ctx_id=ctx_id,
+                    options=opts,
+                    ping_timeout=float(opts.get("ping-timeout", 42)),
+                    frame_timeout=float(opts.get("frame-timeout", 1800)),
+                    timeout=timeout,
+                )
+            )
         p, owned = _poller(poller, event_threads)
         for c in conns:
             c.poller = p
-        vol = cls(conns, volname=volname, subvolumes=order, kind=kind, poller=p,
-                  own_poller=owned if own_poller is None else own_poller, **kwargs)
+        vol = cls(
+            conns,
+            volname=volname,
+            subvolumes=order,
+            kind=kind,
+            poller=p,
+            own_poller=owned if own_poller is None else own_poller,
+            **kwargs,
+        )
         vol._start()
         return vol
 
@@ -233,9 +311,20 @@ class Volume(Namespace):
             raise fop_error(errno.EISDIR, p)
         raw = self._in_parent(p, lambda par, pp, name: self._open(par, pp, name, p, flags))
         conn, gfid, fd = raw
-        f = File(self.bricks[conn], gfid, fd, p, readable=readable, writable=writable,
-                 append="a" in letters, max_write=self.max_write, max_read=self.max_read,
-                 window=self.window, flags=flags, on_close=self._file_closed)
+        f = File(
+            self.bricks[conn],
+            gfid,
+            fd,
+            p,
+            readable=readable,
+            writable=writable,
+            append="a" in letters,
+            max_write=self.max_write,
+            max_read=self.max_read,
+            window=self.window,
+            flags=flags,
+            on_close=self._file_closed,
+        )
         with self._lock:
             self._files.add(f)
         if buffering == 0:
@@ -245,8 +334,9 @@ class Volume(Namespace):
             return io.BufferedRandom(f, size)
         return io.BufferedWriter(f, size) if writable else io.BufferedReader(f, size)
 
-    def _open(self, parent: Node, parent_path: str, name: str, path: str,
-              flags: int) -> tuple[int, bytes, int]:
+    def _open(
+        self, parent: Node, parent_path: str, name: str, path: str, flags: int
+    ) -> tuple[int, bytes, int]:
         try:
             node: Node | None = self._resolve(path)
         except FileNotFoundError:
@@ -255,8 +345,9 @@ class Volume(Namespace):
             if not flags & os.O_CREAT:
                 raise fop_error(errno.ENOENT, path)
             h = self._hashed(parent, parent_path, name, path)
-            rsp = self.bricks[h].create(parent.gfid, name, flags, 0o666 & ~self.umask,
-                                        umask=self.umask, path=path)
+            rsp = self.bricks[h].create(
+                parent.gfid, name, flags, 0o666 & ~self.umask, umask=self.umask, path=path
+            )
             gfid = bytes(rsp.stat.ia_gfid)
             with self._lock:
                 self._cache[posixpath.join(parent_path, name)] = Node(gfid, rsp.stat.mode, h)
@@ -265,8 +356,7 @@ class Volume(Namespace):
             raise fop_error(errno.EEXIST, path)
         if node.is_dir:
             raise fop_error(errno.EISDIR, path)
-        fd = self.bricks[node.brick].open(node.gfid, flags & ~(os.O_CREAT | os.O_EXCL),
-                                          path=path)
+        fd = self.bricks[node.brick].open(node.gfid, flags & ~(os.O_CREAT | os.O_EXCL), path=path)
         return node.brick, node.gfid, fd
 
     def _file_closed(self, f: File) -> None:
@@ -285,15 +375,14 @@ class Volume(Namespace):
     def stat(self, path: str | os.PathLike[str]) -> StatResult:
         """STAT (fresh, not cached) of ``path``."""
         p = norm_path(path)
-        return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid,
-                                                                                  path=p)))
+        return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid, path=p)))
 
     def lstat(self, path: str | os.PathLike[str]) -> StatResult:
         """Like ``stat``, but of a symbolic link itself rather than what it points to."""
         p = norm_path(path)
-        return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid,
-                                                                                  path=p)),
-                           follow=False)
+        return self._retry(
+            p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid, path=p)), follow=False
+        )
 
     def exists(self, path: str | os.PathLike[str]) -> bool:
         try:
@@ -312,8 +401,9 @@ class Volume(Namespace):
         """Entries of a directory (READDIRP on every brick, merged), without . and .."""
         p = norm_path(path)
         entries = self._retry(p, lambda n: self._readdir(n, p))
-        return iter([DirEntry(name, posixpath.join(p, name), stat_from_iatt(ia))
-                     for name, ia in entries])
+        return iter(
+            [DirEntry(name, posixpath.join(p, name), stat_from_iatt(ia)) for name, ia in entries]
+        )
 
     def listdir(self, path: str | os.PathLike[str] = "/") -> list[str]:
         return [e.name for e in self.scandir(path)]
@@ -326,8 +416,7 @@ class Volume(Namespace):
         def op(parent: Node, parent_path: str, name: str) -> None:
             perm, gfid = mode & ~self.umask & 0o7777, uuid.uuid4().bytes
             h = self._hashed(parent, parent_path, name, p)
-            rsp = self.bricks[h].mkdir(parent.gfid, name, perm, umask=self.umask, gfid=gfid,
-                                       path=p)
+            rsp = self.bricks[h].mkdir(parent.gfid, name, perm, umask=self.umask, gfid=gfid, path=p)
             for i, c in enumerate(self.bricks):
                 if i != h:
                     try:
@@ -343,8 +432,9 @@ class Volume(Namespace):
 
         self._in_parent(p, op)
 
-    def makedirs(self, path: str | os.PathLike[str], mode: int = 0o777,
-                 exist_ok: bool = False) -> None:
+    def makedirs(
+        self, path: str | os.PathLike[str], mode: int = 0o777, exist_ok: bool = False
+    ) -> None:
         p = norm_path(path)
         if p != "/" and not self.is_dir(posixpath.dirname(p)):
             self.makedirs(posixpath.dirname(p), mode, exist_ok=True)
@@ -409,7 +499,8 @@ class Volume(Namespace):
             rsp = self.bricks[h].symlink(parent.gfid, name, target, umask=self.umask, path=p)
             with self._lock:
                 self._cache[posixpath.join(parent_path, name)] = Node(
-                    bytes(rsp.stat.ia_gfid), rsp.stat.mode, h, target=target)
+                    bytes(rsp.stat.ia_gfid), rsp.stat.mode, h, target=target
+                )
 
         self._in_parent(p, op)
 
@@ -460,17 +551,22 @@ class Volume(Namespace):
         if valid:
             self._setattr(norm_path(path), valid, uid=max(uid, 0), gid=max(gid, 0))
 
-    def utime(self, path: str | os.PathLike[str],
-              times: tuple[float, float] | None = None, *,
-              ns: tuple[int, int] | None = None) -> None:
+    def utime(
+        self,
+        path: str | os.PathLike[str],
+        times: tuple[float, float] | None = None,
+        *,
+        ns: tuple[int, int] | None = None,
+    ) -> None:
         """Set access and modification times like ``os.utime``: ``times`` in seconds or
         ``ns`` in nanoseconds, or the brick's current time when neither is given."""
         p = norm_path(path)
         if times is not None and ns is not None:
             raise ValueError("utime: give times or ns, not both")
         if times is None and ns is None:
-            self._setattr(p, GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME | GF_ATTR_ATIME_NOW
-                          | GF_ATTR_MTIME_NOW)
+            self._setattr(
+                p, GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME | GF_ATTR_ATIME_NOW | GF_ATTR_MTIME_NOW
+            )
             return
         if ns is None:
             assert times is not None
@@ -492,8 +588,9 @@ class Volume(Namespace):
 
         return self._retry(p, op)  # type: ignore[no-any-return]
 
-    def setxattr(self, path: str | os.PathLike[str], name: str, value: bytes | str,
-                 flags: int = 0) -> None:
+    def setxattr(
+        self, path: str | os.PathLike[str], name: str, value: bytes | str, flags: int = 0
+    ) -> None:
         p = norm_path(path)
         raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
@@ -522,9 +619,21 @@ class Volume(Namespace):
         def total(field: str) -> int:
             return sum(int(getattr(s, field)) for s in sts)
 
-        return os.statvfs_result((first.bsize, first.frsize, total("blocks"), total("bfree"),
-                                  total("bavail"), total("files"), total("ffree"),
-                                  total("favail"), first.flag, first.namemax, first.fsid))
+        return os.statvfs_result(
+            (
+                first.bsize,
+                first.frsize,
+                total("blocks"),
+                total("bfree"),
+                total("bavail"),
+                total("files"),
+                total("ffree"),
+                total("favail"),
+                first.flag,
+                first.namemax,
+                first.fsid,
+            )
+        )
 
 
 def _to_ns(seconds: float) -> int:
@@ -539,4 +648,3 @@ def _poller(poller: str | Poller, event_threads: int) -> tuple[Poller, bool]:
         p.start()
         return p, True
     return poller, False
-

@@ -12,9 +12,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m gfrpc.fuzz",
         description="Mutate valid requests (bit flips, truncation, inflated lengths, splicing, "
-                    "lying record marks) and send them to a gfrpc brick or mgmtd started here "
-                    "in a private sandbox. Exits 1 if the server died, stopped serving a fresh "
-                    "client or wrote outside its directory.")
+        "lying record marks) and send them to a gfrpc brick or mgmtd started here "
+        "in a private sandbox. Exits 1 if the server died, stopped serving a fresh "
+        "client or wrote outside its directory.",
+    )
     p.add_argument("--target", choices=("brick", "mgmtd"), required=True)
     p.add_argument("--count", type=int, default=10000, help="inputs to send (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -22,25 +23,55 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tls", action="store_true", help="TLS on the server and every connection")
     p.add_argument("--batch", type=int, default=8, help="inputs pipelined per send (default 8)")
     p.add_argument("--conns", type=int, default=4, help="connections kept open (default 4)")
-    p.add_argument("--rotate", type=int, default=500,
-                   help="replace a connection after this many inputs (default 500)")
-    p.add_argument("--idle", type=float, default=2.0,
-                   help="seconds of silence before replies are given up (default 2)")
+    p.add_argument(
+        "--rotate",
+        type=int,
+        default=500,
+        help="replace a connection after this many inputs (default 500)",
+    )
+    p.add_argument(
+        "--idle",
+        type=float,
+        default=2.0,
+        help="seconds of silence before replies are given up (default 2)",
+    )
     p.add_argument("--report-every", type=int, default=10000, metavar="N")
-    p.add_argument("--check-every", type=int, default=50000, metavar="N",
-                   help="health and sandbox check every N inputs (and at the end)")
-    p.add_argument("--tmpfs-mb", type=int, default=1024,
-                   help="size of the brick's private tmpfs (root only; default 1024)")
-    p.add_argument("--no-isolate", action="store_true",
-                   help="no private mount namespace/tmpfs even when root")
+    p.add_argument(
+        "--check-every",
+        type=int,
+        default=50000,
+        metavar="N",
+        help="health and sandbox check every N inputs (and at the end)",
+    )
+    p.add_argument(
+        "--tmpfs-mb",
+        type=int,
+        default=1024,
+        help="size of the brick's private tmpfs (root only; default 1024)",
+    )
+    p.add_argument(
+        "--no-isolate", action="store_true", help="no private mount namespace/tmpfs even when root"
+    )
     p.add_argument("--server-nice", type=int, default=0, help="nice increment of the server")
     p.add_argument("--keep", action="store_true", help="keep the sandbox directory")
     a = p.parse_args(argv)
     cfg = CampaignConfig(
-        target=a.target, count=a.count, seed=a.seed, poller=a.poller, tls=a.tls, batch=a.batch,
-        conns=a.conns, rotate=a.rotate, idle=a.idle, report_every=a.report_every,
-        check_every=a.check_every, tmpfs_mb=a.tmpfs_mb,
-        isolate=False if a.no_isolate else None, nice=a.server_nice, keep=a.keep)
+        target=a.target,
+        count=a.count,
+        seed=a.seed,
+        poller=a.poller,
+        tls=a.tls,
+        batch=a.batch,
+        conns=a.conns,
+        rotate=a.rotate,
+        idle=a.idle,
+        report_every=a.report_every,
+        check_every=a.check_every,
+        tmpfs_mb=a.tmpfs_mb,
+        isolate=False if a.no_isolate else None,
+        nice=a.server_nice,
+        keep=a.keep,
+    )
     result = run_campaign(cfg)
     return 0 if result.ok else 1
 

@@ -29,8 +29,15 @@ from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID
 from gfrpc.wire import rpcmsg
 from gfrpc.wire.gfdict import encode_serialized_dict
 
-__all__ = ["Seed", "FUZZ_CRED", "brick_seeds", "escape_seeds", "mgmtd_seeds", "setvolume_args",
-           "LK_OWNER"]
+__all__ = [
+    "Seed",
+    "FUZZ_CRED",
+    "brick_seeds",
+    "escape_seeds",
+    "mgmtd_seeds",
+    "setvolume_args",
+    "LK_OWNER",
+]
 
 LK_OWNER = b"gfrpc-fz"
 FUZZ_CRED = rpcmsg.GlusterCredV3(pid=4242, uid=0, gid=0, groups=(0, 1), lk_owner=LK_OWNER)
@@ -66,7 +73,7 @@ def setvolume_args(brick_path: str, volname: str = "") -> bytes:
     d: dict[str, str | int | bytes] = {
         "remote-subvolume": brick_path,
         "process-uuid": f"CTX_ID:fz-GRAPH_ID:0-PID:{os.getpid()}-HOST:fz-PC_NAME:fz-client-0"
-                        "-RECON_NO:-0",
+        "-RECON_NO:-0",
         "fops-version": fops.GLUSTER_FOP_PROGRAM,
         "client-version": "10.3",
         "clnt-lk-version": 1,
@@ -79,19 +86,42 @@ def setvolume_args(brick_path: str, volname: str = "") -> bytes:
 
 def _fop_fields(proc: FopProc, root: bytes, file_gfid: bytes, dir_gfid: bytes) -> dict[str, Any]:
     """Field values that make ``proc`` a sensible request on the setup's objects."""
-    f: dict[str, Any] = {"gfid": file_gfid, "pargfid": root, "fd": fops.GF_ANON_FD_NO,
-                         "gfid1": file_gfid, "gfid2": file_gfid, "fd_in": fops.GF_ANON_FD_NO,
-                         "fd_out": fops.GF_ANON_FD_NO, "size": 4096, "mode": 0o644,
-                         "umask": 0o022, "name": "user.fz", "volume": "fz-vol",
-                         "oldgfid": root, "newgfid": root}
-    dir_ops = {FopProc.OPENDIR, FopProc.READDIR, FopProc.READDIRP, FopProc.FSYNCDIR,
-               FopProc.RELEASEDIR, FopProc.ENTRYLK, FopProc.FENTRYLK}
+    f: dict[str, Any] = {
+        "gfid": file_gfid,
+        "pargfid": root,
+        "fd": fops.GF_ANON_FD_NO,
+        "gfid1": file_gfid,
+        "gfid2": file_gfid,
+        "fd_in": fops.GF_ANON_FD_NO,
+        "fd_out": fops.GF_ANON_FD_NO,
+        "size": 4096,
+        "mode": 0o644,
+        "umask": 0o022,
+        "name": "user.fz",
+        "volume": "fz-vol",
+        "oldgfid": root,
+        "newgfid": root,
+    }
+    dir_ops = {
+        FopProc.OPENDIR,
+        FopProc.READDIR,
+        FopProc.READDIRP,
+        FopProc.FSYNCDIR,
+        FopProc.RELEASEDIR,
+        FopProc.ENTRYLK,
+        FopProc.FENTRYLK,
+    }
     if proc in dir_ops:
         f["gfid"] = dir_gfid
     names = {
-        FopProc.LOOKUP: "fz-file", FopProc.MKNOD: "fz-node", FopProc.MKDIR: "fz-tmpdir",
-        FopProc.UNLINK: "fz-node", FopProc.RMDIR: "fz-tmpdir", FopProc.SYMLINK: "fz-sym",
-        FopProc.CREATE: "fz-new", FopProc.NAMELINK: "fz-nl",
+        FopProc.LOOKUP: "fz-file",
+        FopProc.MKNOD: "fz-node",
+        FopProc.MKDIR: "fz-tmpdir",
+        FopProc.UNLINK: "fz-node",
+        FopProc.RMDIR: "fz-tmpdir",
+        FopProc.SYMLINK: "fz-sym",
+        FopProc.CREATE: "fz-new",
+        FopProc.NAMELINK: "fz-nl",
     }
     f["bname"] = names.get(proc, "fz-file")
     if proc == FopProc.MKNOD:
@@ -120,13 +150,13 @@ def _fop_fields(proc: FopProc, root: bytes, file_gfid: bytes, dir_gfid: bytes) -
     if proc in (FopProc.XATTROP, FopProc.FXATTROP):
         f["dict"] = {"trusted.fz.count": bytes(8)}
     if proc == FopProc.SEEK:
-        f["what"] = 3           # SEEK_DATA
+        f["what"] = 3  # SEEK_DATA
     if proc in (FopProc.FALLOCATE, FopProc.DISCARD, FopProc.ZEROFILL):
         f["size"] = 4096
     if proc == FopProc.RCHECKSUM:
         f["len"] = 4096
     if proc == FopProc.LOOKUP:
-        f["gfid"] = NULL_GFID       # LOOKUP by parent gfid + name
+        f["gfid"] = NULL_GFID  # LOOKUP by parent gfid + name
     return f
 
 
@@ -138,8 +168,9 @@ def _build(req_type: Any, values: dict[str, Any], xdata: Any) -> Any:
     return req_type(**kwargs)
 
 
-def brick_seeds(brick_path: str, file_gfid: bytes, dir_gfid: bytes,
-                root: bytes = ROOT_GFID) -> list[Seed]:
+def brick_seeds(
+    brick_path: str, file_gfid: bytes, dir_gfid: bytes, root: bytes = ROOT_GFID
+) -> list[Seed]:
     """Valid requests for a brick after SETVOLUME: every FOP (twice), DUMP, PING, handshake."""
     fp, fv = fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION
     seeds: list[Seed] = []
@@ -157,11 +188,19 @@ def brick_seeds(brick_path: str, file_gfid: bytes, dir_gfid: bytes,
     lookup_root = fops.GfxLookupReq(gfid=root).pack()
     for cred in _OTHER_CREDS:
         seeds.append(Seed("LOOKUP-root/cred", fp, fv, FopProc.LOOKUP, lookup_root, cred))
-        seeds.append(Seed("STAT/cred", fp, fv, FopProc.STAT,
-                          fops.GfxStatReq(gfid=file_gfid).pack(), cred))
+        seeds.append(
+            Seed("STAT/cred", fp, fv, FopProc.STAT, fops.GfxStatReq(gfid=file_gfid).pack(), cred)
+        )
     seeds += _common_seeds()
-    seeds.append(Seed("SETVOLUME", hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                      setvolume_args(brick_path)))
+    seeds.append(
+        Seed(
+            "SETVOLUME",
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            setvolume_args(brick_path),
+        )
+    )
     return seeds
 
 
@@ -189,34 +228,73 @@ def escape_seeds(link_gfids: Sequence[bytes], outside: str) -> list[Seed]:
         add("SETATTR", P.SETATTR, fops.GfxSetattrReq(gfid=g, valid=1))
         add("SETXATTR", P.SETXATTR, fops.GfxSetxattrReq(gfid=g, dict={"user.fz": b"x"}))
         add("FALLOCATE", P.FALLOCATE, fops.GfxFallocateReq(gfid=g, fd=anon, size=4096))
-        add("CREATE-under", P.CREATE, fops.GfxCreateReq(pargfid=g, bname="fz-escaped",
-                                                        flags=os.O_RDWR | os.O_CREAT,
-                                                        mode=0o644))
-        add("MKDIR-under", P.MKDIR, fops.GfxMkdirReq(pargfid=g, bname="fz-escaped",
-                                                     mode=0o755))
+        add(
+            "CREATE-under",
+            P.CREATE,
+            fops.GfxCreateReq(
+                pargfid=g, bname="fz-escaped", flags=os.O_RDWR | os.O_CREAT, mode=0o644
+            ),
+        )
+        add("MKDIR-under", P.MKDIR, fops.GfxMkdirReq(pargfid=g, bname="fz-escaped", mode=0o755))
         add("LINK", P.LINK, fops.GfxLinkReq(oldgfid=g, newgfid=ROOT_GFID, newbname="fz-hl2"))
-    for bname in ("..", ".", "../fz-escaped", "../../fz-escaped", "a/b", "/fz-escaped",
-                  outside + "/fz-escaped", ".glusterfs", ".glusterfs/fz"):
-        add("CREATE-name", P.CREATE, fops.GfxCreateReq(pargfid=ROOT_GFID, bname=bname,
-                                                       flags=os.O_RDWR | os.O_CREAT, mode=0o644))
+    for bname in (
+        "..",
+        ".",
+        "../fz-escaped",
+        "../../fz-escaped",
+        "a/b",
+        "/fz-escaped",
+        outside + "/fz-escaped",
+        ".glusterfs",
+        ".glusterfs/fz",
+    ):
+        add(
+            "CREATE-name",
+            P.CREATE,
+            fops.GfxCreateReq(
+                pargfid=ROOT_GFID, bname=bname, flags=os.O_RDWR | os.O_CREAT, mode=0o644
+            ),
+        )
         add("MKDIR-name", P.MKDIR, fops.GfxMkdirReq(pargfid=ROOT_GFID, bname=bname, mode=0o755))
-        add("SYMLINK-name", P.SYMLINK, fops.GfxSymlinkReq(pargfid=ROOT_GFID, bname=bname,
-                                                          linkname="fz-file"))
-        add("RENAME-name", P.RENAME, fops.GfxRenameReq(oldgfid=ROOT_GFID, oldbname="fz-file",
-                                                       newgfid=ROOT_GFID, newbname=bname))
-        add("MKNOD-name", P.MKNOD, fops.GfxMknodReq(pargfid=ROOT_GFID, bname=bname,
-                                                    mode=stat.S_IFREG | 0o644))
+        add(
+            "SYMLINK-name",
+            P.SYMLINK,
+            fops.GfxSymlinkReq(pargfid=ROOT_GFID, bname=bname, linkname="fz-file"),
+        )
+        add(
+            "RENAME-name",
+            P.RENAME,
+            fops.GfxRenameReq(
+                oldgfid=ROOT_GFID, oldbname="fz-file", newgfid=ROOT_GFID, newbname=bname
+            ),
+        )
+        add(
+            "MKNOD-name",
+            P.MKNOD,
+            fops.GfxMknodReq(pargfid=ROOT_GFID, bname=bname, mode=stat.S_IFREG | 0o644),
+        )
     return seeds
 
 
 def _common_seeds() -> list[Seed]:
     return [
-        Seed("DUMP", dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.DUMP,
-             dump.GfDumpReq().pack(), rpcmsg.GlusterCredV2(pid=1, uid=0, gid=0)),
+        Seed(
+            "DUMP",
+            dump.GF_DUMP_PROGRAM,
+            dump.GF_DUMP_VERSION,
+            dump.DUMP,
+            dump.GfDumpReq().pack(),
+            rpcmsg.GlusterCredV2(pid=1, uid=0, gid=0),
+        ),
         Seed("PING", dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.PING, b""),
         Seed("HS-PING", hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.PING, b""),
-        Seed("GETSPEC", hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.GETSPEC,
-             hs.GfGetspecReq(key="fz").pack()),
+        Seed(
+            "GETSPEC",
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.GETSPEC,
+            hs.GfGetspecReq(key="fz").pack(),
+        ),
     ]
 
 
@@ -224,18 +302,40 @@ def mgmtd_seeds(volname: str, bricks: Sequence[str]) -> list[Seed]:
     """Valid requests for the management daemon: DUMP, PING, GETSPEC, the portmapper."""
     pp, pv = pmap.PMAP_PROGRAM, pmap.PMAP_VERSION
     seeds = _common_seeds()
-    seeds.append(Seed("GETSPEC-vol", hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.GETSPEC,
-                      hs.GfGetspecReq(key=volname, xdata=encode_serialized_dict(
-                          {"brick_port": 0, "fz": "x"})).pack()))
+    seeds.append(
+        Seed(
+            "GETSPEC-vol",
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.GETSPEC,
+            hs.GfGetspecReq(
+                key=volname, xdata=encode_serialized_dict({"brick_port": 0, "fz": "x"})
+            ).pack(),
+        )
+    )
     for brick in bricks:
         seeds += [
-            Seed("PORTBYBRICK", pp, pv, pmap.PORTBYBRICK,
-                 pmap.PmapPortByBrickReq(brick=brick).pack()),
-            Seed("SIGNIN", pp, pv, pmap.SIGNIN,
-                 pmap.PmapSigninReq(brick=brick, port=49999, pid=4242).pack()),
-            Seed("SIGNOUT", pp, pv, pmap.SIGNOUT,
-                 pmap.PmapSignoutReq(brick=brick, port=49999).pack()),
+            Seed(
+                "PORTBYBRICK", pp, pv, pmap.PORTBYBRICK, pmap.PmapPortByBrickReq(brick=brick).pack()
+            ),
+            Seed(
+                "SIGNIN",
+                pp,
+                pv,
+                pmap.SIGNIN,
+                pmap.PmapSigninReq(brick=brick, port=49999, pid=4242).pack(),
+            ),
+            Seed(
+                "SIGNOUT", pp, pv, pmap.SIGNOUT, pmap.PmapSignoutReq(brick=brick, port=49999).pack()
+            ),
         ]
-    seeds.append(Seed("PORTBYBRICK-unknown", pp, pv, pmap.PORTBYBRICK,
-                      pmap.PmapPortByBrickReq(brick="/no/such/brick").pack()))
+    seeds.append(
+        Seed(
+            "PORTBYBRICK-unknown",
+            pp,
+            pv,
+            pmap.PORTBYBRICK,
+            pmap.PmapPortByBrickReq(brick="/no/such/brick").pack(),
+        )
+    )
     return seeds

@@ -30,10 +30,28 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["Mutator", "INTERESTING_WORDS", "MUTATIONS"]
 
-INTERESTING_WORDS = (0, 1, 2, 3, 4, 0x10, 0x100, 0x1000, 0xFFFF, 0x10000, 0x7FFFFFFF,
-                     0x80000000, 0xFFFFFFFF, 0xFFFFFFFE, 0x3FFFFFFF, 400, 401, 1 << 20)
-_BYTES = (0, 1, 0x7F, 0x80, 0xFF, 0x2E, 0x2F)     # ... and '.', '/' (path tricks)
-_HEADER = 40        # default header length (a CALL with AUTH_NULL cred and verf is 40 bytes)
+INTERESTING_WORDS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    0x10,
+    0x100,
+    0x1000,
+    0xFFFF,
+    0x10000,
+    0x7FFFFFFF,
+    0x80000000,
+    0xFFFFFFFF,
+    0xFFFFFFFE,
+    0x3FFFFFFF,
+    400,
+    401,
+    1 << 20,
+)
+_BYTES = (0, 1, 0x7F, 0x80, 0xFF, 0x2E, 0x2F)  # ... and '.', '/' (path tricks)
+_HEADER = 40  # default header length (a CALL with AUTH_NULL cred and verf is 40 bytes)
 
 
 class Mutator:
@@ -44,14 +62,22 @@ class Mutator:
         self.header_weight = header_weight
         self.header = _HEADER
         self.ops: list[tuple[str, Callable[[bytearray, Sequence[bytes]], bytearray]]] = [
-            ("flip", self._flip), ("byte", self._byte), ("word", self._word),
-            ("word", self._word), ("inflate", self._inflate), ("inflate", self._inflate),
-            ("truncate", self._truncate), ("extend", self._extend), ("splice", self._splice),
-            ("delete", self._delete), ("duplicate", self._duplicate),
+            ("flip", self._flip),
+            ("byte", self._byte),
+            ("word", self._word),
+            ("word", self._word),
+            ("inflate", self._inflate),
+            ("inflate", self._inflate),
+            ("truncate", self._truncate),
+            ("extend", self._extend),
+            ("splice", self._splice),
+            ("delete", self._delete),
+            ("duplicate", self._duplicate),
         ]
 
-    def mutate(self, record: bytes, others: Sequence[bytes] = (),
-               header: int = _HEADER) -> tuple[bytes, str]:
+    def mutate(
+        self, record: bytes, others: Sequence[bytes] = (), header: int = _HEADER
+    ) -> tuple[bytes, str]:
         """A mutated copy of ``record`` and the names of the mutations applied; the first
         ``header`` bytes (the RPC header) are hit with probability ``header_weight`` only."""
         self.header = header
@@ -138,5 +164,14 @@ class Mutator:
         return d
 
 
-MUTATIONS = ("flip", "byte", "word", "inflate", "truncate", "extend", "splice", "delete",
-             "duplicate")
+MUTATIONS = (
+    "flip",
+    "byte",
+    "word",
+    "inflate",
+    "truncate",
+    "extend",
+    "splice",
+    "delete",
+    "duplicate",
+)

@@ -61,9 +61,9 @@ class CampaignConfig:
     report_every: int = 10000
     check_every: int = 50000
     tmpfs_mb: int = 1024
-    isolate: bool | None = None         # None: when root with unshare
+    isolate: bool | None = None  # None: when root with unshare
     nice: int = 0
-    keep: bool = False                  # keep the sandbox (for a post-mortem)
+    keep: bool = False  # keep the sandbox (for a post-mortem)
 
 
 @dataclass
@@ -79,8 +79,8 @@ class CampaignResult:
     crash_logs: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     exit_status: int | None = None
-    rss_kib: list[int] = field(default_factory=list)     # server VmRSS at each check
-    peak_kib: int = 0                                    # server VmHWM at the last check
+    rss_kib: list[int] = field(default_factory=list)  # server VmRSS at each check
+    peak_kib: int = 0  # server VmHWM at the last check
     unanswered: list[str] = field(default_factory=list)  # the first inputs never answered (hex)
 
     @property
@@ -103,8 +103,13 @@ class _Campaign:
             write_certs(tls_dir, "gfrpc-fuzz")
             client_tls = make_context(TLSOptions.from_dir(tls_dir), server_side=False)
         self.target: Target = TARGETS[cfg.target](self.sandbox, client_tls)
-        self.server = ServerProcess(self.sandbox, self.target.server_args(cfg.poller, tls_dir),
-                                    isolate=isolate, tmpfs_mb=cfg.tmpfs_mb, nice=cfg.nice)
+        self.server = ServerProcess(
+            self.sandbox,
+            self.target.server_args(cfg.poller, tls_dir),
+            isolate=isolate,
+            tmpfs_mb=cfg.tmpfs_mb,
+            nice=cfg.nice,
+        )
         self.seeds: list[Seed] = []
         self.samples: list[bytes] = []
         self.headers: dict[str, int] = {}
@@ -124,8 +129,9 @@ class _Campaign:
         if not self.server.alive():
             r.crashes += 1
             status = self.server.proc.returncode if self.server.proc else None
-            r.crash_logs.append(f"after {r.sent} inputs, exit status {status}:\n"
-                                f"{self.server.tail(30)}")
+            r.crash_logs.append(
+                f"after {r.sent} inputs, exit status {status}:\n{self.server.tail(30)}"
+            )
             self.say(f"SERVER DIED after {r.sent} inputs (status {status}):\n{self.server.tail()}")
             self._close_all()
             if not final:
@@ -227,8 +233,9 @@ class _Campaign:
         if not replies:
             kinds[CUT if cut else NO_REPLY] += 1
 
-    def _send_on(self, k: int, batch: list[tuple[bytes, rpcmsg.CallHeader]],
-                 sent: dict[int, tuple[int, int]]) -> None:
+    def _send_on(
+        self, k: int, batch: list[tuple[bytes, rpcmsg.CallHeader]], sent: dict[int, tuple[int, int]]
+    ) -> None:
         kinds, n = self.result.kinds, len(batch)
         try:
             conn = self._conn(k)
@@ -238,7 +245,7 @@ class _Campaign:
             self._drop(k)
             return
         replies, cut = conn.read_replies(n, self.cfg.idle)
-        if len(replies) < n and not cut:    # slow, or dropped? wait longer to tell them apart
+        if len(replies) < n and not cut:  # slow, or dropped? wait longer to tell them apart
             late, cut = conn.read_replies(n - len(replies), self.cfg.idle * 5)
             kinds[f"(of which slower than {self.cfg.idle:g} s)"] += len(late)
             replies += late
@@ -247,7 +254,7 @@ class _Campaign:
         missing = n - len(replies)
         if missing and cut:
             kinds[CUT] += missing
-        elif missing:       # name what went unanswered: a dropped call is worth a look
+        elif missing:  # name what went unanswered: a dropped call is worth a look
             answered = Counter(_xid(reply) for reply in replies)
             for record, header in batch:
                 if answered[header.xid] > 0:
@@ -269,7 +276,7 @@ class _Campaign:
         if self.rng.random() < 0.8:
             mark |= LAST_FRAGMENT
         data = mark.to_bytes(4, "big") + record
-        if self.rng.random() < 0.3:     # a valid fragment split, then junk in the last one
+        if self.rng.random() < 0.3:  # a valid fragment split, then junk in the last one
             data = (4).to_bytes(4, "big") + record[:4] + data
         self.result.framing += 1
         try:
@@ -281,8 +288,9 @@ class _Campaign:
             conn.send_raw(data)
             conn.shutdown_write()
             closed = conn.drain_until_closed(self.cfg.idle * 2)
-            self.result.kinds["framing: closed by server" if closed
-                              else "framing: NOT closed by server"] += 1
+            self.result.kinds[
+                "framing: closed by server" if closed else "framing: NOT closed by server"
+            ] += 1
         except OSError:
             self.result.kinds["framing: closed by server"] += 1
         finally:
@@ -296,11 +304,13 @@ class _Campaign:
         r = self.result
         dt = time.monotonic() - started
         bad = r.kinds[CUT] + r.kinds[NO_REPLY]
-        self.say(f"fuzz {self.cfg.target}: {r.sent}/{self.cfg.count} inputs, "
-                 f"{r.sent / dt if dt else 0:.0f}/s, cut/no-reply {bad}, "
-                 f"SYSTEM_ERR {r.kinds['SYSTEM_ERR']}, crashes {r.crashes}, "
-                 f"health failures {len(r.health_failures)}, outside writes "
-                 f"{len(r.outside_writes)}")
+        self.say(
+            f"fuzz {self.cfg.target}: {r.sent}/{self.cfg.count} inputs, "
+            f"{r.sent / dt if dt else 0:.0f}/s, cut/no-reply {bad}, "
+            f"SYSTEM_ERR {r.kinds['SYSTEM_ERR']}, crashes {r.crashes}, "
+            f"health failures {len(r.health_failures)}, outside writes "
+            f"{len(r.outside_writes)}"
+        )
 
     # -- main loop ------------------------------------------------------------------------------
     def run(self) -> CampaignResult:
@@ -359,9 +369,11 @@ def _xid(reply: bytes) -> int:
 def format_table(cfg: CampaignConfig, r: CampaignResult) -> str:
     """The final table (plain text, one row per outcome)."""
     rate = r.sent / r.elapsed if r.elapsed else 0.0
-    lines = [f"gfrpc fuzz campaign: target {cfg.target}, poller {cfg.poller}, "
-             f"TLS {'on' if cfg.tls else 'off'}, seed {cfg.seed}",
-             f"{'inputs sent':<44}{r.sent:>12}"]
+    lines = [
+        f"gfrpc fuzz campaign: target {cfg.target}, poller {cfg.poller}, "
+        f"TLS {'on' if cfg.tls else 'off'}, seed {cfg.seed}",
+        f"{'inputs sent':<44}{r.sent:>12}",
+    ]
     for kind, n in sorted(r.kinds.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {kind:<42}{n:>12}")
     lines += [

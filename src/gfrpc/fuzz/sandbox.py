@@ -39,8 +39,10 @@ from pathlib import Path
 __all__ = ["ServerProcess", "Sandbox", "snapshot"]
 
 _READY = re.compile(r"ready on (\S+):(\d+)")
-_NS_SCRIPT = ('set -e; mount -t tmpfs -o size="$1" fz-brick "$2"; '
-              'if [ "$3" != - ]; then mount --bind "$3" /tmp; fi; cd "$4"; shift 4; exec "$@"')
+_NS_SCRIPT = (
+    'set -e; mount -t tmpfs -o size="$1" fz-brick "$2"; '
+    'if [ "$3" != - ]; then mount --bind "$3" /tmp; fi; cd "$4"; shift 4; exec "$@"'
+)
 
 
 def _code_under_tmp() -> bool:
@@ -66,8 +68,12 @@ def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int, int, int]]:
                 continue
             st = p.lstat()
             size = st.st_size if not p.is_dir() else 0
-            out[str(p.relative_to(root))] = (st.st_mode >> 12, size, st.st_mode & 0o7777,
-                                            st.st_mtime_ns if not p.is_dir() else 0)
+            out[str(p.relative_to(root))] = (
+                st.st_mode >> 12,
+                size,
+                st.st_mode & 0o7777,
+                st.st_mtime_ns if not p.is_dir() else 0,
+            )
     return out
 
 
@@ -78,7 +84,8 @@ class Sandbox:
         self.work = Path(tempfile.mkdtemp(prefix="gfrpc-fuzz-", dir=base))
         self.root = self.work / "sandbox"
         self.cwd, self.brick, self.canary, self.tmp = (
-            self.root / n for n in ("cwd", "brick", "canary", "tmp"))
+            self.root / n for n in ("cwd", "brick", "canary", "tmp")
+        )
         for d in (self.cwd, self.brick, self.canary / "sub", self.tmp):
             d.mkdir(parents=True)
         (self.canary / "canary.txt").write_text("do not touch\n")
@@ -109,8 +116,15 @@ def can_isolate() -> bool:
 class ServerProcess:
     """A gfrpc server subprocess; ``start()`` waits for its "ready on HOST:PORT" log line."""
 
-    def __init__(self, sandbox: Sandbox, args: Sequence[str], *, isolate: bool,
-                 tmpfs_mb: int = 1024, nice: int = 0) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        args: Sequence[str],
+        *,
+        isolate: bool,
+        tmpfs_mb: int = 1024,
+        nice: int = 0,
+    ) -> None:
         self.sandbox = sandbox
         self.args = list(args)
         self.isolate = isolate
@@ -126,9 +140,21 @@ class ServerProcess:
         if not self.isolate:
             return cmd
         s = self.sandbox
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c", _NS_SCRIPT, "fz",
-                f"{self.tmpfs_mb}m", str(s.brick), "-" if _code_under_tmp() else str(s.tmp),
-                str(s.cwd), *cmd]
+        return [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            _NS_SCRIPT,
+            "fz",
+            f"{self.tmpfs_mb}m",
+            str(s.brick),
+            "-" if _code_under_tmp() else str(s.tmp),
+            str(s.cwd),
+            *cmd,
+        ]
 
     def start(self, timeout: float = 60.0) -> int:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -136,8 +162,14 @@ class ServerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:
             self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                cwd=self.sandbox.cwd, preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None)
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=self.sandbox.cwd,
+                preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
+            )
         finally:
             log.close()
         deadline = time.monotonic() + timeout

@@ -36,8 +36,9 @@ VOLNAME = "fz"
 MGMT_BRICKS = ("/srv/fz/b0", "/srv/fz/b1")
 
 
-def _call(conn: RawConnection, prog: int, vers: int, proc: int, args: bytes,
-          cred: Any = FUZZ_CRED) -> bytes:
+def _call(
+    conn: RawConnection, prog: int, vers: int, proc: int, args: bytes, cred: Any = FUZZ_CRED
+) -> bytes:
     return conn.call(rpcmsg.encode_call(next(_XIDS), prog, vers, proc, cred) + args)
 
 
@@ -73,8 +74,9 @@ class Target:
         return ["--tls", "--tls-dir", tls_dir] if tls_dir else []
 
     def _dump(self, conn: RawConnection) -> None:
-        reply = _call(conn, dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.DUMP,
-                      dump.GfDumpReq().pack())
+        reply = _call(
+            conn, dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.DUMP, dump.GfDumpReq().pack()
+        )
         _, op_ret, _ = reply_op_ret(reply, 8)
         _check(op_ret == 0, f"DUMP op_ret {op_ret}")
 
@@ -89,8 +91,20 @@ class BrickTarget(Target):
         return str(self.sandbox.brick)
 
     def server_args(self, poller: str, tls_dir: str | None) -> list[str]:
-        return ["brick", "--dir", self.brick_path, "--port", "0", "--host", "127.0.0.1",
-                "--volname", VOLNAME, "--poller", poller, *self._tls_args(tls_dir)]
+        return [
+            "brick",
+            "--dir",
+            self.brick_path,
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--volname",
+            VOLNAME,
+            "--poller",
+            poller,
+            *self._tls_args(tls_dir),
+        ]
 
     def connect(self, port: int) -> RawConnection:
         conn = RawConnection(port, self.tls)
@@ -102,8 +116,13 @@ class BrickTarget(Target):
         return conn
 
     def _setvolume(self, conn: RawConnection) -> None:
-        reply = _call(conn, hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME,
-                      setvolume_args(self.brick_path, VOLNAME))
+        reply = _call(
+            conn,
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            hs.SETVOLUME,
+            setvolume_args(self.brick_path, VOLNAME),
+        )
         _, op_ret, op_errno = reply_op_ret(reply)
         _check(op_ret == 0, f"SETVOLUME op_ret {op_ret} errno {op_errno}")
 
@@ -113,8 +132,9 @@ class BrickTarget(Target):
         _check(isinstance(header, rpcmsg.ReplyHeader) and header.ok, f"{proc.name} not SUCCESS")
         return fops.decode_reply(proc, body)[0]
 
-    def _entry_gfid(self, conn: RawConnection, name: str, make: FopProc,
-                    linkname: str = "") -> bytes:
+    def _entry_gfid(
+        self, conn: RawConnection, name: str, make: FopProc, linkname: str = ""
+    ) -> bytes:
         rsp = self._fop(conn, FopProc.LOOKUP, fops.GfxLookupReq(pargfid=ROOT_GFID, bname=name))
         if rsp.op_ret == 0:
             return bytes(rsp.prestat.ia_gfid)
@@ -122,11 +142,11 @@ class BrickTarget(Target):
         if make == FopProc.MKDIR:
             req = fops.GfxMkdirReq(pargfid=ROOT_GFID, bname=name, mode=0o755, umask=0o022)
         elif make == FopProc.SYMLINK:
-            req = fops.GfxSymlinkReq(pargfid=ROOT_GFID, bname=name, linkname=linkname,
-                                     umask=0o022)
+            req = fops.GfxSymlinkReq(pargfid=ROOT_GFID, bname=name, linkname=linkname, umask=0o022)
         else:
-            req = fops.GfxCreateReq(pargfid=ROOT_GFID, bname=name, flags=0o102, mode=0o644,
-                                    umask=0o022)
+            req = fops.GfxCreateReq(
+                pargfid=ROOT_GFID, bname=name, flags=0o102, mode=0o644, umask=0o022
+            )
         rsp = self._fop(conn, make, req)
         _check(rsp.op_ret == 0, f"{make.name} {name}: errno {rsp.op_errno}")
         return bytes(rsp.stat.ia_gfid)
@@ -138,13 +158,20 @@ class BrickTarget(Target):
             file_gfid = self._entry_gfid(conn, "fz-file", FopProc.CREATE)
             dir_gfid = self._entry_gfid(conn, "fz-dir", FopProc.MKDIR)
             # symlinks that point out of the brick: following one would write outside
-            escapes = [self._entry_gfid(conn, name, FopProc.SYMLINK, target) for name, target in (
-                ("fz-esc-rel", "../canary/canary.txt"), ("fz-esc-abs", str(canary / "canary.txt")),
-                ("fz-esc-dir", "../canary/sub"), ("fz-esc-absdir", str(canary / "sub")))]
+            escapes = [
+                self._entry_gfid(conn, name, FopProc.SYMLINK, target)
+                for name, target in (
+                    ("fz-esc-rel", "../canary/canary.txt"),
+                    ("fz-esc-abs", str(canary / "canary.txt")),
+                    ("fz-esc-dir", "../canary/sub"),
+                    ("fz-esc-absdir", str(canary / "sub")),
+                )
+            ]
         finally:
             conn.close()
-        return (brick_seeds(self.brick_path, file_gfid, dir_gfid)
-                + escape_seeds(escapes, str(canary)))
+        return brick_seeds(self.brick_path, file_gfid, dir_gfid) + escape_seeds(
+            escapes, str(canary)
+        )
 
     def health(self, port: int) -> None:
         conn = RawConnection(port, self.tls)
@@ -164,8 +191,18 @@ class MgmtdTarget(Target):
 
     def server_args(self, poller: str, tls_dir: str | None) -> list[str]:
         bricks = ",".join(f"127.0.0.1:{b}" for b in MGMT_BRICKS)
-        return ["mgmtd", "--volume", f"{VOLNAME}={bricks}", "--port", "0", "--host", "127.0.0.1",
-                "--poller", poller, *self._tls_args(tls_dir)]
+        return [
+            "mgmtd",
+            "--volume",
+            f"{VOLNAME}={bricks}",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--poller",
+            poller,
+            *self._tls_args(tls_dir),
+        ]
 
     def seeds(self, port: int) -> list[Seed]:
         return mgmtd_seeds(VOLNAME, MGMT_BRICKS)
@@ -174,12 +211,22 @@ class MgmtdTarget(Target):
         conn = RawConnection(port, self.tls)
         try:
             self._dump(conn)
-            reply = _call(conn, hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.GETSPEC,
-                          hs.GfGetspecReq(key=VOLNAME).pack())
+            reply = _call(
+                conn,
+                hs.GF_HNDSK_PROGRAM,
+                hs.GF_HNDSK_VERSION,
+                hs.GETSPEC,
+                hs.GfGetspecReq(key=VOLNAME).pack(),
+            )
             _, op_ret, _ = reply_op_ret(reply)
             _check(op_ret > 0, f"GETSPEC {VOLNAME} op_ret {op_ret}")
-            reply = _call(conn, pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK,
-                          pmap.PmapPortByBrickReq(brick=MGMT_BRICKS[0]).pack())
+            reply = _call(
+                conn,
+                pmap.PMAP_PROGRAM,
+                pmap.PMAP_VERSION,
+                pmap.PORTBYBRICK,
+                pmap.PmapPortByBrickReq(brick=MGMT_BRICKS[0]).pack(),
+            )
             reply_op_ret(reply)
         finally:
             conn.close()

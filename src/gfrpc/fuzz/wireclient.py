@@ -32,8 +32,13 @@ _I2 = struct.Struct(">ii")
 class RawConnection:
     """One blocking connection to ``127.0.0.1:port``; ``tls`` is a client SSLContext or None."""
 
-    def __init__(self, port: int, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1",
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        port: int,
+        tls: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
+        timeout: float = 10.0,
+    ) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock: socket.socket = tls.wrap_socket(sock) if tls is not None else sock
@@ -77,8 +82,10 @@ class RawConnection:
         self.send_records([record])
         replies, cut = self.read_replies(1, timeout)
         if not replies:
-            raise OSError(errno.ECONNRESET if cut else errno.ETIMEDOUT,
-                          "server closed the connection" if cut else "no reply")
+            raise OSError(
+                errno.ECONNRESET if cut else errno.ETIMEDOUT,
+                "server closed the connection" if cut else "no reply",
+            )
         return replies[0]
 
     def drain_until_closed(self, timeout: float) -> bool:

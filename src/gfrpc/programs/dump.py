@@ -11,27 +11,46 @@ from typing import Final
 
 from gfrpc.wire import xdr
 
-__all__ = ["GF_DUMP_PROGRAM", "GF_DUMP_VERSION", "NULL", "DUMP", "PING", "CLIENT_GFS_ID",
-           "GfDumpReq", "GfDumpRsp", "GfProgDetail", "GfCommonRsp"]
+__all__ = [
+    "GF_DUMP_PROGRAM",
+    "GF_DUMP_VERSION",
+    "NULL",
+    "DUMP",
+    "PING",
+    "CLIENT_GFS_ID",
+    "GfDumpReq",
+    "GfDumpRsp",
+    "GfProgDetail",
+    "GfCommonRsp",
+]
 
 GF_DUMP_PROGRAM: Final = 123451501
 GF_DUMP_VERSION: Final = 1
 NULL: Final = 0
 DUMP: Final = 1
 PING: Final = 2
-CLIENT_GFS_ID: Final = 0xCAED      # what GlusterFS clients put in gf_dump_req
+CLIENT_GFS_ID: Final = 0xCAED  # what GlusterFS clients put in gf_dump_req
 
-GfDumpReq = xdr.struct("GfDumpReq", [("gfs_id", xdr.UHyper, CLIENT_GFS_ID)],
-                       doc="gf_dump_req { u_quad gfs_id }")
+GfDumpReq = xdr.struct(
+    "GfDumpReq", [("gfs_id", xdr.UHyper, CLIENT_GFS_ID)], doc="gf_dump_req { u_quad gfs_id }"
+)
 GfProgDetail = xdr.struct(
     "GfProgDetail",
     [("progname", xdr.String()), ("prognum", xdr.UHyper), ("progver", xdr.UHyper)],
-    doc="gf_prog_detail without its ``next`` pointer (the list is GfDumpRsp.progs)")
+    doc="gf_prog_detail without its ``next`` pointer (the list is GfDumpRsp.progs)",
+)
 GfDumpRsp = xdr.struct(
     "GfDumpRsp",
-    [("gfs_id", xdr.UHyper, 0), ("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0),
-     ("progs", xdr.LinkedList(GfProgDetail), ())],
-    doc="gf_dump_rsp { u_quad gfs_id; int op_ret; int op_errno; gf_prog_detail *prog }")
+    [
+        ("gfs_id", xdr.UHyper, 0),
+        ("op_ret", xdr.Int, 0),
+        ("op_errno", xdr.Int, 0),
+        ("progs", xdr.LinkedList(GfProgDetail), ()),
+    ],
+    doc="gf_dump_rsp { u_quad gfs_id; int op_ret; int op_errno; gf_prog_detail *prog }",
+)
 GfCommonRsp = xdr.struct(
-    "GfCommonRsp", [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
-    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (the PING reply)")
+    "GfCommonRsp",
+    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
+    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (the PING reply)",
+)

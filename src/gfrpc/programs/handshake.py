@@ -10,10 +10,25 @@ from typing import Final
 
 from gfrpc.wire import xdr
 
-__all__ = ["GF_HNDSK_PROGRAM", "GF_HNDSK_VERSION", "NULL", "SETVOLUME", "GETSPEC", "PING",
-           "SET_LK_VER", "EVENT_NOTIFY", "GET_VOLUME_INFO", "GET_SNAPSHOT_INFO",
-           "GfSetvolumeReq", "GfSetvolumeRsp", "GfGetspecReq", "GfGetspecRsp",
-           "GfSetLkVerReq", "GfSetLkVerRsp", "GfCommonRsp"]
+__all__ = [
+    "GF_HNDSK_PROGRAM",
+    "GF_HNDSK_VERSION",
+    "NULL",
+    "SETVOLUME",
+    "GETSPEC",
+    "PING",
+    "SET_LK_VER",
+    "EVENT_NOTIFY",
+    "GET_VOLUME_INFO",
+    "GET_SNAPSHOT_INFO",
+    "GfSetvolumeReq",
+    "GfSetvolumeRsp",
+    "GfGetspecReq",
+    "GfGetspecRsp",
+    "GfSetLkVerReq",
+    "GfSetLkVerRsp",
+    "GfCommonRsp",
+]
 
 GF_HNDSK_PROGRAM: Final = 14398633
 GF_HNDSK_VERSION: Final = 2
@@ -26,25 +41,41 @@ EVENT_NOTIFY: Final = 5
 GET_VOLUME_INFO: Final = 6
 GET_SNAPSHOT_INFO: Final = 7
 
-GfSetvolumeReq = xdr.struct("GfSetvolumeReq", [("dict", xdr.Opaque(), b"")],
-                            doc="gf_setvolume_req { opaque dict<> }")
+GfSetvolumeReq = xdr.struct(
+    "GfSetvolumeReq", [("dict", xdr.Opaque(), b"")], doc="gf_setvolume_req { opaque dict<> }"
+)
 GfSetvolumeRsp = xdr.struct(
-    "GfSetvolumeRsp", [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("dict", xdr.Opaque(), b"")],
-    doc="gf_setvolume_rsp { int op_ret; int op_errno; opaque dict<> }")
+    "GfSetvolumeRsp",
+    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("dict", xdr.Opaque(), b"")],
+    doc="gf_setvolume_rsp { int op_ret; int op_errno; opaque dict<> }",
+)
 GfGetspecReq = xdr.struct(
-    "GfGetspecReq", [("flags", xdr.UInt, 0), ("key", xdr.String(), ""), ("xdata", xdr.Opaque(), b"")],
-    doc="gf_getspec_req { unsigned flags; string key<>; opaque xdata<> }")
+    "GfGetspecReq",
+    [("flags", xdr.UInt, 0), ("key", xdr.String(), ""), ("xdata", xdr.Opaque(), b"")],
+    doc="gf_getspec_req { unsigned flags; string key<>; opaque xdata<> }",
+)
 GfGetspecRsp = xdr.struct(
     "GfGetspecRsp",
-    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("spec", xdr.String(), ""),
-     ("xdata", xdr.Opaque(), b"")],
-    doc="gf_getspec_rsp { int op_ret; int op_errno; string spec<>; opaque xdata<> }")
+    [
+        ("op_ret", xdr.Int, 0),
+        ("op_errno", xdr.Int, 0),
+        ("spec", xdr.String(), ""),
+        ("xdata", xdr.Opaque(), b""),
+    ],
+    doc="gf_getspec_rsp { int op_ret; int op_errno; string spec<>; opaque xdata<> }",
+)
 GfSetLkVerReq = xdr.struct(
-    "GfSetLkVerReq", [("uid", xdr.String(), ""), ("lk_ver", xdr.Int, 0)],
-    doc="gf_set_lk_ver_req { string uid<>; int lk_ver }")
+    "GfSetLkVerReq",
+    [("uid", xdr.String(), ""), ("lk_ver", xdr.Int, 0)],
+    doc="gf_set_lk_ver_req { string uid<>; int lk_ver }",
+)
 GfSetLkVerRsp = xdr.struct(
-    "GfSetLkVerRsp", [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("lk_ver", xdr.Int, 0)],
-    doc="gf_set_lk_ver_rsp { int op_ret; int op_errno; int lk_ver }")
+    "GfSetLkVerRsp",
+    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("lk_ver", xdr.Int, 0)],
+    doc="gf_set_lk_ver_rsp { int op_ret; int op_errno; int lk_ver }",
+)
 GfCommonRsp = xdr.struct(
-    "GfCommonRsp", [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
-    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (handshake PING)")
+    "GfCommonRsp",
+    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
+    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (handshake PING)",
+)

@@ -10,17 +10,31 @@ from typing import Final
 
 from gfrpc.wire import xdr
 
-__all__ = ["PMAP_PROGRAM", "PMAP_VERSION", "NULL", "PORTBYBRICK", "BRICKBYPORT", "SIGNUP",
-           "SIGNIN", "SIGNOUT", "PmapPortByBrickReq", "PmapPortByBrickRsp",
-           "PmapBrickByPortReq", "PmapBrickByPortRsp", "PmapSigninReq", "PmapSigninRsp",
-           "PmapSignoutReq", "PmapSignoutRsp"]
+__all__ = [
+    "PMAP_PROGRAM",
+    "PMAP_VERSION",
+    "NULL",
+    "PORTBYBRICK",
+    "BRICKBYPORT",
+    "SIGNUP",
+    "SIGNIN",
+    "SIGNOUT",
+    "PmapPortByBrickReq",
+    "PmapPortByBrickRsp",
+    "PmapBrickByPortReq",
+    "PmapBrickByPortRsp",
+    "PmapSigninReq",
+    "PmapSigninRsp",
+    "PmapSignoutReq",
+    "PmapSignoutRsp",
+]
 
 PMAP_PROGRAM: Final = 34123456
 PMAP_VERSION: Final = 1
 NULL: Final = 0
 PORTBYBRICK: Final = 1
 BRICKBYPORT: Final = 2
-SIGNUP: Final = 3       # placeholder, unused by GlusterFS
+SIGNUP: Final = 3  # placeholder, unused by GlusterFS
 SIGNIN: Final = 4
 SIGNOUT: Final = 5
 
@@ -28,13 +42,17 @@ _RET = [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0)]
 
 PmapPortByBrickReq = xdr.struct("PmapPortByBrickReq", [("brick", xdr.String())])
 PmapPortByBrickRsp = xdr.struct(
-    "PmapPortByBrickRsp", [*_RET, ("status", xdr.Int, 0), ("port", xdr.Int, 0)])
+    "PmapPortByBrickRsp", [*_RET, ("status", xdr.Int, 0), ("port", xdr.Int, 0)]
+)
 PmapBrickByPortReq = xdr.struct("PmapBrickByPortReq", [("port", xdr.Int)])
 PmapBrickByPortRsp = xdr.struct(
-    "PmapBrickByPortRsp", [*_RET, ("status", xdr.Int, 0), ("brick", xdr.String(), "")])
+    "PmapBrickByPortRsp", [*_RET, ("status", xdr.Int, 0), ("brick", xdr.String(), "")]
+)
 PmapSigninReq = xdr.struct(
-    "PmapSigninReq", [("brick", xdr.String()), ("port", xdr.Int), ("pid", xdr.Int, 0)])
+    "PmapSigninReq", [("brick", xdr.String()), ("port", xdr.Int), ("pid", xdr.Int, 0)]
+)
 PmapSigninRsp = xdr.struct("PmapSigninRsp", _RET)
 PmapSignoutReq = xdr.struct(
-    "PmapSignoutReq", [("brick", xdr.String()), ("port", xdr.Int), ("rdma_port", xdr.Int, 0)])
+    "PmapSignoutReq", [("brick", xdr.String()), ("port", xdr.Int), ("rdma_port", xdr.Int, 0)]
+)
 PmapSignoutRsp = xdr.struct("PmapSignoutRsp", _RET)

@@ -12,7 +12,20 @@ from gfrpc.rpc.timers import TimerHandle, TimerThread, shared_timers
 from gfrpc.rpc.workers import WorkerPool
 
 __all__ = [
-    "FIRST_XID", "GarbageArgs", "Procedure", "Program", "Reply", "Request", "RpcClient",
-    "RpcServer", "TimerHandle", "TimerThread", "WorkerPool", "default_credential", "dump",
-    "ping", "reply_error", "shared_timers",
+    "FIRST_XID",
+    "GarbageArgs",
+    "Procedure",
+    "Program",
+    "Reply",
+    "Request",
+    "RpcClient",
+    "RpcServer",
+    "TimerHandle",
+    "TimerThread",
+    "WorkerPool",
+    "default_credential",
+    "dump",
+    "ping",
+    "reply_error",
+    "shared_timers",
 ]

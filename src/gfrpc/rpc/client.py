@@ -111,7 +111,9 @@ def reply_error(header: Any) -> RpcError | None:
             low=header.mismatch_low,
             high=header.mismatch_high,
         )
-    return RpcError(f"xid {header.xid}: MSG_DENIED {stat} (auth_stat {header.auth_stat})", stat=stat)
+    return RpcError(
+        f"xid {header.xid}: MSG_DENIED {stat} (auth_stat {header.auth_stat})", stat=stat
+    )
 
 
 def _name(enum: Any, value: int) -> str:
@@ -289,7 +291,9 @@ class RpcClient:
             )
             self._attach(conn, ep)
             if conn.lost:
-                raise NotConnectedError(f"connection to {self.address} closed as soon as it was made")
+                raise NotConnectedError(
+                    f"connection to {self.address} closed as soon as it was made"
+                )
 
     def _attach(self, conn: _Connection, ep: Any) -> None:
         """Make ``conn`` current; called by connection_made and after connect() returns."""
@@ -332,9 +336,18 @@ class RpcClient:
                 self._connected.clear()
             closed = self._closed
         if was_current:
-            level = logging.WARNING if isinstance(reason, TimeoutError_ | RemoteProtocolError) else logging.INFO
-            log.log(level, "disconnected from %s: %s (%d pending calls failed)", self.address, reason,
-                    len(pending))
+            level = (
+                logging.WARNING
+                if isinstance(reason, TimeoutError_ | RemoteProtocolError)
+                else logging.INFO
+            )
+            log.log(
+                level,
+                "disconnected from %s: %s (%d pending calls failed)",
+                self.address,
+                reason,
+                len(pending),
+            )
         error = NotConnectedError(f"disconnected from {self.address}: {reason}")
         for call in pending.values():
             if call.timer is not None:
@@ -361,14 +374,18 @@ class RpcClient:
         with self._lock:
             if self._closed or self._reconnect_timer is not None or self._conn is not None:
                 return
-            self._reconnect_timer = self._timers.call_later(self.reconnect_interval, self._reconnect_due)
+            self._reconnect_timer = self._timers.call_later(
+                self.reconnect_interval, self._reconnect_due
+            )
 
     def _reconnect_due(self) -> None:
         with self._lock:
             self._reconnect_timer = None
             if self._closed or self._conn is not None:
                 return
-        threading.Thread(target=self._reconnect_attempt, name="gfrpc-reconnect", daemon=True).start()
+        threading.Thread(
+            target=self._reconnect_attempt, name="gfrpc-reconnect", daemon=True
+        ).start()
 
     def _reconnect_attempt(self) -> None:
         try:
@@ -379,14 +396,28 @@ class RpcClient:
 
     # -- calls ------------------------------------------------------------------------------
     def call(
-        self, prog: int, vers: int, proc: int, args: Args = b"", *, cred: Any = None, timeout: float | None = None
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Args = b"",
+        *,
+        cred: Any = None,
+        timeout: float | None = None,
     ) -> Reply:
         """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
         (frame-timeout) or RpcError (MSG_DENIED / accept_stat != SUCCESS)."""
         return self.call_async(prog, vers, proc, args, cred=cred, timeout=timeout).result()
 
     def call_async(
-        self, prog: int, vers: int, proc: int, args: Args = b"", *, cred: Any = None, timeout: float | None = None
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Args = b"",
+        *,
+        cred: Any = None,
+        timeout: float | None = None,
     ) -> Future[Reply]:
         """Send a CALL; the future completes on the transport's input thread. ``args`` is one
         bytes-like object or an iterable of them (e.g. ``[xdr_header, payload]``); ``timeout``
@@ -490,12 +521,21 @@ class RpcClient:
                 conn.ping_active = False
                 return
             if conn.ping_expiry is None:
-                conn.ping_expiry = self._timers.call_later(self.ping_timeout, self._ping_expired, conn)
+                conn.ping_expiry = self._timers.call_later(
+                    self.ping_timeout, self._ping_expired, conn
+                )
         future: Future[Reply] = Future()
         future.set_running_or_notify_cancel()
         future.add_done_callback(lambda f: self._ping_done(conn, f))
         self._start_call(
-            gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING, (), self._cred_v3, 0, future, is_ping=True
+            gfdump.GF_DUMP_PROGRAM,
+            gfdump.GF_DUMP_VERSION,
+            gfdump.PING,
+            (),
+            self._cred_v3,
+            0,
+            future,
+            is_ping=True,
         )
 
     def _ping_done(self, conn: _Connection, future: Future[Reply]) -> None:
@@ -508,8 +548,9 @@ class RpcClient:
                 conn.ping_expiry.cancel()
                 conn.ping_expiry = None
             if conn.ping_next is None:  # half a ping-timeout: see the module docstring
-                conn.ping_next = self._timers.call_later(self.ping_timeout / 2, self._send_ping,
-                                                         conn)
+                conn.ping_next = self._timers.call_later(
+                    self.ping_timeout / 2, self._send_ping, conn
+                )
 
     def _ping_expired(self, conn: _Connection) -> None:
         with self._lock:

@@ -16,8 +16,9 @@ def dump(client: RpcClient, *, timeout: float | None = None) -> list[tuple[int, 
     Raises OSError when the server answers ``op_ret = -1``.
     """
     request = gfdump.GfDumpReq(gfs_id=gfdump.CLIENT_GFS_ID).pack()
-    reply = client.call(gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.DUMP, request,
-                        timeout=timeout)
+    reply = client.call(
+        gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.DUMP, request, timeout=timeout
+    )
     rsp = gfdump.GfDumpRsp.unpack(reply.body)
     if rsp.op_ret < 0:
         raise OSError(rsp.op_errno, f"GF-DUMP DUMP failed: {os.strerror(rsp.op_errno)}")

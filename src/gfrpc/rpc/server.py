@@ -114,8 +114,15 @@ class Request:
     then, from any thread, exactly one of :meth:`reply`, :meth:`reply_error` or :meth:`drop`.
     """
 
-    def __init__(self, server: RpcServer, conn: _ServerConnection, header: Any, args: memoryview,
-                 credential: Any, procedure: Procedure) -> None:
+    def __init__(
+        self,
+        server: RpcServer,
+        conn: _ServerConnection,
+        header: Any,
+        args: memoryview,
+        credential: Any,
+        procedure: Procedure,
+    ) -> None:
         self.server = server
         self.header = header
         self.args = args
@@ -165,7 +172,12 @@ class Request:
     def reply(self, result: Any = None) -> None:
         """Send the SUCCESS reply with ``result`` (bytes, parts, ``pack()``-able or None)."""
         parts = _result_parts(result)
-        self._send(rpcmsg.encode_accepted_reply(self.xid, rpcmsg.AcceptStat.SUCCESS, verf=self.header.verf), parts)
+        self._send(
+            rpcmsg.encode_accepted_reply(
+                self.xid, rpcmsg.AcceptStat.SUCCESS, verf=self.header.verf
+            ),
+            parts,
+        )
 
     def reply_error(self, accept_stat: int) -> None:
         """Send an accepted reply with an error ``accept_stat`` (GARBAGE_ARGS, SYSTEM_ERR, ...)."""
@@ -312,7 +324,8 @@ class RpcServer:
             versions = self._programs.setdefault(program.prognum, {})
             if program.progver in versions:
                 raise LocalProtocolError(
-                    f"program {program.prognum} version {program.progver} is already registered")
+                    f"program {program.prognum} version {program.progver} is already registered"
+                )
             versions[program.progver] = program
             self._order.append(program)
 
@@ -323,8 +336,14 @@ class RpcServer:
             return list(self._order)
 
     # -- listening --------------------------------------------------------------------------
-    def listen(self, address: Any, *, tls: Any = None, ssl_allow: str | Iterable[str] | None = None,
-               options: Any = None) -> Any:
+    def listen(
+        self,
+        address: Any,
+        *,
+        tls: Any = None,
+        ssl_allow: str | Iterable[str] | None = None,
+        options: Any = None,
+    ) -> Any:
         """Listen on ``address``; returns the transport Listener (``.address``, ``.close()``).
         ``ssl_allow``: glob patterns (a list, or the option text "a,b c") the TLS peer CN must
         match (GlusterFS ``auth.ssl-allow``); None = every authenticated peer."""
@@ -339,8 +358,12 @@ class RpcServer:
         kwargs: dict[str, Any] = {"tls": tls, "guard": self.guard}
         if options is not None:
             kwargs["options"] = options
-        listener = transport.listen(address, poller=self.poller,
-                                    handler_factory=lambda: self.make_handler(patterns), **kwargs)
+        listener = transport.listen(
+            address,
+            poller=self.poller,
+            handler_factory=lambda: self.make_handler(patterns),
+            **kwargs,
+        )
         with self._lock:
             self._listeners.append(listener)
         return listener
@@ -412,8 +435,12 @@ class RpcServer:
             rpcvers = int.from_bytes(record[8:12], "big")
             if msg_type == rpcmsg.CALL and rpcvers != RPC_VERSION:
                 xid = int.from_bytes(record[0:4], "big")
-                self._submit(conn, rpcmsg.encode_denied_reply(
-                    xid, rpcmsg.RejectStat.RPC_MISMATCH, low=RPC_VERSION, high=RPC_VERSION))
+                self._submit(
+                    conn,
+                    rpcmsg.encode_denied_reply(
+                        xid, rpcmsg.RejectStat.RPC_MISMATCH, low=RPC_VERSION, high=RPC_VERSION
+                    ),
+                )
                 return
         try:
             header, args = rpcmsg.decode_message(record)
@@ -429,10 +456,21 @@ class RpcServer:
             try:
                 credential = rpcmsg.decode_credential(cred)
             except RemoteProtocolError as exc:
-                log.info("%s: bad credential (flavor %d) in xid %d: %s", _peer(ep), cred.flavor,
-                         header.xid, exc)
-                self._submit(conn, rpcmsg.encode_denied_reply(
-                    header.xid, rpcmsg.RejectStat.AUTH_ERROR, auth_stat=rpcmsg.AuthStat.AUTH_BADCRED))
+                log.info(
+                    "%s: bad credential (flavor %d) in xid %d: %s",
+                    _peer(ep),
+                    cred.flavor,
+                    header.xid,
+                    exc,
+                )
+                self._submit(
+                    conn,
+                    rpcmsg.encode_denied_reply(
+                        header.xid,
+                        rpcmsg.RejectStat.AUTH_ERROR,
+                        auth_stat=rpcmsg.AuthStat.AUTH_BADCRED,
+                    ),
+                )
                 return
         with self._lock:
             versions = self._programs.get(header.prog)
@@ -443,8 +481,16 @@ class RpcServer:
             self._accepted_error(conn, header, rpcmsg.AcceptStat.PROG_UNAVAIL)
             return
         if program is None:
-            self._submit(conn, rpcmsg.encode_accepted_reply(
-                header.xid, rpcmsg.AcceptStat.PROG_MISMATCH, verf=header.verf, low=low, high=high))
+            self._submit(
+                conn,
+                rpcmsg.encode_accepted_reply(
+                    header.xid,
+                    rpcmsg.AcceptStat.PROG_MISMATCH,
+                    verf=header.verf,
+                    low=low,
+                    high=high,
+                ),
+            )
             return
         procedure = program.procedures.get(header.proc)
         if procedure is None:
@@ -544,8 +590,12 @@ class RpcServer:
             log.debug("xid %d: garbage arguments for %s: %s", request.xid, procedure.name, exc)
             stat = rpcmsg.AcceptStat.GARBAGE_ARGS
         except Exception:
-            log.exception("handler %s failed (xid %d from %s)", procedure.name, request.xid,
-                          _peer(request.endpoint))
+            log.exception(
+                "handler %s failed (xid %d from %s)",
+                procedure.name,
+                request.xid,
+                _peer(request.endpoint),
+            )
             stat = rpcmsg.AcceptStat.SYSTEM_ERR
         if request.replied or (request._deferred and stat is None):
             return
@@ -574,8 +624,10 @@ class RpcServer:
     # -- GF-DUMP ----------------------------------------------------------------------------
     def _dump(self, request: Request) -> Any:
         req = gfdump.GfDumpReq.unpack(request.args)
-        progs = [gfdump.GfProgDetail(progname=p.name, prognum=p.prognum, progver=p.progver)
-                 for p in self.programs]
+        progs = [
+            gfdump.GfProgDetail(progname=p.name, prognum=p.prognum, progver=p.progver)
+            for p in self.programs
+        ]
         return gfdump.GfDumpRsp(gfs_id=req.gfs_id, op_ret=0, op_errno=0, progs=progs)
 
 

@@ -33,7 +33,9 @@ class TimerHandle:
 
     __slots__ = ("when", "_fn", "_args", "_owner", "cancelled", "_in_heap")
 
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple[Any, ...], owner: TimerThread):
+    def __init__(
+        self, when: float, fn: Callable[..., Any], args: tuple[Any, ...], owner: TimerThread
+    ):
         self.when = when
         self._fn: Callable[..., Any] | None = fn
         self._args = args

@@ -58,12 +58,16 @@ class WorkerPool:
             self._started = True
             for n in range(self.size):
                 w = _Worker()
-                w.thread = threading.Thread(target=self._run, args=(w,), daemon=True,
-                                            name=f"{self._name}-{n}")
+                w.thread = threading.Thread(
+                    target=self._run, args=(w,), daemon=True, name=f"{self._name}-{n}"
+                )
                 self._workers.append(w)
                 w.thread.start()  # its first step waits for this mutex; start() does not
-            self._ids = frozenset(w.thread.ident for w in self._workers
-                                  if w.thread is not None and w.thread.ident is not None)
+            self._ids = frozenset(
+                w.thread.ident
+                for w in self._workers
+                if w.thread is not None and w.thread.ident is not None
+            )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on a worker; raises RuntimeError after ``shutdown``."""

@@ -121,7 +121,7 @@ class TLSOptions:
 
     @classmethod
     def from_dir(cls, directory: str | os.PathLike[str], **overrides: Any) -> TLSOptions:
-        """Options for ``glusterfs.pem``/``.key``/``.ca`` in *directory* (files must be readable)."""
+        """Options for ``glusterfs.pem``/``.key``/``.ca`` in *directory* (readable files)."""
         d = os.fspath(directory)
         fields: dict[str, Any] = {
             "own_cert": os.path.join(d, OWN_CERT_FILE),

@@ -29,9 +29,21 @@ from gfrpc.transport.pollers.pool import PoolPoller
 from gfrpc.transport.pollers.single import SinglePoller
 
 __all__ = [
-    "DEFAULT_PORT", "POLLER_NAMES", "Address", "ConnectionGuard", "ConnectionHandler", "Endpoint",
-    "IncompleteBudget", "Listener", "Poller", "ServerLimits", "SocketOptions", "connect", "listen",
-    "make_poller", "parse_address",
+    "DEFAULT_PORT",
+    "POLLER_NAMES",
+    "Address",
+    "ConnectionGuard",
+    "ConnectionHandler",
+    "Endpoint",
+    "IncompleteBudget",
+    "Listener",
+    "Poller",
+    "ServerLimits",
+    "SocketOptions",
+    "connect",
+    "listen",
+    "make_poller",
+    "parse_address",
 ]
 
 POLLER_NAMES = ("single", "own-thread", "pool")
@@ -48,7 +60,9 @@ def make_poller(name: str, event_threads: int = 2) -> Poller:
     raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
 
 
-def _as_address(address: str | Address | tuple[str, int], default_port: int = DEFAULT_PORT) -> Address:
+def _as_address(
+    address: str | Address | tuple[str, int], default_port: int = DEFAULT_PORT
+) -> Address:
     """Accept ``"host:port"``, ``"unix:/path"``, an Address, or a ``(host, port)`` tuple."""
     if isinstance(address, Address):
         return address
@@ -87,8 +101,15 @@ def connect(
         if exc.errno == errno.ECONNREFUSED:
             raise NotConnectedError("connection refused") from None
         raise NotConnectedError(f"cannot connect to {addr}: {exc.strerror or exc}") from None
-    ep = Endpoint(sock, handler=handler, poller=poller, options=opts, tls=tls,
-                  tls_check=tls_check, server_side=False)
+    ep = Endpoint(
+        sock,
+        handler=handler,
+        poller=poller,
+        options=opts,
+        tls=tls,
+        tls_check=tls_check,
+        server_side=False,
+    )
     poller.register(ep)
     if not ep.ready.wait(timeout):
         ep.close(TimeoutError_("TLS handshake timed out"))
@@ -136,8 +157,16 @@ def listen(
     if addr.family != socket.AF_UNIX:
         host, port = sock.getsockname()[:2]
         addr = Address(addr.family, host, port)
-    listener = Listener(sock, addr, poller=poller, handler_factory=handler_factory, options=opts,
-                        tls=tls, tls_check=tls_check, guard=guard)
+    listener = Listener(
+        sock,
+        addr,
+        poller=poller,
+        handler_factory=handler_factory,
+        options=opts,
+        tls=tls,
+        tls_check=tls_check,
+        guard=guard,
+    )
     poller.register(listener)
     return listener
 

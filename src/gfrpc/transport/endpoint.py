@@ -158,8 +158,9 @@ class Endpoint:
         """Bytes queued and not yet handed to the kernel."""
         return self._outq.unsent
 
-    def submit(self, *parts: bytes | bytearray | memoryview,
-               on_sent: Callable[[], None] | None = None) -> None:
+    def submit(
+        self, *parts: bytes | bytearray | memoryview, on_sent: Callable[[], None] | None = None
+    ) -> None:
         """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
 
         ``on_sent()`` is called once the whole message has been written to the kernel, or
@@ -235,10 +236,17 @@ class Endpoint:
                 reason = f"TLS handshake not finished within {lim.handshake_timeout:g} s"
         elif self._records_in == 0 and 0 < lim.first_request_timeout < age:
             reason = f"no complete request within {lim.first_request_timeout:g} s of connecting"
-        if (reason is None and 0 < lim.frame_timeout < now - self._last_input
-                and self._decoder.in_record and not self._paused and not self._outq.paused):
-            reason = (f"partial record ({self._decoder.buffered_bytes} bytes) made no "
-                      f"progress for {lim.frame_timeout:g} s")
+        if (
+            reason is None
+            and 0 < lim.frame_timeout < now - self._last_input
+            and self._decoder.in_record
+            and not self._paused
+            and not self._outq.paused
+        ):
+            reason = (
+                f"partial record ({self._decoder.buffered_bytes} bytes) made no "
+                f"progress for {lim.frame_timeout:g} s"
+            )
         if reason is not None:
             log.info("%s: closing connection: %s", self._peer(), reason)
             self.close(TimeoutError_(reason))
@@ -352,8 +360,12 @@ class Endpoint:
             if self._closing is None:
                 self._closing = exc
         orderly = isinstance(exc, NotConnectedError) and str(exc) == "EOF from peer"
-        log.log(logging.DEBUG if orderly else logging.INFO, "%s: closing connection: %s",
-                self._peer(), exc)
+        log.log(
+            logging.DEBUG if orderly else logging.INFO,
+            "%s: closing connection: %s",
+            self._peer(),
+            exc,
+        )
 
     def _progress_handshake(self) -> None:
         tls = self._tls
@@ -538,10 +550,12 @@ class Endpoint:
             return NotConnectedError("EOF from peer")
         if self._tls is None:
             return NotConnectedError(
-                "connection closed by the server before it answered (does it expect TLS?)")
+                "connection closed by the server before it answered (does it expect TLS?)"
+            )
         return NotConnectedError(
             "connection closed by the server before it answered (does its ssl-allow "
-            "list include our certificate's CN?)")
+            "list include our certificate's CN?)"
+        )
 
     def _deliver(self) -> None:
         decoder = self._decoder

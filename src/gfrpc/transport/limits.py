@@ -51,16 +51,19 @@ BODY_POOL = BodyPool(lock=threading.Lock())
 class ServerLimits:
     """Per-server limits on what one peer may cost; 0 turns a limit off."""
 
-    handshake_timeout: float = 10.0          # TLS handshake must finish within (s)
-    first_request_timeout: float = 30.0      # a complete request must arrive within (s)
-    frame_timeout: float = 60.0              # a partial record must progress within (s)
-    max_connections: int = 4096              # accepted connections alive at once
-    max_incomplete_bytes: int = 256 << 20    # bytes of incomplete records, whole server
-    max_unsent_bytes: int = 16 << 20         # a connection's unsent replies before it is paused
+    handshake_timeout: float = 10.0  # TLS handshake must finish within (s)
+    first_request_timeout: float = 30.0  # a complete request must arrive within (s)
+    frame_timeout: float = 60.0  # a partial record must progress within (s)
+    max_connections: int = 4096  # accepted connections alive at once
+    max_incomplete_bytes: int = 256 << 20  # bytes of incomplete records, whole server
+    max_unsent_bytes: int = 16 << 20  # a connection's unsent replies before it is paused
 
     def timeouts(self) -> list[float]:
-        return [t for t in (self.handshake_timeout, self.first_request_timeout,
-                            self.frame_timeout) if t > 0]
+        return [
+            t
+            for t in (self.handshake_timeout, self.first_request_timeout, self.frame_timeout)
+            if t > 0
+        ]
 
 
 class IncompleteBudget:
@@ -110,9 +113,14 @@ class IncompleteBudget:
                 resume.append(ep)
             total = self.total
         for e in pause:
-            log.warning("%s: pausing input: %d bytes of incomplete records held by all "
-                        "connections (limit %d), %d by this one", e.peer_text(), total,
-                        self.limit, self._charges.get(e, 0))
+            log.warning(
+                "%s: pausing input: %d bytes of incomplete records held by all "
+                "connections (limit %d), %d by this one",
+                e.peer_text(),
+                total,
+                self.limit,
+                self._charges.get(e, 0),
+            )
             e.pause_for_memory()
         for e in resume:
             e.resume_for_memory()
@@ -137,8 +145,9 @@ class Watchdog:
                 self._interval = interval
                 self._wake.set()
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="gfrpc-watchdog",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="gfrpc-watchdog", daemon=True
+                )
                 self._thread.start()
 
     def unwatch(self, ep: Endpoint) -> None:
@@ -175,7 +184,9 @@ class ConnectionGuard:
 
     def __init__(self, limits: ServerLimits, budget: IncompleteBudget | None = None) -> None:
         self.limits = limits
-        self.budget = budget if budget is not None else IncompleteBudget(limits.max_incomplete_bytes)
+        self.budget = (
+            budget if budget is not None else IncompleteBudget(limits.max_incomplete_bytes)
+        )
         self._lock = threading.Lock()
         self.live = 0
         self.refused = 0
@@ -196,8 +207,13 @@ class ConnectionGuard:
                 return False
             self._last_log = now
             count, self._refused_logged = self.refused - self._refused_logged, self.refused
-        log.warning("refusing connections: %d connections open (max-connections %d); "
-                    "%d refused since the last message", limit, limit, count)
+        log.warning(
+            "refusing connections: %d connections open (max-connections %d); "
+            "%d refused since the last message",
+            limit,
+            limit,
+            count,
+        )
         return False
 
     def attach(self, ep: Endpoint) -> None:

@@ -90,9 +90,16 @@ class Listener:
             ep: Endpoint | None = None
             try:
                 apply_options(conn, self._options)
-                ep = Endpoint(conn, handler=self._factory(), poller=self._poller,
-                              options=self._options, tls=self._tls, tls_check=self._tls_check,
-                              server_side=True, guard=guard)
+                ep = Endpoint(
+                    conn,
+                    handler=self._factory(),
+                    poller=self._poller,
+                    options=self._options,
+                    tls=self._tls,
+                    tls_check=self._tls_check,
+                    server_side=True,
+                    guard=guard,
+                )
                 self._poller.register(ep)
             except Exception as exc:
                 log.warning("dropping accepted connection: %s", exc)

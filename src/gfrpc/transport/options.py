@@ -17,7 +17,7 @@ DEFAULT_MAX_RECORD = 1 << 30
 
 @dataclass(frozen=True)
 class SocketOptions:
-    """Per-socket settings (``transport.socket.nodelay``, ``keepalive-*``, ``listen-backlog``...)."""
+    """Per-socket settings (``transport.socket.nodelay``, ``keepalive-*``, ``listen-backlog``)."""
 
     nodelay: bool = True
     keepalive: bool = True
@@ -113,7 +113,9 @@ def apply_options(sock: socket.socket, options: SocketOptions, *, listening: boo
     if options.keepalive and not listening:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, options.keepalive_time))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, options.keepalive_interval))
+        sock.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, options.keepalive_interval)
+        )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, max(1, options.keepalive_count))
     _buffers(sock, options)
 

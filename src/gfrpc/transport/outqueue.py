@@ -26,12 +26,12 @@ _IOV_MAX = 64
 class OutQueue:
     def __init__(self, high_water: int = 0) -> None:
         self._q: deque[memoryview] = deque()
-        self.queued = 0      # bytes ever queued
-        self.written = 0     # bytes ever handed to the kernel
+        self.queued = 0  # bytes ever queued
+        self.written = 0  # bytes ever handed to the kernel
         self._marks: deque[tuple[int, Callable[[], None]]] = deque()  # (end offset, on_sent)
         self.fired: list[Callable[[], None]] = []  # on_sent callbacks now due
         self.high_water = high_water
-        self.paused = False   # more than high_water unsent
+        self.paused = False  # more than high_water unsent
         self.resumed = False  # paused ended in the last flush: the input side needs a kick
 
     def __bool__(self) -> bool:

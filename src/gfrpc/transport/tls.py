@@ -50,8 +50,9 @@ class TLSSession:
         a byte never pays for one (tens of KiB inside OpenSSL)."""
         obj = self._sslobj
         if obj is None:
-            obj = self._sslobj = self._context.wrap_bio(self._in, self._out,
-                                                        server_side=self._server_side)
+            obj = self._sslobj = self._context.wrap_bio(
+                self._in, self._out, server_side=self._server_side
+            )
         return obj
 
     @property

@@ -42,8 +42,18 @@ from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 from gfrpc.wire.xdr import XdrReader, XdrType, XdrWriter, text_bytes
 
 __all__ = [
-    "GfType", "GfValue", "IATT_SIZE", "MDATA_SIZE", "GfxDict", "GFX_DICT", "encode_gfx_dict",
-    "decode_gfx_dict", "encode_serialized_dict", "decode_serialized_dict", "as_str", "as_int",
+    "GfType",
+    "GfValue",
+    "IATT_SIZE",
+    "MDATA_SIZE",
+    "GfxDict",
+    "GFX_DICT",
+    "encode_gfx_dict",
+    "decode_gfx_dict",
+    "encode_serialized_dict",
+    "decode_serialized_dict",
+    "as_str",
+    "as_int",
 ]
 
 IATT_SIZE: Final = 148
@@ -51,7 +61,7 @@ MDATA_SIZE: Final = 36
 _ENC = "surrogateescape"
 _I32, _U32, _I64, _U64, _DBL = (struct.Struct(f) for f in (">i", ">I", ">q", ">Q", ">d"))
 _PADS = (b"", b"\0\0\0", b"\0\0", b"\0")
-_MIN_PAIR = 12      # key length word + type word + smallest arm (an opaque length word)
+_MIN_PAIR = 12  # key length word + type word + smallest arm (an opaque length word)
 
 
 class GfType(enum.IntEnum):
@@ -110,7 +120,7 @@ def _pair_bytes(key: str, value: Any) -> bytes:
             size = IATT_SIZE if kind == GfType.IATT else MDATA_SIZE
             if len(arm) != size:
                 raise LocalProtocolError(f"gfx_dict: {kind.name} {key!r} must be {size} bytes")
-        else:   # STR, STR_OLD, PTR: opaque<>
+        else:  # STR, STR_OLD, PTR: opaque<>
             data = (text_bytes(v) + b"\0") if isinstance(v, str) else bytes(v)
             arm = _U32.pack(len(data)) + data + _PADS[len(data) & 3]
     except struct.error as exc:
@@ -165,7 +175,8 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, Any] | None:
     npairs = reader.u32()
     if npairs * _MIN_PAIR > reader.remaining():
         raise RemoteProtocolError(
-            f"gfx_dict: {npairs} pairs cannot fit in {reader.remaining()} bytes")
+            f"gfx_dict: {npairs} pairs cannot fit in {reader.remaining()} bytes"
+        )
     if count == -1:
         if npairs:
             raise RemoteProtocolError(f"gfx_dict: NULL dict (count -1) with {npairs} pairs")
@@ -196,6 +207,7 @@ GFX_DICT: Final = GfxDict()
 
 # --------------------------------------------------------------------------- old serialized dict
 
+
 def _old_value(key: str, value: Any) -> bytes:
     if isinstance(value, str):
         return text_bytes(value) + b"\0"
@@ -221,12 +233,12 @@ def decode_serialized_dict(data: bytes | bytearray | memoryview) -> dict[str, by
     view = memoryview(data).cast("B")
     end = len(view)
     if end == 0:
-        return {}       # an empty opaque<> where a dict may be: no dict
+        return {}  # an empty opaque<> where a dict may be: no dict
     if end < 4:
         raise RemoteProtocolError("serialized dict: shorter than its count")
     count = _U32.unpack_from(view, 0)[0]
     pos = 4
-    if count * 9 > end - pos:   # each pair: two lengths and a NUL at least
+    if count * 9 > end - pos:  # each pair: two lengths and a NUL at least
         raise RemoteProtocolError(f"serialized dict: {count} pairs cannot fit in {end} bytes")
     result: dict[str, bytes] = {}
     for _ in range(count):
@@ -236,7 +248,8 @@ def decode_serialized_dict(data: bytes | bytearray | memoryview) -> dict[str, by
         pos += 8
         if keylen + 1 + vallen > end - pos:
             raise RemoteProtocolError(
-                f"serialized dict: pair of {keylen}+1+{vallen} bytes past the end")
+                f"serialized dict: pair of {keylen}+1+{vallen} bytes past the end"
+            )
         if view[pos + keylen] != 0:
             raise RemoteProtocolError("serialized dict: key not followed by NUL")
         key = str(view[pos : pos + keylen], "utf-8", _ENC)

@@ -67,8 +67,17 @@ from typing import Any, Final
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["NEED_DATA", "DEFAULT_MAX_RECORD", "LAST_FRAGMENT", "record_mark", "RecordDecoder",
-           "BodyPool", "body_class", "lease_read_buffer", "return_read_buffer"]
+__all__ = [
+    "NEED_DATA",
+    "DEFAULT_MAX_RECORD",
+    "LAST_FRAGMENT",
+    "record_mark",
+    "RecordDecoder",
+    "BodyPool",
+    "body_class",
+    "lease_read_buffer",
+    "return_read_buffer",
+]
 
 
 class _NeedData:
@@ -86,11 +95,11 @@ DEFAULT_MAX_RECORD: Final = 1 << 30
 LAST_FRAGMENT: Final = 0x80000000
 READ_BUFFER_SIZE: Final = 256 * 1024
 DIRECT_THRESHOLD: Final = 64 * 1024
-EAGER_ALLOC: Final = 8 * 1024 * 1024   # virtual size of a large body before it must grow
-SMALL_STEP: Final = 4096               # first size of an incomplete small record
-POOL_BYTES: Final = 64 * 1024 * 1024   # recycled large bodies, shared by a process's decoders
+EAGER_ALLOC: Final = 8 * 1024 * 1024  # virtual size of a large body before it must grow
+SMALL_STEP: Final = 4096  # first size of an incomplete small record
+POOL_BYTES: Final = 64 * 1024 * 1024  # recycled large bodies, shared by a process's decoders
 OWN_POOL_BYTES: Final = 4 * 1024 * 1024  # a decoder given no pool keeps its own, this small
-FREE_READ_BUFFERS: Final = 16          # idle read buffers kept for reuse
+FREE_READ_BUFFERS: Final = 16  # idle read buffers kept for reuse
 
 _HDR = struct.Struct(">I")
 Body = bytearray | mmap.mmap
@@ -105,7 +114,7 @@ def record_mark(length: int) -> bytes:
 
 # -- process-wide memory: read buffers and recycled record bodies ----------------------------
 
-_free_reads: list[bytearray] = []   # list.pop/append are atomic under the GIL
+_free_reads: list[bytearray] = []  # list.pop/append are atomic under the GIL
 
 
 def lease_read_buffer(size: int = READ_BUFFER_SIZE) -> bytearray:
@@ -198,9 +207,14 @@ class BodyPool:
 class RecordDecoder:
     """Splits a byte stream into RPC records; see the module docstring."""
 
-    def __init__(self, max_record_size: int = DEFAULT_MAX_RECORD, *,
-                 read_size: int = READ_BUFFER_SIZE, direct_threshold: int = DIRECT_THRESHOLD,
-                 pool: BodyPool | None = None) -> None:
+    def __init__(
+        self,
+        max_record_size: int = DEFAULT_MAX_RECORD,
+        *,
+        read_size: int = READ_BUFFER_SIZE,
+        direct_threshold: int = DIRECT_THRESHOLD,
+        pool: BodyPool | None = None,
+    ) -> None:
         if direct_threshold < 1 or read_size < direct_threshold + 4:
             raise LocalProtocolError("read_size must hold a small record")
         self.max_record_size = max_record_size
@@ -208,12 +222,12 @@ class RecordDecoder:
         self._read_size = read_size
         self._pool = pool if pool is not None else BodyPool(OWN_POOL_BYTES)
         self._lease: bytearray | None = None  # read buffer handed out by get_buffer()
-        self._carry = b""       # start of an incomplete fragment header (< 4 bytes)
-        self._body: Body | None = None   # record being assembled (None: at a boundary)
-        self._have = 0          # bytes of _body filled
-        self._frag_left = 0     # bytes of the current fragment still to come
+        self._carry = b""  # start of an incomplete fragment header (< 4 bytes)
+        self._body: Body | None = None  # record being assembled (None: at a boundary)
+        self._have = 0  # bytes of _body filled
+        self._frag_left = 0  # bytes of the current fragment still to come
         self._frag_last = False
-        self._direct = 0        # size of the _body view the last get_buffer() handed out
+        self._direct = 0  # size of the _body view the last get_buffer() handed out
         self._ready: deque[memoryview] = deque()
         self._error: RemoteProtocolError | None = None
 
@@ -376,8 +390,13 @@ class RecordDecoder:
                 return
             header = _HDR.unpack_from(view, pos)[0]
             length = header & 0x7FFFFFFF
-            if (self._body is None and header >= LAST_FRAGMENT and length < self._threshold
-                    and end - pos - 4 >= length and length < self.max_record_size):
+            if (
+                self._body is None
+                and header >= LAST_FRAGMENT
+                and length < self._threshold
+                and end - pos - 4 >= length
+                and length < self.max_record_size
+            ):
                 self._ready.append(memoryview(bytes(view[pos + 4 : pos + 4 + length])))
                 pos += 4 + length
                 continue
@@ -392,8 +411,8 @@ class RecordDecoder:
         if total >= self.max_record_size:
             # RFC 5531 leaves the limit to the receiver; GlusterFS refuses >= 1 GiB.
             raise RemoteProtocolError(
-                f"record of {total} bytes or more exceeds the limit of "
-                f"{self.max_record_size} bytes")
+                f"record of {total} bytes or more exceeds the limit of {self.max_record_size} bytes"
+            )
         self._frag_last = last
         if self._body is None:
             self._body = self._new_body(length, avail)

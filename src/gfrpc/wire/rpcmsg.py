@@ -22,11 +22,33 @@ from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 from gfrpc.wire.xdr import XdrReader, XdrWriter
 
 __all__ = [
-    "CALL", "REPLY", "MSG_ACCEPTED", "MSG_DENIED", "RPC_VERSION", "AcceptStat", "RejectStat",
-    "AuthStat", "AUTH_NULL", "AUTH_UNIX", "AUTH_GLUSTERFS", "AUTH_GLUSTERFS_V2",
-    "AUTH_GLUSTERFS_V3", "MAX_AUTH_BYTES", "OpaqueAuth", "AUTH_NONE", "AuthUnix",
-    "GlusterCredV1", "GlusterCredV2", "GlusterCredV3", "decode_credential", "default_lk_owner",
-    "CallHeader", "ReplyHeader", "encode_call", "encode_accepted_reply", "encode_denied_reply",
+    "CALL",
+    "REPLY",
+    "MSG_ACCEPTED",
+    "MSG_DENIED",
+    "RPC_VERSION",
+    "AcceptStat",
+    "RejectStat",
+    "AuthStat",
+    "AUTH_NULL",
+    "AUTH_UNIX",
+    "AUTH_GLUSTERFS",
+    "AUTH_GLUSTERFS_V2",
+    "AUTH_GLUSTERFS_V3",
+    "MAX_AUTH_BYTES",
+    "OpaqueAuth",
+    "AUTH_NONE",
+    "AuthUnix",
+    "GlusterCredV1",
+    "GlusterCredV2",
+    "GlusterCredV3",
+    "decode_credential",
+    "default_lk_owner",
+    "CallHeader",
+    "ReplyHeader",
+    "encode_call",
+    "encode_accepted_reply",
+    "encode_denied_reply",
     "decode_message",
 ]
 
@@ -39,7 +61,7 @@ REPLY: Final = 1
 MSG_ACCEPTED: Final = 0
 MSG_DENIED: Final = 1
 RPC_VERSION: Final = 2
-GF_UNIVERSAL_ANSWER: Final = 42     # msg_type GlusterFS logs as "older version of protocol"
+GF_UNIVERSAL_ANSWER: Final = 42  # msg_type GlusterFS logs as "older version of protocol"
 
 AUTH_NULL: Final = 0
 AUTH_UNIX: Final = 1
@@ -47,8 +69,8 @@ AUTH_GLUSTERFS: Final = 5
 AUTH_GLUSTERFS_V2: Final = 390039
 AUTH_GLUSTERFS_V3: Final = 390040
 MAX_AUTH_BYTES: Final = 400
-V1_GROUPS: Final = 16               # AUTH_GLUSTERFS v1: fixed groups[16]
-AUTH_UNIX_MAX_GIDS: Final = 16      # RFC 5531 appendix A: gids<16>
+V1_GROUPS: Final = 16  # AUTH_GLUSTERFS v1: fixed groups[16]
+AUTH_UNIX_MAX_GIDS: Final = 16  # RFC 5531 appendix A: gids<16>
 AUTH_UNIX_MAX_NAME: Final = 255
 
 
@@ -103,17 +125,19 @@ def _with_opaque(head: bytes, data: bytes) -> bytes:
     return b"".join((head, struct.pack(">I", len(data)), data, _PADS[len(data) & 3]))
 
 
-def _fit_groups(groups: Sequence[int], fixed_units: int, lk_owner: bytes,
-                flavor: str) -> list[int]:
+def _fit_groups(groups: Sequence[int], fixed_units: int, lk_owner: bytes, flavor: str) -> list[int]:
     """Drop groups that do not fit the 400-byte body, as the GlusterFS client does."""
     lk_units = (len(lk_owner) + 3) // 4
     room = MAX_AUTH_BYTES // 4 - fixed_units - lk_units
     if room < 0:
-        raise LocalProtocolError(f"{flavor}: lk_owner of {len(lk_owner)} bytes does not fit "
-                                 f"a {MAX_AUTH_BYTES}-byte credential")
+        raise LocalProtocolError(
+            f"{flavor}: lk_owner of {len(lk_owner)} bytes does not fit "
+            f"a {MAX_AUTH_BYTES}-byte credential"
+        )
     if len(groups) > room:
-        log.warning("%s: %d groups do not fit a credential, sending the first %d",
-                    flavor, len(groups), room)
+        log.warning(
+            "%s: %d groups do not fit a credential, sending the first %d", flavor, len(groups), room
+        )
         return list(groups[:room])
     return list(groups)
 
@@ -139,8 +163,13 @@ class AuthUnix:
 
     @classmethod
     def decode(cls, r: XdrReader) -> AuthUnix:
-        return cls(r.u32(), r.string(AUTH_UNIX_MAX_NAME), r.u32(), r.u32(),
-                   tuple(r.u32_array(AUTH_UNIX_MAX_GIDS)))
+        return cls(
+            r.u32(),
+            r.string(AUTH_UNIX_MAX_NAME),
+            r.u32(),
+            r.u32(),
+            tuple(r.u32_array(AUTH_UNIX_MAX_GIDS)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +196,7 @@ class GlusterCredV1:
     @classmethod
     def decode(cls, r: XdrReader) -> GlusterCredV1:
         lk_owner, pid, uid, gid, ngrps = r.u64(), r.u32(), r.u32(), r.u32(), r.u32()
-        if ngrps > V1_GROUPS:   # the GlusterFS server refuses ngrps > 16 as well
+        if ngrps > V1_GROUPS:  # the GlusterFS server refuses ngrps > 16 as well
             raise RemoteProtocolError(f"AUTH_GLUSTERFS with {ngrps} groups (max {V1_GROUPS})")
         groups = [r.u32() for _ in range(V1_GROUPS)]
         return cls(pid, uid, gid, tuple(groups[:ngrps]), lk_owner)
@@ -181,14 +210,15 @@ class GlusterCredV2:
     uid: int
     gid: int
     groups: Sequence[int] = ()
-    lk_owner: bytes | None = None       # None: default_lk_owner(pid)
+    lk_owner: bytes | None = None  # None: default_lk_owner(pid)
 
     def to_auth(self) -> OpaqueAuth:
         lk = default_lk_owner(self.pid) if self.lk_owner is None else bytes(self.lk_owner)
         groups = _fit_groups(self.groups, 5, lk, "AUTH_GLUSTERFS_v2")
         try:
-            head = struct.pack(f">iIII{len(groups)}I", self.pid, self.uid, self.gid,
-                               len(groups), *groups)
+            head = struct.pack(
+                f">iIII{len(groups)}I", self.pid, self.uid, self.gid, len(groups), *groups
+            )
         except struct.error as exc:
             raise LocalProtocolError(f"AUTH_GLUSTERFS_v2: bad field: {exc}") from None
         return OpaqueAuth(AUTH_GLUSTERFS_V2, _with_opaque(head, lk))
@@ -206,8 +236,8 @@ class GlusterCredV3:
     uid: int
     gid: int
     groups: Sequence[int] = ()
-    lk_owner: bytes | None = None       # None: default_lk_owner(pid)
-    flags: int = 0                      # 0x1 = internal client
+    lk_owner: bytes | None = None  # None: default_lk_owner(pid)
+    flags: int = 0  # 0x1 = internal client
     ctime_sec: int = 0
     ctime_nsec: int = 0
 
@@ -215,8 +245,17 @@ class GlusterCredV3:
         lk = default_lk_owner(self.pid) if self.lk_owner is None else bytes(self.lk_owner)
         groups = _fit_groups(self.groups, 9, lk, "AUTH_GLUSTERFS_v3")
         try:
-            head = struct.pack(f">iIIIIQI{len(groups)}I", self.pid, self.uid, self.gid,
-                               self.flags, self.ctime_nsec, self.ctime_sec, len(groups), *groups)
+            head = struct.pack(
+                f">iIIIIQI{len(groups)}I",
+                self.pid,
+                self.uid,
+                self.gid,
+                self.flags,
+                self.ctime_nsec,
+                self.ctime_sec,
+                len(groups),
+                *groups,
+            )
         except struct.error as exc:
             raise LocalProtocolError(f"AUTH_GLUSTERFS_v3: bad field: {exc}") from None
         return OpaqueAuth(AUTH_GLUSTERFS_V3, _with_opaque(head, lk))
@@ -233,8 +272,10 @@ _V3_HEAD = struct.Struct(">iIIIIQ")  # pid, uid, gid, flags, ctime_nsec, ctime_s
 
 Credential = AuthUnix | GlusterCredV1 | GlusterCredV2 | GlusterCredV3
 _CRED_TYPES: dict[int, type[Credential]] = {
-    AUTH_UNIX: AuthUnix, AUTH_GLUSTERFS: GlusterCredV1,
-    AUTH_GLUSTERFS_V2: GlusterCredV2, AUTH_GLUSTERFS_V3: GlusterCredV3,
+    AUTH_UNIX: AuthUnix,
+    AUTH_GLUSTERFS: GlusterCredV1,
+    AUTH_GLUSTERFS_V2: GlusterCredV2,
+    AUTH_GLUSTERFS_V3: GlusterCredV3,
 }
 
 
@@ -260,7 +301,7 @@ class CallHeader(NamedTuple):
     proc: int
     cred: OpaqueAuth = AUTH_NONE
     verf: OpaqueAuth = AUTH_NONE
-    rpcvers: int = RPC_VERSION          # a server answers RPC_MISMATCH when this is not 2
+    rpcvers: int = RPC_VERSION  # a server answers RPC_MISMATCH when this is not 2
 
 
 class ReplyHeader(NamedTuple):
@@ -282,8 +323,8 @@ class ReplyHeader(NamedTuple):
         return self.reply_stat == MSG_ACCEPTED and self.accept_stat == AcceptStat.SUCCESS
 
 
-_CALL_HEAD = struct.Struct(">IIIIIIII")     # xid, CALL, rpcvers, prog, vers, proc, flavor, len
-_REPLY_OK = struct.Struct(">IIIIII")        # xid, REPLY, ACCEPTED, verf 0/0, stat
+_CALL_HEAD = struct.Struct(">IIIIIIII")  # xid, CALL, rpcvers, prog, vers, proc, flavor, len
+_REPLY_OK = struct.Struct(">IIIIII")  # xid, REPLY, ACCEPTED, verf 0/0, stat
 
 
 def _auth_bytes(auth: OpaqueAuth | Credential) -> tuple[int, bytes]:
@@ -294,9 +335,14 @@ def _auth_bytes(auth: OpaqueAuth | Credential) -> tuple[int, bytes]:
     return auth.flavor, auth.body
 
 
-def encode_call(xid: int, prog: int, vers: int, proc: int,
-                cred: OpaqueAuth | Credential = AUTH_NONE,
-                verf: OpaqueAuth | Credential = AUTH_NONE) -> bytes:
+def encode_call(
+    xid: int,
+    prog: int,
+    vers: int,
+    proc: int,
+    cred: OpaqueAuth | Credential = AUTH_NONE,
+    verf: OpaqueAuth | Credential = AUTH_NONE,
+) -> bytes:
     """The CALL header (no record mark, no arguments)."""
     cflavor, cbody = _auth_bytes(cred)
     vflavor, vbody = _auth_bytes(verf)
@@ -308,9 +354,13 @@ def encode_call(xid: int, prog: int, vers: int, proc: int,
     return b"".join((head, cbody, _PADS[len(cbody) & 3], tail, vbody, _PADS[len(vbody) & 3]))
 
 
-def encode_accepted_reply(xid: int, accept_stat: int = AcceptStat.SUCCESS,
-                          verf: OpaqueAuth = AUTH_NONE, low: int | None = None,
-                          high: int | None = None) -> bytes:
+def encode_accepted_reply(
+    xid: int,
+    accept_stat: int = AcceptStat.SUCCESS,
+    verf: OpaqueAuth = AUTH_NONE,
+    low: int | None = None,
+    high: int | None = None,
+) -> bytes:
     """An accepted REPLY header; PROG_MISMATCH needs ``low``/``high`` (supported versions)."""
     if accept_stat not in AcceptStat.__members__.values():
         raise LocalProtocolError(f"unknown accept_stat {accept_stat}")
@@ -336,8 +386,14 @@ def encode_accepted_reply(xid: int, accept_stat: int = AcceptStat.SUCCESS,
     return w.getvalue()
 
 
-def encode_denied_reply(xid: int, reject_stat: int, *, low: int = RPC_VERSION,
-                        high: int = RPC_VERSION, auth_stat: int | None = None) -> bytes:
+def encode_denied_reply(
+    xid: int,
+    reject_stat: int,
+    *,
+    low: int = RPC_VERSION,
+    high: int = RPC_VERSION,
+    auth_stat: int | None = None,
+) -> bytes:
     """A denied REPLY: RPC_MISMATCH (low/high) or AUTH_ERROR (needs ``auth_stat``)."""
     w = XdrWriter()
     w.u32(xid)
@@ -358,7 +414,7 @@ def encode_denied_reply(xid: int, reject_stat: int, *, low: int = RPC_VERSION,
 
 
 _II = struct.Struct(">II")
-_CALL_REST = struct.Struct(">IIIIII")    # rpcvers, prog, vers, proc, cred flavor, cred length
+_CALL_REST = struct.Struct(">IIIIII")  # rpcvers, prog, vers, proc, cred flavor, cred length
 
 
 def _auth_at(buf: memoryview, pos: int, end: int) -> tuple[OpaqueAuth, int]:
@@ -366,7 +422,7 @@ def _auth_at(buf: memoryview, pos: int, end: int) -> tuple[OpaqueAuth, int]:
     if end - pos < 8:
         raise RemoteProtocolError("RPC header truncated in an auth field")
     flavor, length = _II.unpack_from(buf, pos)
-    if length > MAX_AUTH_BYTES:     # RFC 5531 §8.2 and GF_MAX_AUTH_BYTES: at most 400 bytes
+    if length > MAX_AUTH_BYTES:  # RFC 5531 §8.2 and GF_MAX_AUTH_BYTES: at most 400 bytes
         raise RemoteProtocolError(f"auth body of {length} bytes (max {MAX_AUTH_BYTES})")
     pos += 8
     after = pos + ((length + 3) & ~3)
@@ -384,8 +440,9 @@ def _enum(kind: type[_E], value: int) -> _E:
         raise RemoteProtocolError(f"unknown {kind.__name__} {value}") from None
 
 
-def decode_message(record: bytes | bytearray | memoryview) -> tuple[CallHeader | ReplyHeader,
-                                                                    memoryview]:
+def decode_message(
+    record: bytes | bytearray | memoryview,
+) -> tuple[CallHeader | ReplyHeader, memoryview]:
     """Decode a CALL or REPLY header; returns it with the rest of the record (a view)."""
     buf = record if isinstance(record, memoryview) else memoryview(record)
     if buf.format != "B" or buf.ndim != 1:

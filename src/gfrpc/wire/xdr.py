@@ -26,15 +26,34 @@ from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 from gfrpc.wire.xdrcodec import XdrReader, XdrWriter, _short, text_bytes
 
 __all__ = [
-    "XdrReader", "XdrWriter", "text_bytes", "XdrType", "XdrStruct", "struct",
-    "Int", "UInt", "Hyper", "UHyper", "Bool", "Double", "Enum", "FixedOpaque", "Opaque",
-    "String", "Array", "Optional", "LinkedList", "Union", "as_type",
+    "XdrReader",
+    "XdrWriter",
+    "text_bytes",
+    "XdrType",
+    "XdrStruct",
+    "struct",
+    "Int",
+    "UInt",
+    "Hyper",
+    "UHyper",
+    "Bool",
+    "Double",
+    "Enum",
+    "FixedOpaque",
+    "Opaque",
+    "String",
+    "Array",
+    "Optional",
+    "LinkedList",
+    "Union",
+    "as_type",
 ]
 
 _S = TypeVar("_S", bound="XdrStruct")
 
 
 # --------------------------------------------------------------------------- declarative types
+
 
 class XdrType:
     """One XDR type: ``decode(reader) -> value`` and ``encode(writer, value)``.
@@ -55,8 +74,13 @@ class XdrType:
 
 
 class _Number(XdrType):
-    def __init__(self, name: str, fmt: str, read: Callable[[XdrReader], Any],
-                 write: Callable[[XdrWriter, Any], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        fmt: str,
+        read: Callable[[XdrReader], Any],
+        write: Callable[[XdrWriter, Any], None],
+    ) -> None:
         self.name, self.fmt, self.min_size = name, fmt, _struct.calcsize(">" + fmt)
         self.decode = read  # type: ignore[method-assign,assignment]
         self.encode = write  # type: ignore[method-assign,assignment]
@@ -202,8 +226,9 @@ class Union(XdrType):
     def __init__(self, discriminant: Any, arms: dict[int, Any], default: Any = _NO_DEFAULT) -> None:
         self.disc = as_type(discriminant)
         self.arms = {k: (None if v is None else as_type(v)) for k, v in arms.items()}
-        self.default = default if default is Union._NO_DEFAULT or default is None \
-            else as_type(default)
+        self.default = (
+            default if default is Union._NO_DEFAULT or default is None else as_type(default)
+        )
         self.min_size = self.disc.min_size
 
     def _arm(self, disc: int, error: type[Exception]) -> XdrType | None:
@@ -228,6 +253,7 @@ class Union(XdrType):
 
 # --------------------------------------------------------------------------- structs
 
+
 class XdrStruct:
     """Base of the classes made by ``struct()``; the generated dataclass fills in the fields."""
 
@@ -236,6 +262,7 @@ class XdrStruct:
     xdr_min_size = 0
 
     if TYPE_CHECKING:
+
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
         def __getattr__(self, name: str) -> Any: ...
@@ -253,13 +280,15 @@ class XdrStruct:
         return writer.getvalue()
 
     @classmethod
-    def unpack(cls: type[_S], data: bytes | bytearray | memoryview, *,
-               allow_trailing: bool = False) -> _S:
+    def unpack(
+        cls: type[_S], data: bytes | bytearray | memoryview, *, allow_trailing: bool = False
+    ) -> _S:
         reader = XdrReader(data)
         value = cls.decode(reader)
         if reader.pos != reader.end and not allow_trailing:
             raise RemoteProtocolError(
-                f"XDR: {reader.end - reader.pos} trailing bytes after {cls.__name__}")
+                f"XDR: {reader.end - reader.pos} trailing bytes after {cls.__name__}"
+            )
         return value
 
 
@@ -277,8 +306,12 @@ def _plan(fields: list[tuple[str, XdrType]]) -> list[tuple[str, list[str]] | tup
 
 
 def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
-    env: dict[str, Any] = {"_cls": cls, "_err": _struct.error, "_short": _short,
-                           "_Local": LocalProtocolError}
+    env: dict[str, Any] = {
+        "_cls": cls,
+        "_err": _struct.error,
+        "_short": _short,
+        "_Local": LocalProtocolError,
+    }
     dec = ["def decode(cls, r):", "    buf = r.buf"]
     enc = ["def encode(self, w):"]
     for i, step in enumerate(_plan(fields)):
@@ -287,15 +320,21 @@ def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
             st = _struct.Struct(">" + fmt)
             env[f"_s{i}"] = st
             targets = "".join(f"f_{n}, " for n in names)
-            dec += ["    pos = r.pos",
-                    f"    if pos + {st.size} > r.end: raise _short('{cls.__name__}', {st.size}, r.end - pos)",
-                    f"    {targets}= _s{i}.unpack_from(buf, pos)",
-                    f"    r.pos = pos + {st.size}"]
+            dec += [
+                "    pos = r.pos",
+                f"    if pos + {st.size} > r.end:",
+                f"        raise _short('{cls.__name__}', {st.size}, r.end - pos)",
+                f"    {targets}= _s{i}.unpack_from(buf, pos)",
+                f"    r.pos = pos + {st.size}",
+            ]
             args = ", ".join(f"self.{n}" for n in names)
-            enc += ["    try:",
-                    f"        w.buf += _s{i}.pack({args})",
-                    "    except _err as exc:",
-                    f"        raise _Local(f'XDR: {cls.__name__}: bad value in {'/'.join(names)}: {{exc}}') from None"]
+            enc += [
+                "    try:",
+                f"        w.buf += _s{i}.pack({args})",
+                "    except _err as exc:",
+                f"        raise _Local(f'XDR: {cls.__name__}: bad value in {'/'.join(names)}: '",
+                "                     f'{exc}') from None",
+            ]
         else:
             name = step[1]
             t = dict(fields)[name]
@@ -310,8 +349,13 @@ def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
     cls.encode = env["encode"]  # type: ignore[method-assign]
 
 
-def struct(name: str, fields: Sequence[tuple[str, Any] | tuple[str, Any, Any]], *,
-           module: str | None = None, doc: str | None = None) -> type[XdrStruct]:
+def struct(
+    name: str,
+    fields: Sequence[tuple[str, Any] | tuple[str, Any, Any]],
+    *,
+    module: str | None = None,
+    doc: str | None = None,
+) -> type[XdrStruct]:
     """A dataclass type for ``struct name { fields }``; a 3-tuple field gives a default."""
     typed: list[tuple[str, XdrType]] = []
     dc_fields: list[Any] = []
@@ -324,12 +368,14 @@ def struct(name: str, fields: Sequence[tuple[str, Any] | tuple[str, Any, Any]], 
             dc_fields.append((fname, Any, dataclasses.field(default=spec[2])))  # type: ignore[misc]
         else:
             dc_fields.append((fname, Any))
-    cls: type[XdrStruct] = dataclasses.make_dataclass(name, dc_fields, bases=(XdrStruct,),
-                                                      slots=True)
+    cls: type[XdrStruct] = dataclasses.make_dataclass(
+        name, dc_fields, bases=(XdrStruct,), slots=True
+    )
     cls.xdr_fields = tuple(typed)
     cls.xdr_min_size = sum(t.min_size for _, t in typed)
-    cls.__module__ = module if module is not None else sys._getframe(1).f_globals.get(
-        "__name__", __name__)
+    cls.__module__ = (
+        module if module is not None else sys._getframe(1).f_globals.get("__name__", __name__)
+    )
     if doc is not None:
         cls.__doc__ = doc
     _compile(cls, typed)

@@ -121,11 +121,16 @@ class XdrReader:
             raise RemoteProtocolError(f"XDR: {what} of {count} items over its maximum {max_count}")
         if count * max(min_item_size, 1) > self.end - self.pos:
             raise RemoteProtocolError(
-                f"XDR: {what} of {count} items cannot fit in {self.end - self.pos} bytes")
+                f"XDR: {what} of {count} items cannot fit in {self.end - self.pos} bytes"
+            )
         return int(count)
 
-    def array(self, read_item: Callable[[XdrReader], T], max_count: int | None = None,
-              min_item_size: int = 4) -> list[T]:
+    def array(
+        self,
+        read_item: Callable[[XdrReader], T],
+        max_count: int | None = None,
+        min_item_size: int = 4,
+    ) -> list[T]:
         """``T x<max>``; ``read_item(reader)`` reads one element."""
         count = self._count(max_count, min_item_size, "array")
         return [read_item(self) for _ in range(count)]
@@ -141,8 +146,9 @@ class XdrReader:
         """``T *x``: a bool, then the item when it is 1."""
         return read_item(self) if self.bool() else None
 
-    def linked_list(self, read_item: Callable[[XdrReader], T],
-                    max_count: int | None = None) -> list[T]:
+    def linked_list(
+        self, read_item: Callable[[XdrReader], T], max_count: int | None = None
+    ) -> list[T]:
         """``struct T { ...; T *next; }`` chained from a pointer: items until a 0 bool."""
         items: list[T] = []
         while self.bool():
@@ -226,17 +232,25 @@ class XdrWriter:
             raise LocalProtocolError(f"XDR: string expected, got {type(value).__name__}")
         self.opaque(text_bytes(value), max_len)
 
-    def array(self, items: Sequence[T], write_item: Callable[[XdrWriter, T], None],
-              max_count: int | None = None) -> None:
+    def array(
+        self,
+        items: Sequence[T],
+        write_item: Callable[[XdrWriter, T], None],
+        max_count: int | None = None,
+    ) -> None:
         if max_count is not None and len(items) > max_count:
-            raise LocalProtocolError(f"XDR: array of {len(items)} items over its maximum {max_count}")
+            raise LocalProtocolError(
+                f"XDR: array of {len(items)} items over its maximum {max_count}"
+            )
         self.u32(len(items))
         for item in items:
             write_item(self, item)
 
     def u32_array(self, items: Sequence[int], max_count: int | None = None) -> None:
         if max_count is not None and len(items) > max_count:
-            raise LocalProtocolError(f"XDR: array of {len(items)} items over its maximum {max_count}")
+            raise LocalProtocolError(
+                f"XDR: array of {len(items)} items over its maximum {max_count}"
+            )
         try:
             self.buf += _struct.pack(f">I{len(items)}I", len(items), *items)
         except _struct.error as exc:

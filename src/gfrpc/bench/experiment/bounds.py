@@ -27,10 +27,15 @@ from typing import Any
 from gfrpc.bench.experiment.model import MB
 from gfrpc.bench.experiment.report import group_key, is_reference, row_label
 
-CRYPTO_SHARE = 0.33      # crypto's share of the total CPU that makes it "the" bound
-NEAR = 0.8               # busy cores at this fraction of a capacity count as "used up"
+CRYPTO_SHARE = 0.33  # crypto's share of the total CPU that makes it "the" bound
+NEAR = 0.8  # busy cores at this fraction of a capacity count as "used up"
 CRYPTO, CLIENT, SERVER, WAITING, UNKNOWN = (
-    "crypto", "the client's CPU", "the server's CPU", "waiting", "unknown")
+    "crypto",
+    "the client's CPU",
+    "the server's CPU",
+    "waiting",
+    "unknown",
+)
 
 
 def usable_cores(kind: str, cores: int) -> float:
@@ -56,20 +61,26 @@ def verdict(row: dict[str, Any], machine: dict[str, Any]) -> tuple[str, str]:
     crypto = _crypto(row, machine.get("aes_gcm_mb_s"))
     if crypto is not None and crypto[0] / crypto[1] >= CRYPTO_SHARE:
         est, total = crypto
-        return CRYPTO, (f"est. AES-GCM {est:.2f} of {total:.2f} CPU-s ({est / total:.0%}) "
-                        f"at {machine['aes_gcm_mb_s']:.0f} MB/s/core")
+        return CRYPTO, (
+            f"est. AES-GCM {est:.2f} of {total:.2f} CPU-s ({est / total:.0%}) "
+            f"at {machine['aes_gcm_mb_s']:.0f} MB/s/core"
+        )
     c, s = row.get("client_busy_cores"), row["server_busy_cores"]
     if c is None and s is None:
         return UNKNOWN, "no CPU figures"
     c_cap, s_cap = usable_cores(row["client"], cores), usable_cores(row["server"], cores)
     if c is not None and s is not None and c + s >= NEAR * cores:
         side = CLIENT if c >= s else SERVER
-        return side, (f"client {c:.2f} + server {s:.2f} = {c + s:.2f} of {cores} cores busy, "
-                      f"{'client' if side == CLIENT else 'server'} {max(c, s) / (c + s):.0%}")
+        return side, (
+            f"client {c:.2f} + server {s:.2f} = {c + s:.2f} of {cores} cores busy, "
+            f"{'client' if side == CLIENT else 'server'} {max(c, s) / (c + s):.0%}"
+        )
     fill = {CLIENT: (c or 0.0) / c_cap, SERVER: (s or 0.0) / s_cap}
     side = max(fill, key=lambda k: fill[k])
-    both = (f"busy: client {'?' if c is None else f'{c:.2f}'} of {c_cap:g}, "
-            f"server {'?' if s is None else f'{s:.2f}'} of {s_cap:g} usable")
+    both = (
+        f"busy: client {'?' if c is None else f'{c:.2f}'} of {c_cap:g}, "
+        f"server {'?' if s is None else f'{s:.2f}'} of {s_cap:g} usable"
+    )
     if fill[side] >= NEAR:
         return side, both
     if c is None or s is None:
@@ -108,8 +119,10 @@ def render_bounds(doc: dict[str, Any]) -> str:
         groups.setdefault(key, []).append((label, v, why))
     for key, members in groups.items():
         tally = Counter(v for _, v, _ in members)
-        lines.append(f"{_group_title(key)}: "
-                     + ", ".join(f"{v} ({n} of {len(members)})" for v, n in tally.most_common()))
+        lines.append(
+            f"{_group_title(key)}: "
+            + ", ".join(f"{v} ({n} of {len(members)})" for v, n in tally.most_common())
+        )
         for label, v, why in members:
             lines.append(f"  {label:<{width}}  {v}: {why}")
     return "\n".join(lines) + "\n"

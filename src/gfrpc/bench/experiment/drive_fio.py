@@ -62,7 +62,7 @@ from gfrpc.bench.experiment.model import Cell, Sample, Target, UnsupportedCell
 from gfrpc.client.volume import Volume
 from gfrpc.errors import GfrpcError
 
-FIO_TIMEOUT_S = 1800.0          # one fio process; the bench's biggest cell takes well under
+FIO_TIMEOUT_S = 1800.0  # one fio process; the bench's biggest cell takes well under
 JOB_NAME = "fio"
 
 
@@ -79,9 +79,9 @@ class FioStep:
     args: list[str]
     phase: str | None
     measured: bool
-    direction: str = "write"                   # "read" or "write" in fio's JSON
+    direction: str = "write"  # "read" or "write" in fio's JSON
     expect_bytes: int = 0
-    expect_ios: int = 0                        # 0: not checked
+    expect_ios: int = 0  # 0: not checked
     note: str = ""
 
 
@@ -93,7 +93,7 @@ class FioResult:
     jobs: int
     io_bytes: int
     ios: int
-    runtime_ms: int                            # the longest job's runtime of ``direction``
+    runtime_ms: int  # the longest job's runtime of ``direction``
     client_cpu_s: float
     latencies_ms: dict[str, float] | None
     job_runtimes_ms: list[int] = field(default_factory=list)
@@ -101,14 +101,14 @@ class FioResult:
 
 # -- availability ---------------------------------------------------------------------------
 
+
 def fio_available() -> str | None:
     """None when ``fio`` with the gfapi engine is usable here, else one line saying why not."""
     exe = shutil.which("fio")
     if exe is None:
         return "fio is not installed"
     try:
-        r = subprocess.run([exe, "--enghelp=gfapi"], capture_output=True, text=True,
-                           timeout=30)
+        r = subprocess.run([exe, "--enghelp=gfapi"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"fio --enghelp=gfapi failed: {e}"
     if r.returncode != 0 or "volume" not in r.stdout:
@@ -134,55 +134,104 @@ def _version(exe: str) -> str | None:
 
 # -- what fio is asked to do ------------------------------------------------------------------
 
+
 def fio_steps(cell: Cell, target: Target, *, tag: str, output_dir: Path) -> list[FioStep]:
     """The fio processes that run ``cell`` against ``target``, in order (each step's output
     file is ``output_dir/<n>.json``). Raises :class:`UnsupportedCell` for what fio cannot do."""
     if target.fio_host is None:
-        raise UnsupportedCell(f"fio cannot reach {target.url}: it only asks a volfile server "
-                           "on port 24007")
+        raise UnsupportedCell(
+            f"fio cannot reach {target.url}: it only asks a volfile server on port 24007"
+        )
     if cell.workload == "stat":
         raise UnsupportedCell("fio has no stat loop over gfapi")
     if cell.connections != "per-stream":
-        raise UnsupportedCell("fio runs one gfapi instance (one connection) per job: "
-                           "--connections shared is not a fio cell")
+        raise UnsupportedCell(
+            "fio runs one gfapi instance (one connection) per job: "
+            "--connections shared is not a fio cell"
+        )
     if not re.fullmatch(r"[A-Za-z0-9._-]+", tag):
         raise ValueError(f"run tag {tag!r}: letters, digits, '.', '_' and '-' only")
     n, rec, size = cell.streams, cell.record_bytes, cell.file_bytes
 
     def args(i: int, *extra: str) -> list[str]:
-        return ["fio", f"--name={JOB_NAME}", "--ioengine=gfapi", f"--volume={target.volname}",
-                f"--brick={target.fio_host}", f"--numjobs={n}",
-                f"--filename_format=/{tag}/f.$jobnum.$filenum", *extra,
-                "--output-format=json+", f"--output={output_dir / f'{i}.json'}"]
+        return [
+            "fio",
+            f"--name={JOB_NAME}",
+            "--ioengine=gfapi",
+            f"--volume={target.volname}",
+            f"--brick={target.fio_host}",
+            f"--numjobs={n}",
+            f"--filename_format=/{tag}/f.$jobnum.$filenum",
+            *extra,
+            "--output-format=json+",
+            f"--output={output_dir / f'{i}.json'}",
+        ]
 
     seq = (f"--bs={rec}", f"--size={size}")
     if cell.workload == "seq-write":
-        return [FioStep(args(0, "--rw=write", *seq), None, True, "write", n * size, 0,
-                        f"fio --rw=write: {n} jobs each wrote one new file of {size} B "
-                        f"in {rec} B records")]
+        return [
+            FioStep(
+                args(0, "--rw=write", *seq),
+                None,
+                True,
+                "write",
+                n * size,
+                0,
+                f"fio --rw=write: {n} jobs each wrote one new file of {size} B in {rec} B records",
+            )
+        ]
     if cell.workload == "seq-read":
-        return [FioStep(args(0, "--rw=write", *seq), None, False, "write", n * size),
-                FioStep(args(1, "--rw=read", *seq), None, True, "read", n * size, 0,
-                        f"fio --rw=read: {n} jobs each read back its own {size} B file "
-                        f"(laid out by an unmeasured fio write run) in {rec} B records")]
+        return [
+            FioStep(args(0, "--rw=write", *seq), None, False, "write", n * size),
+            FioStep(
+                args(1, "--rw=read", *seq),
+                None,
+                True,
+                "read",
+                n * size,
+                0,
+                f"fio --rw=read: {n} jobs each read back its own {size} B file "
+                f"(laid out by an unmeasured fio write run) in {rec} B records",
+            ),
+        ]
     if cell.workload == "smallfile":
         files = cell.files_per_stream
-        small = (f"--nrfiles={files}", f"--filesize={size}", f"--size={files * size}",
-                 f"--bs={size}", "--openfiles=1")
-        return [FioStep(args(0, "--rw=write", *small, "--create_on_open=1"), "create", True,
-                        "write", n * files * size, n * files,
-                        f"fio --rw=write --create_on_open=1: each of {n} jobs created "
-                        f"{files} files (glfs_creat), wrote {size} B to each and closed it, "
-                        "one file open at a time"),
-                FioStep(args(1, "--rw=read", *small), "stat", True, "read", n * files * size,
-                        n * files,
-                        f"fio has no STAT loop over gfapi; instead each of {n} jobs opened "
-                        f"its {files} files (glfs_creat on an existing file: LOOKUP + OPEN), "
-                        f"lstat'ed each (glfs_lstat), read its {size} B and closed it")]
+        small = (
+            f"--nrfiles={files}",
+            f"--filesize={size}",
+            f"--size={files * size}",
+            f"--bs={size}",
+            "--openfiles=1",
+        )
+        return [
+            FioStep(
+                args(0, "--rw=write", *small, "--create_on_open=1"),
+                "create",
+                True,
+                "write",
+                n * files * size,
+                n * files,
+                f"fio --rw=write --create_on_open=1: each of {n} jobs created "
+                f"{files} files (glfs_creat), wrote {size} B to each and closed it, "
+                "one file open at a time",
+            ),
+            FioStep(
+                args(1, "--rw=read", *small),
+                "stat",
+                True,
+                "read",
+                n * files * size,
+                n * files,
+                f"fio has no STAT loop over gfapi; instead each of {n} jobs opened "
+                f"its {files} files (glfs_creat on an existing file: LOOKUP + OPEN), "
+                f"lstat'ed each (glfs_lstat), read its {size} B and closed it",
+            ),
+        ]
     raise ValueError(f"unknown workload {cell.workload!r}")
 
 
 # -- what fio reports -------------------------------------------------------------------------
+
 
 def parse_fio_json(text: str, direction: str) -> FioResult:
     """Sum (bytes, I/Os, CPU) and merge (latency histograms) fio's per-job report for I/O
@@ -202,24 +251,34 @@ def parse_fio_json(text: str, direction: str) -> FioResult:
     runtimes: list[int] = []
     for job in jobs:
         if job.get("error"):
-            raise FioError(f"fio job {job.get('jobname')}.{len(runtimes)} failed: error "
-                           f"{job['error']} ({os.strerror(int(job['error']))})")
+            raise FioError(
+                f"fio job {job.get('jobname')}.{len(runtimes)} failed: error "
+                f"{job['error']} ({os.strerror(int(job['error']))})"
+            )
         d = job[direction]
         io_bytes += int(d["io_bytes"])
         ios += int(d["total_ios"])
         runtime_ms = max(runtime_ms, int(d["runtime"]))
         runtimes.append(int(job["job_runtime"]))
         # usr_cpu/sys_cpu are % of this job's job_runtime (ms): getrusage of the job process
-        cpu += (float(job["usr_cpu"]) + float(job["sys_cpu"])) / 100 \
-            * int(job["job_runtime"]) / 1000
+        cpu += (
+            (float(job["usr_cpu"]) + float(job["sys_cpu"])) / 100 * int(job["job_runtime"]) / 1000
+        )
         clat = d.get("clat_ns", {})
         for ns, count in (clat.get("bins") or {}).items():
             bins[int(ns)] = bins.get(int(ns), 0) + int(count)
         if clat.get("N"):
             lat_max = max(lat_max, int(clat["max"]))
-    return FioResult(version=str(report.get("fio version", "")), jobs=len(jobs),
-                     io_bytes=io_bytes, ios=ios, runtime_ms=runtime_ms, client_cpu_s=cpu,
-                     latencies_ms=_percentiles_ms(bins, lat_max), job_runtimes_ms=runtimes)
+    return FioResult(
+        version=str(report.get("fio version", "")),
+        jobs=len(jobs),
+        io_bytes=io_bytes,
+        ios=ios,
+        runtime_ms=runtime_ms,
+        client_cpu_s=cpu,
+        latencies_ms=_percentiles_ms(bins, lat_max),
+        job_runtimes_ms=runtimes,
+    )
 
 
 def _percentiles_ms(bins: dict[int, int], lat_max_ns: int) -> dict[str, float] | None:
@@ -243,16 +302,19 @@ def _percentiles_ms(bins: dict[int, int], lat_max_ns: int) -> dict[str, float] |
 
 # -- running it -------------------------------------------------------------------------------
 
-def run_fio(cell: Cell, target: Target, meter: ServerMeter, *, tag: str,
-            scratch: Path) -> list[Sample]:
+
+def run_fio(
+    cell: Cell, target: Target, meter: ServerMeter, *, tag: str, scratch: Path
+) -> list[Sample]:
     """Run ``cell`` with fio against ``target``: one Sample per measured phase (see the
     module's essay for what each figure covers). Files live under ``/<tag>/`` on the volume
     and are removed afterwards, also when fio fails."""
     return start_fio(cell, target, meter, tag=tag, scratch=scratch).finish()
 
 
-def start_fio(cell: Cell, target: Target, meter: ServerMeter, *, tag: str,
-              scratch: Path) -> FioCell:
+def start_fio(
+    cell: Cell, target: Target, meter: ServerMeter, *, tag: str, scratch: Path
+) -> FioCell:
     """Run ``cell``'s fio steps up to the end of the last step's I/O and return; fio's
     ``glfs_fini`` (~8 s of waiting) goes on in the background. ``finish()`` on the result
     waits for fio, reads its reports and gives the samples."""
@@ -278,8 +340,9 @@ class FioCell:
     ended their I/O (fio's ``exec_postrun`` marks), so a step never waits for the previous
     process's ``glfs_fini``; nothing of a step's I/O overlaps another's."""
 
-    def __init__(self, cell: Cell, target: Target, meter: ServerMeter, *, tag: str,
-                 scratch: Path) -> None:
+    def __init__(
+        self, cell: Cell, target: Target, meter: ServerMeter, *, tag: str, scratch: Path
+    ) -> None:
         self.cell, self.target, self.meter, self.tag = cell, target, meter, tag
         self.out_dir = scratch / f"fio-{tag}"
         self.steps = fio_steps(cell, target, tag=tag, output_dir=self.out_dir)
@@ -305,9 +368,14 @@ class FioCell:
         err_path = self.out_dir / f"{i}.stderr"
         try:
             with open(err_path, "wb") as err:
-                proc = subprocess.Popen(step.args + window.args(), cwd=self.out_dir,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=err, start_new_session=True)
+                proc = subprocess.Popen(
+                    step.args + window.args(),
+                    cwd=self.out_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    start_new_session=True,
+                )
         except OSError as e:
             peak.__exit__()
             window.__exit__()
@@ -321,8 +389,9 @@ class FioCell:
                 break
         peak.__exit__()
         window.__exit__()
-        return _Step(step, proc, err_path, self.out_dir / f"{i}.json", peak, window, a,
-                     self.meter.reading())
+        return _Step(
+            step, proc, err_path, self.out_dir / f"{i}.json", peak, window, a, self.meter.reading()
+        )
 
     def done(self) -> bool:
         """True once every fio process of the cell has exited."""
@@ -343,8 +412,9 @@ class FioCell:
                     rc = st.proc.wait()
                 stderr = st.stderr_file.read_text(errors="replace")
                 if rc != 0:
-                    raise FioError(f"fio exited with status {rc}: {' '.join(st.step.args)}"
-                                   + _tail(stderr))
+                    raise FioError(
+                        f"fio exited with status {rc}: {' '.join(st.step.args)}" + _tail(stderr)
+                    )
                 result = parse_fio_json(st.json_file.read_text(), st.step.direction)
                 check_result(st.step, result, self.cell.streams, stderr)
                 if st.step.measured:
@@ -371,11 +441,12 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _sample(step: FioStep, result: FioResult, peak: PeakSampler, window: IoWindow,
-            a: Reading, b: Reading) -> Sample:
+def _sample(
+    step: FioStep, result: FioResult, peak: PeakSampler, window: IoWindow, a: Reading, b: Reading
+) -> Sample:
     process_s, process_server_cpu, _, process_cpu = cpu_between(a, b)
     span_s, server_cpu, server_span = process_s, process_server_cpu, "process"
-    wall_s = max(result.runtime_ms, 1) / 1000   # fio counts whole ms
+    wall_s = max(result.runtime_ms, 1) / 1000  # fio counts whole ms
     if window.first is not None and window.last is not None:
         span_s, server_cpu, _, _ = cpu_between(window.first, window.last)
         server_span = wall_from = "io"
@@ -393,16 +464,21 @@ def _sample(step: FioStep, result: FioResult, peak: PeakSampler, window: IoWindo
         server_rss_mb=peak.rss_mb,
         server_threads=peak.threads,
         span_s=span_s,
-        evidence={"fio_version": result.version or fio_version(), "jobs": result.jobs,
-                  "io_bytes": result.io_bytes, "ios": result.ios,
-                  "fio_runtime_ms": result.runtime_ms,
-                  "job_runtimes_ms": result.job_runtimes_ms,
-                  "server_span": server_span,
-                  "wall_from": wall_from,
-                  "process_span_s": round(process_s, 3),
-                  "process_server_cpu_s": process_server_cpu,
-                  "process_cpu_s": round(process_cpu, 3),
-                  "phase_note": step.note})
+        evidence={
+            "fio_version": result.version or fio_version(),
+            "jobs": result.jobs,
+            "io_bytes": result.io_bytes,
+            "ios": result.ios,
+            "fio_runtime_ms": result.runtime_ms,
+            "job_runtimes_ms": result.job_runtimes_ms,
+            "server_span": server_span,
+            "wall_from": wall_from,
+            "process_span_s": round(process_s, 3),
+            "process_server_cpu_s": process_server_cpu,
+            "process_cpu_s": round(process_cpu, 3),
+            "phase_note": step.note,
+        },
+    )
 
 
 def check_result(step: FioStep, result: FioResult, streams: int, stderr: str = "") -> None:
@@ -411,11 +487,14 @@ def check_result(step: FioStep, result: FioResult, streams: int, stderr: str = "
     problem = None
     if result.jobs != streams:
         problem = f"fio reported {result.jobs} jobs, {streams} were asked for"
-    elif result.io_bytes != step.expect_bytes or (step.expect_ios and
-                                                  result.ios != step.expect_ios):
-        problem = (f"fio {step.direction} moved {result.io_bytes} B in {result.ios} I/Os; "
-                   f"the cell asked for {step.expect_bytes} B"
-                   + (f" in {step.expect_ios} I/Os" if step.expect_ios else ""))
+    elif result.io_bytes != step.expect_bytes or (
+        step.expect_ios and result.ios != step.expect_ios
+    ):
+        problem = (
+            f"fio {step.direction} moved {result.io_bytes} B in {result.ios} I/Os; "
+            f"the cell asked for {step.expect_bytes} B"
+            + (f" in {step.expect_ios} I/Os" if step.expect_ios else "")
+        )
     if problem:
         raise FioError(problem + _tail(stderr))
 
@@ -433,5 +512,4 @@ def _remove_dir(target: Target, tag: str) -> None:
 
 
 def _connect(target: Target) -> Volume:
-    return Volume.connect(target.url, tls=target.tls_dir, mgmt_tls=target.mgmt_tls_dir,
-                          timeout=30)
+    return Volume.connect(target.url, tls=target.tls_dir, mgmt_tls=target.mgmt_tls_dir, timeout=30)

@@ -53,9 +53,9 @@ from gfrpc.transport import Poller, make_poller
 
 __all__ = ["DIRECT_ABOVE", "latency_summary", "run_gfrpc"]
 
-DIRECT_ABOVE = 64          # more streams than this connect straight to the brick (if known)
-STAT_FILE_MAX = 4096       # the files the stat workload lays out are at most this big
-CONNECTORS = 4             # threads that open per-stream connections at once
+DIRECT_ABOVE = 64  # more streams than this connect straight to the brick (if known)
+STAT_FILE_MAX = 4096  # the files the stat workload lays out are at most this big
+CONNECTORS = 4  # threads that open per-stream connections at once
 CLIENT_POLLER = ("pool", 2)  # the client poller made here when the runner gives none
 
 
@@ -105,8 +105,10 @@ def run_streams(streams: Sequence[wl.Stream], meter: ServerMeter | None) -> Span
         except BaseException as exc:  # reported by the main thread, with the others
             errors[i] = (time.perf_counter(), exc)
 
-    threads = [threading.Thread(target=body, args=(i,), name=f"gfrpc-bench-stream-{i}",
-                                daemon=True) for i in range(n)]
+    threads = [
+        threading.Thread(target=body, args=(i,), name=f"gfrpc-bench-stream-{i}", daemon=True)
+        for i in range(n)
+    ]
     started: list[threading.Thread] = []
     try:
         for t in threads:
@@ -127,8 +129,10 @@ def run_streams(streams: Sequence[wl.Stream], meter: ServerMeter | None) -> Span
     failed = sorted((e for e in errors if e is not None), key=lambda e: e[0])
     if failed:
         first = failed[0][1]
-        raise GfrpcError(f"{len(failed)} of {n} gfrpc stream(s) failed, the first with "
-                         f"{type(first).__name__}: {first}") from first
+        raise GfrpcError(
+            f"{len(failed)} of {n} gfrpc stream(s) failed, the first with "
+            f"{type(first).__name__}: {first}"
+        ) from first
     if a is None or b is None:
         return Span(0.0, None, 0.0, None, None, lats, done)
     wall, server, client, _children = cpu_between(a, b)
@@ -144,10 +148,17 @@ def connect_volumes(cell: Cell, target: Target, poller: Poller) -> tuple[list[Vo
     def one(_: int) -> Volume:
         if direct and target.brick is not None:
             host, port, path = target.brick
-            return Volume.connect_brick(host, port, path, target.volname, tls=tls,
-                                        mgmt_tls=mgmt_tls, poller=poller, timeout=30)
-        return Volume.connect(target.url, tls=tls, mgmt_tls=mgmt_tls, poller=poller,
-                              timeout=30)
+            return Volume.connect_brick(
+                host,
+                port,
+                path,
+                target.volname,
+                tls=tls,
+                mgmt_tls=mgmt_tls,
+                poller=poller,
+                timeout=30,
+            )
+        return Volume.connect(target.url, tls=tls, mgmt_tls=mgmt_tls, poller=poller, timeout=30)
 
     volumes: list[Volume] = []
     lock = threading.Lock()
@@ -179,16 +190,23 @@ def _check_cell(cell: Cell) -> None:
     if cell.workload not in WORKLOADS:
         raise ConfigError(f"unknown workload {cell.workload!r} (one of {', '.join(WORKLOADS)})")
     if cell.connections not in CONNECTIONS:
-        raise ConfigError(f"unknown connections {cell.connections!r} "
-                          f"(one of {', '.join(CONNECTIONS)})")
-    if min(cell.streams, cell.record_bytes) < 1 or cell.file_bytes < 0 \
-            or min(cell.files_per_stream, cell.ops_per_stream) < 1:
-        raise ConfigError("streams, record_bytes, files_per_stream and ops_per_stream must be "
-                          "positive, file_bytes not negative")
+        raise ConfigError(
+            f"unknown connections {cell.connections!r} (one of {', '.join(CONNECTIONS)})"
+        )
+    if (
+        min(cell.streams, cell.record_bytes) < 1
+        or cell.file_bytes < 0
+        or min(cell.files_per_stream, cell.ops_per_stream) < 1
+    ):
+        raise ConfigError(
+            "streams, record_bytes, files_per_stream and ops_per_stream must be "
+            "positive, file_bytes not negative"
+        )
 
 
-def run_gfrpc(cell: Cell, target: Target, meter: ServerMeter, *, tag: str,
-              poller: Poller | None = None) -> list[Sample]:
+def run_gfrpc(
+    cell: Cell, target: Target, meter: ServerMeter, *, tag: str, poller: Poller | None = None
+) -> list[Sample]:
     """Run ``cell`` once against ``target`` with gfrpc's client; one Sample per phase.
 
     ``tag`` names this run's directory ``/<tag>`` on the volume (removed at the end);
@@ -204,9 +222,11 @@ def run_gfrpc(cell: Cell, target: Target, meter: ServerMeter, *, tag: str,
     try:
         volumes, how = connect_volumes(cell, target, p)
         try:
-            evidence = {"client": "gfrpc", "connections_opened": sum(len(v.bricks)
-                                                                     for v in volumes),
-                        "connect": how}
+            evidence = {
+                "client": "gfrpc",
+                "connections_opened": sum(len(v.bricks) for v in volumes),
+                "connect": how,
+            }
             return _Run(cell, volumes, f"/{tag}", meter, evidence).run()
         finally:
             close_volumes(volumes)
@@ -218,8 +238,14 @@ def run_gfrpc(cell: Cell, target: Target, meter: ServerMeter, *, tag: str,
 class _Run:
     """One run: lay out, measure, check, clean up."""
 
-    def __init__(self, cell: Cell, volumes: list[Volume], root: str, meter: ServerMeter,
-                 evidence: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        cell: Cell,
+        volumes: list[Volume],
+        root: str,
+        meter: ServerMeter,
+        evidence: dict[str, Any],
+    ) -> None:
         self.cell, self.root, self.meter, self.evidence = cell, root, meter, evidence
         self.vol0 = volumes[0]
         self.vols = volumes if len(volumes) > 1 else volumes * cell.streams
@@ -231,8 +257,9 @@ class _Run:
             self.vol0.mkdir(self.root)
         except OSError as exc:
             if exc.errno == errno.EEXIST:
-                raise GfrpcError(f"{self.root} already exists on the volume: a run tag must "
-                                 "be new") from None
+                raise GfrpcError(
+                    f"{self.root} already exists on the volume: a run tag must be new"
+                ) from None
             raise
         ok = False
         try:
@@ -247,8 +274,12 @@ class _Run:
         c = self.cell
         paths = self._stream_files()
         record = os.urandom(c.record_bytes)
-        span = self._measure([wl.seq_write(v, p, c.file_bytes, record)
-                              for v, p in zip(self.vols, paths, strict=True)])
+        span = self._measure(
+            [
+                wl.seq_write(v, p, c.file_bytes, record)
+                for v, p in zip(self.vols, paths, strict=True)
+            ]
+        )
         self._check_sizes(paths)
         return [self._sample(None, span, c.file_bytes * c.streams, self._records())]
 
@@ -256,28 +287,39 @@ class _Run:
         c = self.cell
         paths = self._stream_files()
         record = os.urandom(c.record_bytes)
-        run_streams([wl.seq_write(v, p, c.file_bytes, record)
-                     for v, p in zip(self.vols, paths, strict=True)], None)
-        span = self._measure([wl.seq_read(v, p, c.file_bytes, c.record_bytes)
-                              for v, p in zip(self.vols, paths, strict=True)])
+        run_streams(
+            [
+                wl.seq_write(v, p, c.file_bytes, record)
+                for v, p in zip(self.vols, paths, strict=True)
+            ],
+            None,
+        )
+        span = self._measure(
+            [
+                wl.seq_read(v, p, c.file_bytes, c.record_bytes)
+                for v, p in zip(self.vols, paths, strict=True)
+            ]
+        )
         if sum(span.done) != c.file_bytes * c.streams:
-            raise GfrpcError(f"read {sum(span.done)} bytes, expected "
-                             f"{c.file_bytes * c.streams}")
+            raise GfrpcError(f"read {sum(span.done)} bytes, expected {c.file_bytes * c.streams}")
         return [self._sample(None, span, sum(span.done), self._records())]
 
     def _smallfile(self) -> list[Sample]:
         c = self.cell
         names = self._small_files()
         data = os.urandom(c.file_bytes)
-        create = self._measure([wl.create_files(v, ps, data)
-                                for v, ps in zip(self.vols, names, strict=True)])
+        create = self._measure(
+            [wl.create_files(v, ps, data) for v, ps in zip(self.vols, names, strict=True)]
+        )
         files = c.streams * c.files_per_stream
         out = [self._sample("create", create, files * c.file_bytes, sum(create.done))]
-        stat = self._measure([wl.stat_files(v, ps, len(ps))
-                              for v, ps in zip(self.vols, names, strict=True)])
+        stat = self._measure(
+            [wl.stat_files(v, ps, len(ps)) for v, ps in zip(self.vols, names, strict=True)]
+        )
         out.append(self._sample("stat", stat, 0, sum(stat.done)))
-        unlink = self._measure([wl.unlink_files(v, ps)
-                                for v, ps in zip(self.vols, names, strict=True)])
+        unlink = self._measure(
+            [wl.unlink_files(v, ps) for v, ps in zip(self.vols, names, strict=True)]
+        )
         self.files = [[] for _ in names]
         out.append(self._sample("unlink", unlink, 0, sum(unlink.done)))
         for s in out:
@@ -289,10 +331,12 @@ class _Run:
         c = self.cell
         names = self._small_files()
         data = os.urandom(min(c.file_bytes, STAT_FILE_MAX))
-        run_streams([wl.create_files(v, ps, data)
-                     for v, ps in zip(self.vols, names, strict=True)], None)
-        span = self._measure([wl.stat_files(v, ps, c.ops_per_stream)
-                              for v, ps in zip(self.vols, names, strict=True)])
+        run_streams(
+            [wl.create_files(v, ps, data) for v, ps in zip(self.vols, names, strict=True)], None
+        )
+        span = self._measure(
+            [wl.stat_files(v, ps, c.ops_per_stream) for v, ps in zip(self.vols, names, strict=True)]
+        )
         return [self._sample(None, span, 0, sum(span.done))]
 
     # -- helpers ------------------------------------------------------------------------
@@ -319,8 +363,7 @@ class _Run:
         if self.vols[0] is self.vols[-1]:  # shared: one volume, every directory once
             run_streams([_stat_once(self.vol0, sorted({d for ds in dirs for d in ds}))], None)
         else:
-            run_streams([_stat_once(v, ds) for v, ds in zip(self.vols, dirs, strict=True)],
-                        None)
+            run_streams([_stat_once(v, ds) for v, ds in zip(self.vols, dirs, strict=True)], None)
 
     def _records(self) -> int:
         c = self.cell
@@ -336,19 +379,29 @@ class _Run:
             def stream(lat: list[float]) -> int:
                 sizes[i] = self.vols[i].stat(paths[i]).st_size
                 return 1
+
             return stream
 
         run_streams([check(i) for i in range(len(paths))], None)
         if any(s != self.cell.file_bytes for s in sizes):
-            raise GfrpcError(f"wrong file sizes after writing: {sorted(set(sizes))} "
-                             f"(expected {self.cell.file_bytes})")
+            raise GfrpcError(
+                f"wrong file sizes after writing: {sorted(set(sizes))} "
+                f"(expected {self.cell.file_bytes})"
+            )
 
     def _sample(self, phase: str | None, span: Span, nbytes: int, ops: int) -> Sample:
-        return Sample(phase=phase, bytes_total=nbytes, ops_total=ops, wall_s=span.wall_s,
-                      client_cpu_s=span.client_cpu_s, server_cpu_s=span.server_cpu_s,
-                      latencies_ms=latency_summary(span.latencies),
-                      server_rss_mb=span.server_rss_mb, server_threads=span.server_threads,
-                      evidence=dict(self.evidence))
+        return Sample(
+            phase=phase,
+            bytes_total=nbytes,
+            ops_total=ops,
+            wall_s=span.wall_s,
+            client_cpu_s=span.client_cpu_s,
+            server_cpu_s=span.server_cpu_s,
+            latencies_ms=latency_summary(span.latencies),
+            server_rss_mb=span.server_rss_mb,
+            server_threads=span.server_threads,
+            evidence=dict(self.evidence),
+        )
 
     def _cleanup(self, ok: bool) -> None:
         """Remove ``/<tag>``: each stream's known files on its own volume at once, then the
@@ -356,8 +409,14 @@ class _Run:
         (the server may be gone)."""
         if ok:
             try:
-                run_streams([wl.unlink_files(v, ps) for v, ps in
-                             zip(self.vols, self.files, strict=True) if ps], None)
+                run_streams(
+                    [
+                        wl.unlink_files(v, ps)
+                        for v, ps in zip(self.vols, self.files, strict=True)
+                        if ps
+                    ],
+                    None,
+                )
                 for d in self.dirs:
                     self.vol0.rmdir(d)
                 self.vol0.rmdir(self.root)
@@ -373,6 +432,7 @@ def _stat_once(vol: Volume, paths: list[str]) -> wl.Stream:
         for p in paths:
             vol.stat(p)
         return len(paths)
+
     return stream
 
 
@@ -384,4 +444,3 @@ def remove_tree(vol: Volume, path: str) -> None:
         else:
             vol.unlink(entry.path)
     vol.rmdir(path)
-

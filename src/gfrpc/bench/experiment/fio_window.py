@@ -17,8 +17,8 @@ from pathlib import Path
 
 from gfrpc.bench.experiment.meter import Reading, ServerMeter
 
-BARRIER_TIMEOUT_S = 60.0        # longest wait for the last fio job to finish its set-up
-SAMPLE_EVERY_S = 0.1            # server RSS / threads sampler period while fio runs
+BARRIER_TIMEOUT_S = 60.0  # longest wait for the last fio job to finish its set-up
+SAMPLE_EVERY_S = 0.1  # server RSS / threads sampler period while fio runs
 
 
 class PeakSampler:
@@ -30,8 +30,7 @@ class PeakSampler:
         self.rss_mb: float | None = None
         self.threads: int | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="fio-server-sampler",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="fio-server-sampler", daemon=True)
 
     def _sample(self) -> None:
         rss, threads = self.meter.rss_mb(), self.meter.threads()
@@ -85,8 +84,10 @@ class IoWindow:
         """fio options that hold each job at the barrier and mark its end of I/O."""
         q, go = shlex.quote(str(self.fifo)), shlex.quote(str(self.go))
         # fio appends "> JOB.prerun.txt 2>&1" to the command: tee keeps the FIFO write
-        return [f"--exec_prerun=echo pre | tee -a {q}; while [ ! -e {go} ]; do sleep 0.002; "
-                "done", f"--exec_postrun=echo post | tee -a {q}"]
+        return [
+            f"--exec_prerun=echo pre | tee -a {q}; while [ ! -e {go} ]; do sleep 0.002; done",
+            f"--exec_postrun=echo post | tee -a {q}",
+        ]
 
     def _open_gate(self) -> None:
         self.first = self.meter.reading()

@@ -51,19 +51,19 @@ def seq_write(vol: Volume, path: str, size: int, record: bytes) -> Stream:
     """Write a new file ``path`` of ``size`` bytes in ``len(record)``-byte write() calls of
     ``record`` (the last one shorter), then close it. Returns the bytes written."""
     tail = size % len(record)
-    return _transfer(vol, path, "wb", "write", size, record, memoryview(record)[:tail],
-                     "write to")
+    return _transfer(vol, path, "wb", "write", size, record, memoryview(record)[:tail], "write to")
 
 
 def seq_read(vol: Volume, path: str, size: int, record: int) -> Stream:
     """Read ``size`` bytes of ``path`` in ``record``-byte readinto() calls (into one buffer
     of this stream), then close it. Returns the bytes read; fewer than asked is an error."""
     buf = memoryview(bytearray(record))
-    return _transfer(vol, path, "rb", "readinto", size, buf, buf[:size % record], "read of")
+    return _transfer(vol, path, "rb", "readinto", size, buf, buf[: size % record], "read of")
 
 
-def _transfer(vol: Volume, path: str, mode: str, method: str, size: int, whole: Any,
-              last: Any, verb: str) -> Stream:
+def _transfer(
+    vol: Volume, path: str, mode: str, method: str, size: int, whole: Any, last: Any, verb: str
+) -> Stream:
     """Open ``path``, call ``method`` with ``whole`` for every full record and with ``last``
     for the short tail, each call timed and its count checked, then close it."""
     full, tail = _records(size, len(whole))

@@ -35,10 +35,22 @@ from typing import Any
 
 from gfrpc.errors import ConfigError
 
-__all__ = ["ENV_HOST_NS", "ENV_MARKER", "GLUSTERD_STATE_DIR", "IsolationError", "Overlay",
-           "default_ssl_dir", "enter_private_network", "in_private_namespace", "isolated_env",
-           "run_in_namespace", "run_isolated", "secure_access_overlay", "should_isolate",
-           "unshare_argv"]
+__all__ = [
+    "ENV_HOST_NS",
+    "ENV_MARKER",
+    "GLUSTERD_STATE_DIR",
+    "IsolationError",
+    "Overlay",
+    "default_ssl_dir",
+    "enter_private_network",
+    "in_private_namespace",
+    "isolated_env",
+    "run_in_namespace",
+    "run_isolated",
+    "secure_access_overlay",
+    "should_isolate",
+    "unshare_argv",
+]
 
 ENV_MARKER = "GFRPC_BENCH_ISOLATED"
 ENV_HOST_NS = "GFRPC_BENCH_HOST_NS"
@@ -54,6 +66,7 @@ class IsolationError(ConfigError):
 
 
 # -- who we are --------------------------------------------------------------------------------
+
 
 def _namespaces() -> str:
     """This process's mount and network namespace ids, e.g. ``mnt:[4026..] net:[4026..]``."""
@@ -85,12 +98,18 @@ def should_isolate(*, disabled: bool = False) -> bool:
     """Whether ``gfrpc bench`` should re-execute itself in a private namespace: root, Linux,
     ``unshare`` present and working, not already isolated, and not ``disabled``
     (``--no-isolate``)."""
-    return (not disabled and sys.platform.startswith("linux") and os.geteuid() == 0
-            and os.environ.get(ENV_MARKER) != "1" and shutil.which("unshare") is not None
-            and _unshare_works())
+    return (
+        not disabled
+        and sys.platform.startswith("linux")
+        and os.geteuid() == 0
+        and os.environ.get(ENV_MARKER) != "1"
+        and shutil.which("unshare") is not None
+        and _unshare_works()
+    )
 
 
 # -- starting the isolated child ------------------------------------------------------------------
+
 
 def unshare_argv(command: list[str]) -> list[str]:
     """``command`` wrapped in ``unshare --net --mount --propagation private --``."""
@@ -146,6 +165,7 @@ def run_isolated(argv: list[str]) -> int:
 
 # -- inside the namespace -------------------------------------------------------------------------
 
+
 def enter_private_network() -> None:
     """Bring ``lo`` up (SIOCSIFFLAGS); then 127.0.0.0/8 answers. A no-op when it is up."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -153,8 +173,9 @@ def enter_private_network() -> None:
         flags = struct.unpack_from("16sH", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
         if not flags & _IFF_UP:
             try:
-                fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo",
-                                                                   flags | _IFF_UP))
+                fcntl.ioctl(
+                    s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP)
+                )
             except OSError as e:
                 raise IsolationError(f"cannot bring the loopback interface up: {e}") from None
 
@@ -163,13 +184,19 @@ def default_ssl_dir() -> Path:
     """Where this GlusterFS build reads glusterfs.pem/.key/.ca when no option names them
     (Debian: /usr/lib/ssl; upstream: /etc/ssl): the path compiled into its socket
     transport."""
-    found = [p for pattern in ("lib/*/glusterfs/*/rpc-transport/socket.so",
-                               "lib64/glusterfs/*/rpc-transport/socket.so",
-                               "lib/glusterfs/*/rpc-transport/socket.so")
-             for p in sorted(Path("/usr").glob(pattern))]
+    found = [
+        p
+        for pattern in (
+            "lib/*/glusterfs/*/rpc-transport/socket.so",
+            "lib64/glusterfs/*/rpc-transport/socket.so",
+            "lib/glusterfs/*/rpc-transport/socket.so",
+        )
+        for p in sorted(Path("/usr").glob(pattern))
+    ]
     if not found:
-        raise IsolationError("GlusterFS's socket transport (rpc-transport/socket.so) is not "
-                             "installed")
+        raise IsolationError(
+            "GlusterFS's socket transport (rpc-transport/socket.so) is not installed"
+        )
     m = re.search(rb"(/[\w./-]+)/glusterfs\.pem\x00", found[0].read_bytes())
     if m is None:
         raise IsolationError(f"no default glusterfs.pem path in {found[0]}")
@@ -192,8 +219,9 @@ class Overlay:
 
 
 def _bind(source: Path, target: Path) -> None:
-    r = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True,
-                       text=True, timeout=15)
+    r = subprocess.run(
+        ["mount", "--bind", str(source), str(target)], capture_output=True, text=True, timeout=15
+    )
     if r.returncode != 0:
         raise IsolationError(f"mount --bind {source} {target}: {r.stderr.strip()}")
 
@@ -208,9 +236,11 @@ def secure_access_overlay(identity_dir: Path, scratch: Path) -> Overlay:
     certs) and copies of the other entries. Raises :class:`IsolationError` outside the
     private namespace: the host's view must never change."""
     if not in_private_namespace():
-        raise IsolationError("refusing to overlay /var/lib/glusterd and GlusterFS's TLS "
-                             "directory outside a private mount namespace (gfrpc bench "
-                             "isolation)")
+        raise IsolationError(
+            "refusing to overlay /var/lib/glusterd and GlusterFS's TLS "
+            "directory outside a private mount namespace (gfrpc bench "
+            "isolation)"
+        )
     ssl_dir = default_ssl_dir()
     for path in (GLUSTERD_STATE_DIR, ssl_dir):
         if not path.is_dir():

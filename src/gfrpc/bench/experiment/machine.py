@@ -35,8 +35,9 @@ def _run(argv: list[str] | tuple[str, ...]) -> str | None:
     if shutil.which(argv[0]) is None:
         return None
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True,
-                              timeout=_PROBE_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:

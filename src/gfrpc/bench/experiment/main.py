@@ -24,7 +24,8 @@ DEFAULT_RUN_SIZE = 16 * MiB
 FIO_SMALLFILE_NOTE = (
     "smallfile with fio: fio has no STAT or UNLINK loop over gfapi; its 'stat' phase opens "
     "each file (LOOKUP + OPEN), lstats it, reads its bytes and closes it, and it has no "
-    "'unlink' phase (so those rows have no reference)")
+    "'unlink' phase (so those rows have no reference)"
+)
 
 
 def _tls_modes(args: argparse.Namespace) -> list[bool]:
@@ -35,18 +36,32 @@ def _tls_modes(args: argparse.Namespace) -> list[bool]:
 
 
 def _is_default_run(args: argparse.Namespace) -> bool:
-    return not (args.compare or args.workload or args.client or args.server or args.poller
-                or args.event_threads or args.sweep_connections or args.target)
+    return not (
+        args.compare
+        or args.workload
+        or args.client
+        or args.server
+        or args.poller
+        or args.event_threads
+        or args.sweep_connections
+        or args.target
+    )
 
 
 def build_plan(args: argparse.Namespace) -> planning.Plan:
     """The cells this command line asks for (see gfrpc.bench.experiment.plan)."""
     default = _is_default_run(args)
     size = args.size or (DEFAULT_RUN_SIZE if default else 64 * MiB)
-    sizes = planning.Sizes(streams=args.streams, record_bytes=args.record, file_bytes=size,
-                           small_file_bytes=args.file_size, files_per_stream=args.files,
-                           ops_per_stream=args.stat_ops,
-                           stat_files_per_stream=args.stat_files, connections=args.connections)
+    sizes = planning.Sizes(
+        streams=args.streams,
+        record_bytes=args.record,
+        file_bytes=size,
+        small_file_bytes=args.file_size,
+        files_per_stream=args.files,
+        ops_per_stream=args.stat_ops,
+        stat_files_per_stream=args.stat_files,
+        connections=args.connections,
+    )
     tls = _tls_modes(args)
     if default:
         return planning.default_plan(sizes, tls)
@@ -56,10 +71,20 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
         plan = planning.Plan()
     else:
         clients = args.client or (["gfrpc"] if args.target else ["fio", "gfrpc"])
-        servers = (args.server or ["glusterfsd"])[:1] if args.target \
+        servers = (
+            (args.server or ["glusterfsd"])[:1]
+            if args.target
             else (args.server or ["glusterfsd", "gfrpc"])
-        plan = planning.product_plan(sizes, tls, args.workload or ["seq-write"], clients,
-                                     servers, args.poller or ["pool"], args.event_threads or [2])
+        )
+        plan = planning.product_plan(
+            sizes,
+            tls,
+            args.workload or ["seq-write"],
+            clients,
+            servers,
+            args.poller or ["pool"],
+            args.event_threads or [2],
+        )
     if args.sweep_connections:
         pollers = args.poller or ["single", "own-thread", "pool"]
         threads = (args.event_threads or [2])[0]
@@ -111,9 +136,13 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
         else:
             from .stage import Stage
 
-            stage = Stage(plan.specs, scratch_parent=Path(args.scratch) if args.scratch else None,
-                          store_bytes=_store_bytes(plan.cells), say=say,
-                          want_fio=any(c.client == "fio" for c in plan.cells))
+            stage = Stage(
+                plan.specs,
+                scratch_parent=Path(args.scratch) if args.scratch else None,
+                store_bytes=_store_bytes(plan.cells),
+                say=say,
+                want_fio=any(c.client == "fio" for c in plan.cells),
+            )
             scratch_root = None
         try:
             if stage is not None:
@@ -137,13 +166,15 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
                 return 1
             progress = Progress(len(pairs) * args.repeats, enabled=not args.quiet)
             with progress:
-                runs = run_plan(pairs, repeats=args.repeats, scratch=scratch, progress=progress,
-                                say=say)
+                runs = run_plan(
+                    pairs, repeats=args.repeats, scratch=scratch, progress=progress, say=say
+                )
         finally:
             if stage is not None:
                 stage.close()
             if scratch_root is not None:
                 import shutil
+
                 shutil.rmtree(scratch_root, ignore_errors=True)
     doc = document(machine_info(), runs, command=command, notes=notes)
     print(render_table(doc))
@@ -162,8 +193,9 @@ def _target(stage: Any, cell: Cell) -> Target | str:
         return " ".join(str(exc).split())
 
 
-def _external_pairs(args: argparse.Namespace,
-                    cells: list[Cell]) -> tuple[list[tuple[Cell, Target]], list[str]]:
+def _external_pairs(
+    args: argparse.Namespace, cells: list[Cell]
+) -> tuple[list[tuple[Cell, Target]], list[str]]:
     from .runner import fio_cannot
     from .stage import external_target
 
@@ -172,12 +204,15 @@ def _external_pairs(args: argparse.Namespace,
     for cell in cells:
         tls = cell.tls
         if tls and not args.tls_dir:
-            raise ConfigError("TLS rows against a gluster:// target need --tls-dir DIR "
-                              "(or --tls off)")
+            raise ConfigError(
+                "TLS rows against a gluster:// target need --tls-dir DIR (or --tls off)"
+            )
         spec = ServerSpec(kind, tls, None if kind == "glusterfsd" else "pool", 2)
-        target = external_target(args.target, tls_dir=Path(args.tls_dir) if tls else None,
-                                 mgmt_tls_dir=Path(args.tls_dir) if args.mgmt_tls
-                                 and args.tls_dir else None)
+        target = external_target(
+            args.target,
+            tls_dir=Path(args.tls_dir) if tls else None,
+            mgmt_tls_dir=Path(args.tls_dir) if args.mgmt_tls and args.tls_dir else None,
+        )
         target.spec = spec
         cell = cell.with_(server=spec)
         why = fio_cannot(cell, target) if cell.client == "fio" else None

@@ -18,10 +18,10 @@ from gfrpc.bench.transport import proc_cpu
 
 @dataclass(frozen=True)
 class Reading:
-    at: float                 # time.perf_counter()
+    at: float  # time.perf_counter()
     server_cpu_s: float | None
-    client_cpu_s: float       # this process, all threads (gfrpc's client runs here)
-    children_cpu_s: float     # waited-for children (fio runs there)
+    client_cpu_s: float  # this process, all threads (gfrpc's client runs here)
+    children_cpu_s: float  # waited-for children (fio runs there)
 
 
 def _children_cpu() -> float:
@@ -73,7 +73,14 @@ class ServerMeter:
 
 def cpu_between(a: Reading, b: Reading) -> tuple[float, float | None, float, float]:
     """(wall seconds, server CPU-s or None, this process's CPU-s, children's CPU-s)."""
-    server = None if a.server_cpu_s is None or b.server_cpu_s is None \
+    server = (
+        None
+        if a.server_cpu_s is None or b.server_cpu_s is None
         else b.server_cpu_s - a.server_cpu_s
-    return (b.at - a.at, server, b.client_cpu_s - a.client_cpu_s,
-            b.children_cpu_s - a.children_cpu_s)
+    )
+    return (
+        b.at - a.at,
+        server,
+        b.client_cpu_s - a.client_cpu_s,
+        b.children_cpu_s - a.children_cpu_s,
+    )

@@ -18,10 +18,10 @@ from typing import Any
 
 WORKLOADS = ("seq-write", "seq-read", "smallfile", "stat")
 SMALLFILE_PHASES = ("create", "stat", "unlink")
-CLIENTS = ("fio", "gfrpc")        # fio: fio --ioengine=gfapi (libgfapi, C); gfrpc: gfrpc.client
+CLIENTS = ("fio", "gfrpc")  # fio: fio --ioengine=gfapi (libgfapi, C); gfrpc: gfrpc.client
 SERVERS = ("glusterfsd", "gfrpc")  # the real brick; the gfrpc brick
 CONNECTIONS = ("per-stream", "shared")
-MB = 1_000_000                     # MB/s in the report is 10^6 bytes per second
+MB = 1_000_000  # MB/s in the report is 10^6 bytes per second
 MiB = 1 << 20
 
 
@@ -30,7 +30,7 @@ class ServerSpec:
     """One server configuration. ``poller`` is None for glusterfsd; ``event_threads`` is the
     gfrpc brick's ``--event-threads`` or glusterfsd's ``server.event-threads``."""
 
-    kind: str                # "gfrpc" or "glusterfsd"
+    kind: str  # "gfrpc" or "glusterfsd"
     tls: bool
     poller: str | None = None
     event_threads: int = 2
@@ -39,8 +39,11 @@ class ServerSpec:
     def label(self) -> str:
         if self.kind == "glusterfsd":
             return f"glusterfsd x{self.event_threads}"
-        return f"gfrpc {self.poller} x{self.event_threads}" if self.poller == "pool" \
+        return (
+            f"gfrpc {self.poller} x{self.event_threads}"
+            if self.poller == "pool"
             else f"gfrpc {self.poller}"
+        )
 
 
 @dataclass(frozen=True)

@@ -60,29 +60,42 @@ class Plan:
 def _cell(workload: str, client: str, spec: ServerSpec, sizes: Sizes) -> Cell:
     small = workload in ("smallfile", "stat")
     files = sizes.stat_files_per_stream if workload == "stat" else sizes.files_per_stream
-    return Cell(workload=workload, client=client, server=spec, streams=sizes.streams,
-                record_bytes=sizes.small_file_bytes if small else sizes.record_bytes,
-                file_bytes=sizes.small_file_bytes if small else sizes.file_bytes,
-                connections=sizes.connections, files_per_stream=files,
-                ops_per_stream=sizes.ops_per_stream)
+    return Cell(
+        workload=workload,
+        client=client,
+        server=spec,
+        streams=sizes.streams,
+        record_bytes=sizes.small_file_bytes if small else sizes.record_bytes,
+        file_bytes=sizes.small_file_bytes if small else sizes.file_bytes,
+        connections=sizes.connections,
+        files_per_stream=files,
+        ops_per_stream=sizes.ops_per_stream,
+    )
 
 
 def _order(cell: Cell) -> tuple[int, int, int, int, str, int]:
     from .model import WORKLOADS
-    return (WORKLOADS.index(cell.workload), int(cell.tls), 0 if cell.client == "fio" else 1,
-            0 if cell.server.kind == "glusterfsd" else 1, cell.server.poller or "",
-            cell.server.event_threads)
+
+    return (
+        WORKLOADS.index(cell.workload),
+        int(cell.tls),
+        0 if cell.client == "fio" else 1,
+        0 if cell.server.kind == "glusterfsd" else 1,
+        cell.server.poller or "",
+        cell.server.event_threads,
+    )
 
 
-def server_specs(servers: list[str], pollers: list[str], threads: list[int],
-                 tls: bool) -> list[ServerSpec]:
+def server_specs(
+    servers: list[str], pollers: list[str], threads: list[int], tls: bool
+) -> list[ServerSpec]:
     """Every server configuration the options name, for one TLS setting."""
     specs: list[ServerSpec] = []
     if "glusterfsd" in servers:
         specs += [ServerSpec("glusterfsd", tls, None, n) for n in threads]
     if "gfrpc" in servers:
         for poller in pollers:
-            for n in (threads if poller == "pool" else threads[:1]):
+            for n in threads if poller == "pool" else threads[:1]:
                 specs.append(ServerSpec("gfrpc", tls, poller, n if poller == "pool" else 1))
     return specs
 
@@ -94,11 +107,12 @@ def default_plan(sizes: Sizes, tls_modes: list[bool]) -> Plan:
         real = ServerSpec("glusterfsd", tls, None, 2)
         pool = ServerSpec("gfrpc", tls, "pool", 2)
         for client in ("fio", "gfrpc"):
-            plan.cells += [_cell("seq-write", client, real, sizes),
-                           _cell("seq-write", client, pool, sizes)]
+            plan.cells += [
+                _cell("seq-write", client, real, sizes),
+                _cell("seq-write", client, pool, sizes),
+            ]
         for poller in ("single", "own-thread"):
-            plan.cells.append(_cell("seq-write", "fio", ServerSpec("gfrpc", tls, poller, 1),
-                                    sizes))
+            plan.cells.append(_cell("seq-write", "fio", ServerSpec("gfrpc", tls, poller, 1), sizes))
     plan.cells.sort(key=_order)
     return plan
 
@@ -116,8 +130,15 @@ def compare_plan(sizes: Sizes, tls_modes: list[bool], workloads: list[str] | Non
     return plan
 
 
-def product_plan(sizes: Sizes, tls_modes: list[bool], workloads: list[str], clients: list[str],
-                 servers: list[str], pollers: list[str], threads: list[int]) -> Plan:
+def product_plan(
+    sizes: Sizes,
+    tls_modes: list[bool],
+    workloads: list[str],
+    clients: list[str],
+    servers: list[str],
+    pollers: list[str],
+    threads: list[int],
+) -> Plan:
     """Every combination of the options given."""
     plan = Plan()
     for tls in tls_modes:
@@ -128,8 +149,13 @@ def product_plan(sizes: Sizes, tls_modes: list[bool], workloads: list[str], clie
     return plan
 
 
-def sweep_cells(counts: list[int], pollers: list[str], tls_modes: list[bool], sizes: Sizes,
-                event_threads: int = 2) -> list[Cell]:
+def sweep_cells(
+    counts: list[int],
+    pollers: list[str],
+    tls_modes: list[bool],
+    sizes: Sizes,
+    event_threads: int = 2,
+) -> list[Cell]:
     """seq-write points of gfrpc's client into the gfrpc brick, one connection per stream.
 
     The total written is ``--streams`` x ``--size`` split over the connections, but every
@@ -141,9 +167,17 @@ def sweep_cells(counts: list[int], pollers: list[str], tls_modes: list[bool], si
         for poller in pollers:
             spec = ServerSpec("gfrpc", tls, poller, event_threads if poller == "pool" else 1)
             for n in counts:
-                per = max(SWEEP_MIN_RECORDS, total // n // sizes.record_bytes) \
-                    * sizes.record_bytes
-                cells.append(Cell(workload="seq-write", client="gfrpc", server=spec, streams=n,
-                                  record_bytes=sizes.record_bytes, file_bytes=per,
-                                  connections="per-stream", connection_count=n))
+                per = max(SWEEP_MIN_RECORDS, total // n // sizes.record_bytes) * sizes.record_bytes
+                cells.append(
+                    Cell(
+                        workload="seq-write",
+                        client="gfrpc",
+                        server=spec,
+                        streams=n,
+                        record_bytes=sizes.record_bytes,
+                        file_bytes=per,
+                        connections="per-stream",
+                        connection_count=n,
+                    )
+                )
     return cells

@@ -28,10 +28,13 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
-        raise ConfigError("--plot needs matplotlib, which comes with gfrpc's bench extra: "
-                          "pip install 'gfrpc[bench]'") from exc
+        raise ConfigError(
+            "--plot needs matplotlib, which comes with gfrpc's bench extra: "
+            "pip install 'gfrpc[bench]'"
+        ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -49,16 +52,28 @@ def _bar_panel(ax: Any, title: str, rows: list[dict[str, Any]]) -> None:
         for r in part:
             ref = is_reference(r)
             value = r["value"] or 0.0
-            ax.bar(x, value, width=0.8, color=REFERENCE_COLOUR if ref else COLOURS.get(
-                r["client"], "#999999"), hatch="//" if ref else None, edgecolor="white")
+            ax.bar(
+                x,
+                value,
+                width=0.8,
+                color=REFERENCE_COLOUR if ref else COLOURS.get(r["client"], "#999999"),
+                hatch="//" if ref else None,
+                edgecolor="white",
+            )
             runs = [v for v in r["runs"] if v is not None]
             ax.plot([x] * len(runs), runs, "k.", markersize=3)
             busy = r["server_busy_cores"]
             top = max([value] + runs)
-            ax.annotate(f"{num(busy)} c" if busy is not None else "- c", (x, top),
-                        textcoords="offset points", xytext=(0, 3), ha="center",
-                        va="bottom", fontsize=6 if crowded else 7,
-                        rotation=90 if crowded else 0)
+            ax.annotate(
+                f"{num(busy)} c" if busy is not None else "- c",
+                (x, top),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                va="bottom",
+                fontsize=6 if crowded else 7,
+                rotation=90 if crowded else 0,
+            )
             xs.append(x)
             labels.append(row_label(r, arrow="→"))
             x += 1.0
@@ -71,8 +86,16 @@ def _bar_panel(ax: Any, title: str, rows: list[dict[str, Any]]) -> None:
     ax.set_xlim(-0.7, max(x - 0.8 - 0.3, 3.5))
     ax.margins(y=0.15)
     for mid, text in group_mid:
-        ax.text(mid, 1.0, text, transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                fontsize=8, fontweight="bold")
+        ax.text(
+            mid,
+            1.0,
+            text,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            fontweight="bold",
+        )
 
 
 def _sweep_panel(ax: Any, rows: list[dict[str, Any]]) -> None:
@@ -113,16 +136,31 @@ def plot(doc: dict[str, Any], path: Path) -> None:
     for ax in flat[n:]:
         ax.axis("off")
     from matplotlib.patches import Patch
-    fig.legend(handles=[
-        Patch(facecolor=REFERENCE_COLOUR, hatch="//", edgecolor="white",
-              label="fio → glusterfsd (reference)"),
-        Patch(facecolor=COLOURS["fio"], label="fio client"),
-        Patch(facecolor=COLOURS["gfrpc"], label="gfrpc client")],
-        loc="upper right", fontsize=8, ncol=3)
+
+    fig.legend(
+        handles=[
+            Patch(
+                facecolor=REFERENCE_COLOUR,
+                hatch="//",
+                edgecolor="white",
+                label="fio → glusterfsd (reference)",
+            ),
+            Patch(facecolor=COLOURS["fio"], label="fio client"),
+            Patch(facecolor=COLOURS["gfrpc"], label="gfrpc client"),
+        ],
+        loc="upper right",
+        fontsize=8,
+        ncol=3,
+    )
     m = doc["machine"]
-    fig.suptitle(f"gfrpc bench, {m.get('date') or '?'}: {m.get('cpu_model') or '?'}, "
-                 f"{m.get('cores') or '?'} cores, {m.get('kernel') or '?'}; numbers over bars: "
-                 "server busy cores", fontsize=10, x=0.02, ha="left")
+    fig.suptitle(
+        f"gfrpc bench, {m.get('date') or '?'}: {m.get('cpu_model') or '?'}, "
+        f"{m.get('cores') or '?'} cores, {m.get('kernel') or '?'}; numbers over bars: "
+        "server busy cores",
+        fontsize=10,
+        x=0.02,
+        ha="left",
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     try:
         fig.savefig(path, format="png", dpi=110)

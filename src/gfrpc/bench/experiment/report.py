@@ -78,13 +78,17 @@ def _busy(cpu: float | None, s: Sample) -> float | None:
 
 
 def _per_gb(s: Sample) -> float | None:
-    return None if s.server_cpu_s is None or s.bytes_total <= 0 \
+    return (
+        None
+        if s.server_cpu_s is None or s.bytes_total <= 0
         else s.server_cpu_s / (s.bytes_total / GB)
+    )
 
 
 def _us_per_op(s: Sample) -> float | None:
-    return None if s.server_cpu_s is None or s.ops_total <= 0 \
-        else s.server_cpu_s * 1e6 / s.ops_total
+    return (
+        None if s.server_cpu_s is None or s.ops_total <= 0 else s.server_cpu_s * 1e6 / s.ops_total
+    )
 
 
 def _latency(samples: list[Sample | None]) -> dict[str, float | None] | None:
@@ -134,7 +138,9 @@ def _row(cell: Cell, phase: str | None, samples: list[Sample | None]) -> dict[st
 
 def is_reference(row: dict[str, Any]) -> bool:
     """fio -> glusterfsd, outside the sweep."""
-    return row["client"] == "fio" and row["server"] == "glusterfsd" and "connection_count" not in row
+    return (
+        row["client"] == "fio" and row["server"] == "glusterfsd" and "connection_count" not in row
+    )
 
 
 def group_key(row: dict[str, Any]) -> tuple[str, str | None, bool]:
@@ -155,15 +161,27 @@ def _pick_reference(row: dict[str, Any], refs: list[dict[str, Any]]) -> dict[str
 
 def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
     wl = WORKLOADS.index(row["workload"]) if row["workload"] in WORKLOADS else len(WORKLOADS)
-    ph = -1 if row["phase"] is None else (SMALLFILE_PHASES.index(row["phase"])
-                                          if row["phase"] in SMALLFILE_PHASES else 99)
+    ph = (
+        -1
+        if row["phase"] is None
+        else (SMALLFILE_PHASES.index(row["phase"]) if row["phase"] in SMALLFILE_PHASES else 99)
+    )
     sweep = row.get("connection_count")
-    return (sweep is not None, sweep or 0, wl, row["workload"], ph, row["tls"],
-            not is_reference(row),
-            CLIENTS.index(row["client"]) if row["client"] in CLIENTS else 9,
-            SERVERS.index(row["server"]) if row["server"] in SERVERS else 9,
-            row["connections"], POLLER_ORDER.get(row["poller"], 9), row["poller"] or "",
-            row["event_threads"])
+    return (
+        sweep is not None,
+        sweep or 0,
+        wl,
+        row["workload"],
+        ph,
+        row["tls"],
+        not is_reference(row),
+        CLIENTS.index(row["client"]) if row["client"] in CLIENTS else 9,
+        SERVERS.index(row["server"]) if row["server"] in SERVERS else 9,
+        row["connections"],
+        POLLER_ORDER.get(row["poller"], 9),
+        row["poller"] or "",
+        row["event_threads"],
+    )
 
 
 def results(runs: list[Run]) -> list[dict[str, Any]]:
@@ -179,11 +197,15 @@ def results(runs: list[Run]) -> list[dict[str, Any]]:
             for s in run.samples:
                 if s.phase not in phases:
                     phases.append(s.phase)
-        if not phases:           # every run failed: still one row (per phase), value null
+        if not phases:  # every run failed: still one row (per phase), value null
             phases = list(SMALLFILE_PHASES) if cell.workload == "smallfile" else [None]
         for phase in phases:
-            samples = [next((s for s in run.samples if s.phase == phase), None)
-                       if run.error is None else None for run in cell_runs]
+            samples = [
+                next((s for s in run.samples if s.phase == phase), None)
+                if run.error is None
+                else None
+                for run in cell_runs
+            ]
             rows.append(_row(cell, phase, samples))
     refs: dict[tuple[str, str | None, bool], list[dict[str, Any]]] = {}
     for row in rows:
@@ -223,8 +245,9 @@ def failure_notes(runs: list[Run]) -> list[str]:
     return out
 
 
-def document(machine: dict[str, Any], runs: list[Run], *, command: str,
-             notes: list[str]) -> dict[str, Any]:
+def document(
+    machine: dict[str, Any], runs: list[Run], *, command: str, notes: list[str]
+) -> dict[str, Any]:
     """The ``--json`` document: schema, command, machine, results, notes (+ failed runs)."""
     return {
         "schema": SCHEMA,
@@ -248,10 +271,14 @@ def load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read bench results {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
         raise ConfigError(f"{path} is not JSON: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("machine"), dict) \
-            or not isinstance(doc.get("results"), list):
-        raise ConfigError(f"{path} is not a gfrpc bench --json file "
-                          "(needs top-level 'machine' and 'results')")
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("machine"), dict)
+        or not isinstance(doc.get("results"), list)
+    ):
+        raise ConfigError(
+            f"{path} is not a gfrpc bench --json file (needs top-level 'machine' and 'results')"
+        )
     doc.setdefault("notes", [])
     doc.setdefault("command", None)
     return doc

@@ -42,8 +42,10 @@ def run_id(cell: Cell, repeat: int) -> str:
     """A short name, unique per run, used for paths on the volume."""
     srv = "gd" if cell.server.kind == "glusterfsd" else (cell.server.poller or "g")[:4]
     n = cell.connection_count or cell.streams
-    return (f"b{repeat}-{cell.workload[:5]}-{cell.client[:3]}-{srv}{cell.server.event_threads}-"
-            f"{'t' if cell.tls else 'p'}-{n}-{cell.connections[:2]}-{RUN_TOKEN}")
+    return (
+        f"b{repeat}-{cell.workload[:5]}-{cell.client[:3]}-{srv}{cell.server.event_threads}-"
+        f"{'t' if cell.tls else 'p'}-{n}-{cell.connections[:2]}-{RUN_TOKEN}"
+    )
 
 
 class Progress:
@@ -62,9 +64,14 @@ class Progress:
                     TimeElapsedColumn,
                 )
                 from rich.progress import Progress as RichProgress
-                self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(),
-                                          MofNCompleteColumn(), TimeElapsedColumn(),
-                                          transient=True)
+
+                self._rich = RichProgress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    transient=True,
+                )
 
     def __enter__(self) -> Progress:
         if self._rich is not None:
@@ -108,8 +115,9 @@ def fio_cannot(cell: Cell, target: Target) -> str | None:
     return None
 
 
-def runnable(cells: list[Cell], targets: Callable[[Cell], Target | str],
-             fio_missing: str | None) -> tuple[list[tuple[Cell, Target]], list[str]]:
+def runnable(
+    cells: list[Cell], targets: Callable[[Cell], Target | str], fio_missing: str | None
+) -> tuple[list[tuple[Cell, Target]], list[str]]:
     """The cells that can run, each with its target, and one note per reason a cell cannot."""
     keep: list[tuple[Cell, Target]] = []
     reasons: dict[str, int] = {}
@@ -132,8 +140,14 @@ def runnable(cells: list[Cell], targets: Callable[[Cell], Target | str],
 MAX_FIO_TEARING_DOWN = 2  # fio processes left to finish glfs_fini while other rows run
 
 
-def run_plan(pairs: list[tuple[Cell, Target]], *, repeats: int, scratch: Path,
-             progress: Progress, say: Callable[[str], None]) -> list[Run]:
+def run_plan(
+    pairs: list[tuple[Cell, Target]],
+    *,
+    repeats: int,
+    scratch: Path,
+    progress: Progress,
+    say: Callable[[str], None],
+) -> list[Run]:
     """Every (cell, target) ``repeats`` times, interleaved; one Run per cell and repeat.
 
     fio's gfapi spends ~8 s in ``glfs_fini`` after its last I/O, waiting. A fio cell returns
@@ -149,14 +163,15 @@ def run_plan(pairs: list[tuple[Cell, Target]], *, repeats: int, scratch: Path,
     pending: list[tuple[int, FioCell, str]] = []
 
     def settle(block: bool) -> None:
-        while pending and (block or pending[0][1].done()
-                           or len(pending) > MAX_FIO_TEARING_DOWN):
+        while pending and (block or pending[0][1].done() or len(pending) > MAX_FIO_TEARING_DOWN):
             index, fio, label = pending.pop(0)
             run = runs[index]
             try:
                 run.samples = fio.finish()
-                say(f"[{run.repeat + 1}/{repeats}] {label}: "
-                    f"{'  '.join(_brief(run.cell, x) for x in run.samples)}")
+                say(
+                    f"[{run.repeat + 1}/{repeats}] {label}: "
+                    f"{'  '.join(_brief(run.cell, x) for x in run.samples)}"
+                )
             except (GfrpcError, OSError, RuntimeError, ValueError) as exc:
                 run.error = " ".join(str(exc).split())[:300] or type(exc).__name__
                 say(f"[{run.repeat + 1}/{repeats}] {label}: FAILED: {run.error}")
@@ -175,8 +190,13 @@ def run_plan(pairs: list[tuple[Cell, Target]], *, repeats: int, scratch: Path,
                 runs.append(run)
                 try:
                     if cell.client == "fio":
-                        pending.append((len(runs) - 1, start_fio(cell, target, meter, tag=tag,
-                                                                 scratch=scratch), label))
+                        pending.append(
+                            (
+                                len(runs) - 1,
+                                start_fio(cell, target, meter, tag=tag, scratch=scratch),
+                                label,
+                            )
+                        )
                     else:
                         run.samples = run_gfrpc(cell, target, meter, tag=tag, poller=poller)
                         summary = "  ".join(_brief(cell, x) for x in run.samples)

@@ -91,23 +91,31 @@ class Stage:
     """The servers for ``specs`` (see the module docstring). Use as a context manager, or
     ``start()`` ... ``close()``."""
 
-    def __init__(self, specs: list[ServerSpec], *, scratch_parent: Path | None = None,
-                 store_bytes: int = 2 << 30, say: Callable[[str], None] = lambda m: None,
-                 want_fio: bool = True, isolated: bool | None = None,
-                 use_port_24007: bool | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[ServerSpec],
+        *,
+        scratch_parent: Path | None = None,
+        store_bytes: int = 2 << 30,
+        say: Callable[[str], None] = lambda m: None,
+        want_fio: bool = True,
+        isolated: bool | None = None,
+        use_port_24007: bool | None = None,
+    ) -> None:
         self.specs = list(dict.fromkeys(specs))
         self.scratch_parent = scratch_parent
         self.store_bytes = store_bytes
         self.say = say
         self.want_fio = want_fio
         self.isolated = in_private_namespace() if isolated is None else isolated
-        self.port_24007 = (self.isolated or os.geteuid() == 0) if use_port_24007 is None \
-            else use_port_24007
+        self.port_24007 = (
+            (self.isolated or os.geteuid() == 0) if use_port_24007 is None else use_port_24007
+        )
         self.glusterfsd_missing: str | None = None
         self.fio_missing: str | None = None
         self.gfrpc_missing: str | None = None
-        self.notes: list[str] = []      # one line each, for the user
-        self.details: list[str] = []    # multi-line diagnostics (log tails), for --verbose
+        self.notes: list[str] = []  # one line each, for the user
+        self.details: list[str] = []  # multi-line diagnostics (log tails), for --verbose
         self.scratch: Path | None = None
         self.material: rg.TLSMaterial | None = None
         self.secure_access = False
@@ -144,26 +152,34 @@ class Stage:
         gfrpc_specs = [s for s in self.specs if s.kind == "gfrpc"]
         gluster_specs = [s for s in self.specs if s.kind == "glusterfsd"]
         root = os.geteuid() == 0
-        self.gfrpc_missing = None if root else \
-            "needs root: the gfrpc brick keeps GlusterFS's trusted.* xattrs"
+        self.gfrpc_missing = (
+            None if root else "needs root: the gfrpc brick keeps GlusterFS's trusted.* xattrs"
+        )
         self.glusterfsd_missing = gluster_missing(self.port_24007) if gluster_specs else None
         self.fio_missing = fio_missing(self.port_24007) if self.want_fio else "not wanted"
         self.scratch = self._make_scratch()
         if any(s.tls for s in self.specs):
             self.say("making throwaway TLS material")
             self.material = rg.make_tls_material(self.scratch / "tls")
-        if self.isolated and self.material is not None and (
-                self.fio_missing is None or (gluster_specs and self.glusterfsd_missing is None)):
+        if (
+            self.isolated
+            and self.material is not None
+            and (self.fio_missing is None or (gluster_specs and self.glusterfsd_missing is None))
+        ):
             try:
                 self._overlay = secure_access_overlay(self.material.client.dir, self.scratch)
                 self.secure_access = True
-                self.notes.append("management TLS on (secure-access in a private mount "
-                                  "namespace) for the whole run")
+                self.notes.append(
+                    "management TLS on (secure-access in a private mount "
+                    "namespace) for the whole run"
+                )
             except (IsolationError, OSError) as e:
                 self.notes.append(f"no management TLS: {e}; fio cannot run the TLS rows")
         elif self.material is not None and self.fio_missing is None:
-            self.notes.append("fio cannot run the TLS rows outside the private namespace "
-                              "(GlusterFS takes its TLS identity from fixed paths)")
+            self.notes.append(
+                "fio cannot run the TLS rows outside the private namespace "
+                "(GlusterFS takes its TLS identity from fixed paths)"
+            )
         layout = self._gfrpc_layout()
         if gfrpc_specs and self.gfrpc_missing is None:
             self.say(f"starting {len(gfrpc_specs)} gfrpc brick(s) and their mgmtd")
@@ -171,9 +187,13 @@ class Stage:
         if gluster_specs and self.glusterfsd_missing is None:
             self.say("starting a private glusterd and its volumes")
             try:
-                volumes = start_glusterd_volumes(gluster_specs, self.scratch, self.material,
-                                                 secure_access=self.secure_access,
-                                                 started=self._glusterds)
+                volumes = start_glusterd_volumes(
+                    gluster_specs,
+                    self.scratch,
+                    self.material,
+                    secure_access=self.secure_access,
+                    started=self._glusterds,
+                )
             except (rg.GlusterUnavailable, rg.GlusterError) as e:
                 self.glusterfsd_missing = f"glusterd did not come up: {_first_line(str(e))}"
                 self.details.append(f"glusterd: {e}")
@@ -181,7 +201,8 @@ class Stage:
             else:
                 for spec in gluster_specs:
                     self._targets[spec] = self._gluster_target(
-                        spec, volumes[(spec.tls, spec.event_threads)])
+                        spec, volumes[(spec.tls, spec.event_threads)]
+                    )
         if self._gfrpc.bricks:
             finish_gfrpc_servers(layout, self._gfrpc)
             for spec in self._gfrpc.bricks:
@@ -197,8 +218,12 @@ class Stage:
         held: list[int] = []
         restore = self._hold_signals(held)
         errors: list[BaseException] = []
-        steps: list[Callable[[], None]] = [self._gfrpc.stop, self._stop_glusterds,
-                                           self._remove_overlay, self._remove_scratch]
+        steps: list[Callable[[], None]] = [
+            self._gfrpc.stop,
+            self._stop_glusterds,
+            self._remove_overlay,
+            self._remove_scratch,
+        ]
         try:
             for step in steps:
                 try:
@@ -260,8 +285,9 @@ class Stage:
         if found is not None:
             return found
         why = {"gfrpc": self.gfrpc_missing, "glusterfsd": self.glusterfsd_missing}.get(spec.kind)
-        raise TargetUnavailable(f"{spec.label}{' TLS' * spec.tls}: "
-                                f"{why or 'not started by this stage'}")
+        raise TargetUnavailable(
+            f"{spec.label}{' TLS' * spec.tls}: {why or 'not started by this stage'}"
+        )
 
     def _client_dirs(self, tls: bool) -> tuple[Path | None, Path | None]:
         client = self.material.client.dir if self.material is not None else None
@@ -274,23 +300,37 @@ class Stage:
 
     def _gluster_target(self, spec: ServerSpec, vol: rg.GlusterVolume) -> Target:
         tls_dir, mgmt_dir = self._client_dirs(spec.tls)
-        return Target(spec=spec, volname=vol.name, url=f"gluster://{GLUSTERD_HOST}/{vol.name}",
-                      fio_host=self._fio_host(GLUSTERD_HOST, spec.tls), tls_dir=tls_dir,
-                      mgmt_tls_dir=mgmt_dir, brick=("127.0.0.1", vol.port, str(vol.brick_path)),
-                      server_pids=[vol.pid])
+        return Target(
+            spec=spec,
+            volname=vol.name,
+            url=f"gluster://{GLUSTERD_HOST}/{vol.name}",
+            fio_host=self._fio_host(GLUSTERD_HOST, spec.tls),
+            tls_dir=tls_dir,
+            mgmt_tls_dir=mgmt_dir,
+            brick=("127.0.0.1", vol.port, str(vol.brick_path)),
+            server_pids=[vol.pid],
+        )
 
     def _gfrpc_target(self, spec: ServerSpec, layout: GfrpcLayout) -> Target:
         tls_dir, mgmt_dir = self._client_dirs(spec.tls)
         host, name = layout.mgmt_hosts[spec.tls], self._gfrpc.volumes[spec]
         port = self._gfrpc.mgmtds[spec.tls].port
-        url = f"gluster://{host}/{name}" if port == DEFAULT_PORT else \
-            f"gluster://{host}:{port}/{name}"
+        url = (
+            f"gluster://{host}/{name}"
+            if port == DEFAULT_PORT
+            else f"gluster://{host}:{port}/{name}"
+        )
         brick = self._gfrpc.bricks[spec]
-        return Target(spec=spec, volname=name, url=url,
-                      fio_host=self._fio_host(host, spec.tls) if port == DEFAULT_PORT else None,
-                      tls_dir=tls_dir, mgmt_tls_dir=mgmt_dir,
-                      brick=(host, brick.port, str(self._gfrpc.dirs[spec])),
-                      server_pids=[brick.pid])
+        return Target(
+            spec=spec,
+            volname=name,
+            url=url,
+            fio_host=self._fio_host(host, spec.tls) if port == DEFAULT_PORT else None,
+            tls_dir=tls_dir,
+            mgmt_tls_dir=mgmt_dir,
+            brick=(host, brick.port, str(self._gfrpc.dirs[spec])),
+            server_pids=[brick.pid],
+        )
 
     # -- pieces ----------------------------------------------------------------------------------
     def _gfrpc_layout(self) -> GfrpcLayout:
@@ -299,20 +339,24 @@ class Stage:
         for io_tls, host in ISOLATED_MGMT_HOSTS.items():
             if self.isolated or self.port_24007 and _bindable(host, DEFAULT_PORT):
                 hosts[io_tls], ports[io_tls] = host, DEFAULT_PORT
-            elif self.port_24007 and any(s.kind == "gfrpc" and s.tls == io_tls
-                                         for s in self.specs):
-                self.notes.append(f"{host}:{DEFAULT_PORT} is taken: gfrpc's "
-                                  f"{'TLS' if io_tls else 'plain'} volumes are served on a "
-                                  "free port, out of fio's reach")
+            elif self.port_24007 and any(s.kind == "gfrpc" and s.tls == io_tls for s in self.specs):
+                self.notes.append(
+                    f"{host}:{DEFAULT_PORT} is taken: gfrpc's "
+                    f"{'TLS' if io_tls else 'plain'} volumes are served on a "
+                    "free port, out of fio's reach"
+                )
         return GfrpcLayout(hosts, ports, server, self.secure_access)
 
     def _make_scratch(self) -> Path:
         size = self.store_bytes + max(HEADROOM, self.store_bytes // 4)
         if self.isolated and os.geteuid() == 0:
             d = Path(tempfile.mkdtemp(prefix="gfrpc-bench-", dir=self.scratch_parent))
-            r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
-                                "gfrpc-bench", str(d)], capture_output=True, text=True,
-                               timeout=15)
+            r = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "gfrpc-bench", str(d)],
+                capture_output=True,
+                text=True,
+                timeout=15,
+            )
             if r.returncode == 0:
                 self._tmpfs = True
                 self.notes.append(f"scratch: a private tmpfs of {size >> 20} MiB at {d}")
@@ -323,8 +367,13 @@ class Stage:
         if parent is None and Path("/dev/shm").is_dir():
             parent = Path("/dev/shm")
         d = Path(tempfile.mkdtemp(prefix="gfrpc-bench-", dir=parent))
-        kind = "tmpfs" if parent == Path("/dev/shm") else "the temp dir, may be a disk" \
-            if parent is None else "given by the caller"
+        kind = (
+            "tmpfs"
+            if parent == Path("/dev/shm")
+            else "the temp dir, may be a disk"
+            if parent is None
+            else "given by the caller"
+        )
         self.notes.append(f"scratch: {d} ({kind})")
         return d
 
@@ -342,6 +391,7 @@ class Stage:
         if threading.current_thread() is not threading.main_thread():
             return
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
             def on_term(signum: int, frame: FrameType | None) -> None:
                 raise SystemExit(128 + signum)
 
@@ -373,13 +423,20 @@ def _raise_nofile_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def external_target(url: str, *, tls_dir: Path | None, mgmt_tls_dir: Path | None,
-                    spec: ServerSpec | None = None) -> Target:
+def external_target(
+    url: str, *, tls_dir: Path | None, mgmt_tls_dir: Path | None, spec: ServerSpec | None = None
+) -> Target:
     """A volume we did not start (``gfrpc bench gluster://HOST[:PORT]/VOL``): fio can reach
     it only on port 24007 (gfapi has no port option), and its server pids are unknown.
     ``spec`` defaults to a glusterfsd spec with ``tls = tls_dir is not None``."""
     u = parse_url(url)
     spec = spec or ServerSpec(kind="glusterfsd", tls=tls_dir is not None)
-    return Target(spec=spec, volname=u.volume, url=url,
-                  fio_host=u.host if u.port == DEFAULT_PORT else None, tls_dir=tls_dir,
-                  mgmt_tls_dir=mgmt_tls_dir, server_pids=[])
+    return Target(
+        spec=spec,
+        volname=u.volume,
+        url=url,
+        fio_host=u.host if u.port == DEFAULT_PORT else None,
+        tls_dir=tls_dir,
+        mgmt_tls_dir=mgmt_tls_dir,
+        server_pids=[],
+    )

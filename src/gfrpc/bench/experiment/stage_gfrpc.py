@@ -3,8 +3,9 @@
 Theory of operation. Every server is ``python -m gfrpc.cli brick|mgmtd`` in a child process of
 its own session (so a Ctrl-C on the terminal reaches only the bench, which then stops them by
 pid), logging to a file in the scratch tree; ``gfrpc.bench.brickproc.Daemon`` waits for its
-"ready on HOST:PORT" line. :func:`launch_gfrpc_servers` lays out one brick per server spec and one mgmtd
-per I/O-TLS setting (``--io-tls`` is a daemon-wide switch) and starts all processes at once;
+"ready on HOST:PORT" line. :func:`launch_gfrpc_servers` lays out one brick per server spec
+and one mgmtd per I/O-TLS setting (``--io-tls`` is a daemon-wide switch) and starts all
+processes at once;
 :func:`finish_gfrpc_servers` waits for them together (each Python start costs about a
 second, which the stage spends starting glusterd meanwhile).
 
@@ -33,8 +34,17 @@ from gfrpc.bench.realgluster_support import (
 )
 from gfrpc.programs import pmap
 
-__all__ = ["BRICK_MAX_CONNECTIONS", "Daemon", "GfrpcLayout", "GfrpcServers", "StageError",
-           "finish_gfrpc_servers", "gfrpc_volname", "launch_gfrpc_servers", "sign_in"]
+__all__ = [
+    "BRICK_MAX_CONNECTIONS",
+    "Daemon",
+    "GfrpcLayout",
+    "GfrpcServers",
+    "StageError",
+    "finish_gfrpc_servers",
+    "gfrpc_volname",
+    "launch_gfrpc_servers",
+    "sign_in",
+]
 
 BRICK_MAX_CONNECTIONS = 4096  # the connection sweep goes to 1,000 (plus fio's, mgmt's)
 READY_TIMEOUT = 60.0  # two cores shared with glusterd and other bricks starting
@@ -44,20 +54,31 @@ READY_TIMEOUT = 60.0  # two cores shared with glusterd and other bricks starting
 StageError = DaemonError
 
 
-def sign_in(mgmt: tuple[str, int], brick_path: str, port: int, pid: int, *,
-            tls: TLSFiles | None = None) -> None:
+def sign_in(
+    mgmt: tuple[str, int], brick_path: str, port: int, pid: int, *, tls: TLSFiles | None = None
+) -> None:
     """Portmap SIGNIN of ``brick_path`` on ``port`` at the mgmtd ``mgmt``."""
     req = pmap.PmapSigninReq(brick=brick_path, port=port, pid=pid).pack()
     try:
-        body = rpc_call(mgmt, PMAP_PROGRAM, PMAP_VERSION, pmap.SIGNIN, req,
-                        ssl_context=tls.client_context() if tls else None, timeout=20)
+        body = rpc_call(
+            mgmt,
+            PMAP_PROGRAM,
+            PMAP_VERSION,
+            pmap.SIGNIN,
+            req,
+            ssl_context=tls.client_context() if tls else None,
+            timeout=20,
+        )
     except (OSError, EOFError, GlusterError) as e:
-        raise StageError(f"portmap sign-in of {brick_path} at {mgmt[0]}:{mgmt[1]} "
-                         f"failed: {e}") from None
+        raise StageError(
+            f"portmap sign-in of {brick_path} at {mgmt[0]}:{mgmt[1]} failed: {e}"
+        ) from None
     rsp = pmap.PmapSigninRsp.unpack(body)
     if rsp.op_ret < 0:
-        raise StageError(f"mgmtd {mgmt[0]}:{mgmt[1]} refused the sign-in of {brick_path} "
-                         f"({os.strerror(rsp.op_errno or 1)})")
+        raise StageError(
+            f"mgmtd {mgmt[0]}:{mgmt[1]} refused the sign-in of {brick_path} "
+            f"({os.strerror(rsp.op_errno or 1)})"
+        )
 
 
 def gfrpc_volname(spec: ServerSpec) -> str:
@@ -101,20 +122,35 @@ class GfrpcServers:
             d.stop()
 
 
-def _brick_args(spec: ServerSpec, directory: Path, volname: str, host: str,
-                server_tls: TLSFiles | None) -> list[str]:
-    args = ["brick", "--dir", str(directory), "--port", "0", "--host", host,
-            "--volname", volname, "--poller", spec.poller or "pool",
-            "--event-threads", str(spec.event_threads),
-            "--max-connections", str(BRICK_MAX_CONNECTIONS)]
+def _brick_args(
+    spec: ServerSpec, directory: Path, volname: str, host: str, server_tls: TLSFiles | None
+) -> list[str]:
+    args = [
+        "brick",
+        "--dir",
+        str(directory),
+        "--port",
+        "0",
+        "--host",
+        host,
+        "--volname",
+        volname,
+        "--poller",
+        spec.poller or "pool",
+        "--event-threads",
+        str(spec.event_threads),
+        "--max-connections",
+        str(BRICK_MAX_CONNECTIONS),
+    ]
     if spec.tls:
         assert server_tls is not None
         args += ["--tls", "--tls-dir", str(server_tls.dir)]
     return args
 
 
-def launch_gfrpc_servers(specs: list[ServerSpec], root: Path, layout: GfrpcLayout,
-                         servers: GfrpcServers) -> None:
+def launch_gfrpc_servers(
+    specs: list[ServerSpec], root: Path, layout: GfrpcLayout, servers: GfrpcServers
+) -> None:
     """Start (without waiting) the bricks of ``specs`` (kind gfrpc) under ``root`` and their
     mgmtds, filling in ``servers`` as they start (so the caller can stop a half-started set).
     :func:`finish_gfrpc_servers` waits for them."""
@@ -130,8 +166,15 @@ def launch_gfrpc_servers(specs: list[ServerSpec], root: Path, layout: GfrpcLayou
         servers.dirs[spec].mkdir()
     for io_tls in sorted({s.tls for s in servers.volumes}):
         host = layout.mgmt_hosts[io_tls]
-        args = ["mgmtd", "--host", host, "--port", str(layout.mgmt_ports[io_tls]),
-                "--poller", "single"]
+        args = [
+            "mgmtd",
+            "--host",
+            host,
+            "--port",
+            str(layout.mgmt_ports[io_tls]),
+            "--poller",
+            "single",
+        ]
         for spec, name in servers.volumes.items():
             if spec.tls == io_tls:
                 args += ["--volume", f"{name}={host}:{servers.dirs[spec]}"]
@@ -145,7 +188,8 @@ def launch_gfrpc_servers(specs: list[ServerSpec], root: Path, layout: GfrpcLayou
         host = layout.mgmt_hosts[spec.tls]
         servers.bricks[spec] = Daemon(
             _brick_args(spec, servers.dirs[spec], name, host, layout.server_tls),
-            root / f"{name}.log")
+            root / f"{name}.log",
+        )
 
 
 def finish_gfrpc_servers(layout: GfrpcLayout, servers: GfrpcServers) -> None:
@@ -156,5 +200,10 @@ def finish_gfrpc_servers(layout: GfrpcLayout, servers: GfrpcServers) -> None:
         d.wait_ready(deadline)
     for spec, brick in servers.bricks.items():
         mgmtd = servers.mgmtds[spec.tls]
-        sign_in((layout.mgmt_hosts[spec.tls], mgmtd.port), str(servers.dirs[spec]), brick.port,
-                brick.pid, tls=layout.server_tls if layout.mgmt_tls else None)
+        sign_in(
+            (layout.mgmt_hosts[spec.tls], mgmtd.port),
+            str(servers.dirs[spec]),
+            brick.port,
+            brick.pid,
+            tls=layout.server_tls if layout.mgmt_tls else None,
+        )

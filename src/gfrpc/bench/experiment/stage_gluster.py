@@ -37,8 +37,10 @@ def gluster_missing(port_24007: bool) -> str | None:
         return "needs root: glusterd and glusterfsd run as root"
     missing = [b for b in ("glusterd", "glusterfsd", "gluster") if shutil.which(b) is None]
     if missing:
-        return (f"GlusterFS is not installed: no {', '.join(missing)} "
-                "(apt-get install glusterfs-server)")
+        return (
+            f"GlusterFS is not installed: no {', '.join(missing)} "
+            "(apt-get install glusterfs-server)"
+        )
     if not port_24007:
         return "needs port 24007 (glusterd's), which this stage may not take"
     return None
@@ -49,8 +51,10 @@ def fio_missing(port_24007: bool) -> str | None:
     if shutil.which("fio") is None:
         return "fio is not installed (apt-get install fio)"
     try:
-        ok = subprocess.run(["fio", "--enghelp=gfapi"], capture_output=True,
-                            timeout=30).returncode == 0
+        ok = (
+            subprocess.run(["fio", "--enghelp=gfapi"], capture_output=True, timeout=30).returncode
+            == 0
+        )
     except (OSError, subprocess.SubprocessError):
         ok = False
     if not ok:
@@ -58,28 +62,34 @@ def fio_missing(port_24007: bool) -> str | None:
     if os.geteuid() != 0:
         return "needs root: fio's gfapi engine finds volumes only on port 24007"
     if not port_24007:
-        return ("fio's gfapi engine finds volumes only on port 24007, which this stage may "
-                "not take")
+        return "fio's gfapi engine finds volumes only on port 24007, which this stage may not take"
     return None
 
 
-def start_glusterd_volumes(specs: list[ServerSpec], parent: Path,
-                           material: rg.TLSMaterial | None, *, secure_access: bool,
-                           started: list[rg.GlusterD]
-                           ) -> dict[tuple[bool, int], rg.GlusterVolume]:
+def start_glusterd_volumes(
+    specs: list[ServerSpec],
+    parent: Path,
+    material: rg.TLSMaterial | None,
+    *,
+    secure_access: bool,
+    started: list[rg.GlusterD],
+) -> dict[tuple[bool, int], rg.GlusterVolume]:
     """Start glusterd under ``parent`` (appended to ``started`` at once, for cleanup) and one
     volume per (tls, event_threads) of ``specs``. Raises GlusterUnavailable/GlusterError."""
     sock = parent / "glusterd-XXXXXXXX" / "run" / "glusterd.socket"  # GlusterD's layout
-    rg.require(len(str(sock)) < SUN_PATH_MAX,
-               f"the scratch path {parent} is too long for glusterd's unix socket "
-               f"({len(str(sock))} >= {SUN_PATH_MAX} bytes); use a shorter scratch parent")
-    gd = rg.GlusterD.start(parent=parent, prefix="glusterd-",
-                           allow_secure_access=secure_access)
+    rg.require(
+        len(str(sock)) < SUN_PATH_MAX,
+        f"the scratch path {parent} is too long for glusterd's unix socket "
+        f"({len(str(sock))} >= {SUN_PATH_MAX} bytes); use a shorter scratch parent",
+    )
+    gd = rg.GlusterD.start(parent=parent, prefix="glusterd-", allow_secure_access=secure_access)
     started.append(gd)
     volumes: dict[tuple[bool, int], rg.GlusterVolume] = {}
     for key in sorted({(s.tls, s.event_threads) for s in specs}):
         tls, threads = key
         volumes[key] = gd.create_volume(
-            gluster_volname(tls, threads), tls=material if tls else None,
-            options={"server.event-threads": str(threads)})
+            gluster_volname(tls, threads),
+            tls=material if tls else None,
+            options={"server.event-threads": str(threads)},
+        )
     return volumes

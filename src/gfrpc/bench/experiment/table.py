@@ -52,7 +52,8 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         f"machine: {m.get('cpu_model') or NONE}, {m.get('cores') or NONE} cores, "
         f"{m.get('kernel') or NONE}",
         f"Python {m.get('python') or NONE}; {m.get('openssl') or 'OpenSSL ' + NONE}; "
-        f"GlusterFS {m.get('glusterfs') or 'not installed'}; fio {m.get('fio') or 'not installed'}; "
+        f"GlusterFS {m.get('glusterfs') or 'not installed'}; "
+        f"fio {m.get('fio') or 'not installed'}; "
         f"gfrpc {m.get('gfrpc') or NONE}",
         f"AES-128-GCM, one core: {NONE if aes is None else f'{aes:.0f} MB/s'}",
         f"command: {doc.get('command') or NONE}",
@@ -72,8 +73,10 @@ def blocks(doc: dict[str, Any]) -> list[tuple[str, list[Row]]]:
         what = f"{workload} {phase}" if phase else workload
         n = max(len(r["runs"]) for r in rows)
         if first["unit"] == "MB/s" and first["bytes_total"] and first["streams"]:
-            size = (f"{first['streams']} streams × {_size(first['bytes_total'] / first['streams'])},"
-                    f" {_size(first['record_bytes'])} records")
+            size = (
+                f"{first['streams']} streams × {_size(first['bytes_total'] / first['streams'])},"
+                f" {_size(first['record_bytes'])} records"
+            )
         else:
             size = f"{first['streams']} streams, {first['ops_total'] or 0} operations"
         titled.append((f"{what}: {size}; {first['unit']}, median of {n} runs", rows))
@@ -105,46 +108,84 @@ def _ratio(row: Row) -> str:
 def main_cells(row: Row, short_runs: bool = False) -> list[str]:
     per = row["server_cpu_s_per_gb"] if row["unit"] == "MB/s" else row["server_cpu_us_per_op"]
     label = row_label(row) + (" (ref)" if is_reference(row) else "")
-    return [label, num(row["value"]), _short_runs(row) if short_runs else _runs(row),
-            num(row["client_cpu_s"]), num(row["server_cpu_s"]), num(row["server_busy_cores"]),
-            num(per), _latency(row), _ratio(row)]
+    return [
+        label,
+        num(row["value"]),
+        _short_runs(row) if short_runs else _runs(row),
+        num(row["client_cpu_s"]),
+        num(row["server_cpu_s"]),
+        num(row["server_busy_cores"]),
+        num(per),
+        _latency(row),
+        _ratio(row),
+    ]
 
 
 def main_headers(unit: str) -> list[str]:
     per = "srv CPU-s/GB" if unit == "MB/s" else "srv µs/op"
-    return ["client → server", unit, "runs", "cli CPU-s", "srv CPU-s", "busy", per,
-            "p50/p99 ms", "ratio (ref)"]
+    return [
+        "client → server",
+        unit,
+        "runs",
+        "cli CPU-s",
+        "srv CPU-s",
+        "busy",
+        per,
+        "p50/p99 ms",
+        "ratio (ref)",
+    ]
 
 
-SWEEP_HEADERS = ["connections", "TLS", "server", "MB/s", "runs", "RSS MB", "threads",
-                 "busy", "p99 ms"]
+SWEEP_HEADERS = [
+    "connections",
+    "TLS",
+    "server",
+    "MB/s",
+    "runs",
+    "RSS MB",
+    "threads",
+    "busy",
+    "p99 ms",
+]
 
 
 def sweep_cells(row: Row) -> list[str]:
     lat = row["latency_ms"] or {}
-    return [str(row["connection_count"]), "on" if row["tls"] else "off",
-            row_label(row).split(" → ", 1)[1], num(row["value"]), _runs(row),
-            num(row["server_rss_mb"]), NONE if row["server_threads"] is None
-            else str(row["server_threads"]), num(row["server_busy_cores"]), num(lat.get("p99"))]
+    return [
+        str(row["connection_count"]),
+        "on" if row["tls"] else "off",
+        row_label(row).split(" → ", 1)[1],
+        num(row["value"]),
+        _runs(row),
+        num(row["server_rss_mb"]),
+        NONE if row["server_threads"] is None else str(row["server_threads"]),
+        num(row["server_busy_cores"]),
+        num(lat.get("p99")),
+    ]
 
 
-def _grid(headers: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,),
-          indent: str = "  ") -> list[str]:
+def _grid(
+    headers: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,), indent: str = "  "
+) -> list[str]:
     """Columns padded to their widest cell: those in ``left`` left-aligned, numbers right."""
     widths = [max(len(c) for c in col) for col in zip(headers, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
-        parts = [c.ljust(w) if i in left else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return (indent + "  ".join(parts)).rstrip()
+
     return [line(headers)] + [line(r) for r in rows]
 
 
 def _main_grid(rows: list[Row], unit: str) -> list[str]:
     lines = _grid(main_headers(unit), [main_cells(r) for r in rows], left=(0, 2))
     if max(len(x) for x in lines) > MAX_WIDTH:
-        lines = _grid(main_headers(unit), [main_cells(r, short_runs=True) for r in rows],
-                      left=(0, 2))
+        lines = _grid(
+            main_headers(unit), [main_cells(r, short_runs=True) for r in rows], left=(0, 2)
+        )
     return lines
 
 
@@ -165,8 +206,11 @@ def render_table(doc: dict[str, Any]) -> str:
     sweep = sweep_rows(doc)
     if sweep:
         s0 = sweep[0]
-        lines += ["", f"connection sweep: {s0['workload']}, {s0['client']} client, "
-                  f"{_size(s0['record_bytes'])} records; MB/s by connection count"]
+        lines += [
+            "",
+            f"connection sweep: {s0['workload']}, {s0['client']} client, "
+            f"{_size(s0['record_bytes'])} records; MB/s by connection count",
+        ]
         lines += _grid(SWEEP_HEADERS, [sweep_cells(r) for r in sweep], left=(1, 2, 4))
     if doc.get("notes"):
         lines += ["", "notes:"] + [f"  {n}" for n in doc["notes"]]
@@ -174,8 +218,10 @@ def render_table(doc: dict[str, Any]) -> str:
 
 
 def _md(headers: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |",
-           "|" + "|".join(["---"] * left + ["---:"] * (len(headers) - left)) + "|"]
+    out = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(["---"] * left + ["---:"] * (len(headers) - left)) + "|",
+    ]
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return out
 

@@ -37,7 +37,8 @@ makes them (facts read from its source, not copied):
   (posix-acl's create checks w+x on the parent; posix then opens the existing file): GlusterFS
   10.3 hands a read-write fd on root's 0600 file to anyone who may write the directory.
 * Strict mode (``gfrpc brick --strict-access``, ``FopCall.strict``; off: GlusterFS's
-  behaviour) closes those doors, and no longer takes a negative pid for an internal client: the anonymous fd then needs
+  behaviour) closes those doors, and no longer takes a negative pid for an internal client:
+  the anonymous fd then needs
   what the path-based twin of the FOP needs (READ, SEEK and COPY_FILE_RANGE's source r; WRITE,
   FTRUNCATE, FALLOCATE, DISCARD, ZEROFILL and COPY_FILE_RANGE's target w); FSETATTR,
   FSETXATTR, FGETXATTR and FREMOVEXATTR get the scrutiny of SETATTR, SETXATTR, GETXATTR and
@@ -130,8 +131,9 @@ def require_sticky(store: PosixStore, pargfid: bytes, owner: int, call: FopCall)
         raise OSError(errno.EACCES, "sticky directory: not the owner")
 
 
-def check_setattr(store: PosixStore, target: Any, valid: int, mode: int, uid: int, gid: int,
-                  call: FopCall) -> int:
+def check_setattr(
+    store: PosixStore, target: Any, valid: int, mode: int, uid: int, gid: int, call: FopCall
+) -> int:
     """``setattr_scrutiny``: raises EPERM/EACCES, or returns the mode to set (set-gid dropped
     when the caller is not in the file's group)."""
     caller = call.caller

@@ -138,8 +138,9 @@ class BrickClient:
         return pending
 
     @contextmanager
-    def file(self, store: PosixStore, gfid: bytes, fd_no: int, flags: int = os.O_RDWR
-             ) -> Iterator[OpenFile]:
+    def file(
+        self, store: PosixStore, gfid: bytes, fd_no: int, flags: int = os.O_RDWR
+    ) -> Iterator[OpenFile]:
         """The open file of ``fd_no``, or for the anonymous fd one opened by ``gfid`` for this
         call (O_RDWR, falling back to O_RDONLY like GlusterFS's anonymous fds)."""
         if fd_no != GF_ANON_FD_NO:

@@ -76,21 +76,34 @@ def lookup(svc: Any, call: FopCall) -> Any:
             except OSError:
                 post = None
             return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=post)
-        return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0,
-                                    xdata=asked_xattrs(store, entry.ia_gfid, a.xdata),
-                                    prestat=wire_iatt(entry), poststat=wire_iatt(parent))
+        return fp.GfxCommon2IattRsp(
+            op_ret=0,
+            op_errno=0,
+            xdata=asked_xattrs(store, entry.ia_gfid, a.xdata),
+            prestat=wire_iatt(entry),
+            poststat=wire_iatt(parent),
+        )
     gfid = bytes(a.gfid)
     if gfid == bytes(16):
         raise OSError(errno.EINVAL, "nameless lookup without a gfid")
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, xdata=asked_xattrs(store, gfid, a.xdata),
-                                prestat=wire_iatt(store.stat(gfid)))
+    return fp.GfxCommon2IattRsp(
+        op_ret=0,
+        op_errno=0,
+        xdata=asked_xattrs(store, gfid, a.xdata),
+        prestat=wire_iatt(store.stat(gfid)),
+    )
 
 
 def _made(svc: Any, result: tuple[bytes, Any, Any, Any], xdata: dict[str, Any] | None) -> Any:
     gfid, stat, pre, post = result
     _set_entry_xattrs(svc, gfid, xdata)
-    return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
-                                preparent=wire_iatt(pre), postparent=wire_iatt(post))
+    return fp.GfxCommon3IattRsp(
+        op_ret=0,
+        op_errno=0,
+        stat=wire_iatt(stat),
+        preparent=wire_iatt(pre),
+        postparent=wire_iatt(post),
+    )
 
 
 _NOT_SET_AT_CREATE = ("trusted.gfid", "system.posix_acl_access", "system.posix_acl_default")
@@ -120,8 +133,9 @@ def _stale_parent(svc: Any, pargfid: bytes, xdata: dict[str, Any] | None) -> boo
     disk = svc.store.getxattr(pargfid, key)[key]
     if disk == xattr_bytes(xdata[key]):
         return False
-    log.info("pre-check of %s on parent %s failed: the client's layout is stale", key,
-             pargfid.hex())
+    log.info(
+        "pre-check of %s on parent %s failed: the client's layout is stale", key, pargfid.hex()
+    )
     return True
 
 
@@ -129,8 +143,12 @@ def _set_entry_xattrs(svc: Any, gfid: bytes, xdata: dict[str, Any] | None) -> No
     """Set the xattr-named keys of a create request's xdata on the new entry (see above)."""
     skip = _preop_key(xdata)
     for key, value in (xdata or {}).items():
-        if (not isinstance(key, str) or not key.startswith(XATTR_NAMESPACES)
-                or key in _NOT_SET_AT_CREATE or key == skip):
+        if (
+            not isinstance(key, str)
+            or not key.startswith(XATTR_NAMESPACES)
+            or key in _NOT_SET_AT_CREATE
+            or key == skip
+        ):
             continue
         try:
             svc.store.setxattr(bytes(gfid), [(key, xattr_bytes(value))], os.XATTR_CREATE)
@@ -151,27 +169,53 @@ def mkdir(svc: Any, call: FopCall) -> Any:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
     if _stale_parent(svc, bytes(a.pargfid), a.xdata):
-        return fp.GfxCommon3IattRsp(op_ret=-1, op_errno=errno.EIO,
-                                    xdata={PREOP_CHECK_FAILED: 1})
-    return _made(svc, svc.store.mkdir(bytes(a.pargfid), a.bname, a.mode, a.umask,
-                                      gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
+        return fp.GfxCommon3IattRsp(op_ret=-1, op_errno=errno.EIO, xdata={PREOP_CHECK_FAILED: 1})
+    return _made(
+        svc,
+        svc.store.mkdir(
+            bytes(a.pargfid),
+            a.bname,
+            a.mode,
+            a.umask,
+            gfid_req=gfid_req(a.xdata),
+            owner=call.caller,
+        ),
+        a.xdata,
+    )
 
 
 def mknod(svc: Any, call: FopCall) -> Any:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
-    made = svc.store.mknod(bytes(a.pargfid), a.bname, a.mode, rdev=a.dev & 0xFFFFFFFF,
-                           umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller,
-                           internal=_has(a.xdata, INTERNAL_FOP_KEY) and access.trusted(call),
-                           force_replace=_has(a.xdata, FORCE_REPLACE_KEY))
+    made = svc.store.mknod(
+        bytes(a.pargfid),
+        a.bname,
+        a.mode,
+        rdev=a.dev & 0xFFFFFFFF,
+        umask=a.umask,
+        gfid_req=gfid_req(a.xdata),
+        owner=call.caller,
+        internal=_has(a.xdata, INTERNAL_FOP_KEY) and access.trusted(call),
+        force_replace=_has(a.xdata, FORCE_REPLACE_KEY),
+    )
     return _made(svc, made, a.xdata)
 
 
 def symlink(svc: Any, call: FopCall) -> Any:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
-    return _made(svc, svc.store.symlink(bytes(a.pargfid), a.bname, a.linkname, a.umask,
-                                        gfid_req=gfid_req(a.xdata), owner=call.caller), a.xdata)
+    return _made(
+        svc,
+        svc.store.symlink(
+            bytes(a.pargfid),
+            a.bname,
+            a.linkname,
+            a.umask,
+            gfid_req=gfid_req(a.xdata),
+            owner=call.caller,
+        ),
+        a.xdata,
+    )
 
 
 def create(svc: Any, call: FopCall) -> Any:
@@ -189,12 +233,24 @@ def create(svc: Any, call: FopCall) -> Any:
         return fp.GfxCreateRsp(op_ret=-1, op_errno=errno.EIO, xdata={PREOP_CHECK_FAILED: 1})
     call.client.fds.check_room()  # EMFILE before anything is made on disk
     gfid, f, stat, pre, post = svc.store.create(
-        pargfid, a.bname, open_flags(a.flags), a.mode, a.umask, gfid_req=gfid_req(a.xdata),
-        owner=call.caller)
+        pargfid,
+        a.bname,
+        open_flags(a.flags),
+        a.mode,
+        a.umask,
+        gfid_req=gfid_req(a.xdata),
+        owner=call.caller,
+    )
     _set_entry_xattrs(svc, gfid, a.xdata)
     fd_no = call.client.add_fd(f)
-    return fp.GfxCreateRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat), fd=fd_no,
-                           preparent=wire_iatt(pre), postparent=wire_iatt(post))
+    return fp.GfxCreateRsp(
+        op_ret=0,
+        op_errno=0,
+        stat=wire_iatt(stat),
+        fd=fd_no,
+        preparent=wire_iatt(pre),
+        postparent=wire_iatt(post),
+    )
 
 
 def _exists(svc: Any, pargfid: bytes, name: str) -> bool:
@@ -212,26 +268,37 @@ def link(svc: Any, call: FopCall) -> Any:
         owner = store.stat(bytes(a.oldgfid)).ia_uid
         access.require(store, bytes(a.newgfid), access.W, call)
         access.require_sticky(store, bytes(a.newgfid), owner, call)
-    stat, pre, post = svc.store.link(bytes(a.oldgfid), bytes(a.newgfid), a.newbname,
-                                     force_replace=_has(a.xdata, FORCE_REPLACE_KEY))
-    return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=wire_iatt(stat),
-                                preparent=wire_iatt(pre), postparent=wire_iatt(post))
+    stat, pre, post = svc.store.link(
+        bytes(a.oldgfid),
+        bytes(a.newgfid),
+        a.newbname,
+        force_replace=_has(a.xdata, FORCE_REPLACE_KEY),
+    )
+    return fp.GfxCommon3IattRsp(
+        op_ret=0,
+        op_errno=0,
+        stat=wire_iatt(stat),
+        preparent=wire_iatt(pre),
+        postparent=wire_iatt(post),
+    )
 
 
 def unlink(svc: Any, call: FopCall) -> Any:
     a = call.args
     _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.unlink(bytes(a.pargfid), a.bname)
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
-                                poststat=wire_iatt(post))
+    return fp.GfxCommon2IattRsp(
+        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
+    )
 
 
 def rmdir(svc: Any, call: FopCall) -> Any:
     a = call.args
     _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname)
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
-                                poststat=wire_iatt(post))
+    return fp.GfxCommon2IattRsp(
+        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
+    )
 
 
 def rename(svc: Any, call: FopCall) -> Any:
@@ -250,11 +317,15 @@ def rename(svc: Any, call: FopCall) -> Any:
         else:
             access.require_sticky(store, new, victim, call)
     r = svc.store.rename(old, a.oldbname, new, a.newbname)
-    return fp.GfxRenameRsp(op_ret=0, op_errno=0, stat=wire_iatt(r.stat),
-                           preoldparent=wire_iatt(r.preoldparent),
-                           postoldparent=wire_iatt(r.postoldparent),
-                           prenewparent=wire_iatt(r.prenewparent),
-                           postnewparent=wire_iatt(r.postnewparent))
+    return fp.GfxRenameRsp(
+        op_ret=0,
+        op_errno=0,
+        stat=wire_iatt(r.stat),
+        preoldparent=wire_iatt(r.preoldparent),
+        postoldparent=wire_iatt(r.postoldparent),
+        prenewparent=wire_iatt(r.prenewparent),
+        postnewparent=wire_iatt(r.postnewparent),
+    )
 
 
 def _may_remove(store: Any, pargfid: bytes, name: str, call: FopCall) -> None:
@@ -268,6 +339,13 @@ def _may_remove(store: Any, pargfid: bytes, name: str, call: FopCall) -> None:
 
 P = fp.FopProc
 ACTORS = {
-    P.LOOKUP: lookup, P.MKDIR: mkdir, P.MKNOD: mknod, P.SYMLINK: symlink, P.CREATE: create,
-    P.LINK: link, P.UNLINK: unlink, P.RMDIR: rmdir, P.RENAME: rename,
+    P.LOOKUP: lookup,
+    P.MKDIR: mkdir,
+    P.MKNOD: mknod,
+    P.SYMLINK: symlink,
+    P.CREATE: create,
+    P.LINK: link,
+    P.UNLINK: unlink,
+    P.RMDIR: rmdir,
+    P.RENAME: rename,
 }

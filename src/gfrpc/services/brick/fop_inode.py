@@ -8,7 +8,8 @@ GlusterFS 10.3 facts kept here:
   size and always returns at least one. ``op_ret`` is the number of entries; when the listing
   is exhausted ``op_errno`` is ENOENT ("pick ENOENT to indicate EOF", posix). A real FUSE
   client then asks once more from the last entry's ``d_off`` and gets ``op_ret 0``, ENOENT and
-  an empty list, which ends the listing. READDIRP entries carry the iatt and the xattrs the xdata names (DHT asks for its linkto key).
+  an empty list, which ends the listing. READDIRP entries carry the iatt and the xattrs the
+  xdata names (DHT asks for its linkto key).
 * SETATTR's ``valid`` is GF_SET_ATTR_* (mode, uid, gid, atime, mtime); GF_ATTR_ATIME_NOW /
   MTIME_NOW mean "the server's clock". Callers other than root may only change what
   posix-acl's ``setattr_scrutiny`` lets them (``access.check_setattr``); FSETATTR is not
@@ -44,8 +45,9 @@ READDIR_MAX = 128 * 1024
 
 
 def stat(svc: Any, call: FopCall) -> Any:
-    return fp.GfxCommonIattRsp(op_ret=0, op_errno=0,
-                               stat=wire_iatt(svc.store.stat(bytes(call.args.gfid))))
+    return fp.GfxCommonIattRsp(
+        op_ret=0, op_errno=0, stat=wire_iatt(svc.store.stat(bytes(call.args.gfid)))
+    )
 
 
 def fstat(svc: Any, call: FopCall) -> Any:
@@ -56,10 +58,23 @@ def fstat(svc: Any, call: FopCall) -> Any:
 
 def statfs(svc: Any, call: FopCall) -> Any:
     s = svc.store.statfs(bytes(call.args.gfid))
-    return fp.GfxStatfsRsp(op_ret=0, op_errno=0, statfs=ft.GfStatfs(
-        bsize=s.bsize, frsize=s.frsize, blocks=s.blocks, bfree=s.bfree, bavail=s.bavail,
-        files=s.files, ffree=s.ffree, favail=s.favail, fsid=s.fsid, flag=s.flag,
-        namemax=s.namemax))
+    return fp.GfxStatfsRsp(
+        op_ret=0,
+        op_errno=0,
+        statfs=ft.GfStatfs(
+            bsize=s.bsize,
+            frsize=s.frsize,
+            blocks=s.blocks,
+            bfree=s.bfree,
+            bavail=s.bavail,
+            files=s.files,
+            ffree=s.ffree,
+            favail=s.favail,
+            fsid=s.fsid,
+            flag=s.flag,
+            namemax=s.namemax,
+        ),
+    )
 
 
 def access(svc: Any, call: FopCall) -> Any:
@@ -75,8 +90,9 @@ def access(svc: Any, call: FopCall) -> Any:
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
-def _setattr(svc: Any, call: FopCall, target: Any, buf: Any, valid: int,
-             checked: bool = True) -> Any:
+def _setattr(
+    svc: Any, call: FopCall, target: Any, buf: Any, valid: int, checked: bool = True
+) -> Any:
     mode = buf.mode
     if checked:
         mode = acc.check_setattr(svc.store, target, valid, mode, buf.ia_uid, buf.ia_gid, call)
@@ -89,11 +105,20 @@ def _setattr(svc: Any, call: FopCall, target: Any, buf: Any, valid: int,
     if valid & GF_ATTR_MTIME_NOW:
         mtime, mtime_nsec = divmod(now, 1_000_000_000)
         valid |= GF_SET_ATTR_MTIME
-    pre, post = svc.store.setattr(target, valid, mode=mode, uid=buf.ia_uid, gid=buf.ia_gid,
-                                  atime=atime, atime_nsec=atime_nsec % 1_000_000_000,
-                                  mtime=mtime, mtime_nsec=mtime_nsec % 1_000_000_000)
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
-                                poststat=wire_iatt(post))
+    pre, post = svc.store.setattr(
+        target,
+        valid,
+        mode=mode,
+        uid=buf.ia_uid,
+        gid=buf.ia_gid,
+        atime=atime,
+        atime_nsec=atime_nsec % 1_000_000_000,
+        mtime=mtime,
+        mtime_nsec=mtime_nsec % 1_000_000_000,
+    )
+    return fp.GfxCommon2IattRsp(
+        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
+    )
 
 
 def setattr(svc: Any, call: FopCall) -> Any:
@@ -104,8 +129,9 @@ def setattr(svc: Any, call: FopCall) -> Any:
 def fsetattr(svc: Any, call: FopCall) -> Any:
     a = call.args
     # posix-acl's fsetattr is compiled out in GlusterFS 10.3 (see strict mode)
-    return _setattr(svc, call, call.client.target(bytes(a.gfid), a.fd), a.stbuf, a.valid,
-                    checked=call.strict)
+    return _setattr(
+        svc, call, call.client.target(bytes(a.gfid), a.fd), a.stbuf, a.valid, checked=call.strict
+    )
 
 
 def readlink(svc: Any, call: FopCall) -> Any:
@@ -113,9 +139,13 @@ def readlink(svc: Any, call: FopCall) -> Any:
     gfid = bytes(a.gfid)
     target = os.fsencode(svc.store.readlink(gfid))
     if a.size:
-        target = target[:a.size]
-    return fp.GfxReadlinkRsp(op_ret=len(target), op_errno=0, buf=wire_iatt(svc.store.stat(gfid)),
-                             path=os.fsdecode(target))
+        target = target[: a.size]
+    return fp.GfxReadlinkRsp(
+        op_ret=len(target),
+        op_errno=0,
+        buf=wire_iatt(svc.store.stat(gfid)),
+        path=os.fsdecode(target),
+    )
 
 
 def opendir(svc: Any, call: FopCall) -> Any:
@@ -137,20 +167,35 @@ def _readdir(svc: Any, call: FopCall, plus: bool) -> tuple[list[Any], bool]:
 
 def readdir(svc: Any, call: FopCall) -> Any:
     entries, eof = _readdir(svc, call, plus=False)
-    items = [ft.GfxDirlist(d_ino=e.d_ino, d_off=e.d_off, d_len=len(os.fsencode(e.name)),
-                           d_type=e.d_type, name=e.name) for e in entries]
+    items = [
+        ft.GfxDirlist(
+            d_ino=e.d_ino,
+            d_off=e.d_off,
+            d_len=len(os.fsencode(e.name)),
+            d_type=e.d_type,
+            name=e.name,
+        )
+        for e in entries
+    ]
     return fp.GfxReaddirRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
 
 
 def readdirp(svc: Any, call: FopCall) -> Any:
     entries, eof = _readdir(svc, call, plus=True)
     asked = call.args.xdata
-    items = [ft.GfxDirplist(d_ino=e.d_ino, d_off=e.d_off, d_len=len(os.fsencode(e.name)),
-                            d_type=e.d_type, name=e.name, stat=wire_iatt(e.stat),
-                            dict=_entry_xattrs(svc, e, asked))
-             for e in entries]
-    return fp.GfxReaddirpRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0,
-                             reply=items)
+    items = [
+        ft.GfxDirplist(
+            d_ino=e.d_ino,
+            d_off=e.d_off,
+            d_len=len(os.fsencode(e.name)),
+            d_type=e.d_type,
+            name=e.name,
+            stat=wire_iatt(e.stat),
+            dict=_entry_xattrs(svc, e, asked),
+        )
+        for e in entries
+    ]
+    return fp.GfxReaddirpRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
 
 
 def _entry_xattrs(svc: Any, entry: Any, asked: dict[str, Any] | None) -> dict[str, Any]:
@@ -175,7 +220,16 @@ def fsyncdir(svc: Any, call: FopCall) -> Any:
 
 P = fp.FopProc
 ACTORS = {
-    P.STAT: stat, P.FSTAT: fstat, P.STATFS: statfs, P.ACCESS: access, P.SETATTR: setattr,
-    P.FSETATTR: fsetattr, P.READLINK: readlink, P.OPENDIR: opendir, P.READDIR: readdir,
-    P.READDIRP: readdirp, P.RELEASEDIR: releasedir, P.FSYNCDIR: fsyncdir,
+    P.STAT: stat,
+    P.FSTAT: fstat,
+    P.STATFS: statfs,
+    P.ACCESS: access,
+    P.SETATTR: setattr,
+    P.FSETATTR: fsetattr,
+    P.READLINK: readlink,
+    P.OPENDIR: opendir,
+    P.READDIR: readdir,
+    P.READDIRP: readdirp,
+    P.RELEASEDIR: releasedir,
+    P.FSYNCDIR: fsyncdir,
 }

@@ -17,7 +17,8 @@ GlusterFS 10.3 facts kept here (posix xlator, ``server-rpc-fops_v2.c``):
 * SEEK's ``what`` is ``gf_seek_what_t``: 0 = SEEK_DATA, 1 = SEEK_HOLE.
 * Access (``access.py``): OPEN needs what its flags ask for and TRUNCATE write permission; the
   FOPs on an fd are not checked, as in GlusterFS 10.3 (its posix-acl compiles those checks
-  out), the anonymous fd included, unless strict mode (``FopCall.strict``) is on. What modifies a file's data clears its set-uid/set-gid
+  out), the anonymous fd included, unless strict mode (``FopCall.strict``) is on. What
+  modifies a file's data clears its set-uid/set-gid
   bits for callers other than root (``access.drop_privs``), as the kernel does.
 """
 
@@ -76,8 +77,12 @@ def read(svc: Any, call: FopCall) -> Any:
             st = os.fstat(fd)
         gfid = f.gfid
     eof = st.st_size == 0 or a.offset + len(data) >= st.st_size
-    rsp = fp.GfxReadRsp(op_ret=len(data), op_errno=errno.ENOENT if eof else 0,
-                        stat=wire_iatt(iatt_of(gfid, st)), size=len(data))
+    rsp = fp.GfxReadRsp(
+        op_ret=len(data),
+        op_errno=errno.ENOENT if eof else 0,
+        stat=wire_iatt(iatt_of(gfid, st)),
+        size=len(data),
+    )
     return fp.encode_read_reply(rsp, data)
 
 
@@ -99,8 +104,12 @@ def write(svc: Any, call: FopCall) -> Any:
                 os.fdatasync(fd)
             post = os.fstat(fd)
         gfid = f.gfid
-    return fp.GfxCommon2IattRsp(op_ret=done, op_errno=0, prestat=wire_iatt(iatt_of(gfid, pre)),
-                                poststat=wire_iatt(iatt_of(gfid, post)))
+    return fp.GfxCommon2IattRsp(
+        op_ret=done,
+        op_errno=0,
+        prestat=wire_iatt(iatt_of(gfid, pre)),
+        poststat=wire_iatt(iatt_of(gfid, post)),
+    )
 
 
 def flush(svc: Any, call: FopCall) -> Any:
@@ -121,8 +130,12 @@ def fsync(svc: Any, call: FopCall) -> Any:
             (os.fdatasync if a.data else os.fsync)(fd)
             post = os.fstat(fd)
         gfid = f.gfid
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(iatt_of(gfid, pre)),
-                                poststat=wire_iatt(iatt_of(gfid, post)))
+    return fp.GfxCommon2IattRsp(
+        op_ret=0,
+        op_errno=0,
+        prestat=wire_iatt(iatt_of(gfid, pre)),
+        poststat=wire_iatt(iatt_of(gfid, post)),
+    )
 
 
 def release(svc: Any, call: FopCall) -> Any:
@@ -142,8 +155,9 @@ def _truncated(svc: Any, call: FopCall, target: Any, pre: Any, post: Any) -> Any
     kill = access.privs_to_drop(post.mode, post.ia_gid, call.caller)
     if kill:
         post = svc.store.setattr(target, GF_SET_ATTR_MODE, mode=post.mode & 0o7777 & ~kill)[1]
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(pre),
-                                poststat=wire_iatt(post))
+    return fp.GfxCommon2IattRsp(
+        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
+    )
 
 
 def ftruncate(svc: Any, call: FopCall) -> Any:
@@ -173,8 +187,12 @@ def _falloc(svc: Any, call: FopCall, mode: int) -> Any:
                 fallocate(fd, mode, a.offset, a.size)
             post = os.fstat(fd)
         gfid = f.gfid
-    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=wire_iatt(iatt_of(gfid, pre)),
-                                poststat=wire_iatt(iatt_of(gfid, post)))
+    return fp.GfxCommon2IattRsp(
+        op_ret=0,
+        op_errno=0,
+        prestat=wire_iatt(iatt_of(gfid, pre)),
+        poststat=wire_iatt(iatt_of(gfid, post)),
+    )
 
 
 def fallocate_(svc: Any, call: FopCall) -> Any:
@@ -207,23 +225,38 @@ def copy_file_range(svc: Any, call: FopCall) -> Any:
     store, client = svc.store, call.client
     access.require_anon(store, bytes(a.gfid1), a.fd_in, access.R, call)
     access.require_anon(store, bytes(a.gfid2), a.fd_out, access.W, call)
-    with client.file(store, bytes(a.gfid1), a.fd_in, os.O_RDONLY) as src, \
-            client.file(store, bytes(a.gfid2), a.fd_out) as dst:
+    with (
+        client.file(store, bytes(a.gfid1), a.fd_in, os.O_RDONLY) as src,
+        client.file(store, bytes(a.gfid2), a.fd_out) as dst,
+    ):
         with src.pinned() as ifd, dst.pinned() as ofd:
             pre = os.fstat(ofd)
             access.drop_privs(ofd, pre, call.caller)
             n = os.copy_file_range(ifd, ofd, a.size, a.off_in, a.off_out)
             stat, post = os.fstat(ifd), os.fstat(ofd)
         sgfid, dgfid = src.gfid, dst.gfid
-    return fp.GfxCommon3IattRsp(op_ret=n, op_errno=0, stat=wire_iatt(iatt_of(sgfid, stat)),
-                                preparent=wire_iatt(iatt_of(dgfid, pre)),
-                                postparent=wire_iatt(iatt_of(dgfid, post)))
+    return fp.GfxCommon3IattRsp(
+        op_ret=n,
+        op_errno=0,
+        stat=wire_iatt(iatt_of(sgfid, stat)),
+        preparent=wire_iatt(iatt_of(dgfid, pre)),
+        postparent=wire_iatt(iatt_of(dgfid, post)),
+    )
 
 
 P = fp.FopProc
 ACTORS = {
-    P.OPEN: open_, P.READ: read, P.WRITE: write, P.FLUSH: flush, P.FSYNC: fsync,
-    P.RELEASE: release, P.TRUNCATE: truncate, P.FTRUNCATE: ftruncate,
-    P.FALLOCATE: fallocate_, P.DISCARD: discard, P.ZEROFILL: zerofill, P.SEEK: seek,
+    P.OPEN: open_,
+    P.READ: read,
+    P.WRITE: write,
+    P.FLUSH: flush,
+    P.FSYNC: fsync,
+    P.RELEASE: release,
+    P.TRUNCATE: truncate,
+    P.FTRUNCATE: ftruncate,
+    P.FALLOCATE: fallocate_,
+    P.DISCARD: discard,
+    P.ZEROFILL: zerofill,
+    P.SEEK: seek,
     P.COPY_FILE_RANGE: copy_file_range,
 }

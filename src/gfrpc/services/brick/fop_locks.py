@@ -55,12 +55,24 @@ def _range(call: FopCall, type_: int, flock: Any) -> RangeLock:
 
 
 def _proto_flock(lock: RangeLock, pid: int = 0) -> Any:
-    return ft.GfProtoFlock(type=lock.type, whence=0, start=lock.start, len=lock.length, pid=pid,
-                           lk_owner=lock.owner.lk_owner)
+    return ft.GfProtoFlock(
+        type=lock.type,
+        whence=0,
+        start=lock.start,
+        len=lock.length,
+        pid=pid,
+        lk_owner=lock.owner.lk_owner,
+    )
 
 
-def _acquire(svc: Any, call: FopCall, blocking: bool, ok: Any, err_type: Any,
-             take: Callable[[Callable[[Any], None] | None], bool]) -> Any:
+def _acquire(
+    svc: Any,
+    call: FopCall,
+    blocking: bool,
+    ok: Any,
+    err_type: Any,
+    take: Callable[[Callable[[Any], None] | None], bool],
+) -> Any:
     """Run ``take(on_grant)``; a blocking one is answered from the grant callback."""
     client, request = call.client, call.request
     if not blocking:
@@ -108,17 +120,31 @@ def lk(svc: Any, call: FopCall) -> Any:
     lock = _range(call, a.type, a.flock)
     if a.cmd == GF_LK_GETLK:
         blocker = svc.posix_locks.getlk(gfid, lock)
-        flock = (_proto_flock(blocker) if blocker is not None
-                 else ft.GfProtoFlock(type=F_UNLCK, whence=0, start=lock.start,
-                                      len=lock.length, pid=a.flock.pid,
-                                      lk_owner=bytes(a.flock.lk_owner)))
+        flock = (
+            _proto_flock(blocker)
+            if blocker is not None
+            else ft.GfProtoFlock(
+                type=F_UNLCK,
+                whence=0,
+                start=lock.start,
+                len=lock.length,
+                pid=a.flock.pid,
+                lk_owner=bytes(a.flock.lk_owner),
+            )
+        )
         return fp.GfxLkRsp(op_ret=0, op_errno=0, flock=flock)
     if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):
         raise OSError(errno.EINVAL, f"unsupported lk command {a.cmd}")
     ok = fp.GfxLkRsp(op_ret=0, op_errno=0, flock=a.flock)
     blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
-    return _acquire(svc, call, blocking, ok, fp.GfxLkRsp,
-                    lambda cb: svc.posix_locks.setlk(gfid, lock, block=blocking, on_grant=cb))
+    return _acquire(
+        svc,
+        call,
+        blocking,
+        ok,
+        fp.GfxLkRsp,
+        lambda cb: svc.posix_locks.setlk(gfid, lock, block=blocking, on_grant=cb),
+    )
 
 
 def _inodelk(svc: Any, call: FopCall, gfid: bytes) -> Any:
@@ -128,9 +154,14 @@ def _inodelk(svc: Any, call: FopCall, gfid: bytes) -> Any:
     lock = _range(call, a.type, a.flock)
     blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
     ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
-    return _acquire(svc, call, blocking, ok, fp.GfxCommonRsp,
-                    lambda cb: svc.inode_locks.lock(a.volume, gfid, lock, block=blocking,
-                                                    on_grant=cb))
+    return _acquire(
+        svc,
+        call,
+        blocking,
+        ok,
+        fp.GfxCommonRsp,
+        lambda cb: svc.inode_locks.lock(a.volume, gfid, lock, block=blocking, on_grant=cb),
+    )
 
 
 def inodelk(svc: Any, call: FopCall) -> Any:
@@ -149,9 +180,16 @@ def _entrylk(svc: Any, call: FopCall, gfid: bytes) -> Any:
     basename = a.name if a.namelen else None
     owner = _owner(call)
     ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
-    return _acquire(svc, call, a.cmd == ENTRYLK_LOCK, ok, fp.GfxCommonRsp,
-                    lambda cb: svc.entry_locks.entrylk(a.volume, gfid, owner, basename, a.cmd,
-                                                       a.type, on_grant=cb))
+    return _acquire(
+        svc,
+        call,
+        a.cmd == ENTRYLK_LOCK,
+        ok,
+        fp.GfxCommonRsp,
+        lambda cb: svc.entry_locks.entrylk(
+            a.volume, gfid, owner, basename, a.cmd, a.type, on_grant=cb
+        ),
+    )
 
 
 def entrylk(svc: Any, call: FopCall) -> Any:
@@ -167,6 +205,9 @@ def fentrylk(svc: Any, call: FopCall) -> Any:
 
 P = fp.FopProc
 ACTORS = {
-    P.LK: lk, P.INODELK: inodelk, P.FINODELK: finodelk, P.ENTRYLK: entrylk,
+    P.LK: lk,
+    P.INODELK: inodelk,
+    P.FINODELK: finodelk,
+    P.ENTRYLK: entrylk,
     P.FENTRYLK: fentrylk,
 }

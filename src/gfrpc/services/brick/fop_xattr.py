@@ -56,8 +56,7 @@ def xattr_bytes(value: Any) -> bytes:
 
 
 def _dict_rsp(values: dict[str, bytes]) -> Any:
-    return fp.GfxCommonDictRsp(op_ret=sum(len(v) for v in values.values()), op_errno=0,
-                               dict=values)
+    return fp.GfxCommonDictRsp(op_ret=sum(len(v) for v in values.values()), op_errno=0, dict=values)
 
 
 def getxattr(svc: Any, call: FopCall) -> Any:
@@ -74,8 +73,9 @@ def fgetxattr(svc: Any, call: FopCall) -> Any:
     return _dict_rsp(svc.store.getxattr(target, a.name or None))
 
 
-def _set(svc: Any, target: Any, d: dict[str, Any] | None, flags: int,
-         call: FopCall | None = None) -> Any:
+def _set(
+    svc: Any, target: Any, d: dict[str, Any] | None, flags: int, call: FopCall | None = None
+) -> Any:
     if not d:
         raise OSError(errno.EINVAL, "setxattr without a dict")
     if call is not None:
@@ -92,8 +92,9 @@ def setxattr(svc: Any, call: FopCall) -> Any:
 
 def fsetxattr(svc: Any, call: FopCall) -> Any:
     a = call.args
-    return _set(svc, call.client.target(bytes(a.gfid), a.fd), a.dict, a.flags,
-                call if call.strict else None)
+    return _set(
+        svc, call.client.target(bytes(a.gfid), a.fd), a.dict, a.flags, call if call.strict else None
+    )
 
 
 def removexattr(svc: Any, call: FopCall) -> Any:
@@ -119,8 +120,10 @@ def _combine(op: int, old: bytes, operand: bytes) -> bytes:
     mask = (1 << (8 * width)) - 1
     out = bytearray()
     for i in range(0, len(operand), width):
-        total = (int.from_bytes(old[i:i + width], "big", signed=True)
-                 + int.from_bytes(operand[i:i + width], "big", signed=True)) & mask
+        total = (
+            int.from_bytes(old[i : i + width], "big", signed=True)
+            + int.from_bytes(operand[i : i + width], "big", signed=True)
+        ) & mask
         out += total.to_bytes(width, "big")
     return bytes(out)
 
@@ -142,7 +145,7 @@ def _xattrop(svc: Any, target: Any, op: int, d: dict[str, Any] | None) -> Any:
                 svc.store.setxattr(target, [(key, operand)])
                 result[key] = old
                 continue
-            old = old[:len(operand)].ljust(len(operand), b"\0")
+            old = old[: len(operand)].ljust(len(operand), b"\0")
             if not any(operand):
                 result[key] = old
                 continue
@@ -168,7 +171,13 @@ def ipc(svc: Any, call: FopCall) -> Any:
 
 P = fp.FopProc
 ACTORS = {
-    P.GETXATTR: getxattr, P.FGETXATTR: fgetxattr, P.SETXATTR: setxattr,
-    P.FSETXATTR: fsetxattr, P.REMOVEXATTR: removexattr, P.FREMOVEXATTR: fremovexattr,
-    P.XATTROP: xattrop, P.FXATTROP: fxattrop, P.IPC: ipc,
+    P.GETXATTR: getxattr,
+    P.FGETXATTR: fgetxattr,
+    P.SETXATTR: setxattr,
+    P.FSETXATTR: fsetxattr,
+    P.REMOVEXATTR: removexattr,
+    P.FREMOVEXATTR: fremovexattr,
+    P.XATTROP: xattrop,
+    P.FXATTROP: fxattrop,
+    P.IPC: ipc,
 }

@@ -19,7 +19,8 @@ Theory of operation (GlusterFS 10.3's ``server-rpc-fops_v2.c`` + posix xlator, o
   fd and releases every lock and waiter of that connection, as ``server_connection_cleanup``.
 
 The actors live in ``fop_entry`` (namespace), ``fop_inode`` (inodes, directories),
-``fop_io`` (file data), ``fop_xattr`` (extended attributes, IPC) and ``fop_locks`` (LK, INODELK, ENTRYLK).
+``fop_io`` (file data), ``fop_xattr`` (extended attributes, IPC) and ``fop_locks`` (LK,
+INODELK, ENTRYLK).
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ ACTORS: dict[fp.FopProc, Actor] = {
 class FopService:
     """Serves 1298437 v400 for one brick: the store, the lock tables and the actors."""
 
-    def __init__(self, store: PosixStore, *, strict_access: bool = False,
-                 max_open_fds: int | None = None) -> None:
+    def __init__(
+        self, store: PosixStore, *, strict_access: bool = False, max_open_fds: int | None = None
+    ) -> None:
         self.store = store
         #: ``--strict-access``: also check FOPs on fds and trust no negative pid (access.py)
         self.strict_access = strict_access
@@ -85,10 +87,15 @@ class FopService:
             if proc == P.NULL:
                 continue
             args_type = None if proc == P.WRITE else req_type
-            procedures[proc] = Procedure(proc.name, self._handler(proc), args_type=args_type,
-                                         reply_size=_asked_size if proc in _SIZED else None)
-        return Program(fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME,
-                       procedures)
+            procedures[proc] = Procedure(
+                proc.name,
+                self._handler(proc),
+                args_type=args_type,
+                reply_size=_asked_size if proc in _SIZED else None,
+            )
+        return Program(
+            fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME, procedures
+        )
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -106,8 +113,9 @@ class FopService:
                 args, payload = fp.decode_write_request(request.args)
             else:
                 args, payload = request.decoded, request.payload or memoryview(b"")
-            call = FopCall(request, args, payload, self.client(request), caller_of(request),
-                           self.strict_access)
+            call = FopCall(
+                request, args, payload, self.client(request), caller_of(request), self.strict_access
+            )
             try:
                 try:
                     result = actor(self, call)
@@ -158,7 +166,7 @@ def _asked_size(args: memoryview) -> int:
     """The reply size a READ/READDIR(P) asks for, read from its raw arguments before they are
     decoded, so the RPC server can keep an unread client's replies within its unsent-bytes
     budget (``Procedure.reply_size``)."""
-    return int.from_bytes(args[_SIZE_AT:_SIZE_AT + 4], "big") + 256
+    return int.from_bytes(args[_SIZE_AT : _SIZE_AT + 4], "big") + 256
 
 
 def _not_implemented(svc: FopService, call: FopCall) -> Any:

@@ -87,12 +87,17 @@ class HandshakeService:
         self.identity = identity
 
     def program(self) -> Program:
-        return Program(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, HANDSHAKE_NAME, {
-            hs.SETVOLUME: Procedure("SETVOLUME", self.setvolume, args_type=hs.GfSetvolumeReq),
-            hs.GETSPEC: Procedure("GETSPEC", self.getspec, args_type=hs.GfGetspecReq),
-            hs.PING: Procedure("PING", lambda req: hs.GfCommonRsp(), inline=True),
-            hs.SET_LK_VER: Procedure("SET_LK_VER", self.set_lk_ver, args_type=hs.GfSetLkVerReq),
-        })
+        return Program(
+            hs.GF_HNDSK_PROGRAM,
+            hs.GF_HNDSK_VERSION,
+            HANDSHAKE_NAME,
+            {
+                hs.SETVOLUME: Procedure("SETVOLUME", self.setvolume, args_type=hs.GfSetvolumeReq),
+                hs.GETSPEC: Procedure("GETSPEC", self.getspec, args_type=hs.GfGetspecReq),
+                hs.PING: Procedure("PING", lambda req: hs.GfCommonRsp(), inline=True),
+                hs.SET_LK_VER: Procedure("SET_LK_VER", self.set_lk_ver, args_type=hs.GfSetLkVerReq),
+            },
+        )
 
     # -- SETVOLUME ---------------------------------------------------------------------------
 
@@ -104,19 +109,26 @@ class HandshakeService:
         except SetvolumeRefused as refusal:
             log.info("SETVOLUME from %s refused: %s", _peer(request), refusal)
             reply["ERROR"] = str(refusal)
-            return hs.GfSetvolumeRsp(op_ret=-1, op_errno=refusal.op_errno,
-                                     dict=encode_serialized_dict(reply))
+            return hs.GfSetvolumeRsp(
+                op_ret=-1, op_errno=refusal.op_errno, dict=encode_serialized_dict(reply)
+            )
         request.session[SESSION_CLIENT] = client
-        log.info("accepted client %s from %s%s", client.process_uuid, client.peer,
-                 f" (CN {client.peer_cn})" if client.peer_cn else "")
-        reply.update({
-            "ERROR": "Success",
-            "child_up": 1,
-            "volume-id": ident.volume_id,
-            "process-uuid": ident.server_uuid,
-            "clnt-lk-version": 0,
-            "transport-ptr": id(request.session),
-        })
+        log.info(
+            "accepted client %s from %s%s",
+            client.process_uuid,
+            client.peer,
+            f" (CN {client.peer_cn})" if client.peer_cn else "",
+        )
+        reply.update(
+            {
+                "ERROR": "Success",
+                "child_up": 1,
+                "volume-id": ident.volume_id,
+                "process-uuid": ident.server_uuid,
+                "clnt-lk-version": 0,
+                "transport-ptr": id(request.session),
+            }
+        )
         return hs.GfSetvolumeRsp(op_ret=0, op_errno=0, dict=encode_serialized_dict(reply))
 
     def _check(self, request: Request, raw: bytes) -> ClientInfo:
@@ -135,25 +147,33 @@ class HandshakeService:
             raise SetvolumeRefused(errno.EINVAL, "UUID not specified")
         volume_id = params.get("volume-id")
         if volume_id and volume_id != ident.volume_id:
-            raise SetvolumeRefused(errno.EINVAL, "Volume-ID different, possible case of "
-                                   "connecting to wrong volume")
+            raise SetvolumeRefused(
+                errno.EINVAL, "Volume-ID different, possible case of connecting to wrong volume"
+            )
         if params.get("fops-version") != str(FOP_PROGRAM_NUMBER):
-            raise SetvolumeRefused(errno.EINVAL, "version mismatch: fops-version "
-                                   f"{params.get('fops-version')!r}")
+            raise SetvolumeRefused(
+                errno.EINVAL, f"version mismatch: fops-version {params.get('fops-version')!r}"
+            )
         peer = _peer(request)
         if not _address_allowed(request.peername, ident.allow):
             raise SetvolumeRefused(errno.EACCES, "Authentication failed")
         if request.endpoint.tls_enabled and not cn_allowed(request.peer_cn, ident.ssl_allow):
             raise SetvolumeRefused(errno.EACCES, "Authentication failed")
-        return ClientInfo(process_uuid=process_uuid, peer=peer, peer_cn=request.peer_cn,
-                          client_version=params.get("client-version", ""), options=params)
+        return ClientInfo(
+            process_uuid=process_uuid,
+            peer=peer,
+            peer_cn=request.peer_cn,
+            client_version=params.get("client-version", ""),
+            options=params,
+        )
 
     # -- GETSPEC, SET_LK_VER -------------------------------------------------------------------
 
     def getspec(self, request: Request) -> Any:
         spec = self.client_volfile()
-        return hs.GfGetspecRsp(op_ret=len(spec), op_errno=0, spec=spec,
-                               xdata=encode_serialized_dict({}))
+        return hs.GfGetspecRsp(
+            op_ret=len(spec), op_errno=0, spec=spec, xdata=encode_serialized_dict({})
+        )
 
     def set_lk_ver(self, request: Request) -> Any:
         return hs.GfSetLkVerRsp(op_ret=0, op_errno=0, lk_ver=request.decoded.lk_ver)

@@ -84,8 +84,7 @@ def make_range(owner: Owner, type_: int, start: int, length: int) -> RangeLock:
 
 
 def _range_conflict(a: RangeLock, b: RangeLock) -> bool:
-    return (a.owner != b.owner and a.overlaps(b.start, b.end)
-            and F_WRLCK in (a.type, b.type))
+    return a.owner != b.owner and a.overlaps(b.start, b.end) and F_WRLCK in (a.type, b.type)
 
 
 def _entry_conflict(a: EntryLock, b: EntryLock) -> bool:
@@ -122,8 +121,9 @@ class _Table:
     def _acquire(self, key: Hashable, lk: Any, block: bool, on_grant: Granted | None) -> bool:
         with self._lock:
             space = self._spaces.setdefault(key, _Space())
-            if self._blocker(space, lk) is None and not (self.fair_to_waiters and any(
-                    self._conflict(w, lk) for w, _ in space.waiting)):
+            if self._blocker(space, lk) is None and not (
+                self.fair_to_waiters and any(self._conflict(w, lk) for w, _ in space.waiting)
+            ):
                 self._grant(space, lk)
                 return True
             if not block or on_grant is None:
@@ -138,8 +138,9 @@ class _Table:
         ready = []
         still: list[tuple[Any, Granted]] = []
         for lk, cb in space.waiting:
-            if self._blocker(space, lk) is None and not (self.fair_to_waiters and any(
-                    self._conflict(w, lk) for w, _ in still)):
+            if self._blocker(space, lk) is None and not (
+                self.fair_to_waiters and any(self._conflict(w, lk) for w, _ in still)
+            ):
                 self._grant(space, lk)
                 ready.append((cb, lk))
             else:
@@ -195,8 +196,9 @@ class PosixLocks(_Table):
             space = self._spaces.get(gfid)
             return self._blocker(space, lock) if space else None
 
-    def setlk(self, gfid: bytes, lock: RangeLock, *, block: bool = False,
-              on_grant: Granted | None = None) -> bool:
+    def setlk(
+        self, gfid: bytes, lock: RangeLock, *, block: bool = False, on_grant: Granted | None = None
+    ) -> bool:
         """F_SETLK / F_SETLKW (``block``). True if granted now; False if queued (``on_grant``
         is called with the lock later); EAGAIN if contended and not blocking."""
         if lock.type == F_UNLCK:
@@ -205,9 +207,11 @@ class PosixLocks(_Table):
                 space = self._spaces.get(gfid)
                 if space is not None:
                     space.granted = _carve(space.granted, lock)
-                    space.waiting = [(w, cb) for w, cb in space.waiting
-                                     if not (w.owner == lock.owner and w.overlaps(lock.start,
-                                                                                  lock.end))]
+                    space.waiting = [
+                        (w, cb)
+                        for w, cb in space.waiting
+                        if not (w.owner == lock.owner and w.overlaps(lock.start, lock.end))
+                    ]
                     ready = self._wake(gfid, space)
             self._notify(ready)
             return True
@@ -224,10 +228,15 @@ class PosixLocks(_Table):
         merged = lk
         rest = []
         for g in kept:  # coalesce with the owner's touching locks of the same type
-            if g.owner == lk.owner and g.type == lk.type and g.start <= merged.end + 1 and \
-                    merged.start <= g.end + 1:
-                merged = replace(merged, start=min(g.start, merged.start),
-                                 end=max(g.end, merged.end))
+            if (
+                g.owner == lk.owner
+                and g.type == lk.type
+                and g.start <= merged.end + 1
+                and merged.start <= g.end + 1
+            ):
+                merged = replace(
+                    merged, start=min(g.start, merged.start), end=max(g.end, merged.end)
+                )
             else:
                 rest.append(g)
         space.granted = rest + [merged]
@@ -257,8 +266,15 @@ class InodeLocks(_Table):
     def __init__(self) -> None:
         super().__init__(_range_conflict)
 
-    def lock(self, domain: str, gfid: bytes, lock: RangeLock, *, block: bool = False,
-             on_grant: Granted | None = None) -> bool:
+    def lock(
+        self,
+        domain: str,
+        gfid: bytes,
+        lock: RangeLock,
+        *,
+        block: bool = False,
+        on_grant: Granted | None = None,
+    ) -> bool:
         """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the owner's overlapping
         locks (EINVAL if none). Blocking semantics as ``PosixLocks.setlk``."""
         key = (domain, gfid)
@@ -266,8 +282,11 @@ class InodeLocks(_Table):
             return self._acquire(key, lock, block, on_grant)
         with self._lock:
             space = self._spaces.get(key)
-            mine = [g for g in (space.granted if space else [])
-                    if g.owner == lock.owner and g.overlaps(lock.start, lock.end)]
+            mine = [
+                g
+                for g in (space.granted if space else [])
+                if g.owner == lock.owner and g.overlaps(lock.start, lock.end)
+            ]
             if space is None or not mine:
                 raise OSError(errno.EINVAL, "no matching inodelk to unlock")
             space.granted = [g for g in space.granted if g not in mine]
@@ -282,22 +301,37 @@ class EntryLocks(_Table):
     def __init__(self) -> None:
         super().__init__(_entry_conflict)
 
-    def entrylk(self, domain: str, gfid: bytes, owner: Owner, basename: str | None, cmd: int,
-                type_: int = ENTRYLK_WRLCK, on_grant: Granted | None = None) -> bool:
+    def entrylk(
+        self,
+        domain: str,
+        gfid: bytes,
+        owner: Owner,
+        basename: str | None,
+        cmd: int,
+        type_: int = ENTRYLK_WRLCK,
+        on_grant: Granted | None = None,
+    ) -> bool:
         """ENTRYLK_LOCK (blocking: queued, False), ENTRYLK_LOCK_NB (EAGAIN if contended) or
         ENTRYLK_UNLOCK (EINVAL if the owner holds no such lock)."""
         key = (domain, gfid)
         if cmd in (ENTRYLK_LOCK, ENTRYLK_LOCK_NB):
             if type_ not in (ENTRYLK_RDLCK, ENTRYLK_WRLCK):
                 raise OSError(errno.EINVAL, "bad entrylk type")
-            return self._acquire(key, EntryLock(owner, type_, basename),
-                                 cmd == ENTRYLK_LOCK, on_grant)
+            return self._acquire(
+                key, EntryLock(owner, type_, basename), cmd == ENTRYLK_LOCK, on_grant
+            )
         if cmd != ENTRYLK_UNLOCK:
             raise OSError(errno.EINVAL, "bad entrylk command")
         with self._lock:
             space = self._spaces.get(key)
-            mine = next((g for g in (space.granted if space else [])
-                         if g.owner == owner and g.basename == basename), None)
+            mine = next(
+                (
+                    g
+                    for g in (space.granted if space else [])
+                    if g.owner == owner and g.basename == basename
+                ),
+                None,
+            )
             if space is None or mine is None:
                 raise OSError(errno.EINVAL, "no matching entrylk to unlock")
             space.granted.remove(mine)

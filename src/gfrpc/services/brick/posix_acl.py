@@ -72,8 +72,9 @@ def decode_acl(data: bytes | bytearray | memoryview) -> Acl:
     count = (len(data) - _HEADER.size) // _ENTRY.size
     if count > _MAX_ENTRIES:
         raise OSError(errno.EINVAL, "too many ACL entries")
-    acl = tuple(Ace(*_ENTRY.unpack_from(data, _HEADER.size + i * _ENTRY.size))
-                for i in range(count))
+    acl = tuple(
+        Ace(*_ENTRY.unpack_from(data, _HEADER.size + i * _ENTRY.size)) for i in range(count)
+    )
     _check(acl)
     return acl
 
@@ -105,8 +106,16 @@ def _check(acl: Acl) -> None:
         raise OSError(errno.EINVAL, "ACL with named entries needs a mask")
 
 
-def permits(mode: int, owner: int, group: int, acl: Acl | None, uid: int, gid: int,
-            groups: tuple[int, ...], want: int) -> bool:
+def permits(
+    mode: int,
+    owner: int,
+    group: int,
+    acl: Acl | None,
+    uid: int,
+    gid: int,
+    groups: tuple[int, ...],
+    want: int,
+) -> bool:
     """Whether a (non-root) caller ``uid``/``gid``/``groups`` may ``want`` (R|W|X bits) an inode
     of ``mode``, ``owner``, ``group`` with access ACL ``acl`` (None: the mode alone)."""
     want &= 7

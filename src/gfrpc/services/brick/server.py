@@ -10,7 +10,8 @@ Identity: the brick's name for clients (``remote-subvolume``) is the absolute pa
 directory; the volume has a name (``--volname``) and a stable volume-id kept where real bricks
 keep it, the brick directory's ``trusted.glusterfs.volume-id`` xattr (16 raw bytes), created
 on first start: ``--volume-id`` if given, else a uuid5 of the volume name, so that every brick
-of a volume has the same one (a GlusterFS client refuses a brick whose volume-id differs). Admission is GlusterFS's: ``--allow`` address globs (``auth.allow``) and, with
+of a volume has the same one (a GlusterFS client refuses a brick whose volume-id differs).
+Admission is GlusterFS's: ``--allow`` address globs (``auth.allow``) and, with
 TLS, ``--ssl-allow`` CN globs (``auth.ssl-allow``) are checked at SETVOLUME, which refuses with
 EACCES ("Authentication failed", the client gives up instead of retrying); GF-DUMP is answered
 to anyone who completes the TLS handshake, as a GlusterFS brick does.
@@ -55,7 +56,7 @@ class BrickConfig:
     allow: list[str] | None = None
     volume_id: uuid.UUID | None = None  # None: default_volume_id(volname) for a new brick
     mgmt: str | None = None  # HOST[:PORT] of the management daemon to sign in at (SIGNIN)
-    mgmt_tls: bool = False               # talk to it over TLS with the brick's own identity
+    mgmt_tls: bool = False  # talk to it over TLS with the brick's own identity
     #: timeouts, max-connections and the incomplete-record budget (gfrpc.transport.limits)
     limits: ServerLimits = field(default_factory=ServerLimits)
     #: each connection's open-fd cap (EMFILE for that client only); None: store_fds' default
@@ -80,8 +81,9 @@ def default_volume_id(volname: str) -> uuid.UUID:
     return uuid.uuid5(VOLUME_ID_NAMESPACE, volname)
 
 
-def brick_volume_id(directory: str, wanted: uuid.UUID | None = None, *,
-                    default: uuid.UUID | None = None) -> uuid.UUID:
+def brick_volume_id(
+    directory: str, wanted: uuid.UUID | None = None, *, default: uuid.UUID | None = None
+) -> uuid.UUID:
     """The volume-id stored in the brick directory's ``trusted.glusterfs.volume-id`` (16 raw
     bytes, as GlusterFS bricks have it). If there is none, ``wanted``, else ``default``, else
     a random one is stored; a stored one that differs from ``wanted`` is a configuration
@@ -89,25 +91,30 @@ def brick_volume_id(directory: str, wanted: uuid.UUID | None = None, *,
     try:
         raw = os.getxattr(directory, VOLUME_ID_XATTR)
         if len(raw) != 16:
-            raise ConfigError(f"brick directory {directory}: {VOLUME_ID_XATTR} is {len(raw)} "
-                              "bytes, not 16")
+            raise ConfigError(
+                f"brick directory {directory}: {VOLUME_ID_XATTR} is {len(raw)} bytes, not 16"
+            )
         stored = uuid.UUID(bytes=raw)
         if wanted is not None and stored != wanted:
-            raise ConfigError(f"brick directory {directory} belongs to volume-id {stored}, "
-                              f"not {wanted} (another volume's brick?)")
+            raise ConfigError(
+                f"brick directory {directory} belongs to volume-id {stored}, "
+                f"not {wanted} (another volume's brick?)"
+            )
         return stored
     except OSError as exc:
         if exc.errno != errno.ENODATA:
-            raise ConfigError(f"brick directory {directory}: cannot read {VOLUME_ID_XATTR}: "
-                              f"{exc.strerror}") from exc
+            raise ConfigError(
+                f"brick directory {directory}: cannot read {VOLUME_ID_XATTR}: {exc.strerror}"
+            ) from exc
     new = wanted or default or uuid.uuid4()
     try:
         os.setxattr(directory, VOLUME_ID_XATTR, new.bytes, os.XATTR_CREATE)
     except FileExistsError:
         return brick_volume_id(directory, wanted)  # another process won the race
     except OSError as exc:
-        raise ConfigError(f"brick directory {directory}: cannot set {VOLUME_ID_XATTR}: "
-                          f"{exc.strerror}") from exc
+        raise ConfigError(
+            f"brick directory {directory}: cannot set {VOLUME_ID_XATTR}: {exc.strerror}"
+        ) from exc
     return new
 
 
@@ -118,19 +125,29 @@ class BrickServer:
         if not os.path.isdir(config.directory):
             raise ConfigError(f"brick directory {config.directory} does not exist")
         self.config = config
-        self.volume_id = brick_volume_id(config.brick_path, config.volume_id,
-                                         default=default_volume_id(config.volname))
+        self.volume_id = brick_volume_id(
+            config.brick_path, config.volume_id, default=default_volume_id(config.volname)
+        )
         self.store = PosixStore(config.brick_path)
         self.identity = BrickIdentity(
-            brick_path=config.brick_path, volname=config.volname, volume_id=str(self.volume_id),
-            allow=config.allow, ssl_allow=config.ssl_allow,
+            brick_path=config.brick_path,
+            volname=config.volname,
+            volume_id=str(self.volume_id),
+            allow=config.allow,
+            ssl_allow=config.ssl_allow,
             host=config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1",
-            tls=config.tls is not None)
-        self.fops = FopService(self.store, strict_access=config.strict_access,
-                               max_open_fds=config.max_open_fds)
+            tls=config.tls is not None,
+        )
+        self.fops = FopService(
+            self.store, strict_access=config.strict_access, max_open_fds=config.max_open_fds
+        )
         self.poller: Poller = make_poller(config.poller, config.event_threads)
-        self.rpc = RpcServer(self.poller, workers=config.workers,
-                             outstanding_limit=config.outstanding_limit, limits=config.limits)
+        self.rpc = RpcServer(
+            self.poller,
+            workers=config.workers,
+            outstanding_limit=config.outstanding_limit,
+            limits=config.limits,
+        )
         self.rpc.register(HandshakeService(self.identity).program())
         self.rpc.register(self.fops.program())
         self.rpc.on_disconnect = self.fops.disconnected
@@ -143,19 +160,27 @@ class BrickServer:
         if cfg.ssl_allow is not None and ctx is None:
             raise ConfigError("ssl-allow needs TLS (--tls)")
         self.poller.start()
-        self.listener = self.rpc.listen((cfg.host.strip("[]"), cfg.port), tls=ctx,
-                                        options=SocketOptions())
+        self.listener = self.rpc.listen(
+            (cfg.host.strip("[]"), cfg.port), tls=ctx, options=SocketOptions()
+        )
         self.identity.port = int(getattr(self.listener.address, "port", 0))
-        log.info("brick %s (volume %s, id %s) ready on %s, poller %s%s, TLS %s", cfg.brick_path,
-                 cfg.volname, self.volume_id, self.listener.address, cfg.poller,
-                 f" x{cfg.event_threads}" if cfg.poller == "pool" else "",
-                 "on" if ctx is not None else "off")
+        log.info(
+            "brick %s (volume %s, id %s) ready on %s, poller %s%s, TLS %s",
+            cfg.brick_path,
+            cfg.volname,
+            self.volume_id,
+            self.listener.address,
+            cfg.poller,
+            f" x{cfg.event_threads}" if cfg.poller == "pool" else "",
+            "on" if ctx is not None else "off",
+        )
         if cfg.mgmt is not None:
             if cfg.mgmt_tls and cfg.tls is None:
                 raise ConfigError("signing in over TLS (--mgmt-tls) needs the brick's --tls")
             mctx = make_context(cfg.tls, server_side=False) if cfg.mgmt_tls and cfg.tls else None
-            self.signin = BrickSignin(cfg.mgmt, cfg.brick_path, self.identity.port,
-                                      poller=self.poller, tls=mctx)
+            self.signin = BrickSignin(
+                cfg.mgmt, cfg.brick_path, self.identity.port, poller=self.poller, tls=mctx
+            )
             self.signin.start()
         return self.listener
 
@@ -163,8 +188,11 @@ class BrickServer:
         if self.signin is not None:
             self.signin.stop()
         counts = dict(self.fops.counts.most_common())
-        log.info("brick %s stopping; FOPs served: %s", self.config.brick_path,
-                 " ".join(f"{k}={v}" for k, v in counts.items()) or "none")
+        log.info(
+            "brick %s stopping; FOPs served: %s",
+            self.config.brick_path,
+            " ".join(f"{k}={v}" for k, v in counts.items()) or "none",
+        )
         self.rpc.close()
         self.poller.stop()
         self.store.close()
@@ -175,4 +203,3 @@ class BrickServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

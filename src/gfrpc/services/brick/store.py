@@ -88,8 +88,19 @@ from gfrpc.services.brick.store_iatt import (
     iatt_fields,
 )
 
-__all__ = ["Caller", "DirEntry", "FdTable", "Iatt", "OpenDir", "OpenFile", "PosixStore",
-           "RenameResult", "ROOT_GFID", "StatFs", "iatt_fields"]
+__all__ = [
+    "Caller",
+    "DirEntry",
+    "FdTable",
+    "Iatt",
+    "OpenDir",
+    "OpenFile",
+    "PosixStore",
+    "RenameResult",
+    "ROOT_GFID",
+    "StatFs",
+    "iatt_fields",
+]
 
 _NOT_FOR_OPEN = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_DIRECTORY | os.O_PATH | os.O_NOFOLLOW
 
@@ -158,9 +169,19 @@ class PosixStore(EntryOps):
                 os.ftruncate(wfd, size)
             return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(ip))
 
-    def setattr(self, target: Target, valid: int, *, mode: int = 0, uid: int = 0, gid: int = 0,
-                atime: int = 0, atime_nsec: int = 0, mtime: int = 0, mtime_nsec: int = 0
-                ) -> tuple[Iatt, Iatt]:
+    def setattr(
+        self,
+        target: Target,
+        valid: int,
+        *,
+        mode: int = 0,
+        uid: int = 0,
+        gid: int = 0,
+        atime: int = 0,
+        atime_nsec: int = 0,
+        mtime: int = 0,
+        mtime_nsec: int = 0,
+    ) -> tuple[Iatt, Iatt]:
         """SETATTR / FSETATTR with GlusterFS ``valid`` bits (GF_SET_ATTR_*): chown, then chmod
         (skipped for symlinks), then utimes (an unset time keeps its value). SIZE and CTIME are
         ignored, as by posix. Returns (prestat, poststat)."""
@@ -169,15 +190,24 @@ class PosixStore(EntryOps):
             pre = os.fstat(fd)
             path = proc_path(fd)
             if valid & (GF_SET_ATTR_UID | GF_SET_ATTR_GID):
-                os.chown(path, uid if valid & GF_SET_ATTR_UID else -1,
-                         gid if valid & GF_SET_ATTR_GID else -1)
+                os.chown(
+                    path,
+                    uid if valid & GF_SET_ATTR_UID else -1,
+                    gid if valid & GF_SET_ATTR_GID else -1,
+                )
             if valid & GF_SET_ATTR_MODE and not st_.S_ISLNK(pre.st_mode):
                 os.chmod(path, mode & 0o7777)
             if valid & (GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME):
-                a = (atime * 1_000_000_000 + atime_nsec if valid & GF_SET_ATTR_ATIME
-                     else pre.st_atime_ns)
-                m = (mtime * 1_000_000_000 + mtime_nsec if valid & GF_SET_ATTR_MTIME
-                     else pre.st_mtime_ns)
+                a = (
+                    atime * 1_000_000_000 + atime_nsec
+                    if valid & GF_SET_ATTR_ATIME
+                    else pre.st_atime_ns
+                )
+                m = (
+                    mtime * 1_000_000_000 + mtime_nsec
+                    if valid & GF_SET_ATTR_MTIME
+                    else pre.st_mtime_ns
+                )
                 os.utime(path, ns=(a, m))
             return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
 
@@ -203,8 +233,9 @@ class PosixStore(EntryOps):
                 except OSError as e:  # none set, no ACL support, or not one the kernel made
                     if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EINVAL):
                         raise
-            if not posix_acl.permits(st.st_mode, st.st_uid, st.st_gid, acl, caller.uid,
-                                     caller.gid, caller.groups, mask):
+            if not posix_acl.permits(
+                st.st_mode, st.st_uid, st.st_gid, acl, caller.uid, caller.gid, caller.groups, mask
+            ):
                 raise OSError(errno.EACCES, "permission denied")
 
     # -- directories --------------------------------------------------------------------------
@@ -217,8 +248,9 @@ class PosixStore(EntryOps):
             fd = os.open(proc_path(ip), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         return OpenDir(fd, gfid, hide=HIDDEN_DIR if gfid == ROOT_GFID else None)
 
-    def readdir(self, d: OpenDir, offset: int, size: int, *, plus: bool = False
-                ) -> tuple[list[DirEntry], bool]:
+    def readdir(
+        self, d: OpenDir, offset: int, size: int, *, plus: bool = False
+    ) -> tuple[list[DirEntry], bool]:
         """READDIR(P) from cookie ``offset`` (0 = start): (entries, reached_end). ``size``
         bounds the encoded reply as GlusterFS does (at least one entry is returned)."""
         slots = d.entries_after(offset)
@@ -237,8 +269,9 @@ class PosixStore(EntryOps):
                     out.append(ent)
         return out, done == len(slots)
 
-    def _dirent(self, d: OpenDir, fd: int, name: str, d_ino: int, d_type: int, cookie: int,
-                plus: bool) -> DirEntry | None:
+    def _dirent(
+        self, d: OpenDir, fd: int, name: str, d_ino: int, d_type: int, cookie: int, plus: bool
+    ) -> DirEntry | None:
         gfid: bytes | None
         if name == "." or (name == ".." and d.gfid == ROOT_GFID):
             st, gfid = os.fstat(fd), d.gfid  # the root's ".." is the root: never look above it
@@ -253,13 +286,15 @@ class PosixStore(EntryOps):
         if not plus:
             return DirEntry(st.st_ino if name in (".", "..") else d_ino, cookie, d_type, name)
         stat = iatt_of(gfid, st) if gfid is not None else iatt_fields(None, st)
-        return DirEntry(stat.ia_ino if gfid else st.st_ino, cookie, d_type_of(st.st_mode), name,
-                        stat)
+        return DirEntry(
+            stat.ia_ino if gfid else st.st_ino, cookie, d_type_of(st.st_mode), name, stat
+        )
 
     # -- extended attributes ------------------------------------------------------------------
 
-    def getxattr(self, target: Target, name: str | None = None, *, internal: bool = False
-                 ) -> dict[str, bytes]:
+    def getxattr(
+        self, target: Target, name: str | None = None, *, internal: bool = False
+    ) -> dict[str, bytes]:
         """GETXATTR of one key, or of all visible keys when ``name`` is None."""
         with Owned(self._inode(target)) as fd:
             path = proc_path(fd)
@@ -280,8 +315,12 @@ class PosixStore(EntryOps):
         with Owned(self._inode(target)) as fd:
             return [k for k in os.listxattr(proc_path(fd)) if xp.listed(k, internal=internal)]
 
-    def setxattr(self, target: Target, xattrs: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
-                 flags: int = 0) -> None:
+    def setxattr(
+        self,
+        target: Target,
+        xattrs: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
+        flags: int = 0,
+    ) -> None:
         """SETXATTR of every pair (bytes stored as given); ``flags`` XATTR_CREATE/REPLACE."""
         items = list(xattrs.items() if isinstance(xattrs, Mapping) else xattrs)
         for key, _ in items:
@@ -294,4 +333,3 @@ class PosixStore(EntryOps):
         xp.check_remove(name)
         with Owned(self._inode(target)) as fd:
             os.removexattr(proc_path(fd), name)
-

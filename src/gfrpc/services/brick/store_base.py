@@ -157,8 +157,7 @@ class StoreBase:
 
     # -- lookup and stat ----------------------------------------------------------------------
 
-    def lookup(self, pargfid: bytes, name: str, gfid_req: bytes | None = None
-               ) -> tuple[Iatt, Iatt]:
+    def lookup(self, pargfid: bytes, name: str, gfid_req: bytes | None = None) -> tuple[Iatt, Iatt]:
         """LOOKUP of ``name`` in ``pargfid``: (entry iatt, parent iatt). Gives an entry without a
         gfid ``gfid_req`` or a new one. Never follows a symlink."""
         pargfid = check_gfid(pargfid)
@@ -198,8 +197,15 @@ class StoreBase:
 
     # -- gfid assignment (see "Gfid rules" in store.py) ---------------------------------------
 
-    def _ensure_gfid(self, pfd: int, pargfid: bytes, name: str, efd: int, st: os.stat_result,
-                     gfid_req: bytes | None) -> bytes:
+    def _ensure_gfid(
+        self,
+        pfd: int,
+        pargfid: bytes,
+        name: str,
+        efd: int,
+        st: os.stat_result,
+        gfid_req: bytes | None,
+    ) -> bytes:
         gfid = read_gfid(efd)
         if gfid is not None and self._handle_matches(gfid, pargfid, name, st):
             return gfid
@@ -211,8 +217,9 @@ class StoreBase:
                 gfid = self._repair_handle(gfid, pfd, pargfid, name, efd, st)
         return gfid
 
-    def _wanted_gfid(self, gfid_req: bytes | None, st: os.stat_result, pargfid: bytes,
-                     name: str) -> bytes:
+    def _wanted_gfid(
+        self, gfid_req: bytes | None, st: os.stat_result, pargfid: bytes, name: str
+    ) -> bytes:
         """The gfid a LOOKUP gives an entry that has none: the client's ``gfid-req`` if it is
         free, else a fresh one (a lookup never fails because of its ``gfid-req``)."""
         if gfid_req is None or bytes(gfid_req) == NULL_GFID:
@@ -221,8 +228,13 @@ class StoreBase:
         if not self._gfid_taken(want, st):
             return want
         fresh = uuid.uuid4().bytes
-        log.warning("lookup of %s in %s asked for gfid %s, which another inode has; gave %s",
-                    name, gfid_str(pargfid), gfid_str(want), gfid_str(fresh))
+        log.warning(
+            "lookup of %s in %s asked for gfid %s, which another inode has; gave %s",
+            name,
+            gfid_str(pargfid),
+            gfid_str(want),
+            gfid_str(fresh),
+        )
         return fresh
 
     def _gfid_taken(self, gfid: bytes, st: os.stat_result | None) -> bool:
@@ -264,8 +276,7 @@ class StoreBase:
         with Owned(self.handles.open_inode(gfid)) as fd:
             return os.fstat(fd)
 
-    def _handle_matches(self, gfid: bytes, pargfid: bytes, name: str,
-                        st: os.stat_result) -> bool:
+    def _handle_matches(self, gfid: bytes, pargfid: bytes, name: str, st: os.stat_result) -> bool:
         found = self.handles.handle_lstat(gfid)
         if found is None:
             return False
@@ -274,22 +285,29 @@ class StoreBase:
             return target is not None and parse_dir_handle(target) == (pargfid, name)
         return (hst.st_dev, hst.st_ino) == (st.st_dev, st.st_ino)
 
-    def _repair_handle(self, gfid: bytes, pfd: int, pargfid: bytes, name: str, efd: int,
-                       st: os.stat_result) -> bytes:
+    def _repair_handle(
+        self, gfid: bytes, pfd: int, pargfid: bytes, name: str, efd: int, st: os.stat_result
+    ) -> bytes:
         """Make the handle of an entry whose ``trusted.gfid`` has none, or a wrong one. An
         entry carrying a gfid that another live inode owns (a ``cp -a`` copy, or the root's)
         gets a new gfid rather than taking the other inode's identity."""
         if self._gfid_taken(gfid, st):
             new = uuid.uuid4().bytes
-            log.warning("entry %s in %s has gfid %s, which another inode owns; new gfid %s",
-                        name, gfid_str(pargfid), gfid_str(gfid), gfid_str(new))
+            log.warning(
+                "entry %s in %s has gfid %s, which another inode owns; new gfid %s",
+                name,
+                gfid_str(pargfid),
+                gfid_str(gfid),
+                gfid_str(new),
+            )
             os.setxattr(proc_path(efd), GFID_KEY, new)
             gfid = new
         self._make_handle(gfid, pfd, pargfid, name, st)
         return gfid
 
-    def _make_handle(self, gfid: bytes, pfd: int, pargfid: bytes, name: str,
-                     st: os.stat_result) -> None:
+    def _make_handle(
+        self, gfid: bytes, pfd: int, pargfid: bytes, name: str, st: os.stat_result
+    ) -> None:
         """Give the entry ``name`` (inode ``st``) the handle of ``gfid``, never taking the
         handle of another live inode: ESTALE if one appeared meanwhile."""
         if st_.S_ISDIR(st.st_mode):

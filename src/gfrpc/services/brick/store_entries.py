@@ -88,8 +88,17 @@ class EntryOps(StoreBase):
             raise OSError(errno.EEXIST, f"gfid {gfid_str(gfid)} is in use")
         return gfid
 
-    def _finish_new(self, pfd: int, pre: os.stat_result, name: str, fd: int, gfid: bytes,
-                    perm: int, owner: Caller | None, umask: int = 0) -> bytes:
+    def _finish_new(
+        self,
+        pfd: int,
+        pre: os.stat_result,
+        name: str,
+        fd: int,
+        gfid: bytes,
+        perm: int,
+        owner: Caller | None,
+        umask: int = 0,
+    ) -> bytes:
         """Owner, exact permission bits (``perm`` less ``umask``, or narrowed by the parent's
         default ACL), gfid and handle of an entry this call created."""
         st = os.fstat(fd)
@@ -106,9 +115,17 @@ class EntryOps(StoreBase):
                 os.chmod(path, perm | keep)
         return set_gfid_once(fd, gfid)
 
-    def _make_entry(self, pargfid: bytes, name: str, gfid_req: bytes | None,
-                    owner: Caller | None, perm: int, make: Callable[[int], None],
-                    expect: int, umask: int = 0) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    def _make_entry(
+        self,
+        pargfid: bytes,
+        name: str,
+        gfid_req: bytes | None,
+        owner: Caller | None,
+        perm: int,
+        make: Callable[[int], None],
+        expect: int,
+        umask: int = 0,
+    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
         with Owned(self._parent(pargfid)) as pfd:
@@ -148,18 +165,40 @@ class EntryOps(StoreBase):
         if fmt != st_.S_IFDIR and gfid != NULL_GFID:
             self.handles.remove_handle(gfid, ino=ino)
 
-    def mkdir(self, pargfid: bytes, name: str, mode: int, umask: int = 0,
-              gfid_req: bytes | None = None, owner: Caller | None = None
-              ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    def mkdir(
+        self,
+        pargfid: bytes,
+        name: str,
+        mode: int,
+        umask: int = 0,
+        gfid_req: bytes | None = None,
+        owner: Caller | None = None,
+    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
         """MKDIR: (gfid, stat, preparent, postparent)."""
-        return self._make_entry(pargfid, name, gfid_req, owner, mode & 0o7777,
-                                lambda pfd: os.mkdir(name, 0o700, dir_fd=pfd), st_.S_IFDIR,
-                                umask)
+        return self._make_entry(
+            pargfid,
+            name,
+            gfid_req,
+            owner,
+            mode & 0o7777,
+            lambda pfd: os.mkdir(name, 0o700, dir_fd=pfd),
+            st_.S_IFDIR,
+            umask,
+        )
 
-    def mknod(self, pargfid: bytes, name: str, mode: int, rdev: int = 0, umask: int = 0,
-              gfid_req: bytes | None = None, owner: Caller | None = None, *,
-              internal: bool = False, force_replace: bool = False
-              ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    def mknod(
+        self,
+        pargfid: bytes,
+        name: str,
+        mode: int,
+        rdev: int = 0,
+        umask: int = 0,
+        gfid_req: bytes | None = None,
+        owner: Caller | None = None,
+        *,
+        internal: bool = False,
+        force_replace: bool = False,
+    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
         """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent).
         ``internal`` and ``force_replace`` are DHT's flags (see the module docstring)."""
         fmt = st_.S_IFMT(mode) or st_.S_IFREG
@@ -171,22 +210,49 @@ class EntryOps(StoreBase):
             linked = self._link_existing(pargfid, name, gfid_req)
             if linked is not None:
                 return linked
-        return self._make_entry(pargfid, name, gfid_req, owner, mode & 0o7777,
-                                lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd), fmt,
-                                umask)
+        return self._make_entry(
+            pargfid,
+            name,
+            gfid_req,
+            owner,
+            mode & 0o7777,
+            lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd),
+            fmt,
+            umask,
+        )
 
-    def symlink(self, pargfid: bytes, name: str, target: str, umask: int = 0,
-                gfid_req: bytes | None = None, owner: Caller | None = None
-                ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    def symlink(
+        self,
+        pargfid: bytes,
+        name: str,
+        target: str,
+        umask: int = 0,
+        gfid_req: bytes | None = None,
+        owner: Caller | None = None,
+    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
         """SYMLINK ``name`` → ``target`` (stored as given, never followed)."""
         if not target or "\x00" in target:
             raise OSError(errno.EINVAL if target else errno.ENOENT, "bad symlink target")
-        return self._make_entry(pargfid, name, gfid_req, owner, 0o777,
-                                lambda pfd: os.symlink(target, name, dir_fd=pfd), st_.S_IFLNK)
+        return self._make_entry(
+            pargfid,
+            name,
+            gfid_req,
+            owner,
+            0o777,
+            lambda pfd: os.symlink(target, name, dir_fd=pfd),
+            st_.S_IFLNK,
+        )
 
-    def create(self, pargfid: bytes, name: str, flags: int, mode: int, umask: int = 0,
-               gfid_req: bytes | None = None, owner: Caller | None = None
-               ) -> tuple[bytes, OpenFile, Iatt, Iatt, Iatt]:
+    def create(
+        self,
+        pargfid: bytes,
+        name: str,
+        flags: int,
+        mode: int,
+        umask: int = 0,
+        gfid_req: bytes | None = None,
+        owner: Caller | None = None,
+    ) -> tuple[bytes, OpenFile, Iatt, Iatt, Iatt]:
         """CREATE: (gfid, open file, stat, preparent, postparent). ``flags`` 0 means
         ``O_CREAT|O_RDWR|O_EXCL`` (posix_create); an existing file is opened (and gets a gfid
         if it had none) unless ``O_EXCL``."""
@@ -215,15 +281,15 @@ class EntryOps(StoreBase):
                         gfid = NULL_GFID
                         try:
                             gfid = self._claim_gfid(gfid_req)
-                            gfid = self._finish_new(pfd, pre, name, fd, gfid, perm, owner,
-                                                    umask)
+                            gfid = self._finish_new(pfd, pre, name, fd, gfid, perm, owner, umask)
                             self._make_handle(gfid, pfd, pargfid, name, os.fstat(fd))
                         except BaseException:
                             self._undo_entry(pfd, name, st_.S_IFREG, gfid, st.st_ino)
                             raise
                     if not want & os.O_NONBLOCK:
-                        fcntl.fcntl(fd, fcntl.F_SETFL,
-                                    fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+                        fcntl.fcntl(
+                            fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK
+                        )
                 except BaseException:
                     os.close(fd)
                     raise
@@ -235,11 +301,17 @@ class EntryOps(StoreBase):
                     raise
             st = os.fstat(fd)
             post = os.fstat(pfd)
-        return (gfid, OpenFile(fd, gfid, flags), iatt_of(gfid, st), iatt_of(pargfid, pre),
-                iatt_of(pargfid, post))
+        return (
+            gfid,
+            OpenFile(fd, gfid, flags),
+            iatt_of(gfid, st),
+            iatt_of(pargfid, pre),
+            iatt_of(pargfid, post),
+        )
 
-    def _link_existing(self, pargfid: bytes, name: str, gfid_req: bytes
-                       ) -> tuple[bytes, Iatt, Iatt, Iatt] | None:
+    def _link_existing(
+        self, pargfid: bytes, name: str, gfid_req: bytes
+    ) -> tuple[bytes, Iatt, Iatt, Iatt] | None:
         """The internal-MKNOD case: hard-link ``name`` to the live regular file whose handle is
         ``gfid_req``; None when that case does not apply (no handle, a directory, the root, a
         symlink, a stale handle, a handle whose inode carries another gfid)."""
@@ -251,8 +323,11 @@ class EntryOps(StoreBase):
             pre = os.fstat(pfd)
             with self._stripe(pargfid, name):
                 try:
-                    hfd = os.open(self.handles.handle_path(gfid), O_PATH_NOFOLLOW,
-                                  dir_fd=self.handles.hidden_fd)
+                    hfd = os.open(
+                        self.handles.handle_path(gfid),
+                        O_PATH_NOFOLLOW,
+                        dir_fd=self.handles.hidden_fd,
+                    )
                 except (FileNotFoundError, NotADirectoryError):
                     return None
                 with Owned(hfd):
@@ -264,8 +339,12 @@ class EntryOps(StoreBase):
                     # link exactly the inode checked above (the handle may change meanwhile)
                     os.link(proc_path(hfd), name, dst_dir_fd=pfd, follow_symlinks=True)
                     st = os.fstat(hfd)
-            log.debug("internal mknod of %s in %s linked to gfid %s", name,
-                      gfid_str(pargfid), gfid_str(gfid))
+            log.debug(
+                "internal mknod of %s in %s linked to gfid %s",
+                name,
+                gfid_str(pargfid),
+                gfid_str(gfid),
+            )
             return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
 
     def _drop_stale_linkto(self, pargfid: bytes, name: str) -> None:
@@ -280,8 +359,12 @@ class EntryOps(StoreBase):
             gfid, st = found
             if not st_.S_ISREG(st.st_mode) or st.st_mode & ~st_.S_IFMT(st.st_mode) != st_.S_ISVTX:
                 return
-            log.info("force-replace: removing stale linkto %s in %s (gfid %s)", name,
-                     gfid_str(pargfid), gfid_str(gfid) if gfid else "none")
+            log.info(
+                "force-replace: removing stale linkto %s in %s (gfid %s)",
+                name,
+                gfid_str(pargfid),
+                gfid_str(gfid) if gfid else "none",
+            )
             try:
                 os.unlink(name, dir_fd=pfd)
             except FileNotFoundError:
@@ -289,8 +372,9 @@ class EntryOps(StoreBase):
             if gfid is not None:
                 self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
 
-    def link(self, gfid: bytes, newpar: bytes, newname: str, *, force_replace: bool = False
-             ) -> tuple[Iatt, Iatt, Iatt]:
+    def link(
+        self, gfid: bytes, newpar: bytes, newname: str, *, force_replace: bool = False
+    ) -> tuple[Iatt, Iatt, Iatt]:
         """LINK: a new name for the non-directory ``gfid``: (stat, preparent, postparent).
         ``force_replace`` first removes a stale DHT linkto file at ``newname``."""
         gfid, newpar = check_gfid(gfid), check_gfid(newpar)
@@ -305,8 +389,9 @@ class EntryOps(StoreBase):
         with Owned(self._parent(newpar)) as pfd:
             pre = os.fstat(pfd)
             with Owned(self.handles.hash_dir(gfid)) as l2:
-                os.link(gfid_str(gfid), newname, src_dir_fd=l2, dst_dir_fd=pfd,
-                        follow_symlinks=False)
+                os.link(
+                    gfid_str(gfid), newname, src_dir_fd=l2, dst_dir_fd=pfd, follow_symlinks=False
+                )
             st = os.stat(newname, dir_fd=pfd, follow_symlinks=False)
             return iatt_of(gfid, st), iatt_of(newpar, pre), iatt_of(newpar, os.fstat(pfd))
 
@@ -353,10 +438,13 @@ class EntryOps(StoreBase):
                 gfid = self._ensure_gfid(ofd, oldpar, oldname, sfd, sst, None)
                 victim = self._peek(nfd, newname)
                 is_dir = st_.S_ISDIR(sst.st_mode)
-                stripes = sorted({hash((oldpar, oldname)) % STRIPES,
-                                  hash((newpar, newname)) % STRIPES})
+                stripes = sorted(
+                    {hash((oldpar, oldname)) % STRIPES, hash((newpar, newname)) % STRIPES}
+                )
                 # lock order: stripes (sorted), then _dir_renames (see StoreBase._gfid_taken)
-                locks = [self._stripes[i] for i in stripes] + ([self._dir_renames] if is_dir else [])
+                locks = [self._stripes[i] for i in stripes] + (
+                    [self._dir_renames] if is_dir else []
+                )
                 for lk in locks:
                     lk.acquire()
                 try:
@@ -374,9 +462,13 @@ class EntryOps(StoreBase):
                         else:
                             self.handles.remove_handle(vgfid, ino=vst.st_ino, only_if_last=True)
                 st = os.fstat(sfd)
-            return RenameResult(iatt_of(gfid, st), iatt_of(oldpar, preold),
-                                iatt_of(oldpar, os.fstat(ofd)), iatt_of(newpar, prenew),
-                                iatt_of(newpar, os.fstat(nfd)))
+            return RenameResult(
+                iatt_of(gfid, st),
+                iatt_of(oldpar, preold),
+                iatt_of(oldpar, os.fstat(ofd)),
+                iatt_of(newpar, prenew),
+                iatt_of(newpar, os.fstat(nfd)),
+            )
 
     @staticmethod
     def _peek(dirfd: int, name: str) -> tuple[bytes | None, os.stat_result] | None:
@@ -386,4 +478,3 @@ class EntryOps(StoreBase):
             return None
         with Owned(fd):
             return read_gfid(fd), os.fstat(fd)
-

@@ -62,9 +62,15 @@ DEFAULT_MAX_OPEN_FDS = 4096
 
 def d_type_of(mode: int) -> int:
     """``DT_*`` of an ``st_mode``."""
-    return {st_.S_IFIFO: DT_FIFO, st_.S_IFCHR: DT_CHR, st_.S_IFDIR: DT_DIR,
-            st_.S_IFBLK: DT_BLK, st_.S_IFREG: DT_REG, st_.S_IFLNK: DT_LNK,
-            st_.S_IFSOCK: DT_SOCK}.get(st_.S_IFMT(mode), DT_UNKNOWN)
+    return {
+        st_.S_IFIFO: DT_FIFO,
+        st_.S_IFCHR: DT_CHR,
+        st_.S_IFDIR: DT_DIR,
+        st_.S_IFBLK: DT_BLK,
+        st_.S_IFREG: DT_REG,
+        st_.S_IFLNK: DT_LNK,
+        st_.S_IFSOCK: DT_SOCK,
+    }.get(st_.S_IFMT(mode), DT_UNKNOWN)
 
 
 def name_cookie(name: str) -> int:
@@ -210,8 +216,7 @@ class FdTable:
         """EMFILE if the table is full (lets a caller refuse before it opens or creates)."""
         with self._lock:
             if len(self._objs) >= self.max_open:
-                raise OSError(errno.EMFILE,
-                              f"this client has {self.max_open} fds open already")
+                raise OSError(errno.EMFILE, f"this client has {self.max_open} fds open already")
 
     def add(self, obj: _Pinned) -> int:
         """Register ``obj`` under the lowest free number. When the table is full ``obj`` is

@@ -59,7 +59,9 @@ O_PATH_DIR = O_PATH_NOFOLLOW | os.O_DIRECTORY
 
 _DIR_HANDLE_RE = re.compile(
     r"\.\./\.\./([0-9a-f]{2})/([0-9a-f]{2})/"
-    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/([^/\x00]+)", re.S)
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/([^/\x00]+)",
+    re.S,
+)
 
 
 def proc_path(fd: int) -> str:
@@ -119,8 +121,9 @@ def is_dir_handle(target: str | None) -> bool:
     """Whether a handle's symlink target (``handle_lstat``'s second value) is a directory
     handle: ``../../<p0>/<p1>/<parent>/<name>`` or the root's ``../../..``. A symlink *file*
     whose last name is gone also shows a target (its own text), and is not one."""
-    return target is not None and (target == ROOT_HANDLE_TARGET
-                                   or parse_dir_handle(target) is not None)
+    return target is not None and (
+        target == ROOT_HANDLE_TARGET or parse_dir_handle(target) is not None
+    )
 
 
 def _open_or_mkdir(dirfd: int, name: str, *, create: bool = True) -> int:
@@ -182,13 +185,15 @@ class HandleIndex:
         more. gfrpc itself never puts anything there; this is for directories a real brick
         served before. Symlinks are removed, never followed."""
         try:
-            if not st_.S_ISDIR(os.stat(UNLINK_DIR, dir_fd=self.hidden_fd,
-                                       follow_symlinks=False).st_mode):
+            if not st_.S_ISDIR(
+                os.stat(UNLINK_DIR, dir_fd=self.hidden_fd, follow_symlinks=False).st_mode
+            ):
                 return
         except FileNotFoundError:
             return
-        for _, dirs, files, dfd in os.fwalk(UNLINK_DIR, dir_fd=self.hidden_fd, topdown=False,
-                                           follow_symlinks=False):
+        for _, dirs, files, dfd in os.fwalk(
+            UNLINK_DIR, dir_fd=self.hidden_fd, topdown=False, follow_symlinks=False
+        ):
             for name in files + dirs:
                 try:
                     try:
@@ -198,8 +203,13 @@ class HandleIndex:
                 except FileNotFoundError:
                     pass
                 except OSError as e:  # as posix: warn, and start anyway
-                    log.warning("could not remove %s from %s/%s: %s", name, HIDDEN_DIR,
-                                UNLINK_DIR, e.strerror)
+                    log.warning(
+                        "could not remove %s from %s/%s: %s",
+                        name,
+                        HIDDEN_DIR,
+                        UNLINK_DIR,
+                        e.strerror,
+                    )
 
     def close(self) -> None:
         with self._lock:
@@ -332,8 +342,9 @@ class HandleIndex:
         finally:
             os.close(l2)
 
-    def set_dir_handle(self, gfid: bytes, parent: bytes, name: str, *,
-                       replace: bool = True) -> None:
+    def set_dir_handle(
+        self, gfid: bytes, parent: bytes, name: str, *, replace: bool = True
+    ) -> None:
         """Create or atomically replace the symlink handle of directory ``gfid``; with
         ``replace=False`` only create it (FileExistsError if a handle is there)."""
         l2 = self.hash_dir(gfid, create=True)
@@ -347,8 +358,9 @@ class HandleIndex:
         finally:
             os.close(l2)
 
-    def remove_handle(self, gfid: bytes, *, ino: int | None = None,
-                      only_if_last: bool = False) -> None:
+    def remove_handle(
+        self, gfid: bytes, *, ino: int | None = None, only_if_last: bool = False
+    ) -> None:
         """Unlink the handle of ``gfid``; with ``ino`` only if it is that inode, with
         ``only_if_last`` only if the handle is the inode's last link. Missing is fine."""
         if gfid == ROOT_GFID:

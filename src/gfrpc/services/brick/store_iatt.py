@@ -59,8 +59,19 @@ IATT_SIZE = 0x200
 IATT_BLOCKS = 0x400
 IATT_BTIME = 0x800
 IATT_GFID = 0x1000
-POSIX_IATT_FLAGS = (IATT_TYPE | IATT_MODE | IATT_NLINK | IATT_UID | IATT_GID | IATT_ATIME
-                    | IATT_MTIME | IATT_CTIME | IATT_SIZE | IATT_BLOCKS | IATT_GFID)
+POSIX_IATT_FLAGS = (
+    IATT_TYPE
+    | IATT_MODE
+    | IATT_NLINK
+    | IATT_UID
+    | IATT_GID
+    | IATT_ATIME
+    | IATT_MTIME
+    | IATT_CTIME
+    | IATT_SIZE
+    | IATT_BLOCKS
+    | IATT_GFID
+)
 
 
 def gfid_to_ino(gfid: bytes) -> int:
@@ -181,5 +192,16 @@ class StatFs:
 
     @classmethod
     def from_statvfs(cls, v: os.statvfs_result) -> StatFs:
-        return cls(v.f_bsize, v.f_frsize, v.f_blocks, v.f_bfree, v.f_bavail, v.f_files,
-                   v.f_ffree, v.f_favail, v.f_fsid & ((1 << 64) - 1), v.f_flag, v.f_namemax)
+        return cls(
+            v.f_bsize,
+            v.f_frsize,
+            v.f_blocks,
+            v.f_bfree,
+            v.f_bavail,
+            v.f_files,
+            v.f_ffree,
+            v.f_favail,
+            v.f_fsid & ((1 << 64) - 1),
+            v.f_flag,
+            v.f_namemax,
+        )

@@ -28,8 +28,14 @@ VOLUME_ID_KEY = "trusted.glusterfs.volume-id"
 MDATA_KEY = "trusted.glusterfs.mdata"
 _IDENTITY = frozenset({GFID_KEY, VOLUME_ID_KEY})
 _BACKPOINTER_PREFIXES = ("trusted.gfid2path.", "trusted.pgfid.")
-_INTERNAL_PATTERNS = ("*.glusterfs.*.stime", "*.glusterfs.*.xtime", "*.glusterfs.lockinfo",
-                      "*.glusterfs.*.entry_stime", "*.glusterfs.volume-mark.*", MDATA_KEY)
+_INTERNAL_PATTERNS = (
+    "*.glusterfs.*.stime",
+    "*.glusterfs.*.xtime",
+    "*.glusterfs.lockinfo",
+    "*.glusterfs.*.entry_stime",
+    "*.glusterfs.volume-mark.*",
+    MDATA_KEY,
+)
 
 
 def _internal_only(key: str) -> bool:

@@ -4,5 +4,12 @@ from gfrpc.services.mgmt.registry import BrickRef, Registry, VolumeSpec, parse_v
 from gfrpc.services.mgmt.server import MgmtConfig, MgmtServer
 from gfrpc.services.mgmt.signin import BrickSignin
 
-__all__ = ["BrickRef", "BrickSignin", "MgmtConfig", "MgmtServer", "Registry", "VolumeSpec",
-           "parse_volume_arg"]
+__all__ = [
+    "BrickRef",
+    "BrickSignin",
+    "MgmtConfig",
+    "MgmtServer",
+    "Registry",
+    "VolumeSpec",
+    "parse_volume_arg",
+]

@@ -41,8 +41,10 @@ def parse_volume_arg(text: str) -> VolumeSpec:
     """``NAME=HOST:/path[,HOST:/path...]`` as given to ``gfrpc mgmtd --volume``."""
     name, sep, rest = text.partition("=")
     if not sep or not _VOLNAME.fullmatch(name):
-        raise ConfigError(f"--volume {text!r}: expected NAME=HOST:/path[,HOST:/path...] with a "
-                          "name of letters, digits, '_', '.', '-'")
+        raise ConfigError(
+            f"--volume {text!r}: expected NAME=HOST:/path[,HOST:/path...] with a "
+            "name of letters, digits, '_', '.', '-'"
+        )
     bricks = []
     for item in rest.split(","):
         host, colon, path = item.strip().rpartition(":")

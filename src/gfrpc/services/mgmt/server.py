@@ -53,8 +53,8 @@ class MgmtConfig:
     host: str = "0.0.0.0"
     poller: str = "pool"
     event_threads: int = 2
-    tls: TLSOptions | None = None      # TLS on this daemon's port (clients' secure-access)
-    io_tls: bool = False               # volfiles put TLS on the brick connections
+    tls: TLSOptions | None = None  # TLS on this daemon's port (clients' secure-access)
+    io_tls: bool = False  # volfiles put TLS on the brick connections
     signin_allow: Sequence[str] = field(default=LOOPBACK)
     limits: ServerLimits = field(default_factory=ServerLimits)  # gfrpc.transport.limits
 
@@ -66,14 +66,23 @@ def client_volfile(volume: VolumeSpec, *, io_tls: bool = False) -> str:
     for i, brick in enumerate(volume.bricks):
         name = f"{volume.name}-client-{i}"
         names.append(name)
-        lines += [f"volume {name}", "    type protocol/client",
-                  "    option transport-type tcp", f"    option remote-host {brick.host}",
-                  f"    option remote-subvolume {brick.path}"]
+        lines += [
+            f"volume {name}",
+            "    type protocol/client",
+            "    option transport-type tcp",
+            f"    option remote-host {brick.host}",
+            f"    option remote-subvolume {brick.path}",
+        ]
         if io_tls:
             lines.append("    option transport.socket.ssl-enabled on")
         lines += ["end-volume", ""]
-    lines += [f"volume {volume.name}-dht", "    type cluster/distribute",
-              f"    subvolumes {' '.join(names)}", "end-volume", ""]
+    lines += [
+        f"volume {volume.name}-dht",
+        "    type cluster/distribute",
+        f"    subvolumes {' '.join(names)}",
+        "end-volume",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -86,19 +95,39 @@ class MgmtServer:
         self._bricks = {b.path for v in config.volumes for b in v.bricks}
         self.poller: Poller = make_poller(config.poller, config.event_threads)
         self.rpc = RpcServer(self.poller, workers=4, limits=config.limits)
-        self.rpc.register(Program(pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, "Gluster Portmap", {
-            pmap.PORTBYBRICK: Procedure("PORTBYBRICK", self.port_by_brick,
-                                        args_type=pmap.PmapPortByBrickReq, inline=True),
-            pmap.BRICKBYPORT: Procedure("BRICKBYPORT", lambda req: req.drop(), inline=True),
-            pmap.SIGNIN: Procedure("SIGNIN", self.sign_in, args_type=pmap.PmapSigninReq,
-                                   inline=True),
-            pmap.SIGNOUT: Procedure("SIGNOUT", self.sign_out, args_type=pmap.PmapSignoutReq,
-                                    inline=True),
-        }))
-        self.rpc.register(Program(hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, "Gluster Handshake", {
-            hs.GETSPEC: Procedure("GETSPEC", self.getspec, args_type=hs.GfGetspecReq),
-            hs.PING: Procedure("PING", lambda req: hs.GfCommonRsp(), inline=True),
-        }))
+        self.rpc.register(
+            Program(
+                pmap.PMAP_PROGRAM,
+                pmap.PMAP_VERSION,
+                "Gluster Portmap",
+                {
+                    pmap.PORTBYBRICK: Procedure(
+                        "PORTBYBRICK",
+                        self.port_by_brick,
+                        args_type=pmap.PmapPortByBrickReq,
+                        inline=True,
+                    ),
+                    pmap.BRICKBYPORT: Procedure("BRICKBYPORT", lambda req: req.drop(), inline=True),
+                    pmap.SIGNIN: Procedure(
+                        "SIGNIN", self.sign_in, args_type=pmap.PmapSigninReq, inline=True
+                    ),
+                    pmap.SIGNOUT: Procedure(
+                        "SIGNOUT", self.sign_out, args_type=pmap.PmapSignoutReq, inline=True
+                    ),
+                },
+            )
+        )
+        self.rpc.register(
+            Program(
+                hs.GF_HNDSK_PROGRAM,
+                hs.GF_HNDSK_VERSION,
+                "Gluster Handshake",
+                {
+                    hs.GETSPEC: Procedure("GETSPEC", self.getspec, args_type=hs.GfGetspecReq),
+                    hs.PING: Procedure("PING", lambda req: hs.GfCommonRsp(), inline=True),
+                },
+            )
+        )
         self.listener: Listener | None = None
 
     # -- procedures ------------------------------------------------------------------------------
@@ -107,11 +136,13 @@ class MgmtServer:
         volume = self.registry.volume(key)
         if volume is None:
             log.info("GETSPEC for unknown volume %r from %s", key, _peer(request))
-            return hs.GfGetspecRsp(op_ret=-1, op_errno=errno.ENOENT,
-                                   xdata=encode_serialized_dict({}))
+            return hs.GfGetspecRsp(
+                op_ret=-1, op_errno=errno.ENOENT, xdata=encode_serialized_dict({})
+            )
         spec = client_volfile(volume, io_tls=self.config.io_tls)
-        return hs.GfGetspecRsp(op_ret=len(spec), op_errno=0, spec=spec,
-                               xdata=encode_serialized_dict({}))
+        return hs.GfGetspecRsp(
+            op_ret=len(spec), op_errno=0, spec=spec, xdata=encode_serialized_dict({})
+        )
 
     def port_by_brick(self, request: Request) -> Any:
         port = self.registry.port_of(request.decoded.brick)
@@ -122,14 +153,19 @@ class MgmtServer:
     def _may_sign(self, request: Request, path: str) -> bool:
         peer = request.peername
         address = str(peer[0]) if isinstance(peer, tuple) else ""
-        if isinstance(peer, tuple) and not any(fnmatch.fnmatchcase(address, g)
-                                               for g in self.config.signin_allow):
-            log.warning("refused portmap sign-in of %s from %s (not in the sign-in list)",
-                        path, address)
+        if isinstance(peer, tuple) and not any(
+            fnmatch.fnmatchcase(address, g) for g in self.config.signin_allow
+        ):
+            log.warning(
+                "refused portmap sign-in of %s from %s (not in the sign-in list)", path, address
+            )
             return False
         if path not in self._bricks:
-            log.warning("refused portmap sign-in of %s from %s: not a brick of any volume",
-                        path, address or "a local socket")
+            log.warning(
+                "refused portmap sign-in of %s from %s: not a brick of any volume",
+                path,
+                address or "a local socket",
+            )
             return False
         return True
 
@@ -154,12 +190,17 @@ class MgmtServer:
         cfg = self.config
         ctx = make_context(cfg.tls, server_side=True) if cfg.tls is not None else None
         self.poller.start()
-        self.listener = self.rpc.listen((cfg.host.strip("[]"), cfg.port), tls=ctx,
-                                        options=SocketOptions())
-        log.info("mgmtd ready on %s, TLS %s; volumes: %s", self.listener.address,
-                 "on" if ctx is not None else "off",
-                 ", ".join(f"{v.name} ({len(v.bricks)} brick{'s' * (len(v.bricks) > 1)})"
-                           for v in cfg.volumes))
+        self.listener = self.rpc.listen(
+            (cfg.host.strip("[]"), cfg.port), tls=ctx, options=SocketOptions()
+        )
+        log.info(
+            "mgmtd ready on %s, TLS %s; volumes: %s",
+            self.listener.address,
+            "on" if ctx is not None else "off",
+            ", ".join(
+                f"{v.name} ({len(v.bricks)} brick{'s' * (len(v.bricks) > 1)})" for v in cfg.volumes
+            ),
+        )
         return self.listener
 
     def stop(self) -> None:

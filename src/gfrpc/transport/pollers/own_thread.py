@@ -59,8 +59,9 @@ class OwnThreadPoller(Poller):
                 os.close(runner.wakefd)
                 raise RuntimeError("poller is stopped")
             self._runners[id(pollable)] = runner
-        t = threading.Thread(target=self._run, args=(runner,), daemon=True,
-                             name=f"gfrpc-conn-{pollable.fileno()}")
+        t = threading.Thread(
+            target=self._run, args=(runner,), daemon=True, name=f"gfrpc-conn-{pollable.fileno()}"
+        )
         runner.thread = t
         t.start()
 

@@ -155,8 +155,9 @@ class PoolPoller(Poller):
                         slot.again = True
                         continue
                     slot.busy = True
-                self._dispatch(slot, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT),
-                               bool(ev & _ERR))
+                self._dispatch(
+                    slot, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT), bool(ev & _ERR)
+                )
 
     def _take_queued(self) -> None:
         try:
@@ -200,4 +201,3 @@ class PoolPoller(Poller):
             except OSError:
                 pass
         slot.pollable.finalize()
-

@@ -51,7 +51,9 @@ class SinglePoller(Poller):
     def start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="gfrpc-poll-single", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="gfrpc-poll-single", daemon=True
+                )
                 self._thread.start()
 
     def register(self, pollable: Pollable) -> None:
@@ -105,8 +107,9 @@ class SinglePoller(Poller):
                     continue
                 p = self._by_fd.get(fd)
                 if p is not None:
-                    self._handle(p, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT),
-                                 bool(ev & _ERR))
+                    self._handle(
+                        p, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT), bool(ev & _ERR)
+                    )
 
     def _drain_wake(self) -> None:
         try:
