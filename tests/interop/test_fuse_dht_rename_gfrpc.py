@@ -4,7 +4,7 @@ each file's data on its hashed brick or (after an earlier rename) on the other o
 
 DHT makes the destination's linkto files with internal MKNODs (``glusterfs-internal-fop``,
 ``gfid-req`` = the data file's gfid, often ``force-replace``) and LINKs; the bricks must honour
-those flags as posix does (``store_entries.py``). The result is checked through a FRESH mount
+those flags as posix does (``store/entries.py``). The result is checked through a FRESH mount
 (every name lists and reads its content, no source name is left) and on the bricks: exactly one
 data file per name, on the brick DHT would find it through, and where that is not the hashed
 brick, a linkto file there (mode ``S_ISVTX``, same gfid, naming the data brick); no data file

@@ -1,6 +1,6 @@
 """DHT's internal MKNOD/LINK flags on the brick (``glusterfs-internal-fop``, ``force-replace``).
 
-The rules (``store_entries.py``, as GlusterFS 10.3 posix's ``posix_mknod``/``posix_link``):
+The rules (``store/entries.py``, as GlusterFS 10.3 posix's ``posix_mknod``/``posix_link``):
 an internal MKNOD whose ``gfid-req`` is a live regular file hard-links the new name to that
 inode (DHT's linkto of a hard-linked file); without the flag, or for a directory's, the root's
 or a symlink's gfid, the gfid guard refuses it with EEXIST. ``force-replace`` removes a stale
@@ -21,7 +21,7 @@ from brick_fops_support import P, cred, running_brick
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick.store import ROOT_GFID, PosixStore
-from gfrpc.services.brick.store_handles import HIDDEN_DIR, HandleIndex
+from gfrpc.services.brick.store.handles import HIDDEN_DIR, HandleIndex
 
 LINKTO_MODE = stat.S_IFREG | stat.S_ISVTX
 LINKTO_KEY = "trusted.glusterfs.dht.linkto"

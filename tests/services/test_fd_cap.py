@@ -1,6 +1,6 @@
 """Per-connection open-fd cap: one client cannot use up the brick's descriptors.
 
-The rule (``store_fds``, "Open-fd cap"): an ``FdTable`` holds at most ``max_open`` fds
+The rule (``store.fds``, "Open-fd cap"): an ``FdTable`` holds at most ``max_open`` fds
 (``DEFAULT_MAX_OPEN_FDS`` when none is given); one more is EMFILE for that table alone, the
 refused object is closed, and releasing an fd makes room again.
 """
@@ -16,8 +16,8 @@ from brick_fops_support import ROOT, P, open_targets, running_brick
 
 from gfrpc.errors import ConfigError
 from gfrpc.programs import fops as fp
-from gfrpc.services.brick import store_fds
 from gfrpc.services.brick.store import FdTable, PosixStore
+from gfrpc.services.brick.store import fds as store_fds
 
 
 def _fd_is_open(fd: int) -> bool:

@@ -22,8 +22,8 @@ from brick_fops_support import P, running_brick
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick.store import ROOT_GFID, PosixStore
-from gfrpc.services.brick.store_handles import HIDDEN_DIR, HandleIndex
-from gfrpc.services.brick.store_iatt import NULL_GFID
+from gfrpc.services.brick.store.handles import HIDDEN_DIR, HandleIndex
+from gfrpc.services.brick.store.iatt import NULL_GFID
 
 
 class Victims:

@@ -19,7 +19,7 @@ from gfrpc.services.brick.store import (
     PosixStore,
     iatt_fields,
 )
-from gfrpc.services.brick.store_iatt import (
+from gfrpc.services.brick.store.iatt import (
     GF_SET_ATTR_ATIME,
     GF_SET_ATTR_GID,
     GF_SET_ATTR_MODE,

@@ -7,7 +7,7 @@ import resource
 import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
-from gfrpc.services.brick.store_fds import DEFAULT_MAX_OPEN_FDS
+from gfrpc.services.brick.store.fds import DEFAULT_MAX_OPEN_FDS
 from gfrpc.tls import parse_ssl_allow
 
 from .common import (

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Final
 from gfrpc.programs.fops import GF_ANON_FD_NO
 from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store import Caller, PosixStore
-from gfrpc.services.brick.store_iatt import (
+from gfrpc.services.brick.store.iatt import (
     GF_ATTR_ATIME_NOW,
     GF_ATTR_MTIME_NOW,
     GF_SET_ATTR_ATIME,
@@ -71,7 +71,7 @@ from gfrpc.services.brick.store_iatt import (
 )
 
 if TYPE_CHECKING:
-    from gfrpc.services.brick.fop_common import FopCall
+    from gfrpc.services.brick.fops.common import FopCall
 
 R, W, X = os.R_OK, os.W_OK, os.X_OK
 #: GlusterFS's ``O_FMODE_EXEC`` open flag (an exec open needs x, not r)

@@ -59,7 +59,7 @@ class BrickConfig:
     mgmt_tls: bool = False  # talk to it over TLS with the brick's own identity
     #: timeouts, max-connections and the incomplete-record budget (gfrpc.transport.limits)
     limits: ServerLimits = field(default_factory=ServerLimits)
-    #: each connection's open-fd cap (EMFILE for that client only); None: store_fds' default
+    #: each connection's open-fd cap (EMFILE for that client only); None: store.fds' default
     max_open_fds: int | None = None
     #: also check FOPs on fds and trust no negative pid (GlusterFS 10.3 does neither; access.py)
     strict_access: bool = False

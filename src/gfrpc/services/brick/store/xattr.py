@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 from fnmatch import fnmatchcase
 
-from gfrpc.services.brick.store_handles import GFID_KEY
+from gfrpc.services.brick.store.handles import GFID_KEY
 
 VOLUME_ID_KEY = "trusted.glusterfs.volume-id"
 MDATA_KEY = "trusted.glusterfs.mdata"

@@ -46,7 +46,7 @@ import uuid
 from collections import OrderedDict
 
 from gfrpc.errors import ConfigError
-from gfrpc.services.brick.store_iatt import ROOT_GFID, gfid_str
+from gfrpc.services.brick.store.iatt import ROOT_GFID, gfid_str
 
 GFID_KEY = "trusted.gfid"
 HIDDEN_DIR = ".glusterfs"

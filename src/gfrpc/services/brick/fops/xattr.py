@@ -8,7 +8,7 @@ GlusterFS 10.3 facts kept here (posix xlator):
   ENODATA. Values travel as binary (gfx_dict PTR) and are stored as the exact bytes sent; a
   string value keeps the NUL GlusterFS's dict puts in its length, an integer is its decimal
   string with NUL (how GlusterFS's typed dict data reaches ``setxattr``).
-* Which keys a client may see or change is the store's rule (``store_xattr``): the brick's
+* Which keys a client may see or change is the store's rule (``store.xattr``): the brick's
   identity keys are EPERM to set or remove.
 * XATTROP: GF_XATTROP_ADD_ARRAY (0) / ADD_ARRAY64 (1) add big-endian int32 / int64 arrays to
   the stored ones (a missing attribute counts as zeros; an all-zero operand only reads) and
@@ -31,7 +31,7 @@ from typing import Any
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
-from gfrpc.services.brick.fop_common import FopCall
+from gfrpc.services.brick.fops.common import FopCall
 from gfrpc.wire.gfdict import GfValue
 
 XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET = 0, 1, 4

@@ -18,8 +18,8 @@ Theory of operation (GlusterFS 10.3's ``server-rpc-fops_v2.c`` + posix xlator, o
   request's session; :meth:`FopService.disconnected` (``RpcServer.on_disconnect``) closes every
   fd and releases every lock and waiter of that connection, as ``server_connection_cleanup``.
 
-The actors live in ``fop_entry`` (namespace), ``fop_inode`` (inodes, directories),
-``fop_io`` (file data), ``fop_xattr`` (extended attributes, IPC) and ``fop_locks`` (LK,
+The actors live in ``fops.entry`` (namespace), ``fops.inode`` (inodes, directories),
+``fops.io`` (file data), ``fops.xattr`` (extended attributes, IPC) and ``fops.locks`` (LK,
 INODELK, ENTRYLK).
 """
 
@@ -35,8 +35,12 @@ from typing import Any, Final
 from gfrpc.programs import fops as fp
 from gfrpc.programs.dump import GfCommonRsp
 from gfrpc.rpc.server import GarbageArgs, Procedure, Program, Request
-from gfrpc.services.brick import fop_entry, fop_inode, fop_io, fop_locks, fop_xattr
-from gfrpc.services.brick.fop_common import (
+from gfrpc.services.brick.fops import entry as fop_entry
+from gfrpc.services.brick.fops import inode as fop_inode
+from gfrpc.services.brick.fops import io as fop_io
+from gfrpc.services.brick.fops import locks as fop_locks
+from gfrpc.services.brick.fops import xattr as fop_xattr
+from gfrpc.services.brick.fops.common import (
     DEFERRED,
     SESSION_FOPS,
     BrickClient,
@@ -70,7 +74,7 @@ class FopService:
         self.store = store
         #: ``--strict-access``: also check FOPs on fds and trust no negative pid (access.py)
         self.strict_access = strict_access
-        #: ``--max-open-fds``: each connection's open-fd cap (None: store_fds' default)
+        #: ``--max-open-fds``: each connection's open-fd cap (None: store.fds' default)
         self.max_open_fds = max_open_fds
         self.posix_locks = PosixLocks()
         self.inode_locks = InodeLocks()

@@ -31,10 +31,10 @@ from typing import Any
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
-from gfrpc.services.brick.fop_common import FopCall, lk_owner_of, open_flags, wire_iatt
+from gfrpc.services.brick.fops.common import FopCall, lk_owner_of, open_flags, wire_iatt
 from gfrpc.services.brick.locks import Owner
-from gfrpc.services.brick.store_base import iatt_of
-from gfrpc.services.brick.store_iatt import GF_SET_ATTR_MODE
+from gfrpc.services.brick.store.base import iatt_of
+from gfrpc.services.brick.store.iatt import GF_SET_ATTR_MODE
 
 MAX_READ = 32 << 20
 FALLOC_FL_KEEP_SIZE = 0x01

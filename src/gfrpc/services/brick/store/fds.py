@@ -51,7 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gfrpc.errors import ConfigError
-from gfrpc.services.brick.store_iatt import Iatt
+from gfrpc.services.brick.store.iatt import Iatt
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 _COOKIE_MASK = (1 << 48) - 1  # see the module docstring: DHT keeps these exact

@@ -30,7 +30,7 @@ GlusterFS 10.3 facts kept here:
   (a linkto of a hard-linked file); gfrpc honours it only from a trusted caller (root or an
   internal pid: DHT makes linkto files as root), so it never widens what LINK allows. An MKNOD
   or LINK with ``force-replace`` first removes a stale linkto file (mode exactly ``S_ISVTX``)
-  at the name. The store enforces the details (``store_entries``).
+  at the name. The store enforces the details (``store.entries``).
 * DHT's parent-layout pre-check: a CREATE or MKDIR whose xdata names a key in
   ``glusterfs.preop.parent.key`` (DHT sends ``trusted.glusterfs.dht``, the parent's layout as
   it knows it) fails with EIO and ``glusterfs.preop.check.failed`` in the reply xdata when the
@@ -48,7 +48,7 @@ from typing import Any
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
-from gfrpc.services.brick.fop_common import (
+from gfrpc.services.brick.fops.common import (
     XATTR_NAMESPACES,
     FopCall,
     asked_xattrs,
@@ -56,7 +56,7 @@ from gfrpc.services.brick.fop_common import (
     open_flags,
     wire_iatt,
 )
-from gfrpc.services.brick.fop_xattr import xattr_bytes
+from gfrpc.services.brick.fops.xattr import xattr_bytes
 
 _WX = os.W_OK | os.X_OK
 log = logging.getLogger("gfrpc.brick")

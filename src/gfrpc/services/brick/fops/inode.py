@@ -33,8 +33,8 @@ from typing import Any
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
 from gfrpc.services.brick import access as acc
-from gfrpc.services.brick.fop_common import FopCall, asked_xattrs, wire_iatt
-from gfrpc.services.brick.store_iatt import (
+from gfrpc.services.brick.fops.common import FopCall, asked_xattrs, wire_iatt
+from gfrpc.services.brick.store.iatt import (
     GF_ATTR_ATIME_NOW,
     GF_ATTR_MTIME_NOW,
     GF_SET_ATTR_ATIME,

@@ -1,7 +1,7 @@
 """Shared machinery of ``PosixStore``: resolution, gfid assignment and handle repair.
 
 See ``store.py`` for the theory of operation; this module holds what both the entry operations
-(``store_entries``) and the inode operations (``store``) need.
+(``store.entries``) and the inode operations (``store``) need.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from gfrpc.services.brick.store_fds import OpenDir, OpenFile
-from gfrpc.services.brick.store_handles import (
+from gfrpc.services.brick.store.fds import OpenDir, OpenFile
+from gfrpc.services.brick.store.handles import (
     GFID_KEY,
     HIDDEN_DIR,
     O_PATH_NOFOLLOW,
@@ -27,7 +27,7 @@ from gfrpc.services.brick.store_handles import (
     read_gfid,
     set_gfid_once,
 )
-from gfrpc.services.brick.store_iatt import (
+from gfrpc.services.brick.store.iatt import (
     NULL_GFID,
     ROOT_GFID,
     Iatt,

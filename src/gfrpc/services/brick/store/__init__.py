@@ -3,7 +3,7 @@
 Theory of operation. Files live as ordinary files under the brick directory ``DIR`` (a user can
 read them without gfrpc). Clients never name paths: they name an inode by gfid, or an entry by
 (parent gfid, name). The gfid → inode index is GlusterFS's own ``.glusterfs`` handle layout (see
-``store_handles`` for the layout, why it was chosen, and how symlinks planted in ``DIR`` are never
+``store.handles`` for the layout, why it was chosen, and how symlinks planted in ``DIR`` are never
 followed). Every method raises ``OSError`` carrying the errno GlusterFS would send; an unknown
 gfid is ``ESTALE``, as the server's gfid resolution reports it.
 
@@ -57,8 +57,8 @@ import stat as st_
 from collections.abc import Iterable, Mapping
 
 from gfrpc.services.brick import posix_acl
-from gfrpc.services.brick import store_xattr as xp
-from gfrpc.services.brick.store_base import (
+from gfrpc.services.brick.store import xattr as xp
+from gfrpc.services.brick.store.base import (
     Caller,
     Owned,
     RenameResult,
@@ -66,15 +66,15 @@ from gfrpc.services.brick.store_base import (
     check_access,
     iatt_of,
 )
-from gfrpc.services.brick.store_entries import EntryOps
-from gfrpc.services.brick.store_fds import DirEntry, FdTable, OpenDir, OpenFile, d_type_of
-from gfrpc.services.brick.store_handles import (
+from gfrpc.services.brick.store.entries import EntryOps
+from gfrpc.services.brick.store.fds import DirEntry, FdTable, OpenDir, OpenFile, d_type_of
+from gfrpc.services.brick.store.handles import (
     HIDDEN_DIR,
     O_PATH_NOFOLLOW,
     proc_path,
     read_gfid,
 )
-from gfrpc.services.brick.store_iatt import (
+from gfrpc.services.brick.store.iatt import (
     GF_SET_ATTR_ATIME,
     GF_SET_ATTR_GID,
     GF_SET_ATTR_MODE,

@@ -22,7 +22,7 @@ from typing import Any
 from gfrpc.errors import LocalProtocolError
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
-from gfrpc.services.brick.fop_common import DEFERRED, FopCall, lk_owner_of
+from gfrpc.services.brick.fops.common import DEFERRED, FopCall, lk_owner_of
 from gfrpc.services.brick.locks import (
     ENTRYLK_LOCK,
     F_UNLCK,

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 
 from gfrpc.services.brick import posix_acl
-from gfrpc.services.brick.store_base import (
+from gfrpc.services.brick.store.base import (
     MAKEABLE,
     STRIPES,
     Caller,
@@ -38,15 +38,15 @@ from gfrpc.services.brick.store_base import (
     iatt_of,
     log,
 )
-from gfrpc.services.brick.store_fds import OpenFile
-from gfrpc.services.brick.store_handles import (
+from gfrpc.services.brick.store.fds import OpenFile
+from gfrpc.services.brick.store.handles import (
     O_PATH_DIR,
     O_PATH_NOFOLLOW,
     proc_path,
     read_gfid,
     set_gfid_once,
 )
-from gfrpc.services.brick.store_iatt import (
+from gfrpc.services.brick.store.iatt import (
     NULL_GFID,
     ROOT_GFID,
     Iatt,
