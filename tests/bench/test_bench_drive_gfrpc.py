@@ -22,9 +22,9 @@ from gfrpc.bench.experiment import drive_gfrpc
 from gfrpc.bench.experiment.drive_gfrpc import latency_summary, run_gfrpc
 from gfrpc.bench.experiment.meter import ServerMeter
 from gfrpc.bench.experiment.model import Cell, MiB, Sample, ServerSpec, Target
-from gfrpc.bench.realgluster_support import stop_pid
 from gfrpc.errors import GfrpcError
 from gfrpc.rpc.timers import shared_timers
+from gfrpc.testing.realgluster import stop_pid
 from gfrpc.tls import write_certs
 
 pytestmark = pytest.mark.skipif(

@@ -25,9 +25,9 @@ from gfrpc.bench.experiment.isolation import (
 )
 from gfrpc.bench.experiment.model import ServerSpec
 from gfrpc.bench.experiment.stage import Stage, StageError, TargetUnavailable, external_target
-from gfrpc.bench.realgluster_support import pid_alive
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError
+from gfrpc.testing.realgluster import pid_alive
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="gfrpc bricks (trusted.* xattrs) need root"

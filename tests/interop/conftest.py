@@ -1,34 +1,29 @@
 """Fixtures that run a real GlusterFS 10 for interop tests (see docs/INTEROP.md).
 
-The launcher is ``gfrpc.bench.realgluster`` (re-exported by ``gluster.py``); its
-``GlusterUnavailable`` is turned into ``need(False, reason)`` by the hook wrappers below.
-
-tests/interop has no __init__.py, so pytest's default (prepend) import mode already puts this
-directory on sys.path; the explicit insert below also covers ``--import-mode=importlib``.
+The launcher is the public test kit, ``gfrpc.testing.realgluster``; its ``GlusterUnavailable``
+is turned into ``gfrpc.testing.need(False, reason)`` by the hook wrappers below.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from gluster import (  # noqa: E402
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import (
     GlusterD,
+    GlusterUnavailable,
     GlusterVolume,
     TLSMaterial,
     make_tls_material,
 )
-from gluster import fuse_mount as gluster_fuse_mount  # noqa: E402
-from gluster_support import GlusterUnavailable, need  # noqa: E402
+from gfrpc.testing.realgluster import fuse_mount as gluster_fuse_mount
+
+HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,7 +48,7 @@ def _need_gluster(phase: str) -> Callable[..., Generator[None, object, object]]:
     return pytest.hookimpl(wrapper=True)(wrapper)
 
 
-# The launcher (gfrpc.bench.realgluster) knows nothing of pytest: where it finds a prerequisite
+# The launcher (gfrpc.testing.realgluster) knows nothing of pytest: where it finds a prerequisite
 # missing it raises GlusterUnavailable. In fixtures (setup), test bodies (call) and teardown,
 # that becomes need(False, reason): a failure under CI=true, a skip otherwise.
 pytest_runtest_setup = _need_gluster("setup")

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gluster import cmdline, need, stop_pid
+
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import cmdline, stop_pid
 
 
 @dataclass

@@ -22,23 +22,21 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from access_fops import run_row
+from access_table import ROWS, Row
+from brick_fops_support import FopClient
 from gfrpc_procs import gfrpc_brick
-from gluster import GlusterVolume, client_volfile, need
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
-from access_fops import run_row  # noqa: E402
-from access_table import ROWS, Row  # noqa: E402
-from brick_fops_support import FopClient  # noqa: E402
-
-from gfrpc.services.brick import posix_acl as pa  # noqa: E402
-from gfrpc.transport import make_poller  # noqa: E402
+from gfrpc.services.brick import posix_acl as pa
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import GlusterVolume, client_volfile
+from gfrpc.transport import make_poller
 
 pytestmark = pytest.mark.timeout(300)
 PREFIX = f"access-{uuid.uuid4().hex[:6]}-"

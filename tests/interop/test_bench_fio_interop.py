@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 from gfrpc_procs import VOLFILE_HOST, gfrpc_brick
-from gluster import GLUSTERD_PORT, GlusterVolume, need, port_open
 
 from gfrpc.bench.experiment.drive_fio import fio_available, run_fio
 from gfrpc.bench.experiment.meter import ServerMeter
 from gfrpc.bench.experiment.model import Cell, Sample, ServerSpec, Target
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import GLUSTERD_PORT, GlusterVolume, port_open
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from gluster_support import need
+
+from gfrpc.testing import need
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = {("fio", "glusterfsd"), ("fio", "gfrpc"), ("gfrpc", "glusterfsd"), ("gfrpc", "gfrpc")}

@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from gluster import need, pid_alive
 
 from gfrpc.bench.experiment.isolation import run_in_namespace, should_isolate
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import pid_alive
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -126,7 +127,7 @@ from pathlib import Path
 from gfrpc.bench.experiment.isolation import enter_private_network
 from gfrpc.bench.experiment.model import ServerSpec
 from gfrpc.bench.experiment.stage import Stage
-from gfrpc.bench.realgluster_support import pid_alive, port_open
+from gfrpc.testing.realgluster import pid_alive, port_open
 from gfrpc.client.volume import Volume
 
 out_path = Path(sys.argv[1])

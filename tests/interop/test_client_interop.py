@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gluster import GlusterD, GlusterVolume
 
 from gfrpc.cli import main as cli_main
 from gfrpc.client import dht
 from gfrpc.client.mgmt import fetch_volfile
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError, TransportError
+from gfrpc.testing.realgluster import GlusterD, GlusterVolume
 from gfrpc.transport import make_poller
 
 pytestmark = pytest.mark.timeout(300)

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gluster import GlusterD, run, unmount
-from gluster_support import need
 
 from gfrpc.client import volfile as vf
 from gfrpc.client.dht import (
@@ -44,6 +42,8 @@ from gfrpc.client.dht import (
     pick_subvolume,
 )
 from gfrpc.client.volume import Volume
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import GlusterD, run, unmount
 
 N_BRICKS = 3
 

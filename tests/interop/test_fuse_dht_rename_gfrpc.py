@@ -30,9 +30,10 @@ from gfrpc_procs import (
     tail,
     wait_for_log,
 )
-from gluster import GLUSTERD_PORT, need, port_open
 
 from gfrpc.client import dht
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import GLUSTERD_PORT, port_open
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -34,7 +34,9 @@ from gfrpc_procs import (
     run_client_script,
     tail,
 )
-from gluster import GLUSTERD_PORT, client_volfile, make_tls_material, need, port_open
+
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import GLUSTERD_PORT, client_volfile, make_tls_material, port_open
 
 pytestmark = pytest.mark.timeout(150)
 

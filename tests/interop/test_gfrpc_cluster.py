@@ -25,9 +25,10 @@ from gfrpc_procs import (
     tail,
     wait_for_log,
 )
-from gluster import GLUSTERD_PORT, make_tls_material, need, port_open
 
 from gfrpc.client import Volume, dht
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import GLUSTERD_PORT, make_tls_material, port_open
 
 pytestmark = pytest.mark.timeout(180)
 

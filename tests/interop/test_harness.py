@@ -9,7 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from gluster import (
+
+from gfrpc.testing import need
+from gfrpc.testing.realgluster import (
     BRICK_PORT_RANGE,
     GLUSTERD_ADDRESS,
     SYSTEM_WORKDIR,
@@ -18,7 +20,6 @@ from gluster import (
     GlusterVolume,
     TLSMaterial,
     gf_dump,
-    need,
     pid_alive,
     pmap_port_by_brick,
     port_open,
@@ -115,7 +116,7 @@ def test_tls_brick_verified_with_openssl_cli(
     """`openssl s_client` with the client files in tls_dir verifies the brick's certificate."""
     import shutil
 
-    from gluster import run
+    from gfrpc.testing.realgluster import run
 
     need(shutil.which("openssl"), "openssl CLI missing")
     c = interop_tls.client

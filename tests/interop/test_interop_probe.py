@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from gluster import GlusterD, GlusterVolume
 
 from gfrpc.programs import dump as gfdump
 from gfrpc.rpc.client import RpcClient
 from gfrpc.rpc.dump_client import dump, ping
+from gfrpc.testing.realgluster import GlusterD, GlusterVolume
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import make_poller
 

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gfrpc.bench.realgluster_support import stop_pid, tail
 from gfrpc.errors import GfrpcError
+from gfrpc.testing.realgluster import stop_pid, tail
 
 HOST = "127.0.0.1"
 _READY = re.compile(r"ready on (\S+):(\d+)")

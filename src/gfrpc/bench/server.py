@@ -58,8 +58,8 @@ def start_rpc_server(
     inline: bool = False,
 ) -> tuple[Any, int]:
     """Start a poller and an RpcServer with the bench program; return (server, port)."""
-    from gfrpc.bench.certs import make_bench_context
     from gfrpc.rpc import Procedure, Program, RpcServer
+    from gfrpc.testing.certs import make_bench_context
     from gfrpc.transport import make_poller
 
     poller = make_poller(poller_name, event_threads)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         from gfrpc.bench.baseline import BaselineServer
-        from gfrpc.bench.certs import make_bench_context
+        from gfrpc.testing.certs import make_bench_context
 
         tls = make_bench_context(args.tls_dir, server_side=True) if args.tls_dir else None
         baseline = BaselineServer(args.host, args.port, tls)

@@ -136,9 +136,9 @@ class _Target:
         self.tmp = Path(tempfile.mkdtemp(prefix="gfrpc-soak-", dir=cfg.tmpdir))
         try:
             if cfg.tls and not cfg.tls_dir:
-                from gfrpc.bench.certs import write_bench_certs
+                from gfrpc.testing.certs import write_shared_certs
 
-                self.tls = write_bench_certs(str(self.tmp / "certs"))
+                self.tls = write_shared_certs(str(self.tmp / "certs"))
             self.brick = GfrpcBrick(
                 self.tmp / "brick",
                 volname="soak",

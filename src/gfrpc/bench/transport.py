@@ -40,7 +40,6 @@ from typing import Any
 
 from gfrpc.bench import report
 from gfrpc.bench.baseline import BaselineLoad, Budget
-from gfrpc.bench.certs import make_bench_context, write_bench_certs
 from gfrpc.bench.server import (
     BENCH_PROGRAM,
     BENCH_VERSION,
@@ -48,6 +47,7 @@ from gfrpc.bench.server import (
     REPLY,
     write_args_header,
 )
+from gfrpc.testing.certs import make_bench_context, write_shared_certs
 
 POLLERS = ("single", "own-thread", "pool")
 DEFAULT_CONNECTIONS = (1, 4, 24)
@@ -302,7 +302,7 @@ def run_bench(
     samples: list[dict[str, Any]] = []
     info: dict[str, Any] = {"cipher": None, "tls_version": None}
     try:
-        tls_dir = write_bench_certs(os.path.join(tmp, "certs")) if any(tls_modes) else None
+        tls_dir = write_shared_certs(os.path.join(tmp, "certs")) if any(tls_modes) else None
         client_ctx = make_bench_context(tls_dir, server_side=False) if tls_dir else None
         kinds = (["baseline"] if baseline else []) + list(pollers)
         for rep in range(repeats):

@@ -11,7 +11,7 @@ Theory of operation. :class:`Stage` works in one of two layouts.
   so fio's gfapi engine (``--brick=HOST``, always port 24007) reaches every target. When any
   spec wants TLS, the whole run has management TLS on: the secure-access overlay is mounted
   before glusterd starts, with the client identity of the run's throwaway TLS material
-  (:func:`gfrpc.bench.realgluster.make_tls_material`), and both mgmtds use ``--tls``.
+  (:func:`gfrpc.testing.realgluster.make_tls_material`), and both mgmtds use ``--tls``.
   gfrpc bricks listen on their mgmtd's address: GlusterFS clients ask ``remote-host``:24007
   for a brick's port, and on 127.0.0.1 that is glusterd.
 * **Not isolated** (``--no-isolate``, not root, or no ``unshare``): management is plain
@@ -48,7 +48,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from gfrpc.bench import realgluster as rg
 from gfrpc.bench.experiment.isolation import (
     IsolationError,
     Overlay,
@@ -71,6 +70,7 @@ from gfrpc.bench.experiment.stage_gluster import (
 )
 from gfrpc.client.url import DEFAULT_PORT, parse_url
 from gfrpc.errors import ConfigError
+from gfrpc.testing import realgluster as rg
 
 __all__ = ["Stage", "StageError", "TargetUnavailable", "external_target"]
 

@@ -25,14 +25,8 @@ from pathlib import Path
 
 from gfrpc.bench.brickproc import Daemon, DaemonError
 from gfrpc.bench.experiment.model import ServerSpec
-from gfrpc.bench.realgluster_support import (
-    PMAP_PROGRAM,
-    PMAP_VERSION,
-    GlusterError,
-    TLSFiles,
-    rpc_call,
-)
 from gfrpc.programs import pmap
+from gfrpc.testing.realgluster import GlusterError, TLSFiles, rpc_call
 
 __all__ = [
     "BRICK_MAX_CONNECTIONS",
@@ -62,8 +56,8 @@ def sign_in(
     try:
         body = rpc_call(
             mgmt,
-            PMAP_PROGRAM,
-            PMAP_VERSION,
+            pmap.PMAP_PROGRAM,
+            pmap.PMAP_VERSION,
             pmap.SIGNIN,
             req,
             ssl_context=tls.client_context() if tls else None,

@@ -3,7 +3,7 @@
 
 Theory of operation. :func:`gluster_missing` and :func:`fio_missing` say in one line why a
 part cannot run here (None when it can). :func:`start_glusterd_volumes` starts
-:class:`gfrpc.bench.realgluster.GlusterD` under the scratch tree (the caller has made the
+:class:`gfrpc.testing.realgluster.GlusterD` under the scratch tree (the caller has made the
 private namespace, and turned management TLS on with the secure-access overlay when TLS rows
 are wanted, hence ``allow_secure_access``) and creates the volumes with
 ``server.event-threads``; TLS volumes get ``client.ssl``/``server.ssl`` and the server
@@ -17,8 +17,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from gfrpc.bench import realgluster as rg
 from gfrpc.bench.experiment.model import ServerSpec
+from gfrpc.testing import realgluster as rg
 
 SUN_PATH_MAX = 108  # sockaddr_un.sun_path, NUL included
 

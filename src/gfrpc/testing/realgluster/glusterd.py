@@ -1,7 +1,7 @@
 """Start a real GlusterFS 10 (a private glusterd + glusterfsd bricks) from Python.
 
-Used by the interop tests (``tests/interop/gluster.py`` re-exports it) and by
-``gfrpc bench`` to compare gfrpc with the real brick. Nothing here imports pytest: a
+Used by the interop tests and by ``gfrpc bench`` to compare gfrpc with the real brick;
+import it as :mod:`gfrpc.testing.realgluster`. Nothing here imports pytest: a
 missing prerequisite (not root, binaries missing, port 24007 taken, glusterd or a brick not
 coming up) raises :class:`GlusterUnavailable`, whose message says what is missing.
 
@@ -25,108 +25,35 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gfrpc.bench.realgluster_support import (
+from gfrpc.testing.certs import TLSMaterial
+from gfrpc.testing.realgluster.base import (
     BRICK_PORT_RANGE,
     CLI_TIMEOUT,
-    CLIENT_CN,
-    GF_DUMP_DUMP,
-    GF_DUMP_PROGRAM,
-    GF_DUMP_VERSION,
     GLUSTERD_ADDRESS,
     GLUSTERD_PORT,
     LOG_DIR,
-    PMAP_PORTBYBRICK,
-    PMAP_PROGRAM,
-    PMAP_VERSION,
-    SERVER_CN,
     START_TIMEOUT,
-    STOP_GRACE,
-    SYSTEM_RUNDIR,
     SYSTEM_WORKDIR,
     TMP_PREFIX,
-    UNTRUSTED_CN,
     VOLUME_LOG_SUBDIRS,
     GlusterError,
-    GlusterUnavailable,
-    TLSFiles,
-    TLSMaterial,
     brick_host,
     brick_log_path,
     check_prerequisites,
     client_volfile,
+    require,
+)
+from gfrpc.testing.realgluster.mounts import fuse_mount, mounts_under, unmount
+from gfrpc.testing.realgluster.processes import (
     cmdline,
     collect_logs,
-    fuse_log_path,
-    fuse_mount,
-    gf_dump,
-    is_mounted,
     listener_pids,
-    make_tls_material,
-    mounts_under,
     pid_alive,
-    pmap_port_by_brick,
     port_open,
     read_pidfile,
-    require,
-    rpc_call,
     run,
     stop_pid,
-    tail,
-    unmount,
 )
-
-__all__ = [
-    "BRICK_PORT_RANGE",
-    "CLIENT_CN",
-    "CLI_TIMEOUT",
-    "GF_DUMP_DUMP",
-    "GF_DUMP_PROGRAM",
-    "GF_DUMP_VERSION",
-    "GLUSTERD_ADDRESS",
-    "GLUSTERD_PORT",
-    "LOG_DIR",
-    "PMAP_PORTBYBRICK",
-    "PMAP_PROGRAM",
-    "PMAP_VERSION",
-    "SERVER_CN",
-    "START_TIMEOUT",
-    "STOP_GRACE",
-    "SYSTEM_RUNDIR",
-    "SYSTEM_WORKDIR",
-    "TMP_PREFIX",
-    "UNTRUSTED_CN",
-    "VOLUME_LOG_SUBDIRS",
-    "BrickInfo",
-    "GlusterD",
-    "GlusterError",
-    "GlusterUnavailable",
-    "GlusterVolume",
-    "TLSFiles",
-    "TLSMaterial",
-    "brick_host",
-    "brick_log_path",
-    "check_prerequisites",
-    "client_volfile",
-    "cmdline",
-    "collect_logs",
-    "fuse_log_path",
-    "fuse_mount",
-    "gf_dump",
-    "is_mounted",
-    "listener_pids",
-    "make_tls_material",
-    "mounts_under",
-    "pid_alive",
-    "pmap_port_by_brick",
-    "port_open",
-    "read_pidfile",
-    "require",
-    "rpc_call",
-    "run",
-    "stop_pid",
-    "tail",
-    "unmount",
-]
 
 # --------------------------------------------------------------------------------------------
 # glusterd and volumes
