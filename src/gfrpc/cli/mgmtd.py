@@ -6,6 +6,7 @@ import argparse
 
 from gfrpc.services.mgmt import MgmtConfig, MgmtServer, parse_volume_arg
 from gfrpc.tls import parse_ssl_allow
+from gfrpc.transport import DEFAULT_PORT
 
 from .common import (
     add_limit_arguments,
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--port",
         type=int,
-        default=24007,
+        default=DEFAULT_PORT,
         metavar="PORT",
         help="TCP port (default 24007, where GlusterFS clients look)",
     )

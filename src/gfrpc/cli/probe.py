@@ -6,8 +6,8 @@ import argparse
 import statistics
 import time
 
+from gfrpc.client.mgmt import port_by_brick
 from gfrpc.errors import GfrpcError, TimeoutError_
-from gfrpc.programs import pmap
 from gfrpc.rpc.dump_client import dump, ping
 from gfrpc.transport import DEFAULT_PORT
 
@@ -127,15 +127,3 @@ def run_portmap(args: argparse.Namespace) -> int:
         raise GfrpcError(f"the port mapper at {args.address} knows no brick {args.brick}")
     print(port)
     return 0
-
-
-def port_by_brick(client, brick: str, *, timeout: float) -> int | None:  # type: ignore[no-untyped-def]
-    """PMAP PORTBYBRICK: the brick's port, or None when the port mapper has none."""
-    req = pmap.PmapPortByBrickReq(brick=brick).pack()
-    reply = client.call(
-        pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.PORTBYBRICK, req, timeout=timeout
-    )
-    rsp = pmap.PmapPortByBrickRsp.unpack(reply.body)
-    if rsp.op_ret < 0 or rsp.port <= 0:
-        return None
-    return int(rsp.port)

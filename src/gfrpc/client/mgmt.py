@@ -18,13 +18,14 @@ What a GlusterFS 10.3 client does, as seen on the wire (tests/fixtures/glusterd_
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Final
 
 from gfrpc.errors import GfrpcError
 from gfrpc.programs import dump as gfdump
 from gfrpc.programs import handshake as hs
 from gfrpc.programs import pmap
 from gfrpc.rpc.client import RpcClient, default_credential
+from gfrpc.transport import DEFAULT_PORT
 from gfrpc.wire.gfdict import encode_serialized_dict
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "port_by_brick",
 ]
 
-MGMT_PORT = 24007
+MGMT_PORT: Final = DEFAULT_PORT  # glusterd's port: gfrpc.transport.DEFAULT_PORT under this name
 GETSPEC_FLAG_SERVERS_LIST = 1
 #: GD_OP_VERSION_MAX of GlusterFS 10.x, announced in GETSPEC xdata and SETVOLUME
 OP_VERSION_MAX = 100000

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from gfrpc.errors import ConfigError
+from gfrpc.transport import DEFAULT_PORT
 
 __all__ = [
     "DEFAULT_PORT",
@@ -31,7 +32,6 @@ __all__ = [
     "validate_volume_name",
 ]
 
-DEFAULT_PORT = 24007
 SCHEME = "gluster://"
 VOLUME_NAME_MAX = 256  # GD_VOLUME_NAME_MAX = NAME_MAX + 1
 RESERVED_VOLUME_NAMES = frozenset(

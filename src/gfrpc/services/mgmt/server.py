@@ -34,7 +34,14 @@ from gfrpc.programs import pmap
 from gfrpc.rpc.server import Procedure, Program, Request, RpcServer
 from gfrpc.services.mgmt.registry import Registry, VolumeSpec
 from gfrpc.tls import TLSOptions, make_context
-from gfrpc.transport import Listener, Poller, ServerLimits, SocketOptions, make_poller
+from gfrpc.transport import (
+    DEFAULT_PORT,
+    Listener,
+    Poller,
+    ServerLimits,
+    SocketOptions,
+    make_poller,
+)
 from gfrpc.wire.gfdict import encode_serialized_dict
 
 __all__ = ["MgmtConfig", "MgmtServer", "client_volfile"]
@@ -49,7 +56,7 @@ class MgmtConfig:
     """What ``gfrpc mgmtd`` is told on its command line."""
 
     volumes: list[VolumeSpec]
-    port: int = 24007
+    port: int = DEFAULT_PORT
     host: str = "0.0.0.0"
     poller: str = "pool"
     event_threads: int = 2
