@@ -1,4 +1,4 @@
-"""Fixtures of the fault tests (helpers in fault_support.py, the proxy in proxy.py).
+"""Fixtures of the fault tests (helpers in fault_support.py, the proxy in proxy_support.py).
 
 Every brick process started here is stopped by pid afterwards (SIGCONT first, in case a test
 froze it); every proxy is closed and its threads joined.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fault_support import BrickProcess, TlsDirs
-from proxy import FaultProxy
+from proxy_support import FaultProxy
 
 from gfrpc.tls.certs import write_certs
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proxy import FaultProxy
+from proxy_support import FaultProxy
 
 from gfrpc.client import Volume
 from gfrpc.programs import fops

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from proxy import FaultProxy
+from proxy_support import FaultProxy
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -22,7 +22,7 @@ from fault_support import (
     through_proxy,
     wait_all,
 )
-from proxy import FaultProxy
+from proxy_support import FaultProxy
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -31,7 +31,7 @@ import pytest
 from access_fops import run_row
 from access_table import ROWS, Row
 from brick_fops_support import FopClient
-from gfrpc_procs import gfrpc_brick
+from gfrpc_daemons_support import gfrpc_brick
 
 from gfrpc.services.brick import posix_acl as pa
 from gfrpc.testing import need

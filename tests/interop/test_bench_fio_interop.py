@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gfrpc_procs import VOLFILE_HOST, gfrpc_brick
+from gfrpc_daemons_support import VOLFILE_HOST, gfrpc_brick
 
 from gfrpc.bench.experiment.drive_fio import fio_available, run_fio
 from gfrpc.bench.experiment.meter import ServerMeter

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from gfrpc_procs import (
+from gfrpc_daemons_support import (
     VOLFILE_HOST,
     GfrpcBrick,
     gfrpc_brick,

@@ -4,7 +4,7 @@ clients that find everything themselves: ``mount -t glusterfs 127.0.0.2:/VOL`` a
 both the management and the I/O connections.
 
 The daemon listens on 127.0.0.2:24007, beside the harness's glusterd on 127.0.0.1:24007. TLS
-clients run in a private mount namespace (see ``gfrpc_procs.run_client_script``).
+clients run in a private mount namespace (see ``gfrpc_daemons_support.run_client_script``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from gfrpc_procs import (
+from gfrpc_daemons_support import (
     VOLFILE_HOST,
     GfrpcBrick,
     gfrpc_brick,
