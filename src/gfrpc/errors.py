@@ -6,6 +6,7 @@
     │   └── RemoteProtocolError    the peer sent bytes that break the protocol
     ├── TransportError (also OSError, with an errno)
     │   ├── NotConnectedError      errno ENOTCONN: the connection is gone or never was
+    │   │   └── PeerClosedError    the peer closed in order (EOF, TLS close_notify)
     │   ├── TLSError               handshake or record-layer failure, or a refused certificate
     │   └── TimeoutError_          errno ETIMEDOUT (frame-timeout, ping-timeout, connect)
     ├── RpcError                   the peer answered with an RPC-level failure (accept/reject stat)
@@ -53,6 +54,14 @@ class NotConnectedError(TransportError):
     """The connection is closed (EOF, reset, protocol error, TLS error or local close)."""
 
     default_errno = _errno.ENOTCONN
+
+
+class PeerClosedError(NotConnectedError):
+    """The peer closed the connection in order (EOF, or a TLS close_notify).
+
+    A ``NotConnectedError`` (errno ENOTCONN) like every lost connection; its own type only so
+    that an orderly close is logged as routine.
+    """
 
 
 class TLSError(TransportError):

@@ -57,6 +57,10 @@ class FakeEndpoint:
         self.closed_event.set()
         self._events.put(("lost", exc or NotConnectedError("closed locally")))
 
+    def peer_text(self) -> str:
+        p = self.peername
+        return f"{p[0]}:{p[1]}" if isinstance(p, tuple) else str(p or "peer")
+
     def pause_reading(self) -> None:
         self.paused = True
         self.pause_log.append("pause")

@@ -13,7 +13,7 @@ import pytest
 from transport_support import Accepted, Recorder, open_fds
 
 from gfrpc.errors import NotConnectedError
-from gfrpc.transport import SocketOptions, connect, listen
+from gfrpc.transport import EndpointState, SocketOptions, connect, listen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -131,7 +131,9 @@ def test_peer_close_runs_cleanup_exactly_once(poller, tls):
     listener, servers = serve(poller, tls)
     ep, client = dial(poller, tls, listener)
     assert servers.get(0).made.wait(5)
-    servers.get(0).endpoint.close()  # type: ignore[union-attr]
+    server_ep = servers.get(0).endpoint
+    assert server_ep is not None
+    server_ep.close()
     assert client.lost.wait(5) and servers.get(0).lost.wait(5)
     ep.close()
     ep.close()
@@ -143,23 +145,25 @@ def test_peer_close_runs_cleanup_exactly_once(poller, tls):
 
 def test_disconnect_mid_record_is_cleaned_up(poller, tls):
     """A client that vanishes in the middle of a record leaves nothing behind on the server."""
+    server_ctx, client_ctx = tls
     listener, servers = serve(poller, tls, factory=lambda: Recorder(reply=False))
-    ep, _ = dial(poller, tls, listener)
+    raw = socket.create_connection(listener.address.sockaddr, timeout=10)
+    if client_ctx is not None:
+        raw = client_ctx.wrap_socket(raw)  # a plain blocking TLS client: not our endpoint
     assert servers.get(0).made.wait(5)
+    server_ep = servers.get(0).endpoint
+    assert server_ep is not None
     # a 1 MiB record of which only the mark and a little arrive
-    with ep._out_lock:
-        if ep._tls is None:
-            ep._outq.append(memoryview(struct.pack(">I", 0x80000000 | (1 << 20)) + b"x" * 5000))
-        else:
-            ep._tls.write(struct.pack(">I", 0x80000000 | (1 << 20)) + b"x" * 5000)
-            ep._outq.extend(ep._tls.take_output())
-        ep._flush_locked()
+    raw.sendall(struct.pack(">I", 0x80000000 | (1 << 20)) + b"x" * 5000)
     deadline = time.monotonic() + 5
-    while not servers.get(0).endpoint._decoder.in_record and time.monotonic() < deadline:  # type: ignore[union-attr]
+    while not server_ep.stats().in_record and time.monotonic() < deadline:
         time.sleep(0.01)
-    ep.close()
+    stats = server_ep.stats()
+    assert stats.in_record and stats.buffered_bytes >= 5000 and stats.records_received == 0
+    raw.close()
     assert servers.get(0).lost.wait(5)
     assert servers.get(0).records == []
+    assert server_ep.stats().state is EndpointState.CLOSED
     listener.close()
 
 

@@ -40,103 +40,52 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gfrpc import transport
 from gfrpc.errors import (
     NotConnectedError,
     RemoteProtocolError,
-    RpcError,
     TimeoutError_,
     TransportError,
 )
 from gfrpc.programs import dump as gfdump
+from gfrpc.rpc.calls import (
+    Args,
+    Buffer,
+    CredentialLike,
+    Reply,
+    default_credential,
+    reply_error,
+    to_auth,
+)
 from gfrpc.rpc.timers import TimerHandle, TimerThread, shared_timers
 from gfrpc.wire import rpcmsg
+
+if TYPE_CHECKING:
+    import ssl
+
+    from gfrpc.transport import AddressLike, Endpoint, Poller, SocketOptions
+
+__all__ = [
+    "FIRST_XID",
+    "Args",
+    "CredentialLike",
+    "Reply",
+    "RpcClient",
+    "default_credential",
+    "reply_error",
+]
 
 log = logging.getLogger("gfrpc.rpc.client")
 
 FIRST_XID = 2
 _XID_LIMIT = 0xFFFFFFFF
 _LATE_XIDS_KEPT = 65536
-
-Buffer = bytes | bytearray | memoryview
-Args = Buffer | Iterable[Buffer]
-
-
-class Reply:
-    """A successful reply: ``header`` (``rpcmsg.ReplyHeader``) and ``body``, a memoryview of
-    the program results followed by any raw payload."""
-
-    __slots__ = ("header", "body")
-
-    def __init__(self, header: Any, body: memoryview) -> None:
-        self.header = header
-        self.body = body
-
-    @property
-    def xid(self) -> int:
-        return int(self.header.xid)
-
-    def __repr__(self) -> str:
-        return f"Reply(xid={self.xid}, body={len(self.body)} bytes)"
-
-
-def reply_error(header: Any) -> RpcError | None:
-    """The RpcError a reply header stands for, or None when it is MSG_ACCEPTED/SUCCESS."""
-    if header.reply_stat == rpcmsg.MSG_ACCEPTED:
-        if header.accept_stat == rpcmsg.AcceptStat.SUCCESS:
-            return None
-        stat = _name(rpcmsg.AcceptStat, header.accept_stat)
-        if header.accept_stat == rpcmsg.AcceptStat.PROG_MISMATCH:
-            return RpcError(
-                f"xid {header.xid}: {stat} (supported versions {header.mismatch_low}"
-                f"..{header.mismatch_high})",
-                stat=stat,
-                low=header.mismatch_low,
-                high=header.mismatch_high,
-            )
-        return RpcError(f"xid {header.xid}: {stat}", stat=stat)
-    stat = _name(rpcmsg.RejectStat, header.reject_stat)
-    if header.reject_stat == rpcmsg.RejectStat.RPC_MISMATCH:
-        return RpcError(
-            f"xid {header.xid}: MSG_DENIED {stat} (rpc versions {header.mismatch_low}"
-            f"..{header.mismatch_high})",
-            stat=stat,
-            low=header.mismatch_low,
-            high=header.mismatch_high,
-        )
-    return RpcError(
-        f"xid {header.xid}: MSG_DENIED {stat} (auth_stat {header.auth_stat})", stat=stat
-    )
-
-
-def _name(enum: Any, value: int) -> str:
-    try:
-        return str(enum(value).name)
-    except ValueError:
-        return str(value)
-
-
-def default_credential(prog: int, proc: int) -> Any:
-    """What GlusterFS's client sends: AUTH_GLUSTERFS_v2 for GF-DUMP DUMP, v3 otherwise."""
-    pid = os.getpid()
-    if prog == gfdump.GF_DUMP_PROGRAM and proc == gfdump.DUMP:
-        return rpcmsg.GlusterCredV2(pid=pid, uid=os.getuid(), gid=os.getgid())
-    return rpcmsg.GlusterCredV3(pid=pid, uid=os.getuid(), gid=os.getgid())
-
-
-def _to_auth(cred: Any) -> Any:
-    """Accept an ``OpaqueAuth`` or a typed credential (anything with ``to_auth()``)."""
-    if cred is None:
-        return rpcmsg.AUTH_NONE
-    to_auth = getattr(cred, "to_auth", None)
-    return to_auth() if to_auth is not None else cred
 
 
 class _Call:
@@ -158,7 +107,7 @@ class _Connection:
 
     def __init__(self, client: RpcClient) -> None:
         self.client = client
-        self.ep: Any = None
+        self.ep: Endpoint | None = None
         self.pending: dict[int, _Call] = {}
         self.user_calls = 0  # pending calls that are not our own PINGs
         self.timed_out: dict[int, None] = {}  # ordered: oldest first
@@ -170,13 +119,13 @@ class _Connection:
         self.announced = False
 
     # -- ConnectionHandler ------------------------------------------------------------------
-    def connection_made(self, ep: Any) -> None:
+    def connection_made(self, ep: Endpoint) -> None:
         self.client._attach(self, ep)
 
-    def record_received(self, ep: Any, record: memoryview) -> None:
+    def record_received(self, ep: Endpoint, record: memoryview) -> None:
         self.client._on_record(self, ep, record)
 
-    def connection_lost(self, ep: Any, exc: Exception | None) -> None:
+    def connection_lost(self, ep: Endpoint, exc: Exception | None) -> None:
         self.client._teardown(self, exc if exc is not None else "connection closed")
 
 
@@ -191,16 +140,16 @@ class RpcClient:
 
     def __init__(
         self,
-        address: Any,
+        address: AddressLike,
         *,
-        poller: Any,
-        tls: Any = None,
-        options: Any = None,
+        poller: Poller,
+        tls: ssl.SSLContext | None = None,
+        options: SocketOptions | None = None,
         frame_timeout: float = 1800.0,
         ping_timeout: float = 42.0,
         reconnect: bool = False,
         reconnect_interval: float = 3.0,
-        cred: Any = None,
+        cred: CredentialLike | None = None,
         timers: TimerThread | None = None,
     ) -> None:
         self.address = address
@@ -214,7 +163,7 @@ class RpcClient:
         self.cred = cred
         self.on_connect: Callable[[RpcClient], None] | None = None
         self.on_disconnect: Callable[[RpcClient, Exception | str], None] | None = None
-        self.on_callback: Callable[[Any, memoryview], None] | None = None
+        self.on_callback: Callable[[rpcmsg.CallHeader, memoryview], None] | None = None
         self._timers = timers or shared_timers()
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
@@ -224,9 +173,9 @@ class RpcClient:
         self._closed = False
         self._connect_timeout = 10.0
         self._reconnect_timer: TimerHandle | None = None
-        self._cred_v2 = _to_auth(default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.DUMP))
-        self._cred_v3 = _to_auth(default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.PING))
-        self._client_auth = None if cred is None else _to_auth(cred)
+        self._cred_v2 = to_auth(default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.DUMP))
+        self._cred_v3 = to_auth(default_credential(gfdump.GF_DUMP_PROGRAM, gfdump.PING))
+        self._client_auth = None if cred is None else to_auth(cred)
 
     # -- connection management --------------------------------------------------------------
     @property
@@ -234,7 +183,7 @@ class RpcClient:
         return self._connected.is_set()
 
     @property
-    def endpoint(self) -> Any:
+    def endpoint(self) -> Endpoint | None:
         """The current transport Endpoint, or None."""
         conn = self._conn
         return conn.ep if conn is not None else None
@@ -286,7 +235,7 @@ class RpcClient:
                 poller=self.poller,
                 handler=conn,
                 tls=self.tls,
-                **({"options": self.options} if self.options is not None else {}),
+                options=self.options,
                 timeout=timeout,
             )
             self._attach(conn, ep)
@@ -295,7 +244,7 @@ class RpcClient:
                     f"connection to {self.address} closed as soon as it was made"
                 )
 
-    def _attach(self, conn: _Connection, ep: Any) -> None:
+    def _attach(self, conn: _Connection, ep: Endpoint) -> None:
         """Make ``conn`` current; called by connection_made and after connect() returns."""
         with self._lock:
             if conn.lost or conn.announced:
@@ -363,7 +312,7 @@ class RpcClient:
             if not closed:
                 self._schedule_reconnect()
 
-    def _protocol_error(self, conn: _Connection, ep: Any, reason: str) -> None:
+    def _protocol_error(self, conn: _Connection, ep: Endpoint, reason: str) -> None:
         exc = RemoteProtocolError(reason)
         self._teardown(conn, exc)
         ep.close(exc)
@@ -402,7 +351,7 @@ class RpcClient:
         proc: int,
         args: Args = b"",
         *,
-        cred: Any = None,
+        cred: CredentialLike | None = None,
         timeout: float | None = None,
     ) -> Reply:
         """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
@@ -416,7 +365,7 @@ class RpcClient:
         proc: int,
         args: Args = b"",
         *,
-        cred: Any = None,
+        cred: CredentialLike | None = None,
         timeout: float | None = None,
     ) -> Future[Reply]:
         """Send a CALL; the future completes on the transport's input thread. ``args`` is one
@@ -427,7 +376,7 @@ class RpcClient:
         else:
             parts = tuple(args)
         if cred is not None:
-            auth = _to_auth(cred)
+            auth = to_auth(cred)
         elif self._client_auth is not None:
             auth = self._client_auth
         elif prog == gfdump.GF_DUMP_PROGRAM and proc == gfdump.DUMP:
@@ -445,7 +394,7 @@ class RpcClient:
         vers: int,
         proc: int,
         parts: tuple[Buffer, ...],
-        auth: Any,
+        auth: rpcmsg.OpaqueAuth,
         timeout: float | None,
         future: Future[Reply],
         *,
@@ -567,7 +516,7 @@ class RpcClient:
         ep.close(exc)
 
     # -- input (transport thread) -----------------------------------------------------------
-    def _on_record(self, conn: _Connection, ep: Any, record: memoryview) -> None:
+    def _on_record(self, conn: _Connection, ep: Endpoint, record: memoryview) -> None:
         conn.last_received = time.monotonic()
         if conn.lost:
             return
@@ -612,7 +561,7 @@ class RpcClient:
             pass
 
 
-def _fail(future: Future[Any], exc: BaseException) -> None:
+def _fail(future: Future[Reply], exc: BaseException) -> None:
     try:
         future.set_exception(exc)
     except Exception:

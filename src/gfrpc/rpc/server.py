@@ -51,183 +51,59 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gfrpc import transport
 from gfrpc.errors import LocalProtocolError, NotConnectedError, RemoteProtocolError, TLSError
 from gfrpc.programs import dump as gfdump
+from gfrpc.rpc.request import (
+    GarbageArgs,
+    Procedure,
+    Program,
+    Request,
+    Session,
+)
 from gfrpc.rpc.workers import WorkerPool
 from gfrpc.tls import cn_allowed, parse_ssl_allow
 from gfrpc.wire import rpcmsg
-from gfrpc.wire.xdr import XdrReader
+from gfrpc.wire.xdr import XdrReader, XdrStruct
+
+if TYPE_CHECKING:
+    import ssl
+
+    from gfrpc.transport import AddressLike, Endpoint, Listener, Poller, SocketOptions
+
+__all__ = [
+    "GF_DUMP_NAME",
+    "KNOWN_FLAVORS",
+    "GarbageArgs",
+    "Procedure",
+    "Program",
+    "Request",
+    "RpcServer",
+    "Session",
+]
 
 log = logging.getLogger("gfrpc.rpc.server")
 
-RPC_VERSION = 2
 GF_DUMP_NAME = "GF-DUMP"
-KNOWN_FLAVORS = frozenset({0, 1, 5, 390039, 390040})
-
-Buffer = bytes | bytearray | memoryview
-
-
-class GarbageArgs(Exception):
-    """Raised by a handler whose arguments do not decode; answered with GARBAGE_ARGS."""
-
-
-@dataclass
-class Procedure:
-    """One procedure: ``handler(request)`` returns the results (see the module docstring).
-
-    ``args_type``, when given (an ``xdr.struct`` type), is decoded on the worker before the
-    handler runs: ``request.decoded`` is the value, ``request.payload`` what follows it.
-    ``inline`` runs the handler on the transport's input thread; it is meant for the built-in
-    constant-time GF-DUMP procedures only. ``reply_size(args) -> int``, when given, predicts
-    the size of the reply from the raw arguments (a READ's ``size``): such requests of one
-    connection start only while the replies being made or waiting to be sent fit in
-    ``limits.max_unsent_bytes`` (one at a time if a single one does not fit).
-    """
-
-    name: str
-    handler: Callable[[Request], Any]
-    args_type: Any = None
-    inline: bool = False
-    reply_size: Callable[[memoryview], int] | None = None
+#: credential flavors decoded (a malformed body is AUTH_BADCRED); others count as AUTH_NULL
+KNOWN_FLAVORS = frozenset(
+    {
+        rpcmsg.AUTH_NULL,
+        rpcmsg.AUTH_UNIX,
+        rpcmsg.AUTH_GLUSTERFS,
+        rpcmsg.AUTH_GLUSTERFS_V2,
+        rpcmsg.AUTH_GLUSTERFS_V3,
+    }
+)
 
 
-@dataclass
-class Program:
-    """An RPC program version and its procedures, keyed by procedure number."""
-
-    prognum: int
-    progver: int
-    name: str
-    procedures: dict[int, Procedure] = field(default_factory=dict)
-
-
-class Request:
-    """One call being served: ``header`` (``rpcmsg.CallHeader``), ``args`` (memoryview of the
-    arguments and any raw payload), the peer (``peername``, ``peer_cn``, ``endpoint``) and the
-    decoded ``credential`` (None for AUTH_NULL and unknown flavors; ``auth`` is the raw one).
-
-    A handler normally just returns its results. To answer later it calls :meth:`defer` and
-    then, from any thread, exactly one of :meth:`reply`, :meth:`reply_error` or :meth:`drop`.
-    """
-
-    def __init__(
-        self,
-        server: RpcServer,
-        conn: _ServerConnection,
-        header: Any,
-        args: memoryview,
-        credential: Any,
-        procedure: Procedure,
-    ) -> None:
-        self.server = server
-        self.header = header
-        self.args = args
-        self.credential = credential
-        self.procedure = procedure
-        self.endpoint = conn.ep
-        self.peername = conn.ep.peername
-        self.peer_cn = conn.ep.peer_cn
-        self.session = conn.session  # per-connection state shared by its requests
-        self.decoded: Any = None
-        self.payload: memoryview | None = None
-        self._conn = conn
-        self._lock = threading.Lock()
-        self._deferred = False
-        self._done = False
-        self._counted = False
-        self._reserved = 0  # reply bytes reserved for it (procedures with ``reply_size``)
-
-    @property
-    def xid(self) -> int:
-        return int(self.header.xid)
-
-    @property
-    def prog(self) -> int:
-        return int(self.header.prog)
-
-    @property
-    def vers(self) -> int:
-        return int(self.header.vers)
-
-    @property
-    def proc(self) -> int:
-        return int(self.header.proc)
-
-    @property
-    def auth(self) -> Any:
-        return self.header.cred
-
-    @property
-    def replied(self) -> bool:
-        return self._done
-
-    def defer(self) -> None:
-        """Answer later: the server will not reply when the handler returns."""
-        self._deferred = True
-
-    def reply(self, result: Any = None) -> None:
-        """Send the SUCCESS reply with ``result`` (bytes, parts, ``pack()``-able or None)."""
-        parts = _result_parts(result)
-        self._send(
-            rpcmsg.encode_accepted_reply(
-                self.xid, rpcmsg.AcceptStat.SUCCESS, verf=self.header.verf
-            ),
-            parts,
-        )
-
-    def reply_error(self, accept_stat: int) -> None:
-        """Send an accepted reply with an error ``accept_stat`` (GARBAGE_ARGS, SYSTEM_ERR, ...)."""
-        self._send(rpcmsg.encode_accepted_reply(self.xid, accept_stat, verf=self.header.verf), ())
-
-    def drop(self) -> None:
-        """Never answer this request (as GlusterFS does for PMAP BRICKBYPORT)."""
-        with self._lock:
-            if self._done:
-                raise LocalProtocolError(f"request xid {self.xid} was already answered")
-            self._done = True
-        self.server._request_finished(self)
-
-    def _send(self, header: bytes, parts: Sequence[Buffer]) -> None:
-        with self._lock:
-            if self._done:
-                raise LocalProtocolError(f"request xid {self.xid} was already answered")
-            self._done = True
-        finished = self._finished
-        try:
-            self.endpoint.submit(header, *parts, on_sent=finished if self._counted else None)
-        except NotConnectedError:
-            log.debug("reply to xid %d not sent: connection closed", self.xid)
-            finished()
-        except BaseException:
-            finished()
-            raise
-
-    def _finished(self) -> None:
-        self.server._request_finished(self)
-
-
-def _run_hook(hook: Callable[[dict[str, Any]], None], session: dict[str, Any]) -> None:
+def _run_hook(hook: Callable[[Session], None], session: Session) -> None:
     try:
         hook(session)
     except Exception:
         log.exception("on_disconnect hook failed")
-
-
-def _result_parts(result: Any) -> Sequence[Buffer]:
-    if result is None:
-        return ()
-    if isinstance(result, bytes | bytearray | memoryview):
-        return (result,)
-    pack = getattr(result, "pack", None)
-    if pack is not None:
-        return (pack(),)
-    if isinstance(result, list | tuple):
-        return result
-    raise LocalProtocolError(f"handler returned {type(result).__name__}, not bytes or parts")
 
 
 class _ServerConnection:
@@ -236,7 +112,7 @@ class _ServerConnection:
     def __init__(self, server: RpcServer, ssl_allow: Sequence[str] | None) -> None:
         self.server = server
         self.ssl_allow = ssl_allow
-        self.ep: Any = None
+        self.ep: Endpoint | None = None
         self.lock = threading.Lock()
         self.outstanding = 0
         self.paused = False
@@ -245,37 +121,38 @@ class _ServerConnection:
         self.held: deque[tuple[Request, int]] = deque()
         self.refused = False
         self.close_reason: str | None = None
-        self.session: dict[str, Any] = {}
+        self.session: Session = {}
 
-    def connection_made(self, ep: Any) -> None:
+    @property
+    def endpoint(self) -> Endpoint:
+        """The connection's endpoint (given by ``connection_made``)."""
+        ep = self.ep
+        if ep is None:
+            raise NotConnectedError("connection not made yet")
+        return ep
+
+    def connection_made(self, ep: Endpoint) -> None:
         self.ep = ep
         self.server._admit(self, ep)
 
-    def record_received(self, ep: Any, record: memoryview) -> None:
+    def record_received(self, ep: Endpoint, record: memoryview) -> None:
         if self.refused or self.close_reason is not None:
             return
         self.server._dispatch(self, ep, record)
 
-    def connection_lost(self, ep: Any, exc: Exception | None) -> None:
+    def connection_lost(self, ep: Endpoint, exc: Exception | None) -> None:
         with self.lock:
             self.held.clear()  # never started: nothing to answer on a closed connection
         self.server._forget(self)
         reason = self.close_reason or (str(exc) if exc is not None else "closed")
-        log.info("connection from %s closed: %s", _peer(ep), reason)
+        log.info("connection from %s closed: %s", ep.peer_text(), reason)
         self.server._session_ended(self.session)
 
     def close(self, reason: str, exc: Exception | None = None) -> None:
         """Close with a reason that the one disconnect log line will give."""
         if self.close_reason is None:
             self.close_reason = reason
-        self.ep.close(exc if exc is not None else RemoteProtocolError(reason))
-
-
-def _peer(ep: Any) -> str:
-    p = getattr(ep, "peername", None)
-    if isinstance(p, tuple):
-        return f"{p[0]}:{p[1]}"
-    return str(p) if p else "peer"
+        self.endpoint.close(exc if exc is not None else RemoteProtocolError(reason))
 
 
 class RpcServer:
@@ -283,11 +160,11 @@ class RpcServer:
 
     def __init__(
         self,
-        poller: Any,
+        poller: Poller,
         *,
         workers: int = 16,
         outstanding_limit: int = 64,
-        accept_connection: Callable[[Any, str | None], bool] | None = None,
+        accept_connection: Callable[[object, str | None], bool] | None = None,
         limits: transport.ServerLimits | None = None,
     ) -> None:
         self.poller = poller
@@ -297,13 +174,13 @@ class RpcServer:
         self.guard = transport.ConnectionGuard(self.limits)
         self.accept_connection = accept_connection
         #: called once per closed connection with its ``session`` dict, on a worker
-        self.on_disconnect: Callable[[dict[str, Any]], None] | None = None
+        self.on_disconnect: Callable[[Session], None] | None = None
         self.workers = WorkerPool(workers, name="gfrpc-rpc-worker")
         self._lock = threading.Lock()
         self._programs: dict[int, dict[int, Program]] = {}
         self._order: list[Program] = []
         self._conns: set[_ServerConnection] = set()
-        self._listeners: list[Any] = []
+        self._listeners: list[Listener] = []
         self._closed = False
         self.register(
             Program(
@@ -338,12 +215,12 @@ class RpcServer:
     # -- listening --------------------------------------------------------------------------
     def listen(
         self,
-        address: Any,
+        address: AddressLike,
         *,
-        tls: Any = None,
+        tls: ssl.SSLContext | None = None,
         ssl_allow: str | Iterable[str] | None = None,
-        options: Any = None,
-    ) -> Any:
+        options: SocketOptions | None = None,
+    ) -> Listener:
         """Listen on ``address``; returns the transport Listener (``.address``, ``.close()``).
         ``ssl_allow``: glob patterns (a list, or the option text "a,b c") the TLS peer CN must
         match (GlusterFS ``auth.ssl-allow``); None = every authenticated peer."""
@@ -355,14 +232,13 @@ class RpcServer:
             patterns = list(ssl_allow)
         if patterns is not None and tls is None:
             log.warning("ssl_allow given without TLS: every connection will be refused")
-        kwargs: dict[str, Any] = {"tls": tls, "guard": self.guard}
-        if options is not None:
-            kwargs["options"] = options
         listener = transport.listen(
             address,
             poller=self.poller,
             handler_factory=lambda: self.make_handler(patterns),
-            **kwargs,
+            tls=tls,
+            options=options,
+            guard=self.guard,
         )
         with self._lock:
             self._listeners.append(listener)
@@ -392,7 +268,7 @@ class RpcServer:
         self.close()
 
     # -- connections (transport input thread) -----------------------------------------------
-    def _admit(self, conn: _ServerConnection, ep: Any) -> None:
+    def _admit(self, conn: _ServerConnection, ep: Endpoint) -> None:
         exc: Exception | None = None
         if self._closed:
             exc = NotConnectedError("server is shutting down")
@@ -417,7 +293,7 @@ class RpcServer:
         with self._lock:
             self._conns.discard(conn)
 
-    def _session_ended(self, session: dict[str, Any]) -> None:
+    def _session_ended(self, session: Session) -> None:
         """Run ``on_disconnect(session)`` once per connection, on a worker (it may do I/O,
         such as closing the files a client left open)."""
         hook = self.on_disconnect
@@ -428,17 +304,20 @@ class RpcServer:
         except RuntimeError:  # pool shut down: run it here
             _run_hook(hook, session)
 
-    def _dispatch(self, conn: _ServerConnection, ep: Any, record: memoryview) -> None:
+    def _dispatch(self, conn: _ServerConnection, ep: Endpoint, record: memoryview) -> None:
         # RFC 5531 §9: rpcvers is the third word of a CALL; check it before decoding the rest
         if len(record) >= 12:
             msg_type = int.from_bytes(record[4:8], "big")
             rpcvers = int.from_bytes(record[8:12], "big")
-            if msg_type == rpcmsg.CALL and rpcvers != RPC_VERSION:
+            if msg_type == rpcmsg.CALL and rpcvers != rpcmsg.RPC_VERSION:
                 xid = int.from_bytes(record[0:4], "big")
                 self._submit(
                     conn,
                     rpcmsg.encode_denied_reply(
-                        xid, rpcmsg.RejectStat.RPC_MISMATCH, low=RPC_VERSION, high=RPC_VERSION
+                        xid,
+                        rpcmsg.RejectStat.RPC_MISMATCH,
+                        low=rpcmsg.RPC_VERSION,
+                        high=rpcmsg.RPC_VERSION,
                     ),
                 )
                 return
@@ -458,7 +337,7 @@ class RpcServer:
             except RemoteProtocolError as exc:
                 log.info(
                     "%s: bad credential (flavor %d) in xid %d: %s",
-                    _peer(ep),
+                    ep.peer_text(),
                     cred.flavor,
                     header.xid,
                     exc,
@@ -549,14 +428,16 @@ class RpcServer:
         for waiting in ready:
             self._start(conn, waiting)
 
-    def _accepted_error(self, conn: _ServerConnection, header: Any, stat: int) -> None:
+    def _accepted_error(
+        self, conn: _ServerConnection, header: rpcmsg.CallHeader, stat: int
+    ) -> None:
         self._submit(conn, rpcmsg.encode_accepted_reply(header.xid, stat, verf=header.verf))
 
     def _submit(self, conn: _ServerConnection, message: bytes) -> None:
         """Send an error reply made on the input thread; it counts until sent, like any."""
         self._count(conn)
         try:
-            conn.ep.submit(message, on_sent=lambda: self._uncount(conn))
+            conn.endpoint.submit(message, on_sent=lambda: self._uncount(conn))
         except NotConnectedError:
             self._uncount(conn)
 
@@ -565,15 +446,17 @@ class RpcServer:
             conn.outstanding += 1
             if 0 < self.outstanding_limit <= conn.outstanding and not conn.paused:
                 conn.paused = True
-                conn.ep.pause_reading()  # under conn.lock: pause/resume keep the count's order
+                # under conn.lock: pause/resume keep the count's order
+                conn.endpoint.pause_reading()
 
     def _uncount(self, conn: _ServerConnection) -> None:
         with conn.lock:
             conn.outstanding -= 1
             if conn.paused and conn.outstanding < self.outstanding_limit:
                 conn.paused = False
-                if not getattr(conn.ep, "closed", False):
-                    conn.ep.resume_reading()
+                ep = conn.endpoint
+                if not ep.closed:
+                    ep.resume_reading()
 
     # -- requests (worker threads) ----------------------------------------------------------
     def _run(self, request: Request) -> None:
@@ -594,7 +477,7 @@ class RpcServer:
                 "handler %s failed (xid %d from %s)",
                 procedure.name,
                 request.xid,
-                _peer(request.endpoint),
+                request.endpoint.peer_text(),
             )
             stat = rpcmsg.AcceptStat.SYSTEM_ERR
         if request.replied or (request._deferred and stat is None):
@@ -622,7 +505,7 @@ class RpcServer:
         self._uncount(request._conn)
 
     # -- GF-DUMP ----------------------------------------------------------------------------
-    def _dump(self, request: Request) -> Any:
+    def _dump(self, request: Request) -> XdrStruct:
         req = gfdump.GfDumpReq.unpack(request.args)
         progs = [
             gfdump.GfProgDetail(progname=p.name, prognum=p.prognum, progver=p.progver)

@@ -21,9 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVarTuple
 
 log = logging.getLogger("gfrpc.rpc.timers")
+
+_Ts = TypeVarTuple("_Ts")
 
 _COMPACT_MIN = 256  # do not bother compacting small heaps
 
@@ -34,10 +36,14 @@ class TimerHandle:
     __slots__ = ("when", "_fn", "_args", "_owner", "cancelled", "_in_heap")
 
     def __init__(
-        self, when: float, fn: Callable[..., Any], args: tuple[Any, ...], owner: TimerThread
-    ):
+        self,
+        when: float,
+        fn: Callable[..., object],
+        args: tuple[object, ...],
+        owner: TimerThread,
+    ) -> None:
         self.when = when
-        self._fn: Callable[..., Any] | None = fn
+        self._fn: Callable[..., object] | None = fn
         self._args = args
         self._owner = owner
         self.cancelled = False
@@ -74,11 +80,11 @@ class TimerThread:
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+    def call_later(self, delay: float, fn: Callable[[*_Ts], object], *args: *_Ts) -> TimerHandle:
         """Run ``fn(*args)`` on the timer thread after ``delay`` seconds."""
         return self.call_at(time.monotonic() + max(0.0, delay), fn, *args)
 
-    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+    def call_at(self, when: float, fn: Callable[[*_Ts], object], *args: *_Ts) -> TimerHandle:
         """Run ``fn(*args)`` on the timer thread at ``when`` (``time.monotonic()`` clock)."""
         handle = TimerHandle(when, fn, args, self)
         with self._cond:

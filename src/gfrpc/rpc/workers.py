@@ -18,11 +18,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVarTuple
 
 log = logging.getLogger("gfrpc.rpc.server")
 
-_STOP = object()
+_Ts = TypeVarTuple("_Ts")
+_Job = tuple[Callable[..., object], tuple[object, ...]]  # fn, args: checked by submit()
+
+
+def _stop() -> None:
+    pass
+
+
+_STOP: _Job = (_stop, ())  # handed to an idle worker: end the thread (compared by identity)
 
 
 class _Worker:
@@ -31,7 +39,7 @@ class _Worker:
     def __init__(self) -> None:
         self.wake = threading.Lock()
         self.wake.acquire()  # held: the worker blocks on it until a job is handed over
-        self.job: Any = None
+        self.job: _Job | None = None
         self.thread: threading.Thread | None = None
 
 
@@ -44,7 +52,7 @@ class WorkerPool:
         self.size = size
         self._name = name
         self._mutex = threading.Lock()
-        self._backlog: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._backlog: deque[_Job] = deque()
         self._idle: list[_Worker] = []
         self._workers: list[_Worker] = []
         self._ids: frozenset[int] = frozenset()
@@ -69,7 +77,7 @@ class WorkerPool:
                 if w.thread is not None and w.thread.ident is not None
             )
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+    def submit(self, fn: Callable[[*_Ts], object], *args: *_Ts) -> None:
         """Run ``fn(*args)`` on a worker; raises RuntimeError after ``shutdown``."""
         if not self._started:
             self.start()
@@ -119,7 +127,7 @@ class WorkerPool:
             if job is None:
                 me.wake.acquire()
                 job, me.job = me.job, None
-                if job is _STOP:
+                if job is None or job is _STOP:
                     return
             fn, args = job
             try:
@@ -128,4 +136,5 @@ class WorkerPool:
                 log.exception("worker job %r failed", fn)
             # drop the job before waiting for the next: an idle worker must not keep a
             # request (and the record buffer its views pin) alive
-            job = fn = args = None
+            job = None
+            del fn, args

@@ -12,12 +12,19 @@ import ssl
 from collections.abc import Callable
 
 from gfrpc.errors import ConfigError, NotConnectedError, TimeoutError_, TLSError
-from gfrpc.transport.endpoint import ConnectionHandler, Endpoint
+from gfrpc.transport.endpoint import Endpoint
+from gfrpc.transport.lifecycle import (
+    ConnectionHandler,
+    EndpointState,
+    EndpointStats,
+    PeerClosedError,
+)
 from gfrpc.transport.limits import ConnectionGuard, IncompleteBudget, ServerLimits
 from gfrpc.transport.listener import Listener
 from gfrpc.transport.options import (
     DEFAULT_PORT,
     Address,
+    AddressLike,
     SocketOptions,
     apply_options,
     parse_address,
@@ -32,11 +39,15 @@ __all__ = [
     "DEFAULT_PORT",
     "POLLER_NAMES",
     "Address",
+    "AddressLike",
     "ConnectionGuard",
     "ConnectionHandler",
     "Endpoint",
+    "EndpointState",
+    "EndpointStats",
     "IncompleteBudget",
     "Listener",
+    "PeerClosedError",
     "Poller",
     "ServerLimits",
     "SocketOptions",
@@ -60,9 +71,7 @@ def make_poller(name: str, event_threads: int = 2) -> Poller:
     raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
 
 
-def _as_address(
-    address: str | Address | tuple[str, int], default_port: int = DEFAULT_PORT
-) -> Address:
+def _as_address(address: AddressLike, default_port: int = DEFAULT_PORT) -> Address:
     """Accept ``"host:port"``, ``"unix:/path"``, an Address, or a ``(host, port)`` tuple."""
     if isinstance(address, Address):
         return address
@@ -73,7 +82,7 @@ def _as_address(
 
 
 def connect(
-    address: str | Address | tuple[str, int],
+    address: AddressLike,
     *,
     poller: Poller,
     handler: ConnectionHandler,
@@ -123,7 +132,7 @@ def connect(
 
 
 def listen(
-    address: str | Address | tuple[str, int],
+    address: AddressLike,
     *,
     poller: Poller,
     handler_factory: Callable[[], ConnectionHandler],

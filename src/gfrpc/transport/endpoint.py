@@ -34,18 +34,22 @@ pause it), stops reading while more than ``max_unsent_bytes`` of replies wait to
 the socket down and kicks the poller. The handling thread then sees the endpoint is finished,
 the poller stops watching the fd, and :meth:`finalize` closes it, drops the queue and calls
 ``connection_lost`` once. EOF, reset, protocol and TLS errors take the same path.
+
+*Lifecycle* (``lifecycle.py``): the endpoint is HANDSHAKING, OPEN, CLOSING or CLOSED
+(``endpoint.state``, shown by ``repr``); the moves between them are one table there, and the
+level a close is logged at follows the type of its reason. Tests look at an endpoint through
+:meth:`Endpoint.stats`, never at its private parts.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from gfrpc.errors import (
     NotConnectedError,
@@ -54,10 +58,18 @@ from gfrpc.errors import (
     TLSError,
     TransportError,
 )
+from gfrpc.transport.lifecycle import (
+    ConnectionHandler,
+    EndpointState,
+    EndpointStats,
+    PeerClosedError,
+    close_log_level,
+    may_move,
+)
 from gfrpc.transport.limits import BODY_POOL
-from gfrpc.transport.options import SocketOptions
-from gfrpc.transport.oserrors import safe, translate
-from gfrpc.transport.outqueue import OutQueue
+from gfrpc.transport.options import SocketOptions, peer_text
+from gfrpc.transport.oserrors import hangup_is_real, safe, translate
+from gfrpc.transport.outqueue import OutQueue, owned
 from gfrpc.transport.tls import TLSSession
 from gfrpc.wire.record import (
     NEED_DATA,
@@ -71,31 +83,12 @@ if TYPE_CHECKING:
     from gfrpc.transport.limits import ConnectionGuard
     from gfrpc.transport.pollers.base import Poller
 
+__all__ = ["ConnectionHandler", "Endpoint"]
+
 log = logging.getLogger("gfrpc.transport")
 
-_SMALL = 64 * 1024  # message parts below this are joined before a TLS write
 _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
-_TLS_SLICE = 64 * 1024  # plaintext encrypted between two sends of a large message
 _MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's overshoot
-
-
-class ConnectionHandler(Protocol):
-    """Upper layer of a connection; called on the endpoint's handling thread."""
-
-    def connection_made(self, endpoint: Endpoint) -> None: ...
-
-    def record_received(self, endpoint: Endpoint, record: memoryview) -> None: ...
-
-    def connection_lost(self, endpoint: Endpoint, exc: Exception) -> None: ...
-
-
-def _owned(part: bytes | bytearray | memoryview) -> bytes | memoryview:
-    """A view of ``part`` that nobody else can change: keep immutable bytes, copy the rest."""
-    if type(part) is bytes:
-        return part
-    if isinstance(part, memoryview) and part.readonly and type(part.obj) is bytes:
-        return part
-    return bytes(part)
 
 
 class Endpoint:
@@ -129,9 +122,9 @@ class Endpoint:
         self._mem_paused = False
         self._charged = 0
         self._born = self._last_input = time.monotonic()
-        self._open = False  # handshake done and connection_made delivered
-        self._closing: Exception | None = None
-        self._finalized = False
+        self._state = EndpointState.HANDSHAKING  # moved only by _move_locked / _close_locked
+        self._reason: Exception | None = None  # why it is CLOSING: the first reason wins
+        self._made = False  # connection_made was delivered: connection_lost is owed
         self._paused = False
         self._first_read = True
         self._records_in = 0
@@ -139,6 +132,7 @@ class Endpoint:
         self.peer_cn: str | None = None
         self.peername = safe(sock.getpeername)
         self.sockname = safe(sock.getsockname)
+        self._peer_str = peer_text(sock.family, self.peername)
         self.close_reason: Exception | None = None
         if guard is not None:
             guard.attach(self)
@@ -146,8 +140,33 @@ class Endpoint:
     # -- public API -------------------------------------------------------------------------
 
     @property
+    def state(self) -> EndpointState:
+        """HANDSHAKING, OPEN, CLOSING or CLOSED (``lifecycle.py``)."""
+        return self._state
+
+    @property
     def closed(self) -> bool:
-        return self._closing is not None
+        """True from the moment a close was asked for or an error was seen (CLOSING)."""
+        return self._state is EndpointState.CLOSING or self._state is EndpointState.CLOSED
+
+    def stats(self) -> EndpointStats:
+        """A snapshot of the endpoint's state and counters (any thread; for tests and
+        diagnostics: the values may change right after)."""
+        decoder = self._decoder
+        return EndpointStats(
+            state=self._state,
+            tls=self._tls is not None,
+            unsent_bytes=self._outq.unsent,
+            buffered_bytes=decoder.buffered_bytes,
+            in_record=decoder.in_record,
+            records_received=self._records_in,
+            input_paused=self._input_paused(),
+        )
+
+    def __repr__(self) -> str:
+        side = "server" if self.server_side else "client"
+        tls = " TLS" if self._tls is not None else ""
+        return f"<Endpoint {side}{tls} peer={self._peer_str} state={self._state.name}>"
 
     @property
     def tls_enabled(self) -> bool:
@@ -166,22 +185,22 @@ class Endpoint:
         ``on_sent()`` is called once the whole message has been written to the kernel, or
         the connection is gone (on some thread, never under the endpoint's locks).
         """
-        owned = [_owned(p) for p in parts if len(p)]
-        total = sum(len(p) for p in owned)
+        kept = [owned(p) for p in parts if len(p)]
+        total = sum(len(p) for p in kept)
         mark = record_mark(total)
         flush = False
         with self._out_lock:
-            if self._closing is not None:
+            if self.closed:
                 raise NotConnectedError(f"connection to {self._peer()} is closed")
             was_empty = not self._outq
             if self._tls is None:
-                self._enqueue_locked([memoryview(mark), *(memoryview(p) for p in owned)])
+                self._enqueue_locked([memoryview(mark), *(memoryview(p) for p in kept)])
                 flush = was_empty
             elif not self._tls.established:
-                self._held.append(([mark, *owned], on_sent))
+                self._held.append(([mark, *kept], on_sent))
                 on_sent = None
             else:
-                self._tls_write_locked([mark, *owned])
+                self._tls_write_locked([mark, *kept])
                 flush = was_empty
             if on_sent is not None:
                 self._outq.mark(on_sent)
@@ -193,9 +212,10 @@ class Endpoint:
     def close(self, exc: Exception | None = None) -> None:
         """Close the connection (any thread). ``connection_lost`` follows, exactly once."""
         with self._out_lock:
-            if self._closing is not None:
+            if not self._close_locked(
+                exc if exc is not None else NotConnectedError("closed locally")
+            ):
                 return
-            self._closing = exc if exc is not None else NotConnectedError("closed locally")
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -226,30 +246,21 @@ class Endpoint:
 
     def check_deadlines(self, now: float) -> None:
         """Close the connection if one of the server's timeouts has expired (watchdog thread)."""
-        if self._closing is not None or self._guard is None:
+        if self.closed or self._guard is None:
             return
-        lim = self._guard.limits
-        age = now - self._born
-        reason = None
-        if self._tls is not None and not self._tls.established:
-            if 0 < lim.handshake_timeout < age:
-                reason = f"TLS handshake not finished within {lim.handshake_timeout:g} s"
-        elif self._records_in == 0 and 0 < lim.first_request_timeout < age:
-            reason = f"no complete request within {lim.first_request_timeout:g} s of connecting"
-        if (
-            reason is None
-            and 0 < lim.frame_timeout < now - self._last_input
-            and self._decoder.in_record
-            and not self._paused
-            and not self._outq.paused
-        ):
-            reason = (
-                f"partial record ({self._decoder.buffered_bytes} bytes) made no "
-                f"progress for {lim.frame_timeout:g} s"
-            )
+        reason = self._guard.limits.expired(
+            now - self._born,
+            now - self._last_input,
+            handshaking=self._tls is not None and not self._tls.established,
+            requests=self._records_in,
+            partial=self._decoder.buffered_bytes
+            if self._decoder.in_record and not self._paused and not self._outq.paused
+            else None,
+        )
         if reason is not None:
-            log.info("%s: closing connection: %s", self._peer(), reason)
-            self.close(TimeoutError_(reason))
+            exc = TimeoutError_(reason)
+            log.log(close_log_level(exc), "%s: closing connection: %s", self._peer(), reason)
+            self.close(exc)
 
     # -- the pollable side (called by the poller on the handling thread) ----------------------
 
@@ -260,7 +271,7 @@ class Endpoint:
         return self._paused or self._outq.paused or self._mem_paused
 
     def interest(self) -> tuple[bool, bool]:
-        want_read = not self._input_paused() or not self._open
+        want_read = not self._input_paused() or self._state is EndpointState.HANDSHAKING
         want_write = bool(self._outq)
         if self._tls is not None and not self._tls.established:
             want_read = True
@@ -270,15 +281,17 @@ class Endpoint:
         self.close(NotConnectedError(str(reason)))
 
     def handle_events(self, readable: bool, writable: bool, error: bool) -> bool:
-        if self._closing is not None:
+        if self.closed:
             return False
         try:
-            if not self._open:
+            if self._state is EndpointState.HANDSHAKING:
                 self._progress_handshake()
-                if not self._open:
+                if self._state is EndpointState.HANDSHAKING:
                     if error and self._hangup_is_real():
                         raise NotConnectedError("connection failed during the TLS handshake")
-                    return self._closing is None
+                    return True
+                if self.closed:
+                    return False
             if writable and self._outq:
                 with self._out_lock:
                     self._flush_locked()
@@ -287,42 +300,28 @@ class Endpoint:
                 self._deliver()  # records held back while paused
             if error or (readable and not self._input_paused()):
                 self._read()
-                if error and self._closing is None and self._hangup_is_real():
+                if error and not self.closed and self._hangup_is_real():
                     raise NotConnectedError("connection error (POLLERR/POLLHUP)")
         except (TransportError, RemoteProtocolError) as exc:
             self._set_closing(exc)
         except OSError as exc:
             self._set_closing(translate(exc))
-        return self._closing is None
+        except Exception as exc:  # a bug here or in the handler: this connection only
+            self._set_closing(exc)
+        return not self.closed
 
     def _hangup_is_real(self) -> bool:
-        """Whether an error/hang-up event really belongs to this socket.
-
-        epoll reports events by fd number. Between one thread's ``epoll_wait`` and its
-        look-up of the fd, another thread may retire the old connection, close its fd, and a
-        new connection may get the same number: the old HUP then arrives at the new endpoint.
-        So the flag is only believed when the socket agrees: a pending error (raised here), an
-        EOF, or unread data while reading is paused (it would only spin). A socket that would
-        just block on a read has no hang-up, and the event is ignored.
-        """
-        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            raise translate(OSError(code, os.strerror(code)))
-        try:
-            peeked = self._sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return False
-        except OSError as exc:
-            raise translate(exc) from None
-        return not peeked or self._input_paused()
+        return hangup_is_real(self._sock, self._input_paused())
 
     def finalize(self) -> None:
-        if self._finalized:
-            return
-        self._finalized = True
-        reason = self._closing or NotConnectedError("connection closed")
-        self.close_reason = reason
         with self._out_lock:
+            if self._state is EndpointState.CLOSED:
+                return
+            self._close_locked(NotConnectedError("connection closed"))
+            self._move_locked(EndpointState.CLOSED)
+            reason = self._reason
+            assert reason is not None
+            self.close_reason = reason
             dropped = self._outq.drop()
             self._outq.fired.extend(cb for _, cb in self._held if cb)
             self._held.clear()
@@ -339,7 +338,7 @@ class Endpoint:
         if dropped:
             log.debug("%s: dropped %d unsent bytes", self._peer(), dropped)
         self.ready.set()
-        if self._open:
+        if self._made:
             try:
                 self.handler.connection_lost(self, reason)
             except Exception:
@@ -350,21 +349,38 @@ class Endpoint:
     # -- internals --------------------------------------------------------------------------
 
     def _peer(self) -> str:
-        p = self.peername
-        if isinstance(p, tuple):
-            return f"{p[0]}:{p[1]}"
-        return str(p) or "peer"
+        return self._peer_str
+
+    def _move_locked(self, new: EndpointState) -> bool:
+        """Make the move to ``new`` if the table allows it (caller holds ``_out_lock``)."""
+        if not may_move(self._state, new):
+            return False
+        self._state = new
+        return True
+
+    def _close_locked(self, reason: Exception) -> bool:
+        """Move to CLOSING with ``reason`` (caller holds ``_out_lock``); False if it already
+        was closing or closed (the first reason stays)."""
+        if not self._move_locked(EndpointState.CLOSING):
+            return False
+        self._reason = reason
+        return True
 
     def _set_closing(self, exc: Exception) -> None:
+        """The handling thread saw ``exc``: close, logged at the level its type calls for."""
+        level = close_log_level(exc)
+        reason = exc
+        if not isinstance(exc, TransportError | RemoteProtocolError):  # a bug, not the peer
+            reason = NotConnectedError(f"internal error: {type(exc).__name__}: {exc}")
+            reason.__cause__ = exc
         with self._out_lock:
-            if self._closing is None:
-                self._closing = exc
-        orderly = isinstance(exc, NotConnectedError) and str(exc) == "EOF from peer"
+            self._close_locked(reason)
         log.log(
-            logging.DEBUG if orderly else logging.INFO,
+            level,
             "%s: closing connection: %s",
             self._peer(),
             exc,
+            exc_info=exc if level >= logging.ERROR else None,
         )
 
     def _progress_handshake(self) -> None:
@@ -388,7 +404,10 @@ class Endpoint:
                 self._held.clear()
                 self._flush_locked()
             self._after_unlock(False)
-        self._open = True
+        with self._out_lock:
+            if not self._move_locked(EndpointState.OPEN):
+                return  # closed meanwhile: handle_events sees it and finishes
+            self._made = True
         self.handler.connection_made(self)
         self.ready.set()
         if tls is not None:
@@ -422,30 +441,16 @@ class Endpoint:
             return_read_buffer(buf)
 
     def _tls_write_locked(self, message: list[bytes | memoryview]) -> None:
-        """Encrypt one message (its own TLS writes: never shared with another message).
-
-        Small parts are joined into one write. A large part is encrypted in slices, and each
-        slice's ciphertext is handed to the kernel before the next is encrypted, so the
-        peer decrypts the start of a 1 MiB message while we still encrypt its end.
-        """
+        """Encrypt one message into the queue (its own TLS writes, see ``TLSSession``)."""
         tls = self._tls
         assert tls is not None
-        small: list[bytes | memoryview] = []
-        for p in message:
-            if len(p) < _SMALL:
-                small.append(p)
-                continue
-            if small:
-                tls.write(b"".join(small))
-                small = []
-            view = memoryview(p)
-            for start in range(0, len(view), _TLS_SLICE):
-                tls.write(view[start : start + _TLS_SLICE])
-                self._enqueue_locked(tls.take_output())
-                self._flush_locked()
-        if small:
-            tls.write(b"".join(small))
+        tls.write_message(message, self._send_locked)
         self._enqueue_locked(tls.take_output())
+
+    def _send_locked(self, views: list[memoryview]) -> None:
+        """Queue ``views`` and hand what the kernel takes to it now (caller holds the lock)."""
+        self._enqueue_locked(views)
+        self._flush_locked()
 
     def _enqueue_locked(self, views: list[memoryview]) -> None:
         """Append to the out-queue (caller holds ``_out_lock``); may pause input."""
@@ -471,8 +476,8 @@ class Endpoint:
     def _flush_locked(self) -> None:
         """Write as much of the queue as the kernel takes (caller holds ``_out_lock``)."""
         exc = self._outq.flush(self._sock)
-        if exc is not None and self._closing is None:
-            self._closing = translate(exc)
+        if exc is not None:
+            self._close_locked(translate(exc))
 
     def _read(self) -> None:
         decoder = self._decoder
@@ -532,7 +537,7 @@ class Endpoint:
                 self._deliver()
                 raise self._eof()
             self._deliver()
-            if n < len(view) or self._closing is not None or self._input_paused():
+            if n < len(view) or self.closed or self._input_paused():
                 break
 
     def _account(self) -> None:
@@ -544,15 +549,15 @@ class Endpoint:
                 self._charged = held
                 guard.budget.charge(self, held)
 
-    def _eof(self) -> NotConnectedError:
+    def _eof(self) -> PeerClosedError:
         """The error for an orderly close by the peer, with a hint when it never answered."""
         if self.server_side or self._records_in:
-            return NotConnectedError("EOF from peer")
+            return PeerClosedError("EOF from peer")
         if self._tls is None:
-            return NotConnectedError(
+            return PeerClosedError(
                 "connection closed by the server before it answered (does it expect TLS?)"
             )
-        return NotConnectedError(
+        return PeerClosedError(
             "connection closed by the server before it answered (does its ssl-allow "
             "list include our certificate's CN?)"
         )
@@ -560,7 +565,7 @@ class Endpoint:
     def _deliver(self) -> None:
         decoder = self._decoder
         handler = self.handler
-        while self._closing is None and not self._paused and not self._outq.paused:
+        while self._state is EndpointState.OPEN and not self._paused and not self._outq.paused:
             record = decoder.next_record()
             if record is NEED_DATA:
                 return

@@ -58,6 +58,28 @@ class ServerLimits:
     max_incomplete_bytes: int = 256 << 20  # bytes of incomplete records, whole server
     max_unsent_bytes: int = 16 << 20  # a connection's unsent replies before it is paused
 
+    def expired(
+        self,
+        age: float,
+        idle: float,
+        *,
+        handshaking: bool,
+        requests: int,
+        partial: int | None,
+    ) -> str | None:
+        """Why a connection ``age`` seconds old, with no input for ``idle`` seconds, must be
+        closed now, or None. ``handshaking``: its TLS handshake is not finished; ``requests``:
+        whole records received; ``partial``: bytes of a partial record it holds while we read
+        (None when it holds none, or reading is paused)."""
+        if handshaking:
+            if 0 < self.handshake_timeout < age:
+                return f"TLS handshake not finished within {self.handshake_timeout:g} s"
+        elif requests == 0 and 0 < self.first_request_timeout < age:
+            return f"no complete request within {self.first_request_timeout:g} s of connecting"
+        if partial is not None and 0 < self.frame_timeout < idle:
+            return f"partial record ({partial} bytes) made no progress for {self.frame_timeout:g} s"
+        return None
+
     def timeouts(self) -> list[float]:
         return [
             t

@@ -15,7 +15,8 @@ import struct
 import threading
 from collections.abc import Callable
 
-from gfrpc.transport.endpoint import ConnectionHandler, Endpoint
+from gfrpc.transport.endpoint import Endpoint
+from gfrpc.transport.lifecycle import ConnectionHandler
 from gfrpc.transport.limits import ConnectionGuard
 from gfrpc.transport.options import Address, SocketOptions, apply_options
 from gfrpc.transport.pollers.base import Poller

@@ -6,13 +6,28 @@ interval 2 s, count 9; listen backlog 1024; ``tcp-window-size`` 0 = leave the ke
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 
 from gfrpc.errors import ConfigError
+from gfrpc.wire.record import DEFAULT_MAX_RECORD, READ_BUFFER_SIZE
 
+#: glusterd's port, where GlusterFS clients look for the management daemon; the one
+#: definition in gfrpc (``gfrpc.transport.DEFAULT_PORT``)
 DEFAULT_PORT = 24007
-DEFAULT_MAX_RECORD = 1 << 30
+
+__all__ = [
+    "DEFAULT_MAX_RECORD",
+    "DEFAULT_PORT",
+    "Address",
+    "AddressLike",
+    "SocketOptions",
+    "apply_options",
+    "parse_address",
+    "peer_text",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)
@@ -28,7 +43,7 @@ class SocketOptions:
     window_size: int = 0  # SO_SNDBUF and SO_RCVBUF when > 0 (GlusterFS: tcp-window-size)
     send_buffer: int = 0  # SO_SNDBUF only, when > 0 (tests use a tiny one)
     max_record_size: int = DEFAULT_MAX_RECORD
-    read_size: int = 256 * 1024  # bytes asked of the kernel per read
+    read_size: int = READ_BUFFER_SIZE  # bytes asked of the kernel per read
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,21 @@ class Address:
         if self.family == socket.AF_INET6:
             return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
+
+
+#: what ``connect``/``listen`` (and the RPC client and server) accept as an address:
+#: ``"host[:port]"``, ``"[v6]:port"``, ``"unix:/path"``, an ``Address`` or ``(host, port)``
+AddressLike = str | Address | tuple[str, int]
+
+
+def peer_text(family: int, sockaddr: object) -> str:
+    """``host:port`` (``[v6]:port``, ``unix:/path``) of a socket address, as ``Address`` writes
+    it; ``"peer"`` for an unnamed one (the client end of a UNIX socket)."""
+    if isinstance(sockaddr, tuple):
+        return str(Address(family, str(sockaddr[0]), int(sockaddr[1])))
+    if isinstance(sockaddr, str | bytes) and sockaddr:
+        return str(Address(family, os.fsdecode(sockaddr)))
+    return "peer"
 
 
 def parse_address(text: str, default_port: int = DEFAULT_PORT) -> Address:

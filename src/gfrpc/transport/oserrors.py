@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import socket
 import ssl
 from collections.abc import Callable
 
@@ -30,3 +32,25 @@ def translate(exc: OSError) -> TransportError:
         errno.ETIMEDOUT: "connection timed out",
     }.get(code, exc.strerror or str(exc))
     return NotConnectedError(name)
+
+
+def hangup_is_real(sock: socket.socket, input_paused: bool) -> bool:
+    """Whether an error/hang-up event really belongs to ``sock``.
+
+    epoll reports events by fd number. Between one thread's ``epoll_wait`` and its look-up of
+    the fd, another thread may retire the old connection, close its fd, and a new connection
+    may get the same number: the old HUP then arrives at the new endpoint. So the flag is only
+    believed when the socket agrees: a pending error (raised here, translated), an EOF, or
+    unread data while reading is paused (it would only spin). A socket that would just block
+    on a read has no hang-up, and the event is ignored.
+    """
+    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        raise translate(OSError(code, os.strerror(code)))
+    try:
+        peeked = sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        raise translate(exc) from None
+    return not peeked or input_paused

@@ -23,6 +23,16 @@ from collections.abc import Callable, Iterable
 _IOV_MAX = 64
 
 
+def owned(part: bytes | bytearray | memoryview) -> bytes | memoryview:
+    """A view of ``part`` that nobody else can change: keep immutable bytes, copy the rest
+    (what the endpoint does to every part it is given, before it is queued)."""
+    if type(part) is bytes:
+        return part
+    if isinstance(part, memoryview) and part.readonly and type(part.obj) is bytes:
+        return part
+    return bytes(part)
+
+
 class OutQueue:
     def __init__(self, high_water: int = 0) -> None:
         self._q: deque[memoryview] = deque()

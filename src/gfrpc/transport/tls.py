@@ -16,6 +16,16 @@ different connections still run their crypto in parallel.
 GlusterFS semantics: mutual authentication with no host-name check is configured on the
 ``SSLContext`` (``gfrpc.tls``); the extra check run after the handshake (certificate depth,
 ``ssl-allow``) is the caller's ``check`` function, and the peer's certificate CN is kept.
+
+The fast path, a private CPython API. ``ssl.SSLObject.read``/``write`` are thin Python
+wrappers around the C object CPython keeps in ``SSLObject._sslobj`` (``_ssl._SSLSocket``), with
+the same arguments. A TLS connection calls ``read`` once per TLS record (16 KiB), so skipping
+the wrapper was measured worth having, and it is the default. Being private, it may change or
+go in any CPython release: :func:`fast_path` probes it once per process, on the first
+session (a throwaway client ``SSLObject``: ``_sslobj.read(1, buffer)`` must exist and ask for
+the peer's data with ``SSLWantReadError``, as the public method does), and every session falls
+back to the public ``SSLObject.read``/``write`` when it is missing or behaves otherwise.
+``FAST_PATH`` holds the answer (tests set it to False to run the public path).
 """
 
 from __future__ import annotations
@@ -26,8 +36,45 @@ from collections.abc import Callable
 from gfrpc.tls import as_tls_error, verify_peer
 from gfrpc.wire.record import RecordDecoder
 
+_SMALL = 64 * 1024  # message parts below this are joined before a TLS write
+_TLS_SLICE = 64 * 1024  # plaintext encrypted between two sends of a large message
+
+#: whether sessions call the C object under ``SSLObject._sslobj`` (None: not probed yet)
+FAST_PATH: bool | None = None
+
+
+def probe_fast_path(obj: ssl.SSLObject | None = None) -> bool:
+    """Whether ``obj`` (default: a fresh client ``SSLObject``) offers the private fast path:
+    ``obj._sslobj.read(n, buffer)`` and ``obj._sslobj.write(data)``, where a read before the
+    handshake raises ``SSLWantReadError`` as the public ``SSLObject.read`` does."""
+    try:
+        if obj is None:
+            obj = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
+        inner = getattr(obj, "_sslobj", None)
+        if not callable(getattr(inner, "write", None)):
+            return False
+        read = getattr(inner, "read", None)
+        if not callable(read):
+            return False
+        read(1, bytearray(1))
+    except ssl.SSLWantReadError:
+        return True
+    except Exception:
+        return False
+    return False  # plaintext before any handshake: not the OpenSSL object we know
+
+
+def fast_path() -> bool:
+    """Whether new sessions use the private fast path (probed once per process)."""
+    global FAST_PATH
+    if FAST_PATH is None:
+        FAST_PATH = probe_fast_path()
+    return FAST_PATH
+
 
 class TLSSession:
+    """One connection's TLS: an ``SSLObject`` over two memory BIOs (see the module docstring)."""
+
     def __init__(
         self,
         context: ssl.SSLContext,
@@ -41,6 +88,7 @@ class TLSSession:
         self._sslobj: ssl.SSLObject | None = None
         self._check = check
         self._seen_data = False  # an error before any plaintext arrived is a handshake failure
+        self._fast = fast_path()
         self.established = False
         self.peer_cn: str | None = None
 
@@ -88,19 +136,59 @@ class TLSSession:
         self.established = True
         return True
 
+    @property
+    def uses_fast_path(self) -> bool:
+        """Whether this session calls ``SSLObject._sslobj`` (see the module docstring)."""
+        return self._fast
+
     def write(self, data: bytes | memoryview) -> None:
+        obj = self._obj
         try:
-            self._obj._sslobj.write(data)  # type: ignore[attr-defined]  # skip ssl.py's wrapper
+            if self._fast:
+                obj._sslobj.write(data)  # type: ignore[attr-defined]  # skip ssl.py's wrapper
+            else:
+                obj.write(data)
         except ssl.SSLError as exc:
             raise as_tls_error(exc, handshake=False) from exc
+
+    def write_message(
+        self, message: list[bytes | memoryview], send: Callable[[list[memoryview]], None]
+    ) -> None:
+        """Encrypt one message with its own TLS writes (never shared with another message).
+
+        Small parts are joined into one write. A large part is encrypted in slices and each
+        slice's ciphertext goes to ``send`` before the next is encrypted, so the peer decrypts
+        the start of a 1 MiB message while we still encrypt its end. The ciphertext of the
+        rest stays in the outgoing BIO (``take_output``).
+        """
+        small: list[bytes | memoryview] = []
+        for p in message:
+            if len(p) < _SMALL:
+                small.append(p)
+                continue
+            if small:
+                self.write(b"".join(small))
+                small = []
+            view = memoryview(p)
+            for start in range(0, len(view), _TLS_SLICE):
+                self.write(view[start : start + _TLS_SLICE])
+                send(self.take_output())
+        if small:
+            self.write(b"".join(small))
 
     def decrypt_into(self, decoder: RecordDecoder) -> bool:
         """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF).
 
         The hot loop of a TLS connection: one call per TLS record (at most 16 KiB), so it
-        calls the C method directly and tells the decoder once per buffer, not per record.
+        calls the C method directly (where the fast path is on) and tells the decoder once per
+        buffer, not per record.
         """
-        read = self._obj._sslobj.read  # type: ignore[attr-defined]  # skip ssl.py's wrapper
+        obj = self._obj
+        read: Callable[[int, memoryview], int]
+        if self._fast:
+            read = obj._sslobj.read  # type: ignore[attr-defined]  # skip ssl.py's wrapper
+        else:
+            read = obj.read  # type: ignore[assignment]  # returns the count when given a buffer
         while True:
             buf = decoder.get_buffer()
             size = len(buf) if decoder.buffer_is_direct else 1  # scratch: one record a time

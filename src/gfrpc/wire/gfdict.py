@@ -36,10 +36,10 @@ import struct
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
-from gfrpc.wire.xdr import XdrReader, XdrType, XdrWriter, text_bytes
+from gfrpc.wire.xdr import XdrReader, XdrType, XdrValue, XdrWriter, text_bytes
 
 __all__ = [
     "GfType",
@@ -83,10 +83,10 @@ class GfValue:
     """A dict value with an explicit wire type (``value`` is bytes for the opaque types)."""
 
     type: GfType
-    value: Any
+    value: XdrValue  # bytes for the opaque types, else what the type says
 
 
-def _pair_bytes(key: str, value: Any) -> bytes:
+def _pair_bytes(key: str, value: object) -> bytes:
     kb = text_bytes(key) + b"\0"
     head = _U32.pack(len(kb)) + kb + _PADS[len(kb) & 3]
     if isinstance(value, GfValue):
@@ -128,7 +128,7 @@ def _pair_bytes(key: str, value: Any) -> bytes:
     return head + _I32.pack(kind) + arm
 
 
-def _encode_into(writer: XdrWriter, d: Mapping[str, Any] | None) -> None:
+def _encode_into(writer: XdrWriter, d: Mapping[str, object] | None) -> None:
     if d is None:
         writer.raw(struct.pack(">IiI", 0, -1, 0))
         return
@@ -137,14 +137,14 @@ def _encode_into(writer: XdrWriter, d: Mapping[str, Any] | None) -> None:
     writer.raw(pairs)
 
 
-def encode_gfx_dict(d: Mapping[str, Any] | None) -> bytes:
+def encode_gfx_dict(d: Mapping[str, object] | None) -> bytes:
     """A gfx_dict (``None`` gives the NULL dict: xdr_size 0, count -1)."""
     w = XdrWriter()
     _encode_into(w, d)
     return w.getvalue()
 
 
-def _decode_value(r: XdrReader, kind: int) -> Any:
+def _decode_value(r: XdrReader, kind: int) -> XdrValue:
     if kind == GfType.INT:
         return r.i64()
     if kind == GfType.STR:
@@ -169,7 +169,7 @@ def _decode_value(r: XdrReader, kind: int) -> Any:
     raise RemoteProtocolError(f"gfx_dict: value type {kind} has no wire form")
 
 
-def decode_gfx_dict(reader: XdrReader) -> dict[str, Any] | None:
+def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
     """Read one gfx_dict at the reader's position; ``None`` for a NULL dict (count -1)."""
     _xdr_size, count = reader.u32(), reader.i32()
     npairs = reader.u32()
@@ -181,7 +181,7 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, Any] | None:
         if npairs:
             raise RemoteProtocolError(f"gfx_dict: NULL dict (count -1) with {npairs} pairs")
         return None
-    result: dict[str, Any] = {}
+    result: dict[str, XdrValue] = {}
     for _ in range(npairs):
         key = reader.opaque()
         if key[-1:] == b"\0":
@@ -195,10 +195,10 @@ class GfxDict(XdrType):
 
     min_size = 12
 
-    def decode(self, reader: XdrReader) -> dict[str, Any] | None:
+    def decode(self, reader: XdrReader) -> dict[str, XdrValue] | None:
         return decode_gfx_dict(reader)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         _encode_into(writer, value)
 
 
@@ -208,7 +208,7 @@ GFX_DICT: Final = GfxDict()
 # --------------------------------------------------------------------------- old serialized dict
 
 
-def _old_value(key: str, value: Any) -> bytes:
+def _old_value(key: str, value: object) -> bytes:
     if isinstance(value, str):
         return text_bytes(value) + b"\0"
     if isinstance(value, bool | int):

@@ -63,7 +63,7 @@ import struct
 import sys
 import time
 from collections import deque
-from typing import Any, Final
+from typing import Final
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 
@@ -159,7 +159,9 @@ class BodyPool:
     layer has no threads of its own: the transport passes a ``threading.Lock``).
     """
 
-    def __init__(self, limit: int = POOL_BYTES, lock: Any = None) -> None:
+    def __init__(
+        self, limit: int = POOL_BYTES, lock: contextlib.AbstractContextManager[object] | None = None
+    ) -> None:
         self.limit = limit
         self._lock = lock if lock is not None else contextlib.nullcontext()
         self._entries: list[_Entry] = []  # least recently used first

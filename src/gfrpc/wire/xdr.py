@@ -20,14 +20,16 @@ import dataclasses
 import struct as _struct
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
-from gfrpc.wire.xdrcodec import XdrReader, XdrWriter, _short, text_bytes
+from gfrpc.wire.xdrcodec import XdrReader, XdrValue, XdrWriter, _short, text_bytes
 
 __all__ = [
     "XdrReader",
+    "XdrValue",
     "XdrWriter",
+    "TypeSpec",
     "text_bytes",
     "XdrType",
     "XdrStruct",
@@ -51,6 +53,10 @@ __all__ = [
 
 _S = TypeVar("_S", bound="XdrStruct")
 
+#: What the declarative types accept as a field or item type: an ``XdrType`` instance or a
+#: class made by :func:`struct`.
+TypeSpec: TypeAlias = "XdrType | type[XdrStruct]"
+
 
 # --------------------------------------------------------------------------- declarative types
 
@@ -66,10 +72,10 @@ class XdrType:
     min_size = 4
     fmt: str | None = None
 
-    def decode(self, reader: XdrReader) -> Any:
+    def decode(self, reader: XdrReader) -> XdrValue:
         raise NotImplementedError
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         raise NotImplementedError
 
 
@@ -78,8 +84,8 @@ class _Number(XdrType):
         self,
         name: str,
         fmt: str,
-        read: Callable[[XdrReader], Any],
-        write: Callable[[XdrWriter, Any], None],
+        read: Callable[[XdrReader], XdrValue],
+        write: Callable[[XdrWriter, XdrValue], None],
     ) -> None:
         self.name, self.fmt, self.min_size = name, fmt, _struct.calcsize(">" + fmt)
         self.decode = read  # type: ignore[method-assign,assignment]
@@ -100,7 +106,7 @@ class _Bool(XdrType):
     def decode(self, reader: XdrReader) -> bool:
         return reader.bool()
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.bool(value)
 
 
@@ -110,10 +116,10 @@ Bool = _Bool()
 class Enum(XdrType):
     """A signed 32-bit enum; ``Enum(SomeIntEnum)`` decodes to members, others are an error."""
 
-    def __init__(self, enum_type: Callable[[int], Any] | None = None) -> None:
+    def __init__(self, enum_type: Callable[[int], object] | None = None) -> None:
         self.enum_type = enum_type
 
-    def decode(self, reader: XdrReader) -> Any:
+    def decode(self, reader: XdrReader) -> XdrValue:
         value = reader.i32()
         if self.enum_type is None:
             return value
@@ -122,7 +128,7 @@ class Enum(XdrType):
         except ValueError:
             raise RemoteProtocolError(f"XDR: {value} is not a valid {self.enum_type!r}") from None
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.i32(int(value))
 
 
@@ -134,7 +140,7 @@ class FixedOpaque(XdrType):
     def decode(self, reader: XdrReader) -> memoryview:
         return reader.fixed_opaque(self.n)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.fixed_opaque(value, self.n)
 
 
@@ -145,7 +151,7 @@ class Opaque(XdrType):
     def decode(self, reader: XdrReader) -> memoryview:
         return reader.opaque(self.max_len)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.opaque(value, self.max_len)
 
 
@@ -156,11 +162,11 @@ class String(XdrType):
     def decode(self, reader: XdrReader) -> str:
         return reader.string(self.max_len)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.string(value, self.max_len)
 
 
-def as_type(t: Any) -> XdrType:
+def as_type(t: TypeSpec) -> XdrType:
     """An ``XdrType`` for a type object or an ``xdr.struct`` class."""
     if isinstance(t, XdrType):
         return t
@@ -175,42 +181,42 @@ class _StructType(XdrType):
         self.min_size = cls.xdr_min_size
         self.decode = cls.decode  # type: ignore[method-assign]
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         value.encode(writer)
 
 
 class Array(XdrType):
-    def __init__(self, item: Any, max_count: int | None = None) -> None:
+    def __init__(self, item: TypeSpec, max_count: int | None = None) -> None:
         self.item, self.max_count = as_type(item), max_count
 
-    def decode(self, reader: XdrReader) -> list[Any]:
+    def decode(self, reader: XdrReader) -> list[XdrValue]:
         return reader.array(self.item.decode, self.max_count, self.item.min_size)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.array(value, self.item.encode, self.max_count)
 
 
 class Optional(XdrType):
-    def __init__(self, item: Any) -> None:
+    def __init__(self, item: TypeSpec) -> None:
         self.item = as_type(item)
 
-    def decode(self, reader: XdrReader) -> Any:
+    def decode(self, reader: XdrReader) -> XdrValue:
         return reader.optional(self.item.decode)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.optional(value, self.item.encode)
 
 
 class LinkedList(XdrType):
     """``T *head`` where T ends with ``T *next``: a Python list of T without the next field."""
 
-    def __init__(self, item: Any, max_count: int | None = None) -> None:
+    def __init__(self, item: TypeSpec, max_count: int | None = None) -> None:
         self.item, self.max_count = as_type(item), max_count
 
-    def decode(self, reader: XdrReader) -> list[Any]:
+    def decode(self, reader: XdrReader) -> list[XdrValue]:
         return reader.linked_list(self.item.decode, self.max_count)
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         writer.linked_list(value, self.item.encode)
 
 
@@ -223,11 +229,16 @@ class Union(XdrType):
 
     _NO_DEFAULT = object()
 
-    def __init__(self, discriminant: Any, arms: dict[int, Any], default: Any = _NO_DEFAULT) -> None:
+    def __init__(
+        self,
+        discriminant: TypeSpec,
+        arms: dict[int, TypeSpec | None],
+        default: TypeSpec | None | object = _NO_DEFAULT,
+    ) -> None:
         self.disc = as_type(discriminant)
         self.arms = {k: (None if v is None else as_type(v)) for k, v in arms.items()}
-        self.default = (
-            default if default is Union._NO_DEFAULT or default is None else as_type(default)
+        self.default: XdrType | None | object = (
+            default if default is Union._NO_DEFAULT or default is None else as_type(default)  # type: ignore[arg-type]  # not the sentinel: a TypeSpec
         )
         self.min_size = self.disc.min_size
 
@@ -238,12 +249,12 @@ class Union(XdrType):
             raise error(f"XDR: union has no arm for discriminant {disc}")
         return self.default  # type: ignore[return-value]
 
-    def decode(self, reader: XdrReader) -> tuple[Any, Any]:
+    def decode(self, reader: XdrReader) -> tuple[XdrValue, XdrValue]:
         disc = self.disc.decode(reader)
         arm = self._arm(disc, RemoteProtocolError)
         return disc, (None if arm is None else arm.decode(reader))
 
-    def encode(self, writer: XdrWriter, value: Any) -> None:
+    def encode(self, writer: XdrWriter, value: XdrValue) -> None:
         disc, arm_value = value
         arm = self._arm(disc, LocalProtocolError)
         self.disc.encode(writer, disc)
@@ -263,9 +274,9 @@ class XdrStruct:
 
     if TYPE_CHECKING:
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+        def __init__(self, *args: XdrValue, **kwargs: XdrValue) -> None: ...
 
-        def __getattr__(self, name: str) -> Any: ...
+        def __getattr__(self, name: str) -> XdrValue: ...  # the fields: see xdr_fields
 
     @classmethod
     def decode(cls: type[_S], reader: XdrReader) -> _S:
@@ -294,7 +305,7 @@ class XdrStruct:
 
 def _plan(fields: list[tuple[str, XdrType]]) -> list[tuple[str, list[str]] | tuple[None, str]]:
     """Group consecutive fixed-size numeric fields: [(fmt, names) | (None, name)]."""
-    plan: list[Any] = []
+    plan: list[tuple[str, list[str]] | tuple[None, str]] = []
     for name, t in fields:
         if t.fmt is not None and plan and plan[-1][0] is not None:
             plan[-1] = (plan[-1][0] + t.fmt, plan[-1][1] + [name])
@@ -306,7 +317,7 @@ def _plan(fields: list[tuple[str, XdrType]]) -> list[tuple[str, list[str]] | tup
 
 
 def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
-    env: dict[str, Any] = {
+    env: dict[str, object] = {
         "_cls": cls,
         "_err": _struct.error,
         "_short": _short,
@@ -345,29 +356,29 @@ def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
     if not fields:
         enc.append("    pass")
     exec("\n".join(dec) + "\n\n" + "\n".join(enc), env)  # noqa: S102 - generated from field names
-    cls.decode = classmethod(env["decode"])  # type: ignore[assignment,method-assign]
-    cls.encode = env["encode"]  # type: ignore[method-assign]
+    cls.decode = classmethod(env["decode"])  # type: ignore[assignment,method-assign,arg-type]
+    cls.encode = env["encode"]  # type: ignore[method-assign,assignment]
 
 
 def struct(
     name: str,
-    fields: Sequence[tuple[str, Any] | tuple[str, Any, Any]],
+    fields: Sequence[tuple[str, TypeSpec] | tuple[str, TypeSpec, XdrValue]],
     *,
     module: str | None = None,
     doc: str | None = None,
 ) -> type[XdrStruct]:
     """A dataclass type for ``struct name { fields }``; a 3-tuple field gives a default."""
     typed: list[tuple[str, XdrType]] = []
-    dc_fields: list[Any] = []
+    dc_fields: list[tuple[str, object] | tuple[str, object, dataclasses.Field[XdrValue]]] = []
     for spec in fields:
         fname, ftype = spec[0], as_type(spec[1])
         if not fname.isidentifier():
             raise LocalProtocolError(f"XDR: bad field name {fname!r}")
         typed.append((fname, ftype))
         if len(spec) == 3:
-            dc_fields.append((fname, Any, dataclasses.field(default=spec[2])))  # type: ignore[misc]
+            dc_fields.append((fname, XdrValue, dataclasses.field(default=spec[2])))  # type: ignore[misc]
         else:
-            dc_fields.append((fname, Any))
+            dc_fields.append((fname, XdrValue))
     cls: type[XdrStruct] = dataclasses.make_dataclass(
         name, dc_fields, bases=(XdrStruct,), slots=True
     )

@@ -12,9 +12,15 @@ from typing import Any, TypeVar
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["XdrReader", "XdrWriter", "text_bytes"]
+__all__ = ["XdrReader", "XdrValue", "XdrWriter", "text_bytes"]
 
 T = TypeVar("T")
+
+#: A decoded (or to-be-encoded) XDR value whose Python type depends on a schema known only at
+#: run time: a field of an ``xdr.struct``, an array item, a union arm, a gfx_dict value. The
+#: generic codecs pass such values through untouched, so they are typed as ``Any``; code that
+#: knows the schema (a program's handler) knows the type.
+XdrValue = Any
 
 _I32 = _struct.Struct(">i")
 _U32 = _struct.Struct(">I")
@@ -55,15 +61,16 @@ class XdrReader:
     def remaining(self) -> int:
         return self.end - self.pos
 
-    def _unpack(self, st: _struct.Struct, what: str) -> Any:
+    def _unpack(self, st: _struct.Struct, what: str) -> XdrValue:  # the type follows st
         pos = self.pos
         if pos + st.size > self.end:
             raise _short(what, st.size, self.end - pos)
         self.pos = pos + st.size
         return st.unpack_from(self.buf, pos)[0]
 
-    def unpack(self, st: _struct.Struct, what: str) -> tuple[Any, ...]:
-        """Several fixed-size fields in one ``struct`` unpack (bounded like every read)."""
+    def unpack(self, st: _struct.Struct, what: str) -> tuple[XdrValue, ...]:
+        """Several fixed-size fields in one ``struct`` unpack (bounded like every read); the
+        values' types follow ``st``'s format."""
         pos = self.pos
         if pos + st.size > self.end:
             raise _short(what, st.size, self.end - pos)
@@ -178,7 +185,7 @@ class XdrWriter:
     def getvalue(self) -> bytes:
         return bytes(self.buf)
 
-    def _pack(self, st: _struct.Struct, value: Any, what: str) -> None:
+    def _pack(self, st: _struct.Struct, value: float, what: str) -> None:
         try:
             self.buf += st.pack(value)
         except _struct.error as exc:

@@ -1,0 +1,203 @@
+"""What the RPC server hands a handler, and what it takes back.
+
+``Program`` and ``Procedure`` describe what a server serves; a :class:`Request` is one call
+being served (header, arguments, credential, the connection's ``session``); a handler returns
+its results (``HandlerResult``) or answers later through ``defer()`` and exactly one of
+``reply``/``reply_error``/``drop``. The dispatch rules are in ``server.py``'s docstring.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gfrpc.errors import LocalProtocolError, NotConnectedError, RemoteProtocolError
+from gfrpc.rpc.calls import Buffer
+from gfrpc.wire import rpcmsg
+from gfrpc.wire.xdr import XdrStruct, XdrType, XdrValue
+
+if TYPE_CHECKING:
+    from gfrpc.rpc.server import RpcServer, _ServerConnection
+
+__all__ = [
+    "GarbageArgs",
+    "HandlerResult",
+    "Procedure",
+    "Program",
+    "Request",
+    "Session",
+]
+
+log = logging.getLogger("gfrpc.rpc.server")
+
+#: Per-connection state shared by the requests of one connection (``Request.session``). The
+#: programs above own its keys and values, so the RPC layer cannot type them.
+Session = dict[str, Any]
+
+
+class _Packable(Protocol):
+    def pack(self) -> bytes: ...
+
+
+#: what a handler returns: bytes-like results, a list of parts, a ``pack()``-able value (an
+#: ``xdr.struct``) or None (no results). Handlers are typed as returning ``object`` because
+#: the server checks the result when it sends it (anything else is answered SYSTEM_ERR).
+HandlerResult = Buffer | Sequence[Buffer] | _Packable | None
+
+
+class GarbageArgs(RemoteProtocolError):
+    """Raised by a handler whose arguments do not decode (or come out of order); answered with
+    GARBAGE_ARGS. A RemoteProtocolError: the caller broke the program's rules."""
+
+
+@dataclass
+class Procedure:
+    """One procedure: ``handler(request)`` returns the results (``server.py``'s docstring).
+
+    ``args_type``, when given (an ``xdr.struct`` type), is decoded on the worker before the
+    handler runs: ``request.decoded`` is the value, ``request.payload`` what follows it.
+    ``inline`` runs the handler on the transport's input thread; it is meant for the built-in
+    constant-time GF-DUMP procedures only. ``reply_size(args) -> int``, when given, predicts
+    the size of the reply from the raw arguments (a READ's ``size``): such requests of one
+    connection start only while the replies being made or waiting to be sent fit in
+    ``limits.max_unsent_bytes`` (one at a time if a single one does not fit).
+    """
+
+    name: str
+    handler: Callable[[Request], object]  # returns a HandlerResult
+    args_type: type[XdrStruct] | XdrType | None = None
+    inline: bool = False
+    reply_size: Callable[[memoryview], int] | None = None
+
+
+@dataclass
+class Program:
+    """An RPC program version and its procedures, keyed by procedure number."""
+
+    prognum: int
+    progver: int
+    name: str
+    procedures: dict[int, Procedure] = field(default_factory=dict)
+
+
+class Request:
+    """One call being served: ``header`` (``rpcmsg.CallHeader``), ``args`` (memoryview of the
+    arguments and any raw payload), the peer (``peername``, ``peer_cn``, ``endpoint``) and the
+    decoded ``credential`` (None for AUTH_NULL and unknown flavors; ``auth`` is the raw one).
+
+    A handler normally just returns its results. To answer later it calls :meth:`defer` and
+    then, from any thread, exactly one of :meth:`reply`, :meth:`reply_error` or :meth:`drop`.
+    """
+
+    def __init__(
+        self,
+        server: RpcServer,
+        conn: _ServerConnection,
+        header: rpcmsg.CallHeader,
+        args: memoryview,
+        credential: rpcmsg.Credential | None,
+        procedure: Procedure,
+    ) -> None:
+        self.server = server
+        self.header = header
+        self.args = args
+        self.credential = credential
+        self.procedure = procedure
+        self.endpoint = conn.endpoint
+        self.peername = self.endpoint.peername
+        self.peer_cn = self.endpoint.peer_cn
+        self.session = conn.session  # per-connection state shared by its requests
+        #: the arguments decoded with ``procedure.args_type`` (None without one); their type is
+        #: the procedure's, which only its handler knows
+        self.decoded: XdrValue = None
+        self.payload: memoryview | None = None
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._deferred = False
+        self._done = False
+        self._counted = False
+        self._reserved = 0  # reply bytes reserved for it (procedures with ``reply_size``)
+
+    @property
+    def xid(self) -> int:
+        return int(self.header.xid)
+
+    @property
+    def prog(self) -> int:
+        return int(self.header.prog)
+
+    @property
+    def vers(self) -> int:
+        return int(self.header.vers)
+
+    @property
+    def proc(self) -> int:
+        return int(self.header.proc)
+
+    @property
+    def auth(self) -> rpcmsg.OpaqueAuth:
+        return self.header.cred
+
+    @property
+    def replied(self) -> bool:
+        return self._done
+
+    def defer(self) -> None:
+        """Answer later: the server will not reply when the handler returns."""
+        self._deferred = True
+
+    def reply(self, result: HandlerResult | object = None) -> None:
+        """Send the SUCCESS reply with ``result`` (bytes, parts, ``pack()``-able or None)."""
+        parts = _result_parts(result)
+        self._send(
+            rpcmsg.encode_accepted_reply(
+                self.xid, rpcmsg.AcceptStat.SUCCESS, verf=self.header.verf
+            ),
+            parts,
+        )
+
+    def reply_error(self, accept_stat: int) -> None:
+        """Send an accepted reply with an error ``accept_stat`` (GARBAGE_ARGS, SYSTEM_ERR, ...)."""
+        self._send(rpcmsg.encode_accepted_reply(self.xid, accept_stat, verf=self.header.verf), ())
+
+    def drop(self) -> None:
+        """Never answer this request (as GlusterFS does for PMAP BRICKBYPORT)."""
+        with self._lock:
+            if self._done:
+                raise LocalProtocolError(f"request xid {self.xid} was already answered")
+            self._done = True
+        self.server._request_finished(self)
+
+    def _send(self, header: bytes, parts: Sequence[Buffer]) -> None:
+        with self._lock:
+            if self._done:
+                raise LocalProtocolError(f"request xid {self.xid} was already answered")
+            self._done = True
+        finished = self._finished
+        try:
+            self.endpoint.submit(header, *parts, on_sent=finished if self._counted else None)
+        except NotConnectedError:
+            log.debug("reply to xid %d not sent: connection closed", self.xid)
+            finished()
+        except BaseException:
+            finished()
+            raise
+
+    def _finished(self) -> None:
+        self.server._request_finished(self)
+
+
+def _result_parts(result: object) -> Sequence[Buffer]:
+    if result is None:
+        return ()
+    if isinstance(result, bytes | bytearray | memoryview):
+        return (result,)
+    pack = getattr(result, "pack", None)
+    if pack is not None:
+        return (pack(),)
+    if isinstance(result, list | tuple):
+        return result  # type: ignore[return-value]  # parts: checked by the endpoint
+    raise LocalProtocolError(f"handler returned {type(result).__name__}, not bytes or parts")
