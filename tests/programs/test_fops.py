@@ -7,7 +7,6 @@ capture frame); hypothesis checks the decoder contract and round trips of genera
 from __future__ import annotations
 
 import ast
-import os
 import stat
 import uuid
 from collections.abc import Callable
@@ -22,14 +21,11 @@ from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 from gfrpc.programs import fops, fops_types
 from gfrpc.programs.fops import PROCEDURES, FopProc
 from gfrpc.programs.fops_types import (
-    IATT_GFID,
-    IATT_INO,
     NULL_GFID,
     ROOT_GFID,
     Iatt,
     IaType,
-    gfid_to_ino,
-    iatt_from_stat,
+    ia_type_from_mode,
     iatt_type,
 )
 from gfrpc.wire import xdr
@@ -235,65 +231,15 @@ def test_iattx_layout() -> None:
     assert fops_types.GfStatfs().pack() == bytes(88)
 
 
-def _check_iatt(ia: Any, st: os.stat_result, gfid: bytes, kind: IaType) -> None:
-    assert iatt_type(ia) == kind
-    assert ia.mode == st.st_mode and stat.S_IFMT(ia.mode) != 0
-    assert ia.ia_flags == 0x17FF
-    assert (ia.ia_gfid, ia.ia_ino) == (gfid, gfid_to_ino(gfid))
-    assert (ia.ia_size, ia.ia_nlink, ia.ia_uid, ia.ia_gid) == (
-        st.st_size,
-        st.st_nlink,
-        st.st_uid,
-        st.st_gid,
-    )
-    assert ia.ia_blocks == min(st.st_blocks, (st.st_size + 511) // 512)
-    assert ia.ia_mtime * 10**9 + ia.ia_mtime_nsec == st.st_mtime_ns
-    assert ia.ia_ctime * 10**9 + ia.ia_ctime_nsec == st.st_ctime_ns
-    assert (ia.ia_dev, ia.ia_blksize) == (st.st_dev, st.st_blksize)
-    assert Iatt.unpack(ia.pack()) == ia
-
-
-def test_iatt_from_real_stat(tmp_path: Path) -> None:
-    """iatt_from_stat builds what the posix brick sends: mode with S_IF* bits, ino from the
-    gfid's last 8 bytes, flags 0x17ff, blocks clamped to ceil(size/512), split a/m/ctime."""
-    f = tmp_path / "f"
-    f.write_bytes(b"x" * 5000)
-    d = tmp_path / "d"
-    d.mkdir()
-    lnk = tmp_path / "l"
-    lnk.symlink_to("f")
-    gfid = uuid.uuid4().bytes
-    _check_iatt(iatt_from_stat(os.lstat(f), gfid), os.lstat(f), gfid, IaType.IA_IFREG)
-    _check_iatt(iatt_from_stat(os.lstat(d), gfid), os.lstat(d), gfid, IaType.IA_IFDIR)
-    st = os.lstat(lnk)
-    ia = iatt_from_stat(st, gfid)
-    _check_iatt(ia, st, gfid, IaType.IA_IFLNK)
-    assert ia.ia_size == 1
-    root = iatt_from_stat(os.lstat(d), ROOT_GFID)
-    assert root.ia_ino == 1
-    anon = iatt_from_stat(os.lstat(f))  # no gfid yet: st_ino, no GFID flag
-    assert anon.ia_ino == os.lstat(f).st_ino and not anon.ia_flags & IATT_GFID
-    assert anon.ia_flags & IATT_INO
-    with pytest.raises(LocalProtocolError):
-        iatt_from_stat(os.lstat(f), b"short")
-
-
-@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
-def test_iatt_rdev_is_major_minor() -> None:
-    """ia_rdev is GlusterFS's ia_makedev: major << 32 | minor (not the kernel dev_t)."""
-    st = os.stat("/dev/null")
-    ia = iatt_from_stat(st, ROOT_GFID)
-    assert iatt_type(ia) == IaType.IA_IFCHR
-    assert ia.ia_rdev == (os.major(st.st_rdev) << 32) | os.minor(st.st_rdev)
-
-
-def test_gfid_helpers() -> None:
-    """ROOT_GFID is 00..01 and NULL_GFID 16 zero bytes; gfid_to_ino reads bytes 8..15 big-endian."""
+def test_gfid_constants_and_ia_type() -> None:
+    """ROOT_GFID is 00..01 and NULL_GFID 16 zero bytes; the ia_type comes from mode's S_IF* bits
+    (IA_INVAL for bits GlusterFS does not know). The iatt builder is the brick store's
+    (tests/services/test_store.py, and the replies of a running brick in test_brick_fops.py)."""
     assert ROOT_GFID == bytes(15) + b"\x01" and NULL_GFID == bytes(16)
-    assert gfid_to_ino(ROOT_GFID) == 1
-    assert gfid_to_ino(bytes(range(16))) == 0x08090A0B0C0D0E0F
-    with pytest.raises(LocalProtocolError):
-        gfid_to_ino(b"\x01")
+    assert ia_type_from_mode(stat.S_IFLNK | 0o777) == IaType.IA_IFLNK
+    assert ia_type_from_mode(stat.S_IFCHR) == IaType.IA_IFCHR
+    assert ia_type_from_mode(0o644) == IaType.IA_INVAL
+    assert iatt_type(Iatt(mode=stat.S_IFDIR | 0o755)) == IaType.IA_IFDIR
 
 
 def test_write_request_helpers() -> None:

@@ -18,6 +18,7 @@ from gfrpc.programs import dump as gfdump
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
 from gfrpc.services.brick import brick_volume_id
+from gfrpc.wire.rpcmsg import decode_message
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -140,6 +141,38 @@ def test_stat_fstat_statfs_access(c: FopClient) -> None:
     assert c.call(P.ACCESS, fp.GfxAccessReq(gfid=g, mask=os.R_OK | os.W_OK)).op_ret == 0
     bad = c.call(P.STAT, fp.GfxStatReq(gfid=uuid.uuid4().bytes))
     assert (bad.op_ret, bad.op_errno) == (-1, errno.ESTALE)
+
+
+def _real_reply(stem: str, proc: int) -> object:
+    """A reply a real GlusterFS 10.3 brick sent (tests/fixtures/fops, from a capture)."""
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "fops" / f"{stem}_reply.hex"
+    lines = path.read_text().splitlines()
+    record = bytes.fromhex("".join(ln.strip() for ln in lines if not ln.startswith("#")))
+    return fp.decode_reply(proc, bytes(decode_message(record[4:])[1]))[0]
+
+
+def test_iatts_are_what_a_real_brick_sends(c: FopClient) -> None:
+    """The iatts in CREATE, STAT and READDIRP replies follow a real 10.3 brick's (recorded
+    replies): flags 0x17ff, ino = the gfid's last 8 bytes, a new file's nlink 1 (its
+    .glusterfs link hidden), a directory's nlink as on disk, btime 0, S_IF* bits in mode."""
+    real_file = _real_reply("create", P.CREATE).stat  # type: ignore[attr-defined]
+    real_dir = _real_reply("stat", P.STAT).stat  # type: ignore[attr-defined]
+    r = c.create(ROOT, "f")
+    ours_dir = c.call(P.STAT, fp.GfxStatReq(gfid=ROOT)).stat
+    for ours, real in ((r.stat, real_file), (ours_dir, real_dir)):
+        assert ours.ia_flags == real.ia_flags == 0x17FF
+        assert ours.ia_ino == int.from_bytes(bytes(ours.ia_gfid)[8:], "big")
+        assert real.ia_ino == int.from_bytes(bytes(real.ia_gfid)[8:], "big")
+        assert (ours.ia_btime, ours.ia_btime_nsec) == (real.ia_btime, real.ia_btime_nsec) == (0, 0)
+        assert st_.S_IFMT(ours.mode) == st_.S_IFMT(real.mode)
+        assert ours.ia_attributes == ours.ia_attributes_mask == 0
+    assert r.stat.ia_nlink == real_file.ia_nlink == 1
+    assert ours_dir.ia_ino == 1 and ours_dir.ia_nlink >= 2
+    d = c.call(P.OPENDIR, fp.GfxOpendirReq(gfid=ROOT))
+    entries = c.call(P.READDIRP, fp.GfxReaddirpReq(gfid=ROOT, fd=d.fd, size=4096)).reply
+    by_name = {e.name: e for e in entries}
+    assert by_name["f"].stat == r.stat and by_name["f"].d_ino == r.stat.ia_ino
+    assert by_name["."].stat.ia_ino == by_name[".."].stat.ia_ino == 1
 
 
 # -- data ---------------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ import pytest
 from brick_fops_support import P, running_brick
 
 from gfrpc.programs import fops as fp
+from gfrpc.programs.fops_types import NULL_GFID
 from gfrpc.services.brick.store import ROOT_GFID, PosixStore
 from gfrpc.services.brick.store.handles import HIDDEN_DIR, HandleIndex
-from gfrpc.services.brick.store.iatt import NULL_GFID
 
 
 class Victims:
@@ -55,7 +55,7 @@ class Victims:
         for gfid, data in ((self.child, b"child data"), (self.file, b"file data")):
             f = s.open(gfid, os.O_RDONLY)
             try:
-                assert s.read(f, 0, 100) == data
+                assert s.read(f, 0, 100)[0] == data
             finally:
                 f.close()
 

@@ -11,6 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from gfrpc.programs.fops_types import (
+    GF_SET_ATTR_ATIME,
+    GF_SET_ATTR_GID,
+    GF_SET_ATTR_MODE,
+    GF_SET_ATTR_UID,
+    IATT_GFID,
+    IATT_INO,
+    NULL_GFID,
+)
 from gfrpc.services.brick.store import (
     ROOT_GFID,
     Caller,
@@ -19,13 +28,7 @@ from gfrpc.services.brick.store import (
     PosixStore,
     iatt_fields,
 )
-from gfrpc.services.brick.store.iatt import (
-    GF_SET_ATTR_ATIME,
-    GF_SET_ATTR_GID,
-    GF_SET_ATTR_MODE,
-    GF_SET_ATTR_UID,
-    NULL_GFID,
-)
+from gfrpc.services.brick.store.iatt import gfid_to_ino
 
 
 def _errno(exc: pytest.ExceptionInfo[OSError]) -> int | None:
@@ -584,20 +587,26 @@ def test_setattr_valid_bits(store: PosixStore) -> None:
 
 
 def test_io_truncate_statfs(store: PosixStore) -> None:
-    """read/write go through pread/pwrite (memoryviews accepted); truncate and statfs work."""
+    """read/write go through pread/pwrite (memoryviews accepted) and answer the iatts the reply
+    carries; truncate and statfs work."""
     g, f, *_ = store.create(ROOT_GFID, "f", 0, 0o644)
-    assert store.write(f, 0, memoryview(bytearray(b"hello world"))) == 11
-    assert store.read(f, 6, 100) == b"world"
-    store.fsync(f)
+    n, pre, post = store.write(f, 0, memoryview(bytearray(b"hello world")))
+    assert (n, pre.ia_size, post.ia_size, post.ia_gfid) == (11, 0, 11, g)
+    data, st = store.read(f, 6, 100)
+    assert (data, st.ia_size, st.ia_ino) == (b"world", 11, int.from_bytes(g[8:], "big"))
+    assert store.read(f, 0, 0)[0] == b""
+    pre, post = store.fsync(f)
+    assert pre.ia_size == post.ia_size == 11
     pre, post = store.truncate(f, 5)
     assert (pre.ia_size, post.ia_size) == (11, 5)
     f.close()
     _, post = store.truncate(g, 2)
     f2 = store.open(g, os.O_RDONLY)
-    assert store.read(f2, 0, 100) == b"he"
+    assert store.read(f2, 0, 100)[0] == b"he"
     f2.close()
     fs = store.statfs()
     assert fs.bsize > 0 and fs.blocks > 0 and fs.namemax >= 255
+    assert len(fs.pack()) == 88  # a gf_statfs, ready for the wire
 
 
 def test_iatt_fields_rules() -> None:
@@ -632,6 +641,56 @@ def test_iatt_fields_rules() -> None:
     assert (ia.ia_atime, ia.ia_atime_nsec, ia.ia_ctime_nsec) == (1, 5, 7)
     assert ia.ia_btime == 0 and ia.mode == stat.S_IFREG | 0o644
     assert iatt_fields(None, st).ia_ino == (1 << 64) - 1
+
+
+def test_iatt_of_real_files(store: PosixStore, brick: Path) -> None:
+    """What the store answers is the iatt a GlusterFS 10.3 posix brick sends: S_IF* bits in
+    mode, ino = the gfid's last 8 bytes (root: 1), flags 0x17ff, the .glusterfs link hidden
+    from a file's nlink (not a directory's), blocks capped, btime 0, split a/m/ctime."""
+    g, f, *_ = store.create(ROOT_GFID, "f", 0, 0o640)
+    store.write(f, 0, b"x" * 5000)
+    f.close()
+    dg, *_ = store.mkdir(ROOT_GFID, "d", 0o755)
+    lg, *_ = store.symlink(ROOT_GFID, "l", "f")
+    for gfid, path, kind in (
+        (g, brick / "f", stat.S_IFREG),
+        (dg, brick / "d", stat.S_IFDIR),
+        (lg, brick / "l", stat.S_IFLNK),
+        (ROOT_GFID, brick, stat.S_IFDIR),
+    ):
+        st = os.lstat(path)
+        ia = store.stat(gfid)
+        assert stat.S_IFMT(ia.mode) == kind and ia.mode == st.st_mode
+        assert (ia.ia_gfid, ia.ia_flags) == (gfid, 0x17FF)
+        assert ia.ia_ino == int.from_bytes(gfid[8:], "big")
+        hidden = 0 if kind == stat.S_IFDIR else 1
+        assert ia.ia_nlink == st.st_nlink - hidden
+        assert (ia.ia_size, ia.ia_uid, ia.ia_gid) == (st.st_size, st.st_uid, st.st_gid)
+        assert ia.ia_blocks == min(st.st_blocks, (st.st_size + 511) // 512)
+        assert ia.ia_mtime * 10**9 + ia.ia_mtime_nsec == st.st_mtime_ns
+        assert ia.ia_ctime * 10**9 + ia.ia_ctime_nsec == st.st_ctime_ns
+        assert (ia.ia_btime, ia.ia_btime_nsec, ia.ia_attributes) == (0, 0, 0)
+        assert (ia.ia_dev, ia.ia_blksize) == (st.st_dev, st.st_blksize)
+        assert len(ia.pack()) == 148  # a gfx_iattx, ready for the wire
+    assert store.stat(ROOT_GFID).ia_ino == 1
+    assert store.stat(g).ia_nlink == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_iatt_rdev_is_major_minor() -> None:
+    """ia_rdev is GlusterFS's ia_makedev: major << 32 | minor (not the kernel dev_t)."""
+    st = os.stat("/dev/null")
+    ia = iatt_fields(ROOT_GFID, st)
+    assert stat.S_ISCHR(ia.mode)
+    assert ia.ia_rdev == (os.major(st.st_rdev) << 32) | os.minor(st.st_rdev)
+
+
+def test_null_gfid_iatt() -> None:
+    """Without a gfid, ino is 2**64-1 (posix's -1) and IATT_INO is not set; IATT_GFID is."""
+    ia = iatt_fields(None, os.stat("/"))
+    assert (ia.ia_gfid, ia.ia_ino, ia.ia_flags) == (NULL_GFID, (1 << 64) - 1, 0x16FF)
+    assert ia.ia_flags & IATT_GFID and not ia.ia_flags & IATT_INO
+    assert gfid_to_ino(bytes(range(16))) == 0x08090A0B0C0D0E0F
 
 
 # -- fd table and concurrency ------------------------------------------------------------------

@@ -9,23 +9,17 @@ gfx_iattx has **no ia_type field**: the file type travels in ``mode`` as POSIX `
 ``ia_type_from_st_mode``/``ia_prot_from_st_mode``), so ``mode`` keeps only the type bits and
 the 12 permission bits (suid, sgid, sticky, rwx for owner/group/other).
 
-What the brick's posix store puts in an iatt (``iatt_from_stat`` + ``posix_fill_ino_from_gfid``),
-and what :func:`iatt_from_stat` reproduces:
-
-* ``ia_ino`` is not ``st_ino`` but the last 8 bytes of the gfid read big-endian
-  (``gfid_to_ino``); the root directory is gfid ``00..01`` and so ino 1.
-* ``ia_rdev`` is ``major << 32 | minor`` (``ia_makedev``), not the kernel's dev_t encoding.
-* ``ia_blocks`` is clamped to ``ceil(size / 512)`` (XFS preallocation would otherwise show).
-* ``ia_flags`` is the valid mask: TYPE|MODE|NLINK|UID|GID|ATIME|MTIME|CTIME|SIZE|BLOCKS, plus INO
-  and GFID once the gfid is known (0x17ff for a normal stat); BTIME only when statx gave one.
+This module holds the wire's facts only: the layouts, the gfid constants, the ``IATT_*``
+valid-field bits and the ``GF_SET_ATTR_*`` bits. How a brick fills an iatt from a ``stat``
+(posix's ``iatt_from_stat`` + ``posix_fill_ino_from_gfid``) is the brick store's business:
+``gfrpc.services.brick.store.iatt`` builds the iatts the gfrpc brick sends.
 """
 
 from __future__ import annotations
 
 import enum
-import os
 import stat as _stat
-from typing import Final
+from typing import Final, TypeAlias
 
 from gfrpc.errors import LocalProtocolError
 from gfrpc.wire import xdr
@@ -37,7 +31,6 @@ __all__ = [
     "GFID_SIZE",
     "NULL_GFID",
     "ROOT_GFID",
-    "gfid_to_ino",
     "IaType",
     "ia_type_from_mode",
     "IATT_TYPE",
@@ -53,13 +46,20 @@ __all__ = [
     "IATT_BLOCKS",
     "IATT_BTIME",
     "IATT_GFID",
-    "IATT_FROM_STAT",
+    "GF_SET_ATTR_MODE",
+    "GF_SET_ATTR_UID",
+    "GF_SET_ATTR_GID",
+    "GF_SET_ATTR_SIZE",
+    "GF_SET_ATTR_ATIME",
+    "GF_SET_ATTR_MTIME",
+    "GF_SET_ATTR_CTIME",
+    "GF_ATTR_ATIME_NOW",
+    "GF_ATTR_MTIME_NOW",
     "Iatt",
-    "iatt_from_stat",
+    "IattValue",
     "iatt_type",
     "GfxMdataIatt",
     "GfStatfs",
-    "statfs_from_statvfs",
     "GfProtoFlock",
     "GfProtoLease",
     "Gfs3Locklist",
@@ -74,13 +74,6 @@ GFID_SIZE: Final = 16
 NULL_GFID: Final = bytes(16)
 ROOT_GFID: Final = bytes(15) + b"\x01"  # the volume root, always; ia_ino 1
 GFID: Final = xdr.FixedOpaque(GFID_SIZE)  # ``opaque gfid[16]``
-
-
-def gfid_to_ino(gfid: bytes | bytearray | memoryview) -> int:
-    """The inode number GlusterFS derives from a gfid: its last 8 bytes, big-endian."""
-    if len(gfid) != GFID_SIZE:
-        raise LocalProtocolError(f"gfid must be {GFID_SIZE} bytes, not {len(gfid)}")
-    return int.from_bytes(bytes(gfid[8:]), "big")
 
 
 class IaType(enum.IntEnum):
@@ -127,29 +120,16 @@ IATT_SIZE: Final = 0x200
 IATT_BLOCKS: Final = 0x400
 IATT_BTIME: Final = 0x800
 IATT_GFID: Final = 0x1000
-IATT_FROM_STAT: Final = (
-    IATT_TYPE
-    | IATT_MODE
-    | IATT_NLINK
-    | IATT_UID
-    | IATT_GID
-    | IATT_SIZE
-    | IATT_BLOCKS
-    | IATT_ATIME
-    | IATT_MTIME
-    | IATT_CTIME
-)  # 0x6ff
-
 # SETATTR/FSETATTR "valid" bits: which stbuf fields to apply (libglusterfs xlator.h)
-GF_SET_ATTR_MODE = 0x1
-GF_SET_ATTR_UID = 0x2
-GF_SET_ATTR_GID = 0x4
-GF_SET_ATTR_SIZE = 0x8
-GF_SET_ATTR_ATIME = 0x10
-GF_SET_ATTR_MTIME = 0x20
-GF_SET_ATTR_CTIME = 0x40
-GF_ATTR_ATIME_NOW = 0x80  # "set atime to the server's now" (utimensat UTIME_NOW)
-GF_ATTR_MTIME_NOW = 0x100
+GF_SET_ATTR_MODE: Final = 0x1
+GF_SET_ATTR_UID: Final = 0x2
+GF_SET_ATTR_GID: Final = 0x4
+GF_SET_ATTR_SIZE: Final = 0x8
+GF_SET_ATTR_ATIME: Final = 0x10
+GF_SET_ATTR_MTIME: Final = 0x20
+GF_SET_ATTR_CTIME: Final = 0x40
+GF_ATTR_ATIME_NOW: Final = 0x80  # "set atime to the server's now" (utimensat UTIME_NOW)
+GF_ATTR_MTIME_NOW: Final = 0x100
 
 Iatt = xdr.struct(
     "Iatt",
@@ -181,6 +161,9 @@ Iatt = xdr.struct(
     "``Iatt()`` is the all-zero iatt GlusterFS sends where no stat applies.",
 )
 assert Iatt.xdr_min_size == _IATTX_BYTES
+#: how code annotates a gfx_iattx value: ``xdr.struct`` classes are made at run time, so type
+#: checkers know an ``Iatt(...)`` as an ``XdrStruct``
+IattValue: TypeAlias = XdrStruct
 
 
 class OrZero(XdrType):
@@ -218,64 +201,6 @@ def iatt_type(iatt: XdrStruct) -> IaType:
     return ia_type_from_mode(iatt.mode)
 
 
-def _split_ns(ns: int) -> tuple[int, int]:
-    sec, nsec = divmod(ns, 1_000_000_000)  # floor: tv_nsec is always in [0, 1e9)
-    return sec, nsec
-
-
-def iatt_from_stat(
-    st: os.stat_result, gfid: bytes | bytearray | memoryview = NULL_GFID
-) -> XdrStruct:
-    """A gfx_iattx as GlusterFS's posix store builds it from ``lstat`` and the file's gfid.
-
-    With a null gfid the inode number stays ``st_ino`` and IATT_GFID is not set (GlusterFS
-    would report ino -1 there; a null gfid only happens before the gfid is assigned).
-    """
-    gfid = bytes(gfid)
-    if len(gfid) != GFID_SIZE:
-        raise LocalProtocolError(f"gfid must be {GFID_SIZE} bytes, not {len(gfid)}")
-    flags = IATT_FROM_STAT | IATT_INO
-    if gfid != NULL_GFID:
-        ino = gfid_to_ino(gfid)
-        flags |= IATT_GFID
-    else:
-        ino = st.st_ino
-    kind = ia_type_from_mode(st.st_mode)
-    mode = _TYPE_BITS.get(kind, 0) | _stat.S_IMODE(st.st_mode)
-    blocks = min(st.st_blocks, (st.st_size + 511) // 512)
-    rdev = (os.major(st.st_rdev) << 32) | os.minor(st.st_rdev)
-    atime, atime_ns = _split_ns(st.st_atime_ns)
-    mtime, mtime_ns = _split_ns(st.st_mtime_ns)
-    ctime, ctime_ns = _split_ns(st.st_ctime_ns)
-    btime = btime_ns = 0
-    birth = getattr(st, "st_birthtime_ns", None)
-    if birth is not None:
-        btime, btime_ns = _split_ns(birth)
-        flags |= IATT_BTIME
-    return Iatt(
-        ia_gfid=gfid,
-        ia_flags=flags,
-        ia_ino=ino,
-        ia_dev=st.st_dev,
-        ia_rdev=rdev,
-        ia_size=st.st_size,
-        ia_blocks=blocks,
-        ia_atime=atime,
-        ia_mtime=mtime,
-        ia_ctime=ctime,
-        ia_btime=btime,
-        ia_atime_nsec=atime_ns,
-        ia_mtime_nsec=mtime_ns,
-        ia_ctime_nsec=ctime_ns,
-        ia_btime_nsec=btime_ns,
-        ia_nlink=st.st_nlink,
-        ia_uid=st.st_uid,
-        ia_gid=st.st_gid,
-        ia_blksize=st.st_blksize,
-        mode=mode,
-    )
-
-
 GfxMdataIatt = xdr.struct(
     "GfxMdataIatt",
     [
@@ -310,23 +235,6 @@ GfStatfs = xdr.struct(
     ],
     doc="gf_statfs (glusterfs3-xdr.x): struct statvfs as 11 u_quad",
 )
-
-
-def statfs_from_statvfs(sv: os.statvfs_result) -> XdrStruct:
-    """A gf_statfs from ``os.statvfs`` (the fields map one to one)."""
-    return GfStatfs(
-        bsize=sv.f_bsize,
-        frsize=sv.f_frsize,
-        blocks=sv.f_blocks,
-        bfree=sv.f_bfree,
-        bavail=sv.f_bavail,
-        files=sv.f_files,
-        ffree=sv.f_ffree,
-        favail=sv.f_favail,
-        fsid=sv.f_fsid,
-        flag=sv.f_flag,
-        namemax=sv.f_namemax,
-    )
 
 
 GfProtoFlock = xdr.struct(

@@ -44,10 +44,11 @@ makes them (facts read from its source, not copied):
   FSETXATTR, FGETXATTR and FREMOVEXATTR get the scrutiny of SETATTR, SETXATTR, GETXATTR and
   REMOVEXATTR on every fd (data access through an fd that OPEN checked stays allowed, as the
   kernel allows it after a chmod); CREATE of an existing file needs what OPEN would.
-* ``drop_privs``: a WRITE, TRUNCATE, FTRUNCATE, FALLOCATE, DISCARD, ZEROFILL or
-  COPY_FILE_RANGE by anyone but root clears set-uid, and set-gid when group-executable or the
-  caller is not in the file's group, as the kernel does for an unprivileged writer. (A real
-  brick keeps them: posix writes as root, with ``SET_FS_ID`` compiled out.)
+* Set-id bits: a WRITE, TRUNCATE, FTRUNCATE, FALLOCATE, DISCARD, ZEROFILL or COPY_FILE_RANGE
+  by anyone but root clears set-uid, and set-gid when group-executable or the caller is not in
+  the file's group, as the kernel does for an unprivileged writer (``store.privs_to_drop``,
+  applied by the store's data operations for the caller they are given). (A real brick keeps
+  them: posix writes as root, with ``SET_FS_ID`` compiled out.)
 """
 
 from __future__ import annotations
@@ -55,12 +56,10 @@ from __future__ import annotations
 import errno
 import os
 import stat as st_
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from gfrpc.programs.fops import GF_ANON_FD_NO
-from gfrpc.services.brick import posix_acl
-from gfrpc.services.brick.store import Caller, PosixStore
-from gfrpc.services.brick.store.iatt import (
+from gfrpc.programs.fops_types import (
     GF_ATTR_ATIME_NOW,
     GF_ATTR_MTIME_NOW,
     GF_SET_ATTR_ATIME,
@@ -69,6 +68,9 @@ from gfrpc.services.brick.store.iatt import (
     GF_SET_ATTR_MTIME,
     GF_SET_ATTR_UID,
 )
+from gfrpc.services.brick import posix_acl
+from gfrpc.services.brick.store import PosixStore, in_group
+from gfrpc.services.brick.store.base import Target
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops.common import FopCall
@@ -84,11 +86,7 @@ def trusted(call: FopCall) -> bool:
     return call.caller.uid == 0 or call.internal
 
 
-def in_group(caller: Caller, gid: int) -> bool:
-    return caller.gid == gid or gid in caller.groups
-
-
-def require(store: PosixStore, target: Any, want: int, call: FopCall) -> None:
+def require(store: PosixStore, target: Target, want: int, call: FopCall) -> None:
     """EACCES unless the caller may ``want`` (R|W|X) the target (``acl_permits``)."""
     if want and not trusted(call):
         store.access(target, want, call.caller)
@@ -132,7 +130,7 @@ def require_sticky(store: PosixStore, pargfid: bytes, owner: int, call: FopCall)
 
 
 def check_setattr(
-    store: PosixStore, target: Any, valid: int, mode: int, uid: int, gid: int, call: FopCall
+    store: PosixStore, target: Target, valid: int, mode: int, uid: int, gid: int, call: FopCall
 ) -> int:
     """``setattr_scrutiny``: raises EPERM/EACCES, or returns the mode to set (set-gid dropped
     when the caller is not in the file's group)."""
@@ -155,12 +153,12 @@ def check_setattr(
     return mode
 
 
-def _owner_only(store: PosixStore, target: Any, call: FopCall) -> None:
+def _owner_only(store: PosixStore, target: Target, call: FopCall) -> None:
     if store.stat(target).ia_uid != call.caller.uid:
         raise OSError(errno.EPERM, "only the owner may change ACLs")
 
 
-def check_setxattr(store: PosixStore, target: Any, keys: list[str], call: FopCall) -> None:
+def check_setxattr(store: PosixStore, target: Target, keys: list[str], call: FopCall) -> None:
     """``setxattr_scrutiny``: ACL keys by the owner only, other keys need write permission."""
     if call.caller.uid == 0:
         return
@@ -170,34 +168,16 @@ def check_setxattr(store: PosixStore, target: Any, keys: list[str], call: FopCal
         require(store, target, W, call)
 
 
-def check_getxattr(store: PosixStore, target: Any, name: str, call: FopCall) -> None:
+def check_getxattr(store: PosixStore, target: Target, name: str, call: FopCall) -> None:
     """GETXATTR: the ACL keys are readable by anyone, anything else needs read permission."""
     if name not in posix_acl.ACL_KEYS:
         require(store, target, R, call)
 
 
-def check_removexattr(store: PosixStore, target: Any, name: str, call: FopCall) -> None:
+def check_removexattr(store: PosixStore, target: Target, name: str, call: FopCall) -> None:
     """REMOVEXATTR: ACL keys by the owner only (EPERM); write permission for every key."""
     if call.caller.uid == 0:
         return
     if name in posix_acl.ACL_KEYS:
         _owner_only(store, target, call)
     require(store, target, W, call)
-
-
-def privs_to_drop(mode: int, gid: int, caller: Caller) -> int:
-    """The set-uid/set-gid bits the kernel clears when ``caller`` modifies a file of ``mode``
-    owned by group ``gid``."""
-    if caller.uid == 0 or not st_.S_ISREG(mode):
-        return 0
-    kill = mode & st_.S_ISUID
-    if mode & st_.S_ISGID and (mode & st_.S_IXGRP or not in_group(caller, gid)):
-        kill |= st_.S_ISGID
-    return kill
-
-
-def drop_privs(fd: int, st: os.stat_result, caller: Caller) -> None:
-    """Clear what :func:`privs_to_drop` says on the open file ``fd`` (stat ``st``)."""
-    kill = privs_to_drop(st.st_mode, st.st_gid, caller)
-    if kill:
-        os.fchmod(fd, st_.S_IMODE(st.st_mode) & ~kill)

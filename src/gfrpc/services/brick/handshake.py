@@ -7,7 +7,7 @@ GlusterFS 10.3's ``server_setvolume``, in its order, with its errno values:
 2. ``remote-subvolume`` must be there (EINVAL) and name this brick's path (ENOENT);
 3. ``process-uuid`` must be there (EINVAL);
 4. a ``volume-id`` sent by the client must be this volume's (EINVAL);
-5. ``fops-version`` must be the FOP program number 1298437 (EINVAL);
+5. ``fops-version`` must be the FOP program number (``GLUSTER_FOP_PROGRAM``, 1298437; EINVAL);
 6. authentication: the peer address must match ``--allow`` globs (``auth.allow``) and, on a
    TLS connection, the certificate CN must match ``--ssl-allow`` (``auth.ssl-allow``); a
    refusal is EACCES with ERROR "Authentication failed". The CN comes from the TLS layer
@@ -16,7 +16,9 @@ GlusterFS 10.3's ``server_setvolume``, in its order, with its errno values:
 
 The reply dict carries the keys real clients read: ``ERROR``, ``child_up``, ``volume-id``,
 ``process-uuid`` (the server's), ``clnt-lk-version`` and ``transport-ptr``. On success the
-connection's session records the client, and the FOP program serves it from then on.
+connection gets its ``BrickSession`` (``session.py``: GlusterFS's ``client_t``, made here as
+``server_setvolume`` makes it) with the client's identity, and the FOP program serves it from
+then on.
 
 GETSPEC on a brick answers with a client volfile for this brick (GlusterFS bricks rarely have
 one to give); glusterd-style volume resolution lives in the management service.
@@ -31,32 +33,19 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gfrpc.programs import handshake as hs
+from gfrpc.programs.fops import GLUSTER_FOP_PROGRAM
 from gfrpc.programs.names import BRICK_PROGRAMS
 from gfrpc.rpc.server import Procedure, Program, Request
+from gfrpc.services.brick.session import ClientInfo, open_session
 from gfrpc.tls import cn_allowed
 from gfrpc.wire.gfdict import as_str, decode_serialized_dict, encode_serialized_dict
+from gfrpc.wire.xdr import XdrStruct
 
 log = logging.getLogger("gfrpc.brick")
 
-FOP_PROGRAM_NUMBER = 1298437
 HANDSHAKE_NAME = next(name for name, num, _ in BRICK_PROGRAMS if num == hs.GF_HNDSK_PROGRAM)
-
-#: key under which a connection's session holds its ClientInfo once SETVOLUME succeeded
-SESSION_CLIENT = "client"
-
-
-@dataclass
-class ClientInfo:
-    """Who is on a connection, as SETVOLUME told us."""
-
-    process_uuid: str
-    peer: str
-    peer_cn: str | None
-    client_version: str = ""
-    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,10 +70,12 @@ class SetvolumeRefused(Exception):
 
 
 class HandshakeService:
-    """Serves 14398633 v2 for one brick."""
+    """Serves 14398633 v2 for one brick. ``max_open_fds``: the open-fd cap of each connection
+    it admits (``--max-open-fds``; None: ``store.fds``' default)."""
 
-    def __init__(self, identity: BrickIdentity) -> None:
+    def __init__(self, identity: BrickIdentity, *, max_open_fds: int | None = None) -> None:
         self.identity = identity
+        self.max_open_fds = max_open_fds
 
     def program(self) -> Program:
         return Program(
@@ -101,7 +92,7 @@ class HandshakeService:
 
     # -- SETVOLUME ---------------------------------------------------------------------------
 
-    def setvolume(self, request: Request) -> Any:
+    def setvolume(self, request: Request) -> XdrStruct:
         ident = self.identity
         reply: dict[str, str | int] = {}
         try:
@@ -112,7 +103,7 @@ class HandshakeService:
             return hs.GfSetvolumeRsp(
                 op_ret=-1, op_errno=refusal.op_errno, dict=encode_serialized_dict(reply)
             )
-        request.session[SESSION_CLIENT] = client
+        open_session(request.session, self.max_open_fds).identity = client
         log.info(
             "accepted client %s from %s%s",
             client.process_uuid,
@@ -150,7 +141,7 @@ class HandshakeService:
             raise SetvolumeRefused(
                 errno.EINVAL, "Volume-ID different, possible case of connecting to wrong volume"
             )
-        if params.get("fops-version") != str(FOP_PROGRAM_NUMBER):
+        if params.get("fops-version") != str(GLUSTER_FOP_PROGRAM):
             raise SetvolumeRefused(
                 errno.EINVAL, f"version mismatch: fops-version {params.get('fops-version')!r}"
             )
@@ -169,13 +160,13 @@ class HandshakeService:
 
     # -- GETSPEC, SET_LK_VER -------------------------------------------------------------------
 
-    def getspec(self, request: Request) -> Any:
+    def getspec(self, request: Request) -> XdrStruct:
         spec = self.client_volfile()
         return hs.GfGetspecRsp(
             op_ret=len(spec), op_errno=0, spec=spec, xdata=encode_serialized_dict({})
         )
 
-    def set_lk_ver(self, request: Request) -> Any:
+    def set_lk_ver(self, request: Request) -> XdrStruct:
         return hs.GfSetLkVerRsp(op_ret=0, op_errno=0, lk_ver=request.decoded.lk_ver)
 
     def client_volfile(self) -> str:
@@ -196,8 +187,8 @@ class HandshakeService:
 
 
 def _peer(request: Request) -> str:
-    p = request.peername
-    return f"{p[0]}:{p[1]}" if isinstance(p, tuple) else str(p)
+    """The peer as ``Address`` writes it (``host:port``, ``[v6]:port``, ``unix:/path``)."""
+    return request.endpoint.peer_text()
 
 
 def _address_allowed(peername: object, allow: Sequence[str] | None) -> bool:

@@ -30,7 +30,7 @@ import errno
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Generic, TypeVar
 
 GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW = 0, 1, 2
 F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
@@ -72,7 +72,10 @@ class EntryLock:
     basename: str | None
 
 
-Granted = Callable[[Any], None]
+#: a lock table's kind of lock
+L = TypeVar("L", RangeLock, EntryLock)
+#: the callback of a queued request: called with the lock once it is granted
+Granted = Callable[[L], None]
 
 
 def make_range(owner: Owner, type_: int, start: int, length: int) -> RangeLock:
@@ -92,35 +95,35 @@ def _entry_conflict(a: EntryLock, b: EntryLock) -> bool:
     return a.owner != b.owner and names and ENTRYLK_WRLCK in (a.type, b.type)
 
 
-class _Space:
+class _Space(Generic[L]):
     __slots__ = ("granted", "waiting")
 
     def __init__(self) -> None:
-        self.granted: list[Any] = []
-        self.waiting: list[tuple[Any, Granted]] = []
+        self.granted: list[L] = []
+        self.waiting: list[tuple[L, Granted[L]]] = []
 
 
-class _Table:
+class _Table(Generic[L]):
     """Granted locks and waiters per key, one lock for the whole table. With
     ``fair_to_waiters`` a request that conflicts with a queued one waits behind it (GlusterFS
     inodelk/entrylk check their blocked lists); POSIX locks only look at granted locks."""
 
     fair_to_waiters = True
 
-    def __init__(self, conflict: Callable[[Any, Any], bool]) -> None:
-        self._conflict = conflict
+    def __init__(self, conflict: Callable[[L, L], bool]) -> None:
+        self._conflict: Callable[[L, L], bool] = conflict
         self._lock = threading.Lock()
-        self._spaces: dict[Hashable, _Space] = {}
+        self._spaces: dict[Hashable, _Space[L]] = {}
 
-    def _grant(self, space: _Space, lk: Any) -> None:
+    def _grant(self, space: _Space[L], lk: L) -> None:
         space.granted.append(lk)
 
-    def _blocker(self, space: _Space, lk: Any) -> Any | None:
+    def _blocker(self, space: _Space[L], lk: L) -> L | None:
         return next((g for g in space.granted if self._conflict(g, lk)), None)
 
-    def _acquire(self, key: Hashable, lk: Any, block: bool, on_grant: Granted | None) -> bool:
+    def _acquire(self, key: Hashable, lk: L, block: bool, on_grant: Granted[L] | None) -> bool:
         with self._lock:
-            space = self._spaces.setdefault(key, _Space())
+            space: _Space[L] = self._spaces.setdefault(key, _Space())
             if self._blocker(space, lk) is None and not (
                 self.fair_to_waiters and any(self._conflict(w, lk) for w, _ in space.waiting)
             ):
@@ -133,10 +136,10 @@ class _Table:
             space.waiting.append((lk, on_grant))
             return False
 
-    def _wake(self, key: Hashable, space: _Space) -> list[tuple[Granted, Any]]:
+    def _wake(self, key: Hashable, space: _Space[L]) -> list[tuple[Granted[L], L]]:
         """Grant the waiters that no longer conflict (caller holds the table lock)."""
         ready = []
-        still: list[tuple[Any, Granted]] = []
+        still: list[tuple[L, Granted[L]]] = []
         for lk, cb in space.waiting:
             if self._blocker(space, lk) is None and not (
                 self.fair_to_waiters and any(self._conflict(w, lk) for w, _ in still)
@@ -151,7 +154,7 @@ class _Table:
         return ready
 
     @staticmethod
-    def _notify(ready: list[tuple[Granted, Any]]) -> None:
+    def _notify(ready: list[tuple[Granted[L], L]]) -> None:
         for cb, lk in ready:
             cb(lk)
 
@@ -159,11 +162,11 @@ class _Table:
         """Drop every lock and waiter of ``client`` (it disconnected)."""
         self._notify(self.drop_client(client))
 
-    def drop_client(self, client: Hashable) -> list[tuple[Granted, Any]]:
+    def drop_client(self, client: Hashable) -> list[tuple[Granted[L], L]]:
         """Drop every lock and waiter of ``client`` and return the waiters that are granted
         now, *without* telling them: the caller calls :meth:`notify` once every table has
         dropped the client, so no waiter runs while the dead client still holds a lock."""
-        ready: list[tuple[Granted, Any]] = []
+        ready: list[tuple[Granted[L], L]] = []
         with self._lock:
             for key, space in list(self._spaces.items()):
                 space.granted = [g for g in space.granted if g.owner.client != client]
@@ -172,17 +175,17 @@ class _Table:
         return ready
 
     @staticmethod
-    def notify(ready: list[tuple[Granted, Any]]) -> None:
+    def notify(ready: list[tuple[Granted[L], L]]) -> None:
         """Tell the waiters :meth:`drop_client` granted."""
         _Table._notify(ready)
 
-    def granted(self, key: Hashable) -> list[Any]:
+    def granted(self, key: Hashable) -> list[L]:
         with self._lock:
             space = self._spaces.get(key)
             return list(space.granted) if space else []
 
 
-class PosixLocks(_Table):
+class PosixLocks(_Table[RangeLock]):
     """LK: fcntl-style record locks per inode (key: gfid)."""
 
     fair_to_waiters = False
@@ -197,12 +200,17 @@ class PosixLocks(_Table):
             return self._blocker(space, lock) if space else None
 
     def setlk(
-        self, gfid: bytes, lock: RangeLock, *, block: bool = False, on_grant: Granted | None = None
+        self,
+        gfid: bytes,
+        lock: RangeLock,
+        *,
+        block: bool = False,
+        on_grant: Granted[RangeLock] | None = None,
     ) -> bool:
         """F_SETLK / F_SETLKW (``block``). True if granted now; False if queued (``on_grant``
         is called with the lock later); EAGAIN if contended and not blocking."""
         if lock.type == F_UNLCK:
-            ready: list[tuple[Granted, Any]] = []
+            ready: list[tuple[Granted[RangeLock], RangeLock]] = []
             with self._lock:
                 space = self._spaces.get(gfid)
                 if space is not None:
@@ -223,7 +231,7 @@ class PosixLocks(_Table):
             self._notify(ready)
         return granted
 
-    def _grant(self, space: _Space, lk: RangeLock) -> None:
+    def _grant(self, space: _Space[RangeLock], lk: RangeLock) -> None:
         kept = _carve(space.granted, lk)
         merged = lk
         rest = []
@@ -260,7 +268,7 @@ def _carve(granted: list[RangeLock], cut: RangeLock) -> list[RangeLock]:
     return out
 
 
-class InodeLocks(_Table):
+class InodeLocks(_Table[RangeLock]):
     """INODELK / FINODELK: GlusterFS internal range locks per (domain, gfid)."""
 
     def __init__(self) -> None:
@@ -273,7 +281,7 @@ class InodeLocks(_Table):
         lock: RangeLock,
         *,
         block: bool = False,
-        on_grant: Granted | None = None,
+        on_grant: Granted[RangeLock] | None = None,
     ) -> bool:
         """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the owner's overlapping
         locks (EINVAL if none). Blocking semantics as ``PosixLocks.setlk``."""
@@ -295,7 +303,7 @@ class InodeLocks(_Table):
         return True
 
 
-class EntryLocks(_Table):
+class EntryLocks(_Table[EntryLock]):
     """ENTRYLK / FENTRYLK: GlusterFS internal name locks per (domain, directory gfid)."""
 
     def __init__(self) -> None:
@@ -309,7 +317,7 @@ class EntryLocks(_Table):
         basename: str | None,
         cmd: int,
         type_: int = ENTRYLK_WRLCK,
-        on_grant: Granted | None = None,
+        on_grant: Granted[EntryLock] | None = None,
     ) -> bool:
         """ENTRYLK_LOCK (blocking: queued, False), ENTRYLK_LOCK_NB (EAGAIN if contended) or
         ENTRYLK_UNLOCK (EINVAL if the owner holds no such lock)."""

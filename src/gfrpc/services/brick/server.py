@@ -138,9 +138,7 @@ class BrickServer:
             host=config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             tls=config.tls is not None,
         )
-        self.fops = FopService(
-            self.store, strict_access=config.strict_access, max_open_fds=config.max_open_fds
-        )
+        self.fops = FopService(self.store, strict_access=config.strict_access)
         self.poller: Poller = make_poller(config.poller, config.event_threads)
         self.rpc = RpcServer(
             self.poller,
@@ -148,7 +146,9 @@ class BrickServer:
             outstanding_limit=config.outstanding_limit,
             limits=config.limits,
         )
-        self.rpc.register(HandshakeService(self.identity).program())
+        self.rpc.register(
+            HandshakeService(self.identity, max_open_fds=config.max_open_fds).program()
+        )
         self.rpc.register(self.fops.program())
         self.rpc.on_disconnect = self.fops.disconnected
         self.listener: Listener | None = None
@@ -163,7 +163,7 @@ class BrickServer:
         self.listener = self.rpc.listen(
             (cfg.host.strip("[]"), cfg.port), tls=ctx, options=SocketOptions()
         )
-        self.identity.port = int(getattr(self.listener.address, "port", 0))
+        self.identity.port = self.listener.address.port
         log.info(
             "brick %s (volume %s, id %s) ready on %s, poller %s%s, TLS %s",
             cfg.brick_path,

@@ -14,9 +14,10 @@ Theory of operation (GlusterFS 10.3's ``server-rpc-fops_v2.c`` + posix xlator, o
   own reply struct with ``op_ret = -1`` and the errno unchanged (Linux errno values are
   GlusterFS's wire values). Procedures gfrpc does not implement answer ``op_ret -1 ENOSYS`` the
   same way, never a dropped connection.
-* Per-connection state (fds, lock owner, deferred lock replies) is a ``BrickClient`` in the
-  request's session; :meth:`FopService.disconnected` (``RpcServer.on_disconnect``) closes every
-  fd and releases every lock and waiter of that connection, as ``server_connection_cleanup``.
+* Per-connection state (fds, lock owner, deferred lock replies) is the ``BrickClient`` of the
+  connection's ``BrickSession`` (``session.py``), which SETVOLUME made;
+  :meth:`FopService.disconnected` (``RpcServer.on_disconnect``) closes every fd and releases
+  every lock and waiter of that connection, as ``server_connection_cleanup``.
 
 The actors live in ``fops.entry`` (namespace), ``fops.inode`` (inodes, directories),
 ``fops.io`` (file data), ``fops.xattr`` (extended attributes, IPC) and ``fops.locks`` (LK,
@@ -29,12 +30,12 @@ import errno
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, MutableMapping
+from typing import Final
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs.dump import GfCommonRsp
-from gfrpc.rpc.server import GarbageArgs, Procedure, Program, Request
+from gfrpc.rpc.server import Procedure, Program, Request
 from gfrpc.services.brick.fops import entry as fop_entry
 from gfrpc.services.brick.fops import inode as fop_inode
 from gfrpc.services.brick.fops import io as fop_io
@@ -42,19 +43,18 @@ from gfrpc.services.brick.fops import locks as fop_locks
 from gfrpc.services.brick.fops import xattr as fop_xattr
 from gfrpc.services.brick.fops.common import (
     DEFERRED,
-    SESSION_FOPS,
-    BrickClient,
+    Actor,
     FopCall,
+    FopReply,
     caller_of,
 )
-from gfrpc.services.brick.handshake import SESSION_CLIENT
 from gfrpc.services.brick.locks import EntryLocks, InodeLocks, PosixLocks
+from gfrpc.services.brick.session import brick_session, open_session
 from gfrpc.services.brick.store import PosixStore
 
 log = logging.getLogger("gfrpc.brick.fops")
 
 P = fp.FopProc
-Actor = Callable[["FopService", FopCall], Any]
 
 ACTORS: dict[fp.FopProc, Actor] = {
     **fop_entry.ACTORS,
@@ -68,14 +68,10 @@ ACTORS: dict[fp.FopProc, Actor] = {
 class FopService:
     """Serves 1298437 v400 for one brick: the store, the lock tables and the actors."""
 
-    def __init__(
-        self, store: PosixStore, *, strict_access: bool = False, max_open_fds: int | None = None
-    ) -> None:
+    def __init__(self, store: PosixStore, *, strict_access: bool = False) -> None:
         self.store = store
         #: ``--strict-access``: also check FOPs on fds and trust no negative pid (access.py)
         self.strict_access = strict_access
-        #: ``--max-open-fds``: each connection's open-fd cap (None: store.fds' default)
-        self.max_open_fds = max_open_fds
         self.posix_locks = PosixLocks()
         self.inode_locks = InodeLocks()
         self.entry_locks = EntryLocks()
@@ -103,23 +99,20 @@ class FopService:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def _handler(self, proc: fp.FopProc) -> Callable[[Request], Any]:
+    def _handler(self, proc: fp.FopProc) -> Callable[[Request], FopReply | None]:
         actor = ACTORS.get(proc, _not_implemented)
         rsp_type = fp.PROCEDURES[proc][1]
         name = proc.name
 
-        def handle(request: Request) -> Any:
+        def handle(request: Request) -> FopReply | None:
             with self._count_lock:
                 self.counts[name] += 1
-            if request.session.get(SESSION_CLIENT) is None:
-                raise GarbageArgs("no SETVOLUME on this connection yet")
+            client = brick_session(request).client  # GarbageArgs before SETVOLUME
             if proc == P.WRITE:
                 args, payload = fp.decode_write_request(request.args)
             else:
                 args, payload = request.decoded, request.payload or memoryview(b"")
-            call = FopCall(
-                request, args, payload, self.client(request), caller_of(request), self.strict_access
-            )
+            call = FopCall(request, args, payload, client, caller_of(request), self.strict_access)
             try:
                 try:
                     result = actor(self, call)
@@ -138,21 +131,16 @@ class FopService:
 
         return handle
 
-    def client(self, request: Request) -> BrickClient:
-        """The BrickClient of the request's connection (made on first use)."""
-        state = request.session.get(SESSION_FOPS)
-        if state is None:
-            state = request.session.setdefault(SESSION_FOPS, BrickClient(self.max_open_fds))
-        return state  # type: ignore[no-any-return]
-
-    def disconnected(self, session: dict[str, Any]) -> None:
+    def disconnected(self, session: MutableMapping[str, object]) -> None:
         """``RpcServer.on_disconnect``: release everything the connection held."""
-        state = session.setdefault(SESSION_FOPS, BrickClient(self.max_open_fds))
+        state = open_session(session).client  # made closed if SETVOLUME has not finished yet
         pending = state.close()
-        tables = (self.posix_locks, self.inode_locks, self.entry_locks)
-        granted = [table.drop_client(state.lock_id) for table in tables]
-        for table, ready in zip(tables, granted, strict=True):  # all dropped before any wakes
-            table.notify(ready)
+        posix = self.posix_locks.drop_client(state.lock_id)
+        inode = self.inode_locks.drop_client(state.lock_id)
+        entry = self.entry_locks.drop_client(state.lock_id)
+        self.posix_locks.notify(posix)  # all dropped before any waiter wakes
+        self.inode_locks.notify(inode)
+        self.entry_locks.notify(entry)
         for request in pending:
             if not request.replied:
                 try:
@@ -173,5 +161,5 @@ def _asked_size(args: memoryview) -> int:
     return int.from_bytes(args[_SIZE_AT : _SIZE_AT + 4], "big") + 256
 
 
-def _not_implemented(svc: FopService, call: FopCall) -> Any:
+def _not_implemented(svc: FopService, call: FopCall) -> FopReply:
     raise OSError(errno.ENOSYS, "not implemented by the gfrpc brick")

@@ -44,25 +44,31 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gfrpc.programs import fops as fp
+from gfrpc.programs.fops_types import IattValue
 from gfrpc.services.brick import access
 from gfrpc.services.brick.fops.common import (
     XATTR_NAMESPACES,
     FopCall,
+    FopReply,
+    Xdata,
     asked_xattrs,
     gfid_req,
     open_flags,
-    wire_iatt,
 )
 from gfrpc.services.brick.fops.xattr import xattr_bytes
+from gfrpc.services.brick.store import PosixStore
+
+if TYPE_CHECKING:
+    from gfrpc.services.brick.fops import FopService
 
 _WX = os.W_OK | os.X_OK
 log = logging.getLogger("gfrpc.brick")
 
 
-def lookup(svc: Any, call: FopCall) -> Any:
+def lookup(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     store = svc.store
     if a.bname:
@@ -72,7 +78,7 @@ def lookup(svc: Any, call: FopCall) -> Any:
             entry, parent = store.lookup(pargfid, a.bname, gfid_req(a.xdata))
         except FileNotFoundError:
             try:
-                post = wire_iatt(store.stat(pargfid))
+                post = store.stat(pargfid)
             except OSError:
                 post = None
             return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=post)
@@ -80,8 +86,8 @@ def lookup(svc: Any, call: FopCall) -> Any:
             op_ret=0,
             op_errno=0,
             xdata=asked_xattrs(store, entry.ia_gfid, a.xdata),
-            prestat=wire_iatt(entry),
-            poststat=wire_iatt(parent),
+            prestat=entry,
+            poststat=parent,
         )
     gfid = bytes(a.gfid)
     if gfid == bytes(16):
@@ -90,19 +96,21 @@ def lookup(svc: Any, call: FopCall) -> Any:
         op_ret=0,
         op_errno=0,
         xdata=asked_xattrs(store, gfid, a.xdata),
-        prestat=wire_iatt(store.stat(gfid)),
+        prestat=store.stat(gfid),
     )
 
 
-def _made(svc: Any, result: tuple[bytes, Any, Any, Any], xdata: dict[str, Any] | None) -> Any:
+def _made(
+    svc: FopService, result: tuple[bytes, IattValue, IattValue, IattValue], xdata: Xdata | None
+) -> FopReply:
     gfid, stat, pre, post = result
     _set_entry_xattrs(svc, gfid, xdata)
     return fp.GfxCommon3IattRsp(
         op_ret=0,
         op_errno=0,
-        stat=wire_iatt(stat),
-        preparent=wire_iatt(pre),
-        postparent=wire_iatt(post),
+        stat=stat,
+        preparent=pre,
+        postparent=post,
     )
 
 
@@ -113,7 +121,7 @@ PREOP_PARENT_KEY = "glusterfs.preop.parent.key"
 PREOP_CHECK_FAILED = "glusterfs.preop.check.failed"
 
 
-def _preop_key(xdata: dict[str, Any] | None) -> str | None:
+def _preop_key(xdata: Xdata | None) -> str | None:
     """The xattr name DHT asks the parent to be checked against (``glusterfs.preop.parent.key``),
     when its value is in the xdata too."""
     key = (xdata or {}).get(PREOP_PARENT_KEY)
@@ -124,7 +132,7 @@ def _preop_key(xdata: dict[str, Any] | None) -> str | None:
     return key if isinstance(key, str) and xdata is not None and key in xdata else None
 
 
-def _stale_parent(svc: Any, pargfid: bytes, xdata: dict[str, Any] | None) -> bool:
+def _stale_parent(svc: FopService, pargfid: bytes, xdata: Xdata | None) -> bool:
     """Whether the parent's on-disk value of the pre-check key differs from the request's
     (a missing xattr is the getxattr error, as in posix)."""
     key = _preop_key(xdata)
@@ -139,7 +147,7 @@ def _stale_parent(svc: Any, pargfid: bytes, xdata: dict[str, Any] | None) -> boo
     return True
 
 
-def _set_entry_xattrs(svc: Any, gfid: bytes, xdata: dict[str, Any] | None) -> None:
+def _set_entry_xattrs(svc: FopService, gfid: bytes, xdata: Xdata | None) -> None:
     """Set the xattr-named keys of a create request's xdata on the new entry (see above)."""
     skip = _preop_key(xdata)
     for key, value in (xdata or {}).items():
@@ -160,12 +168,12 @@ INTERNAL_FOP_KEY = "glusterfs-internal-fop"
 FORCE_REPLACE_KEY = "force-replace"
 
 
-def _has(xdata: dict[str, Any] | None, key: str) -> bool:
+def _has(xdata: Xdata | None, key: str) -> bool:
     """Whether a flag key is in the request's xdata (posix tests presence, not the value)."""
     return xdata is not None and key in xdata
 
 
-def mkdir(svc: Any, call: FopCall) -> Any:
+def mkdir(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
     if _stale_parent(svc, bytes(a.pargfid), a.xdata):
@@ -184,7 +192,7 @@ def mkdir(svc: Any, call: FopCall) -> Any:
     )
 
 
-def mknod(svc: Any, call: FopCall) -> Any:
+def mknod(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
     made = svc.store.mknod(
@@ -201,7 +209,7 @@ def mknod(svc: Any, call: FopCall) -> Any:
     return _made(svc, made, a.xdata)
 
 
-def symlink(svc: Any, call: FopCall) -> Any:
+def symlink(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.require(svc.store, bytes(a.pargfid), _WX, call)
     return _made(
@@ -218,7 +226,7 @@ def symlink(svc: Any, call: FopCall) -> Any:
     )
 
 
-def create(svc: Any, call: FopCall) -> Any:
+def create(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     pargfid = bytes(a.pargfid)
     access.require(svc.store, pargfid, _WX, call)
@@ -246,14 +254,14 @@ def create(svc: Any, call: FopCall) -> Any:
     return fp.GfxCreateRsp(
         op_ret=0,
         op_errno=0,
-        stat=wire_iatt(stat),
+        stat=stat,
         fd=fd_no,
-        preparent=wire_iatt(pre),
-        postparent=wire_iatt(post),
+        preparent=pre,
+        postparent=post,
     )
 
 
-def _exists(svc: Any, pargfid: bytes, name: str) -> bool:
+def _exists(svc: FopService, pargfid: bytes, name: str) -> bool:
     try:
         svc.store.lookup(pargfid, name)
     except FileNotFoundError:
@@ -261,7 +269,7 @@ def _exists(svc: Any, pargfid: bytes, name: str) -> bool:
     return True
 
 
-def link(svc: Any, call: FopCall) -> Any:
+def link(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     store = svc.store
     if not access.trusted(call):
@@ -277,31 +285,27 @@ def link(svc: Any, call: FopCall) -> Any:
     return fp.GfxCommon3IattRsp(
         op_ret=0,
         op_errno=0,
-        stat=wire_iatt(stat),
-        preparent=wire_iatt(pre),
-        postparent=wire_iatt(post),
+        stat=stat,
+        preparent=pre,
+        postparent=post,
     )
 
 
-def unlink(svc: Any, call: FopCall) -> Any:
+def unlink(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.unlink(bytes(a.pargfid), a.bname)
-    return fp.GfxCommon2IattRsp(
-        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
-    )
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
 
-def rmdir(svc: Any, call: FopCall) -> Any:
+def rmdir(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname)
-    return fp.GfxCommon2IattRsp(
-        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
-    )
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
 
-def rename(svc: Any, call: FopCall) -> Any:
+def rename(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     old, new = bytes(a.oldgfid), bytes(a.newgfid)
     store = svc.store
@@ -320,15 +324,15 @@ def rename(svc: Any, call: FopCall) -> Any:
     return fp.GfxRenameRsp(
         op_ret=0,
         op_errno=0,
-        stat=wire_iatt(r.stat),
-        preoldparent=wire_iatt(r.preoldparent),
-        postoldparent=wire_iatt(r.postoldparent),
-        prenewparent=wire_iatt(r.prenewparent),
-        postnewparent=wire_iatt(r.postnewparent),
+        stat=r.stat,
+        preoldparent=r.preoldparent,
+        postoldparent=r.postoldparent,
+        prenewparent=r.prenewparent,
+        postnewparent=r.postnewparent,
     )
 
 
-def _may_remove(store: Any, pargfid: bytes, name: str, call: FopCall) -> None:
+def _may_remove(store: PosixStore, pargfid: bytes, name: str, call: FopCall) -> None:
     """UNLINK/RMDIR: the entry must exist, the sticky rule, then w+x on the parent."""
     if access.trusted(call):
         return

@@ -28,35 +28,38 @@ from __future__ import annotations
 import errno
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
-from gfrpc.services.brick import access as acc
-from gfrpc.services.brick.fops.common import FopCall, asked_xattrs, wire_iatt
-from gfrpc.services.brick.store.iatt import (
+from gfrpc.programs.fops_types import (
     GF_ATTR_ATIME_NOW,
     GF_ATTR_MTIME_NOW,
     GF_SET_ATTR_ATIME,
     GF_SET_ATTR_MTIME,
 )
+from gfrpc.services.brick import access as acc
+from gfrpc.services.brick.fops.common import FopCall, FopReply, Xdata, asked_xattrs
+from gfrpc.services.brick.store import DirEntry, Target
+from gfrpc.wire.xdr import XdrStruct
+
+if TYPE_CHECKING:
+    from gfrpc.services.brick.fops import FopService
 
 READDIR_MAX = 128 * 1024
 
 
-def stat(svc: Any, call: FopCall) -> Any:
-    return fp.GfxCommonIattRsp(
-        op_ret=0, op_errno=0, stat=wire_iatt(svc.store.stat(bytes(call.args.gfid)))
-    )
+def stat(svc: FopService, call: FopCall) -> FopReply:
+    return fp.GfxCommonIattRsp(op_ret=0, op_errno=0, stat=svc.store.stat(bytes(call.args.gfid)))
 
 
-def fstat(svc: Any, call: FopCall) -> Any:
+def fstat(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     target = call.client.target(bytes(a.gfid), a.fd)
-    return fp.GfxCommonIattRsp(op_ret=0, op_errno=0, stat=wire_iatt(svc.store.stat(target)))
+    return fp.GfxCommonIattRsp(op_ret=0, op_errno=0, stat=svc.store.stat(target))
 
 
-def statfs(svc: Any, call: FopCall) -> Any:
+def statfs(svc: FopService, call: FopCall) -> FopReply:
     s = svc.store.statfs(bytes(call.args.gfid))
     return fp.GfxStatfsRsp(
         op_ret=0,
@@ -77,7 +80,7 @@ def statfs(svc: Any, call: FopCall) -> Any:
     )
 
 
-def access(svc: Any, call: FopCall) -> Any:
+def access(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     gfid = bytes(a.gfid)
     mask = a.mask & (os.R_OK | os.W_OK | os.X_OK)
@@ -91,8 +94,8 @@ def access(svc: Any, call: FopCall) -> Any:
 
 
 def _setattr(
-    svc: Any, call: FopCall, target: Any, buf: Any, valid: int, checked: bool = True
-) -> Any:
+    svc: FopService, call: FopCall, target: Target, buf: XdrStruct, valid: int, checked: bool = True
+) -> FopReply:
     mode = buf.mode
     if checked:
         mode = acc.check_setattr(svc.store, target, valid, mode, buf.ia_uid, buf.ia_gid, call)
@@ -116,17 +119,15 @@ def _setattr(
         mtime=mtime,
         mtime_nsec=mtime_nsec % 1_000_000_000,
     )
-    return fp.GfxCommon2IattRsp(
-        op_ret=0, op_errno=0, prestat=wire_iatt(pre), poststat=wire_iatt(post)
-    )
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
 
-def setattr(svc: Any, call: FopCall) -> Any:
+def setattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _setattr(svc, call, bytes(a.gfid), a.stbuf, a.valid)
 
 
-def fsetattr(svc: Any, call: FopCall) -> Any:
+def fsetattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     # posix-acl's fsetattr is compiled out in GlusterFS 10.3 (see strict mode)
     return _setattr(
@@ -134,7 +135,7 @@ def fsetattr(svc: Any, call: FopCall) -> Any:
     )
 
 
-def readlink(svc: Any, call: FopCall) -> Any:
+def readlink(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     gfid = bytes(a.gfid)
     target = os.fsencode(svc.store.readlink(gfid))
@@ -143,12 +144,12 @@ def readlink(svc: Any, call: FopCall) -> Any:
     return fp.GfxReadlinkRsp(
         op_ret=len(target),
         op_errno=0,
-        buf=wire_iatt(svc.store.stat(gfid)),
+        buf=svc.store.stat(gfid),
         path=os.fsdecode(target),
     )
 
 
-def opendir(svc: Any, call: FopCall) -> Any:
+def opendir(svc: FopService, call: FopCall) -> FopReply:
     gfid = bytes(call.args.gfid)
     acc.require(svc.store, gfid, acc.R, call)
     call.client.fds.check_room()
@@ -156,7 +157,7 @@ def opendir(svc: Any, call: FopCall) -> Any:
     return fp.GfxOpenRsp(op_ret=0, op_errno=0, fd=call.client.add_fd(d))
 
 
-def _readdir(svc: Any, call: FopCall, plus: bool) -> tuple[list[Any], bool]:
+def _readdir(svc: FopService, call: FopCall, plus: bool) -> tuple[list[DirEntry], bool]:
     a = call.args
     size = min(a.size, READDIR_MAX)
     with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
@@ -165,7 +166,7 @@ def _readdir(svc: Any, call: FopCall, plus: bool) -> tuple[list[Any], bool]:
     return entries, eof
 
 
-def readdir(svc: Any, call: FopCall) -> Any:
+def readdir(svc: FopService, call: FopCall) -> FopReply:
     entries, eof = _readdir(svc, call, plus=False)
     items = [
         ft.GfxDirlist(
@@ -180,7 +181,7 @@ def readdir(svc: Any, call: FopCall) -> Any:
     return fp.GfxReaddirRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
 
 
-def readdirp(svc: Any, call: FopCall) -> Any:
+def readdirp(svc: FopService, call: FopCall) -> FopReply:
     entries, eof = _readdir(svc, call, plus=True)
     asked = call.args.xdata
     items = [
@@ -190,7 +191,7 @@ def readdirp(svc: Any, call: FopCall) -> Any:
             d_len=len(os.fsencode(e.name)),
             d_type=e.d_type,
             name=e.name,
-            stat=wire_iatt(e.stat),
+            stat=e.stat,
             dict=_entry_xattrs(svc, e, asked),
         )
         for e in entries
@@ -198,7 +199,7 @@ def readdirp(svc: Any, call: FopCall) -> Any:
     return fp.GfxReaddirpRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
 
 
-def _entry_xattrs(svc: Any, entry: Any, asked: dict[str, Any] | None) -> dict[str, Any]:
+def _entry_xattrs(svc: FopService, entry: DirEntry, asked: Xdata | None) -> dict[str, bytes]:
     """What a READDIRP entry carries: the xattrs its xdata names (DHT's linkto key), none for
     '.' and '..'."""
     if not asked or entry.name in (".", "..") or entry.stat is None:
@@ -206,12 +207,12 @@ def _entry_xattrs(svc: Any, entry: Any, asked: dict[str, Any] | None) -> dict[st
     return asked_xattrs(svc.store, bytes(entry.stat.ia_gfid), asked)
 
 
-def releasedir(svc: Any, call: FopCall) -> Any:
+def releasedir(svc: FopService, call: FopCall) -> FopReply:
     call.client.fds.releasedir(call.args.fd)
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
-def fsyncdir(svc: Any, call: FopCall) -> Any:
+def fsyncdir(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
         svc.store.fsync(d, datasync=bool(a.data))

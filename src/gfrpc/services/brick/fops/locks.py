@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gfrpc.errors import LocalProtocolError
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
-from gfrpc.services.brick.fops.common import DEFERRED, FopCall, lk_owner_of
+from gfrpc.rpc.server import Request
+from gfrpc.services.brick.fops.common import DEFERRED, FopCall, FopReply, lk_owner_of
 from gfrpc.services.brick.locks import (
     ENTRYLK_LOCK,
     F_UNLCK,
@@ -33,6 +34,10 @@ from gfrpc.services.brick.locks import (
     RangeLock,
     make_range,
 )
+from gfrpc.wire.xdr import XdrStruct
+
+if TYPE_CHECKING:
+    from gfrpc.services.brick.fops import FopService
 
 
 def _signed(v: int) -> int:
@@ -43,18 +48,18 @@ def _owner(call: FopCall) -> Owner:
     return Owner(call.client.lock_id, lk_owner_of(call.request))
 
 
-def _fd_gfid(svc: Any, call: FopCall, gfid: bytes, fd_no: int) -> bytes:
+def _fd_gfid(svc: FopService, call: FopCall, gfid: bytes, fd_no: int) -> bytes:
     if fd_no == fp.GF_ANON_FD_NO:
         svc.store.stat(gfid)  # ESTALE for an unknown gfid, as the server's resolver
         return gfid
     return call.client.fds.get(fd_no).gfid
 
 
-def _range(call: FopCall, type_: int, flock: Any) -> RangeLock:
+def _range(call: FopCall, type_: int, flock: XdrStruct) -> RangeLock:
     return make_range(_owner(call), type_, _signed(flock.start), _signed(flock.len))
 
 
-def _proto_flock(lock: RangeLock, pid: int = 0) -> Any:
+def _proto_flock(lock: RangeLock, pid: int = 0) -> FopReply:
     return ft.GfProtoFlock(
         type=lock.type,
         whence=0,
@@ -66,13 +71,13 @@ def _proto_flock(lock: RangeLock, pid: int = 0) -> Any:
 
 
 def _acquire(
-    svc: Any,
+    svc: FopService,
     call: FopCall,
     blocking: bool,
-    ok: Any,
-    err_type: Any,
-    take: Callable[[Callable[[Any], None] | None], bool],
-) -> Any:
+    ok: XdrStruct,
+    err_type: type[XdrStruct],
+    take: Callable[[Callable[[object], None] | None], bool],
+) -> FopReply:
     """Run ``take(on_grant)``; a blocking one is answered from the grant callback."""
     client, request = call.client, call.request
     if not blocking:
@@ -83,7 +88,7 @@ def _acquire(
         raise OSError(errno.ENOTCONN, "client disconnected")
     request.defer()
 
-    def granted(_lock: Any) -> None:
+    def granted(_lock: object) -> None:
         client.untrack(request)
         _release_if_gone(svc, call)
         _answer(request, ok)
@@ -101,20 +106,20 @@ def _acquire(
     return DEFERRED
 
 
-def _answer(request: Any, reply: Any) -> None:
+def _answer(request: Request, reply: XdrStruct) -> None:
     try:
         request.reply(reply)
     except LocalProtocolError:  # dropped at disconnect meanwhile
         pass
 
 
-def _release_if_gone(svc: Any, call: FopCall) -> None:
+def _release_if_gone(svc: FopService, call: FopCall) -> None:
     if call.client.closed:
         for table in (svc.posix_locks, svc.inode_locks, svc.entry_locks):
             table.release_client(call.client.lock_id)
 
 
-def lk(svc: Any, call: FopCall) -> Any:
+def lk(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     gfid = _fd_gfid(svc, call, bytes(a.gfid), a.fd)
     lock = _range(call, a.type, a.flock)
@@ -147,7 +152,7 @@ def lk(svc: Any, call: FopCall) -> Any:
     )
 
 
-def _inodelk(svc: Any, call: FopCall, gfid: bytes) -> Any:
+def _inodelk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
     a = call.args
     if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):
         raise OSError(errno.EINVAL, f"unsupported inodelk command {a.cmd}")
@@ -164,18 +169,18 @@ def _inodelk(svc: Any, call: FopCall, gfid: bytes) -> Any:
     )
 
 
-def inodelk(svc: Any, call: FopCall) -> Any:
+def inodelk(svc: FopService, call: FopCall) -> FopReply:
     gfid = bytes(call.args.gfid)
     svc.store.stat(gfid)
     return _inodelk(svc, call, gfid)
 
 
-def finodelk(svc: Any, call: FopCall) -> Any:
+def finodelk(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _inodelk(svc, call, _fd_gfid(svc, call, bytes(a.gfid), a.fd))
 
 
-def _entrylk(svc: Any, call: FopCall, gfid: bytes) -> Any:
+def _entrylk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
     a = call.args
     basename = a.name if a.namelen else None
     owner = _owner(call)
@@ -192,13 +197,13 @@ def _entrylk(svc: Any, call: FopCall, gfid: bytes) -> Any:
     )
 
 
-def entrylk(svc: Any, call: FopCall) -> Any:
+def entrylk(svc: FopService, call: FopCall) -> FopReply:
     gfid = bytes(call.args.gfid)
     svc.store.stat(gfid)
     return _entrylk(svc, call, gfid)
 
 
-def fentrylk(svc: Any, call: FopCall) -> Any:
+def fentrylk(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _entrylk(svc, call, _fd_gfid(svc, call, bytes(a.gfid), a.fd))
 

@@ -27,19 +27,24 @@ from __future__ import annotations
 import errno
 import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
-from gfrpc.services.brick.fops.common import FopCall
+from gfrpc.services.brick.fops.common import FopCall, FopReply, Xdata
+from gfrpc.services.brick.store import Target
 from gfrpc.wire.gfdict import GfValue
+from gfrpc.wire.xdr import XdrStruct
+
+if TYPE_CHECKING:
+    from gfrpc.services.brick.fops import FopService
 
 XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET = 0, 1, 4
 XATTR_FLAGS = 0x3  # XATTR_CREATE | XATTR_REPLACE; GlusterFS keeps internal bits above them
 _xattrop_lock = threading.Lock()
 
 
-def xattr_bytes(value: Any) -> bytes:
+def xattr_bytes(value: object) -> bytes:
     """The bytes a dict value becomes in the backend xattr (see the module docstring)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
@@ -55,17 +60,17 @@ def xattr_bytes(value: Any) -> bytes:
     raise OSError(errno.EINVAL, f"unsupported xattr value {type(value).__name__}")
 
 
-def _dict_rsp(values: dict[str, bytes]) -> Any:
+def _dict_rsp(values: dict[str, bytes]) -> XdrStruct:
     return fp.GfxCommonDictRsp(op_ret=sum(len(v) for v in values.values()), op_errno=0, dict=values)
 
 
-def getxattr(svc: Any, call: FopCall) -> Any:
+def getxattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.check_getxattr(svc.store, bytes(a.gfid), a.name, call)
     return _dict_rsp(svc.store.getxattr(bytes(a.gfid), a.name or None))
 
 
-def fgetxattr(svc: Any, call: FopCall) -> Any:
+def fgetxattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     target = call.client.target(bytes(a.gfid), a.fd)
     if call.strict:
@@ -74,8 +79,8 @@ def fgetxattr(svc: Any, call: FopCall) -> Any:
 
 
 def _set(
-    svc: Any, target: Any, d: dict[str, Any] | None, flags: int, call: FopCall | None = None
-) -> Any:
+    svc: FopService, target: Target, d: Xdata | None, flags: int, call: FopCall | None = None
+) -> FopReply:
     if not d:
         raise OSError(errno.EINVAL, "setxattr without a dict")
     if call is not None:
@@ -85,26 +90,26 @@ def _set(
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
-def setxattr(svc: Any, call: FopCall) -> Any:
+def setxattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _set(svc, bytes(a.gfid), a.dict, a.flags, call)
 
 
-def fsetxattr(svc: Any, call: FopCall) -> Any:
+def fsetxattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _set(
         svc, call.client.target(bytes(a.gfid), a.fd), a.dict, a.flags, call if call.strict else None
     )
 
 
-def removexattr(svc: Any, call: FopCall) -> Any:
+def removexattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.check_removexattr(svc.store, bytes(a.gfid), a.name, call)
     svc.store.removexattr(bytes(a.gfid), a.name)
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
-def fremovexattr(svc: Any, call: FopCall) -> Any:
+def fremovexattr(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     target = call.client.target(bytes(a.gfid), a.fd)
     if call.strict:
@@ -128,7 +133,7 @@ def _combine(op: int, old: bytes, operand: bytes) -> bytes:
     return bytes(out)
 
 
-def _xattrop(svc: Any, target: Any, op: int, d: dict[str, Any] | None) -> Any:
+def _xattrop(svc: FopService, target: Target, op: int, d: Xdata | None) -> FopReply:
     if op not in (XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET):
         raise OSError(errno.EINVAL, f"unknown xattrop type {op}")
     result: dict[str, bytes] = {}
@@ -155,17 +160,17 @@ def _xattrop(svc: Any, target: Any, op: int, d: dict[str, Any] | None) -> Any:
     return fp.GfxCommonDictRsp(op_ret=0, op_errno=0, dict=result)
 
 
-def xattrop(svc: Any, call: FopCall) -> Any:
+def xattrop(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _xattrop(svc, bytes(a.gfid), a.flags, a.dict)
 
 
-def fxattrop(svc: Any, call: FopCall) -> Any:
+def fxattrop(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     return _xattrop(svc, call.client.target(bytes(a.gfid), a.fd), a.flags, a.dict)
 
 
-def ipc(svc: Any, call: FopCall) -> Any:
+def ipc(svc: FopService, call: FopCall) -> FopReply:
     raise OSError(errno.EOPNOTSUPP, "no translator handles this IPC")
 
 

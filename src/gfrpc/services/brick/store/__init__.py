@@ -7,6 +7,13 @@ read them without gfrpc). Clients never name paths: they name an inode by gfid, 
 followed). Every method raises ``OSError`` carrying the errno GlusterFS would send; an unknown
 gfid is ``ESTALE``, as the server's gfid resolution reports it.
 
+The store owns every system call on the brick's data, as GlusterFS's posix xlator does: the
+FOP actors only translate between the wire and its methods. The iatts it answers are the wire's
+``gfx_iattx`` values, built in one place (``store.iatt``). Its parts: ``store.base``
+(resolution, gfid assignment, handle repair), ``store.entries`` (namespace operations),
+``store.data`` (read, write, sync, truncate, allocate, seek, copy) and this module (inode,
+directory and xattr operations).
+
 Gfid rules (posix ``posix_gfid_set`` / ``posix_gfid_heal`` / ``posix_handle_hard`` /
 ``posix_handle_soft``): the root is ``00000000-0000-0000-0000-000000000001`` (ino 1). A gfid is
 *taken* when it is null, the root's, or its handle leads to another live inode: a file handle
@@ -56,6 +63,15 @@ import os
 import stat as st_
 from collections.abc import Iterable, Mapping
 
+from gfrpc.programs.fops_types import (
+    GF_SET_ATTR_ATIME,
+    GF_SET_ATTR_GID,
+    GF_SET_ATTR_MODE,
+    GF_SET_ATTR_MTIME,
+    GF_SET_ATTR_UID,
+    ROOT_GFID,
+    IattValue,
+)
 from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store import xattr as xp
 from gfrpc.services.brick.store.base import (
@@ -65,7 +81,10 @@ from gfrpc.services.brick.store.base import (
     Target,
     check_access,
     iatt_of,
+    in_group,
+    privs_to_drop,
 )
+from gfrpc.services.brick.store.data import DataOps
 from gfrpc.services.brick.store.entries import EntryOps
 from gfrpc.services.brick.store.fds import DirEntry, FdTable, OpenDir, OpenFile, d_type_of
 from gfrpc.services.brick.store.handles import (
@@ -74,38 +93,28 @@ from gfrpc.services.brick.store.handles import (
     proc_path,
     read_gfid,
 )
-from gfrpc.services.brick.store.iatt import (
-    GF_SET_ATTR_ATIME,
-    GF_SET_ATTR_GID,
-    GF_SET_ATTR_MODE,
-    GF_SET_ATTR_MTIME,
-    GF_SET_ATTR_UID,
-    ROOT_GFID,
-    Iatt,
-    StatFs,
-    check_gfid,
-    gfid_str,
-    iatt_fields,
-)
+from gfrpc.services.brick.store.iatt import check_gfid, gfid_str, iatt_fields, statfs_fields
+from gfrpc.wire.xdr import XdrStruct
 
 __all__ = [
     "Caller",
     "DirEntry",
     "FdTable",
-    "Iatt",
     "OpenDir",
     "OpenFile",
     "PosixStore",
     "RenameResult",
+    "Target",
     "ROOT_GFID",
-    "StatFs",
     "iatt_fields",
+    "in_group",
+    "privs_to_drop",
 ]
 
 _NOT_FOR_OPEN = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_DIRECTORY | os.O_PATH | os.O_NOFOLLOW
 
 
-class PosixStore(EntryOps):
+class PosixStore(EntryOps, DataOps):
     """The storage of one brick directory (thread-safe; see the module notes)."""
 
     # -- inode operations -----------------------------------------------------------------------
@@ -134,41 +143,6 @@ class PosixStore(EntryOps):
             fd = os.open(proc_path(ip), (flags & ~_NOT_FOR_OPEN) | os.O_CLOEXEC)
         return OpenFile(fd, gfid, flags)
 
-    @staticmethod
-    def read(f: OpenFile, offset: int, size: int) -> bytes:
-        """READ: up to ``size`` bytes at ``offset`` (short at EOF)."""
-        with f.pinned() as fd:
-            return os.pread(fd, size, offset)
-
-    @staticmethod
-    def write(f: OpenFile, offset: int, data: bytes | bytearray | memoryview) -> int:
-        """WRITE ``data`` (any buffer, not copied) at ``offset``; returns bytes written."""
-        with f.pinned() as fd:
-            return os.pwrite(fd, data, offset)
-
-    @staticmethod
-    def fsync(f: OpenFile | OpenDir, datasync: bool = False) -> None:
-        with f.pinned() as fd:
-            (os.fdatasync if datasync else os.fsync)(fd)
-
-    def truncate(self, target: Target, size: int) -> tuple[Iatt, Iatt]:
-        """TRUNCATE / FTRUNCATE: (prestat, poststat)."""
-        gfid = self._gfid_of(target)
-        if isinstance(target, OpenFile):
-            with target.pinned() as fd:
-                pre = os.fstat(fd)
-                os.ftruncate(fd, size)
-                return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
-        with Owned(self._inode(target)) as ip:
-            pre = os.fstat(ip)
-            if st_.S_ISDIR(pre.st_mode):
-                raise OSError(errno.EISDIR, "is a directory")
-            if not st_.S_ISREG(pre.st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
-            with Owned(os.open(proc_path(ip), os.O_WRONLY | os.O_CLOEXEC)) as wfd:
-                os.ftruncate(wfd, size)
-            return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(ip))
-
     def setattr(
         self,
         target: Target,
@@ -181,7 +155,7 @@ class PosixStore(EntryOps):
         atime_nsec: int = 0,
         mtime: int = 0,
         mtime_nsec: int = 0,
-    ) -> tuple[Iatt, Iatt]:
+    ) -> tuple[IattValue, IattValue]:
         """SETATTR / FSETATTR with GlusterFS ``valid`` bits (GF_SET_ATTR_*): chown, then chmod
         (skipped for symlinks), then utimes (an unset time keeps its value). SIZE and CTIME are
         ignored, as by posix. Returns (prestat, poststat)."""
@@ -211,9 +185,10 @@ class PosixStore(EntryOps):
                 os.utime(path, ns=(a, m))
             return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
 
-    def statfs(self, target: Target = ROOT_GFID) -> StatFs:
+    def statfs(self, target: Target = ROOT_GFID) -> XdrStruct:
+        """STATFS of the file system holding ``target``: a ``fops_types.GfStatfs``."""
         with Owned(self._inode(target)) as fd:
-            return StatFs.from_statvfs(os.statvfs(proc_path(fd)))
+            return statfs_fields(os.statvfs(proc_path(fd)))
 
     def access(self, target: Target, mask: int, caller: Caller | None = None) -> None:
         """ACCESS: EACCES unless ``caller`` (default: this process) has ``mask`` (R/W/X_OK):

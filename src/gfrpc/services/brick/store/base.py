@@ -1,7 +1,8 @@
 """Shared machinery of ``PosixStore``: resolution, gfid assignment and handle repair.
 
-See ``store.py`` for the theory of operation; this module holds what both the entry operations
-(``store.entries``) and the inode operations (``store``) need.
+See ``store/__init__.py`` for the theory of operation; this module holds what the entry
+operations (``store.entries``), the data operations (``store.data``) and the inode operations
+(``store``) all need.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, IattValue
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import (
     GFID_KEY,
@@ -27,14 +29,7 @@ from gfrpc.services.brick.store.handles import (
     read_gfid,
     set_gfid_once,
 )
-from gfrpc.services.brick.store.iatt import (
-    NULL_GFID,
-    ROOT_GFID,
-    Iatt,
-    check_gfid,
-    gfid_str,
-    iatt_fields,
-)
+from gfrpc.services.brick.store.iatt import check_gfid, gfid_str, iatt_fields
 
 log = logging.getLogger("gfrpc.brick.store")
 
@@ -56,11 +51,11 @@ class Caller:
 class RenameResult:
     """What a RENAME reply carries (gfx_rename_rsp)."""
 
-    stat: Iatt
-    preoldparent: Iatt
-    postoldparent: Iatt
-    prenewparent: Iatt
-    postnewparent: Iatt
+    stat: IattValue
+    preoldparent: IattValue
+    postoldparent: IattValue
+    prenewparent: IattValue
+    postnewparent: IattValue
 
 
 class Owned:
@@ -78,8 +73,24 @@ class Owned:
         os.close(self.fd)
 
 
-def iatt_of(gfid: bytes | None, st: os.stat_result) -> Iatt:
+def iatt_of(gfid: bytes | None, st: os.stat_result) -> IattValue:
+    """The iatt of an inode the store manages: a non-directory with a gfid has its handle link."""
     return iatt_fields(gfid, st, handle_link=gfid is not None and gfid != NULL_GFID)
+
+
+def in_group(caller: Caller, gid: int) -> bool:
+    return caller.gid == gid or gid in caller.groups
+
+
+def privs_to_drop(mode: int, gid: int, caller: Caller) -> int:
+    """The set-uid/set-gid bits the kernel clears when ``caller`` modifies a file of ``mode``
+    owned by group ``gid``."""
+    if caller.uid == 0 or not st_.S_ISREG(mode):
+        return 0
+    kill = mode & st_.S_ISUID
+    if mode & st_.S_ISGID and (mode & st_.S_IXGRP or not in_group(caller, gid)):
+        kill |= st_.S_ISGID
+    return kill
 
 
 def check_access(st: os.stat_result, mask: int, caller: Caller) -> None:
@@ -157,7 +168,9 @@ class StoreBase:
 
     # -- lookup and stat ----------------------------------------------------------------------
 
-    def lookup(self, pargfid: bytes, name: str, gfid_req: bytes | None = None) -> tuple[Iatt, Iatt]:
+    def lookup(
+        self, pargfid: bytes, name: str, gfid_req: bytes | None = None
+    ) -> tuple[IattValue, IattValue]:
         """LOOKUP of ``name`` in ``pargfid``: (entry iatt, parent iatt). Gives an entry without a
         gfid ``gfid_req`` or a new one. Never follows a symlink."""
         pargfid = check_gfid(pargfid)
@@ -175,7 +188,7 @@ class StoreBase:
                 st = os.fstat(efd)
             return iatt_of(gfid, st), iatt_of(pargfid, os.fstat(pfd))
 
-    def _lookup_dot(self, pargfid: bytes, name: str) -> tuple[Iatt, Iatt]:
+    def _lookup_dot(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """LOOKUP of "." (the directory itself; gfapi resolves the root this way) or ".." (its
         parent, from the directory's handle; the brick root is its own parent, so nothing
         above DIR is ever looked at)."""
@@ -189,13 +202,13 @@ class StoreBase:
             raise OSError(errno.ESTALE, f"no parent known for {gfid_str(pargfid)}")
         return self.stat(parsed[0]), here
 
-    def stat(self, target: Target) -> Iatt:
+    def stat(self, target: Target) -> IattValue:
         """STAT / FSTAT / nameless LOOKUP by gfid."""
         gfid = self._gfid_of(target)
         with Owned(self._inode(target)) as fd:
             return iatt_of(gfid, os.fstat(fd))
 
-    # -- gfid assignment (see "Gfid rules" in store.py) ---------------------------------------
+    # -- gfid assignment (see "Gfid rules" in store/__init__.py) ------------------------------
 
     def _ensure_gfid(
         self,

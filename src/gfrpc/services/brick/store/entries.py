@@ -2,7 +2,7 @@
 
 Each new entry is made under the (parent gfid, name) lock stripe, then given its owner, its exact
 permission bits, its gfid (the client's ``gfid-req`` if any) and its ``.glusterfs`` handle; a
-failure on the way removes the entry again, as posix does. See ``store.py`` for the rules.
+failure on the way removes the entry again, as posix does. See ``store/__init__.py`` for the rules.
 
 DHT's internal entry flags (GlusterFS 10.3 posix, ``posix_mknod`` / ``posix_link``):
 
@@ -27,6 +27,7 @@ import stat as st_
 import uuid
 from collections.abc import Callable
 
+from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, IattValue
 from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store.base import (
     MAKEABLE,
@@ -46,13 +47,7 @@ from gfrpc.services.brick.store.handles import (
     read_gfid,
     set_gfid_once,
 )
-from gfrpc.services.brick.store.iatt import (
-    NULL_GFID,
-    ROOT_GFID,
-    Iatt,
-    check_gfid,
-    gfid_str,
-)
+from gfrpc.services.brick.store.iatt import check_gfid, gfid_str
 
 
 def _new_mode(pfd: int, mode: int, umask: int) -> int:
@@ -125,7 +120,7 @@ class EntryOps(StoreBase):
         make: Callable[[int], None],
         expect: int,
         umask: int = 0,
-    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
         with Owned(self._parent(pargfid)) as pfd:
@@ -173,7 +168,7 @@ class EntryOps(StoreBase):
         umask: int = 0,
         gfid_req: bytes | None = None,
         owner: Caller | None = None,
-    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
         """MKDIR: (gfid, stat, preparent, postparent)."""
         return self._make_entry(
             pargfid,
@@ -198,7 +193,7 @@ class EntryOps(StoreBase):
         *,
         internal: bool = False,
         force_replace: bool = False,
-    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
         """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent).
         ``internal`` and ``force_replace`` are DHT's flags (see the module docstring)."""
         fmt = st_.S_IFMT(mode) or st_.S_IFREG
@@ -229,7 +224,7 @@ class EntryOps(StoreBase):
         umask: int = 0,
         gfid_req: bytes | None = None,
         owner: Caller | None = None,
-    ) -> tuple[bytes, Iatt, Iatt, Iatt]:
+    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
         """SYMLINK ``name`` → ``target`` (stored as given, never followed)."""
         if not target or "\x00" in target:
             raise OSError(errno.EINVAL if target else errno.ENOENT, "bad symlink target")
@@ -252,7 +247,7 @@ class EntryOps(StoreBase):
         umask: int = 0,
         gfid_req: bytes | None = None,
         owner: Caller | None = None,
-    ) -> tuple[bytes, OpenFile, Iatt, Iatt, Iatt]:
+    ) -> tuple[bytes, OpenFile, IattValue, IattValue, IattValue]:
         """CREATE: (gfid, open file, stat, preparent, postparent). ``flags`` 0 means
         ``O_CREAT|O_RDWR|O_EXCL`` (posix_create); an existing file is opened (and gets a gfid
         if it had none) unless ``O_EXCL``."""
@@ -311,7 +306,7 @@ class EntryOps(StoreBase):
 
     def _link_existing(
         self, pargfid: bytes, name: str, gfid_req: bytes
-    ) -> tuple[bytes, Iatt, Iatt, Iatt] | None:
+    ) -> tuple[bytes, IattValue, IattValue, IattValue] | None:
         """The internal-MKNOD case: hard-link ``name`` to the live regular file whose handle is
         ``gfid_req``; None when that case does not apply (no handle, a directory, the root, a
         symlink, a stale handle, a handle whose inode carries another gfid)."""
@@ -374,7 +369,7 @@ class EntryOps(StoreBase):
 
     def link(
         self, gfid: bytes, newpar: bytes, newname: str, *, force_replace: bool = False
-    ) -> tuple[Iatt, Iatt, Iatt]:
+    ) -> tuple[IattValue, IattValue, IattValue]:
         """LINK: a new name for the non-directory ``gfid``: (stat, preparent, postparent).
         ``force_replace`` first removes a stale DHT linkto file at ``newname``."""
         gfid, newpar = check_gfid(gfid), check_gfid(newpar)
@@ -397,7 +392,7 @@ class EntryOps(StoreBase):
 
     # -- removing and renaming ----------------------------------------------------------------
 
-    def unlink(self, pargfid: bytes, name: str) -> tuple[Iatt, Iatt]:
+    def unlink(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """UNLINK a non-directory: (preparent, postparent). The handle goes with the last name."""
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
@@ -413,7 +408,7 @@ class EntryOps(StoreBase):
                 self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
             return iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
 
-    def rmdir(self, pargfid: bytes, name: str) -> tuple[Iatt, Iatt]:
+    def rmdir(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """RMDIR: (preparent, postparent); ENOTEMPTY/ENOTDIR from the kernel."""
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)

@@ -51,7 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gfrpc.errors import ConfigError
-from gfrpc.services.brick.store.iatt import Iatt
+from gfrpc.programs.fops_types import IattValue
 
 DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
 _COOKIE_MASK = (1 << 48) - 1  # see the module docstring: DHT keeps these exact
@@ -88,7 +88,7 @@ class DirEntry:
     d_off: int
     d_type: int
     name: str
-    stat: Iatt | None = None
+    stat: IattValue | None = None
 
 
 class _Pinned:
@@ -208,7 +208,7 @@ class FdTable:
             raise ConfigError(f"max open fds must be at least 1, not {max_open}")
         self.max_open = max_open
         self._lock = threading.Lock()
-        self._objs: dict[int, _Pinned] = {}
+        self._objs: dict[int, OpenFile | OpenDir] = {}
         self._free: list[int] = []
         self._next = 0
 
@@ -218,7 +218,7 @@ class FdTable:
             if len(self._objs) >= self.max_open:
                 raise OSError(errno.EMFILE, f"this client has {self.max_open} fds open already")
 
-    def add(self, obj: _Pinned) -> int:
+    def add(self, obj: OpenFile | OpenDir) -> int:
         """Register ``obj`` under the lowest free number. When the table is full ``obj`` is
         closed and EMFILE raised, so a refused open never leaks a descriptor."""
         with self._lock:
@@ -233,7 +233,7 @@ class FdTable:
         obj.close()
         raise OSError(errno.EMFILE, f"this client has {self.max_open} fds open already")
 
-    def get(self, n: int) -> _Pinned:
+    def get(self, n: int) -> OpenFile | OpenDir:
         """The object of fd number ``n``; EBADF if unknown."""
         with self._lock:
             obj = self._objs.get(n)

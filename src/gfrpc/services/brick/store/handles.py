@@ -46,7 +46,8 @@ import uuid
 from collections import OrderedDict
 
 from gfrpc.errors import ConfigError
-from gfrpc.services.brick.store.iatt import ROOT_GFID, gfid_str
+from gfrpc.programs.fops_types import ROOT_GFID
+from gfrpc.services.brick.store.iatt import gfid_str
 
 GFID_KEY = "trusted.gfid"
 HIDDEN_DIR = ".glusterfs"

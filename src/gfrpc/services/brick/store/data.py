@@ -1,0 +1,203 @@
+"""Data operations of ``PosixStore``: read, write, sync, truncate, allocate, seek and copy.
+
+The store owns every system call on the brick's data, as GlusterFS's posix xlator does; the FOP
+actors (``fops.io``) only translate between the wire and these methods. Each method works on an
+open file (an ``OpenFile`` from OPEN/CREATE, or an anonymous one the FOP layer opened by gfid
+for one call), *pinned* for the duration (``store.fds``), and answers the iatts the reply
+carries, built by ``store.iatt``.
+
+Facts kept here:
+
+* WRITE writes the whole buffer (a view of the received record, never copied), looping over
+  short ``pwrite``\\s; a ``pwrite`` that writes nothing ends the loop and the reply says how
+  much was written (posix answers ``op_ret`` = bytes written). ``sync`` (the request's
+  O_SYNC/O_DSYNC) makes the data durable (``fdatasync``) before the reply.
+* A write, an allocation or a truncation *by a caller other than root* clears set-uid, and
+  set-gid when it is group-executable or the caller is not in the file's group, as the kernel
+  does for an unprivileged writer (``privs_to_drop``); a real brick writes as root and keeps
+  them. Writes and allocations clear them before the change, truncation after it (as the
+  brick has always done).
+* ``fallocate(2)`` is called through ctypes because ``os.posix_fallocate`` takes no mode
+  flags. ZEROFILL uses FALLOC_FL_ZERO_RANGE and, where the file system lacks it (tmpfs),
+  punches a hole and allocates it again. DISCARD punches a hole keeping the size.
+* SEEK is ``lseek`` with SEEK_DATA or SEEK_HOLE; COPY_FILE_RANGE is ``copy_file_range(2)``
+  (posix calls it with no fallback either: an error is the reply's errno).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import stat as st_
+from typing import Final
+
+from gfrpc.programs.fops_types import IattValue
+from gfrpc.services.brick.store.base import (
+    Caller,
+    Owned,
+    StoreBase,
+    Target,
+    iatt_of,
+    privs_to_drop,
+)
+from gfrpc.services.brick.store.fds import OpenDir, OpenFile
+from gfrpc.services.brick.store.handles import proc_path
+
+FALLOC_FL_KEEP_SIZE: Final = 0x01
+FALLOC_FL_PUNCH_HOLE: Final = 0x02
+FALLOC_FL_ZERO_RANGE: Final = 0x10
+MAX_OFFSET: Final = (1 << 63) - 1  # off_t
+_libc = ctypes.CDLL(None, use_errno=True)
+_fallocate_fn = _libc.fallocate
+_fallocate_fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+_fallocate_fn.restype = ctypes.c_int
+
+
+def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """fallocate(2) with its mode flags (``os.posix_fallocate`` has none)."""
+    if not (0 <= offset <= MAX_OFFSET and 0 < length <= MAX_OFFSET):
+        raise OSError(errno.EINVAL, "bad fallocate range")
+    if _fallocate_fn(fd, mode, offset, length) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _drop_privs(fd: int, st: os.stat_result, caller: Caller | None) -> None:
+    """Clear set-uid/set-gid on ``fd`` as the kernel does when ``caller`` modifies it."""
+    if caller is not None and caller.uid != 0:
+        kill = privs_to_drop(st.st_mode, st.st_gid, caller)
+        if kill:
+            os.fchmod(fd, st_.S_IMODE(st.st_mode) & ~kill)
+
+
+class DataOps(StoreBase):
+    """The data FOPs of ``PosixStore`` (see the module notes)."""
+
+    @staticmethod
+    def read(f: OpenFile, offset: int, size: int) -> tuple[bytes, IattValue]:
+        """READ: up to ``size`` bytes at ``offset`` (short at EOF), and the file's iatt."""
+        with f.pinned() as fd:
+            data = os.pread(fd, size, offset) if size else b""
+            st = os.fstat(fd)
+        return data, iatt_of(f.gfid, st)
+
+    @staticmethod
+    def write(
+        f: OpenFile,
+        offset: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        sync: bool = False,
+        caller: Caller | None = None,
+    ) -> tuple[int, IattValue, IattValue]:
+        """WRITE ``data`` (any buffer, not copied) at ``offset``: (bytes written, prestat,
+        poststat). ``sync``: fdatasync before returning; ``caller``: who writes (set-id bits)."""
+        with f.pinned() as fd:
+            pre = os.fstat(fd)
+            _drop_privs(fd, pre, caller)
+            done = 0
+            total = len(data)
+            view = data if isinstance(data, memoryview) else memoryview(data)
+            while done < total:
+                n = os.pwrite(fd, view[done:] if done else view, offset + done)
+                if n <= 0:
+                    break
+                done += n
+            if sync:
+                os.fdatasync(fd)
+            post = os.fstat(fd)
+        gfid = f.gfid
+        return done, iatt_of(gfid, pre), iatt_of(gfid, post)
+
+    @staticmethod
+    def fsync(f: OpenFile | OpenDir, datasync: bool = False) -> tuple[IattValue, IattValue]:
+        """FSYNC / FSYNCDIR (``datasync``: fdatasync): (prestat, poststat)."""
+        with f.pinned() as fd:
+            pre = os.fstat(fd)
+            (os.fdatasync if datasync else os.fsync)(fd)
+            post = os.fstat(fd)
+        return iatt_of(f.gfid, pre), iatt_of(f.gfid, post)
+
+    def truncate(
+        self, target: Target, size: int, *, caller: Caller | None = None
+    ) -> tuple[IattValue, IattValue]:
+        """TRUNCATE / FTRUNCATE: (prestat, poststat); ``caller`` as for :meth:`write`."""
+        gfid = self._gfid_of(target)
+        if isinstance(target, OpenFile):
+            with target.pinned() as fd:
+                pre = os.fstat(fd)
+                os.ftruncate(fd, size)
+                _drop_privs(fd, os.fstat(fd), caller)
+                return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
+        with Owned(self._inode(target)) as ip:
+            pre = os.fstat(ip)
+            if st_.S_ISDIR(pre.st_mode):
+                raise OSError(errno.EISDIR, "is a directory")
+            if not st_.S_ISREG(pre.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            with Owned(os.open(proc_path(ip), os.O_WRONLY | os.O_CLOEXEC)) as wfd:
+                os.ftruncate(wfd, size)
+                _drop_privs(wfd, os.fstat(wfd), caller)
+            return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(ip))
+
+    @staticmethod
+    def fallocate(
+        f: OpenFile, offset: int, length: int, mode: int = 0, *, caller: Caller | None = None
+    ) -> tuple[IattValue, IattValue]:
+        """FALLOCATE with fallocate(2)'s ``mode`` flags: (prestat, poststat). ZERO_RANGE alone
+        falls back as ZEROFILL does."""
+        with f.pinned() as fd:
+            pre = os.fstat(fd)
+            _drop_privs(fd, pre, caller)
+            if mode == FALLOC_FL_ZERO_RANGE:
+                try:
+                    _fallocate(fd, FALLOC_FL_ZERO_RANGE, offset, length)
+                except OSError as exc:  # e.g. tmpfs: punch a hole, then allocate it again
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
+                        raise
+                    _fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)
+                    _fallocate(fd, 0, offset, length)
+            else:
+                _fallocate(fd, mode, offset, length)
+            post = os.fstat(fd)
+        return iatt_of(f.gfid, pre), iatt_of(f.gfid, post)
+
+    @classmethod
+    def discard(
+        cls, f: OpenFile, offset: int, length: int, *, caller: Caller | None = None
+    ) -> tuple[IattValue, IattValue]:
+        """DISCARD: punch a hole, keeping the size."""
+        mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        return cls.fallocate(f, offset, length, mode, caller=caller)
+
+    @classmethod
+    def zerofill(
+        cls, f: OpenFile, offset: int, length: int, *, caller: Caller | None = None
+    ) -> tuple[IattValue, IattValue]:
+        """ZEROFILL: zero the range (FALLOC_FL_ZERO_RANGE, or a hole allocated again)."""
+        return cls.fallocate(f, offset, length, FALLOC_FL_ZERO_RANGE, caller=caller)
+
+    @staticmethod
+    def seek(f: OpenFile, offset: int, *, hole: bool = False) -> int:
+        """SEEK: the next data (``hole=False``, SEEK_DATA) or hole (SEEK_HOLE) from ``offset``."""
+        with f.pinned() as fd:
+            return os.lseek(fd, offset, os.SEEK_HOLE if hole else os.SEEK_DATA)
+
+    @staticmethod
+    def copy_file_range(
+        src: OpenFile,
+        dst: OpenFile,
+        size: int,
+        off_in: int,
+        off_out: int,
+        *,
+        caller: Caller | None = None,
+    ) -> tuple[int, IattValue, IattValue, IattValue]:
+        """COPY_FILE_RANGE: (bytes copied, source iatt, target prestat, target poststat)."""
+        with src.pinned() as ifd, dst.pinned() as ofd:
+            pre = os.fstat(ofd)
+            _drop_privs(ofd, pre, caller)
+            n = os.copy_file_range(ifd, ofd, size, off_in, off_out)
+            stat, post = os.fstat(ifd), os.fstat(ofd)
+        return n, iatt_of(src.gfid, stat), iatt_of(dst.gfid, pre), iatt_of(dst.gfid, post)
