@@ -42,15 +42,20 @@ def test_make_demo_tiny_runs_every_pair_with_and_without_tls(tmp_path: Path) -> 
         f"--client fio,gfrpc --server gfrpc,glusterfsd --tls both"
     )
     before = set(os.listdir("/proc"))
+    venv = Path(sys.executable).parent.parent
     r = subprocess.run(
         [
             "make",
             "-s",
             "-C",
             str(ROOT),
+            # this test's own venv, and never reinstalled from here: `-o` keeps make from
+            # pip-installing ROOT into it (a clone of the repository would take it over)
+            "-o",
+            f"{venv}/.installed",
             "demo",
             f"DEMO_ARGS={args}",
-            f"BIN={Path(sys.executable).parent}",
+            f"VENV={venv}",
         ],
         capture_output=True,
         text=True,
