@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from gfrpc.bench import report
-from gfrpc.bench.transport import POLLERS, add_arguments, main
+from gfrpc.bench.transport import POLLERS, add_arguments, comma_list, main
 
 
 def test_tiny_run_has_every_row_with_positive_numbers(tmp_path, capsys):
@@ -100,3 +102,16 @@ def test_aims_are_computed_not_asserted():
     samples[1]["mb_per_s"] = 200
     aims = report.aims(report.aggregate(samples))
     assert [a["met"] for a in aims] == [False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("", "empty list"), ("pool,nope", "nope: choose from"), ("0", "must be >= 1"), ("x", "x")],
+)
+def test_comma_lists_are_checked_as_gfrpc_bench_checks_them(text, why):
+    """`gfrpc bench-transport` and `gfrpc bench` share one comma-list type: empty lists,
+    unknown choices (named), numbers below 1 and non-numbers are usage errors."""
+    kind, choices = (str, POLLERS) if "pool" in text else (int, None)
+    with pytest.raises(argparse.ArgumentTypeError, match=why):
+        comma_list(kind, choices)(text)
+    assert comma_list(int)("1, 4,24") == [1, 4, 24]

@@ -354,3 +354,15 @@ def test_volume_connect_through_fake_glusterd(poller: Poller, brick: tuple[FakeB
     d = fake.setvolumes[0]
     assert d["volfile-key"] == "vol" and d["username"] == "u"
     assert bytes(fake.lookups[0].gfid) == ROOT_GFID
+
+
+@pytest.mark.parametrize(
+    ("host", "text"),
+    [("127.0.0.1", "127.0.0.1:49152:/b"), ("::1", "[::1]:49152:/b"), ("[::1]", "[::1]:49152:/b")],
+)
+def test_brick_where_writes_host_port_as_address_does(host: str, text: str) -> None:
+    """Rule: a brick connection names itself ``HOST:PORT:BRICK`` with the host:port written by
+    ``Address`` (``[v6]:port`` for IPv6), in messages and its repr."""
+    conn = BrickConnection(host, 49152, "/b", volname="v", poller=None)
+    assert conn.where == text
+    assert repr(conn) == f"BrickConnection({text})"

@@ -16,6 +16,7 @@ import ssl
 import struct
 import threading
 import time
+from dataclasses import dataclass
 
 LENGTH = struct.Struct(">I")
 REPLY_SIZE = 16
@@ -111,24 +112,33 @@ class BaselineServer:
             conn.close()
 
 
-class BaselineLoad:
+@dataclass(eq=False)
+class Load:
+    """What every load of bench-transport is given: the server's ``host`` and ``port``, how
+    many ``connections``, the client TLS context, the payload per call and the calls in
+    flight per connection (``window``, at least 1)."""
+
+    host: str
+    port: int
+    connections: int
+    tls: ssl.SSLContext | None
+    payload_size: int
+    window: int = 1
+
+    def __post_init__(self) -> None:
+        self.window = max(1, self.window)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+
+class BaselineLoad(Load):
     """``connections`` blocking client threads against a BaselineServer."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        connections: int,
-        tls: ssl.SSLContext | None,
-        payload_size: int,
-        window: int = 1,
-    ) -> None:
-        self.address = (host, port)
-        self.connections = connections
-        self.tls = tls
-        self.payload_size = payload_size
-        self.window = max(1, window)
-        self._message = LENGTH.pack(payload_size) + bytes(payload_size)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._message = LENGTH.pack(self.payload_size) + bytes(self.payload_size)
         self._socks: list[socket.socket] = []
         self.cipher: tuple[str, str, int] | None = None
         self.tls_version: str | None = None

@@ -74,6 +74,25 @@ class Daemon:
         stop_pid(self.pid, popen=self.proc)
 
 
+def brick_args(
+    directory: Path,
+    host: str,
+    volname: str,
+    poller: str,
+    event_threads: int,
+    tls_dir: Path | None,
+    *extra: str,
+) -> list[str]:
+    """``gfrpc brick`` arguments for ``directory`` on ``host`` and a free port; ``tls_dir``:
+    the brick's TLS identity (None: no TLS); ``extra``: more flags."""
+    args = ["brick", "--dir", str(directory), "--port", "0", "--host", host]
+    args += ["--volname", volname, "--poller", poller, "--event-threads", str(event_threads)]
+    args += extra
+    if tls_dir is not None:
+        args += ["--tls", "--tls-dir", str(tls_dir)]
+    return args
+
+
 class GfrpcBrick(Daemon):
     """A gfrpc brick on ``directory``, 127.0.0.1 and a free port, ready once constructed."""
 
@@ -89,23 +108,7 @@ class GfrpcBrick(Daemon):
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir, self.volname, self.tls = directory, volname, tls_dir is not None
-        args = [
-            "brick",
-            "--dir",
-            str(directory),
-            "--port",
-            "0",
-            "--host",
-            HOST,
-            "--volname",
-            volname,
-            "--poller",
-            poller,
-            "--event-threads",
-            str(event_threads),
-        ]
-        if tls_dir is not None:
-            args += ["--tls", "--tls-dir", str(tls_dir)]
+        args = brick_args(directory, HOST, volname, poller, event_threads, tls_dir)
         super().__init__(args, directory.parent / f"{directory.name}.log")
         try:
             self.wait_ready(time.monotonic() + timeout)

@@ -74,7 +74,7 @@ def start_rpc_server(
         )
     )
     tls = make_bench_context(tls_dir, server_side=True) if tls_dir else None
-    listener = server.listen(f"{host}:{port}", tls=tls)
+    listener = server.listen((host, port), tls=tls)
     return server, int(listener.address.port)
 
 

@@ -35,11 +35,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from gfrpc.bench import report
-from gfrpc.bench.baseline import BaselineLoad, Budget
+from gfrpc.bench.baseline import BaselineLoad, Budget, Load
 from gfrpc.bench.server import (
     BENCH_PROGRAM,
     BENCH_VERSION,
@@ -48,8 +50,9 @@ from gfrpc.bench.server import (
     write_args_header,
 )
 from gfrpc.testing.certs import make_bench_context, write_shared_certs
+from gfrpc.transport import POLLER_NAMES
 
-POLLERS = ("single", "own-thread", "pool")
+POLLERS = POLLER_NAMES  # every poller is measured by default
 DEFAULT_CONNECTIONS = (1, 4, 24)
 DEFAULT_SECONDS = 1.5
 DEFAULT_REPEATS = 3
@@ -178,28 +181,17 @@ class _Chain:
             self.load.chain_finished()
 
 
-class RpcLoad:
-    """N RpcClients on one client poller, ``window`` outstanding WRITE calls each."""
+@dataclass(eq=False)
+class RpcLoad(Load):
+    """N RpcClients on one client poller (``poller_name``, ``event_threads``), ``window``
+    outstanding WRITE calls each."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        connections: int,
-        tls: Any,
-        poller: str,
-        event_threads: int,
-        payload_size: int,
-        window: int = 1,
-    ) -> None:
-        self.address = f"{host}:{port}"
-        self.connections = connections
-        self.tls = tls
-        self.poller_name = poller
-        self.event_threads = event_threads
-        self.payload_size = payload_size
-        self.window = max(1, window)
-        self.args = [write_args_header(0, payload_size), bytes(payload_size)]
+    poller_name: str = "single"
+    event_threads: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.args = [write_args_header(0, self.payload_size), bytes(self.payload_size)]
         self.budget = Budget(0, None)
         self._clients: list[Any] = []
         self._poller: Any = None
@@ -328,10 +320,10 @@ def run_bench(
                                     server.port,
                                     n,
                                     ctx,
-                                    cp,
-                                    event_threads,
                                     payload_size,
                                     window,
+                                    poller_name=cp,
+                                    event_threads=event_threads,
                                 )
                             try:
                                 load.prepare()
@@ -358,18 +350,27 @@ def run_bench(
 # -- command line -----------------------------------------------------------------------------
 
 
-def _csv(kind: type, choices: tuple[str, ...] | None = None) -> Any:
+def comma_list(kind: Callable[[str], Any], choices: Sequence[str] | None = None) -> Any:
+    """An argparse ``type`` for comma-separated values: ``kind`` of each item, each one of
+    ``choices`` when given; ints must be >= 1. (Also ``gfrpc bench``'s.)"""
+
     def parse(text: str) -> list[Any]:
-        items = [kind(x.strip()) for x in text.split(",") if x.strip()]
+        items = [t.strip() for t in text.split(",") if t.strip()]
         if not items:
             raise argparse.ArgumentTypeError("empty list")
         if choices is not None:
-            bad = [x for x in items if x not in choices]
+            bad = [t for t in items if t not in choices]
             if bad:
                 raise argparse.ArgumentTypeError(
-                    f"unknown {bad} (choose from {', '.join(choices)})"
+                    f"{', '.join(bad)}: choose from {', '.join(choices)}"
                 )
-        return items
+        try:
+            values = [kind(t) for t in items]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if kind is int and any(v < 1 for v in values):
+            raise argparse.ArgumentTypeError("numbers must be >= 1")
+        return values
 
     return parse
 
@@ -378,13 +379,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gfrpc bench-transport``."""
     parser.add_argument(
         "--pollers",
-        type=_csv(str, POLLERS),
+        type=comma_list(str, POLLERS),
         default=list(POLLERS),
         help="comma-separated pollers (default: single,own-thread,pool)",
     )
     parser.add_argument(
         "--connections",
-        type=_csv(int),
+        type=comma_list(int),
         default=list(DEFAULT_CONNECTIONS),
         help="comma-separated connection counts (default: 1,4,24)",
     )
@@ -445,6 +446,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-cell progress lines")
 
 
+# flags the report's header records as given (in this order)
+_RECORDED_FLAGS = ("repeats", "window", "payload", "event_threads", "client_poller")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args`` (see :func:`add_arguments`); print the table."""
     tls_modes = {"on": [True], "off": [False], "both": [False, True]}[args.tls]
@@ -498,11 +503,7 @@ def run(args: argparse.Namespace) -> int:
         cipher=result["cipher"],
         tls_version=result["tls_version"],
         volume=volume,
-        repeats=args.repeats,
-        window=args.window,
-        payload=args.payload,
-        event_threads=args.event_threads,
-        client_poller=args.client_poller,
+        **{k: getattr(args, k) for k in _RECORDED_FLAGS},
         wall=wall,
     )
     rows = report.aggregate(result["samples"])

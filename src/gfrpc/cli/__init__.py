@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from gfrpc import __version__
 from gfrpc.errors import GfrpcError
 
-from . import bench, brick, certs, files, mgmtd, probe
+from . import bench, brick, certs, files, mgmtd, probe, soak
+from .common import Command, register
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,44 +24,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    probe.register(sub)
-    brick.register(sub)
-    mgmtd.register(sub)
-    certs.register(sub)
-    files.register(sub)
-    from . import soak
-
-    soak.register(sub)
-    bench.register(sub)
-    _register_bench(sub)
+    register(
+        sub,
+        (
+            *probe.COMMANDS,
+            *brick.COMMANDS,
+            *mgmtd.COMMANDS,
+            *certs.COMMANDS,
+            *files.COMMANDS,
+            *soak.COMMANDS,
+            *bench.COMMANDS,
+            *_bench_commands(),
+        ),
+    )
     return parser
 
 
-def _register_bench(sub: argparse._SubParsersAction) -> None:
+def _bench_commands() -> tuple[Command, ...]:
+    from gfrpc.bench import idle as bench_idle
     from gfrpc.bench import transport as bench_transport
 
-    p = sub.add_parser(
-        "bench-transport",
-        help="measure MB/s and CPU-s/GB of 1 MiB RPC calls for every poller, TLS on and off",
-        description="Measure MB/s and CPU-seconds per GB for 1 MiB RPC calls with a small "
-        "reply, over 1, 4 and 24 connections, for each poller, with TLS on and off, "
-        "beside a bare-socket baseline measured in the same run.",
+    return (
+        Command(
+            "bench-transport",
+            bench_transport.run,
+            help="measure MB/s and CPU-s/GB of 1 MiB RPC calls for every poller, TLS on and off",
+            description="Measure MB/s and CPU-seconds per GB for 1 MiB RPC calls with a small "
+            "reply, over 1, 4 and 24 connections, for each poller, with TLS on and off, "
+            "beside a bare-socket baseline measured in the same run.",
+            arguments=(bench_transport.add_arguments,),
+        ),
+        Command(
+            "bench-idle",
+            bench_idle.run,
+            help="brick RSS and threads at 0, N and again 0 idle connections, for each poller",
+            description="Start a gfrpc brick per poller and mode, open N connections that send "
+            "nothing (tcp), never start their TLS handshake (tls) or announce a ~1 GiB record "
+            "and stall (mark), and print the brick's VmRSS and thread count before, with them, "
+            "and after they closed.",
+            arguments=(bench_idle.add_arguments,),
+        ),
     )
-    bench_transport.add_arguments(p)
-    p.set_defaults(func=bench_transport.run)
-
-    from gfrpc.bench import idle as bench_idle
-
-    p = sub.add_parser(
-        "bench-idle",
-        help="brick RSS and threads at 0, N and again 0 idle connections, for each poller",
-        description="Start a gfrpc brick per poller and mode, open N connections that send "
-        "nothing (tcp), never start their TLS handshake (tls) or announce a ~1 GiB record and "
-        "stall (mark), and print the brick's VmRSS and thread count before, with them, and "
-        "after they closed.",
-    )
-    bench_idle.add_arguments(p)
-    p.set_defaults(func=bench_idle.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

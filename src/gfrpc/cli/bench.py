@@ -14,11 +14,11 @@ import shlex
 import signal
 import threading
 from pathlib import Path
-from typing import Any
 
+from gfrpc.bench.transport import comma_list
 from gfrpc.errors import ConfigError
 
-from .common import _size
+from .common import Command, _size
 
 WORKLOAD_CHOICES = ("seq-write", "seq-read", "smallfile", "stat")
 DESCRIPTION = (
@@ -28,47 +28,6 @@ DESCRIPTION = (
     "started here (as root inside a private network namespace) and removed afterwards. Prints "
     "MB/s or ops/s (medians), CPU, busy cores, latency and the ratio to fio -> glusterfsd."
 )
-
-
-def _csv(kind: Any, choices: tuple[str, ...] | None = None) -> Any:
-    def parse(text: str) -> list[Any]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError("empty list")
-        if choices is not None:
-            bad = [t for t in items if t not in choices]
-            if bad:
-                raise argparse.ArgumentTypeError(
-                    f"{', '.join(bad)}: choose from {', '.join(choices)}"
-                )
-        try:
-            values = [kind(t) for t in items]
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-        if kind is int and any(v < 1 for v in values):
-            raise argparse.ArgumentTypeError("numbers must be >= 1")
-        return values
-
-    return parse
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    add_arguments(
-        sub.add_parser(
-            "bench",
-            help="the 2011 experiment: fio (C) and gfrpc clients x glusterfsd and gfrpc "
-            "bricks, TLS on and off, side by side in one run",
-            description=DESCRIPTION,
-        )
-    )
-    add_arguments(
-        sub.add_parser(
-            "bench-write",
-            help="alias of 'gfrpc bench --workload seq-write'",
-            description="The same as 'gfrpc bench --workload seq-write' (kept for old scripts). "
-            + DESCRIPTION,
-        )
-    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,26 +47,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--client",
-        type=_csv(str, ("fio", "gfrpc")),
+        type=comma_list(str, ("fio", "gfrpc")),
         default=None,
         help="comma-separated clients: fio (gfapi, C), gfrpc (default both; gfrpc "
         "for a gluster:// target)",
     )
     p.add_argument(
         "--server",
-        type=_csv(str, ("gfrpc", "glusterfsd")),
+        type=comma_list(str, ("gfrpc", "glusterfsd")),
         default=None,
         help="comma-separated servers: gfrpc (the brick), glusterfsd (default both)",
     )
     p.add_argument(
         "--poller",
-        type=_csv(str, tuple(POLLER_NAMES)),
+        type=comma_list(str, tuple(POLLER_NAMES)),
         default=None,
         help="the gfrpc brick's poller(s): single, own-thread, pool (default pool)",
     )
     p.add_argument(
         "--event-threads",
-        type=_csv(int),
+        type=comma_list(int),
         default=None,
         metavar="N[,N...]",
         help="pool threads of the gfrpc brick and glusterfsd's server.event-threads (default 2)",
@@ -177,7 +136,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--sweep-connections",
-        type=_csv(int),
+        type=comma_list(int),
         default=None,
         metavar="N,N,...",
         help="also seq-write with gfrpc's client into the gfrpc brick at these "
@@ -221,7 +180,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "24007 free for fio rows)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -290,3 +248,23 @@ def _check(args: argparse.Namespace) -> None:
         )
     if args.target is None and args.tls_dir:
         raise ConfigError("--tls-dir is for a gluster:// target (staged runs make their own)")
+
+
+COMMANDS = (
+    Command(
+        "bench",
+        run,
+        help="the 2011 experiment: fio (C) and gfrpc clients x glusterfsd and gfrpc "
+        "bricks, TLS on and off, side by side in one run",
+        description=DESCRIPTION,
+        arguments=(add_arguments,),
+    ),
+    Command(
+        "bench-write",
+        run,
+        help="alias of 'gfrpc bench --workload seq-write'",
+        description="The same as 'gfrpc bench --workload seq-write' (kept for old scripts). "
+        + DESCRIPTION,
+        arguments=(add_arguments,),
+    ),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import uuid
 
@@ -11,102 +12,17 @@ from gfrpc.services.brick.store.fds import DEFAULT_MAX_OPEN_FDS
 from gfrpc.tls import parse_ssl_allow
 
 from .common import (
+    HOST_FLAG,
+    Command,
     add_limit_arguments,
     add_poller_arguments,
     add_tls_arguments,
+    arg,
+    config_from,
     serve_until_signalled,
     server_limits,
     tls_options,
 )
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "brick",
-        help="run a gfrpc brick server",
-        description="Serve one brick directory to GlusterFS 10 clients (GF-DUMP, the GlusterFS "
-        "Handshake and the GlusterFS 4.x v1 FOP program). The brick's name for clients "
-        "(remote-subvolume) is the absolute path of --dir (brick path); it belongs to the "
-        "volume named by --volname, whose id is kept in the directory's "
-        "trusted.glusterfs.volume-id xattr. Logs one line when ready; stops cleanly on "
-        "SIGTERM/SIGINT. Runs as root (trusted.* xattrs).",
-    )
-    p.add_argument(
-        "--dir",
-        required=True,
-        metavar="DIR",
-        help="the brick directory; its absolute path is the brick path clients "
-        "name as remote-subvolume",
-    )
-    p.add_argument(
-        "--port", required=True, type=int, metavar="PORT", help="TCP port (0 = any free)"
-    )
-    p.add_argument(
-        "--host", default="0.0.0.0", metavar="ADDR", help="address to bind (default all)"
-    )
-    p.add_argument("--volname", default="gfrpc", metavar="NAME", help="volume name (default gfrpc)")
-    p.add_argument(
-        "--allow",
-        default=None,
-        metavar="GLOBS",
-        help="auth.allow: comma-separated client address globs, e.g. "
-        "127.0.0.1,10.* (default: everyone); checked at SETVOLUME (EACCES)",
-    )
-    p.add_argument(
-        "--volume-id",
-        default=None,
-        type=_uuid,
-        metavar="UUID",
-        help="the volume-id a new brick directory gets (default: derived from "
-        "--volname, the same for every brick of the volume); a directory that "
-        "already has another one is refused",
-    )
-    p.add_argument(
-        "--mgmt",
-        default=None,
-        metavar="HOST[:PORT]",
-        help="sign in at this gfrpc management daemon (portmap SIGNIN, port 24007 "
-        "by default) so clients find this brick's port there; kept signed in "
-        "across daemon restarts, signed out on stop",
-    )
-    p.add_argument(
-        "--mgmt-tls",
-        action="store_true",
-        help="talk to the management daemon over TLS with this brick's --tls-dir identity",
-    )
-    add_poller_arguments(p)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=16,
-        metavar="N",
-        help="io-threads: workers that run requests (default 16)",
-    )
-    p.add_argument(
-        "--outstanding-rpc-limit",
-        type=int,
-        default=64,
-        metavar="N",
-        help="stop reading a connection with this many requests whose replies have "
-        "not yet been sent (0 = no limit; default 64)",
-    )
-    p.add_argument(
-        "--max-open-fds",
-        type=_positive,
-        default=DEFAULT_MAX_OPEN_FDS,
-        metavar="N",
-        help="open files and directories one client connection may hold; more get "
-        f"EMFILE for that client only (default {DEFAULT_MAX_OPEN_FDS})",
-    )
-    p.add_argument(
-        "--strict-access",
-        action="store_true",
-        help="also check FOPs on fds (the anonymous fd included) and treat a "
-        "negative pid as an ordinary caller; GlusterFS 10.3's brick does neither",
-    )
-    add_limit_arguments(p)
-    add_tls_arguments(p, server=True)
-    p.set_defaults(func=run_brick)
 
 
 def _positive(text: str) -> int:
@@ -127,24 +43,20 @@ def _uuid(text: str) -> uuid.UUID:
 
 
 def run_brick(args: argparse.Namespace) -> int:
-    config = BrickConfig(
+    """Serve one brick directory to GlusterFS 10 clients (GF-DUMP, the GlusterFS Handshake and
+    the GlusterFS 4.x v1 FOP program). The brick's name for clients (remote-subvolume) is the
+    absolute path of --dir (brick path); it belongs to the volume named by --volname, whose id
+    is kept in the directory's trusted.glusterfs.volume-id xattr. Logs one line when ready;
+    stops cleanly on SIGTERM/SIGINT. Runs as root (trusted.* xattrs)."""
+    config = config_from(
+        BrickConfig,
+        args,
         directory=args.dir,
-        port=args.port,
-        host=args.host,
-        volname=args.volname,
-        poller=args.poller,
-        event_threads=args.event_threads,
-        workers=args.workers,
         outstanding_limit=args.outstanding_rpc_limit,
         tls=tls_options(args) if args.tls else None,
         ssl_allow=parse_ssl_allow(args.ssl_allow) if args.ssl_allow else None,
         allow=parse_ssl_allow(args.allow) if args.allow else None,
-        volume_id=args.volume_id,
-        mgmt=args.mgmt,
-        mgmt_tls=args.mgmt_tls,
         limits=server_limits(args),
-        max_open_fds=args.max_open_fds,
-        strict_access=args.strict_access,
     )
     _raise_fd_limit()
     server = BrickServer(config)
@@ -157,3 +69,85 @@ def _raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+COMMANDS = (
+    Command(
+        "brick",
+        run_brick,
+        help="run a gfrpc brick server",
+        arguments=(
+            arg(
+                "--dir",
+                required=True,
+                metavar="DIR",
+                help="the brick directory; its absolute path is the brick path clients "
+                "name as remote-subvolume",
+            ),
+            arg("--port", required=True, type=int, metavar="PORT", help="TCP port (0 = any free)"),
+            HOST_FLAG,
+            arg("--volname", default="gfrpc", metavar="NAME", help="volume name (default gfrpc)"),
+            arg(
+                "--allow",
+                default=None,
+                metavar="GLOBS",
+                help="auth.allow: comma-separated client address globs, e.g. "
+                "127.0.0.1,10.* (default: everyone); checked at SETVOLUME (EACCES)",
+            ),
+            arg(
+                "--volume-id",
+                default=None,
+                type=_uuid,
+                metavar="UUID",
+                help="the volume-id a new brick directory gets (default: derived from "
+                "--volname, the same for every brick of the volume); a directory that "
+                "already has another one is refused",
+            ),
+            arg(
+                "--mgmt",
+                default=None,
+                metavar="HOST[:PORT]",
+                help="sign in at this gfrpc management daemon (portmap SIGNIN, port 24007 "
+                "by default) so clients find this brick's port there; kept signed in "
+                "across daemon restarts, signed out on stop",
+            ),
+            arg(
+                "--mgmt-tls",
+                action="store_true",
+                help="talk to the management daemon over TLS with this brick's --tls-dir identity",
+            ),
+            add_poller_arguments,
+            arg(
+                "--workers",
+                type=int,
+                default=16,
+                metavar="N",
+                help="io-threads: workers that run requests (default 16)",
+            ),
+            arg(
+                "--outstanding-rpc-limit",
+                type=int,
+                default=64,
+                metavar="N",
+                help="stop reading a connection with this many requests whose replies have "
+                "not yet been sent (0 = no limit; default 64)",
+            ),
+            arg(
+                "--max-open-fds",
+                type=_positive,
+                default=DEFAULT_MAX_OPEN_FDS,
+                metavar="N",
+                help="open files and directories one client connection may hold; more get "
+                f"EMFILE for that client only (default {DEFAULT_MAX_OPEN_FDS})",
+            ),
+            arg(
+                "--strict-access",
+                action="store_true",
+                help="also check FOPs on fds (the anonymous fd included) and treat a "
+                "negative pid as an ordinary caller; GlusterFS 10.3's brick does neither",
+            ),
+            add_limit_arguments,
+            functools.partial(add_tls_arguments, server=True),
+        ),
+    ),
+)

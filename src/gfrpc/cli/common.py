@@ -1,17 +1,61 @@
-"""Pieces shared by the sub-commands: TLS flags, poller flags, client construction."""
+"""Pieces shared by the sub-commands: the command table, TLS, poller and limit flags, clients.
+
+Each ``cli`` module lists its sub-commands as :class:`Command` rows (name, what runs it, help
+line, flags; the ``--help`` description is the docstring of the function that runs it);
+:func:`register` turns the rows into argparse sub-parsers, so the registration is written
+once. A flag is a function that adds itself to a parser: :func:`arg` for one flag, or
+a group adder such as :func:`add_tls_arguments`; they are applied in the order given.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import signal
 import ssl
 import threading
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from gfrpc.rpc.client import RpcClient
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.tls.options import default_cert_dir
 from gfrpc.transport import POLLER_NAMES, Poller, ServerLimits, make_poller
+
+T = TypeVar("T")
+AddArguments = Callable[[argparse.ArgumentParser], object]
+
+
+def arg(*names: str, **options: Any) -> AddArguments:
+    """One flag or positional, ``parser.add_argument(*names, **options)`` when applied."""
+    return lambda parser: parser.add_argument(*names, **options)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``gfrpc`` sub-command: what runs it, its one-line help and its flags (applied in
+    order). The ``--help`` description is ``description``, else the docstring of ``run``."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    arguments: Sequence[AddArguments] = ()
+    description: str | None = None
+
+
+def register(sub: argparse._SubParsersAction, commands: Iterable[Command]) -> None:
+    """Add a sub-parser for each of ``commands``; ``args.func`` is the command's ``run``."""
+    for c in commands:
+        text = c.description if c.description is not None else inspect.getdoc(c.run)
+        p = sub.add_parser(c.name, help=c.help, description=text)
+        for add in c.arguments:
+            add(p)
+        p.set_defaults(func=c.run)
+
+
+HOST_FLAG = arg("--host", default="0.0.0.0", metavar="ADDR", help="address to bind (default all)")
 
 
 def add_tls_arguments(p: argparse.ArgumentParser, *, server: bool = False) -> None:
@@ -61,10 +105,15 @@ def tls_options(args: argparse.Namespace) -> TLSOptions:
     return TLSOptions.from_dir(args.tls_dir or default_cert_dir(), **overrides)
 
 
-def add_poller_arguments(p: argparse.ArgumentParser, default: str = "pool") -> None:
-    p.add_argument(
+def poller_flag(default: str = "pool") -> AddArguments:
+    """``--poller``: the polling model."""
+    return arg(
         "--poller", choices=POLLER_NAMES, default=default, help=f"polling model (default {default})"
     )
+
+
+def add_poller_arguments(p: argparse.ArgumentParser, default: str = "pool") -> None:
+    poller_flag(default)(p)
     p.add_argument(
         "--event-threads",
         type=int,
@@ -87,62 +136,69 @@ def _size(text: str) -> int:
     return value
 
 
+# (ServerLimits field, flag type, metavar, help; "{}" is where the default goes)
+_LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
+    (
+        "handshake_timeout",
+        float,
+        "S",
+        "close a connection whose TLS handshake has not finished after S seconds (default {:g})",
+    ),
+    (
+        "first_request_timeout",
+        float,
+        "S",
+        "close a connection that has sent no complete request S seconds after connecting "
+        "(default {:g}); one that has is never closed for being idle",
+    ),
+    (
+        "frame_timeout",
+        float,
+        "S",
+        "close a connection whose partly received record gets no new byte for S seconds "
+        "(default {:g})",
+    ),
+    (
+        "max_connections",
+        int,
+        "N",
+        "refuse (accept and close) connections beyond N open ones (default {})",
+    ),
+    (
+        "max_incomplete_bytes",
+        _size,
+        "SIZE",
+        "bytes of partly received records the server holds in all; beyond it the largest "
+        "holders stop being read until memory frees (default {}M)",
+    ),
+)
+
+
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     """What one peer may cost a server (``gfrpc.transport.ServerLimits``); 0 = no limit."""
     d = ServerLimits()
     g = p.add_argument_group("limits on what one peer may cost (0 = off)")
-    g.add_argument(
-        "--handshake-timeout",
-        type=float,
-        default=d.handshake_timeout,
-        metavar="S",
-        help=f"close a connection whose TLS handshake has not finished after S "
-        f"seconds (default {d.handshake_timeout:g})",
-    )
-    g.add_argument(
-        "--first-request-timeout",
-        type=float,
-        default=d.first_request_timeout,
-        metavar="S",
-        help="close a connection that has sent no complete request S "
-        f"seconds after connecting (default {d.first_request_timeout:g}); one that "
-        "has is never closed for being idle",
-    )
-    g.add_argument(
-        "--frame-timeout",
-        type=float,
-        default=d.frame_timeout,
-        metavar="S",
-        help="close a connection whose partly received record gets no new byte for "
-        f"S seconds (default {d.frame_timeout:g})",
-    )
-    g.add_argument(
-        "--max-connections",
-        type=int,
-        default=d.max_connections,
-        metavar="N",
-        help="refuse (accept and close) connections beyond N open ones "
-        f"(default {d.max_connections})",
-    )
-    g.add_argument(
-        "--max-incomplete-bytes",
-        type=_size,
-        default=d.max_incomplete_bytes,
-        metavar="SIZE",
-        help="bytes of partly received records the server holds "
-        "in all; beyond it the largest holders stop being read until memory frees "
-        f"(default {d.max_incomplete_bytes >> 20}M)",
-    )
+    for name, kind, metavar, text in _LIMIT_FLAGS:
+        default = getattr(d, name)
+        shown = default >> 20 if kind is _size else default  # sizes are shown in MiB
+        g.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=default,
+            metavar=metavar,
+            help=text.format(shown),
+        )
 
 
 def server_limits(args: argparse.Namespace) -> ServerLimits:
-    return ServerLimits(
-        handshake_timeout=args.handshake_timeout,
-        first_request_timeout=args.first_request_timeout,
-        frame_timeout=args.frame_timeout,
-        max_connections=args.max_connections,
-        max_incomplete_bytes=args.max_incomplete_bytes,
-    )
+    return ServerLimits(**{name: getattr(args, name) for name, *_ in _LIMIT_FLAGS})
+
+
+def config_from(cls: Callable[..., T], args: argparse.Namespace, **given: Any) -> T:
+    """The dataclass ``cls`` with the fields in ``given``, and every other field that has a flag
+    of the same name (``--event-threads`` -> ``event_threads``) from that flag."""
+    names = {f.name for f in dataclasses.fields(cls)} - given.keys()  # type: ignore[arg-type]
+    return cls(**given, **{name: getattr(args, name) for name in names if hasattr(args, name)})
 
 
 def open_client(

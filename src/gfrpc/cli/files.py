@@ -22,101 +22,34 @@ from gfrpc.client.file import StatResult
 from gfrpc.client.url import parse_brick, parse_url
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError
-from gfrpc.transport import POLLER_NAMES
 
-from .common import add_tls_arguments, tls_context
+from .common import Command, add_tls_arguments, arg, poller_flag, tls_context
 
 CHUNK = 1 << 20
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "put",
-        help="copy a local file into a volume",
-        description="Copy LOCAL ('-' = stdin) to a file in the volume. TARGET is "
-        "gluster://HOST[:PORT]/VOL/PATH, or a path with --brick. A TARGET that is "
-        "an existing directory receives LOCAL's base name.",
-    )
-    p.add_argument("local", metavar="LOCAL")
-    p.add_argument("target", metavar="TARGET")
-    _common(p)
-    p.set_defaults(func=run_put)
-
-    p = sub.add_parser(
-        "get",
-        help="copy a file out of a volume",
-        description="Copy SOURCE (gluster://HOST[:PORT]/VOL/PATH, or a path with "
-        "--brick) to LOCAL ('-' = stdout).",
-    )
-    p.add_argument("source", metavar="SOURCE")
-    p.add_argument("local", metavar="LOCAL")
-    _common(p)
-    p.set_defaults(func=run_get)
-
-    p = sub.add_parser(
-        "ls",
-        help="list a directory of a volume",
-        description="Print one name per line (-l: mode, links, uid, gid, size, mtime, name).",
-    )
-    p.add_argument("target", metavar="URL|PATH", nargs="?", default="/")
-    p.add_argument("-l", dest="long", action="store_true", help="long listing")
-    _common(p)
-    p.set_defaults(func=run_ls)
-
-    p = sub.add_parser(
-        "stat",
-        help="show a file's attributes",
-        description="Print size, mode, uid, gid, times, gfid and inode.",
-    )
-    p.add_argument("target", metavar="URL|PATH")
-    _common(p)
-    p.set_defaults(func=run_stat)
-
-    p = sub.add_parser(
-        "rm",
-        help="remove a file (-d: an empty directory)",
-        description="Remove a file; with -d also empty directories.",
-    )
-    p.add_argument("target", metavar="URL|PATH")
-    p.add_argument("-d", "--dir", action="store_true", help="remove empty directories too")
-    _common(p)
-    p.set_defaults(func=run_rm)
-
-    p = sub.add_parser(
-        "mkdir",
-        help="create a directory",
-        description="Create a directory (-p: with its parents, no error if it exists).",
-    )
-    p.add_argument("target", metavar="URL|PATH")
-    p.add_argument("-p", "--parents", action="store_true")
-    p.add_argument("--mode", type=lambda s: int(s, 8), default=0o777, metavar="OCTAL")
-    _common(p)
-    p.set_defaults(func=run_mkdir)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+_VOLUME_FLAGS = (
+    arg(
         "--brick",
         metavar="HOST:PORT:BRICK-PATH",
         help="talk to this brick directly (no glusterd); paths are plain paths",
-    )
-    p.add_argument(
+    ),
+    arg(
         "--volname",
         default="gfrpc",
         metavar="NAME",
         help="volume name sent to the brick with --brick (default gfrpc)",
-    )
-    p.add_argument(
+    ),
+    arg(
         "--timeout",
         type=float,
         default=10.0,
         metavar="SECONDS",
         help="connect/handshake timeout (default 10)",
-    )
-    p.add_argument(
-        "--poller", choices=POLLER_NAMES, default="pool", help="polling model (default pool)"
-    )
-    add_tls_arguments(p)
+    ),
+    poller_flag(),
+    add_tls_arguments,
+)
 
 
 @contextmanager
@@ -146,6 +79,9 @@ def _volume(args: argparse.Namespace, target: str) -> Iterator[tuple[Volume, str
 
 
 def run_put(args: argparse.Namespace) -> int:
+    """Copy LOCAL ('-' = stdin) to a file in the volume. TARGET is
+    gluster://HOST[:PORT]/VOL/PATH, or a path with --brick. A TARGET that is an existing
+    directory receives LOCAL's base name."""
     with _volume(args, args.target) as (vol, path):
         if args.local != "-" and (path.endswith("/") or vol.is_dir(path)):
             path = posixpath.join(path, Path(args.local).name)
@@ -160,6 +96,8 @@ def run_put(args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
+    """Copy SOURCE (gluster://HOST[:PORT]/VOL/PATH, or a path with --brick) to LOCAL ('-' =
+    stdout)."""
     with _volume(args, args.source) as (vol, path):
         with vol.open(path, "rb") as src:
             if args.local == "-":
@@ -172,6 +110,7 @@ def run_get(args: argparse.Namespace) -> int:
 
 
 def run_ls(args: argparse.Namespace) -> int:
+    """Print one name per line (-l: mode, links, uid, gid, size, mtime, name)."""
     with _volume(args, args.target) as (vol, path):
         st = vol.stat(path)
         if stat.S_ISDIR(st.st_mode):
@@ -194,6 +133,7 @@ def _long(name: str, st: StatResult) -> str:
 
 
 def run_stat(args: argparse.Namespace) -> int:
+    """Print size, mode, uid, gid, times, gfid and inode."""
     with _volume(args, args.target) as (vol, path):
         st = vol.stat(path)
     print(f"  File: {path}")
@@ -241,6 +181,7 @@ def _time(ns: int) -> str:
 
 
 def run_rm(args: argparse.Namespace) -> int:
+    """Remove a file; with -d also empty directories."""
     with _volume(args, args.target) as (vol, path):
         if args.dir and vol.is_dir(path):
             vol.rmdir(path)
@@ -250,9 +191,65 @@ def run_rm(args: argparse.Namespace) -> int:
 
 
 def run_mkdir(args: argparse.Namespace) -> int:
+    """Create a directory (-p: with its parents, no error if it exists)."""
     with _volume(args, args.target) as (vol, path):
         if args.parents:
             vol.makedirs(path, args.mode, exist_ok=True)
         else:
             vol.mkdir(path, args.mode)
     return 0
+
+
+_TARGET = arg("target", metavar="URL|PATH")
+
+COMMANDS = (
+    Command(
+        "put",
+        run_put,
+        help="copy a local file into a volume",
+        arguments=(arg("local", metavar="LOCAL"), arg("target", metavar="TARGET"), *_VOLUME_FLAGS),
+    ),
+    Command(
+        "get",
+        run_get,
+        help="copy a file out of a volume",
+        arguments=(arg("source", metavar="SOURCE"), arg("local", metavar="LOCAL"), *_VOLUME_FLAGS),
+    ),
+    Command(
+        "ls",
+        run_ls,
+        help="list a directory of a volume",
+        arguments=(
+            arg("target", metavar="URL|PATH", nargs="?", default="/"),
+            arg("-l", dest="long", action="store_true", help="long listing"),
+            *_VOLUME_FLAGS,
+        ),
+    ),
+    Command(
+        "stat",
+        run_stat,
+        help="show a file's attributes",
+        arguments=(_TARGET, *_VOLUME_FLAGS),
+    ),
+    Command(
+        "rm",
+        run_rm,
+        help="remove a file (-d: an empty directory)",
+        arguments=(
+            _TARGET,
+            arg("-d", "--dir", action="store_true", help="remove empty directories too"),
+            *_VOLUME_FLAGS,
+        ),
+    ),
+    Command(
+        "mkdir",
+        run_mkdir,
+        help="create a directory",
+        arguments=(
+            _TARGET,
+            arg("-p", "--parents", action="store_true"),
+            arg("--mode", type=lambda s: int(s, 8), default=0o777, metavar="OCTAL"),
+            *_VOLUME_FLAGS,
+        ),
+    ),
+)

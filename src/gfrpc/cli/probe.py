@@ -11,60 +11,11 @@ from gfrpc.errors import GfrpcError, TimeoutError_
 from gfrpc.rpc.dump_client import dump, ping
 from gfrpc.transport import DEFAULT_PORT
 
-from .common import add_tls_arguments, open_client
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dump",
-        help="list the RPC programs a server serves (GF-DUMP DUMP)",
-        description="Print one line per program: PROGNUM VERSION NAME.",
-    )
-    p.add_argument("address", metavar="HOST[:PORT]", help=f"server (default port {DEFAULT_PORT})")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
-    add_tls_arguments(p)
-    p.set_defaults(func=run_dump)
-
-    p = sub.add_parser(
-        "ping",
-        help="send GF-DUMP PINGs and print latency percentiles",
-        description="Send GF-DUMP PINGs; exit non-zero if any fails or none is "
-        "answered within the timeout.",
-    )
-    p.add_argument("address", metavar="HOST[:PORT]", help=f"server (default port {DEFAULT_PORT})")
-    p.add_argument(
-        "--count", "-c", type=int, default=5, metavar="N", help="pings to send (default 5)"
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="give up when a ping is not answered in this time (default 10)",
-    )
-    p.add_argument(
-        "--interval",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="pause between pings (default 0)",
-    )
-    add_tls_arguments(p)
-    p.set_defaults(func=run_ping)
-
-    p = sub.add_parser(
-        "portmap",
-        help="ask the port mapper for a brick's port (PORTBYBRICK)",
-        description="Print the port that the port mapper gives for BRICK-PATH.",
-    )
-    p.add_argument("address", metavar="HOST[:PORT]", help=f"glusterd (default port {DEFAULT_PORT})")
-    p.add_argument("brick", metavar="BRICK-PATH")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
-    add_tls_arguments(p)
-    p.set_defaults(func=run_portmap)
+from .common import AddArguments, Command, add_tls_arguments, arg, open_client
 
 
 def run_dump(args: argparse.Namespace) -> int:
+    """Print one line per program: PROGNUM VERSION NAME."""
     client, poller = open_client(args, args.address, timeout=args.timeout)
     try:
         for prognum, progver, name in dump(client, timeout=args.timeout):
@@ -76,6 +27,7 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def run_ping(args: argparse.Namespace) -> int:
+    """Send GF-DUMP PINGs; exit non-zero if any fails or none is answered within the timeout."""
     if args.count < 1:
         raise GfrpcError("--count must be at least 1")
     deadline = time.monotonic() + args.timeout
@@ -117,6 +69,7 @@ def _pct(sorted_ms: list[float], p: float) -> float:
 
 
 def run_portmap(args: argparse.Namespace) -> int:
+    """Print the port that the port mapper gives for BRICK-PATH."""
     client, poller = open_client(args, args.address, timeout=args.timeout)
     try:
         port = port_by_brick(client, args.brick, timeout=args.timeout)
@@ -127,3 +80,56 @@ def run_portmap(args: argparse.Namespace) -> int:
         raise GfrpcError(f"the port mapper at {args.address} knows no brick {args.brick}")
     print(port)
     return 0
+
+
+def _address(server: str) -> AddArguments:
+    return arg("address", metavar="HOST[:PORT]", help=f"{server} (default port {DEFAULT_PORT})")
+
+
+_TIMEOUT = arg("--timeout", type=float, default=10.0, metavar="SECONDS")
+
+COMMANDS = (
+    Command(
+        "dump",
+        run_dump,
+        help="list the RPC programs a server serves (GF-DUMP DUMP)",
+        arguments=(_address("server"), _TIMEOUT, add_tls_arguments),
+    ),
+    Command(
+        "ping",
+        run_ping,
+        help="send GF-DUMP PINGs and print latency percentiles",
+        arguments=(
+            _address("server"),
+            arg(
+                "--count", "-c", type=int, default=5, metavar="N", help="pings to send (default 5)"
+            ),
+            arg(
+                "--timeout",
+                type=float,
+                default=10.0,
+                metavar="SECONDS",
+                help="give up when a ping is not answered in this time (default 10)",
+            ),
+            arg(
+                "--interval",
+                type=float,
+                default=0.0,
+                metavar="SECONDS",
+                help="pause between pings (default 0)",
+            ),
+            add_tls_arguments,
+        ),
+    ),
+    Command(
+        "portmap",
+        run_portmap,
+        help="ask the port mapper for a brick's port (PORTBYBRICK)",
+        arguments=(
+            _address("glusterd"),
+            arg("brick", metavar="BRICK-PATH"),
+            _TIMEOUT,
+            add_tls_arguments,
+        ),
+    ),
+)

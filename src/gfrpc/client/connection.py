@@ -42,9 +42,9 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from gfrpc.programs import fops, pmap
 from gfrpc.programs import handshake as hs
@@ -56,14 +56,41 @@ from gfrpc.wire.gfdict import as_str, decode_serialized_dict, encode_serialized_
 
 from .errors import fop_error
 from .mgmt import MGMT_PORT, OP_VERSION_MAX, port_by_brick
+from .url import address_text
 
-__all__ = ["CLIENT_VERSION", "BrickConnection", "gfid_req", "xattr_bytes"]
+__all__ = [
+    "CLIENT_VERSION",
+    "BrickConnection",
+    "CallOptions",
+    "NewEntry",
+    "gfid_req",
+    "xattr_bytes",
+]
 
 log = logging.getLogger("gfrpc.client")
 
 CLIENT_VERSION = "10.3"
 _RECON_NO = itertools.count()
 Buffer = bytes | bytearray | memoryview
+
+
+class CallOptions(TypedDict, total=False):
+    """Keyword options of a FOP call: the ``xdata`` it sends, and ``path`` for error messages."""
+
+    xdata: dict[str, Any] | None
+    path: str | None
+
+
+class NewEntry(CallOptions, total=False):
+    """Keyword options of the calls that make a directory entry (create, mkdir, mknod,
+    symlink): also ``umask`` (default 0o022; mknod 0) and the new entry's ``gfid`` (random
+    when absent or None); ``xdata`` goes with the gfid request."""
+
+    umask: int
+    gfid: bytes | None
+
+
+DEFAULT_UMASK = 0o022
 
 
 def gfid_req(gfid: bytes | None = None) -> dict[str, Any]:
@@ -140,7 +167,7 @@ class BrickConnection:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"BrickConnection({self.host}:{self.port}:{self.brick_path})"
+        return f"BrickConnection({self.where})"
 
     @property
     def connected(self) -> bool:
@@ -150,7 +177,7 @@ class BrickConnection:
 
     @property
     def where(self) -> str:
-        return f"{self.host}:{self.port}:{self.brick_path}"
+        return f"{address_text(self.host, self.port)}:{self.brick_path}"
 
     # -- handshake --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -212,7 +239,7 @@ class BrickConnection:
                     raise fop_error(
                         errno.ENOENT,
                         self.brick_path,
-                        f"the portmapper at {self.host}:{self.port} knows no "
+                        f"the portmapper at {address_text(self.host, self.port)} knows no "
                         f"brick {self.brick_path}; is the volume started?",
                     )
                 self.port = port
@@ -339,6 +366,29 @@ class BrickConnection:
         rsp, _ = self.fop_async(proc, req, payload).result()
         return check(rsp, path)
 
+    def _call(
+        self, proc: FopProc, request: Callable[..., Any], opts: CallOptions, **fields: Any
+    ) -> Any:
+        """``fop`` of the request ``request(**fields)`` with the xdata and path of ``opts``."""
+        return self.fop(proc, request(**fields, xdata=opts.get("xdata")), path=opts.get("path"))
+
+    def _new_entry(
+        self,
+        proc: FopProc,
+        request: Callable[..., Any],
+        pargfid: bytes,
+        name: str,
+        opts: NewEntry,
+        default_umask: int = DEFAULT_UMASK,
+        **fields: Any,
+    ) -> Any:
+        """A FOP that makes the entry ``name`` in ``pargfid``; its xdata asks for the gfid (see
+        :func:`gfid_req`)."""
+        xdata = gfid_req(opts.get("gfid")) | (opts.get("xdata") or {})
+        umask = opts.get("umask", default_umask)
+        req = request(pargfid=pargfid, bname=name, umask=umask, xdata=xdata, **fields)
+        return self.fop(proc, req, path=opts.get("path"))
+
     # typed helpers (gfids are 16 bytes; dicts map str -> value as gfdict encodes them)
     def lookup(
         self,
@@ -371,23 +421,13 @@ class BrickConnection:
         return self.fop(FopProc.FSTAT, fops.GfxFstatReq(gfid=gfid, fd=fd), path=path).stat
 
     def create(
-        self,
-        pargfid: bytes,
-        name: str,
-        flags: int,
-        mode: int,
-        *,
-        umask: int = 0o022,
-        gfid: bytes | None = None,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
+        self, pargfid: bytes, name: str, flags: int, mode: int, **opts: Unpack[NewEntry]
     ) -> Any:
         """CREATE; reply.fd is the remote fd, reply.stat the new file."""
-        x = gfid_req(gfid) | (xdata or {})
-        req = fops.GfxCreateReq(
-            pargfid=pargfid, flags=flags, mode=stat.S_IFREG | mode, umask=umask, bname=name, xdata=x
+        mode |= stat.S_IFREG
+        return self._new_entry(
+            FopProc.CREATE, fops.GfxCreateReq, pargfid, name, opts, flags=flags, mode=mode
         )
-        return self.fop(FopProc.CREATE, req, path=path)
 
     def open(self, gfid: bytes, flags: int, *, path: str | None = None) -> int:
         return int(self.fop(FopProc.OPEN, fops.GfxOpenReq(gfid=gfid, flags=flags), path=path).fd)
@@ -422,108 +462,50 @@ class BrickConnection:
         else:
             self.fop_async(FopProc.RELEASE, fops.GfxReleaseReq(gfid=gfid, fd=fd))
 
-    def mkdir(
-        self,
-        pargfid: bytes,
-        name: str,
-        mode: int,
-        *,
-        umask: int = 0o022,
-        gfid: bytes | None = None,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
-    ) -> Any:
+    def mkdir(self, pargfid: bytes, name: str, mode: int, **opts: Unpack[NewEntry]) -> Any:
         """MKDIR; reply.stat is the new directory."""
-        x = gfid_req(gfid) | (xdata or {})
-        req = fops.GfxMkdirReq(
-            pargfid=pargfid, mode=stat.S_IFDIR | mode, umask=umask, bname=name, xdata=x
+        return self._new_entry(
+            FopProc.MKDIR, fops.GfxMkdirReq, pargfid, name, opts, mode=stat.S_IFDIR | mode
         )
-        return self.fop(FopProc.MKDIR, req, path=path)
 
-    def mknod(
-        self,
-        pargfid: bytes,
-        name: str,
-        mode: int,
-        *,
-        gfid: bytes | None = None,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
-    ) -> Any:
-        x = gfid_req(gfid) | (xdata or {})
-        req = fops.GfxMknodReq(pargfid=pargfid, mode=mode, umask=0, bname=name, xdata=x)
-        return self.fop(FopProc.MKNOD, req, path=path)
+    def mknod(self, pargfid: bytes, name: str, mode: int, **opts: Unpack[NewEntry]) -> Any:
+        """MKNOD of ``mode`` (type bits included) with umask 0 unless given."""
+        return self._new_entry(FopProc.MKNOD, fops.GfxMknodReq, pargfid, name, opts, 0, mode=mode)
 
-    def unlink(
-        self,
-        pargfid: bytes,
-        name: str,
-        *,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
-    ) -> None:
-        self.fop(
-            FopProc.UNLINK, fops.GfxUnlinkReq(pargfid=pargfid, bname=name, xdata=xdata), path=path
-        )
+    def unlink(self, pargfid: bytes, name: str, **opts: Unpack[CallOptions]) -> None:
+        self._call(FopProc.UNLINK, fops.GfxUnlinkReq, opts, pargfid=pargfid, bname=name)
 
     def rmdir(self, pargfid: bytes, name: str, *, path: str | None = None) -> None:
         self.fop(FopProc.RMDIR, fops.GfxRmdirReq(pargfid=pargfid, bname=name), path=path)
 
     def rename(
-        self,
-        oldpar: bytes,
-        oldname: str,
-        newpar: bytes,
-        newname: str,
-        *,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
+        self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, **opts: Unpack[CallOptions]
     ) -> Any:
-        req = fops.GfxRenameReq(
-            oldgfid=oldpar, newgfid=newpar, oldbname=oldname, newbname=newname, xdata=xdata
+        return self._call(
+            FopProc.RENAME,
+            fops.GfxRenameReq,
+            opts,
+            oldgfid=oldpar,
+            oldbname=oldname,
+            newgfid=newpar,
+            newbname=newname,
         )
-        return self.fop(FopProc.RENAME, req, path=path)
 
-    def symlink(
-        self,
-        pargfid: bytes,
-        name: str,
-        target: str,
-        *,
-        umask: int = 0o022,
-        gfid: bytes | None = None,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
-    ) -> Any:
+    def symlink(self, pargfid: bytes, name: str, target: str, **opts: Unpack[NewEntry]) -> Any:
         """SYMLINK ``name`` -> ``target``; reply.stat is the new link."""
-        req = fops.GfxSymlinkReq(
-            pargfid=pargfid,
-            bname=name,
-            umask=umask,
-            linkname=target,
-            xdata=gfid_req(gfid) | (xdata or {}),
+        return self._new_entry(
+            FopProc.SYMLINK, fops.GfxSymlinkReq, pargfid, name, opts, linkname=target
         )
-        return self.fop(FopProc.SYMLINK, req, path=path)
 
     def readlink(self, gfid: bytes, *, size: int = 4096, path: str | None = None) -> str:
         return str(
             self.fop(FopProc.READLINK, fops.GfxReadlinkReq(gfid=gfid, size=size), path=path).path
         )
 
-    def link(
-        self,
-        gfid: bytes,
-        newpar: bytes,
-        newname: str,
-        *,
-        xdata: dict[str, Any] | None = None,
-        path: str | None = None,
-    ) -> Any:
+    def link(self, gfid: bytes, newpar: bytes, newname: str, **opts: Unpack[CallOptions]) -> Any:
         """LINK: a new name ``newname`` in ``newpar`` for the inode ``gfid``."""
-        return self.fop(
-            FopProc.LINK,
-            fops.GfxLinkReq(oldgfid=gfid, newgfid=newpar, newbname=newname, xdata=xdata),
-            path=path,
+        return self._call(
+            FopProc.LINK, fops.GfxLinkReq, opts, oldgfid=gfid, newgfid=newpar, newbname=newname
         )
 
     def setattr(

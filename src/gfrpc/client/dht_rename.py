@@ -266,94 +266,77 @@ def rename_file(
         # heals it, and the plan relies on it (it may become the new name's linkto)
         make_linkto(ns, src_hashed, sp.gfid, sname, node.gfid, src_cached, s)
     steps = plan_rename(src_hashed, src_cached, dst_hashed, old.brick if old else None)
+    move = _Move(node, sp, sname, dp, dname, s, d)
     done: list[Step] = []
     for step in steps:
         try:
-            _run(ns, step, node, sp, sname, dp, dname, s, d)
+            _run(ns, step, move)
         except OSError as exc:
             if step.critical:
-                _undo(ns, done, node, sp, sname, dp, dname, s, d)
+                _undo(ns, done, move)
                 raise
-            _after_failure(ns, step, exc, node, sp, sname, dp, dname, s, d, dst_hashed)
+            _after_failure(ns, step, exc, move, dst_hashed)
         done.append(step)
     stale = node.linkto
     if stale is not None and stale not in (src_hashed, src_cached, dst_hashed):
         _quietly(_unlink, ns, stale, sp.gfid, sname, s)  # a linkto left by an old layout
 
 
-def _run(
-    ns: Namespace,
-    step: Step,
-    node: Node,
-    sp: Node,
-    sname: str,
-    dp: Node,
-    dname: str,
-    s: str,
-    d: str,
-) -> None:
-    c, src_cached = step.brick, node.brick
+@dataclass(frozen=True)
+class _Move:
+    """What one file rename works on: the file ``node``, its old name ``sname`` in ``sp`` and
+    its new name ``dname`` in ``dp``; ``s``/``d`` are the paths for messages."""
+
+    node: Node
+    sp: Node
+    sname: str
+    dp: Node
+    dname: str
+    s: str
+    d: str
+
+
+def _run(ns: Namespace, step: Step, m: _Move) -> None:
+    c, src_cached = step.brick, m.node.brick
     if step.kind == LINKTO_OLD:
-        make_linkto(ns, c, sp.gfid, sname, node.gfid, src_cached, s)
+        make_linkto(ns, c, m.sp.gfid, m.sname, m.node.gfid, src_cached, m.s)
     elif step.kind == LINK_NEW:
-        _link_new(ns, c, node.gfid, dp.gfid, dname, d)
+        _link_new(ns, c, m.node.gfid, m.dp.gfid, m.dname, m.d)
     elif step.kind == RENAME:
-        ns.bricks[c].rename(sp.gfid, sname, dp.gfid, dname, path=s)
+        ns.bricks[c].rename(m.sp.gfid, m.sname, m.dp.gfid, m.dname, path=m.s)
     elif step.kind == LINKTO_NEW:
-        make_linkto(ns, c, dp.gfid, dname, node.gfid, src_cached, d)
+        make_linkto(ns, c, m.dp.gfid, m.dname, m.node.gfid, src_cached, m.d)
     elif step.kind == UNLINK_OLD:
-        _unlink(ns, c, sp.gfid, sname, s)
+        _unlink(ns, c, m.sp.gfid, m.sname, m.s)
     elif step.kind == UNLINK_NEW:
-        _unlink(ns, c, dp.gfid, dname, d)
+        _unlink(ns, c, m.dp.gfid, m.dname, m.d)
     else:  # pragma: no cover - plan_rename makes only the kinds above
         raise AssertionError(step.kind)
 
 
-def _after_failure(
-    ns: Namespace,
-    step: Step,
-    exc: OSError,
-    node: Node,
-    sp: Node,
-    sname: str,
-    dp: Node,
-    dname: str,
-    s: str,
-    d: str,
-    dst_hashed: int,
-) -> None:
+def _after_failure(ns: Namespace, step: Step, exc: OSError, m: _Move, dst_hashed: int) -> None:
     """A non-critical step failed: the data already has its new name. Log it; when the
     linkto could not be renamed into place, make the new name's linkto and drop the old one."""
     log.info(
         "rename %s -> %s: %s on %s failed (%s); continuing as DHT does",
-        s,
-        d,
+        m.s,
+        m.d,
         step.kind,
         ns.subvolumes[step.brick],
         exc.strerror or exc,
     )
     if step.kind == RENAME and step.brick == dst_hashed:
-        _quietly(make_linkto, ns, dst_hashed, dp.gfid, dname, node.gfid, node.brick, d)
-        _quietly(_unlink, ns, dst_hashed, sp.gfid, sname, s)
+        _quietly(make_linkto, ns, dst_hashed, m.dp.gfid, m.dname, m.node.gfid, m.node.brick, m.d)
+        _quietly(_unlink, ns, dst_hashed, m.sp.gfid, m.sname, m.s)
 
 
-def _undo(
-    ns: Namespace,
-    done: list[Step],
-    node: Node,
-    sp: Node,
-    sname: str,
-    dp: Node,
-    dname: str,
-    s: str,
-    d: str,
-) -> None:
+def _undo(ns: Namespace, done: list[Step], m: _Move) -> None:
     """Remove what the steps before a failed critical one created (``dht_rename_cleanup``)."""
     for step in reversed(done):
         if step.kind == LINKTO_OLD:
-            _quietly(_unlink, ns, step.brick, sp.gfid, sname, s)
+            _quietly(_unlink, ns, step.brick, m.sp.gfid, m.sname, m.s)
         elif step.kind == LINK_NEW:
-            _quietly(_unlink, ns, step.brick, dp.gfid, dname, d)
+            _quietly(_unlink, ns, step.brick, m.dp.gfid, m.dname, m.d)
 
 
 def _quietly(fn: Any, *args: Any) -> None:

@@ -98,36 +98,17 @@ class StatResult:
         )
 
 
+#: StatResult fields that are the iatt's of the same name (``st_X`` = ``ia_X``)
+_SAME_AS_IATT = ("ino", "dev", "nlink", "uid", "gid", "size", "blksize", "blocks", "rdev")
+
+
 def stat_from_iatt(iatt: Any) -> StatResult:
     """A StatResult from a gfx_iattx (``fops_types.Iatt``)."""
-
-    def ns(sec: int, nsec: int) -> int:
-        return sec * 1_000_000_000 + nsec
-
-    a, m, c = (
-        ns(iatt.ia_atime, iatt.ia_atime_nsec),
-        ns(iatt.ia_mtime, iatt.ia_mtime_nsec),
-        ns(iatt.ia_ctime, iatt.ia_ctime_nsec),
-    )
-    return StatResult(
-        st_mode=iatt.mode,
-        st_ino=iatt.ia_ino,
-        st_dev=iatt.ia_dev,
-        st_nlink=iatt.ia_nlink,
-        st_uid=iatt.ia_uid,
-        st_gid=iatt.ia_gid,
-        st_size=iatt.ia_size,
-        st_atime=a / 1e9,
-        st_mtime=m / 1e9,
-        st_ctime=c / 1e9,
-        st_atime_ns=a,
-        st_mtime_ns=m,
-        st_ctime_ns=c,
-        st_blksize=iatt.ia_blksize,
-        st_blocks=iatt.ia_blocks,
-        st_rdev=iatt.ia_rdev,
-        gfid=uuid.UUID(bytes=bytes(iatt.ia_gfid)),
-    )
+    fields: dict[str, Any] = {f"st_{n}": getattr(iatt, f"ia_{n}") for n in _SAME_AS_IATT}
+    for t in ("atime", "mtime", "ctime"):
+        ns = getattr(iatt, f"ia_{t}") * 1_000_000_000 + getattr(iatt, f"ia_{t}_nsec")
+        fields[f"st_{t}"], fields[f"st_{t}_ns"] = ns / 1e9, ns
+    return StatResult(st_mode=iatt.mode, gfid=uuid.UUID(bytes=bytes(iatt.ia_gfid)), **fields)
 
 
 class DirEntry:
@@ -232,14 +213,22 @@ class File(io.RawIOBase):
         self._pos = pos
         return pos
 
-    def readinto(self, buffer: Any) -> int:
+    def _check_open(self, allowed: bool, what: str) -> None:
+        """ValueError when closed; io.UnsupportedOperation unless the mode allows ``what``."""
         self._checkClosed()
-        if not self._readable:
-            raise io.UnsupportedOperation("File not open for reading")
-        view = memoryview(buffer).cast("B")
-        n = self.pread_into(view, self._pos)
+        if not allowed:
+            raise io.UnsupportedOperation(f"File not open for {what}")
+
+    def _at_position(self, transfer: Callable[[memoryview, int], int], buffer: Any) -> int:
+        """``transfer`` (pread_into or pwrite) of ``buffer`` at the position, which then moves
+        on by the bytes transferred."""
+        n = transfer(memoryview(buffer).cast("B"), self._pos)
         self._pos += n
         return n
+
+    def readinto(self, buffer: Any) -> int:
+        self._check_open(self._readable, "reading")
+        return self._at_position(self.pread_into, buffer)
 
     def readall(self) -> bytes:
         self._checkClosed()
@@ -259,18 +248,11 @@ class File(io.RawIOBase):
         return bytes(out)
 
     def write(self, data: Any) -> int:
-        self._checkClosed()
-        if not self._writable:
-            raise io.UnsupportedOperation("File not open for writing")
-        view = memoryview(data).cast("B")
-        n = self.pwrite(view, self._pos)
-        self._pos += n
-        return n
+        self._check_open(self._writable, "writing")
+        return self._at_position(self.pwrite, data)
 
     def truncate(self, size: int | None = None) -> int:
-        self._checkClosed()
-        if not self._writable:
-            raise io.UnsupportedOperation("File not open for writing")
+        self._check_open(self._writable, "writing")
         size = self._pos if size is None else size
         self.conn.fop(
             fops.FopProc.FTRUNCATE,

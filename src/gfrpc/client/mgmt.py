@@ -28,6 +28,8 @@ from gfrpc.rpc.client import RpcClient, default_credential
 from gfrpc.transport import DEFAULT_PORT
 from gfrpc.wire.gfdict import encode_serialized_dict
 
+from .url import address_text
+
 __all__ = [
     "GETSPEC_FLAG_SERVERS_LIST",
     "MGMT_PORT",
@@ -125,6 +127,4 @@ def fetch_volfile(
 
 def _where(client: RpcClient) -> str:
     addr = client.address
-    if isinstance(addr, tuple):
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)
+    return address_text(*addr) if isinstance(addr, tuple) else str(addr)

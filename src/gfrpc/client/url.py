@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from gfrpc.errors import ConfigError
-from gfrpc.transport import DEFAULT_PORT
+from gfrpc.transport import DEFAULT_PORT, parse_address
 
 __all__ = [
     "DEFAULT_PORT",
     "BrickAddress",
     "GlusterURL",
+    "address_text",
     "parse_brick",
     "parse_url",
     "validate_volume_name",
@@ -56,6 +57,11 @@ _VOLNAME = re.compile(r"[A-Za-z0-9_-]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 
+def address_text(host: str, port: int) -> str:
+    """``host:port`` as an ``Address`` writes it (``[v6]:port`` for an IPv6 host)."""
+    return str(parse_address(host, port))
+
+
 @dataclass(frozen=True)
 class GlusterURL:
     """A parsed ``gluster://`` URL."""
@@ -66,9 +72,8 @@ class GlusterURL:
     path: str = "/"
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
         path = "" if self.path == "/" else self.path
-        return f"{SCHEME}{host}:{self.port}/{self.volume}{path}"
+        return f"{SCHEME}{address_text(self.host, self.port)}/{self.volume}{path}"
 
 
 @dataclass(frozen=True)

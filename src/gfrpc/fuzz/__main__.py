@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from gfrpc.fuzz.runner import CampaignConfig, run_campaign
+from gfrpc.transport import POLLER_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", choices=("brick", "mgmtd"), required=True)
     p.add_argument("--count", type=int, default=10000, help="inputs to send (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--poller", choices=("single", "own-thread", "pool"), default="pool")
+    p.add_argument("--poller", choices=POLLER_NAMES, default="pool")
     p.add_argument("--tls", action="store_true", help="TLS on the server and every connection")
     p.add_argument("--batch", type=int, default=8, help="inputs pipelined per send (default 8)")
     p.add_argument("--conns", type=int, default=4, help="connections kept open (default 4)")
@@ -55,22 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server-nice", type=int, default=0, help="nice increment of the server")
     p.add_argument("--keep", action="store_true", help="keep the sandbox directory")
     a = p.parse_args(argv)
+    same_names = {f.name for f in dataclasses.fields(CampaignConfig)} & vars(a).keys()
     cfg = CampaignConfig(
-        target=a.target,
-        count=a.count,
-        seed=a.seed,
-        poller=a.poller,
-        tls=a.tls,
-        batch=a.batch,
-        conns=a.conns,
-        rotate=a.rotate,
-        idle=a.idle,
-        report_every=a.report_every,
-        check_every=a.check_every,
-        tmpfs_mb=a.tmpfs_mb,
+        **{name: getattr(a, name) for name in same_names},
         isolate=False if a.no_isolate else None,
         nice=a.server_nice,
-        keep=a.keep,
     )
     result = run_campaign(cfg)
     return 0 if result.ok else 1

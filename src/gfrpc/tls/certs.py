@@ -79,6 +79,36 @@ def _san_for(c: Any, cn: str) -> Any:
     return None
 
 
+def _builder(c: Any, subject: Any, issuer: Any, key: Any, now: _dt.datetime, *, ca: bool) -> Any:
+    """A certificate of ``key`` with what CA and peer certificates share: a random serial,
+    the validity, BasicConstraints and KeyUsage (a CA signs certificates and CRLs, a peer
+    agrees keys)."""
+    return (
+        c.x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(c.x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + VALIDITY)
+        .add_extension(c.x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            c.x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=not ca,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+
+
 def _new_ca(c: Any, now: _dt.datetime) -> tuple[Any, Any]:
     key = c.ec.generate_private_key(c.ec.SECP256R1())
     # A unique subject, so that several throwaway CAs can share one glusterfs.ca.
@@ -90,28 +120,7 @@ def _new_ca(c: Any, now: _dt.datetime) -> tuple[Any, Any]:
     )
     ski = c.x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
-        c.x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(c.x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + VALIDITY)
-        .add_extension(c.x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            c.x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(c, name, name, key, now, ca=True)
         .add_extension(ski, critical=False)
         .sign(key, c.hashes.SHA256())
     )
@@ -143,29 +152,9 @@ def _load_ca(c: Any, ca_dir: Path) -> tuple[Any, Any, bytes]:
 
 def _new_leaf(c: Any, cn: str, ca_cert: Any, ca_key: Any, now: _dt.datetime) -> tuple[Any, Any]:
     key = c.ec.generate_private_key(c.ec.SECP256R1())
+    subject = c.x509.Name([c.x509.NameAttribute(c.NameOID.COMMON_NAME, cn)])
     builder = (
-        c.x509.CertificateBuilder()
-        .subject_name(c.x509.Name([c.x509.NameAttribute(c.NameOID.COMMON_NAME, cn)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(c.x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + VALIDITY)
-        .add_extension(c.x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            c.x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(c, subject, ca_cert.subject, key, now, ca=False)
         # Both roles: Python peers check EKU against the role (GlusterFS uses purpose ANY).
         .add_extension(
             c.x509.ExtendedKeyUsage([c.EKU.SERVER_AUTH, c.EKU.CLIENT_AUTH]), critical=False

@@ -47,6 +47,7 @@ from typing import Any
 from gfrpc.bench.experiment import gfrpc_workloads as wl
 from gfrpc.bench.experiment.meter import ServerMeter, cpu_between
 from gfrpc.bench.experiment.model import CONNECTIONS, WORKLOADS, Cell, Sample, Target
+from gfrpc.bench.procstat import percentile
 from gfrpc.client.volume import Volume, tls_context
 from gfrpc.errors import ConfigError, GfrpcError
 from gfrpc.transport import Poller, make_poller
@@ -77,11 +78,11 @@ def latency_summary(lists: Sequence[Sequence[float]]) -> dict[str, float] | None
     values = sorted(chain.from_iterable(lists))
     if not values:
         return None
-
-    def rank(q: float) -> float:
-        return values[max(0, math.ceil(q * len(values)) - 1)] * 1e3
-
-    return {"p50": rank(0.50), "p99": rank(0.99), "max": values[-1] * 1e3}
+    return {
+        "p50": percentile(values, 0.50) * 1e3,
+        "p99": percentile(values, 0.99) * 1e3,
+        "max": values[-1] * 1e3,
+    }
 
 
 def run_streams(streams: Sequence[wl.Stream], meter: ServerMeter | None) -> Span:

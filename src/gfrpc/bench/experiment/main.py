@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gfrpc.errors import ConfigError, GfrpcError
+from gfrpc.transport import POLLER_NAMES
 
 from . import plan as planning
 from .model import Cell, MiB, ServerSpec, Target
@@ -86,7 +87,7 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
             args.event_threads or [2],
         )
     if args.sweep_connections:
-        pollers = args.poller or ["single", "own-thread", "pool"]
+        pollers = args.poller or list(POLLER_NAMES)
         threads = (args.event_threads or [2])[0]
         plan.cells += planning.sweep_cells(args.sweep_connections, pollers, tls, sizes, threads)
     return plan

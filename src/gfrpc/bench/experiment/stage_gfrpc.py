@@ -23,8 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gfrpc.bench.brickproc import Daemon, DaemonError
+from gfrpc.bench.brickproc import Daemon, DaemonError, brick_args
 from gfrpc.bench.experiment.model import ServerSpec
+from gfrpc.client.url import address_text
 from gfrpc.programs import pmap
 from gfrpc.testing.realgluster import GlusterError, TLSFiles, rpc_call
 
@@ -65,12 +66,12 @@ def sign_in(
         )
     except (OSError, EOFError, GlusterError) as e:
         raise StageError(
-            f"portmap sign-in of {brick_path} at {mgmt[0]}:{mgmt[1]} failed: {e}"
+            f"portmap sign-in of {brick_path} at {address_text(*mgmt)} failed: {e}"
         ) from None
     rsp = pmap.PmapSigninRsp.unpack(body)
     if rsp.op_ret < 0:
         raise StageError(
-            f"mgmtd {mgmt[0]}:{mgmt[1]} refused the sign-in of {brick_path} "
+            f"mgmtd {address_text(*mgmt)} refused the sign-in of {brick_path} "
             f"({os.strerror(rsp.op_errno or 1)})"
         )
 
@@ -119,27 +120,17 @@ class GfrpcServers:
 def _brick_args(
     spec: ServerSpec, directory: Path, volname: str, host: str, server_tls: TLSFiles | None
 ) -> list[str]:
-    args = [
-        "brick",
-        "--dir",
-        str(directory),
-        "--port",
-        "0",
-        "--host",
+    assert server_tls is not None or not spec.tls
+    return brick_args(
+        directory,
         host,
-        "--volname",
         volname,
-        "--poller",
         spec.poller or "pool",
-        "--event-threads",
-        str(spec.event_threads),
+        spec.event_threads,
+        server_tls.dir if spec.tls and server_tls is not None else None,
         "--max-connections",
         str(BRICK_MAX_CONNECTIONS),
-    ]
-    if spec.tls:
-        assert server_tls is not None
-        args += ["--tls", "--tls-dir", str(server_tls.dir)]
-    return args
+    )
 
 
 def launch_gfrpc_servers(

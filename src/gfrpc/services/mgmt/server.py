@@ -142,7 +142,7 @@ class MgmtServer:
         key = request.decoded.key
         volume = self.registry.volume(key)
         if volume is None:
-            log.info("GETSPEC for unknown volume %r from %s", key, _peer(request))
+            log.info("GETSPEC for unknown volume %r from %s", key, request.endpoint.peer_text())
             return hs.GfGetspecRsp(
                 op_ret=-1, op_errno=errno.ENOENT, xdata=encode_serialized_dict({})
             )
@@ -220,8 +220,3 @@ class MgmtServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _peer(request: Request) -> str:
-    p = request.peername
-    return f"{p[0]}:{p[1]}" if isinstance(p, tuple) else str(p)
