@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from gfrpc.errors import ConfigError
+from gfrpc.programs.cli import validate_volume_name
 from gfrpc.transport import DEFAULT_PORT, parse_address
 
 __all__ = [
@@ -34,26 +35,6 @@ __all__ = [
 ]
 
 SCHEME = "gluster://"
-VOLUME_NAME_MAX = 256  # GD_VOLUME_NAME_MAX = NAME_MAX + 1
-RESERVED_VOLUME_NAMES = frozenset(
-    {
-        "volume",
-        "type",
-        "help",
-        "subvolumes",
-        "option",
-        "end-volume",
-        "all",
-        "volume_not_in_ring",
-        "description",
-        "force",
-        "snap-max-hard-limit",
-        "snap-max-soft-limit",
-        "auto-delete",
-        "activate-on-create",
-    }
-)
-_VOLNAME = re.compile(r"[A-Za-z0-9_-]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 
@@ -83,21 +64,6 @@ class BrickAddress:
     host: str
     port: int
     brick_path: str
-
-
-def validate_volume_name(name: str, *, what: str = "volume name") -> str:
-    """Return ``name`` if the gluster CLI would accept it as a volume name, else ConfigError."""
-    if not name:
-        raise ConfigError(f"{what} is empty")
-    if name.startswith("-"):
-        raise ConfigError(f"{what} {name!r} must not start with '-'")
-    if not _VOLNAME.fullmatch(name):
-        raise ConfigError(f"{what} {name!r} may only contain ASCII letters, digits, '-' and '_'")
-    if len(name) > VOLUME_NAME_MAX:
-        raise ConfigError(f"{what} is {len(name)} characters long, at most {VOLUME_NAME_MAX}")
-    if name in RESERVED_VOLUME_NAMES:
-        raise ConfigError(f"{what} {name!r} is reserved and cannot name a volume")
-    return name
 
 
 def _host(text: str, *, what: str) -> str:

@@ -11,15 +11,13 @@ daemon on each of them (with the same ``--volume``).
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass
 
 from gfrpc.errors import ConfigError
+from gfrpc.programs.cli import validate_volume_name
 
 __all__ = ["BrickRef", "Registry", "VolumeSpec", "parse_volume_arg"]
-
-_VOLNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,9 @@ class VolumeSpec:
 def parse_volume_arg(text: str) -> VolumeSpec:
     """``NAME=HOST:/path[,HOST:/path...]`` as given to ``gfrpc mgmtd --volume``."""
     name, sep, rest = text.partition("=")
-    if not sep or not _VOLNAME.fullmatch(name):
-        raise ConfigError(
-            f"--volume {text!r}: expected NAME=HOST:/path[,HOST:/path...] with a "
-            "name of letters, digits, '_', '.', '-'"
-        )
+    if not sep:
+        raise ConfigError(f"--volume {text!r}: expected NAME=HOST:/path[,HOST:/path...]")
+    validate_volume_name(name, what="--volume name")
     bricks = []
     for item in rest.split(","):
         host, colon, path = item.strip().rpartition(":")
