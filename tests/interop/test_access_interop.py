@@ -1,4 +1,5 @@
-"""The access-control table (tests/services/access_table.py) against a real GlusterFS 10.3 brick.
+"""The access-control table (tests/services/access_table_support.py) against a real GlusterFS
+10.3 brick.
 
 The same rows run against a gfrpc brick in tests/services/test_access_control.py; here raw v400
 FOPs with each row's AUTH_GLUSTERFS credential go to the glusterfsd of the harness's one-brick
@@ -28,8 +29,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from access_fops import run_row
-from access_table import ROWS, Row
+from access_fops_support import run_row
+from access_table_support import ROWS, Row
 from brick_fops_support import FopClient
 from gfrpc_daemons_support import gfrpc_brick
 

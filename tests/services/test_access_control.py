@@ -1,5 +1,6 @@
 """Access control on the gfrpc brick (``services/brick/access.py`` + ``posix_acl.py``): the shared
-table of ``access_table.py`` run against a gfrpc brick, plus the ACL codec and algorithm alone.
+table of ``access_table_support.py`` run against a gfrpc brick, plus the ACL codec and algorithm
+alone.
 
 The same table runs against a real GlusterFS 10.3 brick in tests/interop/test_access_interop.py.
 """
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from access_fops import run_row
-from access_table import ROWS, Row
+from access_fops_support import run_row
+from access_table_support import ROWS, Row
 from brick_fops_support import BrickHarness, FopClient, running_brick
 
 from gfrpc.programs import fops as fp

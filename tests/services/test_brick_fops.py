@@ -4,6 +4,7 @@ reply layouts and errno values (gfrpc's RpcClient speaking raw v400 FOPs)."""
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import stat as st_
 import uuid
@@ -18,6 +19,12 @@ from gfrpc.programs import dump as gfdump
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
 from gfrpc.services.brick import brick_volume_id
+from gfrpc.services.brick.fops import ACTORS
+from gfrpc.services.brick.fops import entry as fop_entry
+from gfrpc.services.brick.fops import inode as fop_inode
+from gfrpc.services.brick.fops import io as fop_io
+from gfrpc.services.brick.fops import locks as fop_locks
+from gfrpc.services.brick.fops import xattr as fop_xattr
 from gfrpc.wire.rpcmsg import decode_message
 
 pytestmark = pytest.mark.timeout(60)
@@ -49,6 +56,25 @@ def new_file(c: FopClient, name: str = "f", data: bytes = b"") -> tuple[bytes, i
 
 
 # -- program list, handshake gate --------------------------------------------------------------
+
+
+def test_actor_table_maps_each_fop_to_its_namesake() -> None:
+    """One table (``fops.ACTORS``) registers the actors: every public actor of the actor modules
+    is in it exactly once, under the FOP it is named after (``open_`` serves OPEN); an actor
+    left out would answer ENOSYS."""
+    actors = {
+        f
+        for m in (fop_entry, fop_inode, fop_io, fop_xattr, fop_locks)
+        for name, f in vars(m).items()
+        if inspect.isfunction(f)
+        and f.__module__ == m.__name__
+        and not name.startswith("_")
+        and list(inspect.signature(f).parameters) == ["svc", "call"]
+    }
+    assert len(actors) == len(ACTORS) == len(set(ACTORS.values()))
+    assert set(ACTORS.values()) == actors
+    for proc, actor in ACTORS.items():
+        assert actor.__name__.rstrip("_") == proc.name.lower(), proc
 
 
 def test_dump_lists_exactly_what_is_served(brick: BrickHarness, c: FopClient) -> None:

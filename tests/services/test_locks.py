@@ -142,3 +142,31 @@ def test_entrylk_names_and_whole_directory() -> None:
     r = EntryLocks()
     assert r.entrylk("d", G, A, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)
     assert r.entrylk("d", G, B, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)
+
+
+def test_inodelk_unlock_drops_every_overlapping_lock_of_the_owner() -> None:
+    """An INODELK unlock removes all of the owner's locks that overlap its range (as taken, not
+    carved), and only those: the owner's other locks and other owners' locks stay."""
+    t = InodeLocks()
+    t.lock("d", G, make_range(A, F_WRLCK, 0, 10))
+    t.lock("d", G, make_range(A, F_WRLCK, 20, 10))
+    t.lock("d", G, make_range(A, F_WRLCK, 50, 10))
+    t.lock("d", G, make_range(B, F_RDLCK, 70, 10))
+    assert t.lock("d", G, make_range(A, F_UNLCK, 5, 20))
+    assert t.lock("d", G, make_range(B, F_WRLCK, 0, 30))
+    assert _errno_of(lambda: t.lock("d", G, make_range(B, F_WRLCK, 55, 1))) == errno.EAGAIN
+    assert _errno_of(lambda: t.lock("d", G, make_range(A, F_WRLCK, 75, 1))) == errno.EAGAIN
+    assert _errno_of(lambda: t.lock("d", G, make_range(A, F_UNLCK, 0, 30))) == errno.EINVAL
+
+
+def test_entrylk_unlock_releases_one_of_an_owners_repeated_locks() -> None:
+    """An owner may take the same ENTRYLK twice (its own locks never conflict); each unlock
+    releases one of them, a third is EINVAL; only then may another owner take the name."""
+    t = EntryLocks()
+    assert t.entrylk("d", G, A, "x", ENTRYLK_LOCK_NB)
+    assert t.entrylk("d", G, A, "x", ENTRYLK_LOCK_NB)
+    assert t.entrylk("d", G, A, "x", ENTRYLK_UNLOCK)
+    assert _errno_of(lambda: t.entrylk("d", G, B, "x", ENTRYLK_LOCK_NB)) == errno.EAGAIN
+    assert t.entrylk("d", G, A, "x", ENTRYLK_UNLOCK)
+    assert _errno_of(lambda: t.entrylk("d", G, A, "x", ENTRYLK_UNLOCK)) == errno.EINVAL
+    assert t.entrylk("d", G, B, "x", ENTRYLK_LOCK_NB)

@@ -558,7 +558,7 @@ def test_create_mode_umask_and_owner(store: PosixStore, brick: Path) -> None:
     old = os.umask(0o077)  # the process umask must not matter
     try:
         g, f, ia, pre, post = store.create(
-            ROOT_GFID, "f", 0, 0o666, 0o022, owner=Caller(1234, 5678)
+            ROOT_GFID, "f", 0, 0o666, umask=0o022, owner=Caller(1234, 5678)
         )
         f.close()
     finally:
@@ -566,7 +566,7 @@ def test_create_mode_umask_and_owner(store: PosixStore, brick: Path) -> None:
     assert stat.S_IMODE(ia.mode) == 0o644 and (ia.ia_uid, ia.ia_gid) == (1234, 5678)
     assert (brick / "f").stat().st_uid == 1234
     assert post.ia_mtime_nsec != pre.ia_mtime_nsec or post.ia_mtime != pre.ia_mtime
-    dg, dia, _, _ = store.mkdir(ROOT_GFID, "sg", 0o2775, 0o002, owner=Caller(1, 4242))
+    dg, dia, _, _ = store.mkdir(ROOT_GFID, "sg", 0o2775, umask=0o002, owner=Caller(1, 4242))
     _, inner, _, _ = store.mkdir(dg, "inner", 0o755, owner=Caller(7, 7))
     assert inner.ia_gid == 4242 and inner.mode & stat.S_ISGID
     _, sym, _, _ = store.symlink(ROOT_GFID, "s", "target", owner=Caller(9, 9))

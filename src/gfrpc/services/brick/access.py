@@ -31,7 +31,7 @@ makes them (facts read from its source, not copied):
   WRITE, FTRUNCATE, FSETATTR, FSETXATTR, FGETXATTR, FREMOVEXATTR, FXATTROP, FALLOCATE, DISCARD,
   ZEROFILL, SEEK, COPY_FILE_RANGE, FSYNC, FLUSH — anonymous fds included: its fd checks sit
   under ``#if FD_MODE_CHECK_IS_IMPLEMENTED``, which nothing defines. An fd obtained by OPEN was
-  checked there; the anonymous fd (-2) needs no OPEN. ``tests/services/access_table.py``
+  checked there; the anonymous fd (-2) needs no OPEN. ``tests/services/access_table_support.py``
   records each of these rows against a real 10.3 brick.
 * CREATE without O_EXCL of a name that exists opens that file with only the parent checked
   (posix-acl's create checks w+x on the parent; posix then opens the existing file): GlusterFS

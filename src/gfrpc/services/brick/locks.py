@@ -153,6 +153,20 @@ class _Table(Generic[L]):
             del self._spaces[key]
         return ready
 
+    def _unlock(self, key: Hashable, keep: Callable[[list[L]], list[L]], what: str) -> bool:
+        """An unlock: the granted locks under ``key`` become ``keep(granted)`` and the waiters
+        that no longer conflict are woken; EINVAL when ``keep`` removes none (the owner held no
+        such lock)."""
+        with self._lock:
+            space = self._spaces.get(key)
+            kept = keep(space.granted) if space is not None else []
+            if space is None or len(kept) == len(space.granted):
+                raise OSError(errno.EINVAL, f"no matching {what} to unlock")
+            space.granted = kept
+            ready = self._wake(key, space)
+        self._notify(ready)
+        return True
+
     @staticmethod
     def _notify(ready: list[tuple[Granted[L], L]]) -> None:
         for cb, lk in ready:
@@ -288,19 +302,15 @@ class InodeLocks(_Table[RangeLock]):
         key = (domain, gfid)
         if lock.type != F_UNLCK:
             return self._acquire(key, lock, block, on_grant)
-        with self._lock:
-            space = self._spaces.get(key)
-            mine = [
+        return self._unlock(
+            key,
+            lambda granted: [
                 g
-                for g in (space.granted if space else [])
-                if g.owner == lock.owner and g.overlaps(lock.start, lock.end)
-            ]
-            if space is None or not mine:
-                raise OSError(errno.EINVAL, "no matching inodelk to unlock")
-            space.granted = [g for g in space.granted if g not in mine]
-            ready = self._wake(key, space)
-        self._notify(ready)
-        return True
+                for g in granted
+                if not (g.owner == lock.owner and g.overlaps(lock.start, lock.end))
+            ],
+            "inodelk",
+        )
 
 
 class EntryLocks(_Table[EntryLock]):
@@ -330,19 +340,14 @@ class EntryLocks(_Table[EntryLock]):
             )
         if cmd != ENTRYLK_UNLOCK:
             raise OSError(errno.EINVAL, "bad entrylk command")
-        with self._lock:
-            space = self._spaces.get(key)
-            mine = next(
-                (
-                    g
-                    for g in (space.granted if space else [])
-                    if g.owner == owner and g.basename == basename
-                ),
-                None,
-            )
-            if space is None or mine is None:
-                raise OSError(errno.EINVAL, "no matching entrylk to unlock")
-            space.granted.remove(mine)
-            ready = self._wake(key, space)
-        self._notify(ready)
-        return True
+        return self._unlock(
+            key, lambda granted: _without_first(granted, owner, basename), "entrylk"
+        )
+
+
+def _without_first(granted: list[EntryLock], owner: Owner, basename: str | None) -> list[EntryLock]:
+    """``granted`` less the first of ``owner``'s locks on ``basename`` (ENTRYLK_UNLOCK)."""
+    for i, g in enumerate(granted):
+        if g.owner == owner and g.basename == basename:
+            return granted[:i] + granted[i + 1 :]
+    return granted

@@ -21,7 +21,8 @@ Theory of operation (GlusterFS 10.3's ``server-rpc-fops_v2.c`` + posix xlator, o
 
 The actors live in ``fops.entry`` (namespace), ``fops.inode`` (inodes, directories),
 ``fops.io`` (file data), ``fops.xattr`` (extended attributes, IPC) and ``fops.locks`` (LK,
-INODELK, ENTRYLK).
+INODELK, ENTRYLK); :data:`ACTORS` below is the one table that says which actor serves which
+procedure.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import errno
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Final
 
 from gfrpc.programs import fops as fp
@@ -56,12 +57,61 @@ log = logging.getLogger("gfrpc.brick.fops")
 
 P = fp.FopProc
 
-ACTORS: dict[fp.FopProc, Actor] = {
-    **fop_entry.ACTORS,
-    **fop_inode.ACTORS,
-    **fop_io.ACTORS,
-    **fop_xattr.ACTORS,
-    **fop_locks.ACTORS,
+#: the actor of each FOP the brick serves, by module (the others answer ENOSYS)
+ACTORS: Final[Mapping[fp.FopProc, Actor]] = {
+    # namespace (fops.entry)
+    P.LOOKUP: fop_entry.lookup,
+    P.MKDIR: fop_entry.mkdir,
+    P.MKNOD: fop_entry.mknod,
+    P.SYMLINK: fop_entry.symlink,
+    P.CREATE: fop_entry.create,
+    P.LINK: fop_entry.link,
+    P.UNLINK: fop_entry.unlink,
+    P.RMDIR: fop_entry.rmdir,
+    P.RENAME: fop_entry.rename,
+    # inodes and directories (fops.inode)
+    P.STAT: fop_inode.stat,
+    P.FSTAT: fop_inode.fstat,
+    P.STATFS: fop_inode.statfs,
+    P.ACCESS: fop_inode.access,
+    P.SETATTR: fop_inode.setattr,
+    P.FSETATTR: fop_inode.fsetattr,
+    P.READLINK: fop_inode.readlink,
+    P.OPENDIR: fop_inode.opendir,
+    P.READDIR: fop_inode.readdir,
+    P.READDIRP: fop_inode.readdirp,
+    P.RELEASEDIR: fop_inode.releasedir,
+    P.FSYNCDIR: fop_inode.fsyncdir,
+    # file data (fops.io)
+    P.OPEN: fop_io.open_,
+    P.READ: fop_io.read,
+    P.WRITE: fop_io.write,
+    P.FLUSH: fop_io.flush,
+    P.FSYNC: fop_io.fsync,
+    P.RELEASE: fop_io.release,
+    P.TRUNCATE: fop_io.truncate,
+    P.FTRUNCATE: fop_io.ftruncate,
+    P.FALLOCATE: fop_io.fallocate,
+    P.DISCARD: fop_io.discard,
+    P.ZEROFILL: fop_io.zerofill,
+    P.SEEK: fop_io.seek,
+    P.COPY_FILE_RANGE: fop_io.copy_file_range,
+    # extended attributes, IPC (fops.xattr)
+    P.GETXATTR: fop_xattr.getxattr,
+    P.FGETXATTR: fop_xattr.fgetxattr,
+    P.SETXATTR: fop_xattr.setxattr,
+    P.FSETXATTR: fop_xattr.fsetxattr,
+    P.REMOVEXATTR: fop_xattr.removexattr,
+    P.FREMOVEXATTR: fop_xattr.fremovexattr,
+    P.XATTROP: fop_xattr.xattrop,
+    P.FXATTROP: fop_xattr.fxattrop,
+    P.IPC: fop_xattr.ipc,
+    # locks (fops.locks)
+    P.LK: fop_locks.lk,
+    P.INODELK: fop_locks.inodelk,
+    P.FINODELK: fop_locks.finodelk,
+    P.ENTRYLK: fop_locks.entrylk,
+    P.FENTRYLK: fop_locks.fentrylk,
 }
 
 

@@ -44,10 +44,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gfrpc.programs import fops as fp
-from gfrpc.programs.fops_types import IattValue
 from gfrpc.services.brick import access
 from gfrpc.services.brick.fops.common import (
     XATTR_NAMESPACES,
@@ -59,7 +59,7 @@ from gfrpc.services.brick.fops.common import (
     open_flags,
 )
 from gfrpc.services.brick.fops.xattr import xattr_bytes
-from gfrpc.services.brick.store import PosixStore
+from gfrpc.services.brick.store import Made, PosixStore
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
@@ -97,20 +97,6 @@ def lookup(svc: FopService, call: FopCall) -> FopReply:
         op_errno=0,
         xdata=asked_xattrs(store, gfid, a.xdata),
         prestat=store.stat(gfid),
-    )
-
-
-def _made(
-    svc: FopService, result: tuple[bytes, IattValue, IattValue, IattValue], xdata: Xdata | None
-) -> FopReply:
-    gfid, stat, pre, post = result
-    _set_entry_xattrs(svc, gfid, xdata)
-    return fp.GfxCommon3IattRsp(
-        op_ret=0,
-        op_errno=0,
-        stat=stat,
-        preparent=pre,
-        postparent=post,
     )
 
 
@@ -173,57 +159,49 @@ def _has(xdata: Xdata | None, key: str) -> bool:
     return xdata is not None and key in xdata
 
 
-def mkdir(svc: FopService, call: FopCall) -> FopReply:
+def _make(
+    svc: FopService,
+    call: FopCall,
+    make: Callable[..., Made],
+    *,
+    layout: bool = False,
+    **how: object,
+) -> FopReply:
+    """MKDIR, MKNOD and SYMLINK: w+x on the parent (and, with ``layout``, DHT's pre-check of
+    it), then ``make`` (the store's method) makes the entry named by the request, with ``how``
+    (the FOP's own arguments), as the caller, with the request's umask and ``gfid-req``; the
+    xattr keys of the xdata are set on it and the reply is it and its parent before and after."""
     a = call.args
-    access.require(svc.store, bytes(a.pargfid), _WX, call)
-    if _stale_parent(svc, bytes(a.pargfid), a.xdata):
+    pargfid = bytes(a.pargfid)
+    access.require(svc.store, pargfid, _WX, call)
+    if layout and _stale_parent(svc, pargfid, a.xdata):
         return fp.GfxCommon3IattRsp(op_ret=-1, op_errno=errno.EIO, xdata={PREOP_CHECK_FAILED: 1})
-    return _made(
-        svc,
-        svc.store.mkdir(
-            bytes(a.pargfid),
-            a.bname,
-            a.mode,
-            a.umask,
-            gfid_req=gfid_req(a.xdata),
-            owner=call.caller,
-        ),
-        a.xdata,
+    gfid, stat, pre, post = make(
+        pargfid, a.bname, umask=a.umask, gfid_req=gfid_req(a.xdata), owner=call.caller, **how
     )
+    _set_entry_xattrs(svc, gfid, a.xdata)
+    return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=stat, preparent=pre, postparent=post)
+
+
+def mkdir(svc: FopService, call: FopCall) -> FopReply:
+    return _make(svc, call, svc.store.mkdir, layout=True, mode=call.args.mode)
 
 
 def mknod(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
-    access.require(svc.store, bytes(a.pargfid), _WX, call)
-    made = svc.store.mknod(
-        bytes(a.pargfid),
-        a.bname,
-        a.mode,
+    return _make(
+        svc,
+        call,
+        svc.store.mknod,
+        mode=a.mode,
         rdev=a.dev & 0xFFFFFFFF,
-        umask=a.umask,
-        gfid_req=gfid_req(a.xdata),
-        owner=call.caller,
         internal=_has(a.xdata, INTERNAL_FOP_KEY) and access.trusted(call),
         force_replace=_has(a.xdata, FORCE_REPLACE_KEY),
     )
-    return _made(svc, made, a.xdata)
 
 
 def symlink(svc: FopService, call: FopCall) -> FopReply:
-    a = call.args
-    access.require(svc.store, bytes(a.pargfid), _WX, call)
-    return _made(
-        svc,
-        svc.store.symlink(
-            bytes(a.pargfid),
-            a.bname,
-            a.linkname,
-            a.umask,
-            gfid_req=gfid_req(a.xdata),
-            owner=call.caller,
-        ),
-        a.xdata,
-    )
+    return _make(svc, call, svc.store.symlink, target=call.args.linkname)
 
 
 def create(svc: FopService, call: FopCall) -> FopReply:
@@ -245,19 +223,14 @@ def create(svc: FopService, call: FopCall) -> FopReply:
         a.bname,
         open_flags(a.flags),
         a.mode,
-        a.umask,
+        umask=a.umask,
         gfid_req=gfid_req(a.xdata),
         owner=call.caller,
     )
     _set_entry_xattrs(svc, gfid, a.xdata)
     fd_no = call.client.add_fd(f)
     return fp.GfxCreateRsp(
-        op_ret=0,
-        op_errno=0,
-        stat=stat,
-        fd=fd_no,
-        preparent=pre,
-        postparent=post,
+        op_ret=0, op_errno=0, stat=stat, fd=fd_no, preparent=pre, postparent=post
     )
 
 
@@ -282,13 +255,7 @@ def link(svc: FopService, call: FopCall) -> FopReply:
         a.newbname,
         force_replace=_has(a.xdata, FORCE_REPLACE_KEY),
     )
-    return fp.GfxCommon3IattRsp(
-        op_ret=0,
-        op_errno=0,
-        stat=stat,
-        preparent=pre,
-        postparent=post,
-    )
+    return fp.GfxCommon3IattRsp(op_ret=0, op_errno=0, stat=stat, preparent=pre, postparent=post)
 
 
 def unlink(svc: FopService, call: FopCall) -> FopReply:
@@ -339,17 +306,3 @@ def _may_remove(store: PosixStore, pargfid: bytes, name: str, call: FopCall) -> 
     owner = access.entry_owner(store, pargfid, name)
     access.require_sticky(store, pargfid, owner, call)
     access.require(store, pargfid, _WX, call)
-
-
-P = fp.FopProc
-ACTORS = {
-    P.LOOKUP: lookup,
-    P.MKDIR: mkdir,
-    P.MKNOD: mknod,
-    P.SYMLINK: symlink,
-    P.CREATE: create,
-    P.LINK: link,
-    P.UNLINK: unlink,
-    P.RMDIR: rmdir,
-    P.RENAME: rename,
-}

@@ -168,35 +168,21 @@ def _readdir(svc: FopService, call: FopCall, plus: bool) -> tuple[list[DirEntry]
 
 def readdir(svc: FopService, call: FopCall) -> FopReply:
     entries, eof = _readdir(svc, call, plus=False)
-    items = [
-        ft.GfxDirlist(
-            d_ino=e.d_ino,
-            d_off=e.d_off,
-            d_len=len(os.fsencode(e.name)),
-            d_type=e.d_type,
-            name=e.name,
-        )
-        for e in entries
-    ]
+    items = [ft.GfxDirlist(*_dirent(e)) for e in entries]
     return fp.GfxReaddirRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
 
 
 def readdirp(svc: FopService, call: FopCall) -> FopReply:
     entries, eof = _readdir(svc, call, plus=True)
     asked = call.args.xdata
-    items = [
-        ft.GfxDirplist(
-            d_ino=e.d_ino,
-            d_off=e.d_off,
-            d_len=len(os.fsencode(e.name)),
-            d_type=e.d_type,
-            name=e.name,
-            stat=e.stat,
-            dict=_entry_xattrs(svc, e, asked),
-        )
-        for e in entries
-    ]
+    items = [ft.GfxDirplist(*_dirent(e), e.stat, _entry_xattrs(svc, e, asked)) for e in entries]
     return fp.GfxReaddirpRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
+
+
+def _dirent(entry: DirEntry) -> tuple[int, int, int, int, str]:
+    """The fields a READDIR and a READDIRP entry share, in wire order (``gfx_dirlist``'s d_ino,
+    d_off, d_len = the name's length in bytes, d_type, name)."""
+    return entry.d_ino, entry.d_off, len(os.fsencode(entry.name)), entry.d_type, entry.name
 
 
 def _entry_xattrs(svc: FopService, entry: DirEntry, asked: Xdata | None) -> dict[str, bytes]:
@@ -217,20 +203,3 @@ def fsyncdir(svc: FopService, call: FopCall) -> FopReply:
     with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
         svc.store.fsync(d, datasync=bool(a.data))
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
-
-
-P = fp.FopProc
-ACTORS = {
-    P.STAT: stat,
-    P.FSTAT: fstat,
-    P.STATFS: statfs,
-    P.ACCESS: access,
-    P.SETATTR: setattr,
-    P.FSETATTR: fsetattr,
-    P.READLINK: readlink,
-    P.OPENDIR: opendir,
-    P.READDIR: readdir,
-    P.READDIRP: readdirp,
-    P.RELEASEDIR: releasedir,
-    P.FSYNCDIR: fsyncdir,
-}

@@ -169,21 +169,3 @@ def copy_file_range(svc: FopService, call: FopCall) -> FopReply:
             src, dst, a.size, a.off_in, a.off_out, caller=call.caller
         )
     return fp.GfxCommon3IattRsp(op_ret=n, op_errno=0, stat=stat, preparent=pre, postparent=post)
-
-
-P = fp.FopProc
-ACTORS = {
-    P.OPEN: open_,
-    P.READ: read,
-    P.WRITE: write,
-    P.FLUSH: flush,
-    P.FSYNC: fsync,
-    P.RELEASE: release,
-    P.TRUNCATE: truncate,
-    P.FTRUNCATE: ftruncate,
-    P.FALLOCATE: fallocate,
-    P.DISCARD: discard,
-    P.ZEROFILL: zerofill,
-    P.SEEK: seek,
-    P.COPY_FILE_RANGE: copy_file_range,
-}

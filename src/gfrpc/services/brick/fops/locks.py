@@ -48,11 +48,14 @@ def _owner(call: FopCall) -> Owner:
     return Owner(call.client.lock_id, lk_owner_of(call.request))
 
 
-def _fd_gfid(svc: FopService, call: FopCall, gfid: bytes, fd_no: int) -> bytes:
-    if fd_no == fp.GF_ANON_FD_NO:
-        svc.store.stat(gfid)  # ESTALE for an unknown gfid, as the server's resolver
-        return gfid
-    return call.client.fds.get(fd_no).gfid
+def _locked_gfid(svc: FopService, call: FopCall, fd_no: int | None) -> bytes:
+    """The inode a lock FOP names: its fd's (``fd_no``: LK, FINODELK, FENTRYLK), else the
+    request's gfid, which must exist (ESTALE for an unknown gfid, as the server's resolver)."""
+    if fd_no is not None and fd_no != fp.GF_ANON_FD_NO:
+        return call.client.fds.get(fd_no).gfid
+    gfid = bytes(call.args.gfid)
+    svc.store.stat(gfid)
+    return gfid
 
 
 def _range(call: FopCall, type_: int, flock: XdrStruct) -> RangeLock:
@@ -121,7 +124,7 @@ def _release_if_gone(svc: FopService, call: FopCall) -> None:
 
 def lk(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
-    gfid = _fd_gfid(svc, call, bytes(a.gfid), a.fd)
+    gfid = _locked_gfid(svc, call, a.fd)
     lock = _range(call, a.type, a.flock)
     if a.cmd == GF_LK_GETLK:
         blocker = svc.posix_locks.getlk(gfid, lock)
@@ -170,14 +173,11 @@ def _inodelk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
 
 
 def inodelk(svc: FopService, call: FopCall) -> FopReply:
-    gfid = bytes(call.args.gfid)
-    svc.store.stat(gfid)
-    return _inodelk(svc, call, gfid)
+    return _inodelk(svc, call, _locked_gfid(svc, call, None))
 
 
 def finodelk(svc: FopService, call: FopCall) -> FopReply:
-    a = call.args
-    return _inodelk(svc, call, _fd_gfid(svc, call, bytes(a.gfid), a.fd))
+    return _inodelk(svc, call, _locked_gfid(svc, call, call.args.fd))
 
 
 def _entrylk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
@@ -198,21 +198,8 @@ def _entrylk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
 
 
 def entrylk(svc: FopService, call: FopCall) -> FopReply:
-    gfid = bytes(call.args.gfid)
-    svc.store.stat(gfid)
-    return _entrylk(svc, call, gfid)
+    return _entrylk(svc, call, _locked_gfid(svc, call, None))
 
 
 def fentrylk(svc: FopService, call: FopCall) -> FopReply:
-    a = call.args
-    return _entrylk(svc, call, _fd_gfid(svc, call, bytes(a.gfid), a.fd))
-
-
-P = fp.FopProc
-ACTORS = {
-    P.LK: lk,
-    P.INODELK: inodelk,
-    P.FINODELK: finodelk,
-    P.ENTRYLK: entrylk,
-    P.FENTRYLK: fentrylk,
-}
+    return _entrylk(svc, call, _locked_gfid(svc, call, call.args.fd))

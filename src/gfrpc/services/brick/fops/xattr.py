@@ -172,17 +172,3 @@ def fxattrop(svc: FopService, call: FopCall) -> FopReply:
 
 def ipc(svc: FopService, call: FopCall) -> FopReply:
     raise OSError(errno.EOPNOTSUPP, "no translator handles this IPC")
-
-
-P = fp.FopProc
-ACTORS = {
-    P.GETXATTR: getxattr,
-    P.FGETXATTR: fgetxattr,
-    P.SETXATTR: setxattr,
-    P.FSETXATTR: fsetxattr,
-    P.REMOVEXATTR: removexattr,
-    P.FREMOVEXATTR: fremovexattr,
-    P.XATTROP: xattrop,
-    P.FXATTROP: fxattrop,
-    P.IPC: ipc,
-}

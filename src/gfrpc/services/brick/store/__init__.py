@@ -85,7 +85,7 @@ from gfrpc.services.brick.store.base import (
     privs_to_drop,
 )
 from gfrpc.services.brick.store.data import DataOps
-from gfrpc.services.brick.store.entries import EntryOps
+from gfrpc.services.brick.store.entries import EntryOps, Made, NewEntry
 from gfrpc.services.brick.store.fds import DirEntry, FdTable, OpenDir, OpenFile, d_type_of
 from gfrpc.services.brick.store.handles import (
     HIDDEN_DIR,
@@ -100,6 +100,8 @@ __all__ = [
     "Caller",
     "DirEntry",
     "FdTable",
+    "Made",
+    "NewEntry",
     "OpenDir",
     "OpenFile",
     "PosixStore",

@@ -25,7 +25,7 @@ import fcntl
 import os
 import stat as st_
 import uuid
-from collections.abc import Callable
+from typing import TypeAlias, TypedDict, Unpack
 
 from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, IattValue
 from gfrpc.services.brick import posix_acl
@@ -48,6 +48,26 @@ from gfrpc.services.brick.store.handles import (
     set_gfid_once,
 )
 from gfrpc.services.brick.store.iatt import check_gfid, gfid_str
+
+
+class NewEntry(TypedDict, total=False):
+    """What every method that makes an entry (create, mkdir, mknod, symlink) also takes, by
+    keyword: the request's ``umask`` (default 0; a symlink's mode ignores it), its ``gfid_req``
+    (default None: a fresh gfid) and the ``owner`` the entry gets (default None: the brick's
+    own uid and gid)."""
+
+    umask: int
+    gfid_req: bytes | None
+    owner: Caller | None
+
+
+#: what MKDIR, MKNOD and SYMLINK answer: (gfid, stat, preparent, postparent)
+Made: TypeAlias = tuple[bytes, IattValue, IattValue, IattValue]
+
+
+def _unpack(new: NewEntry) -> tuple[int, bytes | None, Caller | None]:
+    """``new``'s umask, gfid_req and owner, with their defaults."""
+    return new.get("umask", 0), new.get("gfid_req"), new.get("owner")
 
 
 def _new_mode(pfd: int, mode: int, umask: int) -> int:
@@ -114,20 +134,29 @@ class EntryOps(StoreBase):
         self,
         pargfid: bytes,
         name: str,
-        gfid_req: bytes | None,
-        owner: Caller | None,
-        perm: int,
-        make: Callable[[int], None],
         expect: int,
-        umask: int = 0,
-    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
+        mode: int,
+        new: NewEntry,
+        rdev: int,
+        target: str,
+    ) -> Made:
+        """Make the entry ``name`` of type ``expect`` (S_IFDIR, S_IFLNK to ``target``, or a
+        node with ``rdev``), then finish it (``_finish_new``) with ``mode``'s permission bits
+        less the umask, as ``new`` says."""
+        umask, gfid_req, owner = _unpack(new)
+        perm = mode & 0o7777
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
         with Owned(self._parent(pargfid)) as pfd:
             pre = os.fstat(pfd)
             with self._stripe(pargfid, name):
                 gfid = self._claim_gfid(gfid_req)
-                make(pfd)
+                if expect == st_.S_IFDIR:
+                    os.mkdir(name, 0o700, dir_fd=pfd)
+                elif expect == st_.S_IFLNK:
+                    os.symlink(target, name, dir_fd=pfd)
+                else:
+                    os.mknod(name, expect | 0o600, rdev, dir_fd=pfd)
                 try:
                     efd = os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)
                 except OSError:
@@ -160,26 +189,9 @@ class EntryOps(StoreBase):
         if fmt != st_.S_IFDIR and gfid != NULL_GFID:
             self.handles.remove_handle(gfid, ino=ino)
 
-    def mkdir(
-        self,
-        pargfid: bytes,
-        name: str,
-        mode: int,
-        umask: int = 0,
-        gfid_req: bytes | None = None,
-        owner: Caller | None = None,
-    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
+    def mkdir(self, pargfid: bytes, name: str, mode: int, **new: Unpack[NewEntry]) -> Made:
         """MKDIR: (gfid, stat, preparent, postparent)."""
-        return self._make_entry(
-            pargfid,
-            name,
-            gfid_req,
-            owner,
-            mode & 0o7777,
-            lambda pfd: os.mkdir(name, 0o700, dir_fd=pfd),
-            st_.S_IFDIR,
-            umask,
-        )
+        return self._make_entry(pargfid, name, st_.S_IFDIR, mode, new, 0, "")
 
     def mknod(
         self,
@@ -187,13 +199,11 @@ class EntryOps(StoreBase):
         name: str,
         mode: int,
         rdev: int = 0,
-        umask: int = 0,
-        gfid_req: bytes | None = None,
-        owner: Caller | None = None,
         *,
         internal: bool = False,
         force_replace: bool = False,
-    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
+        **new: Unpack[NewEntry],
+    ) -> Made:
         """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent).
         ``internal`` and ``force_replace`` are DHT's flags (see the module docstring)."""
         fmt = st_.S_IFMT(mode) or st_.S_IFREG
@@ -201,56 +211,26 @@ class EntryOps(StoreBase):
             raise OSError(errno.EINVAL, "mknod: bad file type")
         if force_replace:
             self._drop_stale_linkto(pargfid, name)
+        gfid_req = new.get("gfid_req")
         if internal and fmt == st_.S_IFREG and gfid_req is not None:
             linked = self._link_existing(pargfid, name, gfid_req)
             if linked is not None:
                 return linked
-        return self._make_entry(
-            pargfid,
-            name,
-            gfid_req,
-            owner,
-            mode & 0o7777,
-            lambda pfd: os.mknod(name, fmt | 0o600, rdev, dir_fd=pfd),
-            fmt,
-            umask,
-        )
+        return self._make_entry(pargfid, name, fmt, mode, new, rdev, "")
 
-    def symlink(
-        self,
-        pargfid: bytes,
-        name: str,
-        target: str,
-        umask: int = 0,
-        gfid_req: bytes | None = None,
-        owner: Caller | None = None,
-    ) -> tuple[bytes, IattValue, IattValue, IattValue]:
+    def symlink(self, pargfid: bytes, name: str, target: str, **new: Unpack[NewEntry]) -> Made:
         """SYMLINK ``name`` → ``target`` (stored as given, never followed)."""
         if not target or "\x00" in target:
             raise OSError(errno.EINVAL if target else errno.ENOENT, "bad symlink target")
-        return self._make_entry(
-            pargfid,
-            name,
-            gfid_req,
-            owner,
-            0o777,
-            lambda pfd: os.symlink(target, name, dir_fd=pfd),
-            st_.S_IFLNK,
-        )
+        return self._make_entry(pargfid, name, st_.S_IFLNK, 0o777, new, 0, target)
 
     def create(
-        self,
-        pargfid: bytes,
-        name: str,
-        flags: int,
-        mode: int,
-        umask: int = 0,
-        gfid_req: bytes | None = None,
-        owner: Caller | None = None,
+        self, pargfid: bytes, name: str, flags: int, mode: int, **new: Unpack[NewEntry]
     ) -> tuple[bytes, OpenFile, IattValue, IattValue, IattValue]:
         """CREATE: (gfid, open file, stat, preparent, postparent). ``flags`` 0 means
         ``O_CREAT|O_RDWR|O_EXCL`` (posix_create); an existing file is opened (and gets a gfid
         if it had none) unless ``O_EXCL``."""
+        umask, gfid_req, owner = _unpack(new)
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
         want = (os.O_CREAT | os.O_RDWR | os.O_EXCL) if flags == 0 else flags | os.O_CREAT
@@ -304,9 +284,7 @@ class EntryOps(StoreBase):
             iatt_of(pargfid, post),
         )
 
-    def _link_existing(
-        self, pargfid: bytes, name: str, gfid_req: bytes
-    ) -> tuple[bytes, IattValue, IattValue, IattValue] | None:
+    def _link_existing(self, pargfid: bytes, name: str, gfid_req: bytes) -> Made | None:
         """The internal-MKNOD case: hard-link ``name`` to the live regular file whose handle is
         ``gfid_req``; None when that case does not apply (no handle, a directory, the root, a
         symlink, a stale handle, a handle whose inode carries another gfid)."""
@@ -394,31 +372,34 @@ class EntryOps(StoreBase):
 
     def unlink(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """UNLINK a non-directory: (preparent, postparent). The handle goes with the last name."""
-        pargfid = check_gfid(pargfid)
-        self._entry_name(pargfid, name)
-        with Owned(self._parent(pargfid)) as pfd:
-            pre = os.fstat(pfd)
-            with Owned(os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)) as efd:
-                st = os.fstat(efd)
-                if st_.S_ISDIR(st.st_mode):
-                    raise OSError(errno.EISDIR, name)
-                gfid = read_gfid(efd)
-                os.unlink(name, dir_fd=pfd)
-            if gfid is not None:
-                self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
-            return iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+        return self._remove(pargfid, name, directory=False)
 
     def rmdir(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """RMDIR: (preparent, postparent); ENOTEMPTY/ENOTDIR from the kernel."""
+        return self._remove(pargfid, name, directory=True)
+
+    def _remove(self, pargfid: bytes, name: str, directory: bool) -> tuple[IattValue, IattValue]:
+        """UNLINK (EISDIR for a directory) or RMDIR of ``name``, then the entry's handle: a
+        directory's always, a file's when that was its last name."""
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
         with Owned(self._parent(pargfid)) as pfd:
             pre = os.fstat(pfd)
-            with Owned(os.open(name, O_PATH_DIR, dir_fd=pfd)) as efd:
+            with Owned(
+                os.open(name, O_PATH_DIR if directory else O_PATH_NOFOLLOW, dir_fd=pfd)
+            ) as efd:
+                st = os.fstat(efd)
+                if not directory and st_.S_ISDIR(st.st_mode):
+                    raise OSError(errno.EISDIR, name)
                 gfid = read_gfid(efd)
-            os.rmdir(name, dir_fd=pfd)
-            if gfid is not None:
-                self.handles.remove_handle(gfid)
+            if directory:
+                os.rmdir(name, dir_fd=pfd)
+                if gfid is not None:
+                    self.handles.remove_handle(gfid)
+            else:
+                os.unlink(name, dir_fd=pfd)
+                if gfid is not None:
+                    self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
             return iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
 
     def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str) -> RenameResult:

@@ -1,6 +1,6 @@
-"""How the rows of ``access_table.py`` are run: each row's directory and object are set up as
-root through FOPs, then the row's FOP is sent with the caller's credential (see the table's
-docstring). Shared by tests/services/test_access_control.py (a gfrpc brick) and
+"""How the rows of ``access_table_support.py`` are run: each row's directory and object are set
+up as root through FOPs, then the row's FOP is sent with the caller's credential (see the
+table's docstring). Shared by tests/services/test_access_control.py (a gfrpc brick) and
 tests/interop/test_access_interop.py (a real GlusterFS 10.3 brick).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from access_table import CALLERS, AclSpec, Obj, Row
+from access_table_support import CALLERS, AclSpec, Obj, Row
 from brick_fops_support import FopClient, cred
 
 from gfrpc.programs import fops as fp

@@ -12,7 +12,7 @@ Rows whose comment says GlusterFS 10.3 allows something are holes (or laxer rule
 brick that gfrpc reproduces on purpose (see ``src/gfrpc/services/brick/access.py``); their
 ``strict`` errno is what gfrpc answers with ``--strict-access`` on. ``real_mode_after``
 marks the one place gfrpc is stricter by default (set-uid/set-gid cleared by a write or a
-truncate, as the kernel does). How rows are run: ``access_fops.py``.
+truncate, as the kernel does). How rows are run: ``access_fops_support.py``.
 """
 
 from __future__ import annotations
