@@ -31,6 +31,7 @@ from gfrpc.errors import RpcError
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
 from gfrpc.programs import handshake as hs
+from gfrpc.testing.waiting import wait_for
 from gfrpc.wire import rpcmsg
 from gfrpc.wire.gfdict import encode_serialized_dict
 from gfrpc.wire.record import record_mark
@@ -135,15 +136,6 @@ def _recv(sock: socket.socket, n: int) -> bytes:
     return buf
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def test_disconnect_in_the_middle_of_a_write_leaves_no_open_fd(brick: BrickHarness) -> None:
     """A client with open files that disconnects halfway through a WRITE record leaves no open
     descriptor in the brick process (every fd of its table is closed)."""
@@ -204,9 +196,10 @@ def test_disconnect_in_the_middle_of_a_write_leaves_no_open_fd(brick: BrickHarne
     sock.sendall(record_mark(len(msg) + (1 << 20)) + msg + bytes(100_000))
     time.sleep(0.1)
     sock.close()
-    assert _wait_for(lambda: open_targets(brick.directory) == baseline), (
-        open_targets(brick.directory),
-        baseline,
+    wait_for(
+        lambda: open_targets(brick.directory) == baseline,
+        10.0,
+        "the brick's open files to fall back to the baseline",
     )
     assert open_fd_count() < total
     assert (brick.directory / "half0").stat().st_size == 0

@@ -6,8 +6,7 @@ reply and pinning it (24 unread 32 MiB READs used to pin 768 MiB)."""
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from brick_fops_support import ROOT, BrickHarness, running_brick, setvolume_para
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import handshake as hs
+from gfrpc.testing.waiting import settled
 from gfrpc.transport import ServerLimits
 from gfrpc.wire import rpcmsg
 from gfrpc.wire.gfdict import encode_serialized_dict
@@ -30,18 +30,6 @@ BUDGET = 8 * MIB
 def _call(xid: int, prog: int, vers: int, proc: int, args: bytes) -> bytes:
     body = rpcmsg.encode_call(xid, prog, vers, proc, rpcmsg.GlusterCredV3(pid=1, uid=0, gid=0))
     return record_mark(len(body) + len(args)) + body + args
-
-
-def _settled(value: Callable[[], int], quiet: float = 0.7, timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    last, since = value(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "never settled"
-        time.sleep(0.05)
-        now = value()
-        if now != last:
-            last, since = now, time.monotonic()
-    return last
 
 
 @pytest.fixture
@@ -72,7 +60,7 @@ def test_unread_large_reads_are_not_all_served(brick: BrickHarness) -> None:
             for i in range(24)
         )
     )
-    served = _settled(lambda: brick.server.fops.counts["READ"] - reads_before)
+    served = settled(lambda: brick.server.fops.counts["READ"] - reads_before, quiet=0.7)
     assert 1 <= served <= BUDGET // READ_SIZE + 1, f"{served} READs of 4 MiB served unread"
     got = 0
     while got < 24 * READ_SIZE:

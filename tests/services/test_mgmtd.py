@@ -4,7 +4,6 @@ gfrpc brick that signs in and out."""
 from __future__ import annotations
 
 import errno
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from gfrpc.rpc.dump_client import dump
 from gfrpc.services.brick import BrickConfig, BrickServer
 from gfrpc.services.mgmt import MgmtConfig, MgmtServer, parse_volume_arg
 from gfrpc.services.mgmt.server import client_volfile
+from gfrpc.testing.waiting import wait_for
 from gfrpc.transport import make_poller
 
 pytestmark = pytest.mark.timeout(60)
@@ -184,7 +184,12 @@ def test_bricks_sign_in_and_a_client_uses_the_volume(mgmtd: MgmtServer, tmp_path
     try:
         for b in bricks:
             assert b.signin is not None
-            _wait(lambda b=b: mgmtd.registry.port_of(b.config.brick_path) == b.identity.port)
+            # a sign-in's reply lands on the brick's poller thread: no event to wait on here
+            wait_for(
+                lambda b=b: mgmtd.registry.port_of(b.config.brick_path) == b.identity.port,
+                10.0,
+                "the brick's sign-in",
+            )
         with Volume.connect(f"gluster://127.0.0.1:{port}/dv", poller="single") as vol:
             assert vol.kind == "distribute" and len(vol.bricks) == 2
             names = [f"f{i}" for i in range(16)]
@@ -196,14 +201,3 @@ def test_bricks_sign_in_and_a_client_uses_the_volume(mgmtd: MgmtServer, tmp_path
         for b in bricks:
             b.stop()
     assert mgmtd.registry.port_of(str(tmp_path / "b0")) is None
-
-
-def _wait(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll a condition the daemon reaches asynchronously (a sign-in's reply lands on the
-    brick's poller thread; there is no event to wait on from here)."""
-    done = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        done.wait(0.02)
-    raise AssertionError("condition not reached")

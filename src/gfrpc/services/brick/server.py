@@ -31,6 +31,7 @@ from gfrpc.services.brick.fops import FopService
 from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
 from gfrpc.services.brick.store import PosixStore
 from gfrpc.services.mgmt.signin import BrickSignin
+from gfrpc.services.running import Running
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import Listener, Poller, ServerLimits, SocketOptions, make_poller
 
@@ -118,7 +119,7 @@ def brick_volume_id(
     return new
 
 
-class BrickServer:
+class BrickServer(Running):
     """Owns the poller, the store, the RPC server and the listener of one brick."""
 
     def __init__(self, config: BrickConfig) -> None:
@@ -196,10 +197,3 @@ class BrickServer:
         self.rpc.close()
         self.poller.stop()
         self.store.close()
-
-    def __enter__(self) -> BrickServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

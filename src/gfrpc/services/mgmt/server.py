@@ -33,6 +33,7 @@ from gfrpc.programs import handshake as hs
 from gfrpc.programs import pmap
 from gfrpc.rpc.server import Procedure, Program, Request, RpcServer
 from gfrpc.services.mgmt.registry import Registry, VolumeSpec
+from gfrpc.services.running import Running
 from gfrpc.tls import TLSOptions, make_context
 from gfrpc.transport import (
     DEFAULT_PORT,
@@ -93,7 +94,7 @@ def client_volfile(volume: VolumeSpec, *, io_tls: bool = False) -> str:
     return "\n".join(lines)
 
 
-class MgmtServer:
+class MgmtServer(Running):
     """Owns the poller, the RPC server and the listener of the management daemon."""
 
     def __init__(self, config: MgmtConfig) -> None:
@@ -213,10 +214,3 @@ class MgmtServer:
     def stop(self) -> None:
         self.rpc.close()
         self.poller.stop()
-
-    def __enter__(self) -> MgmtServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
