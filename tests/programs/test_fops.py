@@ -190,6 +190,22 @@ def test_procedure_table() -> None:
         fops.decode_reply(999, b"")
 
 
+def test_every_v400_message_frames_its_fields_alike() -> None:
+    """glusterfs4-xdr.x: every gfx_*_req ends with ``gfx_dict xdata``; every gfx_*_rsp starts
+    with ``int op_ret; int op_errno; gfx_dict xdata``, except gfx_read_rsp (xdata last)."""
+    head = [("op_ret", xdr.Int), ("op_errno", xdr.Int), ("xdata", GFX_DICT)]
+    requests = {req for req, _ in PROCEDURES.values()} - {fops.FopNullReq}
+    replies = {rsp for _, rsp in PROCEDURES.values()} - {fops.GfCommonRsp}
+    for req in [*requests, fops.GfxPutReq]:
+        assert req.xdr_fields[-1] == ("xdata", GFX_DICT), req.__name__
+        assert req.__doc__ and req.__doc__.startswith("gfx_"), req.__name__
+    for rsp in replies - {fops.GfxReadRsp}:
+        assert list(rsp.xdr_fields[:3]) == head, rsp.__name__
+        assert rsp.__doc__ and rsp.__doc__.startswith("gfx_"), rsp.__name__
+    read = [(name, t) for name, t in fops.GfxReadRsp.xdr_fields]
+    assert read == [*head[:2], ("stat", fops_types.IATT), ("size", xdr.UInt), head[2]]
+
+
 def test_iattx_layout() -> None:
     """gfx_iattx is 148 bytes in glusterfs4-xdr.x order: gfid, flags, ino, dev, rdev, size,
     blocks, attributes, attributes_mask, a/m/c/btime, their nsecs, nlink, uid, gid, blksize,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from gfrpc.errors import RemoteProtocolError
+from gfrpc.programs import dump
 from gfrpc.programs import handshake as hs
 from gfrpc.wire.gfdict import as_int, as_str, decode_serialized_dict, encode_serialized_dict
 from gfrpc.wire.record import record_mark
@@ -105,3 +106,9 @@ def test_structs_roundtrip_and_truncation(value: object) -> None:
     for cut in range(len(data)):
         with pytest.raises(RemoteProtocolError):
             type(value).unpack(data[:cut])  # type: ignore[attr-defined]
+
+
+def test_one_gf_common_rsp() -> None:
+    """gf_common_rsp (the PING reply) has one definition: the handshake uses GF-DUMP's."""
+    assert hs.GfCommonRsp is dump.GfCommonRsp
+    assert hs.GfCommonRsp().pack() == bytes(12)

@@ -1,4 +1,4 @@
-"""Fixtures for the rpc tests (the fakes themselves are in rpc_fakes.py)."""
+"""Fixtures for the rpc tests (the fakes themselves are in rpc_fakes_support.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from rpc_fakes import FakeConnector, FakeEndpoint
+from rpc_fakes_support import FakeConnector, FakeEndpoint
 
 from gfrpc.rpc import client as client_mod
 from gfrpc.rpc.timers import TimerThread

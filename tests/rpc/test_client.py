@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from rpc_fakes import FakeConnector, FakeEndpoint, reply_message
+from rpc_fakes_support import FakeConnector, FakeEndpoint, reply_message
 
 from gfrpc.errors import NotConnectedError, RemoteProtocolError, RpcError, TimeoutError_
 from gfrpc.programs import dump as gfdump

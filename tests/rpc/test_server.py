@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rpc_fakes import FakeEndpoint, call_message
+from rpc_fakes_support import FakeEndpoint, call_message
 
 from gfrpc.errors import LocalProtocolError, NotConnectedError, RemoteProtocolError, TLSError
 from gfrpc.programs import dump as gfdump

@@ -31,6 +31,10 @@ DUMP: Final = 1
 PING: Final = 2
 CLIENT_GFS_ID: Final = 0xCAED  # what GlusterFS clients put in gf_dump_req
 
+#: ``int op_ret; int op_errno``, zero by default: the fields most replies of GF-DUMP, the handshake
+#: and the portmapper begin with (the other program modules import it from here).
+OP_RESULT: Final = (("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0))
+
 GfDumpReq = xdr.struct(
     "GfDumpReq", [("gfs_id", xdr.UHyper, CLIENT_GFS_ID)], doc="gf_dump_req { u_quad gfs_id }"
 )
@@ -41,16 +45,12 @@ GfProgDetail = xdr.struct(
 )
 GfDumpRsp = xdr.struct(
     "GfDumpRsp",
-    [
-        ("gfs_id", xdr.UHyper, 0),
-        ("op_ret", xdr.Int, 0),
-        ("op_errno", xdr.Int, 0),
-        ("progs", xdr.LinkedList(GfProgDetail), ()),
-    ],
+    [("gfs_id", xdr.UHyper, 0), *OP_RESULT, ("progs", xdr.LinkedList(GfProgDetail), ())],
     doc="gf_dump_rsp { u_quad gfs_id; int op_ret; int op_errno; gf_prog_detail *prog }",
 )
 GfCommonRsp = xdr.struct(
     "GfCommonRsp",
-    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
-    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (the PING reply)",
+    [*OP_RESULT, ("xdata", xdr.Opaque(), b"")],
+    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> }: the reply to GF-DUMP's and "
+    "the handshake's PING, and to the FOP program's NULL",
 )

@@ -213,6 +213,8 @@ _S = xdr.String()
 _D = GFX_DICT
 _IA = IATT
 
+_Field = tuple[str, xdr.TypeSpec]
+
 
 def _default(t: xdr.XdrType) -> Any:
     if t is _G:
@@ -228,347 +230,282 @@ def _default(t: xdr.XdrType) -> Any:
     return 0
 
 
-def _msg(name: str, fields: Sequence[tuple[str, Any]], doc: str) -> type[XdrStruct]:
+def _msg(name: str, fields: Sequence[_Field], doc: str) -> type[XdrStruct]:
     """An ``xdr.struct`` whose every field has the default of its type."""
     spec = [(fname, ftype, _default(xdr.as_type(ftype))) for fname, ftype in fields]
     return xdr.struct(name, spec, module=__name__, doc=doc)
 
 
-_RSP = [("op_ret", _I), ("op_errno", _I), ("xdata", _D)]
+def _req(name: str, doc: str, *fields: _Field) -> type[XdrStruct]:
+    """A ``gfx_*_req``: ``fields`` in wire order, then ``gfx_dict xdata`` (as every one ends)."""
+    return _msg(name, [*fields, ("xdata", _D)], doc)
+
+
+def _rsp(name: str, doc: str, *fields: _Field) -> type[XdrStruct]:
+    """A ``gfx_*_rsp``: ``int op_ret; int op_errno; gfx_dict xdata``, then ``fields``.
+
+    Every v400 reply starts so, except ``gfx_read_rsp`` (xdata last), which is spelled out.
+    """
+    return _msg(name, [("op_ret", _I), ("op_errno", _I), ("xdata", _D), *fields], doc)
+
+
+# Fields that many requests share, under the name and C type glusterfs4-xdr.x gives them. Where
+# one name has another type in some struct (``size`` is u_quad_t in fallocate, discard and
+# zerofill; ``namelen`` is u_quad_t in the entrylks), that struct spells the field out.
+_GFID: Final[_Field] = ("gfid", _G)  # opaque gfid[16]
+_PARGFID: Final[_Field] = ("pargfid", _G)  # the parent directory of bname
+_FD: Final[_Field] = ("fd", _H)  # quad_t, the brick's fd number (GF_ANON_FD_NO = none)
+_OFFSET: Final[_Field] = ("offset", _UH)  # u_quad_t
+_SIZE: Final[_Field] = ("size", _U)  # u_int
+_FLAG: Final[_Field] = ("flag", _U)  # u_int (read, write, put, copy_file_range)
+_FLAGS: Final[_Field] = ("flags", _U)  # u_int (open flags, setxattr flags, ...)
+_MODE: Final[_Field] = ("mode", _U)  # u_int
+_UMASK: Final[_Field] = ("umask", _U)  # u_int
+_BNAME: Final[_Field] = ("bname", _S)  # string, the entry's name in pargfid
+_NAME: Final[_Field] = ("name", _S)  # string, an xattr or entrylk name
+_DICT: Final[_Field] = ("dict", _D)  # gfx_dict, the xattrs to set or change
+_CMD: Final[_Field] = ("cmd", _U)  # u_int, the lock command (F_SETLK..., ENTRYLK_LOCK...)
+_TYPE: Final[_Field] = ("type", _U)  # u_int, the lock type (F_WRLCK..., ENTRYLK_WRLCK...)
+_FLOCK: Final[_Field] = ("flock", OrZero(GfProtoFlock))  # gf_proto_flock
+_VOLUME: Final[_Field] = ("volume", _S)  # string, the lock domain
 
 # --------------------------------------------------------------------------- common replies
 
 FopNullReq = _msg("FopNullReq", [], "NULL takes no arguments (the reply is dump.GfCommonRsp)")
-GfxCommonRsp = _msg("GfxCommonRsp", _RSP, "gfx_common_rsp { op_ret; op_errno; xdata }")
-GfxCommonIattRsp = _msg(
-    "GfxCommonIattRsp", [*_RSP, ("stat", _IA)], "gfx_common_iatt_rsp (STAT, FSTAT, ICREATE)"
+GfxCommonRsp = _rsp("GfxCommonRsp", "gfx_common_rsp { op_ret; op_errno; xdata }")
+GfxCommonIattRsp = _rsp(
+    "GfxCommonIattRsp", "gfx_common_iatt_rsp (STAT, FSTAT, ICREATE)", ("stat", _IA)
 )
-GfxCommon2IattRsp = _msg(
+GfxCommon2IattRsp = _rsp(
     "GfxCommon2IattRsp",
-    [*_RSP, ("prestat", _IA), ("poststat", _IA)],
     "gfx_common_2iatt_rsp. LOOKUP: prestat = entry, poststat = postparent; UNLINK/RMDIR: "
     "preparent, postparent; WRITE/TRUNCATE/FSYNC/SETATTR/...: prebuf, postbuf",
+    ("prestat", _IA),
+    ("poststat", _IA),
 )
-GfxCommon3IattRsp = _msg(
+GfxCommon3IattRsp = _rsp(
     "GfxCommon3IattRsp",
-    [*_RSP, ("stat", _IA), ("preparent", _IA), ("postparent", _IA)],
     "gfx_common_3iatt_rsp (MKNOD, MKDIR, SYMLINK, LINK, COPY_FILE_RANGE)",
+    ("stat", _IA),
+    ("preparent", _IA),
+    ("postparent", _IA),
 )
-GfxCommonDictRsp = _msg(
+GfxCommonDictRsp = _rsp(
     "GfxCommonDictRsp",
-    [*_RSP, ("dict", _D), ("prestat", _IA), ("poststat", _IA)],
     "gfx_common_dict_rsp (GETXATTR, FGETXATTR, XATTROP, FXATTROP)",
+    _DICT,
+    ("prestat", _IA),
+    ("poststat", _IA),
 )
 
 # --------------------------------------------------------------------------- requests and replies
+# In procedure order. ``_req(name, doc, *fields)`` appends ``xdata``; ``_rsp`` prepends
+# ``op_ret, op_errno, xdata``. So ``GfxMkdirReq`` is gfx_mkdir_req { pargfid; mode; umask;
+# bname; xdata }.
 
-GfxStatReq = _msg("GfxStatReq", [("gfid", _G), ("xdata", _D)], "gfx_stat_req")
-GfxReadlinkReq = _msg(
-    "GfxReadlinkReq", [("gfid", _G), ("size", _U), ("xdata", _D)], "gfx_readlink_req"
-)
-GfxReadlinkRsp = _msg("GfxReadlinkRsp", [*_RSP, ("buf", _IA), ("path", _S)], "gfx_readlink_rsp")
-GfxMknodReq = _msg(
-    "GfxMknodReq",
-    [("pargfid", _G), ("dev", _UH), ("mode", _U), ("umask", _U), ("bname", _S), ("xdata", _D)],
-    "gfx_mknod_req",
-)
-GfxMkdirReq = _msg(
-    "GfxMkdirReq",
-    [("pargfid", _G), ("mode", _U), ("umask", _U), ("bname", _S), ("xdata", _D)],
-    "gfx_mkdir_req",
-)
-GfxUnlinkReq = _msg(
-    "GfxUnlinkReq",
-    [("pargfid", _G), ("bname", _S), ("xflags", _U), ("xdata", _D)],
-    "gfx_unlink_req",
-)
-GfxRmdirReq = _msg(
+GfxStatReq = _req("GfxStatReq", "gfx_stat_req", _GFID)
+GfxReadlinkReq = _req("GfxReadlinkReq", "gfx_readlink_req", _GFID, _SIZE)
+GfxReadlinkRsp = _rsp("GfxReadlinkRsp", "gfx_readlink_rsp", ("buf", _IA), ("path", _S))
+GfxMknodReq = _req("GfxMknodReq", "gfx_mknod_req", _PARGFID, ("dev", _UH), _MODE, _UMASK, _BNAME)
+GfxMkdirReq = _req("GfxMkdirReq", "gfx_mkdir_req", _PARGFID, _MODE, _UMASK, _BNAME)
+GfxUnlinkReq = _req("GfxUnlinkReq", "gfx_unlink_req", _PARGFID, _BNAME, ("xflags", _U))
+GfxRmdirReq = _req(
     "GfxRmdirReq",
-    [("pargfid", _G), ("xflags", _I), ("bname", _S), ("xdata", _D)],
     "gfx_rmdir_req (xflags before bname, unlike unlink)",
+    _PARGFID,
+    ("xflags", _I),
+    _BNAME,
 )
-GfxSymlinkReq = _msg(
-    "GfxSymlinkReq",
-    [("pargfid", _G), ("bname", _S), ("umask", _U), ("linkname", _S), ("xdata", _D)],
-    "gfx_symlink_req",
-)
-GfxRenameReq = _msg(
+GfxSymlinkReq = _req("GfxSymlinkReq", "gfx_symlink_req", _PARGFID, _BNAME, _UMASK, ("linkname", _S))
+GfxRenameReq = _req(
     "GfxRenameReq",
-    [("oldgfid", _G), ("newgfid", _G), ("oldbname", _S), ("newbname", _S), ("xdata", _D)],
     "gfx_rename_req (oldgfid/newgfid are the parent directories)",
+    ("oldgfid", _G),
+    ("newgfid", _G),
+    ("oldbname", _S),
+    ("newbname", _S),
 )
-GfxRenameRsp = _msg(
+GfxRenameRsp = _rsp(
     "GfxRenameRsp",
-    [
-        *_RSP,
-        ("stat", _IA),
-        ("preoldparent", _IA),
-        ("postoldparent", _IA),
-        ("prenewparent", _IA),
-        ("postnewparent", _IA),
-    ],
     "gfx_rename_rsp",
+    ("stat", _IA),
+    ("preoldparent", _IA),
+    ("postoldparent", _IA),
+    ("prenewparent", _IA),
+    ("postnewparent", _IA),
 )
-GfxLinkReq = _msg(
+GfxLinkReq = _req(
     "GfxLinkReq",
-    [("oldgfid", _G), ("newgfid", _G), ("newbname", _S), ("xdata", _D)],
     "gfx_link_req (newgfid = new parent)",
+    ("oldgfid", _G),
+    ("newgfid", _G),
+    ("newbname", _S),
 )
-GfxTruncateReq = _msg(
-    "GfxTruncateReq", [("gfid", _G), ("offset", _UH), ("xdata", _D)], "gfx_truncate_req"
-)
-GfxOpenReq = _msg("GfxOpenReq", [("gfid", _G), ("flags", _U), ("xdata", _D)], "gfx_open_req")
-GfxOpenRsp = _msg("GfxOpenRsp", [*_RSP, ("fd", _H)], "gfx_open_rsp (OPEN, OPENDIR)")
-GfxReadReq = _msg(
-    "GfxReadReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("size", _U), ("flag", _U), ("xdata", _D)],
-    "gfx_read_req",
-)
+GfxTruncateReq = _req("GfxTruncateReq", "gfx_truncate_req", _GFID, _OFFSET)
+GfxOpenReq = _req("GfxOpenReq", "gfx_open_req", _GFID, _FLAGS)
+GfxOpenRsp = _rsp("GfxOpenRsp", "gfx_open_rsp (OPEN, OPENDIR)", _FD)
+GfxReadReq = _req("GfxReadReq", "gfx_read_req", _GFID, _FD, _OFFSET, _SIZE, _FLAG)
 GfxReadRsp = _msg(
     "GfxReadRsp",
     [("op_ret", _I), ("op_errno", _I), ("stat", _IA), ("size", _U), ("xdata", _D)],
     "gfx_read_rsp (xdata last!), followed by op_ret raw data bytes",
 )
-GfxWriteReq = _msg(
+GfxWriteReq = _req(
     "GfxWriteReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("size", _U), ("flag", _U), ("xdata", _D)],
     "gfx_write_req, followed by exactly size raw payload bytes",
+    _GFID,
+    _FD,
+    _OFFSET,
+    _SIZE,
+    _FLAG,
 )
-GfxStatfsReq = _msg("GfxStatfsReq", [("gfid", _G), ("xdata", _D)], "gfx_statfs_req")
-GfxStatfsRsp = _msg("GfxStatfsRsp", [*_RSP, ("statfs", OrZero(GfStatfs))], "gfx_statfs_rsp")
-GfxFlushReq = _msg("GfxFlushReq", [("gfid", _G), ("fd", _H), ("xdata", _D)], "gfx_flush_req")
-GfxFsyncReq = _msg(
-    "GfxFsyncReq",
-    [("gfid", _G), ("fd", _H), ("data", _U), ("xdata", _D)],
-    "gfx_fsync_req (data = datasync flag)",
-)
-GfxSetxattrReq = _msg(
-    "GfxSetxattrReq", [("gfid", _G), ("flags", _U), ("dict", _D), ("xdata", _D)], "gfx_setxattr_req"
-)
-GfxGetxattrReq = _msg(
-    "GfxGetxattrReq",
-    [("gfid", _G), ("namelen", _U), ("name", _S), ("xdata", _D)],
-    "gfx_getxattr_req",
-)
-GfxRemovexattrReq = _msg(
-    "GfxRemovexattrReq", [("gfid", _G), ("name", _S), ("xdata", _D)], "gfx_removexattr_req"
-)
-GfxOpendirReq = _msg("GfxOpendirReq", [("gfid", _G), ("xdata", _D)], "gfx_opendir_req")
-GfxFsyncdirReq = _msg(
-    "GfxFsyncdirReq", [("gfid", _G), ("fd", _H), ("data", _I), ("xdata", _D)], "gfx_fsyncdir_req"
-)
-GfxAccessReq = _msg("GfxAccessReq", [("gfid", _G), ("mask", _U), ("xdata", _D)], "gfx_access_req")
-GfxCreateReq = _msg(
-    "GfxCreateReq",
-    [("pargfid", _G), ("flags", _U), ("mode", _U), ("umask", _U), ("bname", _S), ("xdata", _D)],
-    "gfx_create_req",
-)
-GfxCreateRsp = _msg(
+GfxStatfsReq = _req("GfxStatfsReq", "gfx_statfs_req", _GFID)
+GfxStatfsRsp = _rsp("GfxStatfsRsp", "gfx_statfs_rsp", ("statfs", OrZero(GfStatfs)))
+GfxFlushReq = _req("GfxFlushReq", "gfx_flush_req", _GFID, _FD)
+GfxFsyncReq = _req("GfxFsyncReq", "gfx_fsync_req (data = datasync flag)", _GFID, _FD, ("data", _U))
+GfxSetxattrReq = _req("GfxSetxattrReq", "gfx_setxattr_req", _GFID, _FLAGS, _DICT)
+GfxGetxattrReq = _req("GfxGetxattrReq", "gfx_getxattr_req", _GFID, ("namelen", _U), _NAME)
+GfxRemovexattrReq = _req("GfxRemovexattrReq", "gfx_removexattr_req", _GFID, _NAME)
+GfxOpendirReq = _req("GfxOpendirReq", "gfx_opendir_req", _GFID)
+GfxFsyncdirReq = _req("GfxFsyncdirReq", "gfx_fsyncdir_req", _GFID, _FD, ("data", _I))
+GfxAccessReq = _req("GfxAccessReq", "gfx_access_req", _GFID, ("mask", _U))
+GfxCreateReq = _req("GfxCreateReq", "gfx_create_req", _PARGFID, _FLAGS, _MODE, _UMASK, _BNAME)
+GfxCreateRsp = _rsp(
     "GfxCreateRsp",
-    [*_RSP, ("stat", _IA), ("fd", _UH), ("preparent", _IA), ("postparent", _IA)],
     "gfx_create_rsp (fd is u_quad_t here, quad_t elsewhere)",
+    ("stat", _IA),
+    ("fd", _UH),
+    ("preparent", _IA),
+    ("postparent", _IA),
 )
-GfxFtruncateReq = _msg(
-    "GfxFtruncateReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("xdata", _D)],
-    "gfx_ftruncate_req",
-)
-GfxFstatReq = _msg("GfxFstatReq", [("gfid", _G), ("fd", _H), ("xdata", _D)], "gfx_fstat_req")
-_FLOCK = OrZero(GfProtoFlock)
-GfxLkReq = _msg(
-    "GfxLkReq",
-    [("gfid", _G), ("fd", _H), ("cmd", _U), ("type", _U), ("flock", _FLOCK), ("xdata", _D)],
-    "gfx_lk_req",
-)
-GfxLkRsp = _msg("GfxLkRsp", [*_RSP, ("flock", _FLOCK)], "gfx_lk_rsp")
-GfxLookupReq = _msg(
+GfxFtruncateReq = _req("GfxFtruncateReq", "gfx_ftruncate_req", _GFID, _FD, _OFFSET)
+GfxFstatReq = _req("GfxFstatReq", "gfx_fstat_req", _GFID, _FD)
+GfxLkReq = _req("GfxLkReq", "gfx_lk_req", _GFID, _FD, _CMD, _TYPE, _FLOCK)
+GfxLkRsp = _rsp("GfxLkRsp", "gfx_lk_rsp", _FLOCK)
+GfxLookupReq = _req(
     "GfxLookupReq",
-    [("gfid", _G), ("pargfid", _G), ("flags", _U), ("bname", _S), ("xdata", _D)],
     "gfx_lookup_req: by gfid (nameless) or by pargfid + bname",
+    _GFID,
+    _PARGFID,
+    _FLAGS,
+    _BNAME,
 )
-GfxReaddirReq = _msg(
-    "GfxReaddirReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("size", _U), ("xdata", _D)],
-    "gfx_readdir_req",
-)
-GfxReaddirRsp = _msg(
+GfxReaddirReq = _req("GfxReaddirReq", "gfx_readdir_req", _GFID, _FD, _OFFSET, _SIZE)
+GfxReaddirRsp = _rsp(
     "GfxReaddirRsp",
-    [*_RSP, ("reply", xdr.LinkedList(GfxDirlist))],
     "gfx_readdir_rsp; reply = list of GfxDirlist (the wire's linked list)",
+    ("reply", xdr.LinkedList(GfxDirlist)),
 )
-GfxInodelkReq = _msg(
-    "GfxInodelkReq",
-    [("gfid", _G), ("cmd", _U), ("type", _U), ("flock", _FLOCK), ("volume", _S), ("xdata", _D)],
-    "gfx_inodelk_req",
+GfxInodelkReq = _req("GfxInodelkReq", "gfx_inodelk_req", _GFID, _CMD, _TYPE, _FLOCK, _VOLUME)
+GfxFinodelkReq = _req(
+    "GfxFinodelkReq", "gfx_finodelk_req", _GFID, _FD, _CMD, _TYPE, _FLOCK, _VOLUME
 )
-GfxFinodelkReq = _msg(
-    "GfxFinodelkReq",
-    [
-        ("gfid", _G),
-        ("fd", _H),
-        ("cmd", _U),
-        ("type", _U),
-        ("flock", _FLOCK),
-        ("volume", _S),
-        ("xdata", _D),
-    ],
-    "gfx_finodelk_req",
-)
-GfxEntrylkReq = _msg(
+GfxEntrylkReq = _req(
     "GfxEntrylkReq",
-    [
-        ("gfid", _G),
-        ("cmd", _U),
-        ("type", _U),
-        ("namelen", _UH),
-        ("name", _S),
-        ("volume", _S),
-        ("xdata", _D),
-    ],
     "gfx_entrylk_req (namelen is u_quad_t)",
+    _GFID,
+    _CMD,
+    _TYPE,
+    ("namelen", _UH),
+    _NAME,
+    _VOLUME,
 )
-GfxFentrylkReq = _msg(
+GfxFentrylkReq = _req(
     "GfxFentrylkReq",
-    [
-        ("gfid", _G),
-        ("fd", _H),
-        ("cmd", _U),
-        ("type", _U),
-        ("namelen", _UH),
-        ("name", _S),
-        ("volume", _S),
-        ("xdata", _D),
-    ],
     "gfx_fentrylk_req",
+    _GFID,
+    _FD,
+    _CMD,
+    _TYPE,
+    ("namelen", _UH),
+    _NAME,
+    _VOLUME,
 )
-GfxXattropReq = _msg(
-    "GfxXattropReq", [("gfid", _G), ("flags", _U), ("dict", _D), ("xdata", _D)], "gfx_xattrop_req"
+GfxXattropReq = _req("GfxXattropReq", "gfx_xattrop_req", _GFID, _FLAGS, _DICT)
+GfxFxattropReq = _req("GfxFxattropReq", "gfx_fxattrop_req", _GFID, _FD, _FLAGS, _DICT)
+GfxFgetxattrReq = _req("GfxFgetxattrReq", "gfx_fgetxattr_req", _GFID, _FD, ("namelen", _U), _NAME)
+GfxFsetxattrReq = _req("GfxFsetxattrReq", "gfx_fsetxattr_req", _GFID, _FD, _FLAGS, _DICT)
+GfxRchecksumReq = _req(
+    "GfxRchecksumReq", "gfx_rchecksum_req", _GFID, _FD, _OFFSET, ("len", _U), _FLAGS
 )
-GfxFxattropReq = _msg(
-    "GfxFxattropReq",
-    [("gfid", _G), ("fd", _H), ("flags", _U), ("dict", _D), ("xdata", _D)],
-    "gfx_fxattrop_req",
-)
-GfxFgetxattrReq = _msg(
-    "GfxFgetxattrReq",
-    [("gfid", _G), ("fd", _H), ("namelen", _U), ("name", _S), ("xdata", _D)],
-    "gfx_fgetxattr_req",
-)
-GfxFsetxattrReq = _msg(
-    "GfxFsetxattrReq",
-    [("gfid", _G), ("fd", _H), ("flags", _U), ("dict", _D), ("xdata", _D)],
-    "gfx_fsetxattr_req",
-)
-GfxRchecksumReq = _msg(
-    "GfxRchecksumReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("len", _U), ("flags", _U), ("xdata", _D)],
-    "gfx_rchecksum_req",
-)
-GfxRchecksumRsp = _msg(
+GfxRchecksumRsp = _rsp(
     "GfxRchecksumRsp",
-    [*_RSP, ("flags", _U), ("weak_checksum", _U), ("strong_checksum", xdr.Opaque())],
     "gfx_rchecksum_rsp",
+    _FLAGS,
+    ("weak_checksum", _U),
+    ("strong_checksum", xdr.Opaque()),
 )
-GfxSetattrReq = _msg(
+GfxSetattrReq = _req(
     "GfxSetattrReq",
-    [("gfid", _G), ("stbuf", _IA), ("valid", _I), ("xdata", _D)],
     "gfx_setattr_req (valid = GF_SET_ATTR_* mask of stbuf fields to apply)",
+    _GFID,
+    ("stbuf", _IA),
+    ("valid", _I),
 )
-GfxFsetattrReq = _msg(
-    "GfxFsetattrReq",
-    [("gfid", _G), ("fd", _H), ("stbuf", _IA), ("valid", _I), ("xdata", _D)],
-    "gfx_fsetattr_req",
+GfxFsetattrReq = _req(
+    "GfxFsetattrReq", "gfx_fsetattr_req", _GFID, _FD, ("stbuf", _IA), ("valid", _I)
 )
-GfxReaddirpReq = _msg(
-    "GfxReaddirpReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("size", _U), ("xdata", _D)],
-    "gfx_readdirp_req",
-)
-GfxReaddirpRsp = _msg(
+GfxReaddirpReq = _req("GfxReaddirpReq", "gfx_readdirp_req", _GFID, _FD, _OFFSET, _SIZE)
+GfxReaddirpRsp = _rsp(
     "GfxReaddirpRsp",
-    [*_RSP, ("reply", xdr.LinkedList(GfxDirplist))],
     "gfx_readdirp_rsp; reply = list of GfxDirplist (dirent, iatt, dict)",
+    ("reply", xdr.LinkedList(GfxDirplist)),
 )
-GfxReleaseReq = _msg("GfxReleaseReq", [("gfid", _G), ("fd", _H), ("xdata", _D)], "gfx_release_req")
-GfxReleasedirReq = _msg(
-    "GfxReleasedirReq",
-    [("gfid", _G), ("fd", _H), ("xdata", _D)],
-    "gfx_releasedir_req (same layout as gfx_release_req)",
+GfxReleaseReq = _req("GfxReleaseReq", "gfx_release_req", _GFID, _FD)
+GfxReleasedirReq = _req(
+    "GfxReleasedirReq", "gfx_releasedir_req (same layout as gfx_release_req)", _GFID, _FD
 )
-GfxFremovexattrReq = _msg(
-    "GfxFremovexattrReq",
-    [("gfid", _G), ("fd", _H), ("name", _S), ("xdata", _D)],
-    "gfx_fremovexattr_req",
+GfxFremovexattrReq = _req("GfxFremovexattrReq", "gfx_fremovexattr_req", _GFID, _FD, _NAME)
+GfxFallocateReq = _req(
+    "GfxFallocateReq", "gfx_fallocate_req", _GFID, _FD, _FLAGS, _OFFSET, ("size", _UH)
 )
-GfxFallocateReq = _msg(
-    "GfxFallocateReq",
-    [("gfid", _G), ("fd", _H), ("flags", _U), ("offset", _UH), ("size", _UH), ("xdata", _D)],
-    "gfx_fallocate_req",
-)
-GfxDiscardReq = _msg(
-    "GfxDiscardReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("size", _UH), ("xdata", _D)],
-    "gfx_discard_req",
-)
-GfxZerofillReq = _msg(
-    "GfxZerofillReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("size", _UH), ("xdata", _D)],
-    "gfx_zerofill_req",
-)
-GfxIpcReq = _msg("GfxIpcReq", [("op", _I), ("xdata", _D)], "gfx_ipc_req")
-GfxSeekReq = _msg(
+GfxDiscardReq = _req("GfxDiscardReq", "gfx_discard_req", _GFID, _FD, _OFFSET, ("size", _UH))
+GfxZerofillReq = _req("GfxZerofillReq", "gfx_zerofill_req", _GFID, _FD, _OFFSET, ("size", _UH))
+GfxIpcReq = _req("GfxIpcReq", "gfx_ipc_req", ("op", _I))
+GfxSeekReq = _req(
     "GfxSeekReq",
-    [("gfid", _G), ("fd", _H), ("offset", _UH), ("what", _I), ("xdata", _D)],
     "gfx_seek_req (what: SEEK_DATA 3 / SEEK_HOLE 4)",
+    _GFID,
+    _FD,
+    _OFFSET,
+    ("what", _I),
 )
-GfxSeekRsp = _msg("GfxSeekRsp", [*_RSP, ("offset", _UH)], "gfx_seek_rsp")
-_LEASE = OrZero(GfProtoLease)
-GfxLeaseReq = _msg("GfxLeaseReq", [("gfid", _G), ("lease", _LEASE), ("xdata", _D)], "gfx_lease_req")
-GfxLeaseRsp = _msg("GfxLeaseRsp", [*_RSP, ("lease", _LEASE)], "gfx_lease_rsp")
-GfxGetactivelkReq = _msg("GfxGetactivelkReq", [("gfid", _G), ("xdata", _D)], "gfx_getactivelk_req")
-GfxGetactivelkRsp = _msg(
-    "GfxGetactivelkRsp", [*_RSP, ("reply", xdr.LinkedList(Gfs3Locklist))], "gfx_getactivelk_rsp"
+GfxSeekRsp = _rsp("GfxSeekRsp", "gfx_seek_rsp", _OFFSET)
+_LEASE: Final[_Field] = ("lease", OrZero(GfProtoLease))
+GfxLeaseReq = _req("GfxLeaseReq", "gfx_lease_req", _GFID, _LEASE)
+GfxLeaseRsp = _rsp("GfxLeaseRsp", "gfx_lease_rsp", _LEASE)
+GfxGetactivelkReq = _req("GfxGetactivelkReq", "gfx_getactivelk_req", _GFID)
+GfxGetactivelkRsp = _rsp(
+    "GfxGetactivelkRsp", "gfx_getactivelk_rsp", ("reply", xdr.LinkedList(Gfs3Locklist))
 )
-GfxSetactivelkReq = _msg(
-    "GfxSetactivelkReq",
-    [("gfid", _G), ("request", xdr.LinkedList(Gfs3Locklist)), ("xdata", _D)],
-    "gfx_setactivelk_req",
+GfxSetactivelkReq = _req(
+    "GfxSetactivelkReq", "gfx_setactivelk_req", _GFID, ("request", xdr.LinkedList(Gfs3Locklist))
 )
-GfxIcreateReq = _msg(
-    "GfxIcreateReq", [("gfid", _G), ("mode", _U), ("xdata", _D)], "gfx_icreate_req"
-)
-GfxNamelinkReq = _msg(
-    "GfxNamelinkReq", [("pargfid", _G), ("bname", _S), ("xdata", _D)], "gfx_namelink_req"
-)
-GfxPutReq = _msg(
+GfxIcreateReq = _req("GfxIcreateReq", "gfx_icreate_req", _GFID, _MODE)
+GfxNamelinkReq = _req("GfxNamelinkReq", "gfx_namelink_req", _PARGFID, _BNAME)
+GfxPutReq = _req(
     "GfxPutReq",
-    [
-        ("pargfid", _G),
-        ("bname", _S),
-        ("mode", _U),
-        ("umask", _U),
-        ("flag", _U),
-        ("offset", _UH),
-        ("size", _U),
-        ("xattr", _D),
-        ("xdata", _D),
-    ],
     "gfx_put_req (defined, but the 10.3 v400 brick has no PUT actor)",
+    _PARGFID,
+    _BNAME,
+    _MODE,
+    _UMASK,
+    _FLAG,
+    _OFFSET,
+    _SIZE,
+    ("xattr", _D),
 )
-GfxCopyFileRangeReq = _msg(
+GfxCopyFileRangeReq = _req(
     "GfxCopyFileRangeReq",
-    [
-        ("gfid1", _G),
-        ("gfid2", _G),
-        ("fd_in", _H),
-        ("fd_out", _H),
-        ("off_in", _UH),
-        ("off_out", _UH),
-        ("size", _U),
-        ("flag", _U),
-        ("xdata", _D),
-    ],
     "gfx_copy_file_range_req",
+    ("gfid1", _G),
+    ("gfid2", _G),
+    ("fd_in", _H),
+    ("fd_out", _H),
+    ("off_in", _UH),
+    ("off_out", _UH),
+    _SIZE,
+    _FLAG,
 )
 
 # --------------------------------------------------------------------------- procedure table

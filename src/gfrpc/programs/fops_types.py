@@ -203,15 +203,10 @@ def iatt_type(iatt: XdrStruct) -> IaType:
 
 GfxMdataIatt = xdr.struct(
     "GfxMdataIatt",
-    [
-        ("ia_atime", xdr.Hyper, 0),
-        ("ia_mtime", xdr.Hyper, 0),
-        ("ia_ctime", xdr.Hyper, 0),
-        ("ia_atime_nsec", xdr.UInt, 0),
-        ("ia_mtime_nsec", xdr.UInt, 0),
-        ("ia_ctime_nsec", xdr.UInt, 0),
-    ],
-    doc="gfx_mdata_iatt (36 bytes): the times the ctime/utime feature keeps",
+    [(f"ia_{t}time", xdr.Hyper, 0) for t in "amc"]
+    + [(f"ia_{t}time_nsec", xdr.UInt, 0) for t in "amc"],
+    doc="gfx_mdata_iatt (36 bytes): the times the ctime/utime feature keeps: hyper ia_atime, "
+    "ia_mtime, ia_ctime; u_int ia_atime_nsec, ia_mtime_nsec, ia_ctime_nsec",
 )
 assert GfxMdataIatt.xdr_min_size == MDATA_SIZE
 
@@ -271,28 +266,23 @@ Gfs3Locklist = xdr.struct(
     doc="gfs3_locklist entry without its ``nextentry`` pointer (a LinkedList item)",
 )
 
+# The dirent both directory listings start with: gfx_dirlist and gfx_dirplist share these fields.
+_DIRENT: Final = (
+    ("d_ino", xdr.UHyper),
+    ("d_off", xdr.UHyper),
+    ("d_len", xdr.UInt),
+    ("d_type", xdr.UInt),
+    ("name", xdr.String()),
+)
+
 GfxDirlist = xdr.struct(
     "GfxDirlist",
-    [
-        ("d_ino", xdr.UHyper),
-        ("d_off", xdr.UHyper),
-        ("d_len", xdr.UInt),
-        ("d_type", xdr.UInt),
-        ("name", xdr.String()),
-    ],
+    _DIRENT,
     doc="gfx_dirlist entry (READDIR) without ``nextentry``; d_len = strlen(name)",
 )
 
 GfxDirplist = xdr.struct(
     "GfxDirplist",
-    [
-        ("d_ino", xdr.UHyper),
-        ("d_off", xdr.UHyper),
-        ("d_len", xdr.UInt),
-        ("d_type", xdr.UInt),
-        ("name", xdr.String()),
-        ("stat", IATT, None),
-        ("dict", GFX_DICT, None),
-    ],
+    [*_DIRENT, ("stat", IATT, None), ("dict", GFX_DICT, None)],
     doc="gfx_dirplist entry (READDIRP) without ``nextentry``: dirent + iatt + per-entry dict",
 )

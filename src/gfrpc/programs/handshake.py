@@ -2,12 +2,14 @@
 
 The ``dict`` and ``xdata`` fields carry the *old serialized dict*
 (``gfrpc.wire.gfdict.encode_serialized_dict`` / ``decode_serialized_dict``), as raw bytes here.
+PING is answered with ``gf_common_rsp``, re-exported from :mod:`gfrpc.programs.dump`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from gfrpc.programs.dump import OP_RESULT, GfCommonRsp
 from gfrpc.wire import xdr
 
 __all__ = [
@@ -46,7 +48,7 @@ GfSetvolumeReq = xdr.struct(
 )
 GfSetvolumeRsp = xdr.struct(
     "GfSetvolumeRsp",
-    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("dict", xdr.Opaque(), b"")],
+    [*OP_RESULT, ("dict", xdr.Opaque(), b"")],
     doc="gf_setvolume_rsp { int op_ret; int op_errno; opaque dict<> }",
 )
 GfGetspecReq = xdr.struct(
@@ -56,12 +58,7 @@ GfGetspecReq = xdr.struct(
 )
 GfGetspecRsp = xdr.struct(
     "GfGetspecRsp",
-    [
-        ("op_ret", xdr.Int, 0),
-        ("op_errno", xdr.Int, 0),
-        ("spec", xdr.String(), ""),
-        ("xdata", xdr.Opaque(), b""),
-    ],
+    [*OP_RESULT, ("spec", xdr.String(), ""), ("xdata", xdr.Opaque(), b"")],
     doc="gf_getspec_rsp { int op_ret; int op_errno; string spec<>; opaque xdata<> }",
 )
 GfSetLkVerReq = xdr.struct(
@@ -71,11 +68,6 @@ GfSetLkVerReq = xdr.struct(
 )
 GfSetLkVerRsp = xdr.struct(
     "GfSetLkVerRsp",
-    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("lk_ver", xdr.Int, 0)],
+    [*OP_RESULT, ("lk_ver", xdr.Int, 0)],
     doc="gf_set_lk_ver_rsp { int op_ret; int op_errno; int lk_ver }",
-)
-GfCommonRsp = xdr.struct(
-    "GfCommonRsp",
-    [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0), ("xdata", xdr.Opaque(), b"")],
-    doc="gf_common_rsp { int op_ret; int op_errno; opaque xdata<> } (handshake PING)",
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from gfrpc.programs.dump import OP_RESULT
 from gfrpc.wire import xdr
 
 __all__ = [
@@ -38,21 +39,19 @@ SIGNUP: Final = 3  # placeholder, unused by GlusterFS
 SIGNIN: Final = 4
 SIGNOUT: Final = 5
 
-_RET = [("op_ret", xdr.Int, 0), ("op_errno", xdr.Int, 0)]
-
 PmapPortByBrickReq = xdr.struct("PmapPortByBrickReq", [("brick", xdr.String())])
 PmapPortByBrickRsp = xdr.struct(
-    "PmapPortByBrickRsp", [*_RET, ("status", xdr.Int, 0), ("port", xdr.Int, 0)]
+    "PmapPortByBrickRsp", [*OP_RESULT, ("status", xdr.Int, 0), ("port", xdr.Int, 0)]
 )
 PmapBrickByPortReq = xdr.struct("PmapBrickByPortReq", [("port", xdr.Int)])
 PmapBrickByPortRsp = xdr.struct(
-    "PmapBrickByPortRsp", [*_RET, ("status", xdr.Int, 0), ("brick", xdr.String(), "")]
+    "PmapBrickByPortRsp", [*OP_RESULT, ("status", xdr.Int, 0), ("brick", xdr.String(), "")]
 )
 PmapSigninReq = xdr.struct(
     "PmapSigninReq", [("brick", xdr.String()), ("port", xdr.Int), ("pid", xdr.Int, 0)]
 )
-PmapSigninRsp = xdr.struct("PmapSigninRsp", _RET)
+PmapSigninRsp = xdr.struct("PmapSigninRsp", OP_RESULT)
 PmapSignoutReq = xdr.struct(
     "PmapSignoutReq", [("brick", xdr.String()), ("port", xdr.Int), ("rdma_port", xdr.Int, 0)]
 )
-PmapSignoutRsp = xdr.struct("PmapSignoutRsp", _RET)
+PmapSignoutRsp = xdr.struct("PmapSignoutRsp", OP_RESULT)

@@ -103,6 +103,13 @@ class Request:
     ) -> None:
         self.server = server
         self.header = header
+        #: the CALL's numbers, as plain ints (copied once: the header does not change)
+        self.xid, self.prog, self.vers, self.proc = (
+            int(header.xid),
+            int(header.prog),
+            int(header.vers),
+            int(header.proc),
+        )
         self.args = args
         self.credential = credential
         self.procedure = procedure
@@ -120,22 +127,6 @@ class Request:
         self._done = False
         self._counted = False
         self._reserved = 0  # reply bytes reserved for it (procedures with ``reply_size``)
-
-    @property
-    def xid(self) -> int:
-        return int(self.header.xid)
-
-    @property
-    def prog(self) -> int:
-        return int(self.header.prog)
-
-    @property
-    def vers(self) -> int:
-        return int(self.header.vers)
-
-    @property
-    def proc(self) -> int:
-        return int(self.header.proc)
 
     @property
     def auth(self) -> rpcmsg.OpaqueAuth:

@@ -110,15 +110,7 @@ def connect(
         if exc.errno == errno.ECONNREFUSED:
             raise NotConnectedError("connection refused") from None
         raise NotConnectedError(f"cannot connect to {addr}: {exc.strerror or exc}") from None
-    ep = Endpoint(
-        sock,
-        handler=handler,
-        poller=poller,
-        options=opts,
-        tls=tls,
-        tls_check=tls_check,
-        server_side=False,
-    )
+    ep = Endpoint(sock, handler=handler, poller=poller, options=opts, tls=tls, tls_check=tls_check)
     poller.register(ep)
     if not ep.ready.wait(timeout):
         ep.close(TimeoutError_("TLS handshake timed out"))

@@ -173,13 +173,32 @@ class AuthUnix:
 
 
 @dataclass(frozen=True, slots=True)
-class GlusterCredV1:
-    """AUTH_GLUSTERFS (5), legacy: lk_owner is the u_quad_t as sent; at most 16 groups."""
+class _GlusterCred:
+    """The caller's ids, which every AUTH_GLUSTERFS version starts with (then an lk_owner)."""
 
     pid: int
     uid: int
     gid: int
     groups: Sequence[int] = ()
+
+    def _auth(
+        self, flavor: int, name: str, lk_owner: bytes | None, head: struct.Struct, *fields: int
+    ) -> OpaqueAuth:
+        """v2 and v3: ``fields`` packed as ``head``, the groups that fit, lk_owner as an opaque."""
+        lk = default_lk_owner(self.pid) if lk_owner is None else bytes(lk_owner)
+        fixed_units = head.size // 4 + 2  # + the group count and lk_owner's length
+        groups = _fit_groups(self.groups, fixed_units, lk, name)
+        try:
+            body = struct.pack(f"{head.format}I{len(groups)}I", *fields, len(groups), *groups)
+        except struct.error as exc:
+            raise LocalProtocolError(f"{name}: bad field: {exc}") from None
+        return OpaqueAuth(flavor, _with_opaque(body, lk))
+
+
+@dataclass(frozen=True, slots=True)
+class GlusterCredV1(_GlusterCred):
+    """AUTH_GLUSTERFS (5), legacy: lk_owner is the u_quad_t as sent; at most 16 groups."""
+
     lk_owner: int = 0
 
     def to_auth(self) -> OpaqueAuth:
@@ -203,25 +222,14 @@ class GlusterCredV1:
 
 
 @dataclass(frozen=True, slots=True)
-class GlusterCredV2:
+class GlusterCredV2(_GlusterCred):
     """AUTH_GLUSTERFS_v2 (390039): sent by GlusterFS clients with GF-DUMP."""
 
-    pid: int
-    uid: int
-    gid: int
-    groups: Sequence[int] = ()
     lk_owner: bytes | None = None  # None: default_lk_owner(pid)
 
     def to_auth(self) -> OpaqueAuth:
-        lk = default_lk_owner(self.pid) if self.lk_owner is None else bytes(self.lk_owner)
-        groups = _fit_groups(self.groups, 5, lk, "AUTH_GLUSTERFS_v2")
-        try:
-            head = struct.pack(
-                f">iIII{len(groups)}I", self.pid, self.uid, self.gid, len(groups), *groups
-            )
-        except struct.error as exc:
-            raise LocalProtocolError(f"AUTH_GLUSTERFS_v2: bad field: {exc}") from None
-        return OpaqueAuth(AUTH_GLUSTERFS_V2, _with_opaque(head, lk))
+        ids = (self.pid, self.uid, self.gid)
+        return self._auth(AUTH_GLUSTERFS_V2, "AUTH_GLUSTERFS_v2", self.lk_owner, _V2_HEAD, *ids)
 
     @classmethod
     def decode(cls, r: XdrReader) -> GlusterCredV2:
@@ -229,36 +237,17 @@ class GlusterCredV2:
 
 
 @dataclass(frozen=True, slots=True)
-class GlusterCredV3:
+class GlusterCredV3(_GlusterCred):
     """AUTH_GLUSTERFS_v3 (390040): SETVOLUME, PING and FOPs of GlusterFS 4+ clients."""
 
-    pid: int
-    uid: int
-    gid: int
-    groups: Sequence[int] = ()
     lk_owner: bytes | None = None  # None: default_lk_owner(pid)
     flags: int = 0  # 0x1 = internal client
     ctime_sec: int = 0
     ctime_nsec: int = 0
 
     def to_auth(self) -> OpaqueAuth:
-        lk = default_lk_owner(self.pid) if self.lk_owner is None else bytes(self.lk_owner)
-        groups = _fit_groups(self.groups, 9, lk, "AUTH_GLUSTERFS_v3")
-        try:
-            head = struct.pack(
-                f">iIIIIQI{len(groups)}I",
-                self.pid,
-                self.uid,
-                self.gid,
-                self.flags,
-                self.ctime_nsec,
-                self.ctime_sec,
-                len(groups),
-                *groups,
-            )
-        except struct.error as exc:
-            raise LocalProtocolError(f"AUTH_GLUSTERFS_v3: bad field: {exc}") from None
-        return OpaqueAuth(AUTH_GLUSTERFS_V3, _with_opaque(head, lk))
+        head = (self.pid, self.uid, self.gid, self.flags, self.ctime_nsec, self.ctime_sec)
+        return self._auth(AUTH_GLUSTERFS_V3, "AUTH_GLUSTERFS_v3", self.lk_owner, _V3_HEAD, *head)
 
     @classmethod
     def decode(cls, r: XdrReader) -> GlusterCredV3:
@@ -267,6 +256,7 @@ class GlusterCredV3:
         return cls(pid, uid, gid, groups, bytes(r.opaque()), flags, sec, nsec)
 
 
+_V2_HEAD = struct.Struct(">iII")  # pid, uid, gid
 _V3_HEAD = struct.Struct(">iIIIIQ")  # pid, uid, gid, flags, ctime_nsec, ctime_sec
 
 

@@ -144,10 +144,14 @@ class FixedOpaque(XdrType):
         writer.fixed_opaque(value, self.n)
 
 
-class Opaque(XdrType):
+class _Bounded(XdrType):
+    """A variable-length type whose length may have a maximum (``<max_len>``; None: ``<>``)."""
+
     def __init__(self, max_len: int | None = None) -> None:
         self.max_len = max_len
 
+
+class Opaque(_Bounded):
     def decode(self, reader: XdrReader) -> memoryview:
         return reader.opaque(self.max_len)
 
@@ -155,10 +159,7 @@ class Opaque(XdrType):
         writer.opaque(value, self.max_len)
 
 
-class String(XdrType):
-    def __init__(self, max_len: int | None = None) -> None:
-        self.max_len = max_len
-
+class String(_Bounded):
     def decode(self, reader: XdrReader) -> str:
         return reader.string(self.max_len)
 

@@ -11,12 +11,17 @@ time.** Other threads never touch its input; they change what it wants (more out
 reading paused or resumed, a close requested) and call ``poller.kick(pollable)``, which makes
 the poller run ``handle_events(False, False, False)`` on the pollable's handling thread and
 then watch the new interest.
+
+The bottom of this module holds the kernel plumbing the pollers share: the epoll mask of an
+interest, and the eventfd that wakes a poller's thread.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Protocol
+import os
+import select
+from typing import Final, Protocol
 
 
 class Pollable(Protocol):
@@ -56,9 +61,22 @@ class Poller(abc.ABC):
     def kick(self, pollable: Pollable) -> None:
         """Make the handling thread look at ``pollable`` again (thread-safe)."""
 
-    @abc.abstractmethod
     def stop(self, timeout: float = 5.0) -> None:
         """Abort every pollable, wait for their cleanup, and stop the threads."""
+        pollables = self._stop_accepting()
+        if pollables is None:
+            return
+        for p in pollables:
+            p.abort(RuntimeError("poller stopped"))
+        self._wind_down(timeout)
+
+    @abc.abstractmethod
+    def _stop_accepting(self) -> list[Pollable] | None:
+        """Refuse new pollables; return those to abort (None: stopped already, nothing to do)."""
+
+    @abc.abstractmethod
+    def _wind_down(self, timeout: float) -> None:
+        """After the aborts: wait (up to ``timeout``) for the threads, release the poller's fds."""
 
     @abc.abstractmethod
     def pollable_count(self) -> int:
@@ -70,3 +88,24 @@ class Poller(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- kernel plumbing shared by the pollers ---------------------------------------------------
+
+#: epoll reports these whatever was asked: the fd failed or both directions are shut
+EPOLL_ERR: Final = select.EPOLLERR | select.EPOLLHUP
+
+
+def epoll_mask(interest: tuple[bool, bool]) -> int:
+    """The epoll events for ``interest()``; reading also asks for RDHUP (the peer's FIN)."""
+    read, write = interest
+    return (select.EPOLLIN | select.EPOLLRDHUP if read else 0) | (select.EPOLLOUT if write else 0)
+
+
+def take_wakeup(wakefd: int) -> bool:
+    """Read the eventfd other threads write to wake a poller; False if it held nothing."""
+    try:
+        os.eventfd_read(wakefd)
+    except BlockingIOError:
+        return False
+    return True

@@ -24,7 +24,7 @@ import os
 import select
 import threading
 
-from gfrpc.transport.pollers.base import Pollable, Poller
+from gfrpc.transport.pollers.base import Pollable, Poller, take_wakeup
 
 log = logging.getLogger("gfrpc.transport.poller")
 
@@ -48,6 +48,7 @@ class OwnThreadPoller(Poller):
         self._lock = threading.Lock()
         self._runners: dict[int, _Runner] = {}
         self._stopping = False
+        self._to_join: list[_Runner] = []  # the runners stop() waits for
 
     def start(self) -> None:
         pass  # threads start with their pollables
@@ -73,17 +74,17 @@ class OwnThreadPoller(Poller):
             os.eventfd_write(runner.wakefd, 1)
 
     def pollable_count(self) -> int:
-        with self._lock:
-            return len(self._runners)
+        return len(self._runners)  # one read of one dict: no lock needed for a snapshot
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def _stop_accepting(self) -> list[Pollable] | None:
         with self._lock:
             self._stopping = True
-            runners = list(self._runners.values())
-        for r in runners:
-            r.pollable.abort(RuntimeError("poller stopped"))
+            self._to_join = list(self._runners.values())
+        return [r.pollable for r in self._to_join]
+
+    def _wind_down(self, timeout: float) -> None:
         me = threading.current_thread()
-        for r in runners:
+        for r in self._to_join:
             if r.thread is not None and r.thread is not me:
                 r.thread.join(timeout)
 
@@ -107,10 +108,7 @@ class OwnThreadPoller(Poller):
                 readable = writable = error = False
                 for efd, ev in poll.poll():
                     if efd == runner.wakefd:
-                        try:
-                            os.eventfd_read(runner.wakefd)
-                        except BlockingIOError:
-                            pass
+                        take_wakeup(runner.wakefd)
                     else:
                         readable = bool(ev & _IN)
                         writable = bool(ev & select.POLLOUT)

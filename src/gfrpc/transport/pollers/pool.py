@@ -29,17 +29,11 @@ import select
 import threading
 from collections import deque
 
-from gfrpc.transport.pollers.base import Pollable, Poller
+from gfrpc.transport.pollers.base import EPOLL_ERR, Pollable, Poller, epoll_mask, take_wakeup
 
 log = logging.getLogger("gfrpc.transport.poller")
 
 _ONESHOT = select.EPOLLONESHOT
-_ERR = select.EPOLLERR | select.EPOLLHUP
-
-
-def _mask(interest: tuple[bool, bool]) -> int:
-    read, write = interest
-    return (select.EPOLLIN | select.EPOLLRDHUP if read else 0) | (select.EPOLLOUT if write else 0)
 
 
 class _Slot:
@@ -108,17 +102,16 @@ class PoolPoller(Poller):
             os.eventfd_write(self._wakefd, 1)
 
     def pollable_count(self) -> int:
-        with self._lock:
-            return len(self._slots)
+        return len(self._slots)  # one read of one dict: no lock needed for a snapshot
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def _stop_accepting(self) -> list[Pollable] | None:
         with self._lock:
             if self._stopping:
-                return
+                return None
             self._stopping = True
-            pollables = [s.pollable for s in self._slots.values()]
-        for p in pollables:
-            p.abort(RuntimeError("poller stopped"))
+            return [s.pollable for s in self._slots.values()]
+
+    def _wind_down(self, timeout: float) -> None:
         with self._lock:
             if not self._closed.is_set():
                 os.eventfd_write(self._wakefd, len(self._threads) + 1)
@@ -156,13 +149,14 @@ class PoolPoller(Poller):
                         continue
                     slot.busy = True
                 self._dispatch(
-                    slot, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT), bool(ev & _ERR)
+                    slot,
+                    bool(ev & select.EPOLLIN),
+                    bool(ev & select.EPOLLOUT),
+                    bool(ev & EPOLL_ERR),
                 )
 
     def _take_queued(self) -> None:
-        try:
-            os.eventfd_read(self._wakefd)
-        except BlockingIOError:
+        if not take_wakeup(self._wakefd):
             return
         with self._lock:
             slot = self._queue.popleft() if self._queue else None
@@ -188,7 +182,7 @@ class PoolPoller(Poller):
                     continue
                 slot.busy = False
                 # re-arm under the lock, so a concurrent retire cannot close the fd between
-                self._epoll.modify(slot.fd, _mask(p.interest()) | _ONESHOT)
+                self._epoll.modify(slot.fd, epoll_mask(p.interest()) | _ONESHOT)
             return
 
     def _retire(self, slot: _Slot) -> None:

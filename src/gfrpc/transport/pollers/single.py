@@ -20,16 +20,9 @@ import os
 import select
 import threading
 
-from gfrpc.transport.pollers.base import Pollable, Poller
+from gfrpc.transport.pollers.base import EPOLL_ERR, Pollable, Poller, epoll_mask, take_wakeup
 
 log = logging.getLogger("gfrpc.transport.poller")
-
-_ERR = select.EPOLLERR | select.EPOLLHUP
-
-
-def _mask(interest: tuple[bool, bool]) -> int:
-    read, write = interest
-    return (select.EPOLLIN | select.EPOLLRDHUP if read else 0) | (select.EPOLLOUT if write else 0)
 
 
 class SinglePoller(Poller):
@@ -75,14 +68,14 @@ class SinglePoller(Poller):
         with self._lock:
             return len(self._by_fd) + len(self._new)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def _stop_accepting(self) -> list[Pollable] | None:
         with self._lock:
             if self._stopping:
-                return
+                return None
             self._stopping = True
-            pollables = list(self._by_fd.values()) + list(self._new)
-        for p in pollables:
-            p.abort(RuntimeError("poller stopped"))
+            return list(self._by_fd.values()) + list(self._new)
+
+    def _wind_down(self, timeout: float) -> None:
         with self._lock:
             os.eventfd_write(self._wakefd, 1)
         thread = self._thread
@@ -108,14 +101,14 @@ class SinglePoller(Poller):
                 p = self._by_fd.get(fd)
                 if p is not None:
                     self._handle(
-                        p, bool(ev & select.EPOLLIN), bool(ev & select.EPOLLOUT), bool(ev & _ERR)
+                        p,
+                        bool(ev & select.EPOLLIN),
+                        bool(ev & select.EPOLLOUT),
+                        bool(ev & EPOLL_ERR),
                     )
 
     def _drain_wake(self) -> None:
-        try:
-            os.eventfd_read(self._wakefd)
-        except BlockingIOError:
-            pass
+        take_wakeup(self._wakefd)
         with self._lock:
             new, self._new = self._new, []
             kicked, self._kicked = self._kicked, set()
@@ -148,7 +141,7 @@ class SinglePoller(Poller):
                 pass
             p.finalize()
             return
-        mask = _mask(p.interest())
+        mask = epoll_mask(p.interest())
         if mask != self._masks[fd]:
             self._masks[fd] = mask
             self._epoll.modify(fd, mask)
