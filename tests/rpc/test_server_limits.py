@@ -17,6 +17,7 @@ import pytest
 from gfrpc.programs import dump as gfdump
 from gfrpc.rpc import RpcServer
 from gfrpc.rpc.server import Procedure, Program, Request
+from gfrpc.testing.waiting import settled, wait_for
 from gfrpc.transport import ServerLimits, SocketOptions
 from gfrpc.transport.pollers.base import Poller
 from gfrpc.wire import rpcmsg
@@ -35,26 +36,6 @@ def call(xid: int, prog: int = PROG, vers: int = VERS, proc: int = SMALL) -> byt
 
 def ping(xid: int) -> bytes:
     return call(xid, gfdump.GF_DUMP_PROGRAM, gfdump.GF_DUMP_VERSION, gfdump.PING)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def settled(value: Callable[[], int], quiet: float = 0.5, timeout: float = 30.0) -> int:
-    """``value()`` once it has not changed for ``quiet`` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = value(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "never settled"
-        time.sleep(0.05)
-        now = value()
-        if now != last:
-            last, since = now, time.monotonic()
-    return last
 
 
 class Counting:

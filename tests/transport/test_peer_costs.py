@@ -18,19 +18,13 @@ import pytest
 from transport_support import Accepted, Recorder
 
 from gfrpc import transport
+from gfrpc.testing.waiting import wait_for
 from gfrpc.transport import ConnectionGuard, IncompleteBudget, ServerLimits
 from gfrpc.transport.pollers.base import Poller
 from gfrpc.wire import record as wire_record
 from gfrpc.wire.record import record_mark
 
 NO_TIMEOUTS = dict(handshake_timeout=0.0, first_request_timeout=0.0, frame_timeout=0.0)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def closed_by_peer(sock: socket.socket, timeout: float = 20.0) -> bool:
