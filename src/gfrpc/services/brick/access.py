@@ -70,7 +70,7 @@ from gfrpc.programs.fops_types import (
 )
 from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store import PosixStore, in_group
-from gfrpc.services.brick.store.base import Target
+from gfrpc.services.brick.store.base import Target, check_permits
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops.common import FopCall
@@ -116,7 +116,7 @@ def open_mask(flags: int) -> int:
 def entry_owner(store: PosixStore, pargfid: bytes, name: str) -> int:
     """The uid of entry ``name`` of ``pargfid`` (ENOENT if there is none: the server's
     resolver finds that out before any permission is looked at)."""
-    return store.lookup(pargfid, name)[0].ia_uid
+    return store.entry_owner(pargfid, name)
 
 
 def require_sticky(store: PosixStore, pargfid: bytes, owner: int, call: FopCall) -> None:
@@ -125,8 +125,23 @@ def require_sticky(store: PosixStore, pargfid: bytes, owner: int, call: FopCall)
     if trusted(call):
         return
     parent = store.stat(pargfid)
-    if parent.mode & st_.S_ISVTX and call.caller.uid not in (parent.ia_uid, owner):
+    _sticky(parent.mode, parent.ia_uid, owner, call)
+
+
+def _sticky(mode: int, dir_owner: int, owner: int, call: FopCall) -> None:
+    if mode & st_.S_ISVTX and call.caller.uid not in (dir_owner, owner):
         raise OSError(errno.EACCES, "sticky directory: not the owner")
+
+
+def require_removable(store: PosixStore, pargfid: bytes, name: str, call: FopCall) -> None:
+    """UNLINK/RMDIR: the entry must exist (ENOENT), the sticky rule, then w+x on the parent,
+    from one stat (and ACL) of the parent."""
+    if trusted(call):
+        return
+    owner = entry_owner(store, pargfid, name)
+    st, acl = store.stat_acl(pargfid)
+    _sticky(st.st_mode, st.st_uid, owner, call)
+    check_permits(st, acl, W | X, call.caller)
 
 
 def check_setattr(

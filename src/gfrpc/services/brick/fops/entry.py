@@ -59,7 +59,7 @@ from gfrpc.services.brick.fops.common import (
     open_flags,
 )
 from gfrpc.services.brick.fops.xattr import xattr_bytes
-from gfrpc.services.brick.store import Made, PosixStore
+from gfrpc.services.brick.store import Made
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
@@ -260,14 +260,14 @@ def link(svc: FopService, call: FopCall) -> FopReply:
 
 def unlink(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
-    _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
+    access.require_removable(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.unlink(bytes(a.pargfid), a.bname)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
 
 def rmdir(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
-    _may_remove(svc.store, bytes(a.pargfid), a.bname, call)
+    access.require_removable(svc.store, bytes(a.pargfid), a.bname, call)
     pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
@@ -297,12 +297,3 @@ def rename(svc: FopService, call: FopCall) -> FopReply:
         prenewparent=r.prenewparent,
         postnewparent=r.postnewparent,
     )
-
-
-def _may_remove(store: PosixStore, pargfid: bytes, name: str, call: FopCall) -> None:
-    """UNLINK/RMDIR: the entry must exist, the sticky rule, then w+x on the parent."""
-    if access.trusted(call):
-        return
-    owner = access.entry_owner(store, pargfid, name)
-    access.require_sticky(store, pargfid, owner, call)
-    access.require(store, pargfid, _WX, call)

@@ -48,6 +48,18 @@ entry a second gfid between its creation and its ``trusted.gfid`` (the race posi
 with its "fresh file" timestamp check). Directory renames also take a store-wide lock so their
 handle updates happen in the same order as the renames themselves.
 
+System calls per FOP (issue 9; ``tools/fop-syscalls`` counts them, side by side with
+glusterfsd). Inodes are reached through ``HandleIndex.inode`` (a cached directory fd lent for the
+call, no ``dup``/``close``), a STAT is one ``lstat`` of a file's handle or one ``fstat`` of a
+cached directory fd, handles are made and removed by paths below ``.glusterfs`` (our own hex
+names) instead of opening their hash directory, and ACLs and gfids are cached per inode while
+its ctime holds (``store.inodecache``, which explains why that is safe). LOOKUP first tries one
+``fstatat`` of the name with its cached gfid and a matching handle; READDIRP entries are one
+``fstatat`` each when their gfid is cached. Everything that can change what is cached goes
+through a fresh stat, so a stale value is never answered: a rename or unlink + recreate gives
+another inode or ctime, RMDIR evicts the directory fd, a directory removed behind our back is
+evicted at its next use.
+
 Permissions. New entries get ``mode & ~umask`` (what the brick's posix-acl xlator applies when
 no default ACL is inherited) regardless of the process umask, and the caller's (uid, gid) when
 ``owner`` is given, with the parent's gid if it is set-gid; under a default ACL the umask is
@@ -80,6 +92,7 @@ from gfrpc.services.brick.store.base import (
     RenameResult,
     Target,
     check_access,
+    check_permits,
     iatt_of,
     in_group,
     privs_to_drop,
@@ -88,12 +101,12 @@ from gfrpc.services.brick.store.data import DataOps
 from gfrpc.services.brick.store.entries import EntryOps, Made, NewEntry
 from gfrpc.services.brick.store.fds import DirEntry, FdTable, OpenDir, OpenFile, d_type_of
 from gfrpc.services.brick.store.handles import (
+    GFID_KEY,
     HIDDEN_DIR,
     O_PATH_NOFOLLOW,
     proc_path,
-    read_gfid,
 )
-from gfrpc.services.brick.store.iatt import check_gfid, gfid_str, iatt_fields, statfs_fields
+from gfrpc.services.brick.store.iatt import check_gfid, iatt_fields, statfs_fields
 from gfrpc.wire.xdr import XdrStruct
 
 __all__ = [
@@ -113,6 +126,7 @@ __all__ = [
     "privs_to_drop",
 ]
 
+_ACL_XATTRS = (posix_acl.ACCESS_KEY, posix_acl.DEFAULT_KEY)
 _NOT_FOR_OPEN = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_DIRECTORY | os.O_PATH | os.O_NOFOLLOW
 
 
@@ -124,18 +138,17 @@ class PosixStore(EntryOps, DataOps):
     def readlink(self, gfid: bytes) -> str:
         """READLINK: the symlink's target as stored (EINVAL if not a symlink)."""
         gfid = check_gfid(gfid)
-        with Owned(self.handles.open_inode(gfid)) as fd:
-            if not st_.S_ISLNK(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "not a symlink")
-        with Owned(self.handles.hash_dir(gfid)) as l2:
-            return os.readlink(gfid_str(gfid), dir_fd=l2)
+        if not st_.S_ISLNK(self.handles.stat_of(gfid).st_mode):
+            raise OSError(errno.EINVAL, "not a symlink")
+        return os.readlink(self.handles.handle_path(gfid), dir_fd=self.handles.hidden_fd)
 
     def open(self, gfid: bytes, flags: int) -> OpenFile:
         """OPEN a regular file (O_CREAT/O_EXCL ignored). EISDIR for directories, ELOOP for
         symlinks, EPERM for device/fifo/socket nodes (clients open those locally)."""
         gfid = check_gfid(gfid)
-        with Owned(self.handles.open_inode(gfid)) as ip:
-            mode = os.fstat(ip).st_mode
+        with self.handles.inode(gfid) as ip_ref:
+            ip = ip_ref.fd
+            mode = ip_ref.stat().st_mode
             if st_.S_ISDIR(mode):
                 raise OSError(errno.EISDIR, "is a directory")
             if st_.S_ISLNK(mode):
@@ -162,8 +175,9 @@ class PosixStore(EntryOps, DataOps):
         (skipped for symlinks), then utimes (an unset time keeps its value). SIZE and CTIME are
         ignored, as by posix. Returns (prestat, poststat)."""
         gfid = self._gfid_of(target)
-        with Owned(self._inode(target)) as fd:
-            pre = os.fstat(fd)
+        with self._ref(target) as fd_ref:
+            fd = fd_ref.fd
+            pre = fd_ref.stat()
             path = proc_path(fd)
             if valid & (GF_SET_ATTR_UID | GF_SET_ATTR_GID):
                 os.chown(
@@ -173,6 +187,7 @@ class PosixStore(EntryOps, DataOps):
                 )
             if valid & GF_SET_ATTR_MODE and not st_.S_ISLNK(pre.st_mode):
                 os.chmod(path, mode & 0o7777)
+                self.acls.forget(pre, *_ACL_XATTRS)  # a chmod rewrites the ACL's mask
             if valid & (GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME):
                 a = (
                     atime * 1_000_000_000 + atime_nsec
@@ -189,7 +204,8 @@ class PosixStore(EntryOps, DataOps):
 
     def statfs(self, target: Target = ROOT_GFID) -> XdrStruct:
         """STATFS of the file system holding ``target``: a ``fops_types.GfStatfs``."""
-        with Owned(self._inode(target)) as fd:
+        with self._ref(target) as fd_ref:
+            fd = fd_ref.fd
             return statfs_fields(os.statvfs(proc_path(fd)))
 
     def access(self, target: Target, mask: int, caller: Caller | None = None) -> None:
@@ -198,29 +214,19 @@ class PosixStore(EntryOps, DataOps):
         root needs an x bit to execute a non-directory."""
         if caller is None:
             caller = Caller(os.geteuid(), os.getegid(), tuple(os.getgroups()))
-        with Owned(self._inode(target)) as fd:
-            st = os.fstat(fd)
-            if caller.uid == 0:
-                check_access(st, mask, caller)
-                return
-            acl = None
-            if not st_.S_ISLNK(st.st_mode):
-                try:
-                    acl = posix_acl.decode_acl(os.getxattr(proc_path(fd), posix_acl.ACCESS_KEY))
-                except OSError as e:  # none set, no ACL support, or not one the kernel made
-                    if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EINVAL):
-                        raise
-            if not posix_acl.permits(
-                st.st_mode, st.st_uid, st.st_gid, acl, caller.uid, caller.gid, caller.groups, mask
-            ):
-                raise OSError(errno.EACCES, "permission denied")
+        if caller.uid == 0:
+            check_access(self._stat_only(target), mask, caller)
+            return
+        st, acl = self.stat_acl(target)
+        check_permits(st, acl, mask, caller)
 
     # -- directories --------------------------------------------------------------------------
 
     def opendir(self, gfid: bytes) -> OpenDir:
         gfid = check_gfid(gfid)
-        with Owned(self.handles.open_inode(gfid)) as ip:
-            if not st_.S_ISDIR(os.fstat(ip).st_mode):
+        with self.handles.inode(gfid) as ip_ref:
+            ip = ip_ref.fd
+            if not st_.S_ISDIR(ip_ref.stat().st_mode):
                 raise OSError(errno.ENOTDIR, "not a directory")
             fd = os.open(proc_path(ip), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         return OpenDir(fd, gfid, hide=HIDDEN_DIR if gfid == ROOT_GFID else None)
@@ -254,12 +260,20 @@ class PosixStore(EntryOps, DataOps):
             st, gfid = os.fstat(fd), d.gfid  # the root's ".." is the root: never look above it
         else:
             try:
-                efd = os.open(name, O_PATH_NOFOLLOW, dir_fd=fd)
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 return None
-            with Owned(efd):
-                st = os.fstat(efd)
-                gfid = read_gfid(efd) if plus else None
+            gfid = None
+            if plus:  # the gfid: cached for this inode and ctime, or read through an O_PATH fd
+                hit, gfid = self.gfids.get(st, GFID_KEY)
+                if not hit:
+                    try:
+                        efd = os.open(name, O_PATH_NOFOLLOW, dir_fd=fd)
+                    except FileNotFoundError:
+                        return None
+                    with Owned(efd):
+                        st = os.fstat(efd)
+                        gfid = self._gfid_at(efd, st)
         if not plus:
             return DirEntry(st.st_ino if name in (".", "..") else d_ino, cookie, d_type, name)
         stat = iatt_of(gfid, st) if gfid is not None else iatt_fields(None, st)
@@ -273,7 +287,8 @@ class PosixStore(EntryOps, DataOps):
         self, target: Target, name: str | None = None, *, internal: bool = False
     ) -> dict[str, bytes]:
         """GETXATTR of one key, or of all visible keys when ``name`` is None."""
-        with Owned(self._inode(target)) as fd:
+        with self._ref(target) as fd_ref:
+            fd = fd_ref.fd
             path = proc_path(fd)
             if name is not None:
                 xp.check_get(name, internal=internal)
@@ -289,7 +304,8 @@ class PosixStore(EntryOps, DataOps):
             return out
 
     def listxattr(self, target: Target, *, internal: bool = False) -> list[str]:
-        with Owned(self._inode(target)) as fd:
+        with self._ref(target) as fd_ref:
+            fd = fd_ref.fd
             return [k for k in os.listxattr(proc_path(fd)) if xp.listed(k, internal=internal)]
 
     def setxattr(
@@ -302,11 +318,21 @@ class PosixStore(EntryOps, DataOps):
         items = list(xattrs.items() if isinstance(xattrs, Mapping) else xattrs)
         for key, _ in items:
             xp.check_set(key)
-        with Owned(self._inode(target)) as fd:
-            for key, value in items:
-                os.setxattr(proc_path(fd), key, value, flags)
+        with self._ref(target) as fd_ref:
+            fd = fd_ref.fd
+            try:
+                for key, value in items:
+                    os.setxattr(proc_path(fd), key, value, flags)
+            finally:
+                if any(key in posix_acl.ACL_KEYS for key, _ in items):
+                    self.acls.forget(fd_ref.stat(), *_ACL_XATTRS)
 
     def removexattr(self, target: Target, name: str) -> None:
         xp.check_remove(name)
-        with Owned(self._inode(target)) as fd:
-            os.removexattr(proc_path(fd), name)
+        with self._ref(target) as fd_ref:
+            fd = fd_ref.fd
+            try:
+                os.removexattr(proc_path(fd), name)
+            finally:
+                if name in posix_acl.ACL_KEYS:
+                    self.acls.forget(fd_ref.stat(), *_ACL_XATTRS)

@@ -16,12 +16,14 @@ import uuid
 from dataclasses import dataclass
 
 from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, IattValue
+from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import (
     GFID_KEY,
     HIDDEN_DIR,
     O_PATH_NOFOLLOW,
     HandleIndex,
+    InodeRef,
     check_name,
     is_dir_handle,
     parse_dir_handle,
@@ -30,6 +32,7 @@ from gfrpc.services.brick.store.handles import (
     set_gfid_once,
 )
 from gfrpc.services.brick.store.iatt import check_gfid, gfid_str, iatt_fields
+from gfrpc.services.brick.store.inodecache import InodeCache
 
 log = logging.getLogger("gfrpc.brick.store")
 
@@ -110,6 +113,15 @@ def check_access(st: os.stat_result, mask: int, caller: Caller) -> None:
         raise OSError(errno.EACCES, "permission denied")
 
 
+def check_permits(st: os.stat_result, acl: posix_acl.Acl | None, mask: int, caller: Caller) -> None:
+    """EACCES unless ``caller`` (not root) may ``mask`` the inode ``st`` with access ACL
+    ``acl`` (``posix_acl.permits``)."""
+    if not posix_acl.permits(
+        st.st_mode, st.st_uid, st.st_gid, acl, caller.uid, caller.gid, caller.groups, mask
+    ):
+        raise OSError(errno.EACCES, "permission denied")
+
+
 class StoreBase:
     """Brick root, handle index and the lookup/gfid logic (no public entry operations)."""
 
@@ -121,6 +133,9 @@ class StoreBase:
         # check takes to tell a stale directory handle from one that is mid-rename.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
         self._dir_renames = threading.Lock()
+        #: ACLs (decoded, None when absent) and gfids by inode (``store.inodecache``)
+        self.acls: InodeCache[posix_acl.Acl | None] = InodeCache()
+        self.gfids: InodeCache[bytes] = InodeCache()
 
     def close(self) -> None:
         self.handles.close()
@@ -137,25 +152,77 @@ class StoreBase:
         """The current path of ``gfid`` as the kernel reports it (for logs and ``pathinfo``
         only: nothing in the store ever operates on a path). Non-directories resolve to their
         ``.glusterfs`` handle, as in posix."""
-        with Owned(self.handles.open_inode(check_gfid(gfid))) as fd:
-            return os.readlink(proc_path(fd))
+        with self.handles.inode(check_gfid(gfid)) as ref:
+            return os.readlink(proc_path(ref.fd))
 
-    def _inode(self, target: Target) -> int:
-        """A new fd (O_PATH or better) on the target inode."""
+    def _ref(self, target: Target) -> InodeRef:
+        """The target inode for one ``with`` block (an fd target pinned, a gfid resolved)."""
         if isinstance(target, OpenFile | OpenDir):
-            with target.pinned() as fd:
-                return os.dup(fd)
-        return self.handles.open_inode(check_gfid(target))
+            pin = target.pinned()
+            return InodeRef(pin.__enter__(), None, lambda: pin.__exit__(None, None, None))
+        return self.handles.inode(check_gfid(target))
+
+    def stat_acl(
+        self, target: Target, key: str = posix_acl.ACCESS_KEY
+    ) -> tuple[os.stat_result, posix_acl.Acl | None]:
+        """The target's stat and its ACL ``key`` (None when it has none, and for a symlink):
+        one ``fstat``/``lstat``, and one ``getxattr`` unless the ACL is cached."""
+        if isinstance(target, bytes):
+            gfid = check_gfid(target)
+            ref = self.handles.pinned_dir(gfid)
+            if ref is None:
+                st = self.handles.stat_of(gfid)
+                if not st_.S_ISDIR(st.st_mode):  # a non-directory: through its handle
+                    path = self.handles.handle_xattr_path(gfid)
+                    return st, self._acl(st, key, path, follow=False)
+                ref = self.handles.inode(gfid)  # a directory stat_of just cached
+        else:
+            ref = self._ref(target)
+        with ref:
+            st = ref.stat()
+            return st, self._acl(st, key, proc_path(ref.fd), follow=True)
+
+    def _acl(
+        self, st: os.stat_result, key: str, path: str, *, follow: bool
+    ) -> posix_acl.Acl | None:
+        """The ACL ``key`` of the inode ``st`` (reached by ``path``), cached by inode."""
+        if st_.S_ISLNK(st.st_mode):
+            return None
+        hit, acl = self.acls.get(st, key)
+        if hit:
+            return acl
+        try:
+            acl = posix_acl.decode_acl(os.getxattr(path, key, follow_symlinks=follow))
+        except OSError as e:  # none set, no ACL support, or not one the kernel made
+            if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            acl = None
+        self.acls.put(st, key, acl)
+        return acl
+
+    def _gfid_at(self, fd: int, st: os.stat_result) -> bytes | None:
+        """The ``trusted.gfid`` of the inode behind ``fd`` (whose stat is ``st``), cached."""
+        hit, gfid = self.gfids.get(st, GFID_KEY)
+        if hit:
+            return gfid
+        gfid = read_gfid(fd)
+        if gfid is not None:
+            self.gfids.put(st, GFID_KEY, gfid)
+        return gfid
 
     def _gfid_of(self, target: Target) -> bytes:
         return target.gfid if isinstance(target, OpenFile | OpenDir) else check_gfid(target)
 
-    def _parent(self, pargfid: bytes) -> int:
-        fd = self.handles.open_inode(pargfid)
-        if not st_.S_ISDIR(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise OSError(errno.ENOTDIR, f"{gfid_str(pargfid)} is not a directory")
-        return fd
+    def _parent(self, pargfid: bytes) -> InodeRef:
+        """The directory ``pargfid`` for one ``with`` block; ``stat()`` is its stat now."""
+        ref = self.handles.inode(pargfid)
+        try:
+            if not st_.S_ISDIR(ref.stat().st_mode):
+                raise OSError(errno.ENOTDIR, f"{gfid_str(pargfid)} is not a directory")
+        except BaseException:
+            ref.__exit__()
+            raise
+        return ref
 
     @staticmethod
     def _entry_name(pargfid: bytes, name: str) -> None:
@@ -177,23 +244,60 @@ class StoreBase:
         if name in (".", ".."):
             return self._lookup_dot(pargfid, name)
         self._entry_name(pargfid, name)
-        with Owned(self._parent(pargfid)) as pfd:
+        with self._parent(pargfid) as parent:
+            pfd = parent.fd
+            known = self._known_entry(pfd, pargfid, name)
+            if known is not None:
+                return iatt_of(known[0], known[1]), iatt_of(pargfid, parent.stat())
             with Owned(os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)) as efd:
                 st = os.fstat(efd)
                 if (st.st_dev, st.st_ino) == self.handles.hidden_id:
                     raise OSError(errno.ENOENT, name)
-                gfid = self._ensure_gfid(pfd, pargfid, name, efd, st, gfid_req)
+                gfid = self._gfid_at(efd, st)
+                if gfid is None or not self._handle_matches(gfid, pargfid, name, st):
+                    gfid = self._ensure_gfid(pfd, pargfid, name, efd, st, gfid_req)
+                    st = os.fstat(efd)  # its ctime changed
                 if st_.S_ISDIR(st.st_mode):
                     self.handles.cache_dir(gfid, efd)
-                st = os.fstat(efd)
-            return iatt_of(gfid, st), iatt_of(pargfid, os.fstat(pfd))
+            return iatt_of(gfid, st), iatt_of(pargfid, parent.stat())
+
+    def _known_entry(
+        self, pfd: int, pargfid: bytes, name: str
+    ) -> tuple[bytes, os.stat_result] | None:
+        """LOOKUP's fast path: the entry's gfid and stat when its gfid is cached for exactly
+        this inode and ctime (``store.inodecache``) and its handle matches, and, for a
+        directory, its fd is cached already; None otherwise (then the full path runs)."""
+        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        if (st.st_dev, st.st_ino) == self.handles.hidden_id:
+            raise OSError(errno.ENOENT, name)
+        hit, gfid = self.gfids.get(st, GFID_KEY)
+        if not hit or gfid is None:
+            return None
+        if st_.S_ISDIR(st.st_mode) and not self.handles.is_cached_dir(gfid):
+            return None
+        if not self._handle_matches(gfid, pargfid, name, st):
+            return None
+        return gfid, st
+
+    def entry_owner(self, pargfid: bytes, name: str) -> int:
+        """The uid of the entry ``name`` of ``pargfid`` (ENOENT if there is none), from one
+        ``fstatat`` of it; "." and ".." as LOOKUP answers them."""
+        pargfid = check_gfid(pargfid)
+        if name in (".", ".."):
+            return self._lookup_dot(pargfid, name)[0].ia_uid
+        self._entry_name(pargfid, name)
+        with self._parent(pargfid) as parent:
+            st = os.stat(name, dir_fd=parent.fd, follow_symlinks=False)
+        if (st.st_dev, st.st_ino) == self.handles.hidden_id:
+            raise OSError(errno.ENOENT, name)
+        return st.st_uid
 
     def _lookup_dot(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """LOOKUP of "." (the directory itself; gfapi resolves the root this way) or ".." (its
         parent, from the directory's handle; the brick root is its own parent, so nothing
         above DIR is ever looked at)."""
-        with Owned(self._parent(pargfid)) as pfd:
-            here = iatt_of(pargfid, os.fstat(pfd))
+        with self._parent(pargfid) as parent:
+            here = iatt_of(pargfid, parent.stat())
         if name == "." or pargfid == ROOT_GFID:
             return here, here
         found = self.handles.handle_lstat(pargfid)
@@ -204,9 +308,14 @@ class StoreBase:
 
     def stat(self, target: Target) -> IattValue:
         """STAT / FSTAT / nameless LOOKUP by gfid."""
-        gfid = self._gfid_of(target)
-        with Owned(self._inode(target)) as fd:
-            return iatt_of(gfid, os.fstat(fd))
+        return iatt_of(self._gfid_of(target), self._stat_only(target))
+
+    def _stat_only(self, target: Target) -> os.stat_result:
+        """The target's stat, in one system call."""
+        if isinstance(target, OpenFile | OpenDir):
+            with target.pinned() as fd:
+                return os.fstat(fd)
+        return self.handles.stat_of(check_gfid(target))
 
     # -- gfid assignment (see "Gfid rules" in store/__init__.py) ------------------------------
 
@@ -286,8 +395,8 @@ class StoreBase:
         return st is None or (ost.st_dev, ost.st_ino) != (st.st_dev, st.st_ino)
 
     def _dir_handle_stat(self, gfid: bytes) -> os.stat_result:
-        with Owned(self.handles.open_inode(gfid)) as fd:
-            return os.fstat(fd)
+        with self.handles.inode(gfid) as ref:
+            return ref.stat()
 
     def _handle_matches(self, gfid: bytes, pargfid: bytes, name: str, st: os.stat_result) -> bool:
         found = self.handles.handle_lstat(gfid)

@@ -130,8 +130,9 @@ class DataOps(StoreBase):
                 os.ftruncate(fd, size)
                 _drop_privs(fd, os.fstat(fd), caller)
                 return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(fd))
-        with Owned(self._inode(target)) as ip:
-            pre = os.fstat(ip)
+        with self._ref(target) as ip_ref:
+            ip = ip_ref.fd
+            pre = ip_ref.stat()
             if st_.S_ISDIR(pre.st_mode):
                 raise OSError(errno.EISDIR, "is a directory")
             if not st_.S_ISREG(pre.st_mode):

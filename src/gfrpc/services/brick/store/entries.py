@@ -70,21 +70,6 @@ def _unpack(new: NewEntry) -> tuple[int, bytes | None, Caller | None]:
     return new.get("umask", 0), new.get("gfid_req"), new.get("owner")
 
 
-def _new_mode(pfd: int, mode: int, umask: int) -> int:
-    """The permission bits of a new entry in the directory ``pfd``: ``mode & ~umask``, or, when
-    the directory has a default ACL, ``mode`` narrowed by that ACL and no umask (posix-acl's
-    ``posix_acl_inherit``). The kernel itself copies the default ACL to the new inode when the
-    store creates it (and to a new directory's default ACL); the chmod to these bits then
-    narrows its USER_OBJ, MASK and OTHER exactly as the inheritance rule says."""
-    try:
-        default = posix_acl.decode_acl(os.getxattr(proc_path(pfd), posix_acl.DEFAULT_KEY))
-    except OSError as e:  # none, or a file system without ACLs
-        if e.errno not in (errno.ENODATA, errno.EOPNOTSUPP, errno.EINVAL):
-            raise
-        return mode & ~umask & 0o7777
-    return posix_acl.inherit(default, mode & 0o7777)[0]
-
-
 class EntryOps(StoreBase):
     """The namespace-changing FOPs."""
 
@@ -103,6 +88,18 @@ class EntryOps(StoreBase):
             raise OSError(errno.EEXIST, f"gfid {gfid_str(gfid)} is in use")
         return gfid
 
+    def _new_mode(self, pfd: int, pre: os.stat_result, mode: int, umask: int) -> int:
+        """The permission bits of a new entry in the directory ``pfd`` (stat ``pre``): ``mode
+        & ~umask``, or, when the directory has a default ACL, ``mode`` narrowed by that ACL and
+        no umask (posix-acl's ``posix_acl_inherit``). The kernel itself copies the default ACL
+        to the new inode when the store creates it (and to a new directory's default ACL); the
+        chmod to these bits then narrows its USER_OBJ, MASK and OTHER exactly as the
+        inheritance rule says."""
+        default = self._acl(pre, posix_acl.DEFAULT_KEY, proc_path(pfd), follow=True)
+        if default is None:  # none, or a file system without ACLs
+            return mode & ~umask & 0o7777
+        return posix_acl.inherit(default, mode & 0o7777)[0]
+
     def _finish_new(
         self,
         pfd: int,
@@ -119,11 +116,12 @@ class EntryOps(StoreBase):
         st = os.fstat(fd)
         path = proc_path(fd)
         if not st_.S_ISLNK(st.st_mode):
-            perm = _new_mode(pfd, perm, umask)
+            perm = self._new_mode(pfd, pre, perm, umask)
         if owner is not None:
+            # the new inode has no set-uid bit and no group x bit yet, so chown clears nothing
+            # and ``st``'s mode stays true
             gid = pre.st_gid if pre.st_mode & st_.S_ISGID else owner.gid
             os.chown(path, owner.uid, gid)
-            st = os.fstat(fd)
         if not st_.S_ISLNK(st.st_mode):
             keep = st.st_mode & st_.S_ISGID if st_.S_ISDIR(st.st_mode) else 0
             if st_.S_IMODE(st.st_mode) != perm | keep:
@@ -147,8 +145,9 @@ class EntryOps(StoreBase):
         perm = mode & 0o7777
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
-        with Owned(self._parent(pargfid)) as pfd:
-            pre = os.fstat(pfd)
+        with self._parent(pargfid) as pfd_ref:
+            pfd = pfd_ref.fd
+            pre = pfd_ref.stat()
             with self._stripe(pargfid, name):
                 gfid = self._claim_gfid(gfid_req)
                 if expect == st_.S_IFDIR:
@@ -237,8 +236,9 @@ class EntryOps(StoreBase):
         want &= ~(os.O_DIRECTORY | os.O_PATH | os.O_NOCTTY)
         base = want | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         perm = mode & 0o7777
-        with Owned(self._parent(pargfid)) as pfd:
-            pre = os.fstat(pfd)
+        with self._parent(pargfid) as pfd_ref:
+            pfd = pfd_ref.fd
+            pre = pfd_ref.stat()
             with self._stripe(pargfid, name):
                 try:
                     fd = os.open(name, base | os.O_EXCL, 0o600, dir_fd=pfd)
@@ -292,8 +292,9 @@ class EntryOps(StoreBase):
         if gfid in (NULL_GFID, ROOT_GFID):
             return None
         self._entry_name(pargfid, name)
-        with Owned(self._parent(pargfid)) as pfd:
-            pre = os.fstat(pfd)
+        with self._parent(pargfid) as pfd_ref:
+            pfd = pfd_ref.fd
+            pre = pfd_ref.stat()
             with self._stripe(pargfid, name):
                 try:
                     hfd = os.open(
@@ -325,7 +326,8 @@ class EntryOps(StoreBase):
         and its handle when that is then the inode's last link; anything else stays."""
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
-        with Owned(self._parent(pargfid)) as pfd, self._stripe(pargfid, name):
+        with self._parent(pargfid) as pfd_ref, self._stripe(pargfid, name):
+            pfd = pfd_ref.fd
             found = self._peek(pfd, name)
             if found is None:
                 return
@@ -359,12 +361,16 @@ class EntryOps(StoreBase):
             raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}")
         if found[1] is not None or gfid == ROOT_GFID:
             raise OSError(errno.EPERM, "cannot hard-link a directory")
-        with Owned(self._parent(newpar)) as pfd:
-            pre = os.fstat(pfd)
-            with Owned(self.handles.hash_dir(gfid)) as l2:
-                os.link(
-                    gfid_str(gfid), newname, src_dir_fd=l2, dst_dir_fd=pfd, follow_symlinks=False
-                )
+        with self._parent(newpar) as pfd_ref:
+            pfd = pfd_ref.fd
+            pre = pfd_ref.stat()
+            os.link(
+                self.handles.handle_path(gfid),
+                newname,
+                src_dir_fd=self.handles.hidden_fd,
+                dst_dir_fd=pfd,
+                follow_symlinks=False,
+            )
             st = os.stat(newname, dir_fd=pfd, follow_symlinks=False)
             return iatt_of(gfid, st), iatt_of(newpar, pre), iatt_of(newpar, os.fstat(pfd))
 
@@ -383,8 +389,9 @@ class EntryOps(StoreBase):
         directory's always, a file's when that was its last name."""
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
-        with Owned(self._parent(pargfid)) as pfd:
-            pre = os.fstat(pfd)
+        with self._parent(pargfid) as pfd_ref:
+            pfd = pfd_ref.fd
+            pre = pfd_ref.stat()
             with Owned(
                 os.open(name, O_PATH_DIR if directory else O_PATH_NOFOLLOW, dir_fd=pfd)
             ) as efd:
@@ -407,8 +414,9 @@ class EntryOps(StoreBase):
         oldpar, newpar = check_gfid(oldpar), check_gfid(newpar)
         self._entry_name(oldpar, oldname)
         self._entry_name(newpar, newname)
-        with Owned(self._parent(oldpar)) as ofd, Owned(self._parent(newpar)) as nfd:
-            preold, prenew = os.fstat(ofd), os.fstat(nfd)
+        with self._parent(oldpar) as ofd_ref, self._parent(newpar) as nfd_ref:
+            ofd, nfd = ofd_ref.fd, nfd_ref.fd
+            preold, prenew = ofd_ref.stat(), nfd_ref.stat()
             with Owned(os.open(oldname, O_PATH_NOFOLLOW, dir_fd=ofd)) as sfd:
                 sst = os.fstat(sfd)
                 gfid = self._ensure_gfid(ofd, oldpar, oldname, sfd, sst, None)

@@ -28,10 +28,19 @@ calls that have no fd form: xattrs, utimes, chmod, re-open). Symlinks planted in
 thus never followed, whatever their target. A directory opened through its handle is checked to
 carry the expected gfid (``ESTALE`` otherwise). Hash directories are created mode 0700 (GlusterFS
 creates ``.glusterfs`` 0600 and the hash levels 0700; 0700 for all is equivalent for root).
+A handle is made, read and removed by its path below ``hidden_fd`` (``<g0>/<g1>/<uuid>``, our own
+hex names, one system call), once its hash directory is known to exist (made or found once per
+index; made again if it vanished).
 
 Open directory descriptors are cached by gfid (an open fd follows its directory through any
-rename, so the cache needs no invalidation except on rmdir). Callers always get their own
-``dup`` of a cached fd, taken under the cache lock, so eviction never closes a descriptor in use.
+rename, so the cache needs no invalidation except on rmdir, which evicts the gfid; a directory
+removed behind the brick's back shows ``st_nlink == 0`` and is evicted at its next use).
+``inode(gfid)`` lends a descriptor for one ``with`` block: a cached directory's own fd, *pinned*
+(eviction marks it and the last unpin closes it, so no descriptor in use is ever closed and no
+``dup``/``close`` pair is paid per request), the root's fd, or a file's handle opened for the
+block. The ``fstat`` that tells whether a cached directory is still there is the one the caller
+gets (``InodeRef.stat``). ``stat_of(gfid)`` answers a file's stat with one ``lstat`` of its
+handle (the hard link *is* the inode), a directory's with one ``fstat`` of its cached fd.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import stat as st_
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 
 from gfrpc.errors import ConfigError
 from gfrpc.programs.fops_types import ROOT_GFID
@@ -140,6 +150,50 @@ def _open_or_mkdir(dirfd: int, name: str, *, create: bool = True) -> int:
     return os.open(name, O_PATH_DIR, dir_fd=dirfd)
 
 
+class _Cached:
+    """One cached directory descriptor: lent to ``pins`` users; ``dropped`` once evicted (the
+    last unpin then closes it)."""
+
+    __slots__ = ("fd", "pins", "dropped")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pins = 0
+        self.dropped = False
+
+
+class InodeRef:
+    """A descriptor on one inode, lent for a ``with`` block (see the module notes); ``fd``
+    must not be closed by the borrower, nor used after the block."""
+
+    __slots__ = ("fd", "_st", "_release")
+
+    def __init__(
+        self, fd: int, st: os.stat_result | None, release: Callable[[], object] | None
+    ) -> None:
+        self.fd = fd
+        self._st = st
+        self._release = release
+
+    def __enter__(self) -> InodeRef:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._release is not None:
+            self._release()
+
+    def stat(self) -> os.stat_result:
+        """The inode's stat as of its resolution (taken now if it was not taken then). Use
+        ``os.fstat(ref.fd)`` for a stat after a change."""
+        if self._st is None:
+            self._st = os.fstat(self.fd)
+        return self._st
+
+
+def _noop() -> None:
+    pass
+
+
 class HandleIndex:
     """Owns the brick root fd, ``.glusterfs`` and the gfid → inode resolution."""
 
@@ -150,8 +204,9 @@ class HandleIndex:
             raise ConfigError(f"brick directory {directory}: {e.strerror}") from e
         self._lock = threading.Lock()
         self._level1: dict[int, int] = {}
-        self._dirs: OrderedDict[bytes, int] = OrderedDict()
+        self._dirs: OrderedDict[bytes, _Cached] = OrderedDict()
         self._dir_cache_size = dir_cache_size
+        self._hash_dirs: set[int] = set()  # <g0><g1> hash directories known to exist
         try:
             self._init_root()
             self.hidden_fd = _open_or_mkdir(self.root_fd, HIDDEN_DIR)
@@ -214,7 +269,11 @@ class HandleIndex:
 
     def close(self) -> None:
         with self._lock:
-            fds = [*self._level1.values(), *self._dirs.values(), self.hidden_fd, self.root_fd]
+            fds = [*self._level1.values(), self.hidden_fd, self.root_fd]
+            for c in self._dirs.values():
+                c.dropped = True
+                if not c.pins:
+                    fds.append(c.fd)
             self._level1.clear()
             self._dirs.clear()
         for fd in fds:
@@ -256,9 +315,15 @@ class HandleIndex:
         gfid resolution reports it)."""
         if gfid == ROOT_GFID:
             return os.dup(self.root_fd)
-        cached = self._cached_dir(gfid)
+        cached = self._pin_dir(gfid)
         if cached is not None:
-            return cached
+            with cached:
+                return os.dup(cached.fd)
+        return self._open_handle(gfid)[0]
+
+    def _open_handle(self, gfid: bytes) -> tuple[int, os.stat_result | None]:
+        """``open_inode`` without the cache: through the handle (a directory's is cached);
+        a non-directory's stat comes with it."""
         path = self.handle_path(gfid)
         try:
             fd = os.open(path, O_PATH_NOFOLLOW, dir_fd=self.hidden_fd)
@@ -267,7 +332,7 @@ class HandleIndex:
         try:
             st = os.fstat(fd)
             if not (st_.S_ISLNK(st.st_mode) and st.st_nlink == 1):
-                return fd  # a file's handle is a hard link to the inode itself
+                return fd, st  # a file's handle is a hard link to the inode itself
             target = os.readlink(path, dir_fd=self.hidden_fd)
         except BaseException:
             os.close(fd)
@@ -275,23 +340,21 @@ class HandleIndex:
         os.close(fd)
         parsed = parse_dir_handle(target)
         if parsed is not None or target == ROOT_HANDLE_TARGET:
-            return self._open_dir_via(gfid, parsed)
+            return self._open_dir_via(gfid, parsed), None
         # a symlink that is not a directory handle: a symbolic link's own handle (hard link)
-        return os.open(path, O_PATH_NOFOLLOW, dir_fd=self.hidden_fd)
+        return os.open(path, O_PATH_NOFOLLOW, dir_fd=self.hidden_fd), None
 
     def _open_dir_via(self, gfid: bytes, parsed: tuple[bytes, str] | None) -> int:
         if parsed is None:  # a second "../../.." handle: never trust it
             raise OSError(errno.ESTALE, f"bad directory handle for {gfid_str(gfid)}")
         parent, name = parsed
-        pfd = self.open_inode(parent)
-        try:
-            fd = os.open(name, O_PATH_DIR, dir_fd=pfd)
-        except OSError as e:
-            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                raise
-            raise OSError(errno.ESTALE, f"stale directory handle for {gfid_str(gfid)}") from e
-        finally:
-            os.close(pfd)
+        with self.inode(parent) as pref:
+            try:
+                fd = os.open(name, O_PATH_DIR, dir_fd=pref.fd)
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    raise
+                raise OSError(errno.ESTALE, f"stale directory handle for {gfid_str(gfid)}") from e
         try:
             if read_gfid(fd) != gfid:
                 raise OSError(errno.ESTALE, f"stale directory handle for {gfid_str(gfid)}")
@@ -301,19 +364,84 @@ class HandleIndex:
         self.cache_dir(gfid, fd)
         return fd
 
+    def pinned_dir(self, gfid: bytes) -> InodeRef | None:
+        """The root's or a cached directory's fd (with its stat) for one ``with`` block, or
+        None when ``gfid`` is not among them (not a directory, or not cached)."""
+        if gfid == ROOT_GFID:
+            return InodeRef(self.root_fd, None, None)
+        return self._pin_dir(gfid)
+
+    def handle_xattr_path(self, gfid: bytes) -> str:
+        """A path for the xattr calls on a non-directory's handle, to be used without
+        following (``follow_symlinks=False``): the handle *is* the inode (a hard link)."""
+        return f"{proc_path(self.hidden_fd)}/{self.handle_path(gfid)}"
+
+    def inode(self, gfid: bytes) -> InodeRef:
+        """The inode with ``gfid`` for one ``with`` block (ESTALE if there is none): a cached
+        directory's fd pinned, the root's fd, or a new O_PATH fd closed at the end."""
+        if gfid == ROOT_GFID:
+            return InodeRef(self.root_fd, None, None)
+        cached = self._pin_dir(gfid)
+        if cached is not None:
+            return cached
+        fd, st = self._open_handle(gfid)
+        return InodeRef(fd, st, lambda: os.close(fd))
+
+    def stat_of(self, gfid: bytes) -> os.stat_result:
+        """The stat of the inode with ``gfid`` (ESTALE if there is none) in one system call
+        when it can: a cached directory's ``fstat``, or a non-directory's handle ``lstat``
+        (the handle is a hard link to the inode itself)."""
+        if gfid != ROOT_GFID:
+            cached = self._pin_dir(gfid)
+            if cached is not None:
+                with cached:
+                    return cached.stat()
+            try:
+                st = os.stat(self.handle_path(gfid), dir_fd=self.hidden_fd, follow_symlinks=False)
+            except (FileNotFoundError, NotADirectoryError):
+                raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}") from None
+            if not (st_.S_ISLNK(st.st_mode) and st.st_nlink == 1):
+                return st
+        with self.inode(gfid) as ref:
+            return ref.stat()
+
     # -- directory fd cache ----------------------------------------------------------------------
 
-    def _cached_dir(self, gfid: bytes) -> int | None:
+    def is_cached_dir(self, gfid: bytes) -> bool:
         with self._lock:
-            fd = self._dirs.get(gfid)
-            if fd is None:
+            return gfid in self._dirs
+
+    def _pin_dir(self, gfid: bytes) -> InodeRef | None:
+        """A pinned cached directory fd and its stat, or None (not cached, or removed behind
+        our back: then evicted)."""
+        with self._lock:
+            c = self._dirs.get(gfid)
+            if c is None:
                 return None
-            if os.fstat(fd).st_nlink == 0:  # removed behind our back
-                del self._dirs[gfid]
-                os.close(fd)
-                return None
+            c.pins += 1
             self._dirs.move_to_end(gfid)
-            return os.dup(fd)
+        try:
+            st = os.fstat(c.fd)
+        except BaseException:
+            self._unpin(c)
+            raise
+        if st.st_nlink == 0:  # removed behind our back
+            self._unpin(c)
+            self.evict_dir(gfid, only=c)
+            return None
+        return InodeRef(c.fd, st, lambda: self._unpin(c))
+
+    def _unpin(self, c: _Cached) -> None:
+        with self._lock:
+            c.pins -= 1
+            last = c.dropped and c.pins == 0
+        if last:
+            os.close(c.fd)
+
+    def _drop(self, c: _Cached) -> bool:
+        """Mark ``c`` evicted (the lock held); whether it can be closed now."""
+        c.dropped = True
+        return c.pins == 0
 
     def cache_dir(self, gfid: bytes, fd: int) -> None:
         """Remember a dup of directory ``fd`` (the caller keeps ``fd``)."""
@@ -322,42 +450,74 @@ class HandleIndex:
         with self._lock:
             if gfid in self._dirs:
                 return
-            self._dirs[gfid] = os.dup(fd)
+            self._dirs[gfid] = _Cached(os.dup(fd))
+            close = []
             while len(self._dirs) > self._dir_cache_size:
                 _, old = self._dirs.popitem(last=False)
-                os.close(old)
+                if self._drop(old):
+                    close.append(old.fd)
+        for old_fd in close:
+            os.close(old_fd)
 
-    def evict_dir(self, gfid: bytes) -> None:
+    def evict_dir(self, gfid: bytes, *, only: _Cached | None = None) -> None:
+        """Forget the cached fd of ``gfid`` (with ``only``: if it is still that one)."""
         with self._lock:
-            fd = self._dirs.pop(gfid, None)
-        if fd is not None:
-            os.close(fd)
+            c = self._dirs.get(gfid)
+            if c is None or (only is not None and c is not only):
+                return
+            del self._dirs[gfid]
+            close = self._drop(c)
+        if close:
+            os.close(c.fd)
 
     # -- creating and removing handles -------------------------------------------------------------
 
+    def _ensure_hash_dir(self, gfid: bytes) -> None:
+        """Make ``.glusterfs/<g0>/<g1>`` unless this index made or found it already (then no
+        system call: the handle is reached by its path below ``hidden_fd``)."""
+        key = gfid[0] << 8 | gfid[1]
+        if key not in self._hash_dirs:
+            os.close(self.hash_dir(gfid, create=True))
+            self._hash_dirs.add(key)
+
+    def _in_hash_dir(self, gfid: bytes, op: Callable[[], None]) -> None:
+        """Run ``op`` (which makes the handle of ``gfid``) once its hash directory is there;
+        once more after making it again if ``op`` finds it gone (ENOENT)."""
+        self._ensure_hash_dir(gfid)
+        try:
+            op()
+        except FileNotFoundError:  # removed behind our back (or the source entry is gone)
+            self._hash_dirs.discard(gfid[0] << 8 | gfid[1])
+            self._ensure_hash_dir(gfid)
+            op()
+
     def link_file_handle(self, gfid: bytes, dirfd: int, name: str) -> None:
         """Hard-link the entry ``name`` of ``dirfd`` (not followed) as the handle of ``gfid``."""
-        l2 = self.hash_dir(gfid, create=True)
-        try:
-            os.link(name, gfid_str(gfid), src_dir_fd=dirfd, dst_dir_fd=l2, follow_symlinks=False)
-        finally:
-            os.close(l2)
+        path = self.handle_path(gfid)
+        self._in_hash_dir(
+            gfid,
+            lambda: os.link(
+                name, path, src_dir_fd=dirfd, dst_dir_fd=self.hidden_fd, follow_symlinks=False
+            ),
+        )
 
     def set_dir_handle(
         self, gfid: bytes, parent: bytes, name: str, *, replace: bool = True
     ) -> None:
         """Create or atomically replace the symlink handle of directory ``gfid``; with
         ``replace=False`` only create it (FileExistsError if a handle is there)."""
-        l2 = self.hash_dir(gfid, create=True)
-        try:
+        target = dir_handle_target(parent, name)
+        path = self.handle_path(gfid)
+        tmp = f"{path[:6]}.{gfid_str(gfid)}.{uuid.uuid4().hex}"
+
+        def make() -> None:
             if not replace:
-                os.symlink(dir_handle_target(parent, name), gfid_str(gfid), dir_fd=l2)
+                os.symlink(target, path, dir_fd=self.hidden_fd)
                 return
-            tmp = f".{gfid_str(gfid)}.{uuid.uuid4().hex}"
-            os.symlink(dir_handle_target(parent, name), tmp, dir_fd=l2)
-            os.replace(tmp, gfid_str(gfid), src_dir_fd=l2, dst_dir_fd=l2)
-        finally:
-            os.close(l2)
+            os.symlink(target, tmp, dir_fd=self.hidden_fd)
+            os.replace(tmp, path, src_dir_fd=self.hidden_fd, dst_dir_fd=self.hidden_fd)
+
+        self._in_hash_dir(gfid, make)
 
     def remove_handle(
         self, gfid: bytes, *, ino: int | None = None, only_if_last: bool = False
@@ -367,23 +527,16 @@ class HandleIndex:
         if gfid == ROOT_GFID:
             return
         self.evict_dir(gfid)
+        path = self.handle_path(gfid)
         try:
-            l2 = self.hash_dir(gfid)
-        except FileNotFoundError:
+            st = os.stat(path, dir_fd=self.hidden_fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if ino is not None and st.st_ino != ino:
+            return
+        if only_if_last and st.st_nlink != 1:
             return
         try:
-            name = gfid_str(gfid)
-            try:
-                st = os.stat(name, dir_fd=l2, follow_symlinks=False)
-            except FileNotFoundError:
-                return
-            if ino is not None and st.st_ino != ino:
-                return
-            if only_if_last and st.st_nlink != 1:
-                return
-            try:
-                os.unlink(name, dir_fd=l2)
-            except FileNotFoundError:
-                pass
-        finally:
-            os.close(l2)
+            os.unlink(path, dir_fd=self.hidden_fd)
+        except FileNotFoundError:
+            pass

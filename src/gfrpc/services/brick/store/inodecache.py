@@ -1,0 +1,85 @@
+"""Facts the brick reads from an inode's xattrs, cached by inode and validated by its ctime.
+
+Theory of operation. Some FOPs read the same xattr of the same inode again and again: every
+access check of a caller other than root reads the POSIX access ACL (``system.posix_acl_access``)
+of the object, every creation the parent's default ACL, every READDIRP entry and LOOKUP its
+``trusted.gfid``. Each is one ``getxattr`` system call plus, when the key is absent, a Python
+exception. This cache remembers such a value per (st_dev, st_ino, key), together with the
+inode's ``st_ctime_ns`` when the value was read, and answers it only for a stat with the same
+ctime.
+
+Why the ctime is enough. The kernel updates an inode's ctime on every change of its xattrs
+(ACLs and ``trusted.gfid`` included), of its mode (a chmod also rewrites the ACL's mask) and of
+its link count; ctime cannot be set by a user (utimes sets atime and mtime only). So a changed
+value always comes with a changed ctime, whoever changed it: a FOP of this brick, another
+process on the brick directory, an admin's ``setfacl``. An inode number reused after its inode
+was deleted has the ctime of the new inode's creation, later than any the cache holds. One
+hole is left: ctime is taken from the kernel's coarse clock (one tick, 1 to 10 ms), so a change
+in the same tick as the read would keep the ctime. Hence the *settle* rule (git's "racily
+clean" index entries): a value is only cached when the inode's ctime is more than ``settle_ns``
+(50 ms) old when it is stored; any later change then gets a later tick, so a different ctime.
+An inode changed in the last 50 ms is simply read every time. The store also forgets the ACLs
+of an inode it chmods, or whose ACL keys it sets or removes (``forget``), so no correctness rests
+on the clock for the brick's own changes.
+
+What it never does: it caches values, not access decisions (the mode, owner and group come from
+the caller's fresh stat each time), and never a path or a descriptor, so it cannot make any
+object reachable; a miss costs exactly what the uncached read cost. Bounded: the least recently
+used entries go beyond ``size``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from typing import Final, Generic, TypeVar
+
+T = TypeVar("T")
+#: how old an inode's ctime must be before a value read from it is cached (see above)
+SETTLE_NS: Final = 50_000_000
+
+
+class InodeCache(Generic[T]):
+    """``key`` values of inodes, by (st_dev, st_ino), valid while the ctime is unchanged."""
+
+    def __init__(self, size: int = 16384, *, settle_ns: int = SETTLE_NS) -> None:
+        self.size = size
+        self.settle_ns = settle_ns
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[int, int, str], tuple[int, T]] = OrderedDict()
+
+    def get(self, st: os.stat_result, key: str) -> tuple[bool, T | None]:
+        """(True, value) when the value of ``key`` read at ``st``'s ctime is known."""
+        k = (st.st_dev, st.st_ino, key)
+        with self._lock:
+            found = self._items.get(k)
+            if found is None:
+                return False, None
+            if found[0] != st.st_ctime_ns:
+                del self._items[k]
+                return False, None
+            self._items.move_to_end(k)
+            return True, found[1]
+
+    def put(self, st: os.stat_result, key: str, value: T) -> None:
+        """Remember ``value`` of ``key``, read after ``st`` was taken, if ``st``'s ctime has
+        settled (is older than ``settle_ns``)."""
+        if time.time_ns() - st.st_ctime_ns <= self.settle_ns:
+            return
+        with self._lock:
+            self._items[(st.st_dev, st.st_ino, key)] = (st.st_ctime_ns, value)
+            self._items.move_to_end((st.st_dev, st.st_ino, key))
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, st: os.stat_result, *keys: str) -> None:
+        """Drop the values of ``keys`` of ``st``'s inode."""
+        with self._lock:
+            for key in keys:
+                self._items.pop((st.st_dev, st.st_ino, key), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
