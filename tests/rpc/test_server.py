@@ -293,6 +293,61 @@ def test_handlers_run_on_workers_never_on_the_poller_thread() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_inline_procedures_run_on_the_thread_that_read_them() -> None:
+    """A procedure marked inline runs on the transport's input thread; the others of the same
+    program still go to the worker pool."""
+    threads: queue.Queue[tuple[int, threading.Thread]] = queue.Queue()
+
+    def where(request: Request) -> bytes:
+        threads.put((request.proc, threading.current_thread()))
+        return b""
+
+    procedures = {1: Procedure("POOLED", where), 2: Procedure("INLINE", where, inline=True)}
+    srv = RpcServer(None, workers=2)
+    srv.register(Program(ECHO_PROG, 1, "where", procedures))
+    try:
+        ep = connect(srv)
+        for xid in range(6):
+            ep.feed(call_message(xid, ECHO_PROG, 1, 1 + xid % 2))
+        for _ in range(6):
+            ep.next_sent()
+        seen = [threads.get(timeout=5) for _ in range(6)]
+        assert srv.workers is not None
+        assert all(t is ep.thread for proc, t in seen if proc == 2)
+        assert all(srv.workers.is_worker_thread(t) for proc, t in seen if proc == 1)
+    finally:
+        srv.close()
+
+
+@pytest.mark.timeout(30)
+def test_no_workers_runs_every_handler_and_the_disconnect_hook_inline() -> None:
+    """``workers=0`` (a brick's ``--io-threads 0``): no pool exists, every handler runs on the
+    input thread, and the per-connection disconnect hook still runs once."""
+    threads: queue.Queue[threading.Thread] = queue.Queue()
+    ended: queue.Queue[threading.Thread] = queue.Queue()
+
+    def where(request: Request) -> bytes:
+        threads.put(threading.current_thread())
+        return b"ok"
+
+    srv = RpcServer(None, workers=0)
+    srv.register(Program(ECHO_PROG, 1, "where", {1: Procedure("WHERE", where)}))
+    srv.on_disconnect = lambda session: ended.put(threading.current_thread())
+    try:
+        assert srv.workers is None
+        ep = connect(srv)
+        for xid in range(5):
+            header, body = roundtrip(ep, call_message(xid, ECHO_PROG, 1, 1))
+            assert header.xid == xid and body == b"ok"
+        assert all(threads.get(timeout=5) is ep.thread for _ in range(5))
+        ep.close()
+        ended.get(timeout=5)
+        assert ended.empty()
+    finally:
+        srv.close()
+
+
+@pytest.mark.timeout(30)
 def test_outstanding_limit_pauses_and_resumes_reading() -> None:
     """When a connection has outstanding-rpc-limit requests in progress, reading is paused;
     when one completes (count below the limit), reading resumes."""

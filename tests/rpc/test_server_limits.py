@@ -60,10 +60,10 @@ def served(poller: Poller) -> Iterator[Callable[..., tuple[RpcServer, Counting, 
     made: list[RpcServer] = []
 
     def make(
-        limit: int = 64, limits: ServerLimits = NO_TIMEOUTS, sndbuf: int = 16384
+        limit: int = 64, limits: ServerLimits = NO_TIMEOUTS, sndbuf: int = 16384, workers: int = 4
     ) -> tuple[RpcServer, Counting, tuple[str, int]]:
         counting = Counting()
-        server = RpcServer(poller, workers=4, outstanding_limit=limit, limits=limits)
+        server = RpcServer(poller, workers=workers, outstanding_limit=limit, limits=limits)
         server.register(
             Program(
                 PROG,
@@ -175,18 +175,22 @@ def test_unread_large_replies_stop_the_reading(served: Callable[..., Any]) -> No
 
 
 @pytest.mark.timeout(120)
-def test_replies_in_the_making_stay_within_the_unsent_budget(served: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("workers", [4, 0], ids=["on-workers", "inline"])
+def test_replies_in_the_making_stay_within_the_unsent_budget(
+    served: Callable[..., Any], workers: int
+) -> None:
     """Calls whose procedure predicts its reply size (a READ's) start only while the replies
     being made and unsent fit in max_unsent_bytes: 24 pipelined 1 MiB-reply calls that arrive
     at once, under a 64-call outstanding limit and a 4 MiB budget, make at most 4 replies
-    (+1) for a client that does not read; reading lets the rest through in order."""
+    (+1) for a client that does not read; reading lets the rest through in order. The same
+    holds when handlers run inline (``workers=0``): held calls start as replies leave."""
     limits = ServerLimits(
         handshake_timeout=0,
         first_request_timeout=0,
         frame_timeout=0,
         max_unsent_bytes=4 * BIG_REPLY,
     )
-    server, counting, address = served(limit=64, limits=limits)
+    server, counting, address = served(limit=64, limits=limits, workers=workers)
     sock = raw_client(address)
     sock.sendall(b"".join(call(i, proc=SIZED) for i in range(24)))
     handled = settled(lambda: counting.big)

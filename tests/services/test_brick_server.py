@@ -138,5 +138,5 @@ def test_cli_help_names_the_brick_path_and_allow() -> None:
     )
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
-    for word in ("brick path", "--allow", "--volname", "--poller", "--ssl-allow", "--workers"):
+    for word in ("brick path", "--allow", "--volname", "--poller", "--ssl-allow", "--io-threads"):
         assert word in text, word

@@ -8,6 +8,7 @@ import resource
 import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
+from gfrpc.services.brick.server import IO_POLICIES
 from gfrpc.services.brick.store.fds import DEFAULT_MAX_OPEN_FDS
 from gfrpc.tls import parse_ssl_allow
 
@@ -118,11 +119,22 @@ COMMANDS = (
             ),
             add_poller_arguments,
             arg(
+                "--io-threads",
                 "--workers",
+                dest="io_threads",
                 type=int,
                 default=16,
                 metavar="N",
-                help="io-threads: workers that run requests (default 16)",
+                help="threads that run FOPs off the poller threads; 0 runs every FOP on the "
+                "thread that read it, as a GlusterFS brick without io-threads (default 16; "
+                "--workers is the old name)",
+            ),
+            arg(
+                "--io-policy",
+                choices=IO_POLICIES,
+                default="slow",
+                help="which FOPs the io-threads run: 'slow' (disk data, syncs, listings, "
+                "removals; the rest run on the poller thread) or 'all' (default slow)",
             ),
             arg(
                 "--outstanding-rpc-limit",

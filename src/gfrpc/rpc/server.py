@@ -37,8 +37,15 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
 * GF-DUMP (123451501 v1: DUMP lists every registered program, itself included; PING answers an
   all-zero ``gf_common_rsp``) is built in. Both are answered on the input thread, like GlusterFS:
   they are constant-time and a PING must not wait behind slow handlers in the worker queue, or
-  busy servers would be dropped by their clients' ping-timeout (GlusterFS issue #2401). User
-  procedures always run on the workers.
+  busy servers would be dropped by their clients' ping-timeout (GlusterFS issue #2401).
+* Where handlers run is a policy, not a rule (GlusterFS's io-threads is an optional
+  translator too): a procedure marked ``inline`` runs on the thread that read its request (a
+  poller thread), the others on the ``workers`` pool; ``workers=0`` means no pool at all, and
+  every procedure runs inline, as a GlusterFS brick without io-threads does. Under the GIL a
+  hand-off costs two wake-ups and a contended lock, more than a STAT's own work; a handler that
+  may block for long (disk I/O, fsync) belongs on the pool unless the operator chose none. A
+  procedure with a ``reply_size`` reserves its reply first wherever it runs, and one held back
+  by the reservation starts on the thread that sent the reply that made room.
 * Admission: ``accept_connection(peername, peer_cn) -> bool`` (server-wide) and ``ssl_allow``
   (per listener, fnmatch globs on the TLS peer CN, GlusterFS ``auth.ssl-allow``) are checked in
   ``connection_made``, i.e. after the TLS handshake; a refused peer is closed with a logged
@@ -175,7 +182,8 @@ class RpcServer:
         self.accept_connection = accept_connection
         #: called once per closed connection with its ``session`` dict, on a worker
         self.on_disconnect: Callable[[Session], None] | None = None
-        self.workers = WorkerPool(workers, name="gfrpc-rpc-worker")
+        #: the worker pool; None with ``workers=0`` (every procedure runs inline)
+        self.workers = WorkerPool(workers, name="gfrpc-rpc-worker") if workers > 0 else None
         self._lock = threading.Lock()
         self._programs: dict[int, dict[int, Program]] = {}
         self._order: list[Program] = []
@@ -259,7 +267,8 @@ class RpcServer:
             listener.close()
         for conn in conns:
             conn.close("server shutting down", NotConnectedError("server shutting down"))
-        self.workers.shutdown(wait=True, timeout=timeout)
+        if self.workers is not None:
+            self.workers.shutdown(wait=True, timeout=timeout)
 
     def __enter__(self) -> RpcServer:
         return self
@@ -298,6 +307,9 @@ class RpcServer:
         such as closing the files a client left open)."""
         hook = self.on_disconnect
         if hook is None:
+            return
+        if self.workers is None:
+            _run_hook(hook, session)
             return
         try:
             self.workers.submit(_run_hook, hook, session)
@@ -378,16 +390,17 @@ class RpcServer:
         request = Request(self, conn, header, args, credential, procedure)
         self._count(conn)
         request._counted = True
-        if procedure.inline:
-            self._run(request)
-            return
         if procedure.reply_size is not None and not self._reserve(conn, request):
             return  # started when earlier replies have been sent
         self._start(conn, request)
 
     def _start(self, conn: _ServerConnection, request: Request) -> None:
+        workers = self.workers
+        if request.procedure.inline or workers is None:
+            self._run(request)
+            return
         try:
-            self.workers.submit(self._run, request)
+            workers.submit(self._run, request)
         except RuntimeError:
             self._request_finished(request)
             conn.close("server shutting down", NotConnectedError("server shutting down"))

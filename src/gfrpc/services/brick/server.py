@@ -26,8 +26,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from gfrpc.errors import ConfigError
+from gfrpc.programs import fops as fp
+from gfrpc.programs.fops import FopProc
 from gfrpc.rpc.server import RpcServer
-from gfrpc.services.brick.fops import FopService
+from gfrpc.services.brick.fops import MAY_BLOCK, FopService
 from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
 from gfrpc.services.brick.store import PosixStore
 from gfrpc.services.mgmt.signin import BrickSignin
@@ -50,7 +52,10 @@ class BrickConfig:
     volname: str = "gfrpc"
     poller: str = "pool"
     event_threads: int = 2
-    workers: int = 16
+    #: ``--io-threads``: threads that run FOPs off the poller threads (0: every FOP inline)
+    io_threads: int = 16
+    #: ``--io-policy``: which FOPs the io-threads run: ``slow`` (MAY_BLOCK) or ``all``
+    io_policy: str = "slow"
     outstanding_limit: int = 64
     tls: TLSOptions | None = None
     ssl_allow: list[str] | None = None
@@ -119,6 +124,19 @@ def brick_volume_id(
     return new
 
 
+IO_POLICIES = ("slow", "all")
+
+
+def inline_fops(policy: str) -> frozenset[FopProc]:
+    """The FOPs that run on the thread that read them under ``--io-policy POLICY`` (with
+    ``--io-threads 0`` every FOP does, whatever the policy)."""
+    if policy == "all":
+        return frozenset()
+    if policy == "slow":
+        return frozenset(fp.PROCEDURES) - MAY_BLOCK
+    raise ConfigError(f"unknown --io-policy {policy!r} (choose from {', '.join(IO_POLICIES)})")
+
+
 class BrickServer(Running):
     """Owns the poller, the store, the RPC server and the listener of one brick."""
 
@@ -143,14 +161,14 @@ class BrickServer(Running):
         self.poller: Poller = make_poller(config.poller, config.event_threads)
         self.rpc = RpcServer(
             self.poller,
-            workers=config.workers,
+            workers=config.io_threads,
             outstanding_limit=config.outstanding_limit,
             limits=config.limits,
         )
         self.rpc.register(
             HandshakeService(self.identity, max_open_fds=config.max_open_fds).program()
         )
-        self.rpc.register(self.fops.program())
+        self.rpc.register(self.fops.program(inline=inline_fops(config.io_policy)))
         self.rpc.on_disconnect = self.fops.disconnected
         self.listener: Listener | None = None
         self.signin: BrickSignin | None = None

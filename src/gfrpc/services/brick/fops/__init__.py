@@ -31,7 +31,7 @@ import errno
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import Final
 
 from gfrpc.programs import fops as fp
@@ -115,6 +115,30 @@ ACTORS: Final[Mapping[fp.FopProc, Actor]] = {
 }
 
 
+#: FOPs that may block their thread for long: disk data, syncs, big listings, and the removals
+#: and truncations that free blocks. With ``--io-policy slow`` only these go to the io-threads.
+MAY_BLOCK: Final[frozenset[fp.FopProc]] = frozenset(
+    {
+        P.READ,
+        P.WRITE,
+        P.FSYNC,
+        P.FSYNCDIR,
+        P.FALLOCATE,
+        P.DISCARD,
+        P.ZEROFILL,
+        P.COPY_FILE_RANGE,
+        P.SEEK,
+        P.READDIR,
+        P.READDIRP,
+        P.TRUNCATE,
+        P.FTRUNCATE,
+        P.UNLINK,
+        P.RMDIR,
+        P.RENAME,
+    }
+)
+
+
 class FopService:
     """Serves 1298437 v400 for one brick: the store, the lock tables and the actors."""
 
@@ -129,7 +153,8 @@ class FopService:
         self.counts: Counter[str] = Counter()
         self._count_lock = threading.Lock()
 
-    def program(self) -> Program:
+    def program(self, *, inline: Collection[fp.FopProc] = ()) -> Program:
+        """The FOP program; the FOPs in ``inline`` run on the thread that read them."""
         procedures: dict[int, Procedure] = {
             P.NULL: Procedure("NULL", lambda request: GfCommonRsp(op_ret=0, op_errno=0)),
         }
@@ -142,6 +167,7 @@ class FopService:
                 self._handler(proc),
                 args_type=args_type,
                 reply_size=_asked_size if proc in _SIZED else None,
+                inline=proc in inline,
             )
         return Program(
             fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME, procedures

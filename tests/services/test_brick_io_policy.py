@@ -1,0 +1,88 @@
+"""Where the brick runs FOPs (``--io-threads``, ``--io-policy``): the rule is a measured policy,
+and every policy serves the same FOPs with the same answers.
+
+* ``--io-threads 0``: no pool; every FOP runs on the poller thread that read it.
+* ``--io-policy slow`` (N > 0): FOPs that may block for long (``fops.MAY_BLOCK``: disk data,
+  syncs, listings, removals) go to the io-threads, the rest run inline.
+* ``--io-policy all``: every FOP goes to the io-threads (the earlier rule).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from brick_fops_support import ROOT, P, running_brick
+
+from gfrpc.errors import ConfigError
+from gfrpc.programs import fops as fp
+from gfrpc.services.brick import fops as brick_fops
+from gfrpc.services.brick.fops import MAY_BLOCK
+from gfrpc.services.brick.server import inline_fops
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_slow_policy_inlines_exactly_what_cannot_block_long() -> None:
+    """Rule: under ``slow`` the inline FOPs are all served FOPs but MAY_BLOCK; under ``all``
+    none; an unknown policy is a ConfigError naming the choices."""
+    assert inline_fops("slow") == frozenset(fp.PROCEDURES) - MAY_BLOCK
+    assert {P.READ, P.WRITE, P.FSYNC, P.READDIRP, P.UNLINK} <= MAY_BLOCK
+    assert {P.LOOKUP, P.STAT, P.CREATE, P.OPEN, P.FLUSH, P.INODELK} <= inline_fops("slow")
+    assert inline_fops("all") == frozenset()
+    with pytest.raises(ConfigError, match="slow, all"):
+        inline_fops("fast")
+
+
+@pytest.fixture
+def threads_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]]]:
+    """The names of the threads that ran each FOP's actor (STAT and READ watched)."""
+    seen: dict[str, set[str]] = {"STAT": set(), "READ": set()}
+    actors = dict(brick_fops.ACTORS)
+    for proc in (P.STAT, P.READ):
+        real = actors[proc]
+
+        def watched(*args: object, _real: object = real, _name: str = proc.name) -> object:
+            seen[_name].add(threading.current_thread().name)
+            return _real(*args)  # type: ignore[operator]
+
+        actors[proc] = watched  # type: ignore[assignment]
+    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+    yield seen
+
+
+@pytest.mark.parametrize(
+    ("io", "stat_on_pool", "read_on_pool"),
+    [((0, "slow"), False, False), ((4, "slow"), False, True), ((4, "all"), True, True)],
+    ids=["io-threads-0", "slow", "all"],
+)
+@pytest.mark.parametrize("poller", ["single", "pool", "own-thread"])
+def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
+    xattr_dir: Path,
+    threads_seen: dict[str, set[str]],
+    poller: str,
+    io: tuple[int, str],
+    stat_on_pool: bool,
+    read_on_pool: bool,
+) -> None:
+    """Rule: under every poller and policy, CREATE, WRITE, READ, STAT, RELEASE, UNLINK answer
+    as always; STAT and READ run on an io-thread exactly when the policy says so."""
+    io_threads, io_policy = io
+    with running_brick(xattr_dir, poller, io_threads=io_threads, io_policy=io_policy) as brick:
+        assert (brick.server.rpc.workers is None) == (io_threads == 0)
+        c = brick.client()
+        made = c.create(ROOT, "f")
+        assert made.op_ret == 0, made
+        gfid = bytes(made.stat.ia_gfid)
+        assert c.write(gfid, made.fd, 0, b"hello").op_ret == 5
+        rsp, data = c.read(gfid, made.fd, 0, 5)
+        assert (rsp.op_ret, data) == (5, b"hello")
+        assert c.call(P.STAT, fp.GfxStatReq(gfid=gfid)).stat.ia_size == 5
+        assert c.release(gfid, made.fd).op_ret == 0
+        assert c.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=ROOT, bname="f")).op_ret == 0
+    on_pool = {
+        name: any(t.startswith("gfrpc-rpc-worker") for t in ts) for name, ts in threads_seen.items()
+    }
+    assert on_pool == {"STAT": stat_on_pool, "READ": read_on_pool}, threads_seen
