@@ -234,3 +234,34 @@ def test_ipv6_loopback(poller, tls):
     assert client.wait_records(1) == [b"abcdefghok"]
     ep.close()
     listener.close()
+
+
+def test_replies_made_while_delivering_a_burst_leave_in_one_write(poller, monkeypatch):
+    """Replies submitted by the thread that delivers records (an inline handler) are corked:
+    a burst of 16 pipelined requests read at once is answered, in order, with at most a couple
+    of writes, not one per reply."""
+    from gfrpc.transport import outqueue
+
+    writes = []
+    real_flush = outqueue.OutQueue.flush
+
+    def counting_flush(self, sock):
+        writes.append(self.unsent)
+        return real_flush(self, sock)
+
+    listener, servers = serve(poller, (None, None))
+    raw = socket.create_connection((listener.address.host, listener.address.port), timeout=20)
+    servers.get(0).made.wait(10)
+    monkeypatch.setattr(outqueue.OutQueue, "flush", counting_flush)
+    burst = b"".join(struct.pack(">I", 0x80000000 | 8) + b"req%05d" % i for i in range(16))
+    raw.sendall(burst)
+    want = b"".join(struct.pack(">I", 0x80000000 | 10) + b"req%05dok" % i for i in range(16))
+    got = b""
+    while len(got) < len(want):
+        chunk = raw.recv(65536)
+        assert chunk, "server closed"
+        got += chunk
+    assert got == want
+    assert 1 <= len(writes) <= 3, f"{len(writes)} writes for 16 replies"
+    raw.close()
+    listener.close()

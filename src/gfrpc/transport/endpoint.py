@@ -20,6 +20,10 @@ before the deferred send" bug cannot happen), encrypts them if TLS is on (one TL
 message part, never two messages in one TLS write), appends them to the queue and tries to
 write at once in the caller's thread. What the kernel does not take (EAGAIN) stays queued and
 the poller is kicked to watch for writability; the handling thread finishes the write later.
+One exception: messages submitted by the thread that is delivering records to the handler
+(a reply made inline, on the poller thread) are *corked*: they wait until that thread has
+handled the records it decoded, at most ``CORK_RECORDS`` of them, and then leave in one
+``sendmsg``, so a pipelined burst of STATs costs one write, not one per reply.
 Queue order is wire order: encryption and enqueueing happen under one lock. ``on_sent``, when
 given, is called once the message's last byte has been handed to the kernel (or the
 connection is gone), outside the lock: the RPC server counts a request until then.
@@ -85,6 +89,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionHandler", "Endpoint"]
 
+#: at most this many records are handled before replies made inline are written (see above)
+CORK_RECORDS = 16
+
 log = logging.getLogger("gfrpc.transport")
 
 _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
@@ -126,6 +133,8 @@ class Endpoint:
         self._reason: Exception | None = None  # why it is CLOSING: the first reason wins
         self._made = False  # connection_made was delivered: connection_lost is owed
         self._paused = False
+        self._corked_by = 0  # ident of the thread delivering records (its replies wait)
+        self._cork_pending = False  # a corked submit skipped its flush
         self._first_read = True
         self._records_in = 0
         self.ready = threading.Event()  # set when open, or when finished
@@ -193,6 +202,9 @@ class Endpoint:
             if self.closed:
                 raise NotConnectedError(f"connection to {self._peer()} is closed")
             was_empty = not self._outq
+            if was_empty and self._corked_by and self._corked_by == threading.get_ident():
+                was_empty = False  # corked: the delivering thread flushes after its batch
+                self._cork_pending = True
             if self._tls is None:
                 self._enqueue_locked([memoryview(mark), *(memoryview(p) for p in kept)])
                 flush = was_empty
@@ -206,7 +218,8 @@ class Endpoint:
                 self._outq.mark(on_sent)
             if flush:
                 self._flush_locked()
-            kick = bool(self._outq)
+            # corked replies are written by the delivering thread: no wake-up for them
+            kick = bool(self._outq) and not self._cork_pending
         self._after_unlock(kick)
 
     def close(self, exc: Exception | None = None) -> None:
@@ -565,10 +578,31 @@ class Endpoint:
     def _deliver(self) -> None:
         decoder = self._decoder
         handler = self.handler
-        while self._state is EndpointState.OPEN and not self._paused and not self._outq.paused:
-            record = decoder.next_record()
-            if record is NEED_DATA:
-                return
-            assert isinstance(record, memoryview)
-            self._records_in += 1
-            handler.record_received(self, record)
+        self._corked_by = threading.get_ident()
+        try:
+            corked = 0
+            while self._state is EndpointState.OPEN and not self._paused and not self._outq.paused:
+                record = decoder.next_record()
+                if record is NEED_DATA:
+                    return
+                assert isinstance(record, memoryview)
+                self._records_in += 1
+                handler.record_received(self, record)
+                corked += 1
+                if corked >= CORK_RECORDS:
+                    corked = 0
+                    self._uncork()
+        finally:
+            self._corked_by = 0
+            self._uncork()
+
+    def _uncork(self) -> None:
+        """Write what replies made during delivery queued (one write for the batch)."""
+        if not self._cork_pending:
+            return
+        with self._out_lock:
+            self._cork_pending = False
+            if self._outq and not self.closed:
+                self._flush_locked()
+            kick = bool(self._outq)
+        self._after_unlock(kick)
