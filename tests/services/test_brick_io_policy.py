@@ -3,7 +3,8 @@ and every policy serves the same FOPs with the same answers.
 
 * ``--io-threads 0``: no pool; every FOP runs on the poller thread that read it.
 * ``--io-policy slow`` (N > 0): FOPs that may block for long (``fops.MAY_BLOCK``: disk data,
-  syncs, listings, removals) go to the io-threads, the rest run inline.
+  syncs, listings, removals) go to the io-threads, the rest run inline; a READ or WRITE of at
+  most ``fops.SMALL_IO`` bytes runs inline too.
 * ``--io-policy all``: every FOP goes to the io-threads (the earlier rule).
 """
 
@@ -54,8 +55,12 @@ def threads_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]
 
 
 @pytest.mark.parametrize(
-    ("io", "stat_on_pool", "read_on_pool"),
-    [((0, "slow"), False, False), ((4, "slow"), False, True), ((4, "all"), True, True)],
+    ("io", "stat_on_pool", "small_read_on_pool", "big_read_on_pool"),
+    [
+        ((0, "slow"), False, False, False),
+        ((4, "slow"), False, False, True),
+        ((4, "all"), True, True, True),
+    ],
     ids=["io-threads-0", "slow", "all"],
 )
 @pytest.mark.parametrize("poller", ["single", "pool", "own-thread"])
@@ -65,10 +70,12 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
     poller: str,
     io: tuple[int, str],
     stat_on_pool: bool,
-    read_on_pool: bool,
+    small_read_on_pool: bool,
+    big_read_on_pool: bool,
 ) -> None:
     """Rule: under every poller and policy, CREATE, WRITE, READ, STAT, RELEASE, UNLINK answer
-    as always; STAT and READ run on an io-thread exactly when the policy says so."""
+    as always; STAT, a 5-byte READ and a READ asking for 1 MiB run on an io-thread exactly
+    when the policy says so."""
     io_threads, io_policy = io
     with running_brick(xattr_dir, poller, io_threads=io_threads, io_policy=io_policy) as brick:
         assert (brick.server.rpc.workers is None) == (io_threads == 0)
@@ -79,10 +86,17 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
         assert c.write(gfid, made.fd, 0, b"hello").op_ret == 5
         rsp, data = c.read(gfid, made.fd, 0, 5)
         assert (rsp.op_ret, data) == (5, b"hello")
+        small_read = set(threads_seen["READ"])
+        rsp, data = c.read(gfid, made.fd, 0, 1 << 20)
+        assert (rsp.op_ret, data) == (5, b"hello")
+        big_read = threads_seen["READ"] - small_read or small_read
         assert c.call(P.STAT, fp.GfxStatReq(gfid=gfid)).stat.ia_size == 5
         assert c.release(gfid, made.fd).op_ret == 0
         assert c.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=ROOT, bname="f")).op_ret == 0
-    on_pool = {
-        name: any(t.startswith("gfrpc-rpc-worker") for t in ts) for name, ts in threads_seen.items()
-    }
-    assert on_pool == {"STAT": stat_on_pool, "READ": read_on_pool}, threads_seen
+
+    def on_pool(threads: set[str]) -> bool:
+        return any(t.startswith("gfrpc-rpc-worker") for t in threads)
+
+    assert on_pool(threads_seen["STAT"]) is stat_on_pool, threads_seen
+    assert on_pool(small_read) is small_read_on_pool, small_read
+    assert on_pool(big_read) is big_read_on_pool, big_read

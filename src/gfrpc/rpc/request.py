@@ -59,8 +59,9 @@ class Procedure:
 
     ``args_type``, when given (an ``xdr.struct`` type), is decoded on the worker before the
     handler runs: ``request.decoded`` is the value, ``request.payload`` what follows it.
-    ``inline`` runs the handler on the transport's input thread; it is meant for the built-in
-    constant-time GF-DUMP procedures only. ``reply_size(args) -> int``, when given, predicts
+    ``inline`` runs the handler on the transport's input thread instead of the worker pool:
+    ``True`` always, or a predicate ``inline(args) -> bool`` on the raw arguments (a READ or
+    WRITE small enough not to block for long). ``reply_size(args) -> int``, when given, predicts
     the size of the reply from the raw arguments (a READ's ``size``): such requests of one
     connection start only while the replies being made or waiting to be sent fit in
     ``limits.max_unsent_bytes`` (one at a time if a single one does not fit).
@@ -69,7 +70,7 @@ class Procedure:
     name: str
     handler: Callable[[Request], object]  # returns a HandlerResult
     args_type: type[XdrStruct] | XdrType | None = None
-    inline: bool = False
+    inline: bool | Callable[[memoryview], bool] = False
     reply_size: Callable[[memoryview], int] | None = None
 
 

@@ -39,8 +39,9 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
   they are constant-time and a PING must not wait behind slow handlers in the worker queue, or
   busy servers would be dropped by their clients' ping-timeout (GlusterFS issue #2401).
 * Where handlers run is a policy, not a rule (GlusterFS's io-threads is an optional
-  translator too): a procedure marked ``inline`` runs on the thread that read its request (a
-  poller thread), the others on the ``workers`` pool; ``workers=0`` means no pool at all, and
+  translator too): a procedure marked ``inline`` (always, or when a predicate on its raw
+  arguments says so) runs on the thread that read its request (a poller thread), the others
+  on the ``workers`` pool; ``workers=0`` means no pool at all, and
   every procedure runs inline, as a GlusterFS brick without io-threads does. Under the GIL a
   hand-off costs two wake-ups and a contended lock, more than a STAT's own work; a handler that
   may block for long (disk I/O, fsync) belongs on the pool unless the operator chose none. A
@@ -396,7 +397,8 @@ class RpcServer:
 
     def _start(self, conn: _ServerConnection, request: Request) -> None:
         workers = self.workers
-        if request.procedure.inline or workers is None:
+        inline = request.procedure.inline
+        if workers is None or inline is True or (inline is not False and inline(request.args)):
             self._run(request)
             return
         try:

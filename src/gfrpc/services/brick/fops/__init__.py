@@ -167,7 +167,8 @@ class FopService:
                 self._handler(proc),
                 args_type=args_type,
                 reply_size=_asked_size if proc in _SIZED else None,
-                inline=proc in inline,
+                # under a policy that inlines anything, small READs and WRITEs run inline too
+                inline=_small_io(proc) if inline and proc in _SMALL_IO_INLINE else proc in inline,
             )
         return Program(
             fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME, procedures
@@ -228,6 +229,21 @@ class FopService:
 #: FOPs whose reply grows with the ``size`` they ask for (gfid[16], fd, offset, then size)
 _SIZED: Final = frozenset({P.READ, P.READDIR, P.READDIRP})
 _SIZE_AT: Final = 16 + 8 + 8
+
+
+#: a READ or WRITE of at most this many bytes runs inline under ``--io-policy slow``: copying
+#: 64 KiB to or from the page cache takes microseconds, less than a hand-off to an io-thread
+SMALL_IO: Final = 64 * 1024
+_SMALL_IO_INLINE: Final = frozenset({P.READ, P.WRITE})
+#: a WRITE's arguments before its payload: gfid, fd, offset, size, flag, xdata (an empty dict)
+_WRITE_HEAD: Final = 16 + 8 + 8 + 4 + 4 + 8
+
+
+def _small_io(proc: fp.FopProc) -> Callable[[memoryview], bool]:
+    """The ``Procedure.inline`` predicate of READ or WRITE: small enough to run inline."""
+    if proc == P.READ:
+        return lambda args: _asked_size(args) <= SMALL_IO + 256
+    return lambda args: len(args) <= SMALL_IO + _WRITE_HEAD + 4096  # xdata of a few keys
 
 
 def _asked_size(args: memoryview) -> int:
