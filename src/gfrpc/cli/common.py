@@ -119,7 +119,7 @@ def add_poller_arguments(p: argparse.ArgumentParser, default: str = "pool") -> N
         type=int,
         default=2,
         metavar="N",
-        help="threads of the pool poller (GlusterFS event-threads; default 2)",
+        help="threads of the pool and sharded pollers (GlusterFS event-threads; default 2)",
     )
 
 

@@ -1,4 +1,4 @@
-"""The transport: connections (Endpoint), listeners and the three pollers.
+"""The transport: connections (Endpoint), listeners and the four pollers.
 
 The only layer of gfrpc that imports ``socket``, ``select`` or ``threading`` for I/O.
 """
@@ -33,6 +33,7 @@ from gfrpc.transport.options import (
 from gfrpc.transport.pollers.base import Poller
 from gfrpc.transport.pollers.own_thread import OwnThreadPoller
 from gfrpc.transport.pollers.pool import PoolPoller
+from gfrpc.transport.pollers.sharded import ShardedPoller
 from gfrpc.transport.pollers.single import SinglePoller
 
 __all__ = [
@@ -57,17 +58,20 @@ __all__ = [
     "parse_address",
 ]
 
-POLLER_NAMES = ("single", "own-thread", "pool")
+POLLER_NAMES = ("single", "own-thread", "pool", "sharded")
 
 
 def make_poller(name: str, event_threads: int = 2) -> Poller:
-    """The poller called ``name``: ``single``, ``own-thread`` or ``pool`` (``event_threads``)."""
+    """The poller called ``name``: ``single``, ``own-thread``, ``pool`` or ``sharded`` (the
+    last two run ``event_threads`` threads)."""
     if name == "single":
         return SinglePoller()
     if name == "own-thread":
         return OwnThreadPoller()
     if name == "pool":
         return PoolPoller(event_threads)
+    if name == "sharded":
+        return ShardedPoller(event_threads)
     raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
 
 

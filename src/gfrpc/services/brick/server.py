@@ -190,7 +190,7 @@ class BrickServer(Running):
             self.volume_id,
             self.listener.address,
             cfg.poller,
-            f" x{cfg.event_threads}" if cfg.poller == "pool" else "",
+            f" x{cfg.event_threads}" if cfg.poller in ("pool", "sharded") else "",
             "on" if ctx is not None else "off",
         )
         if cfg.mgmt is not None:

@@ -1,0 +1,281 @@
+"""The ``sharded`` poller: N threads, each with its own epoll; a pollable stays on one of them.
+
+Theory of operation. This is Ceph's AsyncMessenger (``ms_async_op_threads``: a fixed set of
+workers, each one thread with its own event loop, a connection bound to one worker when it is
+created), which no GlusterFS release has had. A *shard* is one thread, one ``select.epoll``
+and one ``eventfd`` that other threads write to when they need it. :meth:`register` pins the
+pollable to the shard that watches the fewest pollables (ties go round-robin) and it stays
+there until it is finalized: its every ``handle_events``, its interest changes
+(``epoll.modify``) and its ``finalize()`` run on that shard's thread. Exclusivity is by
+construction, as in ``single``: no busy/again bookkeeping, no shared queue, no lock on the
+way from ``epoll_wait`` to the handler.
+
+Level-triggered, not edge-triggered, on purpose. An endpoint reads a bounded amount per event
+(one socket read; with TLS, up to four) so that one fast peer cannot starve the others of
+its shard, and it leaves input in the socket while reading is paused. Level-triggered epoll
+reports such an fd again on the next ``epoll_wait``; edge-triggered would not report it until
+more bytes arrived, and every endpoint would have to read until EAGAIN. Level-triggered costs
+nothing extra here: the shard keeps each fd's registered mask and calls ``epoll.modify`` only
+when ``interest()`` changed after a handling (writes left pending, reading paused or
+resumed). A steady request/reply connection makes **no** ``epoll_ctl`` per request; ``pool``
+makes one per event (its EPOLLONESHOT re-arm).
+
+Kicks (output queued, reading resumed, a close requested) put the pollable on its shard's
+kicked list. From another thread the kick also writes the shard's eventfd, only if no wake-up
+is pending yet (coalesced: a burst of kicks costs one write and one read). From the shard's
+own thread (a handler that queues output on its own connection) no write is needed: the loop
+looks at its kicked list before it sleeps again. Each kicked pollable is then handled with no
+events, as the contract asks, and its interest re-read.
+
+Stopping: every shard thread leaves its loop once the poller is stopping and it watches
+nothing, and closes its own epoll and eventfd on the way out (under its lock, so a late kick
+never writes to a closed, perhaps reused, fd number).
+
+Pinning by count, least-loaded rather than plain round-robin: the two agree while
+connections only arrive, but after churn (a batch of clients gone from one shard)
+round-robin keeps giving the emptied shard only 1/N of the newcomers, while least-loaded
+refills it first. (Ceph also binds a connection to a worker by load.) The listener counts as one
+pollable, so the first connection lands on another shard than its accepts.
+
+When it wins against ``pool``: many connections with modest traffic each (small-file and
+metadata work, the 1,000-client scale), and handlers run inline on the poller thread. There
+is no re-arm syscall per event, no lock per event, events of several ready connections come
+back from one ``epoll_wait``, and a kick never wakes a second thread to run it. When it
+loses: a few busy connections. A connection cannot move to an idle thread; two heavy
+connections pinned to one shard share one thread while another shard sleeps, where ``pool``
+would run them on two threads (their TLS decrypts overlapping outside the GIL). Pinning by
+count cannot see which connections will be busy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import select
+import threading
+
+from gfrpc.transport.pollers.base import EPOLL_ERR, Pollable, Poller, epoll_mask, take_wakeup
+
+log = logging.getLogger("gfrpc.transport.poller")
+
+_IDLE_WAIT = 1.0  # seconds a quiet shard sleeps before it looks at the stop flag again
+
+
+class _Shard:
+    """One thread, one epoll, one eventfd, and the pollables pinned to them.
+
+    ``by_fd`` and ``masks`` change only on the shard's thread (under ``lock``, so that
+    ``stop()`` can take a consistent list); ``kicked``, ``new`` and ``wake_pending`` are
+    written by any thread under ``lock``.
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.epoll = select.epoll()
+        self.wakefd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.epoll.register(self.wakefd, select.EPOLLIN)
+        self.lock = threading.Lock()
+        self.by_fd: dict[int, Pollable] = {}
+        self.masks: dict[int, int] = {}
+        self.kicked: dict[int, Pollable] = {}  # id -> pollable: coalesced, in kick order
+        self.new: list[Pollable] = []
+        self.wake_pending = False
+        self.thread: threading.Thread | None = None
+        self.ident: int | None = None  # the shard thread's id, once it runs
+        self.stopping = False
+        self.closed = False
+
+    def load(self) -> int:
+        return len(self.by_fd) + len(self.new)
+
+    def wake_locked(self) -> None:
+        """Make the shard's thread look at its lists (caller holds ``lock``)."""
+        if self.wake_pending or threading.get_ident() == self.ident:
+            return  # a write is on its way, or we are the shard: it looks before it sleeps
+        self.wake_pending = True
+        os.eventfd_write(self.wakefd, 1)
+
+    def close_fds_locked(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.epoll.close()
+            os.close(self.wakefd)
+
+
+class ShardedPoller(Poller):
+    name = "sharded"
+
+    def __init__(self, event_threads: int = 2) -> None:
+        if event_threads < 1:
+            raise ValueError("event-threads must be at least 1")
+        self.event_threads = event_threads
+        self._lock = threading.Lock()  # start, register, stop; never taken per event
+        self._shards = [_Shard(i) for i in range(event_threads)]
+        self._shard_of: dict[int, _Shard] = {}  # id(pollable) -> its shard
+        self._next = itertools.cycle(range(event_threads))  # where a tie search starts
+        self._started = False
+        self._stopping = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started or self._stopping:
+                return
+            self._started = True
+            for shard in self._shards:
+                shard.thread = threading.Thread(
+                    target=self._run, args=(shard,), name=f"gfrpc-shard-{shard.index}", daemon=True
+                )
+                shard.thread.start()
+
+    def register(self, pollable: Pollable) -> None:
+        self.start()
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("poller is stopped")
+            shard = self._least_loaded()
+            self._shard_of[id(pollable)] = shard
+            with shard.lock:
+                shard.new.append(pollable)
+                shard.wake_locked()
+
+    def _least_loaded(self) -> _Shard:
+        """The shard watching the fewest pollables; among equals, round-robin."""
+        first = next(self._next)
+        n = len(self._shards)
+        order = [self._shards[(first + i) % n] for i in range(n)]
+        return min(order, key=_Shard.load)
+
+    def kick(self, pollable: Pollable) -> None:
+        shard = self._shard_of.get(id(pollable))  # one dict read: no poller lock per kick
+        if shard is None:
+            return
+        with shard.lock:
+            if shard.closed:
+                return
+            shard.kicked[id(pollable)] = pollable
+            shard.wake_locked()
+
+    def pollable_count(self) -> int:
+        return sum(s.load() for s in self._shards)  # a snapshot; each term is one read
+
+    def shard_loads(self) -> list[int]:
+        """How many pollables each shard watches (for tests and diagnostics)."""
+        return [s.load() for s in self._shards]
+
+    def _stop_accepting(self) -> list[Pollable] | None:
+        with self._lock:
+            if self._stopping:
+                return None
+            self._stopping = True
+            found: list[Pollable] = []
+            for shard in self._shards:
+                with shard.lock:
+                    shard.stopping = True
+                    found += shard.by_fd.values()
+                    found += shard.new
+            return found
+
+    def _wind_down(self, timeout: float) -> None:
+        me = threading.current_thread()
+        for shard in self._shards:
+            with shard.lock:
+                if not shard.closed:
+                    os.eventfd_write(shard.wakefd, 1)  # look at the stop flag now
+        for shard in self._shards:
+            thread = shard.thread
+            if thread is None:  # never started: nobody else will close its fds
+                with shard.lock:
+                    shard.close_fds_locked()
+            elif thread is not me:
+                thread.join(timeout)
+
+    # -- a shard's thread -------------------------------------------------------------------
+
+    def _run(self, shard: _Shard) -> None:
+        shard.ident = threading.get_ident()
+        epoll = shard.epoll
+        wakefd = shard.wakefd
+        by_fd = shard.by_fd
+        try:
+            while True:
+                if shard.stopping:
+                    with shard.lock:
+                        if not by_fd and not shard.new:
+                            return
+                # own-thread kicks are not written to the eventfd: do not sleep past them
+                wait = 0.0 if (shard.kicked or shard.new) else _IDLE_WAIT
+                woken = False
+                for fd, ev in epoll.poll(wait):
+                    if fd == wakefd:
+                        woken = True
+                        continue
+                    p = by_fd.get(fd)
+                    if p is not None:  # None: retired earlier in this batch
+                        self._handle(
+                            shard,
+                            p,
+                            bool(ev & select.EPOLLIN),
+                            bool(ev & select.EPOLLOUT),
+                            bool(ev & EPOLL_ERR),
+                        )
+                if woken or shard.kicked or shard.new:
+                    self._drain(shard, woken)
+        finally:
+            with shard.lock:
+                shard.close_fds_locked()
+
+    def _drain(self, shard: _Shard, woken: bool) -> None:
+        """Watch the newly registered pollables and handle the kicked ones, once each."""
+        if woken:
+            take_wakeup(shard.wakefd)
+        with shard.lock:
+            new, shard.new = shard.new, []
+            kicked, shard.kicked = shard.kicked, {}
+            shard.wake_pending = False
+            for p in new:
+                fd = p.fileno()
+                shard.by_fd[fd] = p
+                shard.masks[fd] = 0
+        for p in new:
+            kicked.pop(id(p), None)  # its first handling below covers the kick
+            try:
+                shard.epoll.register(p.fileno(), 0)
+            except OSError as exc:  # not a pollable fd any more: finish it, keep the shard
+                log.warning("cannot watch fd %d: %s", p.fileno(), exc)
+                self._retire(shard, p, p.fileno())
+                continue
+            self._handle(shard, p, False, False, False)
+        for p in kicked.values():
+            if shard.by_fd.get(p.fileno()) is p:  # not retired, its fd number not reused
+                self._handle(shard, p, False, False, False)
+
+    def _handle(
+        self, shard: _Shard, p: Pollable, readable: bool, writable: bool, error: bool
+    ) -> None:
+        fd = p.fileno()
+        try:
+            alive = p.handle_events(readable, writable, error)
+        except Exception:  # a bug in a handler must not kill the shard for everyone
+            log.exception("handler failed; closing that connection")
+            alive = False
+        if not alive:
+            self._retire(shard, p, fd)
+            return
+        mask = epoll_mask(p.interest())
+        if mask != shard.masks[fd]:
+            shard.masks[fd] = mask
+            shard.epoll.modify(fd, mask)
+
+    def _retire(self, shard: _Shard, p: Pollable, fd: int) -> None:
+        """Stop watching ``p`` and finalize it, on its shard's thread."""
+        with shard.lock:
+            del shard.by_fd[fd]
+            del shard.masks[fd]
+            shard.kicked.pop(id(p), None)
+            try:
+                shard.epoll.unregister(fd)
+            except OSError:
+                pass
+        self._shard_of.pop(id(p), None)  # later kicks find no shard: they are no-ops
+        p.finalize()
