@@ -350,9 +350,11 @@ def run_bench(
 # -- command line -----------------------------------------------------------------------------
 
 
-def comma_list(kind: Callable[[str], Any], choices: Sequence[str] | None = None) -> Any:
+def comma_list(
+    kind: Callable[[str], Any], choices: Sequence[str] | None = None, minimum: int = 1
+) -> Any:
     """An argparse ``type`` for comma-separated values: ``kind`` of each item, each one of
-    ``choices`` when given; ints must be >= 1. (Also ``gfrpc bench``'s.)"""
+    ``choices`` when given; ints must be >= ``minimum``. (Also ``gfrpc bench``'s.)"""
 
     def parse(text: str) -> list[Any]:
         items = [t.strip() for t in text.split(",") if t.strip()]
@@ -368,8 +370,8 @@ def comma_list(kind: Callable[[str], Any], choices: Sequence[str] | None = None)
             values = [kind(t) for t in items]
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-        if kind is int and any(v < 1 for v in values):
-            raise argparse.ArgumentTypeError("numbers must be >= 1")
+        if kind is int and any(v < minimum for v in values):
+            raise argparse.ArgumentTypeError(f"numbers must be >= {minimum}")
         return values
 
     return parse

@@ -31,6 +31,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from gfrpc.services.brick.server import IO_POLICIES
     from gfrpc.transport import POLLER_NAMES
 
     p.add_argument(
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--poller",
         type=comma_list(str, tuple(POLLER_NAMES)),
         default=None,
-        help="the gfrpc brick's poller(s): single, own-thread, pool (default pool)",
+        help=f"the gfrpc brick's poller(s): {', '.join(POLLER_NAMES)} (default pool)",
     )
     p.add_argument(
         "--event-threads",
@@ -70,6 +71,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N[,N...]",
         help="pool threads of the gfrpc brick and glusterfsd's server.event-threads (default 2)",
+    )
+    p.add_argument(
+        "--io-threads",
+        type=comma_list(int, minimum=0),
+        default=None,
+        metavar="N[,N...]",
+        help="the gfrpc brick's --io-threads, one brick per value (0: every FOP on the "
+        "poller thread; default: the brick's own, no extra rows)",
+    )
+    p.add_argument(
+        "--io-policy",
+        type=comma_list(str, IO_POLICIES),
+        default=None,
+        metavar="POLICY[,POLICY...]",
+        help=f"the gfrpc brick's --io-policy ({', '.join(IO_POLICIES)}), one brick per value "
+        "(moot with --io-threads 0; default: the brick's own, no extra rows)",
     )
     p.add_argument(
         "--tls",
@@ -238,6 +255,11 @@ def _check(args: argparse.Namespace) -> None:
     if args.target and (args.compare or args.sweep_connections):
         raise ConfigError(
             "--compare and --sweep-connections stage their own servers: "
+            "leave out the gluster:// target"
+        )
+    if args.target and (args.io_threads or args.io_policy):
+        raise ConfigError(
+            "--io-threads and --io-policy configure the gfrpc bricks the bench starts: "
             "leave out the gluster:// target"
         )
     if args.plot:

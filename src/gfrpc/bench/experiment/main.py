@@ -44,6 +44,8 @@ def _is_default_run(args: argparse.Namespace) -> bool:
         or args.server
         or args.poller
         or args.event_threads
+        or args.io_threads
+        or args.io_policy
         or args.sweep_connections
         or args.target
     )
@@ -66,8 +68,9 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
     tls = _tls_modes(args)
     if default:
         return planning.default_plan(sizes, tls)
+    io = planning.io_settings(args.io_threads, args.io_policy)
     if args.compare:
-        plan = planning.compare_plan(sizes, tls, args.workload)
+        plan = planning.compare_plan(sizes, tls, args.workload, io)
     elif args.sweep_connections and not (args.workload or args.client or args.server):
         plan = planning.Plan()
     else:
@@ -85,11 +88,15 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
             servers,
             args.poller or ["pool"],
             args.event_threads or [2],
+            io,
         )
     if args.sweep_connections:
         pollers = args.poller or list(POLLER_NAMES)
         threads = (args.event_threads or [2])[0]
-        plan.cells += planning.sweep_cells(args.sweep_connections, pollers, tls, sizes, threads)
+        plan.cells += planning.sweep_cells(
+            args.sweep_connections, pollers, tls, sizes, threads, io[0]
+        )
+    plan.notes += planning.io_notes(args.io_threads, args.io_policy)
     return plan
 
 

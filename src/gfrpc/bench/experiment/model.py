@@ -25,24 +25,45 @@ MB = 1_000_000  # MB/s in the report is 10^6 bytes per second
 MiB = 1 << 20
 
 
+def server_label(
+    kind: str,
+    poller: str | None,
+    event_threads: int,
+    io_threads: int | None = None,
+    io_policy: str | None = None,
+) -> str:
+    """``glusterfsd x2``, ``gfrpc pool x2``, ``gfrpc single``; a gfrpc brick's io setting
+    follows only when set: ``gfrpc pool x2 io16/all``, ``gfrpc single io0``, ``gfrpc pool x2
+    io/slow`` (policy given, io-threads the brick's default). The one spelling of a server
+    configuration: the table, the bounds, the plot and the progress lines all use it."""
+    if kind == "glusterfsd":
+        return f"glusterfsd x{event_threads}"
+    text = f"gfrpc {poller} x{event_threads}" if poller == "pool" else f"gfrpc {poller}"
+    if io_threads is not None or io_policy is not None:
+        text += " io" + ("" if io_threads is None else str(io_threads))
+        text += "" if io_policy is None else f"/{io_policy}"
+    return text
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """One server configuration. ``poller`` is None for glusterfsd; ``event_threads`` is the
-    gfrpc brick's ``--event-threads`` or glusterfsd's ``server.event-threads``."""
+    gfrpc brick's ``--event-threads`` or glusterfsd's ``server.event-threads``.
+    ``io_threads`` and ``io_policy`` are the gfrpc brick's ``--io-threads`` and
+    ``--io-policy`` (None: the brick's default; always None for glusterfsd, whose io-threads
+    translator the bench leaves as the volume has it)."""
 
     kind: str  # "gfrpc" or "glusterfsd"
     tls: bool
     poller: str | None = None
     event_threads: int = 2
+    io_threads: int | None = None
+    io_policy: str | None = None
 
     @property
     def label(self) -> str:
-        if self.kind == "glusterfsd":
-            return f"glusterfsd x{self.event_threads}"
-        return (
-            f"gfrpc {self.poller} x{self.event_threads}"
-            if self.poller == "pool"
-            else f"gfrpc {self.poller}"
+        return server_label(
+            self.kind, self.poller, self.event_threads, self.io_threads, self.io_policy
         )
 
 

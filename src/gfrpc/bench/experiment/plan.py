@@ -10,7 +10,15 @@ Three shapes:
   on, every pair, the gfrpc brick with single, own-thread and pool x1/x2/x4, glusterfsd with
   server.event-threads 1/2/4;
 * anything else is the product of the options given (``--workload``, ``--client``,
-  ``--server``, ``--poller``, ``--event-threads``, ``--tls``).
+  ``--server``, ``--poller``, ``--event-threads``, ``--io-threads``, ``--io-policy``,
+  ``--tls``).
+
+``--io-threads`` and ``--io-policy`` multiply the gfrpc brick's configurations only
+(glusterfsd keeps its io-threads translator as the volume has it), in ``--compare`` too;
+without them no spec carries an io setting and every brick runs with its defaults. An
+``--io-threads 0`` brick runs every FOP on the poller thread that read it, so the policy
+means nothing there: its io0 spec has no policy, one row however many policies are given
+(and the plan says so in a note).
 
 ``--sweep-connections 1,4,24,...`` adds, per poller, seq-write points of gfrpc's client into
 the gfrpc brick with that many connections (one stream each); the total written is
@@ -25,6 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import Cell, MiB, ServerSpec
+
+IoSetting = tuple[int | None, str | None]  # (--io-threads, --io-policy); None: brick default
 
 COMPARE_WORKLOADS = ("seq-write", "seq-read", "smallfile")
 GFRPC_CONFIGS = (("single", 1), ("own-thread", 1), ("pool", 1), ("pool", 2), ("pool", 4))
@@ -73,9 +83,10 @@ def _cell(workload: str, client: str, spec: ServerSpec, sizes: Sizes) -> Cell:
     )
 
 
-def _order(cell: Cell) -> tuple[int, int, int, int, str, int]:
+def _order(cell: Cell) -> tuple[int, int, int, int, str, int, int, str]:
     from .model import WORKLOADS
 
+    io_threads = cell.server.io_threads
     return (
         WORKLOADS.index(cell.workload),
         int(cell.tls),
@@ -83,20 +94,64 @@ def _order(cell: Cell) -> tuple[int, int, int, int, str, int]:
         0 if cell.server.kind == "glusterfsd" else 1,
         cell.server.poller or "",
         cell.server.event_threads,
+        -1 if io_threads is None else io_threads,
+        cell.server.io_policy or "",
     )
 
 
-def server_specs(
-    servers: list[str], pollers: list[str], threads: list[int], tls: bool
+def io_settings(threads: list[int] | None, policies: list[str] | None) -> list[IoSetting]:
+    """The gfrpc brick's io settings the options name: their product, in order, with no
+    policy on ``--io-threads 0`` (moot there, so one setting); ``[(None, None)]`` (the
+    brick's defaults) when neither option is given."""
+    out: dict[IoSetting, None] = {}
+    all_threads: list[int | None] = [*threads] if threads else [None]
+    all_policies: list[str | None] = [*policies] if policies else [None]
+    for n in all_threads:
+        for policy in all_policies:
+            out.setdefault((n, None if n == 0 else policy), None)
+    return list(out)
+
+
+def io_notes(threads: list[int] | None, policies: list[str] | None) -> list[str]:
+    """What the plan decided about the io options, for the run's notes."""
+    if threads and 0 in threads and policies:
+        return [
+            "--io-threads 0 runs every FOP on the poller thread that read it: --io-policy "
+            "does not apply there (one io0 row)"
+        ]
+    return []
+
+
+def gfrpc_specs(
+    tls: bool, configs: list[tuple[str, int]], io: list[IoSetting] | None = None
 ) -> list[ServerSpec]:
-    """Every server configuration the options name, for one TLS setting."""
+    """gfrpc brick specs: every (poller, event-threads) of ``configs`` x every io setting."""
+    return [
+        ServerSpec("gfrpc", tls, poller, n, io_threads, io_policy)
+        for poller, n in configs
+        for io_threads, io_policy in io or [(None, None)]
+    ]
+
+
+def server_specs(
+    servers: list[str],
+    pollers: list[str],
+    threads: list[int],
+    tls: bool,
+    io: list[IoSetting] | None = None,
+) -> list[ServerSpec]:
+    """Every server configuration the options name, for one TLS setting (``io``: the gfrpc
+    brick's io settings, see :func:`io_settings`)."""
     specs: list[ServerSpec] = []
     if "glusterfsd" in servers:
         specs += [ServerSpec("glusterfsd", tls, None, n) for n in threads]
     if "gfrpc" in servers:
-        for poller in pollers:
-            for n in threads if poller == "pool" else threads[:1]:
-                specs.append(ServerSpec("gfrpc", tls, poller, n if poller == "pool" else 1))
+        configs = [
+            (poller, n if poller == "pool" else 1)
+            for poller in pollers
+            for n in (threads if poller == "pool" else threads[:1])
+        ]
+        specs += gfrpc_specs(tls, configs, io)
     return specs
 
 
@@ -117,12 +172,17 @@ def default_plan(sizes: Sizes, tls_modes: list[bool]) -> Plan:
     return plan
 
 
-def compare_plan(sizes: Sizes, tls_modes: list[bool], workloads: list[str] | None) -> Plan:
-    """Issue 7's full matrix."""
+def compare_plan(
+    sizes: Sizes,
+    tls_modes: list[bool],
+    workloads: list[str] | None,
+    io: list[IoSetting] | None = None,
+) -> Plan:
+    """Issue 7's full matrix (the gfrpc configurations times ``io`` when given)."""
     plan = Plan()
     for tls in tls_modes:
         specs = [ServerSpec("glusterfsd", tls, None, n) for n in GLUSTERFSD_THREADS]
-        specs += [ServerSpec("gfrpc", tls, p, n) for p, n in GFRPC_CONFIGS]
+        specs += gfrpc_specs(tls, list(GFRPC_CONFIGS), io)
         for workload in workloads or list(COMPARE_WORKLOADS):
             for client in ("fio", "gfrpc"):
                 plan.cells += [_cell(workload, client, s, sizes) for s in specs]
@@ -138,11 +198,12 @@ def product_plan(
     servers: list[str],
     pollers: list[str],
     threads: list[int],
+    io: list[IoSetting] | None = None,
 ) -> Plan:
     """Every combination of the options given."""
     plan = Plan()
     for tls in tls_modes:
-        for spec in server_specs(servers, pollers, threads, tls):
+        for spec in server_specs(servers, pollers, threads, tls, io):
             for workload in workloads:
                 plan.cells += [_cell(workload, c, spec, sizes) for c in clients]
     plan.cells.sort(key=_order)
@@ -155,17 +216,20 @@ def sweep_cells(
     tls_modes: list[bool],
     sizes: Sizes,
     event_threads: int = 2,
+    io: IoSetting = (None, None),
 ) -> list[Cell]:
     """seq-write points of gfrpc's client into the gfrpc brick, one connection per stream.
 
     The total written is ``--streams`` x ``--size`` split over the connections, but every
     connection writes at least SWEEP_MIN_RECORDS records: at 1,000 connections the point
-    then measures the transport under many writers, not 1,000 file creations."""
+    then measures the transport under many writers, not 1,000 file creations. Like the
+    event-threads, one io setting (``io``) serves the whole sweep."""
     total = sizes.streams * sizes.file_bytes
     cells = []
     for tls in tls_modes:
         for poller in pollers:
-            spec = ServerSpec("gfrpc", tls, poller, event_threads if poller == "pool" else 1)
+            threads = event_threads if poller == "pool" else 1
+            spec = ServerSpec("gfrpc", tls, poller, threads, *io)
             for n in counts:
                 per = max(SWEEP_MIN_RECORDS, total // n // sizes.record_bytes) * sizes.record_bytes
                 cells.append(

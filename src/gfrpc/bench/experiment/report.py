@@ -35,6 +35,7 @@ from gfrpc.bench.experiment.model import (
     WORKLOADS,
     Cell,
     Sample,
+    server_label,
     unit_of,
 )
 from gfrpc.errors import ConfigError
@@ -129,6 +130,9 @@ def _row(cell: Cell, phase: str | None, samples: list[Sample | None]) -> dict[st
         "reference_event_threads": None,
         "evidence": [None if s is None else s.evidence for s in samples],
     }
+    for key in ("io_threads", "io_policy"):  # optional: only where the spec sets them
+        if getattr(cell.server, key) is not None:
+            row[key] = getattr(cell.server, key)
     if cell.connection_count is not None:
         row["connection_count"] = cell.connection_count
         row["server_rss_mb"] = _r(_median(s.server_rss_mb for s in ok), 1)
@@ -167,6 +171,7 @@ def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
         else (SMALLFILE_PHASES.index(row["phase"]) if row["phase"] in SMALLFILE_PHASES else 99)
     )
     sweep = row.get("connection_count")
+    io_threads = row.get("io_threads")
     return (
         sweep is not None,
         sweep or 0,
@@ -181,6 +186,8 @@ def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
         POLLER_ORDER.get(row["poller"], 9),
         row["poller"] or "",
         row["event_threads"],
+        -1 if io_threads is None else io_threads,
+        row.get("io_policy") or "",
     )
 
 
@@ -223,14 +230,17 @@ def results(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 def row_label(row: dict[str, Any], arrow: str = " → ") -> str:
-    """``fio → glusterfsd x2``, ``gfrpc (shared) → gfrpc pool x4``."""
+    """``fio → glusterfsd x2``, ``gfrpc (shared) → gfrpc pool x4``, ``fio → gfrpc single io0``
+    (the server part is :func:`~.model.server_label`'s; documents from before the io options
+    have no ``io_threads``/``io_policy`` and read as the brick's defaults)."""
     client = row["client"] + (" (shared)" if row["connections"] == "shared" else "")
-    if row["server"] == "glusterfsd":
-        server = f"glusterfsd x{row['event_threads']}"
-    elif row["poller"] == "pool":
-        server = f"gfrpc pool x{row['event_threads']}"
-    else:
-        server = f"gfrpc {row['poller']}"
+    server = server_label(
+        row["server"],
+        row["poller"],
+        row["event_threads"],
+        row.get("io_threads"),
+        row.get("io_policy"),
+    )
     return f"{client}{arrow}{server}"
 
 

@@ -40,10 +40,14 @@ RUN_TOKEN = os.urandom(3).hex()  # tells this invocation's paths from a crashed 
 
 def run_id(cell: Cell, repeat: int) -> str:
     """A short name, unique per run, used for paths on the volume."""
-    srv = "gd" if cell.server.kind == "glusterfsd" else (cell.server.poller or "g")[:4]
+    spec = cell.server
+    srv = "gd" if spec.kind == "glusterfsd" else (spec.poller or "g")[:4]
+    srv += f"{spec.event_threads}"
+    if spec.io_threads is not None or spec.io_policy is not None:
+        srv += f"i{'' if spec.io_threads is None else spec.io_threads}{(spec.io_policy or '')[:2]}"
     n = cell.connection_count or cell.streams
     return (
-        f"b{repeat}-{cell.workload[:5]}-{cell.client[:3]}-{srv}{cell.server.event_threads}-"
+        f"b{repeat}-{cell.workload[:5]}-{cell.client[:3]}-{srv}-"
         f"{'t' if cell.tls else 'p'}-{n}-{cell.connections[:2]}-{RUN_TOKEN}"
     )
 

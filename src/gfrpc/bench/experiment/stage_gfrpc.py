@@ -37,6 +37,7 @@ __all__ = [
     "StageError",
     "finish_gfrpc_servers",
     "gfrpc_volname",
+    "io_flags",
     "launch_gfrpc_servers",
     "sign_in",
 ]
@@ -77,10 +78,20 @@ def sign_in(
 
 
 def gfrpc_volname(spec: ServerSpec) -> str:
-    """``gb-gfrpc-pool-x2-tls``, ``gb-gfrpc-single``: what the volume is."""
+    """``gb-gfrpc-pool-x2-tls``, ``gb-gfrpc-single``, ``gb-gfrpc-pool-x2-io16-all``,
+    ``gb-gfrpc-single-io0``: what the volume is (the io part only when the spec sets it)."""
     poller = spec.poller or "pool"
     name = f"gb-gfrpc-{poller}" + (f"-x{spec.event_threads}" if poller == "pool" else "")
+    if spec.io_threads is not None or spec.io_policy is not None:
+        name += "-io" + ("" if spec.io_threads is None else str(spec.io_threads))
+        name += "" if spec.io_policy is None else f"-{spec.io_policy}"
     return name + ("-tls" if spec.tls else "")
+
+
+def io_flags(spec: ServerSpec) -> list[str]:
+    """The brick flags of the spec's io setting; none where it is the brick's default."""
+    flags = [] if spec.io_threads is None else ["--io-threads", str(spec.io_threads)]
+    return flags + ([] if spec.io_policy is None else ["--io-policy", spec.io_policy])
 
 
 @dataclass
@@ -130,6 +141,7 @@ def _brick_args(
         server_tls.dir if spec.tls and server_tls is not None else None,
         "--max-connections",
         str(BRICK_MAX_CONNECTIONS),
+        *io_flags(spec),
     )
 
 
