@@ -15,7 +15,7 @@ import pytest
 from gfrpc.bench.experiment import stage_gfrpc
 from gfrpc.bench.experiment.main import build_plan
 from gfrpc.bench.experiment.model import Cell, Sample, ServerSpec
-from gfrpc.bench.experiment.plan import io_settings
+from gfrpc.bench.experiment.plan import GFRPC_CONFIGS, io_settings
 from gfrpc.bench.experiment.report import Run, document, load, row_label, save
 from gfrpc.bench.experiment.runner import cell_label, run_id
 from gfrpc.bench.experiment.table import render_table
@@ -76,14 +76,14 @@ def test_io_threads_zero_takes_no_policy_and_says_so() -> None:
 
 def test_without_io_options_the_default_and_compare_plans_are_unchanged() -> None:
     """Rule: no io options: the default run and --compare have exactly their old cells (no
-    spec with an io setting); given to --compare they multiply its five gfrpc configs."""
+    spec with an io setting); given to --compare they multiply its gfrpc configs."""
     for plan in (build_plan(parse()), build_plan(parse("--compare"))):
         assert all(s.io_threads is None and s.io_policy is None for s in plan.specs)
     assert len(build_plan(parse()).cells) == 12
-    assert len(build_plan(parse("--compare")).cells) == 96
+    assert len(build_plan(parse("--compare")).cells) == 3 * 2 * 2 * (3 + len(GFRPC_CONFIGS))
     plan = build_plan(parse("--compare", "--io-threads", "0,16"))
-    # 3 workloads x 2 TLS x 2 clients x (3 glusterfsd + 5 gfrpc configs x 2 io settings)
-    assert len(plan.cells) == 3 * 2 * 2 * (3 + 10)
+    # 3 workloads x 2 TLS x 2 clients x (3 glusterfsd + the gfrpc configs x 2 io settings)
+    assert len(plan.cells) == 3 * 2 * 2 * (3 + 2 * len(GFRPC_CONFIGS))
     assert {(s.io_threads, s.io_policy) for s in gfrpc_specs(plan)} == {(0, None), (16, None)}
 
 

@@ -53,11 +53,12 @@ def test_default_run_is_seq_write_four_pairs_and_the_poller_rows_tls_off_and_on(
 
 def test_compare_is_the_full_matrix() -> None:
     """--compare: 3 workloads x TLS off/on x 2 clients x (glusterfsd x1,x2,x4 + gfrpc single,
-    own-thread, pool x1,x2,x4) = 96 cells, each server spec once per TLS setting."""
+    own-thread, pool x1,x2,x4, sharded x2,x4) = 120 cells, each server spec once per TLS
+    setting."""
     plan = build_plan(parse("--compare"))
-    assert len(plan.cells) == 96
+    assert len(plan.cells) == 120
     assert {c.workload for c in plan.cells} == {"seq-write", "seq-read", "smallfile"}
-    assert len(plan.specs) == 16
+    assert len(plan.specs) == 20
     assert {(s.poller, s.event_threads) for s in plan.specs if s.kind == "gfrpc"} == set(
         planning.GFRPC_CONFIGS
     )

@@ -16,7 +16,7 @@ import statistics
 import sys
 from typing import Any
 
-KIND_ORDER = {"baseline": 0, "single": 1, "own-thread": 2, "pool": 3}
+KIND_ORDER = {"baseline": 0, "single": 1, "own-thread": 2, "pool": 3, "sharded": 4}
 BASELINE_LABEL = "baseline (bare sockets)"
 AIM_MBPS = 0.9
 AIM_CPU = 1.3

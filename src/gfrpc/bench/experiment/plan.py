@@ -37,7 +37,15 @@ from .model import Cell, MiB, ServerSpec
 IoSetting = tuple[int | None, str | None]  # (--io-threads, --io-policy); None: brick default
 
 COMPARE_WORKLOADS = ("seq-write", "seq-read", "smallfile")
-GFRPC_CONFIGS = (("single", 1), ("own-thread", 1), ("pool", 1), ("pool", 2), ("pool", 4))
+GFRPC_CONFIGS = (
+    ("single", 1),
+    ("own-thread", 1),
+    ("pool", 1),
+    ("pool", 2),
+    ("pool", 4),
+    ("sharded", 2),
+    ("sharded", 4),
+)
 GLUSTERFSD_THREADS = (1, 2, 4)
 SWEEP_MIN_RECORDS = 4
 

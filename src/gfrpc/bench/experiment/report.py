@@ -41,7 +41,7 @@ from gfrpc.bench.experiment.model import (
 from gfrpc.errors import ConfigError
 
 SCHEMA = 1
-POLLER_ORDER = {None: 0, "single": 1, "own-thread": 2, "pool": 3}
+POLLER_ORDER = {None: 0, "single": 1, "own-thread": 2, "pool": 3, "sharded": 4}
 GB = 1_000_000_000
 
 
