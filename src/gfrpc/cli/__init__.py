@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from gfrpc import __version__
 from gfrpc.errors import GfrpcError
 
-from . import bench, brick, certs, files, mgmtd, probe, soak
+from . import bench, brick, certs, files, mgmtd, probe, soak, transfer, volume
 from .common import Command, register
 
 
@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
             *probe.COMMANDS,
             *brick.COMMANDS,
             *mgmtd.COMMANDS,
+            *volume.COMMANDS,
             *certs.COMMANDS,
             *files.COMMANDS,
+            *transfer.COMMANDS,
             *soak.COMMANDS,
             *bench.COMMANDS,
             *_bench_commands(),
