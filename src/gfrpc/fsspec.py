@@ -1,0 +1,1 @@
+"""Placeholder: ``gluster://`` for fsspec (issue 11) is built here."""
