@@ -56,6 +56,7 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -95,6 +96,9 @@ __all__ = [
 log = logging.getLogger("gfrpc.rpc.server")
 
 GF_DUMP_NAME = "GF-DUMP"
+#: decoded credentials a connection keeps (a client uses a handful: one per pid and user)
+CREDENTIAL_CACHE = 64
+
 #: credential flavors decoded (a malformed body is AUTH_BADCRED); others count as AUTH_NULL
 KNOWN_FLAVORS = frozenset(
     {
@@ -130,6 +134,8 @@ class _ServerConnection:
         self.refused = False
         self.close_reason: str | None = None
         self.session: Session = {}
+        #: decoded credentials by (flavor, body): at most CREDENTIAL_CACHE, then cleared
+        self.credentials: dict[tuple[int, bytes], rpcmsg.Credential | None] = {}
 
     @property
     def endpoint(self) -> Endpoint:
@@ -187,6 +193,8 @@ class RpcServer:
         self.workers = WorkerPool(workers, name="gfrpc-rpc-worker") if workers > 0 else None
         self._lock = threading.Lock()
         self._programs: dict[int, dict[int, Program]] = {}
+        #: (prognum, progver) -> Program, replaced whole on register: read without the lock
+        self._by_number: dict[tuple[int, int], Program] = {}
         self._order: list[Program] = []
         self._conns: set[_ServerConnection] = set()
         self._listeners: list[Listener] = []
@@ -213,6 +221,7 @@ class RpcServer:
                     f"program {program.prognum} version {program.progver} is already registered"
                 )
             versions[program.progver] = program
+            self._by_number = {**self._by_number, (program.prognum, program.progver): program}
             self._order.append(program)
 
     @property
@@ -318,71 +327,50 @@ class RpcServer:
             _run_hook(hook, session)
 
     def _dispatch(self, conn: _ServerConnection, ep: Endpoint, record: memoryview) -> None:
-        # RFC 5531 §9: rpcvers is the third word of a CALL; check it before decoding the rest
-        if len(record) >= 12:
-            msg_type = int.from_bytes(record[4:8], "big")
-            rpcvers = int.from_bytes(record[8:12], "big")
-            if msg_type == rpcmsg.CALL and rpcvers != rpcmsg.RPC_VERSION:
-                xid = int.from_bytes(record[0:4], "big")
-                self._submit(
-                    conn,
-                    rpcmsg.encode_denied_reply(
-                        xid,
-                        rpcmsg.RejectStat.RPC_MISMATCH,
-                        low=rpcmsg.RPC_VERSION,
-                        high=rpcmsg.RPC_VERSION,
-                    ),
-                )
-                return
         try:
             header, args = rpcmsg.decode_message(record)
         except RemoteProtocolError as exc:
-            conn.close(f"protocol error: {exc}", exc)
+            if not self._rpc_mismatch(conn, record):
+                conn.close(f"protocol error: {exc}", exc)
             return
         if not isinstance(header, rpcmsg.CallHeader):
             conn.close(f"protocol error: REPLY (xid {header.xid}) sent to a server")
             return
+        if header.rpcvers != rpcmsg.RPC_VERSION and self._rpc_mismatch(conn, record):
+            return
         cred = header.cred
         credential = None
         if cred.flavor in KNOWN_FLAVORS:
-            try:
-                credential = rpcmsg.decode_credential(cred)
-            except RemoteProtocolError as exc:
-                log.info(
-                    "%s: bad credential (flavor %d) in xid %d: %s",
-                    ep.peer_text(),
-                    cred.flavor,
-                    header.xid,
-                    exc,
-                )
-                self._submit(
-                    conn,
-                    rpcmsg.encode_denied_reply(
+            # a client sends the same few credentials again and again: decode each once
+            key = (cred.flavor, cred.body)
+            creds = conn.credentials
+            credential = creds.get(key)
+            if credential is None:
+                try:
+                    credential = rpcmsg.decode_credential(cred)
+                except RemoteProtocolError as exc:
+                    log.info(
+                        "%s: bad credential (flavor %d) in xid %d: %s",
+                        ep.peer_text(),
+                        cred.flavor,
                         header.xid,
-                        rpcmsg.RejectStat.AUTH_ERROR,
-                        auth_stat=rpcmsg.AuthStat.AUTH_BADCRED,
-                    ),
-                )
-                return
-        with self._lock:
-            versions = self._programs.get(header.prog)
-            program = versions.get(header.vers) if versions else None
-            low = min(versions) if versions else 0
-            high = max(versions) if versions else 0
-        if versions is None:
-            self._accepted_error(conn, header, rpcmsg.AcceptStat.PROG_UNAVAIL)
-            return
+                        exc,
+                    )
+                    self._submit(
+                        conn,
+                        rpcmsg.encode_denied_reply(
+                            header.xid,
+                            rpcmsg.RejectStat.AUTH_ERROR,
+                            auth_stat=rpcmsg.AuthStat.AUTH_BADCRED,
+                        ),
+                    )
+                    return
+                if len(creds) >= CREDENTIAL_CACHE:
+                    creds.clear()
+                creds[key] = credential
+        program = self._by_number.get((header.prog, header.vers))
         if program is None:
-            self._submit(
-                conn,
-                rpcmsg.encode_accepted_reply(
-                    header.xid,
-                    rpcmsg.AcceptStat.PROG_MISMATCH,
-                    verf=header.verf,
-                    low=low,
-                    high=high,
-                ),
-            )
+            self._version_error(conn, header)
             return
         procedure = program.procedures.get(header.proc)
         if procedure is None:
@@ -394,6 +382,40 @@ class RpcServer:
         if procedure.reply_size is not None and not self._reserve(conn, request):
             return  # started when earlier replies have been sent
         self._start(conn, request)
+
+    def _rpc_mismatch(self, conn: _ServerConnection, record: memoryview) -> bool:
+        """RFC 5531 §9: a CALL of another RPC version (the third word) gets RPC_MISMATCH,
+        whatever follows; True if ``record`` was such a CALL and has been answered."""
+        if len(record) < 12:
+            return False
+        xid, msg_type, rpcvers = struct.unpack_from(">III", record)
+        if msg_type != rpcmsg.CALL or rpcvers == rpcmsg.RPC_VERSION:
+            return False
+        self._submit(
+            conn,
+            rpcmsg.encode_denied_reply(
+                xid, rpcmsg.RejectStat.RPC_MISMATCH, low=rpcmsg.RPC_VERSION, high=rpcmsg.RPC_VERSION
+            ),
+        )
+        return True
+
+    def _version_error(self, conn: _ServerConnection, header: rpcmsg.CallHeader) -> None:
+        """PROG_UNAVAIL, or PROG_MISMATCH with the versions of the program that exist."""
+        with self._lock:
+            versions = sorted(self._programs.get(header.prog, ()))
+        if not versions:
+            self._accepted_error(conn, header, rpcmsg.AcceptStat.PROG_UNAVAIL)
+            return
+        self._submit(
+            conn,
+            rpcmsg.encode_accepted_reply(
+                header.xid,
+                rpcmsg.AcceptStat.PROG_MISMATCH,
+                verf=header.verf,
+                low=versions[0],
+                high=versions[-1],
+            ),
+        )
 
     def _start(self, conn: _ServerConnection, request: Request) -> None:
         workers = self.workers

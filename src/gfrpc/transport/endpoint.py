@@ -91,6 +91,9 @@ __all__ = ["ConnectionHandler", "Endpoint"]
 
 #: at most this many records are handled before replies made inline are written (see above)
 CORK_RECORDS = 16
+#: messages up to this size are copied into one part with their record mark when queued
+#: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
+JOIN_BELOW = 2048
 
 log = logging.getLogger("gfrpc.transport")
 
@@ -197,6 +200,9 @@ class Endpoint:
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
         mark = record_mark(total)
+        if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
+            kept = [b"".join((mark, *kept))]
+            mark = b""
         flush = False
         with self._out_lock:
             if self.closed:
@@ -206,13 +212,13 @@ class Endpoint:
                 was_empty = False  # corked: the delivering thread flushes after its batch
                 self._cork_pending = True
             if self._tls is None:
-                self._enqueue_locked([memoryview(mark), *(memoryview(p) for p in kept)])
+                self._enqueue_locked([memoryview(p) for p in (mark, *kept) if p])
                 flush = was_empty
             elif not self._tls.established:
-                self._held.append(([mark, *kept], on_sent))
+                self._held.append(([p for p in (mark, *kept) if p], on_sent))
                 on_sent = None
             else:
-                self._tls_write_locked([mark, *kept])
+                self._tls_write_locked([p for p in (mark, *kept) if p])
                 flush = was_empty
             if on_sent is not None:
                 self._outq.mark(on_sent)

@@ -315,6 +315,8 @@ class ReplyHeader(NamedTuple):
 
 _CALL_HEAD = struct.Struct(">IIIIIIII")  # xid, CALL, rpcvers, prog, vers, proc, flavor, len
 _REPLY_OK = struct.Struct(">IIIIII")  # xid, REPLY, ACCEPTED, verf 0/0, stat
+SUCCESS_STAT = int(AcceptStat.SUCCESS)
+_ACCEPT_STATS = frozenset(int(s) for s in AcceptStat)
 
 
 def _auth_bytes(auth: OpaqueAuth | Credential) -> tuple[int, bytes]:
@@ -352,7 +354,12 @@ def encode_accepted_reply(
     high: int | None = None,
 ) -> bytes:
     """An accepted REPLY header; PROG_MISMATCH needs ``low``/``high`` (supported versions)."""
-    if accept_stat not in AcceptStat.__members__.values():
+    if accept_stat == SUCCESS_STAT and verf.flavor == AUTH_NULL and not verf.body:
+        try:  # the hot path: every successful reply
+            return _REPLY_OK.pack(xid, REPLY, MSG_ACCEPTED, 0, 0, SUCCESS_STAT)
+        except struct.error as exc:
+            raise LocalProtocolError(f"bad REPLY header field: {exc}") from None
+    if accept_stat not in _ACCEPT_STATS:
         raise LocalProtocolError(f"unknown accept_stat {accept_stat}")
     if accept_stat == AcceptStat.PROG_MISMATCH and (low is None or high is None):
         raise LocalProtocolError("PROG_MISMATCH needs low and high versions")
