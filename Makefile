@@ -1,6 +1,10 @@
 # gfrpc: `make demo` runs the main job (`gfrpc bench`; DEMO_ARGS=... adds options), `make test` runs every check.
 # Both set themselves up on a fresh machine (venv, pip, and GlusterFS/fio via apt when root).
-PY      ?= python3
+# The venv's interpreter: the distribution's CPython when it is 3.11 or newer and can make a
+# venv (Debian builds it with PGO, LTO and a static libpython), else python3 from PATH. A default
+# source build (pyenv's: --enable-shared, no PGO) runs gfrpc's brick 1.5x slower per request:
+# see "Performance notes" in docs/ARCHITECTURE.md.
+PY      ?= $(or $(shell for p in /usr/bin/python3 python3; do "$$p" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo "$$p"; break; }; done),python3)
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
