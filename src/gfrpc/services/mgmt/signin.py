@@ -2,7 +2,10 @@
 SIGNOUT when the brick stops, as glusterfsd does with glusterd.
 
 The connection is kept open with reconnect on (every 3 s), so a brick that started before the
-daemon, or outlived a daemon restart, signs in again as soon as the daemon answers.
+daemon, or outlived a daemon restart, signs in again as soon as the daemon answers. Keeping it
+open is also how the daemon learns that the brick died: its port mapper hands a port out only
+while the connection that signed it in is open, and the kernel closes it even after ``kill -9``.
+The SIGNIN carries this process's pid, which the daemon checks against the pid it started.
 """
 
 from __future__ import annotations

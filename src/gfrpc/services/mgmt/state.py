@@ -28,6 +28,7 @@ reopened store holds. :meth:`VolumeStore.steps` lists the steps a command goes t
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import uuid
@@ -49,9 +50,12 @@ __all__ = [
     "VolumeExistsError",
     "NoSuchVolumeError",
     "Fault",
+    "NODE_FILE",
+    "node_uuid",
 ]
 
 STATE_FILE: Final = "volumes.sqlite"
+NODE_FILE: Final = "glusterd.info"  # this node's UUID, in glusterd's own file format
 SCHEMA_VERSION: Final = 1
 BUSY_TIMEOUT_S: Final = 30.0  # how long a writer waits for another one's transaction
 
@@ -84,6 +88,32 @@ CREATE TABLE options (
     UNIQUE (volume, key)
 );
 """
+
+
+def node_uuid(workdir: str | Path) -> uuid.UUID:
+    """This node's UUID, kept in ``DIR/glusterd.info`` (``UUID=...`` as glusterd writes it):
+    read it, or make one and write the file atomically (a new file renamed into place)."""
+    path = Path(workdir) / NODE_FILE
+    try:
+        for line in path.read_text(encoding="ascii").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "UUID":
+                return uuid.UUID(value.strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read this node's UUID from {path}: {e}") from None
+    made = uuid.uuid4()
+    tmp = path.with_name(f".{NODE_FILE}.{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"UUID={made}\noperating-version=100000\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError(f"cannot write this node's UUID to {path}: {e}") from None
+    return made
 
 
 class VolumeStateError(GfrpcError):
