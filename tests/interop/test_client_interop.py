@@ -257,7 +257,7 @@ def test_cli_round_trip(
     assert cli_main(["ls", _url(vol, "/cli")]) == 0
     assert capsys.readouterr().out.split() == ["a", "src.bin"]
     assert cli_main(["ls", "-l", _url(vol, "/cli/a")]) == 0
-    line = capsys.readouterr().out.strip()
+    line = capsys.readouterr().out.strip().splitlines()[-1]  # after ls -l's "total" line
     assert line.startswith("-rw") and line.endswith(" file.bin") and str(5 * MiB + 3) in line
     assert cli_main(["stat", _url(vol, "/cli/a/file.bin")]) == 0
     text = capsys.readouterr().out

@@ -30,6 +30,13 @@ reconnect period); calls between attempts fail at once with ENOTCONN. Each succe
 handshake bumps :attr:`BrickConnection.generation`: fds from an older generation are gone on
 the brick, and ``File`` reopens its fd by gfid (GlusterFS's client_reopen) before using it.
 Locks held through the old connection are not re-acquired.
+
+**Threads.** One ``BrickConnection`` serves every thread of a process that uses its brick
+(every ``Volume`` sharing it, see shared.py). ``_lock`` guards connecting, reconnecting and
+closing (``client``, ``port``, ``generation``, the attempt clock); a call only reads
+``client`` and hands its request to the ``RpcClient``, which is thread-safe (its xids and
+pending calls have their own lock), so calls of all threads are pipelined on one socket.
+Per call: the request, its Future, and the ``Identity``'s credential (immutable).
 """
 
 from __future__ import annotations
@@ -42,8 +49,9 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
 from gfrpc.programs import fops, pmap
@@ -53,6 +61,7 @@ from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, Iatt
 from gfrpc.rpc.client import Reply, RpcClient
 from gfrpc.rpc.dump_client import dump
 from gfrpc.wire.gfdict import as_str, decode_serialized_dict, encode_serialized_dict
+from gfrpc.wire.rpcmsg import GlusterCredV3
 
 from .errors import fop_error
 from .mgmt import MGMT_PORT, OP_VERSION_MAX, port_by_brick
@@ -62,6 +71,7 @@ __all__ = [
     "CLIENT_VERSION",
     "BrickConnection",
     "CallOptions",
+    "Identity",
     "NewEntry",
     "gfid_req",
     "xattr_bytes",
@@ -93,6 +103,31 @@ class NewEntry(CallOptions, total=False):
 DEFAULT_UMASK = 0o022
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who FOPs are sent as: the uid, gid and groups of their AUTH_GLUSTERFS_v3 credential."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls, uid: int | None = None, gid: int | None = None, groups: Sequence[int] | None = None
+    ) -> Identity:
+        """Given ids, or this process's uid and gid, and no groups unless given: what the
+        default credential (``gfrpc.rpc.default_credential``) sends, so that an identity
+        spelled out equal to the default is the same identity."""
+        return cls(
+            os.getuid() if uid is None else int(uid),
+            os.getgid() if gid is None else int(gid),
+            tuple(int(g) for g in groups or ()),
+        )
+
+    def credential(self) -> GlusterCredV3:
+        return GlusterCredV3(pid=os.getpid(), uid=self.uid, gid=self.gid, groups=self.groups)
+
+
 def gfid_req(gfid: bytes | None = None) -> dict[str, Any]:
     """xdata asking the brick to give a new entry this gfid (random when None), as FUSE does."""
     return {"gfid-req": uuid.UUID(bytes=bytes(gfid)) if gfid else uuid.uuid4()}
@@ -117,7 +152,8 @@ class BrickConnection:
 
     ``name`` is the client xlator name (``VOL-client-N``, used in ``process-uuid`` and by DHT);
     ``tls``/``mgmt_tls`` are SSLContexts (or None) for the brick port and for port 24007;
-    ``options`` are the xlator's volfile options, sent in SETVOLUME like a real client does.
+    ``options`` are the xlator's volfile options, sent in SETVOLUME like a real client does;
+    ``identity``: the uid/gid/groups FOPs are sent as (default: this process's, at each call).
     """
 
     def __init__(
@@ -138,8 +174,11 @@ class BrickConnection:
         timeout: float = 10.0,
         reconnect_interval: float = 3.0,
         port_is_mgmt: bool | None = None,
+        identity: Identity | None = None,
     ) -> None:
         self.host = host
+        self.identity = identity
+        self._cred = identity.credential() if identity is not None else None
         self.port = port or MGMT_PORT
         self._first_port = self.port
         #: whether the first port is a management daemon's (default: it is 24007)
@@ -347,7 +386,12 @@ class BrickConnection:
             return out
         args: Any = fops.encode_write_request(req, payload) if payload is not None else req.pack()
         inner = client.call_async(
-            fops.GLUSTER_FOP_PROGRAM, fops.GLUSTER_FOP_VERSION, proc, args, timeout=timeout
+            fops.GLUSTER_FOP_PROGRAM,
+            fops.GLUSTER_FOP_VERSION,
+            proc,
+            args,
+            cred=self._cred,
+            timeout=timeout,
         )
 
         def done(f: Future[Reply]) -> None:

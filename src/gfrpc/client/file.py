@@ -112,29 +112,93 @@ def stat_from_iatt(iatt: Any) -> StatResult:
 
 
 class DirEntry:
-    """One ``scandir`` entry: ``name``, ``path``, ``is_dir()``, ``is_file()``, ``stat()``."""
+    """One ``scandir`` entry, like ``os.DirEntry``: ``name``, ``path``, ``inode()``,
+    ``is_dir()``, ``is_file()``, ``is_symlink()`` and ``stat()``, from the iatt READDIRP gave.
 
-    __slots__ = ("name", "path", "_stat")
+    Only a symbolic link ever costs a call: ``is_dir()``/``is_file()`` follow it by default
+    (as ``os.DirEntry`` does; a dangling link is neither) with one STAT, cached, and so does
+    ``stat(follow_symlinks=True)``. Unlike ``os.DirEntry``, ``stat()`` defaults to the entry
+    itself (the READDIRP stat, no call), which is what listings print."""
 
-    def __init__(self, name: str, path: str, st: StatResult) -> None:
+    __slots__ = ("name", "path", "_iatt", "_stat", "_follow", "_target")
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        st: StatResult | None,
+        follow: Callable[[str], StatResult] | None = None,
+        *,
+        iatt: Any = None,
+    ) -> None:
+        if st is None and iatt is None:
+            raise ValueError("DirEntry needs a StatResult or an iatt")
         self.name = name
         self.path = path
+        self._iatt = iatt  # the wire's iatt, turned into a StatResult when first asked for
         self._stat = st
+        self._follow = follow  # STAT of a path, following links (None: never follow)
+        self._target: StatResult | None = None
 
-    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
-        return _stat.S_ISDIR(self._stat.st_mode)
+    @classmethod
+    def from_iatt(
+        cls, name: str, path: str, iatt: Any, follow: Callable[[str], StatResult] | None = None
+    ) -> DirEntry:
+        """An entry of a READDIRP reply (its StatResult is made only if ``stat()`` is called)."""
+        return cls(name, path, None, follow, iatt=iatt)
 
-    def is_file(self, *, follow_symlinks: bool = True) -> bool:
-        return _stat.S_ISREG(self._stat.st_mode)
-
-    def is_symlink(self) -> bool:
-        return _stat.S_ISLNK(self._stat.st_mode)
-
-    def stat(self, *, follow_symlinks: bool = True) -> StatResult:
+    def _own(self) -> StatResult:
+        if self._stat is None:
+            self._stat = stat_from_iatt(self._iatt)
+            self._iatt = None
         return self._stat
 
+    def _own_mode(self) -> int:
+        return int(self._iatt.mode if self._stat is None else self._stat.st_mode)
+
+    def _followed(self, strict: bool) -> StatResult | None:
+        """The stat of what a symbolic link points to (None when dangling and not strict)."""
+        if not _stat.S_ISLNK(self._own_mode()) or self._follow is None:
+            return self._own()
+        if self._target is None:
+            try:
+                self._target = self._follow(self.path)
+            except (FileNotFoundError, NotADirectoryError):
+                if strict:
+                    raise
+                return None
+        return self._target
+
+    def _mode(self, follow_symlinks: bool) -> int:
+        if not follow_symlinks or not _stat.S_ISLNK(self._own_mode()):
+            return self._own_mode()
+        st = self._followed(False)
+        return 0 if st is None else st.st_mode
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return _stat.S_ISDIR(self._mode(follow_symlinks))
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return _stat.S_ISREG(self._mode(follow_symlinks))
+
+    def is_symlink(self) -> bool:
+        return _stat.S_ISLNK(self._own_mode())
+
+    def is_junction(self) -> bool:
+        return False
+
+    def stat(self, *, follow_symlinks: bool = False) -> StatResult:
+        if not follow_symlinks:
+            return self._own()
+        st = self._followed(True)
+        assert st is not None
+        return st
+
     def inode(self) -> int:
-        return self._stat.st_ino
+        return int(self._iatt.ia_ino if self._stat is None else self._stat.st_ino)
+
+    def __fspath__(self) -> str:
+        return self.path
 
     def __repr__(self) -> str:
         return f"<DirEntry {self.name!r}>"

@@ -12,9 +12,10 @@
   has nothing asks every brick ("lookup everywhere"). Directories exist on every brick with
   the same gfid; a new directory gets a layout on each brick (``dht.new_directory_layouts``,
   weighted by brick size as DHT does), and a directory found without any layout gets one with
-  commit hash 1, as DHT's self-heal writes. Listings merge all bricks, skipping linkto files
-  and duplicate directories. Renaming a file (``dht_rename.py``) never moves its data: the new
-  name gets a linkto file on its hashed brick when the data is elsewhere, as DHT does.
+  commit hash 1, as DHT's self-heal writes. Listings (listing.py) read every brick in turn,
+  skipping linkto files, and directories on all but the first brick. Renaming a file
+  (``dht_rename.py``) never moves its data: the new name gets a linkto file on its hashed
+  brick when the data is elsewhere, as DHT does.
 * **Symbolic links** are followed the way gfapi does: always in the middle of a path, and for
   the last component unless the operation works on the link itself (``lstat``, ``readlink``,
   ``unlink``, ``rename``, ``symlink``). A relative target is taken from the link's directory,
@@ -46,6 +47,7 @@ __all__ = [
     "Namespace",
     "Node",
     "ignore_enoent",
+    "is_linkto_entry",
     "is_linkto_reply",
     "norm_path",
 ]
@@ -272,29 +274,6 @@ class Namespace:
             c.setxattr(node.gfid, {dht.LAYOUT_XATTR: value}, path=path)
         return list(ranges)
 
-    def _readdir(self, node: Node, path: str) -> list[tuple[str, Any]]:
-        if not node.is_dir:
-            raise fop_error(errno.ENOTDIR, path)
-        out: list[tuple[str, Any]] = []
-        seen: set[str] = set()
-        xdata = {dht.LINKTO_XATTR: 256} if self._hashing else None
-        for c in self.bricks:
-            fd = c.opendir(node.gfid, path=path)
-            try:
-                offset = 0
-                while entries := c.readdirp(node.gfid, fd, offset, xdata=xdata, path=path):
-                    for e in entries:
-                        offset = e.d_off
-                        if e.name in (".", "..") or e.name in seen:
-                            continue
-                        if self._hashing and _linkto(e.stat, e.dict or None):
-                            continue
-                        seen.add(e.name)
-                        out.append((e.name, e.stat))
-            finally:
-                c.release(node.gfid, fd, directory=True)
-        return out
-
 
 def _xattrs(xdata: Any) -> dict[str, bytes]:
     return {k: b for k, v in (xdata or {}).items() if (b := xattr_bytes(v)) is not None}
@@ -302,6 +281,11 @@ def _xattrs(xdata: Any) -> dict[str, bytes]:
 
 def _linkto(iatt: Any, xdata: Any) -> bool:
     return dht.is_linkto(iatt.mode, iatt.ia_size, _xattrs(xdata) if xdata else None)
+
+
+def is_linkto_entry(entry: Any) -> bool:
+    """Whether a READDIRP entry (asked for the linkto xattr) is a DHT linkto file."""
+    return _linkto(entry.stat, entry.dict or None)
 
 
 def is_linkto_reply(rsp: Any) -> bool:

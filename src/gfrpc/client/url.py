@@ -2,10 +2,13 @@
 
 * ``gluster://`` URLs name a volume served by glusterd (default port 24007, the management
   port that hands out volfiles). HOST is a name, an IPv4 address or an IPv6 address in
-  brackets (``gluster://[::1]:24007/vol``). PATH is a path inside the volume (``/`` if
-  absent), with ``%XX`` escapes decoded. Volume names follow the gluster CLI's rule: ASCII
-  letters, digits, ``-`` and ``_``, not starting with ``-``, at most 256 characters, and not
-  a volfile keyword (``volume``, ``type``, ``option``...).
+  brackets (``gluster://[::1]:24007/vol``). Several volfile servers may be given, separated by
+  commas, each with its own optional port (``gluster://h1,h2:24008,[::1]/vol``): they are
+  tried in order, as gfapi's ``glfs_set_volfile_server`` list and mount's
+  ``backup-volfile-servers`` are. ``host``/``port`` are the first; ``servers`` lists all.
+  PATH is a path inside the volume (``/`` if absent), with ``%XX`` escapes decoded. Volume
+  names follow the gluster CLI's rule: ASCII letters, digits, ``-`` and ``_``, not starting
+  with ``-``, at most 256 characters, and not a volfile keyword (``volume``, ``type``...).
 * ``--brick HOST:PORT:BRICK-PATH`` names one brick process directly (no glusterd): PORT is the
   brick's TCP port and BRICK-PATH its ``remote-subvolume`` (an absolute path, which may itself
   contain colons). IPv6 hosts go in brackets: ``[::1]:49152:/bricks/b0``.
@@ -45,16 +48,25 @@ def address_text(host: str, port: int) -> str:
 
 @dataclass(frozen=True)
 class GlusterURL:
-    """A parsed ``gluster://`` URL."""
+    """A parsed ``gluster://`` URL. ``servers``: every volfile server in order, always led by
+    (``host``, ``port``) (left empty, it is just that one)."""
 
     host: str
     port: int
     volume: str
     path: str = "/"
+    servers: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        first = (self.host, self.port)
+        if not self.servers or self.servers[0] != first:  # host/port always lead the list
+            rest = tuple(s for s in self.servers if s != first)
+            object.__setattr__(self, "servers", (first, *rest))
 
     def __str__(self) -> str:
         path = "" if self.path == "/" else self.path
-        return f"{SCHEME}{address_text(self.host, self.port)}/{self.volume}{path}"
+        where = ",".join(address_text(h, p) for h, p in self.servers)
+        return f"{SCHEME}{where}/{self.volume}{path}"
 
 
 @dataclass(frozen=True)
@@ -108,7 +120,7 @@ def _split_host(text: str, *, what: str) -> tuple[str, str | None]:
 
 
 def parse_url(url: str) -> GlusterURL:
-    """Parse ``gluster://HOST[:PORT]/VOLNAME[/PATH]``."""
+    """Parse ``gluster://HOST[:PORT][,HOST[:PORT]...]/VOLNAME[/PATH]``."""
     what = f"gluster URL {url!r}"
     if not url.lower().startswith(SCHEME):
         raise ConfigError(f"{what} must start with {SCHEME} (gluster://HOST[:PORT]/VOLNAME[/PATH])")
@@ -120,14 +132,21 @@ def parse_url(url: str) -> GlusterURL:
         raise ConfigError(f"{what} names no volume (gluster://HOST[:PORT]/VOLNAME[/PATH])")
     if "@" in authority:
         raise ConfigError(f"{what}: user names in URLs are not supported")
-    host, port_text = _split_host(authority, what=what)
-    port = DEFAULT_PORT if port_text is None else _port(port_text, what=what)
+    servers = []
+    for one in authority.split(","):
+        if not one and "," in authority:
+            raise ConfigError(f"{what}: an empty server in the list (HOST[:PORT],HOST[:PORT]...)")
+        host, port_text = _split_host(one, what=what)
+        servers.append((host, DEFAULT_PORT if port_text is None else _port(port_text, what=what)))
+    if len(set(servers)) != len(servers):
+        raise ConfigError(f"{what}: a volfile server is named twice")
+    host, port = servers[0]
     volume, _, path = volpath.partition("/")
     validate_volume_name(volume, what=f"{what}: volume name")
     path = "/" + unquote(path, errors="surrogateescape")
     if "\0" in path:
         raise ConfigError(f"{what}: the path contains a NUL byte")
-    return GlusterURL(host=host, port=port, volume=volume, path=path)
+    return GlusterURL(host=host, port=port, volume=volume, path=path, servers=tuple(servers))
 
 
 def parse_brick(spec: str) -> BrickAddress:

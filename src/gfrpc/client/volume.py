@@ -2,55 +2,67 @@
 
 Theory of operation:
 
-* **Finding the bricks.** ``Volume.connect("gluster://HOST[:PORT]/VOL")`` asks glusterd on HOST
-  for the client volfile (GETSPEC, mgmt.py), reads each ``protocol/client`` section
-  (``remote-host``, ``remote-subvolume``, ``transport.socket.ssl-*``) and connects to every
-  brick (connection.py: DUMP, PORTBYBRICK hop, SETVOLUME). Volume types gfrpc does not
-  implement (replicate, disperse, sharded, ...) are refused by name before any brick is
-  contacted. ``Volume.connect_brick`` skips glusterd and talks to one brick.
+* **Finding the bricks.** ``Volume.connect("gluster://HOST[:PORT][,HOST2...]/VOL")`` asks the
+  volfile servers in order for the client volfile (GETSPEC, mgmt.py; shared.py for the backup
+  servers), reads each ``protocol/client`` section (``remote-host``, ``remote-subvolume``,
+  ``transport.socket.ssl-*``) and connects to every brick (connection.py: DUMP, PORTBYBRICK
+  hop, SETVOLUME). Volume types gfrpc does not implement (replicate, disperse, sharded, ...)
+  are refused by name before any brick is contacted. ``Volume.connect_brick`` skips glusterd
+  and talks to one brick. Two ``connect`` of the same volume with the same identity share
+  the brick connections, counted by reference (shared.py).
 * **Paths and placement** (namespace.py): LOOKUP per component from the root gfid, a gfid
   cache per path with one retry on ENOENT/ESTALE, and DHT placement on distribute volumes.
   One-brick volumes made by glusterd are DHT with one subvolume: they skip hashing but still
   get layout xattrs on new directories, as DHT writes them.
-* **Threads.** A ``Volume`` may be shared between threads: the cache is locked, and each brick
-  connection pipelines the calls of all threads (``File`` objects, like built-in files, are
-  for one thread at a time).
+* **Listings** stream (listing.py): ``scandir`` holds one READDIRP reply at a time, ``walk``
+  is ``os.walk`` on top of it.
+* **Threads.** One ``Volume`` may be used by any number of threads at once. What is shared,
+  and what guards it:
+
+  - the path cache (``Namespace._cache``) and the set of open files: ``Namespace._lock`` (an
+    RLock), held only for dict operations, never during a call to a brick. Two threads may
+    look up the same path at once; both get the same gfid and the second store wins.
+    ``Node.layout``/``Node.target`` are filled lazily without a lock: every writer stores the
+    same value;
+  - each ``BrickConnection``: its ``_lock`` guards (re)connecting; the ``RpcClient`` under it
+    is thread-safe and pipelines the calls of all threads (xids, pending calls under its own
+    lock);
+  - the share of connections between Volumes (shared.py): its own locks.
+
+  Per call, never shared: the arguments, the resolved ``Node`` chain, ``File`` objects and
+  ``ScandirIterator`` objects (like built-in files and ``os.scandir``, one thread at a time
+  each). Operations are not atomic across bricks: a listing made while another thread renames
+  shows the old name, the new one, or (between DHT's steps) neither; a lookup racing an unlink
+  or rename gets ENOENT, as on a local file system.
 """
 
 from __future__ import annotations
 
 import errno
 import io
-import math
 import os
 import posixpath
 import stat
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from gfrpc.client import volfile as vf
+from gfrpc.client import shared
 from gfrpc.client.url import GlusterURL, parse_url
 from gfrpc.errors import ConfigError
 from gfrpc.programs.fops_types import (
-    GF_ATTR_ATIME_NOW,
-    GF_ATTR_MTIME_NOW,
-    GF_SET_ATTR_ATIME,
-    GF_SET_ATTR_GID,
-    GF_SET_ATTR_MODE,
-    GF_SET_ATTR_MTIME,
-    GF_SET_ATTR_UID,
     ROOT_GFID,
 )
-from gfrpc.tls import TLSOptions, make_context
-from gfrpc.transport import Poller, make_poller
+from gfrpc.transport import Poller
 
-from .connection import BrickConnection, xattr_bytes
+from .attributes import Attributes
+from .connection import BrickConnection, Identity
 from .dht_rename import make_linkto, rename_path
 from .errors import fop_error
-from .file import DEFAULT_WINDOW, DirEntry, File, StatResult, stat_from_iatt
-from .mgmt import fetch_volfile
-from .namespace import Namespace, Node, ignore_enoent, norm_path
+from .file import DEFAULT_WINDOW, File, StatResult, stat_from_iatt
+from .listing import DEFAULT_BATCH_BYTES, ScandirIterator, walk
+from .namespace import Node, ignore_enoent, norm_path
+from .shared import tls_context
 
 __all__ = ["Volume"]
 
@@ -62,21 +74,7 @@ _MODES = {  # mode letter -> (flags, readable, writable)
 }
 
 
-def tls_context(tls: Any) -> Any:
-    """``tls=`` as an SSLContext: None, an SSLContext, TLSOptions, or a directory holding
-    glusterfs.pem/.key/.ca (True: OpenSSL's default directory, as GlusterFS)."""
-    if tls is None or tls is False:
-        return None
-    if isinstance(tls, TLSOptions):
-        return make_context(tls, server_side=False)
-    if isinstance(tls, str | os.PathLike):
-        return make_context(TLSOptions.from_dir(tls), server_side=False)
-    if tls is True:
-        return make_context(TLSOptions.from_options({}), server_side=False)
-    return tls
-
-
-class Volume(Namespace):
+class Volume(Attributes):
     """A connected GlusterFS volume (plain or distribute). Use ``Volume.connect(url)``."""
 
     def __init__(
@@ -101,6 +99,7 @@ class Volume(Namespace):
         self._poller, self._own_poller = poller, own_poller
         self._files: set[File] = set()
         self._closed = False
+        self._share: shared.Share | None = None  # set when the bricks are shared (connect)
 
     # -- connecting -------------------------------------------------------------------------
     @classmethod
@@ -113,37 +112,94 @@ class Volume(Namespace):
         poller: str | Poller = "pool",
         event_threads: int = 2,
         timeout: float = 10.0,
+        uid: int | None = None,
+        gid: int | None = None,
+        groups: Sequence[int] | None = None,
+        ping_timeout: float | None = None,
+        frame_timeout: float | None = None,
+        share: bool = True,
         **kwargs: Any,
     ) -> Volume:
-        """Connect to ``gluster://HOST[:PORT]/VOLNAME`` via glusterd's GETSPEC and portmapper.
+        """Connect to ``gluster://HOST[:PORT][,HOST2[:PORT]...]/VOLNAME``: GETSPEC at the
+        volfile servers in order (the next when one is down or refuses), then every brick.
 
         ``tls`` (SSLContext, TLSOptions or a cert directory) is used for every brick; without
         it, bricks whose volfile section says ``ssl-enabled on`` use the volfile's ssl files.
         ``mgmt_tls`` is for glusterd's port (default: plain TCP, as without secure-access).
+        ``uid``/``gid``/``groups``: the identity FOPs are sent as (default: this process's uid
+        and gid, no groups).
+        ``ping_timeout``/``frame_timeout`` (seconds) replace the volfile's, as mount options do.
+        With ``share`` (the default) Volumes of the same servers, volume and identity share
+        their brick connections; the last ``close()`` closes them.
         ``kwargs``: ``max_write``, ``max_read``, ``window``, ``umask``.
         """
         u = parse_url(url) if isinstance(url, str) else url
-        p, owned = _poller(poller, event_threads)
+        who = Identity.of(uid, gid, groups)
+        given = None if uid is None and gid is None and groups is None else who
+
+        def connect() -> shared.VolumeBricks:
+            p, owned = shared.open_poller(poller, event_threads)
+            try:
+                text, (host, port) = shared.fetch_volfile_from(
+                    u.servers, u.volume, poller=p, tls=tls_context(mgmt_tls), timeout=timeout
+                )
+                conns, order, kind = shared.bricks_from_volfile(
+                    text,
+                    volname=u.volume,
+                    host=host,
+                    mgmt_port=port,
+                    tls=tls,
+                    mgmt_tls=mgmt_tls,
+                    timeout=timeout,
+                    identity=given,
+                    ping_timeout=ping_timeout,
+                    frame_timeout=frame_timeout,
+                )
+                for c in conns:
+                    c.poller = p
+                root = shared.start_bricks(conns)
+            except BaseException:
+                if owned:
+                    p.stop()
+                raise
+            return shared.VolumeBricks(conns, order, kind, p, owned, root)
+
+        if not share:
+            return cls._on(connect(), u.volume, None, kwargs)
+        key = shared.identity_key(
+            u.servers,
+            u.volume,
+            who,
+            tls=tls,
+            mgmt_tls=mgmt_tls,
+            poller=poller,
+            event_threads=event_threads,
+            options=(ping_timeout, frame_timeout),
+        )
+        held, vb = shared.acquire(key, connect)
         try:
-            text = fetch_volfile(
-                u.host, u.volume, port=u.port, poller=p, tls=tls_context(mgmt_tls), timeout=timeout
-            )
-            return cls.from_volfile(
-                text,
-                volname=u.volume,
-                host=u.host,
-                mgmt_port=u.port,
-                tls=tls,
-                mgmt_tls=mgmt_tls,
-                poller=p,
-                own_poller=owned,
-                timeout=timeout,
-                **kwargs,
-            )
+            return cls._on(vb, u.volume, held, kwargs)
         except BaseException:
-            if owned:
-                p.stop()
+            shared.release(held)
             raise
+
+    @classmethod
+    def _on(
+        cls, vb: shared.VolumeBricks, volname: str, held: shared.Share | None, kw: dict[str, Any]
+    ) -> Volume:
+        """A Volume on connected bricks (owning them unless ``held`` is their share)."""
+        vol = cls(
+            vb.bricks,
+            volname=volname,
+            subvolumes=vb.subvolumes,
+            kind=vb.kind,
+            poller=vb.poller,
+            own_poller=vb.own_poller and held is None,
+            **kw,
+        )
+        vol._share = held
+        vol._cache["/"] = Node(ROOT_GFID, vb.root_mode, 0)
+        return vol
 
     @classmethod
     def connect_brick(
@@ -164,8 +220,8 @@ class Volume(Namespace):
     ) -> Volume:
         """Connect straight to one brick (``remote-subvolume`` = ``brick_path``) at host:port;
         port 24007 goes through glusterd's portmapper first. ``ping_timeout``, ``frame_timeout``:
-        the protocol/client options (seconds)."""
-        p, owned = _poller(poller, event_threads)
+        the protocol/client options (seconds). Never shared."""
+        p, owned = shared.open_poller(poller, event_threads)
         conn = BrickConnection(
             host,
             port,
@@ -202,48 +258,17 @@ class Volume(Namespace):
 
         A brick without ``remote-port`` is looked up in the portmapper of its host, on port
         24007, or on ``mgmt_port`` when the brick's host is ``host`` (the volfile server: a
-        management daemon on another port maps its own bricks)."""
-        graph = vf.parse(text)
-        kind = vf.check_supported(graph)
-        order = vf.distribute_layout_order(graph)
-        specs = {b.name: b for b in vf.client_bricks(graph)}
-        ctx_id = str(uuid.uuid4())
-        forced, mctx, by_opts = tls_context(tls), tls_context(mgmt_tls), {}
-        conns = []
-        for name in order:
-            b = specs[name]
-            ctx = forced
-            if ctx is None and b.ssl_enabled:
-                key = tuple(sorted(b.transport.items()))
-                if key not in by_opts:
-                    by_opts[key] = make_context(
-                        TLSOptions.from_options(graph[name].options), server_side=False
-                    )
-                ctx = by_opts[key]
-            rhost = b.remote_host or host
-            if not rhost:
-                raise ConfigError(f"volfile: client {name!r} has no remote-host")
-            opts = graph[name].options
-            port = b.remote_port or (mgmt_port if rhost == host else None)
-            conns.append(
-                BrickConnection(
-                    rhost,
-                    port,
-                    b.remote_subvolume,
-                    volname=volname,
-                    name=name,
-                    port_is_mgmt=b.remote_port is None,
-                    poller=None,
-                    tls=ctx,
-                    mgmt_tls=mctx,
-                    ctx_id=ctx_id,
-                    options=opts,
-                    ping_timeout=float(opts.get("ping-timeout", 42)),
-                    frame_timeout=float(opts.get("frame-timeout", 1800)),
-                    timeout=timeout,
-                )
-            )
-        p, owned = _poller(poller, event_threads)
+        management daemon on another port maps its own bricks). Never shared."""
+        conns, order, kind = shared.bricks_from_volfile(
+            text,
+            volname=volname,
+            host=host,
+            mgmt_port=mgmt_port,
+            tls=tls,
+            mgmt_tls=mgmt_tls,
+            timeout=timeout,
+        )
+        p, owned = shared.open_poller(poller, event_threads)
         for c in conns:
             c.poller = p
         vol = cls(
@@ -260,16 +285,15 @@ class Volume(Namespace):
 
     def _start(self) -> None:
         try:
-            for c in self.bricks:
-                c.connect()
-            modes = [c.lookup_root().prestat.mode for c in self.bricks]
-            self._cache["/"] = Node(ROOT_GFID, modes[0] or stat.S_IFDIR, 0)
+            root = shared.start_bricks(self.bricks)
         except BaseException:
             self.close()
             raise
+        self._cache["/"] = Node(ROOT_GFID, root, 0)
 
     def close(self) -> None:
-        """Close open files (FLUSH + RELEASE), disconnect, stop an owned poller."""
+        """Close open files (FLUSH + RELEASE); then disconnect and stop an owned poller, or,
+        when the bricks are shared, leave the share (its last user disconnects)."""
         with self._lock:
             if self._closed:
                 return
@@ -280,6 +304,9 @@ class Volume(Namespace):
                 f.close()
             except OSError:
                 pass
+        if self._share is not None:
+            shared.release(self._share)
+            return
         for c in self.bricks:
             c.close()
         if self._own_poller and self._poller is not None:
@@ -397,16 +424,42 @@ class Volume(Namespace):
         except (FileNotFoundError, NotADirectoryError):
             return False
 
-    def scandir(self, path: str | os.PathLike[str] = "/") -> Iterator[DirEntry]:
-        """Entries of a directory (READDIRP on every brick, merged), without . and .."""
+    def scandir(
+        self, path: str | os.PathLike[str] = "/", *, batch_bytes: int = DEFAULT_BATCH_BYTES
+    ) -> ScandirIterator:
+        """Entries of a directory as ``os.scandir`` gives them (without . and ..), streamed one
+        READDIRP reply (at most ``batch_bytes``) at a time over every brick (listing.py); use
+        it in a ``with`` block or exhaust it, so that its directory fd is released."""
         p = norm_path(path)
-        entries = self._retry(p, lambda n: self._readdir(n, p))
-        return iter(
-            [DirEntry(name, posixpath.join(p, name), stat_from_iatt(ia)) for name, ia in entries]
-        )
+
+        def start(n: Node) -> ScandirIterator:
+            if not n.is_dir:
+                raise fop_error(errno.ENOTDIR, p)
+            return ScandirIterator(
+                self.bricks,
+                n.gfid,
+                p,
+                hashing=self._hashing,
+                batch_bytes=batch_bytes,
+                follow=self.stat,
+            )
+
+        return self._retry(p, start)  # type: ignore[no-any-return]
 
     def listdir(self, path: str | os.PathLike[str] = "/") -> list[str]:
-        return [e.name for e in self.scandir(path)]
+        with self.scandir(path) as it:
+            return [e.name for e in it]
+
+    def walk(
+        self,
+        top: str | os.PathLike[str] = "/",
+        topdown: bool = True,
+        onerror: Callable[[OSError], object] | None = None,
+        followlinks: bool = False,
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
+        """``os.walk`` on the volume: (dirpath, dirnames, filenames) for every directory under
+        ``top``, from streaming listings (``dirnames`` may be pruned in place top-down)."""
+        return walk(self, os.fspath(top), topdown, onerror, followlinks)
 
     def mkdir(self, path: str | os.PathLike[str], mode: int = 0o777) -> None:
         p = norm_path(path)
@@ -532,119 +585,3 @@ class Volume(Namespace):
             self._forget(posixpath.join(parent_path, name))
 
         self._in_parent(d, op)
-
-    # -- attributes ---------------------------------------------------------------------------
-    def _setattr(self, p: str, valid: int, **fields: int) -> None:
-        def op(n: Node) -> None:
-            for i in range(len(self.bricks)) if n.is_dir else [n.brick]:
-                self.bricks[i].setattr(n.gfid, valid, path=p, **fields)
-
-        self._retry(p, op)
-
-    def chmod(self, path: str | os.PathLike[str], mode: int) -> None:
-        """Set the permission bits (``mode & 0o7777``) of what ``path`` names."""
-        self._setattr(norm_path(path), GF_SET_ATTR_MODE, mode=mode & 0o7777)
-
-    def chown(self, path: str | os.PathLike[str], uid: int, gid: int) -> None:
-        """Set the owner and group; -1 leaves one unchanged (like ``os.chown``)."""
-        valid = (GF_SET_ATTR_UID if uid != -1 else 0) | (GF_SET_ATTR_GID if gid != -1 else 0)
-        if valid:
-            self._setattr(norm_path(path), valid, uid=max(uid, 0), gid=max(gid, 0))
-
-    def utime(
-        self,
-        path: str | os.PathLike[str],
-        times: tuple[float, float] | None = None,
-        *,
-        ns: tuple[int, int] | None = None,
-    ) -> None:
-        """Set access and modification times like ``os.utime``: ``times`` in seconds or
-        ``ns`` in nanoseconds, or the brick's current time when neither is given."""
-        p = norm_path(path)
-        if times is not None and ns is not None:
-            raise ValueError("utime: give times or ns, not both")
-        if times is None and ns is None:
-            self._setattr(
-                p, GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME | GF_ATTR_ATIME_NOW | GF_ATTR_MTIME_NOW
-            )
-            return
-        if ns is None:
-            assert times is not None
-            ns = (_to_ns(times[0]), _to_ns(times[1]))
-        self._setattr(p, GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME, atime_ns=ns[0], mtime_ns=ns[1])
-
-    def truncate(self, path: str | os.PathLike[str], length: int) -> None:
-        p = norm_path(path)
-        self._retry(p, lambda n: self.bricks[n.brick].truncate(n.gfid, length, path=p))
-
-    def getxattr(self, path: str | os.PathLike[str], name: str) -> bytes:
-        p = norm_path(path)
-
-        def op(n: Node) -> bytes:
-            value = xattr_bytes(self.bricks[n.brick].getxattr(n.gfid, name, path=p).get(name))
-            if value is None:
-                raise fop_error(errno.ENODATA, p)
-            return value
-
-        return self._retry(p, op)  # type: ignore[no-any-return]
-
-    def setxattr(
-        self, path: str | os.PathLike[str], name: str, value: bytes | str, flags: int = 0
-    ) -> None:
-        p = norm_path(path)
-        raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-
-        def op(n: Node) -> None:
-            for i in range(len(self.bricks)) if n.is_dir else [n.brick]:
-                self.bricks[i].setxattr(n.gfid, {name: bytes(raw)}, flags, path=p)
-
-        self._retry(p, op)
-
-    def removexattr(self, path: str | os.PathLike[str], name: str) -> None:
-        """Remove the extended attribute ``name`` (ENODATA if it is not set)."""
-        p = norm_path(path)
-
-        def op(n: Node) -> None:
-            for i in range(len(self.bricks)) if n.is_dir else [n.brick]:
-                self.bricks[i].removexattr(n.gfid, name, path=p)
-
-        self._retry(p, op)
-
-    def statvfs(self, path: str | os.PathLike[str] = "/") -> os.statvfs_result:
-        """STATFS, summed over the bricks as DHT does."""
-        p = norm_path(path)
-        sts = self._retry(p, lambda n: [c.statfs(n.gfid, path=p) for c in self.bricks])
-        first = sts[0]
-
-        def total(field: str) -> int:
-            return sum(int(getattr(s, field)) for s in sts)
-
-        return os.statvfs_result(
-            (
-                first.bsize,
-                first.frsize,
-                total("blocks"),
-                total("bfree"),
-                total("bavail"),
-                total("files"),
-                total("ffree"),
-                total("favail"),
-                first.flag,
-                first.namemax,
-                first.fsid,
-            )
-        )
-
-
-def _to_ns(seconds: float) -> int:
-    """Seconds as nanoseconds the way ``os.utime`` splits them (whole seconds exactly)."""
-    whole = math.floor(seconds)
-    return whole * 1_000_000_000 + round((seconds - whole) * 1e9)
-
-
-def _poller(poller: str | Poller, event_threads: int) -> tuple[Poller, bool]:
-    if isinstance(poller, str):
-        p = make_poller(poller, event_threads)
-        p.start()
-        return p, True
-    return poller, False
