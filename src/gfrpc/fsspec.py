@@ -1,1 +1,0 @@
-"""Placeholder: ``gluster://`` for fsspec (issue 11) is built here."""
