@@ -65,7 +65,7 @@ _COMMAND_WORDS = {
     CliProc.LOG_ROTATE: "volume log rotate",
     CliProc.SYNC_VOLUME: "volume sync",
     CliProc.GSYNC_SET: "volume geo-replication",
-    CliProc.PROFILE_VOLUME: "volume profile",
+    CliProc.PROFILE_VOLUME: "volume profile/top",  # the stock CLI sends `volume top` here too
     CliProc.QUOTA: "volume quota",
     CliProc.TOP_VOLUME: "volume top",
     CliProc.HEAL_VOLUME: "volume heal",
