@@ -159,7 +159,10 @@ def connect_volumes(cell: Cell, target: Target, poller: Poller) -> tuple[list[Vo
                 poller=poller,
                 timeout=30,
             )
-        return Volume.connect(target.url, tls=tls, mgmt_tls=mgmt_tls, poller=poller, timeout=30)
+        # share=False: "one connection per stream" means one each, not the process's shared set
+        return Volume.connect(
+            target.url, tls=tls, mgmt_tls=mgmt_tls, poller=poller, timeout=30, share=False
+        )
 
     volumes: list[Volume] = []
     lock = threading.Lock()

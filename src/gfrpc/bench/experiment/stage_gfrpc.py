@@ -26,8 +26,11 @@ from pathlib import Path
 from gfrpc.bench.brickproc import Daemon, DaemonError, brick_args
 from gfrpc.bench.experiment.model import ServerSpec
 from gfrpc.client.url import address_text
+from gfrpc.errors import GfrpcError
 from gfrpc.programs import pmap
-from gfrpc.testing.realgluster import GlusterError, TLSFiles, rpc_call
+from gfrpc.rpc.client import RpcClient
+from gfrpc.testing.realgluster import GlusterError, TLSFiles
+from gfrpc.transport import Poller, make_poller
 
 __all__ = [
     "BRICK_MAX_CONNECTIONS",
@@ -51,30 +54,37 @@ StageError = DaemonError
 
 
 def sign_in(
-    mgmt: tuple[str, int], brick_path: str, port: int, pid: int, *, tls: TLSFiles | None = None
-) -> None:
-    """Portmap SIGNIN of ``brick_path`` on ``port`` at the mgmtd ``mgmt``."""
+    mgmt: tuple[str, int],
+    brick_path: str,
+    port: int,
+    pid: int,
+    *,
+    tls: TLSFiles | None = None,
+    poller: Poller,
+) -> RpcClient:
+    """Portmap SIGNIN of ``brick_path`` on ``port`` at the mgmtd ``mgmt``; returns the
+    connection it was made on, which must stay open: the mgmtd hands the port out only while
+    the connection a brick signed in over is open (as glusterd does for glusterfsd's)."""
     req = pmap.PmapSigninReq(brick=brick_path, port=port, pid=pid).pack()
+    client = RpcClient(
+        mgmt, poller=poller, tls=tls.client_context() if tls else None, ping_timeout=0
+    )
     try:
-        body = rpc_call(
-            mgmt,
-            pmap.PMAP_PROGRAM,
-            pmap.PMAP_VERSION,
-            pmap.SIGNIN,
-            req,
-            ssl_context=tls.client_context() if tls else None,
-            timeout=20,
-        )
-    except (OSError, EOFError, GlusterError) as e:
+        client.connect(timeout=20)
+        body = client.call(pmap.PMAP_PROGRAM, pmap.PMAP_VERSION, pmap.SIGNIN, req, timeout=20).body
+    except (OSError, EOFError, GfrpcError, GlusterError) as e:
+        client.close()
         raise StageError(
             f"portmap sign-in of {brick_path} at {address_text(*mgmt)} failed: {e}"
         ) from None
     rsp = pmap.PmapSigninRsp.unpack(body)
     if rsp.op_ret < 0:
+        client.close()
         raise StageError(
             f"mgmtd {address_text(*mgmt)} refused the sign-in of {brick_path} "
             f"({os.strerror(rsp.op_errno or 1)})"
         )
+    return client
 
 
 def gfrpc_volname(spec: ServerSpec) -> str:
@@ -115,6 +125,9 @@ class GfrpcServers:
     bricks: dict[ServerSpec, Daemon] = field(default_factory=dict)
     dirs: dict[ServerSpec, Path] = field(default_factory=dict)
     mgmtds: dict[bool, Daemon] = field(default_factory=dict)
+    #: the bricks' portmap sign-in connections (open while the bricks serve) and their poller
+    signins: list[RpcClient] = field(default_factory=list)
+    poller: Poller | None = None
 
     def daemons(self) -> list[Daemon]:
         return [*self.bricks.values(), *self.mgmtds.values()]
@@ -124,6 +137,12 @@ class GfrpcServers:
         for d in self.daemons():
             if d.proc.poll() is None:
                 d.proc.terminate()
+        for client in self.signins:
+            client.close()
+        self.signins.clear()
+        if self.poller is not None:
+            self.poller.stop()
+            self.poller = None
         for d in self.daemons():
             d.stop()
 
@@ -195,12 +214,18 @@ def finish_gfrpc_servers(layout: GfrpcLayout, servers: GfrpcServers) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     for d in servers.daemons():
         d.wait_ready(deadline)
+    if servers.poller is None:
+        servers.poller = make_poller("single", 1)
+        servers.poller.start()
     for spec, brick in servers.bricks.items():
         mgmtd = servers.mgmtds[spec.tls]
-        sign_in(
-            (layout.mgmt_hosts[spec.tls], mgmtd.port),
-            str(servers.dirs[spec]),
-            brick.port,
-            brick.pid,
-            tls=layout.server_tls if layout.mgmt_tls else None,
+        servers.signins.append(
+            sign_in(
+                (layout.mgmt_hosts[spec.tls], mgmtd.port),
+                str(servers.dirs[spec]),
+                brick.port,
+                brick.pid,
+                tls=layout.server_tls if layout.mgmt_tls else None,
+                poller=servers.poller,
+            )
         )
