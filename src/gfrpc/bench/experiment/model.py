@@ -25,6 +25,11 @@ MB = 1_000_000  # MB/s in the report is 10^6 bytes per second
 MiB = 1 << 20
 
 
+#: pollers whose thread count is an axis (shown as "xN" and matched to glusterfsd's
+#: event-threads); single and own-thread have none
+THREADED_POLLERS = ("pool", "sharded")
+
+
 def server_label(
     kind: str,
     poller: str | None,
@@ -38,7 +43,7 @@ def server_label(
     configuration: the table, the bounds, the plot and the progress lines all use it."""
     if kind == "glusterfsd":
         return f"glusterfsd x{event_threads}"
-    text = f"gfrpc {poller} x{event_threads}" if poller == "pool" else f"gfrpc {poller}"
+    text = f"gfrpc {poller} x{event_threads}" if poller in THREADED_POLLERS else f"gfrpc {poller}"
     if io_threads is not None or io_policy is not None:
         text += " io" + ("" if io_threads is None else str(io_threads))
         text += "" if io_policy is None else f"/{io_policy}"

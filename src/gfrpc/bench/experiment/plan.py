@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .model import Cell, MiB, ServerSpec
+from .model import THREADED_POLLERS, Cell, MiB, ServerSpec
 
 IoSetting = tuple[int | None, str | None]  # (--io-threads, --io-policy); None: brick default
 
@@ -155,9 +155,9 @@ def server_specs(
         specs += [ServerSpec("glusterfsd", tls, None, n) for n in threads]
     if "gfrpc" in servers:
         configs = [
-            (poller, n if poller == "pool" else 1)
+            (poller, n if poller in THREADED_POLLERS else 1)
             for poller in pollers
-            for n in (threads if poller == "pool" else threads[:1])
+            for n in (threads if poller in THREADED_POLLERS else threads[:1])
         ]
         specs += gfrpc_specs(tls, configs, io)
     return specs
@@ -236,7 +236,7 @@ def sweep_cells(
     cells = []
     for tls in tls_modes:
         for poller in pollers:
-            threads = event_threads if poller == "pool" else 1
+            threads = event_threads if poller in THREADED_POLLERS else 1
             spec = ServerSpec("gfrpc", tls, poller, threads, *io)
             for n in counts:
                 per = max(SWEEP_MIN_RECORDS, total // n // sizes.record_bytes) * sizes.record_bytes

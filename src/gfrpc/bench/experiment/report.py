@@ -32,6 +32,7 @@ from gfrpc.bench.experiment.model import (
     CLIENTS,
     SERVERS,
     SMALLFILE_PHASES,
+    THREADED_POLLERS,
     WORKLOADS,
     Cell,
     Sample,
@@ -156,7 +157,7 @@ def _pick_reference(row: dict[str, Any], refs: list[dict[str, Any]]) -> dict[str
     usable = [r for r in refs if r["value"]]
     if not usable:
         return None
-    if row["server"] == "glusterfsd" or row["poller"] == "pool":
+    if row["server"] == "glusterfsd" or row["poller"] in THREADED_POLLERS:
         same = [r for r in usable if r["event_threads"] == row["event_threads"]]
         if same:
             return same[0]

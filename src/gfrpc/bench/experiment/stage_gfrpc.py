@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gfrpc.bench.brickproc import Daemon, DaemonError, brick_args
-from gfrpc.bench.experiment.model import ServerSpec
+from gfrpc.bench.experiment.model import THREADED_POLLERS, ServerSpec
 from gfrpc.client.url import address_text
 from gfrpc.errors import GfrpcError
 from gfrpc.programs import pmap
@@ -91,7 +91,8 @@ def gfrpc_volname(spec: ServerSpec) -> str:
     """``gb-gfrpc-pool-x2-tls``, ``gb-gfrpc-single``, ``gb-gfrpc-pool-x2-io16-all``,
     ``gb-gfrpc-single-io0``: what the volume is (the io part only when the spec sets it)."""
     poller = spec.poller or "pool"
-    name = f"gb-gfrpc-{poller}" + (f"-x{spec.event_threads}" if poller == "pool" else "")
+    threads = f"-x{spec.event_threads}" if poller in THREADED_POLLERS else ""
+    name = f"gb-gfrpc-{poller}{threads}"
     if spec.io_threads is not None or spec.io_policy is not None:
         name += "-io" + ("" if spec.io_threads is None else str(spec.io_threads))
         name += "" if spec.io_policy is None else f"-{spec.io_policy}"
