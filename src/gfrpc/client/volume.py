@@ -16,6 +16,10 @@ Theory of operation:
   get layout xattrs on new directories, as DHT writes them.
 * **Listings** stream (listing.py): ``scandir`` holds one READDIRP reply at a time, ``walk``
   is ``os.walk`` on top of it.
+* **Layers of the class.** ``Volume`` (connecting, closing, files) extends ``Entries``
+  (entries.py: stat, listings, mkdir, unlink, rmdir, rename, links), which extends
+  ``Attributes`` (attributes.py: modes, owners, times, xattrs, statvfs), which extends
+  ``Namespace`` (namespace.py: path resolution).
 * **Threads.** One ``Volume`` may be used by any number of threads at once. What is shared,
   and what guards it:
 
@@ -42,9 +46,7 @@ import errno
 import io
 import os
 import posixpath
-import stat
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from gfrpc.client import shared
@@ -55,13 +57,11 @@ from gfrpc.programs.fops_types import (
 )
 from gfrpc.transport import Poller
 
-from .attributes import Attributes
 from .connection import BrickConnection, Identity
-from .dht_rename import make_linkto, rename_path
+from .entries import Entries
 from .errors import fop_error
-from .file import DEFAULT_WINDOW, File, StatResult, stat_from_iatt
-from .listing import DEFAULT_BATCH_BYTES, ScandirIterator, walk
-from .namespace import Node, ignore_enoent, norm_path
+from .file import DEFAULT_WINDOW, File
+from .namespace import Node, norm_path
 from .shared import tls_context
 
 __all__ = ["Volume"]
@@ -74,7 +74,7 @@ _MODES = {  # mode letter -> (flags, readable, writable)
 }
 
 
-class Volume(Attributes):
+class Volume(Entries):
     """A connected GlusterFS volume (plain or distribute). Use ``Volume.connect(url)``."""
 
     def __init__(
@@ -397,191 +397,3 @@ class Volume(Attributes):
     def write_bytes(self, path: str, data: Any) -> int:
         with self.open(path, "wb") as f:
             return int(f.write(data))
-
-    # -- metadata ---------------------------------------------------------------------------
-    def stat(self, path: str | os.PathLike[str]) -> StatResult:
-        """STAT (fresh, not cached) of ``path``."""
-        p = norm_path(path)
-        return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid, path=p)))
-
-    def lstat(self, path: str | os.PathLike[str]) -> StatResult:
-        """Like ``stat``, but of a symbolic link itself rather than what it points to."""
-        p = norm_path(path)
-        return self._retry(
-            p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid, path=p)), follow=False
-        )
-
-    def exists(self, path: str | os.PathLike[str]) -> bool:
-        try:
-            self.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        return True
-
-    def is_dir(self, path: str | os.PathLike[str]) -> bool:
-        try:
-            return stat.S_ISDIR(self.stat(path).st_mode)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-
-    def scandir(
-        self, path: str | os.PathLike[str] = "/", *, batch_bytes: int = DEFAULT_BATCH_BYTES
-    ) -> ScandirIterator:
-        """Entries of a directory as ``os.scandir`` gives them (without . and ..), streamed one
-        READDIRP reply (at most ``batch_bytes``) at a time over every brick (listing.py); use
-        it in a ``with`` block or exhaust it, so that its directory fd is released."""
-        p = norm_path(path)
-
-        def start(n: Node) -> ScandirIterator:
-            if not n.is_dir:
-                raise fop_error(errno.ENOTDIR, p)
-            return ScandirIterator(
-                self.bricks,
-                n.gfid,
-                p,
-                hashing=self._hashing,
-                batch_bytes=batch_bytes,
-                follow=self.stat,
-            )
-
-        return self._retry(p, start)  # type: ignore[no-any-return]
-
-    def listdir(self, path: str | os.PathLike[str] = "/") -> list[str]:
-        with self.scandir(path) as it:
-            return [e.name for e in it]
-
-    def walk(
-        self,
-        top: str | os.PathLike[str] = "/",
-        topdown: bool = True,
-        onerror: Callable[[OSError], object] | None = None,
-        followlinks: bool = False,
-    ) -> Iterator[tuple[str, list[str], list[str]]]:
-        """``os.walk`` on the volume: (dirpath, dirnames, filenames) for every directory under
-        ``top``, from streaming listings (``dirnames`` may be pruned in place top-down)."""
-        return walk(self, os.fspath(top), topdown, onerror, followlinks)
-
-    def mkdir(self, path: str | os.PathLike[str], mode: int = 0o777) -> None:
-        p = norm_path(path)
-        if p == "/":
-            raise fop_error(errno.EEXIST, p)
-
-        def op(parent: Node, parent_path: str, name: str) -> None:
-            perm, gfid = mode & ~self.umask & 0o7777, uuid.uuid4().bytes
-            h = self._hashed(parent, parent_path, name, p)
-            rsp = self.bricks[h].mkdir(parent.gfid, name, perm, umask=self.umask, gfid=gfid, path=p)
-            for i, c in enumerate(self.bricks):
-                if i != h:
-                    try:
-                        c.mkdir(parent.gfid, name, perm, umask=self.umask, gfid=gfid, path=p)
-                    except FileExistsError:
-                        pass
-            node = Node(bytes(rsp.stat.ia_gfid), rsp.stat.mode, h)
-            real = posixpath.join(parent_path, name)
-            if self.kind == "distribute":
-                node.layout = self._write_layout(node, real)
-            with self._lock:
-                self._cache[real] = node
-
-        self._in_parent(p, op)
-
-    def makedirs(
-        self, path: str | os.PathLike[str], mode: int = 0o777, exist_ok: bool = False
-    ) -> None:
-        p = norm_path(path)
-        if p != "/" and not self.is_dir(posixpath.dirname(p)):
-            self.makedirs(posixpath.dirname(p), mode, exist_ok=True)
-        try:
-            self.mkdir(p, mode)
-        except OSError as exc:
-            if not (exist_ok and exc.errno == errno.EEXIST and self.is_dir(p)):
-                raise
-
-    def unlink(self, path: str | os.PathLike[str]) -> None:
-        p = norm_path(path)
-
-        def op(parent: Node, parent_path: str, name: str) -> None:
-            real = posixpath.join(parent_path, name)
-            node = self._resolve(real, follow=False)
-            if node.is_dir:
-                raise fop_error(errno.EISDIR, p)
-            self.bricks[node.brick].unlink(parent.gfid, name, path=p)
-            self._forget(real)
-            # then the linkto, on the hashed brick (DHT's unlink) and wherever one was found
-            h = self._hashed(parent, parent_path, name, p)
-            for i in {h, node.linkto or h} - {node.brick}:
-                ignore_enoent(self.bricks[i].unlink, parent.gfid, name, path=p)
-
-        self._in_parent(p, op)
-
-    remove = unlink
-
-    def rmdir(self, path: str | os.PathLike[str]) -> None:
-        p = norm_path(path)
-
-        def op(parent: Node, parent_path: str, name: str) -> None:
-            real = posixpath.join(parent_path, name)
-            node = self._resolve(real, follow=False)
-            if not node.is_dir:
-                raise fop_error(errno.ENOTDIR, p)
-            h = self._hashed(parent, parent_path, name, p)
-            for i in [i for i in range(len(self.bricks)) if i != h] + [h]:  # hashed last
-                if i == h:
-                    self.bricks[i].rmdir(parent.gfid, name, path=p)
-                else:
-                    ignore_enoent(self.bricks[i].rmdir, parent.gfid, name, path=p)
-            self._forget(real)
-
-        self._in_parent(p, op)
-
-    def rename(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        """Rename ``src`` to ``dst`` (replacing a file at ``dst``), DHT-style on distribute:
-        a file's data stays on its brick (``dht_rename.py``)."""
-        rename_path(self, norm_path(src), norm_path(dst))
-
-    # -- links ------------------------------------------------------------------------------
-    def symlink(self, target: str, path: str | os.PathLike[str]) -> None:
-        """Make ``path`` a symbolic link to ``target`` (like ``os.symlink(target, path)``); it
-        lives on the brick its name hashes to, as DHT places it."""
-        p = norm_path(path)
-        if not target or "\0" in target:
-            raise fop_error(errno.ENOENT if not target else errno.EINVAL, p)
-
-        def op(parent: Node, parent_path: str, name: str) -> None:
-            h = self._hashed(parent, parent_path, name, p)
-            rsp = self.bricks[h].symlink(parent.gfid, name, target, umask=self.umask, path=p)
-            with self._lock:
-                self._cache[posixpath.join(parent_path, name)] = Node(
-                    bytes(rsp.stat.ia_gfid), rsp.stat.mode, h, target=target
-                )
-
-        self._in_parent(p, op)
-
-    def readlink(self, path: str | os.PathLike[str]) -> str:
-        """The target of the symbolic link ``path`` (EINVAL if it is not one)."""
-        p = norm_path(path)
-
-        def op(n: Node) -> str:
-            if not n.is_symlink:
-                raise fop_error(errno.EINVAL, p)
-            return self.bricks[n.brick].readlink(n.gfid, path=p)
-
-        return self._retry(p, op, follow=False)  # type: ignore[no-any-return]
-
-    def link(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        """Make ``dst`` a new name (hard link) for the file ``src``. On a distribute volume the
-        link is made on the file's brick, with a linkto file on ``dst``'s hashed brick, as DHT
-        does."""
-        s, d = norm_path(src), norm_path(dst)
-
-        def op(parent: Node, parent_path: str, name: str) -> None:
-            node = self._resolve(s, follow=False)
-            if node.is_dir:
-                raise fop_error(errno.EPERM, s)
-            self.bricks[node.brick].link(node.gfid, parent.gfid, name, path=d)
-            h = self._hashed(parent, parent_path, name, d)
-            if h != node.brick:
-                make_linkto(self, h, parent.gfid, name, node.gfid, node.brick, d)
-            self._forget(posixpath.join(parent_path, name))
-
-        self._in_parent(d, op)
