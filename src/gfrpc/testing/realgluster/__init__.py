@@ -1,7 +1,8 @@
 """A private real GlusterFS 10 from Python, for tests and benchmarks.
 
 * :mod:`.glusterd`: :class:`GlusterD` (a ``glusterd -N`` whose state lives in a temporary
-  directory) and its :class:`GlusterVolume` and :class:`BrickInfo`.
+  directory); :mod:`.volumes`: its volume half (the ``gluster`` CLI, :class:`GlusterVolume`,
+  :class:`BrickInfo`).
 * :mod:`.base`: where GlusterFS keeps things, limits, :class:`GlusterError`,
   :class:`GlusterUnavailable` and the prerequisite checks; hand-written client volfiles.
 * :mod:`.processes`: run, stop by pid, pid files, listeners, log tails.
