@@ -5,38 +5,74 @@ Same arguments as ``gluster volume ...``, same protocol to the same socket
 (``gfrpc.client.cli_client``), and the same text printed: a gfrpc mgmtd (``--workdir``) and a
 real glusterd answer it alike. Failures print the daemon's message in gluster's words
 ("volume create: v: failed: Volume v already exists") and exit 1.
+
+``--xml`` (before or after the action, as ``gluster`` takes it) prints the document the stock
+CLI prints for the same replies instead (``volume_xml``): every reply is kept by the client
+(:class:`RecordingCliClient`) and each action hands the raw ones to its builder. As with
+``gluster --xml``, a refused command is a document too (``opRet`` -1) and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
 
-from gfrpc.client.cli_client import DEFAULT_CLI_SOCKET, BrickRow, CliClient, VolumeInfo
+from gfrpc.client.cli_client import (
+    DEFAULT_CLI_SOCKET,
+    BrickRow,
+    CliClient,
+    CliCommandError,
+    CliReply,
+    VolumeInfo,
+)
 from gfrpc.errors import ConfigError, GfrpcError, RpcError
-from gfrpc.programs.cli import ClusterType, VolumeStatus
-from gfrpc.transport import DEFAULT_PORT
+from gfrpc.programs.cli import CliProc, ClusterType, VolumeStatus
+from gfrpc.transport import DEFAULT_PORT, AddressLike, Poller
 
+from . import volume_xml as vx
 from .common import Command
 
-STATUS_WORDS = {VolumeStatus.CREATED: "Created", VolumeStatus.STARTED: "Started"}
-STATUS_WORDS[VolumeStatus.STOPPED] = "Stopped"
+STATUS_WORDS = dict(zip(VolumeStatus, vx.VOLUME_STATUS_WORDS, strict=True))
 TYPE_WORDS = {ClusterType.NONE: "Distribute", ClusterType.REPLICATE: "Replicate"}
 TYPE_WORDS[ClusterType.DISPERSE] = "Disperse"
 LINE = "-" * 78  # CLI_BRICK_STATUS_LINE_LEN
 BRICK_COLUMN = 43  # CLI_VOL_STATUS_BRICK_LEN
+XML_HELP = "print the XML document 'gluster --xml' prints (a refusal too, with exit status 0)"
 
 
-def _client(args: argparse.Namespace) -> CliClient:
+class RecordingCliClient(CliClient):
+    """A :class:`CliClient` that keeps every reply, in order (what ``--xml`` is built from)."""
+
+    def __init__(
+        self, address: AddressLike, *, timeout: float = 120.0, poller: Poller | None = None
+    ) -> None:
+        self.replies: list[CliReply] = []
+        super().__init__(address, timeout=timeout, poller=poller)
+
+    def call(self, proc: CliProc, d: Mapping[str, str | int] | None = None) -> CliReply:
+        reply = super().call(proc, d)
+        self.replies.append(reply)
+        return reply
+
+    @property
+    def last(self) -> CliReply:
+        """The latest reply (a command that raised CliCommandError has one)."""
+        return self.replies[-1]
+
+
+def _client(args: argparse.Namespace) -> RecordingCliClient:
     if args.remote_host:
         host = args.remote_host
-        return CliClient(f"{host}:{DEFAULT_PORT}" if ":" not in host else host)
-    return CliClient(f"unix:{args.glusterd_sock}")
+        return RecordingCliClient(f"{host}:{DEFAULT_PORT}" if ":" not in host else host)
+    return RecordingCliClient(f"unix:{args.glusterd_sock}")
 
 
 def run_volume(args: argparse.Namespace) -> int:
-    """Manage the volumes of a gfrpc mgmtd (or a glusterd) as 'gluster volume ...' does."""
+    """Manage the volumes of a gfrpc mgmtd (or a glusterd) as 'gluster volume ...' does
+    (--xml: print the XML document 'gluster --xml volume ...' prints)."""
+    args.xml = bool(getattr(args, "xml", False))
     try:
         with _client(args) as c:
             return int(args.action(c, args) or 0)
@@ -49,9 +85,21 @@ class _Failed(GfrpcError):
     """A refused command, already worded as gluster prints it."""
 
 
-def _do(what: str, fn: Callable[[], object]) -> object:
+def _print_xml(root: ET.Element) -> int:
+    """Print one document as ``gluster --xml`` does; its exit status is 0, refusals included."""
+    sys.stdout.write(vx.to_text(root))
+    return 0
+
+
+def _do(what: str, fn: Callable[[], object], *, xml: bool = False) -> object:
+    """``fn()``; a refusal raises _Failed worded as gluster words it, or, with ``xml``, returns
+    None (the refusal is in the recorded reply, which the document shows)."""
     try:
         return fn()
+    except CliCommandError as e:
+        if xml:
+            return None
+        raise _Failed(f"{what}: failed: {e}") from None
     except RpcError as e:
         if e.stat != "PROC_UNAVAIL":
             raise
@@ -81,7 +129,7 @@ def human_size(text: str) -> str:
 # ---- the sub-commands ----------------------------------------------------------------------
 
 
-def _create(c: CliClient, a: argparse.Namespace) -> int:
+def _create(c: RecordingCliClient, a: argparse.Namespace) -> int:
     words = list(a.bricks)
     force = bool(words) and words[-1] == "force"
     if force:
@@ -95,56 +143,87 @@ def _create(c: CliClient, a: argparse.Namespace) -> int:
             del words[i : i + 2]
     if words[:1] == ["transport"]:
         del words[:2]
-    _do(f"volume create: {a.name}", lambda: c.create(a.name, words, force=force, kind=kind))
+    what = f"volume create: {a.name}"
+    _do(what, lambda: c.create(a.name, words, force=force, kind=kind), xml=a.xml)
+    if a.xml:
+        return _print_xml(vx.vol_create(c.last))
     print(f"volume create: {a.name}: success: please start the volume to access data")
     return 0
 
 
-def _start(c: CliClient, a: argparse.Namespace) -> int:
-    _do(f"volume start: {a.name}", lambda: c.start(a.name, force=a.force == "force"))
+def _start(c: RecordingCliClient, a: argparse.Namespace) -> int:
+    _do(f"volume start: {a.name}", lambda: c.start(a.name, force=a.force == "force"), xml=a.xml)
+    if a.xml:
+        return _print_xml(vx.generic_volume("volStart", c.last))
     print(f"volume start: {a.name}: success")
     return 0
 
 
-def _stop(c: CliClient, a: argparse.Namespace) -> int:
-    _do(f"volume stop: {a.name}", lambda: c.stop(a.name, force=a.force == "force"))
+def _stop(c: RecordingCliClient, a: argparse.Namespace) -> int:
+    _do(f"volume stop: {a.name}", lambda: c.stop(a.name, force=a.force == "force"), xml=a.xml)
+    if a.xml:
+        return _print_xml(vx.generic_volume("volStop", c.last))
     print(f"volume stop: {a.name}: success")
     return 0
 
 
-def _delete(c: CliClient, a: argparse.Namespace) -> int:
-    _do(f"volume delete: {a.name}", lambda: c.delete(a.name))
+def _delete(c: RecordingCliClient, a: argparse.Namespace) -> int:
+    _do(f"volume delete: {a.name}", lambda: c.delete(a.name), xml=a.xml)
+    if a.xml:
+        return _print_xml(vx.generic_volume("volDelete", c.last))
     print(f"volume delete: {a.name}: success")
     return 0
 
 
-def _set(c: CliClient, a: argparse.Namespace) -> int:
+def _set(c: RecordingCliClient, a: argparse.Namespace) -> int:
     if not a.pairs or len(a.pairs) % 2:
         raise ConfigError("volume set NAME KEY VALUE [KEY VALUE ...]")
     pairs = dict(zip(a.pairs[::2], a.pairs[1::2], strict=True))
-    _do("volume set", lambda: c.set(a.name, pairs))
+    _do("volume set", lambda: c.set(a.name, pairs), xml=a.xml)
+    if a.xml:
+        r = c.last
+        if "help-str" in r.dict:  # the CLI prints a help reply as text, even with --xml
+            print(r.dict["help-str"])
+            return 1 if r.op_ret else 0
+        text = "Set volume unsuccessful" if r.op_ret else "Set volume successful"
+        return _print_xml(vx.output_str("volSet", text, r))
     print("volume set: success")
     return 0
 
 
-def _reset(c: CliClient, a: argparse.Namespace) -> int:
-    _do("volume reset", lambda: c.reset(a.name, a.key))
+def _reset(c: RecordingCliClient, a: argparse.Namespace) -> int:
+    _do("volume reset", lambda: c.reset(a.name, a.key), xml=a.xml)
+    if a.xml:
+        r = c.last
+        ok = "reset volume unsuccessful" if r.op_ret else "reset volume successful"
+        return _print_xml(vx.output_str("volReset", r.op_errstr or ok, r))
     print("volume reset: success: reset volume successful")
     return 0
 
 
-def _list(c: CliClient, a: argparse.Namespace) -> int:
+def _list(c: RecordingCliClient, a: argparse.Namespace) -> int:
     names = c.volumes()
+    if a.xml:
+        return _print_xml(vx.vol_list(c.last))
     print("\n".join(names) if names else "No volumes present in cluster")
     return 0
 
 
-def _info(c: CliClient, a: argparse.Namespace) -> int:
+def _info(c: RecordingCliClient, a: argparse.Namespace) -> int:
     name = None if a.name in (None, "all") else a.name
     try:
         volumes = c.info(name)
+    except CliCommandError as e:
+        if not a.xml:
+            raise _Failed(str(e)) from None
+        volumes = []
     except GfrpcError as e:
         raise _Failed(str(e)) from None
+    if a.xml:
+        # one named volume: the document's head is its reply's; all: the CLI's own 0, 0, ""
+        r = c.last
+        head = (r.op_ret, r.op_errno, r.op_errstr) if name is not None else (0, 0, "")
+        return _print_xml(vx.vol_info(head, [r.dict for r in c.replies]))
     if not volumes:
         print("No volumes present")
     for v in volumes:
@@ -172,18 +251,34 @@ def info_lines(v: VolumeInfo) -> list[str]:
     return lines
 
 
-def _status(c: CliClient, a: argparse.Namespace) -> int:
+def _status(c: RecordingCliClient, a: argparse.Namespace) -> int:
     name = None if a.name in (None, "all") else a.name
     detail = a.detail == "detail"
     try:
         volumes = c.status(name, detail=detail)
+    except CliCommandError as e:
+        if not a.xml or name is None:  # (status all: the CLI prints no document either)
+            raise _Failed(str(e)) from None  # the CLI prints the daemon's message alone
     except GfrpcError as e:
-        raise _Failed(str(e)) from None  # the CLI prints the daemon's message alone
+        raise _Failed(str(e)) from None
+    if a.xml:
+        return _print_xml(_status_xml(c, name))
     if not volumes:
         print("No volumes present" if name is None else f"Volume {name} is not started")
     for vol, rows in volumes.items():
         print("\n".join(status_lines(vol, rows, detail=detail)))
     return 0
+
+
+def _status_xml(c: RecordingCliClient, name: str | None) -> ET.Element:
+    if name is not None:
+        r = c.last
+        if r.op_ret != 0:
+            text = r.op_errstr or "Unable to obtain volume status information."
+            return vx.output_str("volStatus", text, r)
+        return vx.vol_status((r.op_ret, r.op_errno, r.op_errstr), [r.dict])
+    # status all: the first reply names the volumes; a volume refused (not started) is left out
+    return vx.vol_status((0, 0, ""), [r.dict for r in c.replies[1:] if r.op_ret == 0])
 
 
 def status_lines(volume: str, rows: Sequence[BrickRow], *, detail: bool = False) -> list[str]:
@@ -247,14 +342,18 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="HOST",
         help="ask HOST:24007 over TCP instead (read-only commands only: info, list, status)",
     )
+    p.add_argument("--xml", action="store_true", help=XML_HELP)
     sub = p.add_subparsers(dest="volume_command", metavar="ACTION")
     sub.required = True
 
     def action(
-        name: str, fn: Callable[[CliClient, argparse.Namespace], int], text: str
+        name: str, fn: Callable[[RecordingCliClient, argparse.Namespace], int], text: str
     ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=text, description=text)
         sp.set_defaults(action=fn)
+        # --xml after the action too, as gluster takes it (SUPPRESS: no default to override
+        # a --xml given before the action)
+        sp.add_argument("--xml", action="store_true", default=argparse.SUPPRESS, help=XML_HELP)
         return sp
 
     sp = action("create", _create, "create a distribute volume: NAME HOST:/path... [force]")
