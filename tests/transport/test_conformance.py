@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
+import shutil
 import socket
+import stat
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from transport_support import Accepted, Recorder, open_fds
@@ -208,6 +215,7 @@ def test_unix_socket(poller, tls, tmp_path):
     listener = listen(
         f"unix:{path}", poller=poller, handler_factory=lambda: Recorder(reply=True), tls=server_ctx
     )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # only its owner may connect
     client = Recorder()
     ep = connect(f"unix:{path}", poller=poller, handler=client, tls=client_ctx)
     ep.submit(b"abcdefgh")
@@ -215,6 +223,39 @@ def test_unix_socket(poller, tls, tmp_path):
     ep.close()
     listener.close()
     assert not path.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
+def test_unix_socket_refuses_other_users(poller):
+    """A listening UNIX socket is its owner's alone (mode 0600, set before listen): another
+    user's connect fails with EACCES, as for glusterd's CLI socket (the directory is open to
+    all, so the socket's own mode is what refuses)."""
+    top = Path(tempfile.mkdtemp(prefix="gfrpc-unix-", dir="/tmp"))
+    top.chmod(0o755)
+    path = top / "s.sock"
+    listener = listen(f"unix:{path}", poller=poller, handler_factory=lambda: Recorder(reply=True))
+    try:
+        probe = (
+            "import socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            f"try:\n    s.connect({str(path)!r})\nexcept PermissionError:\n    sys.exit(13)\n"
+        )
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                probe,
+            ],
+            timeout=30,
+        )
+        assert done.returncode == 13
+    finally:
+        listener.close()
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_ipv6_loopback(poller, tls):

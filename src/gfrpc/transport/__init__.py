@@ -155,6 +155,8 @@ def listen(
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         apply_options(sock, opts, listening=True)
         sock.bind(addr.sockaddr)
+        if addr.family == socket.AF_UNIX:  # before listen(): nobody can connect in between
+            os.chmod(addr.host, opts.unix_mode)
         sock.listen(opts.listen_backlog)
     except OSError as exc:
         sock.close()

@@ -44,6 +44,9 @@ class SocketOptions:
     send_buffer: int = 0  # SO_SNDBUF only, when > 0 (tests use a tiny one)
     max_record_size: int = DEFAULT_MAX_RECORD
     read_size: int = READ_BUFFER_SIZE  # bytes asked of the kernel per read
+    #: a listening UNIX socket's file mode, set before it listens: only its owner may connect
+    #: (the management CLI's socket takes volume commands; glusterd's is root's alone too)
+    unix_mode: int = 0o600
 
 
 @dataclass(frozen=True)
