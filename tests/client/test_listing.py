@@ -241,6 +241,15 @@ def test_entries_carry_their_stat_and_the_fd_is_released(one: Volume) -> None:
         with one.scandir("/d", batch_bytes=64) as it:
             next(it)
         assert _one_pass(rec.calls)
+
+        rec.calls.clear()  # dropped before its end: released from another thread, soon
+        it = one.scandir("/d", batch_bytes=64)
+        next(it)
+        del it
+        wait_for(
+            lambda: rec.calls[-1:] == ["RELEASEDIR"], 10.0, "the dropped iterator's RELEASEDIR"
+        )
+        assert _one_pass(rec.calls)
     finally:
         rec.undo()
 

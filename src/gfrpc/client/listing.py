@@ -32,6 +32,7 @@ Theory of operation:
 from __future__ import annotations
 
 import posixpath
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -167,8 +168,20 @@ class ScandirIterator:
         self.close()
 
     def __del__(self) -> None:
+        """An iterator dropped before its end is closed on a short-lived thread, not here:
+        closing sends RELEASEDIR and waits for its reply, and the garbage collector may run
+        this on a poller thread or inside a transport call that holds the lock the send
+        needs (either would deadlock)."""
         if not getattr(self, "_closed", True):
+            threading.Thread(
+                target=self._close_quietly, name="gfrpc-scandir-close", daemon=True
+            ).start()
+
+    def _close_quietly(self) -> None:
+        try:
             self.close()
+        except Exception:  # noqa: BLE001 - nobody is left to tell: the iterator was dropped
+            pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"brick {self._brick}, offset {self._offset}"
