@@ -10,33 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from client_support import brick_port, start_brick
 
 from gfrpc.client import Volume, dht
-from gfrpc.services.brick import BrickConfig, BrickServer
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def _brick(directory: Path, volname: str) -> BrickServer:
-    directory.mkdir(parents=True, exist_ok=True)
-    server = BrickServer(
-        BrickConfig(
-            directory=str(directory), port=0, host="127.0.0.1", volname=volname, poller="single"
-        )
-    )
-    server.start()
-    return server
-
-
-def _port(server: BrickServer) -> int:
-    return int(server.listener.address.port)  # type: ignore[union-attr]
-
-
 @pytest.fixture
 def one(tmp_path: Path) -> Iterator[tuple[Volume, Path]]:
-    server = _brick(tmp_path / "b", "v")
+    server = start_brick(tmp_path / "b", "v")
     try:
-        with Volume.connect_brick("127.0.0.1", _port(server), str(tmp_path / "b"), "v") as vol:
+        with Volume.connect_brick("127.0.0.1", brick_port(server), str(tmp_path / "b"), "v") as vol:
             yield vol, tmp_path / "b"
     finally:
         server.stop()
@@ -45,7 +30,7 @@ def one(tmp_path: Path) -> Iterator[tuple[Volume, Path]]:
 @pytest.fixture
 def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
-    servers = [_brick(d, "dv") for d in dirs]
+    servers = [start_brick(d, "dv") for d in dirs]
     try:
         lines = []
         for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
@@ -53,7 +38,7 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
                 f"volume dv-client-{i}",
                 "    type protocol/client",
                 "    option remote-host 127.0.0.1",
-                f"    option remote-port {_port(s)}",
+                f"    option remote-port {brick_port(s)}",
                 f"    option remote-subvolume {d}",
                 "end-volume",
             ]

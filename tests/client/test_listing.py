@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client_support import brick_port, start_brick
 
 from gfrpc.client import Volume
 from gfrpc.programs.fops import FopProc
-from gfrpc.services.brick import BrickConfig, BrickServer
 from gfrpc.testing.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -29,27 +29,12 @@ pytestmark = pytest.mark.timeout(60)
 N_BIG = 5000
 
 
-def _brick(directory: Path, volname: str) -> BrickServer:
-    directory.mkdir(parents=True, exist_ok=True)
-    server = BrickServer(
-        BrickConfig(
-            directory=str(directory), port=0, host="127.0.0.1", volname=volname, poller="single"
-        )
-    )
-    server.start()
-    return server
-
-
-def _port(server: BrickServer) -> int:
-    return int(server.listener.address.port)  # type: ignore[union-attr]
-
-
 @pytest.fixture
 def one(tmp_path: Path) -> Iterator[Volume]:
-    server = _brick(tmp_path / "b", "lv")
+    server = start_brick(tmp_path / "b", "lv")
     try:
         with Volume.connect_brick(
-            "127.0.0.1", _port(server), str(tmp_path / "b"), "lv", poller="single"
+            "127.0.0.1", brick_port(server), str(tmp_path / "b"), "lv", poller="single"
         ) as vol:
             yield vol
     finally:
@@ -91,7 +76,7 @@ def brick_process(tmp_path: Path) -> Iterator[tuple[Volume, Path]]:
 @pytest.fixture
 def two(tmp_path: Path) -> Iterator[Volume]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
-    servers = [_brick(d, "ldv") for d in dirs]
+    servers = [start_brick(d, "ldv") for d in dirs]
     try:
         lines = []
         for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
@@ -99,7 +84,7 @@ def two(tmp_path: Path) -> Iterator[Volume]:
                 f"volume ldv-client-{i}",
                 "    type protocol/client",
                 "    option remote-host 127.0.0.1",
-                f"    option remote-port {_port(s)}",
+                f"    option remote-port {brick_port(s)}",
                 f"    option remote-subvolume {d}",
                 "end-volume",
             ]

@@ -5,7 +5,6 @@ gfrpc management daemon and two gfrpc bricks (a distribute volume)."""
 from __future__ import annotations
 
 import os
-import random
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client_support import hammer
 
 from gfrpc.client import Volume, shared
 from gfrpc.services.brick import BrickConfig, BrickServer
@@ -193,70 +193,6 @@ def test_a_forked_child_makes_its_own_connections(cluster: tuple[str, list[Count
 
 
 # --------------------------------------------------------------------------------------------
-# one Volume, 32 threads
-
-THREADS, FILES = 32, 4
-
-
-def hammer(vol: Volume, top: str) -> None:
-    """32 threads on one Volume: each writes its files, reads them back, renames half of them,
-    and lists the shared directory (and stats what it listed) in between. Only ENOENT from a
-    stat racing another thread's rename is expected; every file must read back with its
-    content and the final listing must equal the model."""
-    vol.mkdir(top)
-    contents: dict[str, bytes] = {}
-    unexpected: list[BaseException] = []
-    races = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(THREADS)
-
-    def worker(t: int) -> None:
-        rng = random.Random(t)
-        start.wait()
-        mine = {}
-        for k in range(FILES):
-            name = f"t{t:02d}-{k}"
-            blob = rng.randbytes(rng.randrange(1, 40_000))
-            vol.write_bytes(f"{top}/{name}", blob)
-            mine[name] = blob
-            assert vol.read_bytes(f"{top}/{name}") == blob
-            listed = [e.path for e in vol.scandir(top)]  # while others write and rename
-            for path in rng.sample(listed, min(4, len(listed))):
-                try:
-                    vol.stat(path)
-                except FileNotFoundError:
-                    with lock:
-                        races[0] += 1
-        for k in range(0, FILES, 2):
-            old, new = f"t{t:02d}-{k}", f"t{t:02d}-{k}.renamed"
-            vol.rename(f"{top}/{old}", f"{top}/{new}")
-            mine[new] = mine.pop(old)
-        if t % 8 == 0:
-            assert sum(len(f) for _, _, f in vol.walk(top)) >= len(mine)
-        for name, blob in mine.items():
-            assert vol.read_bytes(f"{top}/{name}") == blob
-        with lock:
-            contents.update(mine)
-
-    def guarded(t: int) -> None:
-        try:
-            worker(t)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
-            with lock:
-                unexpected.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(THREADS)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert unexpected == [], unexpected[:3]
-    assert sorted(vol.listdir(top)) == sorted(contents)
-    assert len(contents) == THREADS * FILES
-    for name, blob in contents.items():
-        assert vol.read_bytes(f"{top}/{name}") == blob
-
-
 def test_one_volume_used_by_32_threads(cluster: tuple[str, list[Counted]]) -> None:
     """Mixed writes, reads, renames (DHT renames across two bricks) and listings from 32
     threads on one Volume: no error but the expected ENOENT races, all data intact, the final

@@ -8,19 +8,16 @@ tests/interop/test_client_threads_interop.py``.
 
 from __future__ import annotations
 
-import random
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
+from client_support import hammer
 
 from gfrpc.client import Volume, shared
 from gfrpc.testing.realgluster import GlusterD, GlusterVolume
 
 pytestmark = pytest.mark.timeout(120)
-
-THREADS, FILES = 32, 4
 
 
 @pytest.fixture(scope="module")
@@ -34,64 +31,6 @@ def dist_volume(glusterd: GlusterD) -> Iterator[GlusterVolume]:
 def _url(vol: GlusterVolume) -> str:
     host, port = vol.glusterd_address
     return f"gluster://{host}:{port}/{vol.name}"
-
-
-def hammer(vol: Volume, top: str) -> int:
-    """32 threads on one Volume: each writes its files, reads them back, renames half of them,
-    and lists the shared directory (stat-ing some of what it listed) in between. Only ENOENT
-    from a stat racing another thread's rename is expected; every file reads back with its
-    content and the final listing equals the model. Returns the number of ENOENT races."""
-    vol.mkdir(top)
-    contents: dict[str, bytes] = {}
-    unexpected: list[BaseException] = []
-    races = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(THREADS)
-
-    def worker(t: int) -> None:
-        rng = random.Random(t)
-        start.wait()
-        mine = {}
-        for k in range(FILES):
-            name = f"t{t:02d}-{k}"
-            blob = rng.randbytes(rng.randrange(1, 40_000))
-            vol.write_bytes(f"{top}/{name}", blob)
-            mine[name] = blob
-            assert vol.read_bytes(f"{top}/{name}") == blob
-            listed = [e.path for e in vol.scandir(top)]
-            for path in rng.sample(listed, min(4, len(listed))):
-                try:
-                    vol.stat(path)
-                except FileNotFoundError:
-                    with lock:
-                        races[0] += 1
-        for k in range(0, FILES, 2):
-            old, new = f"t{t:02d}-{k}", f"t{t:02d}-{k}.renamed"
-            vol.rename(f"{top}/{old}", f"{top}/{new}")
-            mine[new] = mine.pop(old)
-        for name, blob in mine.items():
-            assert vol.read_bytes(f"{top}/{name}") == blob
-        with lock:
-            contents.update(mine)
-
-    def guarded(t: int) -> None:
-        try:
-            worker(t)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
-            with lock:
-                unexpected.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(t,)) for t in range(THREADS)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert unexpected == [], unexpected[:3]
-    assert sorted(vol.listdir(top)) == sorted(contents)
-    assert len(contents) == THREADS * FILES
-    for name, blob in contents.items():
-        assert vol.read_bytes(f"{top}/{name}") == blob
-    return races[0]
 
 
 def test_one_volume_used_by_32_threads_on_real_bricks(dist_volume: GlusterVolume) -> None:
