@@ -9,7 +9,6 @@ docstring for TLS.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from gfrpc.testing import need
-from gfrpc.testing.realgluster import cmdline, stop_pid
+from gfrpc.testing.realgluster import stop_processes_naming
 
 
 @dataclass
@@ -199,14 +198,7 @@ def run_client_script(
     try:
         return run(argv, timeout=timeout)
     finally:
-        for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
-            args = cmdline(pid)
-            if (
-                args
-                and Path(args[0]).name.startswith("glusterfs")
-                and any(str(tmp_path) in a for a in args)
-            ):
-                stop_pid(pid)
+        stop_processes_naming(tmp_path)
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -26,7 +26,7 @@ from gfrpc_daemons_support import default_ssl_dir, run, wait_for_log
 
 from gfrpc.services.mgmt.brick_args import flag_value
 from gfrpc.testing import need
-from gfrpc.testing.realgluster import cmdline, stop_pid
+from gfrpc.testing.realgluster import cmdline, stop_pid, stop_processes_naming
 
 
 class Mgmtd:
@@ -129,14 +129,7 @@ def client_script(
     try:
         return run(argv, timeout=timeout)
     finally:
-        for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
-            args = cmdline(pid)
-            if (
-                args
-                and Path(args[0]).name.startswith("glusterfs")
-                and any(str(tmp) in a for a in args)
-            ):
-                stop_pid(pid)
+        stop_processes_naming(tmp)
 
 
 def fail_with(what: str, r: subprocess.CompletedProcess[str], *logs: Path) -> None:

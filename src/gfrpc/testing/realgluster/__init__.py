@@ -57,6 +57,7 @@ from gfrpc.testing.realgluster.processes import (
     read_pidfile,
     run,
     stop_pid,
+    stop_processes_naming,
     tail,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "rpc_call",
     "run",
     "stop_pid",
+    "stop_processes_naming",
     "tail",
     "unmount",
 ]

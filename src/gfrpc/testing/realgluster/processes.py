@@ -55,6 +55,16 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+def stop_processes_naming(path: str | Path, *, program: str = "glusterfs") -> None:
+    """Stop (by pid) every process whose program name starts with ``program`` and whose
+    command line mentions ``path``: what a test's private tree started and left behind."""
+    text = str(path)
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+        args = cmdline(pid)
+        if args and Path(args[0]).name.startswith(program) and any(text in a for a in args):
+            stop_pid(pid)
+
+
 def stop_pid(
     pid: int, *, popen: subprocess.Popen[bytes] | None = None, grace: float = STOP_GRACE
 ) -> None:
