@@ -21,6 +21,7 @@ from gfrpc.wire.xdr import XdrStruct, XdrType, XdrValue
 
 if TYPE_CHECKING:
     from gfrpc.rpc.server import RpcServer, _ServerConnection
+    from gfrpc.transport import Endpoint
 
 __all__ = [
     "GarbageArgs",
@@ -104,30 +105,37 @@ class Request:
     ) -> None:
         self.server = server
         self.header = header
-        #: the CALL's numbers, as plain ints (copied once: the header does not change)
-        self.xid, self.prog, self.vers, self.proc = (
-            int(header.xid),
-            int(header.prog),
-            int(header.vers),
-            int(header.proc),
-        )
+        #: the CALL's numbers (copied once: the header does not change)
+        self.xid, self.prog, self.vers, self.proc = header[:4]
         self.args = args
         self.credential = credential
         self.procedure = procedure
-        self.endpoint = conn.endpoint
-        self.peername = self.endpoint.peername
-        self.peer_cn = self.endpoint.peer_cn
+        ep = conn.ep
+        self.endpoint: Endpoint = ep if ep is not None else conn.endpoint
         self.session = conn.session  # per-connection state shared by its requests
-        #: the arguments decoded with ``procedure.args_type`` (None without one); their type is
-        #: the procedure's, which only its handler knows
-        self.decoded: XdrValue = None
-        self.payload: memoryview | None = None
         self._conn = conn
-        self._lock = threading.Lock()
-        self._deferred = False
-        self._done = False
-        self._counted = False
-        self._reserved = 0  # reply bytes reserved for it (procedures with ``reply_size``)
+
+    # The rest of a request's state starts as these class defaults (a request is made for
+    # every call: each attribute not set in __init__ is work not done).
+    #: the arguments decoded with ``procedure.args_type`` (None without one); their type is
+    #: the procedure's, which only its handler knows
+    decoded: XdrValue = None
+    payload: memoryview | None = None
+    #: guards the one reply once the request is deferred (before that only the thread running
+    #: the handler can answer it)
+    _lock: threading.Lock | None = None
+    _deferred = False
+    _done = False
+    _counted = False
+    _reserved = 0  # reply bytes reserved for it (procedures with ``reply_size``)
+
+    @property
+    def peername(self) -> object:
+        return self.endpoint.peername
+
+    @property
+    def peer_cn(self) -> str | None:
+        return self.endpoint.peer_cn
 
     @property
     def auth(self) -> rpcmsg.OpaqueAuth:
@@ -139,6 +147,8 @@ class Request:
 
     def defer(self) -> None:
         """Answer later: the server will not reply when the handler returns."""
+        if self._lock is None:
+            self._lock = threading.Lock()
         self._deferred = True
 
     def reply(self, result: HandlerResult | object = None) -> None:
@@ -157,17 +167,24 @@ class Request:
 
     def drop(self) -> None:
         """Never answer this request (as GlusterFS does for PMAP BRICKBYPORT)."""
-        with self._lock:
-            if self._done:
-                raise LocalProtocolError(f"request xid {self.xid} was already answered")
-            self._done = True
+        self._take()
         self.server._request_finished(self)
 
-    def _send(self, header: bytes, parts: Sequence[Buffer]) -> None:
-        with self._lock:
+    def _take(self) -> None:
+        """Mark the request answered; LocalProtocolError if it already was."""
+        lock = self._lock
+        if lock is None:  # not deferred: only the handler's thread has it
             if self._done:
                 raise LocalProtocolError(f"request xid {self.xid} was already answered")
             self._done = True
+            return
+        with lock:
+            if self._done:
+                raise LocalProtocolError(f"request xid {self.xid} was already answered")
+            self._done = True
+
+    def _send(self, header: bytes, parts: Sequence[Buffer]) -> None:
+        self._take()
         finished = self._finished
         try:
             self.endpoint.submit(header, *parts, on_sent=finished if self._counted else None)
@@ -185,11 +202,11 @@ class Request:
 def _result_parts(result: object) -> Sequence[Buffer]:
     if result is None:
         return ()
-    if isinstance(result, bytes | bytearray | memoryview):
-        return (result,)
-    pack = getattr(result, "pack", None)
+    pack = getattr(result, "pack", None)  # an xdr.struct: the usual result
     if pack is not None:
         return (pack(),)
+    if isinstance(result, bytes | bytearray | memoryview):
+        return (result,)
     if isinstance(result, list | tuple):
         return result  # type: ignore[return-value]  # parts: checked by the endpoint
     raise LocalProtocolError(f"handler returned {type(result).__name__}, not bytes or parts")

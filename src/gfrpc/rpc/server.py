@@ -517,7 +517,7 @@ class RpcServer:
                 request.endpoint.peer_text(),
             )
             stat = rpcmsg.AcceptStat.SYSTEM_ERR
-        if request.replied or (request._deferred and stat is None):
+        if request._done or (request._deferred and stat is None):
             return
         try:
             if stat is None:

@@ -50,6 +50,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +77,7 @@ from gfrpc.transport.oserrors import hangup_is_real, safe, translate
 from gfrpc.transport.outqueue import OutQueue, owned
 from gfrpc.transport.tls import TLSSession
 from gfrpc.wire.record import (
+    LAST_FRAGMENT,
     NEED_DATA,
     RecordDecoder,
     lease_read_buffer,
@@ -94,6 +96,7 @@ CORK_RECORDS = 16
 #: messages up to this size are copied into one part with their record mark when queued
 #: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
 JOIN_BELOW = 2048
+_SMALL_MARKS = struct.Struct(">I")  # a record mark (JOIN_BELOW < 2**31)
 
 log = logging.getLogger("gfrpc.transport")
 
@@ -197,6 +200,14 @@ class Endpoint:
         ``on_sent()`` is called once the whole message has been written to the kernel, or
         the connection is gone (on some thread, never under the endpoint's locks).
         """
+        if self._tls is None:
+            total = 0
+            for p in parts:
+                total += len(p)
+            if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
+                mark = _SMALL_MARKS.pack(total | LAST_FRAGMENT)
+                self._submit_small(b"".join((mark, *parts)), on_sent)
+                return
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
         mark = record_mark(total)
@@ -207,7 +218,7 @@ class Endpoint:
         with self._out_lock:
             if self.closed:
                 raise NotConnectedError(f"connection to {self._peer()} is closed")
-            was_empty = not self._outq
+            was_empty = not self._outq.pending
             if was_empty and self._corked_by and self._corked_by == threading.get_ident():
                 was_empty = False  # corked: the delivering thread flushes after its batch
                 self._cork_pending = True
@@ -225,8 +236,28 @@ class Endpoint:
             if flush:
                 self._flush_locked()
             # corked replies are written by the delivering thread: no wake-up for them
-            kick = bool(self._outq) and not self._cork_pending
+            kick = bool(self._outq.pending) and not self._cork_pending
         self._after_unlock(kick)
+
+    def _submit_small(self, data: bytes, on_sent: Callable[[], None] | None) -> None:
+        """Queue one whole small message without TLS (``submit``'s common case)."""
+        outq = self._outq
+        with self._out_lock:
+            if self.closed:
+                raise NotConnectedError(f"connection to {self._peer()} is closed")
+            flush = not outq.pending
+            if flush and self._corked_by and self._corked_by == threading.get_ident():
+                flush = False  # corked: the delivering thread flushes after its batch
+                self._cork_pending = True
+            outq.push(memoryview(data))
+            if on_sent is not None:
+                outq.mark(on_sent)
+            if flush:
+                self._flush_locked()
+            # corked replies are written by the delivering thread: no wake-up for them
+            kick = bool(outq.pending) and not self._cork_pending
+        if kick or outq.fired or outq.resumed:
+            self._after_unlock(kick)
 
     def close(self, exc: Exception | None = None) -> None:
         """Close the connection (any thread). ``connection_lost`` follows, exactly once."""
@@ -291,7 +322,7 @@ class Endpoint:
 
     def interest(self) -> tuple[bool, bool]:
         want_read = not self._input_paused() or self._state is EndpointState.HANDSHAKING
-        want_write = bool(self._outq)
+        want_write = bool(self._outq.pending)
         if self._tls is not None and not self._tls.established:
             want_read = True
         return want_read, want_write
@@ -311,7 +342,7 @@ class Endpoint:
                     return True
                 if self.closed:
                     return False
-            if writable and self._outq:
+            if writable and self._outq.pending:
                 with self._out_lock:
                     self._flush_locked()
                 self._after_unlock(False)
@@ -608,7 +639,7 @@ class Endpoint:
             return
         with self._out_lock:
             self._cork_pending = False
-            if self._outq and not self.closed:
+            if self._outq.pending and not self.closed:
                 self._flush_locked()
-            kick = bool(self._outq)
+            kick = bool(self._outq.pending)
         self._after_unlock(kick)

@@ -36,6 +36,8 @@ def owned(part: bytes | bytearray | memoryview) -> bytes | memoryview:
 class OutQueue:
     def __init__(self, high_water: int = 0) -> None:
         self._q: deque[memoryview] = deque()
+        #: the queued views themselves (the endpoint tests it for emptiness without a call)
+        self.pending = self._q
         self.queued = 0  # bytes ever queued
         self.written = 0  # bytes ever handed to the kernel
         self._marks: deque[tuple[int, Callable[[], None]]] = deque()  # (end offset, on_sent)
@@ -60,6 +62,13 @@ class OutQueue:
 
     def append(self, view: memoryview) -> None:
         self.extend((view,))
+
+    def push(self, view: memoryview) -> None:
+        """``append`` for the hot path: one view."""
+        self._q.append(view)
+        self.queued += len(view)
+        if self.high_water and not self.paused and self.queued - self.written > self.high_water:
+            self.paused = True
 
     def mark(self, on_sent: Callable[[], None]) -> None:
         """Call ``on_sent`` once everything queued so far has been written."""

@@ -128,9 +128,17 @@ def _pair_bytes(key: str, value: object) -> bytes:
     return head + _I32.pack(kind) + arm
 
 
+_DICT_HEAD = struct.Struct(">IiI")  # xdr_size, count, number of pairs
+_NULL_DICT = _DICT_HEAD.pack(0, -1, 0)
+_EMPTY_DICT = _DICT_HEAD.pack(0, 0, 0)
+
+
 def _encode_into(writer: XdrWriter, d: Mapping[str, object] | None) -> None:
     if d is None:
-        writer.raw(struct.pack(">IiI", 0, -1, 0))
+        writer.buf += _NULL_DICT
+        return
+    if not d:
+        writer.buf += _EMPTY_DICT
         return
     pairs = b"".join([_pair_bytes(k, v) for k, v in d.items()])
     writer.raw(struct.pack(">IiI", len(pairs), len(d), len(d)))
@@ -171,8 +179,15 @@ def _decode_value(r: XdrReader, kind: int) -> XdrValue:
 
 def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
     """Read one gfx_dict at the reader's position; ``None`` for a NULL dict (count -1)."""
-    _xdr_size, count = reader.u32(), reader.i32()
-    npairs = reader.u32()
+    pos = reader.pos
+    if pos + 12 > reader.end:
+        raise RemoteProtocolError(
+            f"XDR: gfx_dict header needs 12 bytes, only {reader.end - pos} remain"
+        )
+    _xdr_size, count, npairs = _DICT_HEAD.unpack_from(reader.buf, pos)
+    reader.pos = pos + 12
+    if not npairs and count != -1:
+        return {}  # the usual xdata: empty
     if npairs * _MIN_PAIR > reader.remaining():
         raise RemoteProtocolError(
             f"gfx_dict: {npairs} pairs cannot fit in {reader.remaining()} bytes"
@@ -194,6 +209,11 @@ class GfxDict(XdrType):
     """``gfx_dict`` as a field type for ``xdr.struct``."""
 
     min_size = 12
+
+    def __init__(self) -> None:
+        # the functions themselves: a struct's generated code calls them with no method hop
+        self.decode = decode_gfx_dict  # type: ignore[method-assign]
+        self.encode = _encode_into  # type: ignore[method-assign,assignment]
 
     def decode(self, reader: XdrReader) -> dict[str, XdrValue] | None:
         return decode_gfx_dict(reader)

@@ -411,7 +411,7 @@ def encode_denied_reply(
 
 
 _II = struct.Struct(">II")
-_CALL_REST = struct.Struct(">IIIIII")  # rpcvers, prog, vers, proc, cred flavor, cred length
+_new_tuple = tuple.__new__
 
 
 def _auth_at(buf: memoryview, pos: int, end: int) -> tuple[OpaqueAuth, int]:
@@ -451,7 +451,17 @@ def decode_message(
     if msg_type == CALL:
         if end < 32:
             raise RemoteProtocolError(f"RPC CALL of {end} bytes is too short")
-        rpcvers, prog, vers, proc, _, _ = _CALL_REST.unpack_from(buf, 8)
+        _, _, rpcvers, prog, vers, proc, flavor, length = _CALL_HEAD.unpack_from(buf, 0)
+        pos = 32 + ((length + 3) & ~3)
+        if length <= MAX_AUTH_BYTES and pos + 8 <= end and flavor != AUTH_NULL:
+            # the hot path (every FOP from a GlusterFS client): a credential, then an AUTH_NULL
+            # verifier; the same bounds as _auth_at, in one pass
+            vflavor, vlength = _II.unpack_from(buf, pos)
+            if vflavor == AUTH_NULL and vlength == 0:
+                # tuple.__new__: the named tuples without their Python-level __new__
+                cred = _new_tuple(OpaqueAuth, (flavor, bytes(buf[32 : 32 + length])))
+                header = _new_tuple(CallHeader, (xid, prog, vers, proc, cred, AUTH_NONE, rpcvers))
+                return header, buf[pos + 8 :]
         cred, pos = _auth_at(buf, 24, end)
         verf, pos = _auth_at(buf, pos, end)
         return CallHeader(xid, prog, vers, proc, cred, verf, rpcvers), buf[pos:]

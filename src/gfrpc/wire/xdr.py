@@ -10,8 +10,11 @@ Strings are C strings in GlusterFS, not necessarily UTF-8: they decode as UTF-8 
 ``surrogateescape`` so every byte sequence round-trips, and encode the same way.
 
 ``struct(name, fields)`` builds a slotted dataclass whose ``decode``/``encode`` are generated
-once as straight-line code: runs of fixed-size numeric fields are read or written with a single
-precompiled ``struct.Struct``, the other fields call their type's bound method.
+once as straight-line code: a run of fixed-size fields (numbers and ``opaque[n]``, such as the
+gfids that start most GlusterFS requests) is one bounds check and one precompiled
+``struct.Struct`` call, a string or ``opaque<>`` is read in place, and the other fields call
+their type's bound method. A request is decoded for every call a server serves: each method
+call saved there is measured per request (docs/ARCHITECTURE.md, "Performance notes").
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
-from gfrpc.wire.xdrcodec import XdrReader, XdrValue, XdrWriter, _short, text_bytes
+from gfrpc.wire.xdrcodec import _ENC, _U32, XdrReader, XdrValue, XdrWriter, _short, text_bytes
 
 __all__ = [
     "XdrReader",
@@ -305,24 +308,54 @@ class XdrStruct:
 
 
 def _plan(fields: list[tuple[str, XdrType]]) -> list[tuple[str, list[str]] | tuple[None, str]]:
-    """Group consecutive fixed-size numeric fields: [(fmt, names) | (None, name)]."""
+    """Group consecutive fixed-size fields (numbers and ``opaque[n]``): [(fmt, names) |
+    (None, name)]; an ``opaque[n]`` is ``{n}s`` plus its padding bytes in the format."""
     plan: list[tuple[str, list[str]] | tuple[None, str]] = []
     for name, t in fields:
-        if t.fmt is not None and plan and plan[-1][0] is not None:
-            plan[-1] = (plan[-1][0] + t.fmt, plan[-1][1] + [name])
-        elif t.fmt is not None:
-            plan.append((t.fmt, [name]))
+        fmt = _fixed_fmt(t)
+        if fmt is not None and plan and plan[-1][0] is not None:
+            plan[-1] = (plan[-1][0] + fmt, plan[-1][1] + [name])
+        elif fmt is not None:
+            plan.append((fmt, [name]))
         else:
             plan.append((None, name))
     return plan
 
 
+def _fixed_fmt(t: XdrType) -> str | None:
+    if t.fmt is not None:
+        return t.fmt
+    if type(t) is FixedOpaque:
+        pad = t.min_size - t.n
+        return f"{t.n}s" + (f"{pad}x" if pad else "")
+    return None
+
+
+def _fixed_bytes(value: object, n: int) -> bytes:
+    """An ``opaque[n]`` field's value as the ``bytes`` its struct format packs (the checks of
+    ``XdrWriter.fixed_opaque``)."""
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise LocalProtocolError(f"XDR: opaque[{n}] needs bytes, got {type(value).__name__}")
+    if len(value) != n:
+        raise LocalProtocolError(f"XDR: opaque[{n}] given {len(value)} bytes")
+    return bytes(value)
+
+
 def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
+    """Generate ``decode``/``encode`` as straight-line code: a run of fixed-size fields is one
+    bounds check and one ``struct`` call (an ``opaque[n]`` decodes to a view of the input, as
+    ``XdrReader.fixed_opaque`` gives), a string or opaque<> is read in place; other fields call
+    their type's methods."""
+    types = dict(fields)
     env: dict[str, object] = {
         "_cls": cls,
         "_err": _struct.error,
         "_short": _short,
         "_Local": LocalProtocolError,
+        "_Remote": RemoteProtocolError,
+        "_fixed_bytes": _fixed_bytes,
+        "_U32": _U32,
+        "_ENC": _ENC,
     }
     dec = ["def decode(cls, r):", "    buf = r.buf"]
     enc = ["def encode(self, w):"]
@@ -331,15 +364,32 @@ def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
             fmt, names = step
             st = _struct.Struct(">" + fmt)
             env[f"_s{i}"] = st
-            targets = "".join(f"f_{n}, " for n in names)
             dec += [
                 "    pos = r.pos",
                 f"    if pos + {st.size} > r.end:",
                 f"        raise _short('{cls.__name__}', {st.size}, r.end - pos)",
-                f"    {targets}= _s{i}.unpack_from(buf, pos)",
-                f"    r.pos = pos + {st.size}",
             ]
-            args = ", ".join(f"self.{n}" for n in names)
+            numeric = [n for n in names if types[n].fmt is not None]
+            if numeric:
+                nfmt = "".join(
+                    str(types[n].fmt) if types[n].fmt is not None else f"{types[n].min_size}x"
+                    for n in names
+                )
+                env[f"_n{i}"] = _struct.Struct(">" + nfmt)
+                targets = "".join(f"f_{n}, " for n in numeric)
+                dec.append(f"    {targets}= _n{i}.unpack_from(buf, pos)")
+            off = 0
+            for n in names:
+                t = types[n]
+                if t.fmt is None:  # opaque[n]: a view
+                    size = t.n  # type: ignore[attr-defined]  # a FixedOpaque (_fixed_fmt)
+                    dec.append(f"    f_{n} = buf[pos + {off} : pos + {off + size}]")
+                    enc.append(f"    v_{n} = self.{n}")
+                    enc.append(f"    if v_{n}.__class__ is not bytes or len(v_{n}) != {size}:")
+                    enc.append(f"        v_{n} = _fixed_bytes(v_{n}, {size})")
+                off += t.min_size if t.fmt is None else _struct.calcsize(">" + t.fmt)
+            dec.append(f"    r.pos = pos + {st.size}")
+            args = ", ".join(f"self.{n}" if types[n].fmt is not None else f"v_{n}" for n in names)
             enc += [
                 "    try:",
                 f"        w.buf += _s{i}.pack({args})",
@@ -349,9 +399,35 @@ def _compile(cls: type[XdrStruct], fields: list[tuple[str, XdrType]]) -> None:
             ]
         else:
             name = step[1]
-            t = dict(fields)[name]
+            t = types[name]
             env[f"_d{i}"], env[f"_e{i}"] = t.decode, t.encode
-            dec.append(f"    f_{name} = _d{i}(r)")
+            if type(t) in (Opaque, String):
+                limit = t.max_len  # type: ignore[attr-defined]  # an Opaque or String
+                dec += [
+                    "    pos = r.pos",
+                    "    if pos + 4 > r.end:",
+                    "        raise _short('opaque length', 4, r.end - pos)",
+                    "    n = _U32.unpack_from(buf, pos)[0]",
+                ]
+                if limit is not None:
+                    dec += [
+                        f"    if n > {limit}:",
+                        "        raise _Remote(f'XDR: opaque length {n} over its maximum "
+                        + str(limit)
+                        + "')",
+                    ]
+                value = "buf[pos + 4 : pos + 4 + n]"
+                if type(t) is String:
+                    value = f"str({value}, 'utf-8', _ENC)"
+                dec += [
+                    "    after = pos + 4 + ((n + 3) & ~3)",
+                    "    if after > r.end:",
+                    "        raise _short(f'opaque<{n}>', (n + 3) & ~3, r.end - pos - 4)",
+                    f"    f_{name} = {value}",
+                    "    r.pos = after",
+                ]
+            else:
+                dec.append(f"    f_{name} = _d{i}(r)")
             enc.append(f"    _e{i}(w, self.{name})")
     dec.append("    return _cls(" + ", ".join(f"f_{n}" for n, _ in fields) + ")")
     if not fields:

@@ -91,9 +91,10 @@ class SinglePoller(Poller):
 
     def _run(self) -> None:
         while True:
-            with self._lock:
-                if self._stopping and not self._by_fd and not self._new:
-                    break
+            if self._stopping:  # set once, under the lock; read without it on every turn
+                with self._lock:
+                    if not self._by_fd and not self._new:
+                        break
             for fd, ev in self._epoll.poll(1.0):
                 if fd == self._wakefd:
                     self._drain_wake()

@@ -188,7 +188,7 @@ class FopService:
             if proc == P.WRITE:
                 args, payload = fp.decode_write_request(request.args)
             else:
-                args, payload = request.decoded, request.payload or memoryview(b"")
+                args, payload = request.decoded, request.payload or _NO_PAYLOAD
             call = FopCall(request, args, payload, client, caller_of(request), self.strict_access)
             try:
                 try:
@@ -225,6 +225,8 @@ class FopService:
                 except Exception:  # answered meanwhile by a grant: nothing to drop
                     pass
 
+
+_NO_PAYLOAD: Final = memoryview(b"")
 
 #: FOPs whose reply grows with the ``size`` they ask for (gfid[16], fd, offset, then size)
 _SIZED: Final = frozenset({P.READ, P.READDIR, P.READDIRP})

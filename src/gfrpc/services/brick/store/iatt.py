@@ -111,10 +111,13 @@ def iatt_fields(gfid: bytes | None, st: os.stat_result, *, handle_link: bool = F
     """
     gfid = NULL_GFID if gfid is None else gfid
     nlink = st.st_nlink
-    if handle_link and nlink and not st_.S_ISDIR(st.st_mode):
+    mode = st.st_mode
+    if handle_link and nlink and not st_.S_ISDIR(mode):
         nlink -= 1
     null = gfid == NULL_GFID
     atime, mtime, ctime = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
+    rdev = st.st_rdev
+    size = st.st_size
     # positional, in gfx_iattx's wire order: 4x faster than keywords, and this runs twice for
     # every WRITE and once for every READ
     return Iatt(
@@ -122,9 +125,9 @@ def iatt_fields(gfid: bytes | None, st: os.stat_result, *, handle_link: bool = F
         POSIX_IATT_FLAGS if null else POSIX_IATT_FLAGS | IATT_INO,  # ia_flags
         _NULL_INO if null else int.from_bytes(gfid[8:16], "big"),  # ia_ino (gfid_to_ino)
         st.st_dev,  # ia_dev
-        (os.major(st.st_rdev) << 32) | os.minor(st.st_rdev),  # ia_rdev
-        st.st_size,  # ia_size
-        min(st.st_blocks, (st.st_size + 511) // 512),  # ia_blocks
+        ((os.major(rdev) << 32) | os.minor(rdev)) if rdev else 0,  # ia_rdev
+        size,  # ia_size
+        min(st.st_blocks, (size + 511) // 512),  # ia_blocks
         0,  # ia_attributes
         0,  # ia_attributes_mask
         atime // _NS,  # ia_atime
@@ -139,7 +142,7 @@ def iatt_fields(gfid: bytes | None, st: os.stat_result, *, handle_link: bool = F
         st.st_uid,  # ia_uid
         st.st_gid,  # ia_gid
         st.st_blksize,  # ia_blksize
-        st.st_mode,  # mode
+        mode,  # mode
     )
 
 
