@@ -534,12 +534,7 @@ class RpcServer:
             log.exception("reply for xid %d not sent", request.xid)
 
     def _request_finished(self, request: Request) -> None:
-        if request._reserved:
-            self._release(request)
-        if not request._counted:
-            return
-        request._counted = False
-        self._uncount(request._conn)
+        request._finished()
 
     # -- GF-DUMP ----------------------------------------------------------------------------
     def _dump(self, request: Request) -> XdrStruct:

@@ -96,7 +96,11 @@ CORK_RECORDS = 16
 #: messages up to this size are copied into one part with their record mark when queued
 #: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
 JOIN_BELOW = 2048
-_SMALL_MARKS = struct.Struct(">I")  # a record mark (JOIN_BELOW < 2**31)
+_SMALL_MARKS = struct.Struct(">I")
+_CLOSING, _CLOSED = (
+    EndpointState.CLOSING,
+    EndpointState.CLOSED,
+)  # a record mark (JOIN_BELOW < 2**31)
 
 log = logging.getLogger("gfrpc.transport")
 
@@ -243,7 +247,8 @@ class Endpoint:
         """Queue one whole small message without TLS (``submit``'s common case)."""
         outq = self._outq
         with self._out_lock:
-            if self.closed:
+            state = self._state
+            if state is _CLOSING or state is _CLOSED:
                 raise NotConnectedError(f"connection to {self._peer()} is closed")
             flush = not outq.pending
             if flush and self._corked_by and self._corked_by == threading.get_ident():

@@ -65,8 +65,22 @@ def caller_of(request: Request) -> Caller:
     cred = request.credential
     if cred is None:
         return ROOT_CALLER
+    # the RPC server decodes each credential of a connection once and hands the same object
+    # to every request that carries it: its Caller is made once too (the entry keeps the
+    # credential alive, so its id cannot be reused while the entry exists)
+    known = _CALLERS.get(id(cred))
+    if known is not None and known[0] is cred:
+        return known[1]
     groups = cred.gids if isinstance(cred, AuthUnix) else cred.groups
-    return Caller(int(cred.uid), int(cred.gid), tuple(int(g) for g in groups))
+    caller = Caller(int(cred.uid), int(cred.gid), tuple(int(g) for g in groups))
+    if len(_CALLERS) >= _CALLERS_MAX:
+        _CALLERS.clear()
+    _CALLERS[id(cred)] = (cred, caller)
+    return caller
+
+
+_CALLERS: dict[int, tuple[object, Caller]] = {}
+_CALLERS_MAX: Final = 1024
 
 
 def pid_of(request: Request) -> int:

@@ -162,6 +162,11 @@ class _Cached:
         self.dropped = False
 
 
+#: handle paths by gfid (a path is a pure function of its gfid); cleared when full
+_HANDLE_PATHS: dict[bytes, str] = {}
+_HANDLE_PATHS_MAX = 4096
+
+
 class InodeRef:
     """A descriptor on one inode, lent for a ``with`` block (see the module notes); ``fd``
     must not be closed by the borrower, nor used after the block."""
@@ -294,7 +299,15 @@ class HandleIndex:
     def handle_path(gfid: bytes) -> str:
         """The handle's path below ``.glusterfs``: ``<g0>/<g1>/<uuid>`` (our own hex names
         only, so it is walked in one system call from ``hidden_fd``)."""
-        return f"{gfid[0]:02x}/{gfid[1]:02x}/{gfid_str(gfid)}"
+        if type(gfid) is not bytes:
+            gfid = bytes(gfid)
+        path = _HANDLE_PATHS.get(gfid)
+        if path is None:
+            path = f"{gfid[0]:02x}/{gfid[1]:02x}/{gfid_str(gfid)}"
+            if len(_HANDLE_PATHS) >= _HANDLE_PATHS_MAX:
+                _HANDLE_PATHS.clear()
+            _HANDLE_PATHS[gfid] = path
+        return path
 
     def handle_lstat(self, gfid: bytes) -> tuple[os.stat_result, str | None] | None:
         """lstat of the handle and, for a directory handle, its symlink target; None if absent."""

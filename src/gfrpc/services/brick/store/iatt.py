@@ -109,18 +109,28 @@ def iatt_fields(gfid: bytes | None, st: os.stat_result, *, handle_link: bool = F
     ``handle_link``: the inode has a ``.glusterfs`` hard link (every non-directory the store
     manages), so one link is hidden from ``ia_nlink`` as posix does.
     """
-    gfid = NULL_GFID if gfid is None else gfid
+    if gfid is None:
+        gfid = NULL_GFID
+    elif type(gfid) is not bytes:
+        gfid = bytes(gfid)  # a view is not a key (and a writable one cannot be hashed)
     nlink = st.st_nlink
     mode = st.st_mode
+    atime, mtime, ctime = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
+    size = st.st_size
+    rdev = st.st_rdev
+    # every input of the iatt: an inode that did not change since its last iatt gets that
+    # (immutable) iatt again, as most LOOKUPs' parents and re-LOOKUPed entries do
+    key: tuple[object, ...] = (gfid, handle_link, mode, nlink, size, atime, mtime, ctime)
+    key += (st.st_uid, st.st_gid, st.st_dev, rdev, st.st_blocks, st.st_blksize)
+    made = _MADE.get(key)
+    if made is not None:
+        return made
     if handle_link and nlink and not st_.S_ISDIR(mode):
         nlink -= 1
     null = gfid == NULL_GFID
-    atime, mtime, ctime = st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
-    rdev = st.st_rdev
-    size = st.st_size
     # positional, in gfx_iattx's wire order: 4x faster than keywords, and this runs twice for
     # every WRITE and once for every READ
-    return Iatt(
+    made = Iatt(
         gfid,  # ia_gfid
         POSIX_IATT_FLAGS if null else POSIX_IATT_FLAGS | IATT_INO,  # ia_flags
         _NULL_INO if null else int.from_bytes(gfid[8:16], "big"),  # ia_ino (gfid_to_ino)
@@ -144,6 +154,15 @@ def iatt_fields(gfid: bytes | None, st: os.stat_result, *, handle_link: bool = F
         st.st_blksize,  # ia_blksize
         mode,  # mode
     )
+    if len(_MADE) >= _MADE_MAX:
+        _MADE.clear()
+    _MADE[key] = made
+    return made
+
+
+#: iatts by every input of ``iatt_fields`` (nothing changes an iatt once made); cleared when full
+_MADE: dict[tuple[object, ...], IattValue] = {}
+_MADE_MAX: Final = 4096
 
 
 def statfs_fields(v: os.statvfs_result) -> XdrStruct:
