@@ -57,6 +57,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gfrpc.errors import (
+    LocalProtocolError,
     NotConnectedError,
     RemoteProtocolError,
     TimeoutError_,
@@ -96,11 +97,8 @@ CORK_RECORDS = 16
 #: messages up to this size are copied into one part with their record mark when queued
 #: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
 JOIN_BELOW = 2048
-_SMALL_MARKS = struct.Struct(">I")
-_CLOSING, _CLOSED = (
-    EndpointState.CLOSING,
-    EndpointState.CLOSED,
-)  # a record mark (JOIN_BELOW < 2**31)
+_SMALL_MARKS = struct.Struct(">I")  # the record mark of a small message (JOIN_BELOW < 2**31)
+_CLOSING, _CLOSED = EndpointState.CLOSING, EndpointState.CLOSED
 
 log = logging.getLogger("gfrpc.transport")
 
@@ -210,7 +208,7 @@ class Endpoint:
                 total += len(p)
             if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
                 mark = _SMALL_MARKS.pack(total | LAST_FRAGMENT)
-                self._submit_small(b"".join((mark, *parts)), on_sent)
+                self._queue(None, memoryview(b"".join((mark, *parts))), on_sent)
                 return
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
@@ -218,33 +216,15 @@ class Endpoint:
         if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
             kept = [b"".join((mark, *kept))]
             mark = b""
-        flush = False
-        with self._out_lock:
-            if self.closed:
-                raise NotConnectedError(f"connection to {self._peer()} is closed")
-            was_empty = not self._outq.pending
-            if was_empty and self._corked_by and self._corked_by == threading.get_ident():
-                was_empty = False  # corked: the delivering thread flushes after its batch
-                self._cork_pending = True
-            if self._tls is None:
-                self._enqueue_locked([memoryview(p) for p in (mark, *kept) if p])
-                flush = was_empty
-            elif not self._tls.established:
-                self._held.append(([p for p in (mark, *kept) if p], on_sent))
-                on_sent = None
-            else:
-                self._tls_write_locked([p for p in (mark, *kept) if p])
-                flush = was_empty
-            if on_sent is not None:
-                self._outq.mark(on_sent)
-            if flush:
-                self._flush_locked()
-            # corked replies are written by the delivering thread: no wake-up for them
-            kick = bool(self._outq.pending) and not self._cork_pending
-        self._after_unlock(kick)
+        self._queue([p for p in (mark, *kept) if p], None, on_sent)
 
-    def _submit_small(self, data: bytes, on_sent: Callable[[], None] | None) -> None:
-        """Queue one whole small message without TLS (``submit``'s common case)."""
+    def _queue(
+        self,
+        message: list[bytes | memoryview] | None,
+        view: memoryview | None,
+        on_sent: Callable[[], None] | None,
+    ) -> None:
+        """Queue one message (its parts, or one ``view`` of all of it without TLS)."""
         outq = self._outq
         with self._out_lock:
             state = self._state
@@ -254,7 +234,19 @@ class Endpoint:
             if flush and self._corked_by and self._corked_by == threading.get_ident():
                 flush = False  # corked: the delivering thread flushes after its batch
                 self._cork_pending = True
-            outq.push(memoryview(data))
+            tls = self._tls
+            if view is not None:
+                outq.push(view)
+            elif message is None:
+                raise LocalProtocolError("nothing to queue")
+            elif tls is None:
+                outq.extend([memoryview(p) for p in message])
+            elif not tls.established:
+                self._held.append((message, on_sent))
+                on_sent = None
+                flush = False
+            else:
+                self._tls_write_locked(message)
             if on_sent is not None:
                 outq.mark(on_sent)
             if flush:

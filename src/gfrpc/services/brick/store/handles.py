@@ -162,9 +162,8 @@ class _Cached:
         self.dropped = False
 
 
-#: handle paths by gfid (a path is a pure function of its gfid); cleared when full
+#: handle paths by gfid (a path is a pure function of its gfid)
 _HANDLE_PATHS: dict[bytes, str] = {}
-_HANDLE_PATHS_MAX = 4096
 
 
 class InodeRef:
@@ -193,10 +192,6 @@ class InodeRef:
         if self._st is None:
             self._st = os.fstat(self.fd)
         return self._st
-
-
-def _noop() -> None:
-    pass
 
 
 class HandleIndex:
@@ -299,14 +294,12 @@ class HandleIndex:
     def handle_path(gfid: bytes) -> str:
         """The handle's path below ``.glusterfs``: ``<g0>/<g1>/<uuid>`` (our own hex names
         only, so it is walked in one system call from ``hidden_fd``)."""
-        if type(gfid) is not bytes:
-            gfid = bytes(gfid)
-        path = _HANDLE_PATHS.get(gfid)
+        path = _HANDLE_PATHS.get(gfid) if type(gfid) is bytes else None
         if path is None:
             path = f"{gfid[0]:02x}/{gfid[1]:02x}/{gfid_str(gfid)}"
-            if len(_HANDLE_PATHS) >= _HANDLE_PATHS_MAX:
+            if len(_HANDLE_PATHS) >= 4096:  # bounded: cleared when full
                 _HANDLE_PATHS.clear()
-            _HANDLE_PATHS[gfid] = path
+            _HANDLE_PATHS[bytes(gfid)] = path
         return path
 
     def handle_lstat(self, gfid: bytes) -> tuple[os.stat_result, str | None] | None:
