@@ -502,7 +502,7 @@ class RpcServer:
         result = None
         try:
             if procedure.args_type is not None:
-                reader = XdrReader(request.args)
+                reader = XdrReader.over(request.args)  # a view of the record (decode_message)
                 request.decoded = procedure.args_type.decode(reader)
                 request.payload = reader.rest()
             result = procedure.handler(request)

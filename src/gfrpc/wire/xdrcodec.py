@@ -43,6 +43,9 @@ def _short(what: str, need: int, have: int) -> RemoteProtocolError:
     return RemoteProtocolError(f"XDR: {what} needs {need} bytes, only {have} remain")
 
 
+_new_reader = object.__new__
+
+
 class XdrReader:
     """Sequential XDR decoder over bytes, bytearray or memoryview (``pos`` is the offset)."""
 
@@ -57,6 +60,16 @@ class XdrReader:
         self.end = len(view)
         if not 0 <= offset <= self.end:
             raise LocalProtocolError(f"XDR: offset {offset} outside a {self.end}-byte buffer")
+
+    @classmethod
+    def over(cls, view: memoryview) -> XdrReader:
+        """A reader of ``view`` from its start, for a view already one-dimensional and of
+        bytes (a record's, as ``rpcmsg.decode_message`` hands them out): no checks, no cast."""
+        reader = _new_reader(cls)
+        reader.buf = view
+        reader.pos = 0
+        reader.end = len(view)
+        return reader
 
     def remaining(self) -> int:
         return self.end - self.pos
