@@ -98,7 +98,7 @@ CORK_RECORDS = 16
 #: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
 JOIN_BELOW = 2048
 _SMALL_MARKS = struct.Struct(">I")  # the record mark of a small message (JOIN_BELOW < 2**31)
-_CLOSING, _CLOSED = EndpointState.CLOSING, EndpointState.CLOSED
+_OPEN, _CLOSING, _CLOSED = EndpointState.OPEN, EndpointState.CLOSING, EndpointState.CLOSED
 
 log = logging.getLogger("gfrpc.transport")
 
@@ -143,6 +143,8 @@ class Endpoint:
         self._paused = False
         self._corked_by = 0  # ident of the thread delivering records (its replies wait)
         self._cork_pending = False  # a corked submit skipped its flush
+        #: small replies made by the delivering thread, not yet queued: (data, on_sent)
+        self._corked: list[tuple[bytes, Callable[[], None] | None]] = []
         self._first_read = True
         self._records_in = 0
         self.ready = threading.Event()  # set when open, or when finished
@@ -207,8 +209,17 @@ class Endpoint:
             for p in parts:
                 total += len(p)
             if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
-                mark = _SMALL_MARKS.pack(total | LAST_FRAGMENT)
-                self._queue(None, memoryview(b"".join((mark, *parts))), on_sent)
+                data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))
+                corked_by = self._corked_by
+                if corked_by and corked_by == threading.get_ident():
+                    # a reply made inline by the delivering thread: it waits, unlocked, in
+                    # this thread's batch until _uncork queues the batch in one go
+                    state = self._state
+                    if state is _CLOSING or state is _CLOSED:
+                        raise NotConnectedError(f"connection to {self._peer()} is closed")
+                    self._corked.append((data, on_sent))
+                    return
+                self._queue(None, memoryview(data), on_sent)
                 return
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
@@ -231,7 +242,8 @@ class Endpoint:
             if state is _CLOSING or state is _CLOSED:
                 raise NotConnectedError(f"connection to {self._peer()} is closed")
             flush = not outq.pending
-            if flush and self._corked_by and self._corked_by == threading.get_ident():
+            if self._corked_by and self._corked_by == threading.get_ident():
+                self._queue_corked_locked()  # its batch so far goes first: submission order
                 flush = False  # corked: the delivering thread flushes after its batch
                 self._cork_pending = True
             tls = self._tls
@@ -328,7 +340,8 @@ class Endpoint:
         self.close(NotConnectedError(str(reason)))
 
     def handle_events(self, readable: bool, writable: bool, error: bool) -> bool:
-        if self.closed:
+        state = self._state
+        if state is _CLOSING or state is _CLOSED:
             return False
         try:
             if self._state is EndpointState.HANDSHAKING:
@@ -369,6 +382,7 @@ class Endpoint:
             reason = self._reason
             assert reason is not None
             self.close_reason = reason
+            self._queue_corked_locked()
             dropped = self._outq.drop()
             self._outq.fired.extend(cb for _, cb in self._held if cb)
             self._held.clear()
@@ -615,7 +629,8 @@ class Endpoint:
         self._corked_by = threading.get_ident()
         try:
             corked = 0
-            while self._state is EndpointState.OPEN and not self._paused and not self._outq.paused:
+            outq = self._outq
+            while self._state is _OPEN and not self._paused and not outq.paused:
                 record = decoder.next_record()
                 if record is NEED_DATA:
                     return
@@ -632,11 +647,31 @@ class Endpoint:
 
     def _uncork(self) -> None:
         """Write what replies made during delivery queued (one write for the batch)."""
-        if not self._cork_pending:
+        if not self._cork_pending and not self._corked:
             return
+        outq = self._outq
         with self._out_lock:
+            self._queue_corked_locked()
             self._cork_pending = False
-            if self._outq.pending and not self.closed:
+            state = self._state
+            if outq.pending and state is not _CLOSING and state is not _CLOSED:
                 self._flush_locked()
-            kick = bool(self._outq.pending)
-        self._after_unlock(kick)
+            kick = bool(outq.pending)
+        if kick or outq.fired or outq.resumed:
+            self._after_unlock(kick)
+
+    def _queue_corked_locked(self) -> None:
+        """Move the delivering thread's batch of small replies to the out-queue, in order
+        (caller holds ``_out_lock``); once closed, only their ``on_sent`` calls remain due."""
+        corked = self._corked
+        if not corked:
+            return
+        self._corked = []
+        outq = self._outq
+        if self._state is _CLOSED:  # finalized: the queue is gone
+            outq.fired.extend(cb for _, cb in corked if cb is not None)
+            return
+        for data, on_sent in corked:
+            outq.push(memoryview(data))
+            if on_sent is not None:
+                outq.mark(on_sent)
