@@ -13,12 +13,12 @@ handler in order; while input is paused (``pause_reading``, or too many unsent b
 already decoded wait in the decoder and are delivered on resume, so a pause takes effect at
 once, not one read later.
 
-*Output* may be submitted from any thread. ``submit(*parts)`` is one RPC message: it adds the
-record mark, takes ownership of the bytes (``bytes`` are immutable and kept by reference;
-anything mutable is copied, so a caller may reuse its buffer at once: the 2011 "reply freed
-before the deferred send" bug cannot happen), encrypts them if TLS is on (one TLS write per
-message part, never two messages in one TLS write), appends them to the queue and tries to
-write at once in the caller's thread. What the kernel does not take (EAGAIN) stays queued and
+*Output* (``endpoint_output.py``) may be submitted from any thread. ``submit(*parts)`` is
+one RPC message: it adds the record mark, takes ownership of the bytes (``bytes`` are
+immutable and kept by reference; anything mutable is copied, so a caller may reuse its buffer
+at once: the 2011 "reply freed before the deferred send" bug cannot happen), encrypts them if
+TLS is on (one TLS write per message part, never two messages in one TLS write), appends them
+to the queue and tries to write at once in the caller's thread. What the kernel does not take (EAGAIN) stays queued and
 the poller is kicked to watch for writability; the handling thread finishes the write later.
 One exception: messages submitted by the thread that is delivering records to the handler
 (a reply made inline, on the poller thread) are *corked*: they wait until that thread has
@@ -50,20 +50,19 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gfrpc.errors import (
-    LocalProtocolError,
     NotConnectedError,
     RemoteProtocolError,
     TimeoutError_,
     TLSError,
     TransportError,
 )
+from gfrpc.transport.endpoint_output import JOIN_BELOW, EndpointOutput
 from gfrpc.transport.lifecycle import (
     ConnectionHandler,
     EndpointState,
@@ -75,14 +74,12 @@ from gfrpc.transport.lifecycle import (
 from gfrpc.transport.limits import BODY_POOL
 from gfrpc.transport.options import SocketOptions, peer_text
 from gfrpc.transport.oserrors import hangup_is_real, safe, translate
-from gfrpc.transport.outqueue import OutQueue, owned
+from gfrpc.transport.outqueue import OutQueue
 from gfrpc.transport.tls import TLSSession
 from gfrpc.wire.record import (
-    LAST_FRAGMENT,
     NEED_DATA,
     RecordDecoder,
     lease_read_buffer,
-    record_mark,
     return_read_buffer,
 )
 
@@ -90,14 +87,10 @@ if TYPE_CHECKING:
     from gfrpc.transport.limits import ConnectionGuard
     from gfrpc.transport.pollers.base import Poller
 
-__all__ = ["ConnectionHandler", "Endpoint"]
+__all__ = ["JOIN_BELOW", "ConnectionHandler", "Endpoint"]
 
 #: at most this many records are handled before replies made inline are written (see above)
 CORK_RECORDS = 16
-#: messages up to this size are copied into one part with their record mark when queued
-#: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
-JOIN_BELOW = 2048
-_SMALL_MARKS = struct.Struct(">I")  # the record mark of a small message (JOIN_BELOW < 2**31)
 _OPEN, _CLOSING, _CLOSED = EndpointState.OPEN, EndpointState.CLOSING, EndpointState.CLOSED
 
 log = logging.getLogger("gfrpc.transport")
@@ -106,7 +99,7 @@ _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
 _MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's overshoot
 
 
-class Endpoint:
+class Endpoint(EndpointOutput):
     """One RPC connection driven by a poller. Create with ``connect()`` or a ``Listener``."""
 
     def __init__(
@@ -195,78 +188,6 @@ class Endpoint:
     def unsent_bytes(self) -> int:
         """Bytes queued and not yet handed to the kernel."""
         return self._outq.unsent
-
-    def submit(
-        self, *parts: bytes | bytearray | memoryview, on_sent: Callable[[], None] | None = None
-    ) -> None:
-        """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
-
-        ``on_sent()`` is called once the whole message has been written to the kernel, or
-        the connection is gone (on some thread, never under the endpoint's locks).
-        """
-        if self._tls is None:
-            total = 0
-            for p in parts:
-                total += len(p)
-            if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
-                data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))
-                corked_by = self._corked_by
-                if corked_by and corked_by == threading.get_ident():
-                    # a reply made inline by the delivering thread: it waits, unlocked, in
-                    # this thread's batch until _uncork queues the batch in one go
-                    state = self._state
-                    if state is _CLOSING or state is _CLOSED:
-                        raise NotConnectedError(f"connection to {self._peer()} is closed")
-                    self._corked.append((data, on_sent))
-                    return
-                self._queue(None, memoryview(data), on_sent)
-                return
-        kept = [owned(p) for p in parts if len(p)]
-        total = sum(len(p) for p in kept)
-        mark = record_mark(total)
-        if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
-            kept = [b"".join((mark, *kept))]
-            mark = b""
-        self._queue([p for p in (mark, *kept) if p], None, on_sent)
-
-    def _queue(
-        self,
-        message: list[bytes | memoryview] | None,
-        view: memoryview | None,
-        on_sent: Callable[[], None] | None,
-    ) -> None:
-        """Queue one message (its parts, or one ``view`` of all of it without TLS)."""
-        outq = self._outq
-        with self._out_lock:
-            state = self._state
-            if state is _CLOSING or state is _CLOSED:
-                raise NotConnectedError(f"connection to {self._peer()} is closed")
-            flush = not outq.pending
-            if self._corked_by and self._corked_by == threading.get_ident():
-                self._queue_corked_locked()  # its batch so far goes first: submission order
-                flush = False  # corked: the delivering thread flushes after its batch
-                self._cork_pending = True
-            tls = self._tls
-            if view is not None:
-                outq.push(view)
-            elif message is None:
-                raise LocalProtocolError("nothing to queue")
-            elif tls is None:
-                outq.extend([memoryview(p) for p in message])
-            elif not tls.established:
-                self._held.append((message, on_sent))
-                on_sent = None
-                flush = False
-            else:
-                self._tls_write_locked(message)
-            if on_sent is not None:
-                outq.mark(on_sent)
-            if flush:
-                self._flush_locked()
-            # corked replies are written by the delivering thread: no wake-up for them
-            kick = bool(outq.pending) and not self._cork_pending
-        if kick or outq.fired or outq.resumed:
-            self._after_unlock(kick)
 
     def close(self, exc: Exception | None = None) -> None:
         """Close the connection (any thread). ``connection_lost`` follows, exactly once."""
@@ -501,45 +422,6 @@ class Endpoint:
         finally:
             return_read_buffer(buf)
 
-    def _tls_write_locked(self, message: list[bytes | memoryview]) -> None:
-        """Encrypt one message into the queue (its own TLS writes, see ``TLSSession``)."""
-        tls = self._tls
-        assert tls is not None
-        tls.write_message(message, self._send_locked)
-        self._enqueue_locked(tls.take_output())
-
-    def _send_locked(self, views: list[memoryview]) -> None:
-        """Queue ``views`` and hand what the kernel takes to it now (caller holds the lock)."""
-        self._enqueue_locked(views)
-        self._flush_locked()
-
-    def _enqueue_locked(self, views: list[memoryview]) -> None:
-        """Append to the out-queue (caller holds ``_out_lock``); may pause input."""
-        self._outq.extend(views)
-
-    def _after_unlock(self, kick: bool) -> None:
-        """What ``_flush_locked`` left to do outside the lock: on_sent calls, a kick."""
-        outq = self._outq
-        if outq.fired:
-            with self._out_lock:
-                fired, outq.fired = outq.fired, []
-            for cb in fired:
-                try:
-                    cb()
-                except Exception:
-                    log.exception("on_sent callback failed")
-        if outq.resumed:
-            outq.resumed = False
-            kick = True
-        if kick:
-            self._poller.kick(self)
-
-    def _flush_locked(self) -> None:
-        """Write as much of the queue as the kernel takes (caller holds ``_out_lock``)."""
-        exc = self._outq.flush(self._sock)
-        if exc is not None:
-            self._close_locked(translate(exc))
-
     def _read(self) -> None:
         decoder = self._decoder
         if self._tls is None:
@@ -644,34 +526,3 @@ class Endpoint:
         finally:
             self._corked_by = 0
             self._uncork()
-
-    def _uncork(self) -> None:
-        """Write what replies made during delivery queued (one write for the batch)."""
-        if not self._cork_pending and not self._corked:
-            return
-        outq = self._outq
-        with self._out_lock:
-            self._queue_corked_locked()
-            self._cork_pending = False
-            state = self._state
-            if outq.pending and state is not _CLOSING and state is not _CLOSED:
-                self._flush_locked()
-            kick = bool(outq.pending)
-        if kick or outq.fired or outq.resumed:
-            self._after_unlock(kick)
-
-    def _queue_corked_locked(self) -> None:
-        """Move the delivering thread's batch of small replies to the out-queue, in order
-        (caller holds ``_out_lock``); once closed, only their ``on_sent`` calls remain due."""
-        corked = self._corked
-        if not corked:
-            return
-        self._corked = []
-        outq = self._outq
-        if self._state is _CLOSED:  # finalized: the queue is gone
-            outq.fired.extend(cb for _, cb in corked if cb is not None)
-            return
-        for data, on_sent in corked:
-            outq.push(memoryview(data))
-            if on_sent is not None:
-                outq.mark(on_sent)

@@ -1,0 +1,215 @@
+"""The output side of an :class:`~gfrpc.transport.endpoint.Endpoint`: queueing messages,
+corking the replies a delivering thread makes, and writing to the kernel.
+
+Theory of operation (the *Output* part of ``endpoint.py``'s notes, in detail). ``submit`` is
+one RPC message; any thread may call it. Everything that reaches the out-queue does so under
+the endpoint's output lock, so queue order is wire order and a message's TLS writes are never
+interleaved with another's. Three ways in:
+
+* a small message (at most ``JOIN_BELOW`` bytes) without TLS is joined with its record mark
+  into one buffer, which also makes it ours (a caller may reuse its buffers at once);
+* a small reply made by the thread that is delivering records (an inline handler on the
+  poller thread) is not queued at once: it waits, without the lock, in that thread's batch
+  (``_corked``) until ``_uncork`` queues the whole batch and writes it in one ``sendmsg``. A
+  larger message from the same thread first queues the batch, so the thread's messages keep
+  their order; if the connection closes meanwhile, their ``on_sent`` calls still happen;
+* anything else is copied if mutable (``owned``), encrypted when TLS is on, queued, and
+  written at once unless the delivering thread will write it with its batch.
+
+What the kernel does not take stays queued and the poller is kicked to watch for
+writability. ``on_sent`` callbacks fire once their message has been handed to the kernel (or
+the connection is gone), outside the lock (``_after_unlock``).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from gfrpc.errors import LocalProtocolError, NotConnectedError
+from gfrpc.transport.lifecycle import EndpointState
+from gfrpc.transport.oserrors import translate
+from gfrpc.transport.outqueue import OutQueue, owned
+from gfrpc.wire.record import LAST_FRAGMENT, record_mark
+
+if TYPE_CHECKING:
+    from gfrpc.transport.pollers.base import Pollable, Poller
+    from gfrpc.transport.tls import TLSSession
+
+__all__ = ["JOIN_BELOW", "EndpointOutput"]
+
+log = logging.getLogger("gfrpc.transport")
+
+#: messages up to this size are copied into one part with their record mark when queued
+#: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
+JOIN_BELOW = 2048
+_SMALL_MARKS = struct.Struct(">I")  # the record mark of a small message (JOIN_BELOW < 2**31)
+_CLOSING, _CLOSED = EndpointState.CLOSING, EndpointState.CLOSED
+
+
+class EndpointOutput:
+    """The output methods of ``Endpoint`` (which owns the state declared here)."""
+
+    _sock: socket.socket
+    _poller: Poller
+    _tls: TLSSession | None
+    _state: EndpointState
+    _out_lock: threading.Lock
+    _outq: OutQueue
+    _held: list[tuple[list[bytes | memoryview], Callable[[], None] | None]]
+    _corked_by: int  # ident of the thread delivering records (its replies wait)
+    _cork_pending: bool  # a corked message was queued without its flush
+    #: small replies made by the delivering thread, not yet queued: (data, on_sent)
+    _corked: list[tuple[bytes, Callable[[], None] | None]]
+
+    if TYPE_CHECKING:
+
+        def _peer(self) -> str: ...
+
+        def _close_locked(self, reason: Exception) -> bool: ...
+
+    def submit(
+        self, *parts: bytes | bytearray | memoryview, on_sent: Callable[[], None] | None = None
+    ) -> None:
+        """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
+
+        ``on_sent()`` is called once the whole message has been written to the kernel, or
+        the connection is gone (on some thread, never under the endpoint's locks).
+        """
+        if self._tls is None:
+            total = 0
+            for p in parts:
+                total += len(p)
+            if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
+                data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))
+                corked_by = self._corked_by
+                if corked_by and corked_by == threading.get_ident():
+                    # a reply made inline by the delivering thread: it waits, unlocked, in
+                    # this thread's batch until _uncork queues the batch in one go
+                    state = self._state
+                    if state is _CLOSING or state is _CLOSED:
+                        raise NotConnectedError(f"connection to {self._peer()} is closed")
+                    self._corked.append((data, on_sent))
+                    return
+                self._queue(None, memoryview(data), on_sent)
+                return
+        kept = [owned(p) for p in parts if len(p)]
+        total = sum(len(p) for p in kept)
+        mark = record_mark(total)
+        if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
+            kept = [b"".join((mark, *kept))]
+            mark = b""
+        self._queue([p for p in (mark, *kept) if p], None, on_sent)
+
+    def _queue(
+        self,
+        message: list[bytes | memoryview] | None,
+        view: memoryview | None,
+        on_sent: Callable[[], None] | None,
+    ) -> None:
+        """Queue one message (its parts, or one ``view`` of all of it without TLS)."""
+        outq = self._outq
+        with self._out_lock:
+            state = self._state
+            if state is _CLOSING or state is _CLOSED:
+                raise NotConnectedError(f"connection to {self._peer()} is closed")
+            flush = not outq.pending
+            if self._corked_by and self._corked_by == threading.get_ident():
+                self._queue_corked_locked()  # its batch so far goes first: submission order
+                flush = False  # corked: the delivering thread flushes after its batch
+                self._cork_pending = True
+            tls = self._tls
+            if view is not None:
+                outq.push(view)
+            elif message is None:
+                raise LocalProtocolError("nothing to queue")
+            elif tls is None:
+                outq.extend([memoryview(p) for p in message])
+            elif not tls.established:
+                self._held.append((message, on_sent))
+                on_sent = None
+                flush = False
+            else:
+                self._tls_write_locked(message)
+            if on_sent is not None:
+                outq.mark(on_sent)
+            if flush:
+                self._flush_locked()
+            # corked replies are written by the delivering thread: no wake-up for them
+            kick = bool(outq.pending) and not self._cork_pending
+        if kick or outq.fired or outq.resumed:
+            self._after_unlock(kick)
+
+    def _tls_write_locked(self, message: list[bytes | memoryview]) -> None:
+        """Encrypt one message into the queue (its own TLS writes, see ``TLSSession``)."""
+        tls = self._tls
+        assert tls is not None
+        tls.write_message(message, self._send_locked)
+        self._enqueue_locked(tls.take_output())
+
+    def _send_locked(self, views: list[memoryview]) -> None:
+        """Queue ``views`` and hand what the kernel takes to it now (caller holds the lock)."""
+        self._enqueue_locked(views)
+        self._flush_locked()
+
+    def _enqueue_locked(self, views: list[memoryview]) -> None:
+        """Append to the out-queue (caller holds ``_out_lock``); may pause input."""
+        self._outq.extend(views)
+
+    def _after_unlock(self, kick: bool) -> None:
+        """What ``_flush_locked`` left to do outside the lock: on_sent calls, a kick."""
+        outq = self._outq
+        if outq.fired:
+            with self._out_lock:
+                fired, outq.fired = outq.fired, []
+            for cb in fired:
+                try:
+                    cb()
+                except Exception:
+                    log.exception("on_sent callback failed")
+        if outq.resumed:
+            outq.resumed = False
+            kick = True
+        if kick:
+            self._poller.kick(cast("Pollable", self))  # an Endpoint: the only user of this
+
+    def _flush_locked(self) -> None:
+        """Write as much of the queue as the kernel takes (caller holds ``_out_lock``)."""
+        exc = self._outq.flush(self._sock)
+        if exc is not None:
+            self._close_locked(translate(exc))
+
+    def _uncork(self) -> None:
+        """Write what replies made during delivery queued (one write for the batch)."""
+        if not self._cork_pending and not self._corked:
+            return
+        outq = self._outq
+        with self._out_lock:
+            self._queue_corked_locked()
+            self._cork_pending = False
+            state = self._state
+            if outq.pending and state is not _CLOSING and state is not _CLOSED:
+                self._flush_locked()
+            kick = bool(outq.pending)
+        if kick or outq.fired or outq.resumed:
+            self._after_unlock(kick)
+
+    def _queue_corked_locked(self) -> None:
+        """Move the delivering thread's batch of small replies to the out-queue, in order
+        (caller holds ``_out_lock``); once closed, only their ``on_sent`` calls remain due."""
+        corked = self._corked
+        if not corked:
+            return
+        self._corked = []
+        outq = self._outq
+        if self._state is _CLOSED:  # finalized: the queue is gone
+            outq.fired.extend(cb for _, cb in corked if cb is not None)
+            return
+        for data, on_sent in corked:
+            outq.push(memoryview(data))
+            if on_sent is not None:
+                outq.mark(on_sent)
