@@ -18,8 +18,9 @@ one RPC message: it adds the record mark, takes ownership of the bytes (``bytes`
 immutable and kept by reference; anything mutable is copied, so a caller may reuse its buffer
 at once: the 2011 "reply freed before the deferred send" bug cannot happen), encrypts them if
 TLS is on (one TLS write per message part, never two messages in one TLS write), appends them
-to the queue and tries to write at once in the caller's thread. What the kernel does not take (EAGAIN) stays queued and
-the poller is kicked to watch for writability; the handling thread finishes the write later.
+to the queue and tries to write at once in the caller's thread. What the kernel does not take
+(EAGAIN) stays queued and the poller is kicked to watch for writability; the handling thread
+finishes the write later.
 One exception: messages submitted by the thread that is delivering records to the handler
 (a reply made inline, on the poller thread) are *corked*: they wait until that thread has
 handled the records it decoded, at most ``CORK_RECORDS`` of them, and then leave in one

@@ -77,22 +77,6 @@ class OutQueue:
     def flush(self, sock: socket.socket) -> OSError | None:
         """Write what the kernel takes; the error if the socket failed (the queue is cleared)."""
         q = self._q
-        if len(q) == 1 and not self.paused:  # the usual case: one reply, written whole
-            try:
-                sent = sock.send(q[0])
-            except BlockingIOError:
-                return None
-            except OSError as exc:
-                q.clear()
-                return exc
-            self.written += sent
-            if sent == len(q[0]):
-                q.clear()
-                marks = self._marks
-                while marks and marks[0][0] <= self.written:
-                    self.fired.append(marks.popleft()[1])
-                return None
-            q[0] = q[0][sent:]
         while q:
             try:
                 if len(q) == 1:
@@ -105,7 +89,9 @@ class OutQueue:
                 q.clear()
                 return exc
             self.written += sent
-            while sent:
+            if len(q) == 1 and sent == len(q[0]):
+                q.clear()  # the usual case: one reply, written whole
+            while sent and q:
                 head = q[0]
                 if sent >= len(head):
                     sent -= len(head)
