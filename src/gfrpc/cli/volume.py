@@ -152,18 +152,24 @@ def _create(c: RecordingCliClient, a: argparse.Namespace) -> int:
 
 
 def _start(c: RecordingCliClient, a: argparse.Namespace) -> int:
-    _do(f"volume start: {a.name}", lambda: c.start(a.name, force=a.force == "force"), xml=a.xml)
-    if a.xml:
-        return _print_xml(vx.generic_volume("volStart", c.last))
-    print(f"volume start: {a.name}: success")
-    return 0
+    return _start_or_stop(c, a, "start", c.start, "volStart")
 
 
 def _stop(c: RecordingCliClient, a: argparse.Namespace) -> int:
-    _do(f"volume stop: {a.name}", lambda: c.stop(a.name, force=a.force == "force"), xml=a.xml)
+    return _start_or_stop(c, a, "stop", c.stop, "volStop")
+
+
+def _start_or_stop(
+    c: RecordingCliClient,
+    a: argparse.Namespace,
+    verb: str,
+    change: Callable[..., object],
+    xml_op: str,
+) -> int:
+    _do(f"volume {verb}: {a.name}", lambda: change(a.name, force=a.force == "force"), xml=a.xml)
     if a.xml:
-        return _print_xml(vx.generic_volume("volStop", c.last))
-    print(f"volume stop: {a.name}: success")
+        return _print_xml(vx.generic_volume(xml_op, c.last))
+    print(f"volume {verb}: {a.name}: success")
     return 0
 
 

@@ -381,24 +381,15 @@ class CliService:
             )
 
     def start_volume(self, request: Request) -> object:
-        def run(d: dict[str, bytes], out: dict[str, str]) -> Mapping[str, str]:
-            name = _text(d, "volname")
-            force = bool(_int(d, "flags", 0) & GF_CLI_FLAG_OP_FORCE)
-            out["is_synctasked"] = "1"
-            with self._write_lock:
-                volume = self._volume(name)
-                out["vol-id"] = str(volume.volume_id)
-                if volume.status == VolumeStatus.STARTED and not force:
-                    raise _Refused(f"Volume {name} already started")
-                if self.supervisor is not None:
-                    self.supervisor.start_volume(volume, force=force)
-                self.store.start_volume(name, force=True)
-            log.info("volume %s started%s", name, " (force)" if force else "")
-            return out
-
-        return self._answer(request, run)
+        return self._start_or_stop(request, starting=True)
 
     def stop_volume(self, request: Request) -> object:
+        return self._start_or_stop(request, starting=False)
+
+    def _start_or_stop(self, request: Request, *, starting: bool) -> object:
+        """START_VOLUME / STOP_VOLUME: refused (glusterd's words) when the volume already is in
+        that state, unless forced; the bricks first, then the stored state."""
+
         def run(d: dict[str, bytes], out: dict[str, str]) -> Mapping[str, str]:
             name = _text(d, "volname")
             force = bool(_int(d, "flags", 0) & GF_CLI_FLAG_OP_FORCE)
@@ -406,12 +397,19 @@ class CliService:
             with self._write_lock:
                 volume = self._volume(name)
                 out["vol-id"] = str(volume.volume_id)
-                if volume.status != VolumeStatus.STARTED and not force:
+                started = volume.status == VolumeStatus.STARTED
+                if starting and started and not force:
+                    raise _Refused(f"Volume {name} already started")
+                if not starting and not started and not force:
                     raise _Refused(f"Volume {name} is not in the started state")
                 if self.supervisor is not None:
-                    self.supervisor.stop_volume(volume, force=force)
-                self.store.stop_volume(name, force=True)
-            log.info("volume %s stopped%s", name, " (force)" if force else "")
+                    change = (
+                        self.supervisor.start_volume if starting else self.supervisor.stop_volume
+                    )
+                    change(volume, force=force)
+                (self.store.start_volume if starting else self.store.stop_volume)(name, force=True)
+            done = "started" if starting else "stopped"
+            log.info("volume %s %s%s", name, done, " (force)" if force else "")
             return out
 
         return self._answer(request, run)
