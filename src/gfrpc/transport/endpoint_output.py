@@ -45,8 +45,9 @@ __all__ = ["JOIN_BELOW", "EndpointOutput"]
 log = logging.getLogger("gfrpc.transport")
 
 #: messages up to this size are copied into one part with their record mark when queued
-#: (a copy of a few hundred bytes is cheaper than the objects and iovecs of three parts)
-JOIN_BELOW = 2048
+#: (a copy of a few KiB is cheaper than the objects and iovecs of three parts; 8 KiB holds a
+#: 4 KiB READ reply and a LOOKUP reply carrying a 4 KiB file for quick-read)
+JOIN_BELOW = 8192
 _SMALL_MARKS = struct.Struct(">I")  # the record mark of a small message (JOIN_BELOW < 2**31)
 _CLOSING, _CLOSED = EndpointState.CLOSING, EndpointState.CLOSED
 

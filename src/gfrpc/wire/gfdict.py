@@ -197,11 +197,47 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
             raise RemoteProtocolError(f"gfx_dict: NULL dict (count -1) with {npairs} pairs")
         return None
     result: dict[str, XdrValue] = {}
+    buf, pos, end = reader.buf, reader.pos, reader.end
     for _ in range(npairs):
-        key = reader.opaque()
+        # key<> and the value's type word, bounds checked together; then the arm
+        if pos + 8 > end:
+            raise RemoteProtocolError("XDR: gfx_dict pair cut short")
+        n = _U32.unpack_from(buf, pos)[0]
+        at = pos + 4 + ((n + 3) & ~3)
+        if at + 4 > end:
+            raise RemoteProtocolError(f"XDR: gfx_dict key of {n} bytes cut short")
+        key = buf[pos + 4 : pos + 4 + n]
         if key[-1:] == b"\0":
             key = key[:-1]
-        result[str(key, "utf-8", _ENC)] = _decode_value(reader, reader.i32())
+        kind = _I32.unpack_from(buf, at)[0]
+        if kind == GfType.PTR or kind == GfType.STR:
+            if at + 8 > end:
+                raise RemoteProtocolError("XDR: gfx_dict value cut short")
+            m = _U32.unpack_from(buf, at + 4)[0]
+            pos = at + 8 + ((m + 3) & ~3)
+            if pos > end:
+                raise RemoteProtocolError(f"XDR: gfx_dict value of {m} bytes cut short")
+            data = buf[at + 8 : at + 8 + m]
+            if kind == GfType.PTR:
+                value: XdrValue = bytes(data)
+            elif data[-1:] == b"\0":
+                value = str(data[:-1], "utf-8", _ENC)
+            else:
+                value = GfValue(GfType.STR, bytes(data))
+        elif kind == GfType.INT or kind == GfType.UINT:
+            pos = at + 12
+            if pos > end:
+                raise RemoteProtocolError("XDR: gfx_dict integer cut short")
+            if kind == GfType.INT:
+                value = _I64.unpack_from(buf, at + 4)[0]
+            else:
+                value = GfValue(GfType.UINT, _U64.unpack_from(buf, at + 4)[0])
+        else:
+            reader.pos = at + 4
+            value = _decode_value(reader, kind)
+            pos = reader.pos
+        result[str(key, "utf-8", _ENC)] = value
+    reader.pos = pos
     return result
 
 

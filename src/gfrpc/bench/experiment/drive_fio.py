@@ -224,7 +224,9 @@ def fio_steps(cell: Cell, target: Target, *, tag: str, output_dir: Path) -> list
                 n * files,
                 f"fio has no STAT loop over gfapi; instead each of {n} jobs opened "
                 f"its {files} files (glfs_creat on an existing file: LOOKUP + OPEN), "
-                f"lstat'ed each (glfs_lstat), read its {size} B and closed it",
+                f"lstat'ed each (glfs_lstat), read its {size} B and closed it; with the "
+                "default client graph quick-read and open-behind serve the OPEN and READ "
+                "from the bytes the LOOKUP brought back",
             ),
         ]
     raise ValueError(f"unknown workload {cell.workload!r}")

@@ -24,8 +24,9 @@ from .model import Cell, MiB, ServerSpec, Target
 DEFAULT_RUN_SIZE = 16 * MiB
 FIO_SMALLFILE_NOTE = (
     "smallfile with fio: fio has no STAT or UNLINK loop over gfapi; its 'stat' phase opens "
-    "each file (LOOKUP + OPEN), lstats it, reads its bytes and closes it, and it has no "
-    "'unlink' phase (so those rows have no reference)"
+    "each file, lstats it, reads its bytes and closes it (with both servers' default client "
+    "graph, quick-read and open-behind make that one LOOKUP per file, which brings the bytes), "
+    "and it has no 'unlink' phase (so those rows have no reference)"
 )
 
 

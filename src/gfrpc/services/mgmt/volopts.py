@@ -28,6 +28,7 @@ __all__ = [
     "check_option",
     "normalize_bool",
     "client_options",
+    "graph_xlators",
     "BOOL_WORDS",
     "MAX_VALUE",
 ]
@@ -64,7 +65,9 @@ class VolumeOption:
     (``bool``, ``int``, ``time``, ``str``, ``choice``), range or choices, and default."""
 
     key: str
-    xlator: str  # "client", "server" or "gfrpc" (the brick process)
+    #: "client", "server", "gfrpc" (the brick process) or "graph" (a client translator that
+    #: the volume's client graph has or not; ``option`` is its name suffix there)
+    xlator: str
     option: str
     kind: str
     default: str
@@ -93,6 +96,15 @@ OPTIONS: Final[Mapping[str, VolumeOption]] = {
             0,
             65536,
         ),
+        # the client-side translators glusterd stacks above DHT (volgen), on by default but
+        # features.ctime: the gfrpc brick keeps no ctime metadata (trusted.glusterfs.mdata), so
+        # utime would follow every LOOKUP of a file by a SETXATTR that cannot make it
+        VolumeOption("features.ctime", "graph", "utime", "bool", "off"),
+        VolumeOption("performance.write-behind", "graph", "write-behind", "bool", "on"),
+        VolumeOption("performance.open-behind", "graph", "open-behind", "bool", "on"),
+        VolumeOption("performance.quick-read", "graph", "quick-read", "bool", "on"),
+        VolumeOption("performance.stat-prefetch", "graph", "md-cache", "bool", "on"),
+        VolumeOption("performance.client-io-threads", "graph", "io-threads", "bool", "on"),
         VolumeOption(
             "gfrpc.server.poller",
             "gfrpc",
@@ -181,3 +193,13 @@ def client_options(options: Mapping[str, str]) -> dict[str, str]:
         else:
             out[opt.option] = value
     return out
+
+
+def graph_xlators(options: Mapping[str, str]) -> set[str]:
+    """The client translators (name suffixes) a volume's client graph stacks above DHT: each
+    ``graph`` option that is not set off."""
+    return {
+        o.option
+        for o in OPTIONS.values()
+        if o.xlator == "graph" and normalize_bool(options.get(o.key, o.default)) is not False
+    }

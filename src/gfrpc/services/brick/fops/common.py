@@ -140,17 +140,27 @@ class FopCall:
 XATTR_NAMESPACES: Final = ("trusted.", "user.", "security.", "system.")
 
 
-def asked_xattrs(store: PosixStore, gfid: bytes, xdata: Xdata | None) -> dict[str, bytes]:
+def asked_xattrs(
+    store: PosixStore, gfid: bytes, xdata: Xdata | None, content_size: int = -1
+) -> dict[str, bytes]:
     """The extended attributes a LOOKUP or READDIRP asks for by naming them in its xdata, as
     GlusterFS's posix layer answers them (DHT asks for ``trusted.glusterfs.dht`` and its linkto
-    key this way, and drops READDIRP entries that are linkto files). Keys that are not xattr
-    names, or that the entry lacks, are left out."""
-    out: dict[str, bytes] = {}
-    for key in xdata or ():
-        if not isinstance(key, str) or "." not in key or not key.startswith(XATTR_NAMESPACES):
-            continue
-        try:
-            out.update(store.getxattr(bytes(gfid), key))
-        except OSError:
-            continue
+    key this way, and drops READDIRP entries that are linkto files; md-cache asks for
+    ``security.capability`` and ``security.ima``). Keys that are not xattr names, or that the
+    entry lacks, are left out. With ``content_size`` >= 0 the file's bytes are read too (the
+    caller has checked the request, see ``entry.add_content``) and answered under
+    :data:`CONTENT_KEY` when the file still has that size."""
+    keys = [k for k in xdata or () if isinstance(k, str) and k.startswith(XATTR_NAMESPACES)]
+    if not keys and content_size < 0:
+        return {}
+    try:
+        out, content = store.named_xattrs(bytes(gfid), keys, content_size)
+    except OSError:
+        return {}
+    if content is not None:
+        out[CONTENT_KEY] = content
     return out
+
+
+#: quick-read's request for a small file's bytes in the LOOKUP reply (``GF_CONTENT_KEY``)
+CONTENT_KEY: Final = "glusterfs.content"

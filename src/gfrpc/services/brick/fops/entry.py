@@ -9,6 +9,11 @@ GlusterFS 10.3 facts kept here:
   ``op_ret -1, ENOENT`` with no xdata; gfrpc fills the postparent there, as the posix xlator
   does (a real 10.3 brick's resolver usually answers first and sends it zeroed; clients do not
   use it on failure).
+* quick-read (in glusterd's default client graph) asks a LOOKUP for the bytes of a small
+  regular file (``glusterfs.content`` in the xdata, with its size limit) and then serves
+  OPEN and READ of it from its cache; posix answers it in the reply's xdata. gfrpc does too,
+  for files of at most :data:`MAX_CONTENT` bytes, and only to a caller who may read the file
+  (``content_size``).
 * ``gfid-req`` in the xdata of LOOKUP (for entries that have no gfid yet), CREATE, MKDIR,
   MKNOD and SYMLINK is the gfid the new inode gets (the store enforces the rules).
 * New entries belong to the caller's uid/gid (GlusterFS's posix sets the frame's ids), with
@@ -44,12 +49,14 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat as st_
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
 from gfrpc.services.brick.fops.common import (
+    CONTENT_KEY,
     XATTR_NAMESPACES,
     FopCall,
     FopReply,
@@ -59,7 +66,9 @@ from gfrpc.services.brick.fops.common import (
     open_flags,
 )
 from gfrpc.services.brick.fops.xattr import xattr_bytes
-from gfrpc.services.brick.store import Made
+from gfrpc.services.brick.store import Made, PosixStore
+from gfrpc.wire.gfdict import GfValue
+from gfrpc.wire.xdr import XdrStruct
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
@@ -82,22 +91,57 @@ def lookup(svc: FopService, call: FopCall) -> FopReply:
             except OSError:
                 post = None
             return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=post)
+        asked = a.xdata
+        size = content_size(store, call, entry, asked) if asked and CONTENT_KEY in asked else -1
+        xdata = asked_xattrs(store, entry.ia_gfid, asked, size)
         return fp.GfxCommon2IattRsp(
-            op_ret=0,
-            op_errno=0,
-            xdata=asked_xattrs(store, entry.ia_gfid, a.xdata),
-            prestat=entry,
-            poststat=parent,
+            op_ret=0, op_errno=0, xdata=xdata, prestat=entry, poststat=parent
         )
     gfid = bytes(a.gfid)
     if gfid == bytes(16):
         raise OSError(errno.EINVAL, "nameless lookup without a gfid")
-    return fp.GfxCommon2IattRsp(
-        op_ret=0,
-        op_errno=0,
-        xdata=asked_xattrs(store, gfid, a.xdata),
-        prestat=store.stat(gfid),
-    )
+    iatt = store.stat(gfid)
+    asked = a.xdata
+    size = content_size(store, call, iatt, asked) if asked and CONTENT_KEY in asked else -1
+    xdata = asked_xattrs(store, gfid, asked, size)
+    return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, xdata=xdata, prestat=iatt)
+
+
+#: the largest file whose bytes a LOOKUP carries: quick-read's default ``max-file-size``
+#: (a client may ask for up to 1000 KiB; bigger files are read with OPEN and READ instead)
+MAX_CONTENT: Final = 64 * 1024
+
+
+def _asked_content_size(value: object) -> int:
+    """The size limit a client sent with :data:`CONTENT_KEY` (a uint64, or its decimal text)."""
+    if isinstance(value, GfValue):
+        value = value.value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview | str):
+        text = value.encode() if isinstance(value, str) else bytes(value).rstrip(b"\0")
+        return int(text) if text.isdigit() and len(text) < 21 else -1
+    return -1
+
+
+def content_size(store: PosixStore, call: FopCall, iatt: XdrStruct, xdata: Xdata) -> int:
+    """quick-read's LOOKUP content: the size of the bytes to answer under :data:`CONTENT_KEY`,
+    or -1 for none. Some only when ``xdata`` asks for it, the file is regular and no bigger
+    than the limit asked and :data:`MAX_CONTENT`, and the caller may read it: posix's LOOKUP
+    answers anyone who may look the name up, and the client then serves the bytes without the
+    OPEN that would have checked the permission. The store reads them only if the file still
+    has the size the reply's iatt says; otherwise the reply has no content and the client
+    opens and reads."""
+    if not st_.S_ISREG(iatt.mode):
+        return -1
+    size: int = iatt.ia_size
+    if size > MAX_CONTENT or size > _asked_content_size(xdata[CONTENT_KEY]):
+        return -1
+    try:
+        access.require(store, bytes(iatt.ia_gfid), access.R, call)
+    except OSError:
+        return -1
+    return size
 
 
 _NOT_SET_AT_CREATE = ("trusted.gfid", "system.posix_acl_access", "system.posix_acl_default")

@@ -303,6 +303,36 @@ class PosixStore(EntryOps, DataOps):
                             raise
             return out
 
+    def named_xattrs(
+        self, gfid: bytes, keys: Iterable[str], content_size: int = -1, *, internal: bool = False
+    ) -> tuple[dict[str, bytes], bytes | None]:
+        """What a LOOKUP or READDIRP names in its xdata: the xattrs among ``keys`` that the
+        inode has and the caller may read (one ``listxattr``, then a ``getxattr`` only for the
+        keys it lists), and, with ``content_size`` >= 0, the whole file when it is a regular
+        file of exactly that size (quick-read's content; else None). A regular file's bytes
+        and xattrs are read through one fd, opened by its gfid handle without following links
+        or blocking (a fifo or device node is refused by its type before any read)."""
+        wanted = [k for k in keys if xp.readable(k, internal=internal)]
+        if content_size >= 0:
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            try:
+                fd = os.open(self.handles.handle_path(gfid), flags, dir_fd=self.handles.hidden_fd)
+            except OSError:
+                return self.named_xattrs(gfid, wanted, internal=internal)
+            try:
+                st = os.fstat(fd)
+                content = None
+                if st_.S_ISREG(st.st_mode) and st.st_size == content_size:
+                    data = os.pread(fd, content_size + 1, 0) if content_size else b""
+                    content = data if len(data) == content_size else None
+                return (_present_xattrs(fd, wanted) if wanted else {}), content
+            finally:
+                os.close(fd)
+        if not wanted:
+            return {}, None
+        with self._ref(gfid) as fd_ref:
+            return _present_xattrs(proc_path(fd_ref.fd), wanted), None
+
     def listxattr(self, target: Target, *, internal: bool = False) -> list[str]:
         with self._ref(target) as fd_ref:
             fd = fd_ref.fd
@@ -336,3 +366,17 @@ class PosixStore(EntryOps, DataOps):
             finally:
                 if name in posix_acl.ACL_KEYS:
                     self.acls.forget(fd_ref.stat(), *_ACL_XATTRS)
+
+
+def _present_xattrs(where: int | str, keys: list[str]) -> dict[str, bytes]:
+    """The values of those ``keys`` that the inode at ``where`` (an fd or a path) lists."""
+    present = os.listxattr(where)
+    out = {}
+    for key in keys:
+        if key in present:
+            try:
+                out[key] = os.getxattr(where, key)
+            except OSError as e:
+                if e.errno != errno.ENODATA:
+                    raise
+    return out

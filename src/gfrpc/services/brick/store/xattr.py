@@ -39,7 +39,8 @@ _INTERNAL_PATTERNS = (
 
 
 def _internal_only(key: str) -> bool:
-    return any(fnmatchcase(key, p) for p in _INTERNAL_PATTERNS)
+    # every internal pattern has ".glusterfs." in it: most keys are settled without fnmatch
+    return ".glusterfs." in key and any(fnmatchcase(key, p) for p in _INTERNAL_PATTERNS)
 
 
 def listed(key: str, *, internal: bool = False) -> bool:
@@ -53,6 +54,11 @@ def check_get(key: str, *, internal: bool = False) -> None:
     """GETXATTR by name: ENODATA for keys a client must not read."""
     if key.startswith(_BACKPOINTER_PREFIXES) or (not internal and _internal_only(key)):
         raise OSError(errno.ENODATA, f"{key}: internal attribute")
+
+
+def readable(key: str, *, internal: bool = False) -> bool:
+    """Whether GETXATTR of ``key`` by name may answer its value (:func:`check_get` passes)."""
+    return not key.startswith(_BACKPOINTER_PREFIXES) and (internal or not _internal_only(key))
 
 
 def check_set(key: str) -> None:
