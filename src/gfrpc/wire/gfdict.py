@@ -86,9 +86,30 @@ class GfValue:
     value: XdrValue  # bytes for the opaque types, else what the type says
 
 
+def _key_head(key: str) -> bytes:
+    """A pair's key<> as encoded (the C NUL included), made once per distinct key."""
+    head = _KEY_HEADS.get(key)
+    if head is None:
+        kb = text_bytes(key) + b"\0"
+        head = _U32.pack(len(kb)) + kb + _PADS[len(kb) & 3]
+        if len(_KEY_HEADS) >= _KEY_HEADS_MAX:
+            _KEY_HEADS.clear()
+        _KEY_HEADS[key] = head
+    return head
+
+
+#: encoded keys by key (a reply's keys are few and repeat: xattr names, ``glusterfs.content``);
+#: bounded, since some are names a peer chose
+_KEY_HEADS: dict[str, bytes] = {}
+_KEY_HEADS_MAX: Final = 1024
+_PTR_WORD: Final = struct.pack(">i", GfType.PTR)
+
+
 def _pair_bytes(key: str, value: object) -> bytes:
-    kb = text_bytes(key) + b"\0"
-    head = _U32.pack(len(kb)) + kb + _PADS[len(kb) & 3]
+    head = _key_head(key)
+    if type(value) is bytes:  # the usual value: an xattr's or a file's bytes (PTR)
+        n = len(value)
+        return b"".join((head, _PTR_WORD, _U32.pack(n), value, _PADS[n & 3]))
     if isinstance(value, GfValue):
         kind, v = GfType(value.type), value.value
     elif isinstance(value, bool | int):
@@ -152,6 +173,19 @@ def encode_gfx_dict(d: Mapping[str, object] | None) -> bytes:
     return w.getvalue()
 
 
+_SAFE_UNKNOWN: Final = uuid.SafeUUID.unknown
+_INT, _UINT, _STR, _PTR = (int(t) for t in (GfType.INT, GfType.UINT, GfType.STR, GfType.PTR))
+
+
+def _uuid(raw: memoryview) -> uuid.UUID:
+    """``uuid.UUID(bytes=raw)`` without its argument checks (``raw`` is 16 bytes): a LOOKUP's
+    ``gfid-req`` is decoded on every call."""
+    u = object.__new__(uuid.UUID)
+    object.__setattr__(u, "int", int.from_bytes(raw, "big"))
+    object.__setattr__(u, "is_safe", _SAFE_UNKNOWN)
+    return u
+
+
 def _decode_value(r: XdrReader, kind: int) -> XdrValue:
     if kind == GfType.INT:
         return r.i64()
@@ -163,7 +197,7 @@ def _decode_value(r: XdrReader, kind: int) -> XdrValue:
     if kind == GfType.PTR:
         return bytes(r.opaque())
     if kind == GfType.GFUUID:
-        return uuid.UUID(bytes=bytes(r.fixed_opaque(16)))
+        return _uuid(r.fixed_opaque(16))
     if kind == GfType.DOUBLE:
         return r.double()
     if kind == GfType.UINT:
@@ -206,37 +240,37 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
         at = pos + 4 + ((n + 3) & ~3)
         if at + 4 > end:
             raise RemoteProtocolError(f"XDR: gfx_dict key of {n} bytes cut short")
-        key = buf[pos + 4 : pos + 4 + n]
-        if key[-1:] == b"\0":
-            key = key[:-1]
+        kend = pos + 4 + n
+        if n and buf[kend - 1] == 0:
+            kend -= 1
+        key = str(buf[pos + 4 : kend], "utf-8", _ENC)
         kind = _I32.unpack_from(buf, at)[0]
-        if kind == GfType.PTR or kind == GfType.STR:
+        if kind == _INT or kind == _UINT:
+            pos = at + 12
+            if pos > end:
+                raise RemoteProtocolError("XDR: gfx_dict integer cut short")
+            if kind == _INT:
+                result[key] = _I64.unpack_from(buf, at + 4)[0]
+            else:
+                result[key] = GfValue(GfType.UINT, _U64.unpack_from(buf, at + 4)[0])
+            continue
+        if kind == _PTR or kind == _STR:
             if at + 8 > end:
                 raise RemoteProtocolError("XDR: gfx_dict value cut short")
             m = _U32.unpack_from(buf, at + 4)[0]
             pos = at + 8 + ((m + 3) & ~3)
             if pos > end:
                 raise RemoteProtocolError(f"XDR: gfx_dict value of {m} bytes cut short")
-            data = buf[at + 8 : at + 8 + m]
-            if kind == GfType.PTR:
-                value: XdrValue = bytes(data)
-            elif data[-1:] == b"\0":
-                value = str(data[:-1], "utf-8", _ENC)
+            if kind == _PTR:
+                result[key] = bytes(buf[at + 8 : at + 8 + m])
+            elif m and buf[at + 7 + m] == 0:
+                result[key] = str(buf[at + 8 : at + 7 + m], "utf-8", _ENC)
             else:
-                value = GfValue(GfType.STR, bytes(data))
-        elif kind == GfType.INT or kind == GfType.UINT:
-            pos = at + 12
-            if pos > end:
-                raise RemoteProtocolError("XDR: gfx_dict integer cut short")
-            if kind == GfType.INT:
-                value = _I64.unpack_from(buf, at + 4)[0]
-            else:
-                value = GfValue(GfType.UINT, _U64.unpack_from(buf, at + 4)[0])
-        else:
-            reader.pos = at + 4
-            value = _decode_value(reader, kind)
-            pos = reader.pos
-        result[str(key, "utf-8", _ENC)] = value
+                result[key] = GfValue(GfType.STR, bytes(buf[at + 8 : at + 8 + m]))
+            continue
+        reader.pos = at + 4
+        result[key] = _decode_value(reader, kind)
+        pos = reader.pos
     reader.pos = pos
     return result
 
