@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import trustme
 
+from gfrpc.client import volfile as vf
 from gfrpc.programs import handshake as hs
 from gfrpc.rpc import RpcClient, RpcServer
 from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
@@ -168,8 +169,14 @@ def test_garbage_dict_is_einval(brick) -> None:
 
 
 def test_getspec_returns_a_client_volfile() -> None:
-    """GETSPEC on a brick returns a protocol/client volfile naming this brick."""
+    """GETSPEC on a brick returns a volfile whose protocol/client names this brick, under the
+    client translators mgmtd's volumes have by default (quick-read among them), topped by
+    io-stats named after the volume."""
     ident = BrickIdentity(brick_path=BRICK, volname="v", volume_id=VOLUME_ID, port=49152)
     text = HandshakeService(ident).client_volfile()
     assert "type protocol/client" in text and f"option remote-subvolume {BRICK}" in text
     assert "option remote-port 49152" in text
+    graph = vf.parse(text)
+    assert graph.volumes[-1].name == "v" and graph.volumes[-1].type == "debug/io-stats"
+    assert "v-quick-read" in graph and "v-utime" not in graph
+    assert [b.remote_port for b in vf.client_bricks(graph)] == [49152]

@@ -39,6 +39,7 @@ from gfrpc.programs.fops import GLUSTER_FOP_PROGRAM
 from gfrpc.programs.names import BRICK_PROGRAMS
 from gfrpc.rpc.server import Procedure, Program, Request
 from gfrpc.services.brick.session import ClientInfo, open_session
+from gfrpc.services.mgmt.volfile import stack_lines
 from gfrpc.tls import cn_allowed
 from gfrpc.wire.gfdict import as_str, decode_serialized_dict, encode_serialized_dict
 from gfrpc.wire.xdr import XdrStruct
@@ -170,7 +171,9 @@ class HandshakeService:
         return hs.GfSetLkVerRsp(op_ret=0, op_errno=0, lk_ver=request.decoded.lk_ver)
 
     def client_volfile(self) -> str:
-        """A client volfile that mounts this brick (``glusterfs --volfile=FILE MNT``)."""
+        """A client volfile that mounts this brick (``glusterfs --volfile=FILE MNT``): its
+        ``protocol/client``, then the translators a volume served by mgmtd has by default
+        (``mgmt.volfile.stack_lines``: quick-read, md-cache, write-behind and friends)."""
         ident = self.identity
         lines = [
             f"volume {ident.volname}-client-0",
@@ -182,8 +185,9 @@ class HandshakeService:
         ]
         if ident.tls:
             lines.append("    option transport.socket.ssl-enabled on")
-        lines.append("end-volume")
-        return "\n".join(lines) + "\n"
+        lines += ["end-volume", ""]
+        lines += stack_lines(ident.volname, f"{ident.volname}-client-0")
+        return "\n".join(lines)
 
 
 def _peer(request: Request) -> str:

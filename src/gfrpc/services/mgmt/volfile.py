@@ -35,7 +35,7 @@ from gfrpc.services.mgmt.registry import BrickRef, VolumeSpec
 from gfrpc.services.mgmt.state import Volume
 from gfrpc.services.mgmt.volopts import client_options, graph_xlators
 
-__all__ = ["client_volfile", "render_client_volfile"]
+__all__ = ["client_volfile", "render_client_volfile", "stack_lines"]
 
 SSL_OPTION = "transport.socket.ssl-enabled"
 
@@ -70,8 +70,6 @@ def render_client_volfile(
     (translator option names, as :func:`gfrpc.services.mgmt.volopts.client_options` gives),
     and the translators of :data:`STACK` named in ``stack`` (by default those a volume with
     no options set has)."""
-    if stack is None:
-        stack = graph_xlators({})
     lines: list[str] = []
     names = []
     extra = dict(options or {})
@@ -95,6 +93,16 @@ def render_client_volfile(
         "end-volume",
         "",
     ]
+    return "\n".join(lines + stack_lines(name, below, stack))
+
+
+def stack_lines(name: str, below: str, stack: Collection[str] | None = None) -> list[str]:
+    """The volfile lines of volume ``name``'s client translators above the xlator ``below``:
+    those of :data:`STACK` named in ``stack`` (by default those a volume with no options set
+    has), then ``debug/io-stats`` named ``name``, the top of the graph."""
+    if stack is None:
+        stack = graph_xlators({})
+    lines: list[str] = []
     for suffix, xl_type, xl_options in STACK:
         if suffix not in stack:
             continue
@@ -105,7 +113,7 @@ def render_client_volfile(
     lines += [f"volume {name}", "    type debug/io-stats"]
     lines += [f"    option {k} {v}" for k, v in IO_STATS_OPTIONS]
     lines += [f"    subvolumes {below}", "end-volume", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def client_volfile(volume: VolumeSpec | Volume, *, io_tls: bool = False) -> str:

@@ -148,7 +148,7 @@ def asked_xattrs(
     key this way, and drops READDIRP entries that are linkto files; md-cache asks for
     ``security.capability`` and ``security.ima``). Keys that are not xattr names, or that the
     entry lacks, are left out. With ``content_size`` >= 0 the file's bytes are read too (the
-    caller has checked the request, see ``entry.add_content``) and answered under
+    caller has checked the request, see ``entry.content_size``) and answered under
     :data:`CONTENT_KEY` when the file still has that size."""
     keys = [k for k in xdata or () if isinstance(k, str) and k.startswith(XATTR_NAMESPACES)]
     if not keys and content_size < 0:

@@ -125,13 +125,13 @@ def _asked_content_size(value: object) -> int:
 
 
 def content_size(store: PosixStore, call: FopCall, iatt: XdrStruct, xdata: Xdata) -> int:
-    """quick-read's LOOKUP content: the size of the bytes to answer under :data:`CONTENT_KEY`,
-    or -1 for none. Some only when ``xdata`` asks for it, the file is regular and no bigger
-    than the limit asked and :data:`MAX_CONTENT`, and the caller may read it: posix's LOOKUP
-    answers anyone who may look the name up, and the client then serves the bytes without the
-    OPEN that would have checked the permission. The store reads them only if the file still
-    has the size the reply's iatt says; otherwise the reply has no content and the client
-    opens and reads."""
+    """quick-read's LOOKUP content: the size of the bytes to answer under :data:`CONTENT_KEY`
+    (which ``xdata`` has), or -1 for none. There is content only for a regular file no bigger
+    than the limit asked and :data:`MAX_CONTENT`, and only for a caller who may read it: posix's
+    LOOKUP answers anyone who may look the name up, and the client then serves the bytes
+    without the OPEN that would have checked the permission. The store reads them only if the
+    file still has the size the reply's iatt says; otherwise the reply has no content and the
+    client opens and reads."""
     if not st_.S_ISREG(iatt.mode):
         return -1
     size: int = iatt.ia_size

@@ -1,0 +1,70 @@
+"""quick-read's LOOKUP content against a real GlusterFS 10.3 brick, beside the gfrpc brick's
+answers (tests/services/test_lookup_content.py): the real brick answers the bytes of a small
+file in the LOOKUP, as gfrpc does, and answers them to a caller who may not read the file,
+which gfrpc deliberately does not (the client would serve them without the OPEN that checks
+the permission)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from brick_fops_support import ROOT, FopClient, P, cred
+
+from gfrpc.programs import fops as fp
+from gfrpc.services.brick.fops.common import CONTENT_KEY
+from gfrpc.testing.realgluster import GlusterVolume
+from gfrpc.transport import make_poller
+from gfrpc.wire.gfdict import GfType, GfValue
+
+pytestmark = pytest.mark.timeout(120)
+
+ASK = {CONTENT_KEY: GfValue(GfType.UINT, 64 * 1024)}
+
+
+@pytest.fixture(scope="module")
+def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
+    """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
+    poller = make_poller("single")
+    poller.start()
+    c = FopClient(gluster_volume.address, poller, str(gluster_volume.brick_path))
+    try:
+        op_ret, op_errno, info = c.setvolume(**{"volfile-key": gluster_volume.name})
+        assert op_ret == 0, f"SETVOLUME at the real brick: errno {op_errno}, {info}"
+        yield c
+    finally:
+        c.close()
+        poller.stop()
+
+
+def _content(reply: object) -> bytes | None:
+    value = (getattr(reply, "xdata", None) or {}).get(CONTENT_KEY)
+    return None if value is None else bytes(getattr(value, "value", value))
+
+
+def test_real_brick_answers_lookup_content_even_to_a_non_reader(real: FopClient) -> None:
+    """A real glusterfsd puts a small file's bytes in its LOOKUP reply when asked, and does so
+    for uid 1000 on a root-owned 0600 file: the permission gfrpc checks before answering."""
+    name = f"qr-{uuid.uuid4().hex[:8]}"
+    data = b"small file, read by quick-read"
+    req = fp.GfxCreateReq(
+        pargfid=ROOT,
+        bname=name,
+        flags=os.O_RDWR | os.O_CREAT,
+        mode=0o600,
+        umask=0o022,
+        xdata={"gfid-req": uuid.uuid4()},  # a real posix refuses a CREATE without it
+    )
+    r = real.call(P.CREATE, req)
+    assert r.op_ret == 0, r
+    gfid = bytes(r.stat.ia_gfid)
+    assert real.write(gfid, r.fd, 0, data).op_ret == len(data)
+    real.release(gfid, r.fd)
+    assert _content(real.lookup(ROOT, name, xdata=ASK)) == data
+    stranger = cred(1000, 1000)
+    req = fp.GfxLookupReq(pargfid=ROOT, bname=name, xdata=ASK)
+    r = real.call(P.LOOKUP, req, cred=stranger)
+    assert r.op_ret == 0
+    assert _content(r) == data  # gfrpc: None (test_lookup_content.py)
