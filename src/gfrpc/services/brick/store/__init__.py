@@ -293,15 +293,8 @@ class PosixStore(EntryOps, DataOps):
             if name is not None:
                 xp.check_get(name, internal=internal)
                 return {name: os.getxattr(path, name)}
-            out = {}
-            for key in os.listxattr(path):
-                if xp.listed(key, internal=internal):
-                    try:
-                        out[key] = os.getxattr(path, key)
-                    except OSError as e:
-                        if e.errno != errno.ENODATA:
-                            raise
-            return out
+            listed = [k for k in os.listxattr(path) if xp.listed(k, internal=internal)]
+            return _xattr_values(path, listed)
 
     def named_xattrs(
         self, gfid: bytes, keys: Iterable[str], content_size: int = -1, *, internal: bool = False
@@ -371,12 +364,17 @@ class PosixStore(EntryOps, DataOps):
 def _present_xattrs(where: int | str, keys: list[str]) -> dict[str, bytes]:
     """The values of those ``keys`` that the inode at ``where`` (an fd or a path) lists."""
     present = os.listxattr(where)
+    return _xattr_values(where, [k for k in keys if k in present])
+
+
+def _xattr_values(where: int | str, keys: list[str]) -> dict[str, bytes]:
+    """The values of ``keys`` at ``where`` (an fd or a path); a key removed meanwhile (ENODATA)
+    is left out."""
     out = {}
     for key in keys:
-        if key in present:
-            try:
-                out[key] = os.getxattr(where, key)
-            except OSError as e:
-                if e.errno != errno.ENODATA:
-                    raise
+        try:
+            out[key] = os.getxattr(where, key)
+        except OSError as e:
+            if e.errno != errno.ENODATA:
+                raise
     return out
