@@ -31,13 +31,12 @@ from pathlib import Path
 import pytest
 from access_fops_support import run_row
 from access_table_support import ROWS, Row
-from brick_fops_support import FopClient
+from brick_fops_support import FopClient, real_brick_client
 from gfrpc_daemons_support import gfrpc_brick
 
 from gfrpc.services.brick import posix_acl as pa
 from gfrpc.testing import need
 from gfrpc.testing.realgluster import GlusterVolume, client_volfile
-from gfrpc.transport import make_poller
 
 pytestmark = pytest.mark.timeout(300)
 PREFIX = f"access-{uuid.uuid4().hex[:6]}-"
@@ -73,17 +72,9 @@ def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
     """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
     reason = _acl_support(gluster_volume.brick_path.parent)
     need(reason is None, reason or "")
-    poller = make_poller("single")
-    poller.start()
-    c = FopClient(gluster_volume.address, poller, str(gluster_volume.brick_path))
-    try:
-        op_ret, op_errno, info = c.setvolume(**{"volfile-key": gluster_volume.name})
-        # (a 10.3 brick answers op_ret 0 with a stale op_errno EINVAL when it accepts)
-        assert op_ret == 0, f"SETVOLUME at the real brick: errno {op_errno}, {info}"
+    v = gluster_volume
+    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
         yield c
-    finally:
-        c.close()
-        poller.stop()
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])

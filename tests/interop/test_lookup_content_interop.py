@@ -11,12 +11,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P, cred
+from brick_fops_support import ROOT, FopClient, P, cred, real_brick_client
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick.fops.common import CONTENT_KEY
 from gfrpc.testing.realgluster import GlusterVolume
-from gfrpc.transport import make_poller
 from gfrpc.wire.gfdict import GfType, GfValue
 
 pytestmark = pytest.mark.timeout(120)
@@ -27,16 +26,9 @@ ASK = {CONTENT_KEY: GfValue(GfType.UINT, 64 * 1024)}
 @pytest.fixture(scope="module")
 def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
     """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
-    poller = make_poller("single")
-    poller.start()
-    c = FopClient(gluster_volume.address, poller, str(gluster_volume.brick_path))
-    try:
-        op_ret, op_errno, info = c.setvolume(**{"volfile-key": gluster_volume.name})
-        assert op_ret == 0, f"SETVOLUME at the real brick: errno {op_errno}, {info}"
+    v = gluster_volume
+    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
         yield c
-    finally:
-        c.close()
-        poller.stop()
 
 
 def _content(reply: object) -> bytes | None:

@@ -170,6 +170,22 @@ def running_brick(
         h.close()
 
 
+@contextmanager
+def real_brick_client(address: Any, brick_path: str, volume: str) -> Iterator[FopClient]:
+    """A raw FOP connection, SETVOLUME'd, to a real glusterfsd brick of ``volume``."""
+    poller = make_poller("single")
+    poller.start()
+    c = FopClient(address, poller, brick_path)
+    try:
+        op_ret, op_errno, info = c.setvolume(**{"volfile-key": volume})
+        # (a 10.3 brick answers op_ret 0 with a stale op_errno EINVAL when it accepts)
+        assert op_ret == 0, f"SETVOLUME at the real brick: errno {op_errno}, {info}"
+        yield c
+    finally:
+        c.close()
+        poller.stop()
+
+
 def open_fd_count() -> int:
     """Open descriptors of this process (/proc/self/fd)."""
     return len(os.listdir("/proc/self/fd"))

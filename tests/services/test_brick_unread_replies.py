@@ -14,10 +14,11 @@ from brick_fops_support import ROOT, BrickHarness, running_brick, setvolume_para
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import handshake as hs
+from gfrpc.services.brick.fops.common import CONTENT_KEY
 from gfrpc.testing.waiting import settled
 from gfrpc.transport import ServerLimits
 from gfrpc.wire import rpcmsg
-from gfrpc.wire.gfdict import encode_serialized_dict
+from gfrpc.wire.gfdict import GfType, GfValue, encode_serialized_dict
 from gfrpc.wire.record import record_mark
 
 pytestmark = pytest.mark.timeout(120)
@@ -68,4 +69,41 @@ def test_unread_large_reads_are_not_all_served(brick: BrickHarness) -> None:
         assert chunk
         got += len(chunk)
     assert brick.server.fops.counts["READ"] - reads_before == 24
+    s.close()
+
+
+def test_unread_lookup_contents_stay_within_the_outstanding_limit(brick: BrickHarness) -> None:
+    """quick-read's LOOKUPs carry up to 64 KiB of a file each and declare no reply size: a
+    client that pipelines 400 of them and never reads gets served only the outstanding-rpc-limit
+    (64) that the brick may hold unsent plus what the kernel's socket buffers took, so the brick
+    holds at most about 4 MiB of their replies; once it reads, all 400 are answered."""
+    (brick.directory / "small").write_bytes(b"q" * (64 << 10))
+    c = brick.client()
+    assert c.lookup(ROOT, "small").op_ret == 0
+    host, port = brick.address.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    setvolume = hs.GfSetvolumeReq(dict=encode_serialized_dict(setvolume_params(brick.brick_path)))
+    s.sendall(_call(1, hs.GF_HNDSK_PROGRAM, hs.GF_HNDSK_VERSION, hs.SETVOLUME, setvolume.pack()))
+    assert s.recv(65536)
+    before = brick.server.fops.counts["LOOKUP"]
+    ask = {CONTENT_KEY: GfValue(GfType.UINT, 64 << 10)}
+    lookup = fp.GfxLookupReq(pargfid=ROOT, bname="small", xdata=ask).pack()
+    proc = fp.FopProc.LOOKUP
+    calls = [
+        _call(10 + i, fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, proc, lookup)
+        for i in range(400)
+    ]
+    s.sendall(b"".join(calls))
+    served = settled(lambda: brick.server.fops.counts["LOOKUP"] - before, quiet=0.7)
+    # the brick holds at most 64 unsent; beyond them only what the kernel's socket buffers took
+    wmem_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    kernel = (wmem_max + 2 * 65536) // (64 << 10) + 1
+    assert 1 <= served <= 64 + kernel < 400, f"{served} content LOOKUPs served unread"
+    got = 0
+    while got < 400 * (64 << 10):
+        chunk = s.recv(MIB)
+        assert chunk
+        got += len(chunk)
+    assert brick.server.fops.counts["LOOKUP"] - before == 400
     s.close()

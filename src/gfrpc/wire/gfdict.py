@@ -186,22 +186,13 @@ def _uuid(raw: memoryview) -> uuid.UUID:
     return u
 
 
-def _decode_value(r: XdrReader, kind: int) -> XdrValue:
-    if kind == GfType.INT:
-        return r.i64()
-    if kind == GfType.STR:
-        data = r.opaque()
-        if data[-1:] == b"\0":
-            return str(data[:-1], "utf-8", _ENC)
-        return GfValue(GfType.STR, bytes(data))
-    if kind == GfType.PTR:
-        return bytes(r.opaque())
+def _decode_rare_value(r: XdrReader, kind: int) -> XdrValue:
+    """A value of the types ``decode_gfx_dict`` does not decode inline (INT, UINT, STR and PTR,
+    the usual ones, are read there)."""
     if kind == GfType.GFUUID:
         return _uuid(r.fixed_opaque(16))
     if kind == GfType.DOUBLE:
         return r.double()
-    if kind == GfType.UINT:
-        return GfValue(GfType.UINT, r.u64())
     if kind == GfType.STR_OLD:
         return GfValue(GfType.STR_OLD, bytes(r.opaque()))
     if kind == GfType.IATT:
@@ -269,7 +260,7 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
                 result[key] = GfValue(GfType.STR, bytes(buf[at + 8 : at + 8 + m]))
             continue
         reader.pos = at + 4
-        result[key] = _decode_value(reader, kind)
+        result[key] = _decode_rare_value(reader, kind)
         pos = reader.pos
     reader.pos = pos
     return result

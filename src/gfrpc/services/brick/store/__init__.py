@@ -302,9 +302,10 @@ class PosixStore(EntryOps, DataOps):
         """What a LOOKUP or READDIRP names in its xdata: the xattrs among ``keys`` that the
         inode has and the caller may read (one ``listxattr``, then a ``getxattr`` only for the
         keys it lists), and, with ``content_size`` >= 0, the whole file when it is a regular
-        file of exactly that size (quick-read's content; else None). A regular file's bytes
-        and xattrs are read through one fd, opened by its gfid handle without following links
-        or blocking (a fifo or device node is refused by its type before any read)."""
+        file of exactly that size (quick-read's content; else None). Ask for content only for
+        an inode whose iatt says it is a regular file: its bytes and xattrs are then read
+        through one fd, opened by its gfid handle without following links or blocking, and
+        checked to be a regular file of that size before any read."""
         wanted = [k for k in keys if xp.readable(k, internal=internal)]
         if content_size >= 0:
             flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

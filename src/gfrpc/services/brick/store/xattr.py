@@ -52,7 +52,7 @@ def listed(key: str, *, internal: bool = False) -> bool:
 
 def check_get(key: str, *, internal: bool = False) -> None:
     """GETXATTR by name: ENODATA for keys a client must not read."""
-    if key.startswith(_BACKPOINTER_PREFIXES) or (not internal and _internal_only(key)):
+    if not readable(key, internal=internal):
         raise OSError(errno.ENODATA, f"{key}: internal attribute")
 
 
