@@ -9,6 +9,7 @@ creations are refused with EEXIST; a stale handle is replaced.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import stat
 import threading
@@ -395,3 +396,43 @@ def test_racing_requests_never_take_a_directory_being_renamed(
             if p.name != HIDDEN_DIR
         }
         assert len(seen) == len([p for p in brick.iterdir() if p.name != HIDDEN_DIR])
+
+
+def test_a_directory_handle_caught_mid_replace_still_owns_its_gfid(
+    store: PosixStore, brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A walk that reaches a directory's handle just as a rename replaces it sees the old
+    symlink with no link left. That gfid is still taken (MKDIR and LOOKUP with it as gfid-req
+    get no share of it) and a STAT by gfid still answers the directory. This is the
+    interleaving the stress test above once hit, made deterministic: the first lstat of the
+    handle returns the replaced symlink's stat."""
+    v = Victims(store)
+    index = store.handles
+    path = index.handle_path(v.dir)
+    old_fd = os.open(path, os.O_PATH | os.O_NOFOLLOW, dir_fd=index.hidden_fd)
+    try:
+        store.rename(ROOT_GFID, "vdir", ROOT_GFID, "vdir2")  # the handle is a new symlink now
+        replaced = os.fstat(old_fd)
+    finally:
+        os.close(old_fd)
+    assert stat.S_ISLNK(replaced.st_mode) and replaced.st_nlink == 0
+    real_stat = os.stat
+    looks = itertools.count()
+
+    def every_other_look_is_stale(p: Any, *a: Any, **kw: Any) -> os.stat_result:
+        """The handle's lstat: the replaced symlink, then the current one, in turn."""
+        if p == path and next(looks) % 2 == 0:
+            return replaced
+        return real_stat(p, *a, **kw)
+
+    monkeypatch.setattr(os, "stat", every_other_look_is_stale)
+    with pytest.raises(OSError) as refused:
+        store.mkdir(ROOT_GFID, "thief", 0o755, gfid_req=v.dir)
+    assert refused.value.errno == errno.EEXIST
+    _outside(brick, "newcomer", "dir")
+    assert store.lookup(ROOT_GFID, "newcomer", gfid_req=v.dir)[0].ia_gfid != v.dir
+    with PosixStore(str(brick)) as fresh:  # no cached directory fd: STAT goes by the handle
+        assert stat.S_ISDIR(fresh.stat(v.dir).mode)
+    monkeypatch.undo()
+    store.rename(ROOT_GFID, "vdir2", ROOT_GFID, "vdir")
+    v.check_reachable()

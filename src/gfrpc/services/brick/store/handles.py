@@ -137,6 +137,20 @@ def is_dir_handle(target: str | None) -> bool:
     )
 
 
+#: how many times a handle seen just as a rename replaced it is looked at again
+_REPLACED_RETRIES = 4
+
+
+def maybe_dir_handle(st: os.stat_result) -> bool:
+    """Whether a handle with this lstat may be a directory's (its target then tells): a symlink
+    with one link, or with **none**. A directory rename replaces the handle with ``rename(2)``
+    of a new symlink over it; a walk that reached the old symlink just before sees it with no
+    link left (taken for a file's hard link, it would read as an orphan: the gfid would look
+    free while the directory lives). A file's handle is a hard link, so a symlink *file* shows
+    two links or more while it has a name."""
+    return st_.S_ISLNK(st.st_mode) and st.st_nlink <= 1
+
+
 def _open_or_mkdir(dirfd: int, name: str, *, create: bool = True) -> int:
     try:
         return os.open(name, O_PATH_DIR, dir_fd=dirfd)
@@ -303,12 +317,17 @@ class HandleIndex:
         return path
 
     def handle_lstat(self, gfid: bytes) -> tuple[os.stat_result, str | None] | None:
-        """lstat of the handle and, for a directory handle, its symlink target; None if absent."""
+        """lstat of the handle and, for a directory handle, its symlink target; None if absent.
+        A symlink seen with no link left is one that a rename replaced under us (see
+        ``maybe_dir_handle``): the stat is taken again, so that it is the current handle's."""
         path = self.handle_path(gfid)
         try:
-            st = os.stat(path, dir_fd=self.hidden_fd, follow_symlinks=False)
+            for _ in range(_REPLACED_RETRIES):
+                st = os.stat(path, dir_fd=self.hidden_fd, follow_symlinks=False)
+                if st.st_nlink or not st_.S_ISLNK(st.st_mode):
+                    break
             target = None
-            if st_.S_ISLNK(st.st_mode) and st.st_nlink == 1:
+            if maybe_dir_handle(st):
                 target = os.readlink(path, dir_fd=self.hidden_fd)
         except (FileNotFoundError, NotADirectoryError):
             return None
@@ -337,7 +356,7 @@ class HandleIndex:
             raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}") from None
         try:
             st = os.fstat(fd)
-            if not (st_.S_ISLNK(st.st_mode) and st.st_nlink == 1):
+            if not maybe_dir_handle(st):
                 return fd, st  # a file's handle is a hard link to the inode itself
             target = os.readlink(path, dir_fd=self.hidden_fd)
         except BaseException:
@@ -406,7 +425,7 @@ class HandleIndex:
                 st = os.stat(self.handle_path(gfid), dir_fd=self.hidden_fd, follow_symlinks=False)
             except (FileNotFoundError, NotADirectoryError):
                 raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}") from None
-            if not (st_.S_ISLNK(st.st_mode) and st.st_nlink == 1):
+            if not maybe_dir_handle(st):
                 return st
         with self.inode(gfid) as ref:
             return ref.stat()
