@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
-from gfrpc.wire import xdr
+from gfrpc.wire import gfdict, xdr
 from gfrpc.wire.gfdict import (
     GFX_DICT,
     GfType,
@@ -246,3 +246,63 @@ def test_hypothesis_gfx_roundtrip(d: dict[str, object] | None) -> None:
 def test_hypothesis_serialized_roundtrip(d: dict[str, bytes]) -> None:
     """Old serialized dicts round-trip with raw byte values."""
     assert decode_serialized_dict(encode_serialized_dict(d)) == d
+
+
+def _outcome(data: bytes) -> tuple[object, ...]:
+    """What decoding ``data`` gives: the pairs in order and where the reader stopped, or the
+    error."""
+    r = XdrReader(data)
+    try:
+        d = decode_gfx_dict(r)
+    except RemoteProtocolError as exc:
+        return ("error", type(exc))
+    return (None if d is None else list(d.items()), r.pos)
+
+
+def _uncached(data: bytes) -> tuple[object, ...]:
+    saved = gfdict._DECODED_MAX_BYTES
+    gfdict._DECODED_MAX_BYTES = -1  # every dict decoded pair by pair
+    try:
+        return _outcome(data)
+    finally:
+        gfdict._DECODED_MAX_BYTES = saved
+
+
+def test_a_dict_decoded_again_is_a_new_equal_dict() -> None:
+    """The second decoding of the same bytes (md-cache's LOOKUP xdata, with a fresh gfid-req
+    last each time) answers from the cache: equal pairs, in order, each decode its own dict
+    (changing one changes no later one) and its own gfid-req."""
+    asked = {"glusterfs.content": GfValue(GfType.UINT, 65536), "security.ima": 0}
+    first_req, second_req = uuid.uuid4(), uuid.uuid4()
+    first = _decode_all(encode_gfx_dict({**asked, "gfid-req": first_req}))
+    assert first is not None
+    first["security.ima"] = 7
+    del first["glusterfs.content"]
+    second = _decode_all(encode_gfx_dict({**asked, "gfid-req": second_req}))
+    assert second == {**asked, "gfid-req": second_req}
+    assert list(second) == ["glusterfs.content", "security.ima", "gfid-req"]
+    assert _decode_all(encode_gfx_dict(asked)) == asked
+
+
+@given(
+    st.dictionaries(_keys, _values, max_size=5),
+    st.booleans(),
+    st.integers(-64, 64),
+)
+def test_hypothesis_cached_decoding_is_decoding(
+    d: dict[str, object], gfid_req_last: bool, size_lie: int
+) -> None:
+    """Whatever the bytes, and whatever xdr_size claims, a decoding answered from the cache
+    (the second of the same bytes) gives exactly what decoding pair by pair gives: the same
+    pairs in the same order and the same end, or the same error."""
+    if gfid_req_last:
+        d = {**d, "gfid-req": uuid.UUID(int=5)}
+    data = bytearray(encode_gfx_dict(d))
+    xdr_size = int.from_bytes(data[:4], "big") + size_lie
+    if xdr_size < 0:
+        return
+    data[:4] = xdr_size.to_bytes(4, "big")
+    data += bytes(64)  # a lie may point past the dict: into what follows it
+    want = _uncached(bytes(data))
+    assert _outcome(bytes(data)) == want  # fills the cache
+    assert _outcome(bytes(data)) == want  # may answer from it

@@ -202,15 +202,29 @@ def _decode_rare_value(r: XdrReader, kind: int) -> XdrValue:
     raise RemoteProtocolError(f"gfx_dict: value type {kind} has no wire form")
 
 
+#: pairs decoded before, by their bytes, for the dicts a client sends again and again:
+#: md-cache's LOOKUP xdata asks for the same keys every time, with a ``gfid-req`` of its own
+#: last (GlusterFS serializes the key set first last), which is therefore decoded apart. A hit
+#: is a dict of immutable values, copied, so a caller may change it. Only pairs whose decoding
+#: ended exactly where the dict's ``xdr_size`` says (less the ``gfid-req``) are remembered, and
+#: a hit compares every byte, so no ``xdr_size`` can make a hit differ from decoding. Bounded
+#: (cleared when full), since the bytes are the peer's choice.
+_DECODED: dict[bytes, tuple[int, dict[str, XdrValue]]] = {}
+_DECODED_MAX = 256
+_DECODED_MAX_BYTES = 512
+_GFID_REQ_HEAD: Final = _U32.pack(9) + b"gfid-req\0\0\0\0" + _I32.pack(GfType.GFUUID)
+_GFID_REQ_PAIR: Final = len(_GFID_REQ_HEAD) + 16
+
+
 def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
     """Read one gfx_dict at the reader's position; ``None`` for a NULL dict (count -1)."""
-    pos = reader.pos
-    if pos + 12 > reader.end:
+    start = reader.pos
+    if start + 12 > reader.end:
         raise RemoteProtocolError(
-            f"XDR: gfx_dict header needs 12 bytes, only {reader.end - pos} remain"
+            f"XDR: gfx_dict header needs 12 bytes, only {reader.end - start} remain"
         )
-    _xdr_size, count, npairs = _DICT_HEAD.unpack_from(reader.buf, pos)
-    reader.pos = pos + 12
+    xdr_size, count, npairs = _DICT_HEAD.unpack_from(reader.buf, start)
+    reader.pos = start + 12
     if not npairs and count != -1:
         return {}  # the usual xdata: empty
     if npairs * _MIN_PAIR > reader.remaining():
@@ -221,7 +235,33 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
         if npairs:
             raise RemoteProtocolError(f"gfx_dict: NULL dict (count -1) with {npairs} pairs")
         return None
-    result: dict[str, XdrValue] = {}
+    end = start + 12 + xdr_size
+    if xdr_size > _DECODED_MAX_BYTES or end > reader.end:
+        return _decode_pairs(reader, npairs, {})
+    buf = reader.buf
+    known, known_end = npairs, end  # the pairs that may repeat: all but a last gfid-req
+    if npairs > 1 and buf[end - _GFID_REQ_PAIR : end - 16] == _GFID_REQ_HEAD:
+        known, known_end = npairs - 1, end - _GFID_REQ_PAIR
+    raw = bytes(buf[start + 12 : known_end])
+    seen = _DECODED.get(raw)
+    if seen is not None and seen[0] == known:
+        result = seen[1].copy()
+        if known < npairs:
+            result["gfid-req"] = _uuid(buf[end - 16 : end])
+        reader.pos = end
+        return result
+    result = _decode_pairs(reader, known, {})
+    if reader.pos == known_end:
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[raw] = (known, result.copy())
+    return _decode_pairs(reader, npairs - known, result) if known < npairs else result
+
+
+def _decode_pairs(
+    reader: XdrReader, npairs: int, result: dict[str, XdrValue]
+) -> dict[str, XdrValue]:
+    """Read ``npairs`` gfx_dict pairs at the reader's position into ``result``."""
     buf, pos, end = reader.buf, reader.pos, reader.end
     for _ in range(npairs):
         # key<> and the value's type word, bounds checked together; then the arm
