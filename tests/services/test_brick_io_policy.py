@@ -4,7 +4,7 @@ and every policy serves the same FOPs with the same answers.
 * ``--io-threads 0``: no pool; every FOP runs on the poller thread that read it.
 * ``--io-policy slow`` (N > 0): FOPs that may block for long (``fops.MAY_BLOCK``: disk data,
   syncs, listings, removals) go to the io-threads, the rest run inline; a READ or WRITE of at
-  most ``fops.SMALL_IO`` bytes runs inline too.
+  most ``fops.INLINE_IO`` bytes (1 MiB) runs inline too.
 * ``--io-policy all``: every FOP goes to the io-threads (the earlier rule).
 """
 
@@ -55,11 +55,11 @@ def threads_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]
 
 
 @pytest.mark.parametrize(
-    ("io", "stat_on_pool", "small_read_on_pool", "big_read_on_pool"),
+    ("io", "stat_on_pool", "small_read_on_pool", "mib_read_on_pool", "big_read_on_pool"),
     [
-        ((0, "slow"), False, False, False),
-        ((4, "slow"), False, False, True),
-        ((4, "all"), True, True, True),
+        ((0, "slow"), False, False, False, False),
+        ((4, "slow"), False, False, False, True),
+        ((4, "all"), True, True, True, True),
     ],
     ids=["io-threads-0", "slow", "all"],
 )
@@ -71,11 +71,13 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
     io: tuple[int, str],
     stat_on_pool: bool,
     small_read_on_pool: bool,
+    mib_read_on_pool: bool,
     big_read_on_pool: bool,
 ) -> None:
     """Rule: under every poller and policy, CREATE, WRITE, READ, STAT, RELEASE, UNLINK answer
-    as always; STAT, a 5-byte READ and a READ asking for 1 MiB run on an io-thread exactly
-    when the policy says so."""
+    as always; STAT, a 5-byte READ, a READ asking for 1 MiB (inline under ``slow``) and one
+    asking for 2 MiB (over ``fops.INLINE_IO``) run on an io-thread exactly when the policy
+    says so."""
     io_threads, io_policy = io
     with running_brick(xattr_dir, poller, io_threads=io_threads, io_policy=io_policy) as brick:
         assert (brick.server.rpc.workers is None) == (io_threads == 0)
@@ -87,9 +89,14 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
         rsp, data = c.read(gfid, made.fd, 0, 5)
         assert (rsp.op_ret, data) == (5, b"hello")
         small_read = set(threads_seen["READ"])
-        rsp, data = c.read(gfid, made.fd, 0, 1 << 20)
+        threads_seen["READ"].clear()
+        rsp, data = c.read(gfid, made.fd, 0, brick_fops.INLINE_IO)
         assert (rsp.op_ret, data) == (5, b"hello")
-        big_read = threads_seen["READ"] - small_read or small_read
+        mib_read = set(threads_seen["READ"])
+        threads_seen["READ"].clear()
+        rsp, data = c.read(gfid, made.fd, 0, 2 * brick_fops.INLINE_IO)
+        assert (rsp.op_ret, data) == (5, b"hello")
+        big_read = set(threads_seen["READ"])
         assert c.call(P.STAT, fp.GfxStatReq(gfid=gfid)).stat.ia_size == 5
         assert c.release(gfid, made.fd).op_ret == 0
         assert c.call(P.UNLINK, fp.GfxUnlinkReq(pargfid=ROOT, bname="f")).op_ret == 0
@@ -99,4 +106,5 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
 
     assert on_pool(threads_seen["STAT"]) is stat_on_pool, threads_seen
     assert on_pool(small_read) is small_read_on_pool, small_read
+    assert on_pool(mib_read) is mib_read_on_pool, mib_read
     assert on_pool(big_read) is big_read_on_pool, big_read

@@ -133,8 +133,9 @@ COMMANDS = (
                 "--io-policy",
                 choices=IO_POLICIES,
                 default="slow",
-                help="which FOPs the io-threads run: 'slow' (disk data, syncs, listings, "
-                "removals; the rest run on the poller thread) or 'all' (default slow)",
+                help="which FOPs the io-threads run: 'slow' (syncs, listings, removals, "
+                "READs and WRITEs over 1 MiB; the rest run on the poller thread) or 'all' "
+                "(default slow)",
             ),
             arg(
                 "--outstanding-rpc-limit",

@@ -233,9 +233,14 @@ _SIZED: Final = frozenset({P.READ, P.READDIR, P.READDIRP})
 _SIZE_AT: Final = 16 + 8 + 8
 
 
-#: a READ or WRITE of at most this many bytes runs inline under ``--io-policy slow``: copying
-#: 64 KiB to or from the page cache takes microseconds, less than a hand-off to an io-thread
-SMALL_IO: Final = 64 * 1024
+#: a READ or WRITE of at most this many bytes (the 1 MiB records of gfapi and of fio's seq
+#: jobs) runs inline under ``--io-policy slow``. Copying 1 MiB to or from the page cache costs
+#: a few hundred microseconds, less than the hand-off: measured with fio gfapi, 24 streams of
+#: 1 MiB records, the hand-off cost 10-40 % of the throughput and up to 1.6x the CPU per GB
+#: (docs/ARCHITECTURE.md, "Performance notes"). A page-cache miss blocks the poller whatever
+#: the size, as it did for a 4 KiB READ before; the bound caps how long one record's copy
+#: holds it. Bigger READs and WRITEs, and FSYNC, still go to the io-threads.
+INLINE_IO: Final = 1 << 20
 _SMALL_IO_INLINE: Final = frozenset({P.READ, P.WRITE})
 #: a WRITE's arguments before its payload: gfid, fd, offset, size, flag, xdata (an empty dict)
 _WRITE_HEAD: Final = 16 + 8 + 8 + 4 + 4 + 8
@@ -244,8 +249,8 @@ _WRITE_HEAD: Final = 16 + 8 + 8 + 4 + 4 + 8
 def _small_io(proc: fp.FopProc) -> Callable[[memoryview], bool]:
     """The ``Procedure.inline`` predicate of READ or WRITE: small enough to run inline."""
     if proc == P.READ:
-        return lambda args: _asked_size(args) <= SMALL_IO + 256
-    return lambda args: len(args) <= SMALL_IO + _WRITE_HEAD + 4096  # xdata of a few keys
+        return lambda args: _asked_size(args) <= INLINE_IO + 256
+    return lambda args: len(args) <= INLINE_IO + _WRITE_HEAD + 4096  # xdata of a few keys
 
 
 def _asked_size(args: memoryview) -> int:
