@@ -9,6 +9,7 @@ checked field by field and rendered.
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import sys
@@ -28,7 +29,7 @@ from gfrpc.bench.experiment.bounds import (
 from gfrpc.bench.experiment.machine import machine_info, parse_openssl_speed
 from gfrpc.bench.experiment.model import MB, Cell, MiB, Sample, ServerSpec, unit_of
 from gfrpc.bench.experiment.report import Run, document, load, results, row_label, save
-from gfrpc.bench.experiment.table import MAX_WIDTH, markdown_tables, render_table
+from gfrpc.bench.experiment.table import MAX_WIDTH, header_lines, markdown_tables, render_table
 from gfrpc.errors import ConfigError
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "bench" / "recorded-run.json"
@@ -655,7 +656,23 @@ def test_machine_info_has_the_header_facts():
     assert isinstance(info["cores"], int) and info["cores"] >= 1
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$", info["date"])
     assert info["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert info["python_executable"] == os.path.realpath(sys.executable)
     json.dumps(info)
+
+
+def test_header_names_the_interpreter_when_recorded():
+    """Rule: the header's Python line names the interpreter's real path when the run recorded
+    it (a venv hides whether it is a PGO build), and reads as before for older runs."""
+    doc = synthetic_doc()
+    doc["machine"]["python_executable"] = "/usr/bin/python3.11"
+    assert any(
+        line.startswith(f"Python {doc['machine']['python']} (/usr/bin/python3.11); ")
+        for line in header_lines(doc)
+    )
+    del doc["machine"]["python_executable"]
+    assert any(
+        line.startswith(f"Python {doc['machine']['python']}; ") for line in header_lines(doc)
+    )
 
 
 if __name__ == "__main__":  # regenerate the recorded fixture from the synthetic run

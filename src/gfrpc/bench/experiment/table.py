@@ -43,6 +43,12 @@ def _size(n: float) -> str:
     return f"{int(n)} B"
 
 
+def _where(machine: dict[str, Any]) -> str:
+    """`` (/path/of/the/interpreter)`` when the run recorded it (older runs did not)."""
+    path = machine.get("python_executable")
+    return f" ({path})" if path else ""
+
+
 def header_lines(doc: dict[str, Any]) -> list[str]:
     """The machine and software facts, the date and the command."""
     m = doc["machine"]
@@ -51,7 +57,7 @@ def header_lines(doc: dict[str, Any]) -> list[str]:
         f"gfrpc bench, {m.get('date') or NONE}",
         f"machine: {m.get('cpu_model') or NONE}, {m.get('cores') or NONE} cores, "
         f"{m.get('kernel') or NONE}",
-        f"Python {m.get('python') or NONE}; {m.get('openssl') or 'OpenSSL ' + NONE}; "
+        f"Python {m.get('python') or NONE}{_where(m)}; {m.get('openssl') or 'OpenSSL ' + NONE}; "
         f"GlusterFS {m.get('glusterfs') or 'not installed'}; "
         f"fio {m.get('fio') or 'not installed'}; "
         f"gfrpc {m.get('gfrpc') or NONE}",
