@@ -240,7 +240,11 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
         return _decode_pairs(reader, npairs, {})
     buf = reader.buf
     known, known_end = npairs, end  # the pairs that may repeat: all but a last gfid-req
-    if npairs > 1 and buf[end - _GFID_REQ_PAIR : end - 16] == _GFID_REQ_HEAD:
+    if (
+        npairs > 1
+        and xdr_size >= _GFID_REQ_PAIR + _MIN_PAIR  # room for a pair before it
+        and buf[end - _GFID_REQ_PAIR : end - 16] == _GFID_REQ_HEAD
+    ):
         known, known_end = npairs - 1, end - _GFID_REQ_PAIR
     raw = bytes(buf[start + 12 : known_end])
     seen = _DECODED.get(raw)
