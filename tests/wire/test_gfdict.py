@@ -276,6 +276,7 @@ def test_a_dict_decoded_again_is_a_new_equal_dict() -> None:
     first_req, second_req = uuid.uuid4(), uuid.uuid4()
     first = _decode_all(encode_gfx_dict({**asked, "gfid-req": first_req}))
     assert first is not None
+    assert any(pairs == asked for _, pairs in gfdict._DECODED.values())  # remembered
     first["security.ima"] = 7
     del first["glusterfs.content"]
     second = _decode_all(encode_gfx_dict({**asked, "gfid-req": second_req}))
