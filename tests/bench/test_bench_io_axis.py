@@ -98,10 +98,21 @@ def test_io_options_alone_leave_the_default_shape_like_poller_does() -> None:
     }
 
 
-def test_sweep_takes_the_first_io_setting() -> None:
-    """Rule: like --event-threads, the connection sweep runs one io setting, the first."""
-    plan = build_plan(parse("--sweep-connections", "1,4", "--tls", "off", "--io-threads", "0,8"))
-    assert {(c.server.io_threads, c.server.io_policy) for c in plan.cells} == {(0, None)}
+def test_sweep_runs_once_per_io_setting() -> None:
+    """Rule: every io setting is a brick of its own in the connection sweep, each swept over
+    every connection count, so two hand-off settings are compared in the same run (one
+    event-threads count still serves the whole sweep)."""
+    plan = build_plan(
+        parse(
+            "--sweep-connections", "1,4", "--tls", "off", "--poller", "pool",
+            "--io-threads", "0,8", "--io-policy", "slow,all", "--event-threads", "2,4",
+        )
+    )  # fmt: skip
+    points = {
+        (c.server.io_threads, c.server.io_policy, c.server.event_threads, c.connection_count)
+        for c in plan.cells
+    }
+    assert points == {(t, p, 2, n) for t, p in [(0, None), (8, "slow"), (8, "all")] for n in (1, 4)}
 
 
 @pytest.mark.parametrize(

@@ -94,9 +94,7 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
     if args.sweep_connections:
         pollers = args.poller or list(POLLER_NAMES)
         threads = (args.event_threads or [2])[0]
-        plan.cells += planning.sweep_cells(
-            args.sweep_connections, pollers, tls, sizes, threads, io[0]
-        )
+        plan.cells += planning.sweep_cells(args.sweep_connections, pollers, tls, sizes, threads, io)
     plan.notes += planning.io_notes(args.io_threads, args.io_policy)
     return plan
 

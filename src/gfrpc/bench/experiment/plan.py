@@ -22,7 +22,8 @@ means nothing there: its io0 spec has no policy, one row however many policies a
 
 ``--sweep-connections 1,4,24,...`` adds, per poller, seq-write points of gfrpc's client into
 the gfrpc brick with that many connections (one stream each); the total written is
-``--streams`` x ``--size`` split over the connections, at least 4 records each.
+``--streams`` x ``--size`` split over the connections, at least 4 records each; each io
+setting is a sweep of its own.
 
 Cells come out in a stable order (workload, TLS, reference first); the runner repeats the
 whole list ``--repeats`` times, interleaved.
@@ -218,26 +219,29 @@ def product_plan(
     return plan
 
 
+def _sweep_threads(poller: str, event_threads: int) -> int:
+    return event_threads if poller in THREADED_POLLERS else 1
+
+
 def sweep_cells(
     counts: list[int],
     pollers: list[str],
     tls_modes: list[bool],
     sizes: Sizes,
     event_threads: int = 2,
-    io: IoSetting = (None, None),
+    io: list[IoSetting] | None = None,
 ) -> list[Cell]:
     """seq-write points of gfrpc's client into the gfrpc brick, one connection per stream.
 
     The total written is ``--streams`` x ``--size`` split over the connections, but every
     connection writes at least SWEEP_MIN_RECORDS records: at 1,000 connections the point
-    then measures the transport under many writers, not 1,000 file creations. Like the
-    event-threads, one io setting (``io``) serves the whole sweep."""
+    then measures the transport under many writers, not 1,000 file creations. One
+    event-threads count serves the whole sweep; every io setting of ``io`` is a brick of
+    its own (one sweep each), so two settings are compared in the same run."""
     total = sizes.streams * sizes.file_bytes
     cells = []
     for tls in tls_modes:
-        for poller in pollers:
-            threads = event_threads if poller in THREADED_POLLERS else 1
-            spec = ServerSpec("gfrpc", tls, poller, threads, *io)
+        for spec in gfrpc_specs(tls, [(p, _sweep_threads(p, event_threads)) for p in pollers], io):
             for n in counts:
                 per = max(SWEEP_MIN_RECORDS, total // n // sizes.record_bytes) * sizes.record_bytes
                 cells.append(
