@@ -566,6 +566,21 @@ def test_stat_result_from_iatt() -> None:
     assert o.st_mode == st.st_mode and o.st_mtime_ns == st.st_mtime_ns and o.st_blocks == 8
 
 
+def test_gfid_uuids_are_remembered_within_a_bound() -> None:
+    """The UUID of a gfid is made once and handed out again (STAT of the same file), and the
+    map of them never holds more than its bound."""
+    from gfrpc.client import file as file_mod
+
+    gfid = uuid.uuid4().bytes
+    first = file_mod.gfid_uuid(gfid)
+    assert first == uuid.UUID(bytes=gfid)
+    assert file_mod.gfid_uuid(memoryview(gfid)) is first
+    for _ in range(file_mod._GFIDS_MAX + 10):
+        file_mod.gfid_uuid(uuid.uuid4().bytes)
+    assert len(file_mod._GFIDS) <= file_mod._GFIDS_MAX
+    assert file_mod.gfid_uuid(gfid) == first
+
+
 def test_file_rejects_wrong_direction_and_has_no_fileno() -> None:
     """A read-only File refuses write, a write-only one refuses read; fileno() is unsupported."""
     vol, _ = make_volume()

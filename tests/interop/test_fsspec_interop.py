@@ -91,19 +91,22 @@ class TestRealPipe(abstract.AbstractPipeTests, RealGlusterKitFixtures):  # type:
 @contextmanager
 def _counted(fs: GlusterFileSystem) -> Iterator[Counter[str]]:
     counts: Counter[str] = Counter()
+    senders = ("send_fop", "call_fop")  # every FOP leaves through one of the two
     for conn in fs.volume.bricks:
-        original = conn.fop_async
+        for name in senders:
+            original = getattr(conn, name)
 
-        def counting(proc: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:
-            counts[getattr(proc, "name", str(proc))] += 1
-            return _orig(proc, *args, **kw)
+            def counting(proc: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:
+                counts[getattr(proc, "name", str(proc))] += 1
+                return _orig(proc, *args, **kw)
 
-        conn.fop_async = counting  # type: ignore[method-assign]
+            setattr(conn, name, counting)
     try:
         yield counts
     finally:
         for conn in fs.volume.bricks:
-            del conn.fop_async
+            for name in senders:
+                delattr(conn, name)
 
 
 def test_cp_file_is_copy_file_range_on_the_real_brick(

@@ -348,3 +348,78 @@ def test_on_connect_and_on_disconnect_hooks(
     ep.peer_close()
     assert events.get(timeout=5) == "down"
     assert events.get(timeout=5) == "up"
+
+
+@pytest.mark.timeout(30)
+def test_a_synchronous_call_waiting_is_woken_by_the_disconnect(
+    make_client: Callable[..., Any],
+) -> None:
+    """call() sleeps on its own lock, not a Future: a close() while it waits still wakes it
+    with ENOTCONN, and the next call() fails at once."""
+    client, ep = make_client()
+    outcome: queue.Queue[BaseException | object] = queue.Queue()
+
+    def caller() -> None:
+        try:
+            outcome.put(client.call(PROG, VERS, 1))
+        except BaseException as exc:  # handed to the test thread
+            outcome.put(exc)
+
+    t = threading.Thread(target=caller, daemon=True)
+    t.start()
+    next_user_call(ep)  # the CALL is on the wire: the caller is waiting for its reply
+    client.close()
+    got = outcome.get(timeout=5)
+    assert isinstance(got, NotConnectedError) and got.errno == errno.ENOTCONN
+    t.join(5)
+    with pytest.raises(NotConnectedError):
+        client.call(PROG, VERS, 1)
+
+
+def test_a_synchronous_call_completes_once_whoever_comes_second() -> None:
+    """The waiter of call() is first-wins, as a Future: a reply that races a frame-timeout or
+    a disconnect gives the caller the first outcome only, and the second completer is told
+    (InvalidStateError) instead of overwriting it."""
+    from concurrent.futures import InvalidStateError
+
+    from gfrpc.rpc.client import _Waiter
+
+    reply = object()
+    w = _Waiter()
+    assert not w.done()
+    w.set_result(reply)  # type: ignore[arg-type]
+    with pytest.raises(InvalidStateError):
+        w.set_exception(TimeoutError_("late"))
+    assert w.done() and w.result() is reply and w.result() is reply
+
+    w = _Waiter()
+    w.set_exception(NotConnectedError("gone"))
+    with pytest.raises(InvalidStateError):
+        w.set_result(reply)  # type: ignore[arg-type]
+    with pytest.raises(NotConnectedError):
+        w.result()
+
+
+@pytest.mark.timeout(30)
+def test_synchronous_calls_from_many_threads_each_get_their_own_reply(
+    make_client: Callable[..., Any],
+) -> None:
+    """Each call() sleeps on its own lock and wakes with the reply to its own xid: 16 threads
+    calling at once over one connection each get back exactly what they sent."""
+    client, ep = make_client()
+    start_echo(ep)
+    results: dict[int, bytes] = {}
+
+    def caller(i: int) -> None:
+        for k in range(20):
+            arg = f"{i}:{k}".encode().ljust(8, b".")
+            results[i * 100 + k] = bytes(client.call(PROG, VERS, 1, arg).body) + arg
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert len(results) == 16 * 20
+    for got in results.values():
+        assert got[:8] == got[8:]

@@ -98,17 +98,46 @@ class StatResult:
         )
 
 
-#: StatResult fields that are the iatt's of the same name (``st_X`` = ``ia_X``)
-_SAME_AS_IATT = ("ino", "dev", "nlink", "uid", "gid", "size", "blksize", "blocks", "rdev")
+_GFIDS: dict[bytes, uuid.UUID] = {}  # gfid bytes -> UUID, of the files stat'ed lately
+_GFIDS_MAX = 4096  # cleared when full: a UUID costs more to make than a STAT to decode
+
+
+def gfid_uuid(gfid: bytes | memoryview) -> uuid.UUID:
+    """The UUID of a 16-byte gfid (the same object for the same gfid while it is cached)."""
+    key = bytes(gfid)
+    u = _GFIDS.get(key)
+    if u is None:
+        if len(_GFIDS) >= _GFIDS_MAX:
+            _GFIDS.clear()
+        u = _GFIDS[key] = uuid.UUID(bytes=key)
+    return u
 
 
 def stat_from_iatt(iatt: Any) -> StatResult:
-    """A StatResult from a gfx_iattx (``fops_types.Iatt``)."""
-    fields: dict[str, Any] = {f"st_{n}": getattr(iatt, f"ia_{n}") for n in _SAME_AS_IATT}
-    for t in ("atime", "mtime", "ctime"):
-        ns = getattr(iatt, f"ia_{t}") * 1_000_000_000 + getattr(iatt, f"ia_{t}_nsec")
-        fields[f"st_{t}"], fields[f"st_{t}_ns"] = ns / 1e9, ns
-    return StatResult(st_mode=iatt.mode, gfid=uuid.UUID(bytes=bytes(iatt.ia_gfid)), **fields)
+    """A StatResult from a gfx_iattx (``fops_types.Iatt``): ``st_X`` is ``ia_X``, the
+    times are ``ia_Xtime`` + ``ia_Xtime_nsec``, the mode is the iatt's POSIX mode."""
+    atime = iatt.ia_atime * 1_000_000_000 + iatt.ia_atime_nsec
+    mtime = iatt.ia_mtime * 1_000_000_000 + iatt.ia_mtime_nsec
+    ctime = iatt.ia_ctime * 1_000_000_000 + iatt.ia_ctime_nsec
+    return StatResult(
+        iatt.mode,
+        iatt.ia_ino,
+        iatt.ia_dev,
+        iatt.ia_nlink,
+        iatt.ia_uid,
+        iatt.ia_gid,
+        iatt.ia_size,
+        atime / 1e9,
+        mtime / 1e9,
+        ctime / 1e9,
+        atime,
+        mtime,
+        ctime,
+        iatt.ia_blksize,
+        iatt.ia_blocks,
+        iatt.ia_rdev,
+        gfid_uuid(iatt.ia_gfid),
+    )
 
 
 class DirEntry:

@@ -77,6 +77,10 @@ def xattr_bytes(value: Any) -> bytes | None:
     return bytes(raw) if isinstance(raw, bytes | bytearray | memoryview) else str(raw).encode()
 
 
+def _fop_args(req: Any, payload: Buffer | None) -> Any:
+    return fops.encode_write_request(req, payload) if payload is not None else req.pack()
+
+
 class FopCalls:
     """The FOP calls of a brick connection (see the module docstring); ``BrickConnection``
     completes it with the connection itself."""
@@ -87,6 +91,36 @@ class FopCalls:
         """The connected RpcClient; ``BrickConnection`` reconnects first when due."""
         raise NotImplementedError
 
+    def send_fop(
+        self,
+        proc: FopProc,
+        req: Any,
+        payload: Buffer | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[Reply]:
+        """Send one FOP; the Future yields the RPC reply, not yet decoded. Raises OSError
+        when there is no connection (``live_client``)."""
+        return self.live_client().call_async(
+            fops.GLUSTER_FOP_PROGRAM,
+            fops.GLUSTER_FOP_VERSION,
+            proc,
+            _fop_args(req, payload),
+            cred=self._cred,
+            timeout=timeout,
+        )
+
+    def call_fop(self, proc: FopProc, req: Any, payload: Buffer | None = None) -> Reply:
+        """Send one FOP and wait for the RPC reply, not yet decoded (``send_fop``'s
+        synchronous twin: no Future, the calling thread sleeps on one lock)."""
+        return self.live_client().call(
+            fops.GLUSTER_FOP_PROGRAM,
+            fops.GLUSTER_FOP_VERSION,
+            proc,
+            _fop_args(req, payload),
+            cred=self._cred,
+        )
+
     def fop_async(
         self,
         proc: FopProc,
@@ -95,23 +129,15 @@ class FopCalls:
         *,
         timeout: float | None = None,
     ) -> Future[tuple[Any, memoryview]]:
-        """Send one FOP; the Future yields ``fops.decode_reply``'s ``(reply, data)``."""
+        """Send one FOP; the Future yields ``fops.decode_reply``'s ``(reply, data)``, decoded
+        on the transport's input thread."""
         out: Future[tuple[Any, memoryview]] = Future()
         out.set_running_or_notify_cancel()
         try:
-            client = self.live_client()
+            inner = self.send_fop(proc, req, payload, timeout=timeout)
         except OSError as exc:
             out.set_exception(exc)
             return out
-        args: Any = fops.encode_write_request(req, payload) if payload is not None else req.pack()
-        inner = client.call_async(
-            fops.GLUSTER_FOP_PROGRAM,
-            fops.GLUSTER_FOP_VERSION,
-            proc,
-            args,
-            cred=self._cred,
-            timeout=timeout,
-        )
 
         def done(f: Future[Reply]) -> None:
             try:
@@ -125,8 +151,10 @@ class FopCalls:
     def fop(
         self, proc: FopProc, req: Any, payload: Buffer | None = None, *, path: str | None = None
     ) -> Any:
-        """Send one FOP and wait; ``op_ret < 0`` raises ``OSError(op_errno, ..., path)``."""
-        rsp, _ = self.fop_async(proc, req, payload).result()
+        """Send one FOP and wait; ``op_ret < 0`` raises ``OSError(op_errno, ..., path)``.
+
+        The caller's thread decodes the reply: the transport's input thread only wakes it."""
+        rsp, _ = fops.decode_reply(proc, self.call_fop(proc, req, payload).body)
         return check(rsp, path)
 
     def _call(

@@ -42,9 +42,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from _thread import allocate_lock
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, InvalidStateError
+from typing import TYPE_CHECKING, Protocol
 
 from gfrpc import transport
 from gfrpc.errors import (
@@ -88,10 +89,66 @@ _XID_LIMIT = 0xFFFFFFFF
 _LATE_XIDS_KEPT = 65536
 
 
+class _Completion(Protocol):
+    """What the call table needs of a call's completion: a Future or a ``_Waiter``."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: Reply) -> None: ...
+    def set_exception(self, exception: BaseException | None) -> None: ...
+
+
+class _Waiter:
+    """The completion of one synchronous ``call``: the part of a Future that the call table
+    uses, on one bare lock that the caller blocks on until the reply's thread releases it.
+
+    A Future makes a Condition and an RLock per call and takes them on both sides, which on a
+    STAT costs the client more Python than decoding the reply. Completion is first-wins: the
+    outcome is appended to a list (atomic under the GIL) and only the completer whose outcome
+    came first releases the lock, so a reply racing a frame-timeout or a disconnect completes
+    the call once; the loser gets InvalidStateError, as from a Future.
+    """
+
+    __slots__ = ("_lock", "_outcome")
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._lock.acquire()
+        self._outcome: list[tuple[Reply | None, BaseException | None]] = []
+
+    def done(self) -> bool:
+        return bool(self._outcome)
+
+    def _complete(self, outcome: tuple[Reply | None, BaseException | None]) -> None:
+        out = self._outcome
+        if out:
+            raise InvalidStateError("the call is already complete")
+        out.append(outcome)
+        if out[0] is outcome:
+            self._lock.release()
+        else:
+            raise InvalidStateError("the call is already complete")
+
+    def set_result(self, result: Reply) -> None:
+        self._complete((result, None))
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._complete((None, exception))
+
+    def result(self) -> Reply:
+        """Wait for the reply; raise what the call failed with."""
+        self._lock.acquire()
+        self._lock.release()  # a second result() returns at once
+        reply, error = self._outcome[0]
+        if error is not None:
+            raise error
+        assert reply is not None
+        return reply
+
+
 class _Call:
     __slots__ = ("xid", "future", "timer", "is_ping")
 
-    def __init__(self, xid: int, future: Future[Reply], is_ping: bool) -> None:
+    def __init__(self, xid: int, future: _Completion, is_ping: bool) -> None:
         self.xid = xid
         self.future = future
         self.timer: TimerHandle | None = None
@@ -356,7 +413,12 @@ class RpcClient:
     ) -> Reply:
         """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
         (frame-timeout) or RpcError (MSG_DENIED / accept_stat != SUCCESS)."""
-        return self.call_async(prog, vers, proc, args, cred=cred, timeout=timeout).result()
+        waiter = _Waiter()
+        self._start_call(
+            prog, vers, proc, _parts(args), self._auth(prog, proc, cred), timeout, waiter,
+            is_ping=False,
+        )  # fmt: skip
+        return waiter.result()
 
     def call_async(
         self,
@@ -371,22 +433,23 @@ class RpcClient:
         """Send a CALL; the future completes on the transport's input thread. ``args`` is one
         bytes-like object or an iterable of them (e.g. ``[xdr_header, payload]``); ``timeout``
         overrides frame-timeout for this call (0 = none)."""
-        if isinstance(args, bytes | bytearray | memoryview):
-            parts: tuple[Buffer, ...] = (args,)
-        else:
-            parts = tuple(args)
-        if cred is not None:
-            auth = to_auth(cred)
-        elif self._client_auth is not None:
-            auth = self._client_auth
-        elif prog == gfdump.GF_DUMP_PROGRAM and proc == gfdump.DUMP:
-            auth = self._cred_v2
-        else:
-            auth = self._cred_v3
         future: Future[Reply] = Future()
         future.set_running_or_notify_cancel()
-        self._start_call(prog, vers, proc, parts, auth, timeout, future, is_ping=False)
+        self._start_call(
+            prog, vers, proc, _parts(args), self._auth(prog, proc, cred), timeout, future,
+            is_ping=False,
+        )  # fmt: skip
         return future
+
+    def _auth(self, prog: int, proc: int, cred: CredentialLike | None) -> rpcmsg.OpaqueAuth:
+        """The credential of one call: its own, else the client's, else GlusterFS's default."""
+        if cred is not None:
+            return to_auth(cred)
+        if self._client_auth is not None:
+            return self._client_auth
+        if prog == gfdump.GF_DUMP_PROGRAM and proc == gfdump.DUMP:
+            return self._cred_v2
+        return self._cred_v3
 
     def _start_call(
         self,
@@ -396,7 +459,7 @@ class RpcClient:
         parts: tuple[Buffer, ...],
         auth: rpcmsg.OpaqueAuth,
         timeout: float | None,
-        future: Future[Reply],
+        future: _Completion,
         *,
         is_ping: bool,
     ) -> None:
@@ -561,7 +624,13 @@ class RpcClient:
             pass
 
 
-def _fail(future: Future[Reply], exc: BaseException) -> None:
+def _parts(args: Args) -> tuple[Buffer, ...]:
+    if isinstance(args, bytes | bytearray | memoryview):
+        return (args,)
+    return tuple(args)
+
+
+def _fail(future: _Completion, exc: BaseException) -> None:
     try:
         future.set_exception(exc)
     except Exception:
