@@ -140,18 +140,21 @@ def top(fs: GlusterFileSystem) -> Iterator[str]:
 def counted_fops(fs: GlusterFileSystem) -> Iterator[Counter[str]]:
     """Count the FOPs ``fs``'s volume sends (by name) inside the block."""
     counts: Counter[str] = Counter()
+    senders = ("send_fop", "call_fop")  # every FOP leaves through one of the two
     patched = []
     for conn in fs.volume.bricks:
-        original: Callable[..., Any] = conn.fop_async
+        for name in senders:
+            original: Callable[..., Any] = getattr(conn, name)
 
-        def counting(proc: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:
-            counts[getattr(proc, "name", str(proc))] += 1
-            return _orig(proc, *args, **kw)
+            def counting(proc: Any, *args: Any, _orig: Any = original, **kw: Any) -> Any:
+                counts[getattr(proc, "name", str(proc))] += 1
+                return _orig(proc, *args, **kw)
 
-        conn.fop_async = counting  # type: ignore[method-assign]
+            setattr(conn, name, counting)
         patched.append(conn)
     try:
         yield counts
     finally:
         for conn in patched:
-            del conn.fop_async
+            for name in senders:
+                delattr(conn, name)
