@@ -200,6 +200,12 @@ class FakeBrick:
 
         return self._later(do)
 
+    def write_wait(self, gfid: bytes, fd: int, offset: int, data: Any) -> Any:
+        return self.write_async(gfid, fd, offset, data).result()[0]
+
+    def read_wait(self, gfid: bytes, fd: int, offset: int, size: int) -> Any:
+        return self.read_async(gfid, fd, offset, size).result()
+
     def flush(self, gfid: bytes, fd: int, *, path: Any = None) -> None:
         self.calls.append(("flush", fd))
 
@@ -401,6 +407,25 @@ def test_write_read_round_trip_in_records_of_max_write() -> None:
     assert vol.read_bytes("/f") == data
     assert all(n <= 700 for op, (_, n) in [c for c in b.calls if c[0] == "read"])
     assert vol.stat("/f").st_size == 4500
+
+
+def test_a_call_that_fits_one_record_is_one_synchronous_fop() -> None:
+    """An unbuffered write() or readinto() of at most max_write/max_read bytes is one WRITE or
+    READ at the file position; a failed WRITE raises its errno with the path, a READ at EOF
+    returns what there was."""
+    vol, (b,) = make_volume(max_write=1000, max_read=1000)
+    with vol.open("/one", "wb", buffering=0) as f:
+        assert f.write(b"a" * 1000) == 1000 and f.write(b"b" * 10) == 10
+    assert [a for op, a in b.calls if op == "write"] == [(0, 1000), (1000, 10)]
+    buf = bytearray(1000)
+    with vol.open("/one", "rb", buffering=0) as r:
+        assert r.readinto(buf) == 1000 and bytes(buf) == b"a" * 1000
+        assert r.readinto(buf) == 10 and bytes(buf[:10]) == b"b" * 10
+        assert r.readinto(buf) == 0
+    b.fail_write_at = {1010: errno.ENOSPC}
+    with vol.open("/one", "ab", buffering=0) as f, pytest.raises(OSError) as info:
+        f.write(b"c" * 5)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == "/one"
 
 
 def test_pipelined_writes_respect_the_window() -> None:

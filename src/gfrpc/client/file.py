@@ -394,7 +394,12 @@ class File(io.RawIOBase):
         self.conn.fsync(self.gfid, self._remote_fd(), datasync=datasync, path=self.name)
 
     def pwrite(self, data: memoryview, offset: int) -> int:
-        """Write all of ``data`` at ``offset`` with pipelined WRITEs; bytes written."""
+        """Write all of ``data`` at ``offset`` with pipelined WRITEs; bytes written. What fits
+        in one WRITE is one synchronous call (no pipeline, no Future)."""
+        if 0 < len(data) <= self.max_write:
+            rsp = self.conn.write_wait(self.gfid, self._remote_fd(), offset, data)
+            check(rsp, self.name)
+            return min(int(rsp.op_ret), len(data))
         pieces = [
             (off, min(self.max_write, len(data) - off))
             for off in range(0, len(data), self.max_write)
@@ -407,7 +412,17 @@ class File(io.RawIOBase):
         return self._pipeline(pieces, submit, None)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
-        """Fill ``view`` from ``offset`` with pipelined READs; bytes read (less at EOF)."""
+        """Fill ``view`` from ``offset`` with pipelined READs; bytes read (less at EOF). What
+        fits in one READ is one synchronous call (no pipeline, no Future)."""
+        n = len(view)
+        if 0 < n <= self.max_read:
+            rsp, data = self.conn.read_wait(self.gfid, self._remote_fd(), offset, n)
+            check(rsp, self.name)
+            got = min(int(rsp.op_ret), n)
+            if got:
+                part = data[:n]
+                view[: len(part)] = part
+            return got
         pieces = [
             (off, min(self.max_read, len(view) - off)) for off in range(0, len(view), self.max_read)
         ]

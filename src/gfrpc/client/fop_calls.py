@@ -230,6 +230,16 @@ class FopCalls:
             FopProc.READ, fops.GfxReadReq(gfid=gfid, fd=fd, offset=offset, size=size)
         )
 
+    def read_wait(self, gfid: bytes, fd: int, offset: int, size: int) -> tuple[Any, memoryview]:
+        """``read_async`` and wait, without a Future: the reply is decoded on this thread."""
+        req = fops.GfxReadReq(gfid=gfid, fd=fd, offset=offset, size=size)
+        return fops.decode_reply(FopProc.READ, self.call_fop(FopProc.READ, req).body)
+
+    def write_wait(self, gfid: bytes, fd: int, offset: int, data: Buffer) -> Any:
+        """``write_async`` and wait, without a Future: the decoded reply (not checked)."""
+        req = fops.GfxWriteReq(gfid=gfid, fd=fd, offset=offset, size=memoryview(data).nbytes)
+        return fops.decode_reply(FopProc.WRITE, self.call_fop(FopProc.WRITE, req, data).body)[0]
+
     def write_async(
         self, gfid: bytes, fd: int, offset: int, data: Buffer
     ) -> Future[tuple[Any, memoryview]]:
