@@ -8,7 +8,9 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
   calls :meth:`_Connection.record_received` with each whole record; it decodes the reply header
   only, pops the entry and completes the future with a :class:`Reply` whose ``body`` is a
   memoryview of the results (+ raw payload). Future callbacks therefore run on the transport's
-  input thread: keep them short. Replies may arrive in any order.
+  input thread: keep them short. Replies may arrive in any order. A synchronous ``call`` has
+  no Future: its caller sleeps on one lock (``_Waiter``) that the input thread releases, and
+  decodes the body itself (a record's memory is never written again once handed out).
 * **Unknown xid** ⇒ the peer broke the protocol ⇒ the connection is closed and every pending
   call fails with :class:`~gfrpc.errors.NotConnectedError` (ENOTCONN), as GlusterFS does.
 * **frame-timeout** (default 1800 s): a per-call timer on the shared timer thread
