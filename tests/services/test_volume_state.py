@@ -320,9 +320,11 @@ def test_two_threads_one_name_exactly_one_wins(workdir: Path) -> None:
     transaction until the second has started: exactly one wins, the other gets glusterd's
     "already exists", and the file holds one volume with its bricks once."""
     second_started = threading.Event()
+    first_inside = threading.Event()  # the first holds the write lock (BEGIN IMMEDIATE done)
 
     def pause_first(name: str) -> None:
         if name == "create:checked":
+            first_inside.set()
             assert second_started.wait(10)
 
     def note_second(name: str) -> None:
@@ -343,6 +345,7 @@ def test_two_threads_one_name_exactly_one_wins(workdir: Path) -> None:
     ):
         first = threading.Thread(target=create, args=(s1, [B1]))
         first.start()
+        assert first_inside.wait(10)  # else the second could begin (and win) first
         second = threading.Thread(target=create, args=(s2, [B2]))
         second.start()
         first.join(30)
