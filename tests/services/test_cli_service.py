@@ -214,7 +214,8 @@ def _shape(key: str, value: bytes) -> object:
     """What must match in a value: run-specific ones by form (NUL-ended text or 16 raw
     bytes, integer or not), everything else exactly."""
     if RUN_VALUES.search(key):
-        text = value.endswith(b"\0")
+        # a random 16-byte id ends in NUL one time in 256: text is NUL-ended ASCII, no inner NUL
+        text = value.endswith(b"\0") and value[:-1].isascii() and b"\0" not in value[:-1]
         return ("text", value[:-1].lstrip(b"-").isdigit()) if text else ("raw", len(value))
     if key in ("brick0.hostname", "friend1.hostname") or key.endswith(".brick1"):
         return value.replace(RECORDED_HOST.encode(), b"HOST")
