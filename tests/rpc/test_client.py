@@ -382,17 +382,17 @@ def test_a_synchronous_call_completes_once_whoever_comes_second() -> None:
     (InvalidStateError) instead of overwriting it."""
     from concurrent.futures import InvalidStateError
 
-    from gfrpc.rpc.client import _Waiter
+    from gfrpc.rpc.calls import Waiter
 
     reply = object()
-    w = _Waiter()
+    w = Waiter()
     assert not w.done()
     w.set_result(reply)  # type: ignore[arg-type]
     with pytest.raises(InvalidStateError):
         w.set_exception(TimeoutError_("late"))
     assert w.done() and w.result() is reply and w.result() is reply
 
-    w = _Waiter()
+    w = Waiter()
     w.set_exception(NotConnectedError("gone"))
     with pytest.raises(InvalidStateError):
         w.set_result(reply)  # type: ignore[arg-type]

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import enum
 import os
+from _thread import allocate_lock
 from collections.abc import Iterable
+from concurrent.futures import InvalidStateError
+from typing import Protocol
 
 from gfrpc.errors import RpcError
 from gfrpc.programs import dump as gfdump
 from gfrpc.wire import rpcmsg
 
 __all__ = [
+    "Completion",
+    "Waiter",
     "Args",
     "Buffer",
     "CredentialLike",
@@ -99,3 +104,60 @@ def to_auth(cred: CredentialLike | None) -> rpcmsg.OpaqueAuth:
     if isinstance(cred, rpcmsg.OpaqueAuth):
         return cred
     return cred.to_auth()
+
+
+class Completion(Protocol):
+    """What the call table needs of a call's completion: a Future or a ``Waiter``."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: Reply) -> None: ...
+    def set_exception(self, exception: BaseException | None) -> None: ...
+
+
+class Waiter:
+    """The completion of one synchronous ``RpcClient.call``: the part of a Future that the
+    call table uses, on one bare lock that the caller blocks on until the reply's thread
+    releases it.
+
+    A Future makes a Condition and an RLock per call and takes them on both sides, which on a
+    STAT costs the client more Python than decoding the reply. Completion is first-wins: the
+    outcome is appended to a list (atomic under the GIL) and only the completer whose outcome
+    came first releases the lock, so a reply racing a frame-timeout or a disconnect completes
+    the call once; the loser gets InvalidStateError, as from a Future.
+    """
+
+    __slots__ = ("_lock", "_outcome")
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._lock.acquire()
+        self._outcome: list[tuple[Reply | None, BaseException | None]] = []
+
+    def done(self) -> bool:
+        return bool(self._outcome)
+
+    def _complete(self, outcome: tuple[Reply | None, BaseException | None]) -> None:
+        out = self._outcome
+        if out:
+            raise InvalidStateError("the call is already complete")
+        out.append(outcome)
+        if out[0] is outcome:
+            self._lock.release()
+        else:
+            raise InvalidStateError("the call is already complete")
+
+    def set_result(self, result: Reply) -> None:
+        self._complete((result, None))
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._complete((None, exception))
+
+    def result(self) -> Reply:
+        """Wait for the reply; raise what the call failed with."""
+        self._lock.acquire()
+        self._lock.release()  # a second result() returns at once
+        reply, error = self._outcome[0]
+        if error is not None:
+            raise error
+        assert reply is not None
+        return reply

@@ -9,7 +9,7 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
   only, pops the entry and completes the future with a :class:`Reply` whose ``body`` is a
   memoryview of the results (+ raw payload). Future callbacks therefore run on the transport's
   input thread: keep them short. Replies may arrive in any order. A synchronous ``call`` has
-  no Future: its caller sleeps on one lock (``_Waiter``) that the input thread releases, and
+  no Future: its caller sleeps on one lock (``Waiter``) that the input thread releases, and
   decodes the body itself (a record's memory is never written again once handed out).
 * **Unknown xid** ⇒ the peer broke the protocol ⇒ the connection is closed and every pending
   call fails with :class:`~gfrpc.errors.NotConnectedError` (ENOTCONN), as GlusterFS does.
@@ -44,10 +44,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from _thread import allocate_lock
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
-from typing import TYPE_CHECKING, Protocol
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from gfrpc import transport
 from gfrpc.errors import (
@@ -60,8 +59,10 @@ from gfrpc.programs import dump as gfdump
 from gfrpc.rpc.calls import (
     Args,
     Buffer,
+    Completion,
     CredentialLike,
     Reply,
+    Waiter,
     default_credential,
     reply_error,
     to_auth,
@@ -91,66 +92,10 @@ _XID_LIMIT = 0xFFFFFFFF
 _LATE_XIDS_KEPT = 65536
 
 
-class _Completion(Protocol):
-    """What the call table needs of a call's completion: a Future or a ``_Waiter``."""
-
-    def done(self) -> bool: ...
-    def set_result(self, result: Reply) -> None: ...
-    def set_exception(self, exception: BaseException | None) -> None: ...
-
-
-class _Waiter:
-    """The completion of one synchronous ``call``: the part of a Future that the call table
-    uses, on one bare lock that the caller blocks on until the reply's thread releases it.
-
-    A Future makes a Condition and an RLock per call and takes them on both sides, which on a
-    STAT costs the client more Python than decoding the reply. Completion is first-wins: the
-    outcome is appended to a list (atomic under the GIL) and only the completer whose outcome
-    came first releases the lock, so a reply racing a frame-timeout or a disconnect completes
-    the call once; the loser gets InvalidStateError, as from a Future.
-    """
-
-    __slots__ = ("_lock", "_outcome")
-
-    def __init__(self) -> None:
-        self._lock = allocate_lock()
-        self._lock.acquire()
-        self._outcome: list[tuple[Reply | None, BaseException | None]] = []
-
-    def done(self) -> bool:
-        return bool(self._outcome)
-
-    def _complete(self, outcome: tuple[Reply | None, BaseException | None]) -> None:
-        out = self._outcome
-        if out:
-            raise InvalidStateError("the call is already complete")
-        out.append(outcome)
-        if out[0] is outcome:
-            self._lock.release()
-        else:
-            raise InvalidStateError("the call is already complete")
-
-    def set_result(self, result: Reply) -> None:
-        self._complete((result, None))
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        self._complete((None, exception))
-
-    def result(self) -> Reply:
-        """Wait for the reply; raise what the call failed with."""
-        self._lock.acquire()
-        self._lock.release()  # a second result() returns at once
-        reply, error = self._outcome[0]
-        if error is not None:
-            raise error
-        assert reply is not None
-        return reply
-
-
 class _Call:
     __slots__ = ("xid", "future", "timer", "is_ping")
 
-    def __init__(self, xid: int, future: _Completion, is_ping: bool) -> None:
+    def __init__(self, xid: int, future: Completion, is_ping: bool) -> None:
         self.xid = xid
         self.future = future
         self.timer: TimerHandle | None = None
@@ -415,7 +360,7 @@ class RpcClient:
     ) -> Reply:
         """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
         (frame-timeout) or RpcError (MSG_DENIED / accept_stat != SUCCESS)."""
-        waiter = _Waiter()
+        waiter = Waiter()
         self._start_call(
             prog, vers, proc, _parts(args), self._auth(prog, proc, cred), timeout, waiter,
             is_ping=False,
@@ -461,7 +406,7 @@ class RpcClient:
         parts: tuple[Buffer, ...],
         auth: rpcmsg.OpaqueAuth,
         timeout: float | None,
-        future: _Completion,
+        future: Completion,
         *,
         is_ping: bool,
     ) -> None:
@@ -632,7 +577,7 @@ def _parts(args: Args) -> tuple[Buffer, ...]:
     return tuple(args)
 
 
-def _fail(future: _Completion, exc: BaseException) -> None:
+def _fail(future: Completion, exc: BaseException) -> None:
     try:
         future.set_exception(exc)
     except Exception:
