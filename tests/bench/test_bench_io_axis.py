@@ -69,9 +69,33 @@ def test_io_threads_zero_takes_no_policy_and_says_so() -> None:
         (16, "slow"),
     ]
     assert len(plan.notes) == 1 and "--io-threads 0" in plan.notes[0]
-    assert io_settings([0], ["all"]) == [(0, None)]
-    assert io_settings(None, None) == [(None, None)]
-    assert io_settings(None, ["all"]) == [(None, "all")]
+    assert io_settings([0], ["all"]) == [(0, None, None)]
+    assert io_settings(None, None) == [(None, None, None)]
+    assert io_settings(None, ["all"]) == [(None, "all", None)]
+
+
+def test_baton_is_an_axis_of_the_gfrpc_bricks() -> None:
+    """Rule: --baton on,off makes one gfrpc brick per value (labelled, named and started with
+    its flag), glusterfsd untouched, so the two can be compared in one run."""
+    plan = build_plan(
+        parse(
+            "--workload", "smallfile", "--client", "fio", "--tls", "off", "--poller", "pool",
+            "--baton", "on,off",
+        )
+    )  # fmt: skip
+    assert sorted((s.kind, s.baton or "") for s in plan.specs) == [
+        ("gfrpc", "off"),
+        ("gfrpc", "on"),
+        ("glusterfsd", ""),
+    ]
+    off, on = (next(s for s in plan.specs if s.baton == b) for b in ("off", "on"))
+    assert off.label == "gfrpc pool x2 baton-off"
+    assert stage_gfrpc.io_flags(off) == ["--baton", "off"]
+    assert stage_gfrpc.gfrpc_volname(off).endswith("-baton-off")
+    assert run_id(Cell("smallfile", "fio", off), 0) != run_id(
+        Cell("smallfile", "fio", on), 0
+    )
+    assert io_settings(None, None, ["on", "off"]) == [(None, None, "on"), (None, None, "off")]
 
 
 def test_without_io_options_the_default_and_compare_plans_are_unchanged() -> None:

@@ -196,6 +196,7 @@ def test_volume_options_become_brick_flags() -> None:
         "gfrpc.server.poller": "sharded",
         "gfrpc.io-threads": "8",
         "gfrpc.io-policy": "all",
+        "gfrpc.baton": "off",
         "client.ssl": "on",
         "network.ping-timeout": "10",
     }
@@ -213,6 +214,7 @@ def test_volume_options_become_brick_flags() -> None:
         "--poller": "sharded",
         "--io-threads": "8",
         "--io-policy": "all",
+        "--baton": "off",
     }.items():
         assert argv[argv.index(flag) + 1] == value
     assert "--tls" in argv and argv[argv.index("--tls-dir") + 1] == "/tls"

@@ -89,6 +89,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(moot with --io-threads 0; default: the brick's own, no extra rows)",
     )
     p.add_argument(
+        "--baton",
+        type=comma_list(str, ("on", "off")),
+        default=None,
+        metavar="on|off[,...]",
+        help="the gfrpc brick's --baton, one brick per value (on: its poller threads run "
+        "Python work one at a time; default: the brick's own, no extra rows)",
+    )
+    p.add_argument(
         "--tls",
         choices=("on", "off", "both"),
         default=None,
@@ -257,9 +265,9 @@ def _check(args: argparse.Namespace) -> None:
             "--compare and --sweep-connections stage their own servers: "
             "leave out the gluster:// target"
         )
-    if args.target and (args.io_threads or args.io_policy):
+    if args.target and (args.io_threads or args.io_policy or args.baton):
         raise ConfigError(
-            "--io-threads and --io-policy configure the gfrpc bricks the bench starts: "
+            "--io-threads, --io-policy and --baton configure the gfrpc bricks the bench starts: "
             "leave out the gluster:// target"
         )
     if args.plot:

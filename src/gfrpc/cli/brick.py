@@ -58,6 +58,7 @@ def run_brick(args: argparse.Namespace) -> int:
         ssl_allow=parse_ssl_allow(args.ssl_allow) if args.ssl_allow else None,
         allow=parse_ssl_allow(args.allow) if args.allow else None,
         limits=server_limits(args),
+        baton=args.baton == "on",
     )
     _raise_fd_limit()
     server = BrickServer(config)
@@ -136,6 +137,15 @@ COMMANDS = (
                 help="which FOPs the io-threads run: 'slow' (syncs, listings, removals, "
                 "READs and WRITEs over 1 MiB; the rest run on the poller thread) or 'all' "
                 "(default slow)",
+            ),
+            arg(
+                "--baton",
+                choices=("on", "off"),
+                default="on",
+                help="'on': one poller thread at a time runs Python work, handed over around "
+                "big reads, writes and TLS records, so that busy poller threads do not pass "
+                "the GIL to each other at every system call; 'off': the polling model as it "
+                "is (default on)",
             ),
             arg(
                 "--outstanding-rpc-limit",

@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Callable
 
 from gfrpc.errors import ConfigError, NotConnectedError, TimeoutError_, TLSError
+from gfrpc.transport.baton import BATON
 from gfrpc.transport.endpoint import Endpoint
 from gfrpc.transport.lifecycle import (
     ConnectionHandler,
@@ -61,18 +62,24 @@ __all__ = [
 POLLER_NAMES = ("single", "own-thread", "pool", "sharded")
 
 
-def make_poller(name: str, event_threads: int = 2) -> Poller:
+def make_poller(name: str, event_threads: int = 2, *, baton: bool = False) -> Poller:
     """The poller called ``name``: ``single``, ``own-thread``, ``pool`` or ``sharded`` (the
-    last two run ``event_threads`` threads)."""
+    last two run ``event_threads`` threads). ``baton``: its threads run Python work one at a
+    time (``transport/baton.py``)."""
+    poller: Poller
     if name == "single":
-        return SinglePoller()
-    if name == "own-thread":
-        return OwnThreadPoller()
-    if name == "pool":
-        return PoolPoller(event_threads)
-    if name == "sharded":
-        return ShardedPoller(event_threads)
-    raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
+        poller = SinglePoller()
+    elif name == "own-thread":
+        poller = OwnThreadPoller()
+    elif name == "pool":
+        poller = PoolPoller(event_threads)
+    elif name == "sharded":
+        poller = ShardedPoller(event_threads)
+    else:
+        raise ConfigError(f"unknown poller {name!r} (choose from {', '.join(POLLER_NAMES)})")
+    if baton:
+        poller.baton = BATON
+    return poller
 
 
 def _as_address(address: AddressLike, default_port: int = DEFAULT_PORT) -> Address:

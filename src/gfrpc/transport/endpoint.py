@@ -63,6 +63,7 @@ from gfrpc.errors import (
     TLSError,
     TransportError,
 )
+from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.endpoint_output import JOIN_BELOW, EndpointOutput
 from gfrpc.transport.lifecycle import (
     ConnectionHandler,
@@ -427,8 +428,12 @@ class Endpoint(EndpointOutput):
         decoder = self._decoder
         if self._tls is None:
             buf = decoder.get_buffer()
+            size = min(len(buf), _MAX_READ)
             try:
-                n = self._sock.recv_into(buf, min(len(buf), _MAX_READ))
+                if size >= BIG and decoder.buffer_is_direct:  # the rest of a big record
+                    n = BATON.call_outside(self._sock.recv_into, buf, size)
+                else:
+                    n = self._sock.recv_into(buf, size)
             except BlockingIOError:
                 decoder.release_buffer()
                 return
@@ -458,9 +463,6 @@ class Endpoint(EndpointOutput):
         self._deliver()
 
     def _read_tls(self, view: memoryview) -> None:
-        decoder = self._decoder
-        tls = self._tls
-        assert tls is not None
         for _ in range(_READS_PER_EVENT):
             try:
                 n = self._sock.recv_into(view)
@@ -469,12 +471,10 @@ class Endpoint(EndpointOutput):
             if n == 0:
                 raise self._eof()
             self._last_input = time.monotonic()
-            with self._out_lock:
-                tls.feed(view[:n])
-                eof = tls.decrypt_into(decoder)
-                if tls.has_output():
-                    self._enqueue_locked(tls.take_output())
-                    self._flush_locked()
+            if n >= BIG:  # a big decryption: let another poller thread run meanwhile
+                eof = BATON.call_outside(self._decrypt, view[:n])
+            else:
+                eof = self._decrypt(view[:n])
             self._after_unlock(False)
             self._account()
             if eof:
@@ -483,6 +483,18 @@ class Endpoint(EndpointOutput):
             self._deliver()
             if n < len(view) or self.closed or self._input_paused():
                 break
+
+    def _decrypt(self, data: memoryview) -> bool:
+        """Feed ``data`` to the TLS session and decrypt into the decoder; True at TLS EOF."""
+        tls = self._tls
+        assert tls is not None
+        with self._out_lock:
+            tls.feed(data)
+            eof = tls.decrypt_into(self._decoder)
+            if tls.has_output():
+                self._enqueue_locked(tls.take_output())
+                self._flush_locked()
+        return eof
 
     def _account(self) -> None:
         """Tell the server's memory budget how much of incomplete records we hold."""
@@ -526,4 +538,7 @@ class Endpoint(EndpointOutput):
                     self._uncork()
         finally:
             self._corked_by = 0
-            self._uncork()
+            if self._outq.unsent >= BIG:  # e.g. a 1 MiB READ reply: write it baton-free
+                BATON.call_outside(self._uncork)
+            else:
+                self._uncork()

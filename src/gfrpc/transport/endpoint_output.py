@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from gfrpc.errors import LocalProtocolError, NotConnectedError
+from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.lifecycle import EndpointState
 from gfrpc.transport.oserrors import translate
 from gfrpc.transport.outqueue import OutQueue, owned
@@ -104,7 +105,11 @@ class EndpointOutput:
         if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
             kept = [b"".join((mark, *kept))]
             mark = b""
-        self._queue([p for p in (mark, *kept) if p], None, on_sent)
+        message = [p for p in (mark, *kept) if p]
+        if total >= BIG and self._tls is not None:  # its encryption runs baton-free
+            BATON.call_outside(self._queue, message, None, on_sent)
+        else:
+            self._queue(message, None, on_sent)
 
     def _queue(
         self,

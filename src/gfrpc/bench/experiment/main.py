@@ -47,6 +47,7 @@ def _is_default_run(args: argparse.Namespace) -> bool:
         or args.event_threads
         or args.io_threads
         or args.io_policy
+        or args.baton
         or args.sweep_connections
         or args.target
     )
@@ -69,7 +70,7 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
     tls = _tls_modes(args)
     if default:
         return planning.default_plan(sizes, tls)
-    io = planning.io_settings(args.io_threads, args.io_policy)
+    io = planning.io_settings(args.io_threads, args.io_policy, args.baton)
     if args.compare:
         plan = planning.compare_plan(sizes, tls, args.workload, io)
     elif args.sweep_connections and not (args.workload or args.client or args.server):

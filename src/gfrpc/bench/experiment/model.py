@@ -36,10 +36,12 @@ def server_label(
     event_threads: int,
     io_threads: int | None = None,
     io_policy: str | None = None,
+    baton: str | None = None,
 ) -> str:
     """``glusterfsd x2``, ``gfrpc pool x2``, ``gfrpc single``; a gfrpc brick's io setting
     follows only when set: ``gfrpc pool x2 io16/all``, ``gfrpc single io0``, ``gfrpc pool x2
-    io/slow`` (policy given, io-threads the brick's default). The one spelling of a server
+    io/slow`` (policy given, io-threads the brick's default); then ``baton-on`` or
+    ``baton-off`` when the brick's ``--baton`` is set. The one spelling of a server
     configuration: the table, the bounds, the plot and the progress lines all use it."""
     if kind == "glusterfsd":
         return f"glusterfsd x{event_threads}"
@@ -47,6 +49,8 @@ def server_label(
     if io_threads is not None or io_policy is not None:
         text += " io" + ("" if io_threads is None else str(io_threads))
         text += "" if io_policy is None else f"/{io_policy}"
+    if baton is not None:
+        text += f" baton-{baton}"
     return text
 
 
@@ -56,7 +60,8 @@ class ServerSpec:
     gfrpc brick's ``--event-threads`` or glusterfsd's ``server.event-threads``.
     ``io_threads`` and ``io_policy`` are the gfrpc brick's ``--io-threads`` and
     ``--io-policy`` (None: the brick's default; always None for glusterfsd, whose io-threads
-    translator the bench leaves as the volume has it)."""
+    translator the bench leaves as the volume has it); ``baton`` its ``--baton`` (on, off;
+    None: the default)."""
 
     kind: str  # "gfrpc" or "glusterfsd"
     tls: bool
@@ -64,11 +69,12 @@ class ServerSpec:
     event_threads: int = 2
     io_threads: int | None = None
     io_policy: str | None = None
+    baton: str | None = None
 
     @property
     def label(self) -> str:
         return server_label(
-            self.kind, self.poller, self.event_threads, self.io_threads, self.io_policy
+            self.kind, self.poller, self.event_threads, self.io_threads, self.io_policy, self.baton
         )
 
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 from .model import THREADED_POLLERS, Cell, MiB, ServerSpec
 
-IoSetting = tuple[int | None, str | None]  # (--io-threads, --io-policy); None: brick default
+#: (--io-threads, --io-policy, --baton) of a gfrpc brick; None: the brick's default
+IoSetting = tuple[int | None, str | None, str | None]
 
 COMPARE_WORKLOADS = ("seq-write", "seq-read", "smallfile")
 GFRPC_CONFIGS = (
@@ -92,7 +93,7 @@ def _cell(workload: str, client: str, spec: ServerSpec, sizes: Sizes) -> Cell:
     )
 
 
-def _order(cell: Cell) -> tuple[int, int, int, int, str, int, int, str]:
+def _order(cell: Cell) -> tuple[int, int, int, int, str, int, int, str, str]:
     from .model import WORKLOADS
 
     io_threads = cell.server.io_threads
@@ -105,19 +106,24 @@ def _order(cell: Cell) -> tuple[int, int, int, int, str, int, int, str]:
         cell.server.event_threads,
         -1 if io_threads is None else io_threads,
         cell.server.io_policy or "",
+        cell.server.baton or "",
     )
 
 
-def io_settings(threads: list[int] | None, policies: list[str] | None) -> list[IoSetting]:
+def io_settings(
+    threads: list[int] | None, policies: list[str] | None, batons: list[str] | None = None
+) -> list[IoSetting]:
     """The gfrpc brick's io settings the options name: their product, in order, with no
-    policy on ``--io-threads 0`` (moot there, so one setting); ``[(None, None)]`` (the
-    brick's defaults) when neither option is given."""
+    policy on ``--io-threads 0`` (moot there, so one setting); ``[(None, None, None)]`` (the
+    brick's defaults) when no option is given."""
     out: dict[IoSetting, None] = {}
     all_threads: list[int | None] = [*threads] if threads else [None]
     all_policies: list[str | None] = [*policies] if policies else [None]
+    all_batons: list[str | None] = [*batons] if batons else [None]
     for n in all_threads:
         for policy in all_policies:
-            out.setdefault((n, None if n == 0 else policy), None)
+            for baton in all_batons:
+                out.setdefault((n, None if n == 0 else policy, baton), None)
     return list(out)
 
 
@@ -136,9 +142,9 @@ def gfrpc_specs(
 ) -> list[ServerSpec]:
     """gfrpc brick specs: every (poller, event-threads) of ``configs`` x every io setting."""
     return [
-        ServerSpec("gfrpc", tls, poller, n, io_threads, io_policy)
+        ServerSpec("gfrpc", tls, poller, n, io_threads, io_policy, baton)
         for poller, n in configs
-        for io_threads, io_policy in io or [(None, None)]
+        for io_threads, io_policy, baton in io or [(None, None, None)]
     ]
 
 

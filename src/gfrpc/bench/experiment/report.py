@@ -131,7 +131,7 @@ def _row(cell: Cell, phase: str | None, samples: list[Sample | None]) -> dict[st
         "reference_event_threads": None,
         "evidence": [None if s is None else s.evidence for s in samples],
     }
-    for key in ("io_threads", "io_policy"):  # optional: only where the spec sets them
+    for key in ("io_threads", "io_policy", "baton"):  # optional: only where the spec sets them
         if getattr(cell.server, key) is not None:
             row[key] = getattr(cell.server, key)
     if cell.connection_count is not None:
@@ -189,6 +189,7 @@ def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
         row["event_threads"],
         -1 if io_threads is None else io_threads,
         row.get("io_policy") or "",
+        row.get("baton") or "",
     )
 
 
@@ -241,6 +242,7 @@ def row_label(row: dict[str, Any], arrow: str = " → ") -> str:
         row["event_threads"],
         row.get("io_threads"),
         row.get("io_policy"),
+        row.get("baton"),
     )
     return f"{client}{arrow}{server}"
 

@@ -45,6 +45,8 @@ def run_id(cell: Cell, repeat: int) -> str:
     srv += f"{spec.event_threads}"
     if spec.io_threads is not None or spec.io_policy is not None:
         srv += f"i{'' if spec.io_threads is None else spec.io_threads}{(spec.io_policy or '')[:2]}"
+    if spec.baton is not None:
+        srv += f"b{spec.baton}"
     n = cell.connection_count or cell.streams
     return (
         f"b{repeat}-{cell.workload[:5]}-{cell.client[:3]}-{srv}-"

@@ -96,13 +96,16 @@ def gfrpc_volname(spec: ServerSpec) -> str:
     if spec.io_threads is not None or spec.io_policy is not None:
         name += "-io" + ("" if spec.io_threads is None else str(spec.io_threads))
         name += "" if spec.io_policy is None else f"-{spec.io_policy}"
+    if spec.baton is not None:
+        name += f"-baton-{spec.baton}"
     return name + ("-tls" if spec.tls else "")
 
 
 def io_flags(spec: ServerSpec) -> list[str]:
     """The brick flags of the spec's io setting; none where it is the brick's default."""
     flags = [] if spec.io_threads is None else ["--io-threads", str(spec.io_threads)]
-    return flags + ([] if spec.io_policy is None else ["--io-policy", spec.io_policy])
+    flags += [] if spec.io_policy is None else ["--io-policy", spec.io_policy]
+    return flags + ([] if spec.baton is None else ["--baton", spec.baton])
 
 
 @dataclass

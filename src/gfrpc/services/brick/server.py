@@ -56,6 +56,8 @@ class BrickConfig:
     io_threads: int = 16
     #: ``--io-policy``: which FOPs the io-threads run: ``slow`` (MAY_BLOCK) or ``all``
     io_policy: str = "slow"
+    #: ``--baton``: the poller threads run Python work one at a time (transport/baton.py)
+    baton: bool = True
     outstanding_limit: int = 64
     tls: TLSOptions | None = None
     ssl_allow: list[str] | None = None
@@ -158,7 +160,7 @@ class BrickServer(Running):
             tls=config.tls is not None,
         )
         self.fops = FopService(self.store, strict_access=config.strict_access)
-        self.poller: Poller = make_poller(config.poller, config.event_threads)
+        self.poller: Poller = make_poller(config.poller, config.event_threads, baton=config.baton)
         self.rpc = RpcServer(
             self.poller,
             workers=config.io_threads,

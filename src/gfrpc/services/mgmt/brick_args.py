@@ -13,6 +13,7 @@ brick takes the same settings as flags. The server-side keys map one to one:
 ``gfrpc.server.poller NAME``       ``--poller NAME``
 ``gfrpc.io-threads N``             ``--io-threads N``
 ``gfrpc.io-policy slow|all``       ``--io-policy slow|all``
+``gfrpc.baton on|off``             ``--baton on|off``
 =================================  ===============================================
 
 Client-side keys (``client.ssl``, ``client.event-threads``, the timeouts) go to the client
@@ -49,6 +50,7 @@ FLAG_OF: Final[Mapping[str, str]] = {
     "gfrpc.server.poller": "--poller",
     "gfrpc.io-threads": "--io-threads",
     "gfrpc.io-policy": "--io-policy",
+    "gfrpc.baton": "--baton",
     "auth.allow": "--allow",
 }
 _INTEGER_KEYS: Final = frozenset(

@@ -117,6 +117,7 @@ OPTIONS: Final[Mapping[str, VolumeOption]] = {
         VolumeOption(
             "gfrpc.io-policy", "gfrpc", "io-policy", "choice", "slow", choices=("slow", "all")
         ),
+        VolumeOption("gfrpc.baton", "gfrpc", "baton", "choice", "on", choices=("on", "off")),
     )
 }
 

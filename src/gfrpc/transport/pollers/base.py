@@ -23,6 +23,8 @@ import os
 import select
 from typing import Final, Protocol
 
+from gfrpc.transport.baton import NO_BATON, Baton, NoBaton
+
 
 class Pollable(Protocol):
     def fileno(self) -> int: ...
@@ -48,6 +50,9 @@ class Poller(abc.ABC):
     """Drives pollables. Chosen once, by name, with :func:`gfrpc.transport.make_poller`."""
 
     name: str = ""
+    #: held around every ``handle_events`` (``baton.py``); ``make_poller(..., baton=True)``
+    #: sets the process's baton, the default holds nothing
+    baton: Baton | NoBaton = NO_BATON
 
     @abc.abstractmethod
     def start(self) -> None:

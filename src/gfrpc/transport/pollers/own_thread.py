@@ -97,7 +97,8 @@ class OwnThreadPoller(Poller):
         try:
             while True:
                 try:
-                    alive = p.handle_events(readable, writable, error)
+                    with self.baton:
+                        alive = p.handle_events(readable, writable, error)
                 except Exception:
                     log.exception("handler failed; closing that connection")
                     alive = False

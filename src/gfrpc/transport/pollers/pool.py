@@ -168,7 +168,8 @@ class PoolPoller(Poller):
         p = slot.pollable
         while True:
             try:
-                alive = p.handle_events(readable, writable, error)
+                with self.baton:
+                    alive = p.handle_events(readable, writable, error)
             except Exception:
                 log.exception("handler failed; closing that connection")
                 alive = False

@@ -255,7 +255,8 @@ class ShardedPoller(Poller):
     ) -> None:
         fd = p.fileno()
         try:
-            alive = p.handle_events(readable, writable, error)
+            with self.baton:
+                alive = p.handle_events(readable, writable, error)
         except Exception:  # a bug in a handler must not kill the shard for everyone
             log.exception("handler failed; closing that connection")
             alive = False

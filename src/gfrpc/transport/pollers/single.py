@@ -127,7 +127,8 @@ class SinglePoller(Poller):
     def _handle(self, p: Pollable, readable: bool, writable: bool, error: bool) -> None:
         fd = p.fileno()
         try:
-            alive = p.handle_events(readable, writable, error)
+            with self.baton:
+                alive = p.handle_events(readable, writable, error)
         except Exception:  # a bug in a handler must not kill the loop for everyone
             log.exception("handler failed; closing that connection")
             alive = False

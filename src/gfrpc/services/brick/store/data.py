@@ -43,6 +43,7 @@ from gfrpc.services.brick.store.base import (
 )
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import proc_path
+from gfrpc.transport.baton import BATON, BIG
 
 FALLOC_FL_KEEP_SIZE: Final = 0x01
 FALLOC_FL_PUNCH_HOLE: Final = 0x02
@@ -71,6 +72,11 @@ def _drop_privs(fd: int, st: os.stat_result, caller: Caller | None) -> None:
             os.fchmod(fd, st_.S_IMODE(st.st_mode) & ~kill)
 
 
+def _pwrite_outside(fd: int, data: memoryview, offset: int) -> int:
+    """``os.pwrite`` with the poller's baton handed over (a big copy: transport/baton.py)."""
+    return BATON.call_outside(os.pwrite, fd, data, offset)
+
+
 class DataOps(StoreBase):
     """The data FOPs of ``PosixStore`` (see the module notes)."""
 
@@ -78,7 +84,10 @@ class DataOps(StoreBase):
     def read(f: OpenFile, offset: int, size: int) -> tuple[bytes, IattValue]:
         """READ: up to ``size`` bytes at ``offset`` (short at EOF), and the file's iatt."""
         with f.pinned() as fd:
-            data = os.pread(fd, size, offset) if size else b""
+            if size >= BIG:  # the copy runs baton-free (transport/baton.py)
+                data = BATON.call_outside(os.pread, fd, size, offset)
+            else:
+                data = os.pread(fd, size, offset) if size else b""
             st = os.fstat(fd)
         return data, iatt_of(f.gfid, st)
 
@@ -99,8 +108,9 @@ class DataOps(StoreBase):
             done = 0
             total = len(data)
             view = data if isinstance(data, memoryview) else memoryview(data)
+            pwrite = _pwrite_outside if total >= BIG else os.pwrite
             while done < total:
-                n = os.pwrite(fd, view[done:] if done else view, offset + done)
+                n = pwrite(fd, view[done:] if done else view, offset + done)
                 if n <= 0:
                     break
                 done += n
