@@ -92,9 +92,7 @@ def test_baton_is_an_axis_of_the_gfrpc_bricks() -> None:
     assert off.label == "gfrpc pool x2 baton-off"
     assert stage_gfrpc.io_flags(off) == ["--baton", "off"]
     assert stage_gfrpc.gfrpc_volname(off).endswith("-baton-off")
-    assert run_id(Cell("smallfile", "fio", off), 0) != run_id(
-        Cell("smallfile", "fio", on), 0
-    )
+    assert run_id(Cell("smallfile", "fio", off), 0) != run_id(Cell("smallfile", "fio", on), 0)
     assert io_settings(None, None, ["on", "off"]) == [(None, None, "on"), (None, None, "off")]
 
 
