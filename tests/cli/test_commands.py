@@ -9,8 +9,11 @@ import dataclasses
 import pytest
 
 from gfrpc.cli import build_parser
+from gfrpc.cli.brick import brick_config
 from gfrpc.cli.common import Command, arg, config_from, register, server_limits
+from gfrpc.services.brick import BrickServer
 from gfrpc.transport import ServerLimits
+from gfrpc.transport.baton import BATON, NO_BATON
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -76,6 +79,22 @@ def test_limit_flags_reach_server_limits() -> None:
         max_connections=4,
         max_incomplete_bytes=5 << 20,
     )
+
+
+def test_brick_passes_the_baton_unless_told_not_to(xattr_dir) -> None:
+    """Rule: `gfrpc brick` runs its poller threads with the baton by default (one runs Python
+    at a time) and without it under --baton off; its config reaches the brick's poller."""
+    parse = build_parser().parse_args
+    base = ["brick", "--dir", str(xattr_dir), "--port", "0", "--poller", "sharded"]
+    assert brick_config(parse(base)).baton is True
+    config = brick_config(parse([*base, "--baton", "off"]))
+    assert config.baton is False
+    for cfg, expected in ((config, NO_BATON), (brick_config(parse(base)), BATON)):
+        server = BrickServer(cfg)
+        try:
+            assert server.poller.baton is expected
+        finally:
+            server.stop()
 
 
 @dataclasses.dataclass

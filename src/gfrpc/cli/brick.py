@@ -49,7 +49,15 @@ def run_brick(args: argparse.Namespace) -> int:
     absolute path of --dir (brick path); it belongs to the volume named by --volname, whose id
     is kept in the directory's trusted.glusterfs.volume-id xattr. Logs one line when ready;
     stops cleanly on SIGTERM/SIGINT. Runs as root (trusted.* xattrs)."""
-    config = config_from(
+    config = brick_config(args)
+    _raise_fd_limit()
+    server = BrickServer(config)
+    return serve_until_signalled(server)
+
+
+def brick_config(args: argparse.Namespace) -> BrickConfig:
+    """The ``BrickConfig`` of a ``gfrpc brick`` command line."""
+    return config_from(
         BrickConfig,
         args,
         directory=args.dir,
@@ -60,9 +68,6 @@ def run_brick(args: argparse.Namespace) -> int:
         limits=server_limits(args),
         baton=args.baton == "on",
     )
-    _raise_fd_limit()
-    server = BrickServer(config)
-    return serve_until_signalled(server)
 
 
 def _raise_fd_limit() -> None:
