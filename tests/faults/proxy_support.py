@@ -51,6 +51,7 @@ class _Direction:
         self.cut_after: int | None = None  # bytes still to relay before the reset
         self.relayed = 0
         self.sends = 0
+        self.trickled = 0  # bytes sent one per send because trickling was on
         self.eof = False
 
 
@@ -147,6 +148,11 @@ class Pipe:
         with self.cond:
             return self.dirs[direction].sends
 
+    def trickled(self, direction: str) -> int:
+        """Bytes of ``direction`` sent alone (one per ``send``) while trickling."""
+        with self.cond:
+            return self.dirs[direction].trickled
+
     # -- relays -----------------------------------------------------------------------------
     def _wait_unstalled(self, d: _Direction) -> bool:
         """Block while ``d`` is stalled; False once the pipe is closing or ``d`` ended."""
@@ -203,6 +209,8 @@ class Pipe:
             with self.cond:
                 d.relayed += n
                 d.sends += 1
+                if delay is not None:
+                    d.trickled += n
                 if d.cut_after is not None:
                     d.cut_after -= n
             if delay:

@@ -44,16 +44,18 @@ def test_a_byte_by_byte_trickle_is_slow_but_correct(
     try:
         work = Workload(vol, "trickle", blocks=6, block_size=1024, files=6)
         pipe = proxy.pipes[0]
-        sends, relayed = pipe.sends("down"), pipe.relayed("down")
+        alone = pipe.trickled("down")
         proxy.trickle(0.0001)
         start = time.monotonic()
         calls = work.issue()
         wait_all([f for _, _, f in calls], 60)
         elapsed = time.monotonic() - start
         work.check(calls)
-        trickled = pipe.relayed("down") - relayed
+        # counted by the bytes sent alone: a send decided before trickling began (a reply
+        # still in flight when the test started) may land after this test's snapshot
+        trickled = pipe.trickled("down") - alone
         print(f"FAULTS trickle: {len(calls)} calls, {trickled} bytes one by one, {elapsed:.2f} s")
-        assert trickled > 6 * 1024 and pipe.sends("down") - sends == trickled
+        assert trickled > 6 * 1024
         proxy.trickle(None)
         work.verify_through_the_volume()
         assert proxy.connections == 1  # nothing was lost on the way
