@@ -147,10 +147,10 @@ COMMANDS = (
                 "--baton",
                 choices=("on", "off"),
                 default="on",
-                help="'on': one poller thread at a time runs Python work, handed over around "
-                "big reads, writes and TLS records, so that busy poller threads do not pass "
-                "the GIL to each other at every system call; 'off': the polling model as it "
-                "is (default on)",
+                help="'on': one poller thread at a time runs Python work (handed over around "
+                "big reads, writes and TLS records), so that busy poller threads do not "
+                "interleave their requests under the GIL; 'off': the polling model as it is "
+                "(default on)",
             ),
             arg(
                 "--outstanding-rpc-limit",

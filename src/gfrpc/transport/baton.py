@@ -2,20 +2,20 @@
 
 Theory of operation. Every blocking call that CPython makes (``epoll_wait``, ``recv``,
 ``sendmsg``, ``lstat``, ``open``, ``pwrite``...) lets go of the GIL and takes it back when the
-call returns. With one busy thread that costs nothing. With two busy poller threads it costs
-a hand-off at almost every system call: the other thread, waiting for the GIL, takes it the
-moment it is let go; the first one's call returns in a microsecond and it must now wait until
-the other one makes a system call of its own. A small-file CREATE makes some thirty system
-calls, so two poller threads each serving a connection ping-pong the GIL thirty times per
-request, each time with a futex wake-up and usually a context switch. Measured with fio's
-smallfile create pass (24 jobs, 4 KiB files) on 2 cores: brick CPU per file 788 µs with
-``pool`` x2 and 829 µs with ``sharded`` x2, against 525 µs with the one-thread ``single``.
+call returns. With one busy thread that costs nothing. With two busy poller threads, the
+other one may take the GIL at any of those calls, so two requests' Python runs interleave
+on two cores, each thread picking up where the other left the interpreter's caches. Measured
+with fio's smallfile create pass (24 jobs, 4 KiB files) on 2 cores: brick CPU per file 833 µs
+with ``pool`` x2 and 725 µs with ``sharded`` x2, against 542 µs with the one-thread
+``single`` (docs/ARCHITECTURE.md, Performance notes 9).
 
 The baton is a plain lock that a poller thread holds while it handles one pollable's events
 (``Poller`` runs ``handle_events`` under ``poller.baton``). A second poller thread with work
-waits on the baton, not on the GIL, so it stays asleep and the first thread's system calls
-give the GIL to nobody: one hand-off per event instead of one per system call. Threads that
-are not poller threads (io-threads, a client's callers) never take it.
+waits on the baton, so the GIL changes threads between handlings, not in the middle of one:
+each request's Python runs through on one thread. With it the same creates cost 596 and
+613 µs. The number of context switches did not fall (about two per created file, with and
+without it, from /proc): what the baton saves is interleaving, not wake-ups. Threads that are
+not poller threads (io-threads, a client's callers) never take it.
 
 It is handed over for work that runs outside the GIL and is long enough for another thread's
 Python to overlap it: a socket read straight into a big record, the decryption of a big TLS
@@ -30,7 +30,7 @@ hands it over only where it holds no other lock either. So no thread ever waits 
 baton while holding something that the baton's holder may wait for.
 
 With ``--baton off`` (``make_poller(..., baton=False)``) the pollers take nothing: the
-threading models as they are, GIL ping-pong included, for those who study them.
+threading models as they are, GIL interleaving included, for those who study them.
 """
 
 from __future__ import annotations
