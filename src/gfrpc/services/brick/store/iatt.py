@@ -92,6 +92,8 @@ def gfid_str(gfid: bytes) -> str:
 
 def check_gfid(gfid: object) -> bytes:
     """Return ``gfid`` as 16 bytes (accepts bytes-likes and ``uuid.UUID``); EINVAL otherwise."""
+    if type(gfid) is bytes and len(gfid) == GFID_SIZE:  # the usual case, several per FOP
+        return gfid
     if isinstance(gfid, uuid.UUID):
         return gfid.bytes
     try:

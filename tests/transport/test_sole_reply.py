@@ -1,0 +1,146 @@
+"""The ping-pong reply (``EndpointOutput._send_sole_reply``): one small reply made by the
+delivering thread, with nothing queued before it, goes straight to the kernel. These tests
+hold it to what the out-queue guarantees for every other reply: the bytes arrive whole and in
+order, ``on_sent`` fires exactly once and only after the last byte went to the kernel, what
+the kernel does not take waits in the queue, and a failed write closes the connection with
+``on_sent`` still called once. Plain TCP only: with TLS replies are never corked."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import pytest
+from transport_support import Accepted, Recorder
+
+from gfrpc.transport import listen
+from gfrpc.transport.outqueue import OutQueue
+
+pytestmark = pytest.mark.timeout(60)
+
+MARK = 0x80000000
+
+
+class Replier(Recorder):
+    """Answers each record with its first 8 bytes and ``size`` bytes, counting ``on_sent``."""
+
+    def __init__(self, size: int = 2) -> None:
+        super().__init__()
+        self.size = size
+        self.sent: list[bytes] = []
+        self.sent_event = threading.Event()
+
+    def record_received(self, ep, record) -> None:
+        key = bytes(record[:8])
+        body = bytes([0x61 + len(self.records) % 26]) * self.size
+
+        def on_sent() -> None:
+            self.sent.append(key)
+            self.sent_event.set()
+
+        ep.submit(key, body, on_sent=on_sent)
+        super().record_received(ep, record)
+
+
+class HalfSocket:
+    """A server socket whose ``send`` hands the kernel at most half of what it is given (or
+    fails with ``error``); everything else is the real socket's."""
+
+    def __init__(self, sock: socket.socket, error: OSError | None = None) -> None:
+        self._sock = sock
+        self.error = error
+        self.sends = 0
+
+    def send(self, data) -> int:
+        self.sends += 1
+        if self.error is not None:
+            raise self.error
+        return self._sock.send(memoryview(data)[: max(1, len(data) // 2)])
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _serve(poller, size: int):
+    servers = Accepted(lambda: Replier(size))
+    listener = listen("127.0.0.1:0", poller=poller, handler_factory=servers)
+    raw = socket.create_connection((listener.address.host, listener.address.port), timeout=20)
+    server = servers.get(0)
+    assert server.made.wait(10)
+    return listener, raw, server
+
+
+def _read_exactly(raw: socket.socket, n: int) -> bytes:
+    got = b""
+    while len(got) < n:
+        chunk = raw.recv(n - len(got))
+        assert chunk, "server closed"
+        got += chunk
+    return got
+
+
+def test_a_lone_reply_skips_the_queue_and_reports_sent_once(poller, monkeypatch):
+    """Rule: a reply to a request that arrived alone reaches the client whole without being
+    pushed onto the out-queue or flushed from it, and its ``on_sent`` fires exactly once."""
+    listener, raw, server = _serve(poller, 2)
+    queued = []
+    real_push, real_flush = OutQueue.push, OutQueue.flush
+    monkeypatch.setattr(OutQueue, "push", lambda q, v: (queued.append(len(v)), real_push(q, v)))
+    monkeypatch.setattr(OutQueue, "flush", lambda q, s: (queued.append(-1), real_flush(q, s))[1])
+    for i in range(5):
+        server.sent_event.clear()
+        raw.sendall(struct.pack(">I", MARK | 8) + b"req%05d" % i)
+        reply = _read_exactly(raw, 4 + 10)
+        assert reply[4:12] == b"req%05d" % i
+        assert server.sent_event.wait(10)
+    assert server.sent == [b"req%05d" % i for i in range(5)]
+    assert queued == [], "a lone reply went through the out-queue"
+    raw.close()
+    listener.close()
+
+
+def test_the_rest_of_a_lone_reply_waits_in_the_queue_in_order(poller):
+    """Rule: when the kernel takes only part of a lone reply, the rest is queued and written
+    later; the client gets every reply's bytes in order, and each ``on_sent`` fires once, only
+    after its reply's last byte was handed over."""
+    size = 6000  # under JOIN_BELOW: a corked reply
+    listener, raw, server = _serve(poller, size)
+    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
+    _read_exactly(raw, 4 + 8 + size)
+    assert server.sent_event.wait(10)
+    ep = server.endpoint
+    assert ep is not None
+    half = HalfSocket(ep._sock)
+    ep._sock = half  # type: ignore[assignment]
+    want = b""
+    for i in range(3):
+        server.sent_event.clear()
+        sent_before = len(server.sent)
+        raw.sendall(struct.pack(">I", MARK | 8) + b"req%05d" % i)
+        body = bytes([0x61 + (i + 1) % 26]) * size
+        reply = struct.pack(">I", MARK | (8 + size)) + b"req%05d" % i + body
+        want += reply
+        got = _read_exactly(raw, len(reply))
+        assert got == reply
+        assert server.sent_event.wait(10)
+        assert len(server.sent) == sent_before + 1
+    assert half.sends >= 6, "the kernel was never handed part of a reply"
+    assert server.sent == [b"warmup00"] + [b"req%05d" % i for i in range(3)]
+    raw.close()
+    listener.close()
+
+
+def test_a_lone_reply_that_cannot_be_written_closes_the_connection(poller):
+    """Rule: a write error on a lone reply closes that connection (``connection_lost``), and
+    the reply's ``on_sent`` still fires once (a request is always finished)."""
+    listener, raw, server = _serve(poller, 2)
+    ep = server.endpoint
+    assert ep is not None
+    ep._sock = HalfSocket(ep._sock, error=BrokenPipeError(32, "Broken pipe"))  # type: ignore[assignment]
+    raw.sendall(struct.pack(">I", MARK | 8) + b"req00000")
+    assert server.lost.wait(10)
+    assert server.sent_event.wait(10)
+    assert server.sent == [b"req00000"]
+    raw.close()
+    listener.close()
