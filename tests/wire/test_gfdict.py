@@ -285,6 +285,19 @@ def test_a_dict_decoded_again_is_a_new_equal_dict() -> None:
     assert _decode_all(encode_gfx_dict(asked)) == asked
 
 
+def test_a_lone_gfid_req_is_decoded_without_being_remembered() -> None:
+    """A CREATE's or MKDIR's whole xdata is one ``gfid-req``, new every time: it decodes to
+    that UUID and the decoded-dict cache keeps nothing of it (its bytes never come again)."""
+    gfdict._DECODED.clear()
+    for _ in range(3):
+        req = uuid.uuid4()
+        data = encode_gfx_dict({"gfid-req": req}) + b"tail"
+        r = XdrReader(data)
+        assert decode_gfx_dict(r) == {"gfid-req": req}
+        assert r.pos == len(data) - 4
+    assert gfdict._DECODED == {}
+
+
 @given(
     st.dictionaries(_keys, _values, max_size=5),
     st.booleans(),

@@ -240,12 +240,12 @@ def decode_gfx_dict(reader: XdrReader) -> dict[str, XdrValue] | None:
         return _decode_pairs(reader, npairs, {})
     buf = reader.buf
     known, known_end = npairs, end  # the pairs that may repeat: all but a last gfid-req
-    if (
-        npairs > 1
-        and xdr_size >= _GFID_REQ_PAIR + _MIN_PAIR  # room for a pair before it
-        and buf[end - _GFID_REQ_PAIR : end - 16] == _GFID_REQ_HEAD
-    ):
-        known, known_end = npairs - 1, end - _GFID_REQ_PAIR
+    if xdr_size >= _GFID_REQ_PAIR and buf[end - _GFID_REQ_PAIR : end - 16] == _GFID_REQ_HEAD:
+        if npairs == 1 and xdr_size == _GFID_REQ_PAIR:  # all of a CREATE's or MKDIR's xdata
+            reader.pos = end
+            return {"gfid-req": _uuid(buf[end - 16 : end])}
+        if npairs > 1 and xdr_size >= _GFID_REQ_PAIR + _MIN_PAIR:  # a pair before it
+            known, known_end = npairs - 1, end - _GFID_REQ_PAIR
     raw = bytes(buf[start + 12 : known_end])
     seen = _DECODED.get(raw)
     if seen is not None and seen[0] == known:

@@ -154,7 +154,9 @@ PREOP_CHECK_FAILED = "glusterfs.preop.check.failed"
 def _preop_key(xdata: Xdata | None) -> str | None:
     """The xattr name DHT asks the parent to be checked against (``glusterfs.preop.parent.key``),
     when its value is in the xdata too."""
-    key = (xdata or {}).get(PREOP_PARENT_KEY)
+    if not xdata or PREOP_PARENT_KEY not in xdata:  # the usual case: DHT asks nothing
+        return None
+    key = xdata[PREOP_PARENT_KEY]
     if isinstance(key, bytes | bytearray):
         key = bytes(key).rstrip(b"\0").decode("utf-8", "replace")
     if isinstance(key, str):
