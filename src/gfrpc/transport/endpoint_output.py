@@ -13,6 +13,9 @@ interleaved with another's. Three ways in:
   (``_corked``) until ``_uncork`` queues the whole batch and writes it in one ``sendmsg``. A
   larger message from the same thread first queues the batch, so the thread's messages keep
   their order; if the connection closes meanwhile, their ``on_sent`` calls still happen;
+  a batch of one reply with nothing queued before it (one request at a time, as fio's jobs
+  send them) is handed to the kernel directly (``_send_sole_reply``): only what the kernel
+  does not take is queued;
 * anything else is copied if mutable (``owned``), encrypted when TLS is on, queued, and
   written at once unless the delivering thread will write it with its batch.
 
