@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 @pytest.mark.parametrize("phase", ["stat", "create"])
-def test_poller_bytecodes_counts_the_transport_too(phase: str) -> None:
+def test_poller_bytecodes_counts_the_transport_too(phase: str, tls: bool) -> None:
     """Rule: the tool exits 0 only if the brick answered every request of the phase as it
     should (it exits non-zero otherwise), and the functions it lists for the poller thread
     include the transport's read and the RPC server's dispatch, not only the FOP."""
@@ -31,6 +32,7 @@ def test_poller_bytecodes_counts_the_transport_too(phase: str) -> None:
             "10",
             "--top",
             "200",
+            *(["--tls"] if tls else []),
         ],
         env=env,
         capture_output=True,

@@ -3,7 +3,8 @@ delivering thread, with nothing queued before it, goes straight to the kernel. T
 hold it to what the out-queue guarantees for every other reply: the bytes arrive whole and in
 order, ``on_sent`` fires exactly once and only after the last byte went to the kernel, what
 the kernel does not take waits in the queue, and a failed write closes the connection with
-``on_sent`` still called once. Plain TCP only: with TLS replies are never corked."""
+``on_sent`` still called once, with and without TLS. With TLS every corked reply is also its
+own TLS write: GlusterFS never reads a second message out of one TLS record."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import threading
 import pytest
 from transport_support import Accepted, Recorder
 
-from gfrpc.transport import listen
+from gfrpc.transport import endpoint_output, listen
 from gfrpc.transport.outqueue import OutQueue
+from gfrpc.transport.tls import TLSSession
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,10 +64,21 @@ class HalfSocket:
         return getattr(self._sock, name)
 
 
-def _serve(poller, size: int):
+@pytest.fixture(params=[False, True], ids=["plain", "tls"])
+def tls(request, tls_pair):
+    """(server context, client context), or (None, None) for plain TCP."""
+    return tls_pair if request.param else (None, None)
+
+
+def _serve(poller, size: int, tls=(None, None)):
+    """A listener whose connections answer with ``Replier(size)``; a blocking client socket
+    (TLS-wrapped when ``tls`` has contexts) and the server side's handler."""
+    server_ctx, client_ctx = tls
     servers = Accepted(lambda: Replier(size))
-    listener = listen("127.0.0.1:0", poller=poller, handler_factory=servers)
+    listener = listen("127.0.0.1:0", poller=poller, handler_factory=servers, tls=server_ctx)
     raw = socket.create_connection((listener.address.host, listener.address.port), timeout=20)
+    if client_ctx is not None:
+        raw = client_ctx.wrap_socket(raw)  # the handshake, blocking
     server = servers.get(0)
     assert server.made.wait(10)
     return listener, raw, server
@@ -80,10 +93,14 @@ def _read_exactly(raw: socket.socket, n: int) -> bytes:
     return got
 
 
-def test_a_lone_reply_skips_the_queue_and_reports_sent_once(poller, monkeypatch):
+def test_a_lone_reply_skips_the_queue_and_reports_sent_once(poller, tls, monkeypatch):
     """Rule: a reply to a request that arrived alone reaches the client whole without being
     pushed onto the out-queue or flushed from it, and its ``on_sent`` fires exactly once."""
-    listener, raw, server = _serve(poller, 2)
+    listener, raw, server = _serve(poller, 2, tls)
+    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")  # the server's handshake is done
+    _read_exactly(raw, 4 + 10)
+    assert server.sent_event.wait(10)
+    server.sent.clear()
     queued = []
     real_push, real_flush = OutQueue.push, OutQueue.flush
     monkeypatch.setattr(OutQueue, "push", lambda q, v: (queued.append(len(v)), real_push(q, v)))
@@ -100,12 +117,12 @@ def test_a_lone_reply_skips_the_queue_and_reports_sent_once(poller, monkeypatch)
     listener.close()
 
 
-def test_the_rest_of_a_lone_reply_waits_in_the_queue_in_order(poller):
+def test_the_rest_of_a_lone_reply_waits_in_the_queue_in_order(poller, tls):
     """Rule: when the kernel takes only part of a lone reply, the rest is queued and written
     later; the client gets every reply's bytes in order, and each ``on_sent`` fires once, only
     after its reply's last byte was handed over."""
     size = 6000  # under JOIN_BELOW: a corked reply
-    listener, raw, server = _serve(poller, size)
+    listener, raw, server = _serve(poller, size, tls)
     raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
     _read_exactly(raw, 4 + 8 + size)
     assert server.sent_event.wait(10)
@@ -131,10 +148,10 @@ def test_the_rest_of_a_lone_reply_waits_in_the_queue_in_order(poller):
     listener.close()
 
 
-def test_a_lone_reply_that_cannot_be_written_closes_the_connection(poller):
+def test_a_lone_reply_that_cannot_be_written_closes_the_connection(poller, tls):
     """Rule: a write error on a lone reply closes that connection (``connection_lost``), and
     the reply's ``on_sent`` still fires once (a request is always finished)."""
-    listener, raw, server = _serve(poller, 2)
+    listener, raw, server = _serve(poller, 2, tls)
     ep = server.endpoint
     assert ep is not None
     ep._sock = HalfSocket(ep._sock, error=BrokenPipeError(32, "Broken pipe"))  # type: ignore[assignment]
@@ -142,5 +159,37 @@ def test_a_lone_reply_that_cannot_be_written_closes_the_connection(poller):
     assert server.lost.wait(10)
     assert server.sent_event.wait(10)
     assert server.sent == [b"req00000"]
+    raw.close()
+    listener.close()
+
+
+def test_a_batch_of_tls_replies_is_one_tls_write_each(poller, tls_pair, monkeypatch):
+    """Rule: requests that arrive together are answered by one batch of corked replies, and
+    with TLS each reply of the batch is encrypted by a TLS write of its own (one whole
+    message, record mark included); all of them reach the client, in order."""
+    writes: list[bytes] = []
+    batches: list[int] = []
+    real_write = TLSSession.write
+    real_queue = endpoint_output.EndpointOutput._queue_corked_locked
+
+    def write(session, data):
+        writes.append(bytes(data))
+        return real_write(session, data)
+
+    def queue_corked(ep):
+        batches.append(len(ep._corked))
+        return real_queue(ep)
+
+    monkeypatch.setattr(TLSSession, "write", write)
+    monkeypatch.setattr(endpoint_output.EndpointOutput, "_queue_corked_locked", queue_corked)
+    listener, raw, server = _serve(poller, 2, tls_pair)
+    raw.sendall(b"".join(struct.pack(">I", MARK | 8) + b"req%05d" % i for i in range(10)))
+    got = _read_exactly(raw, 10 * (4 + 10))
+    assert [got[i * 14 + 4 : i * 14 + 12] for i in range(10)] == [b"req%05d" % i for i in range(10)]
+    assert max(batches) >= 2, "the requests were never answered as one batch"
+    replies = [w for w in writes if w[4:7] == b"req"]
+    assert len(replies) == 10
+    for w in replies:
+        assert len(w) == 4 + (struct.unpack(">I", w[:4])[0] & ~MARK), "a TLS write of two"
     raw.close()
     listener.close()

@@ -6,8 +6,9 @@ one RPC message; any thread may call it. Everything that reaches the out-queue d
 the endpoint's output lock, so queue order is wire order and a message's TLS writes are never
 interleaved with another's. Three ways in:
 
-* a small message (at most ``JOIN_BELOW`` bytes) without TLS is joined with its record mark
-  into one buffer, which also makes it ours (a caller may reuse its buffers at once);
+* a small message (at most ``JOIN_BELOW`` bytes; with TLS, once the handshake is done) is
+  joined with its record mark into one buffer, which also makes it ours (a caller may reuse
+  its buffers at once);
 * a small reply made by the thread that is delivering records (an inline handler on the
   poller thread) is not queued at once: it waits, without the lock, in that thread's batch
   (``_corked``) until ``_uncork`` queues the whole batch and writes it in one ``sendmsg``. A
@@ -15,7 +16,9 @@ interleaved with another's. Three ways in:
   their order; if the connection closes meanwhile, their ``on_sent`` calls still happen;
   a batch of one reply with nothing queued before it (one request at a time, as fio's jobs
   send them) is handed to the kernel directly (``_send_sole_reply``): only what the kernel
-  does not take is queued;
+  does not take is queued. With TLS each reply of the batch is encrypted with its own TLS
+  write (GlusterFS never reads a second message out of one TLS record) when the batch is
+  queued or sent, and their ciphertext goes out together;
 * anything else is copied if mutable (``owned``), encrypted when TLS is on, queued, and
   written at once unless the delivering thread will write it with its batch.
 
@@ -33,7 +36,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from gfrpc.errors import LocalProtocolError, NotConnectedError
+from gfrpc.errors import LocalProtocolError, NotConnectedError, TLSError
 from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.lifecycle import EndpointState
 from gfrpc.transport.oserrors import translate
@@ -85,7 +88,8 @@ class EndpointOutput:
         ``on_sent()`` is called once the whole message has been written to the kernel, or
         the connection is gone (on some thread, never under the endpoint's locks).
         """
-        if self._tls is None:
+        tls = self._tls
+        if tls is None or tls.established:  # (it only ever turns True)
             total = 0
             for p in parts:
                 total += len(p)
@@ -100,7 +104,10 @@ class EndpointOutput:
                         raise NotConnectedError(f"connection to {self._peer()} is closed")
                     self._corked.append((data, on_sent))
                     return
-                self._queue(None, memoryview(data), on_sent)
+                if tls is None:
+                    self._queue(None, memoryview(data), on_sent)
+                else:
+                    self._queue([data], None, on_sent)
                 return
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
@@ -223,8 +230,20 @@ class EndpointOutput:
             if outq.pending or state is _CLOSING or state is _CLOSED or len(corked) != 1:
                 return False
             data, on_sent = corked.pop()
+            tls = self._tls
+            if tls is not None:  # its own TLS write; the ciphertext is what goes out
+                try:
+                    tls.write(data)
+                except TLSError as exc:
+                    if on_sent is not None:
+                        outq.fired.append(on_sent)
+                    self._close_locked(exc)
+                    on_sent = None
+                    data = b""
+                else:
+                    data = tls.take_output_bytes()
             try:
-                sent = self._sock.send(data)
+                sent = self._sock.send(data) if data else 0
             except BlockingIOError:
                 sent = 0
             except OSError as exc:
@@ -262,6 +281,21 @@ class EndpointOutput:
         outq = self._outq
         if self._state is _CLOSED:  # finalized: the queue is gone
             outq.fired.extend(cb for _, cb in corked if cb is not None)
+            return
+        tls = self._tls
+        if tls is not None:  # a TLS write per reply (never two messages in one TLS record:
+            # GlusterFS would leave the second one unread in OpenSSL), the ciphertext in one go
+            try:
+                for data, _ in corked:
+                    tls.write(data)
+            except TLSError as exc:
+                outq.fired.extend(cb for _, cb in corked if cb is not None)
+                self._close_locked(exc)
+                return
+            outq.extend(tls.take_output())
+            for _, on_sent in corked:
+                if on_sent is not None:
+                    outq.mark(on_sent)
             return
         for data, on_sent in corked:
             outq.push(memoryview(data))

@@ -3,7 +3,8 @@
 Theory of operation. The socket never sees OpenSSL: the endpoint reads ciphertext from the
 socket, ``feed``s it to the incoming BIO, and asks the session to decrypt *directly into the
 record decoder's buffer* (``SSLObject.read(n, buffer)``), one TLS record (at most 16 KiB) per
-call, until OpenSSL wants more input. Draining until ``SSLWantReadError`` matters: plaintext
+call, until OpenSSL wants more input (``SSLWantReadError``) or, cheaper than raising that,
+until the incoming BIO is empty and OpenSSL holds no plaintext. Draining matters: plaintext
 left inside OpenSSL would not make the socket readable again (GlusterFS never calls
 ``SSL_pending`` and has exactly this stall). Writes encrypt into the outgoing BIO and the
 endpoint sends the ciphertext like any other bytes, so a full socket is ordinary EAGAIN and
@@ -118,6 +119,10 @@ class TLSSession:
             return []
         return [memoryview(self._out.read())]
 
+    def take_output_bytes(self) -> bytes:
+        """``take_output`` as one ``bytes`` (empty if nothing is waiting)."""
+        return self._out.read()
+
     def handshake_step(self) -> bool:
         """Advance the handshake; True once it is complete and the peer is accepted."""
         if self.established:
@@ -185,10 +190,14 @@ class TLSSession:
         """
         obj = self._obj
         read: Callable[[int, memoryview], int]
+        pending: Callable[[], int]
         if self._fast:
-            read = obj._sslobj.read  # type: ignore[attr-defined]  # skip ssl.py's wrapper
+            inner = obj._sslobj  # type: ignore[attr-defined]  # skip ssl.py's wrapper
+            read, pending = inner.read, inner.pending
         else:
             read = obj.read  # type: ignore[assignment]  # returns the count when given a buffer
+            pending = obj.pending
+        incoming = self._in
         while True:
             buf = decoder.get_buffer()
             size = len(buf) if decoder.buffer_is_direct else 1  # scratch: one record a time
@@ -200,6 +209,13 @@ class TLSSession:
                         decoder.buffer_updated(got)
                         return True
                     got += n
+                    if not incoming.pending and not pending():
+                        # all the ciphertext is read and no plaintext waits: another read
+                        # could only raise SSLWantReadError (OpenSSL reads one record at a
+                        # time from the BIO, so it holds no part of a next one either)
+                        self._seen_data = True
+                        decoder.buffer_updated(got)
+                        return False
             except ssl.SSLWantReadError:
                 if got:
                     self._seen_data = True
