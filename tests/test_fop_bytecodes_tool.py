@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools_support import run_tool
 
 
 @pytest.mark.timeout(180)
@@ -20,23 +16,7 @@ def test_fop_bytecodes_counts_every_phase_without_a_refused_request() -> None:
     SUCCESS and op_ret >= 0 (it exits 1 otherwise; the create phase's first LOOKUP is meant to
     find nothing), and it prints bytecodes, Python calls and CPU time per record for each
     phase asked for, and with ``--by-fop`` each FOP's bytecodes."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "fop-bytecodes"),
-            "--phase",
-            "read,stat,create",
-            "--rounds",
-            "1",
-            "--by-fop",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
-    )
+    out = run_tool("fop-bytecodes", "--phase", "read,stat,create", "--rounds", "1", "--by-fop")
     assert out.returncode == 0, out.stderr
     rows = {
         m.group(1): m.groups()[1:]

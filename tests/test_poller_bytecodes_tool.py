@@ -3,15 +3,11 @@ docs/ARCHITECTURE.md "Performance notes" 10), keeps working."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools_support import run_tool
 
 
 @pytest.mark.timeout(180)
@@ -21,25 +17,8 @@ def test_poller_bytecodes_counts_the_transport_too(phase: str, tls: bool) -> Non
     """Rule: the tool exits 0 only if the brick answered every request of the phase as it
     should (it exits non-zero otherwise), and the functions it lists for the poller thread
     include the transport's read and the RPC server's dispatch, not only the FOP."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "poller-bytecodes"),
-            "--phase",
-            phase,
-            "-n",
-            "10",
-            "--top",
-            "200",
-            *(["--tls"] if tls else []),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
-    )
+    tls_flag = ["--tls"] if tls else []
+    out = run_tool("poller-bytecodes", "--phase", phase, "-n", "10", "--top", "200", *tls_flag)
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     m = re.match(rf"{phase}: (\d+) bytecodes per request", first)

@@ -230,18 +230,10 @@ class EndpointOutput:
             if outq.pending or state is _CLOSING or state is _CLOSED or len(corked) != 1:
                 return False
             data, on_sent = corked.pop()
-            tls = self._tls
-            if tls is not None:  # its own TLS write; the ciphertext is what goes out
-                try:
-                    tls.write(data)
-                except TLSError as exc:
-                    if on_sent is not None:
-                        outq.fired.append(on_sent)
-                    self._close_locked(exc)
+            if self._tls is not None:  # the ciphertext is what goes out
+                data = self._encrypt_replies_locked([(data, on_sent)]) or b""
+                if not data:  # TLS failed: closing, its on_sent already due
                     on_sent = None
-                    data = b""
-                else:
-                    data = tls.take_output_bytes()
             try:
                 sent = self._sock.send(data) if data else 0
             except BlockingIOError:
@@ -271,6 +263,24 @@ class EndpointOutput:
             self._after_unlock(kick)
         return True
 
+    def _encrypt_replies_locked(
+        self, replies: list[tuple[bytes, Callable[[], None] | None]]
+    ) -> bytes | None:
+        """The ciphertext of corked replies, each its own TLS write (never two messages in
+        one TLS record: GlusterFS would leave the second unread in OpenSSL). None: TLS failed,
+        the connection is closing and the replies' ``on_sent`` calls are due (caller holds
+        ``_out_lock``)."""
+        tls = self._tls
+        assert tls is not None
+        try:
+            for data, _ in replies:
+                tls.write(data)
+        except TLSError as exc:
+            self._outq.fired.extend(cb for _, cb in replies if cb is not None)
+            self._close_locked(exc)
+            return None
+        return tls.take_output_bytes()
+
     def _queue_corked_locked(self) -> None:
         """Move the delivering thread's batch of small replies to the out-queue, in order
         (caller holds ``_out_lock``); once closed, only their ``on_sent`` calls remain due."""
@@ -282,17 +292,11 @@ class EndpointOutput:
         if self._state is _CLOSED:  # finalized: the queue is gone
             outq.fired.extend(cb for _, cb in corked if cb is not None)
             return
-        tls = self._tls
-        if tls is not None:  # a TLS write per reply (never two messages in one TLS record:
-            # GlusterFS would leave the second one unread in OpenSSL), the ciphertext in one go
-            try:
-                for data, _ in corked:
-                    tls.write(data)
-            except TLSError as exc:
-                outq.fired.extend(cb for _, cb in corked if cb is not None)
-                self._close_locked(exc)
+        if self._tls is not None:
+            ciphertext = self._encrypt_replies_locked(corked)
+            if ciphertext is None:
                 return
-            outq.extend(tls.take_output())
+            outq.push(memoryview(ciphertext))
             for _, on_sent in corked:
                 if on_sent is not None:
                     outq.mark(on_sent)
