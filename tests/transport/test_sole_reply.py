@@ -15,6 +15,7 @@ import threading
 import pytest
 from transport_support import Accepted, Recorder
 
+from gfrpc.errors import TLSError
 from gfrpc.transport import endpoint_output, listen
 from gfrpc.transport.outqueue import OutQueue
 from gfrpc.transport.tls import TLSSession
@@ -191,5 +192,34 @@ def test_a_batch_of_tls_replies_is_one_tls_write_each(poller, tls_pair, monkeypa
     assert len(replies) == 10
     for w in replies:
         assert len(w) == 4 + (struct.unpack(">I", w[:4])[0] & ~MARK), "a TLS write of two"
+    raw.close()
+    listener.close()
+
+
+@pytest.mark.parametrize("batch", [1, 3], ids=["lone", "batch"])
+def test_a_tls_reply_that_cannot_be_encrypted_closes_the_connection(
+    poller, tls_pair, monkeypatch, batch
+):
+    """Rule: when OpenSSL refuses to encrypt a corked reply (lone or in a batch), that
+    connection is closed (``connection_lost``) and every reply's ``on_sent`` still fires
+    exactly once; nothing is sent in the clear."""
+    listener, raw, server = _serve(poller, 2, tls_pair)
+    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
+    _read_exactly(raw, 4 + 10)
+    assert server.sent_event.wait(10)
+    server.sent.clear()
+    server.sent_event.clear()
+
+    def refuse(session, data):
+        raise TLSError("encryption refused (test)")
+
+    monkeypatch.setattr(TLSSession, "write", refuse)
+    raw.sendall(b"".join(struct.pack(">I", MARK | 8) + b"req%05d" % i for i in range(batch)))
+    assert server.lost.wait(10)
+    assert isinstance(server.lost_exc, TLSError)
+    # due before the handling ended, so before connection_lost
+    assert sorted(server.sent) == [b"req%05d" % i for i in range(batch)]
+    raw.settimeout(10)
+    assert raw.recv(100) == b"", "bytes came after the refused encryption"
     raw.close()
     listener.close()
