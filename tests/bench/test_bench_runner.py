@@ -120,3 +120,50 @@ def test_no_more_than_the_limit_of_fio_cells_tear_down_at_once(
     )
     assert peak <= runner.MAX_FIO_TEARING_DOWN + 1
     assert all(r.samples for r in runs) and FakeFio.alive == []
+
+
+@pytest.mark.timeout(30)
+def test_each_run_keeps_the_steal_of_its_span_and_a_note_names_the_stolen_ones(
+    fakes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every sample carries the share of CPU the hypervisor took over its own run's span (a
+    fio run's too, though its report is read later), and one note names exactly the runs at
+    or over 10 %."""
+    calls = {"n": 0, "steal": 0, "all": 0}
+
+    def ticks() -> tuple[int, int]:
+        # two readings per run (before, after); the 2nd run's "after" adds 30 stolen of 100
+        calls["n"] += 1
+        calls["all"] += 100
+        if calls["n"] == 4:
+            calls["steal"] += 30
+        return calls["steal"], calls["all"]
+
+    monkeypatch.setattr(runner, "cpu_ticks", ticks)
+    cells = [Cell("seq-write", "fio", REAL), Cell("seq-write", "fio", MINE)]
+    runs = runner.run_plan(
+        [(c, target(c.server)) for c in cells],
+        repeats=2,
+        scratch=tmp_path,
+        progress=runner.Progress(4, enabled=False),
+        say=lambda m: None,
+    )
+    shares = [[s.evidence.get("steal_share") for s in r.samples] for r in runs]
+    assert shares == [[0.0], [0.3], [], [0.0]]  # run 3 (b1, glusterfsd) failed: no sample
+    notes = runner.steal_notes(runs)
+    assert len(notes) == 1
+    assert "1 of 4 runs" in notes[0] and "run 1 (30%)" in notes[0]
+    assert runner.cell_label(cells[1]) in notes[0]
+    assert runner.cell_label(cells[0]) not in notes[0]
+
+
+def test_without_steal_there_is_no_note() -> None:
+    """Runs under the threshold, or without a reading, give no note."""
+    cell = Cell("seq-write", "gfrpc", MINE)
+    quiet = Sample(None, 1, 1, 1.0, 0.1, 0.2)
+    runner.mark_steal([quiet], 0.099)
+    unread = Sample(None, 1, 1, 1.0, 0.1, 0.2)
+    runner.mark_steal([unread], None)
+    runs = [runner.Run(cell=cell, repeat=0, samples=[quiet, unread])]
+    assert runner.steal_notes(runs) == []
+    assert quiet.evidence["steal_share"] == 0.099 and "steal_share" not in unread.evidence

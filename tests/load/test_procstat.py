@@ -6,10 +6,12 @@ import os
 
 from gfrpc.bench.procstat import (
     HASH_DIR_CACHE,
+    cpu_ticks,
     fd_count,
     percentile,
     rss_bytes,
     settled_fd_count,
+    steal_share,
     thread_count,
 )
 
@@ -19,6 +21,20 @@ def test_own_readings_are_plausible():
     assert rss_bytes() > 1 << 20
     assert thread_count() >= 1
     assert fd_count() >= 3
+
+
+def test_machine_ticks_and_the_stolen_share():
+    """Rule: /proc/stat's steal ticks are part of all ticks and never go back; the stolen
+    share is steal's part of the ticks between two readings, None when none passed."""
+    steal0, all0 = cpu_ticks()
+    assert 0 <= steal0 <= all0 and all0 > 0
+    while cpu_ticks()[1] == all0:  # spin until the machine's clock ticks
+        pass
+    steal1, all1 = cpu_ticks()
+    assert steal1 >= steal0 and all1 > all0
+    assert steal_share((10, 1000), (40, 1100)) == 0.3
+    assert steal_share((10, 1000), (10, 1000)) is None
+    assert steal_share((10, 1000), (5, 1100)) == 0.0  # a counter never goes back: clamp
 
 
 def test_hash_dir_cache_is_excluded_and_nothing_else(tmp_path):

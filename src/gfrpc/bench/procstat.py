@@ -29,6 +29,31 @@ from dataclasses import dataclass
 MiB = 1 << 20
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, all) CPU ticks of the whole machine since boot, from ``/proc/stat``'s ``cpu``
+    line: steal is the time the hypervisor ran something else while this VM had work; (0, 0)
+    where there is no such file."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return 0, 0
+    if not fields or fields[0] != "cpu":
+        return 0, 0
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    ticks = [int(v) for v in fields[1:9]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of the machine's CPU time between two :func:`cpu_ticks` that was stolen,
+    or None when no tick passed."""
+    total = after[1] - before[1]
+    if total <= 0:
+        return None
+    return max(0, after[0] - before[0]) / total
+
+
 def rss_bytes(pid: int | str = "self") -> int:
     """Resident set size of ``pid`` in bytes (``VmRSS``)."""
     return _status_field(pid, "VmRSS") * 1024

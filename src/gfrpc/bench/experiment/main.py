@@ -120,7 +120,7 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
     from .bounds import render_bounds
     from .machine import machine_info
     from .report import document
-    from .runner import Progress, more_open_files, run_plan, runnable
+    from .runner import Progress, more_open_files, run_plan, runnable, steal_notes
     from .table import render_table
 
     def say(msg: str) -> None:
@@ -184,6 +184,7 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
                 import shutil
 
                 shutil.rmtree(scratch_root, ignore_errors=True)
+    notes += steal_notes(runs)
     doc = document(machine_info(), runs, command=command, notes=notes)
     print(render_table(doc))
     print()

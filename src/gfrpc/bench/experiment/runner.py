@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gfrpc.bench.procstat import cpu_ticks, steal_share
 from gfrpc.errors import GfrpcError
 
 from .meter import ServerMeter
@@ -167,6 +168,7 @@ def run_plan(
 
     runs: list[Run] = []
     pending: list[tuple[int, FioCell, str]] = []
+    steal: dict[int, float | None] = {}  # run index -> steal share over its span
 
     def settle(block: bool) -> None:
         while pending and (block or pending[0][1].done() or len(pending) > MAX_FIO_TEARING_DOWN):
@@ -174,6 +176,7 @@ def run_plan(
             run = runs[index]
             try:
                 run.samples = fio.finish()
+                mark_steal(run.samples, steal.get(index))
                 say(
                     f"[{run.repeat + 1}/{repeats}] {label}: "
                     f"{'  '.join(_brief(run.cell, x) for x in run.samples)}"
@@ -194,6 +197,7 @@ def run_plan(
                 meter = ServerMeter(target.server_pids)
                 run = Run(cell=cell, repeat=rep, samples=[])
                 runs.append(run)
+                ticks = cpu_ticks()
                 try:
                     if cell.client == "fio":
                         pending.append(
@@ -203,8 +207,10 @@ def run_plan(
                                 label,
                             )
                         )
+                        steal[len(runs) - 1] = steal_share(ticks, cpu_ticks())
                     else:
                         run.samples = run_gfrpc(cell, target, meter, tag=tag, poller=poller)
+                        mark_steal(run.samples, steal_share(ticks, cpu_ticks()))
                         summary = "  ".join(_brief(cell, x) for x in run.samples)
                         say(f"[{rep + 1}/{repeats}] {label}: {summary}")
                 except (GfrpcError, OSError, RuntimeError, ValueError, UnsupportedCell) as exc:
@@ -218,6 +224,37 @@ def run_plan(
                 fio.abort()
         poller.stop()
     return runs
+
+
+#: a run during which the hypervisor took at least this share of the CPU is named in a note
+STEAL_NOTE_SHARE = 0.10
+
+
+def mark_steal(samples: list[Any], share: float | None) -> None:
+    """Keep in each sample's evidence the share of the machine's CPU the hypervisor took
+    (steal time) over its run's span (from the cell's start to the end of its I/O)."""
+    if share is None:
+        return
+    for sample in samples:
+        sample.evidence["steal_share"] = round(share, 3)
+
+
+def steal_notes(runs: list[Run]) -> list[str]:
+    """One note naming the runs taken while the hypervisor took at least
+    :data:`STEAL_NOTE_SHARE` of the machine's CPU: their rows compare less well."""
+    hit = []
+    for run in runs:
+        shares = [s.evidence.get("steal_share") for s in run.samples]
+        worst = max((v for v in shares if v is not None), default=None)
+        if worst is not None and worst >= STEAL_NOTE_SHARE:
+            hit.append(f"{cell_label(run.cell)} run {run.repeat + 1} ({worst:.0%})")
+    if not hit:
+        return []
+    return [
+        f"the hypervisor took {STEAL_NOTE_SHARE:.0%} or more of this machine's CPU (steal "
+        f"time, /proc/stat) during {len(hit)} of {len(runs)} runs, whose rows compare less "
+        "well: " + "; ".join(hit)
+    ]
 
 
 def _brief(cell: Cell, sample: Any) -> str:
