@@ -144,6 +144,41 @@ def test_per_call_timeout_overrides_frame_timeout(make_client: Callable[..., Any
 
 
 @pytest.mark.timeout(30)
+def test_a_shorter_timeout_fires_first_and_the_longer_call_lives_on(
+    make_client: Callable[..., Any],
+) -> None:
+    """Deadlines, not the order of the calls, decide: a short-timeout call made after a long
+    one fails on time while the long one is still answered; a call made after the short one
+    with the client's frame-timeout fails at its own deadline."""
+    client, ep = make_client(frame_timeout=0.6)
+    long = client.call_async(PROG, VERS, 1, timeout=30)
+    short = client.call_async(PROG, VERS, 1, timeout=0.1)
+    assert isinstance(short.exception(5), TimeoutError_)
+    assert not long.done()
+    default = client.call_async(PROG, VERS, 1)
+    assert isinstance(default.exception(5), TimeoutError_)
+    assert not long.done()
+    long_xid = sent_call(ep)[0].xid
+    ep.feed(reply_message(long_xid, b"late but on time"))
+    assert bytes(long.result(5).body) == b"late but on time"
+    assert client.connected
+
+
+@pytest.mark.timeout(30)
+def test_calls_share_one_frame_timeout_timer_per_connection(
+    make_client: Callable[..., Any], timers: Any
+) -> None:
+    """A call does not schedule a timer of its own: after 200 answered calls at most one
+    frame-timeout timer of the connection is in the timer thread's heap."""
+    client, ep = make_client(frame_timeout=1800)
+    start_echo(ep)
+    before = timers.pending()
+    for i in range(200):
+        client.call(PROG, VERS, 1, b"%d" % i)
+    assert timers.pending() - before <= 1
+
+
+@pytest.mark.timeout(30)
 def test_ping_is_sent_only_while_calls_are_pending(make_client: Callable[..., Any]) -> None:
     """No PING on an idle connection; a call starts a PING (GF-DUMP proc 2, no args, cred v3);
     once nothing is pending the ping cycle stops."""

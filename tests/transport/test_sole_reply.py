@@ -223,3 +223,63 @@ def test_a_tls_reply_that_cannot_be_encrypted_closes_the_connection(
     assert raw.recv(100) == b"", "bytes came after the refused encryption"
     raw.close()
     listener.close()
+
+
+def test_a_message_from_another_thread_skips_an_empty_queue(poller, tls, monkeypatch):
+    """Rule: a small message submitted by a thread that is not delivering records (a client's
+    call, one at a time) finds the queue empty and goes straight to the kernel: no push, no
+    flush, ``on_sent`` once each, the bytes whole and in order."""
+    listener, raw, server = _serve(poller, 2, tls)
+    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
+    _read_exactly(raw, 4 + 10)
+    assert server.sent_event.wait(10)
+    ep = server.endpoint
+    assert ep is not None
+    queued = []
+    real_push, real_flush = OutQueue.push, OutQueue.flush
+    monkeypatch.setattr(OutQueue, "push", lambda q, v: (queued.append(len(v)), real_push(q, v)))
+    monkeypatch.setattr(OutQueue, "flush", lambda q, s: (queued.append(-1), real_flush(q, s))[1])
+    fired = []
+    for i in range(5):
+        ep.submit(b"call%04d" % i, on_sent=lambda i=i: fired.append(i))
+        assert _read_exactly(raw, 4 + 8) == struct.pack(">I", MARK | 8) + b"call%04d" % i
+    assert fired == list(range(5))
+    assert queued == [], "a message that found the queue empty went through it"
+    raw.close()
+    listener.close()
+
+
+def test_messages_from_another_thread_keep_their_order_behind_a_queued_rest(poller, tls):
+    """Rule: when the kernel takes only part of a message sent straight away, its rest waits
+    in the queue and the next messages queue behind it: the peer gets each whole, in order,
+    and each ``on_sent`` fires once, after its last byte."""
+    listener, raw, server = _serve(poller, 2, tls)
+    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
+    _read_exactly(raw, 4 + 10)
+    assert server.sent_event.wait(10)
+    ep = server.endpoint
+    assert ep is not None
+    half = HalfSocket(ep._sock)
+    ep._sock = half  # type: ignore[assignment]
+    size = 6000  # under JOIN_BELOW
+    fired = []
+    all_fired = threading.Event()
+
+    def on_sent(i: int) -> None:
+        fired.append(i)
+        if len(fired) == 3:
+            all_fired.set()
+
+    want = b""
+    for i in range(3):
+        body = bytes([0x41 + i]) * size
+        want += struct.pack(">I", MARK | size) + body
+        ep.submit(body, on_sent=lambda i=i: on_sent(i))
+    # the first went to the kernel straight away, which took half of it (the socket's
+    # ``send``); its rest and the two behind it left from the queue
+    assert half.sends >= 1
+    assert _read_exactly(raw, len(want)) == want
+    assert all_fired.wait(10)
+    assert fired == [0, 1, 2]
+    raw.close()
+    listener.close()

@@ -94,6 +94,7 @@ def test_golden_reply_header(golden: Callable[[str], bytes], feed: Feed) -> None
     header, body = decode_message(record)
     assert header == ReplyHeader(3, rpcmsg.MSG_ACCEPTED, AUTH_NONE, AcceptStat.SUCCESS)
     assert header.ok and bytes(body) == bytes(12)
+    assert type(header) is ReplyHeader and type(header.accept_stat) is AcceptStat
     assert encode_accepted_reply(3) == bytes(record[:24])
 
 
@@ -164,7 +165,7 @@ def test_call_rpcvers_reported() -> None:
     assert decode_message(bytes(data))[0].rpcvers == 3  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("kind", ["call", "reply", "mismatch", "denied"])
+@pytest.mark.parametrize("kind", ["call", "reply", "ok", "mismatch", "denied"])
 def test_truncated_headers_raise_at_every_cut(kind: str) -> None:
     """Every cut inside a header raises RemoteProtocolError; the whole header decodes."""
     data = {
@@ -172,6 +173,7 @@ def test_truncated_headers_raise_at_every_cut(kind: str) -> None:
             1, 2, 3, 4, GlusterCredV3(pid=1, uid=2, gid=3, groups=(4, 5)), OpaqueAuth(7, b"abcde")
         ),
         "reply": encode_accepted_reply(1, verf=OpaqueAuth(7, b"xyz")),
+        "ok": encode_accepted_reply(1),
         "mismatch": encode_accepted_reply(1, AcceptStat.PROG_MISMATCH, low=1, high=2),
         "denied": encode_denied_reply(1, RejectStat.AUTH_ERROR, auth_stat=AuthStat.AUTH_TOOWEAK),
     }[kind]
@@ -303,3 +305,26 @@ def test_hypothesis_cred_v3_roundtrip(
         sec,
         nsec,
     )
+
+
+@pytest.mark.parametrize("body", [b"", b"a", b"abcd", b"abcdefg", bytes(400)])
+def test_call_with_a_remembered_credential_is_the_same_bytes(body: bytes) -> None:
+    """A CALL whose credential's bytes are remembered (an OpaqueAuth, the AUTH_NONE verifier)
+    is byte for byte the CALL the general encoder makes, every time, and still decodes."""
+    cred = OpaqueAuth(rpcmsg.AUTH_GLUSTERFS_V3, body)
+    general = encode_call(7, 1298437, 400, 27, cred, OpaqueAuth(rpcmsg.AUTH_NULL, b""))
+    assert encode_call(7, 1298437, 400, 27, cred) == general
+    assert encode_call(7, 1298437, 400, 27, cred) == general  # from the remembered bytes
+    header, rest = decode_message(general)
+    assert header == CallHeader(7, 1298437, 400, 27, cred, AUTH_NONE) and not len(rest)
+
+
+def test_remembered_credentials_are_bounded_and_checked() -> None:
+    """Too long a credential is still our error, and the remembered ones stay bounded."""
+    with pytest.raises(LocalProtocolError):
+        encode_call(1, 2, 3, 4, OpaqueAuth(rpcmsg.AUTH_GLUSTERFS_V3, bytes(401)))
+    for i in range(1000):
+        encode_call(1, 2, 3, 4, OpaqueAuth(rpcmsg.AUTH_GLUSTERFS_V3, i.to_bytes(4, "big")))
+    assert len(rpcmsg._CALL_AUTHS) <= rpcmsg._CALL_AUTHS_KEPT
+    with pytest.raises(LocalProtocolError):  # a field out of range, on the remembered path
+        encode_call(2**32, 2, 3, 4, OpaqueAuth(rpcmsg.AUTH_GLUSTERFS_V3, b""))

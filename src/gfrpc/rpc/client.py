@@ -13,8 +13,13 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
   decodes the body itself (a record's memory is never written again once handed out).
 * **Unknown xid** ⇒ the peer broke the protocol ⇒ the connection is closed and every pending
   call fails with :class:`~gfrpc.errors.NotConnectedError` (ENOTCONN), as GlusterFS does.
-* **frame-timeout** (default 1800 s): a per-call timer on the shared timer thread
-  (:mod:`gfrpc.rpc.timers`). A timed-out call fails with :class:`~gfrpc.errors.TimeoutError_`
+* **frame-timeout** (default 1800 s): each call keeps its deadline, and one timer per
+  connection (on the shared timer thread, :mod:`gfrpc.rpc.timers`) is armed at the earliest
+  deadline of its pending calls; when it fires it fails the calls that are due and is armed
+  again at the next deadline. (GlusterFS's call-bail sweeps every few seconds instead; a
+  timer per call would cost every call a heap push and a cancel, each under a lock.) A call
+  rarely moves the timer: with the client's own frame-timeout every new deadline is later
+  than the armed one. A timed-out call fails with :class:`~gfrpc.errors.TimeoutError_`
   (ETIMEDOUT); its xid leaves the table but is never reused. *Choice:* unlike GlusterFS, which
   disconnects when the late reply arrives (the xid is unknown by then), we remember the xids that
   timed out on a connection (the most recent 65536) and drop one late reply for each with a
@@ -93,12 +98,12 @@ _LATE_XIDS_KEPT = 65536
 
 
 class _Call:
-    __slots__ = ("xid", "future", "timer", "is_ping")
+    __slots__ = ("xid", "future", "deadline", "is_ping")
 
-    def __init__(self, xid: int, future: Completion, is_ping: bool) -> None:
+    def __init__(self, xid: int, future: Completion, deadline: float, is_ping: bool) -> None:
         self.xid = xid
         self.future = future
-        self.timer: TimerHandle | None = None
+        self.deadline = deadline  # time.monotonic() of its frame-timeout; 0.0: none
         self.is_ping = is_ping
 
 
@@ -119,6 +124,8 @@ class _Connection:
         self.ping_active = False
         self.ping_expiry: TimerHandle | None = None
         self.ping_next: TimerHandle | None = None
+        self.bail: TimerHandle | None = None  # armed at the earliest deadline of ``pending``
+        self.bail_at = 0.0
         self.lost = False
         self.announced = False
 
@@ -283,6 +290,9 @@ class RpcClient:
                 if handle is not None:
                     handle.cancel()
             conn.ping_expiry = conn.ping_next = None
+            if conn.bail is not None:
+                conn.bail.cancel()
+                conn.bail = None
             was_current = self._conn is conn
             if was_current:
                 self._conn = None
@@ -303,8 +313,6 @@ class RpcClient:
             )
         error = NotConnectedError(f"disconnected from {self.address}: {reason}")
         for call in pending.values():
-            if call.timer is not None:
-                call.timer.cancel()
             _fail(call.future, error)
         if was_current:
             hook = self.on_disconnect
@@ -411,6 +419,8 @@ class RpcClient:
         is_ping: bool,
     ) -> None:
         start_ping = False
+        frame_timeout = self.frame_timeout if timeout is None else timeout
+        deadline = time.monotonic() + frame_timeout if frame_timeout > 0 else 0.0
         with self._lock:
             conn = self._conn
             if conn is None or conn.ep is None or self._closed:
@@ -420,8 +430,10 @@ class RpcClient:
                 while xid in conn.pending:  # only possible after 2**32 calls: skip live xids
                     xid = xid + 1 if xid < _XID_LIMIT else 1
                 self._next_xid = xid + 1 if xid < _XID_LIMIT else 1
-                call = _Call(xid, future, is_ping)
+                call = _Call(xid, future, deadline, is_ping)
                 conn.pending[xid] = call
+                if deadline and (conn.bail is None or deadline < conn.bail_at):
+                    self._arm_bail_locked(conn, deadline)
                 if not is_ping:
                     conn.user_calls += 1
                     if self.ping_timeout > 0 and not conn.ping_active:
@@ -430,11 +442,6 @@ class RpcClient:
         if conn is None:
             _fail(future, NotConnectedError(f"not connected to {self.address}"))
             return
-        frame_timeout = self.frame_timeout if timeout is None else timeout
-        if frame_timeout > 0:
-            call.timer = self._timers.call_later(frame_timeout, self._frame_expired, conn, xid)
-            if future.done():  # the connection went away meanwhile
-                call.timer.cancel()
         try:
             header = rpcmsg.encode_call(xid, prog, vers, proc, cred=auth)
             ep.submit(header, *parts)
@@ -444,8 +451,6 @@ class RpcClient:
                 if mine and not is_ping:
                     conn.user_calls -= 1
             if mine:
-                if call.timer is not None:
-                    call.timer.cancel()
                 if isinstance(exc, TransportError):
                     error: Exception = NotConnectedError(f"not connected to {self.address}: {exc}")
                     error.__cause__ = exc
@@ -456,18 +461,41 @@ class RpcClient:
         if start_ping:
             self._send_ping(conn)
 
-    def _frame_expired(self, conn: _Connection, xid: int) -> None:
+    def _arm_bail_locked(self, conn: _Connection, when: float) -> None:
+        if conn.bail is not None:
+            conn.bail.cancel()
+        conn.bail = self._timers.call_at(when, self._bail, conn)
+        conn.bail_at = when
+
+    def _bail(self, conn: _Connection) -> None:
+        """The frame-timeout timer: fail the calls that are due, arm for the next deadline."""
+        now = time.monotonic()
+        expired: list[_Call] = []
         with self._lock:
-            call = conn.pending.pop(xid, None)
-            if call is None:
+            conn.bail = None
+            if conn.lost:
                 return
-            if not call.is_ping:
-                conn.user_calls -= 1
-            conn.timed_out[xid] = None
-            if len(conn.timed_out) > _LATE_XIDS_KEPT:
-                del conn.timed_out[next(iter(conn.timed_out))]
-        log.warning("call xid %d to %s timed out (frame-timeout)", xid, self.address)
-        _fail(call.future, TimeoutError_(f"call xid {xid} to {self.address} timed out"))
+            earliest = 0.0
+            for call in conn.pending.values():
+                deadline = call.deadline
+                if not deadline:
+                    continue
+                if deadline <= now:
+                    expired.append(call)
+                elif not earliest or deadline < earliest:
+                    earliest = deadline
+            for call in expired:
+                del conn.pending[call.xid]
+                if not call.is_ping:
+                    conn.user_calls -= 1
+                conn.timed_out[call.xid] = None
+                if len(conn.timed_out) > _LATE_XIDS_KEPT:
+                    del conn.timed_out[next(iter(conn.timed_out))]
+            if earliest:
+                self._arm_bail_locked(conn, earliest)
+        for call in expired:
+            log.warning("call xid %d to %s timed out (frame-timeout)", call.xid, self.address)
+            _fail(call.future, TimeoutError_(f"call xid {call.xid} to {self.address} timed out"))
 
     # -- ping -------------------------------------------------------------------------------
     def _send_ping(self, conn: _Connection) -> None:
@@ -559,8 +587,6 @@ class RpcClient:
                 return
             self._protocol_error(conn, ep, f"reply with unknown xid {xid} from {self.address}")
             return
-        if call.timer is not None:
-            call.timer.cancel()
         error = reply_error(header)
         try:
             if error is None:

@@ -5,8 +5,9 @@ one ``glfs_timer`` thread. We do the same: ``TimerThread.call_later(delay, fn, *
 ``(deadline, seq, handle)`` onto a heap and notifies the condition; the thread sleeps on the
 condition until the earliest deadline, pops every due handle and runs it *outside* the lock.
 Cancelling only marks the handle (O(1)); the heap is compacted when more than half of it is
-cancelled (frame-timeout timers are armed per call and almost all are cancelled by the reply,
-so without compaction the heap would hold every call of the last 30 minutes).
+cancelled (a user that arms and cancels timers at a high rate would otherwise leave every
+one of them in the heap until its deadline; the RPC client keeps one frame-timeout timer per
+connection, not one per call, for the same reason and to spare each call the lock).
 
 Callbacks run on the timer thread: they must be short and must never block (a blocked timer
 thread delays every ping and frame-timeout in the process, cf. GlusterFS issue #4371).

@@ -16,7 +16,8 @@ interleaved with another's. Three ways in:
   their order; if the connection closes meanwhile, their ``on_sent`` calls still happen;
   a batch of one reply with nothing queued before it (one request at a time, as fio's jobs
   send them) is handed to the kernel directly (``_send_sole_reply``): only what the kernel
-  does not take is queued. With TLS each reply of the batch is encrypted with its own TLS
+  does not take is queued. So is any other small message that finds the queue empty (a
+  client's call, one at a time). With TLS each reply of the batch is encrypted with its own TLS
   write (GlusterFS never reads a second message out of one TLS record) when the batch is
   queued or sent, and their ciphertext goes out together;
 * anything else is copied if mutable (``owned``), encrypted when TLS is on, queued, and
@@ -103,6 +104,8 @@ class EndpointOutput:
                     if state is _CLOSING or state is _CLOSED:
                         raise NotConnectedError(f"connection to {self._peer()} is closed")
                     self._corked.append((data, on_sent))
+                    return
+                if self._send_alone(data, on_sent):
                     return
                 if tls is None:
                     self._queue(None, memoryview(data), on_sent)
@@ -219,17 +222,26 @@ class EndpointOutput:
             self._after_unlock(kick)
 
     def _send_sole_reply(self, corked: list[tuple[bytes, Callable[[], None] | None]]) -> bool:
-        """The ping-pong case of ``_uncork``: one small reply and an empty out-queue. It goes
+        """The ping-pong case of ``_uncork``: one small reply (``corked`` holds it alone) and
+        an empty out-queue (``_send_alone``). False: nothing was done."""
+        data, on_sent = corked[0]
+        if self._send_alone(data, on_sent):
+            corked.clear()
+            return True
+        return False
+
+    def _send_alone(self, data: bytes, on_sent: Callable[[], None] | None) -> bool:
+        """One small message (record mark included) when nothing is queued before it: it goes
         straight to the kernel, with no trip through the queue, its mark and its ``fired``
-        list (a third of the transport's Python per request one at a time). False: nothing
-        was done (the queue holds something, or the connection is closing); the general
-        path takes over."""
+        list (a third of the transport's Python per request one at a time; a client's call
+        made while none is being written goes the same way). Only what the kernel does not
+        take is queued. False: nothing was done (the queue holds something, or the
+        connection is closing); the general path takes over."""
         outq = self._outq
         with self._out_lock:
             state = self._state
-            if outq.pending or state is _CLOSING or state is _CLOSED or len(corked) != 1:
+            if outq.pending or state is _CLOSING or state is _CLOSED:
                 return False
-            data, on_sent = corked.pop()
             if self._tls is not None:  # the ciphertext is what goes out
                 data = self._encrypt_replies_locked([(data, on_sent)]) or b""
                 if not data:  # TLS failed: closing, its on_sent already due
