@@ -140,7 +140,7 @@ def top(fs: GlusterFileSystem) -> Iterator[str]:
 def counted_fops(fs: GlusterFileSystem) -> Iterator[Counter[str]]:
     """Count the FOPs ``fs``'s volume sends (by name) inside the block."""
     counts: Counter[str] = Counter()
-    senders = ("send_fop", "call_fop")  # every FOP leaves through one of the two
+    senders = ("send_fop", "call_fop", "forget_fop")  # every FOP leaves through one of them
     patched = []
     for conn in fs.volume.bricks:
         for name in senders:

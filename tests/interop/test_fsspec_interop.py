@@ -91,7 +91,7 @@ class TestRealPipe(abstract.AbstractPipeTests, RealGlusterKitFixtures):  # type:
 @contextmanager
 def _counted(fs: GlusterFileSystem) -> Iterator[Counter[str]]:
     counts: Counter[str] = Counter()
-    senders = ("send_fop", "call_fop")  # every FOP leaves through one of the two
+    senders = ("send_fop", "call_fop", "forget_fop")  # every FOP leaves through one of them
     for conn in fs.volume.bricks:
         for name in senders:
             original = getattr(conn, name)

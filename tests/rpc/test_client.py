@@ -165,6 +165,23 @@ def test_a_shorter_timeout_fires_first_and_the_longer_call_lives_on(
 
 
 @pytest.mark.timeout(30)
+def test_a_sent_call_is_answered_and_dropped(make_client: Callable[..., Any]) -> None:
+    """send() puts one CALL on the wire and returns at once; its reply is read and dropped
+    (its xid was pending, so the connection stays up and the next call works); with no
+    connection it raises nothing."""
+    client, ep = make_client()
+    assert client.send(PROG, VERS, 3, b"bye!") is None
+    header, body = sent_call(ep)
+    assert (header.prog, header.proc, body) == (PROG, 3, b"bye!")
+    ep.feed(reply_message(header.xid, b"ignored"))
+    start_echo(ep)
+    assert bytes(client.call(PROG, VERS, 1, b"next").body) == b"next"
+    assert client.connected and not ep.closed
+    client.close()
+    client.send(PROG, VERS, 3)  # not connected: nothing to send, nothing raised
+
+
+@pytest.mark.timeout(30)
 def test_calls_share_one_frame_timeout_timer_per_connection(
     make_client: Callable[..., Any], timers: Any
 ) -> None:

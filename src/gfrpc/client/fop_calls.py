@@ -256,12 +256,27 @@ class FopCalls:
     ) -> None:
         self.fop(FopProc.FSYNC, fops.GfxFsyncReq(gfid=gfid, fd=fd, data=int(datasync)), path=path)
 
+    def forget_fop(self, proc: FopProc, req: Any) -> None:
+        """Send one FOP whose reply is read and dropped (``RpcClient.send``); no connection
+        means nothing to send (an fd dies with the connection it was opened on)."""
+        try:
+            client = self.live_client()
+        except OSError:
+            return
+        client.send(
+            fops.GLUSTER_FOP_PROGRAM,
+            fops.GLUSTER_FOP_VERSION,
+            proc,
+            _fop_args(req, None),
+            cred=self._cred,
+        )
+
     def release(self, gfid: bytes, fd: int, *, directory: bool = False) -> None:
-        """RELEASE/RELEASEDIR, fire and forget as GlusterFS does (the reply is ignored)."""
+        """RELEASE/RELEASEDIR, fire and forget as GlusterFS does (the reply is dropped)."""
         if directory:
-            self.fop_async(FopProc.RELEASEDIR, fops.GfxReleasedirReq(gfid=gfid, fd=fd))
+            self.forget_fop(FopProc.RELEASEDIR, fops.GfxReleasedirReq(gfid=gfid, fd=fd))
         else:
-            self.fop_async(FopProc.RELEASE, fops.GfxReleaseReq(gfid=gfid, fd=fd))
+            self.forget_fop(FopProc.RELEASE, fops.GfxReleaseReq(gfid=gfid, fd=fd))
 
     def mkdir(self, pargfid: bytes, name: str, mode: int, **opts: Unpack[NewEntry]) -> Any:
         """MKDIR; reply.stat is the new directory."""

@@ -396,6 +396,23 @@ class RpcClient:
         )  # fmt: skip
         return future
 
+    def send(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Args = b"",
+        *,
+        cred: CredentialLike | None = None,
+    ) -> None:
+        """Send a CALL whose reply is read and dropped, as GlusterFS clients send RELEASE:
+        nothing waits for it, and nothing is raised (a failure, or no connection, is logged
+        at debug level). Its xid is pending like any call's until the reply comes."""
+        self._start_call(
+            prog, vers, proc, _parts(args), self._auth(prog, proc, cred), None, _DISCARD,
+            is_ping=False,
+        )  # fmt: skip
+
     def _auth(self, prog: int, proc: int, cred: CredentialLike | None) -> rpcmsg.OpaqueAuth:
         """The credential of one call: its own, else the client's, else GlusterFS's default."""
         if cred is not None:
@@ -601,6 +618,24 @@ def _parts(args: Args) -> tuple[Buffer, ...]:
     if isinstance(args, bytes | bytearray | memoryview):
         return (args,)
     return tuple(args)
+
+
+class _Discarded:
+    """The completion of ``RpcClient.send``: the reply is dropped, a failure logged."""
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        return False
+
+    def set_result(self, result: Reply) -> None:
+        pass
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        log.debug("a call sent without waiting failed: %s", exception)
+
+
+_DISCARD = _Discarded()
 
 
 def _fail(future: Completion, exc: BaseException) -> None:
