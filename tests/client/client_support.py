@@ -7,17 +7,24 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 from gfrpc.client import Volume
 from gfrpc.services.brick import BrickConfig, BrickServer
 
 
-def start_brick(directory: Path, volname: str) -> BrickServer:
-    """A started single-poller gfrpc brick on 127.0.0.1 serving ``directory``."""
+def start_brick(directory: Path, volname: str, **options: Any) -> BrickServer:
+    """A started single-poller gfrpc brick on 127.0.0.1 serving ``directory``; ``options``
+    are more ``BrickConfig`` fields (``mgmt=``, ``max_open_fds=`` ...)."""
     directory.mkdir(parents=True, exist_ok=True)
     server = BrickServer(
         BrickConfig(
-            directory=str(directory), port=0, host="127.0.0.1", volname=volname, poller="single"
+            directory=str(directory),
+            port=0,
+            host="127.0.0.1",
+            volname=volname,
+            poller="single",
+            **options,
         )
     )
     server.start()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from client_support import start_brick
 
 from gfrpc.client import Volume
-from gfrpc.services.brick import BrickConfig, BrickServer
 from gfrpc.services.mgmt import MgmtConfig, MgmtServer, parse_volume_arg
 
 pytestmark = pytest.mark.timeout(60)
@@ -22,7 +22,7 @@ CAP = 4
 def url(tmp_path: Path) -> Iterator[str]:
     """The URL of volume "rv": one brick whose connections may hold ``CAP`` open fds."""
     brick_dir = tmp_path / "b0"
-    brick_dir.mkdir()
+    brick_dir.mkdir()  # before mgmtd reads the volume
     mgmtd = MgmtServer(
         MgmtConfig(
             volumes=[parse_volume_arg(f"rv=127.0.0.1:{brick_dir}")],
@@ -33,25 +33,17 @@ def url(tmp_path: Path) -> Iterator[str]:
     )
     mgmtd.start()
     port = mgmtd.listener.address.port  # type: ignore[union-attr]
-    brick = BrickServer(
-        BrickConfig(
-            directory=str(brick_dir),
-            port=0,
-            host="127.0.0.1",
-            volname="rv",
-            poller="single",
-            mgmt=f"127.0.0.1:{port}",
-            max_open_fds=CAP,
-        )
-    )
     try:
-        brick.start()
-        assert mgmtd.registry.wait_until(
-            lambda: mgmtd.registry.port_of(brick.config.brick_path) == brick.identity.port, 10.0
-        ), "the brick did not sign in"
-        yield f"gluster://127.0.0.1:{port}/rv"
+        brick = start_brick(brick_dir, "rv", mgmt=f"127.0.0.1:{port}", max_open_fds=CAP)
+        try:
+            assert mgmtd.registry.wait_until(
+                lambda: mgmtd.registry.port_of(brick.config.brick_path) == brick.identity.port,
+                10.0,
+            ), "the brick did not sign in"
+            yield f"gluster://127.0.0.1:{port}/rv"
+        finally:
+            brick.stop()
     finally:
-        brick.stop()
         mgmtd.stop()
 
 

@@ -85,6 +85,26 @@ def _serve(poller, size: int, tls=(None, None)):
     return listener, raw, server
 
 
+def _warmed(poller, tls=(None, None)):
+    """``_serve`` with replies of 2 bytes, after one request answered (the TLS handshake is
+    done on both sides); returns the listener, the client socket, the handler, its endpoint."""
+    listener, raw, server = _serve(poller, 2, tls)
+    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
+    _read_exactly(raw, 4 + 10)
+    assert server.sent_event.wait(10)
+    assert server.endpoint is not None
+    return listener, raw, server, server.endpoint
+
+
+def _queue_trips(monkeypatch) -> list[int]:
+    """A list that every push onto an out-queue (its length) and every flush (-1) is added to."""
+    trips: list[int] = []
+    real_push, real_flush = OutQueue.push, OutQueue.flush
+    monkeypatch.setattr(OutQueue, "push", lambda q, v: (trips.append(len(v)), real_push(q, v)))
+    monkeypatch.setattr(OutQueue, "flush", lambda q, s: (trips.append(-1), real_flush(q, s))[1])
+    return trips
+
+
 def _read_exactly(raw: socket.socket, n: int) -> bytes:
     got = b""
     while len(got) < n:
@@ -97,15 +117,9 @@ def _read_exactly(raw: socket.socket, n: int) -> bytes:
 def test_a_lone_reply_skips_the_queue_and_reports_sent_once(poller, tls, monkeypatch):
     """Rule: a reply to a request that arrived alone reaches the client whole without being
     pushed onto the out-queue or flushed from it, and its ``on_sent`` fires exactly once."""
-    listener, raw, server = _serve(poller, 2, tls)
-    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")  # the server's handshake is done
-    _read_exactly(raw, 4 + 10)
-    assert server.sent_event.wait(10)
+    listener, raw, server, _ = _warmed(poller, tls)
     server.sent.clear()
-    queued = []
-    real_push, real_flush = OutQueue.push, OutQueue.flush
-    monkeypatch.setattr(OutQueue, "push", lambda q, v: (queued.append(len(v)), real_push(q, v)))
-    monkeypatch.setattr(OutQueue, "flush", lambda q, s: (queued.append(-1), real_flush(q, s))[1])
+    queued = _queue_trips(monkeypatch)
     for i in range(5):
         server.sent_event.clear()
         raw.sendall(struct.pack(">I", MARK | 8) + b"req%05d" % i)
@@ -229,16 +243,8 @@ def test_a_message_from_another_thread_skips_an_empty_queue(poller, tls, monkeyp
     """Rule: a small message submitted by a thread that is not delivering records (a client's
     call, one at a time) finds the queue empty and goes straight to the kernel: no push, no
     flush, ``on_sent`` once each, the bytes whole and in order."""
-    listener, raw, server = _serve(poller, 2, tls)
-    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
-    _read_exactly(raw, 4 + 10)
-    assert server.sent_event.wait(10)
-    ep = server.endpoint
-    assert ep is not None
-    queued = []
-    real_push, real_flush = OutQueue.push, OutQueue.flush
-    monkeypatch.setattr(OutQueue, "push", lambda q, v: (queued.append(len(v)), real_push(q, v)))
-    monkeypatch.setattr(OutQueue, "flush", lambda q, s: (queued.append(-1), real_flush(q, s))[1])
+    listener, raw, _, ep = _warmed(poller, tls)
+    queued = _queue_trips(monkeypatch)
     fired = []
     for i in range(5):
         ep.submit(b"call%04d" % i, on_sent=lambda i=i: fired.append(i))
@@ -253,12 +259,7 @@ def test_messages_from_another_thread_keep_their_order_behind_a_queued_rest(poll
     """Rule: when the kernel takes only part of a message sent straight away, its rest waits
     in the queue and the next messages queue behind it: the peer gets each whole, in order,
     and each ``on_sent`` fires once, after its last byte."""
-    listener, raw, server = _serve(poller, 2, tls)
-    raw.sendall(struct.pack(">I", MARK | 8) + b"warmup00")
-    _read_exactly(raw, 4 + 10)
-    assert server.sent_event.wait(10)
-    ep = server.endpoint
-    assert ep is not None
+    listener, raw, _, ep = _warmed(poller, tls)
     half = HalfSocket(ep._sock)
     ep._sock = half  # type: ignore[assignment]
     size = 6000  # under JOIN_BELOW

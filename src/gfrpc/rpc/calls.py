@@ -9,6 +9,7 @@ reply header stands for (``reply_error``).
 from __future__ import annotations
 
 import enum
+import logging
 import os
 from _thread import allocate_lock
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from gfrpc.wire import rpcmsg
 
 __all__ = [
     "Completion",
+    "DISCARD",
+    "Discarded",
     "Waiter",
     "Args",
     "Buffer",
@@ -35,6 +38,8 @@ Buffer = bytes | bytearray | memoryview
 Args = Buffer | Iterable[Buffer]
 #: a credential as callers give it: typed (``rpcmsg.GlusterCredV3`` ...) or as on the wire
 CredentialLike = rpcmsg.Credential | rpcmsg.OpaqueAuth
+
+log = logging.getLogger("gfrpc.rpc.client")  # the client's logger: these are its calls
 
 
 class Reply:
@@ -112,6 +117,25 @@ class Completion(Protocol):
     def done(self) -> bool: ...
     def set_result(self, result: Reply) -> None: ...
     def set_exception(self, exception: BaseException | None) -> None: ...
+
+
+class Discarded:
+    """The completion of ``RpcClient.send`` (one, ``DISCARD``, serves every such call): the
+    reply is dropped, a failure logged at debug level."""
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        return False
+
+    def set_result(self, result: Reply) -> None:
+        pass
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        log.debug("a call sent without waiting failed: %s", exception)
+
+
+DISCARD = Discarded()
 
 
 class Waiter:

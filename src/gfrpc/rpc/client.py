@@ -62,6 +62,7 @@ from gfrpc.errors import (
 )
 from gfrpc.programs import dump as gfdump
 from gfrpc.rpc.calls import (
+    DISCARD,
     Args,
     Buffer,
     Completion,
@@ -125,7 +126,6 @@ class _Connection:
         self.ping_expiry: TimerHandle | None = None
         self.ping_next: TimerHandle | None = None
         self.bail: TimerHandle | None = None  # armed at the earliest deadline of ``pending``
-        self.bail_at = 0.0
         self.lost = False
         self.announced = False
 
@@ -369,10 +369,7 @@ class RpcClient:
         """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
         (frame-timeout) or RpcError (MSG_DENIED / accept_stat != SUCCESS)."""
         waiter = Waiter()
-        self._start_call(
-            prog, vers, proc, _parts(args), self._auth(prog, proc, cred), timeout, waiter,
-            is_ping=False,
-        )  # fmt: skip
+        self._start_call(prog, vers, proc, args, cred, timeout, waiter, is_ping=False)
         return waiter.result()
 
     def call_async(
@@ -390,10 +387,7 @@ class RpcClient:
         overrides frame-timeout for this call (0 = none)."""
         future: Future[Reply] = Future()
         future.set_running_or_notify_cancel()
-        self._start_call(
-            prog, vers, proc, _parts(args), self._auth(prog, proc, cred), timeout, future,
-            is_ping=False,
-        )  # fmt: skip
+        self._start_call(prog, vers, proc, args, cred, timeout, future, is_ping=False)
         return future
 
     def send(
@@ -408,10 +402,7 @@ class RpcClient:
         """Send a CALL whose reply is read and dropped, as GlusterFS clients send RELEASE:
         nothing waits for it, and nothing is raised (a failure, or no connection, is logged
         at debug level). Its xid is pending like any call's until the reply comes."""
-        self._start_call(
-            prog, vers, proc, _parts(args), self._auth(prog, proc, cred), None, _DISCARD,
-            is_ping=False,
-        )  # fmt: skip
+        self._start_call(prog, vers, proc, args, cred, None, DISCARD, is_ping=False)
 
     def _auth(self, prog: int, proc: int, cred: CredentialLike | None) -> rpcmsg.OpaqueAuth:
         """The credential of one call: its own, else the client's, else GlusterFS's default."""
@@ -428,13 +419,14 @@ class RpcClient:
         prog: int,
         vers: int,
         proc: int,
-        parts: tuple[Buffer, ...],
-        auth: rpcmsg.OpaqueAuth,
+        args: Args,
+        cred: CredentialLike | None,
         timeout: float | None,
         future: Completion,
         *,
         is_ping: bool,
     ) -> None:
+        auth = self._auth(prog, proc, cred)
         start_ping = False
         frame_timeout = self.frame_timeout if timeout is None else timeout
         deadline = time.monotonic() + frame_timeout if frame_timeout > 0 else 0.0
@@ -449,7 +441,7 @@ class RpcClient:
                 self._next_xid = xid + 1 if xid < _XID_LIMIT else 1
                 call = _Call(xid, future, deadline, is_ping)
                 conn.pending[xid] = call
-                if deadline and (conn.bail is None or deadline < conn.bail_at):
+                if deadline and (conn.bail is None or deadline < conn.bail.when):
                     self._arm_bail_locked(conn, deadline)
                 if not is_ping:
                     conn.user_calls += 1
@@ -461,7 +453,7 @@ class RpcClient:
             return
         try:
             header = rpcmsg.encode_call(xid, prog, vers, proc, cred=auth)
-            ep.submit(header, *parts)
+            ep.submit(header, *_parts(args))
         except Exception as exc:
             with self._lock:
                 mine = conn.pending.pop(xid, None) is call
@@ -482,7 +474,6 @@ class RpcClient:
         if conn.bail is not None:
             conn.bail.cancel()
         conn.bail = self._timers.call_at(when, self._bail, conn)
-        conn.bail_at = when
 
     def _bail(self, conn: _Connection) -> None:
         """The frame-timeout timer: fail the calls that are due, arm for the next deadline."""
@@ -618,24 +609,6 @@ def _parts(args: Args) -> tuple[Buffer, ...]:
     if isinstance(args, bytes | bytearray | memoryview):
         return (args,)
     return tuple(args)
-
-
-class _Discarded:
-    """The completion of ``RpcClient.send``: the reply is dropped, a failure logged."""
-
-    __slots__ = ()
-
-    def done(self) -> bool:
-        return False
-
-    def set_result(self, result: Reply) -> None:
-        pass
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        log.debug("a call sent without waiting failed: %s", exception)
-
-
-_DISCARD = _Discarded()
 
 
 def _fail(future: Completion, exc: BaseException) -> None:
