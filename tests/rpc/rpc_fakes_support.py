@@ -61,6 +61,10 @@ class FakeEndpoint:
         p = self.peername
         return f"{p[0]}:{p[1]}" if isinstance(p, tuple) else str(p or "peer")
 
+    def borrow_input(self) -> bool:
+        """Lends nothing: replies come on the fake poller thread."""
+        return False
+
     def pause_reading(self) -> None:
         self.paused = True
         self.pause_log.append("pause")

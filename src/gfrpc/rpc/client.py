@@ -91,6 +91,13 @@ __all__ = [
     "reply_error",
 ]
 
+#: one item per synchronous call waiting in this process (``RpcClient.call``): only a call
+#: that waits alone reads its own reply. With several, the poller is awake for their
+#: replies anyway and takes several per wake-up, while callers that each read their own
+#: connection would fight over the GIL at every system call (measured: docs/ARCHITECTURE.md,
+#: "Performance notes", 15)
+_WAITING: list[None] = []
+
 log = logging.getLogger("gfrpc.rpc.client")
 
 FIRST_XID = 2
@@ -369,8 +376,29 @@ class RpcClient:
         """Send a CALL and wait for its reply. Raises NotConnectedError, TimeoutError_
         (frame-timeout) or RpcError (MSG_DENIED / accept_stat != SUCCESS)."""
         waiter = Waiter()
-        self._start_call(prog, vers, proc, args, cred, timeout, waiter, is_ping=False)
-        return waiter.result()
+        waiting = _WAITING
+        waiting.append(None)  # a count without a lock: append and pop are atomic
+        try:
+            conn = self._conn
+            ep = conn.ep if conn is not None and len(waiting) == 1 else None
+            # the only call of the process that waits: read its reply on this thread if the
+            # poller lends the connection (taken before the CALL leaves, so the reply does
+            # not wake the poller); else wait as usual
+            if ep is None or not ep.borrow_input():
+                self._start_call(prog, vers, proc, args, cred, timeout, waiter, is_ping=False)
+                return waiter.result()
+            deadline = 0.0
+            try:
+                sent = self._start_call(
+                    prog, vers, proc, args, cred, timeout, waiter, is_ping=False
+                )
+                if sent is not None and sent[0] is ep:
+                    deadline = sent[1]
+            finally:
+                ep.read_until(waiter.done, deadline)  # gives the connection back
+            return waiter.result()
+        finally:
+            waiting.pop()
 
     def call_async(
         self,
@@ -425,7 +453,9 @@ class RpcClient:
         future: Completion,
         *,
         is_ping: bool,
-    ) -> None:
+    ) -> tuple[Endpoint, float] | None:
+        """Send one CALL whose outcome goes to ``future``; returns its connection and deadline
+        (0: none) once sent, None when it failed at once (``future`` holds why)."""
         auth = self._auth(prog, proc, cred)
         start_ping = False
         frame_timeout = self.frame_timeout if timeout is None else timeout
@@ -450,7 +480,7 @@ class RpcClient:
                 ep = conn.ep
         if conn is None:
             _fail(future, NotConnectedError(f"not connected to {self.address}"))
-            return
+            return None
         try:
             header = rpcmsg.encode_call(xid, prog, vers, proc, cred=auth)
             ep.submit(header, *_parts(args))
@@ -466,9 +496,10 @@ class RpcClient:
                 else:
                     error = exc
                 _fail(future, error)
-            return
+            return None
         if start_ping:
             self._send_ping(conn)
+        return ep, deadline
 
     def _arm_bail_locked(self, conn: _Connection, when: float) -> None:
         if conn.bail is not None:

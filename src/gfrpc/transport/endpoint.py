@@ -40,6 +40,15 @@ the socket down and kicks the poller. The handling thread then sees the endpoint
 the poller stops watching the fd, and :meth:`finalize` closes it, drops the queue and calls
 ``connection_lost`` once. EOF, reset, protocol and TLS errors take the same path.
 
+*A caller reads its own reply* (:meth:`read_until`): a thread that waits for input on this
+connection (a synchronous RPC call) may borrow the connection from its poller
+(``pollers/base.py``, lending) and read it itself, handling events exactly as the poller
+would, until what it waits for is done or ``LEND_SLICE`` has passed; then it gives the
+connection back. On a 2-core machine the poller's wake-up and the hand-off back to the caller
+cost more than a small call's own work. Output another thread queues meanwhile without getting
+it all into the kernel waits for the caller's next look at the interest (at most
+``LEND_RECHECK`` later); a close from any thread shuts the socket down, which wakes the caller.
+
 *Lifecycle* (``lifecycle.py``): the endpoint is HANDSHAKING, OPEN, CLOSING or CLOSED
 (``endpoint.state``, shown by ``repr``); the moves between them are one table there, and the
 level a close is logged at follows the type of its reason. Tests look at an endpoint through
@@ -49,6 +58,7 @@ level a close is logged at follows the type of its reason. Tests look at an endp
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -98,6 +108,13 @@ _OPEN, _CLOSING, _CLOSED = EndpointState.OPEN, EndpointState.CLOSING, EndpointSt
 log = logging.getLogger("gfrpc.transport")
 
 _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
+#: the longest a caller reads its own connection before it leaves it to the poller (s)
+LEND_SLICE = 0.05
+#: how often a lent connection's interest is looked at again while nothing comes (ms)
+LEND_RECHECK = 20
+_POLL_IN = select.POLLIN | select.POLLRDHUP
+_POLL_IN_OUT = _POLL_IN | select.POLLOUT
+_POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's overshoot
 
 
@@ -292,6 +309,54 @@ class Endpoint(EndpointOutput):
         except Exception as exc:  # a bug here or in the handler: this connection only
             self._set_closing(exc)
         return not self.closed
+
+    def borrow_input(self) -> bool:
+        """Take this connection's input from the poller for the calling thread (module notes):
+        True when the poller lent it, and then :meth:`read_until` must follow (it gives the
+        connection back). False when the connection is not open, its input is paused, the
+        poller is handling it or lends nothing."""
+        if self._state is not _OPEN or self._input_paused():
+            return False
+        return self._poller.borrow(self)
+
+    def read_until(self, done: Callable[[], bool], deadline: float = 0.0) -> None:
+        """Handle the borrowed input on the calling thread until ``done()`` is true, for at
+        most :data:`LEND_SLICE` and not past ``deadline`` (a ``time.monotonic()`` value; 0:
+        none), then give the connection back to the poller."""
+        poller = self._poller
+        alive = True
+        try:
+            end = time.monotonic() + LEND_SLICE
+            if deadline and deadline < end:
+                end = deadline
+            watch = select.poll()
+            mask = 0
+            outq = self._outq
+            while not done():
+                if self._input_paused():
+                    break  # the poller resumes it
+                want = _POLL_IN_OUT if outq.pending else _POLL_IN
+                if want != mask:
+                    if mask:
+                        watch.modify(self._fd, want)
+                    else:
+                        watch.register(self._fd, want)
+                    mask = want
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                events = watch.poll(min(left * 1000.0, LEND_RECHECK))
+                if not events:
+                    continue
+                ev = events[0][1]
+                with poller.baton:
+                    alive = self.handle_events(
+                        bool(ev & _POLL_IN), bool(ev & select.POLLOUT), bool(ev & _POLL_ERR)
+                    )
+                if not alive:
+                    break
+        finally:
+            poller.give_back(self, alive)
 
     def _hangup_is_real(self) -> bool:
         return hangup_is_real(self._sock, self._input_paused())

@@ -12,6 +12,16 @@ reading paused or resumed, a close requested) and call ``poller.kick(pollable)``
 the poller run ``handle_events(False, False, False)`` on the pollable's handling thread and
 then watch the new interest.
 
+*Lending* (``borrow`` / ``give_back``): a thread that is about to wait for input on one
+pollable (a synchronous RPC caller waiting for its reply) may ask the poller for that
+pollable. When the poller is not handling it, ``borrow`` makes the caller its handling thread
+and stops watching its fd, so the kernel wakes the caller itself when the reply comes: no
+poller wake-up and no hand-off back. The caller then calls ``handle_events`` exactly as the
+poller would, for a short while, and ``give_back`` returns the pollable; whatever the poller
+was asked meanwhile (a kick) is handled then. The rule above still holds: one handling thread
+at a time. A poller that cannot lend (``own-thread``, whose thread per connection already is
+the one woken) answers False, and the caller waits as before.
+
 The bottom of this module holds the kernel plumbing the pollers share: the epoll mask of an
 interest, and the eventfd that wakes a poller's thread.
 """
@@ -74,6 +84,17 @@ class Poller(abc.ABC):
         for p in pollables:
             p.abort(RuntimeError("poller stopped"))
         self._wind_down(timeout)
+
+    def borrow(self, pollable: Pollable) -> bool:
+        """Make the calling thread ``pollable``'s handling thread until :meth:`give_back`:
+        True when the poller was not handling it (the poller then neither watches its fd nor
+        handles it); False leaves it to the poller. This poller does not lend."""
+        return False
+
+    def give_back(self, pollable: Pollable, alive: bool) -> None:
+        """Return a borrowed ``pollable`` (``alive``: its last ``handle_events`` answered
+        True); the poller watches its interest again and handles what it missed."""
+        raise RuntimeError(f"the {self.name} poller lends nothing")
 
     @abc.abstractmethod
     def _stop_accepting(self) -> list[Pollable] | None:

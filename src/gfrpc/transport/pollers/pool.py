@@ -16,6 +16,11 @@ a kick on a busy one sets ``again`` and the busy thread loops once more before r
 An event that arrives for a busy pollable (possible only through a kick's handling) is folded
 the same way. Re-arming happens exactly once, by the thread that clears ``busy``.
 
+Lending (``pollers/base.py``) uses the same state: ``borrow`` sets ``busy`` on an idle slot and
+disarms its fd, so no pool thread gets it; kicks meanwhile set ``again``. ``give_back``
+re-arms it and clears ``busy``, or, when something was missed or the pollable is finished,
+queues it for a pool thread, which handles it and re-arms as after any kick.
+
 What limits it: the GIL. Two threads can decrypt in parallel (OpenSSL releases the GIL) but
 the Python work between records is serialised; with more threads than cores, hand-offs of
 the GIL cost CPU.
@@ -185,6 +190,35 @@ class PoolPoller(Poller):
                 # re-arm under the lock, so a concurrent retire cannot close the fd between
                 self._epoll.modify(slot.fd, epoll_mask(p.interest()) | _ONESHOT)
             return
+
+    def borrow(self, pollable: Pollable) -> bool:
+        with self._lock:
+            slot = self._by_pollable.get(id(pollable))
+            if slot is None or slot.dead or slot.busy or self._stopping:
+                return False
+            slot.busy = True
+            try:
+                self._epoll.modify(slot.fd, _ONESHOT)  # disarmed: no pool thread gets it
+            except (OSError, ValueError):
+                slot.busy = False
+                return False
+            return True
+
+    def give_back(self, pollable: Pollable, alive: bool) -> None:
+        with self._lock:
+            slot = self._by_pollable.get(id(pollable))
+            if slot is None or slot.dead:
+                return
+            if alive and not slot.again:
+                slot.busy = False
+                try:
+                    self._epoll.modify(slot.fd, epoll_mask(pollable.interest()) | _ONESHOT)
+                    return
+                except (OSError, ValueError):
+                    slot.busy = True
+            slot.again = False
+            self._queue.append(slot)  # still busy: a pool thread handles it and re-arms
+            os.eventfd_write(self._wakefd, 1)
 
     def _retire(self, slot: _Slot) -> None:
         with self._lock:

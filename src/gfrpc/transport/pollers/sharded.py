@@ -27,6 +27,11 @@ own thread (a handler that queues output on its own connection) no write is need
 looks at its kicked list before it sleeps again. Each kicked pollable is then handled with no
 events, as the contract asks, and its interest re-read.
 
+Lending (``pollers/base.py``) works as in ``single``, per shard: each fd has a claim that the
+shard's thread takes without waiting around each handling; a borrower holds it and sets the
+fd's registration to nothing, what the shard found meanwhile is remembered in its ``missed``
+set and kicked at ``give_back``.
+
 Stopping: every shard thread leaves its loop once the poller is stopping and it watches
 nothing, and closes its own epoll and eventfd on the way out (under its lock, so a late kick
 never writes to a closed, perhaps reused, fd number).
@@ -78,6 +83,8 @@ class _Shard:
         self.lock = threading.Lock()
         self.by_fd: dict[int, Pollable] = {}
         self.masks: dict[int, int] = {}
+        self.claims: dict[int, threading.Lock] = {}  # fd -> taken while handled or lent
+        self.missed: set[int] = set()  # lent fds the shard had an event or kick for
         self.kicked: dict[int, Pollable] = {}  # id -> pollable: coalesced, in kick order
         self.new: list[Pollable] = []
         self.wake_pending = False
@@ -237,6 +244,7 @@ class ShardedPoller(Poller):
                 fd = p.fileno()
                 shard.by_fd[fd] = p
                 shard.masks[fd] = 0
+                shard.claims[fd] = threading.Lock()
         for p in new:
             kicked.pop(id(p), None)  # its first handling below covers the kick
             try:
@@ -254,25 +262,80 @@ class ShardedPoller(Poller):
         self, shard: _Shard, p: Pollable, readable: bool, writable: bool, error: bool
     ) -> None:
         fd = p.fileno()
+        claim = shard.claims[fd]
+        if not claim.acquire(False):  # lent to a caller: it hears of this at give_back
+            shard.missed.add(fd)
+            if not claim.acquire(False):
+                return
+            shard.missed.discard(fd)
         try:
-            with self.baton:
-                alive = p.handle_events(readable, writable, error)
-        except Exception:  # a bug in a handler must not kill the shard for everyone
-            log.exception("handler failed; closing that connection")
-            alive = False
-        if not alive:
-            self._retire(shard, p, fd)
+            try:
+                with self.baton:
+                    alive = p.handle_events(readable, writable, error)
+            except Exception:  # a bug in a handler must not kill the shard for everyone
+                log.exception("handler failed; closing that connection")
+                alive = False
+            if not alive:
+                self._retire(shard, p, fd)
+                return
+            mask = epoll_mask(p.interest())
+            if mask != shard.masks[fd]:
+                shard.masks[fd] = mask
+                shard.epoll.modify(fd, mask)
+        finally:
+            claim.release()
+
+    # -- lending ----------------------------------------------------------------------------
+
+    def borrow(self, pollable: Pollable) -> bool:
+        shard = self._shard_of.get(id(pollable))
+        if shard is None:
+            return False
+        fd = pollable.fileno()
+        claim = shard.claims.get(fd)
+        if claim is None or shard.by_fd.get(fd) is not pollable or not claim.acquire(False):
+            return False
+        if shard.stopping:
+            claim.release()
+            return False
+        try:
+            if shard.masks[fd]:
+                shard.masks[fd] = 0
+                shard.epoll.modify(fd, 0)
+        except (OSError, ValueError, KeyError):  # retired or the shard closed meanwhile
+            claim.release()
+            return False
+        return True
+
+    def give_back(self, pollable: Pollable, alive: bool) -> None:
+        shard = self._shard_of.get(id(pollable))
+        if shard is None:
             return
-        mask = epoll_mask(p.interest())
-        if mask != shard.masks[fd]:
-            shard.masks[fd] = mask
-            shard.epoll.modify(fd, mask)
+        fd = pollable.fileno()
+        claim = shard.claims.get(fd)
+        if claim is None:
+            return
+        try:
+            if alive:
+                mask = epoll_mask(pollable.interest())
+                if mask != shard.masks[fd]:
+                    shard.masks[fd] = mask
+                    shard.epoll.modify(fd, mask)
+        except (OSError, ValueError, KeyError):
+            alive = False
+        finally:
+            claim.release()
+        if not alive or fd in shard.missed:
+            shard.missed.discard(fd)
+            self.kick(pollable)
 
     def _retire(self, shard: _Shard, p: Pollable, fd: int) -> None:
         """Stop watching ``p`` and finalize it, on its shard's thread."""
         with shard.lock:
             del shard.by_fd[fd]
             del shard.masks[fd]
+            del shard.claims[fd]
+            shard.missed.discard(fd)
             shard.kicked.pop(id(p), None)
             try:
                 shard.epoll.unregister(fd)
