@@ -98,6 +98,11 @@ __all__ = [
 #: "Performance notes", 15)
 _WAITING: list[None] = []
 
+
+def _always() -> bool:
+    return True
+
+
 log = logging.getLogger("gfrpc.rpc.client")
 
 FIRST_XID = 2
@@ -387,15 +392,18 @@ class RpcClient:
             if ep is None or not ep.borrow_input():
                 self._start_call(prog, vers, proc, args, cred, timeout, waiter, is_ping=False)
                 return waiter.result()
-            deadline = 0.0
+            sent = None
             try:
                 sent = self._start_call(
                     prog, vers, proc, args, cred, timeout, waiter, is_ping=False
                 )
-                if sent is not None and sent[0] is ep:
-                    deadline = sent[1]
             finally:
-                ep.read_until(waiter.done, deadline)  # gives the connection back
+                # read_until gives the connection back, at once if the call did not go out
+                # on it (it failed, or a reconnect came between)
+                if sent is not None and sent[0] is ep:
+                    ep.read_until(waiter.done, sent[1])
+                else:
+                    ep.read_until(_always)
             return waiter.result()
         finally:
             waiting.pop()
