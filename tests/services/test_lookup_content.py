@@ -4,6 +4,7 @@ read the file, only up to its own bound, and only when the bytes match the iatt 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from brick_fops_support import ROOT, BrickHarness, FopClient, P, cred, running_brick
 
 from gfrpc.programs import fops as fp
+from gfrpc.services.brick import posix_acl as pa
 from gfrpc.services.brick.fops.common import CONTENT_KEY
 from gfrpc.services.brick.fops.entry import MAX_CONTENT
 from gfrpc.wire.gfdict import GfType, GfValue
@@ -137,3 +139,55 @@ def test_content_follows_the_file_not_a_stale_size(brick: BrickHarness, c: FopCl
     (brick.directory / "f").write_bytes(b"newer bytes")
     r = c.lookup(ROOT, "f", xdata=ASK)
     assert r.prestat.ia_size == 11 and _content(r) == b"newer bytes"
+
+
+def _acl(users: dict[int, int], group_obj: int = 0) -> bytes:
+    """An access ACL of a 0600-or-so file: the owner rw, named ``users`` with their perms."""
+    entries = (
+        pa.Ace(pa.USER_OBJ, 6),
+        *(pa.Ace(pa.USER, perm, uid) for uid, perm in sorted(users.items())),
+        pa.Ace(pa.GROUP_OBJ, group_obj),
+        pa.Ace(pa.MASK, 7),
+        pa.Ace(pa.OTHER, 0),
+    )
+    return pa.encode_acl(entries)
+
+
+def test_the_read_check_of_the_content_follows_the_files_access_acl(c: FopClient) -> None:
+    """The content's read check is posix-acl's, on the file the bytes are read from: a user
+    the mode bits refuse but the access ACL lets read gets the bytes; one it does not name
+    gets none; the LOOKUP succeeds for both."""
+    data = b"shared with 1001"
+    gfid = _file(c, "acl", data, mode=0o600)
+    got = c.call(P.SETXATTR, fp.GfxSetxattrReq(gfid=gfid, dict={pa.ACCESS_KEY: _acl({1001: 4})}))
+    assert got.op_ret == 0, got
+    for uid, expected in ((1001, data), (1002, None)):
+        r = c.call(
+            P.LOOKUP, fp.GfxLookupReq(pargfid=ROOT, bname="acl", xdata=ASK), cred=cred(uid, uid)
+        )
+        assert r.op_ret == 0 and _content(r) == expected, (uid, r)
+
+
+def test_the_parents_search_permission_follows_its_access_acl(c: FopClient) -> None:
+    """A LOOKUP by name needs search permission on the parent, checked with its access ACL on
+    the same stat the reply's parent iatt comes from: a user the ACL gives x may look up
+    (and gets the parent's iatt), one it does not is refused with EACCES."""
+    made = c.mkdir(ROOT, "private", 0o700)
+    pgfid = bytes(made.stat.ia_gfid)
+    _file_in = c.create(pgfid, "inside", mode=0o644)
+    assert _file_in.op_ret == 0
+    c.release(bytes(_file_in.stat.ia_gfid), _file_in.fd)
+    got = c.call(
+        P.SETXATTR,
+        fp.GfxSetxattrReq(gfid=pgfid, dict={pa.ACCESS_KEY: _acl({1001: 1}, group_obj=0)}),
+    )
+    assert got.op_ret == 0, got
+    ok = c.call(P.LOOKUP, fp.GfxLookupReq(pargfid=pgfid, bname="inside"), cred=cred(1001, 1001))
+    assert ok.op_ret == 0 and bytes(ok.poststat.ia_gfid) == pgfid
+    refused = c.call(
+        P.LOOKUP, fp.GfxLookupReq(pargfid=pgfid, bname="inside"), cred=cred(1002, 1002)
+    )
+    assert (refused.op_ret, refused.op_errno) == (-1, errno.EACCES)
+    missing = c.call(P.LOOKUP, fp.GfxLookupReq(pargfid=pgfid, bname="nope"), cred=cred(1001, 1001))
+    assert (missing.op_ret, missing.op_errno) == (-1, errno.ENOENT)
+    assert bytes(missing.poststat.ia_gfid) == pgfid

@@ -141,7 +141,11 @@ XATTR_NAMESPACES: Final = ("trusted.", "user.", "security.", "system.")
 
 
 def asked_xattrs(
-    store: PosixStore, gfid: bytes, xdata: Xdata | None, content_size: int = -1
+    store: PosixStore,
+    gfid: bytes,
+    xdata: Xdata | None,
+    content_size: int = -1,
+    reader: Caller | None = None,
 ) -> dict[str, bytes]:
     """The extended attributes a LOOKUP or READDIRP asks for by naming them in its xdata, as
     GlusterFS's posix layer answers them (DHT asks for ``trusted.glusterfs.dht`` and its linkto
@@ -149,12 +153,13 @@ def asked_xattrs(
     ``security.capability`` and ``security.ima``). Keys that are not xattr names, or that the
     entry lacks, are left out. With ``content_size`` >= 0 the file's bytes are read too (the
     caller has checked the request, see ``entry.content_size``) and answered under
-    :data:`CONTENT_KEY` when the file still has that size."""
+    :data:`CONTENT_KEY` when the file still has that size and ``reader`` (None: a trusted
+    caller) may read it."""
     keys = [k for k in xdata or () if isinstance(k, str) and k.startswith(XATTR_NAMESPACES)]
     if not keys and content_size < 0:
         return {}
     try:
-        out, content = store.named_xattrs(bytes(gfid), keys, content_size)
+        out, content = store.named_xattrs(bytes(gfid), keys, content_size, reader=reader)
     except OSError:
         return {}
     if content is not None:

@@ -66,7 +66,7 @@ from gfrpc.services.brick.fops.common import (
     open_flags,
 )
 from gfrpc.services.brick.fops.xattr import xattr_bytes
-from gfrpc.services.brick.store import Made, PosixStore
+from gfrpc.services.brick.store import Made
 from gfrpc.wire.gfdict import GfValue
 from gfrpc.wire.xdr import XdrStruct
 
@@ -80,20 +80,17 @@ log = logging.getLogger("gfrpc.brick")
 def lookup(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     store = svc.store
+    reader = None if access.trusted(call) else call.caller
     if a.bname:
-        pargfid = bytes(a.pargfid)
-        access.require(store, pargfid, access.X, call)
-        try:
-            entry, parent = store.lookup(pargfid, a.bname, gfid_req(a.xdata))
-        except FileNotFoundError:
-            try:
-                post = store.stat(pargfid)
-            except OSError:
-                post = None
-            return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=post)
+        # the parent's search permission is checked on the stat its iatt comes from
+        entry, parent = store.lookup_entry(
+            bytes(a.pargfid), a.bname, gfid_req(a.xdata), searcher=reader
+        )
+        if entry is None:
+            return fp.GfxCommon2IattRsp(op_ret=-1, op_errno=errno.ENOENT, poststat=parent)
         asked = a.xdata
-        size = content_size(store, call, entry, asked) if asked and CONTENT_KEY in asked else -1
-        xdata = asked_xattrs(store, entry.ia_gfid, asked, size)
+        size = content_size(entry, asked) if asked and CONTENT_KEY in asked else -1
+        xdata = asked_xattrs(store, entry.ia_gfid, asked, size, reader)
         return fp.GfxCommon2IattRsp(
             op_ret=0, op_errno=0, xdata=xdata, prestat=entry, poststat=parent
         )
@@ -102,8 +99,8 @@ def lookup(svc: FopService, call: FopCall) -> FopReply:
         raise OSError(errno.EINVAL, "nameless lookup without a gfid")
     iatt = store.stat(gfid)
     asked = a.xdata
-    size = content_size(store, call, iatt, asked) if asked and CONTENT_KEY in asked else -1
-    xdata = asked_xattrs(store, gfid, asked, size)
+    size = content_size(iatt, asked) if asked and CONTENT_KEY in asked else -1
+    xdata = asked_xattrs(store, gfid, asked, size, reader)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, xdata=xdata, prestat=iatt)
 
 
@@ -124,22 +121,19 @@ def _asked_content_size(value: object) -> int:
     return -1
 
 
-def content_size(store: PosixStore, call: FopCall, iatt: XdrStruct, xdata: Xdata) -> int:
+def content_size(iatt: XdrStruct, xdata: Xdata) -> int:
     """quick-read's LOOKUP content: the size of the bytes to answer under :data:`CONTENT_KEY`
     (which ``xdata`` has), or -1 for none. There is content only for a regular file no bigger
     than the limit asked and :data:`MAX_CONTENT`, and only for a caller who may read it: posix's
     LOOKUP answers anyone who may look the name up, and the client then serves the bytes
-    without the OPEN that would have checked the permission. The store reads them only if the
-    file still has the size the reply's iatt says; otherwise the reply has no content and the
-    client opens and reads."""
+    without the OPEN that would have checked the permission. That check is the store's, on
+    the stat of the fd it reads through (``asked_xattrs``' ``reader``). The store reads them
+    only if the file still has the size the reply's iatt says; otherwise the reply has no
+    content and the client opens and reads."""
     if not st_.S_ISREG(iatt.mode):
         return -1
     size: int = iatt.ia_size
     if size > MAX_CONTENT or size > _asked_content_size(xdata[CONTENT_KEY]):
-        return -1
-    try:
-        access.require(store, bytes(iatt.ia_gfid), access.R, call)
-    except OSError:
         return -1
     return size
 

@@ -91,7 +91,6 @@ from gfrpc.services.brick.store.base import (
     Owned,
     RenameResult,
     Target,
-    check_access,
     check_permits,
     iatt_of,
     in_group,
@@ -208,18 +207,6 @@ class PosixStore(EntryOps, DataOps):
             fd = fd_ref.fd
             return statfs_fields(os.statvfs(proc_path(fd)))
 
-    def access(self, target: Target, mask: int, caller: Caller | None = None) -> None:
-        """ACCESS: EACCES unless ``caller`` (default: this process) has ``mask`` (R/W/X_OK):
-        the mode bits and the POSIX access ACL (``posix_acl.permits``) for anyone but root;
-        root needs an x bit to execute a non-directory."""
-        if caller is None:
-            caller = Caller(os.geteuid(), os.getegid(), tuple(os.getgroups()))
-        if caller.uid == 0:
-            check_access(self._stat_only(target), mask, caller)
-            return
-        st, acl = self.stat_acl(target)
-        check_permits(st, acl, mask, caller)
-
     # -- directories --------------------------------------------------------------------------
 
     def opendir(self, gfid: bytes) -> OpenDir:
@@ -297,7 +284,13 @@ class PosixStore(EntryOps, DataOps):
             return _xattr_values(path, listed)
 
     def named_xattrs(
-        self, gfid: bytes, keys: Iterable[str], content_size: int = -1, *, internal: bool = False
+        self,
+        gfid: bytes,
+        keys: Iterable[str],
+        content_size: int = -1,
+        *,
+        internal: bool = False,
+        reader: Caller | None = None,
     ) -> tuple[dict[str, bytes], bytes | None]:
         """What a LOOKUP or READDIRP names in its xdata: the xattrs among ``keys`` that the
         inode has and the caller may read (one ``listxattr``, then a ``getxattr`` only for the
@@ -305,7 +298,9 @@ class PosixStore(EntryOps, DataOps):
         file of exactly that size (quick-read's content; else None). Ask for content only for
         an inode whose iatt says it is a regular file: its bytes and xattrs are then read
         through one fd, opened by its gfid handle without following links or blocking, and
-        checked to be a regular file of that size before any read."""
+        checked to be a regular file of that size before any read, and, with ``reader``, one
+        that caller may read (the mode bits and the access ACL of that same fstat; the xattrs
+        are answered either way)."""
         wanted = [k for k in keys if xp.readable(k, internal=internal)]
         if content_size >= 0:
             flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -316,7 +311,11 @@ class PosixStore(EntryOps, DataOps):
             try:
                 st = os.fstat(fd)
                 content = None
-                if st_.S_ISREG(st.st_mode) and st.st_size == content_size:
+                if (
+                    st_.S_ISREG(st.st_mode)
+                    and st.st_size == content_size
+                    and (reader is None or self._may_read(fd, st, reader))
+                ):
                     data = os.pread(fd, content_size + 1, 0) if content_size else b""
                     content = data if len(data) == content_size else None
                 return (_present_xattrs(fd, wanted) if wanted else {}), content
@@ -326,6 +325,17 @@ class PosixStore(EntryOps, DataOps):
             return {}, None
         with self._ref(gfid) as fd_ref:
             return _present_xattrs(proc_path(fd_ref.fd), wanted), None
+
+    def _may_read(self, fd: int, st: os.stat_result, caller: Caller) -> bool:
+        """Whether ``caller`` may read the inode open as ``fd`` (whose stat is ``st``)."""
+        if caller.uid == 0:
+            return True
+        acl = self._acl(st, posix_acl.ACCESS_KEY, proc_path(fd), follow=True)
+        try:
+            check_permits(st, acl, os.R_OK, caller)
+        except OSError:
+            return False
+        return True
 
     def listxattr(self, target: Target, *, internal: bool = False) -> list[str]:
         with self._ref(target) as fd_ref:

@@ -182,6 +182,18 @@ class StoreBase:
             st = ref.stat()
             return st, self._acl(st, key, proc_path(ref.fd), follow=True)
 
+    def access(self, target: Target, mask: int, caller: Caller | None = None) -> None:
+        """ACCESS: EACCES unless ``caller`` (default: this process) has ``mask`` (R/W/X_OK):
+        the mode bits and the POSIX access ACL (``posix_acl.permits``) for anyone but root;
+        root needs an x bit to execute a non-directory."""
+        if caller is None:
+            caller = Caller(os.geteuid(), os.getegid(), tuple(os.getgroups()))
+        if caller.uid == 0:
+            check_access(self._stat_only(target), mask, caller)
+            return
+        st, acl = self.stat_acl(target)
+        check_permits(st, acl, mask, caller)
+
     def _acl(
         self, st: os.stat_result, key: str, path: str, *, follow: bool
     ) -> posix_acl.Acl | None:
@@ -239,27 +251,67 @@ class StoreBase:
         self, pargfid: bytes, name: str, gfid_req: bytes | None = None
     ) -> tuple[IattValue, IattValue]:
         """LOOKUP of ``name`` in ``pargfid``: (entry iatt, parent iatt). Gives an entry without a
-        gfid ``gfid_req`` or a new one. Never follows a symlink."""
+        gfid ``gfid_req`` or a new one. Never follows a symlink. FileNotFoundError when there
+        is no such entry."""
+        entry, parent = self.lookup_entry(pargfid, name, gfid_req)
+        if entry is None:
+            raise OSError(errno.ENOENT, name)
+        return entry, parent
+
+    def lookup_entry(
+        self,
+        pargfid: bytes,
+        name: str,
+        gfid_req: bytes | None = None,
+        searcher: Caller | None = None,
+    ) -> tuple[IattValue | None, IattValue]:
+        """The LOOKUP FOP's :meth:`lookup`: (None, parent iatt) when there is no such entry,
+        and, with ``searcher``, EACCES first unless that caller may search ``pargfid``
+        (``access.X``). For a directory parent, the search permission is checked on the same
+        stat the reply's parent iatt comes from: one ``fstat`` of the parent, not two."""
         pargfid = check_gfid(pargfid)
         if name in (".", ".."):
+            if searcher is not None:
+                self.access(pargfid, os.X_OK, searcher)
             return self._lookup_dot(pargfid, name)
-        self._entry_name(pargfid, name)
-        with self._parent(pargfid) as parent:
+        if searcher is None:
+            self._entry_name(pargfid, name)
+        with self.handles.inode(pargfid) as parent:
+            pst = parent.stat()
+            is_dir = st_.S_ISDIR(pst.st_mode)
+            if searcher is not None:  # the search permission comes before the name's checks
+                if not is_dir:  # as for any target (its handle, its ACL); ENOTDIR below
+                    self.access(pargfid, os.X_OK, searcher)
+                elif searcher.uid == 0:
+                    check_access(pst, os.X_OK, searcher)
+                else:
+                    acl = self._acl(pst, posix_acl.ACCESS_KEY, proc_path(parent.fd), follow=True)
+                    check_permits(pst, acl, os.X_OK, searcher)
+                self._entry_name(pargfid, name)
+            if not is_dir:
+                raise OSError(errno.ENOTDIR, f"{gfid_str(pargfid)} is not a directory")
             pfd = parent.fd
-            known = self._known_entry(pfd, pargfid, name)
+            try:
+                known = self._known_entry(pfd, pargfid, name)
+            except FileNotFoundError:
+                return None, iatt_of(pargfid, pst)
             if known is not None:
-                return iatt_of(known[0], known[1]), iatt_of(pargfid, parent.stat())
-            with Owned(os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)) as efd:
+                return iatt_of(known[0], known[1]), iatt_of(pargfid, pst)
+            try:
+                efd = os.open(name, O_PATH_NOFOLLOW, dir_fd=pfd)
+            except FileNotFoundError:
+                return None, iatt_of(pargfid, pst)
+            with Owned(efd):
                 st = os.fstat(efd)
                 if (st.st_dev, st.st_ino) == self.handles.hidden_id:
-                    raise OSError(errno.ENOENT, name)
+                    return None, iatt_of(pargfid, pst)
                 gfid = self._gfid_at(efd, st)
                 if gfid is None or not self._handle_matches(gfid, pargfid, name, st):
                     gfid = self._ensure_gfid(pfd, pargfid, name, efd, st, gfid_req)
                     st = os.fstat(efd)  # its ctime changed
                 if st_.S_ISDIR(st.st_mode):
                     self.handles.cache_dir(gfid, efd)
-            return iatt_of(gfid, st), iatt_of(pargfid, parent.stat())
+            return iatt_of(gfid, st), iatt_of(pargfid, pst)
 
     def _known_entry(
         self, pfd: int, pargfid: bytes, name: str
