@@ -110,10 +110,13 @@ class EntryOps(StoreBase):
         perm: int,
         owner: Caller | None,
         umask: int = 0,
+        st: os.stat_result | None = None,
     ) -> bytes:
         """Owner, exact permission bits (``perm`` less ``umask``, or narrowed by the parent's
-        default ACL), gfid and handle of an entry this call created."""
-        st = os.fstat(fd)
+        default ACL), gfid and handle of an entry this call created (``st``: its stat since it
+        was made, if the caller has one)."""
+        if st is None:
+            st = os.fstat(fd)
         path = proc_path(fd)
         if not st_.S_ISLNK(st.st_mode):
             perm = self._new_mode(pfd, pre, perm, umask)
@@ -234,19 +237,21 @@ class EntryOps(StoreBase):
         self._entry_name(pargfid, name)
         want = (os.O_CREAT | os.O_RDWR | os.O_EXCL) if flags == 0 else flags | os.O_CREAT
         want &= ~(os.O_DIRECTORY | os.O_PATH | os.O_NOCTTY)
-        base = want | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        base = want | os.O_NOFOLLOW | os.O_CLOEXEC
         perm = mode & 0o7777
         with self._parent(pargfid) as pfd_ref:
             pfd = pfd_ref.fd
             pre = pfd_ref.stat()
             with self._stripe(pargfid, name):
                 try:
+                    # O_EXCL: only a new regular file is opened, which cannot block
                     fd = os.open(name, base | os.O_EXCL, 0o600, dir_fd=pfd)
                     created = True
                 except FileExistsError:
                     if want & os.O_EXCL:
                         raise
-                    fd = os.open(name, base & ~os.O_CREAT, dir_fd=pfd)
+                    # an existing name may be a FIFO: never block on it (refused below)
+                    fd = os.open(name, (base | os.O_NONBLOCK) & ~os.O_CREAT, dir_fd=pfd)
                     created = False
                 try:
                     st = os.fstat(fd)
@@ -256,12 +261,15 @@ class EntryOps(StoreBase):
                         gfid = NULL_GFID
                         try:
                             gfid = self._claim_gfid(gfid_req)
-                            gfid = self._finish_new(pfd, pre, name, fd, gfid, perm, owner, umask)
-                            self._make_handle(gfid, pfd, pargfid, name, os.fstat(fd))
+                            gfid = self._finish_new(
+                                pfd, pre, name, fd, gfid, perm, owner, umask, st
+                            )
+                            # owner, mode and gfid changed neither its type nor its inode
+                            self._make_handle(gfid, pfd, pargfid, name, st)
                         except BaseException:
                             self._undo_entry(pfd, name, st_.S_IFREG, gfid, st.st_ino)
                             raise
-                    if not want & os.O_NONBLOCK:
+                    elif not want & os.O_NONBLOCK:
                         fcntl.fcntl(
                             fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK
                         )
