@@ -31,6 +31,7 @@ from __future__ import annotations
 import abc
 import os
 import select
+import threading
 from typing import Final, Protocol
 
 from gfrpc.transport.baton import NO_BATON, Baton, NoBaton
@@ -135,3 +136,70 @@ def take_wakeup(wakefd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+class FdClaims:
+    """Who handles each fd of a poller whose thread handles the fds it finds ready (``single``,
+    and each shard of ``sharded``), for lending. A claim is a lock per fd: the poller's thread
+    takes it without waiting around each handling, a borrower holds it for a whole lend. An
+    fd whose claim the thread found taken (an event or a kick for a lent pollable) is kept in
+    ``missed`` until ``give_back``. ``masks`` is the poller's record of each fd's epoll
+    registration: while an fd is lent, only its borrower changes it."""
+
+    def __init__(self) -> None:
+        self.locks: dict[int, threading.Lock] = {}
+        self.missed: set[int] = set()
+
+    def add(self, fd: int) -> None:
+        self.locks[fd] = threading.Lock()
+
+    def remove(self, fd: int) -> None:
+        del self.locks[fd]
+        self.missed.discard(fd)
+
+    def found_lent(self, fd: int, claim: threading.Lock) -> bool:
+        """The poller's thread could not take ``claim``: remember that, then try once more in
+        case it was given back meanwhile (True: taken now, handle the fd)."""
+        self.missed.add(fd)
+        if not claim.acquire(False):
+            return False  # the borrower sees ``missed`` when it gives the fd back
+        self.missed.discard(fd)
+        return True
+
+    def lend(self, fd: int, epoll: select.epoll, masks: dict[int, int]) -> bool:
+        """Take the claim of ``fd`` for the calling thread and stop watching the fd."""
+        claim = self.locks.get(fd)
+        if claim is None or not claim.acquire(False):
+            return False
+        try:
+            if masks[fd]:
+                masks[fd] = 0
+                epoll.modify(fd, 0)
+        except (OSError, ValueError, KeyError):  # retired, or the poller closed, meanwhile
+            claim.release()
+            return False
+        return True
+
+    def give_back(
+        self, pollable: Pollable, epoll: select.epoll, masks: dict[int, int], alive: bool
+    ) -> bool:
+        """Watch a lent fd's interest again and release its claim; True when the poller's
+        thread must look at the pollable (it missed something, or the pollable is finished)."""
+        fd = pollable.fileno()
+        claim = self.locks.get(fd)
+        if claim is None:
+            return False
+        try:
+            if alive:
+                mask = epoll_mask(pollable.interest())
+                if mask != masks[fd]:
+                    masks[fd] = mask
+                    epoll.modify(fd, mask)
+        except (OSError, ValueError, KeyError):
+            alive = False
+        finally:
+            claim.release()
+        if alive and fd not in self.missed:
+            return False
+        self.missed.discard(fd)
+        return True

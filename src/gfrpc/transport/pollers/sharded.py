@@ -27,10 +27,10 @@ own thread (a handler that queues output on its own connection) no write is need
 looks at its kicked list before it sleeps again. Each kicked pollable is then handled with no
 events, as the contract asks, and its interest re-read.
 
-Lending (``pollers/base.py``) works as in ``single``, per shard: each fd has a claim that the
-shard's thread takes without waiting around each handling; a borrower holds it and sets the
-fd's registration to nothing, what the shard found meanwhile is remembered in its ``missed``
-set and kicked at ``give_back``.
+Lending (``pollers/base.py``, ``FdClaims``) works as in ``single``, per shard: each fd has a
+claim that the shard's thread takes without waiting around each handling; a borrower holds it
+and sets the fd's registration to nothing, and what the shard found meanwhile is remembered and
+kicked at ``give_back``.
 
 Stopping: every shard thread leaves its loop once the poller is stopping and it watches
 nothing, and closes its own epoll and eventfd on the way out (under its lock, so a late kick
@@ -60,7 +60,14 @@ import os
 import select
 import threading
 
-from gfrpc.transport.pollers.base import EPOLL_ERR, Pollable, Poller, epoll_mask, take_wakeup
+from gfrpc.transport.pollers.base import (
+    EPOLL_ERR,
+    FdClaims,
+    Pollable,
+    Poller,
+    epoll_mask,
+    take_wakeup,
+)
 
 log = logging.getLogger("gfrpc.transport.poller")
 
@@ -83,8 +90,7 @@ class _Shard:
         self.lock = threading.Lock()
         self.by_fd: dict[int, Pollable] = {}
         self.masks: dict[int, int] = {}
-        self.claims: dict[int, threading.Lock] = {}  # fd -> taken while handled or lent
-        self.missed: set[int] = set()  # lent fds the shard had an event or kick for
+        self.claims = FdClaims()  # taken while handled or lent
         self.kicked: dict[int, Pollable] = {}  # id -> pollable: coalesced, in kick order
         self.new: list[Pollable] = []
         self.wake_pending = False
@@ -244,7 +250,7 @@ class ShardedPoller(Poller):
                 fd = p.fileno()
                 shard.by_fd[fd] = p
                 shard.masks[fd] = 0
-                shard.claims[fd] = threading.Lock()
+                shard.claims.add(fd)
         for p in new:
             kicked.pop(id(p), None)  # its first handling below covers the kick
             try:
@@ -262,12 +268,9 @@ class ShardedPoller(Poller):
         self, shard: _Shard, p: Pollable, readable: bool, writable: bool, error: bool
     ) -> None:
         fd = p.fileno()
-        claim = shard.claims[fd]
-        if not claim.acquire(False):  # lent to a caller: it hears of this at give_back
-            shard.missed.add(fd)
-            if not claim.acquire(False):
-                return
-            shard.missed.discard(fd)
+        claim = shard.claims.locks[fd]
+        if not claim.acquire(False) and not shard.claims.found_lent(fd, claim):
+            return  # lent to a caller: it hears of this at give_back
         try:
             try:
                 with self.baton:
@@ -289,44 +292,14 @@ class ShardedPoller(Poller):
 
     def borrow(self, pollable: Pollable) -> bool:
         shard = self._shard_of.get(id(pollable))
-        if shard is None:
-            return False
         fd = pollable.fileno()
-        claim = shard.claims.get(fd)
-        if claim is None or shard.by_fd.get(fd) is not pollable or not claim.acquire(False):
+        if shard is None or shard.by_fd.get(fd) is not pollable or shard.stopping:
             return False
-        if shard.stopping:
-            claim.release()
-            return False
-        try:
-            if shard.masks[fd]:
-                shard.masks[fd] = 0
-                shard.epoll.modify(fd, 0)
-        except (OSError, ValueError, KeyError):  # retired or the shard closed meanwhile
-            claim.release()
-            return False
-        return True
+        return shard.claims.lend(fd, shard.epoll, shard.masks)
 
     def give_back(self, pollable: Pollable, alive: bool) -> None:
         shard = self._shard_of.get(id(pollable))
-        if shard is None:
-            return
-        fd = pollable.fileno()
-        claim = shard.claims.get(fd)
-        if claim is None:
-            return
-        try:
-            if alive:
-                mask = epoll_mask(pollable.interest())
-                if mask != shard.masks[fd]:
-                    shard.masks[fd] = mask
-                    shard.epoll.modify(fd, mask)
-        except (OSError, ValueError, KeyError):
-            alive = False
-        finally:
-            claim.release()
-        if not alive or fd in shard.missed:
-            shard.missed.discard(fd)
+        if shard is not None and shard.claims.give_back(pollable, shard.epoll, shard.masks, alive):
             self.kick(pollable)
 
     def _retire(self, shard: _Shard, p: Pollable, fd: int) -> None:
@@ -334,8 +307,7 @@ class ShardedPoller(Poller):
         with shard.lock:
             del shard.by_fd[fd]
             del shard.masks[fd]
-            del shard.claims[fd]
-            shard.missed.discard(fd)
+            shard.claims.remove(fd)
             shard.kicked.pop(id(p), None)
             try:
                 shard.epoll.unregister(fd)

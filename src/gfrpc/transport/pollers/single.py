@@ -8,10 +8,10 @@ the pollable on a set and writes to the eventfd; the loop drains the set and han
 one. After each handling the loop re-reads the pollable's interest and changes the epoll
 registration only when it changed (one ``epoll_ctl`` at most per event).
 
-Lending (``pollers/base.py``): each fd has a *claim*, a lock the loop takes without waiting
-around each handling. A caller that borrows the pollable holds the claim and sets the fd's
-registration to nothing; an event or kick that finds the claim taken is remembered in
-``_missed`` (and the claim tried once more, in case it was given back meanwhile), and
+Lending (``pollers/base.py``, ``FdClaims``): each fd has a *claim*, a lock the loop takes
+without waiting around each handling. A caller that borrows the pollable holds the claim and
+sets the fd's registration to nothing; an event or kick that finds the claim taken is
+remembered (and the claim tried once more, in case it was given back meanwhile), and
 ``give_back`` kicks the pollable when something was missed or it is finished. Level-triggered
 epoll still reports a hang-up on a lent fd (EPOLLHUP cannot be masked); the caller, woken by
 the same hang-up, gives the pollable back at once.
@@ -28,7 +28,14 @@ import os
 import select
 import threading
 
-from gfrpc.transport.pollers.base import EPOLL_ERR, Pollable, Poller, epoll_mask, take_wakeup
+from gfrpc.transport.pollers.base import (
+    EPOLL_ERR,
+    FdClaims,
+    Pollable,
+    Poller,
+    epoll_mask,
+    take_wakeup,
+)
 
 log = logging.getLogger("gfrpc.transport.poller")
 
@@ -43,8 +50,7 @@ class SinglePoller(Poller):
         self._lock = threading.Lock()
         self._by_fd: dict[int, Pollable] = {}
         self._masks: dict[int, int] = {}
-        self._claims: dict[int, threading.Lock] = {}
-        self._missed: set[int] = set()
+        self._claims = FdClaims()
         self._kicked: set[Pollable] = set()
         self._new: list[Pollable] = []
         self._thread: threading.Thread | None = None
@@ -127,7 +133,7 @@ class SinglePoller(Poller):
             fd = p.fileno()
             self._by_fd[fd] = p
             self._masks[fd] = 0
-            self._claims[fd] = threading.Lock()
+            self._claims.add(fd)
             self._epoll.register(fd, 0)
             self._handle(p, False, False, False)
         for p in kicked:
@@ -137,12 +143,9 @@ class SinglePoller(Poller):
 
     def _handle(self, p: Pollable, readable: bool, writable: bool, error: bool) -> None:
         fd = p.fileno()
-        claim = self._claims[fd]
-        if not claim.acquire(False):  # lent to a caller: it hears of this at give_back
-            self._missed.add(fd)
-            if not claim.acquire(False):
-                return
-            self._missed.discard(fd)
+        claim = self._claims.locks[fd]
+        if not claim.acquire(False) and not self._claims.found_lent(fd, claim):
+            return  # lent to a caller: it hears of this at give_back
         try:
             try:
                 with self.baton:
@@ -154,9 +157,8 @@ class SinglePoller(Poller):
                 with self._lock:
                     del self._by_fd[fd]
                     del self._masks[fd]
-                    del self._claims[fd]
+                    self._claims.remove(fd)
                     self._kicked.discard(p)
-                    self._missed.discard(fd)
                 try:
                     self._epoll.unregister(fd)
                 except OSError:
@@ -174,36 +176,10 @@ class SinglePoller(Poller):
 
     def borrow(self, pollable: Pollable) -> bool:
         fd = pollable.fileno()
-        claim = self._claims.get(fd)
-        if claim is None or self._by_fd.get(fd) is not pollable or not claim.acquire(False):
+        if self._by_fd.get(fd) is not pollable or self._stopping:
             return False
-        if self._stopping:
-            claim.release()
-            return False
-        try:
-            if self._masks[fd]:
-                self._masks[fd] = 0
-                self._epoll.modify(fd, 0)
-        except (OSError, ValueError, KeyError):  # retired or the poller closed meanwhile
-            claim.release()
-            return False
-        return True
+        return self._claims.lend(fd, self._epoll, self._masks)
 
     def give_back(self, pollable: Pollable, alive: bool) -> None:
-        fd = pollable.fileno()
-        claim = self._claims.get(fd)
-        if claim is None:
-            return
-        try:
-            if alive:
-                mask = epoll_mask(pollable.interest())
-                if mask != self._masks[fd]:
-                    self._masks[fd] = mask
-                    self._epoll.modify(fd, mask)
-        except (OSError, ValueError, KeyError):
-            alive = False
-        finally:
-            claim.release()
-        if not alive or fd in self._missed:
-            self._missed.discard(fd)
+        if self._claims.give_back(pollable, self._epoll, self._masks, alive):
             self.kick(pollable)
