@@ -384,26 +384,26 @@ class RpcClient:
         waiting = _WAITING
         waiting.append(None)  # a count without a lock: append and pop are atomic
         try:
+            # the only call of the process that waits reads its reply on this thread if the
+            # poller lends the connection (taken before the CALL leaves, so the reply does
+            # not wake the poller); else it waits as usual
             conn = self._conn
             ep = conn.ep if conn is not None and len(waiting) == 1 else None
-            # the only call of the process that waits: read its reply on this thread if the
-            # poller lends the connection (taken before the CALL leaves, so the reply does
-            # not wake the poller); else wait as usual
-            if ep is None or not ep.borrow_input():
-                self._start_call(prog, vers, proc, args, cred, timeout, waiter, is_ping=False)
-                return waiter.result()
+            lent = ep is not None and ep.borrow_input()
             sent = None
             try:
                 sent = self._start_call(
                     prog, vers, proc, args, cred, timeout, waiter, is_ping=False
                 )
             finally:
-                # read_until gives the connection back, at once if the call did not go out
-                # on it (it failed, or a reconnect came between)
-                if sent is not None and sent[0] is ep:
-                    ep.read_until(waiter.done, sent[1])
-                else:
-                    ep.read_until(_always)
+                if lent:
+                    assert ep is not None
+                    # read_until gives the connection back, at once if the call did not go
+                    # out on it (it failed, or a reconnect came between)
+                    if sent is not None and sent[0] is ep:
+                        ep.read_until(waiter.done, sent[1])
+                    else:
+                        ep.read_until(_always)
             return waiter.result()
         finally:
             waiting.pop()

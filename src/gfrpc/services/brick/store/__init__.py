@@ -91,7 +91,6 @@ from gfrpc.services.brick.store.base import (
     Owned,
     RenameResult,
     Target,
-    check_permits,
     iatt_of,
     in_group,
     privs_to_drop,
@@ -328,11 +327,8 @@ class PosixStore(EntryOps, DataOps):
 
     def _may_read(self, fd: int, st: os.stat_result, caller: Caller) -> bool:
         """Whether ``caller`` may read the inode open as ``fd`` (whose stat is ``st``)."""
-        if caller.uid == 0:
-            return True
-        acl = self._acl(st, posix_acl.ACCESS_KEY, proc_path(fd), follow=True)
         try:
-            check_permits(st, acl, os.R_OK, caller)
+            self.require_at(fd, st, os.R_OK, caller)
         except OSError:
             return False
         return True

@@ -194,6 +194,16 @@ class StoreBase:
         st, acl = self.stat_acl(target)
         check_permits(st, acl, mask, caller)
 
+    def require_at(self, fd: int, st: os.stat_result, mask: int, caller: Caller) -> None:
+        """:meth:`access`'s rules for the inode open as ``fd``, whose stat is ``st`` (no system
+        call but the ACL's ``getxattr`` when it is not cached)."""
+        if caller.uid == 0:
+            check_access(st, mask, caller)
+            return
+        check_permits(
+            st, self._acl(st, posix_acl.ACCESS_KEY, proc_path(fd), follow=True), mask, caller
+        )
+
     def _acl(
         self, st: os.stat_result, key: str, path: str, *, follow: bool
     ) -> posix_acl.Acl | None:
@@ -280,13 +290,10 @@ class StoreBase:
             pst = parent.stat()
             is_dir = st_.S_ISDIR(pst.st_mode)
             if searcher is not None:  # the search permission comes before the name's checks
-                if not is_dir:  # as for any target (its handle, its ACL); ENOTDIR below
+                if is_dir:
+                    self.require_at(parent.fd, pst, os.X_OK, searcher)
+                else:  # as for any target (its handle, its ACL); ENOTDIR below
                     self.access(pargfid, os.X_OK, searcher)
-                elif searcher.uid == 0:
-                    check_access(pst, os.X_OK, searcher)
-                else:
-                    acl = self._acl(pst, posix_acl.ACCESS_KEY, proc_path(parent.fd), follow=True)
-                    check_permits(pst, acl, os.X_OK, searcher)
                 self._entry_name(pargfid, name)
             if not is_dir:
                 raise OSError(errno.ENOTDIR, f"{gfid_str(pargfid)} is not a directory")
