@@ -25,7 +25,7 @@ from gfrpc.client import dht
 from gfrpc.client.errors import fop_error
 from gfrpc.client.file import File, stat_from_iatt
 from gfrpc.client.volume import Volume
-from gfrpc.errors import ConfigError
+from gfrpc.errors import ConfigError, NotConnectedError
 from gfrpc.programs import fops
 from gfrpc.programs.fops_types import ROOT_GFID, GfStatfs, GfxDirplist, Iatt
 
@@ -494,6 +494,92 @@ def test_modes_append_exclusive_and_update() -> None:
     with vol.open("/m", "wb") as f:  # truncates
         f.write(b"z")
     assert vol.read_bytes("/m") == b"z"
+
+
+def _fresh_volume_on(bricks: list[FakeBrick]) -> Volume:
+    """Another Volume over the same fake bricks: it knows no path yet."""
+    vol = Volume(
+        bricks,  # type: ignore[arg-type]
+        volname="v",
+        subvolumes=SUBVOLS[: len(bricks)],
+        kind="distribute" if len(bricks) > 1 else "plain",
+    )
+    vol._start()
+    return vol
+
+
+def test_a_new_file_on_one_brick_is_one_exclusive_create_without_a_lookup() -> None:
+    """On a one-brick volume, opening a name the Volume does not know for writing ('wb', 'ab',
+    'xb') sends one CREATE and no LOOKUP; a volume of several bricks still looks the name up
+    first (it may live on any brick)."""
+    vol, (b,) = make_volume()
+    for i, mode in enumerate(("wb", "ab", "xb", "w+b")):
+        b.calls.clear()
+        with vol.open(f"/n{i}", mode, buffering=0) as f:
+            f.write(b"x")
+        assert [op for op, _ in b.calls if op in ("lookup", "create")] == ["create"], mode
+        assert vol.read_bytes(f"/n{i}") == b"x"
+    vol3, bricks = make_volume(3)
+    for x in bricks:
+        x.calls.clear()
+    vol3.write_bytes("/d1", b"y")
+    assert any(op == "lookup" for x in bricks for op, _ in x.calls)
+
+
+def test_an_existing_name_unknown_to_the_volume_is_opened_as_before() -> None:
+    """When the exclusive CREATE finds the name taken, the name is looked up and opened as
+    without that step: 'wb' truncates the existing file, 'ab' appends to it, 'xb' is
+    FileExistsError at once (no LOOKUP), a directory is IsADirectoryError."""
+    vol, (b,) = make_volume()
+    vol.write_bytes("/e", b"12345")
+    vol.mkdir("/dir")
+    other = _fresh_volume_on([b])
+    b.calls.clear()
+    with other.open("/e", "ab") as f:
+        f.write(b"6")
+    assert [op for op, _ in b.calls if op in ("lookup", "create")] == ["create", "lookup"]
+    assert vol.read_bytes("/e") == b"123456"
+    with _fresh_volume_on([b]).open("/e", "wb") as f:
+        f.write(b"z")
+    assert vol.read_bytes("/e") == b"z"
+    b.calls.clear()
+    with pytest.raises(FileExistsError):
+        _fresh_volume_on([b]).open("/e", "xb")
+    assert [op for op, _ in b.calls if op in ("lookup", "create")] == ["create"]
+    with pytest.raises(IsADirectoryError):
+        _fresh_volume_on([b]).open("/dir", "wb")
+
+
+def test_a_refused_exclusive_create_falls_back_and_a_lost_answer_does_not() -> None:
+    """A brick that refuses the CREATE before it looks at the name (EACCES: no write
+    permission on the directory) does not hide an existing file the caller may open: it is
+    looked up and opened. A CREATE that got no answer (the connection is gone) is raised as it
+    is, with no second call after it."""
+    vol, (b,) = make_volume()
+    vol.write_bytes("/p", b"old")
+    real_create = b.create
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        b.calls.append(("create", args[1]))
+        raise fop_error(errno.EACCES, kw.get("path"))
+
+    b.create = refuse  # type: ignore[method-assign]
+    with _fresh_volume_on([b]).open("/p", "ab") as f:
+        f.write(b"+")
+    assert vol.read_bytes("/p") == b"old+"
+    with pytest.raises(PermissionError):  # a new name: the refusal stands
+        _fresh_volume_on([b]).open("/q", "wb")
+
+    def lost(*args: Any, **kw: Any) -> Any:
+        b.calls.append(("create", args[1]))
+        raise NotConnectedError("connection lost")
+
+    b.create = lost  # type: ignore[method-assign]
+    b.calls.clear()
+    with pytest.raises(NotConnectedError):
+        _fresh_volume_on([b]).open("/r", "wb")
+    assert [op for op, _ in b.calls if op in ("lookup", "create")] == ["create"]
+    b.create = real_create  # type: ignore[method-assign]
 
 
 def test_close_flushes_and_releases_and_volume_close_releases_open_files() -> None:

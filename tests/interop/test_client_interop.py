@@ -87,6 +87,50 @@ def test_volume_round_trip(request: pytest.FixtureRequest, kind: str, poller: st
         assert not (vol.brick_path / top[1:]).exists()
 
 
+def test_names_a_volume_does_not_know_are_opened_as_posix_says(
+    gluster_volume: GlusterVolume,
+) -> None:
+    """Against the real glusterfsd, a Volume that has not resolved a name makes a new file with
+    one exclusive CREATE, and a taken name is handled as before: 'wb' truncates the file another
+    Volume wrote, 'ab' appends to it, 'xb' is FileExistsError, a directory is
+    IsADirectoryError; what the brick stores agrees."""
+    top = "/names"
+    with _connect(gluster_volume) as a:
+        a.mkdir(top)
+        a.write_bytes(f"{top}/f", b"12345")
+        a.mkdir(f"{top}/d")
+    on_brick = gluster_volume.brick_path / top[1:] / "f"
+    with _connect(gluster_volume) as b:
+        with b.open(f"{top}/f", "ab") as f:
+            f.write(b"6")
+        assert on_brick.read_bytes() == b"123456"
+    with _connect(gluster_volume) as c:
+        with c.open(f"{top}/f", "wb") as f:
+            f.write(b"z")
+        assert on_brick.read_bytes() == b"z"
+    with _connect(gluster_volume) as d:
+        with pytest.raises(FileExistsError):
+            d.open(f"{top}/f", "xb")
+        with pytest.raises(IsADirectoryError):
+            d.open(f"{top}/d", "wb")
+        looked: list[str] = []
+        lookup = d.bricks[0].lookup
+
+        def counted(pargfid: bytes, name: str, *args: Any, **kwargs: Any) -> Any:
+            looked.append(name)
+            return lookup(pargfid, name, *args, **kwargs)
+
+        d.bricks[0].lookup = counted  # type: ignore[method-assign]
+        with d.open(f"{top}/new", "xb") as f:
+            f.write(b"new")
+        assert looked == []  # one CREATE made it: nothing was looked up
+        assert (gluster_volume.brick_path / top[1:] / "new").read_bytes() == b"new"
+        for name in ("f", "new"):
+            d.unlink(f"{top}/{name}")
+        d.rmdir(f"{top}/d")
+        d.rmdir(top)
+
+
 @pytest.mark.parametrize("kind", ["plain", "tls"])
 def test_fuse_and_gfrpc_read_each_others_files(
     request: pytest.FixtureRequest, kind: str, fuse_mount: Any

@@ -51,7 +51,7 @@ from typing import Any
 
 from gfrpc.client import shared
 from gfrpc.client.url import GlusterURL, parse_url
-from gfrpc.errors import ConfigError
+from gfrpc.errors import ConfigError, GfrpcError
 from gfrpc.programs.fops_types import (
     ROOT_GFID,
 )
@@ -364,6 +364,10 @@ class Volume(Entries):
     def _open(
         self, parent: Node, parent_path: str, name: str, path: str, flags: int
     ) -> tuple[int, bytes, int]:
+        if flags & os.O_CREAT and not self._hashing:
+            made = self._create_new(parent, parent_path, name, path, flags)
+            if made is not None:
+                return made
         try:
             node: Node | None = self._resolve(path)
         except FileNotFoundError:
@@ -372,19 +376,50 @@ class Volume(Entries):
             if not flags & os.O_CREAT:
                 raise fop_error(errno.ENOENT, path)
             h = self._hashed(parent, parent_path, name, path)
-            rsp = self.bricks[h].create(
-                parent.gfid, name, flags, 0o666 & ~self.umask, umask=self.umask, path=path
-            )
-            gfid = bytes(rsp.stat.ia_gfid)
-            with self._lock:
-                self._cache[posixpath.join(parent_path, name)] = Node(gfid, rsp.stat.mode, h)
-            return h, gfid, int(rsp.fd)
+            return self._create(h, parent, parent_path, name, path, flags)
         if flags & os.O_EXCL:
             raise fop_error(errno.EEXIST, path)
         if node.is_dir:
             raise fop_error(errno.EISDIR, path)
         fd = self.bricks[node.brick].open(node.gfid, flags & ~(os.O_CREAT | os.O_EXCL), path=path)
         return node.brick, node.gfid, fd
+
+    def _create(
+        self, h: int, parent: Node, parent_path: str, name: str, path: str, flags: int
+    ) -> tuple[int, bytes, int]:
+        """CREATE ``name`` on brick ``h`` and remember the new file's node."""
+        rsp = self.bricks[h].create(
+            parent.gfid, name, flags, 0o666 & ~self.umask, umask=self.umask, path=path
+        )
+        gfid = bytes(rsp.stat.ia_gfid)
+        with self._lock:
+            self._cache[posixpath.join(parent_path, name)] = Node(gfid, rsp.stat.mode, h)
+        return h, gfid, int(rsp.fd)
+
+    def _create_new(
+        self, parent: Node, parent_path: str, name: str, path: str, flags: int
+    ) -> tuple[int, bytes, int] | None:
+        """On a one-brick volume, open a name this Volume does not know by an exclusive CREATE
+        first, without the LOOKUP that would only find it missing: a new file costs one call
+        instead of two. None when the brick refuses that CREATE, whatever its errno (the name
+        exists, or a refusal that a brick or a quota may give before it looks at the name), and
+        the caller then resolves the name as before: an existing file, a symbolic link or a
+        directory is opened, followed or refused exactly as without this step, and a refusal
+        that stands comes again from the second CREATE. With ``O_EXCL`` asked for, EEXIST is the
+        answer. No answer at all (a lost connection, a timeout: ``GfrpcError``) is raised as it
+        is, not waited for twice. A volume of several bricks always looks up first: the name
+        may live on any of them."""
+        with self._lock:
+            if posixpath.join(parent_path, name) in self._cache:
+                return None
+        try:
+            return self._create(0, parent, parent_path, name, path, flags | os.O_EXCL)
+        except GfrpcError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EEXIST and flags & os.O_EXCL:
+                raise
+        return None
 
     def _file_closed(self, f: File) -> None:
         with self._lock:

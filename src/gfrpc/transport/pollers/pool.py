@@ -134,9 +134,12 @@ class PoolPoller(Poller):
 
     def _run(self) -> None:
         while True:
-            with self._lock:
-                if self._stopping and not self._slots:
-                    break
+            # ``_stopping`` only ever turns true, and ``_wind_down`` then wakes every thread
+            # through the eventfd: a plain read here, the lock only once it is set
+            if self._stopping:
+                with self._lock:
+                    if not self._slots:
+                        break
             try:
                 events = self._epoll.poll(1.0, 1)
             except OSError:  # epoll closed by the last thread out
