@@ -135,6 +135,7 @@ class FakeBrick:
         return self.iatt(self._get(gfid))
 
     def fstat(self, gfid: bytes, fd: int, *, path: Any = None) -> Any:
+        self.calls.append(("fstat", fd))
         return self.iatt(self._get(gfid))
 
     def create(
@@ -590,6 +591,53 @@ def test_close_flushes_and_releases_and_volume_close_releases_open_files() -> No
     vol.close()
     assert [op for op, _ in b.calls if op in ("flush", "release")] == ["flush", "release"]
     assert f.closed and not b.fds
+
+
+def test_a_file_opened_only_for_reading_closes_with_release_alone() -> None:
+    """A file opened for reading ('rb') holds nothing to flush (this client takes no locks and
+    has no write-behind): its close sends RELEASE and no FLUSH; a file opened for reading and
+    writing ('r+b') still sends FLUSH then RELEASE."""
+    vol, (b,) = make_volume()
+    vol.write_bytes("/r", b"abc")
+    b.calls.clear()
+    assert vol.read_bytes("/r") == b"abc"
+    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["release"]
+    assert not b.fds
+    b.calls.clear()
+    with vol.open("/r", "r+b") as f:
+        assert f.read() == b"abc"
+    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["flush", "release"]
+
+
+def test_readall_reads_a_small_file_with_one_read_and_a_big_one_to_its_end() -> None:
+    """``read_bytes`` of a file smaller than FIRST_READ is one READ (short: the end) and no
+    FSTAT; a bigger file (here over several max_read records) is read whole after one FSTAT,
+    asking for one byte past its size so that no extra READ is needed to see the end; a file
+    that grows while it is read is read on to a short READ; an empty file is one READ."""
+    vol, (b,) = make_volume(max_read=64 << 10)
+    small, big = os.urandom(4096), os.urandom(3 * (64 << 10) + 5)
+    vol.write_bytes("/small", small)
+    vol.write_bytes("/big", big)
+    vol.write_bytes("/empty", b"")
+    for name, data in (("small", small), ("empty", b"")):
+        b.calls.clear()
+        assert vol.read_bytes(f"/{name}") == data
+        assert [op for op, _ in b.calls if op in ("read", "fstat")] == ["read"]
+    b.calls.clear()
+    assert vol.read_bytes("/big") == big
+    reads = [arg for op, arg in b.calls if op == "read"]
+    assert [op for op, _ in b.calls if op == "fstat"] == ["fstat"]
+    assert sum(size for _, size in reads) == len(big) + 1 and len(reads) == 4
+    grow = b.inodes[b.inodes[ROOT_GFID].children["big"]]
+    real_fstat = b.fstat
+
+    def fstat_then_grow(gfid: bytes, fd: int, *, path: Any = None) -> Any:
+        got = real_fstat(gfid, fd, path=path)
+        grow.data += b"tail" * 40_000  # appended after the size was taken
+        return got
+
+    b.fstat = fstat_then_grow  # type: ignore[method-assign]
+    assert vol.read_bytes("/big") == big + b"tail" * 40_000
 
 
 def test_namespace_operations_and_errors() -> None:

@@ -17,7 +17,12 @@ built-in ``open()`` does. Theory of operation of its data path:
 * Append mode (``'a'``) does not send O_APPEND: several pipelined appends could land in any
   order. The position starts at the file size (FSTAT) and writes use explicit offsets, so
   appends from *one* writer are ordered; concurrent appenders are not coordinated.
-* ``close()`` sends FLUSH and then RELEASE (whose reply GlusterFS ignores), as FUSE does.
+* ``close()`` sends FLUSH and then RELEASE (whose reply GlusterFS ignores), as FUSE does; a
+  file opened only for reading sends just the RELEASE. On the brick a FLUSH drops the POSIX
+  locks of the caller's lock owner (GlusterFS's locks translator) and reports what a client's
+  write-behind held back; this client takes no locks and has no write-behind (every WRITE's
+  reply is checked before ``write`` returns), so for a read-only file the FLUSH would only cost
+  a round trip. Should the client ever take locks, a read-only close must flush again.
 * After the brick connection was re-established (``BrickConnection.generation`` moved on), the
   old fd no longer exists on the brick: the next call first reopens the file by gfid with its
   open flags minus O_CREAT, O_EXCL and O_TRUNC (GlusterFS's client_reopen), then goes on at
@@ -47,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["DirEntry", "File", "StatResult", "stat_from_iatt"]
 
 DEFAULT_WINDOW = 8
+#: bytes ``File.readall`` asks for before it asks for the file's size: a smaller file is read
+#: with that one READ (its reply is short), which is the common case of small-file reads
+FIRST_READ = 128 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,20 +332,25 @@ class File(io.RawIOBase):
         return self._at_position(self.pread_into, buffer)
 
     def readall(self) -> bytes:
+        """The rest of the file. A short READ is its end, so a small file is one READ of
+        :data:`FIRST_READ` bytes; a bigger one is then read at once (pipelined) after an FSTAT
+        for its size, asking for one byte more than that to see the end without another call,
+        and on in ``max_read`` steps if it grew meanwhile."""
         self._checkClosed()
-        size = self.stat().st_size
-        out = bytearray(max(size - self._pos, 0))
-        n = self.pread_into(memoryview(out), self._pos) if out else 0
-        del out[n:]
-        self._pos += n
-        if n == len(out):  # the file may have grown meanwhile: read on to a short read
-            chunk = bytearray(self.max_read)
+        start = self._pos
+        out = bytearray(min(self.max_read, FIRST_READ))
+        n = self.pread_into(memoryview(out), start)
+        if n == len(out):  # full: the end is not seen yet
+            first, size = out, self.stat().st_size
+            out = bytearray(max(size - start, n) + 1)
+            out[:n] = first
             while True:
-                k = self.pread_into(memoryview(chunk), self._pos)
-                out += chunk[:k]
-                self._pos += k
-                if k < len(chunk):
+                n += self.pread_into(memoryview(out)[n:], start + n)
+                if n < len(out):
                     break
+                out += bytes(self.max_read)  # it grew meanwhile: read on
+        del out[n:]
+        self._pos = start + n
         return bytes(out)
 
     def write(self, data: Any) -> int:
@@ -362,7 +375,7 @@ class File(io.RawIOBase):
             return
         try:
             super().close()
-            if self._fd_alive():
+            if self._writable and self._fd_alive():  # read-only: nothing to flush (notes)
                 self.conn.flush(self.gfid, self.fd, path=self.name)
         finally:
             if self._fd_alive():

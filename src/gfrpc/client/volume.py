@@ -426,8 +426,8 @@ class Volume(Entries):
             self._files.discard(f)
 
     def read_bytes(self, path: str) -> bytes:
-        with self.open(path, "rb") as f:
-            return bytes(f.read())
+        with self.open(path, "rb", buffering=0) as f:
+            return bytes(f.readall())
 
     def write_bytes(self, path: str, data: Any) -> int:
         with self.open(path, "wb") as f:
