@@ -640,6 +640,22 @@ def test_readall_reads_a_small_file_with_one_read_and_a_big_one_to_its_end() -> 
     assert vol.read_bytes("/big") == big + b"tail" * 40_000
 
 
+def test_readall_does_not_allocate_the_size_a_brick_claims() -> None:
+    """A brick whose FSTAT claims an exabyte for a file of 200 KiB: ``read_bytes`` sets aside at
+    most SIZE_HINT_MAX on that claim and returns the bytes the READs brought, no MemoryError."""
+    vol, (b,) = make_volume(max_read=64 << 10)
+    data = os.urandom(200 << 10)
+    vol.write_bytes("/liar", data)
+    real_fstat = b.fstat
+
+    def huge(gfid: bytes, fd: int, *, path: Any = None) -> Any:
+        got = real_fstat(gfid, fd, path=path)
+        return Iatt(ia_gfid=got.ia_gfid, ia_size=1 << 60, mode=got.mode, ia_nlink=1)
+
+    b.fstat = huge  # type: ignore[method-assign]
+    assert vol.read_bytes("/liar") == data
+
+
 def test_namespace_operations_and_errors() -> None:
     """mkdir/makedirs/listdir/scandir/rename/unlink/rmdir/truncate/xattrs/statvfs behave like
     os.*, with OSError subclasses carrying the brick's errno and the path."""

@@ -55,6 +55,10 @@ DEFAULT_WINDOW = 8
 #: bytes ``File.readall`` asks for before it asks for the file's size: a smaller file is read
 #: with that one READ (its reply is short), which is the common case of small-file reads
 FIRST_READ = 128 << 10
+#: the most ``File.readall`` sets aside on the strength of the size a brick reports: past it the
+#: buffer grows only as data arrives, so a brick that claims a huge size cannot make the client
+#: allocate it
+SIZE_HINT_MAX = 256 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,20 +339,21 @@ class File(io.RawIOBase):
         """The rest of the file. A short READ is its end, so a small file is one READ of
         :data:`FIRST_READ` bytes; a bigger one is then read at once (pipelined) after an FSTAT
         for its size, asking for one byte more than that to see the end without another call,
-        and on in ``max_read`` steps if it grew meanwhile."""
+        and on in steps of ``window`` records if it grew meanwhile. The size only sizes the
+        buffer, up to :data:`SIZE_HINT_MAX`: what is read is what the READs bring."""
         self._checkClosed()
         start = self._pos
         out = bytearray(min(self.max_read, FIRST_READ))
         n = self.pread_into(memoryview(out), start)
         if n == len(out):  # full: the end is not seen yet
             first, size = out, self.stat().st_size
-            out = bytearray(max(size - start, n) + 1)
+            out = bytearray(min(max(size - start, n), n + SIZE_HINT_MAX) + 1)
             out[:n] = first
             while True:
                 n += self.pread_into(memoryview(out)[n:], start + n)
                 if n < len(out):
                     break
-                out += bytes(self.max_read)  # it grew meanwhile: read on
+                out += bytes(self.max_read * self.window)  # there is more: read on, pipelined
         del out[n:]
         self._pos = start + n
         return bytes(out)
