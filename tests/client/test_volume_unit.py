@@ -2,7 +2,8 @@
 
 ``FakeBrick`` implements the typed FOP methods of ``BrickConnection`` over a dict of inodes,
 with posix-brick semantics where the client depends on them (gfid-req honoured, errno values,
-xattrs asked for in LOOKUP/READDIRP xdata returned in the reply).
+xattrs asked for in LOOKUP/READDIRP xdata returned in the reply, a small file's bytes to a
+LOOKUP that asks for them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from gfrpc.client import dht
 from gfrpc.client.errors import fop_error
 from gfrpc.client.file import File, stat_from_iatt
+from gfrpc.client.quickread import ACL_KEY, CONTENT_KEY, QUICK_READ_MAX
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError, NotConnectedError
 from gfrpc.programs import fops
@@ -99,7 +101,15 @@ class FakeBrick:
         )
 
     def _asked(self, ino: Inode, xdata: dict[str, Any] | None) -> dict[str, Any] | None:
-        return {k: ino.xattrs[k] for k in xdata if k in ino.xattrs} if xdata else None
+        """The xattrs named in ``xdata``, and quick-read's content as posix answers it: the
+        bytes of a regular file no bigger than the size asked, to anyone."""
+        if not xdata:
+            return None
+        out = {k: ino.xattrs[k] for k in xdata if k in ino.xattrs}
+        limit = xdata.get(CONTENT_KEY)
+        if limit is not None and stat.S_ISREG(ino.mode) and len(ino.data) <= limit.value:
+            out[CONTENT_KEY] = bytes(ino.data)
+        return out
 
     def _new(
         self, pargfid: bytes, name: str, mode: int, gfid: bytes | None, path: str | None
@@ -155,6 +165,7 @@ class FakeBrick:
         return fops.GfxCreateRsp(stat=self.iatt(ino), fd=self._fd(ino.gfid))
 
     def open(self, gfid: bytes, flags: int, *, path: Any = None) -> int:
+        self.calls.append(("open", path))
         ino = self._get(gfid)
         if flags & os.O_TRUNC:
             del ino.data[:]
@@ -391,6 +402,13 @@ def where(bricks: list[FakeBrick], *path: str) -> list[int]:
     return out
 
 
+def read_by_file(vol: Volume, path: str) -> bytes:
+    """The whole file by OPEN and READs (``File.readall``): what ``read_bytes`` does for a file
+    that its LOOKUP cannot bring."""
+    with vol.open(path, "rb", buffering=0) as f:
+        return bytes(f.readall())
+
+
 # --------------------------------------------------------------------------------------------
 # single brick
 
@@ -438,7 +456,7 @@ def test_pipelined_writes_respect_the_window() -> None:
         assert f.write(os.urandom(100 * 40)) == 4000
     assert 1 < b.max_inflight <= 4
     b.max_inflight = 0
-    assert len(vol.read_bytes("/w")) == 4000
+    assert len(read_by_file(vol, "/w")) == 4000
     assert 1 < b.max_inflight <= 4
     b.close()
 
@@ -600,7 +618,7 @@ def test_a_file_opened_only_for_reading_closes_with_release_alone() -> None:
     vol, (b,) = make_volume()
     vol.write_bytes("/r", b"abc")
     b.calls.clear()
-    assert vol.read_bytes("/r") == b"abc"
+    assert read_by_file(vol, "/r") == b"abc"
     assert [op for op, _ in b.calls if op in ("flush", "release")] == ["release"]
     assert not b.fds
     b.calls.clear()
@@ -610,7 +628,7 @@ def test_a_file_opened_only_for_reading_closes_with_release_alone() -> None:
 
 
 def test_readall_reads_a_small_file_with_one_read_and_a_big_one_to_its_end() -> None:
-    """``read_bytes`` of a file smaller than FIRST_READ is one READ (short: the end) and no
+    """``File.readall`` of a file smaller than FIRST_READ is one READ (short: the end) and no
     FSTAT; a bigger file (here over several max_read records) is read whole after one FSTAT,
     asking for one byte past its size so that no extra READ is needed to see the end; a file
     that grows while it is read is read on to a short READ; an empty file is one READ."""
@@ -621,10 +639,10 @@ def test_readall_reads_a_small_file_with_one_read_and_a_big_one_to_its_end() -> 
     vol.write_bytes("/empty", b"")
     for name, data in (("small", small), ("empty", b"")):
         b.calls.clear()
-        assert vol.read_bytes(f"/{name}") == data
+        assert read_by_file(vol, f"/{name}") == data
         assert [op for op, _ in b.calls if op in ("read", "fstat")] == ["read"]
     b.calls.clear()
-    assert vol.read_bytes("/big") == big
+    assert read_by_file(vol, "/big") == big
     reads = [arg for op, arg in b.calls if op == "read"]
     assert [op for op, _ in b.calls if op == "fstat"] == ["fstat"]
     assert sum(size for _, size in reads) == len(big) + 1 and len(reads) == 4
@@ -637,7 +655,7 @@ def test_readall_reads_a_small_file_with_one_read_and_a_big_one_to_its_end() -> 
         return got
 
     b.fstat = fstat_then_grow  # type: ignore[method-assign]
-    assert vol.read_bytes("/big") == big + b"tail" * 40_000
+    assert read_by_file(vol, "/big") == big + b"tail" * 40_000
 
 
 def test_readall_does_not_allocate_the_size_a_brick_claims() -> None:
@@ -888,3 +906,79 @@ def test_unsupported_volume_types_are_refused_by_name() -> None:
     text = (VOLFILES / "rep.tcp-fuse.vol").read_text()
     with pytest.raises(ConfigError, match="replicate"):
         Volume.from_volfile(text, volname="rep", poller="single")
+
+
+def _calls(b: FakeBrick) -> list[str]:
+    return [op for op, _ in b.calls]
+
+
+def test_a_small_file_readable_by_all_is_one_lookup_and_the_rest_is_opened() -> None:
+    """``read_bytes`` of a small file that owner, group and others may all read, with no ACL, is
+    one LOOKUP whose reply brings the bytes (known name or not); a file bigger than
+    QUICK_READ_MAX, one that some class may not read (the brick sent its bytes anyway, as
+    posix does), one with an access ACL, and bytes of another size than the iatt's are opened
+    and read instead (a file a LOOKUP saw too big is opened at once the next time, with no
+    LOOKUP); a directory is IsADirectoryError and a missing name FileNotFoundError."""
+    vol, (b,) = make_volume()
+    small = os.urandom(4096)
+    for name in ("pub", "g640", "o600", "acl", "liar"):
+        vol.write_bytes(f"/{name}", small)
+    vol.write_bytes("/big", os.urandom(QUICK_READ_MAX + 1))
+    vol.mkdir("/dir")
+    root = b.inodes[ROOT_GFID]
+    b.inodes[root.children["g640"]].mode = stat.S_IFREG | 0o640
+    b.inodes[root.children["o600"]].mode = stat.S_IFREG | 0o600
+    b.inodes[root.children["acl"]].xattrs[ACL_KEY] = b"\2\0\0\0"
+    for reader in (vol, _fresh_volume_on([b])):  # a known name, then an unknown one
+        b.calls.clear()
+        assert reader.read_bytes("/pub") == small
+        assert _calls(b) == ["lookup"]
+        for name in ("big", "g640", "o600", "acl"):
+            b.calls.clear()
+            assert reader.read_bytes(f"/{name}") == b.inodes[root.children[name]].data
+            assert _calls(b)[:2] == ["lookup", "open"], name
+        b.calls.clear()
+        reader.read_bytes("/big")  # its LOOKUP saw it too big: now it is opened at once
+        assert _calls(b)[0] == "open"
+    real_asked = b._asked
+
+    def short(ino: Inode, xdata: Any) -> Any:
+        out = real_asked(ino, xdata)
+        if out and CONTENT_KEY in out:
+            out[CONTENT_KEY] = out[CONTENT_KEY][:-1]
+        return out
+
+    b._asked = short  # type: ignore[method-assign]
+    b.calls.clear()
+    assert vol.read_bytes("/liar") == small
+    assert "open" in _calls(b)
+    b._asked = real_asked  # type: ignore[method-assign]
+    with pytest.raises(IsADirectoryError):
+        vol.read_bytes("/dir")
+    with pytest.raises(FileNotFoundError):
+        vol.read_bytes("/none")
+
+
+def test_a_small_file_on_a_distribute_volume_is_one_lookup_on_its_brick() -> None:
+    """On a distribute volume the LOOKUP that brings a small file's bytes goes to the brick the
+    name hashes to (one LOOKUP in all, no OPEN); a name whose data is elsewhere (a linkto on the
+    hashed brick, after a rename) is followed and read as before."""
+    vol, bricks = make_volume(3)
+    vol.mkdir("/d")
+    data = {f"f{i}": os.urandom(100 + i) for i in range(12)}
+    for name, body in data.items():
+        vol.write_bytes(f"/d/{name}", body)
+    vol.rename("/d/f0", "/d/moved")
+    fresh = _fresh_volume_on(bricks)
+    fresh.listdir("/d")  # resolves /d (and reads its layout) outside the counted calls
+    for name, body in data.items():
+        want = data["f0"] if name == "f0" else body
+        name = "moved" if name == "f0" else name
+        for x in bricks:
+            x.calls.clear()
+        assert fresh.read_bytes(f"/d/{name}") == want
+        calls = [c for x in bricks for c in _calls(x)]
+        if where(bricks, "d", name) == [fresh._hashed(fresh._resolve("/d"), "/d", name, "")]:
+            assert calls == ["lookup"], name
+        else:
+            assert "open" in calls, name

@@ -390,3 +390,34 @@ def test_a_dropped_file_is_closed_off_the_collecting_thread(
     wait_for(lambda: threads, 10.0, "the dropped file's close")
     assert threads[0] != threading.get_ident()
     wait_for(lambda: fs.cat_file(f"{top}/dropped") == b"written, never closed", 10.0, "data")
+
+
+def test_a_small_file_is_read_by_the_one_lookup_that_brings_it(
+    cluster: Cluster, fs: GlusterFileSystem, top: str
+) -> None:
+    """On the gfrpc bricks, ``cat_file`` (whole or a range) and ``open(..., "rb").read()`` of a
+    small file that every caller may read send one LOOKUP and no OPEN, READ or RELEASE; a file
+    only its owner may read is opened (an OPEN and a READ), and another user gets
+    PermissionError from the brick, not the bytes."""
+    body = os.urandom(3000)
+    fs.pipe_file(f"{top}/pub", body)
+    fs.pipe_file(f"{top}/own", body)
+    fs.volume.chmod(f"{top}/own", 0o600)
+    for read in (
+        lambda: fs.cat_file(f"{top}/pub"),
+        lambda: fs.cat_file(f"{top}/pub", start=10, end=-10),
+        lambda: fs.open(f"{top}/pub", "rb").read(),
+    ):
+        with counted_fops(fs) as calls:
+            got = read()
+        assert got in (body, body[10:-10])
+        assert dict(calls) == {"LOOKUP": 1}, calls
+    with counted_fops(fs) as calls:
+        assert fs.cat_file(f"{top}/own") == body
+    assert calls["OPEN"] == 1 and calls["READ"] >= 1, calls
+    other = GlusterFileSystem(**cluster.options(), uid=1000, gid=1000, skip_instance_cache=True)
+    with pytest.raises(PermissionError):
+        other.cat_file(f"{top}/own")
+    with pytest.raises(PermissionError):
+        other.open(f"{top}/own", "rb")
+    assert other.cat_file(f"{top}/pub") == body

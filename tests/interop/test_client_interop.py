@@ -22,8 +22,11 @@ import pytest
 from gfrpc.cli import main as cli_main
 from gfrpc.client import dht
 from gfrpc.client.mgmt import fetch_volfile
+from gfrpc.client.quickread import ACL_KEY, CONTENT_KEY, content_request
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError, TransportError
+from gfrpc.services.brick import posix_acl as pa
+from gfrpc.testing import need
 from gfrpc.testing.realgluster import GlusterD, GlusterVolume
 from gfrpc.transport import make_poller
 
@@ -129,6 +132,57 @@ def test_names_a_volume_does_not_know_are_opened_as_posix_says(
             d.unlink(f"{top}/{name}")
         d.rmdir(f"{top}/d")
         d.rmdir(top)
+
+
+def test_small_files_come_in_one_lookup_and_only_to_callers_posix_lets_read(
+    gluster_volume: GlusterVolume,
+) -> None:
+    """Against the real glusterfsd: ``read_bytes`` of a small file every class may read is one
+    LOOKUP (posix brings the bytes). posix brings the bytes of a file only its owner may read
+    too, and the ACL of a file that has one (an entry refusing uid 1000, mode still 0644);
+    yet uid 1000's ``read_bytes`` of either is PermissionError (the client opens them and the
+    brick refuses), never the bytes."""
+    top = "/qread"
+    with _connect(gluster_volume) as a:
+        a.mkdir(top)
+        for name in ("pub", "own", "acl"):
+            a.write_bytes(f"{top}/{name}", f"secret-{name}".encode())
+        a.chmod(f"{top}/own", 0o600)
+    backend = gluster_volume.brick_path / top[1:] / "acl"
+    refuse_1000 = (
+        pa.Ace(pa.USER_OBJ, 6),
+        pa.Ace(pa.USER, 0, 1000),
+        pa.Ace(pa.GROUP_OBJ, 4),
+        pa.Ace(pa.MASK, 4),
+        pa.Ace(pa.OTHER, 4),
+    )
+    try:
+        os.setxattr(backend, pa.ACCESS_KEY, pa.encode_acl(refuse_1000))
+    except OSError as exc:
+        need(False, f"{backend.parent}: no POSIX ACLs ({exc.strerror})")
+    assert stat.S_IMODE(backend.stat().st_mode) == 0o644
+    with _connect(gluster_volume, uid=1000, gid=1000) as u:
+        parent = u._resolve(top).gfid
+        sent: list[str] = []
+        fop = u.bricks[0].fop
+
+        def counted(proc: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(proc.name)
+            return fop(proc, *args, **kwargs)
+
+        u.bricks[0].fop = counted  # type: ignore[method-assign]
+        assert u.read_bytes(f"{top}/pub") == b"secret-pub"
+        assert sent == ["LOOKUP"]
+        for name in ("own", "acl"):
+            rsp = u.bricks[0].lookup(parent, name, content_request())
+            assert bytes(rsp.xdata[CONTENT_KEY]) == f"secret-{name}".encode()  # posix sent them
+            assert (ACL_KEY in rsp.xdata) == (name == "acl")
+            with pytest.raises(PermissionError):
+                u.read_bytes(f"{top}/{name}")
+    with _connect(gluster_volume) as a:
+        for name in ("pub", "own", "acl"):
+            a.unlink(f"{top}/{name}")
+        a.rmdir(top)
 
 
 @pytest.mark.parametrize("kind", ["plain", "tls"])

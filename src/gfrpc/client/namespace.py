@@ -40,6 +40,7 @@ from gfrpc.client import dht
 
 from .connection import BrickConnection, xattr_bytes
 from .errors import fop_error, is_stale
+from .quickread import QUICK_READ_MAX
 
 __all__ = [
     "LOOKUP_XATTRS",
@@ -49,6 +50,7 @@ __all__ = [
     "ignore_enoent",
     "is_linkto_entry",
     "is_linkto_reply",
+    "node_of",
     "norm_path",
 ]
 
@@ -64,6 +66,7 @@ class Node:
     linkto: int | None = None  # brick whose DHT linkto file led to it, if any
     layout: list[dht.LayoutRange | None] | None = None  # directories, read lazily
     target: str | None = None  # symbolic links: the target, read lazily
+    big: bool = False  # a file its last LOOKUP saw bigger than QUICK_READ_MAX (read_small)
 
     @property
     def is_dir(self) -> bool:
@@ -72,6 +75,12 @@ class Node:
     @property
     def is_symlink(self) -> bool:
         return stat.S_ISLNK(self.mode)
+
+
+def node_of(iatt: Any, brick: int, linkto: int | None = None) -> Node:
+    """The node of an entry a LOOKUP found on ``brick`` (``iatt``: its reply's ``prestat``)."""
+    big = stat.S_ISREG(iatt.mode) and iatt.ia_size > QUICK_READ_MAX
+    return Node(bytes(iatt.ia_gfid), iatt.mode, brick, linkto=linkto, big=big)
 
 
 def norm_path(path: str | os.PathLike[str]) -> str:
@@ -207,7 +216,7 @@ class Namespace:
     def _lookup_child(self, parent: Node, parent_path: str, name: str, path: str) -> Node:
         if not self._hashing:
             ia = self.bricks[0].lookup(parent.gfid, name, path=path).prestat
-            return Node(bytes(ia.ia_gfid), ia.mode, 0)
+            return node_of(ia, 0)
         h = self._hashed(parent, parent_path, name, path)
         rsp = self._try_lookup(h, parent.gfid, name, path)
         node = self._follow(h, rsp, parent, name, path) if rsp is not None else None
@@ -218,13 +227,13 @@ class Namespace:
         for i in range(len(self.bricks)):
             got = self._try_lookup(i, parent.gfid, name, path) if i != h else None
             if got is not None and not _linkto(got.prestat, got.xdata):
-                return Node(bytes(got.prestat.ia_gfid), got.prestat.mode, i)
+                return node_of(got.prestat, i)
         raise fop_error(errno.ENOENT, path)
 
     def _follow(self, h: int, rsp: Any, parent: Node, name: str, path: str) -> Node | None:
         ia = rsp.prestat
         if not _linkto(ia, rsp.xdata):
-            return Node(bytes(ia.ia_gfid), ia.mode, h)
+            return node_of(ia, h)
         target = dht.linkto_target(_xattrs(rsp.xdata))
         if target not in self.subvolumes:
             return None
@@ -232,7 +241,7 @@ class Namespace:
         got = self._try_lookup(i, parent.gfid, name, path)
         if got is None or _linkto(got.prestat, got.xdata):
             return None
-        return Node(bytes(got.prestat.ia_gfid), got.prestat.mode, i, linkto=h)
+        return node_of(got.prestat, i, linkto=h)
 
     def _hashed(self, parent: Node, parent_path: str, name: str, path: str) -> int:
         if not self._hashing:

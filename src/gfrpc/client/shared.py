@@ -154,6 +154,7 @@ class VolumeBricks:
     poller: Poller
     own_poller: bool
     root_mode: int = stat.S_IFDIR | 0o755
+    quick_read: bool = True  # the graph has performance/quick-read (Volume.read_small)
 
     def close(self) -> None:
         for c in self.bricks:

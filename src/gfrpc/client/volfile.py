@@ -350,6 +350,12 @@ def client_bricks(volfile: Volfile) -> list[BrickSpec]:
     ]
 
 
+def has_xlator(volfile: Volfile, xlator_type: str) -> bool:
+    """Whether the graph below its top has a translator of ``xlator_type`` (such as
+    ``performance/quick-read``, which ``volume set ... performance.quick-read off`` drops)."""
+    return any(xl.canonical_type == xlator_type for xl in volfile.walk())
+
+
 def _cluster_xlators(volfile: Volfile) -> list[Xlator]:
     return [xl for xl in volfile.walk() if xl.canonical_type.startswith("cluster/")]
 

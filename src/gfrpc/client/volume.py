@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gfrpc.client import shared
+from gfrpc.client import volfile as vf
 from gfrpc.client.url import GlusterURL, parse_url
 from gfrpc.errors import ConfigError, GfrpcError
 from gfrpc.programs.fops_types import (
@@ -61,10 +62,13 @@ from .connection import BrickConnection, Identity
 from .entries import Entries
 from .errors import fop_error
 from .file import DEFAULT_WINDOW, File
-from .namespace import Node, norm_path
+from .namespace import LOOKUP_XATTRS, Node, is_linkto_reply, node_of, norm_path
+from .quickread import content_of, content_request
 from .shared import tls_context
 
 __all__ = ["Volume"]
+
+QUICK_READ_XLATOR = "performance/quick-read"
 
 _MODES = {  # mode letter -> (flags, readable, writable)
     "r": (os.O_RDONLY, True, False),
@@ -90,12 +94,16 @@ class Volume(Entries):
         max_read: int = 1 << 20,
         window: int = DEFAULT_WINDOW,
         umask: int = 0o022,
+        quick_read: bool = True,
     ) -> None:
         if not bricks:
             raise ConfigError("a volume needs at least one brick")
         super().__init__(bricks, subvolumes, kind)
         self.volname = volname
         self.max_write, self.max_read, self.window, self.umask = max_write, max_read, window, umask
+        #: whether ``read_small`` asks LOOKUPs for small files' bytes (the volfile's graph has
+        #: quick-read; ``volume set V performance.quick-read off`` turns it off for new clients)
+        self.quick_read = quick_read
         self._poller, self._own_poller = poller, own_poller
         self._files: set[File] = set()
         self._closed = False
@@ -131,7 +139,8 @@ class Volume(Entries):
         ``ping_timeout``/``frame_timeout`` (seconds) replace the volfile's, as mount options do.
         With ``share`` (the default) Volumes of the same servers, volume and identity share
         their brick connections; the last ``close()`` closes them.
-        ``kwargs``: ``max_write``, ``max_read``, ``window``, ``umask``.
+        ``kwargs``: ``max_write``, ``max_read``, ``window``, ``umask``, ``quick_read`` (default:
+        whether the volfile's graph has quick-read).
         """
         u = parse_url(url) if isinstance(url, str) else url
         who = Identity.of(uid, gid, groups)
@@ -162,7 +171,8 @@ class Volume(Entries):
                 if owned:
                     p.stop()
                 raise
-            return shared.VolumeBricks(conns, order, kind, p, owned, root)
+            quick = vf.has_xlator(vf.parse(text), QUICK_READ_XLATOR)
+            return shared.VolumeBricks(conns, order, kind, p, owned, root, quick)
 
         if not share:
             return cls._on(connect(), u.volume, None, kwargs)
@@ -195,7 +205,7 @@ class Volume(Entries):
             kind=vb.kind,
             poller=vb.poller,
             own_poller=vb.own_poller and held is None,
-            **kw,
+            **{"quick_read": vb.quick_read, **kw},
         )
         vol._share = held
         vol._cache["/"] = Node(ROOT_GFID, vb.root_mode, 0)
@@ -271,6 +281,7 @@ class Volume(Entries):
         p, owned = shared.open_poller(poller, event_threads)
         for c in conns:
             c.poller = p
+        kwargs.setdefault("quick_read", vf.has_xlator(vf.parse(text), QUICK_READ_XLATOR))
         vol = cls(
             conns,
             volname=volname,
@@ -426,8 +437,55 @@ class Volume(Entries):
             self._files.discard(f)
 
     def read_bytes(self, path: str) -> bytes:
+        data = self.read_small(path)
+        if data is not None:
+            return data
         with self.open(path, "rb", buffering=0) as f:
             return bytes(f.readall())
+
+    def read_small(self, path: str | os.PathLike[str]) -> bytes | None:
+        """The bytes of a small file by one LOOKUP that brings them (quick-read's way), or None
+        when the file must be opened and read instead: bigger than ``QUICK_READ_MAX``, not
+        readable by every class of caller, with an ACL, not a regular file (quickread.py).
+
+        A missing name on a one-brick volume is FileNotFoundError, as from ``open``."""
+        p = norm_path(path)
+        if p == "/" or not self.quick_read:
+            return None
+        return self._in_parent(  # type: ignore[no-any-return]
+            p, lambda parent, parent_path, name: self._read_small(parent, parent_path, name, p)
+        )
+
+    def _read_small(self, parent: Node, parent_path: str, name: str, path: str) -> bytes | None:
+        real = posixpath.join(parent_path, name)
+        with self._lock:
+            node = self._cache.get(real)
+        if node is not None and node.big:
+            return None  # its last LOOKUP saw it too big: open it at once, as before
+        if self._hashing:
+            # the brick the data is known to be on, else the hashed one; a miss there is not
+            # the end on a distribute volume (a linkto, or lookup-everywhere): the caller opens
+            h = node.brick if node is not None else self._hashed(parent, parent_path, name, path)
+            try:
+                rsp = self.bricks[h].lookup(
+                    parent.gfid, name, content_request(LOOKUP_XATTRS), path=path
+                )
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ENODATA):
+                    return None
+                raise
+            if is_linkto_reply(rsp):
+                return None
+        else:
+            h = 0
+            rsp = self.bricks[0].lookup(parent.gfid, name, content_request(), path=path)
+        found = node_of(rsp.prestat, h)
+        if node is None or node.gfid != found.gfid:
+            with self._lock:
+                self._cache[real] = found
+        else:
+            node.big = found.big
+        return content_of(rsp)
 
     def write_bytes(self, path: str, data: Any) -> int:
         with self.open(path, "wb") as f:

@@ -7,7 +7,10 @@ pipelined paths: ``_fetch_range`` is one ``pread_into`` (READs of at most ``max_
 ``window`` of them in flight) and ``_upload_chunk`` one ``pwrite`` (pipelined WRITEs at
 explicit offsets). The remote file is opened when the fsspec file is, so ``open(path, "xb")``
 fails with FileExistsError and ``open(dir, "rb")`` with IsADirectoryError at once, as the
-built-in ``open`` does.
+built-in ``open`` does. A small file read whole (``rb``) is not opened at all: one LOOKUP
+brings its bytes (``Volume.read_small``, quick-read's way) and the fsspec file reads those;
+anything that LOOKUP cannot serve (a bigger file, one not every caller may read, one with an
+ACL) is opened as above.
 
 A file dropped without ``close()`` is closed on a short-lived thread rather than in the
 finalizer itself: the garbage collector can run a finalizer inside a transport call that holds
@@ -39,6 +42,24 @@ log = logging.getLogger(__name__)
 DEFAULT_BLOCK_SIZE = 8 << 20  # 8 MiB: a full pipeline window of 1 MiB READs/WRITEs
 
 
+class _Held:
+    """A small file's bytes that its LOOKUP brought (``Volume.read_small``), read as the remote
+    file would be; nothing was opened on the brick, so there is nothing to close."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def pread_into(self, buf: memoryview, offset: int) -> int:
+        chunk = self.data[offset : offset + len(buf)]
+        buf[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 class GlusterFile(AbstractBufferedFile):  # type: ignore[misc]
     """A file of a ``GlusterFileSystem`` (modes ``rb``, ``wb``, ``ab``, ``xb``)."""
 
@@ -61,12 +82,17 @@ class GlusterFile(AbstractBufferedFile):  # type: ignore[misc]
         self._target = path
         self._base = 0  # where this writer's bytes start in the remote file
         if mode == "rb":
-            self.raw = volume.open(path, "rb", buffering=0)
-            try:
-                kwargs.setdefault("size", self.raw.stat().st_size)
-            except BaseException:
-                self.raw.close()
-                raise
+            data = volume.read_small(path)
+            if data is not None:
+                self.raw: Any = _Held(data)
+                kwargs.setdefault("size", len(data))
+            else:
+                self.raw = volume.open(path, "rb", buffering=0)
+                try:
+                    kwargs.setdefault("size", self.raw.stat().st_size)
+                except BaseException:
+                    self.raw.close()
+                    raise
         else:
             if fs.auto_mkdir:
                 fs._ensure_dir(fs._parent(path))

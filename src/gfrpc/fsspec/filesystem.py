@@ -360,8 +360,13 @@ class GlusterFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def cat_file(
         self, path: Any, start: int | None = None, end: int | None = None, **kw: Any
     ) -> bytes:
-        """The bytes of a file (``start``/``end`` as slice bounds), by pipelined READs."""
-        with self.volume.open(self._strip_protocol(path), "rb", buffering=0) as f:
+        """The bytes of a file (``start``/``end`` as slice bounds): a small file by the one
+        LOOKUP that brings it whole (``Volume.read_small``), else by pipelined READs."""
+        p = self._strip_protocol(path)
+        data = self.volume.read_small(p)
+        if data is not None:
+            return data[start:end]
+        with self.volume.open(p, "rb", buffering=0) as f:
             if start is None and end is None:
                 return bytes(f.readall())
             size = f.stat().st_size
