@@ -17,6 +17,7 @@ from gfrpc.client.volfile import (
     Xlator,
     check_supported,
     client_bricks,
+    client_options,
     distribute_layout_order,
     parse,
     parse_bool,
@@ -253,3 +254,16 @@ def test_lookup_errors() -> None:
     assert "one-dht" in v and "nope" not in v
     with pytest.raises(ConfigError, match="no volume named 'nope'"):
         v["nope"]
+
+
+def test_client_options_follow_the_graph() -> None:
+    """A real glusterd's default graph has quick-read and leaves DHT's lookup-optimize at its
+    default (on); ``volume set ... performance.quick-read off`` drops the translator and
+    ``cluster.lookup-optimize off`` puts the option on the DHT: both turn the client's off."""
+    graph = parse((FIXTURES / "dist.tcp-fuse.vol").read_text())
+    assert client_options(graph) == {"quick_read": True, "lookup_optimize": True}
+    dht = next(x for x in graph.volumes if x.type == "cluster/distribute")
+    dht.options["lookup-optimize"] = "off"
+    qr = next(x for x in graph.volumes if x.type == "performance/quick-read")
+    qr.type = "performance/io-cache"  # a graph without quick-read (type changed in place)
+    assert client_options(graph) == {"quick_read": False, "lookup_optimize": False}

@@ -982,3 +982,66 @@ def test_a_small_file_on_a_distribute_volume_is_one_lookup_on_its_brick() -> Non
             assert calls == ["lookup"], name
         else:
             assert "open" in calls, name
+
+
+def _lookups(bricks: list[FakeBrick], *ops: str, name: str | None = None) -> list[str]:
+    """The calls ``ops`` (default: LOOKUPs) the bricks received (of ``name`` only, when given),
+    and clear their logs."""
+    got = [
+        op
+        for x in bricks
+        for op, arg in x.calls
+        if op in (ops or ("lookup",)) and name in (None, arg)
+    ]
+    for x in bricks:
+        x.calls.clear()
+    return got
+
+
+def test_lookup_optimize_trusts_the_hashed_brick_where_the_commit_hashes_agree() -> None:
+    """DHT's lookup-optimize: in a directory whose layout carries the volume's commit hash (0
+    when the root has no ``trusted.glusterfs.dht.commithash``, as mkdir writes it) a new file is
+    one exclusive CREATE on the brick its name hashes to, with no LOOKUP, and a missing name is
+    one LOOKUP; where the hashes differ (the root's self-healed layout, commit hash 1; a
+    rebalanced volume whose root says 7) or with ``lookup_optimize`` off, a missing name is
+    looked up on every brick. A directory made on the rebalanced volume gets its hash, 7."""
+    vol, bricks = make_volume(3)
+    vol.mkdir("/d")
+    dgfid = bricks[0].inodes[ROOT_GFID].children["d"]
+    assert {
+        dht.parse_layout(x.inodes[dgfid].xattrs[dht.LAYOUT_XATTR]).commit_hash for x in bricks
+    } == {0}
+    fresh = _fresh_volume_on(bricks)
+    assert not fresh.exists("/d/warm") and not fresh.exists("/warm")  # layouts read
+    _lookups(bricks)
+    with fresh.open("/d/new", "wb") as f:
+        f.write(b"x")
+    assert _lookups(bricks, "lookup", "create") == ["create"]
+    assert where(bricks, "d", "new") == [fresh._hashed(fresh._resolve("/d"), "/d", "new", "")]
+    # a name missing from a cached directory is looked up once more after the directory
+    # itself (its gfid may be stale): twice in all, once per try
+    assert not fresh.exists("/d/none")
+    assert _lookups(bricks, name="none") == ["lookup"] * 2
+    assert not fresh.exists("/none")  # the root: commit hash 1
+    assert _lookups(bricks, name="none") == ["lookup"] * 3 * 2
+    off = _fresh_volume_on(bricks)
+    off.lookup_optimize = False
+    assert not off.exists("/d/warm")
+    _lookups(bricks)
+    assert not off.exists("/d/none")
+    assert _lookups(bricks, name="none") == ["lookup"] * 3 * 2
+    for x in bricks:
+        x.inodes[ROOT_GFID].xattrs[dht.COMMITHASH_XATTR] = b"7\0"
+    moved = _fresh_volume_on(bricks)
+    assert not moved.exists("/d/warm")
+    _lookups(bricks)
+    assert not moved.exists("/d/none")
+    assert _lookups(bricks, name="none") == ["lookup"] * 3 * 2
+    moved.mkdir("/e")
+    egfid = bricks[0].inodes[ROOT_GFID].children["e"]
+    assert {
+        dht.parse_layout(x.inodes[egfid].xattrs[dht.LAYOUT_XATTR]).commit_hash for x in bricks
+    } == {7}
+    _lookups(bricks)
+    assert not moved.exists("/e/none")
+    assert _lookups(bricks, name="none") == ["lookup"] * 2

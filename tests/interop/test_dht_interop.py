@@ -24,6 +24,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -439,3 +440,51 @@ def test_gfrpc_rename_over_existing_files_on_a_real_volume(
             assert sorted(os.listdir(mnt / "over")) == sorted(final)
             for name, (_, data) in final.items():
                 assert (mnt / "over" / name).read_bytes() == data
+
+
+def _count_fops(v: Volume) -> list[tuple[str, str | None]]:
+    """Record the FOPs every brick connection of ``v`` sends from now on, with the name a
+    named FOP carries; the list they fill."""
+    sent: list[tuple[str, str | None]] = []
+    for conn in v.bricks:
+        fop = conn.fop
+
+        def counted(proc: Any, req: Any, *args: Any, _fop: Any = fop, **kwargs: Any) -> Any:
+            sent.append((proc.name, getattr(req, "bname", None)))
+            return _fop(proc, req, *args, **kwargs)
+
+        conn.fop = counted  # type: ignore[method-assign]
+    return sent
+
+
+def test_lookup_optimize_agrees_with_fuse(glusterd: GlusterD, dht_volume: DhtVolume) -> None:
+    """Rule (DHT's lookup-optimize, on in glusterd's graph): in a directory FUSE made (layout
+    commit hash 0, the volume's), gfrpc's client makes a new file with one CREATE on the brick
+    the name hashes to and no LOOKUP, a missing name is FileNotFoundError after one LOOKUP;
+    in the root (commit hash 1, written by self-heal) a missing name is still looked up on
+    every brick. The FUSE mount sees every file gfrpc made, with its bytes."""
+    vol = dht_volume
+    names = _names("lo-", 24)
+    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+        (mnt / "lo").mkdir()
+        with Volume.from_volfile(vf.render(vol.volfile), volname=vol.name) as v:
+            assert v.lookup_optimize
+            assert not v.exists("/lo/warm")  # resolves /lo, reads its layout
+            sent = _count_fops(v)
+            for n in names:
+                v.write_bytes(f"/lo/{n}", n.encode())
+            ops = [op for op, _ in sent]
+            assert "LOOKUP" not in ops and ops.count("CREATE") == len(names), ops
+            # a missing name is looked up once more after its directory (whose gfid may be
+            # stale): per try, one LOOKUP in /lo, one per brick in the root
+            assert not v.exists("/none-in-root")  # warms the root's layout
+            sent.clear()
+            assert not v.exists("/lo/none")
+            assert sent.count(("LOOKUP", "none")) == 2, sent
+            assert not v.exists("/none-in-root-2")
+            assert sent.count(("LOOKUP", "none-in-root-2")) == 2 * N_BRICKS, sent
+        layouts = _layouts(vol, "lo")
+        for n in names:
+            assert _data_bricks(vol, f"lo/{n}") == [pick_subvolume(layouts, n)], n
+            assert (mnt / "lo" / n).read_bytes() == n.encode()
+        assert sorted(os.listdir(mnt / "lo")) == sorted(names)

@@ -51,7 +51,10 @@ permission bits are exactly ``S_ISVTX`` (mode 01000) and which carries the xattr
 name, e.g. ``vol-client-2``) that has the data. On lookup a client hashes the name, looks it up
 on the hashed brick, and if it finds a linkto file looks the name up again on the named
 subvolume (same gfid). If the hashed brick has nothing, DHT (lookup-optimize off or commit
-hashes differing) looks the name up on every brick ("lookup everywhere"). Linkto files are
+hashes differing) looks the name up on every brick ("lookup everywhere"). With
+``lookup-optimize`` on and the directory's merged commit hash (:func:`merged_commit_hash`)
+equal to the volume's (:func:`parse_commit_hash` of the root's xattr, 0 when absent), the
+hashed brick's miss is final. Linkto files are
 never shown in listings: readdir takes each name only from the brick where it is not a linkto
 file (DHT also skips directory entries except from the first subvolume).
 """
@@ -74,6 +77,7 @@ __all__ = [
     "LAYOUT_HASH_INVALID",
     "LAYOUT_XATTR",
     "LINKTO_XATTR",
+    "COMMITHASH_XATTR",
     "LayoutError",
     "LayoutRange",
     "brick_chunks",
@@ -82,8 +86,10 @@ __all__ = [
     "hash_name",
     "is_linkto",
     "linkto_target",
+    "merged_commit_hash",
     "munge_name",
     "new_directory_layouts",
+    "parse_commit_hash",
     "parse_layout",
     "pick_subvolume",
 ]
@@ -324,6 +330,34 @@ def pick_subvolume(
         if r is not None and r.start <= h <= r.stop:
             return i
     raise LayoutError(f"no subvolume's layout range holds hash 0x{h:08x} of {name!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# lookup-optimize
+
+
+def merged_commit_hash(layouts: Sequence[LayoutRange | None]) -> int:
+    """A directory's commit hash from its bricks' layouts, merged as DHT merges them: the first
+    non-zero one, or ``LAYOUT_HASH_INVALID`` when two differ; a brick without a layout makes
+    the whole one ``LAYOUT_HASH_INVALID`` too (DHT would find an anomaly and heal it)."""
+    commit = 0
+    for r in layouts:
+        if r is None:
+            return LAYOUT_HASH_INVALID
+        if commit == 0:
+            commit = r.commit_hash
+        elif r.commit_hash != commit:
+            return LAYOUT_HASH_INVALID
+    return commit
+
+
+def parse_commit_hash(value: bytes | bytearray | memoryview) -> int | None:
+    """The volume's commit hash from the root's ``trusted.glusterfs.dht.commithash``, which
+    rebalance stores as a dict uint32 (decimal text with its NUL); None if it is not that."""
+    text = bytes(value).rstrip(b"\0")
+    if not text.isdigit() or len(text) > 10 or int(text) > _M32:
+        return None
+    return int(text)
 
 
 # --------------------------------------------------------------------------------------------

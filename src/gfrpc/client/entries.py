@@ -113,7 +113,7 @@ class Entries(Attributes):
             node = Node(bytes(rsp.stat.ia_gfid), rsp.stat.mode, h)
             real = posixpath.join(parent_path, name)
             if self.kind == "distribute":
-                node.layout = self._write_layout(node, real)
+                node.layout = self._write_layout(node, real, self._new_layout_commit_hash())
             with self._lock:
                 self._cache[real] = node
 

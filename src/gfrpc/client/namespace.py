@@ -9,7 +9,13 @@
   parent directory's layout (``trusted.glusterfs.dht`` on that directory on every brick,
   asked for in LOOKUP's xdata as DHT does, read once per directory). A lookup goes to the
   hashed brick, follows a *linkto* file to the brick named in it, and when the hashed brick
-  has nothing asks every brick ("lookup everywhere"). Directories exist on every brick with
+  has nothing asks every brick ("lookup everywhere"), unless DHT's ``lookup-optimize`` (on by
+  default, the volfile's DHT option) lets the hashed brick's miss stand: the directory's
+  layout carries the volume's commit hash (the root's ``trusted.glusterfs.dht.commithash``,
+  0 before any rebalance), so every file in it is on its hashed brick or has a linkto there.
+  Then a new file is one exclusive CREATE on its hashed brick (volume.py) and a missing name
+  one LOOKUP; a directory this client makes gets the volume's commit hash, as DHT's mkdir
+  gives it. Directories exist on every brick with
   the same gfid; a new directory gets a layout on each brick (``dht.new_directory_layouts``,
   weighted by brick size as DHT does), and a directory found without any layout gets one with
   commit hash 1, as DHT's self-heal writes. Listings (listing.py) read every brick in turn,
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gfrpc.client import dht
+from gfrpc.programs.fops_types import ROOT_GFID
 
 from .connection import BrickConnection, xattr_bytes
 from .errors import fop_error, is_stale
@@ -77,6 +84,9 @@ class Node:
         return stat.S_ISLNK(self.mode)
 
 
+_UNREAD = object()  # a value not read yet
+
+
 def node_of(iatt: Any, brick: int, linkto: int | None = None) -> Node:
     """The node of an entry a LOOKUP found on ``brick`` (``iatt``: its reply's ``prestat``)."""
     big = stat.S_ISREG(iatt.mode) and iatt.ia_size > QUICK_READ_MAX
@@ -99,6 +109,9 @@ class Namespace:
         self.kind = kind
         self._lock = threading.RLock()
         self._cache: dict[str, Node] = {}
+        #: DHT's ``lookup-optimize`` (the volfile's, default on): see ``_miss_is_final``
+        self.lookup_optimize = True
+        self._volume_commit: int | None | object = _UNREAD
 
     @property
     def _hashing(self) -> bool:
@@ -218,7 +231,14 @@ class Namespace:
             ia = self.bricks[0].lookup(parent.gfid, name, path=path).prestat
             return node_of(ia, 0)
         h = self._hashed(parent, parent_path, name, path)
-        rsp = self._try_lookup(h, parent.gfid, name, path)
+        try:
+            rsp = self.bricks[h].lookup(parent.gfid, name, LOOKUP_XATTRS, path=path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT and self._miss_is_final(parent, parent_path):
+                raise
+            if exc.errno not in (errno.ENOENT, errno.ENODATA):
+                raise
+            rsp = None  # as _try_lookup: nothing usable on the hashed brick
         node = self._follow(h, rsp, parent, name, path) if rsp is not None else None
         if node is not None:
             return node
@@ -242,6 +262,44 @@ class Namespace:
         if got is None or _linkto(got.prestat, got.xdata):
             return None
         return node_of(got.prestat, i, linkto=h)
+
+    def _miss_is_final(self, parent: Node, parent_path: str) -> bool:
+        """DHT's ``lookup-optimize``: whether a name that the brick it hashes to lacks is
+        missing everywhere. True when the parent's layout carries the volume's commit hash:
+        the directory was laid out since the last rebalance, so every file in it lives on its
+        hashed brick or has a linkto file there (rename and rebalance keep that). A layout
+        self-heal wrote (commit hash 1), one the bricks disagree on, or a volume commit hash
+        that cannot be read mean no: the caller looks everywhere."""
+        if not (self._hashing and self.lookup_optimize):
+            return False
+        volume = self._volume_commit_hash()
+        return (
+            volume is not None
+            and dht.merged_commit_hash(self._layout(parent, parent_path)) == volume
+        )
+
+    def _volume_commit_hash(self) -> int | None:
+        """The volume's commit hash: the root's ``trusted.glusterfs.dht.commithash`` (written
+        by rebalance), 0 where there is none (as DHT starts), None if unreadable; read once."""
+        got = self._volume_commit
+        if got is _UNREAD:
+            # asked in a LOOKUP of the root, as DHT asks: posix fills a LOOKUP's xattrs
+            # whoever the caller is (a GETXATTR of a trusted.* name needs root)
+            try:
+                rsp = self.bricks[0].lookup_gfid(ROOT_GFID, {dht.COMMITHASH_XATTR: 4}, path="/")
+            except OSError:
+                got = None
+            else:
+                value = _xattrs(rsp.xdata).get(dht.COMMITHASH_XATTR)
+                got = 0 if value is None else dht.parse_commit_hash(value)
+            self._volume_commit = got
+        return got  # type: ignore[return-value]
+
+    def _new_layout_commit_hash(self) -> int:
+        """What a directory this client makes gets as its layout's commit hash, as DHT's mkdir
+        gives it: the volume's with lookup-optimize, else ``LAYOUT_HASH_INVALID``."""
+        volume = self._volume_commit_hash() if self.lookup_optimize else None
+        return dht.LAYOUT_HASH_INVALID if volume is None else volume
 
     def _hashed(self, parent: Node, parent_path: str, name: str, path: str) -> int:
         if not self._hashing:

@@ -154,7 +154,8 @@ class VolumeBricks:
     poller: Poller
     own_poller: bool
     root_mode: int = stat.S_IFDIR | 0o755
-    quick_read: bool = True  # the graph has performance/quick-read (Volume.read_small)
+    #: what the Volume takes from the volfile's graph (``volfile.client_options``)
+    options: dict[str, bool] = field(default_factory=dict)
 
     def close(self) -> None:
         for c in self.bricks:

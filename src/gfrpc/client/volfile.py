@@ -356,6 +356,20 @@ def has_xlator(volfile: Volfile, xlator_type: str) -> bool:
     return any(xl.canonical_type == xlator_type for xl in volfile.walk())
 
 
+def client_options(volfile: Volfile) -> dict[str, bool]:
+    """What gfrpc's ``Volume`` takes from the graph besides its bricks (keyword arguments):
+    ``quick_read``, whether it has quick-read; ``lookup_optimize``, DHT's option of that name
+    (default on, as in GlusterFS; ``volume set V cluster.lookup-optimize off``)."""
+    optimize = True
+    for xl in volfile.walk():
+        if xl.canonical_type in DISTRIBUTE_TYPES and "lookup-optimize" in xl.options:
+            optimize = parse_bool(xl.options["lookup-optimize"], what="lookup-optimize")
+    return {
+        "quick_read": has_xlator(volfile, "performance/quick-read"),
+        "lookup_optimize": optimize,
+    }
+
+
 def _cluster_xlators(volfile: Volfile) -> list[Xlator]:
     return [xl for xl in volfile.walk() if xl.canonical_type.startswith("cluster/")]
 

@@ -14,6 +14,11 @@ Theory of operation:
   cache per path with one retry on ENOENT/ESTALE, and DHT placement on distribute volumes.
   One-brick volumes made by glusterd are DHT with one subvolume: they skip hashing but still
   get layout xattrs on new directories, as DHT writes them.
+* **What the graph asks for** (``volfile.client_options``): with ``performance/quick-read``
+  in the graph (glusterd's default), whole-file reads of small files are one LOOKUP that
+  brings the bytes (quickread.py, ``read_small``); DHT's ``lookup-optimize`` (default on)
+  lets a miss on the hashed brick stand where the directory's commit hash is the volume's
+  (namespace.py), so a new file there is one exclusive CREATE.
 * **Listings** stream (listing.py): ``scandir`` holds one READDIRP reply at a time, ``walk``
   is ``os.walk`` on top of it.
 * **Layers of the class.** ``Volume`` (connecting, closing, files) extends ``Entries``
@@ -68,8 +73,6 @@ from .shared import tls_context
 
 __all__ = ["Volume"]
 
-QUICK_READ_XLATOR = "performance/quick-read"
-
 _MODES = {  # mode letter -> (flags, readable, writable)
     "r": (os.O_RDONLY, True, False),
     "w": (os.O_WRONLY | os.O_CREAT | os.O_TRUNC, False, True),
@@ -95,6 +98,7 @@ class Volume(Entries):
         window: int = DEFAULT_WINDOW,
         umask: int = 0o022,
         quick_read: bool = True,
+        lookup_optimize: bool = True,
     ) -> None:
         if not bricks:
             raise ConfigError("a volume needs at least one brick")
@@ -104,6 +108,7 @@ class Volume(Entries):
         #: whether ``read_small`` asks LOOKUPs for small files' bytes (the volfile's graph has
         #: quick-read; ``volume set V performance.quick-read off`` turns it off for new clients)
         self.quick_read = quick_read
+        self.lookup_optimize = lookup_optimize
         self._poller, self._own_poller = poller, own_poller
         self._files: set[File] = set()
         self._closed = False
@@ -139,8 +144,8 @@ class Volume(Entries):
         ``ping_timeout``/``frame_timeout`` (seconds) replace the volfile's, as mount options do.
         With ``share`` (the default) Volumes of the same servers, volume and identity share
         their brick connections; the last ``close()`` closes them.
-        ``kwargs``: ``max_write``, ``max_read``, ``window``, ``umask``, ``quick_read`` (default:
-        whether the volfile's graph has quick-read).
+        ``kwargs``: ``max_write``, ``max_read``, ``window``, ``umask``, ``quick_read`` and
+        ``lookup_optimize`` (default: what the volfile's graph says, ``volfile.client_options``).
         """
         u = parse_url(url) if isinstance(url, str) else url
         who = Identity.of(uid, gid, groups)
@@ -171,8 +176,8 @@ class Volume(Entries):
                 if owned:
                     p.stop()
                 raise
-            quick = vf.has_xlator(vf.parse(text), QUICK_READ_XLATOR)
-            return shared.VolumeBricks(conns, order, kind, p, owned, root, quick)
+            options = vf.client_options(vf.parse(text))
+            return shared.VolumeBricks(conns, order, kind, p, owned, root, options)
 
         if not share:
             return cls._on(connect(), u.volume, None, kwargs)
@@ -205,7 +210,7 @@ class Volume(Entries):
             kind=vb.kind,
             poller=vb.poller,
             own_poller=vb.own_poller and held is None,
-            **{"quick_read": vb.quick_read, **kw},
+            **{**vb.options, **kw},
         )
         vol._share = held
         vol._cache["/"] = Node(ROOT_GFID, vb.root_mode, 0)
@@ -281,7 +286,7 @@ class Volume(Entries):
         p, owned = shared.open_poller(poller, event_threads)
         for c in conns:
             c.poller = p
-        kwargs.setdefault("quick_read", vf.has_xlator(vf.parse(text), QUICK_READ_XLATOR))
+        kwargs = {**vf.client_options(vf.parse(text)), **kwargs}
         vol = cls(
             conns,
             volname=volname,
@@ -375,7 +380,7 @@ class Volume(Entries):
     def _open(
         self, parent: Node, parent_path: str, name: str, path: str, flags: int
     ) -> tuple[int, bytes, int]:
-        if flags & os.O_CREAT and not self._hashing:
+        if flags & os.O_CREAT and (not self._hashing or self._miss_is_final(parent, parent_path)):
             made = self._create_new(parent, parent_path, name, path, flags)
             if made is not None:
                 return made
@@ -410,21 +415,24 @@ class Volume(Entries):
     def _create_new(
         self, parent: Node, parent_path: str, name: str, path: str, flags: int
     ) -> tuple[int, bytes, int] | None:
-        """On a one-brick volume, open a name this Volume does not know by an exclusive CREATE
-        first, without the LOOKUP that would only find it missing: a new file costs one call
-        instead of two. None when the brick refuses that CREATE, whatever its errno (the name
-        exists, or a refusal that a brick or a quota may give before it looks at the name), and
-        the caller then resolves the name as before: an existing file, a symbolic link or a
-        directory is opened, followed or refused exactly as without this step, and a refusal
-        that stands comes again from the second CREATE. With ``O_EXCL`` asked for, EEXIST is the
-        answer. No answer at all (a lost connection, a timeout: ``GfrpcError``) is raised as it
-        is, not waited for twice. A volume of several bricks always looks up first: the name
-        may live on any of them."""
+        """Open a name this Volume does not know by an exclusive CREATE first, without the
+        LOOKUP that would only find it missing: a new file costs one call instead of two (on a
+        distribute volume, instead of a LOOKUP on every brick and then the CREATE). The caller
+        asks only where the brick the name hashes to would hold any entry of that name: one
+        brick, or a directory laid out with the volume's commit hash (``_miss_is_final``).
+        None when the brick refuses that CREATE, whatever its errno (the name exists, or a
+        refusal that a brick or a quota may give before it looks at the name), and the caller
+        then resolves the name as before: an existing file, a symbolic link or a directory is
+        opened, followed or refused exactly as without this step, and a refusal that stands
+        comes again from the second CREATE. With ``O_EXCL`` asked for, EEXIST is the answer.
+        No answer at all (a lost connection, a timeout: ``GfrpcError``) is raised as it is,
+        not waited for twice."""
         with self._lock:
             if posixpath.join(parent_path, name) in self._cache:
                 return None
+        h = self._hashed(parent, parent_path, name, path)
         try:
-            return self._create(0, parent, parent_path, name, path, flags | os.O_EXCL)
+            return self._create(h, parent, parent_path, name, path, flags | os.O_EXCL)
         except GfrpcError:
             raise
         except OSError as exc:
@@ -471,6 +479,8 @@ class Volume(Entries):
                     parent.gfid, name, content_request(LOOKUP_XATTRS), path=path
                 )
             except OSError as exc:
+                if exc.errno == errno.ENOENT and self._miss_is_final(parent, parent_path):
+                    raise
                 if exc.errno in (errno.ENOENT, errno.ENODATA):
                     return None
                 raise
