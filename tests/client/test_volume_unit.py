@@ -1045,3 +1045,41 @@ def test_lookup_optimize_trusts_the_hashed_brick_where_the_commit_hashes_agree()
     _lookups(bricks)
     assert not moved.exists("/e/none")
     assert _lookups(bricks, name="none") == ["lookup"] * 2
+
+
+def test_write_bytes_writes_from_the_callers_buffer_and_a_short_write_is_eio() -> None:
+    """``write_bytes`` of 4 KiB is one CREATE and one WRITE of exactly those bytes (no 1 MiB
+    buffer in between), data over max_write goes in max_write WRITEs, empty data makes an
+    empty file with no WRITE, and a WRITE that takes fewer bytes than sent is EIO, not a
+    silent short count."""
+    vol, (b,) = make_volume(max_write=64 << 10)
+    small, big = os.urandom(4096), os.urandom(3 * (64 << 10) + 1)
+    real = b.write_wait
+    sources: list[object] = []
+
+    def seen(gfid: bytes, fd: int, offset: int, data: Any) -> Any:
+        sources.append(memoryview(data).obj)
+        return real(gfid, fd, offset, data)
+
+    b.write_wait = seen  # type: ignore[method-assign]
+    b.calls.clear()
+    assert vol.write_bytes("/s", small) == 4096
+    assert sources == [small]  # the caller's bytes object itself, not a copy in a buffer
+    assert [c for c in b.calls if c[0] in ("create", "write")] == [
+        ("create", "s"),
+        ("write", (0, 4096)),
+    ]
+    assert vol.write_bytes("/b", bytearray(big)) == len(big)
+    assert read_by_file(vol, "/b") == big and read_by_file(vol, "/s") == small
+    b.calls.clear()
+    assert vol.write_bytes("/e", b"") == 0
+    assert [c[0] for c in b.calls if c[0] == "write"] == []
+
+    def short(gfid: bytes, fd: int, offset: int, data: Any) -> Any:
+        rsp = real(gfid, fd, offset, data)
+        return fops.GfxCommon2IattRsp(op_ret=rsp.op_ret - 1)
+
+    b.write_wait = short  # type: ignore[method-assign]
+    with pytest.raises(OSError) as info:
+        vol.write_bytes("/short", small)
+    assert info.value.errno == errno.EIO
