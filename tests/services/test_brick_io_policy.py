@@ -4,7 +4,8 @@ and every policy serves the same FOPs with the same answers.
 * ``--io-threads 0``: no pool; every FOP runs on the poller thread that read it.
 * ``--io-policy slow`` (N > 0): FOPs that may block for long (``fops.MAY_BLOCK``: disk data,
   syncs, listings, removals) go to the io-threads, the rest run inline; a READ or WRITE of at
-  most ``fops.INLINE_IO`` bytes (1 MiB) runs inline too.
+  most ``fops.INLINE_IO`` bytes (1 MiB) runs inline too, and so does an UNLINK that frees at
+  most that much.
 * ``--io-policy all``: every FOP goes to the io-threads (the earlier rule).
 """
 
@@ -108,3 +109,45 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
     assert on_pool(small_read) is small_read_on_pool, small_read
     assert on_pool(mib_read) is mib_read_on_pool, mib_read
     assert on_pool(big_read) is big_read_on_pool, big_read
+
+
+@pytest.mark.parametrize("poller", ["single", "pool"])
+def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
+    xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
+) -> None:
+    """Rule (``slow``): an UNLINK runs on the poller thread unless it would free more than
+    ``fops.INLINE_IO`` bytes, i.e. the last name of a bigger file: a 5-byte file, a missing
+    name and a 2 MiB file that has another hard link run inline; the 2 MiB file's last name
+    goes to an io-thread. Each answers as always."""
+    seen: dict[str, str] = {}
+    actors = dict(brick_fops.ACTORS)
+    real = actors[P.UNLINK]
+
+    def watched(svc: object, call: object) -> object:
+        seen[call.args.bname] = threading.current_thread().name  # type: ignore[attr-defined]
+        return real(svc, call)  # type: ignore[arg-type]
+
+    actors[P.UNLINK] = watched  # type: ignore[assignment]
+    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+
+    def unlink(c: object, name: str) -> int:
+        req = fp.GfxUnlinkReq(pargfid=ROOT, bname=name)
+        return int(c.call(P.UNLINK, req).op_errno)  # type: ignore[attr-defined]
+
+    with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
+        c = brick.client()
+        for name, size in (("small", 5), ("big", 2 * brick_fops.INLINE_IO)):
+            made = c.create(ROOT, name)
+            gfid = bytes(made.stat.ia_gfid)
+            for off in range(0, size, 1 << 20):
+                chunk = b"x" * min(1 << 20, size - off)
+                assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
+            assert c.release(gfid, made.fd).op_ret == 0
+        link = fp.GfxLinkReq(oldgfid=gfid, newgfid=ROOT, newbname="alias")
+        assert c.call(P.LINK, link).op_ret == 0
+        assert [unlink(c, n) for n in ("small", "none", "big", "alias")] == [0, 2, 0, 0]
+
+    def on_pool(name: str) -> bool:
+        return seen[name].startswith("gfrpc-rpc-worker")
+
+    assert [on_pool(n) for n in ("small", "none", "big", "alias")] == [False, False, False, True]

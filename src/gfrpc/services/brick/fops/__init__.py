@@ -116,7 +116,9 @@ ACTORS: Final[Mapping[fp.FopProc, Actor]] = {
 
 
 #: FOPs that may block their thread for long: disk data, syncs, big listings, and the removals
-#: and truncations that free blocks. With ``--io-policy slow`` only these go to the io-threads.
+#: and truncations that free blocks. With ``--io-policy slow`` only these go to the io-threads,
+#: and of them a READ or WRITE of at most ``INLINE_IO`` bytes, and an UNLINK that frees at most
+#: that much (``_unlink_frees_little``), still run inline.
 MAY_BLOCK: Final[frozenset[fp.FopProc]] = frozenset(
     {
         P.READ,
@@ -167,12 +169,39 @@ class FopService:
                 self._handler(proc),
                 args_type=args_type,
                 reply_size=_asked_size if proc in _SIZED else None,
-                # under a policy that inlines anything, small READs and WRITEs run inline too
-                inline=_small_io(proc) if inline and proc in _SMALL_IO_INLINE else proc in inline,
+                # under a policy that inlines anything, small READs and WRITEs run inline
+                # too, and UNLINKs that free little
+                inline=self._inline_rule(proc, inline),
             )
         return Program(
             fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME, procedures
         )
+
+    def _inline_rule(
+        self, proc: fp.FopProc, inline: Collection[fp.FopProc]
+    ) -> bool | Callable[[memoryview], bool]:
+        """``Procedure.inline`` of ``proc``: True/False, or a predicate on its raw arguments."""
+        if not inline:
+            return False  # --io-policy all: everything goes to the io-threads
+        if proc in _SMALL_IO_INLINE:
+            return _small_io(proc)
+        if proc == P.UNLINK:
+            return self._unlink_frees_little
+        return proc in inline
+
+    def _unlink_frees_little(self, args: memoryview) -> bool:
+        """UNLINK's inline predicate: run it on the poller thread unless it would free more
+        than ``INLINE_IO`` bytes (the last name of a big file: freeing its blocks may take the
+        file system long). Small files, links and anything the UNLINK will refuse are
+        quick. Reads the parent gfid and the name from the raw arguments (gfx_unlink_req:
+        pargfid[16], then the name as an XDR string)."""
+        if len(args) < 20:
+            return True  # garbage: the handler answers it
+        n = int.from_bytes(args[16:20], "big")
+        if n > _NAME_MAX or 20 + n > len(args):
+            return True
+        name = bytes(args[20 : 20 + n]).rstrip(b"\0").decode("utf-8", "surrogateescape")
+        return self.store.bytes_an_unlink_frees(bytes(args[:16]), name) <= INLINE_IO
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -241,6 +270,8 @@ _SIZE_AT: Final = 16 + 8 + 8
 #: the size, as it did for a 4 KiB READ before; the bound caps how long one record's copy
 #: holds it. Bigger READs and WRITEs, and FSYNC, still go to the io-threads.
 INLINE_IO: Final = 1 << 20
+#: the longest name the UNLINK predicate reads (Linux's NAME_MAX, with room for a NUL)
+_NAME_MAX: Final = 256
 _SMALL_IO_INLINE: Final = frozenset({P.READ, P.WRITE})
 #: a WRITE's arguments before its payload: gfid, fd, offset, size, flag, xdata (an empty dict)
 _WRITE_HEAD: Final = 16 + 8 + 8 + 4 + 4 + 8

@@ -384,6 +384,24 @@ class EntryOps(StoreBase):
 
     # -- removing and renaming ----------------------------------------------------------------
 
+    def bytes_an_unlink_frees(self, pargfid: bytes, name: str) -> int:
+        """What an UNLINK of ``name`` would free now: the allocation of a regular file whose
+        only other link is its ``.glusterfs`` handle; 0 for anything else, and for a name that
+        is missing or not valid (the UNLINK itself will say why). One ``lstat``; nothing
+        changes."""
+        try:
+            pargfid = check_gfid(pargfid)
+            self._entry_name(pargfid, name)
+            # the parent's handle without _parent's directory check: a non-directory fd
+            # makes the lstat fail (ENOTDIR), which is answer enough here
+            with self.handles.inode(pargfid) as ref:
+                st = os.stat(name, dir_fd=ref.fd, follow_symlinks=False)
+        except (OSError, ValueError):
+            return 0
+        if not st_.S_ISREG(st.st_mode) or st.st_nlink > 2:
+            return 0
+        return int(st.st_blocks) * 512
+
     def unlink(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
         """UNLINK a non-directory: (preparent, postparent). The handle goes with the last name."""
         return self._remove(pargfid, name, directory=False)
