@@ -23,6 +23,7 @@ from gfrpc.programs import fops as fp
 from gfrpc.services.brick import fops as brick_fops
 from gfrpc.services.brick.fops import MAY_BLOCK
 from gfrpc.services.brick.server import inline_fops
+from gfrpc.services.brick.store import PosixStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -151,3 +152,36 @@ def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
         return seen[name].startswith("gfrpc-rpc-worker")
 
     assert [on_pool(n) for n in ("small", "none", "big", "alias")] == [False, False, False, True]
+
+
+def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick: Path) -> None:
+    """Rule: the UNLINK predicate runs before any check of the request, so whatever a client
+    sends only picks a thread: truncated arguments, a name length past the record or past
+    NAME_MAX, a name with '/', '..', or one that reaches outside the brick, an unknown parent
+    gfid: all run inline (the UNLINK itself then refuses them), and it never looks at a file
+    outside the brick (a big file beside the brick is not seen)."""
+    svc = brick_fops.FopService(store)
+    outside = brick.parent / f"{brick.name}-outside"
+    with open(outside, "wb") as f:
+        f.write(b"x" * (2 * brick_fops.INLINE_IO))  # allocated, big
+    try:
+
+        def args(pargfid: bytes, name: bytes, length: int | None = None) -> memoryview:
+            n = len(name) if length is None else length
+            pad = b"\0" * (-len(name) % 4)
+            return memoryview(pargfid + n.to_bytes(4, "big") + name + pad + bytes(12))
+
+        cases = [
+            memoryview(b""),
+            memoryview(ROOT[:10]),
+            args(ROOT, b"x", length=1 << 31),
+            args(ROOT, b"y" * 300),
+            args(ROOT, b"a/b"),
+            args(ROOT, b".."),
+            args(ROOT, f"../{outside.name}".encode()),
+            args(b"\x07" * 16, b"f"),
+        ]
+        assert all(svc._unlink_frees_little(a) for a in cases)
+        assert store.bytes_an_unlink_frees(ROOT, f"../{outside.name}") == 0
+    finally:
+        outside.unlink()

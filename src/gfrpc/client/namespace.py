@@ -213,15 +213,28 @@ class Namespace:
             if root is not None:
                 self._cache["/"] = root
 
-    def _try_lookup(self, i: int, pargfid: bytes, name: str, path: str) -> Any:
-        """LOOKUP on brick ``i``; None when it has nothing usable by that name: ENOENT, or
-        ENODATA (posix's answer for an entry without a gfid, such as a linkto file another
-        client is making or a leftover of a failed one; DHT then looks elsewhere)."""
+    def _try_lookup(
+        self,
+        i: int,
+        pargfid: bytes,
+        name: str,
+        path: str,
+        xdata: dict[str, Any] | None = None,
+        *,
+        final: bool = False,
+    ) -> Any:
+        """LOOKUP on brick ``i`` (asking ``xdata``, default what DHT asks); None when it has
+        nothing usable by that name: ENOENT, or ENODATA (posix's answer for an entry without a
+        gfid, such as a linkto file another client is making or a leftover of a failed one;
+        DHT then looks elsewhere). With ``final`` (``_miss_is_final``) ENOENT is raised: there
+        is nowhere else to look."""
+        if xdata is None and self._hashing:
+            xdata = LOOKUP_XATTRS
         try:
-            return self.bricks[i].lookup(
-                pargfid, name, LOOKUP_XATTRS if self._hashing else None, path=path
-            )
+            return self.bricks[i].lookup(pargfid, name, xdata, path=path)
         except OSError as exc:
+            if exc.errno == errno.ENOENT and final:
+                raise
             if exc.errno in (errno.ENOENT, errno.ENODATA):
                 return None
             raise
@@ -231,14 +244,8 @@ class Namespace:
             ia = self.bricks[0].lookup(parent.gfid, name, path=path).prestat
             return node_of(ia, 0)
         h = self._hashed(parent, parent_path, name, path)
-        try:
-            rsp = self.bricks[h].lookup(parent.gfid, name, LOOKUP_XATTRS, path=path)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT and self._miss_is_final(parent, parent_path):
-                raise
-            if exc.errno not in (errno.ENOENT, errno.ENODATA):
-                raise
-            rsp = None  # as _try_lookup: nothing usable on the hashed brick
+        final = self._miss_is_final(parent, parent_path)
+        rsp = self._try_lookup(h, parent.gfid, name, path, final=final)
         node = self._follow(h, rsp, parent, name, path) if rsp is not None else None
         if node is not None:
             return node

@@ -474,17 +474,10 @@ class Volume(Entries):
             # the brick the data is known to be on, else the hashed one; a miss there is not
             # the end on a distribute volume (a linkto, or lookup-everywhere): the caller opens
             h = node.brick if node is not None else self._hashed(parent, parent_path, name, path)
-            try:
-                rsp = self.bricks[h].lookup(
-                    parent.gfid, name, content_request(LOOKUP_XATTRS), path=path
-                )
-            except OSError as exc:
-                if exc.errno == errno.ENOENT and self._miss_is_final(parent, parent_path):
-                    raise
-                if exc.errno in (errno.ENOENT, errno.ENODATA):
-                    return None
-                raise
-            if is_linkto_reply(rsp):
+            xdata = content_request(LOOKUP_XATTRS)
+            final = self._miss_is_final(parent, parent_path)
+            rsp = self._try_lookup(h, parent.gfid, name, path, xdata, final=final)
+            if rsp is None or is_linkto_reply(rsp):
                 return None
         else:
             h = 0
