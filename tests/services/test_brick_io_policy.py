@@ -5,7 +5,7 @@ and every policy serves the same FOPs with the same answers.
 * ``--io-policy slow`` (N > 0): FOPs that may block for long (``fops.MAY_BLOCK``: disk data,
   syncs, listings, removals) go to the io-threads, the rest run inline; a READ or WRITE of at
   most ``fops.INLINE_IO`` bytes (1 MiB) runs inline too, and so does an UNLINK that frees at
-  most that much.
+  most that much; RMDIR always runs inline.
 * ``--io-policy all``: every FOP goes to the io-threads (the earlier rule).
 """
 
@@ -32,8 +32,8 @@ def test_slow_policy_inlines_exactly_what_cannot_block_long() -> None:
     """Rule: under ``slow`` the inline FOPs are all served FOPs but MAY_BLOCK; under ``all``
     none; an unknown policy is a ConfigError naming the choices."""
     assert inline_fops("slow") == frozenset(fp.PROCEDURES) - MAY_BLOCK
-    assert {P.READ, P.WRITE, P.FSYNC, P.READDIRP, P.UNLINK} <= MAY_BLOCK
-    assert {P.LOOKUP, P.STAT, P.CREATE, P.OPEN, P.FLUSH, P.INODELK} <= inline_fops("slow")
+    assert {P.READ, P.WRITE, P.FSYNC, P.READDIRP, P.UNLINK, P.RENAME} <= MAY_BLOCK
+    assert {P.LOOKUP, P.STAT, P.CREATE, P.OPEN, P.FLUSH, P.INODELK, P.RMDIR} <= inline_fops("slow")
     assert inline_fops("all") == frozenset()
     with pytest.raises(ConfigError, match="slow, all"):
         inline_fops("fast")
@@ -154,6 +154,47 @@ def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
     assert [on_pool(n) for n in ("small", "none", "big", "alias")] == [False, False, False, True]
 
 
+@pytest.mark.parametrize("poller", ["single", "pool"])
+def test_rmdir_runs_on_the_poller_thread(
+    xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
+) -> None:
+    """Rule (``slow``): RMDIR runs on the poller thread, of an empty directory (removed) and
+    of a full one (ENOTEMPTY at once), while a RENAME still goes to an io-thread."""
+    seen: dict[str, str] = {}
+    actors = dict(brick_fops.ACTORS)
+    real_rename, real_rmdir = actors[P.RENAME], actors[P.RMDIR]
+
+    def watched_rename(svc: object, call: object) -> object:
+        seen[call.args.newbname] = threading.current_thread().name  # type: ignore[attr-defined]
+        return real_rename(svc, call)  # type: ignore[arg-type]
+
+    def watched_rmdir(svc: object, call: object) -> object:
+        seen[call.args.bname] = threading.current_thread().name  # type: ignore[attr-defined]
+        return real_rmdir(svc, call)  # type: ignore[arg-type]
+
+    actors[P.RENAME] = watched_rename  # type: ignore[assignment]
+    actors[P.RMDIR] = watched_rmdir  # type: ignore[assignment]
+    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+
+    def rmdir(c: object, name: str) -> int:
+        req = fp.GfxRmdirReq(pargfid=ROOT, bname=name)
+        return int(c.call(P.RMDIR, req).op_errno)  # type: ignore[attr-defined]
+
+    with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
+        c = brick.client()
+        assert c.mkdir(ROOT, "empty").op_ret == 0
+        full = bytes(c.mkdir(ROOT, "full").stat.ia_gfid)
+        assert c.mkdir(full, "inside").op_ret == 0
+        assert [rmdir(c, d) for d in ("empty", "full")] == [0, 39]  # ENOTEMPTY
+        req = fp.GfxRenameReq(oldgfid=ROOT, newgfid=ROOT, oldbname="full", newbname="moved")
+        assert c.call(P.RENAME, req).op_ret == 0
+
+    def on_pool(name: str) -> bool:
+        return seen[name].startswith("gfrpc-rpc-worker")
+
+    assert [on_pool(n) for n in ("empty", "full", "moved")] == [False, False, True]
+
+
 def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick: Path) -> None:
     """Rule: the UNLINK predicate runs before any check of the request, so whatever a client
     sends only picks a thread: truncated arguments, a name length past the record or past
@@ -183,5 +224,6 @@ def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick
         ]
         assert all(svc._unlink_frees_little(a) for a in cases)
         assert store.bytes_an_unlink_frees(ROOT, f"../{outside.name}") == 0
+
     finally:
         outside.unlink()

@@ -139,7 +139,7 @@ COMMANDS = (
                 "--io-policy",
                 choices=IO_POLICIES,
                 default="slow",
-                help="which FOPs the io-threads run: 'slow' (syncs, listings, renames, RMDIR, "
+                help="which FOPs the io-threads run: 'slow' (syncs, listings, renames, "
                 "READs and WRITEs over 1 MiB, UNLINKs freeing over 1 MiB; the rest run on "
                 "the poller thread) or 'all' "
                 "(default slow)",
