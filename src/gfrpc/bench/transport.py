@@ -59,6 +59,7 @@ DEFAULT_REPEATS = 3
 PAYLOAD = 1 << 20
 HOST = "127.0.0.1"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+_CPUCLOCK_SCHED = 2  # the kernel's CPU-clock kind that counts scheduled nanoseconds
 
 
 # -- CPU accounting ---------------------------------------------------------------------------
@@ -70,7 +71,17 @@ def self_cpu() -> float:
 
 
 def proc_cpu(pid: int) -> float:
-    """utime + stime of process ``pid`` (all its threads), in seconds."""
+    """The CPU time of process ``pid`` (all its threads, the finished ones too), in seconds.
+
+    Read from the process's CPU-time clock (``clock_getcpuclockid(3)``: Linux numbers it
+    ``(~pid << 3) | CPUCLOCK_SCHED``), which counts nanoseconds; ``/proc/PID/stat``'s utime and
+    stime, the fallback, count clock ticks (10 ms here), which is 8 µs per STAT over 1,200
+    STATs. OSError where the process is gone."""
+    try:
+        return time.clock_gettime((~pid << 3) | _CPUCLOCK_SCHED)
+    except OSError:
+        if not os.path.exists(f"/proc/{pid}"):
+            raise
     with open(f"/proc/{pid}/stat", "rb") as f:
         data = f.read()
     fields = data[data.rindex(b")") + 2 :].split()
