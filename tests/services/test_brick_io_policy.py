@@ -112,6 +112,23 @@ def test_each_policy_serves_a_file_life_cycle_on_the_threads_it_names(
     assert on_pool(big_read) is big_read_on_pool, big_read
 
 
+def _thread_by_name(monkeypatch: pytest.MonkeyPatch, watch: dict[P, str]) -> dict[str, str]:
+    """Which thread ran each watched FOP, by the name in its arguments: ``watch`` maps a FOP to
+    the argument field that names its entry."""
+    seen: dict[str, str] = {}
+    actors = dict(brick_fops.ACTORS)
+    for proc, field in watch.items():
+        real = actors[proc]
+
+        def watched(svc: object, call: object, _real: object = real, _field: str = field) -> object:
+            seen[getattr(call.args, _field)] = threading.current_thread().name  # type: ignore[attr-defined]
+            return _real(svc, call)  # type: ignore[operator]
+
+        actors[proc] = watched  # type: ignore[assignment]
+    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+    return seen
+
+
 @pytest.mark.parametrize("poller", ["single", "pool"])
 def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
     xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
@@ -120,16 +137,7 @@ def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
     ``fops.INLINE_IO`` bytes, i.e. the last name of a bigger file: a 5-byte file, a missing
     name and a 2 MiB file that has another hard link run inline; the 2 MiB file's last name
     goes to an io-thread. Each answers as always."""
-    seen: dict[str, str] = {}
-    actors = dict(brick_fops.ACTORS)
-    real = actors[P.UNLINK]
-
-    def watched(svc: object, call: object) -> object:
-        seen[call.args.bname] = threading.current_thread().name  # type: ignore[attr-defined]
-        return real(svc, call)  # type: ignore[arg-type]
-
-    actors[P.UNLINK] = watched  # type: ignore[assignment]
-    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+    seen = _thread_by_name(monkeypatch, {P.UNLINK: "bname"})
 
     def unlink(c: object, name: str) -> int:
         req = fp.GfxUnlinkReq(pargfid=ROOT, bname=name)
@@ -160,21 +168,7 @@ def test_rmdir_runs_on_the_poller_thread(
 ) -> None:
     """Rule (``slow``): RMDIR runs on the poller thread, of an empty directory (removed) and
     of a full one (ENOTEMPTY at once), while a RENAME still goes to an io-thread."""
-    seen: dict[str, str] = {}
-    actors = dict(brick_fops.ACTORS)
-    real_rename, real_rmdir = actors[P.RENAME], actors[P.RMDIR]
-
-    def watched_rename(svc: object, call: object) -> object:
-        seen[call.args.newbname] = threading.current_thread().name  # type: ignore[attr-defined]
-        return real_rename(svc, call)  # type: ignore[arg-type]
-
-    def watched_rmdir(svc: object, call: object) -> object:
-        seen[call.args.bname] = threading.current_thread().name  # type: ignore[attr-defined]
-        return real_rmdir(svc, call)  # type: ignore[arg-type]
-
-    actors[P.RENAME] = watched_rename  # type: ignore[assignment]
-    actors[P.RMDIR] = watched_rmdir  # type: ignore[assignment]
-    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+    seen = _thread_by_name(monkeypatch, {P.RENAME: "newbname", P.RMDIR: "bname"})
 
     def rmdir(c: object, name: str) -> int:
         req = fp.GfxRmdirReq(pargfid=ROOT, bname=name)
