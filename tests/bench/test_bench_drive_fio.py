@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from gfrpc.bench.experiment.drive_fio import (
     parse_fio_json,
     run_fio,
 )
+from gfrpc.bench.experiment.fio_window import IoWindow
 from gfrpc.bench.experiment.meter import ServerMeter
 from gfrpc.bench.experiment.model import Cell, ServerSpec, Target, UnsupportedCell
 
@@ -218,21 +221,37 @@ def test_short_work_with_exit_zero_is_a_fio_error(tmp_path: Path) -> None:
 # -- availability and run_fio with a stand-in fio -----------------------------------------------
 
 FAKE_FIO = """#!/bin/sh
-# stand-in fio: --version, --enghelp, or copy $FAKE_FIO_DIR/<n>.json to --output
+# stand-in fio: --version, --enghelp, or copy $FAKE_FIO_DIR/<n>.json to --output; two "jobs",
+# each its own process (a subshell) that runs the prerun and postrun hooks as fio's jobs do,
+# burns $FAKE_BURN loop turns of CPU between them (its I/O) and as many after the postrun
+# (fio's glfs_fini), and records its own CPU (times) at the ends of its I/O
 case "$1" in
   --version) echo fio-3.33; exit 0;;
   --enghelp=*) echo "$FAKE_ENGHELP"; exit $FAKE_ENGHELP_RC;;
 esac
 echo "$@" >> "$FAKE_FIO_DIR/argv"
 [ -n "$FAKE_FIO_FAIL" ] && { echo "fio: some error" >&2; echo "glfs_init failed." >&2; exit 1; }
-for a in "$@"; do case "$a" in --output=*) out="${a#--output=}";; esac; done
+pre=; post=
 for a in "$@"; do
-  case "$a" in --exec_prerun=*) for j in 1 2; do sh -c "${a#*=} > /dev/null" & done; wait;; esac
+  case "$a" in
+    --output=*) out="${a#--output=}";;
+    --exec_prerun=*) pre="${a#*=}";;
+    --exec_postrun=*) post="${a#*=}";;
+  esac
 done
+burn() { i=0; while [ $i -lt "${FAKE_BURN:-0}" ]; do i=$((i+1)); done; }
+for j in 1 2; do
+  (
+    [ -z "$pre" ] || sh -c "$pre > /dev/null"
+    times > "$FAKE_FIO_DIR/$(basename "$out").cpu.$j.start"
+    burn
+    times > "$FAKE_FIO_DIR/$(basename "$out").cpu.$j.end"
+    [ -z "$post" ] || sh -c "$post > /dev/null"
+    burn
+  ) &
+done
+wait
 cp "$FAKE_FIO_DIR/$(basename "$out")" "$out"
-for a in "$@"; do
-  case "$a" in --exec_postrun=*) for j in 1 2; do sh -c "${a#*=} > /dev/null"; done;; esac
-done
 """
 
 
@@ -313,7 +332,7 @@ def test_run_fio_turns_the_measured_report_into_a_sample(
     )
     argvs = (fake_fio / "argv").read_text().splitlines()
     assert len(argvs) == 2 and all(
-        "--exec_prerun=echo pre | tee -a " in a and ".go" in a for a in argvs
+        "--exec_prerun=echo pre $PPID | tee -a " in a and ".go" in a for a in argvs
     )
     assert sample.phase is None and sample.bytes_total == 8 * MiB and sample.ops_total == 8
     assert sample.value == pytest.approx(8 * MiB / sample.wall_s / 1e6)
@@ -332,6 +351,56 @@ def test_run_fio_turns_the_measured_report_into_a_sample(
         ("unlink", "/r1-sr/f.1.0"),
         ("rmdir", "/r1-sr"),
     ]
+
+
+def shell_cpu_s(path: Path) -> float:
+    """The shell's own user + system CPU-s from the first line of its ``times`` output."""
+    first = path.read_text().splitlines()[0]
+    return sum(int(m) * 60 + float(sec) for m, sec in re.findall(r"(\d+)m([\d.]+)s", first))
+
+
+@pytest.mark.timeout(30)
+def test_fios_client_cpu_is_each_job_process_over_its_io(
+    fake_fio: Path,
+    fake_volume: list[tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fio's own CPU figure is its job thread's (RUSAGE_THREAD) and misses libgfapi's
+    threads, so the client's CPU is each job process's CPU-time clock, read at the start
+    barrier and at the job's end-of-I/O mark (its postrun waits for that reading): what the
+    two stand-in jobs burn between the hooks counts, what they burn after the postrun (their
+    glfs_fini) does not, and fio's figure is kept as evidence."""
+    monkeypatch.setenv("FAKE_BURN", "150000")  # ~0.1-0.3 CPU-s per job on this kind of machine
+    (fake_fio / "0.json").write_text(fixture("seq-write.json"))
+    (sample,) = run_fio(
+        cell("seq-write"), target(), ServerMeter([]), tag="cpu", scratch=tmp_path / "s"
+    )
+    burned = [
+        shell_cpu_s(fake_fio / f"0.json.cpu.{j}.end")
+        - shell_cpu_s(fake_fio / f"0.json.cpu.{j}.start")
+        for j in (1, 2)
+    ]
+    ev = sample.evidence
+    assert ev["client_cpu_from"] == "job-processes"
+    assert ev["fio_job_thread_cpu_s"] == round(
+        parse_fio_json(fixture("seq-write.json"), "write").client_cpu_s, 3
+    )
+    assert all(b > 0.05 for b in burned), burned
+    # times(2) counts 10 ms ticks; the clock also holds the fork of the postrun's shell
+    assert sample.client_cpu_s == pytest.approx(sum(burned), abs=0.04), (sample, burned)
+
+
+@pytest.mark.timeout(20)
+def test_a_postrun_never_waits_once_the_window_is_closed(tmp_path: Path) -> None:
+    """A job's postrun waits for its CPU to be read, but once the window has closed (fio
+    overran the bench's wait, or was killed) it returns at once: fio is never held."""
+    window = IoWindow(ServerMeter([]), tmp_path / "0.marks", jobs=2)
+    with window:
+        pass
+    post = next(a for a in window.args() if a.startswith("--exec_postrun="))
+    done = subprocess.run(["sh", "-c", post.split("=", 1)[1]], capture_output=True, timeout=5)
+    assert done.returncode == 0 and window.client_cpu_s() is None
 
 
 @pytest.mark.timeout(20)

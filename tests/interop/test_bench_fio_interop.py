@@ -79,6 +79,10 @@ def check(samples: dict[str, list[Sample]], who: str) -> None:
             assert s.span_s is not None and s.wall_s - 0.002 <= s.span_s < ev["process_span_s"]
             assert s.server_cpu_s is not None and s.server_cpu_s >= 0, what
             assert s.client_cpu_s is not None and s.client_cpu_s >= 0, what
+            # the client's CPU is every job process's (libgfapi's threads too), read at the
+            # barrier and at each job's end of I/O: at least what fio counts for its job thread
+            assert ev["client_cpu_from"] == "job-processes", what
+            assert s.client_cpu_s >= ev["fio_job_thread_cpu_s"] - 0.02, what
             assert s.latencies_ms is not None, what
             assert 0 < s.latencies_ms["p50"] <= s.latencies_ms["p99"] <= s.latencies_ms["max"]
             assert s.server_threads and s.server_rss_mb, what

@@ -25,11 +25,14 @@ gfapi instance, hence its own connection to the brick) per stream, and writes it
 
 Figures (summed or merged over fio's jobs):
 * ``wall_s``: the longest job's runtime (fio's own group figure: all bytes over it).
-* ``client_cpu_s``: each job's ``(usr_cpu + sys_cpu)% x job_runtime``, i.e. fio's
-  ``getrusage(RUSAGE_SELF)`` of the job process over its I/O span: it counts libgfapi's
-  threads and leaves out init, sleep and fini, as the gfrpc client's figure leaves out
-  connecting. RUSAGE_CHILDREN around the process would add ~0.04 CPU-s of set-up per job,
-  and other children of a threaded caller; it is kept as ``evidence["process_cpu_s"]``.
+* ``client_cpu_s``: each job process's CPU time (all its threads: fio's job thread and
+  libgfapi's epoll and other threads) from the start barrier to the job's end-of-I/O mark,
+  read from the process's CPU-time clock by :class:`IoWindow`, so it leaves out init, sleep
+  and ``glfs_fini`` as the gfrpc client's figure leaves out connecting. fio's own
+  ``usr_cpu``/``sys_cpu`` are ``getrusage(RUSAGE_THREAD)`` of the job thread alone, which
+  misses the work libgfapi's threads do (with TLS, most of the crypto); that figure is kept
+  as ``evidence["fio_job_thread_cpu_s"]``, and is the fallback (``evidence["client_cpu_from"]``
+  says which) when a job's marks are missing.
 * ``server_cpu_s`` over ``span_s``: from the first job's start of I/O to the last job's end,
   marked by fio itself through ``exec_prerun``/``exec_postrun`` (:class:`IoWindow`). Around
   the whole process the server would look idle for ~11 s of set-up and teardown (busy cores
@@ -262,7 +265,8 @@ def parse_fio_json(text: str, direction: str) -> FioResult:
         ios += int(d["total_ios"])
         runtime_ms = max(runtime_ms, int(d["runtime"]))
         runtimes.append(int(job["job_runtime"]))
-        # usr_cpu/sys_cpu are % of this job's job_runtime (ms): getrusage of the job process
+        # usr_cpu/sys_cpu are % of this job's job_runtime (ms): getrusage(RUSAGE_THREAD) of
+        # the job's thread (libgfapi's threads are not in it; see client_cpu_s above)
         cpu += (
             (float(job["usr_cpu"]) + float(job["sys_cpu"])) / 100 * int(job["job_runtime"]) / 1000
         )
@@ -446,21 +450,24 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def _sample(
     step: FioStep, result: FioResult, peak: PeakSampler, window: IoWindow, a: Reading, b: Reading
 ) -> Sample:
-    process_s, process_server_cpu, _, process_cpu = cpu_between(a, b)
+    process_s, process_server_cpu, _ = cpu_between(a, b)
     span_s, server_cpu, server_span = process_s, process_server_cpu, "process"
     wall_s = max(result.runtime_ms, 1) / 1000  # fio counts whole ms
     if window.first is not None and window.last is not None:
-        span_s, server_cpu, _, _ = cpu_between(window.first, window.last)
+        span_s, server_cpu, _ = cpu_between(window.first, window.last)
         server_span = wall_from = "io"
         wall_s = span_s
     else:
         wall_from = "fio-runtime"
+    client_cpu, client_cpu_from = window.client_cpu_s(), "job-processes"
+    if client_cpu is None:
+        client_cpu, client_cpu_from = result.client_cpu_s, "fio-job-threads"
     return Sample(
         phase=step.phase,
         bytes_total=result.io_bytes,
         ops_total=result.ios,
         wall_s=wall_s,
-        client_cpu_s=result.client_cpu_s,
+        client_cpu_s=client_cpu,
         server_cpu_s=server_cpu,
         latencies_ms=result.latencies_ms,
         server_rss_mb=peak.rss_mb,
@@ -477,7 +484,8 @@ def _sample(
             "wall_from": wall_from,
             "process_span_s": round(process_s, 3),
             "process_server_cpu_s": process_server_cpu,
-            "process_cpu_s": round(process_cpu, 3),
+            "client_cpu_from": client_cpu_from,
+            "fio_job_thread_cpu_s": round(result.client_cpu_s, 3),
             "phase_note": step.note,
         },
     )

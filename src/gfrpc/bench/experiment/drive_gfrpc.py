@@ -136,7 +136,7 @@ def run_streams(streams: Sequence[wl.Stream], meter: ServerMeter | None) -> Span
         ) from first
     if a is None or b is None:
         return Span(0.0, None, 0.0, None, None, lats, done)
-    wall, server, client, _children = cpu_between(a, b)
+    wall, server, client = cpu_between(a, b)
     return Span(wall, server, client, rss, nthreads, lats, done)
 
 

@@ -21,12 +21,6 @@ class Reading:
     at: float  # time.perf_counter()
     server_cpu_s: float | None
     client_cpu_s: float  # this process, all threads (gfrpc's client runs here)
-    children_cpu_s: float  # waited-for children (fio runs there)
-
-
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _self_cpu() -> float:
@@ -52,7 +46,7 @@ class ServerMeter:
         return total
 
     def reading(self) -> Reading:
-        return Reading(time.perf_counter(), self.server_cpu(), _self_cpu(), _children_cpu())
+        return Reading(time.perf_counter(), self.server_cpu(), _self_cpu())
 
     def rss_mb(self) -> float | None:
         if not self.pids:
@@ -71,8 +65,8 @@ class ServerMeter:
             return None
 
 
-def cpu_between(a: Reading, b: Reading) -> tuple[float, float | None, float, float]:
-    """(wall seconds, server CPU-s or None, this process's CPU-s, children's CPU-s)."""
+def cpu_between(a: Reading, b: Reading) -> tuple[float, float | None, float]:
+    """(wall seconds, server CPU-s or None, this process's CPU-s)."""
     server = (
         None
         if a.server_cpu_s is None or b.server_cpu_s is None
@@ -82,5 +76,4 @@ def cpu_between(a: Reading, b: Reading) -> tuple[float, float | None, float, flo
         b.at - a.at,
         server,
         b.client_cpu_s - a.client_cpu_s,
-        b.children_cpu_s - a.children_cpu_s,
     )
