@@ -12,6 +12,15 @@ It also records ``aes_gcm_mb_s``: one core's AES-128-GCM rate on 16 KiB blocks, 
 ``openssl speed -seconds 1 -bytes 16384 -evp aes-128-gcm``. The "what bounds each row" text
 estimates the crypto share of a TLS row's CPU from it; keeping the rate in the JSON lets a
 recorded run render the same verdicts on another machine. Every probe fails soft (None).
+
+And ``memory_reclaim``: whether the machine takes memory back behind the processes' backs
+(:func:`memory_reclaim`): a virtio-balloon that reports the guest's free pages to the host
+(which may then drop them, so that the guest's next use of such a page waits for the host),
+or the kernel's DAMON paging out memory it finds cold. Neither shows as steal time. On our
+reference VM, which has both, seq-write runs went 3-5x slower now and then, into glusterfsd
+and into the gfrpc brick alike, with the server's time in the kernel's copy into new tmpfs
+pages (perf); a plain writer on the same tmpfs did not reproduce it, so the cause is our best
+reading, not a proof. The run's notes say when these mechanisms are present.
 """
 
 from __future__ import annotations
@@ -98,6 +107,50 @@ def aes_gcm_rate() -> float | None:
     return parse_openssl_speed(out) if out else None
 
 
+#: virtio-balloon's VIRTIO_BALLOON_F_REPORTING feature bit (the guest reports free pages)
+_BALLOON_REPORTING_BIT = 5
+
+
+def memory_reclaim(sysfs: Path = Path("/sys")) -> list[str]:
+    """The mechanisms found that take memory back from under running processes: a
+    virtio-balloon device with free page reporting (``bus/virtio/devices/*/features``, a
+    string of 0/1 by feature bit), a running DAMON with a ``pageout`` scheme."""
+    found = []
+    devices = sysfs / "bus" / "virtio" / "devices"
+    for dev in sorted(devices.glob("*")) if devices.is_dir() else []:
+        try:
+            driver = (dev / "driver").resolve().name
+            features = (dev / "features").read_text().strip()
+        except OSError:
+            continue
+        if (
+            driver == "virtio_balloon"
+            and features[_BALLOON_REPORTING_BIT : _BALLOON_REPORTING_BIT + 1] == "1"
+        ):
+            found.append("virtio-balloon free page reporting")
+            break
+    kdamonds = sysfs / "kernel" / "mm" / "damon" / "admin" / "kdamonds"
+    for kd in sorted(kdamonds.glob("[0-9]*")) if kdamonds.is_dir() else []:
+        try:
+            running = (kd / "state").read_text().strip() == "on"
+            actions = {a.read_text().strip() for a in kd.glob("contexts/*/schemes/*/action")}
+        except OSError:
+            continue
+        if running and "pageout" in actions:
+            found.append("DAMON pageout")
+            break
+    return found
+
+
+def memory_reclaim_note(found: list[str]) -> str:
+    """The run's note for :func:`memory_reclaim`'s findings."""
+    return (
+        f"this machine takes memory back from running processes ({', '.join(found)}); "
+        "a run that meets pages the host has taken back waits for them, which is not steal "
+        "time: compare medians, and distrust a single slow run"
+    )
+
+
 def machine_info(*, measure_aes: bool = True) -> dict[str, Any]:
     """The header facts (see the module essay). ``measure_aes=False`` skips the one-second
     ``openssl speed`` run and records ``aes_gcm_mb_s`` as None."""
@@ -114,4 +167,5 @@ def machine_info(*, measure_aes: bool = True) -> dict[str, Any]:
         "gfrpc": gfrpc.__version__,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "aes_gcm_mb_s": aes_gcm_rate() if measure_aes else None,
+        "memory_reclaim": memory_reclaim(),
     }

@@ -118,7 +118,7 @@ def _store_bytes(cells: list[Cell]) -> int:
 
 def measure(args: argparse.Namespace, *, command: str) -> int:
     from .bounds import render_bounds
-    from .machine import machine_info
+    from .machine import machine_info, memory_reclaim_note
     from .report import document
     from .runner import Progress, more_open_files, run_plan, runnable, steal_notes
     from .table import render_table
@@ -185,7 +185,10 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
 
                 shutil.rmtree(scratch_root, ignore_errors=True)
     notes += steal_notes(runs)
-    doc = document(machine_info(), runs, command=command, notes=notes)
+    machine = machine_info()
+    if machine["memory_reclaim"]:
+        notes.append(memory_reclaim_note(machine["memory_reclaim"]))
+    doc = document(machine, runs, command=command, notes=notes)
     print(render_table(doc))
     print()
     print(render_bounds(doc))
