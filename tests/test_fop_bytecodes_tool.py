@@ -16,15 +16,17 @@ def test_fop_bytecodes_counts_every_phase_without_a_refused_request() -> None:
     SUCCESS and op_ret >= 0 (it exits 1 otherwise; the create phase's first LOOKUP is meant to
     find nothing), and it prints bytecodes, Python calls and CPU time per record for each
     phase asked for, and with ``--by-fop`` each FOP's bytecodes."""
-    out = run_tool("fop-bytecodes", "--phase", "read,stat,create", "--rounds", "1", "--by-fop")
+    out = run_tool(
+        "fop-bytecodes", "--phase", "read,qread,stat,create", "--rounds", "1", "--by-fop"
+    )
     assert out.returncode == 0, out.stderr
     rows = {
         m.group(1): m.groups()[1:]
         for m in re.finditer(
-            r"^(read|stat|create)\s+\S+\s+(\d+)\s+([\d.]+)\s+([\d.]+)$", out.stdout, re.M
+            r"^(read|qread|stat|create)\s+\S+\s+(\d+)\s+([\d.]+)\s+([\d.]+)$", out.stdout, re.M
         )
     }
-    assert set(rows) == {"read", "stat", "create"}, out.stdout
+    assert set(rows) == {"read", "qread", "stat", "create"}, out.stdout
     for bytecodes, calls, cpu in rows.values():
         assert int(bytecodes) > 100 and float(calls) > 5 and float(cpu) > 0
     by_fop = out.stdout.split("bytecodes per FOP", 1)[1]

@@ -278,16 +278,24 @@ class FakeBrick:
 
     def unlink(self, pargfid: bytes, name: str, *, xdata: Any = None, path: Any = None) -> None:
         self.calls.append(("unlink", name))
+        if stat.S_ISDIR(self._child(pargfid, name, path).mode):
+            raise fop_error(errno.EISDIR, path)  # as unlink(2), and both bricks
+        self._remove(pargfid, name)
+
+    def rmdir(self, pargfid: bytes, name: str, *, path: Any = None) -> None:
+        self.calls.append(("rmdir", name))
         ino = self._child(pargfid, name, path)
-        del self.inodes[pargfid].children[name]
+        if not stat.S_ISDIR(ino.mode):
+            raise fop_error(errno.ENOTDIR, path)
+        if ino.children:
+            raise fop_error(errno.ENOTEMPTY, path)
+        self._remove(pargfid, name)
+
+    def _remove(self, pargfid: bytes, name: str) -> None:
+        ino = self.inodes[self.inodes[pargfid].children.pop(name)]
         ino.nlink -= 1
         if not ino.nlink:
             del self.inodes[ino.gfid]
-
-    def rmdir(self, pargfid: bytes, name: str, *, path: Any = None) -> None:
-        if self._child(pargfid, name, path).children:
-            raise fop_error(errno.ENOTEMPTY, path)
-        self.unlink(pargfid, name, path=path)
 
     def rename(
         self,
@@ -567,6 +575,50 @@ def test_an_existing_name_unknown_to_the_volume_is_opened_as_before() -> None:
     assert [op for op, _ in b.calls if op in ("lookup", "create")] == ["create"]
     with pytest.raises(IsADirectoryError):
         _fresh_volume_on([b]).open("/dir", "wb")
+
+
+def test_one_brick_removes_a_name_it_does_not_know_without_a_lookup() -> None:
+    """On a one-brick volume, unlink and rmdir of a name the Volume has not resolved are one
+    UNLINK or RMDIR (only the parent is looked up), and the brick's refusals stand as unlink(2)
+    and rmdir(2) give them: a directory is IsADirectoryError, a file given to rmdir
+    NotADirectoryError, a missing name FileNotFoundError with the path, and nothing refused
+    is removed. On a distribute volume the name is still looked up first (to find its brick)."""
+    vol, (b,) = make_volume()
+    vol.mkdir("/d")
+    vol.mkdir("/d/sub")
+    for name in ("f", "g"):
+        vol.write_bytes(f"/d/{name}", b"x")
+    other = _fresh_volume_on([b])
+    b.calls.clear()
+    other.unlink("/d/f")
+    other.rmdir("/d/sub")
+    assert [c for c in b.calls if c[0] in ("lookup", "unlink", "rmdir")] == [
+        ("lookup", "d"),
+        ("unlink", "f"),
+        ("rmdir", "sub"),
+    ]
+    assert not vol.exists("/d/f") and not vol.exists("/d/sub")
+    vol.mkdir("/d/sub2")
+    with pytest.raises(IsADirectoryError):
+        _fresh_volume_on([b]).unlink("/d/sub2")
+    with pytest.raises(NotADirectoryError):
+        _fresh_volume_on([b]).rmdir("/d/g")
+    with pytest.raises(FileNotFoundError) as missing:
+        _fresh_volume_on([b]).unlink("/d/none")
+    assert missing.value.filename == "/d/none"
+    assert vol.is_dir("/d/sub2") and vol.read_bytes("/d/g") == b"x"
+    # a name this Volume had resolved is forgotten with the file
+    other.read_bytes("/d/g")
+    other.unlink("/d/g")
+    assert not other.exists("/d/g")
+    vol3, bricks = make_volume(3)
+    vol3.mkdir("/e")
+    vol3.write_bytes("/e/h", b"y")
+    fresh = _fresh_volume_on(bricks)
+    for x in bricks:
+        x.calls.clear()
+    fresh.unlink("/e/h")
+    assert any(c == ("lookup", "h") for x in bricks for c in x.calls)
 
 
 def test_a_refused_exclusive_create_falls_back_and_a_lost_answer_does_not() -> None:

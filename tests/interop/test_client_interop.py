@@ -134,6 +134,53 @@ def test_names_a_volume_does_not_know_are_opened_as_posix_says(
         d.rmdir(top)
 
 
+def test_names_a_volume_does_not_know_are_removed_in_one_call(
+    gluster_volume: GlusterVolume,
+) -> None:
+    """Against the real glusterfsd, a Volume that has not resolved a name removes it with one
+    UNLINK or RMDIR (no LOOKUP of the name), and glusterfsd's refusals are what unlink(2) and
+    rmdir(2) give: a directory is IsADirectoryError, a file given to rmdir NotADirectoryError,
+    a missing name FileNotFoundError, a full directory ENOTEMPTY; what the brick stores agrees."""
+    top = "/removed"
+    on_brick = gluster_volume.brick_path / top[1:]
+    with _connect(gluster_volume) as a:
+        a.mkdir(top)
+        for name in ("f", "g"):
+            a.write_bytes(f"{top}/{name}", b"x")
+        a.mkdir(f"{top}/d")
+        a.mkdir(f"{top}/full")
+        a.write_bytes(f"{top}/full/h", b"y")
+    with _connect(gluster_volume) as b:
+        looked: list[str] = []
+        lookup = b.bricks[0].lookup
+
+        def counted(pargfid: bytes, name: str, *args: Any, **kwargs: Any) -> Any:
+            looked.append(name)
+            return lookup(pargfid, name, *args, **kwargs)
+
+        b.bricks[0].lookup = counted  # type: ignore[method-assign]
+        b.unlink(f"{top}/f")
+        b.rmdir(f"{top}/d")
+        assert looked == [top[1:]]  # the parent, once; not the names removed
+        assert sorted(p.name for p in on_brick.iterdir()) == ["full", "g"]
+    with _connect(gluster_volume) as c:
+        with pytest.raises(IsADirectoryError):
+            c.unlink(f"{top}/full")
+        with pytest.raises(NotADirectoryError):
+            c.rmdir(f"{top}/g")
+        with pytest.raises(FileNotFoundError):
+            c.unlink(f"{top}/none")
+        with pytest.raises(OSError) as full:
+            c.rmdir(f"{top}/full")
+        assert full.value.errno == errno.ENOTEMPTY
+        assert (on_brick / "full" / "h").read_bytes() == b"y" and (on_brick / "g").is_file()
+        c.unlink(f"{top}/full/h")
+        c.rmdir(f"{top}/full")
+        c.unlink(f"{top}/g")
+        c.rmdir(top)
+    assert not on_brick.exists()
+
+
 def test_small_files_come_in_one_lookup_and_only_to_callers_posix_lets_read(
     gluster_volume: GlusterVolume,
 ) -> None:

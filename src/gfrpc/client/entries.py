@@ -136,6 +136,12 @@ class Entries(Attributes):
 
         def op(parent: Node, parent_path: str, name: str) -> None:
             real = posixpath.join(parent_path, name)
+            if not self._hashing:
+                # one brick: the name goes in one UNLINK, without a LOOKUP first; the brick
+                # refuses a directory (EISDIR) and a missing name (ENOENT) as unlink(2) does
+                self.bricks[0].unlink(parent.gfid, name, path=p)
+                self._forget(real)
+                return
             node = self._resolve(real, follow=False)
             if node.is_dir:
                 raise fop_error(errno.EISDIR, p)
@@ -155,6 +161,11 @@ class Entries(Attributes):
 
         def op(parent: Node, parent_path: str, name: str) -> None:
             real = posixpath.join(parent_path, name)
+            if not self._hashing:
+                # one brick: one RMDIR (ENOTDIR for a file, ENOTEMPTY, ENOENT from the brick)
+                self.bricks[0].rmdir(parent.gfid, name, path=p)
+                self._forget(real)
+                return
             node = self._resolve(real, follow=False)
             if not node.is_dir:
                 raise fop_error(errno.ENOTDIR, p)

@@ -4,7 +4,8 @@
   root gfid 00..01, and the gfid is cached per path. An operation that fails with ENOENT or
   ESTALE on a cached gfid drops the cached path (and its ancestors) and runs once more with
   fresh lookups; rename, unlink and rmdir drop what they change. The cache is locked, so one
-  ``Volume`` can be shared between threads.
+  ``Volume`` can be shared between threads. On a one-brick volume unlink and rmdir send the
+  name without looking it up (entries.py): the brick refuses a wrong type as the kernel does.
 * **Distribute (DHT).** Files live on one brick, chosen by the hash of their name and the
   parent directory's layout (``trusted.glusterfs.dht`` on that directory on every brick,
   asked for in LOOKUP's xdata as DHT does, read once per directory). A lookup goes to the
