@@ -32,27 +32,39 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
     servers = [start_brick(d, "dv") for d in dirs]
     try:
-        lines = []
-        for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
-            lines += [
-                f"volume dv-client-{i}",
-                "    type protocol/client",
-                "    option remote-host 127.0.0.1",
-                f"    option remote-port {brick_port(s)}",
-                f"    option remote-subvolume {d}",
-                "end-volume",
-            ]
-        lines += [
-            "volume dv-dht",
-            "    type cluster/distribute",
-            "    subvolumes dv-client-0 dv-client-1",
-            "end-volume",
-        ]
-        with Volume.from_volfile("\n".join(lines), volname="dv") as vol:
+        volfile = _dv_volfile([brick_port(s) for s in servers], dirs)
+        with Volume.from_volfile(volfile, volname="dv") as vol:
             yield vol, dirs
     finally:
         for s in servers:
             s.stop()
+
+
+def _dv_volfile(ports: list[int], dirs: list[Path]) -> str:
+    """A two-brick distribute volume's client volfile, as glusterd writes one."""
+    lines = []
+    for i, (port, d) in enumerate(zip(ports, dirs, strict=True)):
+        lines += [
+            f"volume dv-client-{i}",
+            "    type protocol/client",
+            "    option remote-host 127.0.0.1",
+            f"    option remote-port {port}",
+            f"    option remote-subvolume {d}",
+            "end-volume",
+        ]
+    lines += [
+        "volume dv-dht",
+        "    type cluster/distribute",
+        "    subvolumes dv-client-0 dv-client-1",
+        "end-volume",
+    ]
+    return "\n".join(lines)
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    """The same object, unchanged: inode, type and mode, size, links, mtime and ctime."""
+    fields = ("st_ino", "st_mode", "st_size", "st_nlink", "st_mtime_ns", "st_ctime_ns")
+    return all(getattr(a, f) == getattr(b, f) for f in fields)
 
 
 def test_symlinks_are_made_read_and_followed(one: tuple[Volume, Path]) -> None:
@@ -77,6 +89,11 @@ def test_symlinks_are_made_read_and_followed(one: tuple[Volume, Path]) -> None:
     with pytest.raises(OSError) as notlink:
         vol.readlink("/real/sub/file")
     assert notlink.value.errno == errno.EINVAL
+    fresh = Volume.connect_brick("127.0.0.1", vol.bricks[0].port, str(root), "v")
+    with fresh:  # names it has not resolved: answered from their LOOKUPs
+        assert stat.S_ISLNK(fresh.lstat("/real/rel").st_mode)
+        assert _same(fresh.stat("/real/rel"), vol.stat("/real/sub/file"))
+        assert fresh.stat("/abs-dir").st_ino == vol.stat("/real/sub").st_ino
     vol.unlink("/real/rel")
     assert not vol.exists("/real/rel")
     assert vol.read_bytes("/real/sub/file") == b"payload"
@@ -176,6 +193,10 @@ def test_links_and_modes_on_a_distribute_volume(two: tuple[Volume, list[Path]]) 
         == vol.subvolumes[home]
     )
     assert vol.read_bytes(f"/d/{other}") == b"abc"
+    again = Volume.from_volfile(_dv_volfile([c.port for c in vol.bricks], dirs), volname="dv")
+    with again:  # it knows no name: the LOOKUP through the linkto, from the data's brick
+        assert _same(again.stat(f"/d/{other}"), vol.stat("/d/data"))
+        assert stat.S_ISLNK(again.lstat("/d/s7").st_mode) and again.stat("/d/s7").st_size == 3
     assert sorted(vol.listdir("/d")) == sorted(["data", other, *(f"s{i}" for i in range(50))])
     vol.chmod("/d", 0o700)
     assert all(stat.S_IMODE(os.stat(d / "d").st_mode) == 0o700 for d in dirs)

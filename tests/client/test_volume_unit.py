@@ -577,6 +577,38 @@ def test_an_existing_name_unknown_to_the_volume_is_opened_as_before() -> None:
         _fresh_volume_on([b]).open("/dir", "wb")
 
 
+def test_a_stat_of_a_name_not_known_is_its_lookup_and_of_a_known_one_a_fresh_stat() -> None:
+    """stat, lstat, exists and is_dir of a name the Volume has not resolved answer from the
+    LOOKUP that finds it (no STAT after it); a name it knows gets a STAT, so a change made
+    through another Volume shows; on a distribute volume too."""
+    vol, (b,) = make_volume()
+    vol.mkdir("/d")
+    vol.write_bytes("/d/f", b"12345")
+    other = _fresh_volume_on([b])
+    other.stat("/d")
+    b.calls.clear()
+    st = other.stat("/d/f")
+    assert st.st_size == 5 and stat.S_ISREG(st.st_mode)
+    assert [c[0] for c in b.calls] == ["lookup"]
+    b.calls.clear()
+    assert _fresh_volume_on([b]).is_dir("/d") and _fresh_volume_on([b]).exists("/d/f")
+    assert stat.S_ISDIR(_fresh_volume_on([b]).lstat("/d").st_mode)
+    assert [c[0] for c in b.calls if c[0] in ("lookup", "stat")] == ["lookup"] * 4
+    vol.write_bytes("/d/f", b"1234567")
+    b.calls.clear()
+    assert other.stat("/d/f").st_size == 7  # known: a STAT, fresh
+    assert [c[0] for c in b.calls] == ["stat"]
+    vol3, bricks = make_volume(3)
+    vol3.mkdir("/e")
+    vol3.write_bytes("/e/h", b"abc")
+    fresh = _fresh_volume_on(bricks)
+    fresh.stat("/e")
+    for x in bricks:
+        x.calls.clear()
+    assert fresh.stat("/e/h").st_size == 3
+    assert not any(c[0] == "stat" for x in bricks for c in x.calls)
+
+
 def test_one_brick_removes_a_name_it_does_not_know_without_a_lookup() -> None:
     """On a one-brick volume, unlink and rmdir of a name the Volume has not resolved are one
     UNLINK or RMDIR (only the parent is looked up), and the brick's refusals stand as unlink(2)

@@ -181,6 +181,44 @@ def test_names_a_volume_does_not_know_are_removed_in_one_call(
     assert not on_brick.exists()
 
 
+def test_a_stat_of_a_name_not_known_is_answered_by_its_lookup(
+    gluster_volume: GlusterVolume,
+) -> None:
+    """Against the real glusterfsd, stat and lstat of a name the Volume has not resolved send
+    the LOOKUP only, and what they give is what glusterfsd's STAT gives and what the brick's
+    file system says (inode, type and mode, size, links, times)."""
+    top = "/statted"
+    with _connect(gluster_volume) as a:
+        a.mkdir(top)
+        a.write_bytes(f"{top}/f", b"12345")
+        a.symlink("f", f"{top}/l")
+    with _connect(gluster_volume) as b:
+        b.stat(top)
+        sent: list[str] = []
+        for name in ("lookup", "stat"):
+            real = getattr(b.bricks[0], name)
+
+            def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+                sent.append(_name)
+                return _real(*args, **kw)
+
+            setattr(b.bricks[0], name, counted)
+        got, link = b.stat(f"{top}/f"), b.lstat(f"{top}/l")
+        assert sent == ["lookup", "lookup"]
+        again = b.stat(f"{top}/f")  # known now: a STAT
+        assert sent == ["lookup", "lookup", "stat"]
+    on_brick = os.stat(gluster_volume.brick_path / top[1:] / "f")
+    fields = ("st_mode", "st_size", "st_mtime_ns", "st_ctime_ns", "st_uid", "st_gid")
+    for f in fields:
+        assert getattr(got, f) == getattr(again, f) == getattr(on_brick, f), f
+    assert got.st_ino == again.st_ino and got.st_nlink == again.st_nlink == 1
+    assert stat.S_ISLNK(link.st_mode) and link.st_size == 1
+    with _connect(gluster_volume) as c:
+        for name in ("l", "f"):
+            c.unlink(f"{top}/{name}")
+        c.rmdir(top)
+
+
 def test_small_files_come_in_one_lookup_and_only_to_callers_posix_lets_read(
     gluster_volume: GlusterVolume,
 ) -> None:

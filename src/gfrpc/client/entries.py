@@ -34,16 +34,21 @@ class Entries(Attributes):
 
     # -- metadata ---------------------------------------------------------------------------
     def stat(self, path: str | os.PathLike[str]) -> StatResult:
-        """STAT (fresh, not cached) of ``path``."""
+        """The attributes of ``path``, fresh from the brick, never from a cache: a STAT of a
+        name this Volume knows, the reply of the LOOKUP that found a name it did not."""
         p = norm_path(path)
-        return self._retry(p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid, path=p)))
+        return self._twice(p, lambda: self._fresh_stat(p, True))
 
     def lstat(self, path: str | os.PathLike[str]) -> StatResult:
         """Like ``stat``, but of a symbolic link itself rather than what it points to."""
         p = norm_path(path)
-        return self._retry(
-            p, lambda n: stat_from_iatt(self.bricks[n.brick].stat(n.gfid, path=p)), follow=False
-        )
+        return self._twice(p, lambda: self._fresh_stat(p, False))
+
+    def _fresh_stat(self, p: str, follow: bool) -> StatResult:
+        node, iatt = self._fresh_iatt(p, follow)
+        if iatt is None:
+            iatt = self.bricks[node.brick].stat(node.gfid, path=p)
+        return stat_from_iatt(iatt)
 
     def exists(self, path: str | os.PathLike[str]) -> bool:
         try:

@@ -126,7 +126,18 @@ class Namespace:
         """(node, resolved path: the same object's path with no symbolic link in it)."""
         return self._walk(path, follow, [0])
 
-    def _walk(self, path: str, follow: bool, hops: list[int]) -> tuple[Node, str]:
+    def _fresh_iatt(self, path: str, follow: bool = True) -> tuple[Node, Any]:
+        """(node of ``path``, its iatt if a LOOKUP of this very resolution brought it, else
+        None): an iatt as fresh as a STAT's, so the caller need not STAT again."""
+        looked: dict[int, Any] = {}
+        node = self._walk(path, follow, [0], looked)[0]
+        return node, looked.get(id(node))
+
+    def _walk(
+        self, path: str, follow: bool, hops: list[int], looked: dict[int, Any] | None = None
+    ) -> tuple[Node, str]:
+        """(node, resolved path); ``looked`` gets the iatt of each node a LOOKUP made here, by
+        the node's id."""
         with self._lock:
             node = self._cache.get(path)
         real = path
@@ -139,7 +150,9 @@ class Namespace:
             with self._lock:
                 node = self._cache.get(real)
             if node is None:
-                node = self._lookup_child(parent, real_parent, name, real)
+                node, iatt = self._lookup_child(parent, real_parent, name, real)
+                if looked is not None:
+                    looked[id(node)] = iatt
                 with self._lock:
                     self._cache[real] = node
         if not (follow and node.is_symlink):
@@ -152,7 +165,7 @@ class Namespace:
         if not node.target:
             raise fop_error(errno.ENOENT, path)
         return self._walk(
-            norm_path(posixpath.join(posixpath.dirname(real), node.target)), True, hops
+            norm_path(posixpath.join(posixpath.dirname(real), node.target)), True, hops, looked
         )
 
     def _forget(self, path: str) -> None:
@@ -240,28 +253,33 @@ class Namespace:
                 return None
             raise
 
-    def _lookup_child(self, parent: Node, parent_path: str, name: str, path: str) -> Node:
+    def _lookup_child(
+        self, parent: Node, parent_path: str, name: str, path: str
+    ) -> tuple[Node, Any]:
+        """(node, iatt) of ``name`` in ``parent``, the iatt from the brick that holds it."""
         if not self._hashing:
             ia = self.bricks[0].lookup(parent.gfid, name, path=path).prestat
-            return node_of(ia, 0)
+            return node_of(ia, 0), ia
         h = self._hashed(parent, parent_path, name, path)
         final = self._miss_is_final(parent, parent_path)
         rsp = self._try_lookup(h, parent.gfid, name, path, final=final)
-        node = self._follow(h, rsp, parent, name, path) if rsp is not None else None
-        if node is not None:
-            return node
+        found = self._follow(h, rsp, parent, name, path) if rsp is not None else None
+        if found is not None:
+            return found
         # DHT's "lookup everywhere"; the node's linkto stays None: the hashed brick has none
         # that leads to the data (unlink and rename deal with a stale one there)
         for i in range(len(self.bricks)):
             got = self._try_lookup(i, parent.gfid, name, path) if i != h else None
             if got is not None and not _linkto(got.prestat, got.xdata):
-                return node_of(got.prestat, i)
+                return node_of(got.prestat, i), got.prestat
         raise fop_error(errno.ENOENT, path)
 
-    def _follow(self, h: int, rsp: Any, parent: Node, name: str, path: str) -> Node | None:
+    def _follow(
+        self, h: int, rsp: Any, parent: Node, name: str, path: str
+    ) -> tuple[Node, Any] | None:
         ia = rsp.prestat
         if not _linkto(ia, rsp.xdata):
-            return node_of(ia, h)
+            return node_of(ia, h), ia
         target = dht.linkto_target(_xattrs(rsp.xdata))
         if target not in self.subvolumes:
             return None
@@ -269,7 +287,7 @@ class Namespace:
         got = self._try_lookup(i, parent.gfid, name, path)
         if got is None or _linkto(got.prestat, got.xdata):
             return None
-        return node_of(got.prestat, i, linkto=h)
+        return node_of(got.prestat, i, linkto=h), got.prestat
 
     def _miss_is_final(self, parent: Node, parent_path: str) -> bool:
         """DHT's ``lookup-optimize``: whether a name that the brick it hashes to lacks is
