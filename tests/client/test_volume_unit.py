@@ -609,6 +609,29 @@ def test_a_stat_of_a_name_not_known_is_its_lookup_and_of_a_known_one_a_fresh_sta
     assert not any(c[0] == "stat" for x in bricks for c in x.calls)
 
 
+def test_makedirs_sends_the_mkdir_first() -> None:
+    """makedirs of a directory whose parent exists is one MKDIR, with no look at the parent
+    first; missing parents are made, then the directory; an existing directory passes with
+    exist_ok and is FileExistsError without it; a file in the way is NotADirectoryError, as
+    os.makedirs gives."""
+    vol, (b,) = make_volume()
+    vol.mkdir("/p")
+    b.calls.clear()
+    vol.makedirs("/p/q")
+    assert [c for c in b.calls if c[0] in ("lookup", "stat", "mkdir")] == [("mkdir", "q")]
+    vol.makedirs("/p/x/y/z")
+    assert vol.is_dir("/p/x/y/z") and _fresh_volume_on([b]).is_dir("/p/x/y")
+    vol.makedirs("/p/q", exist_ok=True)
+    vol.makedirs("/", exist_ok=True)
+    with pytest.raises(FileExistsError):
+        vol.makedirs("/p/q")
+    vol.write_bytes("/p/f", b"")
+    with pytest.raises(NotADirectoryError):
+        vol.makedirs("/p/f/g")
+    with pytest.raises(FileExistsError):
+        vol.makedirs("/p/f", exist_ok=True)
+
+
 def test_one_brick_removes_a_name_it_does_not_know_without_a_lookup() -> None:
     """On a one-brick volume, unlink and rmdir of a name the Volume has not resolved are one
     UNLINK or RMDIR (only the parent is looked up), and the brick's refusals stand as unlink(2)

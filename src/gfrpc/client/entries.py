@@ -127,11 +127,18 @@ class Entries(Attributes):
     def makedirs(
         self, path: str | os.PathLike[str], mode: int = 0o777, exist_ok: bool = False
     ) -> None:
+        """``mkdir`` of ``path`` and of the parents it lacks (as ``os.makedirs``). The MKDIR
+        goes first: a parent that exists costs nothing more, a missing one (ENOENT) is made
+        and the MKDIR sent again."""
         p = norm_path(path)
-        if p != "/" and not self.is_dir(posixpath.dirname(p)):
-            self.makedirs(posixpath.dirname(p), mode, exist_ok=True)
         try:
-            self.mkdir(p, mode)
+            try:
+                self.mkdir(p, mode)
+            except FileNotFoundError:
+                if p == "/":
+                    raise
+                self.makedirs(posixpath.dirname(p), mode, exist_ok=True)
+                self.mkdir(p, mode)
         except OSError as exc:
             if not (exist_ok and exc.errno == errno.EEXIST and self.is_dir(p)):
                 raise
