@@ -68,6 +68,21 @@ def test_connection_refused_is_one_line() -> None:
     assert out.stderr.strip() == "gfrpc dump: connection refused"
 
 
+def test_a_reader_that_stops_reading_ends_the_command_quietly() -> None:
+    """When whoever reads gfrpc's output goes away (``gfrpc ... | head``), gfrpc stops with
+    the shell's status for SIGPIPE (141) and prints nothing: no error line, no traceback."""
+    saved = Path(__file__).resolve().parents[2] / "docs" / "bench" / "compare.json"
+    proc = subprocess.Popen(
+        [*GFRPC, "bench", "--from-json", str(saved)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody reads: the first write that reaches the pipe fails
+    _, err = proc.communicate(timeout=30)
+    assert err.decode() == "" and proc.returncode == 141
+
+
 def test_missing_tls_files_is_one_line(tmp_path: Path) -> None:
     """--tls with a directory lacking glusterfs.pem names the missing file in one line."""
     out = gfrpc("ping", f"127.0.0.1:{free_port()}", "--tls", "--tls-dir", str(tmp_path))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -81,11 +83,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # whoever read our output stopped (``gfrpc ls | head``): stop quietly, as shell tools
+        # do, and let nothing more be written to the closed pipe at exit
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, a shell's status for a writer the pipe stopped
     except (GfrpcError, OSError) as exc:
         if args.debug:
             raise
         print(f"gfrpc {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file (a test's stand-in): nothing will flush to a pipe
 
 
 def _one_line(exc: BaseException) -> str:
