@@ -121,6 +121,34 @@ def _start_brick(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], in
     return proc, int(m.group(1))
 
 
+def test_brick_reports_the_fops_it_served_on_sigusr1(tmp_path: Path) -> None:
+    """SIGUSR1 makes a running `gfrpc brick` log one line with how many of each FOP it has
+    served (as glusterfsd dumps its state on SIGUSR1); it goes on serving, and SIGTERM still
+    stops it with the same counts."""
+    from gfrpc.client import Volume
+
+    proc, port = _start_brick(tmp_path)
+    assert proc.stderr is not None
+    try:
+        with Volume.connect_brick("127.0.0.1", port, str(tmp_path / "brick"), "gfrpc") as vol:
+            vol.write_bytes("/f", b"x")
+            vol.unlink("/f")
+            proc.send_signal(signal.SIGUSR1)
+            line = ""
+            while "FOPs served:" not in line:  # after the brick's other lines (accepted ...)
+                line = proc.stderr.readline()
+                assert line, "the brick ended without a report"
+            served = dict(kv.split("=") for kv in line.split("FOPs served: ")[1].split())
+            assert served["CREATE"] == "1" and served["UNLINK"] == "1", line
+            vol.write_bytes("/g", b"y")  # still serving
+            assert vol.read_bytes("/g") == b"y"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "stopping; FOPs served:" in rest and "CREATE=2" in rest, rest
+
+
 @pytest.mark.parametrize("poller", ["single", "own-thread", "pool"])
 def test_brick_serves_dump_and_stops_on_sigterm(tmp_path: Path, poller: str) -> None:
     """`gfrpc brick` logs one ready line, lists GF-DUMP in its DUMP reply, answers pings, and

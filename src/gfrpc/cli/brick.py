@@ -47,8 +47,9 @@ def run_brick(args: argparse.Namespace) -> int:
     """Serve one brick directory to GlusterFS 10 clients (GF-DUMP, the GlusterFS Handshake and
     the GlusterFS 4.x v1 FOP program). The brick's name for clients (remote-subvolume) is the
     absolute path of --dir (brick path); it belongs to the volume named by --volname, whose id
-    is kept in the directory's trusted.glusterfs.volume-id xattr. Logs one line when ready;
-    stops cleanly on SIGTERM/SIGINT. Runs as root (trusted.* xattrs)."""
+    is kept in the directory's trusted.glusterfs.volume-id xattr. Logs one line when ready
+    and the FOPs served so far on SIGUSR1; stops cleanly on SIGTERM/SIGINT. Runs as root
+    (trusted.* xattrs)."""
     config = brick_config(args)
     _raise_fd_limit()
     server = BrickServer(config)

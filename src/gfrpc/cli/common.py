@@ -218,18 +218,32 @@ def open_client(
 
 
 def serve_until_signalled(server: Any) -> int:
-    """``server.start()``, then wait for SIGTERM or SIGINT, then ``server.stop()``."""
-    stop = threading.Event()
+    """``server.start()``, then wait for SIGTERM or SIGINT, then ``server.stop()``. A server
+    with a ``report()`` (the brick) logs it on each SIGUSR1, as glusterfsd writes a statedump;
+    the handlers only set flags, and the report is made on this (the main) thread."""
+    stop, wake = threading.Event(), threading.Event()
+    asked = [0]
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
+        wake.set()
+
+    def on_report(signum: int, frame: object) -> None:
+        asked[0] += 1
+        wake.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if hasattr(server, "report"):
+        signal.signal(signal.SIGUSR1, on_report)
     server.start()
     try:
-        while not stop.wait(3600):
-            pass
+        while not stop.is_set():
+            wake.wait(3600)
+            wake.clear()
+            if asked[0] and not stop.is_set():
+                asked[0] = 0
+                server.report()
     finally:
         server.stop()
     return 0

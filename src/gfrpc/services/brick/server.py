@@ -205,15 +205,18 @@ class BrickServer(Running):
             self.signin.start()
         return self.listener
 
+    def report(self) -> None:
+        """Log how many of each FOP the brick has served since it started (``gfrpc brick``
+        does on SIGUSR1): what clients send, read off a running brick."""
+        log.info("brick %s: FOPs served: %s", self.config.brick_path, self._fops_served())
+
+    def _fops_served(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.fops.served()) or "none"
+
     def stop(self) -> None:
         if self.signin is not None:
             self.signin.stop()
-        counts = dict(self.fops.counts.most_common())
-        log.info(
-            "brick %s stopping; FOPs served: %s",
-            self.config.brick_path,
-            " ".join(f"{k}={v}" for k, v in counts.items()) or "none",
-        )
+        log.info("brick %s stopping; FOPs served: %s", self.config.brick_path, self._fops_served())
         self.rpc.close()
         self.poller.stop()
         self.store.close()

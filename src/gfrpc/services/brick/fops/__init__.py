@@ -156,6 +156,11 @@ class FopService:
         self.counts: Counter[str] = Counter()
         self._count_lock = threading.Lock()
 
+    def served(self) -> list[tuple[str, int]]:
+        """How many of each FOP were served, most first (a copy, taken under the lock)."""
+        with self._count_lock:
+            return self.counts.most_common()
+
     def program(self, *, inline: Collection[fp.FopProc] = ()) -> Program:
         """The FOP program; the FOPs in ``inline`` run on the thread that read them."""
         procedures: dict[int, Procedure] = {
