@@ -86,6 +86,24 @@ def check(samples: dict[str, list[Sample]], who: str) -> None:
             assert s.latencies_ms is not None, what
             assert 0 < s.latencies_ms["p50"] <= s.latencies_ms["p99"] <= s.latencies_ms["max"]
             assert s.server_threads and s.server_rss_mb, what
+            # a gfrpc brick says what it served during the step (SIGUSR1): fio's read pass is
+            # one LOOKUP per file (quick-read brings the bytes), its create pass a LOOKUP, a
+            # CREATE and a WRITE per file; mounts add a few; glusterfsd rows have no counts
+            fops = ev.get("server_fops")
+            if who == "glusterfsd":
+                assert fops is None, what
+            elif wl == "smallfile":
+                files = s.ops_total
+                assert fops is not None and files <= fops["LOOKUP"] <= files + 20, (what, fops)
+                if s.phase == "create":
+                    assert fops["CREATE"] == fops["WRITE"] == files, (what, fops)
+                else:
+                    assert "CREATE" not in fops and "READ" not in fops, (what, fops)
+            else:
+                assert (
+                    fops is not None
+                    and fops["WRITE" if wl == "seq-write" else "READ"] == STREAMS * 4
+                ), (what, fops)
             print(
                 f"{who:12} {wl:9} {s.phase or '':6} {s.value:8.1f} wall {s.wall_s:.3f}s "
                 f"span {s.span_s:.3f}s server {s.server_cpu_s:.2f} client "
@@ -129,6 +147,7 @@ def test_fio_driver_on_glusterfsd_and_on_a_gfrpc_brick(
             f"gluster://{VOLFILE_HOST}/fiobench",
             fio_host=VOLFILE_HOST,
             server_pids=[brick.proc.pid],
+            fop_log=brick.log,
         )
         with ThreadPoolExecutor(2) as pool:
             on_real = pool.submit(run_all, real, tmp_path / "scratch-real")

@@ -42,6 +42,8 @@ Figures (summed or merged over fio's jobs):
   of each file, not its create or open), p50/p99 from the json+ histograms merged over jobs.
 * ``server_rss_mb``/``server_threads``: peaks of a sampler reading the meter every 0.1 s
   while fio runs.
+* ``evidence["server_fops"]`` (a gfrpc brick the bench started): the FOPs it served from just
+  before the step's fio started to its jobs' end of I/O (``fopcount.py``), mounts included.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from gfrpc.bench.experiment.fio_window import IoWindow, PeakSampler
+from gfrpc.bench.experiment.fopcount import fop_delta
 from gfrpc.bench.experiment.meter import Reading, ServerMeter, cpu_between
 from gfrpc.bench.experiment.model import Cell, Sample, Target, UnsupportedCell
 from gfrpc.client.volume import Volume
@@ -339,6 +342,7 @@ class _Step:
     window: IoWindow
     a: Reading
     b: Reading
+    fops: dict[str, int] | None  # what the brick served meanwhile (fopcount.py), if known
 
 
 class FioCell:
@@ -367,6 +371,7 @@ class FioCell:
             raise
 
     def _launch(self, i: int, step: FioStep) -> _Step:
+        fops_before = self.target.fop_counts()  # before the first reading: not its CPU
         a = self.meter.reading()
         peak = PeakSampler(self.meter).__enter__()
         window = IoWindow(self.meter, self.out_dir / f"{i}.marks", self.cell.streams)
@@ -395,9 +400,9 @@ class FioCell:
                 break
         peak.__exit__()
         window.__exit__()
-        return _Step(
-            step, proc, err_path, self.out_dir / f"{i}.json", peak, window, a, self.meter.reading()
-        )
+        b = self.meter.reading()
+        fops = fop_delta(fops_before, self.target.fop_counts())
+        return _Step(step, proc, err_path, self.out_dir / f"{i}.json", peak, window, a, b, fops)
 
     def done(self) -> bool:
         """True once every fio process of the cell has exited."""
@@ -424,7 +429,10 @@ class FioCell:
                 result = parse_fio_json(st.json_file.read_text(), st.step.direction)
                 check_result(st.step, result, self.cell.streams, stderr)
                 if st.step.measured:
-                    samples.append(_sample(st.step, result, st.peak, st.window, st.a, st.b))
+                    sample = _sample(st.step, result, st.peak, st.window, st.a, st.b)
+                    if st.fops is not None:
+                        sample.evidence["server_fops"] = st.fops
+                    samples.append(sample)
         except BaseException:
             self.abort()
             raise

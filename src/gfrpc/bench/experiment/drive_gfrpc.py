@@ -38,13 +38,14 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
 from gfrpc.bench.experiment import gfrpc_workloads as wl
+from gfrpc.bench.experiment.fopcount import fop_delta
 from gfrpc.bench.experiment.meter import ServerMeter, cpu_between
 from gfrpc.bench.experiment.model import CONNECTIONS, WORKLOADS, Cell, Sample, Target
 from gfrpc.bench.procstat import percentile
@@ -71,6 +72,7 @@ class Span:
     server_threads: int | None
     latencies: list[list[float]]
     done: list[int]
+    fops: dict[str, int] | None = None  # what the brick served meanwhile (fopcount.py)
 
 
 def latency_summary(lists: Sequence[Sequence[float]]) -> dict[str, float] | None:
@@ -231,7 +233,7 @@ def run_gfrpc(
                 "connections_opened": sum(len(v.bricks) for v in volumes),
                 "connect": how,
             }
-            return _Run(cell, volumes, f"/{tag}", meter, evidence).run()
+            return _Run(cell, volumes, f"/{tag}", meter, evidence, target.fop_counts).run()
         finally:
             close_volumes(volumes)
     finally:
@@ -249,8 +251,10 @@ class _Run:
         root: str,
         meter: ServerMeter,
         evidence: dict[str, Any],
+        fop_counts: Callable[[], dict[str, int] | None] = lambda: None,
     ) -> None:
         self.cell, self.root, self.meter, self.evidence = cell, root, meter, evidence
+        self.fop_counts = fop_counts
         self.vol0 = volumes[0]
         self.vols = volumes if len(volumes) > 1 else volumes * cell.streams
         self.dirs: list[str] = []
@@ -374,7 +378,9 @@ class _Run:
         return c.streams * math.ceil(c.file_bytes / c.record_bytes)
 
     def _measure(self, streams: list[wl.Stream]) -> Span:
-        return run_streams(streams, self.meter)
+        before = self.fop_counts()  # outside the span: the brick's report is not its work
+        span = run_streams(streams, self.meter)
+        return replace(span, fops=fop_delta(before, self.fop_counts()))
 
     def _check_sizes(self, paths: list[str]) -> None:
         sizes: list[int] = [0] * len(paths)
@@ -404,7 +410,7 @@ class _Run:
             latencies_ms=latency_summary(span.latencies),
             server_rss_mb=span.server_rss_mb,
             server_threads=span.server_threads,
-            evidence=dict(self.evidence),
+            evidence=dict(self.evidence, **({"server_fops": span.fops} if span.fops else {})),
         )
 
     def _cleanup(self, ok: bool) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gfrpc.bench.experiment.fopcount import fop_counts
+
 WORKLOADS = ("seq-write", "seq-read", "smallfile", "stat")
 SMALLFILE_PHASES = ("create", "stat", "unlink")
 CLIENTS = ("fio", "gfrpc")  # fio: fio --ioengine=gfapi (libgfapi, C); gfrpc: gfrpc.client
@@ -121,6 +123,8 @@ class Target:
     * ``brick``: (host, port, brick path) of its one brick, for direct connections.
     * ``server_pids``: the processes whose CPU, RSS and threads count as "the server"
       (empty for a cluster we did not start: server figures are then None).
+    * ``fop_log``: the log of a gfrpc brick the bench started (its first server pid), which
+      reports its FOP counts on SIGUSR1 (``fopcount.py``); None for any other server.
     """
 
     spec: ServerSpec
@@ -131,6 +135,13 @@ class Target:
     mgmt_tls_dir: Path | None = None
     brick: tuple[str, int, str] | None = None
     server_pids: list[int] = field(default_factory=list)
+    fop_log: Path | None = None
+
+    def fop_counts(self) -> dict[str, int] | None:
+        """The brick's FOP counts so far (``fopcount.fop_counts``), None when unknown."""
+        if self.fop_log is None or not self.server_pids:
+            return None
+        return fop_counts(self.server_pids[0], self.fop_log)
 
 
 class UnsupportedCell(Exception):

@@ -330,6 +330,7 @@ class Stage:
             mgmt_tls_dir=mgmt_dir,
             brick=(host, brick.port, str(self._gfrpc.dirs[spec])),
             server_pids=[brick.pid],
+            fop_log=brick.log,
         )
 
     # -- pieces ----------------------------------------------------------------------------------
