@@ -35,6 +35,25 @@ def brick_port(server: BrickServer) -> int:
     return int(server.listener.address.port)  # type: ignore[union-attr]
 
 
+def distribute_volfile(volname: str, ports: list[int], dirs: list[Path]) -> str:
+    """The client volfile of a distribute volume over gfrpc bricks on 127.0.0.1, as glusterd
+    writes one: a ``protocol/client`` per (port, brick directory) under ``cluster/distribute``."""
+    lines: list[str] = []
+    for i, (port, d) in enumerate(zip(ports, dirs, strict=True)):
+        lines += [
+            f"volume {volname}-client-{i}",
+            "    type protocol/client",
+            "    option remote-host 127.0.0.1",
+            f"    option remote-port {port}",
+            f"    option remote-subvolume {d}",
+            "end-volume",
+        ]
+    clients = " ".join(f"{volname}-client-{i}" for i in range(len(ports)))
+    lines += [f"volume {volname}-dht", "    type cluster/distribute"]
+    lines += [f"    subvolumes {clients}", "end-volume"]
+    return "\n".join(lines)
+
+
 THREADS, FILES = 32, 4
 
 

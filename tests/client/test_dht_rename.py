@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from client_support import brick_port, distribute_volfile
 
 from gfrpc.client import Volume, dht
 from gfrpc.client.dht_rename import (
@@ -111,24 +112,8 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
     servers = [_brick(d) for d in dirs]
     try:
-        lines = []
-        for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
-            port = s.listener.address.port  # type: ignore[union-attr]
-            lines += [
-                f"volume rv-client-{i}",
-                "    type protocol/client",
-                "    option remote-host 127.0.0.1",
-                f"    option remote-port {port}",
-                f"    option remote-subvolume {d}",
-                "end-volume",
-            ]
-        lines += [
-            "volume rv-dht",
-            "    type cluster/distribute",
-            "    subvolumes rv-client-0 rv-client-1",
-            "end-volume",
-        ]
-        with Volume.from_volfile("\n".join(lines), volname="rv") as vol:
+        volfile = distribute_volfile("rv", [brick_port(s) for s in servers], dirs)
+        with Volume.from_volfile(volfile, volname="rv") as vol:
             yield vol, dirs
     finally:
         for s in servers:

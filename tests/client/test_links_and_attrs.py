@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client_support import brick_port, start_brick
+from client_support import brick_port, distribute_volfile, start_brick
 
 from gfrpc.client import Volume, dht
 
@@ -32,33 +32,12 @@ def two(tmp_path: Path) -> Iterator[tuple[Volume, list[Path]]]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
     servers = [start_brick(d, "dv") for d in dirs]
     try:
-        volfile = _dv_volfile([brick_port(s) for s in servers], dirs)
+        volfile = distribute_volfile("dv", [brick_port(s) for s in servers], dirs)
         with Volume.from_volfile(volfile, volname="dv") as vol:
             yield vol, dirs
     finally:
         for s in servers:
             s.stop()
-
-
-def _dv_volfile(ports: list[int], dirs: list[Path]) -> str:
-    """A two-brick distribute volume's client volfile, as glusterd writes one."""
-    lines = []
-    for i, (port, d) in enumerate(zip(ports, dirs, strict=True)):
-        lines += [
-            f"volume dv-client-{i}",
-            "    type protocol/client",
-            "    option remote-host 127.0.0.1",
-            f"    option remote-port {port}",
-            f"    option remote-subvolume {d}",
-            "end-volume",
-        ]
-    lines += [
-        "volume dv-dht",
-        "    type cluster/distribute",
-        "    subvolumes dv-client-0 dv-client-1",
-        "end-volume",
-    ]
-    return "\n".join(lines)
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -193,7 +172,9 @@ def test_links_and_modes_on_a_distribute_volume(two: tuple[Volume, list[Path]]) 
         == vol.subvolumes[home]
     )
     assert vol.read_bytes(f"/d/{other}") == b"abc"
-    again = Volume.from_volfile(_dv_volfile([c.port for c in vol.bricks], dirs), volname="dv")
+    again = Volume.from_volfile(
+        distribute_volfile("dv", [c.port for c in vol.bricks], dirs), volname="dv"
+    )
     with again:  # it knows no name: the LOOKUP through the linkto, from the data's brick
         assert _same(again.stat(f"/d/{other}"), vol.stat("/d/data"))
         assert stat.S_ISLNK(again.lstat("/d/s7").st_mode) and again.stat("/d/s7").st_size == 3

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_support import brick_port, start_brick
+from client_support import brick_port, distribute_volfile, start_brick
 
 from gfrpc.client import Volume
 from gfrpc.programs.fops import FopProc
@@ -78,23 +78,8 @@ def two(tmp_path: Path) -> Iterator[Volume]:
     dirs = [tmp_path / "b0", tmp_path / "b1"]
     servers = [start_brick(d, "ldv") for d in dirs]
     try:
-        lines = []
-        for i, (s, d) in enumerate(zip(servers, dirs, strict=True)):
-            lines += [
-                f"volume ldv-client-{i}",
-                "    type protocol/client",
-                "    option remote-host 127.0.0.1",
-                f"    option remote-port {brick_port(s)}",
-                f"    option remote-subvolume {d}",
-                "end-volume",
-            ]
-        lines += [
-            "volume ldv-dht",
-            "    type cluster/distribute",
-            "    subvolumes ldv-client-0 ldv-client-1",
-            "end-volume",
-        ]
-        with Volume.from_volfile("\n".join(lines), volname="ldv", poller="single") as vol:
+        volfile = distribute_volfile("ldv", [brick_port(s) for s in servers], dirs)
+        with Volume.from_volfile(volfile, volname="ldv", poller="single") as vol:
             yield vol
     finally:
         for s in servers:

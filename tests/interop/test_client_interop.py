@@ -51,6 +51,23 @@ def _connect(vol: GlusterVolume, **kwargs: Any) -> Volume:
     return Volume.connect(_url(vol), tls=vol.tls_dir if vol.tls else None, **kwargs)
 
 
+def _record_calls(vol: Volume, *methods: str) -> list[tuple[str, str | None]]:
+    """Wrap ``methods`` of the volume's first brick connection so that each call appends
+    (method, the name it was given: its second positional argument, if a str)."""
+    sent: list[tuple[str, str | None]] = []
+    conn = vol.bricks[0]
+    for method in methods:
+        real = getattr(conn, method)
+
+        def recorded(*args: Any, _real: Any = real, _method: str = method, **kw: Any) -> Any:
+            name = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+            sent.append((_method, name))
+            return _real(*args, **kw)
+
+        setattr(conn, method, recorded)
+    return sent
+
+
 def _report(what: str, nbytes: int, seconds: float) -> None:
     print(f"{what}: {nbytes / MiB:.0f} MiB in {seconds:.2f} s = {nbytes / MiB / seconds:.1f} MiB/s")
 
@@ -116,14 +133,7 @@ def test_names_a_volume_does_not_know_are_opened_as_posix_says(
             d.open(f"{top}/f", "xb")
         with pytest.raises(IsADirectoryError):
             d.open(f"{top}/d", "wb")
-        looked: list[str] = []
-        lookup = d.bricks[0].lookup
-
-        def counted(pargfid: bytes, name: str, *args: Any, **kwargs: Any) -> Any:
-            looked.append(name)
-            return lookup(pargfid, name, *args, **kwargs)
-
-        d.bricks[0].lookup = counted  # type: ignore[method-assign]
+        looked = _record_calls(d, "lookup")
         with d.open(f"{top}/new", "xb") as f:
             f.write(b"new")
         assert looked == []  # one CREATE made it: nothing was looked up
@@ -151,17 +161,10 @@ def test_names_a_volume_does_not_know_are_removed_in_one_call(
         a.mkdir(f"{top}/full")
         a.write_bytes(f"{top}/full/h", b"y")
     with _connect(gluster_volume) as b:
-        looked: list[str] = []
-        lookup = b.bricks[0].lookup
-
-        def counted(pargfid: bytes, name: str, *args: Any, **kwargs: Any) -> Any:
-            looked.append(name)
-            return lookup(pargfid, name, *args, **kwargs)
-
-        b.bricks[0].lookup = counted  # type: ignore[method-assign]
+        looked = _record_calls(b, "lookup")
         b.unlink(f"{top}/f")
         b.rmdir(f"{top}/d")
-        assert looked == [top[1:]]  # the parent, once; not the names removed
+        assert looked == [("lookup", top[1:])]  # the parent, once; not the names removed
         assert sorted(p.name for p in on_brick.iterdir()) == ["full", "g"]
     with _connect(gluster_volume) as c:
         with pytest.raises(IsADirectoryError):
@@ -194,19 +197,11 @@ def test_a_stat_of_a_name_not_known_is_answered_by_its_lookup(
         a.symlink("f", f"{top}/l")
     with _connect(gluster_volume) as b:
         b.stat(top)
-        sent: list[str] = []
-        for name in ("lookup", "stat"):
-            real = getattr(b.bricks[0], name)
-
-            def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
-                sent.append(_name)
-                return _real(*args, **kw)
-
-            setattr(b.bricks[0], name, counted)
+        sent = _record_calls(b, "lookup", "stat")
         got, link = b.stat(f"{top}/f"), b.lstat(f"{top}/l")
-        assert sent == ["lookup", "lookup"]
+        assert sent == [("lookup", "f"), ("lookup", "l")]
         again = b.stat(f"{top}/f")  # known now: a STAT
-        assert sent == ["lookup", "lookup", "stat"]
+        assert [m for m, _ in sent] == ["lookup", "lookup", "stat"]
     on_brick = os.stat(gluster_volume.brick_path / top[1:] / "f")
     fields = ("st_mode", "st_size", "st_mtime_ns", "st_ctime_ns", "st_uid", "st_gid")
     for f in fields:

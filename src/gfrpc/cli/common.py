@@ -221,15 +221,14 @@ def serve_until_signalled(server: Any) -> int:
     """``server.start()``, then wait for SIGTERM or SIGINT, then ``server.stop()``. A server
     with a ``report()`` (the brick) logs it on each SIGUSR1, as glusterfsd writes a statedump;
     the handlers only set flags, and the report is made on this (the main) thread."""
-    stop, wake = threading.Event(), threading.Event()
-    asked = [0]
+    stop, wake, asked = threading.Event(), threading.Event(), threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
         wake.set()
 
     def on_report(signum: int, frame: object) -> None:
-        asked[0] += 1
+        asked.set()
         wake.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -241,8 +240,8 @@ def serve_until_signalled(server: Any) -> int:
         while not stop.is_set():
             wake.wait(3600)
             wake.clear()
-            if asked[0] and not stop.is_set():
-                asked[0] = 0
+            if asked.is_set() and not stop.is_set():
+                asked.clear()
                 server.report()
     finally:
         server.stop()

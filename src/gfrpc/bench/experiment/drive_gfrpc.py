@@ -410,7 +410,9 @@ class _Run:
             latencies_ms=latency_summary(span.latencies),
             server_rss_mb=span.server_rss_mb,
             server_threads=span.server_threads,
-            evidence=dict(self.evidence, **({"server_fops": span.fops} if span.fops else {})),
+            evidence=dict(
+                self.evidence, **({} if span.fops is None else {"server_fops": span.fops})
+            ),
         )
 
     def _cleanup(self, ok: bool) -> None:
