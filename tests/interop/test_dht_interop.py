@@ -21,6 +21,7 @@ import os
 import random
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,12 +165,48 @@ def _chunks(vol: DhtVolume) -> list[int]:
     return out
 
 
+@contextlib.contextmanager
+def _dht_mount(
+    glusterd: GlusterD, vol: DhtVolume, *, extra_args: tuple[str, ...] = ()
+) -> Iterator[Path]:
+    """A real FUSE mount of ``vol`` that is ready for new names in its root: the launcher's
+    mount is live once one LOOKUP of the root answers, but DHT heals the root's layout (writes
+    it on every brick) in that first LOOKUP only over the subvolumes it has heard from, and a
+    MKDIR whose parent's layout still has a hole fails with EIO (seen once in CI). So look the
+    root up again until every brick holds a range of a layout that covers all 2**32 hashes."""
+    with glusterd.fuse_mount(vf.render(vol.volfile), extra_args=extra_args) as mnt:
+        deadline = time.monotonic() + 20
+        while True:
+            os.stat(mnt)  # GlusterFS's FUSE getattr of the root is a LOOKUP: DHT heals there
+            try:
+                ranges = sorted((r.start, r.stop) for r in _layouts(vol, ""))
+            except OSError:  # a brick without the layout xattr yet
+                ranges = []
+            if _covers_all_hashes(ranges):
+                break
+            assert time.monotonic() < deadline, f"root layout not healed: {ranges}"
+            time.sleep(0.05)  # nothing to wait on: the bricks' xattrs are plain files
+        yield mnt
+
+
+def _covers_all_hashes(ranges: list[tuple[int, int]]) -> bool:
+    """True when the sorted (start, stop) ranges are all non-empty and tile 0..2**32-1."""
+    if not ranges or any(b < a for a, b in ranges):
+        return False
+    nxt = 0
+    for a, b in ranges:
+        if a != nxt:
+            return False
+        nxt = b + 1
+    return nxt == 2**32
+
+
 def test_files_land_where_pick_subvolume_says(glusterd: GlusterD, dht_volume: DhtVolume) -> None:
     """Rule: every file created through a real FUSE mount sits on the brick that
     pick_subvolume(layout xattrs read from the bricks, name) names, in the root and in a
     subdirectory, for ASCII, dotted, rsync-temp-like and UTF-8 names."""
     vol = dht_volume
-    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+    with _dht_mount(glusterd, vol) as mnt:
         (mnt / "sub").mkdir()
         cases = [("", n) for n in _names("", 200)] + [("sub", n) for n in _names("s-", 80)]
         for d, n in cases:
@@ -195,7 +232,7 @@ def test_new_directory_layout_matches_glusterfs(glusterd: GlusterD, dht_volume: 
     (rotation start = hash(path) % n over name-sorted subvolumes; weighted by brick chunks)."""
     vol = dht_volume
     paths = ["/", "/d1", "/d2", "/dir-three", "/d1/inner", "/日本"]
-    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+    with _dht_mount(glusterd, vol) as mnt:
         for p in paths[1:]:
             (mnt / p.lstrip("/")).mkdir()
     chunks = _chunks(vol)
@@ -215,7 +252,7 @@ def test_rsync_rename_keeps_brick_and_rename_makes_linkto(
     linkto file; a rename to a name hashed elsewhere leaves a linkto file (mode 01000, empty,
     trusted.glusterfs.dht.linkto = the data's subvolume) on the new name's hashed brick."""
     vol = dht_volume
-    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+    with _dht_mount(glusterd, vol) as mnt:
         (mnt / "mv").mkdir()
         for i in range(10):
             (mnt / "mv" / f".target{i}.Xy12ab").write_bytes(b"x")
@@ -280,7 +317,7 @@ def test_weighted_rebalance_splits_by_brick_size(glusterd: GlusterD) -> None:
             mounted.append(m)
         with _distribute_volume(glusterd, name, len(mounts)) as vol:
             assert vol.shared_brick_count == 1
-            with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+            with _dht_mount(glusterd, vol) as mnt:
                 for d in ("w1", "w2", "w3"):
                     (mnt / d).mkdir()
             chunks = _chunks(vol)
@@ -378,8 +415,8 @@ def test_gfrpc_rename_chain_on_a_real_volume(glusterd: GlusterD, dht2_volume: Dh
             name = new
         assert kinds == set(itertools.product((True, False), repeat=2)), kinds
         assert v.read_bytes(f"/chain/{name}") == content
-        no_cache = ["--entry-timeout=0", "--attribute-timeout=0", "--negative-timeout=0"]
-        with glusterd.fuse_mount(vf.render(vol.volfile), extra_args=no_cache) as mnt:
+        no_cache = ("--entry-timeout=0", "--attribute-timeout=0", "--negative-timeout=0")
+        with _dht_mount(glusterd, vol, extra_args=no_cache) as mnt:
             assert os.listdir(mnt / "chain") == [name]
             assert (mnt / "chain" / name).read_bytes() == content
             for k in range(6):  # alternate with GlusterFS's own DHT (renames through FUSE)
@@ -436,7 +473,7 @@ def test_gfrpc_rename_over_existing_files_on_a_real_volume(
             assert where[dst] == sc, (sc, sh, dc, dh)
             assert v.read_bytes(f"/over/{dst}") == b"src%d" % k
         assert sorted(v.listdir("/over")) == sorted(final)
-        with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+        with _dht_mount(glusterd, vol) as mnt:
             assert sorted(os.listdir(mnt / "over")) == sorted(final)
             for name, (_, data) in final.items():
                 assert (mnt / "over" / name).read_bytes() == data
@@ -465,7 +502,7 @@ def test_lookup_optimize_agrees_with_fuse(glusterd: GlusterD, dht_volume: DhtVol
     every brick. The FUSE mount sees every file gfrpc made, with its bytes."""
     vol = dht_volume
     names = _names("lo-", 24)
-    with glusterd.fuse_mount(vf.render(vol.volfile)) as mnt:
+    with _dht_mount(glusterd, vol) as mnt:
         (mnt / "lo").mkdir()
         with Volume.from_volfile(vf.render(vol.volfile), volname=vol.name) as v:
             assert v.lookup_optimize

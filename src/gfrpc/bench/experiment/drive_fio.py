@@ -44,6 +44,8 @@ Figures (summed or merged over fio's jobs):
   while fio runs.
 * ``evidence["server_fops"]`` (a gfrpc brick the bench started): the FOPs it served from just
   before the step's fio started to its jobs' end of I/O (``fopcount.py``), mounts included.
+  The client graph has write-behind, which answers a WRITE before sending it: a job's last
+  WRITE may reach the brick with its close, after its end of I/O, and go uncounted.
 """
 
 from __future__ import annotations
