@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from gfrpc.errors import NotConnectedError
+from gfrpc.programs import dump as gfdump
 from gfrpc.wire import rpcmsg
 
 
@@ -163,3 +164,34 @@ class FakeConnector:
         with self.connected:
             assert self.connected.wait_for(lambda: len(self.endpoints) >= count, timeout)
             return self.endpoints[count - 1]
+
+
+def sent_call(ep: FakeEndpoint, timeout: float = 5.0) -> tuple[Any, bytes]:
+    header, body = rpcmsg.decode_message(ep.next_sent(timeout))
+    assert isinstance(header, rpcmsg.CallHeader)
+    return header, bytes(body)
+
+
+def next_user_call(ep: FakeEndpoint, timeout: float = 5.0) -> tuple[Any, bytes]:
+    """The next CALL that is not one of the client's own PINGs."""
+    while True:
+        header, body = sent_call(ep, timeout)
+        if (header.prog, header.proc) != (gfdump.GF_DUMP_PROGRAM, gfdump.PING):
+            return header, body
+
+
+def start_echo(ep: FakeEndpoint) -> threading.Thread:
+    """A fake peer that answers every CALL with its arguments, until the endpoint closes."""
+
+    def run() -> None:
+        while not ep.closed:
+            try:
+                raw = ep.sent.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            header, body = rpcmsg.decode_message(raw)
+            ep.feed(reply_message(header.xid, bytes(body)))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t

@@ -30,6 +30,7 @@ __all__ = [
     "CredentialLike",
     "Reply",
     "default_credential",
+    "fail",
     "reply_error",
     "to_auth",
 ]
@@ -136,6 +137,14 @@ class Discarded:
 
 
 DISCARD = Discarded()
+
+
+def fail(future: Completion, exc: BaseException) -> None:
+    """Complete ``future`` with ``exc`` unless it is already done (then nothing happens)."""
+    try:
+        future.set_exception(exc)
+    except Exception:
+        pass
 
 
 class Waiter:

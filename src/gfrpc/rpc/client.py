@@ -1,4 +1,4 @@
-"""RPC client: xids, the table of pending calls, frame-timeout, ping and reconnect.
+"""RPC client: xids, the table of pending calls, replies and reconnect.
 
 Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structure):
 
@@ -13,28 +13,7 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
   decodes the body itself (a record's memory is never written again once handed out).
 * **Unknown xid** ⇒ the peer broke the protocol ⇒ the connection is closed and every pending
   call fails with :class:`~gfrpc.errors.NotConnectedError` (ENOTCONN), as GlusterFS does.
-* **frame-timeout** (default 1800 s): each call keeps its deadline, and one timer per
-  connection (on the shared timer thread, :mod:`gfrpc.rpc.timers`) is armed at the earliest
-  deadline of its pending calls; when it fires it fails the calls that are due and is armed
-  again at the next deadline. (GlusterFS's call-bail sweeps every few seconds instead; a
-  timer per call would cost every call a heap push and a cancel, each under a lock.) A call
-  rarely moves the timer: with the client's own frame-timeout every new deadline is later
-  than the armed one. A timed-out call fails with :class:`~gfrpc.errors.TimeoutError_`
-  (ETIMEDOUT); its xid leaves the table but is never reused. *Choice:* unlike GlusterFS, which
-  disconnects when the late reply arrives (the xid is unknown by then), we remember the xids that
-  timed out on a connection (the most recent 65536) and drop one late reply for each with a
-  debug log; a second reply for the same xid is unknown and disconnects. One slow call should not
-  cost every other call on the connection its answer, and since xids are never reused the late
-  reply cannot be mistaken for another call's.
-* **ping-timeout** (default 42 s, 0 = off): when a call is made and no ping cycle is running,
-  a GF-DUMP PING (123451501 v1 proc 2, no args) is sent and an expiry timer armed. Each PING
-  reply schedules the next PING *half* a ping-timeout later, but only while calls are pending;
-  the cycle stops when nothing is pending. On expiry the connection is closed if nothing at all
-  was *received* for ping-timeout seconds, otherwise the expiry is re-armed. (GlusterFS also
-  counts data *sent*; we count only what the peer proves by talking.) *Choice:* GlusterFS pings
-  once per ping-timeout, so a peer that freezes just after answering a PING is given up to two
-  ping-timeouts; pinging twice as often bounds it to 1.5 (a frozen brick with a 2 s
-  ping-timeout fails the pending calls 2 to 3 s after it stopped, cf. tests/faults).
+* **frame-timeout** and **ping-timeout**: :mod:`gfrpc.rpc.liveness`.
 * **Disconnect**: every pending call completes with NotConnectedError; calls made while not
   connected fail at once with NotConnectedError. With ``reconnect=True`` a new connection is
   tried every ``reconnect_interval`` seconds (GlusterFS: 3 s) from a short-lived thread (a
@@ -70,9 +49,11 @@ from gfrpc.rpc.calls import (
     Reply,
     Waiter,
     default_credential,
+    fail,
     reply_error,
     to_auth,
 )
+from gfrpc.rpc.liveness import Liveness
 from gfrpc.rpc.timers import TimerHandle, TimerThread, shared_timers
 from gfrpc.wire import rpcmsg
 
@@ -107,7 +88,6 @@ log = logging.getLogger("gfrpc.rpc.client")
 
 FIRST_XID = 2
 _XID_LIMIT = 0xFFFFFFFF
-_LATE_XIDS_KEPT = 65536
 
 
 class _Call:
@@ -152,7 +132,7 @@ class _Connection:
         self.client._teardown(self, exc if exc is not None else "connection closed")
 
 
-class RpcClient:
+class RpcClient(Liveness):
     """An ONC RPC client over one gfrpc transport connection (see the module docstring).
 
     ``call``/``call_async`` are thread-safe. Hooks ``on_connect(client)`` and
@@ -325,7 +305,7 @@ class RpcClient:
             )
         error = NotConnectedError(f"disconnected from {self.address}: {reason}")
         for call in pending.values():
-            _fail(call.future, error)
+            fail(call.future, error)
         if was_current:
             hook = self.on_disconnect
             if hook is not None:
@@ -487,7 +467,7 @@ class RpcClient:
                         conn.ping_active = start_ping = True
                 ep = conn.ep
         if conn is None:
-            _fail(future, NotConnectedError(f"not connected to {self.address}"))
+            fail(future, NotConnectedError(f"not connected to {self.address}"))
             return None
         try:
             header = rpcmsg.encode_call(xid, prog, vers, proc, cred=auth)
@@ -503,102 +483,11 @@ class RpcClient:
                     error.__cause__ = exc
                 else:
                     error = exc
-                _fail(future, error)
+                fail(future, error)
             return None
         if start_ping:
             self._send_ping(conn)
         return ep, deadline
-
-    def _arm_bail_locked(self, conn: _Connection, when: float) -> None:
-        if conn.bail is not None:
-            conn.bail.cancel()
-        conn.bail = self._timers.call_at(when, self._bail, conn)
-
-    def _bail(self, conn: _Connection) -> None:
-        """The frame-timeout timer: fail the calls that are due, arm for the next deadline."""
-        now = time.monotonic()
-        expired: list[_Call] = []
-        with self._lock:
-            conn.bail = None
-            if conn.lost:
-                return
-            earliest = 0.0
-            for call in conn.pending.values():
-                deadline = call.deadline
-                if not deadline:
-                    continue
-                if deadline <= now:
-                    expired.append(call)
-                elif not earliest or deadline < earliest:
-                    earliest = deadline
-            for call in expired:
-                del conn.pending[call.xid]
-                if not call.is_ping:
-                    conn.user_calls -= 1
-                conn.timed_out[call.xid] = None
-                if len(conn.timed_out) > _LATE_XIDS_KEPT:
-                    del conn.timed_out[next(iter(conn.timed_out))]
-            if earliest:
-                self._arm_bail_locked(conn, earliest)
-        for call in expired:
-            log.warning("call xid %d to %s timed out (frame-timeout)", call.xid, self.address)
-            _fail(call.future, TimeoutError_(f"call xid {call.xid} to {self.address} timed out"))
-
-    # -- ping -------------------------------------------------------------------------------
-    def _send_ping(self, conn: _Connection) -> None:
-        """Send one GF-DUMP PING and arm its expiry, if calls are still pending."""
-        with self._lock:
-            conn.ping_next = None
-            if conn.lost or conn.ep is None:
-                return
-            if conn.user_calls == 0:
-                conn.ping_active = False
-                return
-            if conn.ping_expiry is None:
-                conn.ping_expiry = self._timers.call_later(
-                    self.ping_timeout, self._ping_expired, conn
-                )
-        future: Future[Reply] = Future()
-        future.set_running_or_notify_cancel()
-        future.add_done_callback(lambda f: self._ping_done(conn, f))
-        self._start_call(
-            gfdump.GF_DUMP_PROGRAM,
-            gfdump.GF_DUMP_VERSION,
-            gfdump.PING,
-            (),
-            self._cred_v3,
-            0,
-            future,
-            is_ping=True,
-        )
-
-    def _ping_done(self, conn: _Connection, future: Future[Reply]) -> None:
-        if future.exception() is not None:
-            return  # disconnected; _teardown has cleaned up
-        with self._lock:
-            if conn.lost:
-                return
-            if conn.ping_expiry is not None:
-                conn.ping_expiry.cancel()
-                conn.ping_expiry = None
-            if conn.ping_next is None:  # half a ping-timeout: see the module docstring
-                conn.ping_next = self._timers.call_later(
-                    self.ping_timeout / 2, self._send_ping, conn
-                )
-
-    def _ping_expired(self, conn: _Connection) -> None:
-        with self._lock:
-            conn.ping_expiry = None
-            if conn.lost or conn.ep is None:
-                return
-            deadline = conn.last_received + self.ping_timeout
-            if time.monotonic() < deadline:
-                conn.ping_expiry = self._timers.call_at(deadline, self._ping_expired, conn)
-                return
-            ep = conn.ep
-        exc = TimeoutError_(f"nothing received for {self.ping_timeout:g} s (ping-timeout)")
-        self._teardown(conn, exc)
-        ep.close(exc)
 
     # -- input (transport thread) -----------------------------------------------------------
     def _on_record(self, conn: _Connection, ep: Endpoint, record: memoryview) -> None:
@@ -648,10 +537,3 @@ def _parts(args: Args) -> tuple[Buffer, ...]:
     if isinstance(args, bytes | bytearray | memoryview):
         return (args,)
     return tuple(args)
-
-
-def _fail(future: Completion, exc: BaseException) -> None:
-    try:
-        future.set_exception(exc)
-    except Exception:
-        pass
