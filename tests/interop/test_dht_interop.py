@@ -512,14 +512,14 @@ def test_lookup_optimize_agrees_with_fuse(glusterd: GlusterD, dht_volume: DhtVol
                 v.write_bytes(f"/lo/{n}", n.encode())
             ops = [op for op, _ in sent]
             assert "LOOKUP" not in ops and ops.count("CREATE") == len(names), ops
-            # a missing name is looked up once more after its directory (whose gfid may be
-            # stale): per try, one LOOKUP in /lo, one per brick in the root
+            # a missing name in a current directory is one try: one LOOKUP in /lo, one per
+            # brick in the root
             assert not v.exists("/none-in-root")  # warms the root's layout
             sent.clear()
             assert not v.exists("/lo/none")
-            assert sent.count(("LOOKUP", "none")) == 2, sent
+            assert sent.count(("LOOKUP", "none")) == 1, sent
             assert not v.exists("/none-in-root-2")
-            assert sent.count(("LOOKUP", "none-in-root-2")) == 2 * N_BRICKS, sent
+            assert sent.count(("LOOKUP", "none-in-root-2")) == N_BRICKS, sent
         layouts = _layouts(vol, "lo")
         for n in names:
             assert _data_bricks(vol, f"lo/{n}") == [pick_subvolume(layouts, n)], n

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-__all__ = ["fop_error", "is_stale"]
+__all__ = ["NameMissing", "fop_error", "is_stale"]
 
 
 def fop_error(code: int, path: str | None = None, what: str | None = None) -> OSError:
@@ -26,6 +26,15 @@ def fop_error(code: int, path: str | None = None, what: str | None = None) -> OS
     return OSError(code, text, path)
 
 
+class NameMissing(FileNotFoundError):
+    """ENOENT for a name that a directory known to be current lacks (``Namespace``'s
+    ``miss_trust``): an answer, not a sign that a cached gfid went stale."""
+
+
 def is_stale(exc: BaseException) -> bool:
     """True for the errors that mean "the cached gfid no longer names this path"."""
-    return isinstance(exc, OSError) and exc.errno in (_errno.ENOENT, _errno.ESTALE)
+    return (
+        isinstance(exc, OSError)
+        and exc.errno in (_errno.ENOENT, _errno.ESTALE)
+        and not isinstance(exc, NameMissing)
+    )

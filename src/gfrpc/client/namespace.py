@@ -3,9 +3,12 @@
 * **Paths.** Every component is resolved with LOOKUP(parent gfid, basename), starting at the
   root gfid 00..01, and the gfid is cached per path. An operation that fails with ENOENT or
   ESTALE on a cached gfid drops the cached path (and its ancestors) and runs once more with
-  fresh lookups; rename, unlink and rmdir drop what they change. The cache is locked, so one
-  ``Volume`` can be shared between threads. On a one-brick volume unlink and rmdir send the
-  name without looking it up (entries.py): the brick refuses a wrong type as the kernel does.
+  fresh lookups; rename, unlink and rmdir drop what they change. A name missing from a
+  directory learned less than ``MISS_TRUST_S`` (1 s, md-cache's default) ago, or from the
+  root, is missing: that miss is one LOOKUP, not one per component of its path. The cache is
+  locked, so one ``Volume`` can be shared between threads. On a one-brick volume unlink and
+  rmdir send the name without looking it up (entries.py): the brick refuses a wrong type as
+  the kernel does.
 * **Distribute (DHT).** Files live on one brick, chosen by the hash of their name and the
   parent directory's layout (``trusted.glusterfs.dht`` on that directory on every brick,
   asked for in LOOKUP's xdata as DHT does, read once per directory). A lookup goes to the
@@ -39,15 +42,16 @@ import os
 import posixpath
 import stat
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gfrpc.client import dht
 from gfrpc.programs.fops_types import ROOT_GFID
 
 from .connection import BrickConnection, xattr_bytes
-from .errors import fop_error, is_stale
+from .errors import NameMissing, fop_error, is_stale
 from .quickread import QUICK_READ_MAX
 
 __all__ = [
@@ -64,6 +68,11 @@ __all__ = [
 
 LOOKUP_XATTRS = {dht.LAYOUT_XATTR: 16, dht.LINKTO_XATTR: 256}  # what DHT asks LOOKUP for
 MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limit)
+#: seconds a directory learned by a LOOKUP (or made here) is trusted to be the one its path
+#: names, when a name in it is missing: GlusterFS's md-cache-timeout default (and FUSE's
+#: entry-timeout), the time a stock client trusts what it has cached about another client's
+#: changes. Older, a miss looks the path up again from the root (``_twice``) first.
+MISS_TRUST_S = 1.0
 
 
 @dataclass
@@ -75,6 +84,8 @@ class Node:
     layout: list[dht.LayoutRange | None] | None = None  # directories, read lazily
     target: str | None = None  # symbolic links: the target, read lazily
     big: bool = False  # a file its last LOOKUP saw bigger than QUICK_READ_MAX (read_small)
+    #: when this client learned the node (a LOOKUP, or its own MKDIR or CREATE), monotonic
+    seen: float = field(default_factory=time.monotonic)
 
     @property
     def is_dir(self) -> bool:
@@ -113,6 +124,8 @@ class Namespace:
         #: DHT's ``lookup-optimize`` (the volfile's, default on): see ``_miss_is_final``
         self.lookup_optimize = True
         self._volume_commit: int | None | object = _UNREAD
+        #: see ``MISS_TRUST_S``; 0 makes every miss look its path up again
+        self.miss_trust = MISS_TRUST_S
 
     @property
     def _hashing(self) -> bool:
@@ -150,7 +163,12 @@ class Namespace:
             with self._lock:
                 node = self._cache.get(real)
             if node is None:
-                node, iatt = self._lookup_child(parent, real_parent, name, real)
+                try:
+                    node, iatt = self._lookup_child(parent, real_parent, name, real)
+                except FileNotFoundError as exc:
+                    if type(exc) is FileNotFoundError and self._current(parent, real_parent):
+                        raise NameMissing(*exc.args) from None
+                    raise
                 if looked is not None:
                     looked[id(node)] = iatt
                 with self._lock:
@@ -167,6 +185,12 @@ class Namespace:
         return self._walk(
             norm_path(posixpath.join(posixpath.dirname(real), node.target)), True, hops, looked
         )
+
+    def _current(self, node: Node, path: str) -> bool:
+        """Whether directory ``node`` at ``path`` surely is what ``path`` names now: the root,
+        or learned less than ``miss_trust`` seconds ago. A name missing in it is missing (not
+        a stale cache: ``NameMissing``), and costs one LOOKUP, not one per component."""
+        return path == "/" or time.monotonic() - node.seen < self.miss_trust
 
     def _forget(self, path: str) -> None:
         """Drop ``path`` and everything cached below it (after rename/unlink/rmdir)."""
