@@ -708,22 +708,24 @@ def test_a_refused_exclusive_create_falls_back_and_a_lost_answer_does_not() -> N
     b.create = real_create  # type: ignore[method-assign]
 
 
-def test_close_flushes_and_releases_and_volume_close_releases_open_files() -> None:
-    """File.close sends FLUSH then RELEASE; Volume.close releases files still open."""
+def test_close_releases_and_volume_close_releases_open_files() -> None:
+    """File.close sends RELEASE; Volume.close releases files still open."""
     vol, (b,) = make_volume()
     f = vol.open("/c", "wb")
     f.write(b"x")
     vol.close()
-    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["flush", "release"]
+    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["release"]
     assert f.closed and not b.fds
 
 
-def test_a_file_opened_only_for_reading_closes_with_release_alone() -> None:
-    """A file opened for reading ('rb') holds nothing to flush (this client takes no locks and
-    has no write-behind): its close sends RELEASE and no FLUSH; a file opened for reading and
-    writing ('r+b') still sends FLUSH then RELEASE."""
+def test_a_file_closes_with_release_alone() -> None:
+    """A file holds nothing to flush (this client takes no locks and has no write-behind: each
+    WRITE's reply is checked before write returns): its close sends RELEASE and no FLUSH,
+    opened for reading ('rb'), for reading and writing ('r+b') or for writing ('wb'); what the
+    buffered file still held is written, and answered, before the RELEASE."""
     vol, (b,) = make_volume()
     vol.write_bytes("/r", b"abc")
+    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["release"]
     b.calls.clear()
     assert read_by_file(vol, "/r") == b"abc"
     assert [op for op, _ in b.calls if op in ("flush", "release")] == ["release"]
@@ -731,7 +733,14 @@ def test_a_file_opened_only_for_reading_closes_with_release_alone() -> None:
     b.calls.clear()
     with vol.open("/r", "r+b") as f:
         assert f.read() == b"abc"
-    assert [op for op, _ in b.calls if op in ("flush", "release")] == ["flush", "release"]
+        f.seek(0)
+        f.write(b"xyz")
+    assert bytes(b.inodes[b.inodes[ROOT_GFID].children["r"]].data) == b"xyz"
+    assert [op for op, _ in b.calls if op in ("write", "flush", "release")] == [
+        "write",
+        "release",
+    ]
+    assert not b.fds
 
 
 def test_readall_reads_a_small_file_with_one_read_and_a_big_one_to_its_end() -> None:

@@ -17,12 +17,13 @@ built-in ``open()`` does. Theory of operation of its data path:
 * Append mode (``'a'``) does not send O_APPEND: several pipelined appends could land in any
   order. The position starts at the file size (FSTAT) and writes use explicit offsets, so
   appends from *one* writer are ordered; concurrent appenders are not coordinated.
-* ``close()`` sends FLUSH and then RELEASE (whose reply GlusterFS ignores), as FUSE does; a
-  file opened only for reading sends just the RELEASE. On the brick a FLUSH drops the POSIX
-  locks of the caller's lock owner (GlusterFS's locks translator) and reports what a client's
-  write-behind held back; this client takes no locks and has no write-behind (every WRITE's
-  reply is checked before ``write`` returns), so for a read-only file the FLUSH would only cost
-  a round trip. Should the client ever take locks, a read-only close must flush again.
+* ``close()`` sends the RELEASE (whose reply GlusterFS ignores) and does not wait for it.
+  FUSE and gfapi send a FLUSH first and wait for it; on the brick a FLUSH drops the POSIX
+  locks of the caller's lock owner (GlusterFS's locks translator), and in the client it is
+  where write-behind reports what it held back. This client takes no locks and has no
+  write-behind (every WRITE's reply is checked before ``write`` returns), so the FLUSH would
+  only cost a round trip, for written files as for read ones (Performance notes 31). Should
+  the client ever take locks, close must flush again.
 * After the brick connection was re-established (``BrickConnection.generation`` moved on), the
   old fd no longer exists on the brick: the next call first reopens the file by gfid with its
   open flags minus O_CREAT, O_EXCL and O_TRUNC (GlusterFS's client_reopen), then goes on at
@@ -379,9 +380,7 @@ class File(io.RawIOBase):
         if self.closed:
             return
         try:
-            super().close()
-            if self._writable and self._fd_alive():  # read-only: nothing to flush (notes)
-                self.conn.flush(self.gfid, self.fd, path=self.name)
+            super().close()  # no FLUSH: nothing to flush (module notes)
         finally:
             if self._fd_alive():
                 self.conn.release(self.gfid, self.fd)
