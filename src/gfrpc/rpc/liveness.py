@@ -34,12 +34,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from gfrpc.errors import TimeoutError_
 from gfrpc.programs import dump as gfdump
-from gfrpc.rpc.calls import Args, Completion, CredentialLike, Reply, fail
+from gfrpc.rpc.calls import Reply, fail
 from gfrpc.rpc.timers import TimerThread
 
 if TYPE_CHECKING:
@@ -65,22 +66,8 @@ class Liveness:
     _timers: TimerThread
     _cred_v3: rpcmsg.OpaqueAuth
 
-    if TYPE_CHECKING:
-
-        def _start_call(
-            self,
-            prog: int,
-            vers: int,
-            proc: int,
-            args: Args,
-            cred: CredentialLike | None,
-            timeout: float | None,
-            future: Completion,
-            *,
-            is_ping: bool,
-        ) -> tuple[Endpoint, float] | None: ...
-
-        def _teardown(self, conn: _Connection, reason: Exception | str) -> None: ...
+    _start_call: Callable[..., tuple[Endpoint, float] | None]  # RpcClient._start_call
+    _teardown: Callable[[_Connection, Exception | str], None]  # RpcClient._teardown
 
     def _arm_bail_locked(self, conn: _Connection, when: float) -> None:
         if conn.bail is not None:
