@@ -851,7 +851,7 @@ def test_stale_cached_gfid_is_looked_up_again() -> None:
 
 def test_a_missing_name_is_one_lookup_where_its_directory_is_current() -> None:
     """A name missing from a directory learned less than ``miss_trust`` seconds ago (or from
-    the root) is one LOOKUP, however deep; where the directory is older its path is looked up
+    the root) is one LOOKUP, however deep, and its FileNotFoundError names the path; where the directory is older its path is looked up
     again from the root before the miss stands, so a directory another client replaced shows
     the new one's entries."""
     vol, (b,) = make_volume()
@@ -859,6 +859,11 @@ def test_a_missing_name_is_one_lookup_where_its_directory_is_current() -> None:
     other = _fresh_volume_on([b])
     other.miss_trust = 3600.0  # current however slow this machine is
     assert other.is_dir("/a/b/c")
+    b.calls.clear()
+    with pytest.raises(FileNotFoundError) as missing:
+        other.stat("/a/b/c/none")
+    assert missing.value.filename == "/a/b/c/none" and missing.value.errno == errno.ENOENT
+    assert [c[0] for c in b.calls] == ["lookup"]
     b.calls.clear()
     assert not other.exists("/a/b/c/none") and not other.exists("/none")
     assert not other.is_dir("/a/b/c/none/deeper")

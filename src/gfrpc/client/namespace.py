@@ -167,7 +167,7 @@ class Namespace:
                     node, iatt = self._lookup_child(parent, real_parent, name, real)
                 except FileNotFoundError as exc:
                     if type(exc) is FileNotFoundError and self._current(parent, real_parent):
-                        raise NameMissing(*exc.args) from None
+                        raise NameMissing(exc.errno, exc.strerror, exc.filename) from None
                     raise
                 if looked is not None:
                     looked[id(node)] = iatt
