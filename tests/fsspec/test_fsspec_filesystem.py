@@ -228,6 +228,36 @@ def test_cp_file_makes_parents_and_copies_directories(fs: GlusterFileSystem, top
     assert fs.isdir(f"{top}/newdir")
 
 
+def test_a_write_into_a_known_directory_looks_at_nothing_first(
+    fs: GlusterFileSystem, top: str, cluster: Cluster
+) -> None:
+    """With auto_mkdir, pipe_file, open('wb') and touch of a new name in a directory the volume
+    knows send no STAT or LOOKUP before their CREATE (the parent is made only when the CREATE
+    finds it missing); into a missing directory the parents are made and the file written;
+    with auto_mkdir off a missing parent is FileNotFoundError and nothing is made."""
+    for i, write in enumerate(
+        (
+            lambda p: fs.pipe_file(p, b"data"),
+            lambda p: fs.open(p, "wb").close(),
+            lambda p: fs.touch(p),
+        )
+    ):
+        with counted_fops(fs) as calls:
+            write(f"{top}/new{i}")
+        assert calls["CREATE"] == 1 and not calls["STAT"] and not calls["LOOKUP"], calls
+    fs.pipe_file(f"{top}/a/b/c", b"deep")
+    assert fs.cat_file(f"{top}/a/b/c") == b"deep"
+    with fs.open(f"{top}/x/y", "wb") as f:
+        f.write(b"y")
+    assert fs.cat_file(f"{top}/x/y") == b"y"
+    strict = GlusterFileSystem(**cluster.options(), auto_mkdir=False, skip_instance_cache=True)
+    with pytest.raises(FileNotFoundError):
+        strict.pipe_file(f"{top}/none/f", b"z")
+    with pytest.raises(FileNotFoundError):
+        strict.open(f"{top}/none/g", "wb")
+    assert not fs.exists(f"{top}/none")
+
+
 def test_file_reads_and_writes_are_pipelined_ranges(fs: GlusterFileSystem, top: str) -> None:
     """Writing 20 MiB through ``open("wb")`` flushes 8 MiB blocks as 1 MiB WRITEs (20 in
     all); one 8 MiB ``_fetch_range`` is 8 READs; seek + read give the right bytes."""

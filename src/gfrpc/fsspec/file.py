@@ -94,8 +94,6 @@ class GlusterFile(AbstractBufferedFile):  # type: ignore[misc]
                     self.raw.close()
                     raise
         else:
-            if fs.auto_mkdir:
-                fs._ensure_dir(fs._parent(path))
             where = path
             if not autocommit and mode == "ab":
                 raise NotImplementedError("appending inside a transaction is not supported")
@@ -106,7 +104,7 @@ class GlusterFile(AbstractBufferedFile):  # type: ignore[misc]
                 )
                 if mode == "xb" and fs.exists(path):
                     raise FileExistsError(errno.EEXIST, "File exists", path)
-            self.raw = volume.open(where, mode if autocommit else "wb", buffering=0)
+            self.raw = fs._open_new(where, mode if autocommit else "wb")
             self._base = self.raw.tell() if mode == "ab" else 0
         self._where = where if mode != "rb" else path
         try:

@@ -275,11 +275,18 @@ class GlusterFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def makedirs(self, path: Any, exist_ok: bool = False) -> None:
         self.volume.makedirs(self._strip_protocol(path), exist_ok=exist_ok)
 
-    def _ensure_dir(self, path: str) -> None:
-        """Make directory ``path`` and its parents unless it exists (one STAT when it does)."""
+    def _open_new(self, p: str, mode: str) -> Any:
+        """``volume.open(p, mode)`` (unbuffered) of a file to write. With ``auto_mkdir`` a
+        missing parent directory is made and the open tried once more: the parent is not
+        looked at first, which would cost a STAT per file written into a known directory."""
         vol = self.volume
-        if not vol.is_dir(path):
-            vol.makedirs(path, exist_ok=True)
+        try:
+            return vol.open(p, mode, buffering=0)
+        except FileNotFoundError:
+            if not self.auto_mkdir:
+                raise
+        vol.makedirs(self._parent(p), exist_ok=True)
+        return vol.open(p, mode, buffering=0)
 
     def rmdir(self, path: Any) -> None:
         self._rmdir(self._strip_protocol(path))
@@ -381,10 +388,8 @@ class GlusterFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def pipe_file(self, path: Any, value: Any, mode: str = "overwrite", **kwargs: Any) -> None:
         """Write ``value`` as the whole file (``mode="create"``: FileExistsError if it exists)."""
         p = self._strip_protocol(path)
-        if self.auto_mkdir:
-            self._ensure_dir(self._parent(p))
         data = memoryview(value).cast("B")
-        with self.volume.open(p, "xb" if mode == "create" else "wb", buffering=0) as f:
+        with self._open_new(p, "xb" if mode == "create" else "wb") as f:
             if data.nbytes and f.pwrite(data, 0) != data.nbytes:
                 raise OSError(errno.EIO, "short write", p)
 
@@ -395,9 +400,7 @@ class GlusterFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if vol.is_dir(src):
             vol.makedirs(dst, exist_ok=True)
             return
-        if self.auto_mkdir:
-            self._ensure_dir(self._parent(dst))
-        with vol.open(src, "rb", buffering=0) as fin, vol.open(dst, "wb", buffering=0) as fout:
+        with vol.open(src, "rb", buffering=0) as fin, self._open_new(dst, "wb") as fout:
             size = fin.stat().st_size
             done = 0
             if fin.conn is fout.conn and size:
