@@ -851,9 +851,9 @@ def test_stale_cached_gfid_is_looked_up_again() -> None:
 
 def test_a_missing_name_is_one_lookup_where_its_directory_is_current() -> None:
     """A name missing from a directory learned less than ``miss_trust`` seconds ago (or from
-    the root) is one LOOKUP, however deep, and its FileNotFoundError names the path; where the directory is older its path is looked up
-    again from the root before the miss stands, so a directory another client replaced shows
-    the new one's entries."""
+    the root) is one LOOKUP, however deep, and its FileNotFoundError names the path; where the
+    directory is older its path is looked up again from the root before the miss stands, so a
+    directory another client replaced shows the new one's entries."""
     vol, (b,) = make_volume()
     vol.makedirs("/a/b/c")
     other = _fresh_volume_on([b])
