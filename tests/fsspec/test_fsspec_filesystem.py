@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.spec import AbstractFileSystem
 
 import fsspec
 from conftest import Cluster, counted_fops
@@ -256,6 +257,22 @@ def test_a_write_into_a_known_directory_looks_at_nothing_first(
     with pytest.raises(FileNotFoundError):
         strict.open(f"{top}/none/g", "wb")
     assert not fs.exists(f"{top}/none")
+
+
+def test_du_takes_sizes_from_the_listings(fs: GlusterFileSystem, top: str) -> None:
+    """``du`` gives what fsspec's own ``du`` gives (total, per path, with directories, to a
+    depth, of a file), but sends no LOOKUP or STAT per file: its sizes come from the
+    READDIRPs that listed the tree."""
+    for i, d in enumerate(("", "/a", "/a/b", "/c")):
+        fs.makedirs(f"{top}{d}", exist_ok=True)
+        for j in range(3):
+            fs.pipe_file(f"{top}{d}/f{j}", b"x" * (100 * i + j))
+    for kw in ({}, {"total": False}, {"withdirs": True, "total": False}, {"maxdepth": 1}):
+        assert fs.du(top, **kw) == AbstractFileSystem.du(fs, top, **kw), kw
+    assert fs.du(f"{top}/a/f1") == AbstractFileSystem.du(fs, f"{top}/a/f1") == 101
+    with counted_fops(fs) as calls:
+        assert fs.du(top) == sum(100 * i + j for i in range(4) for j in range(3))
+    assert calls["LOOKUP"] + calls["STAT"] <= 4, calls  # the directories', at most
 
 
 def test_file_reads_and_writes_are_pipelined_ranges(fs: GlusterFileSystem, top: str) -> None:
