@@ -317,6 +317,43 @@ def test_walk_matches_os_walk(
             assert before == topdown, (p, order)
 
 
+@pytest.mark.parametrize("n_bricks", [1, 2])
+def test_a_walk_looks_up_no_directory_a_listing_found(tmp_path: Path, n_bricks: int) -> None:
+    """A listing's entries bring what a LOOKUP of them would, so a Volume that knows nothing
+    enters every directory below a walk's top by the gfid its parent's READDIRP gave: the
+    walk's LOOKUPs (its top, and the link it meets) do not grow with the directories it
+    enters (one brick, and two with DHT)."""
+    dirs = [tmp_path / f"b{i}" for i in range(n_bricks)]
+    servers = [start_brick(d, "wv") for d in dirs]
+    ports = [brick_port(s) for s in servers]
+    try:
+
+        def connect() -> Volume:
+            if n_bricks == 1:
+                return Volume.connect_brick("127.0.0.1", ports[0], str(dirs[0]), "wv")
+            return Volume.from_volfile(distribute_volfile("wv", ports, dirs), volname="wv")
+
+        def lookups_of_a_walk() -> tuple[int, int]:
+            with connect() as vol:
+                recs = [Recorder(c) for c in vol.bricks]
+                entered = len(list(vol.walk("/t")))
+                return entered, sum(r.calls.count("LOOKUP") for r in recs)
+
+        with connect() as maker:
+            maker.mkdir("/t")
+            local = tmp_path / "local"
+            local.mkdir()
+            _make_tree(maker, local)
+        entered, lookups = lookups_of_a_walk()
+        with connect() as maker:
+            for k in range(5):
+                maker.makedirs(f"/t/a/b/more{k}/deeper")
+        assert lookups_of_a_walk() == (entered + 10, lookups)
+    finally:
+        for s in servers:
+            s.stop()
+
+
 def test_walk_prunes_and_reports_errors(one: Volume, tmp_path: Path) -> None:
     """Top-down, names removed from dirnames are not entered; a missing top goes to onerror
     (and nothing is yielded), as with os.walk."""

@@ -71,7 +71,8 @@ class Entries(Attributes):
         it in a ``with`` block or exhaust it, so that its directory fd is released."""
         p = norm_path(path)
 
-        def start(n: Node) -> ScandirIterator:
+        def start() -> ScandirIterator:
+            n, real = self._resolve_real(p)
             if not n.is_dir:
                 raise fop_error(errno.ENOTDIR, p)
             return ScandirIterator(
@@ -81,9 +82,11 @@ class Entries(Attributes):
                 hashing=self._hashing,
                 batch_bytes=batch_bytes,
                 follow=self.stat,
+                learn=self._learn_dir,
+                real=real,
             )
 
-        return self._retry(p, start)  # type: ignore[no-any-return]
+        return self._twice(p, start)  # type: ignore[no-any-return]
 
     def listdir(self, path: str | os.PathLike[str] = "/") -> list[str]:
         with self.scandir(path) as it:

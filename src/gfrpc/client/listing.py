@@ -20,6 +20,11 @@ Theory of operation:
 * **Stats come with the entries**: ``DirEntry.stat()`` is the READDIRP iatt, no call (turned
   into a ``StatResult`` only when asked for: a listing of names pays for none). Only a
   symbolic link costs a STAT, when asked whether it leads to a directory or a file.
+* **Directories listed are known.** A READDIRP entry brings what a LOOKUP of it would (its
+  gfid and attributes), so each directory a listing finds goes into the ``Volume``'s path cache
+  (``learn``), unless it is there already: walking into it needs no LOOKUP, and ``walk``,
+  ``find`` and ``du`` of a tree cost one OPENDIR and its READDIRPs per directory. Only
+  directories: files are many, and their names are resolved when used.
 * **Threads.** An iterator belongs to one thread at a time (like ``os.scandir``'s); any number of
   iterators may run at once on one ``Volume``: each has its own fds and offsets, and the brick
   connections pipeline the calls.
@@ -62,6 +67,8 @@ class ScandirIterator:
         hashing: bool,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         follow: Callable[[str], StatResult] | None = None,
+        learn: Callable[[str, Any], None] | None = None,
+        real: str | None = None,
     ) -> None:
         if batch_bytes < 1:
             raise ValueError("batch_bytes must be at least 1")
@@ -73,6 +80,9 @@ class ScandirIterator:
         self._xdata = {dht.LINKTO_XATTR: 256} if hashing else None
         self._size = batch_bytes
         self._follow = follow
+        #: told (resolved path, iatt) of each directory listed: what a LOOKUP of it would bring
+        self._learn = learn
+        self._real_prefix = (real if real.endswith("/") else real + "/") if real else self._prefix
         self._brick = 0  # index of the brick being read
         self._fd: int | None = None
         self._generation = 0  # of the connection the fd was opened on
@@ -95,6 +105,8 @@ class ScandirIterator:
                 e = self._batch[self._pos]
                 self._pos += 1
                 if self._wanted(e):
+                    if self._learn is not None and e.stat.mode & 0o170000 == 0o040000:
+                        self._learn(self._real_prefix + e.name, e.stat)
                     return DirEntry.from_iatt(e.name, self._prefix + e.name, e.stat, self._follow)
             self._batch, self._pos = [], 0  # drop the batch before asking for the next
             try:

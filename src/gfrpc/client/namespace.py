@@ -73,6 +73,7 @@ MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limi
 #: entry-timeout), the time a stock client trusts what it has cached about another client's
 #: changes. Older, a miss looks the path up again from the root (``_twice``) first.
 MISS_TRUST_S = 1.0
+NULL_GFID_BYTES = bytes(16)
 
 
 @dataclass
@@ -185,6 +186,16 @@ class Namespace:
         return self._walk(
             norm_path(posixpath.join(posixpath.dirname(real), node.target)), True, hops, looked
         )
+
+    def _learn_dir(self, path: str, iatt: Any) -> None:
+        """A listing found directory ``path`` (resolved) with ``iatt``: cache it as a LOOKUP
+        would, unless it is known (listing.py)."""
+        gfid = bytes(iatt.ia_gfid)
+        if gfid == NULL_GFID_BYTES:  # an entry without a gfid: let a LOOKUP deal with it
+            return
+        with self._lock:
+            if path not in self._cache:
+                self._cache[path] = Node(gfid, iatt.mode, 0)
 
     def _current(self, node: Node, path: str) -> bool:
         """Whether directory ``node`` at ``path`` surely is what ``path`` names now: the root,
