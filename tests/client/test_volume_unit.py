@@ -25,6 +25,7 @@ import pytest
 from gfrpc.client import dht
 from gfrpc.client.errors import fop_error
 from gfrpc.client.file import File, stat_from_iatt
+from gfrpc.client.namespace import DU_REFRESH_S
 from gfrpc.client.quickread import ACL_KEY, CONTENT_KEY, QUICK_READ_MAX
 from gfrpc.client.volume import Volume
 from gfrpc.errors import ConfigError, NotConnectedError
@@ -991,6 +992,37 @@ def test_dht_mkdir_everywhere_same_gfid_and_weighted_layout() -> None:
     assert vol.listdir("/") == ["dir"]  # merged: one entry, not three
     vol.rmdir("/dir")
     assert all("dir" not in b.inodes[ROOT_GFID].children for b in bricks)
+
+
+def test_new_layouts_ask_the_bricks_sizes_at_most_once_a_second() -> None:
+    """The bricks' sizes that weight a new directory's layout are asked (STATFS, one per
+    brick) at most once every DU_REFRESH_S, as DHT refreshes its disk-usage figures, and not
+    at all on a distribute volume of one brick (its one range covers every hash); a layout
+    made with the cached sizes is what new_directory_layouts gives for them."""
+    asked: list[str] = []
+
+    def counting(b: FakeBrick) -> None:
+        real = b.statfs
+        b.statfs = lambda *a, **kw: (asked.append(b.name), real(*a, **kw))[1]  # type: ignore[method-assign]
+
+    vol, bricks = make_volume(3)
+    for x in bricks:
+        counting(x)
+    vol.makedirs("/w/x/y")
+    assert sorted(asked) == sorted(SUBVOLS[:3])
+    gfid = bricks[0].inodes[bricks[0].inodes[ROOT_GFID].children["w"]].children["x"]
+    chunks = [dht.brick_chunks(b.blocks, 4096) for b in bricks]
+    want = dht.new_directory_layouts(SUBVOLS, "/w/x", chunks=chunks)
+    assert [dht.parse_layout(b.inodes[gfid].xattrs[dht.LAYOUT_XATTR]) for b in bricks] == want
+    vol._chunks = (vol._chunks[0] - DU_REFRESH_S, vol._chunks[1])  # as if a second had passed
+    vol.mkdir("/w/z")
+    assert sorted(asked) == sorted(SUBVOLS[:3] * 2)
+    asked.clear()
+    one, (b,) = make_volume(1, kind="distribute")
+    counting(b)
+    one.makedirs("/p/q")
+    assert asked == []
+    assert b.inodes[b.inodes[ROOT_GFID].children["p"]].xattrs[dht.LAYOUT_XATTR]
 
 
 def test_dht_lookup_follows_linkto_and_listing_hides_it() -> None:

@@ -219,6 +219,27 @@ def test_cp_file_on_the_server_when_on_one_brick(
         assert hashlib.sha256(fs.cat_file(dst)).digest() == hashlib.sha256(data).digest()
 
 
+def test_a_small_file_copied_across_bricks_is_one_read(
+    cluster: Cluster, fs: GlusterFileSystem, top: str
+) -> None:
+    """A copy of a 5,000-byte file to a name on the other brick reads it with one READ (its
+    size and one byte more, to see the end), not a copy chunk's worth of pipelined READs, and
+    the copy is exact."""
+    data = os.urandom(5000)
+    fs.pipe_file(f"{top}/small", data)
+    src_brick = _brick_of(cluster, f"{top}/small")
+    for i in range(40):
+        dst = f"{top}/copy{i}"
+        with counted_fops(fs) as calls:
+            fs.cp_file(f"{top}/small", dst)
+        if _brick_of(cluster, dst) != src_brick:
+            break
+    else:
+        raise AssertionError("names never fell on the other brick")
+    assert calls["READ"] == 1 and calls["WRITE"] == 1, calls
+    assert fs.cat_file(dst) == data
+
+
 def test_cp_file_makes_parents_and_copies_directories(fs: GlusterFileSystem, top: str) -> None:
     """``cp_file`` into a missing directory makes it (auto_mkdir); a directory source makes
     the target directory; an empty file copies as empty."""

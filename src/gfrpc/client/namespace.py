@@ -74,6 +74,9 @@ MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limi
 #: changes. Older, a miss looks the path up again from the root (``_twice``) first.
 MISS_TRUST_S = 1.0
 NULL_GFID_BYTES = bytes(16)
+#: seconds the bricks' sizes (STATFS) weight new layouts before they are asked again; DHT
+#: asks at most once a second (its refresh interval, 0 by default, against a clock in seconds)
+DU_REFRESH_S = 1.0
 
 
 @dataclass
@@ -125,6 +128,7 @@ class Namespace:
         #: DHT's ``lookup-optimize`` (the volfile's, default on): see ``_miss_is_final``
         self.lookup_optimize = True
         self._volume_commit: int | None | object = _UNREAD
+        self._chunks: tuple[float, list[int]] | None = None  # (when, _brick_chunks)
         #: see ``MISS_TRUST_S``; 0 makes every miss look its path up again
         self.miss_trust = MISS_TRUST_S
 
@@ -391,16 +395,33 @@ class Namespace:
 
     def _write_layout(self, node: Node, path: str, commit: int = 0) -> list[dht.LayoutRange | None]:
         """Give directory ``node`` a fresh DHT layout on every brick (weighted by size)."""
-        try:
-            sizes = [self.bricks[i].statfs(path=path) for i in range(len(self.bricks))]
-            chunks: list[int] | None = [dht.brick_chunks(s.blocks, s.bsize or 4096) for s in sizes]
-        except OSError:
-            chunks = None
+        chunks = self._brick_chunks(path)
         ranges = dht.new_directory_layouts(self.subvolumes, path, chunks=chunks, commit_hash=commit)
         for c, r in zip(self.bricks, ranges, strict=True):
             value = dht.encode_layout(r.start, r.stop, r.commit_hash, r.hash_type)
             c.setxattr(node.gfid, {dht.LAYOUT_XATTR: value}, path=path)
         return list(ranges)
+
+    def _brick_chunks(self, path: str) -> list[int] | None:
+        """Each brick's size in DHT's 1 MiB chunks, to weight a new layout (None: unknown, or
+        one brick, whose one range covers every hash whatever its size). One STATFS per brick
+        at most every ``DU_REFRESH_S``, as DHT refreshes its disk-usage figures
+        (``dht_get_du_info``), not one per directory made."""
+        if len(self.bricks) == 1:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            cached = self._chunks
+        if cached is not None and now - cached[0] < DU_REFRESH_S:
+            return cached[1]
+        try:
+            sizes = [c.statfs(path=path) for c in self.bricks]
+        except OSError:
+            return None
+        chunks = [dht.brick_chunks(s.blocks, s.bsize or 4096) for s in sizes]
+        with self._lock:
+            self._chunks = (now, chunks)
+        return chunks
 
 
 def _xattrs(xdata: Any) -> dict[str, bytes]:

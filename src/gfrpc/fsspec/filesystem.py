@@ -425,7 +425,7 @@ class GlusterFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if fin.conn is fout.conn and size:
                 done = _server_copy(fin, fout, size)
             if done < size:
-                _stream_copy(fin, fout, done, self.copy_chunk)
+                _stream_copy(fin, fout, done, self.copy_chunk, size)
 
 
 def _server_copy(fin: Any, fout: Any, size: int) -> int:
@@ -456,17 +456,20 @@ def _server_copy(fin: Any, fout: Any, size: int) -> int:
     return done
 
 
-def _stream_copy(fin: Any, fout: Any, offset: int, chunk: int) -> None:
-    """Copy from ``offset`` to the end of ``fin`` in ``chunk`` pieces of pipelined I/O."""
-    buf = bytearray(chunk)
-    view = memoryview(buf)
+def _stream_copy(fin: Any, fout: Any, offset: int, chunk: int, size: int) -> None:
+    """Copy from ``offset`` to the end of ``fin`` in pieces of pipelined I/O of at most
+    ``chunk`` bytes. The first asks for what ``size`` leaves, and one byte more to see the end
+    (a small file is one READ, not a ``chunk`` of them); a file that grew is read on."""
+    view = memoryview(bytearray(max(1, min(chunk, size - offset + 1))))
     while True:
         got = fin.pread_into(view, offset)
         if got and fout.pwrite(view[:got], offset) != got:
             raise OSError(errno.EIO, "short write", fout.name)
         offset += got
-        if got < chunk:
+        if got < len(view):
             return
+        if len(view) < chunk:
+            view = memoryview(bytearray(chunk))
 
 
 def _entry(path: str, st: Any) -> dict[str, Any]:
