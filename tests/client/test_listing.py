@@ -354,6 +354,29 @@ def test_a_walk_looks_up_no_directory_a_listing_found(tmp_path: Path, n_bricks: 
             s.stop()
 
 
+def test_listings_learn_directories_only_up_to_a_bound(
+    one: Volume, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing adds the directories it finds to the path cache only while the cache holds
+    fewer than LEARN_MAX paths: a brick that lists ever more directories cannot make the
+    client keep them all (they are still listed, and resolved by LOOKUP when used)."""
+    from gfrpc.client import namespace
+
+    one.makedirs("/big")
+    for i in range(20):
+        one.mkdir(f"/big/d{i}")
+    fresh = Volume.connect_brick(
+        one.bricks[0].host, one.bricks[0].port, one.bricks[0].brick_path, "lv", poller="single"
+    )
+    with fresh:
+        fresh.stat("/big")
+        bound = len(fresh._cache) + 5
+        monkeypatch.setattr(namespace, "LEARN_MAX", bound)
+        assert len(fresh.listdir("/big")) == 20
+        assert len(fresh._cache) == bound
+        assert sorted(fresh.listdir("/big/d17")) == []  # an unlearned one: looked up
+
+
 def test_walk_prunes_and_reports_errors(one: Volume, tmp_path: Path) -> None:
     """Top-down, names removed from dirnames are not entered; a missing top goes to onerror
     (and nothing is yielded), as with os.walk."""

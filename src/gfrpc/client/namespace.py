@@ -74,6 +74,8 @@ MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limi
 #: changes. Older, a miss looks the path up again from the root (``_twice``) first.
 MISS_TRUST_S = 1.0
 NULL_GFID_BYTES = bytes(16)
+#: listings add directories to the path cache only while it holds fewer paths than this
+LEARN_MAX = 65536
 #: seconds the bricks' sizes (STATFS) weight new layouts before they are asked again; DHT
 #: asks at most once a second (its refresh interval, 0 by default, against a clock in seconds)
 DU_REFRESH_S = 1.0
@@ -193,12 +195,13 @@ class Namespace:
 
     def _learn_dir(self, path: str, iatt: Any) -> None:
         """A listing found directory ``path`` (resolved) with ``iatt``: cache it as a LOOKUP
-        would, unless it is known (listing.py)."""
+        would, unless it is known or the cache holds ``LEARN_MAX`` paths already (a brick
+        that lists millions of directories must not make the cache grow with them)."""
         gfid = bytes(iatt.ia_gfid)
         if gfid == NULL_GFID_BYTES:  # an entry without a gfid: let a LOOKUP deal with it
             return
         with self._lock:
-            if path not in self._cache:
+            if path not in self._cache and len(self._cache) < LEARN_MAX:
                 self._cache[path] = Node(gfid, iatt.mode, 0)
 
     def _current(self, node: Node, path: str) -> bool:
