@@ -17,7 +17,7 @@ from rpc_fakes_support import (
     start_echo,
 )
 
-from gfrpc.errors import NotConnectedError, RemoteProtocolError, RpcError, TimeoutError_
+from gfrpc.errors import NotConnectedError, RemoteProtocolError, RpcError
 from gfrpc.programs import dump as gfdump
 from gfrpc.rpc.client import FIRST_XID, RpcClient
 from gfrpc.wire import rpcmsg
@@ -277,30 +277,6 @@ def test_a_synchronous_call_waiting_is_woken_by_the_disconnect(
     t.join(5)
     with pytest.raises(NotConnectedError):
         client.call(PROG, VERS, 1)
-
-
-def test_a_synchronous_call_completes_once_whoever_comes_second() -> None:
-    """The waiter of call() is first-wins, as a Future: a reply that races a frame-timeout or
-    a disconnect gives the caller the first outcome only, and the second completer is told
-    (InvalidStateError) instead of overwriting it."""
-    from concurrent.futures import InvalidStateError
-
-    from gfrpc.rpc.calls import Waiter
-
-    reply = object()
-    w = Waiter()
-    assert not w.done()
-    w.set_result(reply)  # type: ignore[arg-type]
-    with pytest.raises(InvalidStateError):
-        w.set_exception(TimeoutError_("late"))
-    assert w.done() and w.result() is reply and w.result() is reply
-
-    w = Waiter()
-    w.set_exception(NotConnectedError("gone"))
-    with pytest.raises(InvalidStateError):
-        w.set_result(reply)  # type: ignore[arg-type]
-    with pytest.raises(NotConnectedError):
-        w.result()
 
 
 @pytest.mark.timeout(30)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from _thread import allocate_lock
 from collections.abc import Iterable
-from concurrent.futures import InvalidStateError
 from typing import Protocol
 
 from gfrpc.errors import RpcError
@@ -24,7 +22,6 @@ __all__ = [
     "Completion",
     "DISCARD",
     "Discarded",
-    "Waiter",
     "Args",
     "Buffer",
     "CredentialLike",
@@ -145,52 +142,3 @@ def fail(future: Completion, exc: BaseException) -> None:
         future.set_exception(exc)
     except Exception:
         pass
-
-
-class Waiter:
-    """The completion of one synchronous ``RpcClient.call``: the part of a Future that the
-    call table uses, on one bare lock that the caller blocks on until the reply's thread
-    releases it.
-
-    A Future makes a Condition and an RLock per call and takes them on both sides, which on a
-    STAT costs the client more Python than decoding the reply. Completion is first-wins: the
-    outcome is appended to a list (atomic under the GIL) and only the completer whose outcome
-    came first releases the lock, so a reply racing a frame-timeout or a disconnect completes
-    the call once; the loser gets InvalidStateError, as from a Future.
-    """
-
-    __slots__ = ("_lock", "_outcome")
-
-    def __init__(self) -> None:
-        self._lock = allocate_lock()
-        self._lock.acquire()
-        self._outcome: list[tuple[Reply | None, BaseException | None]] = []
-
-    def done(self) -> bool:
-        return bool(self._outcome)
-
-    def _complete(self, outcome: tuple[Reply | None, BaseException | None]) -> None:
-        out = self._outcome
-        if out:
-            raise InvalidStateError("the call is already complete")
-        out.append(outcome)
-        if out[0] is outcome:
-            self._lock.release()
-        else:
-            raise InvalidStateError("the call is already complete")
-
-    def set_result(self, result: Reply) -> None:
-        self._complete((result, None))
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        self._complete((None, exception))
-
-    def result(self) -> Reply:
-        """Wait for the reply; raise what the call failed with."""
-        self._lock.acquire()
-        self._lock.release()  # a second result() returns at once
-        reply, error = self._outcome[0]
-        if error is not None:
-            raise error
-        assert reply is not None
-        return reply

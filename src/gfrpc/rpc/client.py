@@ -9,8 +9,9 @@ Theory of operation (wire behaviour of GlusterFS 10's rpc-clnt, our own structur
   only, pops the entry and completes the future with a :class:`Reply` whose ``body`` is a
   memoryview of the results (+ raw payload). Future callbacks therefore run on the transport's
   input thread: keep them short. Replies may arrive in any order. A synchronous ``call`` has
-  no Future: its caller sleeps on one lock (``Waiter``) that the input thread releases, and
-  decodes the body itself (a record's memory is never written again once handed out).
+  no Future: its caller sleeps on its thread's doorbell (``waiter.py``), which the input
+  thread rings with the GIL released, and decodes the body itself (a record's memory is
+  never written again once handed out).
 * **Unknown xid** ⇒ the peer broke the protocol ⇒ the connection is closed and every pending
   call fails with :class:`~gfrpc.errors.NotConnectedError` (ENOTCONN), as GlusterFS does.
 * **frame-timeout** and **ping-timeout**: :mod:`gfrpc.rpc.liveness`.
@@ -47,7 +48,6 @@ from gfrpc.rpc.calls import (
     Completion,
     CredentialLike,
     Reply,
-    Waiter,
     default_credential,
     fail,
     reply_error,
@@ -55,6 +55,7 @@ from gfrpc.rpc.calls import (
 )
 from gfrpc.rpc.liveness import Liveness
 from gfrpc.rpc.timers import TimerHandle, TimerThread, shared_timers
+from gfrpc.rpc.waiter import Waiter
 from gfrpc.wire import rpcmsg
 
 if TYPE_CHECKING:

@@ -3,8 +3,10 @@
 Poller threads only hand jobs to the pool, so a slow handler never stalls socket input
 (GlusterFS issue #2401: blocked epoll threads ⇒ unanswered pings ⇒ ping-timeout disconnects).
 
-Theory of operation. Idle workers wait on a stack, each on its own lock. ``submit`` gives the
-job to the worker that went idle **last** (LIFO) and wakes only that one; a busy pool queues
+Theory of operation. Idle workers wait on a stack, each on its thread's doorbell
+(``waiter.py``: an eventfd, rung with the GIL released, so that the woken worker does not
+preempt the submitting poller thread only to find the GIL taken). ``submit`` gives the job
+to the worker that went idle **last** (LIFO) and wakes only that one; a busy pool queues
 the job in a FIFO backlog that workers drain before going idle again. LIFO matters under the
 GIL: the most recently used thread is the one whose stack and data are still in cache, and
 a handful of hot workers serve a steady load while the rest of the pool sleeps, instead of
@@ -20,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVarTuple
 
+from gfrpc.rpc.waiter import Doorbell, doorbell
+
 log = logging.getLogger("gfrpc.rpc.server")
 
 _Ts = TypeVarTuple("_Ts")
@@ -34,12 +38,11 @@ _STOP: _Job = (_stop, ())  # handed to an idle worker: end the thread (compared 
 
 
 class _Worker:
-    __slots__ = ("thread", "wake", "job")
+    __slots__ = ("thread", "bell", "job")
 
     def __init__(self) -> None:
-        self.wake = threading.Lock()
-        self.wake.acquire()  # held: the worker blocks on it until a job is handed over
-        self.job: _Job | None = None
+        self.bell: Doorbell | None = None  # made by the worker's thread before it goes idle
+        self.job: _Job | None = None  # set by the one who takes the worker off the idle stack
         self.thread: threading.Thread | None = None
 
 
@@ -84,12 +87,14 @@ class WorkerPool:
         with self._mutex:
             if self._stopped:
                 raise RuntimeError("worker pool is shut down")
-            if self._idle:
-                w = self._idle.pop()
-                w.job = (fn, args)
-                w.wake.release()
+            if not self._idle:
+                self._backlog.append((fn, args))
                 return
-            self._backlog.append((fn, args))
+            w = self._idle.pop()
+            w.job = (fn, args)
+            bell = w.bell  # taken here: once it has the job, the worker may end and drop it
+        assert bell is not None
+        bell.ring()  # outside the mutex: the ring lets go of the GIL
 
     def is_worker_thread(self, thread: threading.Thread | None = None) -> bool:
         """True when ``thread`` (default: the current one) belongs to this pool."""
@@ -104,9 +109,13 @@ class WorkerPool:
                 return
             self._stopped = True
             idle, self._idle = self._idle, []
+            bells = []
             for w in idle:
                 w.job = _STOP
-                w.wake.release()
+                bells.append(w.bell)
+        for bell in bells:
+            assert bell is not None
+            bell.ring()
         if wait and self._started:
             deadline = time.monotonic() + timeout
             current = threading.current_thread()
@@ -115,6 +124,13 @@ class WorkerPool:
                     w.thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, me: _Worker) -> None:
+        me.bell = doorbell()
+        try:
+            self._serve(me, me.bell)
+        finally:
+            me.bell = None  # the thread's eventfd closes with the thread, not with the pool
+
+    def _serve(self, me: _Worker, bell: Doorbell) -> None:
         while True:
             with self._mutex:
                 if self._backlog:
@@ -125,9 +141,10 @@ class WorkerPool:
                     self._idle.append(me)
                     job = None
             if job is None:
-                me.wake.acquire()
+                while me.job is None:  # a ring can be stale (see waiter.py)
+                    bell.wait()
                 job, me.job = me.job, None
-                if job is None or job is _STOP:
+                if job is _STOP:
                     return
             fn, args = job
             try:
