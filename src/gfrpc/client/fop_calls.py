@@ -112,7 +112,7 @@ class FopCalls:
 
     def call_fop(self, proc: FopProc, req: Any, payload: Buffer | None = None) -> Reply:
         """Send one FOP and wait for the RPC reply, not yet decoded (``send_fop``'s
-        synchronous twin: no Future, the calling thread sleeps on one lock)."""
+        synchronous twin: no Future, the calling thread sleeps on its doorbell)."""
         return self.live_client().call(
             fops.GLUSTER_FOP_PROGRAM,
             fops.GLUSTER_FOP_VERSION,
