@@ -13,9 +13,11 @@ from gfrpc.client import Volume
 from gfrpc.services.brick import BrickConfig, BrickServer
 
 
-def start_brick(directory: Path, volname: str, **options: Any) -> BrickServer:
-    """A started single-poller gfrpc brick on 127.0.0.1 serving ``directory``; ``options``
-    are more ``BrickConfig`` fields (``mgmt=``, ``max_open_fds=`` ...)."""
+def start_brick(
+    directory: Path, volname: str, *, poller: str = "single", **options: Any
+) -> BrickServer:
+    """A started gfrpc brick (``poller``, default single) on 127.0.0.1 serving ``directory``;
+    ``options`` are more ``BrickConfig`` fields (``mgmt=``, ``tls=``, ``max_open_fds=`` ...)."""
     directory.mkdir(parents=True, exist_ok=True)
     server = BrickServer(
         BrickConfig(
@@ -23,7 +25,7 @@ def start_brick(directory: Path, volname: str, **options: Any) -> BrickServer:
             port=0,
             host="127.0.0.1",
             volname=volname,
-            poller="single",
+            poller=poller,
             **options,
         )
     )

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gfrpc.services.brick import BrickConfig, BrickServer
+from client_support import start_brick  # tests/client (pytest's pythonpath)
+
 from gfrpc.services.mgmt import MgmtConfig, MgmtServer, parse_volume_arg
 from gfrpc.testing.waiting import wait_for
 from gfrpc.tls import TLSOptions
@@ -50,19 +51,8 @@ def gfrpc_volume(
     servers = []
     try:
         for d in dirs:
-            d.mkdir()
-            b = BrickServer(
-                BrickConfig(
-                    directory=str(d),
-                    port=0,
-                    host="127.0.0.1",
-                    volname=VOLUME,
-                    poller=poller,
-                    mgmt=f"127.0.0.1:{port}",
-                    tls=TLSOptions.from_dir(tls_dir) if tls_dir else None,
-                )
-            )
-            b.start()
+            tls = TLSOptions.from_dir(tls_dir) if tls_dir else None
+            b = start_brick(d, VOLUME, poller=poller, mgmt=f"127.0.0.1:{port}", tls=tls)
             servers.append(b)
         for b in servers:
             # the sign-in's reply lands on the brick's poller thread: no event to wait on

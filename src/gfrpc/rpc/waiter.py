@@ -127,16 +127,17 @@ def doorbell() -> Doorbell:
     local = _local
     bell = local.bell
     if bell is None:
-        bell = None
-        if _HAVE_EVENTFD:
-            try:
-                bell = EventfdBell()
-            except OSError:
-                pass
-        if bell is None:
-            bell = LockBell()
-        local.bell = bell
+        bell = local.bell = _new_doorbell()
     return bell
+
+
+def _new_doorbell() -> Doorbell:
+    if _HAVE_EVENTFD:
+        try:
+            return EventfdBell()
+        except OSError:  # EMFILE, ENFILE: a lock will do
+            pass
+    return LockBell()
 
 
 class BellWaiter:
