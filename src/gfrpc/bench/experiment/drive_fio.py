@@ -45,7 +45,8 @@ Figures (summed or merged over fio's jobs):
 * ``evidence["server_fops"]`` (a gfrpc brick the bench started): the FOPs it served from just
   before the step's fio started to its jobs' end of I/O (``fopcount.py``), mounts included.
   The client graph has write-behind, which answers a WRITE before sending it: a job's last
-  WRITE may reach the brick with its close, after its end of I/O, and go uncounted.
+  WRITE may reach the brick with its close, after its end of I/O, and go uncounted (and one
+  read off the socket may not have reached its handler when the counts are read).
 """
 
 from __future__ import annotations
