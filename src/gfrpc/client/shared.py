@@ -100,6 +100,13 @@ def identity_key(
     return (tuple(servers), volume, identity, _tls_key(tls), _tls_key(mgmt_tls), pkey, options)
 
 
+#: the client's polling model unless the caller picks one. One thread: measured against
+#: ``pool`` x2 (docs/ARCHITECTURE.md, "Performance notes", 37), a second poller thread costs
+#: the client more in GIL hand-offs and EPOLLONESHOT re-arms than it buys (STAT/s up 15-23 %
+#: with one, sequential I/O within the spread). ``event_threads`` only counts for pool/sharded.
+DEFAULT_POLLER = "single"
+
+
 def open_poller(poller: str | Poller, event_threads: int) -> tuple[Poller, bool]:
     """(a started poller, whether the caller owns it)."""
     if isinstance(poller, str):

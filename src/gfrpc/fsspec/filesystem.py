@@ -39,6 +39,7 @@ from fsspec.utils import stringify_path
 from gfrpc.client import Volume
 from gfrpc.client import volfile as vf
 from gfrpc.client.mgmt import fetch_volfile
+from gfrpc.client.shared import DEFAULT_POLLER
 from gfrpc.client.volume import tls_context
 from gfrpc.programs import fops
 from gfrpc.transport import make_poller
@@ -84,7 +85,7 @@ class GlusterFileSystem(AbstractFileSystem):  # type: ignore[misc]
         gid: int | None = None,
         groups: Any = None,
         timeout: float = 10.0,
-        poller: str = "pool",
+        poller: str = DEFAULT_POLLER,
         event_threads: int = 2,
         auto_mkdir: bool = True,
         copy_chunk: int = COPY_CHUNK,

@@ -49,16 +49,17 @@ from gfrpc.bench.experiment.fopcount import fop_delta
 from gfrpc.bench.experiment.meter import ServerMeter, cpu_between
 from gfrpc.bench.experiment.model import CONNECTIONS, WORKLOADS, Cell, Sample, Target
 from gfrpc.bench.procstat import percentile
+from gfrpc.client.shared import DEFAULT_POLLER
 from gfrpc.client.volume import Volume, tls_context
 from gfrpc.errors import ConfigError, GfrpcError
 from gfrpc.transport import Poller, make_poller
 
-__all__ = ["DIRECT_ABOVE", "latency_summary", "run_gfrpc"]
+__all__ = ["CLIENT_POLLER", "DIRECT_ABOVE", "latency_summary", "run_gfrpc"]
 
 DIRECT_ABOVE = 64  # more streams than this connect straight to the brick (if known)
 STAT_FILE_MAX = 4096  # the files the stat workload lays out are at most this big
 CONNECTORS = 4  # threads that open per-stream connections at once
-CLIENT_POLLER = ("pool", 2)  # the client poller made here when the runner gives none
+CLIENT_POLLER = (DEFAULT_POLLER, 1)  # the client poller, the library's default (one thread)
 
 
 @dataclass

@@ -5,7 +5,8 @@ measurement, so no row pays for another's start-up and all rows share the same m
 this noisy machine. The runner then walks the whole cell list once per repeat (A B C D,
 A B C D, ...): a burst of noise lands on one run of many rows, not on every run of one row,
 and the medians absorb it. One client poller serves every gfrpc-client cell (as one
-application would); fio runs as a child process per cell.
+application would; the library's default kind, ``client.shared.DEFAULT_POLLER``, so the rows
+measure what ``Volume.connect`` gives); fio runs as a child process per cell.
 
 A cell that cannot run (fio missing, glusterfsd missing, fio has no STAT loop) is dropped
 before the first run with one note saying why; a run that fails is recorded with its error
@@ -164,7 +165,7 @@ def run_plan(
     from gfrpc.transport import make_poller
 
     from .drive_fio import FioCell, start_fio
-    from .drive_gfrpc import run_gfrpc
+    from .drive_gfrpc import CLIENT_POLLER, run_gfrpc
 
     runs: list[Run] = []
     pending: list[tuple[int, FioCell, str]] = []
@@ -185,7 +186,7 @@ def run_plan(
                 run.error = " ".join(str(exc).split())[:300] or type(exc).__name__
                 say(f"[{run.repeat + 1}/{repeats}] {label}: FAILED: {run.error}")
 
-    poller = make_poller("pool", 2)
+    poller = make_poller(*CLIENT_POLLER)
     poller.start()
     try:
         for rep in range(repeats):
