@@ -427,9 +427,13 @@ def test_run_fio_failure_carries_stderr_and_still_cleans_up(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A non-zero fio exit is a FioError naming the status and fio's stderr tail, and the
-    files under /<tag> are removed all the same."""
+    """A non-zero fio exit is a FioError naming the status and fio's stderr tail before fio's
+    command line (the bench cuts a failed run's error to its first 300 characters: fio's own
+    words must survive the cut), and the files under /<tag> are removed all the same."""
     monkeypatch.setenv("FAKE_FIO_FAIL", "1")
-    with pytest.raises(FioError, match=r"status 1(.|\n)*glfs_init failed"):
+    with pytest.raises(FioError, match=r"status 1(.|\n)*glfs_init failed") as caught:
         run_fio(cell("smallfile"), target(), ServerMeter([]), tag="r2", scratch=tmp_path / "s")
+    text = str(caught.value)
+    assert text.index("glfs_init failed") < text.index("fio's command: ")
+    assert "glfs_init failed" in " ".join(text.split())[:300]
     assert fake_volume[-2:] == [("rmdir", "/r2"), ("close", "")]

@@ -426,8 +426,11 @@ class FioCell:
                     rc = st.proc.wait()
                 stderr = st.stderr_file.read_text(errors="replace")
                 if rc != 0:
+                    # fio's own words first: a one-line summary cut to its start keeps them
                     raise FioError(
-                        f"fio exited with status {rc}: {' '.join(st.step.args)}" + _tail(stderr)
+                        f"fio exited with status {rc}"
+                        + (_tail(stderr) or " (nothing on stderr)")
+                        + f"\nfio's command: {' '.join(st.step.args)}"
                     )
                 result = parse_fio_json(st.json_file.read_text(), st.step.direction)
                 check_result(st.step, result, self.cell.streams, stderr)
@@ -522,7 +525,7 @@ def check_result(step: FioStep, result: FioResult, streams: int, stderr: str = "
 
 def _tail(text: str, lines: int = 15) -> str:
     kept = text.strip().splitlines()[-lines:]
-    return ("\nfio's stderr:\n" + "\n".join(kept)) if kept else ""
+    return (": fio's stderr:\n" + "\n".join(kept)) if kept else ""
 
 
 def _remove_dir(target: Target, tag: str) -> None:
