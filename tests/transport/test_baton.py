@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from transport_support import Accepted, Recorder
 
-from gfrpc.transport import connect, endpoint, endpoint_output, listen, make_poller
+from gfrpc.transport import connect, endpoint, endpoint_output, endpoint_tls, listen, make_poller
 from gfrpc.transport.baton import BATON, Baton, NoBaton
 
 pytestmark = pytest.mark.timeout(60)
@@ -180,7 +180,7 @@ class CountingBaton(Baton):
 @pytest.fixture
 def counting(monkeypatch) -> Iterator[CountingBaton]:
     b = CountingBaton()
-    for module in (endpoint, endpoint_output):  # the modules that hand it over
+    for module in (endpoint, endpoint_output, endpoint_tls):  # the modules that hand it over
         monkeypatch.setattr(module, "BATON", b)
     yield b
 

@@ -7,11 +7,11 @@ Theory of operation.
 straight into the record decoder's buffer (``recv_into`` a view of the record being
 assembled, so a 1 MiB WRITE lands in its final buffer with no extra copy); with TLS into a
 read buffer fed to the in-memory TLS session, which decrypts into the decoder's buffer
-(``tls.py``). Read buffers are leased from a process-wide free list for the duration of one
-read, so an idle connection owns none (``wire/record.py``). Complete records go up to the
-handler in order; while input is paused (``pause_reading``, or too many unsent bytes) records
-already decoded wait in the decoder and are delivered on resume, so a pause takes effect at
-once, not one read later.
+(``tls.py``; the handshake and this reading are ``endpoint_tls.py``). Read buffers are
+leased from a process-wide free list for the duration of one read, so an idle connection owns
+none (``wire/record.py``). Complete records go up to the handler in order; while input is
+paused (``pause_reading``, or too many unsent bytes) records already decoded wait in the
+decoder and are delivered on resume, so a pause takes effect at once, not one read later.
 
 *Output* (``endpoint_output.py``) may be submitted from any thread. ``submit(*parts)`` is
 one RPC message: it adds the record mark, takes ownership of the bytes (``bytes`` are
@@ -70,11 +70,11 @@ from gfrpc.errors import (
     NotConnectedError,
     RemoteProtocolError,
     TimeoutError_,
-    TLSError,
     TransportError,
 )
 from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.endpoint_output import JOIN_BELOW, EndpointOutput
+from gfrpc.transport.endpoint_tls import EndpointTLSInput
 from gfrpc.transport.lifecycle import (
     ConnectionHandler,
     EndpointState,
@@ -91,8 +91,6 @@ from gfrpc.transport.tls import TLSSession
 from gfrpc.wire.record import (
     NEED_DATA,
     RecordDecoder,
-    lease_read_buffer,
-    return_read_buffer,
 )
 
 if TYPE_CHECKING:
@@ -107,7 +105,6 @@ _OPEN, _CLOSING, _CLOSED = EndpointState.OPEN, EndpointState.CLOSING, EndpointSt
 
 log = logging.getLogger("gfrpc.transport")
 
-_READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
 #: the longest a caller reads its own connection before it leaves it to the poller (s)
 LEND_SLICE = 0.05
 #: how often a lent connection's interest is looked at again while nothing comes (ms)
@@ -118,7 +115,7 @@ _POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's overshoot
 
 
-class Endpoint(EndpointOutput):
+class Endpoint(EndpointTLSInput, EndpointOutput):
     """One RPC connection driven by a poller. Create with ``connect()`` or a ``Listener``."""
 
     def __init__(
@@ -432,63 +429,6 @@ class Endpoint(EndpointOutput):
             exc_info=exc if level >= logging.ERROR else None,
         )
 
-    def _progress_handshake(self) -> None:
-        tls = self._tls
-        if tls is not None and not tls.established:
-            with self._out_lock:
-                done = tls.handshake_step()
-                self._enqueue_locked(tls.take_output())
-                self._flush_locked()
-            if not done:
-                # need more bytes from the peer: read them now if any are there
-                self._read_tls_handshake()
-                if not tls.established:
-                    return
-            self.peer_cn = tls.peer_cn
-            with self._out_lock:
-                for message, on_sent in self._held:
-                    self._tls_write_locked(message)
-                    if on_sent is not None:
-                        self._outq.mark(on_sent)
-                self._held.clear()
-                self._flush_locked()
-            self._after_unlock(False)
-        with self._out_lock:
-            if not self._move_locked(EndpointState.OPEN):
-                return  # closed meanwhile: handle_events sees it and finishes
-            self._made = True
-        self.handler.connection_made(self)
-        self.ready.set()
-        if tls is not None:
-            # application data that came with the last handshake flight is already in the
-            # incoming BIO: the socket will not become readable for it again
-            with self._out_lock:
-                eof = tls.decrypt_into(self._decoder)
-            self._account()
-            self._deliver()
-            if eof:
-                raise self._eof()
-
-    def _read_tls_handshake(self) -> None:
-        assert self._tls is not None
-        buf = lease_read_buffer(self._options.read_size)
-        try:
-            view = memoryview(buf)
-            while not self._tls.established:
-                try:
-                    n = self._sock.recv_into(view)
-                except BlockingIOError:
-                    return
-                if n == 0:
-                    raise TLSError("TLS handshake failed: connection closed by peer")
-                with self._out_lock:
-                    self._tls.feed(view[:n])
-                    self._tls.handshake_step()
-                    self._enqueue_locked(self._tls.take_output())
-                    self._flush_locked()
-        finally:
-            return_read_buffer(buf)
-
     def _read(self) -> None:
         decoder = self._decoder
         if self._tls is None:
@@ -518,48 +458,10 @@ class Endpoint(EndpointOutput):
                     raise RemoteProtocolError("peer speaks TLS on a plaintext port")
             decoder.buffer_updated(n)
         else:
-            lease = lease_read_buffer(self._options.read_size)
-            try:
-                self._read_tls(memoryview(lease))
-            finally:
-                return_read_buffer(lease)
+            self._read_tls_event()
             return
         self._account()
         self._deliver()
-
-    def _read_tls(self, view: memoryview) -> None:
-        for _ in range(_READS_PER_EVENT):
-            try:
-                n = self._sock.recv_into(view)
-            except BlockingIOError:
-                break
-            if n == 0:
-                raise self._eof()
-            self._last_input = time.monotonic()
-            if n >= BIG:  # a big decryption: let another poller thread run meanwhile
-                eof = BATON.call_outside(self._decrypt, view[:n])
-            else:
-                eof = self._decrypt(view[:n])
-            self._after_unlock(False)
-            self._account()
-            if eof:
-                self._deliver()
-                raise self._eof()
-            self._deliver()
-            if n < len(view) or self.closed or self._input_paused():
-                break
-
-    def _decrypt(self, data: memoryview) -> bool:
-        """Feed ``data`` to the TLS session and decrypt into the decoder; True at TLS EOF."""
-        tls = self._tls
-        assert tls is not None
-        with self._out_lock:
-            tls.feed(data)
-            eof = tls.decrypt_into(self._decoder)
-            if tls.has_output():
-                self._enqueue_locked(tls.take_output())
-                self._flush_locked()
-        return eof
 
     def _account(self) -> None:
         """Tell the server's memory budget how much of incomplete records we hold."""
