@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gfrpc.bench.experiment import plan as planning
-from gfrpc.bench.experiment.main import build_plan
+from gfrpc.bench.experiment.main import build_plan, missing_lines
 from gfrpc.bench.experiment.model import Cell, MiB, ServerSpec, Target
 from gfrpc.bench.experiment.runner import cell_label, fio_cannot, run_id
 from gfrpc.cli import build_parser, main
@@ -177,3 +177,21 @@ def test_a_gluster_url_defaults_to_gfrpc_client_and_tls_only_with_a_tls_dir() ->
     assert {(c.client, c.tls, c.workload) for c in plain.cells} == {("gfrpc", False, "seq-write")}
     tls = build_plan(parse("gluster://h/v", "--tls-dir", "/x", "--server", "gfrpc"))
     assert {(c.tls, c.server.kind) for c in tls.cells} == {(True, "gfrpc")}
+
+
+class _Stage:
+    def __init__(self, want_fio: bool, fio_missing: str | None) -> None:
+        self.gfrpc_missing = None
+        self.glusterfsd_missing = "glusterd did not come up: no"
+        self.want_fio = want_fio
+        self.fio_missing = fio_missing
+
+
+def test_missing_lines_name_fio_only_when_the_plan_wants_it() -> None:
+    """A run with fio rows says why fio is missing; a run of gfrpc's client alone says nothing
+    about fio (the stage's "not wanted" is not a line for the user), and a missing glusterfsd
+    is said either way."""
+    glusterd = "glusterd did not come up: no"
+    assert missing_lines(_Stage(False, "not wanted")) == [glusterd]
+    assert missing_lines(_Stage(True, "fio not found")) == [glusterd, "fio not found"]
+    assert missing_lines(_Stage(True, None)) == [glusterd]

@@ -155,9 +155,8 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
         try:
             if stage is not None:
                 stage.start()
-                for line in (stage.gfrpc_missing, stage.glusterfsd_missing, stage.fio_missing):
-                    if line:
-                        say(line)
+                for line in missing_lines(stage):
+                    say(line)
                 notes += stage.notes
                 pairs, why = runnable(plan.cells, lambda c: _target(stage, c), stage.fio_missing)
                 notes += why
@@ -194,6 +193,15 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
     print(render_bounds(doc))
     _write_outputs(args, doc)
     return 0 if any(r.samples for r in runs) else 1
+
+
+def missing_lines(stage: Any) -> list[str]:
+    """Why a started stage lacks a peer, one line each: the gfrpc brick, glusterfsd, and fio
+    only when the plan has fio rows (a run of gfrpc's client alone does not want it)."""
+    lines = [stage.gfrpc_missing, stage.glusterfsd_missing]
+    if stage.want_fio:
+        lines.append(stage.fio_missing)
+    return [line for line in lines if line]
 
 
 def _target(stage: Any, cell: Cell) -> Target | str:
