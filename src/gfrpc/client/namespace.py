@@ -6,9 +6,10 @@
   fresh lookups; rename, unlink and rmdir drop what they change. A name missing from a
   directory learned less than ``MISS_TRUST_S`` (1 s, md-cache's default) ago, or from the
   root, is missing: that miss is one LOOKUP, not one per component of its path. The cache is
-  locked, so one ``Volume`` can be shared between threads. On a one-brick volume unlink and
-  rmdir send the name without looking it up (entries.py): the brick refuses a wrong type as
-  the kernel does.
+  locked, so one ``Volume`` can be shared between threads, and bounded (``pathcache.py``: at
+  most ``CACHE_MAX`` paths, the oldest dropped first; a subtree is forgotten without a scan).
+  On a one-brick volume unlink and rmdir send the name without looking it up (entries.py): the
+  brick refuses a wrong type as the kernel does.
 * **Distribute (DHT).** Files live on one brick, chosen by the hash of their name and the
   parent directory's layout (``trusted.glusterfs.dht`` on that directory on every brick,
   asked for in LOOKUP's xdata as DHT does, read once per directory). A lookup goes to the
@@ -52,6 +53,7 @@ from gfrpc.programs.fops_types import ROOT_GFID
 
 from .connection import BrickConnection, xattr_bytes
 from .errors import NameMissing, fop_error, is_stale
+from .pathcache import CACHE_MAX, PathCache
 from .quickread import QUICK_READ_MAX
 
 __all__ = [
@@ -74,8 +76,9 @@ MAX_SYMLINKS = 40  # links followed in one resolution before ELOOP (Linux's limi
 #: changes. Older, a miss looks the path up again from the root (``_twice``) first.
 MISS_TRUST_S = 1.0
 NULL_GFID_BYTES = bytes(16)
-#: listings add directories to the path cache only while it holds fewer paths than this
-LEARN_MAX = 65536
+#: listings add directories to the path cache only while it holds fewer paths than this (half
+#: the bound: what a listing learns never pushes out the paths a caller resolved)
+LEARN_MAX = CACHE_MAX // 2
 #: seconds the bricks' sizes (STATFS) weight new layouts before they are asked again; DHT
 #: asks at most once a second (its refresh interval, 0 by default, against a clock in seconds)
 DU_REFRESH_S = 1.0
@@ -126,7 +129,7 @@ class Namespace:
         self.subvolumes = list(subvolumes or [b.name for b in self.bricks])
         self.kind = kind
         self._lock = threading.RLock()
-        self._cache: dict[str, Node] = {}
+        self._cache = PathCache()  # bounded; forgets a subtree without a scan (pathcache.py)
         #: DHT's ``lookup-optimize`` (the volfile's, default on): see ``_miss_is_final``
         self.lookup_optimize = True
         self._volume_commit: int | None | object = _UNREAD
@@ -213,15 +216,13 @@ class Namespace:
     def _forget(self, path: str) -> None:
         """Drop ``path`` and everything cached below it (after rename/unlink/rmdir)."""
         with self._lock:
-            for p in [p for p in self._cache if p == path or p.startswith(path + "/")]:
-                if p != "/":  # the root gfid never changes
-                    del self._cache[p]
+            self._cache.forget_tree(path)  # never the root: its gfid never changes
 
     def _forget_chain(self, path: str) -> None:
         """Drop ``path`` and its ancestors (one of their gfids went stale)."""
         with self._lock:
             while path != "/":
-                self._cache.pop(path, None)
+                self._cache.pop(path)
                 path = posixpath.dirname(path)
 
     def _retry(self, path: str, op: Any, *, target: str | None = None, follow: bool = True) -> Any:
@@ -260,7 +261,7 @@ class Namespace:
     def _has_links(self) -> bool:
         """Whether a symbolic link was met: a stale path may then hide behind one."""
         with self._lock:
-            return any(n.is_symlink for n in self._cache.values())
+            return self._cache.has_links()
 
     def _forget_all(self) -> None:
         with self._lock:
