@@ -376,6 +376,7 @@ def test_many_streams_connect_straight_to_the_brick(
     meter = CountingMeter(plain)
     samples = run_gfrpc(cell("seq-write"), plain.target, meter, tag="t-direct")
     assert samples[0].evidence["connect"] == "brick"
+    assert samples[0].evidence["client_poller"] == "single"  # the library's default
     assert meter.connections == [2]
     check_sample(samples[0], None, 2 * MiB, 512)
     assert leftovers(plain) == []

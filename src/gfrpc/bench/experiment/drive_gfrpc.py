@@ -8,8 +8,9 @@ Theory of operation.
   Volumes come from ``Volume.connect(target.url)`` (GETSPEC and PORTBYBRICK at the management
   daemon), or, past :data:`DIRECT_ABOVE` streams when the target names its brick, from
   ``Volume.connect_brick`` (no thousand GETSPECs). TLS contexts are built once per run. All
-  volumes use one client poller: the runner's, or one made (and stopped) here. Connecting,
-  laying files out, checking and cleaning up are never inside a measured span.
+  volumes use one client poller: the runner's, or one made (and stopped) here; a row's
+  ``evidence["client_poller"]`` names it. Connecting, laying files out, checking and
+  cleaning up are never inside a measured span.
 * **Streams are threads**, one per stream, each running one function of
   :mod:`gfrpc_workloads` after a start barrier. The span is measured from the barrier to the
   last stream's end: ``meter.reading()`` right before the barrier is released and right after
@@ -211,6 +212,13 @@ def _check_cell(cell: Cell) -> None:
         )
 
 
+def client_poller_label(poller: Poller) -> str:
+    """The client poller as the evidence names it: ``single``, ``pool x2``, ``sharded x2``
+    (rows made before 2026-12-04 15:30 have none: their client ran ``pool x2``)."""
+    threads = getattr(poller, "event_threads", None)
+    return poller.name if threads is None else f"{poller.name} x{threads}"
+
+
 def run_gfrpc(
     cell: Cell, target: Target, meter: ServerMeter, *, tag: str, poller: Poller | None = None
 ) -> list[Sample]:
@@ -233,6 +241,7 @@ def run_gfrpc(
                 "client": "gfrpc",
                 "connections_opened": sum(len(v.bricks) for v in volumes),
                 "connect": how,
+                "client_poller": client_poller_label(p),
             }
             return _Run(cell, volumes, f"/{tag}", meter, evidence, target.fop_counts).run()
         finally:
