@@ -265,10 +265,7 @@ class Namespace:
 
     def _forget_all(self) -> None:
         with self._lock:
-            root = self._cache.get("/")
-            self._cache.clear()
-            if root is not None:
-                self._cache["/"] = root
+            self._cache.forget_tree("/")  # the root stays
 
     def _try_lookup(
         self,

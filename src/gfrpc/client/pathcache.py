@@ -91,22 +91,17 @@ class PathCache:
             self._prune(path)
         return node
 
-    def forget_tree(self, path: str, *, keep: str = "/") -> None:
-        """Drop ``path`` and every path cached below it, except ``keep`` (the root)."""
+    def forget_tree(self, path: str) -> None:
+        """Drop ``path`` and every path cached below it; the root stays (its gfid is fixed)."""
         stack = [path]
         while stack:
             p = stack.pop()
-            if p != keep:
+            if p != "/":
                 node = self._nodes.pop(p, None)
                 if node is not None:
                     self._links -= node.is_symlink
             stack.extend(self._kids.pop(p, ()))
         self._prune(path)
-
-    def clear(self) -> None:
-        self._nodes.clear()
-        self._kids.clear()
-        self._links = 0
 
     # -- the trie ---------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from gfrpc.wire.record import RecordDecoder, lease_read_buffer, return_read_buff
 
 if TYPE_CHECKING:
     from gfrpc.transport.endpoint import Endpoint
+    from gfrpc.transport.outqueue import OutQueue
     from gfrpc.transport.tls import TLSSession
 
 __all__ = ["EndpointTLSInput"]
@@ -59,11 +60,9 @@ class EndpointTLSInput:
     handler: ConnectionHandler
     ready: threading.Event
     peer_cn: str | None
+    _outq: OutQueue
 
     if TYPE_CHECKING:
-        from gfrpc.transport.outqueue import OutQueue
-
-        _outq: OutQueue
 
         @property
         def closed(self) -> bool: ...
