@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from brick_fops_support import ROOT, BrickHarness, FopClient, P, cred, running_brick
+from brick_fops_support import (
+    ROOT,
+    BrickHarness,
+    FopClient,
+    P,
+    cred,
+    running_brick,
+)
 
 from gfrpc.errors import RpcError
 from gfrpc.programs import dump as gfdump
@@ -25,6 +32,7 @@ from gfrpc.services.brick.fops import inode as fop_inode
 from gfrpc.services.brick.fops import io as fop_io
 from gfrpc.services.brick.fops import locks as fop_locks
 from gfrpc.services.brick.fops import xattr as fop_xattr
+from gfrpc.transport.outqueue import FileRegion
 from gfrpc.wire.rpcmsg import decode_message
 
 pytestmark = pytest.mark.timeout(60)
@@ -237,6 +245,44 @@ def test_create_write_read_release(brick: BrickHarness, c: FopClient) -> None:
     assert (brick.directory / "data").read_bytes() == b"x" * 1000
     after = c.read(g, r.fd, 0, 1)[0]
     assert (after.op_ret, after.op_errno) == (-1, errno.EBADF)
+
+
+def test_big_reads_leave_by_sendfile_and_keep_no_descriptor(
+    brick: BrickHarness, c: FopClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A READ of at least BIG bytes is answered with the file's bytes sent by sendfile (a
+    FileRegion in the reply), on an opened fd and on the anonymous one, with the same op_ret,
+    EOF op_errno and data as a copied read; afterwards no descriptor of the file is left open
+    but the client's own OPEN."""
+    sends: list[int] = []
+    real = FileRegion.send_to
+    monkeypatch.setattr(FileRegion, "send_to", lambda r, s: sends.append(1) or real(r, s))
+    payload = os.urandom(3 << 20)
+    g, fd = new_file(c, "big", payload)
+    assert c.release(g, fd).op_ret == 0
+    o = c.call(P.OPEN, fp.GfxOpenReq(gfid=g, flags=os.O_RDONLY))
+    rsp, data = c.read(g, o.fd, 100, 1 << 20)
+    assert (rsp.op_ret, rsp.op_errno, data) == (1 << 20, 0, payload[100 : 100 + (1 << 20)])
+    rsp, data = c.read(g, fp.GF_ANON_FD_NO, (3 << 20) - 70_000, 1 << 20)
+    assert (rsp.op_ret, rsp.op_errno, data) == (70_000, errno.ENOENT, payload[-70_000:])
+    assert rsp.stat.ia_size == 3 << 20
+    assert sends, "no READ reply went out by sendfile"
+    assert _fds_on(brick.directory / "big") == 1  # the OPEN's
+    assert c.release(g, o.fd).op_ret == 0
+    assert _fds_on(brick.directory / "big") == 0
+
+
+def _fds_on(path: Path) -> int:
+    """Descriptors of this process open on ``path``'s inode (whatever name opened it)."""
+    want = os.stat(path)
+    n = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            st = os.stat(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        n += (st.st_ino, st.st_dev) == (want.st_ino, want.st_dev)
+    return n
 
 
 def test_open_and_anonymous_fd(c: FopClient) -> None:

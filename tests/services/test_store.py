@@ -28,7 +28,9 @@ from gfrpc.services.brick.store import (
     PosixStore,
     iatt_fields,
 )
+from gfrpc.services.brick.store import data as store_data
 from gfrpc.services.brick.store.iatt import gfid_to_ino
+from gfrpc.transport.outqueue import FileRegion
 
 
 def _errno(exc: pytest.ExceptionInfo[OSError]) -> int | None:
@@ -719,6 +721,61 @@ def test_fd_table_release_and_close_all(store: PosixStore) -> None:
     with pytest.raises(OSError) as e:
         store.read(f2, 0, 1)
     assert _errno(e) == errno.EBADF
+
+
+def test_read_out_hands_big_reads_to_the_transport(store: PosixStore) -> None:
+    """READ for a reply (``read_out``): at least BIG bytes that the file holds come as a
+    FileRegion of the file's bytes on a descriptor of its own (the file may be released at
+    once), counted from the fstat, with the iatt of that moment; a small read, a read whose
+    end of file leaves less than a region, and a write-only file go the plain way (EBADF for
+    the last, as before)."""
+    payload = bytes(range(256)) * 1024  # 256 KiB
+    g, f, *_ = store.create(ROOT_GFID, "big", os.O_RDWR, 0o644)
+    store.write(f, 0, payload)
+    region, st = store.read_out(f, 1000, 200_000)
+    assert isinstance(region, FileRegion) and st.ia_size == len(payload)
+    assert (region.offset, len(region)) == (1000, 200_000) and region.fd != f.fd
+    tail, _ = store.read_out(f, 200_000, 1 << 20)  # 62,144 bytes left: clamped, still a region
+    assert isinstance(tail, FileRegion) and len(tail) == len(payload) - 200_000
+    f.close()  # a RELEASE before the send: the region's descriptor is its own
+    assert region.take() == payload[1000:201_000]
+    assert tail.take() == payload[200_000:]
+    f2 = store.open(g, os.O_RDONLY)
+    small, _ = store.read_out(f2, 0, 4096)
+    assert small == payload[:4096]
+    near_end, _ = store.read_out(f2, len(payload) - 100, 1 << 20)
+    assert near_end == payload[-100:]
+    past_end, _ = store.read_out(f2, len(payload) + 5, 1 << 20)
+    assert past_end == b""
+    f2.close()
+    wo = store.open(g, os.O_WRONLY)
+    with pytest.raises(OSError) as e:
+        store.read_out(wo, 0, 1 << 20)
+    assert _errno(e) == errno.EBADF
+    wo.close()
+
+
+def test_read_out_copies_once_the_regions_bound_is_reached(
+    store: PosixStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most ``MAX_REGIONS`` file regions of the process hold a descriptor: with that many
+    live, a big READ copies (bytes, the same data) instead of keeping one more open; once a
+    region is closed, the next READ is a region again."""
+    payload = os.urandom(300_000)
+    _, f, *_ = store.create(ROOT_GFID, "bound", os.O_RDWR, 0o644)
+    store.write(f, 0, payload)
+    base = FileRegion.live()
+    monkeypatch.setattr(store_data, "MAX_REGIONS", base + 1)
+    held, _ = store.read_out(f, 0, 100_000)
+    assert isinstance(held, FileRegion) and FileRegion.live() == base + 1
+    copied, _ = store.read_out(f, 0, 100_000)
+    assert copied == payload[:100_000]
+    held.close()
+    assert FileRegion.live() == base
+    again, _ = store.read_out(f, 0, 100_000)
+    assert isinstance(again, FileRegion)
+    assert again.take() == payload[:100_000] and FileRegion.live() == base
+    f.close()
 
 
 def test_release_during_use_defers_close(store: PosixStore) -> None:

@@ -41,7 +41,7 @@ from gfrpc.errors import LocalProtocolError, NotConnectedError, TLSError
 from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.lifecycle import EndpointState
 from gfrpc.transport.oserrors import translate
-from gfrpc.transport.outqueue import OutQueue, owned
+from gfrpc.transport.outqueue import FileRegion, OutQueue, owned
 from gfrpc.wire.record import LAST_FRAGMENT, record_mark
 
 if TYPE_CHECKING:
@@ -82,9 +82,14 @@ class EndpointOutput:
         def _close_locked(self, reason: Exception) -> bool: ...
 
     def submit(
-        self, *parts: bytes | bytearray | memoryview, on_sent: Callable[[], None] | None = None
+        self,
+        *parts: bytes | bytearray | memoryview | FileRegion,
+        on_sent: Callable[[], None] | None = None,
     ) -> None:
         """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
+
+        A ``FileRegion`` part is the endpoint's from this call on, even when it raises: sent
+        with ``sendfile`` on a plain connection, read into the message with TLS.
 
         ``on_sent()`` is called once the whole message has been written to the kernel, or
         the connection is gone (on some thread, never under the endpoint's locks).
@@ -95,7 +100,7 @@ class EndpointOutput:
             for p in parts:
                 total += len(p)
             if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
-                data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))
+                data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))  # type: ignore[arg-type]  # (a FileRegion is never this small)
                 corked_by = self._corked_by
                 if corked_by and corked_by == threading.get_ident():
                     # a reply made inline by the delivering thread: it waits, unlocked, in
@@ -114,19 +119,27 @@ class EndpointOutput:
                 return
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
-        mark = record_mark(total)
-        if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
-            kept = [b"".join((mark, *kept))]
-            mark = b""
-        message = [p for p in (mark, *kept) if p]
-        if total >= BIG and self._tls is not None:  # its encryption runs baton-free
-            BATON.call_outside(self._queue, message, None, on_sent)
-        else:
-            self._queue(message, None, on_sent)
+        try:
+            if tls is not None and _has_region(kept):
+                kept = _read_regions(kept, total)  # sendfile needs the plain socket
+            mark = record_mark(total)
+            if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
+                kept = [b"".join((mark, *kept))]  # type: ignore[arg-type]  # (regions are bigger)
+                mark = b""
+            message = [p for p in (mark, *kept) if p]
+            if total >= BIG and tls is not None:  # its encryption runs baton-free
+                BATON.call_outside(self._queue, message, None, on_sent)
+            else:
+                self._queue(message, None, on_sent)
+        except BaseException:
+            for p in kept:  # not queued: the regions are still ours to close
+                if type(p) is FileRegion:
+                    p.close()
+            raise
 
     def _queue(
         self,
-        message: list[bytes | memoryview] | None,
+        message: list[bytes | memoryview | FileRegion] | None,
         view: memoryview | None,
         on_sent: Callable[[], None] | None,
     ) -> None:
@@ -147,13 +160,13 @@ class EndpointOutput:
             elif message is None:
                 raise LocalProtocolError("nothing to queue")
             elif tls is None:
-                outq.extend([memoryview(p) for p in message])
+                outq.extend([p if isinstance(p, FileRegion) else memoryview(p) for p in message])
             elif not tls.established:
-                self._held.append((message, on_sent))
+                self._held.append((message, on_sent))  # type: ignore[arg-type]  # (read: TLS)
                 on_sent = None
                 flush = False
             else:
-                self._tls_write_locked(message)
+                self._tls_write_locked(message)  # type: ignore[arg-type]  # (regions read)
             if on_sent is not None:
                 outq.mark(on_sent)
             if flush:
@@ -317,3 +330,24 @@ class EndpointOutput:
             outq.push(memoryview(data))
             if on_sent is not None:
                 outq.mark(on_sent)
+
+
+def _has_region(parts: list[bytes | memoryview | FileRegion]) -> bool:
+    for p in parts:
+        if type(p) is FileRegion:
+            return True
+    return False
+
+
+def _read_regions(
+    parts: list[bytes | memoryview | FileRegion], total: int
+) -> list[bytes | memoryview | FileRegion]:
+    """``parts`` with each file region read into bytes (a TLS connection encrypts what it
+    sends, so the kernel cannot send the file's pages itself); a big read runs baton-free."""
+    out: list[bytes | memoryview | FileRegion] = []
+    for p in parts:
+        if type(p) is FileRegion:
+            out.append(BATON.call_outside(p.take) if total >= BIG else p.take())
+        else:
+            out.append(p)
+    return out

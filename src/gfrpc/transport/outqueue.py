@@ -11,22 +11,122 @@ releasing its lock (they may take other locks). The same counters give the unsen
 ``high_water`` the queue says ``paused`` (the server stops reading a peer that does not read
 its replies), and it says ``resumed`` once half of that has drained.
 
+A part may also be a :class:`FileRegion`: bytes of an open file that ``flush`` hands to the
+kernel with ``sendfile(2)`` instead of copying them through Python (a brick's big READ
+reply without TLS: the page cache's pages go to the socket, and neither a ``pread`` into a
+new buffer nor that buffer's copy into the socket happens). The queue owns the region's file
+descriptor from the moment the region is queued, and closes it once the region is written or
+dropped. ``flush`` writes the views before a region with ``sendmsg`` (``MSG_MORE``: a reply's
+header waits for its data, so the two share a segment, as one ``sendmsg`` of both would) and
+then the region with ``sendfile``; a queue that holds no region (``regions == 0``) takes the
+plain path, so the common small reply pays nothing for them.
+
 Not thread-safe: the endpoint calls every method under its output lock.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from gfrpc.errors import LocalProtocolError
+
 _IOV_MAX = 64
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)
+#: the fewest bytes a FileRegion holds: more than a message the endpoint joins into one buffer
+#: (``endpoint_output.JOIN_BELOW``), so a region is never part of one; smaller reads are
+#: cheaper to copy anyway
+MIN_REGION = (8 << 10) + 1
+#: what a region whose file shrank under it sends instead of the missing bytes, a slice at a time
+_ZEROS = bytes(64 << 10)
 
 
-def owned(part: bytes | bytearray | memoryview) -> bytes | memoryview:
-    """A view of ``part`` that nobody else can change: keep immutable bytes, copy the rest
-    (what the endpoint does to every part it is given, before it is queued)."""
+_live = 0  # FileRegions holding a descriptor (FileRegion.live)
+_live_lock = threading.Lock()
+
+
+class FileRegion:
+    """``count`` bytes of the file open as ``fd`` from ``offset``, for ``sendfile(2)``.
+
+    ``fd`` becomes the region's own (give it a duplicate: ``os.dup``): whoever holds the
+    region closes it with :meth:`close` (the out-queue does, once it is written or dropped;
+    :meth:`take` does). The length is fixed when the region is made, because the record mark
+    that precedes it already counts it; if the file is cut shorter before its bytes are sent,
+    the missing end goes out as zeros, which keeps the record whole (a reader racing a
+    truncation sees the old bytes, a short file's zeros or, here, zeros).
+    """
+
+    __slots__ = ("fd", "offset", "remaining", "_short")
+
+    def __init__(self, fd: int, offset: int, count: int) -> None:
+        if offset < 0 or count < MIN_REGION:
+            os.close(fd)
+            raise LocalProtocolError(f"bad file region: offset {offset}, count {count}")
+        self.fd = fd
+        self.offset = offset
+        self.remaining = count
+        self._short = False  # the file ended before the region did: zeros from here
+        global _live
+        with _live_lock:
+            _live += 1
+
+    def __len__(self) -> int:
+        return self.remaining
+
+    def __repr__(self) -> str:
+        return f"<FileRegion fd={self.fd} offset={self.offset} remaining={self.remaining}>"
+
+    def send_to(self, sock: socket.socket) -> int:
+        """Write some of the region to ``sock`` (non-blocking): the bytes written, which
+        :meth:`skip` must then be told. BlockingIOError/OSError as ``socket.send``."""
+        if not self._short:
+            n = os.sendfile(sock.fileno(), self.fd, self.offset, self.remaining)
+            if n:
+                return n
+            self._short = True  # sendfile wrote nothing with bytes left: end of file
+        return sock.send(memoryview(_ZEROS)[: min(self.remaining, len(_ZEROS))])
+
+    def skip(self, n: int) -> None:
+        """``n`` bytes of the region were written."""
+        self.offset += n
+        self.remaining -= n
+
+    def take(self) -> bytes:
+        """The region's bytes, read with ``pread`` (zeros past a shortened file's end), and
+        the descriptor closed: for a connection that cannot use sendfile (TLS)."""
+        try:
+            data = os.pread(self.fd, self.remaining, self.offset)
+        finally:
+            self.close()
+        missing = self.remaining - len(data)
+        return data + bytes(missing) if missing > 0 else data
+
+    def close(self) -> None:
+        """Close the descriptor (once; later calls do nothing)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            global _live
+            with _live_lock:
+                _live -= 1
+            os.close(fd)
+
+    @staticmethod
+    def live() -> int:
+        """How many regions of this process hold a descriptor (made and not yet closed): a
+        maker bounds the descriptors that unsent replies keep open with it."""
+        return _live
+
+
+def owned(part: bytes | bytearray | memoryview | FileRegion) -> bytes | memoryview | FileRegion:
+    """A view of ``part`` that nobody else can change: keep immutable bytes and file regions
+    (the queue owns those), copy the rest (what the endpoint does to every part it is given,
+    before it is queued)."""
     if type(part) is bytes:
+        return part
+    if isinstance(part, FileRegion):
         return part
     if isinstance(part, memoryview) and part.readonly and type(part.obj) is bytes:
         return part
@@ -35,7 +135,7 @@ def owned(part: bytes | bytearray | memoryview) -> bytes | memoryview:
 
 class OutQueue:
     def __init__(self, high_water: int = 0) -> None:
-        self._q: deque[memoryview] = deque()
+        self._q: deque[memoryview | FileRegion] = deque()
         #: the queued views themselves (the endpoint tests it for emptiness without a call)
         self.pending = self._q
         self.queued = 0  # bytes ever queued
@@ -45,6 +145,7 @@ class OutQueue:
         self.high_water = high_water
         self.paused = False  # more than high_water unsent
         self.resumed = False  # paused ended in the last flush: the input side needs a kick
+        self.regions = 0  # FileRegions queued (their descriptors are ours to close)
 
     def __bool__(self) -> bool:
         return bool(self._q)
@@ -53,10 +154,12 @@ class OutQueue:
     def unsent(self) -> int:
         return self.queued - self.written
 
-    def extend(self, views: Iterable[memoryview]) -> None:
+    def extend(self, views: Iterable[memoryview | FileRegion]) -> None:
         for v in views:
             self._q.append(v)
             self.queued += len(v)
+            if type(v) is FileRegion:
+                self.regions += 1
         if self.high_water and not self.paused and self.unsent > self.high_water:
             self.paused = True
 
@@ -76,11 +179,13 @@ class OutQueue:
 
     def flush(self, sock: socket.socket) -> OSError | None:
         """Write what the kernel takes; the error if the socket failed (the queue is cleared)."""
+        if self.regions:
+            return self._flush_regions(sock)
         q = self._q
         while q:
             try:
                 if len(q) == 1:
-                    sent = sock.send(q[0])
+                    sent = sock.send(q[0])  # type: ignore[arg-type]  # (no region here)
                 else:
                     sent = sock.sendmsg(_first(q, _IOV_MAX))
             except BlockingIOError:
@@ -97,9 +202,9 @@ class OutQueue:
                     sent -= len(head)
                     q.popleft()
                 else:
-                    q[0] = head[sent:]
+                    q[0] = head[sent:]  # type: ignore[index]  # (no region here)
                     sent = 0
-            marks = self._marks
+            marks = self._marks  # (_written_to, inline on the hot path)
             while marks and marks[0][0] <= self.written:
                 self.fired.append(marks.popleft()[1])
             if self.paused and self.unsent <= self.high_water // 2:
@@ -107,19 +212,78 @@ class OutQueue:
                 self.resumed = True
         return None
 
+    def _written_to(self, written: int) -> None:
+        """Fire the marks that ``written`` passed; end a pause that drained."""
+        marks = self._marks
+        while marks and marks[0][0] <= written:
+            self.fired.append(marks.popleft()[1])
+        if self.paused and self.unsent <= self.high_water // 2:
+            self.paused = False
+            self.resumed = True
+
+    def _flush_regions(self, sock: socket.socket) -> OSError | None:
+        """``flush`` of a queue holding file regions: the views before a region in one
+        ``sendmsg``, a region with ``sendfile``."""
+        q = self._q
+        while q:
+            head = q[0]
+            try:
+                if isinstance(head, FileRegion):
+                    sent = head.send_to(sock)
+                else:
+                    views = _first(q, _IOV_MAX)
+                    # a region follows: MSG_MORE keeps a header in the segment of its data
+                    # (the peer is woken once per reply, not for the header alone)
+                    more = len(views) < len(q) and isinstance(q[len(views)], FileRegion)
+                    sent = sock.sendmsg(views, (), _MSG_MORE if more else 0)
+            except BlockingIOError:
+                return None
+            except OSError as exc:
+                self._clear()
+                return exc
+            self.written += sent
+            while sent and q:
+                head = q[0]
+                if sent >= len(head):
+                    sent -= len(head)
+                    q.popleft()
+                    if type(head) is FileRegion:
+                        head.close()
+                        self.regions -= 1
+                elif isinstance(head, FileRegion):
+                    head.skip(sent)
+                    sent = 0
+                else:
+                    q[0] = head[sent:]
+                    sent = 0
+            self._written_to(self.written)
+        return None
+
+    def _clear(self) -> None:
+        """Empty the queue, closing the regions it held."""
+        if self.regions:
+            for part in self._q:
+                if type(part) is FileRegion:
+                    part.close()
+            self.regions = 0
+        self._q.clear()
+
     def drop(self) -> int:
         """Forget everything (the connection is gone); due callbacks go to ``fired``."""
         dropped = self.unsent
-        self._q.clear()
+        self._clear()
         self.fired.extend(cb for _, cb in self._marks)
         self._marks.clear()
         self.written = self.queued
         return dropped
 
 
-def _first(q: deque[memoryview], n: int) -> list[memoryview]:
-    out = []
+def _first(q: deque[memoryview | FileRegion], n: int) -> list[memoryview]:
+    """Up to ``n`` views from the head of ``q``, stopping before a file region."""
+    out: list[memoryview] = []
     for v in q:
+        if isinstance(v, FileRegion):
+            break
         out.append(v)
         if len(out) == n:
             break

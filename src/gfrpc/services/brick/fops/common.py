@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from gfrpc.programs.fops import Buffer
@@ -30,6 +30,7 @@ from gfrpc.wire.xdr import XdrStruct
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
+    from gfrpc.transport.outqueue import FileRegion
 
 
 class _Deferred(enum.Enum):
@@ -42,7 +43,7 @@ class _Deferred(enum.Enum):
 #: returned by an actor that answers later (``request.defer()`` was called)
 DEFERRED: Final = _Deferred.DEFERRED
 #: what an actor returns: a reply struct, the parts of a READ reply, or DEFERRED
-FopReply: TypeAlias = "XdrStruct | list[Buffer] | _Deferred"
+FopReply: TypeAlias = "XdrStruct | Sequence[Buffer | FileRegion] | _Deferred"
 #: the signature of every FOP actor
 Actor: TypeAlias = "Callable[[FopService, FopCall], FopReply]"
 #: a request's xdata as decoded (``gfdict``: int, str, bytes, float, UUID or GfValue values)

@@ -8,7 +8,8 @@ copy_file_range). GlusterFS 10.3 facts kept here (posix xlator, ``server-rpc-fop
 * READ answers ``op_ret`` = bytes read, the data raw after the reply header, never more than
   the ``size`` asked (gfrpc also caps one READ at 32 MiB, a legal short read). At end of file
   ``op_errno`` is ENOENT while ``op_ret`` is still the byte count: posix's "hack to notify
-  higher layers of EOF" (offset + bytes read >= size, or an empty file).
+  higher layers of EOF" (offset + bytes read >= size, or an empty file). A big READ's data
+  leaves as a ``FileRegion`` (``store.read_out``): the kernel sends it with sendfile(2).
 * WRITE takes the raw payload that follows its header (a view of the received record, passed
   to ``pwrite`` without a copy); ``op_ret`` = bytes written; prestat/poststat are the file
   before and after. ``O_SYNC``/``O_DSYNC`` in the write's ``flag`` make it durable before the
@@ -41,6 +42,7 @@ from gfrpc.services.brick.store.data import (
     FALLOC_FL_ZERO_RANGE,
     MAX_OFFSET,
 )
+from gfrpc.transport.outqueue import FileRegion
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
@@ -68,11 +70,13 @@ def read(svc: FopService, call: FopCall) -> FopReply:
     size = min(a.size, MAX_READ)
     access.require_anon(svc.store, bytes(a.gfid), a.fd, access.R, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
-        data, stat = svc.store.read(f, a.offset, size)
+        data, stat = svc.store.read_out(f, a.offset, size)
     eof = stat.ia_size == 0 or a.offset + len(data) >= stat.ia_size
     rsp = fp.GfxReadRsp(
         op_ret=len(data), op_errno=errno.ENOENT if eof else 0, stat=stat, size=len(data)
     )
+    if isinstance(data, FileRegion):  # sent by the kernel (sendfile) once the header is out
+        return [rsp.pack(), data]
     return fp.encode_read_reply(rsp, data)
 
 

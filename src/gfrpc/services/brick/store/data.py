@@ -8,6 +8,12 @@ carries, built by ``store.iatt``.
 
 Facts kept here:
 
+* READ for a reply (``read_out``) of at least ``BIG`` bytes that the file holds is not read
+  here: it answers a ``FileRegion`` of a duplicate descriptor, and the transport has the
+  kernel send the file's pages with ``sendfile(2)`` (a TLS connection reads them into the
+  message instead). The length is fixed by the ``fstat`` taken now; a file cut shorter before
+  the send is padded with zeros (``transport/outqueue.py``). At most ``MAX_REGIONS`` regions
+  of the process hold a descriptor at once; past that a READ copies as before.
 * WRITE writes the whole buffer (a view of the received record, never copied), looping over
   short ``pwrite``\\s; a ``pwrite`` that writes nothing ends the loop and the reply says how
   much was written (posix answers ``op_ret`` = bytes written). ``sync`` (the request's
@@ -44,11 +50,16 @@ from gfrpc.services.brick.store.base import (
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import proc_path
 from gfrpc.transport.baton import BATON, BIG
+from gfrpc.transport.outqueue import MIN_REGION, FileRegion
 
 FALLOC_FL_KEEP_SIZE: Final = 0x01
 FALLOC_FL_PUNCH_HOLE: Final = 0x02
 FALLOC_FL_ZERO_RANGE: Final = 0x10
 MAX_OFFSET: Final = (1 << 63) - 1  # off_t
+#: at most this many READ replies of the process wait to be sent as file regions, each holding
+#: a descriptor; past it READs copy (a peer that never reads its replies cannot spend the
+#: brick's descriptors, only slow the others down to the copying path)
+MAX_REGIONS: Final = 1024
 _libc = ctypes.CDLL(None, use_errno=True)
 _fallocate_fn = _libc.fallocate
 _fallocate_fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
@@ -90,6 +101,22 @@ class DataOps(StoreBase):
                 data = os.pread(fd, size, offset) if size else b""
             st = os.fstat(fd)
         return data, iatt_of(f.gfid, st)
+
+    @staticmethod
+    def read_out(f: OpenFile, offset: int, size: int) -> tuple[bytes | FileRegion, IattValue]:
+        """READ for a reply: as :meth:`read`, but a big read comes as a ``FileRegion`` for the
+        transport to send (see the module notes), with the file's iatt as it is now."""
+        if size < BIG or f.flags & os.O_ACCMODE == os.O_WRONLY or FileRegion.live() >= MAX_REGIONS:
+            return DataOps.read(f, offset, size)  # (a write-only file fails there: EBADF)
+        with f.pinned() as fd:
+            st = os.fstat(fd)
+            count = min(size, st.st_size - offset)
+            if count < MIN_REGION:  # little or nothing left to read: the plain way
+                data = os.pread(fd, size, offset)
+                st = os.fstat(fd)
+                return data, iatt_of(f.gfid, st)
+            region = FileRegion(os.dup(fd), offset, count)
+        return region, iatt_of(f.gfid, st)
 
     @staticmethod
     def write(
