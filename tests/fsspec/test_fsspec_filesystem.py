@@ -460,6 +460,25 @@ def test_a_dropped_file_is_closed_off_the_collecting_thread(
     wait_for(lambda: fs.cat_file(f"{top}/dropped") == b"written, never closed", 10.0, "data")
 
 
+def test_a_file_dropped_at_interpreter_exit_starts_no_thread(
+    fs: GlusterFileSystem, top: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file collected while the interpreter shuts down is left to the brick (which
+    releases a closed connection's fds): a thread started then never runs, and waiting for it
+    to start hung the exit (seen with tools/fsspec-fops)."""
+    f = fs.open(f"{top}/at-exit", "wb")
+    started: list[object] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda t: started.append(t))
+    monkeypatch.setattr(sys, "is_finalizing", lambda: True)
+    f.__del__()
+    assert started == []
+    monkeypatch.setattr(sys, "is_finalizing", lambda: False)
+    f.__del__()  # (the same file, not at exit: its close goes to a thread)
+    assert len(started) == 1
+    monkeypatch.undo()
+    f.close()
+
+
 def test_a_small_file_is_read_by_the_one_lookup_that_brings_it(
     cluster: Cluster, fs: GlusterFileSystem, top: str
 ) -> None:

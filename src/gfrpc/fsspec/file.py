@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import logging
 import posixpath
+import sys
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -179,7 +180,11 @@ class GlusterFile(AbstractBufferedFile):  # type: ignore[misc]
     def __del__(self) -> None:
         """A file dropped without ``close()`` is closed on another thread: closing sends
         FOPs (FLUSH, RELEASE, a last WRITE), and the garbage collector may run this inside
-        the very transport call whose lock that send would need."""
+        the very transport call whose lock that send would need. Not while the interpreter
+        shuts down: a thread started then never runs, and ``start()`` would wait for it
+        forever (the exit hung); the brick releases what the connection held as it closes."""
+        if sys.is_finalizing():
+            return
         if not self.closed and getattr(self, "raw", None) is not None:
             threading.Thread(
                 target=self._close_quietly, name="gfrpc-fsspec-close", daemon=True
