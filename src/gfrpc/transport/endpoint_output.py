@@ -120,7 +120,7 @@ class EndpointOutput:
         kept = [owned(p) for p in parts if len(p)]
         total = sum(len(p) for p in kept)
         try:
-            if tls is not None and _has_region(kept):
+            if tls is not None:
                 kept = _read_regions(kept, total)  # sendfile needs the plain socket
             mark = record_mark(total)
             if total <= JOIN_BELOW:  # a small message is one part: fewer objects and iovecs
@@ -332,22 +332,15 @@ class EndpointOutput:
                 outq.mark(on_sent)
 
 
-def _has_region(parts: list[bytes | memoryview | FileRegion]) -> bool:
-    for p in parts:
-        if type(p) is FileRegion:
-            return True
-    return False
-
-
 def _read_regions(
     parts: list[bytes | memoryview | FileRegion], total: int
 ) -> list[bytes | memoryview | FileRegion]:
     """``parts`` with each file region read into bytes (a TLS connection encrypts what it
-    sends, so the kernel cannot send the file's pages itself); a big read runs baton-free."""
-    out: list[bytes | memoryview | FileRegion] = []
-    for p in parts:
-        if type(p) is FileRegion:
-            out.append(BATON.call_outside(p.take) if total >= BIG else p.take())
-        else:
-            out.append(p)
-    return out
+    sends, so the kernel cannot send the file's pages itself), or ``parts`` itself when it
+    holds none; a big read runs baton-free."""
+    if not any(type(p) is FileRegion for p in parts):
+        return parts
+    return [
+        (BATON.call_outside(p.take) if total >= BIG else p.take()) if type(p) is FileRegion else p
+        for p in parts
+    ]

@@ -111,11 +111,9 @@ class DataOps(StoreBase):
         with f.pinned() as fd:
             st = os.fstat(fd)
             count = min(size, st.st_size - offset)
-            if count < MIN_REGION:  # little or nothing left to read: the plain way
-                data = os.pread(fd, size, offset)
-                st = os.fstat(fd)
-                return data, iatt_of(f.gfid, st)
-            region = FileRegion(os.dup(fd), offset, count)
+            region = FileRegion(os.dup(fd), offset, count) if count >= MIN_REGION else None
+        if region is None:  # little or nothing left to read: the plain way
+            return DataOps.read(f, offset, size)
         return region, iatt_of(f.gfid, st)
 
     @staticmethod
