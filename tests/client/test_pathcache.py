@@ -92,7 +92,9 @@ def test_namespace_forget_uses_the_index() -> None:
 
 NAMES = st.sampled_from(["a", "b", "ab", "c"])
 PATHS = st.lists(NAMES, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))
-OPS = st.lists(st.tuples(st.sampled_from(["set", "pop", "forget"]), PATHS), min_size=1, max_size=60)
+OPS = st.lists(
+    st.tuples(st.sampled_from(["set", "pop", "forget", "get"]), PATHS), min_size=1, max_size=60
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -107,6 +109,8 @@ def test_against_a_plain_dict(ops: list[tuple[str, str]], limit: int) -> None:
         if op == "set":
             model[path] = c_node = node(stat.S_IFDIR)
             c[path] = c_node
+        elif op == "get":
+            assert c.get(path) in (None, model.get(path))
         elif op == "pop":
             model.pop(path, None)
             c.pop(path)
@@ -116,7 +120,8 @@ def test_against_a_plain_dict(ops: list[tuple[str, str]], limit: int) -> None:
             c.forget_tree(path)
             assert not any(p == path or p.startswith(path + "/") for p in c)
         assert len(c) <= limit
-        assert all(model.get(p) is c.get(p) for p in c)
+        assert all(model.get(p) is c._nodes[p] for p in c)
+        assert c._used <= set(c)  # no mark outlives its path
         for p in c:  # every cached path is reachable from the root in the index
             while p != "/":
                 parent = posixpath.dirname(p)
@@ -124,3 +129,38 @@ def test_against_a_plain_dict(ops: list[tuple[str, str]], limit: int) -> None:
                 p = parent
     c.forget_tree("/")
     assert len(c) == 0 and c.index_size() == 0
+
+
+def test_a_path_read_since_the_last_eviction_gets_a_second_chance() -> None:
+    """A path the client keeps reading (``get``) outlives evictions that drop paths added
+    after it but never read; a path read once and then left alone goes in a later batch."""
+    c = PathCache(limit=100)
+    c["/"] = node(stat.S_IFDIR)
+    c["/hot"] = node()
+    c["/once"] = node()
+    assert c.get("/once") is not None  # read before the first batch, never again
+    for i in range(1000):
+        c[f"/stream/f{i}"] = node()
+        if i % 10 == 0:
+            assert c.get("/hot") is not None, i
+        assert len(c) <= 100
+    assert "/hot" in c and "/once" not in c and "/stream/f0" not in c and "/stream/f999" in c
+
+
+def test_the_bound_holds_when_every_path_was_read() -> None:
+    """With every cached path read since the last batch, eviction still brings the cache down
+    to three quarters of its limit (the oldest go), keeps the root, and its index stays whole."""
+    c = PathCache(limit=40)
+    c["/"] = node(stat.S_IFDIR)
+    for i in range(500):
+        c[f"/d{i % 3}/f{i}"] = node()
+        for p in list(c):
+            c.get(p)
+        assert len(c) <= 40
+    assert "/" in c and "/d1/f499" in c and "/d0/f0" not in c
+    for p in c:
+        while p != "/":
+            assert p in c._kids[posixpath.dirname(p)]
+            p = posixpath.dirname(p)
+    c.forget_tree("/")
+    assert list(c) == ["/"] and c.index_size() == 0 and c._used <= {"/"}

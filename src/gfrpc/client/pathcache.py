@@ -13,9 +13,13 @@ costs no LOOKUP. Two things must stay cheap however many paths a long-lived clie
   parent is ``p``. :meth:`forget_tree` walks only the subtree; adding a path links it to its
   parent in O(1) when the parent is there (it almost always is: a walk caches each component
   in turn); removing one prunes the trie nodes it leaves empty.
-* **Memory.** The cache holds at most ``limit`` paths. Past it the oldest-added paths are
-  dropped, down to three quarters of the limit, in one batch (amortised O(1) per insertion);
-  the root is never dropped. A path may be dropped while paths below it stay: the trie keeps
+* **Memory.** The cache holds at most ``limit`` paths. Past it paths are dropped, down to
+  three quarters of the limit, in one batch (amortised O(1) per insertion): the oldest-added
+  first, except that a path read (:meth:`get`) since the last batch is given a second chance
+  (moved to the back of the line, its mark cleared) instead of being dropped, so the paths a
+  client keeps using (a hot directory, a file it rereads) outlive a stream of names used once.
+  If every path had been read, a second pass drops the oldest anyway: the bound always holds.
+  The root is never dropped. A path may be dropped while paths below it stay: the trie keeps
   them reachable from their ancestors' names, so a later :meth:`forget_tree` of an ancestor
   still finds them. A dropped path only costs a LOOKUP the next time it is used.
 
@@ -49,11 +53,16 @@ class PathCache:
         #: the trie: a path -> the cached paths (or ancestors of cached paths) directly below it
         self._kids: dict[str, set[str]] = {}
         self._links = 0  # cached symbolic links (``has_links``)
+        #: cached paths read since the last eviction (their second chance; module notes)
+        self._used: set[str] = set()
 
     # -- reading ----------------------------------------------------------------------------
 
     def get(self, path: str) -> Node | None:
-        return self._nodes.get(path)
+        node = self._nodes.get(path)
+        if node is not None:
+            self._used.add(path)
+        return node
 
     def __contains__(self, path: object) -> bool:
         return path in self._nodes
@@ -88,6 +97,7 @@ class PathCache:
         node = self._nodes.pop(path, None)
         if node is not None:
             self._links -= node.is_symlink
+            self._used.discard(path)
             self._prune(path)
         return node
 
@@ -100,6 +110,7 @@ class PathCache:
                 node = self._nodes.pop(p, None)
                 if node is not None:
                     self._links -= node.is_symlink
+                    self._used.discard(p)
             stack.extend(self._kids.pop(p, ()))
         self._prune(path)
 
@@ -130,11 +141,26 @@ class PathCache:
             path = parent
 
     def _evict(self) -> None:
-        """Drop the oldest-added paths down to three quarters of the limit (never the root)."""
-        excess = len(self._nodes) - self.limit * 3 // 4
-        for path in list(islice(self._nodes, excess + 1)):
+        """Drop paths down to three quarters of the limit: the oldest-added first, a path read
+        since the last eviction moved to the back once instead (module notes); never the root."""
+        nodes, used = self._nodes, self._used
+        excess = len(nodes) - self.limit * 3 // 4
+        for path in list(nodes):  # a snapshot: the loop moves and drops entries
             if excess <= 0:
                 break
-            if path != "/":
+            if path == "/":
+                continue
+            if path in used:
+                used.discard(path)
+                nodes[path] = nodes.pop(path)  # to the back of the (insertion-ordered) line
+            else:
                 self.pop(path)
                 excess -= 1
+        if excess > 0:  # every path had been read: drop the oldest of the new order
+            for path in list(islice(nodes, excess + 1)):
+                if excess <= 0:
+                    break
+                if path != "/":
+                    self.pop(path)
+                    excess -= 1
+        used.clear()  # a second chance is earned again by a read after this batch
