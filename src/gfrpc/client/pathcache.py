@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from itertools import islice
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -145,22 +144,18 @@ class PathCache:
         since the last eviction moved to the back once instead (module notes); never the root."""
         nodes, used = self._nodes, self._used
         excess = len(nodes) - self.limit * 3 // 4
+        moved: list[str] = []
         for path in list(nodes):  # a snapshot: the loop moves and drops entries
             if excess <= 0:
                 break
             if path == "/":
                 continue
             if path in used:
-                used.discard(path)
                 nodes[path] = nodes.pop(path)  # to the back of the (insertion-ordered) line
+                moved.append(path)
             else:
                 self.pop(path)
                 excess -= 1
-        if excess > 0:  # every path had been read: drop the oldest of the new order
-            for path in list(islice(nodes, excess + 1)):
-                if excess <= 0:
-                    break
-                if path != "/":
-                    self.pop(path)
-                    excess -= 1
+        for path in moved[: max(excess, 0)]:  # every path had been read: the oldest go anyway
+            self.pop(path)
         used.clear()  # a second chance is earned again by a read after this batch
