@@ -102,10 +102,11 @@ def test_without_io_options_the_default_and_compare_plans_are_unchanged() -> Non
     for plan in (build_plan(parse()), build_plan(parse("--compare"))):
         assert all(s.io_threads is None and s.io_policy is None for s in plan.specs)
     assert len(build_plan(parse()).cells) == 12
-    assert len(build_plan(parse("--compare")).cells) == 3 * 2 * 2 * (3 + len(GFRPC_CONFIGS))
+    # 3 workloads x 2 clients + stat with gfrpc's client alone, x 2 TLS x the servers
+    assert len(build_plan(parse("--compare")).cells) == 7 * 2 * (3 + len(GFRPC_CONFIGS))
     plan = build_plan(parse("--compare", "--io-threads", "0,16"))
-    # 3 workloads x 2 TLS x 2 clients x (3 glusterfsd + the gfrpc configs x 2 io settings)
-    assert len(plan.cells) == 3 * 2 * 2 * (3 + 2 * len(GFRPC_CONFIGS))
+    # the same x (3 glusterfsd + the gfrpc configs x 2 io settings)
+    assert len(plan.cells) == 7 * 2 * (3 + 2 * len(GFRPC_CONFIGS))
     assert {(s.io_threads, s.io_policy) for s in gfrpc_specs(plan)} == {(0, None), (16, None)}
 
 

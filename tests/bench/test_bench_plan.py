@@ -53,11 +53,14 @@ def test_default_run_is_seq_write_four_pairs_and_the_poller_rows_tls_off_and_on(
 
 def test_compare_is_the_full_matrix() -> None:
     """--compare: 3 workloads x TLS off/on x 2 clients x (glusterfsd x1,x2,x4 + gfrpc single,
-    own-thread, pool x1,x2,x4, sharded x2,x4) = 120 cells, each server spec once per TLS
-    setting."""
+    own-thread, pool x1,x2,x4, sharded x2,x4) = 120 cells, and the stat workload (issue 9's
+    per-STAT target) with gfrpc's client only, fio having no STAT loop: 20 more; each server
+    spec once per TLS setting."""
     plan = build_plan(parse("--compare"))
-    assert len(plan.cells) == 120
-    assert {c.workload for c in plan.cells} == {"seq-write", "seq-read", "smallfile"}
+    assert len(plan.cells) == 140
+    assert {c.workload for c in plan.cells} == {"seq-write", "seq-read", "smallfile", "stat"}
+    stat = [c for c in plan.cells if c.workload == "stat"]
+    assert len(stat) == 20 and {c.client for c in stat} == {"gfrpc"}
     assert len(plan.specs) == 20
     assert {(s.poller, s.event_threads) for s in plan.specs if s.kind == "gfrpc"} == set(
         planning.GFRPC_CONFIGS

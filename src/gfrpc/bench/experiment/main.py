@@ -117,11 +117,9 @@ def _store_bytes(cells: list[Cell]) -> int:
 
 
 def measure(args: argparse.Namespace, *, command: str) -> int:
-    from .bounds import render_bounds
     from .machine import machine_info, memory_reclaim_note
     from .report import document
     from .runner import Progress, more_open_files, run_plan, runnable, steal_notes
-    from .table import render_table
 
     def say(msg: str) -> None:
         if not args.quiet:
@@ -188,11 +186,23 @@ def measure(args: argparse.Namespace, *, command: str) -> int:
     if machine["memory_reclaim"]:
         notes.append(memory_reclaim_note(machine["memory_reclaim"]))
     doc = document(machine, runs, command=command, notes=notes)
+    _print_report(doc)
+    _write_outputs(args, doc)
+    return 0 if any(r.samples for r in runs) else 1
+
+
+def _print_report(doc: dict[str, Any]) -> None:
+    """The table, what bounds each row, and issue 9's targets when the run measured any."""
+    from .bounds import render_bounds
+    from .table import render_table
+    from .targets import render_targets
+
     print(render_table(doc))
     print()
     print(render_bounds(doc))
-    _write_outputs(args, doc)
-    return 0 if any(r.samples for r in runs) else 1
+    targets = render_targets(doc)
+    if targets:
+        print(targets)
 
 
 def missing_lines(stage: Any) -> list[str]:
@@ -259,15 +269,12 @@ def _write_outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
 
 
 def from_json(args: argparse.Namespace) -> int:
-    """``--from-json FILE``: the table, bounds and plot of a saved run; nothing measured."""
-    from .bounds import render_bounds
+    """``--from-json FILE``: the table, bounds, targets and plot of a saved run; nothing
+    measured."""
     from .report import load
-    from .table import render_table
 
     doc = load(Path(args.from_json))
-    print(render_table(doc))
-    print()
-    print(render_bounds(doc))
+    _print_report(doc)
     if args.plot:
         from .plot import plot
 

@@ -7,8 +7,9 @@ Three shapes:
   gfrpc brick) at 2 event threads, plus the gfrpc brick's other pollers (single, own-thread)
   under the real C client;
 * ``--compare``: the full matrix of issue 7, for seq-write, seq-read and smallfile, TLS off and
-  on, every pair, the gfrpc brick with single, own-thread and pool x1/x2/x4, glusterfsd with
-  server.event-threads 1/2/4;
+  on, every pair, the gfrpc brick with single, own-thread, pool x1/x2/x4 and sharded x2/x4,
+  glusterfsd with server.event-threads 1/2/4; and the stat workload (issue 9's per-STAT
+  target) with gfrpc's client, the one that has a STAT loop;
 * anything else is the product of the options given (``--workload``, ``--client``,
   ``--server``, ``--poller``, ``--event-threads``, ``--io-threads``, ``--io-policy``,
   ``--tls``).
@@ -38,7 +39,7 @@ from .model import THREADED_POLLERS, Cell, MiB, ServerSpec
 #: (--io-threads, --io-policy, --baton) of a gfrpc brick; None: the brick's default
 IoSetting = tuple[int | None, str | None, str | None]
 
-COMPARE_WORKLOADS = ("seq-write", "seq-read", "smallfile")
+COMPARE_WORKLOADS = ("seq-write", "seq-read", "smallfile", "stat")
 GFRPC_CONFIGS = (
     ("single", 1),
     ("own-thread", 1),
@@ -193,13 +194,16 @@ def compare_plan(
     workloads: list[str] | None,
     io: list[IoSetting] | None = None,
 ) -> Plan:
-    """Issue 7's full matrix (the gfrpc configurations times ``io`` when given)."""
+    """Issue 7's full matrix (the gfrpc configurations times ``io`` when given), and the stat
+    workload with gfrpc's client only (fio has no STAT loop)."""
     plan = Plan()
     for tls in tls_modes:
         specs = [ServerSpec("glusterfsd", tls, None, n) for n in GLUSTERFSD_THREADS]
         specs += gfrpc_specs(tls, list(GFRPC_CONFIGS), io)
         for workload in workloads or list(COMPARE_WORKLOADS):
             for client in ("fio", "gfrpc"):
+                if workload == "stat" and client == "fio":
+                    continue  # fio has no STAT loop over gfapi
                 plan.cells += [_cell(workload, client, s, sizes) for s in specs]
     plan.cells.sort(key=_order)
     return plan
