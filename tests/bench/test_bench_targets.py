@@ -210,6 +210,11 @@ def test_lines_stay_within_the_table_width_and_markdown_has_a_row_per_judgement(
     doc = _doc(*[(w, c, s, bool(t), p) for w, c, s, t, p in spec])
     text = render_targets(doc)
     assert max(len(line) for line in text.splitlines()) <= MAX_WIDTH
+    lines = text.splitlines()
+    for j in judge(doc):  # a brick's name and its number are never cut apart
+        for name, value in j.values:
+            assert any(f"{name} {shown(value, j.target)}" in line for line in lines)
+    assert "\xa0" not in text and "\xa0" not in markdown_targets(doc)
     rows = [line for line in markdown_targets(doc).splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + len(judge(doc)) == 1 + 4 * 2
 

@@ -112,6 +112,15 @@ def server_name(row: Row) -> str:
     return label.removeprefix("gfrpc ")
 
 
+#: holds a server's name and its number together when the text is wrapped (a space again
+#: once it is)
+_KEEP = "\xa0"
+
+
+def _kept(name: str) -> str:
+    return name.replace(" ", _KEEP)
+
+
 def _ratio(row: Row, rows: list[Row]) -> float | None:
     value = row.get("ratio_to_reference")
     return None if value is None else float(value)
@@ -248,21 +257,21 @@ def margin(value: float, target: Target) -> str:
 
 
 def _values(judged: Judged) -> str:
-    text = ", ".join(f"{b} {shown(v, judged.target)}" for b, v in judged.values)
+    text = ", ".join(_kept(f"{b} {shown(v, judged.target)}") for b, v in judged.values)
     if judged.glusterfsd:
-        theirs = ", ".join(f"{b} {shown(v, judged.target)}" for b, v in judged.glusterfsd)
+        theirs = ", ".join(_kept(f"{b} {shown(v, judged.target)}") for b, v in judged.glusterfsd)
         text += f" (through the same client: {theirs})"
     return text
 
 
-def verdict_text(judged: Judged) -> str:
-    """``met by 5 of 7; missed by sharded x2 (0.10) and own-thread (0.13)``."""
+def _verdict(judged: Judged) -> str:
+    """``met by 5 of 7; missed by sharded x2 (0.10), own-thread (0.13)`` (names kept whole)."""
     t, met, missed = judged.target, judged.met, judged.missed
     n = len(judged.values)
     if not missed:
         return f"met by all {n}" if n > 1 else "met"
     head = f"met by {len(met)} of {n}" if met else f"met by none of {n}"
-    gaps = ", ".join(f"{b} ({margin(v, t)})" for b, v in missed)
+    gaps = ", ".join(_kept(f"{b} ({margin(v, t)})") for b, v in missed)
     return f"{head}; missed by {gaps}"
 
 
@@ -286,9 +295,15 @@ def render_targets(doc: dict[str, Any]) -> str:
             seen.add(t)
             title = f"{t.title}: {t.aim_text}" + (f" ({t.source})" if t.source else "")
             lines += textwrap.wrap(title, MAX_WIDTH, initial_indent="  ", subsequent_indent="    ")
-        text = f"{_tls(j.tls)}: {verdict_text(j)}. Values: {_values(j)}"
-        lines += textwrap.wrap(text, MAX_WIDTH, initial_indent="    ", subsequent_indent="      ")
-    return "\n".join(lines) + "\n"
+        text = f"{_tls(j.tls)}: {_verdict(j)}. Values: {_values(j)}"
+        lines += textwrap.wrap(
+            text,
+            MAX_WIDTH,
+            initial_indent="    ",
+            subsequent_indent="      ",
+            break_on_hyphens=False,
+        )
+    return "\n".join(lines).replace(_KEEP, " ") + "\n"
 
 
 def markdown_targets(doc: dict[str, Any]) -> str:
@@ -304,7 +319,7 @@ def markdown_targets(doc: dict[str, Any]) -> str:
         t = j.target
         title = t.title + (f" ({t.source})" if t.source else "")
         out.append(
-            f"| {title} | {t.aim_text} | {'on' if j.tls else 'off'} | {verdict_text(j)} "
+            f"| {title} | {t.aim_text} | {'on' if j.tls else 'off'} | {_verdict(j)} "
             f"| {_values(j)} |"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join(out).replace(_KEEP, " ") + "\n"
