@@ -236,7 +236,12 @@ def row_label(row: dict[str, Any], arrow: str = " → ") -> str:
     (the server part is :func:`~.model.server_label`'s; documents from before the io options
     have no ``io_threads``/``io_policy`` and read as the brick's defaults)."""
     client = row["client"] + (" (shared)" if row["connections"] == "shared" else "")
-    server = server_label(
+    return f"{client}{arrow}{server_of(row)}"
+
+
+def server_of(row: dict[str, Any]) -> str:
+    """A row's server, as :func:`~.model.server_label` spells it: ``gfrpc pool x2 io16/all``."""
+    return server_label(
         row["server"],
         row["poller"],
         row["event_threads"],
@@ -244,7 +249,6 @@ def row_label(row: dict[str, Any], arrow: str = " → ") -> str:
         row.get("io_policy"),
         row.get("baton"),
     )
-    return f"{client}{arrow}{server}"
 
 
 def failure_notes(runs: list[Run]) -> list[str]:

@@ -34,8 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gfrpc.bench.experiment.model import server_label
-from gfrpc.bench.experiment.report import group_key, is_reference
+from gfrpc.bench.experiment.report import group_key, is_reference, server_of
 
 Row = dict[str, Any]
 MAX_WIDTH = 120
@@ -101,15 +100,7 @@ class Judged:
 def server_name(row: Row) -> str:
     """A server as the targets name it: a gfrpc brick by its configuration (``pool x2``,
     ``single io0``), glusterfsd as ``glusterfsd x2``."""
-    label = server_label(
-        row["server"],
-        row["poller"],
-        row["event_threads"],
-        row.get("io_threads"),
-        row.get("io_policy"),
-        row.get("baton"),
-    )
-    return label.removeprefix("gfrpc ")
+    return server_of(row).removeprefix("gfrpc ")
 
 
 #: holds a server's name and its number together when the text is wrapped (a space again
