@@ -72,6 +72,11 @@ class Target:
             return f"{sign} {self.aim:.1f}×"
         return f"{sign} {self.aim:g} {self.unit}"
 
+    @property
+    def heading(self) -> str:
+        """The title, with where its rows came from when that is not the obvious place."""
+        return self.title + (f" ({self.source})" if self.source else "")
+
     def met(self, value: float) -> bool:
         return value >= self.aim if self.at_least else value <= self.aim
 
@@ -284,7 +289,7 @@ def render_targets(doc: dict[str, Any]) -> str:
         t = j.target
         if t not in seen:
             seen.add(t)
-            title = f"{t.title}: {t.aim_text}" + (f" ({t.source})" if t.source else "")
+            title = f"{t.heading}: {t.aim_text}"
             lines += textwrap.wrap(title, MAX_WIDTH, initial_indent="  ", subsequent_indent="    ")
         text = f"{_tls(j.tls)}: {_verdict(j)}. Values: {_values(j)}"
         lines += textwrap.wrap(
@@ -308,9 +313,8 @@ def markdown_targets(doc: dict[str, Any]) -> str:
     ]
     for j in judged:
         t = j.target
-        title = t.title + (f" ({t.source})" if t.source else "")
         out.append(
-            f"| {title} | {t.aim_text} | {'on' if j.tls else 'off'} | {_verdict(j)} "
+            f"| {t.heading} | {t.aim_text} | {'on' if j.tls else 'off'} | {_verdict(j)} "
             f"| {_values(j)} |"
         )
     return "\n".join(out).replace(_KEEP, " ") + "\n"
