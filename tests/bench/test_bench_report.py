@@ -483,6 +483,34 @@ def test_load_round_trips_and_rejects_other_files(tmp_path):
         load(tmp_path / "bad.json")
 
 
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda row: row.pop("phase"), "no 'phase'"),
+        (lambda row: row.update(value="fast"), "'value' is 'fast'"),
+        (lambda row: row.update(tls="yes"), "'tls' is 'yes'"),
+        (lambda row: row.update(event_threads=True), "'event_threads' is True"),
+        (lambda row: row.update(runs=[1.0, "x"]), "'runs' holds"),
+        (lambda row: row.update(connection_count=4), "no 'server_rss_mb'"),
+    ],
+)
+def test_load_refuses_a_row_the_renderers_could_not_read(tmp_path, capsys, change, said):
+    """Rule: a --json file whose result row lacks a field the table, bounds or targets read,
+    or holds one of the wrong type, is refused by ``load`` with the file, the row and the
+    field; ``gfrpc bench --from-json`` prints that one line, not a traceback."""
+    from gfrpc.cli import main
+
+    doc = json.loads(json.dumps(synthetic_doc()))
+    change(doc["results"][1])
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match=f"edited.json: result row 2 .*{re.escape(said)}"):
+        load(path)
+    assert main(["bench", "--from-json", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 # -- table, bounds, plot -----------------------------------------------------------------
 
 

@@ -296,6 +296,65 @@ def load(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path} is not a gfrpc bench --json file (needs top-level 'machine' and 'results')"
         )
+    for i, row in enumerate(doc["results"], 1):
+        problem = _row_problem(row)
+        if problem:
+            raise ConfigError(f"{path}: result row {i} is not a gfrpc bench row: {problem}")
     doc.setdefault("notes", [])
     doc.setdefault("command", None)
     return doc
+
+
+_NUMBER = (int, float)
+_OPT_NUMBER = (int, float, type(None))
+#: what the table, the bounds, the targets and the plot read from every row, and its types
+#: (``bool`` is an ``int`` to Python: it is refused where a number is asked for)
+ROW_FIELDS: dict[str, tuple[type, ...]] = {
+    "workload": (str,),
+    "phase": (str, type(None)),
+    "client": (str,),
+    "server": (str,),
+    "tls": (bool,),
+    "poller": (str, type(None)),
+    "event_threads": (int,),
+    "connections": (str,),
+    "streams": (int,),
+    "record_bytes": (int,),
+    "bytes_total": _OPT_NUMBER,
+    "ops_total": _OPT_NUMBER,
+    "value": _OPT_NUMBER,
+    "unit": (str,),
+    "runs": (list,),
+    "client_cpu_s": _OPT_NUMBER,
+    "server_cpu_s": _OPT_NUMBER,
+    "server_busy_cores": _OPT_NUMBER,
+    "server_cpu_s_per_gb": _OPT_NUMBER,
+    "server_cpu_us_per_op": _OPT_NUMBER,
+    "latency_ms": (dict, type(None)),
+    "ratio_to_reference": _OPT_NUMBER,
+}
+
+#: and what a connection sweep's row adds
+SWEEP_FIELDS: dict[str, tuple[type, ...]] = {
+    "connection_count": (int,),
+    "server_rss_mb": _OPT_NUMBER,
+    "server_threads": (int, type(None)),
+}
+
+
+def _row_problem(row: object) -> str | None:
+    """Why a ``results`` row of a loaded file cannot be rendered, or None."""
+    if not isinstance(row, dict):
+        return "not an object"
+    fields = dict(ROW_FIELDS, **SWEEP_FIELDS) if "connection_count" in row else ROW_FIELDS
+    for key, types in fields.items():
+        if key not in row:
+            return f"no {key!r}"
+        value = row[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"{key!r} is {value!r}"
+    if not all(
+        v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool)) for v in row["runs"]
+    ):
+        return "'runs' holds something that is not a number or null"
+    return None
