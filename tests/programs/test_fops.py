@@ -461,3 +461,17 @@ def test_hypothesis_mutated_captures(
             decode(proc, bytes(buf))
         except RemoteProtocolError:
             pass
+
+
+def test_write_request_with_an_unread_end_decodes_only_what_came() -> None:
+    """decode_write_request(args, unread): the header is decoded from the bytes that came and
+    the payload view still covers all ``size`` bytes; a header that would reach into the bytes
+    not yet read (a client that put its xdata there) is refused, never decoded from them."""
+    payload = bytes(range(200)) * 10
+    req = fops.GfxWriteReq(gfid=ROOT_GFID, fd=3, offset=10, size=len(payload))
+    header = bytes(req.pack())
+    wire = header + payload
+    got, view = fops.decode_write_request(wire, 1500)
+    assert got == req and len(view) == len(payload) and view[:500] == payload[:500]
+    with pytest.raises(RemoteProtocolError):
+        fops.decode_write_request(wire, len(payload) + 8)  # the end of the header is unread

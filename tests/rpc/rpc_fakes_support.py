@@ -30,6 +30,8 @@ class FakeEndpoint:
         self.lost_event = threading.Event()
         self.paused = False
         self.pause_log: list[str] = []
+        #: the unread tail of the record being delivered (``feed_with_tail``), as the endpoint's
+        self.unread_tail: Any = None
         self._lock = threading.Lock()
         self._closed = False
         self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -84,6 +86,11 @@ class FakeEndpoint:
     def feed(self, record: bytes) -> None:
         self._events.put(("record", record))
 
+    def feed_with_tail(self, record: memoryview, tail: Any) -> None:
+        """Deliver ``record`` with its end still in a socket (``transport/tail.py``), then read
+        what the handler left of it, as the endpoint does."""
+        self._events.put(("tail", (record, tail)))
+
     def peer_close(self, reason: str = "EOF from peer") -> None:
         self.close(NotConnectedError(reason))
 
@@ -105,6 +112,14 @@ class FakeEndpoint:
             elif kind == "record":
                 if not self._closed:
                     self.handler.record_received(self, memoryview(arg))
+            elif kind == "tail":
+                record, tail = arg
+                self.unread_tail = tail
+                try:
+                    self.handler.record_received(self, record)
+                finally:
+                    self.unread_tail = None
+                tail.fill()
             elif kind == "sync":
                 arg.set()
             elif kind == "lost":

@@ -526,3 +526,66 @@ def test_ping_is_answered_while_every_worker_is_busy() -> None:
     finally:
         release.set()
         srv.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("proc", "keeps"),
+    [(1, True), (2, False), (3, False)],
+    ids=["inline-taker", "worker-taker", "inline-without-takes_tail"],
+)
+def test_an_unread_tail_reaches_only_an_inline_procedure_that_takes_it(
+    proc: int, keeps: bool
+) -> None:
+    """Rule (``Procedure.takes_tail``): the end of a record still in the socket reaches the
+    handler (``request.tail``) only if its procedure takes tails and runs inline; a request
+    for a worker or for a procedure without ``takes_tail`` gets its whole arguments, read in
+    before the handler starts."""
+    import socket
+
+    from gfrpc.transport.tail import UnreadTail
+
+    seen: queue.Queue[tuple[int | None, bytes]] = queue.Queue()
+
+    def note(request: Request) -> Any:
+        tail = request.tail
+        remaining = None if tail is None else tail.remaining
+        seen.put((remaining, b"" if tail is not None else bytes(request.args)))
+        return [b"ok"]
+
+    srv = RpcServer(None, workers=2)
+    srv.register(
+        Program(
+            ECHO_PROG,
+            1,
+            "tails",
+            {
+                1: Procedure("TAKE", note, inline=True, takes_tail=lambda args, n: True),
+                2: Procedure("WORKER", note, takes_tail=lambda args, n: True),
+                3: Procedure("PLAIN", note, inline=True),
+            },
+        )
+    )
+    args = bytes(range(256)) * 400
+    whole = call_message(9, ECHO_PROG, 1, proc, args)
+    unread = 60_000
+    record = memoryview(bytearray(whole[: len(whole) - unread]) + bytearray(unread))
+    a, b = socket.socketpair()
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    a.setblocking(False)
+    ep = connect(srv)
+    try:
+        b.sendall(whole[len(whole) - unread :])
+        ep.feed_with_tail(record, UnreadTail(a, record[len(record) - unread :]))
+        remaining, got = seen.get(timeout=10)
+        if keeps:
+            assert remaining == unread
+        else:
+            assert remaining is None and got == args
+        ep.next_sent()  # answered
+        assert bytes(record) == whole  # whatever the handler left was read in
+    finally:
+        ep.close()
+        srv.close()
+        a.close()
+        b.close()

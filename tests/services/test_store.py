@@ -828,3 +828,34 @@ def test_open_file_object_type() -> None:
     f.close()
     f.close()
     assert f.closed
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("flags", [os.O_RDWR, os.O_RDWR | os.O_APPEND], ids=["plain", "append"])
+def test_write_moves_a_payload_end_still_in_the_socket_into_the_file(
+    store: PosixStore, flags: int
+) -> None:
+    """WRITE with an unread tail (``transport/tail.py``): the head of the payload from memory
+    and its end from the socket land in the file in order, the reply counting them all; an
+    O_APPEND file (which splice(2) refuses) gets the end read and copied, the same bytes."""
+    import socket as socket_
+
+    from gfrpc.transport.tail import UnreadTail
+
+    payload = bytes((i * 7 + i // 251) % 256 for i in range(300_000))
+    head = 50_000
+    record = bytearray(payload[:head]) + bytearray(len(payload) - head)
+    a, b = socket_.socketpair()
+    b.setsockopt(socket_.SOL_SOCKET, socket_.SO_SNDBUF, 1 << 20)  # all of it queued at once
+    a.setblocking(False)
+    try:
+        b.sendall(payload[head:])
+        tail = UnreadTail(a, memoryview(record)[head:])
+        g, f, *_ = store.create(ROOT_GFID, "spliced", flags, 0o644)
+        n, pre, post = store.write(f, 0, memoryview(record), tail=tail)
+        assert (n, pre.ia_size, post.ia_size, tail.remaining) == (len(payload), 0, len(payload), 0)
+        assert store.read(f, 0, len(payload))[0] == payload
+        f.close()
+    finally:
+        a.close()
+        b.close()

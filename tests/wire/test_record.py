@@ -288,3 +288,49 @@ def test_record_bodies_are_recycled_only_when_unreferenced():
     assert id(third.obj) == second_body
     assert bytes(held) == b"\x01" * 10
     assert bytes(third[:5]) == b"\x03" * 5
+
+
+def _fed(stream: bytes, n: int) -> RecordDecoder:
+    """A decoder that got the first ``n`` bytes of ``stream`` through one read buffer."""
+    dec = RecordDecoder()
+    buf = dec.get_buffer()
+    buf[:n] = stream[:n]
+    dec.buffer_updated(n)
+    return dec
+
+
+def test_a_big_record_in_its_last_fragment_can_go_up_before_its_end() -> None:
+    """Rule (``detach``): a record in its last fragment with at least ``minimum`` bytes to come
+    and ``HEAD_BYTES`` here is handed out whole-size, its head in place, and the decoder is at
+    a boundary: the records after it decode as usual."""
+    payload = bytes(range(256)) * 4096
+    stream = frag(payload) + frag(b"next")
+    dec = _fed(stream, 200_000)
+    assert dec.unread_tail(1 << 20) == 0  # fewer bytes to come than asked
+    to_come = len(payload) - (200_000 - 4)
+    assert dec.unread_tail(64 * 1024) == to_come
+    record = dec.detach()
+    assert len(record) == len(payload)
+    assert bytes(record[: len(payload) - to_come]) == payload[: len(payload) - to_come]
+    assert not dec.in_record and dec.buffered_bytes == 0
+    dec.receive_data(stream[len(payload) + 4 :])  # the tail was taken by its reader
+    assert drain(dec) == [b"next"]
+
+
+@pytest.mark.parametrize(
+    ("stream", "n"),
+    [
+        (frag(b"x" * 300_000, last=False) + frag(b"y"), 200_000),  # not the last fragment
+        (frag(b"x" * 300_000), 1000),  # the head may not hold a whole RPC header
+        (frag(b"small") + frag(b"x" * 300_000), 200_000),  # a record waits before it
+    ],
+    ids=["first-of-two-fragments", "short-head", "record-queued-before"],
+)
+def test_no_detach_where_the_rules_forbid_it(stream: bytes, n: int) -> None:
+    """Rule: no unread tail for a record that is not in its last fragment, whose head is
+    shorter than ``HEAD_BYTES``, or behind a finished record not yet taken; ``detach`` then
+    refuses."""
+    dec = _fed(stream, n)
+    assert dec.unread_tail(1) == 0
+    with pytest.raises(LocalProtocolError):
+        dec.detach()

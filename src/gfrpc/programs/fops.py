@@ -274,14 +274,18 @@ def encode_write_request(req: XdrStruct, payload: Buffer) -> list[Buffer]:
     return [req.pack(), payload]
 
 
-def decode_write_request(args: Buffer) -> tuple[Any, memoryview]:
+def decode_write_request(args: Buffer, unread: int = 0) -> tuple[Any, memoryview]:
     """``(GfxWriteReq, payload view)`` from WRITE's call arguments (no copy of the payload).
 
-    A payload whose length is not ``size`` is a ``RemoteProtocolError``.
+    A payload whose length is not ``size`` is a ``RemoteProtocolError``. ``unread``: the last
+    bytes of ``args`` that have not arrived yet (a transport's unread tail); the header must
+    end before them, and is decoded without looking at them.
     """
-    reader = XdrReader(args)
+    view = args if isinstance(args, memoryview) else memoryview(args)
+    head = len(view) - unread
+    reader = XdrReader(view[:head] if unread else view)
     req = GfxWriteReq.decode(reader)
-    payload = reader.rest()
+    payload = view[head - len(reader.rest()) :] if unread else reader.rest()
     if req.size != len(payload):
         raise RemoteProtocolError(
             f"WRITE: size says {req.size} bytes but {len(payload)} follow the header"

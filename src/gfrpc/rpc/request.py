@@ -22,6 +22,7 @@ from gfrpc.wire.xdr import XdrStruct, XdrType, XdrValue
 if TYPE_CHECKING:
     from gfrpc.rpc.server import RpcServer, _ServerConnection
     from gfrpc.transport import Endpoint
+    from gfrpc.transport.tail import UnreadTail
 
 __all__ = [
     "GarbageArgs",
@@ -66,6 +67,9 @@ class Procedure:
     the size of the reply from the raw arguments (a READ's ``size``): such requests of one
     connection start only while the replies being made or waiting to be sent fit in
     ``limits.max_unsent_bytes`` (one at a time if a single one does not fit).
+    ``takes_tail(args, count) -> bool``, when given, says whether the handler of a request
+    that runs inline may find the last ``count`` bytes of ``args`` still in the socket
+    (``request.tail``, ``transport/tail.py``); any other request gets whole arguments.
     """
 
     name: str
@@ -73,6 +77,7 @@ class Procedure:
     args_type: type[XdrStruct] | XdrType | None = None
     inline: bool | Callable[[memoryview], bool] = False
     reply_size: Callable[[memoryview], int] | None = None
+    takes_tail: Callable[[memoryview, int], bool] | None = None
 
 
 @dataclass
@@ -121,6 +126,8 @@ class Request:
     #: the procedure's, which only its handler knows
     decoded: XdrValue = None
     payload: memoryview | None = None
+    #: the end of ``args`` still in the socket, while the handler runs (``Procedure.takes_tail``)
+    tail: UnreadTail | None = None
     #: guards the one reply once the request is deferred (before that only the thread running
     #: the handler can answer it)
     _lock: threading.Lock | None = None

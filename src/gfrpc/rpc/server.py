@@ -145,6 +145,9 @@ class _ServerConnection:
             raise NotConnectedError("connection not made yet")
         return ep
 
+    #: big WRITE payloads may stay in the socket until their handler moves them (tail.py)
+    takes_tails = True
+
     def connection_made(self, ep: Endpoint) -> None:
         self.ep = ep
         self.server._admit(self, ep)
@@ -377,6 +380,12 @@ class RpcServer:
             self._accepted_error(conn, header, rpcmsg.AcceptStat.PROC_UNAVAIL)
             return
         request = Request(self, conn, header, args, credential, procedure)
+        tail = ep.unread_tail
+        if tail is not None:  # a big record whose end is still in the socket (transport/tail.py)
+            if self._keeps_tail(request, tail.remaining):
+                request.tail = tail
+            else:
+                tail.fill()
         self._count(conn)
         request._counted = True
         if procedure.reply_size is not None and not self._reserve(conn, request):
@@ -417,10 +426,29 @@ class RpcServer:
             ),
         )
 
+    def _runs_inline(self, request: Request) -> bool:
+        """Whether ``request`` runs on the thread that read it (``Procedure.inline``)."""
+        inline = request.procedure.inline
+        return (
+            self.workers is None or inline is True or (inline is not False and inline(request.args))
+        )
+
+    def _keeps_tail(self, request: Request, count: int) -> bool:
+        """Whether ``request``'s handler may get its last ``count`` bytes still in the socket:
+        its procedure takes them, and it starts at once on this thread (not held for a reply
+        budget, not handed to a worker), so it runs before the endpoint reads on."""
+        procedure = request.procedure
+        takes_tail = procedure.takes_tail
+        return (
+            takes_tail is not None
+            and procedure.reply_size is None
+            and self._runs_inline(request)
+            and takes_tail(request.args, count)
+        )
+
     def _start(self, conn: _ServerConnection, request: Request) -> None:
         workers = self.workers
-        inline = request.procedure.inline
-        if workers is None or inline is True or (inline is not False and inline(request.args)):
+        if workers is None or self._runs_inline(request):
             self._run(request)
             return
         try:

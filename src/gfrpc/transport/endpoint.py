@@ -87,6 +87,7 @@ from gfrpc.transport.limits import BODY_POOL
 from gfrpc.transport.options import SocketOptions, peer_text
 from gfrpc.transport.oserrors import hangup_is_real, safe, translate
 from gfrpc.transport.outqueue import OutQueue
+from gfrpc.transport.tail import UnreadTail, queued_bytes
 from gfrpc.transport.tls import TLSSession
 from gfrpc.wire.record import (
     NEED_DATA,
@@ -113,6 +114,8 @@ _POLL_IN = select.POLLIN | select.POLLRDHUP
 _POLL_IN_OUT = _POLL_IN | select.POLLOUT
 _POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's overshoot
+#: a record is handed up before its last bytes are read (tail.py) if at least this many are to come
+TAIL_MIN = 128 << 10
 
 
 class Endpoint(EndpointTLSInput, EndpointOutput):
@@ -155,6 +158,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         #: small replies made by the delivering thread, not yet queued: (data, on_sent)
         self._corked: list[tuple[bytes, Callable[[], None] | None]] = []
         self._first_read = True
+        self._tail: UnreadTail | None = None  # see unread_tail
         self._records_in = 0
         self.ready = threading.Event()  # set when open, or when finished
         self.peer_cn: str | None = None
@@ -463,6 +467,31 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         self._account()
         self._deliver()
 
+    def _deliver_with_tail(self, handler: ConnectionHandler) -> None:
+        """Hand up a big record whose rest is all queued in the kernel before reading that
+        rest (``tail.py``); whatever the handler leaves of it is read in afterwards."""
+        decoder = self._decoder
+        need = decoder.unread_tail(TAIL_MIN)
+        if not need or queued_bytes(self._fd) < need:
+            return
+        record = decoder.detach()
+        tail = UnreadTail(self._sock, record[len(record) - need :])
+        self._tail = tail
+        try:
+            self._records_in += 1
+            handler.record_received(self, record)
+        finally:
+            self._tail = None
+        tail.fill()
+        self._account()
+
+    @property
+    def unread_tail(self) -> UnreadTail | None:
+        """During ``record_received`` of a record handed up before its end was read (only to
+        a handler whose ``takes_tails`` is true, without TLS): that end, which the handler
+        may move into a file (``UnreadTail.splice_to``) or read (``fill``); else None."""
+        return self._tail
+
     def _account(self) -> None:
         """Tell the server's memory budget how much of incomplete records we hold."""
         guard = self._guard
@@ -495,6 +524,8 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             while self._state is _OPEN and not self._paused and not outq.paused:
                 record = decoder.next_record()
                 if record is NEED_DATA:
+                    if self._tls is None and getattr(handler, "takes_tails", False):
+                        self._deliver_with_tail(handler)
                     return
                 assert isinstance(record, memoryview)
                 self._records_in += 1

@@ -51,7 +51,9 @@ class ConnectionHandler(Protocol):
 
     ``connection_made`` when the endpoint becomes OPEN; ``record_received`` for each whole
     record while it is OPEN; ``connection_lost`` exactly once, when a connection that was
-    OPEN becomes CLOSED (after its fd is closed).
+    OPEN becomes CLOSED (after its fd is closed). A handler with a true ``takes_tails``
+    attribute may get a big record before its last bytes are read (``Endpoint.unread_tail``,
+    ``tail.py``).
     """
 
     def connection_made(self, endpoint: Endpoint) -> None: ...

@@ -97,6 +97,7 @@ READ_BUFFER_SIZE: Final = 256 * 1024
 DIRECT_THRESHOLD: Final = 64 * 1024
 EAGER_ALLOC: Final = 8 * 1024 * 1024  # virtual size of a large body before it must grow
 SMALL_STEP: Final = 4096  # first size of an incomplete small record
+HEAD_BYTES: Final = 4096  # what a detached record must hold at least (``RecordDecoder.detach``)
 POOL_BYTES: Final = 64 * 1024 * 1024  # recycled large bodies, shared by a process's decoders
 OWN_POOL_BYTES: Final = 4 * 1024 * 1024  # a decoder given no pool keeps its own, this small
 FREE_READ_BUFFERS: Final = 16  # idle read buffers kept for reuse
@@ -322,6 +323,44 @@ class RecordDecoder:
         if self._error is not None:
             raise self._error
         return NEED_DATA
+
+    def unread_tail(self, minimum: int) -> int:
+        """How many bytes of the record being assembled are still to come, if a reader may
+        hand it up before they arrive (:meth:`detach`); else 0.
+
+        Only for a record in its last fragment with at least ``minimum`` bytes to come and at
+        least ``HEAD_BYTES`` here (an RPC call's header is at most 840 bytes, so it is whole),
+        whose body already has room for all of it, with no finished record queued before it.
+        """
+        body = self._body
+        if (
+            body is None
+            or not self._frag_last
+            or self._frag_left < minimum
+            or self._have < HEAD_BYTES
+            or self._ready
+            or self._error is not None
+            or len(body) < self._have + self._frag_left
+        ):
+            return 0
+        return self._frag_left
+
+    def detach(self) -> memoryview:
+        """The record being assembled, whole-size, its last ``unread_tail()`` bytes not yet
+        written (the caller reads them into the view, or moves them elsewhere: the
+        transport's ``tail.py``); the decoder is at a record boundary afterwards."""
+        if not self.unread_tail(1):
+            raise LocalProtocolError("detach() without a record to detach")
+        body = self._body
+        assert body is not None
+        total = self._have + self._frag_left
+        record = memoryview(body)[:total]
+        if isinstance(body, mmap.mmap) and len(body) == body_class(total):
+            self._pool.offer(body)
+        self._body = None
+        self._have = 0
+        self._frag_left = 0
+        return record
 
     # ------------------------------------------------------------------ parser
 

@@ -178,6 +178,7 @@ class FopService:
                 # under a policy that inlines anything, small READs and WRITEs run inline
                 # too, and UNLINKs that free little
                 inline=self._inline_rule(proc, inline),
+                takes_tail=_payload_holds if proc == P.WRITE else None,
             )
         return Program(
             fp.GLUSTER_FOP_PROGRAM, fp.GLUSTER_FOP_VERSION, fp.GLUSTER_FOP_NAME, procedures
@@ -221,7 +222,9 @@ class FopService:
                 self.counts[name] += 1
             client = brick_session(request).client  # GarbageArgs before SETVOLUME
             if proc == P.WRITE:
-                args, payload = fp.decode_write_request(request.args)
+                tail = request.tail
+                unread = 0 if tail is None else tail.remaining
+                args, payload = fp.decode_write_request(request.args, unread)
             else:
                 args, payload = request.decoded, request.payload or _NO_PAYLOAD
             call = FopCall(request, args, payload, client, caller_of(request), self.strict_access)
@@ -288,6 +291,16 @@ def _small_io(proc: fp.FopProc) -> Callable[[memoryview], bool]:
     if proc == P.READ:
         return lambda args: _asked_size(args) <= INLINE_IO + 256
     return lambda args: len(args) <= INLINE_IO + _WRITE_HEAD + 4096  # xdata of a few keys
+
+
+def _payload_holds(args: memoryview, count: int) -> bool:
+    """WRITE's ``Procedure.takes_tail``: the last ``count`` bytes, still in the socket, are
+    all payload (``size``, read from the raw arguments, covers them), so the header, the
+    arguments and xdata before it are all here and the store may splice the rest into the
+    file (``transport/tail.py``)."""
+    return (
+        len(args) >= _SIZE_AT + 4 and int.from_bytes(args[_SIZE_AT : _SIZE_AT + 4], "big") >= count
+    )
 
 
 def _asked_size(args: memoryview) -> int:

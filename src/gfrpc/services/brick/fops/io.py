@@ -85,7 +85,12 @@ def write(svc: FopService, call: FopCall) -> FopReply:
     access.require_anon(svc.store, bytes(a.gfid), a.fd, access.W, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
         done, pre, post = svc.store.write(
-            f, a.offset, call.payload, sync=bool(a.flag & _SYNC_FLAGS), caller=call.caller
+            f,
+            a.offset,
+            call.payload,
+            sync=bool(a.flag & _SYNC_FLAGS),
+            caller=call.caller,
+            tail=call.request.tail,
         )
     return fp.GfxCommon2IattRsp(op_ret=done, op_errno=0, prestat=pre, poststat=post)
 

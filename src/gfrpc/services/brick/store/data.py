@@ -16,8 +16,11 @@ Facts kept here:
   of the process hold a descriptor at once; past that a READ copies as before.
 * WRITE writes the whole buffer (a view of the received record, never copied), looping over
   short ``pwrite``\\s; a ``pwrite`` that writes nothing ends the loop and the reply says how
-  much was written (posix answers ``op_ret`` = bytes written). ``sync`` (the request's
-  O_SYNC/O_DSYNC) makes the data durable (``fdatasync``) before the reply.
+  much was written (posix answers ``op_ret`` = bytes written). When the end of the payload is
+  still in the socket (``transport/tail.py``: a big WRITE without TLS whose bytes had all
+  arrived), that end goes from the socket into the file with ``splice(2)``, one copy instead
+  of two; a file opened O_APPEND or O_DIRECT gets it read and copied as before. ``sync``
+  (the request's O_SYNC/O_DSYNC) makes the data durable (``fdatasync``) before the reply.
 * A write, an allocation or a truncation *by a caller other than root* clears set-uid, and
   set-gid when it is group-executable or the caller is not in the file's group, as the kernel
   does for an unprivileged writer (``privs_to_drop``); a real brick writes as root and keeps
@@ -36,6 +39,7 @@ import ctypes
 import errno
 import os
 import stat as st_
+from collections.abc import Callable
 from typing import Final
 
 from gfrpc.programs.fops_types import IattValue
@@ -51,11 +55,15 @@ from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import proc_path
 from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.outqueue import MIN_REGION, FileRegion
+from gfrpc.transport.tail import UnreadTail
 
 FALLOC_FL_KEEP_SIZE: Final = 0x01
 FALLOC_FL_PUNCH_HOLE: Final = 0x02
 FALLOC_FL_ZERO_RANGE: Final = 0x10
 MAX_OFFSET: Final = (1 << 63) - 1  # off_t
+#: open flags under which a WRITE's tail is read and copied instead of spliced: splice(2)
+#: refuses an O_APPEND file, and O_DIRECT wants aligned buffers
+_NO_SPLICE: Final = os.O_APPEND | os.O_DIRECT
 #: at most this many READ replies of the process wait to be sent as file regions, each holding
 #: a descriptor; past it READs copy (a peer that never reads its replies cannot spend the
 #: brick's descriptors, only slow the others down to the copying path)
@@ -86,6 +94,20 @@ def _drop_privs(fd: int, st: os.stat_result, caller: Caller | None) -> None:
 def _pwrite_outside(fd: int, data: memoryview, offset: int) -> int:
     """``os.pwrite`` with the poller's baton handed over (a big copy: transport/baton.py)."""
     return BATON.call_outside(os.pwrite, fd, data, offset)
+
+
+def _pwrite_all(
+    pwrite: Callable[[int, memoryview, int], int], fd: int, view: memoryview, offset: int
+) -> int:
+    """``pwrite`` all of ``view`` at ``offset``, looping over short writes; bytes written (a
+    write that writes nothing ends the loop)."""
+    done, total = 0, len(view)
+    while done < total:
+        n = pwrite(fd, view[done:] if done else view, offset + done)
+        if n <= 0:
+            break
+        done += n
+    return done
 
 
 class DataOps(StoreBase):
@@ -124,21 +146,29 @@ class DataOps(StoreBase):
         *,
         sync: bool = False,
         caller: Caller | None = None,
+        tail: UnreadTail | None = None,
     ) -> tuple[int, IattValue, IattValue]:
         """WRITE ``data`` (any buffer, not copied) at ``offset``: (bytes written, prestat,
-        poststat). ``sync``: fdatasync before returning; ``caller``: who writes (set-id bits)."""
+        poststat). ``sync``: fdatasync before returning; ``caller``: who writes (set-id bits);
+        ``tail``: the end of ``data`` still in the socket, spliced into the file."""
         with f.pinned() as fd:
             pre = os.fstat(fd)
             _drop_privs(fd, pre, caller)
-            done = 0
             total = len(data)
             view = data if isinstance(data, memoryview) else memoryview(data)
             pwrite = _pwrite_outside if total >= BIG else os.pwrite
-            while done < total:
-                n = pwrite(fd, view[done:] if done else view, offset + done)
-                if n <= 0:
-                    break
-                done += n
+            if tail is not None and tail.remaining and not f.flags & _NO_SPLICE:
+                head = total - tail.remaining
+                done = _pwrite_all(pwrite, fd, view[:head], offset)
+                if done == head:
+                    done += BATON.call_outside(tail.splice_to, fd, offset + head)
+                    if tail.remaining:  # the socket had less than promised: copy the rest
+                        tail.fill()
+                        done += _pwrite_all(pwrite, fd, view[done:], offset + done)
+            else:
+                if tail is not None:
+                    tail.fill()
+                done = _pwrite_all(pwrite, fd, view, offset)
             if sync:
                 os.fdatasync(fd)
             post = os.fstat(fd)
