@@ -193,3 +193,31 @@ def test_a_tail_spliced_in_part_is_completed_by_fill(tmp_path):
         os.close(fd)
         a.close()
         b.close()
+
+
+def test_a_thread_that_spliced_leaves_no_pipe_open_when_it_ends(tmp_path):
+    """Rule: each thread's pipe closes when the thread ends (the own-thread poller starts and
+    ends a thread per connection: its pipes must not outlive them)."""
+    import threading
+
+    path = tmp_path / "sink"
+    before = len(os.listdir("/proc/self/fd"))
+
+    def splice_once() -> None:
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+        try:
+            b.sendall(b"x" * 50_000)
+            record = memoryview(bytearray(50_000))
+            assert UnreadTail(a, record).splice_to(fd, 0) == 50_000
+        finally:
+            os.close(fd)
+            a.close()
+            b.close()
+
+    for _ in range(5):
+        t = threading.Thread(target=splice_once)
+        t.start()
+        t.join()
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -21,6 +21,9 @@ Rules that keep the byte stream in step and every record whole:
 * the bytes of the tail that went into a file are not in the record's memory afterwards; a
   failed file write reads what the pipe still holds back into that memory, so the rest of the
   stream is untouched whatever the file system answered.
+
+Each thread that splices has one pipe, emptied after every use (its pages go back at once),
+and closed when the thread ends.
 """
 
 from __future__ import annotations
@@ -50,17 +53,35 @@ def queued_bytes(fd: int) -> int:
     return count[0]
 
 
-def _pipe() -> tuple[int, int, int]:
-    """This thread's pipe (read end, write end, capacity), made on first use."""
-    pipe: tuple[int, int, int] | None = getattr(_pipes, "pipe", None)
-    if pipe is None:
-        r, w = os.pipe2(os.O_CLOEXEC)
+class _Pipe:
+    """A thread's pipe; closed when the thread ends (its ``threading.local`` goes, and with
+    it this object: the own-thread poller's threads end with their connections)."""
+
+    __slots__ = ("r", "w", "capacity")
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe2(os.O_CLOEXEC)
         try:
-            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            fcntl.fcntl(self.w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:  # above /proc/sys/fs/pipe-max-size for this user: the default will do
             pass
-        pipe = (r, w, fcntl.fcntl(w, fcntl.F_GETPIPE_SZ))
-        _pipes.pipe = pipe
+        self.capacity = fcntl.fcntl(self.w, fcntl.F_GETPIPE_SZ)
+
+    def close(self) -> None:
+        r, w, self.r, self.w = self.r, self.w, -1, -1
+        if r >= 0:
+            os.close(r)
+            os.close(w)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _pipe() -> _Pipe:
+    """This thread's pipe, made on first use."""
+    pipe: _Pipe | None = getattr(_pipes, "pipe", None)
+    if pipe is None:
+        pipe = _pipes.pipe = _Pipe()
     return pipe
 
 
@@ -105,7 +126,8 @@ class UnreadTail:
         the record's memory: a short write, as ``pwrite``'s). A file error is raised after the
         same reading back (see the module notes).
         """
-        r, w, cap = _pipe()
+        pipe = _pipe()
+        r, w, cap = pipe.r, pipe.w, pipe.capacity
         sock = self._sock.fileno()
         written = 0
         while self.remaining:
@@ -145,8 +167,7 @@ class UnreadTail:
 
 def _discard_pipe() -> None:
     """Close this thread's pipe; the next splice makes a new, empty one."""
-    pipe: tuple[int, int, int] | None = getattr(_pipes, "pipe", None)
+    pipe: _Pipe | None = getattr(_pipes, "pipe", None)
     _pipes.pipe = None
     if pipe is not None:
-        os.close(pipe[0])
-        os.close(pipe[1])
+        pipe.close()
