@@ -482,7 +482,8 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             handler.record_received(self, record)
         finally:
             self._tail = None
-        tail.fill()
+        if self._state is _OPEN:  # a closed connection reads nothing more (its socket is shut)
+            tail.fill()
         self._account()
 
     @property
