@@ -283,9 +283,9 @@ def decode_write_request(args: Buffer, unread: int = 0) -> tuple[Any, memoryview
     """
     view = args if isinstance(args, memoryview) else memoryview(args)
     head = len(view) - unread
-    reader = XdrReader(view[:head] if unread else view)
+    reader = XdrReader(view[:head])
     req = GfxWriteReq.decode(reader)
-    payload = view[head - len(reader.rest()) :] if unread else reader.rest()
+    payload = view[head - len(reader.rest()) :]
     if req.size != len(payload):
         raise RemoteProtocolError(
             f"WRITE: size says {req.size} bytes but {len(payload)} follow the header"

@@ -99,9 +99,6 @@ class UnreadTail:
         self._view = view
         self.remaining = len(view)
 
-    def __len__(self) -> int:
-        return len(self._view)
-
     def __repr__(self) -> str:
         return f"<UnreadTail {self.remaining} of {len(self._view)} bytes unread>"
 
@@ -158,8 +155,8 @@ class UnreadTail:
         view = self._view
         while count:
             n = os.readv(r, [view[at : at + count]])
-            if n <= 0:  # cannot happen with bytes in the pipe; never loop on it, and never
-                _discard_pipe()  # let what is left reach the next record's file
+            if n <= 0:  # cannot happen with bytes in the pipe; never loop on it, and never let
+                _discard_pipe()  # what is left in the pipe reach the next record's file
                 return
             at += n
             count -= n
