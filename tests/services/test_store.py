@@ -859,3 +859,45 @@ def test_write_moves_a_payload_end_still_in_the_socket_into_the_file(
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.timeout(30)
+def test_write_copies_where_the_file_system_refuses_splice(
+    store: PosixStore, brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file splice(2) refuses (EINVAL, as from a file system without splice support; here
+    a descriptor open O_APPEND behind the store's back) gets a WRITE's unread end copied with
+    ``pwrite``: all of the bytes, in order. The file system is remembered (its ``st_dev``)
+    only once ``pwrite`` wrote what splice refused, and its next WRITE does not try splice."""
+    import socket as socket_
+
+    from gfrpc.transport.tail import UnreadTail
+
+    monkeypatch.setattr(store_data, "_REFUSE_SPLICE", set())
+    payload = bytes((i * 7 + i // 251) % 256 for i in range(300_000))
+    head = 50_000
+    g, f, *_ = store.create(ROOT_GFID, "no-splice", 0, 0o644)
+    f.close()
+    path = brick / "no-splice"
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    refusing = OpenFile(fd, g, os.O_RDWR)  # the store sees no O_APPEND: splice is tried
+    a, b = socket_.socketpair()
+    b.setsockopt(socket_.SOL_SOCKET, socket_.SO_SNDBUF, 1 << 20)
+    a.setblocking(False)
+    try:
+        tails = []
+        for _ in range(2):
+            record = bytearray(payload[:head]) + bytearray(len(payload) - head)
+            b.sendall(payload[head:])
+            tail = UnreadTail(a, memoryview(record)[head:])
+            tails.append(tail)
+            at = os.fstat(fd).st_size  # O_APPEND writes at the end whatever the offset
+            n, pre, post = store.write(refusing, at, memoryview(record), tail=tail)
+            assert (n, post.ia_size - pre.ia_size, tail.remaining) == (len(payload),) * 2 + (0,)
+        assert path.read_bytes() == payload * 2
+        assert tails[0].refused and not tails[1].refused  # the second never tried splice
+        assert store_data._REFUSE_SPLICE == {os.fstat(fd).st_dev}
+    finally:
+        refusing.close()
+        a.close()
+        b.close()

@@ -195,6 +195,33 @@ def test_a_tail_spliced_in_part_is_completed_by_fill(tmp_path):
         b.close()
 
 
+def test_a_file_that_refuses_splice_gets_its_bytes_back_in_the_record(tmp_path):
+    """Rule: a file splice(2) cannot write into (EINVAL: here one open O_APPEND, as a file
+    system without splice support answers too) is no error: ``splice_to`` returns what it
+    wrote (nothing), says ``refused``, and the bytes it took from the socket are back in the
+    record's memory at their place, so ``fill`` completes a whole record."""
+    a, b = socket.socketpair()
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # all of it queued at once
+    a.setblocking(False)
+    data = _payload(5, 300_000)
+    record = memoryview(bytearray(len(data)))
+    tail = UnreadTail(a, record)
+    b.sendall(data)
+    wait_for(lambda: queued_bytes(a.fileno()) == len(data), what="every byte queued")
+    path = tmp_path / "append-only"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        assert tail.splice_to(fd, 0) == 0
+        assert tail.refused
+        tail.fill()
+        assert tail.remaining == 0 and bytes(record) == data
+        assert path.read_bytes() == b""
+    finally:
+        os.close(fd)
+        a.close()
+        b.close()
+
+
 def test_a_thread_that_spliced_leaves_no_pipe_open_when_it_ends(tmp_path):
     """Rule: each thread's pipe closes when the thread ends (the own-thread poller starts and
     ends a thread per connection: its pipes must not outlive them)."""

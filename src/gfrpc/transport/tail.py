@@ -20,7 +20,11 @@ Rules that keep the byte stream in step and every record whole:
   first;
 * the bytes of the tail that went into a file are not in the record's memory afterwards; a
   failed file write reads what the pipe still holds back into that memory, so the rest of the
-  stream is untouched whatever the file system answered.
+  stream is untouched whatever the file system answered;
+* a file that splice(2) cannot write into (``EINVAL``: its file system has no splice support,
+  as some FUSE and network file systems lack it, or it is open O_APPEND) is not an error: the
+  bytes go back into the record, :attr:`UnreadTail.refused` says so, and the caller copies
+  them with ``pwrite`` like any others.
 
 Each thread that splices has one pipe, emptied after every use (its pages go back at once),
 and closed when the thread ends.
@@ -28,12 +32,14 @@ and closed when the thread ends.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
 import termios
 import threading
 from array import array
+from typing import Final
 
 from gfrpc.errors import RemoteProtocolError
 
@@ -42,6 +48,9 @@ __all__ = ["PIPE_BYTES", "UnreadTail", "queued_bytes"]
 #: the pipe each thread splices through (at most this much per pair of ``splice`` calls; the
 #: kernel's default of 64 KiB costs more than a copy, measured in notes 43)
 PIPE_BYTES = 1 << 20
+
+#: what splice(2) answers for a file it cannot write into, rather than for the write itself
+REFUSED: Final = frozenset({errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS})
 
 _pipes = threading.local()
 
@@ -92,12 +101,14 @@ class UnreadTail:
     always its end (``view[len(view) - remaining:]``).
     """
 
-    __slots__ = ("_sock", "_view", "remaining")
+    __slots__ = ("_sock", "_view", "remaining", "refused")
 
     def __init__(self, sock: socket.socket, view: memoryview) -> None:
         self._sock = sock
         self._view = view
         self.remaining = len(view)
+        #: the file refused the first spliced bytes (``REFUSED``); they are back in the record
+        self.refused = False
 
     def __repr__(self) -> str:
         return f"<UnreadTail {self.remaining} of {len(self._view)} bytes unread>"
@@ -118,10 +129,11 @@ class UnreadTail:
     def splice_to(self, fd: int, offset: int) -> int:
         """Move what is still in the socket into the file ``fd`` at ``offset``; bytes written.
 
-        It stops early if the socket unexpectedly has nothing (``remaining`` > 0: the caller
-        fills and writes the rest) or the file takes nothing (the bytes left are read back into
-        the record's memory: a short write, as ``pwrite``'s). A file error is raised after the
-        same reading back (see the module notes).
+        It stops early if the socket unexpectedly has nothing (``remaining`` > 0), or the file
+        takes nothing or refuses splice (``REFUSED``; :attr:`refused` if it took no spliced
+        byte at all): the bytes left are read back into the record's memory, and the caller
+        fills and copies the rest. Any other file error is raised after the same reading back
+        (see the module notes).
         """
         pipe = _pipe()
         r, w, cap = pipe.r, pipe.w, pipe.capacity
@@ -145,9 +157,12 @@ class UnreadTail:
                     written += k
                     at += k
                     n -= k
-            except OSError:
+            except OSError as exc:
                 self._unpipe(r, at, n)
-                raise
+                if exc.errno not in REFUSED:
+                    raise
+                self.refused = not written
+                return written
         return written
 
     def _unpipe(self, r: int, at: int, count: int) -> None:

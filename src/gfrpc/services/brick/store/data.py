@@ -19,7 +19,9 @@ Facts kept here:
   much was written (posix answers ``op_ret`` = bytes written). When the end of the payload is
   still in the socket (``transport/tail.py``: a big WRITE without TLS whose bytes had all
   arrived), that end goes from the socket into the file with ``splice(2)``, one copy instead
-  of two; a file opened O_APPEND or O_DIRECT gets it read and copied as before. ``sync``
+  of two; a file opened O_APPEND or O_DIRECT gets it read and copied as before, and so does
+  every file of a file system that refused splice once where ``pwrite`` then wrote the same
+  bytes (its ``st_dev`` is remembered: ``_REFUSE_SPLICE``). ``sync``
   (the request's O_SYNC/O_DSYNC) makes the data durable (``fdatasync``) before the reply.
 * A write, an allocation or a truncation *by a caller other than root* clears set-uid, and
   set-gid when it is group-executable or the caller is not in the file's group, as the kernel
@@ -64,6 +66,9 @@ MAX_OFFSET: Final = (1 << 63) - 1  # off_t
 #: open flags under which a WRITE's tail is read and copied instead of spliced: splice(2)
 #: refuses an O_APPEND file, and O_DIRECT wants aligned buffers
 _NO_SPLICE: Final = os.O_APPEND | os.O_DIRECT
+#: the devices (``st_dev``) whose file system refused splice(2) into a file that ``pwrite``
+#: then wrote (a short list: one entry per file system the brick meets that lacks splice)
+_REFUSE_SPLICE: Final[set[int]] = set()
 #: at most this many READ replies of the process wait to be sent as file regions, each holding
 #: a descriptor; past it READs copy (a peer that never reads its replies cannot spend the
 #: brick's descriptors, only slow the others down to the copying path)
@@ -157,14 +162,22 @@ class DataOps(StoreBase):
             total = len(data)
             view = data if isinstance(data, memoryview) else memoryview(data)
             pwrite = _pwrite_outside if total >= BIG else os.pwrite
-            if tail is not None and tail.remaining and not f.flags & _NO_SPLICE:
+            if (
+                tail is not None
+                and tail.remaining
+                and not f.flags & _NO_SPLICE
+                and pre.st_dev not in _REFUSE_SPLICE
+            ):
                 head = total - tail.remaining
                 done = _pwrite_all(pwrite, fd, view[:head], offset)
                 if done == head:
                     done += BATON.call_outside(tail.splice_to, fd, offset + head)
-                    if tail.remaining:  # the socket had less than promised: copy the rest
+                    if done < total:  # the socket had less, or the file refused: copy the rest
                         tail.fill()
-                        done += _pwrite_all(pwrite, fd, view[done:], offset + done)
+                        copied = _pwrite_all(pwrite, fd, view[done:], offset + done)
+                        if tail.refused and copied == total - done:  # splice, not the write
+                            _REFUSE_SPLICE.add(pre.st_dev)
+                        done += copied
             else:
                 if tail is not None:
                     tail.fill()
