@@ -53,6 +53,21 @@ def test_call_outside_hands_the_baton_over_and_takes_it_back():
     assert not b.held()
 
 
+def test_outside_counts_the_holders_hand_overs_only():
+    """``Baton.outside`` goes up by one at each hand-over by the holder, and not for a
+    thread that calls ``call_outside`` without holding the baton (which hands nothing over);
+    ``NoBaton`` counts nothing."""
+    b = Baton()
+    assert b.outside == 0
+    assert b.call_outside(len, b"abc") == 3  # not held: nothing handed over
+    assert b.outside == 0
+    with b:
+        b.call_outside(len, b"abc")
+        b.call_outside(len, b"abc")
+    assert b.outside == 2
+    assert NoBaton().outside == 0
+
+
 def test_call_outside_without_the_baton_leaves_it_alone():
     """A thread that does not hold the baton (an io-thread) just runs the function; it can
     neither release nor take a baton that another thread holds."""
@@ -169,11 +184,11 @@ class CountingBaton(Baton):
 
     def __init__(self) -> None:
         super().__init__()
-        self.outside: list[str] = []
+        self.handed: list[str] = []
 
     def call_outside(self, fn: Callable[..., Any], *args: object) -> Any:
         if self.held():
-            self.outside.append(getattr(fn, "__name__", repr(fn)))
+            self.handed.append(getattr(fn, "__name__", repr(fn)))
         return super().call_outside(fn, *args)
 
 
@@ -210,12 +225,12 @@ def test_big_records_hand_the_baton_over_small_ones_do_not(counting, tls, tls_pa
         for i in range(20):
             ep.submit(b"small %02d" % i)
         client.wait_records(20)
-        assert counting.outside == []
+        assert counting.handed == []
         blob = bytes(range(256)) * 4096  # 1 MiB
         ep.submit(blob)
         got = client.wait_records(21, timeout=30)[-1]
         assert hashlib.sha256(got).digest() == hashlib.sha256(blob).digest()
-        names = set(counting.outside)
+        names = set(counting.handed)
         assert ("_decrypt" if tls else "recv_into") in names
         assert ("_queue" if tls else "_uncork") in names
         ep.close()

@@ -21,7 +21,8 @@ import pytest
 from transport_support import Accepted, Recorder, open_fds
 
 from gfrpc.testing.waiting import wait_for
-from gfrpc.transport import Endpoint, connect, listen
+from gfrpc.transport import Endpoint, connect, listen, make_poller
+from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.pollers.sharded import ShardedPoller
 from gfrpc.wire.record import record_mark
 
@@ -469,4 +470,99 @@ def test_stop_before_start_releases_the_fds() -> None:
     p = ShardedPoller(event_threads=4)
     assert open_fds() == fds + 8
     p.stop()
+    assert open_fds() == fds
+
+
+# -- placement with the baton ----------------------------------------------------------------
+
+
+@pytest.fixture
+def batoned4() -> Iterator[ShardedPoller]:
+    """A started sharded poller with four shards and the baton, as the brick runs it."""
+    p = ShardedPoller(event_threads=4)
+    p.baton = BATON
+    p.start()
+    yield p
+    p.stop()
+
+
+def _big(seed: int) -> bytes:
+    """A record body big enough to be read with the baton handed over, with no short period."""
+    return bytes((i * 7 + i // 251 + seed) % 256 for i in range(4 * BIG))
+
+
+@pytest.mark.timeout(120)
+def test_with_the_baton_small_connections_share_the_home_shard_and_heavy_ones_spread(
+    batoned4: ShardedPoller,
+) -> None:
+    """Placement: every pollable starts on the home shard; one whose handling hands the baton
+    over (a big record read) moves once, to the shard with the fewest such heavy ones, so 8
+    heavy connections end 2 per shard while the 4 light ones and the listener stay home; each
+    connection's records arrive whole and in order across the move."""
+    servers = Accepted(Recorder)
+    listener = listen("127.0.0.1:0", poller=batoned4, handler_factory=servers)
+    client_poller = make_poller("single")
+    client_poller.start()
+    try:
+        clients = [connect(listener.address, poller=client_poller, handler=Recorder())]
+        for _ in range(11):
+            clients.append(connect(listener.address, poller=client_poller, handler=Recorder()))
+        for k, ep in enumerate(clients):
+            ep.submit(struct.pack(">II", k, 0), b"small")
+        wait_for(lambda: batoned4.pollable_count() == 13, 20, "every connection accepted")
+        by_client = {}
+        for i in range(12):
+            s = servers.get(i)
+            first = s.wait_records(1)[0]
+            by_client[struct.unpack(">I", first[:4])[0]] = s
+        assert batoned4.shard_loads() == [13, 0, 0, 0]
+        assert batoned4.heavy_loads() == [0, 0, 0, 0]
+        for k, ep in enumerate(clients[:8]):
+            for i in range(3):
+                ep.submit(struct.pack(">II", k, i), _big(k + i))
+        for k in range(8):
+            got = by_client[k].wait_records(4)
+            assert got[1:] == [struct.pack(">II", k, i) + _big(k + i) for i in range(3)]
+        wait_for(lambda: batoned4.heavy_loads() == [2, 2, 2, 2], 20, "heavy ones spread")
+        assert batoned4.shard_loads() == [7, 2, 2, 2]
+        for k in range(8, 12):
+            assert by_client[k].threads == {"gfrpc-shard-0"}
+        moved = [by_client[k].threads - {"gfrpc-shard-0"} for k in range(8)]
+        assert all(len(t) <= 1 for t in moved)
+        assert sorted(len(t) for t in moved) == [0, 0, 1, 1, 1, 1, 1, 1]
+        for ep in clients:
+            ep.close()
+        wait_for(lambda: batoned4.pollable_count() == 1, 20, "only the listener watched")
+        assert batoned4.heavy_loads() == [0, 0, 0, 0]
+    finally:
+        client_poller.stop()
+        listener.close()
+
+
+@pytest.mark.timeout(120)
+def test_stop_while_heavy_connections_move_finalizes_all() -> None:
+    """stop() while connections are turning heavy and moving between shards finds every one
+    of them (on its old shard or its new one), runs cleanup once each, and leaves no fd."""
+    fds = open_fds()
+    p = ShardedPoller(event_threads=4)
+    p.baton = BATON
+    client_poller = make_poller("single")
+    client_poller.start()
+    servers = Accepted(Recorder)
+    listener = listen("127.0.0.1:0", poller=p, handler_factory=servers)
+    clients = [connect(listener.address, poller=client_poller, handler=Recorder())]
+    for _ in range(15):
+        clients.append(connect(listener.address, poller=client_poller, handler=Recorder()))
+    body = _big(1)
+    for ep in clients:
+        ep.submit(b"12345678", b"hello")
+        ep.submit(b"12345678", body)
+    servers.get(15).wait_records(1)
+    p.stop()
+    assert p.pollable_count() == 0
+    assert listener.closed.is_set()
+    assert len(servers) == 16 and all(s.lost_count == 1 for s in servers)
+    for ep in clients:
+        ep.close()
+    client_poller.stop()
     assert open_fds() == fds

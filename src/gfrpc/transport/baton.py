@@ -29,6 +29,12 @@ other lock (at the top of a handling, and when it takes it back after a hand-ove
 hands it over only where it holds no other lock either. So no thread ever waits for the
 baton while holding something that the baton's holder may wait for.
 
+Counted: ``Baton.outside`` goes up by one at each hand-over. Only the holder hands over, so a
+poller thread that reads it after taking the baton and again after a handling knows whether
+that handling did work big enough to hand over (a handling that did not held the baton, and
+no other thread could count meanwhile). The ``sharded`` poller spreads the connections that
+do such work over its threads, and keeps the others on one (``pollers/sharded.py``).
+
 With ``--baton off`` (``make_poller(..., baton=False)``) the pollers take nothing: the
 threading models as they are, GIL interleaving included, for those who study them.
 """
@@ -53,11 +59,13 @@ _get_ident = threading.get_ident
 class Baton:
     """The process-wide baton (one lock, and which thread holds it)."""
 
-    __slots__ = ("_lock", "_holder")
+    __slots__ = ("_lock", "_holder", "outside")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holder = 0
+        #: hand-overs so far (see the module notes: only the holder counts)
+        self.outside = 0
 
     def __enter__(self) -> None:
         self._lock.acquire()
@@ -79,6 +87,7 @@ class Baton:
         """
         if self._holder != _get_ident():
             return fn(*args)
+        self.outside += 1
         self._holder = 0
         self._lock.release()
         try:
@@ -92,6 +101,8 @@ class NoBaton:
     """What a poller made with ``baton=False`` holds: nothing."""
 
     __slots__ = ()
+    #: nothing is handed over, so nothing is counted
+    outside: Final = 0
 
     def __enter__(self) -> None:
         return None

@@ -3,11 +3,10 @@
 Theory of operation. This is Ceph's AsyncMessenger (``ms_async_op_threads``: a fixed set of
 workers, each one thread with its own event loop, a connection bound to one worker when it is
 created), which no GlusterFS release has had. A *shard* is one thread, one ``select.epoll``
-and one ``eventfd`` that other threads write to when they need it. :meth:`register` pins the
-pollable to the shard that watches the fewest pollables (ties go round-robin) and it stays
-there until it is finalized: its every ``handle_events``, its interest changes
-(``epoll.modify``) and its ``finalize()`` run on that shard's thread. Exclusivity is by
-construction, as in ``single``: no busy/again bookkeeping, no shared queue, no lock on the
+and one ``eventfd`` that other threads write to when they need it. A pollable lives on one
+shard at a time (where, see "Placement" below): its every ``handle_events``, its interest
+changes (``epoll.modify``) and its ``finalize()`` run on that shard's thread. Exclusivity is
+by construction, as in ``single``: no busy/again bookkeeping, no shared queue, no lock on the
 way from ``epoll_wait`` to the handler.
 
 Level-triggered, not edge-triggered, on purpose. An endpoint reads a bounded amount per event
@@ -36,20 +35,39 @@ Stopping: every shard thread leaves its loop once the poller is stopping and it 
 nothing, and closes its own epoll and eventfd on the way out (under its lock, so a late kick
 never writes to a closed, perhaps reused, fd number).
 
-Pinning by count, least-loaded rather than plain round-robin: the two agree while
-connections only arrive, but after churn (a batch of clients gone from one shard)
-round-robin keeps giving the emptied shard only 1/N of the newcomers, while least-loaded
-refills it first. (Ceph also binds a connection to a worker by load.) The listener counts as one
-pollable, so the first connection lands on another shard than its accepts.
+Placement, with the baton (the brick's default; ``transport/baton.py``). Under the GIL a
+second poller thread buys something only where work runs outside it: a big socket read, a
+big TLS decryption or encryption, a big ``pwrite``, which the handler does with the baton
+handed over. For small requests it only costs: each thread sleeps and wakes on its own, and
+the two hand the GIL and the baton to and fro (a small-file create cost the brick 366 µs on
+two shards against 293 µs on one thread; docs/ARCHITECTURE.md, Performance notes 44). So a
+new pollable goes to the *home* shard (the first), and a connection moves once, the first
+time one of its handlings hands the baton over (``Baton.outside`` moved while it was
+handled): to the shard with the fewest such *heavy* connections, staying where it is on a
+tie. Small-request connections thus share one thread, as with ``single``, while streaming
+ones spread over all of them, as before. A heavy connection stays heavy, and where it moved,
+until it closes.
+
+The move runs on the shard's thread at the end of a handling, while it holds the fd's claim
+(so the fd is not lent) and the poller's lock (so ``stop()`` finds the pollable on one shard
+or the other): the fd leaves the old epoll, ``_shard_of`` names the new shard, and the
+pollable joins the new shard's ``new`` list, whose first handling (no events, as after a
+kick) re-reads its interest. A kick that still reached the old shard finds the pollable gone
+there and is covered by that first handling, which comes after it.
+
+Without the baton (``baton=False``: the models as they are, for study) nothing is counted,
+and pollables are pinned by count for good: to the shard that watches the fewest (ties go
+round-robin), least-loaded rather than plain round-robin, so that after churn (a batch of
+clients gone from one shard) the emptied shard is refilled first. (Ceph also binds a
+connection to a worker by load.) The listener counts as one pollable.
 
 When it wins against ``pool``: many connections with modest traffic each (small-file and
 metadata work, the 1,000-client scale), and handlers run inline on the poller thread. There
 is no re-arm syscall per event, no lock per event, events of several ready connections come
 back from one ``epoll_wait``, and a kick never wakes a second thread to run it. When it
-loses: a few busy connections. A connection cannot move to an idle thread; two heavy
-connections pinned to one shard share one thread while another shard sleeps, where ``pool``
-would run them on two threads (their TLS decrypts overlapping outside the GIL). Pinning by
-count cannot see which connections will be busy.
+loses: a few busy connections that became heavy together land on different shards, but a
+connection moves only once: two that turn busy later, after their first big record placed
+them, may share a thread while another sleeps, where ``pool`` would run them on two threads.
 """
 
 from __future__ import annotations
@@ -60,6 +78,7 @@ import os
 import select
 import threading
 
+from gfrpc.transport.baton import Baton
 from gfrpc.transport.pollers.base import (
     EPOLL_ERR,
     FdClaims,
@@ -93,6 +112,7 @@ class _Shard:
         self.claims = FdClaims()  # taken while handled or lent
         self.kicked: dict[int, Pollable] = {}  # id -> pollable: coalesced, in kick order
         self.new: list[Pollable] = []
+        self.heavy: set[int] = set()  # ids of the heavy pollables here (see "Placement")
         self.wake_pending = False
         self.thread: threading.Thread | None = None
         self.ident: int | None = None  # the shard thread's id, once it runs
@@ -146,11 +166,15 @@ class ShardedPoller(Poller):
         with self._lock:
             if self._stopping:
                 raise RuntimeError("poller is stopped")
-            shard = self._least_loaded()
+            shard = self._shards[0] if self._places() else self._least_loaded()
             self._shard_of[id(pollable)] = shard
             with shard.lock:
                 shard.new.append(pollable)
                 shard.wake_locked()
+
+    def _places(self) -> bool:
+        """Whether pollables start on the home shard and heavy ones spread ("Placement")."""
+        return isinstance(self.baton, Baton)
 
     def _least_loaded(self) -> _Shard:
         """The shard watching the fewest pollables; among equals, round-robin."""
@@ -175,6 +199,10 @@ class ShardedPoller(Poller):
     def shard_loads(self) -> list[int]:
         """How many pollables each shard watches (for tests and diagnostics)."""
         return [s.load() for s in self._shards]
+
+    def heavy_loads(self) -> list[int]:
+        """How many heavy pollables each shard watches (for tests and diagnostics)."""
+        return [len(s.heavy) for s in self._shards]
 
     def _stop_accepting(self) -> list[Pollable] | None:
         with self._lock:
@@ -272,14 +300,20 @@ class ShardedPoller(Poller):
         if not claim.acquire(False) and not shard.claims.found_lent(fd, claim):
             return  # lent to a caller: it hears of this at give_back
         try:
+            baton = self.baton
+            handed = False
             try:
-                with self.baton:
+                with baton:
+                    before = baton.outside
                     alive = p.handle_events(readable, writable, error)
+                    handed = baton.outside != before
             except Exception:  # a bug in a handler must not kill the shard for everyone
                 log.exception("handler failed; closing that connection")
                 alive = False
             if not alive:
                 self._retire(shard, p, fd)
+                return
+            if handed and id(p) not in shard.heavy and self._spread(shard, p, fd):
                 return
             mask = epoll_mask(p.interest())
             if mask != shard.masks[fd]:
@@ -302,9 +336,40 @@ class ShardedPoller(Poller):
         if shard is not None and shard.claims.give_back(pollable, shard.epoll, shard.masks, alive):
             self.kick(pollable)
 
+    # -- placement ----------------------------------------------------------------------------
+
+    def _spread(self, shard: _Shard, p: Pollable, fd: int) -> bool:
+        """``p`` has just turned heavy on ``shard`` (whose thread this is, holding the fd's
+        claim): count it on the shard with the fewest heavy pollables, ``shard`` itself on a
+        tie, and move it there. True when it moved (the module notes say how)."""
+        with self._lock:
+            if self._stopping:
+                return False
+            target = min(self._shards, key=lambda s: (len(s.heavy), s is not shard))
+            if target is shard:
+                with shard.lock:
+                    shard.heavy.add(id(p))
+                return False
+            with shard.lock:
+                del shard.by_fd[fd]
+                del shard.masks[fd]
+                shard.claims.remove(fd)
+                shard.kicked.pop(id(p), None)
+                try:
+                    shard.epoll.unregister(fd)
+                except OSError:
+                    pass
+            self._shard_of[id(p)] = target
+            with target.lock:
+                target.heavy.add(id(p))
+                target.new.append(p)
+                target.wake_locked()
+        return True
+
     def _retire(self, shard: _Shard, p: Pollable, fd: int) -> None:
         """Stop watching ``p`` and finalize it, on its shard's thread."""
         with shard.lock:
+            shard.heavy.discard(id(p))
             del shard.by_fd[fd]
             del shard.masks[fd]
             shard.claims.remove(fd)
