@@ -168,15 +168,21 @@ def test_no_tail_over_tls_or_for_a_handler_that_does_not_take_them(poller, tls_p
         listener.close()
 
 
-def test_a_tail_spliced_in_part_is_completed_by_fill(tmp_path):
-    """Rule: ``splice_to`` moves what the socket has and stops when it has no more; ``fill``
-    reads the rest into the record's memory at the right place."""
+def _tail_over_pair(size: int):
+    """A socketpair whose reading end ``a`` (non-blocking) has a record of ``size`` bytes
+    all unread: (a, b, the record's memory, its ``UnreadTail``); ``b`` sends, all at once."""
     a, b = socket.socketpair()
     b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # all of it queued at once
     a.setblocking(False)
+    record = memoryview(bytearray(size))
+    return a, b, record, UnreadTail(a, record)
+
+
+def test_a_tail_spliced_in_part_is_completed_by_fill(tmp_path):
+    """Rule: ``splice_to`` moves what the socket has and stops when it has no more; ``fill``
+    reads the rest into the record's memory at the right place."""
     data = _payload(3, 300_000)
-    record = memoryview(bytearray(len(data)))
-    tail = UnreadTail(a, record)
+    a, b, record, tail = _tail_over_pair(len(data))
     b.sendall(data[:100_000])
     wait_for(lambda: queued_bytes(a.fileno()) == 100_000, what="the first part")
     path = tmp_path / "part"
@@ -200,12 +206,8 @@ def test_a_file_that_refuses_splice_gets_its_bytes_back_in_the_record(tmp_path):
     system without splice support answers too) is no error: ``splice_to`` returns what it
     wrote (nothing), says ``refused``, and the bytes it took from the socket are back in the
     record's memory at their place, so ``fill`` completes a whole record."""
-    a, b = socket.socketpair()
-    b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # all of it queued at once
-    a.setblocking(False)
     data = _payload(5, 300_000)
-    record = memoryview(bytearray(len(data)))
-    tail = UnreadTail(a, record)
+    a, b, record, tail = _tail_over_pair(len(data))
     b.sendall(data)
     wait_for(lambda: queued_bytes(a.fileno()) == len(data), what="every byte queued")
     path = tmp_path / "append-only"

@@ -351,14 +351,7 @@ class ShardedPoller(Poller):
                     shard.heavy.add(id(p))
                 return False
             with shard.lock:
-                del shard.by_fd[fd]
-                del shard.masks[fd]
-                shard.claims.remove(fd)
-                shard.kicked.pop(id(p), None)
-                try:
-                    shard.epoll.unregister(fd)
-                except OSError:
-                    pass
+                _unwatch_locked(shard, p, fd)
             self._shard_of[id(p)] = target
             with target.lock:
                 target.heavy.add(id(p))
@@ -369,14 +362,20 @@ class ShardedPoller(Poller):
     def _retire(self, shard: _Shard, p: Pollable, fd: int) -> None:
         """Stop watching ``p`` and finalize it, on its shard's thread."""
         with shard.lock:
-            shard.heavy.discard(id(p))
-            del shard.by_fd[fd]
-            del shard.masks[fd]
-            shard.claims.remove(fd)
-            shard.kicked.pop(id(p), None)
-            try:
-                shard.epoll.unregister(fd)
-            except OSError:
-                pass
+            _unwatch_locked(shard, p, fd)
         self._shard_of.pop(id(p), None)  # later kicks find no shard: they are no-ops
         p.finalize()
+
+
+def _unwatch_locked(shard: _Shard, p: Pollable, fd: int) -> None:
+    """Forget ``p`` (on ``fd``) on ``shard`` and stop watching its fd (caller holds
+    ``shard.lock``, on the shard's thread): for a move and for a retirement alike."""
+    shard.heavy.discard(id(p))
+    del shard.by_fd[fd]
+    del shard.masks[fd]
+    shard.claims.remove(fd)
+    shard.kicked.pop(id(p), None)
+    try:
+        shard.epoll.unregister(fd)
+    except OSError:
+        pass
