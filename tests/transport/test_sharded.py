@@ -540,6 +540,49 @@ def test_with_the_baton_small_connections_share_the_home_shard_and_heavy_ones_sp
 
 
 @pytest.mark.timeout(120)
+def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_light_ones() -> None:
+    """Placement on a tie: the first connection to turn heavy, with no heavy one anywhere, moves
+    off the home shard (where the light connections stay) instead of staying there, so the
+    light ones keep a thread of their own; its records arrive whole and in order."""
+    p = ShardedPoller(event_threads=2)
+    p.baton = BATON
+    p.start()
+    servers = Accepted(Recorder)
+    listener = listen("127.0.0.1:0", poller=p, handler_factory=servers)
+    client_poller = make_poller("single")
+    client_poller.start()
+    try:
+        clients = [connect(listener.address, poller=client_poller, handler=Recorder())]
+        for _ in range(3):
+            clients.append(connect(listener.address, poller=client_poller, handler=Recorder()))
+        for k, ep in enumerate(clients):
+            ep.submit(struct.pack(">II", k, 0), b"small")
+        by_client = {}
+        for i in range(4):
+            first = servers.get(i).wait_records(1)[0]
+            by_client[struct.unpack(">I", first[:4])[0]] = servers.get(i)
+        assert p.shard_loads() == [5, 0]
+        for i in range(3):
+            clients[0].submit(struct.pack(">II", 0, i + 1), _big(i))
+        got = by_client[0].wait_records(4)
+        assert got[1:] == [struct.pack(">II", 0, i + 1) + _big(i) for i in range(3)]
+        wait_for(lambda: p.heavy_loads() == [0, 1], 20, "the heavy one moved off home")
+        assert p.shard_loads() == [4, 1]
+        for k in range(1, 4):
+            clients[k].submit(struct.pack(">II", k, 1), b"small again")
+            assert len(by_client[k].wait_records(2)) == 2
+            assert by_client[k].threads == {"gfrpc-shard-0"}
+        assert "gfrpc-shard-1" in by_client[0].threads
+        for ep in clients:
+            ep.close()
+        wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
+    finally:
+        client_poller.stop()
+        listener.close()
+        p.stop()
+
+
+@pytest.mark.timeout(120)
 def test_stop_while_heavy_connections_move_finalizes_all() -> None:
     """stop() while connections are turning heavy and moving between shards finds every one
     of them (on its old shard or its new one), runs cleanup once each, and leaves no fd."""

@@ -43,10 +43,13 @@ the two hand the GIL and the baton to and fro (a small-file create cost the bric
 two shards against 293 µs on one thread; docs/ARCHITECTURE.md, Performance notes 44). So a
 new pollable goes to the *home* shard (the first), and a connection moves once, the first
 time one of its handlings hands the baton over (``Baton.outside`` moved while it was
-handled): to the shard with the fewest such *heavy* connections, staying where it is on a
-tie. Small-request connections thus share one thread, as with ``single``, while streaming
-ones spread over all of them, as before. A heavy connection stays heavy, and where it moved,
-until it closes.
+handled): to the shard with the fewest such *heavy* connections; on a tie, away from the
+home shard (then staying where it is). Small-request connections thus share one thread, as
+with ``single``, while streaming ones spread over all of them, as before, and the first
+streaming connection leaves the light ones their thread: with one writer beside four STAT
+callers on two shards, the callers got 26-38 % more STATs per second than when the writer
+stayed home on the tie, and the writer as much less (``tools/mixed-load``; docs/ARCHITECTURE.md,
+Performance notes 45). A heavy connection stays heavy, and where it moved, until it closes.
 
 The move runs on the shard's thread at the end of a handling, while it holds the fd's claim
 (so the fd is not lent) and the poller's lock (so ``stop()`` finds the pollable on one shard
@@ -340,12 +343,14 @@ class ShardedPoller(Poller):
 
     def _spread(self, shard: _Shard, p: Pollable, fd: int) -> bool:
         """``p`` has just turned heavy on ``shard`` (whose thread this is, holding the fd's
-        claim): count it on the shard with the fewest heavy pollables, ``shard`` itself on a
-        tie, and move it there. True when it moved (the module notes say how)."""
+        claim): count it on the shard with the fewest heavy pollables (on a tie, a shard other
+        than the home one, and then ``shard`` itself), and move it there. True when it moved
+        (the module notes say how)."""
         with self._lock:
             if self._stopping:
                 return False
-            target = min(self._shards, key=lambda s: (len(s.heavy), s is not shard))
+            home = self._shards[0]
+            target = min(self._shards, key=lambda s: (len(s.heavy), s is home, s is not shard))
             if target is shard:
                 with shard.lock:
                     shard.heavy.add(id(p))
