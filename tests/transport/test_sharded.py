@@ -11,6 +11,7 @@ epoll fd lists the fds it watches and the mask of each.
 from __future__ import annotations
 
 import os
+import random
 import select
 import socket
 import struct
@@ -23,7 +24,7 @@ from transport_support import Accepted, Recorder, open_fds
 from gfrpc.testing.waiting import wait_for
 from gfrpc.transport import Endpoint, connect, listen, make_poller
 from gfrpc.transport.baton import BATON, BIG
-from gfrpc.transport.pollers.sharded import ShardedPoller
+from gfrpc.transport.pollers.sharded import QUIET_HANDLINGS, ShardedPoller
 from gfrpc.wire.record import record_mark
 
 pytestmark = pytest.mark.timeout(60)
@@ -539,6 +540,12 @@ def test_with_the_baton_small_connections_share_the_home_shard_and_heavy_ones_sp
         listener.close()
 
 
+def _huge(seed: int) -> bytes:
+    """A 1 MiB record body: bigger than a read buffer by more than BIG, so the rest of it is
+    always read with the baton handed over, however it arrives."""
+    return random.Random(seed).randbytes(1 << 20)
+
+
 @pytest.mark.timeout(120)
 def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_light_ones() -> None:
     """Placement on a tie: the first connection to turn heavy, with no heavy one anywhere, moves
@@ -563,9 +570,9 @@ def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_lig
             by_client[struct.unpack(">I", first[:4])[0]] = servers.get(i)
         assert p.shard_loads() == [5, 0]
         for i in range(3):
-            clients[0].submit(struct.pack(">II", 0, i + 1), _big(i))
+            clients[0].submit(struct.pack(">II", 0, i + 1), _huge(i))
         got = by_client[0].wait_records(4)
-        assert got[1:] == [struct.pack(">II", 0, i + 1) + _big(i) for i in range(3)]
+        assert got[1:] == [struct.pack(">II", 0, i + 1) + _huge(i) for i in range(3)]
         wait_for(lambda: p.heavy_loads() == [0, 1], 20, "the heavy one moved off home")
         assert p.shard_loads() == [4, 1]
         for k in range(1, 4):
@@ -575,6 +582,60 @@ def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_lig
         assert "gfrpc-shard-1" in by_client[0].threads
         for ep in clients:
             ep.close()
+        wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
+    finally:
+        client_poller.stop()
+        listener.close()
+        p.stop()
+
+
+def _one_by_one(ep: Endpoint, server: Recorder, k: int, first: int, count: int) -> None:
+    """Send ``count`` small records on ``ep``, each after the one before has arrived, so that
+    each takes a handling of its own on the server's side."""
+    for i in range(first, first + count):
+        ep.submit(struct.pack(">II", k, i), b"small")
+        server.wait_records(i + 1)
+
+
+@pytest.mark.timeout(120)
+def test_with_the_baton_a_heavy_connection_that_goes_quiet_returns_home() -> None:
+    """Placement: a heavy connection that goes QUIET_HANDLINGS handlings in a row without a
+    hand-over is light again and moves back to the home shard; one that hands the baton over
+    again before that stays where it is; records arrive in order across both moves."""
+    p = ShardedPoller(event_threads=2)
+    p.baton = BATON
+    p.start()
+    servers = Accepted(Recorder)
+    listener = listen("127.0.0.1:0", poller=p, handler_factory=servers)
+    client_poller = make_poller("single")
+    client_poller.start()
+    try:
+        ep = connect(listener.address, poller=client_poller, handler=Recorder())
+        ep.submit(struct.pack(">II", 0, 0), b"small")
+        server = servers.get(0)
+        server.wait_records(1)
+        ep.submit(struct.pack(">II", 0, 1), _huge(1))
+        server.wait_records(2)
+        wait_for(lambda: p.heavy_loads() == [0, 1], 20, "heavy, off the home shard")
+        # quiet, but not long enough, then heavy again: no move
+        _one_by_one(ep, server, 0, 2, QUIET_HANDLINGS // 2)
+        n = 2 + QUIET_HANDLINGS // 2
+        ep.submit(struct.pack(">II", 0, n), _huge(2))
+        server.wait_records(n + 1)
+        _one_by_one(ep, server, 0, n + 1, QUIET_HANDLINGS - 10)
+        assert p.heavy_loads() == [0, 1] and p.shard_loads() == [1, 1]
+        # quiet for long enough: light again, home
+        n += 1 + QUIET_HANDLINGS - 10
+        _one_by_one(ep, server, 0, n, 20)
+        wait_for(lambda: p.shard_loads() == [2, 0], 20, "back on the home shard")
+        assert p.heavy_loads() == [0, 0]
+        n += 20
+        _one_by_one(ep, server, 0, n, 5)
+        assert server.threads >= {"gfrpc-shard-0", "gfrpc-shard-1"}
+        got = server.wait_records(n + 5)
+        assert [struct.unpack(">II", r[:8])[1] for r in got] == list(range(n + 5))
+        assert got[1][8:] == _huge(1) and got[2 + QUIET_HANDLINGS // 2][8:] == _huge(2)
+        ep.close()
         wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
     finally:
         client_poller.stop()

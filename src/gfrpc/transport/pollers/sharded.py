@@ -41,15 +41,21 @@ big TLS decryption or encryption, a big ``pwrite``, which the handler does with 
 handed over. For small requests it only costs: each thread sleeps and wakes on its own, and
 the two hand the GIL and the baton to and fro (a small-file create cost the brick 366 µs on
 two shards against 293 µs on one thread; docs/ARCHITECTURE.md, Performance notes 44). So a
-new pollable goes to the *home* shard (the first), and a connection moves once, the first
-time one of its handlings hands the baton over (``Baton.outside`` moved while it was
-handled): to the shard with the fewest such *heavy* connections; on a tie, away from the
-home shard (then staying where it is). Small-request connections thus share one thread, as
-with ``single``, while streaming ones spread over all of them, as before, and the first
-streaming connection leaves the light ones their thread: with one writer beside four STAT
-callers on two shards, the callers got 26-38 % more STATs per second than when the writer
-stayed home on the tie, and the writer as much less (``tools/mixed-load``; docs/ARCHITECTURE.md,
-Performance notes 45). A heavy connection stays heavy, and where it moved, until it closes.
+new pollable goes to the *home* shard (the first), and a connection moves when it turns
+*heavy*, the first time one of its handlings hands the baton over (``Baton.outside`` moved
+while it was handled): to the shard with the fewest such heavy connections; on a tie, away
+from the home shard (then staying where it is). Small-request connections thus share one
+thread, as with ``single``, while streaming ones spread over all of them, as before, and the
+first streaming connection leaves the light ones their thread: with one writer beside four
+STAT callers on two shards, the callers got 26-38 % more STATs per second than when the
+writer stayed home on the tie, and the writer as much less (``tools/mixed-load``;
+docs/ARCHITECTURE.md, Performance notes 45). A heavy connection stays heavy, and where it
+moved, until it closes or goes ``QUIET_HANDLINGS`` handlings in a row without a hand-over:
+then it is light again and goes back to the home shard (a FUSE mount, one connection per
+brick for all its work, that copied a big file and then only looks up and lists). A stream
+hands the baton over at least once per record, so it never gets that far; a connection that
+switches between the two kinds of work moves at most once per ``QUIET_HANDLINGS``
+handlings.
 
 The move runs on the shard's thread at the end of a handling, while it holds the fd's claim
 (so the fd is not lent) and the poller's lock (so ``stop()`` finds the pollable on one shard
@@ -69,8 +75,9 @@ metadata work, the 1,000-client scale), and handlers run inline on the poller th
 is no re-arm syscall per event, no lock per event, events of several ready connections come
 back from one ``epoll_wait``, and a kick never wakes a second thread to run it. When it
 loses: a few busy connections that became heavy together land on different shards, but a
-connection moves only once: two that turn busy later, after their first big record placed
-them, may share a thread while another sleeps, where ``pool`` would run them on two threads.
+heavy connection moves only once while it stays heavy: two that turn busy later, after their
+first big record placed them, may share a thread while another sleeps, where ``pool`` would
+run them on two threads.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ from gfrpc.transport.pollers.base import (
 log = logging.getLogger("gfrpc.transport.poller")
 
 _IDLE_WAIT = 1.0  # seconds a quiet shard sleeps before it looks at the stop flag again
+#: handlings in a row without a hand-over after which a heavy connection is light again
+QUIET_HANDLINGS = 256
 
 
 class _Shard:
@@ -116,6 +125,7 @@ class _Shard:
         self.kicked: dict[int, Pollable] = {}  # id -> pollable: coalesced, in kick order
         self.new: list[Pollable] = []
         self.heavy: set[int] = set()  # ids of the heavy pollables here (see "Placement")
+        self.quiet: dict[int, int] = {}  # heavy id -> handlings in a row without a hand-over
         self.wake_pending = False
         self.thread: threading.Thread | None = None
         self.ident: int | None = None  # the shard thread's id, once it runs
@@ -316,8 +326,19 @@ class ShardedPoller(Poller):
             if not alive:
                 self._retire(shard, p, fd)
                 return
-            if handed and id(p) not in shard.heavy and self._spread(shard, p, fd):
-                return
+            key = id(p)
+            if handed:
+                if key not in shard.heavy:
+                    if self._spread(shard, p, fd):
+                        return
+                else:
+                    shard.quiet.pop(key, None)
+            elif shard.heavy and key in shard.heavy:
+                quiet = shard.quiet.get(key, 0) + 1
+                if quiet < QUIET_HANDLINGS:
+                    shard.quiet[key] = quiet
+                elif self._settle(shard, p, fd):
+                    return
             mask = epoll_mask(p.interest())
             if mask != shard.masks[fd]:
                 shard.masks[fd] = mask
@@ -355,14 +376,38 @@ class ShardedPoller(Poller):
                 with shard.lock:
                     shard.heavy.add(id(p))
                 return False
-            with shard.lock:
-                _unwatch_locked(shard, p, fd)
-            self._shard_of[id(p)] = target
-            with target.lock:
-                target.heavy.add(id(p))
-                target.new.append(p)
-                target.wake_locked()
+            self._move_locked(shard, p, fd, target, heavy=True)
         return True
+
+    def _settle(self, shard: _Shard, p: Pollable, fd: int) -> bool:
+        """``p``, heavy on ``shard`` (whose thread this is, holding the fd's claim), has gone
+        ``QUIET_HANDLINGS`` handlings without a hand-over: it is light again, and goes back to
+        the home shard. True when it moved."""
+        with self._lock:
+            if self._stopping:
+                return False
+            with shard.lock:
+                shard.heavy.discard(id(p))
+                shard.quiet.pop(id(p), None)
+            home = self._shards[0]
+            if shard is home:
+                return False
+            self._move_locked(shard, p, fd, home, heavy=False)
+        return True
+
+    def _move_locked(
+        self, shard: _Shard, p: Pollable, fd: int, target: _Shard, *, heavy: bool
+    ) -> None:
+        """Move ``p`` from ``shard`` to ``target`` (the caller holds the poller's lock and,
+        on ``shard``'s thread, the fd's claim); its first handling there has no events."""
+        with shard.lock:
+            _unwatch_locked(shard, p, fd)
+        self._shard_of[id(p)] = target
+        with target.lock:
+            if heavy:
+                target.heavy.add(id(p))
+            target.new.append(p)
+            target.wake_locked()
 
     def _retire(self, shard: _Shard, p: Pollable, fd: int) -> None:
         """Stop watching ``p`` and finalize it, on its shard's thread."""
@@ -376,6 +421,7 @@ def _unwatch_locked(shard: _Shard, p: Pollable, fd: int) -> None:
     """Forget ``p`` (on ``fd``) on ``shard`` and stop watching its fd (caller holds
     ``shard.lock``, on the shard's thread): for a move and for a retirement alike."""
     shard.heavy.discard(id(p))
+    shard.quiet.pop(id(p), None)
     del shard.by_fd[fd]
     del shard.masks[fd]
     shard.claims.remove(fd)
