@@ -477,14 +477,52 @@ def test_stop_before_start_releases_the_fds() -> None:
 # -- placement with the baton ----------------------------------------------------------------
 
 
+class _Rig:
+    """A started sharded poller with the baton, as the brick runs it, a listener on it whose
+    connections record what they receive, and a one-thread poller for the clients."""
+
+    def __init__(self, shards: int) -> None:
+        self.poller = ShardedPoller(event_threads=shards)
+        self.poller.baton = BATON
+        self.poller.start()
+        self.servers = Accepted(Recorder)
+        self.listener = listen("127.0.0.1:0", poller=self.poller, handler_factory=self.servers)
+        self.client_poller = make_poller("single")
+        self.client_poller.start()
+
+    def connect_tagged(self, n: int) -> tuple[list[Endpoint], dict[int, Recorder]]:
+        """``n`` clients, each of which sends one small record tagged with its index; returns
+        them and, by that index, the server side that received it."""
+        clients = [
+            connect(self.listener.address, poller=self.client_poller, handler=Recorder())
+            for _ in range(n)
+        ]
+        for k, ep in enumerate(clients):
+            ep.submit(struct.pack(">II", k, 0), b"small")
+        by_client = {}
+        for i in range(n):
+            first = self.servers.get(i).wait_records(1)[0]
+            by_client[struct.unpack(">I", first[:4])[0]] = self.servers.get(i)
+        return clients, by_client
+
+    def close(self) -> None:
+        self.client_poller.stop()
+        self.listener.close()
+        self.poller.stop()
+
+
 @pytest.fixture
-def batoned4() -> Iterator[ShardedPoller]:
-    """A started sharded poller with four shards and the baton, as the brick runs it."""
-    p = ShardedPoller(event_threads=4)
-    p.baton = BATON
-    p.start()
-    yield p
-    p.stop()
+def rig4() -> Iterator[_Rig]:
+    rig = _Rig(4)
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def rig2() -> Iterator[_Rig]:
+    rig = _Rig(2)
+    yield rig
+    rig.close()
 
 
 def _big(seed: int) -> bytes:
@@ -494,50 +532,34 @@ def _big(seed: int) -> bytes:
 
 @pytest.mark.timeout(120)
 def test_with_the_baton_small_connections_share_the_home_shard_and_heavy_ones_spread(
-    batoned4: ShardedPoller,
+    rig4: _Rig,
 ) -> None:
     """Placement: every pollable starts on the home shard; one whose handling hands the baton
     over (a big record read) moves once, to the shard with the fewest such heavy ones, so 8
     heavy connections end 2 per shard while the 4 light ones and the listener stay home; each
     connection's records arrive whole and in order across the move."""
-    servers = Accepted(Recorder)
-    listener = listen("127.0.0.1:0", poller=batoned4, handler_factory=servers)
-    client_poller = make_poller("single")
-    client_poller.start()
-    try:
-        clients = [connect(listener.address, poller=client_poller, handler=Recorder())]
-        for _ in range(11):
-            clients.append(connect(listener.address, poller=client_poller, handler=Recorder()))
-        for k, ep in enumerate(clients):
-            ep.submit(struct.pack(">II", k, 0), b"small")
-        wait_for(lambda: batoned4.pollable_count() == 13, 20, "every connection accepted")
-        by_client = {}
-        for i in range(12):
-            s = servers.get(i)
-            first = s.wait_records(1)[0]
-            by_client[struct.unpack(">I", first[:4])[0]] = s
-        assert batoned4.shard_loads() == [13, 0, 0, 0]
-        assert batoned4.heavy_loads() == [0, 0, 0, 0]
-        for k, ep in enumerate(clients[:8]):
-            for i in range(3):
-                ep.submit(struct.pack(">II", k, i), _big(k + i))
-        for k in range(8):
-            got = by_client[k].wait_records(4)
-            assert got[1:] == [struct.pack(">II", k, i) + _big(k + i) for i in range(3)]
-        wait_for(lambda: batoned4.heavy_loads() == [2, 2, 2, 2], 20, "heavy ones spread")
-        assert batoned4.shard_loads() == [7, 2, 2, 2]
-        for k in range(8, 12):
-            assert by_client[k].threads == {"gfrpc-shard-0"}
-        moved = [by_client[k].threads - {"gfrpc-shard-0"} for k in range(8)]
-        assert all(len(t) <= 1 for t in moved)
-        assert sorted(len(t) for t in moved) == [0, 0, 1, 1, 1, 1, 1, 1]
-        for ep in clients:
-            ep.close()
-        wait_for(lambda: batoned4.pollable_count() == 1, 20, "only the listener watched")
-        assert batoned4.heavy_loads() == [0, 0, 0, 0]
-    finally:
-        client_poller.stop()
-        listener.close()
+    p = rig4.poller
+    clients, by_client = rig4.connect_tagged(12)
+    wait_for(lambda: p.pollable_count() == 13, 20, "every connection accepted")
+    assert p.shard_loads() == [13, 0, 0, 0]
+    assert p.heavy_loads() == [0, 0, 0, 0]
+    for k, ep in enumerate(clients[:8]):
+        for i in range(3):
+            ep.submit(struct.pack(">II", k, i), _big(k + i))
+    for k in range(8):
+        got = by_client[k].wait_records(4)
+        assert got[1:] == [struct.pack(">II", k, i) + _big(k + i) for i in range(3)]
+    wait_for(lambda: p.heavy_loads() == [2, 2, 2, 2], 20, "heavy ones spread")
+    assert p.shard_loads() == [7, 2, 2, 2]
+    for k in range(8, 12):
+        assert by_client[k].threads == {"gfrpc-shard-0"}
+    moved = [by_client[k].threads - {"gfrpc-shard-0"} for k in range(8)]
+    assert all(len(t) <= 1 for t in moved)
+    assert sorted(len(t) for t in moved) == [0, 0, 1, 1, 1, 1, 1, 1]
+    for ep in clients:
+        ep.close()
+    wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
+    assert p.heavy_loads() == [0, 0, 0, 0]
 
 
 def _huge(seed: int) -> bytes:
@@ -547,46 +569,29 @@ def _huge(seed: int) -> bytes:
 
 
 @pytest.mark.timeout(120)
-def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_light_ones() -> None:
+def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_light_ones(
+    rig2: _Rig,
+) -> None:
     """Placement on a tie: the first connection to turn heavy, with no heavy one anywhere, moves
     off the home shard (where the light connections stay) instead of staying there, so the
     light ones keep a thread of their own; its records arrive whole and in order."""
-    p = ShardedPoller(event_threads=2)
-    p.baton = BATON
-    p.start()
-    servers = Accepted(Recorder)
-    listener = listen("127.0.0.1:0", poller=p, handler_factory=servers)
-    client_poller = make_poller("single")
-    client_poller.start()
-    try:
-        clients = [connect(listener.address, poller=client_poller, handler=Recorder())]
-        for _ in range(3):
-            clients.append(connect(listener.address, poller=client_poller, handler=Recorder()))
-        for k, ep in enumerate(clients):
-            ep.submit(struct.pack(">II", k, 0), b"small")
-        by_client = {}
-        for i in range(4):
-            first = servers.get(i).wait_records(1)[0]
-            by_client[struct.unpack(">I", first[:4])[0]] = servers.get(i)
-        assert p.shard_loads() == [5, 0]
-        for i in range(3):
-            clients[0].submit(struct.pack(">II", 0, i + 1), _huge(i))
-        got = by_client[0].wait_records(4)
-        assert got[1:] == [struct.pack(">II", 0, i + 1) + _huge(i) for i in range(3)]
-        wait_for(lambda: p.heavy_loads() == [0, 1], 20, "the heavy one moved off home")
-        assert p.shard_loads() == [4, 1]
-        for k in range(1, 4):
-            clients[k].submit(struct.pack(">II", k, 1), b"small again")
-            assert len(by_client[k].wait_records(2)) == 2
-            assert by_client[k].threads == {"gfrpc-shard-0"}
-        assert "gfrpc-shard-1" in by_client[0].threads
-        for ep in clients:
-            ep.close()
-        wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
-    finally:
-        client_poller.stop()
-        listener.close()
-        p.stop()
+    p = rig2.poller
+    clients, by_client = rig2.connect_tagged(4)
+    assert p.shard_loads() == [5, 0]
+    for i in range(3):
+        clients[0].submit(struct.pack(">II", 0, i + 1), _huge(i))
+    got = by_client[0].wait_records(4)
+    assert got[1:] == [struct.pack(">II", 0, i + 1) + _huge(i) for i in range(3)]
+    wait_for(lambda: p.heavy_loads() == [0, 1], 20, "the heavy one moved off home")
+    assert p.shard_loads() == [4, 1]
+    for k in range(1, 4):
+        clients[k].submit(struct.pack(">II", k, 1), b"small again")
+        assert len(by_client[k].wait_records(2)) == 2
+        assert by_client[k].threads == {"gfrpc-shard-0"}
+    assert "gfrpc-shard-1" in by_client[0].threads
+    for ep in clients:
+        ep.close()
+    wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
 
 
 def _one_by_one(ep: Endpoint, server: Recorder, k: int, first: int, count: int) -> None:
@@ -598,49 +603,36 @@ def _one_by_one(ep: Endpoint, server: Recorder, k: int, first: int, count: int) 
 
 
 @pytest.mark.timeout(120)
-def test_with_the_baton_a_heavy_connection_that_goes_quiet_returns_home() -> None:
+def test_with_the_baton_a_heavy_connection_that_goes_quiet_returns_home(rig2: _Rig) -> None:
     """Placement: a heavy connection that goes QUIET_HANDLINGS handlings in a row without a
     hand-over is light again and moves back to the home shard; one that hands the baton over
     again before that stays where it is; records arrive in order across both moves."""
-    p = ShardedPoller(event_threads=2)
-    p.baton = BATON
-    p.start()
-    servers = Accepted(Recorder)
-    listener = listen("127.0.0.1:0", poller=p, handler_factory=servers)
-    client_poller = make_poller("single")
-    client_poller.start()
-    try:
-        ep = connect(listener.address, poller=client_poller, handler=Recorder())
-        ep.submit(struct.pack(">II", 0, 0), b"small")
-        server = servers.get(0)
-        server.wait_records(1)
-        ep.submit(struct.pack(">II", 0, 1), _huge(1))
-        server.wait_records(2)
-        wait_for(lambda: p.heavy_loads() == [0, 1], 20, "heavy, off the home shard")
-        # quiet, but not long enough, then heavy again: no move
-        _one_by_one(ep, server, 0, 2, QUIET_HANDLINGS // 2)
-        n = 2 + QUIET_HANDLINGS // 2
-        ep.submit(struct.pack(">II", 0, n), _huge(2))
-        server.wait_records(n + 1)
-        _one_by_one(ep, server, 0, n + 1, QUIET_HANDLINGS - 10)
-        assert p.heavy_loads() == [0, 1] and p.shard_loads() == [1, 1]
-        # quiet for long enough: light again, home
-        n += 1 + QUIET_HANDLINGS - 10
-        _one_by_one(ep, server, 0, n, 20)
-        wait_for(lambda: p.shard_loads() == [2, 0], 20, "back on the home shard")
-        assert p.heavy_loads() == [0, 0]
-        n += 20
-        _one_by_one(ep, server, 0, n, 5)
-        assert server.threads >= {"gfrpc-shard-0", "gfrpc-shard-1"}
-        got = server.wait_records(n + 5)
-        assert [struct.unpack(">II", r[:8])[1] for r in got] == list(range(n + 5))
-        assert got[1][8:] == _huge(1) and got[2 + QUIET_HANDLINGS // 2][8:] == _huge(2)
-        ep.close()
-        wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
-    finally:
-        client_poller.stop()
-        listener.close()
-        p.stop()
+    p = rig2.poller
+    (ep,), by_client = rig2.connect_tagged(1)
+    server = by_client[0]
+    ep.submit(struct.pack(">II", 0, 1), _huge(1))
+    server.wait_records(2)
+    wait_for(lambda: p.heavy_loads() == [0, 1], 20, "heavy, off the home shard")
+    # quiet, but not long enough, then heavy again: no move
+    _one_by_one(ep, server, 0, 2, QUIET_HANDLINGS // 2)
+    n = 2 + QUIET_HANDLINGS // 2
+    ep.submit(struct.pack(">II", 0, n), _huge(2))
+    server.wait_records(n + 1)
+    _one_by_one(ep, server, 0, n + 1, QUIET_HANDLINGS - 10)
+    assert p.heavy_loads() == [0, 1] and p.shard_loads() == [1, 1]
+    # quiet for long enough: light again, home
+    n += 1 + QUIET_HANDLINGS - 10
+    _one_by_one(ep, server, 0, n, 20)
+    wait_for(lambda: p.shard_loads() == [2, 0], 20, "back on the home shard")
+    assert p.heavy_loads() == [0, 0]
+    n += 20
+    _one_by_one(ep, server, 0, n, 5)
+    assert server.threads >= {"gfrpc-shard-0", "gfrpc-shard-1"}
+    got = server.wait_records(n + 5)
+    assert [struct.unpack(">II", r[:8])[1] for r in got] == list(range(n + 5))
+    assert got[1][8:] == _huge(1) and got[2 + QUIET_HANDLINGS // 2][8:] == _huge(2)
+    ep.close()
+    wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
 
 
 @pytest.mark.timeout(120)
