@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import threading
 
 import pytest
 from transport_support import Accepted, Recorder
 
 from gfrpc.errors import LocalProtocolError, NotConnectedError
+from gfrpc.testing.waiting import wait_for
 from gfrpc.transport import listen
 from gfrpc.transport.endpoint_output import JOIN_BELOW
 from gfrpc.transport.outqueue import MIN_REGION, FileRegion, OutQueue
@@ -176,6 +176,27 @@ def test_take_reads_a_region_and_closes_it(data_file):
     assert region.take() == contents[-10_000:] + bytes(2000)
 
 
+def test_a_mark_on_a_queue_written_to_its_end_is_due_at_once():
+    """Rule: a mark placed when everything queued has already gone to the kernel is due at
+    once (as after a big TLS message whose every slice was flushed while it was encrypted);
+    waiting for the next flush would hold its ``on_sent`` until the connection writes again."""
+    a, b = _pair()
+    q = OutQueue()
+    q.extend([memoryview(b"all of it")])
+    assert q.flush(a) is None and not q
+    q.mark(lambda: None)
+    assert len(q.fired) == 1
+    q.fired.clear()
+    q.extend([memoryview(b"more")])
+    q.mark(lambda: None)
+    assert not q.fired  # not written yet: due at the flush that writes it
+    assert q.flush(a) is None
+    assert len(q.fired) == 1
+    assert _drain(b, 13) == b"all of itmore"
+    a.close()
+    b.close()
+
+
 class RegionReplier(Recorder):
     """Answers each record with its first 8 bytes and a region of the data file."""
 
@@ -183,12 +204,13 @@ class RegionReplier(Recorder):
         super().__init__()
         self.path, self.offset, self.count = path, offset, count
         self.regions: list[FileRegion] = []
-        self.sent = threading.Event()
+        self.sent: list[int] = []  # the index of each reply whose on_sent fired
 
     def record_received(self, ep, record) -> None:
         region = _region(self.path, self.offset, self.count)
         self.regions.append(region)
-        ep.submit(bytes(record[:8]), region, on_sent=self.sent.set)
+        index = len(self.regions) - 1
+        ep.submit(bytes(record[:8]), region, on_sent=lambda: self.sent.append(index))
         super().record_received(ep, record)
 
 
@@ -214,7 +236,10 @@ def test_an_endpoint_sends_a_region_with_and_without_tls(poller, tls, data_file)
             want = struct.pack(">I", MARK | (8 + 180_000)) + b"req%05d" % i + contents[3:180_003]
             assert _drain(raw, len(want)) == want
         server = servers.get(0)
-        assert server.sent.wait(10)
+        # the peer can hold a reply's last byte before the sender's thread is back from
+        # sendfile: wait for every on_sent (due after the region is written and closed)
+        wait_for(lambda: len(server.sent) == 3, 10, "every reply's on_sent")
+        assert sorted(server.sent) == [0, 1, 2]
         assert [r.fd for r in server.regions] == [-1, -1, -1]
     finally:
         raw.close()

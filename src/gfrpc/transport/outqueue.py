@@ -174,8 +174,13 @@ class OutQueue:
             self.paused = True
 
     def mark(self, on_sent: Callable[[], None]) -> None:
-        """Call ``on_sent`` once everything queued so far has been written."""
-        self._marks.append((self.queued, on_sent))
+        """Call ``on_sent`` once everything queued so far has been written: due at once (in
+        ``fired``) when it already has been, as when a big TLS message's every slice went to
+        the kernel while it was being encrypted; no later flush would come to fire it."""
+        if self.written == self.queued:
+            self.fired.append(on_sent)
+        else:
+            self._marks.append((self.queued, on_sent))
 
     def flush(self, sock: socket.socket) -> OSError | None:
         """Write what the kernel takes; the error if the socket failed (the queue is cleared)."""
