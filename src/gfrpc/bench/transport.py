@@ -394,7 +394,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pollers",
         type=comma_list(str, POLLERS),
         default=list(POLLERS),
-        help="comma-separated pollers (default: single,own-thread,pool)",
+        help=f"comma-separated pollers (default: {','.join(POLLERS)})",
     )
     parser.add_argument(
         "--connections",
@@ -432,7 +432,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--event-threads",
         type=int,
         default=2,
-        help="threads of the pool poller (both sides; default 2)",
+        help="threads of the pool and sharded pollers (both sides; default 2)",
     )
     parser.add_argument(
         "--window", type=int, default=1, help="outstanding 1 MiB calls per connection (default 1)"
