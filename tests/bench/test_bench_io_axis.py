@@ -101,7 +101,7 @@ def test_without_io_options_the_default_and_compare_plans_are_unchanged() -> Non
     spec with an io setting); given to --compare they multiply its gfrpc configs."""
     for plan in (build_plan(parse()), build_plan(parse("--compare"))):
         assert all(s.io_threads is None and s.io_policy is None for s in plan.specs)
-    assert len(build_plan(parse()).cells) == 12
+    assert len(build_plan(parse()).cells) == 14
     # 3 workloads x 2 clients + stat with gfrpc's client alone, x 2 TLS x the servers
     assert len(build_plan(parse("--compare")).cells) == 7 * 2 * (3 + len(GFRPC_CONFIGS))
     plan = build_plan(parse("--compare", "--io-threads", "0,16"))
@@ -112,12 +112,13 @@ def test_without_io_options_the_default_and_compare_plans_are_unchanged() -> Non
 
 def test_io_options_alone_leave_the_default_shape_like_poller_does() -> None:
     """Rule: an io option makes the run a product of the options (as --poller does): seq-write,
-    both clients, both servers, pool x2, times the io settings."""
+    both clients, both servers, the brick's default poller (sharded x2), times the io
+    settings."""
     plan = build_plan(parse("--io-policy", "all", "--tls", "off"))
     assert {(c.client, c.server.label) for c in plan.cells} == {
         (client, server)
         for client in ("fio", "gfrpc")
-        for server in ("glusterfsd x2", "gfrpc pool x2 io/all")
+        for server in ("glusterfsd x2", "gfrpc sharded x2 io/all")
     }
 
 

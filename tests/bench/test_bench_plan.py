@@ -26,7 +26,8 @@ def pairs(plan: planning.Plan) -> set[tuple[str, str, str | None, int, bool]]:
 
 def test_default_run_is_seq_write_four_pairs_and_the_poller_rows_tls_off_and_on() -> None:
     """No options: seq-write only, TLS off and on, fio/gfrpc x glusterfsd/gfrpc-pool at 2
-    event threads, plus fio into the single and own-thread bricks; 16 MiB per stream."""
+    event threads, plus fio into the single, own-thread and sharded x2 bricks (every polling
+    model); 16 MiB per stream."""
     plan = build_plan(parse())
     assert {c.workload for c in plan.cells} == {"seq-write"}
     expected = set()
@@ -38,8 +39,9 @@ def test_default_run_is_seq_write_four_pairs_and_the_poller_rows_tls_off_and_on(
             ("gfrpc", "gfrpc", "pool", 2, tls),
             ("fio", "gfrpc", "single", 1, tls),
             ("fio", "gfrpc", "own-thread", 1, tls),
+            ("fio", "gfrpc", "sharded", 2, tls),
         }
-    assert pairs(plan) == expected and len(plan.cells) == 12
+    assert pairs(plan) == expected and len(plan.cells) == 14
     assert all(
         c.streams == 24 and c.record_bytes == MiB and c.file_bytes == 16 * MiB for c in plan.cells
     )

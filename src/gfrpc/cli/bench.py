@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gfrpc.bench.transport import comma_list
 from gfrpc.errors import ConfigError
+from gfrpc.services.brick.server import DEFAULT_POLLER
 
 from .common import Command, _size
 
@@ -63,7 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--poller",
         type=comma_list(str, tuple(POLLER_NAMES)),
         default=None,
-        help=f"the gfrpc brick's poller(s): {', '.join(POLLER_NAMES)} (default pool)",
+        help=f"the gfrpc brick's poller(s): {', '.join(POLLER_NAMES)} "
+        f"(default {DEFAULT_POLLER}, the brick's own)",
     )
     p.add_argument(
         "--event-threads",

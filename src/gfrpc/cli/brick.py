@@ -8,7 +8,7 @@ import resource
 import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
-from gfrpc.services.brick.server import IO_POLICIES
+from gfrpc.services.brick.server import DEFAULT_POLLER, IO_POLICIES
 from gfrpc.services.brick.store.fds import DEFAULT_MAX_OPEN_FDS
 from gfrpc.tls import parse_ssl_allow
 
@@ -124,7 +124,7 @@ COMMANDS = (
                 action="store_true",
                 help="talk to the management daemon over TLS with this brick's --tls-dir identity",
             ),
-            add_poller_arguments,
+            functools.partial(add_poller_arguments, default=DEFAULT_POLLER),
             arg(
                 "--io-threads",
                 "--workers",

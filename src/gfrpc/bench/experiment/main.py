@@ -19,7 +19,7 @@ from gfrpc.errors import ConfigError, GfrpcError
 from gfrpc.transport import POLLER_NAMES
 
 from . import plan as planning
-from .model import Cell, MiB, ServerSpec, Target
+from .model import BRICK_POLLER, Cell, MiB, ServerSpec, Target
 
 DEFAULT_RUN_SIZE = 16 * MiB
 FIO_SMALLFILE_NOTE = (
@@ -88,7 +88,7 @@ def build_plan(args: argparse.Namespace) -> planning.Plan:
             args.workload or ["seq-write"],
             clients,
             servers,
-            args.poller or ["pool"],
+            args.poller or [BRICK_POLLER],
             args.event_threads or [2],
             io,
         )
@@ -237,7 +237,7 @@ def _external_pairs(
             raise ConfigError(
                 "TLS rows against a gluster:// target need --tls-dir DIR (or --tls off)"
             )
-        spec = ServerSpec(kind, tls, None if kind == "glusterfsd" else "pool", 2)
+        spec = ServerSpec(kind, tls, None if kind == "glusterfsd" else BRICK_POLLER, 2)
         target = external_target(
             args.target,
             tls_dir=Path(args.tls_dir) if tls else None,

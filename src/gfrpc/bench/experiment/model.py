@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gfrpc.bench.experiment.fopcount import fop_counts
+from gfrpc.services.brick.server import DEFAULT_POLLER
 
 WORKLOADS = ("seq-write", "seq-read", "smallfile", "stat")
 SMALLFILE_PHASES = ("create", "stat", "unlink")
@@ -30,6 +31,8 @@ MiB = 1 << 20
 #: pollers whose thread count is an axis (shown as "xN" and matched to glusterfsd's
 #: event-threads); single and own-thread have none
 THREADED_POLLERS = ("pool", "sharded")
+#: the poller of a gfrpc brick row that names none (``gfrpc brick``'s own default)
+BRICK_POLLER = DEFAULT_POLLER
 
 
 def server_label(

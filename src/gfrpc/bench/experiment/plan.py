@@ -176,14 +176,16 @@ def default_plan(sizes: Sizes, tls_modes: list[bool]) -> Plan:
     plan = Plan()
     for tls in tls_modes:
         real = ServerSpec("glusterfsd", tls, None, 2)
-        pool = ServerSpec("gfrpc", tls, "pool", 2)
+        pool = ServerSpec("gfrpc", tls, "pool", 2)  # GlusterFS's design since 2012
         for client in ("fio", "gfrpc"):
             plan.cells += [
                 _cell("seq-write", client, real, sizes),
                 _cell("seq-write", client, pool, sizes),
             ]
-        for poller in ("single", "own-thread"):
+        for poller in ("single", "own-thread"):  # before 2011, and the 2011 patch
             plan.cells.append(_cell("seq-write", "fio", ServerSpec("gfrpc", tls, poller, 1), sizes))
+        # and the brick's own default, Ceph's design
+        plan.cells.append(_cell("seq-write", "fio", ServerSpec("gfrpc", tls, "sharded", 2), sizes))
     plan.cells.sort(key=_order)
     return plan
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gfrpc.bench.brickproc import Daemon, DaemonError, brick_args
-from gfrpc.bench.experiment.model import THREADED_POLLERS, ServerSpec
+from gfrpc.bench.experiment.model import BRICK_POLLER, THREADED_POLLERS, ServerSpec
 from gfrpc.client.url import address_text
 from gfrpc.errors import GfrpcError
 from gfrpc.programs import pmap
@@ -90,7 +90,7 @@ def sign_in(
 def gfrpc_volname(spec: ServerSpec) -> str:
     """``gb-gfrpc-pool-x2-tls``, ``gb-gfrpc-single``, ``gb-gfrpc-pool-x2-io16-all``,
     ``gb-gfrpc-single-io0``: what the volume is (the io part only when the spec sets it)."""
-    poller = spec.poller or "pool"
+    poller = spec.poller or BRICK_POLLER
     threads = f"-x{spec.event_threads}" if poller in THREADED_POLLERS else ""
     name = f"gb-gfrpc-{poller}{threads}"
     if spec.io_threads is not None or spec.io_policy is not None:
@@ -159,7 +159,7 @@ def _brick_args(
         directory,
         host,
         volname,
-        spec.poller or "pool",
+        spec.poller or BRICK_POLLER,
         spec.event_threads,
         server_tls.dir if spec.tls and server_tls is not None else None,
         "--max-connections",

@@ -42,6 +42,12 @@ log = logging.getLogger("gfrpc.brick")
 VOLUME_ID_XATTR = "trusted.glusterfs.volume-id"
 
 
+#: the brick's polling model unless told otherwise: in the bench, `sharded` x2 met every
+#: small-file target where `pool` x2 (GlusterFS's design) missed, and matched it on streams
+#: (README, "The four polling models"; docs/ARCHITECTURE.md, "Performance notes", 47)
+DEFAULT_POLLER = "sharded"
+
+
 @dataclass(frozen=True)
 class BrickConfig:
     """What ``gfrpc brick`` is told on its command line."""
@@ -50,7 +56,7 @@ class BrickConfig:
     port: int
     host: str = "0.0.0.0"
     volname: str = "gfrpc"
-    poller: str = "pool"
+    poller: str = DEFAULT_POLLER
     event_threads: int = 2
     #: ``--io-threads``: threads that run FOPs off the poller threads (0: every FOP inline)
     io_threads: int = 16

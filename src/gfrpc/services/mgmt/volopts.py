@@ -110,7 +110,7 @@ OPTIONS: Final[Mapping[str, VolumeOption]] = {
             "gfrpc",
             "poller",
             "choice",
-            "pool",
+            "sharded",
             choices=("single", "own-thread", "pool", "sharded"),
         ),
         VolumeOption("gfrpc.io-threads", "gfrpc", "io-threads", "int", "16", 0, 1024),
