@@ -77,7 +77,11 @@ back from one ``epoll_wait``, and a kick never wakes a second thread to run it. 
 loses: a few busy connections that became heavy together land on different shards, but a
 heavy connection moves only once while it stays heavy: two that turn busy later, after their
 first big record placed them, may share a thread while another sleeps, where ``pool`` would
-run them on two threads.
+run them on two threads. And with very many streams at once, each stays on its shard while
+``pool`` hands the next ready one to whichever thread is free: at 100 and 1,000 streaming
+connections ``sharded`` x2 moved 0.90x of ``pool`` x2's MB/s at 1.4-1.8x its p99
+(docs/ARCHITECTURE.md, Performance notes 47). It is still the brick's default, for the
+small-request rows (same note).
 """
 
 from __future__ import annotations
