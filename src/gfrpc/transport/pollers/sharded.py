@@ -79,9 +79,10 @@ heavy connection moves only once while it stays heavy: two that turn busy later,
 first big record placed them, may share a thread while another sleeps, where ``pool`` would
 run them on two threads. And with very many streams at once, each stays on its shard while
 ``pool`` hands the next ready one to whichever thread is free: at 100 and 1,000 streaming
-connections ``sharded`` x2 moved 0.90x of ``pool`` x2's MB/s at 1.4-1.8x its p99
-(docs/ARCHITECTURE.md, Performance notes 47). It is still the brick's default, for the
-small-request rows (same note).
+connections ``sharded`` x2 moved 0.97x and 0.90x of ``pool`` x2's MB/s at 1.3x and 1.8x its
+p99, and with 100 writers the slowest got 0.6x of the median's records where ``pool`` gave
+all alike (docs/ARCHITECTURE.md, Performance notes 47 and 48). It is still the brick's
+default, for the small-request rows (note 47).
 """
 
 from __future__ import annotations
