@@ -13,7 +13,10 @@ Level-triggered, not edge-triggered, on purpose. An endpoint reads a bounded amo
 (one socket read; with TLS, up to four) so that one fast peer cannot starve the others of
 its shard, and it leaves input in the socket while reading is paused. Level-triggered epoll
 reports such an fd again on the next ``epoll_wait``; edge-triggered would not report it until
-more bytes arrived, and every endpoint would have to read until EAGAIN. Level-triggered costs
+more bytes arrived, and every endpoint would have to read until EAGAIN. It also reports the
+fds that stay ready in the same order every time, so each batch is handled from a different
+place on each turn (``base.rotated``; without it, of 100 streams on one shard the last few
+were served 0.6 of the median's share). Level-triggered costs
 nothing extra here: the shard keeps each fd's registered mask and calls ``epoll.modify`` only
 when ``interest()`` changed after a handling (writes left pending, reading paused or
 resumed). A steady request/reply connection makes **no** ``epoll_ctl`` per request; ``pool``
@@ -80,9 +83,8 @@ first big record placed them, may share a thread while another sleeps, where ``p
 run them on two threads. And with very many streams at once, each stays on its shard while
 ``pool`` hands the next ready one to whichever thread is free: at 100 and 1,000 streaming
 connections ``sharded`` x2 moved 0.97x and 0.90x of ``pool`` x2's MB/s at 1.3x and 1.8x its
-p99, and with 100 writers the slowest got 0.6x of the median's records where ``pool`` gave
-all alike (docs/ARCHITECTURE.md, Performance notes 47 and 48). It is still the brick's
-default, for the small-request rows (note 47).
+p99 (docs/ARCHITECTURE.md, Performance notes 47 and 48). It is still the brick's default,
+for the small-request rows (note 47).
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ from gfrpc.transport.pollers.base import (
     Pollable,
     Poller,
     epoll_mask,
+    rotated,
     take_wakeup,
 )
 
@@ -132,6 +135,7 @@ class _Shard:
         self.heavy: set[int] = set()  # ids of the heavy pollables here (see "Placement")
         self.quiet: dict[int, int] = {}  # heavy id -> handlings in a row without a hand-over
         self.wake_pending = False
+        self.turn = 0  # batches so far: where the next one begins (base.rotated)
         self.thread: threading.Thread | None = None
         self.ident: int | None = None  # the shard thread's id, once it runs
         self.stopping = False
@@ -265,7 +269,8 @@ class ShardedPoller(Poller):
                 # own-thread kicks are not written to the eventfd: do not sleep past them
                 wait = 0.0 if (shard.kicked or shard.new) else _IDLE_WAIT
                 woken = False
-                for fd, ev in epoll.poll(wait):
+                shard.turn += 1
+                for fd, ev in rotated(epoll.poll(wait), shard.turn):
                     if fd == wakefd:
                         woken = True
                         continue

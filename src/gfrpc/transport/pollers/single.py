@@ -6,7 +6,10 @@ it. Because only this thread ever handles a pollable, exclusivity is free: no pe
 handler bookkeeping is needed. Other threads ask for attention with :meth:`kick`, which puts
 the pollable on a set and writes to the eventfd; the loop drains the set and handles each
 one. After each handling the loop re-reads the pollable's interest and changes the epoll
-registration only when it changed (one ``epoll_ctl`` at most per event).
+registration only when it changed (one ``epoll_ctl`` at most per event). Each batch from
+``epoll_wait`` is handled from a different place on each turn (``base.rotated``): the kernel
+returns the fds that stay ready in the same order every time, and many streams handled in
+that order were served unevenly.
 
 Lending (``pollers/base.py``, ``FdClaims``): each fd has a *claim*, a lock the loop takes
 without waiting around each handling. A caller that borrows the pollable holds the claim and
@@ -34,6 +37,7 @@ from gfrpc.transport.pollers.base import (
     Pollable,
     Poller,
     epoll_mask,
+    rotated,
     take_wakeup,
 )
 
@@ -44,6 +48,7 @@ class SinglePoller(Poller):
     name = "single"
 
     def __init__(self) -> None:
+        self._turn = 0  # batches so far: where the next one begins (base.rotated)
         self._epoll = select.epoll()
         self._wakefd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._epoll.register(self._wakefd, select.EPOLLIN)
@@ -111,7 +116,8 @@ class SinglePoller(Poller):
                 with self._lock:
                     if not self._by_fd and not self._new:
                         break
-            for fd, ev in self._epoll.poll(1.0):
+            self._turn += 1
+            for fd, ev in rotated(self._epoll.poll(1.0), self._turn):
                 if fd == self._wakefd:
                     self._drain_wake()
                     continue
