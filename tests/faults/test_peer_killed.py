@@ -122,10 +122,16 @@ def test_kill9_in_the_middle_of_reads_and_writes(
         f.seek(5 * MIB)
         assert f.read(MIB) == tagged_block(1, 5)  # the old fd was reopened by gfid
 
-        # 2. 1 MiB WRITEs in flight
+        # 2. 1 MiB WRITEs in flight, queued while the brick is stopped: a brick that keeps
+        # pace with the caller's encryption could otherwise answer them all before the last
+        # one is queued, and nothing would be in flight at the kill
         w = vol.open("/w.bin", "wb", buffering=0)
         blocks = [tagged_block(2, i) for i in range(WRITES)]
-        writes = [conn.write_async(w.gfid, w.fd, i * MIB, blocks[i]) for i in range(WRITES)]
+        brick.freeze()
+        try:
+            writes = [conn.write_async(w.gfid, w.fd, i * MIB, blocks[i]) for i in range(WRITES)]
+        finally:
+            brick.thaw()
         killed = kill_when_first_done(brick, writes)
         wait_all(writes, 10)
         elapsed = time.monotonic() - killed
