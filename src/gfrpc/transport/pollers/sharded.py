@@ -76,15 +76,19 @@ connection to a worker by load.) The listener counts as one pollable.
 When it wins against ``pool``: many connections with modest traffic each (small-file and
 metadata work, the 1,000-client scale), and handlers run inline on the poller thread. There
 is no re-arm syscall per event, no lock per event, events of several ready connections come
-back from one ``epoll_wait``, and a kick never wakes a second thread to run it. When it
-loses: a few busy connections that became heavy together land on different shards, but a
+back from one ``epoll_wait``, and a kick never wakes a second thread to run it. What it
+gives up: a few busy connections that became heavy together land on different shards, but a
 heavy connection moves only once while it stays heavy: two that turn busy later, after their
 first big record placed them, may share a thread while another sleeps, where ``pool`` would
-run them on two threads. And with very many streams at once, each stays on its shard while
-``pool`` hands the next ready one to whichever thread is free: at 100 and 1,000 streaming
-connections ``sharded`` x2 moved 0.97x and 0.90x of ``pool`` x2's MB/s at 1.3x and 1.8x its
-p99 (docs/ARCHITECTURE.md, Performance notes 47 and 48). It is still the brick's default,
-for the small-request rows (note 47).
+run them on two threads; on a 2-core machine with the client beside the brick that sharing
+measured faster than two threads, TLS or not (docs/ARCHITECTURE.md, Performance notes 49;
+with more cores, and the client elsewhere, it may not be).
+And in a burst of many new streams, each stream's first record is read on the home shard
+before the stream moves, while ``pool`` hands every ready connection to whichever thread is
+free: at 100 and 1,000 streaming connections ``sharded`` x2 moved 0.97x and 0.90x of ``pool``
+x2's MB/s (within the spread) at 1.3x and 1.8x its p99 per call, the p99 being the streams'
+first records, the later ones waiting less than on ``pool`` (notes 47, 48 and 49). It is
+the brick's default, for the small-request rows (note 47).
 """
 
 from __future__ import annotations
