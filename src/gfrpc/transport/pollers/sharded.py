@@ -86,7 +86,7 @@ with more cores, and the client elsewhere, it may not be).
 And in a burst of many new streams, each stream's first record is read on the home shard
 before the stream moves, while ``pool`` hands every ready connection to whichever thread is
 free: at 100 and 1,000 streaming connections ``sharded`` x2 moved 0.97x and 0.90x of ``pool``
-x2's MB/s (within the spread) at 1.3x and 1.8x its p99 per call, the p99 being the streams'
+x2's MB/s (medians of four sweeps) at 1.3x and 1.8x its p99 per call, the p99 being the streams'
 first records, the later ones waiting less than on ``pool`` (notes 47, 48 and 49). It is
 the brick's default, for the small-request rows (note 47).
 """
