@@ -68,6 +68,30 @@ def test_outside_counts_the_holders_hand_overs_only():
     assert NoBaton().outside == 0
 
 
+def test_big_work_counts_each_threads_own_calls_held_or_not():
+    """``Baton.big_work()`` is the calling thread's count of ``call_outside`` calls, with the
+    baton held or not; another thread's calls never show in it; ``NoBaton`` counts nothing."""
+    b = Baton()
+    assert b.big_work() == 0
+    b.call_outside(len, b"abc")
+    with b:
+        b.call_outside(len, b"abc")
+    assert b.big_work() == 2
+    seen: list[int] = []
+
+    def other() -> None:
+        seen.append(b.big_work())
+        b.call_outside(len, b"abc")
+        seen.append(b.big_work())
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert seen == [0, 1]
+    assert b.big_work() == 2
+    assert NoBaton().big_work() == 0
+
+
 def test_call_outside_without_the_baton_leaves_it_alone():
     """A thread that does not hold the baton (an io-thread) just runs the function; it can
     neither release nor take a baton that another thread holds."""

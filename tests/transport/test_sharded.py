@@ -635,6 +635,54 @@ def test_with_the_baton_a_heavy_connection_that_goes_quiet_returns_home(rig2: _R
     wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
 
 
+class _BatonRecorder(Recorder):
+    """A Recorder that also notes, per record, whether its thread held the baton."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[bool] = []
+
+    def record_received(self, ep: Endpoint, record: memoryview) -> None:
+        self.held.append(BATON.held())
+        super().record_received(ep, record)
+
+
+@pytest.mark.timeout(120)
+def test_with_the_baton_a_heavy_connection_is_handled_without_it_and_light_ones_with_it() -> None:
+    """A heavy connection's handlings run without the baton (its records arrive on a thread
+    that does not hold it), also for a small record while it stays heavy; a light connection's
+    run with it; a heavy one that went quiet and came home holds it again."""
+    rig = _Rig(2)
+    rig.servers = Accepted(_BatonRecorder)  # type: ignore[arg-type]
+    rig.listener.close()
+    rig.listener = listen("127.0.0.1:0", poller=rig.poller, handler_factory=rig.servers)
+    try:
+        p = rig.poller
+        clients, by_client = rig.connect_tagged(2)
+        heavy, light = by_client[0], by_client[1]
+        assert heavy.held == [True] and light.held == [True]  # type: ignore[attr-defined]
+        clients[0].submit(struct.pack(">II", 0, 1), _huge(1))
+        heavy.wait_records(2)
+        wait_for(lambda: p.heavy_loads() == [0, 1], 20, "heavy, off the home shard")
+        clients[0].submit(struct.pack(">II", 0, 2), _huge(2))
+        heavy.wait_records(3)
+        _one_by_one(clients[0], heavy, 0, 3, 3)
+        _one_by_one(clients[1], light, 1, 1, 3)
+        assert heavy.held[2:] == [False] * 4  # type: ignore[attr-defined]
+        assert light.held == [True] * 4  # type: ignore[attr-defined]
+        _one_by_one(clients[0], heavy, 0, 6, QUIET_HANDLINGS + 5)
+        wait_for(lambda: p.heavy_loads() == [0, 0], 20, "light again, home")
+        _one_by_one(clients[0], heavy, 0, 11 + QUIET_HANDLINGS, 3)
+        assert heavy.held[-3:] == [True] * 3  # type: ignore[attr-defined]
+        got = heavy.wait_records(14 + QUIET_HANDLINGS)
+        assert got[1][8:] == _huge(1) and got[2][8:] == _huge(2)
+        for ep in clients:
+            ep.close()
+        wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
+    finally:
+        rig.close()
+
+
 @pytest.mark.timeout(120)
 def test_stop_while_heavy_connections_move_finalizes_all() -> None:
     """stop() while connections are turning heavy and moving between shards finds every one

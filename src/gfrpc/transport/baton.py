@@ -1,4 +1,4 @@
-"""The baton: at most one poller thread at a time runs Python work.
+"""The baton: at most one poller thread at a time runs Python work for small requests.
 
 Theory of operation. Every blocking call that CPython makes (``epoll_wait``, ``recv``,
 ``sendmsg``, ``lstat``, ``open``, ``pwrite``...) lets go of the GIL and takes it back when the
@@ -15,7 +15,8 @@ waits on the baton, so the GIL changes threads between handlings, not in the mid
 each request's Python runs through on one thread. With it the same creates cost 596 and
 613 µs. The number of context switches did not fall (about two per created file, with and
 without it, from /proc): what the baton saves is interleaving, not wake-ups. Threads that are
-not poller threads (io-threads, a client's callers) never take it.
+not poller threads (io-threads, a client's callers) never take it, and neither does a
+``sharded`` poller thread handling a streaming connection (see "Counted" below).
 
 It is handed over for work that runs outside the GIL and is long enough for another thread's
 Python to overlap it: a socket read straight into a big record, the decryption of a big TLS
@@ -29,11 +30,15 @@ other lock (at the top of a handling, and when it takes it back after a hand-ove
 hands it over only where it holds no other lock either. So no thread ever waits for the
 baton while holding something that the baton's holder may wait for.
 
-Counted: ``Baton.outside`` goes up by one at each hand-over. Only the holder hands over, so a
-poller thread that reads it after taking the baton and again after a handling knows whether
-that handling did work big enough to hand over (a handling that did not held the baton, and
-no other thread could count meanwhile). The ``sharded`` poller spreads the connections that
-do such work over its threads, and keeps the others on one (``pollers/sharded.py``).
+Counted: ``Baton.outside`` goes up by one at each hand-over. Only the holder hands over, so
+it counts the process's hand-overs. What a poller needs is narrower: whether *its own*
+handling just did such work, with or without the baton. ``Baton.big_work()`` tells that:
+the calling thread's own count of ``call_outside`` calls, kept per thread (a
+``threading.local``), held or not, so another thread's work never shows in it. The
+``sharded`` poller reads it before and after each handling: the connections that do such work
+are spread over its threads and then handled without the baton at all (their Python is a
+small part of a big record's handling, and waiting for the baton between the big parts cost
+more than it saved: ``pollers/sharded.py``); the others stay on one thread, with the baton.
 
 With ``--baton off`` (``make_poller(..., baton=False)``) the pollers take nothing: the
 threading models as they are, GIL interleaving included, for those who study them.
@@ -59,13 +64,14 @@ _get_ident = threading.get_ident
 class Baton:
     """The process-wide baton (one lock, and which thread holds it)."""
 
-    __slots__ = ("_lock", "_holder", "outside")
+    __slots__ = ("_lock", "_holder", "outside", "_big")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holder = 0
         #: hand-overs so far (see the module notes: only the holder counts)
         self.outside = 0
+        self._big = threading.local()  # .n: this thread's call_outside calls
 
     def __enter__(self) -> None:
         self._lock.acquire()
@@ -79,12 +85,19 @@ class Baton:
         """Whether the calling thread holds the baton."""
         return self._holder == _get_ident()
 
+    def big_work(self) -> int:
+        """How many times the calling thread has called :meth:`call_outside`, holding the
+        baton or not (each thread has its own count; module notes)."""
+        return getattr(self._big, "n", 0)
+
     def call_outside(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` with the baton handed over if the calling thread holds it.
 
         The caller must hold no other lock (see the module notes); the baton is taken back
-        before this returns or raises.
+        before this returns or raises. Counted in the calling thread's :meth:`big_work`.
         """
+        big = self._big
+        big.n = getattr(big, "n", 0) + 1
         if self._holder != _get_ident():
             return fn(*args)
         self.outside += 1
@@ -103,6 +116,9 @@ class NoBaton:
     __slots__ = ()
     #: nothing is handed over, so nothing is counted
     outside: Final = 0
+
+    def big_work(self) -> int:
+        return 0
 
     def __enter__(self) -> None:
         return None

@@ -45,20 +45,31 @@ handed over. For small requests it only costs: each thread sleeps and wakes on i
 the two hand the GIL and the baton to and fro (a small-file create cost the brick 366 µs on
 two shards against 293 µs on one thread; docs/ARCHITECTURE.md, Performance notes 44). So a
 new pollable goes to the *home* shard (the first), and a connection moves when it turns
-*heavy*, the first time one of its handlings hands the baton over (``Baton.outside`` moved
-while it was handled): to the shard with the fewest such heavy connections; on a tie, away
-from the home shard (then staying where it is). Small-request connections thus share one
-thread, as with ``single``, while streaming ones spread over all of them, as before, and the
-first streaming connection leaves the light ones their thread: with one writer beside four
+*heavy*, the first time one of its handlings does such work (the shard thread's own
+``Baton.big_work()`` count moved while it was handled): to the shard with the fewest such
+heavy connections; on a tie, away from the home shard (then staying where it is).
+Small-request connections thus share one thread, as with ``single``, while streaming ones
+spread over all of them, as before, and the first streaming connection leaves the light
+ones their thread: with one writer beside four
 STAT callers on two shards, the callers got 26-38 % more STATs per second than when the
 writer stayed home on the tie, and the writer as much less (``tools/mixed-load``;
 docs/ARCHITECTURE.md, Performance notes 45). A heavy connection stays heavy, and where it
-moved, until it closes or goes ``QUIET_HANDLINGS`` handlings in a row without a hand-over:
+moved, until it closes or goes ``QUIET_HANDLINGS`` handlings in a row without such work:
 then it is light again and goes back to the home shard (a FUSE mount, one connection per
 brick for all its work, that copied a big file and then only looks up and lists). A stream
-hands the baton over at least once per record, so it never gets that far; a connection that
+does such work at least once per record, so it never gets that far; a connection that
 switches between the two kinds of work moves at most once per ``QUIET_HANDLINGS``
 handlings.
+
+A heavy connection is handled **without the baton**. Its handling is mostly work outside the
+GIL, with a little Python between the parts (a record's header, the reply); with the baton,
+each part meant handing it over and waiting to take it back from the other thread, which
+ran its own handling's Python meanwhile. fio's 24 TLS streams into ``sharded`` x2 went from
+0.84x to 0.96x of glusterfsd x2 (medians of five alternated runs), seq-read without TLS from
+1.01x to 1.14x, and a writer beside four STAT callers wrote faster while the callers got more
+STATs per second too (docs/ARCHITECTURE.md, Performance notes 50). Light connections keep the
+baton: their Python still runs one thread at a time, and a streaming connection's little
+Python may interleave with it.
 
 The move runs on the shard's thread at the end of a handling, while it holds the fd's claim
 (so the fd is not lent) and the poller's lock (so ``stop()`` finds the pollable on one shard
@@ -113,7 +124,7 @@ from gfrpc.transport.pollers.base import (
 log = logging.getLogger("gfrpc.transport.poller")
 
 _IDLE_WAIT = 1.0  # seconds a quiet shard sleeps before it looks at the stop flag again
-#: handlings in a row without a hand-over after which a heavy connection is light again
+#: handlings in a row without big work outside the GIL that make a heavy connection light
 QUIET_HANDLINGS = 256
 
 
@@ -137,7 +148,7 @@ class _Shard:
         self.kicked: dict[int, Pollable] = {}  # id -> pollable: coalesced, in kick order
         self.new: list[Pollable] = []
         self.heavy: set[int] = set()  # ids of the heavy pollables here (see "Placement")
-        self.quiet: dict[int, int] = {}  # heavy id -> handlings in a row without a hand-over
+        self.quiet: dict[int, int] = {}  # heavy id -> handlings in a row without big work
         self.wake_pending = False
         self.turn = 0  # batches so far: where the next one begins (base.rotated)
         self.thread: threading.Thread | None = None
@@ -331,26 +342,28 @@ class ShardedPoller(Poller):
             return  # lent to a caller: it hears of this at give_back
         try:
             baton = self.baton
-            handed = False
+            key = id(p)
+            heavy = key in shard.heavy
+            before = baton.big_work()
             try:
-                with baton:
-                    before = baton.outside
+                if heavy:  # a streaming connection: handled without the baton (notes)
                     alive = p.handle_events(readable, writable, error)
-                    handed = baton.outside != before
+                else:
+                    with baton:
+                        alive = p.handle_events(readable, writable, error)
             except Exception:  # a bug in a handler must not kill the shard for everyone
                 log.exception("handler failed; closing that connection")
                 alive = False
             if not alive:
                 self._retire(shard, p, fd)
                 return
-            key = id(p)
-            if handed:
+            if baton.big_work() != before:
                 if key not in shard.heavy:
                     if self._spread(shard, p, fd):
                         return
                 else:
                     shard.quiet.pop(key, None)
-            elif shard.heavy and key in shard.heavy:
+            elif heavy:
                 quiet = shard.quiet.get(key, 0) + 1
                 if quiet < QUIET_HANDLINGS:
                     shard.quiet[key] = quiet
@@ -398,7 +411,7 @@ class ShardedPoller(Poller):
 
     def _settle(self, shard: _Shard, p: Pollable, fd: int) -> bool:
         """``p``, heavy on ``shard`` (whose thread this is, holding the fd's claim), has gone
-        ``QUIET_HANDLINGS`` handlings without a hand-over: it is light again, and goes back to
+        ``QUIET_HANDLINGS`` handlings without big work: it is light again, and goes back to
         the home shard. True when it moved."""
         with self._lock:
             if self._stopping:
