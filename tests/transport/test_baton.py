@@ -53,21 +53,6 @@ def test_call_outside_hands_the_baton_over_and_takes_it_back():
     assert not b.held()
 
 
-def test_outside_counts_the_holders_hand_overs_only():
-    """``Baton.outside`` goes up by one at each hand-over by the holder, and not for a
-    thread that calls ``call_outside`` without holding the baton (which hands nothing over);
-    ``NoBaton`` counts nothing."""
-    b = Baton()
-    assert b.outside == 0
-    assert b.call_outside(len, b"abc") == 3  # not held: nothing handed over
-    assert b.outside == 0
-    with b:
-        b.call_outside(len, b"abc")
-        b.call_outside(len, b"abc")
-    assert b.outside == 2
-    assert NoBaton().outside == 0
-
-
 def test_big_work_counts_each_threads_own_calls_held_or_not():
     """``Baton.big_work()`` is the calling thread's count of ``call_outside`` calls, with the
     baton held or not; another thread's calls never show in it; ``NoBaton`` counts nothing."""

@@ -30,11 +30,10 @@ other lock (at the top of a handling, and when it takes it back after a hand-ove
 hands it over only where it holds no other lock either. So no thread ever waits for the
 baton while holding something that the baton's holder may wait for.
 
-Counted: ``Baton.outside`` goes up by one at each hand-over. Only the holder hands over, so
-it counts the process's hand-overs. What a poller needs is narrower: whether *its own*
-handling just did such work, with or without the baton. ``Baton.big_work()`` tells that:
-the calling thread's own count of ``call_outside`` calls, kept per thread (a
-``threading.local``), held or not, so another thread's work never shows in it. The
+Counted: what a poller needs to know is whether *its own* handling just did such work,
+with or without the baton. ``Baton.big_work()`` tells that: the calling thread's own count
+of ``call_outside`` calls, kept per thread (a ``threading.local``), held or not, so another
+thread's work never shows in it. The
 ``sharded`` poller reads it before and after each handling: the connections that do such work
 are spread over its threads and then handled without the baton at all (their Python is a
 small part of a big record's handling, and waiting for the baton between the big parts cost
@@ -61,17 +60,21 @@ BIG: Final = 64 << 10
 _get_ident = threading.get_ident
 
 
+class _PerThreadCount(threading.local):
+    """``n``: the calling thread's own count (0 in a thread that never counted)."""
+
+    n = 0
+
+
 class Baton:
     """The process-wide baton (one lock, and which thread holds it)."""
 
-    __slots__ = ("_lock", "_holder", "outside", "_big")
+    __slots__ = ("_lock", "_holder", "_big")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holder = 0
-        #: hand-overs so far (see the module notes: only the holder counts)
-        self.outside = 0
-        self._big = threading.local()  # .n: this thread's call_outside calls
+        self._big = _PerThreadCount()
 
     def __enter__(self) -> None:
         self._lock.acquire()
@@ -88,7 +91,7 @@ class Baton:
     def big_work(self) -> int:
         """How many times the calling thread has called :meth:`call_outside`, holding the
         baton or not (each thread has its own count; module notes)."""
-        return getattr(self._big, "n", 0)
+        return self._big.n
 
     def call_outside(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` with the baton handed over if the calling thread holds it.
@@ -96,11 +99,9 @@ class Baton:
         The caller must hold no other lock (see the module notes); the baton is taken back
         before this returns or raises. Counted in the calling thread's :meth:`big_work`.
         """
-        big = self._big
-        big.n = getattr(big, "n", 0) + 1
+        self._big.n += 1
         if self._holder != _get_ident():
             return fn(*args)
-        self.outside += 1
         self._holder = 0
         self._lock.release()
         try:
@@ -114,10 +115,9 @@ class NoBaton:
     """What a poller made with ``baton=False`` holds: nothing."""
 
     __slots__ = ()
-    #: nothing is handed over, so nothing is counted
-    outside: Final = 0
 
     def big_work(self) -> int:
+        """Nothing is counted without a baton."""
         return 0
 
     def __enter__(self) -> None:
