@@ -11,7 +11,6 @@ epoll fd lists the fds it watches and the mask of each.
 from __future__ import annotations
 
 import os
-import random
 import select
 import socket
 import struct
@@ -19,12 +18,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from transport_support import Accepted, Recorder, open_fds
+from transport_support import Accepted, BatonRecorder, Recorder, huge, one_by_one, open_fds
 
 from gfrpc.testing.waiting import wait_for
 from gfrpc.transport import Endpoint, connect, listen, make_poller
-from gfrpc.transport.baton import BATON, BIG
-from gfrpc.transport.pollers.sharded import QUIET_HANDLINGS, ShardedPoller
+from gfrpc.transport.baton import BATON, BIG, QUIET_HANDLINGS
+from gfrpc.transport.pollers.sharded import ShardedPoller
 from gfrpc.wire.record import record_mark
 
 pytestmark = pytest.mark.timeout(60)
@@ -562,12 +561,6 @@ def test_with_the_baton_small_connections_share_the_home_shard_and_heavy_ones_sp
     assert p.heavy_loads() == [0, 0, 0, 0]
 
 
-def _huge(seed: int) -> bytes:
-    """A 1 MiB record body: bigger than a read buffer by more than BIG, so the rest of it is
-    always read with the baton handed over, however it arrives."""
-    return random.Random(seed).randbytes(1 << 20)
-
-
 @pytest.mark.timeout(120)
 def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_light_ones(
     rig2: _Rig,
@@ -579,9 +572,9 @@ def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_lig
     clients, by_client = rig2.connect_tagged(4)
     assert p.shard_loads() == [5, 0]
     for i in range(3):
-        clients[0].submit(struct.pack(">II", 0, i + 1), _huge(i))
+        clients[0].submit(struct.pack(">II", 0, i + 1), huge(i))
     got = by_client[0].wait_records(4)
-    assert got[1:] == [struct.pack(">II", 0, i + 1) + _huge(i) for i in range(3)]
+    assert got[1:] == [struct.pack(">II", 0, i + 1) + huge(i) for i in range(3)]
     wait_for(lambda: p.heavy_loads() == [0, 1], 20, "the heavy one moved off home")
     assert p.shard_loads() == [4, 1]
     for k in range(1, 4):
@@ -594,14 +587,6 @@ def test_with_the_baton_a_lone_heavy_connection_leaves_the_home_shard_to_the_lig
     wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
 
 
-def _one_by_one(ep: Endpoint, server: Recorder, k: int, first: int, count: int) -> None:
-    """Send ``count`` small records on ``ep``, each after the one before has arrived, so that
-    each takes a handling of its own on the server's side."""
-    for i in range(first, first + count):
-        ep.submit(struct.pack(">II", k, i), b"small")
-        server.wait_records(i + 1)
-
-
 @pytest.mark.timeout(120)
 def test_with_the_baton_a_heavy_connection_that_goes_quiet_returns_home(rig2: _Rig) -> None:
     """Placement: a heavy connection that goes QUIET_HANDLINGS handlings in a row without a
@@ -610,41 +595,29 @@ def test_with_the_baton_a_heavy_connection_that_goes_quiet_returns_home(rig2: _R
     p = rig2.poller
     (ep,), by_client = rig2.connect_tagged(1)
     server = by_client[0]
-    ep.submit(struct.pack(">II", 0, 1), _huge(1))
+    ep.submit(struct.pack(">II", 0, 1), huge(1))
     server.wait_records(2)
     wait_for(lambda: p.heavy_loads() == [0, 1], 20, "heavy, off the home shard")
     # quiet, but not long enough, then heavy again: no move
-    _one_by_one(ep, server, 0, 2, QUIET_HANDLINGS // 2)
+    one_by_one(ep, server, 0, 2, QUIET_HANDLINGS // 2)
     n = 2 + QUIET_HANDLINGS // 2
-    ep.submit(struct.pack(">II", 0, n), _huge(2))
+    ep.submit(struct.pack(">II", 0, n), huge(2))
     server.wait_records(n + 1)
-    _one_by_one(ep, server, 0, n + 1, QUIET_HANDLINGS - 10)
+    one_by_one(ep, server, 0, n + 1, QUIET_HANDLINGS - 10)
     assert p.heavy_loads() == [0, 1] and p.shard_loads() == [1, 1]
     # quiet for long enough: light again, home
     n += 1 + QUIET_HANDLINGS - 10
-    _one_by_one(ep, server, 0, n, 20)
+    one_by_one(ep, server, 0, n, 20)
     wait_for(lambda: p.shard_loads() == [2, 0], 20, "back on the home shard")
     assert p.heavy_loads() == [0, 0]
     n += 20
-    _one_by_one(ep, server, 0, n, 5)
+    one_by_one(ep, server, 0, n, 5)
     assert server.threads >= {"gfrpc-shard-0", "gfrpc-shard-1"}
     got = server.wait_records(n + 5)
     assert [struct.unpack(">II", r[:8])[1] for r in got] == list(range(n + 5))
-    assert got[1][8:] == _huge(1) and got[2 + QUIET_HANDLINGS // 2][8:] == _huge(2)
+    assert got[1][8:] == huge(1) and got[2 + QUIET_HANDLINGS // 2][8:] == huge(2)
     ep.close()
     wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")
-
-
-class _BatonRecorder(Recorder):
-    """A Recorder that also notes, per record, whether its thread held the baton."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held: list[bool] = []
-
-    def record_received(self, ep: Endpoint, record: memoryview) -> None:
-        self.held.append(BATON.held())
-        super().record_received(ep, record)
 
 
 @pytest.mark.timeout(120)
@@ -653,7 +626,7 @@ def test_with_the_baton_a_heavy_connection_is_handled_without_it_and_light_ones_
     that does not hold it), also for a small record while it stays heavy; a light connection's
     run with it; a heavy one that went quiet and came home holds it again."""
     rig = _Rig(2)
-    rig.servers = Accepted(_BatonRecorder)  # type: ignore[arg-type]
+    rig.servers = Accepted(BatonRecorder)  # type: ignore[arg-type]
     rig.listener.close()
     rig.listener = listen("127.0.0.1:0", poller=rig.poller, handler_factory=rig.servers)
     try:
@@ -661,21 +634,21 @@ def test_with_the_baton_a_heavy_connection_is_handled_without_it_and_light_ones_
         clients, by_client = rig.connect_tagged(2)
         heavy, light = by_client[0], by_client[1]
         assert heavy.held == [True] and light.held == [True]  # type: ignore[attr-defined]
-        clients[0].submit(struct.pack(">II", 0, 1), _huge(1))
+        clients[0].submit(struct.pack(">II", 0, 1), huge(1))
         heavy.wait_records(2)
         wait_for(lambda: p.heavy_loads() == [0, 1], 20, "heavy, off the home shard")
-        clients[0].submit(struct.pack(">II", 0, 2), _huge(2))
+        clients[0].submit(struct.pack(">II", 0, 2), huge(2))
         heavy.wait_records(3)
-        _one_by_one(clients[0], heavy, 0, 3, 3)
-        _one_by_one(clients[1], light, 1, 1, 3)
+        one_by_one(clients[0], heavy, 0, 3, 3)
+        one_by_one(clients[1], light, 1, 1, 3)
         assert heavy.held[2:] == [False] * 4  # type: ignore[attr-defined]
         assert light.held == [True] * 4  # type: ignore[attr-defined]
-        _one_by_one(clients[0], heavy, 0, 6, QUIET_HANDLINGS + 5)
+        one_by_one(clients[0], heavy, 0, 6, QUIET_HANDLINGS + 5)
         wait_for(lambda: p.heavy_loads() == [0, 0], 20, "light again, home")
-        _one_by_one(clients[0], heavy, 0, 11 + QUIET_HANDLINGS, 3)
+        one_by_one(clients[0], heavy, 0, 11 + QUIET_HANDLINGS, 3)
         assert heavy.held[-3:] == [True] * 3  # type: ignore[attr-defined]
         got = heavy.wait_records(14 + QUIET_HANDLINGS)
-        assert got[1][8:] == _huge(1) and got[2][8:] == _huge(2)
+        assert got[1][8:] == huge(1) and got[2][8:] == huge(2)
         for ep in clients:
             ep.close()
         wait_for(lambda: p.pollable_count() == 1, 20, "only the listener watched")

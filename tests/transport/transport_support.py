@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
+import struct
 import threading
 
 from gfrpc.transport import Endpoint
+from gfrpc.transport.baton import BATON
 
 
 class Recorder:
@@ -79,3 +82,29 @@ class Accepted:
     def __len__(self) -> int:
         with self._cond:
             return len(self._items)
+
+
+class BatonRecorder(Recorder):
+    """A Recorder that also notes, per record, whether its thread held the baton."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[bool] = []
+
+    def record_received(self, ep: Endpoint, record: memoryview) -> None:
+        self.held.append(BATON.held())
+        super().record_received(ep, record)
+
+
+def huge(seed: int) -> bytes:
+    """A 1 MiB record body: bigger than a read buffer by more than BIG, so the rest of it is
+    always read with the baton handed over, however it arrives."""
+    return random.Random(seed).randbytes(1 << 20)
+
+
+def one_by_one(ep: Endpoint, server: Recorder, k: int, first: int, count: int) -> None:
+    """Send ``count`` small records tagged ``k`` on ``ep``, each after the one before has
+    arrived, so that each takes a handling of its own on the server's side."""
+    for i in range(first, first + count):
+        ep.submit(struct.pack(">II", k, i), b"small")
+        server.wait_records(i + 1)

@@ -16,7 +16,7 @@ each request's Python runs through on one thread. With it the same creates cost 
 613 µs. The number of context switches did not fall (about two per created file, with and
 without it, from /proc): what the baton saves is interleaving, not wake-ups. Threads that are
 not poller threads (io-threads, a client's callers) never take it, and neither does a
-``sharded`` poller thread handling a streaming connection (see "Counted" below).
+poller thread handling a streaming connection (see "Counted" below).
 
 It is handed over for work that runs outside the GIL and is long enough for another thread's
 Python to overlap it: a socket read straight into a big record, the decryption of a big TLS
@@ -34,10 +34,11 @@ Counted: what a poller needs to know is whether *its own* handling just did such
 with or without the baton. ``Baton.big_work()`` tells that: the calling thread's own count
 of ``call_outside`` calls, kept per thread (a ``threading.local``), held or not, so another
 thread's work never shows in it. The
-``sharded`` poller reads it before and after each handling: the connections that do such work
-are spread over its threads and then handled without the baton at all (their Python is a
-small part of a big record's handling, and waiting for the baton between the big parts cost
-more than it saved: ``pollers/sharded.py``); the others stay on one thread, with the baton.
+``sharded`` and ``pool`` pollers read it before and after each handling: the connections that
+do such work are then handled without the baton at all (their Python is a small part of a
+big record's handling, and waiting for the baton between the big parts cost more than it
+saved), until ``QUIET_HANDLINGS`` handlings in a row without such work; ``sharded`` also
+spreads them over its threads (``pollers/sharded.py``) and keeps the others on one thread.
 
 With ``--baton off`` (``make_poller(..., baton=False)``) the pollers take nothing: the
 threading models as they are, GIL interleaving included, for those who study them.
@@ -49,13 +50,16 @@ import threading
 from collections.abc import Callable
 from typing import Final, TypeVar
 
-__all__ = ["BATON", "BIG", "NO_BATON", "Baton", "NoBaton"]
+__all__ = ["BATON", "BIG", "NO_BATON", "QUIET_HANDLINGS", "Baton", "NoBaton"]
 
 T = TypeVar("T")
 
 #: work on at least this many bytes is done with the baton handed over (see above): a copy or
 #: a cipher pass of 64 KiB takes tens of microseconds, more than a hand-off costs
 BIG: Final = 64 << 10
+
+#: handlings in a row without big work that make a heavy (baton-free) connection light again
+QUIET_HANDLINGS: Final = 256
 
 _get_ident = threading.get_ident
 

@@ -21,6 +21,16 @@ disarms its fd, so no pool thread gets it; kicks meanwhile set ``again``. ``give
 re-arms it and clears ``busy``, or, when something was missed or the pollable is finished,
 queues it for a pool thread, which handles it and re-arms as after any kick.
 
+With the baton (the brick's default; ``transport/baton.py``) a handling runs under it, except
+a *heavy* connection's: one whose last handlings did big work outside the GIL (the thread's
+own ``Baton.big_work()`` count moved while it was handled). Such a connection is handled
+without the baton, as on ``sharded``, until ``QUIET_HANDLINGS`` handlings in a row without
+such work make it light again; nothing moves, any thread still takes its next event. A
+stream's handling is mostly work outside the GIL, and waiting to take the baton back between
+its parts cost more than the baton saved: fio's 24 TLS streams into ``pool`` x2 ran as with
+``--baton off``, and STAT callers beside a writer got 10-26 % more STATs per second
+(docs/ARCHITECTURE.md, Performance notes 51).
+
 What limits it: the GIL. Two threads can decrypt in parallel (OpenSSL releases the GIL) but
 the Python work between records is serialised; with more threads than cores, hand-offs of
 the GIL cost CPU.
@@ -34,6 +44,7 @@ import select
 import threading
 from collections import deque
 
+from gfrpc.transport.baton import QUIET_HANDLINGS
 from gfrpc.transport.pollers.base import EPOLL_ERR, Pollable, Poller, epoll_mask, take_wakeup
 
 log = logging.getLogger("gfrpc.transport.poller")
@@ -44,7 +55,7 @@ _ONESHOT = select.EPOLLONESHOT
 class _Slot:
     """Handling state of one pollable."""
 
-    __slots__ = ("pollable", "fd", "busy", "again", "dead")
+    __slots__ = ("pollable", "fd", "busy", "again", "dead", "heavy", "quiet")
 
     def __init__(self, pollable: Pollable) -> None:
         self.pollable = pollable
@@ -52,6 +63,8 @@ class _Slot:
         self.busy = False
         self.again = False
         self.dead = False
+        self.heavy = False  # its handlings do big work outside the GIL: run without the baton
+        self.quiet = 0  # while heavy: handlings in a row without such work
 
 
 class PoolPoller(Poller):
@@ -174,16 +187,28 @@ class PoolPoller(Poller):
     def _dispatch(self, slot: _Slot, readable: bool, writable: bool, error: bool) -> None:
         """Handle ``slot`` (we own ``busy``), loop while kicked, then re-arm exactly once."""
         p = slot.pollable
+        baton = self.baton
         while True:
+            before = baton.big_work()
             try:
-                with self.baton:
+                if slot.heavy:  # a streaming connection: handled without the baton (notes)
                     alive = p.handle_events(readable, writable, error)
+                else:
+                    with baton:
+                        alive = p.handle_events(readable, writable, error)
             except Exception:
                 log.exception("handler failed; closing that connection")
                 alive = False
             if not alive:
                 self._retire(slot)
                 return
+            if baton.big_work() != before:
+                slot.heavy = True
+                slot.quiet = 0
+            elif slot.heavy:
+                slot.quiet += 1
+                if slot.quiet >= QUIET_HANDLINGS:
+                    slot.heavy = False
             with self._lock:
                 if slot.again:
                     slot.again = False

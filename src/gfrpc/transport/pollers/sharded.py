@@ -110,7 +110,7 @@ import os
 import select
 import threading
 
-from gfrpc.transport.baton import Baton
+from gfrpc.transport.baton import QUIET_HANDLINGS, Baton
 from gfrpc.transport.pollers.base import (
     EPOLL_ERR,
     FdClaims,
@@ -124,8 +124,6 @@ from gfrpc.transport.pollers.base import (
 log = logging.getLogger("gfrpc.transport.poller")
 
 _IDLE_WAIT = 1.0  # seconds a quiet shard sleeps before it looks at the stop flag again
-#: handlings in a row without big work outside the GIL that make a heavy connection light
-QUIET_HANDLINGS = 256
 
 
 class _Shard:

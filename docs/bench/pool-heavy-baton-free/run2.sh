@@ -1,0 +1,11 @@
+#!/bin/bash
+cd /tmp/pb
+for i in 1 2 3; do
+  for arm in main impl; do
+    if [ $arm = impl ]; then export PYTHONPATH=/tmp/pw/src; else export PYTHONPATH=/work/main/src; fi
+    date +"%T start $i $arm"
+    TMPDIR=/dev/shm /work/main/.venv/bin/gfrpc bench --workload seq-write --client fio --server gfrpc,glusterfsd --poller pool --event-threads 2 --baton on,off --tls on --size 32M --repeats 3 --json /tmp/pb/b-$i-$arm.json --quiet > /tmp/pb/b-$i-$arm.txt 2>&1
+    echo "rc $?"
+  done
+done
+date +"%T done"
