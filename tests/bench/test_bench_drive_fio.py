@@ -20,6 +20,7 @@ import pytest
 
 from gfrpc.bench.experiment import drive_fio
 from gfrpc.bench.experiment.drive_fio import (
+    FioCrashed,
     FioError,
     FioStep,
     check_result,
@@ -231,6 +232,7 @@ case "$1" in
 esac
 echo "$@" >> "$FAKE_FIO_DIR/argv"
 [ -n "$FAKE_FIO_FAIL" ] && { echo "fio: some error" >&2; echo "glfs_init failed." >&2; exit 1; }
+[ -n "$FAKE_FIO_CRASH" ] && { echo "fio: pid=4242, got signal=11" >&2; kill -SEGV $$; }
 pre=; post=
 for a in "$@"; do
   case "$a" in
@@ -437,3 +439,27 @@ def test_run_fio_failure_carries_stderr_and_still_cleans_up(
     assert text.index("glfs_init failed") < text.index("fio's command: ")
     assert "glfs_init failed" in " ".join(text.split())[:300]
     assert fake_volume[-2:] == [("rmdir", "/r2"), ("close", "")]
+
+
+@pytest.mark.timeout(20)
+def test_a_fio_that_dies_of_a_signal_is_a_crash_and_an_exit_status_is_not(
+    fake_fio: Path,
+    fake_volume: list[tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fio killed by SIGSEGV is FioCrashed (a FioError), with fio's note of the signal and its
+    files removed all the same; an exit status of 1 is a FioError but not a crash; the bench's
+    own SIGKILL (a timeout) is not a crash, a job's "got signal" note is one."""
+    monkeypatch.setenv("FAKE_FIO_CRASH", "1")
+    with pytest.raises(FioCrashed, match=r"status -11(.|\n)*got signal=11"):
+        run_fio(cell("seq-write"), target(), ServerMeter([]), tag="c1", scratch=tmp_path / "s")
+    assert fake_volume[-2:] == [("rmdir", "/c1"), ("close", "")]
+    monkeypatch.delenv("FAKE_FIO_CRASH")
+    monkeypatch.setenv("FAKE_FIO_FAIL", "1")
+    with pytest.raises(FioError) as caught:
+        run_fio(cell("seq-write"), target(), ServerMeter([]), tag="c2", scratch=tmp_path / "t")
+    assert not isinstance(caught.value, FioCrashed)
+    assert drive_fio.crashed(-11, "") and drive_fio.crashed(-6, "")
+    assert not drive_fio.crashed(-9, "") and not drive_fio.crashed(1, "fio: some error")
+    assert drive_fio.crashed(1, "fio: pid=7485, got signal=11\n")

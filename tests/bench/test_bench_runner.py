@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gfrpc.bench.experiment import drive_fio, drive_gfrpc, runner
+from gfrpc.bench.experiment import drive_fio, drive_gfrpc, report, runner
 from gfrpc.bench.experiment.model import Cell, Sample, ServerSpec, Target
 from gfrpc.errors import GfrpcError
 
@@ -25,6 +25,8 @@ class FakeFio:
     log: list[str] = []
     alive: list[FakeFio] = []
 
+    crashes: dict[str, int] = {}  # tag prefix -> how many attempts of it crash
+
     def __init__(self, cell: Cell, tag: str, fail: bool = False, polls: int = 1) -> None:
         self.cell, self.tag, self.fail, self.polls = cell, tag, fail, polls
         FakeFio.alive.append(self)
@@ -39,7 +41,11 @@ class FakeFio:
         FakeFio.log.append(f"finish {self.tag}")
         if self.fail:
             raise GfrpcError("fio exited with status 1")
-        return [Sample(None, 1_000_000, 1, 1.0, 0.1, 0.2)]
+        for prefix, left in FakeFio.crashes.items():
+            if self.tag.startswith(prefix) and left > 0:
+                FakeFio.crashes[prefix] = left - 1
+                raise drive_fio.FioCrashed("fio exited with status -11: got signal=11")
+        return [Sample(None, 1_000_000 + len(self.tag), 1, 1.0, 0.1, 0.2)]
 
     def abort(self) -> None:
         FakeFio.alive.remove(self)
@@ -47,7 +53,7 @@ class FakeFio:
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    FakeFio.log, FakeFio.alive = [], []
+    FakeFio.log, FakeFio.alive, FakeFio.crashes = [], [], {}
 
     def start_fio(cell: Cell, target: Target, meter: Any, *, tag: str, scratch: Path) -> FakeFio:
         return FakeFio(cell, tag, fail="gd" in tag and tag.startswith("b1"))
@@ -91,7 +97,7 @@ def test_repeats_interleave_and_fio_results_land_in_their_own_runs(
             assert r.error and "status 1" in r.error and r.samples == []
         else:
             assert r.error is None and len(r.samples) == 1
-    assert runs[0].samples[0].bytes_total == 1_000_000
+    assert runs[0].samples[0].bytes_total == 1_000_000 + len(runner.run_id(cells[0], 0))
     assert runs[2].samples[0].bytes_total == 2_000_000
 
 
@@ -167,3 +173,33 @@ def test_without_steal_there_is_no_note() -> None:
     runs = [runner.Run(cell=cell, repeat=0, samples=[quiet, unread])]
     assert runner.steal_notes(runs) == []
     assert quiet.evidence["steal_share"] == 0.099 and "steal_share" not in unread.evidence
+
+
+@pytest.mark.timeout(30)
+def test_a_fio_run_that_crashed_is_made_again_once_and_the_notes_say_so(
+    fakes: list[str], tmp_path: Path
+) -> None:
+    """A fio run whose client crashed (FioCrashed) is started again at once under a tag of its
+    own and its samples are the second attempt's; the notes name the crash. A run that
+    crashes twice keeps the second crash as its error. Other runs are not touched."""
+    cells = [Cell("seq-write", "fio", MINE), Cell("seq-write", "fio", MINE, streams=3)]
+    once, twice = runner.run_id(cells[0], 0), runner.run_id(cells[1], 0)
+    FakeFio.crashes = {once: 1, twice: 2}
+    runs = runner.run_plan(
+        [(c, target(c.server)) for c in cells],
+        repeats=2,
+        scratch=tmp_path,
+        progress=runner.Progress(4, enabled=False),
+        say=lambda m: None,
+    )
+    assert f"start {once}-again" in fakes and f"start {twice}-again" in fakes
+    assert runs[0].error is None and runs[0].crash and "signal=11" in runs[0].crash
+    assert runs[0].samples[0].bytes_total == 1_000_000 + len(once + "-again")
+    assert runs[1].crash and runs[1].error and "status -11" in runs[1].error
+    assert runs[1].samples == []
+    assert all(r.crash is None and r.error is None and r.samples for r in runs[2:])
+    notes = report.failure_notes(runs)
+    assert len(notes) == 3
+    assert notes[0].startswith("run 1 of seq-write, fio → ") and "made again" in notes[0]
+    assert "made again" in notes[1] and "failed: fio exited with status -11" in notes[2]
+    assert FakeFio.alive == []

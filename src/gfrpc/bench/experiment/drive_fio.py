@@ -79,6 +79,21 @@ class FioError(GfrpcError):
     """fio exited non-zero, reported a job error, or did less than the cell asked for."""
 
 
+class FioCrashed(FioError):
+    """fio, or one of its job processes, died of a signal that the bench did not send (a
+    crash of the C client: libgfapi 10.3 with TLS has been seen to die of SIGSEGV)."""
+
+
+_JOB_SIGNAL = re.compile(r"got signal=(\d+)")
+
+
+def crashed(rc: int, stderr: str) -> bool:
+    """Whether fio's exit status ``rc`` and ``stderr`` tell of a crash: fio killed by a
+    signal other than the SIGKILL with which the bench stops it, or fio's note that a job
+    process died of one."""
+    return (rc < 0 and rc != -signal.SIGKILL) or _JOB_SIGNAL.search(stderr) is not None
+
+
 @dataclass(frozen=True)
 class FioStep:
     """One fio process of a cell: its arguments, whether it is measured (a layout run is
@@ -427,7 +442,7 @@ class FioCell:
                 stderr = st.stderr_file.read_text(errors="replace")
                 if rc != 0:
                     # fio's own words first: a one-line summary cut to its start keeps them
-                    raise FioError(
+                    raise (FioCrashed if crashed(rc, stderr) else FioError)(
                         f"fio exited with status {rc}"
                         + (_tail(stderr) or " (nothing on stderr)")
                         + f"\nfio's command: {' '.join(st.step.args)}"

@@ -48,12 +48,14 @@ GB = 1_000_000_000
 
 @dataclass
 class Run:
-    """One run of one cell: a sample per phase, or none and an error when it failed."""
+    """One run of one cell: a sample per phase, or none and an error when it failed;
+    ``crash``: why a first attempt of it was made again (a crash of fio, ``runner``)."""
 
     cell: Cell
     repeat: int
     samples: list[Sample]
     error: str | None = None
+    crash: str | None = None
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -252,12 +254,14 @@ def server_of(row: dict[str, Any]) -> str:
 
 
 def failure_notes(runs: list[Run]) -> list[str]:
-    """One line per failed run, for the document's notes."""
+    """One line per failed run, and one per run made again after a crash, for the notes."""
     out = []
     for run in sorted(runs, key=lambda r: r.repeat):
+        c = run.cell
+        where = f"{c.workload}, {c.client} → {c.server.label}, TLS {'on' if c.tls else 'off'}"
+        if run.crash is not None:
+            out.append(f"run {run.repeat + 1} of {where} was made again: {run.crash}")
         if run.error is not None or not run.samples:
-            c = run.cell
-            where = f"{c.workload}, {c.client} → {c.server.label}, TLS {'on' if c.tls else 'off'}"
             out.append(f"run {run.repeat + 1} of {where} failed: {run.error or 'no samples'}")
     return out
 

@@ -10,7 +10,9 @@ measure what ``Volume.connect`` gives); fio runs as a child process per cell.
 
 A cell that cannot run (fio missing, glusterfsd missing, fio has no STAT loop) is dropped
 before the first run with one note saying why; a run that fails is recorded with its error
-and the others go on.
+and the others go on. A fio run whose client crashed (fio or a job process killed by a signal
+the bench did not send: libgfapi 10.3 with TLS was seen to die of SIGSEGV, against
+glusterfsd) is made once more at once, and a note says so; a second crash is its error.
 """
 
 from __future__ import annotations
@@ -164,19 +166,34 @@ def run_plan(
     another row's measured span."""
     from gfrpc.transport import make_poller
 
-    from .drive_fio import FioCell, start_fio
+    from .drive_fio import FioCell, FioCrashed, start_fio
     from .drive_gfrpc import CLIENT_POLLER, run_gfrpc
 
     runs: list[Run] = []
-    pending: list[tuple[int, FioCell, str]] = []
+    pending: list[tuple[int, FioCell, str, Target]] = []
     steal: dict[int, float | None] = {}  # run index -> steal share over its span
 
     def settle(block: bool) -> None:
         while pending and (block or pending[0][1].done() or len(pending) > MAX_FIO_TEARING_DOWN):
-            index, fio, label = pending.pop(0)
+            index, fio, label, target = pending.pop(0)
             run = runs[index]
             try:
-                run.samples = fio.finish()
+                try:
+                    run.samples = fio.finish()
+                except FioCrashed as exc:
+                    # the C client's own crash says nothing of the server: run it once more,
+                    # now, and say so in the notes (a second crash is the run's error)
+                    run.crash = "fio crashed: " + (" ".join(str(exc).split())[:300])
+                    say(f"[{run.repeat + 1}/{repeats}] {label}: {run.crash}; running it again")
+                    again = start_fio(
+                        run.cell,
+                        target,
+                        ServerMeter(target.server_pids),
+                        tag=run_id(run.cell, run.repeat) + "-again",
+                        scratch=scratch,
+                    )
+                    run.samples = again.finish()
+                    steal[index] = None  # not the first attempt's span
                 mark_steal(run.samples, steal.get(index))
                 say(
                     f"[{run.repeat + 1}/{repeats}] {label}: "
@@ -206,6 +223,7 @@ def run_plan(
                                 len(runs) - 1,
                                 start_fio(cell, target, meter, tag=tag, scratch=scratch),
                                 label,
+                                target,
                             )
                         )
                         steal[len(runs) - 1] = steal_share(ticks, cpu_ticks())
@@ -220,7 +238,7 @@ def run_plan(
                 progress.advance(label)
         settle(block=True)
     finally:
-        for _, fio, _ in pending:
+        for _, fio, _, _ in pending:
             with contextlib.suppress(Exception):
                 fio.abort()
         poller.stop()
