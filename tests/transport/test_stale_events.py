@@ -12,29 +12,12 @@ import socket
 import struct
 
 import pytest
-from transport_support import Recorder
+from transport_support import ManualPoller, Recorder
 
 from gfrpc.errors import NotConnectedError
 from gfrpc.transport import Endpoint, SocketOptions
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class ManualPoller:
-    """A poller that never runs anything: the test plays the handling thread."""
-
-    name = "manual"
-
-    def start(self) -> None: ...
-
-    def register(self, pollable: object) -> None: ...
-
-    def kick(self, pollable: object) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
-
-    def pollable_count(self) -> int:
-        return 0
 
 
 def open_endpoint() -> tuple[Endpoint, Recorder, socket.socket]:

@@ -51,6 +51,23 @@ class Recorder:
             return list(self.records)
 
 
+class ManualPoller:
+    """A poller that never runs anything: the test plays the handling thread."""
+
+    name = "manual"
+
+    def start(self) -> None: ...
+
+    def register(self, pollable: object) -> None: ...
+
+    def kick(self, pollable: object) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    def pollable_count(self) -> int:
+        return 0
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 

@@ -158,6 +158,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         #: small replies made by the delivering thread, not yet queued: (data, on_sent)
         self._corked: list[tuple[bytes, Callable[[], None] | None]] = []
         self._first_read = True
+        self._read_big = False  # a big TLS read came in (the first ends its event: endpoint_tls)
         self._tail: UnreadTail | None = None  # see unread_tail
         self._records_in = 0
         self.ready = threading.Event()  # set when open, or when finished

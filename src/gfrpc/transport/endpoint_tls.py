@@ -20,6 +20,17 @@ none) and decrypts it straight into the record decoder (``tls.py``), at most
 decryption (``BIG`` bytes or more, which OpenSSL does with the GIL let go) runs outside the
 baton, so another poller thread may run Python meanwhile. A TLS close_notify is EOF, delivered
 after the records that came before it.
+
+A connection's first big read ends its event, whatever is left in the socket. ``sharded``
+starts every connection on its home shard and moves it to a shard of its own at the end of the
+handling that first did big work (``pollers/sharded.py``, "Placement"); with up to four reads
+per event, that handling read and decrypted the whole first 1 MiB record of each new stream on
+the home thread, while the other shard waited: fio's 24 TLS streams, starting together, began
+with 24 MiB decrypted on one thread. Ending the event after the first big read moves the stream
+after 256 KiB, and the rest of its first record is read where it will live (fio's TLS
+seq-write into ``sharded`` x2: +5-7 % MB/s and -6 % brick CPU per GB in three alternated
+rounds, docs/ARCHITECTURE.md, Performance notes 52). Every other poller pays one more event
+per connection's lifetime.
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ class EndpointTLSInput:
     _held: list[tuple[list[bytes | memoryview], Callable[[], None] | None]]
     _made: bool
     _last_input: float
+    _read_big: bool
     handler: ConnectionHandler
     ready: threading.Event
     peer_cn: str | None
@@ -162,8 +174,11 @@ class EndpointTLSInput:
             if n == 0:
                 raise self._eof()
             self._last_input = time.monotonic()
+            first_big = False
             if n >= BIG:  # a big decryption: let another poller thread run meanwhile
                 eof = BATON.call_outside(self._decrypt, view[:n])
+                if not self._read_big:  # the first: end the event here (module notes)
+                    self._read_big = first_big = True
             else:
                 eof = self._decrypt(view[:n])
             self._after_unlock(False)
@@ -172,7 +187,7 @@ class EndpointTLSInput:
                 self._deliver()
                 raise self._eof()
             self._deliver()
-            if n < len(view) or self.closed or self._input_paused():
+            if first_big or n < len(view) or self.closed or self._input_paused():
                 break
 
     def _decrypt(self, data: memoryview) -> bool:

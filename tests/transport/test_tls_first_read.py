@@ -1,0 +1,110 @@
+"""A TLS connection's first big read is the last read of its event (``endpoint_tls.py``).
+
+``sharded`` moves a connection to a shard of its own at the end of the handling that first did
+big work; ending that handling after one big read moves a new stream after 256 KiB instead of
+after its whole first record. The test plays the poller (a ``ManualPoller``): it drives the
+handshake over a socket pair with a client ``SSLObject``, then hands the endpoint one record's
+ciphertext through a socket stand-in that counts the reads of each event.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import struct
+
+import pytest
+from transport_support import ManualPoller, Recorder
+
+from gfrpc.transport import Endpoint, SocketOptions
+from gfrpc.transport.endpoint_tls import _READS_PER_EVENT
+from gfrpc.wire.record import READ_BUFFER_SIZE
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class CountingSocket:
+    """The endpoint's socket, but reads come from ``data``; counts them."""
+
+    def __init__(self, real: socket.socket, data: bytes) -> None:
+        self._real = real
+        self._data = memoryview(data)
+        self.reads = 0
+
+    def recv_into(self, buf: memoryview, nbytes: int = 0) -> int:
+        if not self._data:
+            raise BlockingIOError
+        self.reads += 1
+        n = min(len(buf), len(self._data))
+        buf[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+def open_tls_endpoint(tls_pair) -> tuple[Endpoint, Recorder, ssl.SSLObject, ssl.MemoryBIO]:
+    """A server endpoint whose handshake with a client ``SSLObject`` is complete."""
+    server_ctx, client_ctx = tls_pair
+    ours, peer = socket.socketpair()
+    peer.setblocking(False)
+    handler = Recorder()
+    ep = Endpoint(
+        ours,
+        handler=handler,
+        poller=ManualPoller(),  # type: ignore[arg-type]
+        options=SocketOptions(),
+        tls=server_ctx,
+        server_side=True,
+    )
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(incoming, outgoing, server_hostname="server.test")
+    for _ in range(20):
+        try:
+            client.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        if outgoing.pending:
+            peer.sendall(outgoing.read())
+        assert ep.handle_events(True, False, False)
+        try:
+            incoming.write(peer.recv(1 << 20))
+        except BlockingIOError:
+            pass
+        if done and handler.made.is_set():
+            break
+    assert handler.made.is_set(), "the handshake did not complete"
+    ep.extra_peer = peer  # type: ignore[attr-defined]  # kept open with the endpoint
+    return ep, handler, client, outgoing
+
+
+def test_the_first_big_tls_read_ends_its_event_and_later_events_read_up_to_four(
+    tls_pair,
+) -> None:
+    """The event that reads a connection's first ``BIG`` bytes reads no more, though more
+    ciphertext waits; the next event reads ``_READS_PER_EVENT`` full buffers; the record
+    arrives whole."""
+    ep, handler, client, outgoing = open_tls_endpoint(tls_pair)
+    payload = os.urandom(2 << 20)
+    client.write(struct.pack(">I", 0x80000000 | len(payload)) + payload)
+    cipher = outgoing.read()
+    assert len(cipher) > (1 + _READS_PER_EVENT) * READ_BUFFER_SIZE
+    sock = CountingSocket(ep._sock, cipher)
+    ep._sock = sock  # type: ignore[assignment]
+
+    assert ep.handle_events(True, False, False)
+    assert sock.reads == 1  # one big read, and the event ended
+    assert ep.handle_events(True, False, False)
+    assert sock.reads == 1 + _READS_PER_EVENT  # later events read as before
+    while sock._data:
+        assert ep.handle_events(True, False, False)
+    assert handler.records == [payload]
+
+    ep._sock = sock._real
+    ep.close()
+    ep.handle_events(False, False, False)
+    ep.finalize()
+    ep.extra_peer.close()  # type: ignore[attr-defined]
