@@ -45,8 +45,11 @@ class CountingSocket:
         return getattr(self._real, name)
 
 
-def open_tls_endpoint(tls_pair) -> tuple[Endpoint, Recorder, ssl.SSLObject, ssl.MemoryBIO]:
-    """A server endpoint whose handshake with a client ``SSLObject`` is complete."""
+def open_tls_endpoint(
+    tls_pair,
+) -> tuple[Endpoint, Recorder, ssl.SSLObject, ssl.MemoryBIO, socket.socket]:
+    """A server endpoint whose handshake with a client ``SSLObject`` is complete, with the
+    client's side: its session, its outgoing BIO and its socket."""
     server_ctx, client_ctx = tls_pair
     ours, peer = socket.socketpair()
     peer.setblocking(False)
@@ -77,8 +80,7 @@ def open_tls_endpoint(tls_pair) -> tuple[Endpoint, Recorder, ssl.SSLObject, ssl.
         if done and handler.made.is_set():
             break
     assert handler.made.is_set(), "the handshake did not complete"
-    ep.extra_peer = peer  # type: ignore[attr-defined]  # kept open with the endpoint
-    return ep, handler, client, outgoing
+    return ep, handler, client, outgoing, peer
 
 
 def test_the_first_big_tls_read_ends_its_event_and_later_events_read_up_to_four(
@@ -87,7 +89,7 @@ def test_the_first_big_tls_read_ends_its_event_and_later_events_read_up_to_four(
     """The event that reads a connection's first ``BIG`` bytes reads no more, though more
     ciphertext waits; the next event reads ``_READS_PER_EVENT`` full buffers; the record
     arrives whole."""
-    ep, handler, client, outgoing = open_tls_endpoint(tls_pair)
+    ep, handler, client, outgoing, peer = open_tls_endpoint(tls_pair)
     payload = os.urandom(2 << 20)
     client.write(struct.pack(">I", 0x80000000 | len(payload)) + payload)
     cipher = outgoing.read()
@@ -107,4 +109,4 @@ def test_the_first_big_tls_read_ends_its_event_and_later_events_read_up_to_four(
     ep.close()
     ep.handle_events(False, False, False)
     ep.finalize()
-    ep.extra_peer.close()  # type: ignore[attr-defined]
+    peer.close()
