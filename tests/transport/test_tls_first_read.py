@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import struct
 
 import pytest
-from transport_support import ManualPoller, Recorder
+from transport_support import open_tls_endpoint
 
-from gfrpc.transport import Endpoint, SocketOptions
 from gfrpc.transport.endpoint_tls import _READS_PER_EVENT
 from gfrpc.wire.record import READ_BUFFER_SIZE
 
@@ -45,51 +43,13 @@ class CountingSocket:
         return getattr(self._real, name)
 
 
-def open_tls_endpoint(
-    tls_pair,
-) -> tuple[Endpoint, Recorder, ssl.SSLObject, ssl.MemoryBIO, socket.socket]:
-    """A server endpoint whose handshake with a client ``SSLObject`` is complete, with the
-    client's side: its session, its outgoing BIO and its socket."""
-    server_ctx, client_ctx = tls_pair
-    ours, peer = socket.socketpair()
-    peer.setblocking(False)
-    handler = Recorder()
-    ep = Endpoint(
-        ours,
-        handler=handler,
-        poller=ManualPoller(),  # type: ignore[arg-type]
-        options=SocketOptions(),
-        tls=server_ctx,
-        server_side=True,
-    )
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    client = client_ctx.wrap_bio(incoming, outgoing, server_hostname="server.test")
-    for _ in range(20):
-        try:
-            client.do_handshake()
-            done = True
-        except ssl.SSLWantReadError:
-            done = False
-        if outgoing.pending:
-            peer.sendall(outgoing.read())
-        assert ep.handle_events(True, False, False)
-        try:
-            incoming.write(peer.recv(1 << 20))
-        except BlockingIOError:
-            pass
-        if done and handler.made.is_set():
-            break
-    assert handler.made.is_set(), "the handshake did not complete"
-    return ep, handler, client, outgoing, peer
-
-
 def test_the_first_big_tls_read_ends_its_event_and_later_events_read_up_to_four(
     tls_pair,
 ) -> None:
     """The event that reads a connection's first ``BIG`` bytes reads no more, though more
     ciphertext waits; the next event reads ``_READS_PER_EVENT`` full buffers; the record
     arrives whole."""
-    ep, handler, client, outgoing, peer = open_tls_endpoint(tls_pair)
+    ep, handler, client, _, outgoing, peer = open_tls_endpoint(tls_pair)
     payload = os.urandom(2 << 20)
     client.write(struct.pack(">I", 0x80000000 | len(payload)) + payload)
     cipher = outgoing.read()

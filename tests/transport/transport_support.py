@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import socket
+import ssl
 import struct
 import threading
+from typing import NamedTuple
 
-from gfrpc.transport import Endpoint
+from gfrpc.transport import Endpoint, SocketOptions
 from gfrpc.transport.baton import BATON
 
 
@@ -125,3 +128,65 @@ def one_by_one(ep: Endpoint, server: Recorder, k: int, first: int, count: int) -
     for i in range(first, first + count):
         ep.submit(struct.pack(">II", k, i), b"small")
         server.wait_records(i + 1)
+
+
+class TLSEndpoint(NamedTuple):
+    """A server endpoint on a ``ManualPoller`` (the test plays the handling thread) and the
+    client's side of its TLS session, driven from the test."""
+
+    ep: Endpoint
+    handler: Recorder
+    client: ssl.SSLObject  # the client's session
+    incoming: ssl.MemoryBIO  # what the client reads: ciphertext from ``peer``
+    outgoing: ssl.MemoryBIO  # what the client wrote: ciphertext for ``peer``
+    peer: socket.socket  # the client's socket (the endpoint's is its pair), non-blocking
+
+
+def tls_endpoint_unopened(
+    tls_pair: tuple[ssl.SSLContext, ssl.SSLContext], handler: Recorder | None = None
+) -> TLSEndpoint:
+    """A ``TLSEndpoint`` whose handshake has not begun (``finish_handshake`` does it)."""
+    server_ctx, client_ctx = tls_pair
+    ours, peer = socket.socketpair()
+    peer.setblocking(False)
+    handler = handler if handler is not None else Recorder()
+    ep = Endpoint(
+        ours,
+        handler=handler,
+        poller=ManualPoller(),  # type: ignore[arg-type]
+        options=SocketOptions(),
+        tls=server_ctx,
+        server_side=True,
+    )
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(incoming, outgoing, server_hostname="server.test")
+    return TLSEndpoint(ep, handler, client, incoming, outgoing, peer)
+
+
+def finish_handshake(t: TLSEndpoint) -> None:
+    """Drive the TLS handshake between the test's client session and the endpoint."""
+    for _ in range(20):
+        try:
+            t.client.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        if t.outgoing.pending:
+            t.peer.sendall(t.outgoing.read())
+        assert t.ep.handle_events(True, False, False)
+        try:
+            t.incoming.write(t.peer.recv(1 << 20))
+        except BlockingIOError:
+            pass
+        if done and t.handler.made.is_set():
+            return
+    raise AssertionError("the handshake did not complete")
+
+
+def open_tls_endpoint(
+    tls_pair: tuple[ssl.SSLContext, ssl.SSLContext], handler: Recorder | None = None
+) -> TLSEndpoint:
+    """A ``TLSEndpoint`` whose handshake is complete."""
+    t = tls_endpoint_unopened(tls_pair, handler)
+    finish_handshake(t)
+    return t

@@ -20,8 +20,11 @@ interleaved with another's. Three ways in:
   client's call, one at a time). With TLS each reply of the batch is encrypted with its own TLS
   write (GlusterFS never reads a second message out of one TLS record) when the batch is
   queued or sent, and their ciphertext goes out together;
-* anything else is copied if mutable (``owned``), encrypted when TLS is on, queued, and
-  written at once unless the delivering thread will write it with its batch.
+* anything else is lent to the endpoint for the call: with TLS it is encrypted at once and
+  nothing of it is kept; without, it is queued and written at once unless the delivering
+  thread will write it with its batch, and only what is still queued when the call returns
+  is copied, if it is mutable (``owned``). So a caller's 1 MiB ``bytearray`` (a ``gfrpc cp``
+  or fsspec buffer) is not copied when the kernel takes it whole, nor ever with TLS.
 
 What the kernel does not take stays queued and the poller is kicked to watch for
 writability. ``on_sent`` callbacks fire once their message has been handed to the kernel (or
@@ -56,6 +59,8 @@ log = logging.getLogger("gfrpc.transport")
 #: (a copy of a few KiB is cheaper than the objects and iovecs of three parts; 8 KiB holds a
 #: 4 KiB READ reply and a LOOKUP reply carrying a 4 KiB file for quick-read)
 JOIN_BELOW = 8192
+#: a message part as ``submit`` takes it (lent for the call, but for a ``FileRegion``)
+Part = bytes | bytearray | memoryview | FileRegion
 _SMALL_MARKS = struct.Struct(">I")  # the record mark of a small message (JOIN_BELOW < 2**31)
 _CLOSING, _CLOSED = EndpointState.CLOSING, EndpointState.CLOSED
 
@@ -88,7 +93,9 @@ class EndpointOutput:
     ) -> None:
         """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
 
-        A ``FileRegion`` part is the endpoint's from this call on, even when it raises: sent
+        The other parts are lent for the call: the caller may change them once it returns
+        (what the endpoint still holds of a mutable one then is its own copy). A
+        ``FileRegion`` part is the endpoint's from this call on, even when it raises: sent
         with ``sendfile`` on a plain connection, read into the message with TLS.
 
         ``on_sent()`` is called once the whole message has been written to the kernel, or
@@ -117,7 +124,7 @@ class EndpointOutput:
                 else:
                     self._queue([data], None, on_sent)
                 return
-        kept = [owned(p) for p in parts if len(p)]
+        kept: list[Part] = [p for p in parts if len(p)]  # lent for this call: see _queue
         total = sum(len(p) for p in kept)
         try:
             if tls is not None:
@@ -139,12 +146,16 @@ class EndpointOutput:
 
     def _queue(
         self,
-        message: list[bytes | memoryview | FileRegion] | None,
+        message: list[Part] | None,
         view: memoryview | None,
         on_sent: Callable[[], None] | None,
     ) -> None:
-        """Queue one message (its parts, or one ``view`` of all of it without TLS)."""
+        """Queue one message (its parts, or one ``view`` of all of it without TLS). The parts
+        are lent for this call only: what the endpoint keeps of them once it returns (held
+        for the handshake, or left in the queue by the kernel) it copies if they are mutable
+        (``owned``); encrypted at once, they are not kept at all."""
         outq = self._outq
+        lent = 0
         with self._out_lock:
             state = self._state
             if state is _CLOSING or state is _CLOSED:
@@ -161,16 +172,19 @@ class EndpointOutput:
                 raise LocalProtocolError("nothing to queue")
             elif tls is None:
                 outq.extend([p if isinstance(p, FileRegion) else memoryview(p) for p in message])
+                lent = len(message)
             elif not tls.established:
-                self._held.append((message, on_sent))  # type: ignore[arg-type]  # (read: TLS)
+                self._held.append(([owned(p) for p in message], on_sent))  # type: ignore[misc]  # (read: TLS)
                 on_sent = None
                 flush = False
-            else:
+            else:  # encrypted now: nothing of the parts is kept
                 self._tls_write_locked(message)  # type: ignore[arg-type]  # (regions read)
             if on_sent is not None:
                 outq.mark(on_sent)
             if flush:
                 self._flush_locked()
+            if lent and outq.pending:
+                outq.own_last(lent)  # what the kernel did not take is kept: the queue's own
             # corked replies are written by the delivering thread: no wake-up for them
             kick = bool(outq.pending) and not self._cork_pending
         if kick or outq.fired or outq.resumed:
@@ -332,9 +346,7 @@ class EndpointOutput:
                 outq.mark(on_sent)
 
 
-def _read_regions(
-    parts: list[bytes | memoryview | FileRegion], total: int
-) -> list[bytes | memoryview | FileRegion]:
+def _read_regions(parts: list[Part], total: int) -> list[Part]:
     """``parts`` with each file region read into bytes (a TLS connection encrypts what it
     sends, so the kernel cannot send the file's pages itself), or ``parts`` itself when it
     holds none; a big read runs baton-free."""

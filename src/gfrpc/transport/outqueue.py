@@ -1,7 +1,9 @@
 """An endpoint's out-queue: bytes waiting for the kernel, in wire order, and who to tell.
 
-Theory of operation. The queue holds ``memoryview``s of bytes it owns (the endpoint copies
-anything mutable before it gets here). ``flush(sock)`` writes as much as the kernel takes,
+Theory of operation. The queue holds ``memoryview``s of bytes it owns: the endpoint hands it
+a caller's parts for one call, and before that call returns replaces whatever of them is
+still queued by its own copy (``own_last``, ``owned``), so what the kernel took at once was
+never copied. ``flush(sock)`` writes as much as the kernel takes,
 with ``sendmsg`` over up to 64 views at a time, and trims the head view on a short write.
 
 Two counters, bytes ever queued and bytes ever written, place *marks*: a message's
@@ -31,6 +33,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from gfrpc.errors import LocalProtocolError
 
@@ -172,6 +175,17 @@ class OutQueue:
         self.queued += len(view)
         if self.high_water and not self.paused and self.queued - self.written > self.high_water:
             self.paused = True
+
+    def own_last(self, n: int) -> None:
+        """Make the queue the owner of its last ``n`` parts (or as many as are left): a part
+        lent for one call (a caller's buffer, which it may change once the call returns) is
+        replaced by a copy of what is left of it (``owned``)."""
+        q = self._q
+        for i in range(max(len(q) - n, 0), len(q)):
+            v = q[i]
+            if isinstance(v, memoryview):
+                own = owned(v)  # a memoryview it may keep, or bytes
+                q[i] = own if isinstance(own, memoryview) else memoryview(cast(bytes, own))
 
     def mark(self, on_sent: Callable[[], None]) -> None:
         """Call ``on_sent`` once everything queued so far has been written: due at once (in
