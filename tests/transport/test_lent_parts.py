@@ -11,6 +11,7 @@ the poller (a ``ManualPoller``).
 
 from __future__ import annotations
 
+import array
 import os
 import socket
 import ssl
@@ -187,3 +188,23 @@ def test_with_tls_a_message_held_for_the_handshake_is_a_copy(tls_pair) -> None:
     finish_handshake(t)
     assert tls_received(t, 4 + len(sent)) == mark(len(sent)) + sent
     close(t.ep, t.peer)
+
+
+@pytest.mark.parametrize("shape", ["doubles", "2-d", "strided", "small doubles"])
+def test_a_view_of_wider_items_is_sent_as_its_bytes(shape: str) -> None:
+    """A part that is a ``memoryview`` of 8-byte items, of two dimensions, or with a stride
+    goes out as its bytes, and the record mark counts bytes, not items: big (512 KiB, or 256
+    KiB strided) or small (800 bytes, joined with the mark)."""
+    ep, peer = open_plain_endpoint()
+    doubles = array.array("d", range(64 << 10))  # 512 KiB
+    view = memoryview(doubles)
+    if shape == "2-d":
+        view = view.cast("B").cast("B", (1024, 512))
+    elif shape == "strided":
+        view = view.cast("B")[::2]
+    elif shape == "small doubles":
+        view = view[:100]
+    sent = view.tobytes()
+    ep.submit(b"head", view)
+    assert plain_received(ep, peer, 8 + len(sent)) == mark(4 + len(sent)) + b"head" + sent
+    close(ep, peer)

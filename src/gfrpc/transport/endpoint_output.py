@@ -94,7 +94,8 @@ class EndpointOutput:
         """Queue one RPC message (record mark added). Raises NotConnectedError once closed.
 
         The other parts are lent for the call: the caller may change them once it returns
-        (what the endpoint still holds of a mutable one then is its own copy). A
+        (what the endpoint still holds of a mutable one then is its own copy). A part counts
+        its bytes, whatever a ``memoryview``'s item size or shape. A
         ``FileRegion`` part is the endpoint's from this call on, even when it raises: sent
         with ``sendfile`` on a plain connection, read into the message with TLS.
 
@@ -104,8 +105,8 @@ class EndpointOutput:
         tls = self._tls
         if tls is None or tls.established:  # (it only ever turns True)
             total = 0
-            for p in parts:
-                total += len(p)
+            for p in parts:  # (a memoryview's len() counts its items: its size is nbytes)
+                total += p.nbytes if type(p) is memoryview else len(p)
             if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
                 data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))  # type: ignore[arg-type]  # (a FileRegion is never this small)
                 corked_by = self._corked_by
@@ -124,7 +125,7 @@ class EndpointOutput:
                 else:
                     self._queue([data], None, on_sent)
                 return
-        kept: list[Part] = [p for p in parts if len(p)]  # lent for this call: see _queue
+        kept = [_byte_part(p) for p in parts if len(p)]  # lent for this call: see _queue
         total = sum(len(p) for p in kept)
         try:
             if tls is not None:
@@ -344,6 +345,15 @@ class EndpointOutput:
             outq.push(memoryview(data))
             if on_sent is not None:
                 outq.mark(on_sent)
+
+
+def _byte_part(part: Part) -> Part:
+    """``part`` as a run of bytes: a ``memoryview`` of wider items or of several dimensions
+    becomes a flat view of its bytes (a copy if it is not contiguous), so that its length is
+    its size in bytes."""
+    if type(part) is memoryview and (part.format != "B" or part.ndim != 1 or not part.c_contiguous):
+        return part.cast("B") if part.c_contiguous else part.tobytes()
+    return part
 
 
 def _read_regions(parts: list[Part], total: int) -> list[Part]:
