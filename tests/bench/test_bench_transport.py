@@ -115,3 +115,67 @@ def test_comma_lists_are_checked_as_gfrpc_bench_checks_them(text, why):
     with pytest.raises(argparse.ArgumentTypeError, match=why):
         comma_list(kind, choices)(text)
     assert comma_list(int)("1, 4,24") == [1, 4, 24]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("inline", [False, True])
+def test_handler_option_says_which_thread_runs_the_bench_write(monkeypatch, inline):
+    """``--handler inline`` runs the bench server's WRITE on the poller thread that read it;
+    the default hands it to the server's worker pool (a thread that is not a poller's)."""
+    import threading
+
+    from gfrpc.bench import server as bench_server
+    from gfrpc.rpc import RpcClient
+    from gfrpc.transport import make_poller
+
+    seen: list[str] = []
+    real = bench_server._write_handler
+
+    def recording(request):
+        seen.append(threading.current_thread().name)
+        return real(request)
+
+    monkeypatch.setattr(bench_server, "_write_handler", recording)
+    srv, port = bench_server.start_rpc_server("single", 1, None, "127.0.0.1", 0, 2, inline)
+    poller = make_poller("single")
+    poller.start()
+    client = RpcClient(("127.0.0.1", port), poller=poller)
+    try:
+        client.connect(10)
+        args = [bench_server.write_args_header(0, 4096), bytes(4096)]
+        reply = client.call(
+            bench_server.BENCH_PROGRAM, bench_server.BENCH_VERSION, bench_server.BENCH_WRITE, args
+        )
+        assert bytes(reply.body) == bench_server.REPLY.pack(4096, 0, 0)
+    finally:
+        client.close()
+        poller.stop()
+        srv.close()
+        srv.poller.stop()
+    assert len(seen) == 1
+    assert (seen[0] == "gfrpc-poll-single") is inline, seen
+
+
+def test_handler_is_parsed_recorded_and_shown():
+    """``--handler`` takes workers or inline (default workers) and the run's header says
+    which one the table measured; a JSON of a run made before the option reads as workers."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).handler == "workers"
+    assert parser.parse_args(["--handler", "inline"]).handler == "inline"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--handler", "threads"])
+    assert "run on the poller thread" in "\n".join(report.header_lines({"handler": "inline"}))
+    assert "handed to a worker pool" in "\n".join(report.header_lines({}))
+
+
+def test_inline_run_records_its_handler_in_the_json(tmp_path, capsys):
+    """A run with ``--handler inline`` measures every cell and keeps the handler in its JSON."""
+    out = tmp_path / "inline.json"
+    argv = ["--pollers", "sharded", "--connections", "1", "--megabytes", "1", "--payload"]
+    argv += ["65536", "--repeats", "1", "--tls", "off", "--handler", "inline", "--json", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    assert "server calls run on the poller thread" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["run"]["handler"] == "inline"
+    assert {r["kind"] for r in data["rows"]} == {"baseline", "sharded"}

@@ -149,6 +149,10 @@ def _label(kind: str) -> str:
     return BASELINE_LABEL if kind == "baseline" else kind
 
 
+#: how the header names ``--handler`` (a JSON of a run before the option means "workers")
+_HANDLER_LABEL = {"workers": "handed to a worker pool", "inline": "run on the poller thread"}
+
+
 def header_lines(meta: dict[str, Any]) -> list[str]:
     cipher = meta.get("cipher")
     tls = f"{meta.get('tls_version')} {cipher}" if cipher else "not measured (TLS off)"
@@ -160,7 +164,8 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
         f"TLS negotiated: {tls}",
         f"pool event-threads {meta.get('event_threads')}; client poller: "
         f"{_client_poller_label(meta.get('client_poller'))}; "
-        f"server in its own process; MB = 10^6 bytes of payload; CPU = client + server",
+        f"server calls {_HANDLER_LABEL.get(meta.get('handler') or 'workers', '?')}",
+        "server in its own process; MB = 10^6 bytes of payload; CPU = client + server",
     ]
 
 

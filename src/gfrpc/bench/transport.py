@@ -5,7 +5,11 @@ server runs in a process of its own (``python -m gfrpc.bench.server``), so the l
 generator and the server never share a GIL; this process drives it.
 
 * gfrpc cells: the server is an ``RpcServer`` (poller under test, its worker pool) with the
-  ``gfrpc-bench`` program; this process opens N ``RpcClient`` connections on a client poller
+  ``gfrpc-bench`` program. Each WRITE is handed to the pool (``--handler workers``, the
+  default: the transport as the foundation issue measured it) or runs on the poller thread
+  that read it (``--handler inline``: what the brick does with a record of up to 1 MiB), so
+  the hand-off's price can be read off two runs. This process opens N ``RpcClient``
+  connections on a client poller
   of the same kind (``--client-poller`` to change that) and keeps ``--window`` WRITE calls
   (default 1) outstanding on each. Calls are chained from the reply callback (which runs on
   the client's transport thread), so no extra client threads are involved.
@@ -94,7 +98,14 @@ def proc_cpu(pid: int) -> float:
 class ServerProcess:
     """``python -m gfrpc.bench.server`` as a child; stopped by closing its stdin."""
 
-    def __init__(self, mode: str, poller: str, event_threads: int, tls_dir: str | None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        poller: str,
+        event_threads: int,
+        tls_dir: str | None,
+        inline: bool = False,
+    ) -> None:
         cmd = [
             sys.executable,
             "-m",
@@ -112,6 +123,8 @@ class ServerProcess:
         ]
         if tls_dir:
             cmd += ["--tls-dir", tls_dir]
+        if inline and mode == "rpc":
+            cmd.append("--inline")
         env = dict(os.environ)
         src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -297,9 +310,11 @@ def run_bench(
     window: int = 1,
     client_poller: str = "same",
     baseline: bool = True,
+    inline: bool = False,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Run every cell ``repeats`` times; return the samples and run information."""
+    """Run every cell ``repeats`` times; return the samples and run information.
+    ``inline``: the gfrpc server runs each WRITE on the poller thread that read it."""
     say = progress or (lambda msg: None)
     tmp = tempfile.mkdtemp(prefix="gfrpc-bench-")
     samples: list[dict[str, Any]] = []
@@ -317,6 +332,7 @@ def run_bench(
                         kind if mode == "rpc" else "single",
                         event_threads,
                         tls_dir if tls else None,
+                        inline=inline,
                     )
                     try:
                         for n in connections:
@@ -447,6 +463,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="poller of the load generator (default: the one under test)",
     )
     parser.add_argument(
+        "--handler",
+        choices=("workers", "inline"),
+        default="workers",
+        help="where the gfrpc server runs each call: handed to its 16-thread worker pool "
+        "(default) or on the poller thread that read it, as the brick runs a record of up "
+        "to 1 MiB",
+    )
+    parser.add_argument(
         "--server",
         choices=("local",),
         default="local",
@@ -460,7 +484,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # flags the report's header records as given (in this order)
-_RECORDED_FLAGS = ("repeats", "window", "payload", "event_threads", "client_poller")
+_RECORDED_FLAGS = ("repeats", "window", "payload", "event_threads", "client_poller", "handler")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -509,6 +533,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         client_poller=args.client_poller,
         baseline=not args.no_baseline,
+        inline=args.handler == "inline",
         progress=(lambda m: print(m, file=out, flush=True)) if out else None,
     )
     wall = time.monotonic() - started
