@@ -30,3 +30,11 @@ for x in a b c d; do docs/bench/notes-57/scripts/sfone.sh $x; done
 #    scripts/fop-cpu-by-fop.diff applied (per-record thread CPU, exceptions, cProfile), under
 #    Debian's python3.11 and pyenv's 3.11.7, 3.12.1 and 3.13.0:
 #      PYTHONPATH=src PY /tmp/fopcpu.py --worker create --rounds 9
+
+# 6. the default brick's smallfile rows eight times in a row (eight/run.sh; eight/summ.py)
+#      gfrpc bench --workload smallfile --client fio --server gfrpc,glusterfsd --poller sharded \
+#          --event-threads 2 --tls both --files 200 --repeats 3
+
+# 7. the same command with a 6 ms EEVDF slice set on every brick thread by a loop beside it
+#    (scripts/slrun.sh TAG 6|none, scripts/slice-loop.sh, scripts/slice.py), alternated
+#    n1 s1 s2 n2 n3 s3 (slice/run.sh); scripts/slice-summary.py docs/bench/notes-57/slice
