@@ -32,3 +32,8 @@ cat docs/bench/notes-58/sampler/phases.txt
 
 # The change itself, with its tests, as it was measured in 4 and 5: scripts/turn-final.diff
 # (git apply it to the commit before notes 58). Not landed.
+
+# 6. every thread of the brick at nice -5 (scripts/renice-all.sh: Linux's nice is per thread,
+#    and `renice -p PID`, as notes 57's loop ran it, changes only the main thread), the same
+#    smallfile command, alternated n1 r1 r2 n2 n3 r3 (scripts/rnrun.sh with TAGS=... NICE=-5)
+python3 docs/bench/notes-58/scripts/slice-summary.py docs/bench/notes-58/renice
