@@ -11,3 +11,6 @@
 #    n16 ran beside a short script of mine and is left out of the medians.
 # 3. the medians (tags by their first letter; p and h are the same setting):
 python3 docs/bench/notes-57/scripts/slice-summary.py docs/bench/notes-59/pin
+# 4. transparent huge pages always (system-wide) against madvise, alternated n1 t2 t3 n4
+#    (scripts/thprun.sh n t t n; it sets madvise back when it ends; thp/thp-states.txt)
+python3 docs/bench/notes-57/scripts/slice-summary.py docs/bench/notes-59/thp
