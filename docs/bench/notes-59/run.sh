@@ -14,3 +14,7 @@ python3 docs/bench/notes-57/scripts/slice-summary.py docs/bench/notes-59/pin
 # 4. transparent huge pages always (system-wide) against madvise, alternated n1 t2 t3 n4
 #    (scripts/thprun.sh n t t n; it sets madvise back when it ends; thp/thp-states.txt)
 python3 docs/bench/notes-57/scripts/slice-summary.py docs/bench/notes-59/thp
+# 5. new connections spread over both shards by count (scripts/spread-switch.diff,
+#    GFRPC_X_SPREAD=1, applied to the worktree instead of pin-switch.diff), alternated
+#    n1 s2 s3 n4 n5 s6 (scripts/spreadrun.sh n s s n n s)
+python3 docs/bench/notes-57/scripts/slice-summary.py docs/bench/notes-59/spread
