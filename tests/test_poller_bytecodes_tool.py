@@ -25,3 +25,18 @@ def test_poller_bytecodes_counts_the_transport_too(phase: str, tls: bool) -> Non
     assert m and int(m.group(1)) > 500, out.stdout
     assert "transport/endpoint.py:_read" in out.stdout
     assert "rpc/server.py:_dispatch" in out.stdout
+
+
+@pytest.mark.timeout(180)
+def test_poller_bytecodes_measures_the_poller_threads_cpu() -> None:
+    """Rule: with ``--cpu`` the tool traces nothing and prints the brick's poller thread's CPU
+    per request: a positive time, below the wall time of a request one at a time."""
+    out = run_tool("poller-bytecodes", "--phase", "stat", "-n", "50", "--cpu")
+    assert out.returncode == 0, out.stderr
+    m = re.match(
+        r"stat: ([\d.]+) us of the brick's poller thread's CPU per request \(50 requests, "
+        r"one at a time; wall ([\d.]+) us\)",
+        out.stdout,
+    )
+    assert m, out.stdout
+    assert 0 < float(m.group(1)) < float(m.group(2))

@@ -68,6 +68,10 @@ class FakeEndpoint:
         """Lends nothing: replies come on the fake poller thread."""
         return False
 
+    def limit_unsent_parts(self, count: int) -> None:
+        """Nothing waits unsent here (``submit`` sends at once): the limit is kept, unused."""
+        self.unsent_limit = count
+
     def pause_reading(self) -> None:
         self.paused = True
         self.pause_log.append("pause")

@@ -19,12 +19,13 @@ from gfrpc.rpc import RpcServer
 from gfrpc.rpc.server import Procedure, Program, Request
 from gfrpc.testing.waiting import settled, wait_for
 from gfrpc.transport import ServerLimits, SocketOptions
+from gfrpc.transport.endpoint import CORK_RECORDS
 from gfrpc.transport.pollers.base import Poller
 from gfrpc.wire import rpcmsg
 from gfrpc.wire.record import record_mark
 
 PROG, VERS = 0x20000003, 1
-SMALL, BIG, SIZED = 1, 2, 3
+SMALL, BIG, SIZED, DEFERS = 1, 2, 3, 4
 BIG_REPLY = 1 << 20
 NO_TIMEOUTS = ServerLimits(handshake_timeout=0, first_request_timeout=0, frame_timeout=0)
 
@@ -42,12 +43,19 @@ class Counting:
     def __init__(self) -> None:
         self.small = 0
         self.big = 0
+        self.deferred: list[Request] = []
         self.lock = threading.Lock()
 
     def small_call(self, request: Request) -> Any:
         with self.lock:
             self.small += 1
         return b"s" * 100  # about a STAT reply
+
+    def deferring_call(self, request: Request) -> Any:
+        request.defer()  # answered later, from the test's thread
+        with self.lock:
+            self.deferred.append(request)
+        return None
 
     def big_call(self, request: Request) -> Any:
         with self.lock:
@@ -73,6 +81,7 @@ def served(poller: Poller) -> Iterator[Callable[..., tuple[RpcServer, Counting, 
                     SMALL: Procedure("SMALL", counting.small_call),
                     BIG: Procedure("BIG", counting.big_call),
                     SIZED: Procedure("SIZED", counting.big_call, reply_size=lambda args: BIG_REPLY),
+                    DEFERS: Procedure("DEFERS", counting.deferring_call, inline=True),
                 },
             )
         )
@@ -138,14 +147,43 @@ def test_pipelined_small_requests_stop_being_read(served: Callable[..., Any]) ->
 
 @pytest.mark.timeout(120)
 def test_pipelined_pings_count_too(served: Callable[..., Any]) -> None:
-    """PINGs, answered on the input thread, count against outstanding-rpc-limit like any
-    call: a ping flood that never reads its replies stops being read."""
+    """PINGs, answered on the input thread, count against outstanding-rpc-limit while their
+    replies wait unsent: a ping flood that never reads its replies stops being read, with at
+    most the limit's replies queued, plus the one batch the input thread was answering (a
+    PING's reply is 40 bytes)."""
     server, counting, address = served(limit=16)
     sock = raw_client(address)
     pipeline(sock, (ping(i) for i in range(30_000)))
     conn = only_connection(server)
-    wait_for(lambda: conn.paused, what="reading paused")
-    assert settled(lambda: conn.outstanding) == 16
+    wait_for(lambda: conn.ep.stats().input_paused, what="reading paused")
+    assert settled(lambda: conn.ep.stats().unsent_bytes) <= (16 + CORK_RECORDS) * 40
+    assert conn.outstanding == 0  # none is being made: each was answered as it was read
+    sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_an_inline_call_that_defers_counts_until_its_reply_is_sent(
+    served: Callable[..., Any],
+) -> None:
+    """A call run on the input thread is not counted while its handler runs (it is answered
+    before the handler returns, or its reply waits in the out-queue, whose parts count); one
+    whose handler defers counts from then on, until its reply has been sent, so deferred calls
+    (a blocked lock's) still stop the reading at the limit."""
+    server, counting, address = served(limit=3)
+    sock = socket.create_connection(address, timeout=20)
+    sock.sendall(b"".join(call(i, proc=DEFERS) for i in range(5)))
+    conn = only_connection(server)
+    wait_for(lambda: len(counting.deferred) == 3, what="three deferred calls")
+    wait_for(lambda: conn.paused, what="reading paused at the limit")
+    assert settled(lambda: len(counting.deferred)) == 3 and conn.outstanding == 3
+    counting.deferred[0].reply(b"done")
+    wait_for(lambda: len(counting.deferred) == 4, what="a fourth call read once one was sent")
+    assert settled(lambda: conn.outstanding) == 3
+    for request in list(counting.deferred[1:]):
+        request.reply(b"done")
+    wait_for(lambda: len(counting.deferred) == 5, what="the last call")
+    counting.deferred[4].reply(b"done")
+    wait_for(lambda: conn.outstanding == 0, what="nothing outstanding")
     sock.close()
 
 
@@ -161,7 +199,8 @@ def test_unread_large_replies_stop_the_reading(served: Callable[..., Any]) -> No
     conn = only_connection(server)
     assert handled <= 8 + 1, f"{handled} replies of 1 MiB made for an unread client"
     assert conn.ep.unsent_bytes <= 8 * (BIG_REPLY + 100)
-    assert conn.paused
+    # paused by the count, or first by the out-queue's parts (two per reply here)
+    assert conn.ep.stats().input_paused
     # reading the replies lets the server go on
     sock.setblocking(True)
     sock.settimeout(20)

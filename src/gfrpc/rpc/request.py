@@ -157,6 +157,9 @@ class Request:
         if self._lock is None:
             self._lock = threading.Lock()
         self._deferred = True
+        if not self._counted:  # run inline, so not counted yet: outstanding from now on
+            self.server._count(self._conn)
+            self._counted = True
 
     def reply(self, result: HandlerResult | object = None) -> None:
         """Send the SUCCESS reply with ``result`` (bytes, parts, ``pack()``-able or None)."""

@@ -18,13 +18,19 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
   GlusterFS does. A credential over 400 bytes, an undecodable header or a REPLY arriving at the
   server is a protocol error: the connection is closed with a logged reason.
 * outstanding-rpc-limit (default 64, 0 = unlimited): a request counts from the moment its
-  record is taken until its reply has left the out-queue for the kernel (the endpoint's
-  ``on_sent``), not merely until the reply is queued; every request counts, the PINGs and DUMPs
-  answered on the input thread and the error replies too. When a connection has that many, its
-  endpoint stops reading and delivering records (``pause_reading``) until one is sent. So a
-  client that pipelines requests and never reads the replies stops being read once the kernel's
-  socket buffers are full, and pins at most ``limit`` replies (and the endpoint also pauses on
-  ``max_unsent_bytes`` of unsent replies, see ``gfrpc.transport.limits``). Procedures that
+  record is taken until its reply has left the out-queue for the kernel, not merely until the
+  reply is queued; every request counts, the PINGs and DUMPs answered on the input thread and
+  the error replies too. Two counters keep it. A request handed to the worker pool, held for
+  a reply budget or deferred by its handler is counted here, until the endpoint's ``on_sent``;
+  a request answered on the input thread before its handler returns (the usual one) is counted
+  by the endpoint instead, as a part of its out-queue while its reply waits unsent
+  (``Endpoint.limit_unsent_parts``, set to the limit on every connection), which costs it
+  no bookkeeping when the kernel takes the reply at once. When a connection has that many of
+  either, its endpoint stops reading and delivering records until one is sent. So a client
+  that pipelines requests and never reads the replies stops being read once the kernel's
+  socket buffers are full, and pins at most ``limit`` replies of each kind, plus the batch
+  the input thread was answering (and the endpoint also pauses on ``max_unsent_bytes`` of
+  unsent replies, see ``gfrpc.transport.limits``). Procedures that
   declare a ``reply_size`` (the brick's READ, READDIR, READDIRP) reserve their predicted reply
   before they start, so the replies one connection has in the making or unsent stay within
   ``max_unsent_bytes`` even when many large READs arrive in one read. Unlike GlusterFS 10
@@ -150,6 +156,8 @@ class _ServerConnection:
 
     def connection_made(self, ep: Endpoint) -> None:
         self.ep = ep
+        # requests answered on the input thread count while their replies wait unsent
+        ep.limit_unsent_parts(self.server.outstanding_limit)
         self.server._admit(self, ep)
 
     def record_received(self, ep: Endpoint, record: memoryview) -> None:
@@ -386,6 +394,11 @@ class RpcServer:
                 request.tail = tail
             else:
                 tail.fill()
+        if procedure.reply_size is None and self._runs_inline(request):
+            # answered before this returns: nothing outstanding to count (a handler that
+            # defers is counted then, Request.defer)
+            self._run(request)
+            return
         self._count(conn)
         request._counted = True
         if procedure.reply_size is not None and not self._reserve(conn, request):

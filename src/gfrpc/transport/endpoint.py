@@ -10,8 +10,13 @@ read buffer fed to the in-memory TLS session, which decrypts into the decoder's 
 (``tls.py``; the handshake and this reading are ``endpoint_tls.py``). Read buffers are
 leased from a process-wide free list for the duration of one read, so an idle connection owns
 none (``wire/record.py``). Complete records go up to the handler in order; while input is
-paused (``pause_reading``, or too many unsent bytes) records already decoded wait in the
-decoder and are delivered on resume, so a pause takes effect at once, not one read later.
+paused (``pause_reading``, or too many unsent bytes or parts) records already decoded wait in
+the decoder and are delivered on resume, so a pause takes effect at once, not one read later.
+The commonest read of all, one whole small request and nothing else (a client that sends one
+request at a time, as fio's jobs and FUSE's lookups do), takes a shorter way: the decoder
+hands that record over without its parser or its queue (``RecordDecoder.take_whole``, and
+``take_lone`` after a TLS decryption), and ``_deliver_one`` gives it to the handler with no
+loop and no look for a tail (Performance notes 60).
 
 *Output* (``endpoint_output.py``) may be submitted from any thread. ``submit(*parts)`` is
 one RPC message: it adds the record mark, takes ownership of the bytes (``bytes`` are
@@ -154,6 +159,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         self._made = False  # connection_made was delivered: connection_lost is owed
         self._paused = False
         self._corked_by = 0  # ident of the thread delivering records (its replies wait)
+        self._lone = False  # ... one record only (_deliver_one): its first reply goes at once
         self._cork_pending = False  # a corked submit skipped its flush
         #: small replies made by the delivering thread, not yet queued: (data, on_sent)
         self._corked: list[tuple[bytes, Callable[[], None] | None]] = []
@@ -232,6 +238,14 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         if self._paused:
             self._paused = False
             self._poller.kick(self)
+
+    def limit_unsent_parts(self, count: int) -> None:
+        """Stop reading while more than ``count`` parts of messages wait unsent (0: no such
+        limit; every small message is one part). The RPC server sets its outstanding-request
+        limit here: a request answered at once on the input thread counts while its reply
+        waits in the out-queue."""
+        with self._out_lock:
+            self._outq.max_parts = max(0, count)
 
     def pause_for_memory(self) -> None:
         """Stop reading: the server's budget for incomplete records is spent (any thread)."""
@@ -461,6 +475,11 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
                     # a ~370 MB non-last fragment and stall until the peer gives up
                     decoder.release_buffer()
                     raise RemoteProtocolError("peer speaks TLS on a plaintext port")
+            if self._state is _OPEN and not self._paused and not self._outq.paused:
+                record = decoder.take_whole(n)
+                if record is not None:  # one request, whole: the usual case
+                    self._deliver_one(record)
+                    return
             decoder.buffer_updated(n)
         else:
             self._read_tls_event()
@@ -515,6 +534,25 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             "connection closed by the server before it answered (does its ssl-allow "
             "list include our certificate's CN?)"
         )
+
+    def _deliver_one(self, record: memoryview) -> None:
+        """``_deliver`` for the one record a read brought whole, the decoder holding nothing
+        else (``RecordDecoder.take_whole``; the caller saw the endpoint open and not paused):
+        no trip through the decoder's queue, and no tail to look for."""
+        if self._charged:
+            self._account()
+        self._records_in += 1
+        self._corked_by = threading.get_ident()
+        self._lone = True
+        try:
+            self.handler.record_received(self, record)
+        finally:
+            self._corked_by = 0
+            self._lone = False
+            if self._outq.unsent >= BIG:  # e.g. a 1 MiB READ reply: write it baton-free
+                BATON.call_outside(self._uncork)
+            else:
+                self._uncork()
 
     def _deliver(self) -> None:
         decoder = self._decoder

@@ -76,6 +76,7 @@ class EndpointOutput:
     _outq: OutQueue
     _held: list[tuple[list[bytes | memoryview], Callable[[], None] | None]]
     _corked_by: int  # ident of the thread delivering records (its replies wait)
+    _lone: bool  # it delivers one record only: its first small reply need not wait
     _cork_pending: bool  # a corked message was queued without its flush
     #: small replies made by the delivering thread, not yet queued: (data, on_sent)
     _corked: list[tuple[bytes, Callable[[], None] | None]]
@@ -110,7 +111,11 @@ class EndpointOutput:
             if total <= JOIN_BELOW:  # a small reply (most): one buffer, joined (so owned)
                 data = b"".join((_SMALL_MARKS.pack(total | LAST_FRAGMENT), *parts))  # type: ignore[arg-type]  # (a FileRegion is never this small)
                 corked_by = self._corked_by
-                if corked_by and corked_by == threading.get_ident():
+                if (
+                    corked_by
+                    and corked_by == threading.get_ident()
+                    and (self._corked or not self._lone)
+                ):
                     # a reply made inline by the delivering thread: it waits, unlocked, in
                     # this thread's batch until _uncork queues the batch in one go
                     state = self._state

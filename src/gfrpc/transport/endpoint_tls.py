@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EndpointTLSInput"]
 
+_OPEN = EndpointState.OPEN
+
 _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
 
 
@@ -69,6 +71,8 @@ class EndpointTLSInput:
     _made: bool
     _last_input: float
     _read_big: bool
+    _state: EndpointState
+    _paused: bool
     handler: ConnectionHandler
     ready: threading.Event
     peer_cn: str | None
@@ -92,6 +96,8 @@ class EndpointTLSInput:
         def _account(self) -> None: ...
 
         def _deliver(self) -> None: ...
+
+        def _deliver_one(self, record: memoryview) -> None: ...
 
         def _eof(self) -> PeerClosedError: ...
 
@@ -186,7 +192,15 @@ class EndpointTLSInput:
             if eof:
                 self._deliver()
                 raise self._eof()
-            self._deliver()
+            record = (
+                self._decoder.take_lone()
+                if self._state is _OPEN and not self._paused and not self._outq.paused
+                else None
+            )
+            if record is not None:  # one request, whole: the usual case
+                self._deliver_one(record)
+            else:
+                self._deliver()
             if first_big or n < len(view) or self.closed or self._input_paused():
                 break
 

@@ -11,7 +11,10 @@ Two counters, bytes ever queued and bytes ever written, place *marks*: a message
 after that message. Due callbacks are collected in ``fired``, and the endpoint calls them after
 releasing its lock (they may take other locks). The same counters give the unsent bytes: over
 ``high_water`` the queue says ``paused`` (the server stops reading a peer that does not read
-its replies), and it says ``resumed`` once half of that has drained.
+its replies), and it says ``resumed`` once half of that has drained. ``max_parts``, when set,
+is a second such limit on the number of queued parts: every small reply is one part, so a
+peer that never reads the replies to requests answered at once (a PING flood) pins a bounded
+number of objects, not only of bytes.
 
 A part may also be a :class:`FileRegion`: bytes of an open file that ``flush`` hands to the
 kernel with ``sendfile(2)`` instead of copying them through Python (a brick's big READ
@@ -146,7 +149,8 @@ class OutQueue:
         self._marks: deque[tuple[int, Callable[[], None]]] = deque()  # (end offset, on_sent)
         self.fired: list[Callable[[], None]] = []  # on_sent callbacks now due
         self.high_water = high_water
-        self.paused = False  # more than high_water unsent
+        self.max_parts = 0  # queued parts over which it pauses too (0: no limit)
+        self.paused = False  # more than high_water unsent, or more than max_parts queued
         self.resumed = False  # paused ended in the last flush: the input side needs a kick
         self.regions = 0  # FileRegions queued (their descriptors are ours to close)
 
@@ -163,7 +167,7 @@ class OutQueue:
             self.queued += len(v)
             if type(v) is FileRegion:
                 self.regions += 1
-        if self.high_water and not self.paused and self.unsent > self.high_water:
+        if not self.paused and self._over():
             self.paused = True
 
     def append(self, view: memoryview) -> None:
@@ -173,8 +177,23 @@ class OutQueue:
         """``append`` for the hot path: one view."""
         self._q.append(view)
         self.queued += len(view)
-        if self.high_water and not self.paused and self.queued - self.written > self.high_water:
+        if not self.paused and self._over():
             self.paused = True
+
+    def _over(self) -> bool:
+        """Whether the queue holds more than it may before its endpoint stops reading."""
+        high_water, max_parts = self.high_water, self.max_parts
+        return bool(
+            (high_water and self.queued - self.written > high_water)
+            or (max_parts and len(self._q) > max_parts)
+        )
+
+    def _drained(self) -> bool:
+        """Whether a paused queue has drained to half of each of its limits."""
+        high_water, max_parts = self.high_water, self.max_parts
+        return (not high_water or self.queued - self.written <= high_water // 2) and (
+            not max_parts or len(self._q) <= max_parts // 2
+        )
 
     def own_last(self, n: int) -> None:
         """Make the queue the owner of its last ``n`` parts (or as many as are left): a part
@@ -226,7 +245,7 @@ class OutQueue:
             marks = self._marks  # (_written_to, inline on the hot path)
             while marks and marks[0][0] <= self.written:
                 self.fired.append(marks.popleft()[1])
-            if self.paused and self.unsent <= self.high_water // 2:
+            if self.paused and self._drained():
                 self.paused = False
                 self.resumed = True
         return None
@@ -236,7 +255,7 @@ class OutQueue:
         marks = self._marks
         while marks and marks[0][0] <= written:
             self.fired.append(marks.popleft()[1])
-        if self.paused and self.unsent <= self.high_water // 2:
+        if self.paused and self._drained():
             self.paused = False
             self.resumed = True
 

@@ -305,6 +305,10 @@ class RecordDecoder:
         lease = self._lease
         if lease is None or nbytes > len(lease):
             raise LocalProtocolError("buffer_updated() past the buffer given")
+        record = self.take_whole(nbytes)  # the usual case, without the parser
+        if record is not None:
+            self._ready.append(record)
+            return
         try:
             if self._error is None:
                 try:
@@ -313,6 +317,43 @@ class RecordDecoder:
                     self._error = exc
         finally:
             self.release_buffer()
+
+    def take_whole(self, nbytes: int) -> memoryview | None:
+        """The one record that ``nbytes`` written into a leased ``get_buffer()`` view hold
+        exactly, when that view came at a record boundary with nothing queued: one small
+        last fragment, header and all (what a client sends one request at a time). The record
+        is copied out as ``buffer_updated`` would, and the lease is given back. None: nothing
+        was done, and the caller reports the bytes with ``buffer_updated`` as usual."""
+        lease = self._lease
+        if (
+            lease is None
+            or nbytes < 4
+            or self._body is not None
+            or self._carry
+            or self._ready
+            or self._error is not None
+        ):
+            return None
+        header = _HDR.unpack_from(lease)[0]
+        length = nbytes - 4
+        if (
+            header != length | LAST_FRAGMENT
+            or length >= self._threshold
+            or length >= self.max_record_size
+        ):
+            return None
+        record = memoryview(bytes(memoryview(lease)[4:nbytes]))
+        self._lease = None
+        return_read_buffer(lease)
+        return record
+
+    def take_lone(self) -> memoryview | None:
+        """The one complete record queued, when the decoder holds nothing else (no other
+        record, no part of a next one, no error); else None, and nothing changes."""
+        ready = self._ready
+        if len(ready) != 1 or self._body is not None or self._carry or self._error is not None:
+            return None
+        return ready.popleft()
 
     # ------------------------------------------------------------------ output
 
