@@ -12,5 +12,6 @@
 #    scripts/seqrun.sh o n n o, then START=4 scripts/seqrun.sh n o o n n o o n (the first four
 #      ran seq-write and seq-read, the rest seq-read only; seq/)
 #    scripts/partsrun.sh n x x n n x   (seq-read with the part limit off, noparts-switch.diff; parts/)
+#    scripts/seqplain.sh o n n o       (seq-write and seq-read without TLS; seq-plain/)
 # 5. python3 scripts/sched-batch.py normal|batch   (the SCHED_BATCH look, no bench)
 python3 "$(dirname "$0")/summary.py"

@@ -64,6 +64,8 @@ show(
 )
 show("fio TLS seq-read/seq-write, MB/s / glusterfsd x2", rows("seq", lambda r: (r["workload"],)),
      lambda r, ref: r["ratio_to_reference"])
+show("fio seq-write/seq-read without TLS, MB/s / glusterfsd x2", rows("seq-plain", lambda r: (r["workload"],)),
+     lambda r, ref: r["ratio_to_reference"])
 show("fio TLS seq-read, part limit on (n) / off (x)", rows("parts", lambda r: (r["workload"],)),
      lambda r, ref: r["ratio_to_reference"])
 
