@@ -8,21 +8,10 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from record_support import drain, frag
 
 from gfrpc.errors import LocalProtocolError, RemoteProtocolError
 from gfrpc.wire.record import DEFAULT_MAX_RECORD, NEED_DATA, RecordDecoder, record_mark
-
-
-def frag(data: bytes, last: bool = True) -> bytes:
-    return struct.pack(">I", len(data) | (0x80000000 if last else 0)) + data
-
-
-def drain(dec: RecordDecoder) -> list[bytes]:
-    out = []
-    while (rec := dec.next_record()) is not NEED_DATA:
-        assert isinstance(rec, memoryview)
-        out.append(bytes(rec))
-    return out
 
 
 def via_receive_data(data: bytes, step: int) -> list[bytes]:

@@ -4,17 +4,12 @@
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from record_support import drain, frag
 
 from gfrpc.wire.record import NEED_DATA, RecordDecoder, record_mark
-
-
-def frag(data: bytes, last: bool = True) -> bytes:
-    return struct.pack(">I", len(data) | (0x80000000 if last else 0)) + data
 
 
 def written(dec: RecordDecoder, data: bytes) -> int:
@@ -22,14 +17,6 @@ def written(dec: RecordDecoder, data: bytes) -> int:
     buf = dec.get_buffer()
     buf[: len(data)] = data
     return len(data)
-
-
-def drain(dec: RecordDecoder) -> list[bytes]:
-    out = []
-    while (rec := dec.next_record()) is not NEED_DATA:
-        assert isinstance(rec, memoryview)
-        out.append(bytes(rec))
-    return out
 
 
 def test_one_whole_small_record_is_taken_as_it_is() -> None:
