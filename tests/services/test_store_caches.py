@@ -369,3 +369,51 @@ def test_fresh_store_does_not_cache_new_inodes(brick: Path) -> None:
             s.access(g, os.R_OK, USER)
         os.setxattr(brick / "f", pa.ACCESS_KEY, _acl_for(USER.uid, 4))
         s.access(g, os.R_OK, USER)
+
+
+def test_inode_cache_keeps_the_bricks_own_value_at_once() -> None:
+    """``put_own`` (a gfid the store has just set on an inode it made) is cached however fresh
+    the ctime, and still only for that ctime."""
+    c: InodeCache[bytes] = InodeCache()
+    now = time.time_ns()
+    c.put_own(_st(1, now), "k", b"mine")
+    assert c.get(_st(1, now), "k") == (True, b"mine")
+    assert c.get(_st(1, now + 1), "k") == (False, None)
+
+
+def test_inode_cache_carries_a_value_across_the_bricks_own_change() -> None:
+    """``carry`` moves a value from the ctime before to the ctime after a change, only when it
+    was cached for exactly the ctime before (else nothing is cached)."""
+    c: InodeCache[bytes] = InodeCache(settle_ns=0)
+    c.put(_st(1, 10), "k", b"v")
+    c.carry(_st(1, 10), _st(1, 20), "k")
+    assert c.get(_st(1, 20), "k") == (True, b"v")
+    c.carry(_st(1, 15), _st(1, 30), "k")  # cached at 20, not 15: stays at 20
+    assert c.get(_st(1, 30), "k") == (False, None)
+    c.carry(_st(2, 10), _st(2, 20), "k")  # never cached
+    assert c.get(_st(2, 20), "k") == (False, None)
+
+
+def test_a_file_made_and_written_is_looked_up_without_reading_its_gfid(
+    brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default settle time, a file the brick created and then wrote is looked up from
+    the cache (its ``trusted.gfid`` is not read again), as fio's read pass looks up the files
+    its create pass wrote; a directory the brick made too."""
+    from gfrpc.services.brick.store import base
+
+    with PosixStore(str(brick)) as s:
+        g, f, *_ = s.create(ROOT_GFID, "f", 0, 0o644)
+        try:
+            s.write(f, 0, b"x" * 4096)
+        finally:
+            f.close()
+        d, *_ = s.mkdir(ROOT_GFID, "d", 0o755)
+
+        def no_read(fd: int) -> bytes | None:
+            raise AssertionError("trusted.gfid read again")
+
+        monkeypatch.setattr(base, "read_gfid", no_read)
+        assert s.lookup(ROOT_GFID, "f")[0].ia_gfid == g
+        assert s.lookup(ROOT_GFID, "d")[0].ia_gfid == d
+        assert s.stat(g).ia_size == 4096

@@ -22,6 +22,20 @@ An inode changed in the last 50 ms is simply read every time. The store also for
 of an inode it chmods, or whose ACL keys it sets or removes (``forget``), so no correctness rests
 on the clock for the brick's own changes.
 
+The brick's own writes, the two exceptions to the settle rule (for ``trusted.gfid`` only):
+``put_own`` caches at once the gfid the store has just set on an inode it made (CREATE,
+MKDIR, MKNOD, SYMLINK), and ``carry`` moves a cached gfid from the ctime before to the ctime
+after a change the store itself made that does not touch it (a WRITE). Without them every
+file would be read again at its first LOOKUP after it was written: fio's smallfile read pass,
+which looks up each new file once, paid an ``open``, ``fstat``, ``getxattr`` and ``close`` more
+for every file (Performance notes 61). What the settle rule guarded there is an outside change
+of the same inode in the same tick: a local ``setfattr`` of ``trusted.gfid``, or an inode the
+brick removed whose number a process on the brick's directory (not a client: every entry a
+client makes gets its gfid through ``put_own``) reuses at once. A LOOKUP still checks that the
+gfid's handle is this very inode (``StoreBase._handle_matches``) before it answers a cached
+gfid, so it cannot be led to another inode; a READDIRP entry could show the old gfid until the
+inode next changes. Both need root on the brick's host, in the tick of a brick's own change.
+
 What it never does: it caches values, not access decisions (the mode, owner and group come from
 the caller's fresh stat each time), and never a path or a descriptor, so it cannot make any
 object reachable; a miss costs exactly what the uncached read cost. Bounded: the least recently
@@ -73,6 +87,25 @@ class InodeCache(Generic[T]):
             self._items.move_to_end((st.st_dev, st.st_ino, key))
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def put_own(self, st: os.stat_result, key: str, value: T) -> None:
+        """Remember ``value`` of ``key``, which the brick itself has just set on the inode it
+        made, at ``st``'s ctime (taken after that) however fresh (the module notes)."""
+        k = (st.st_dev, st.st_ino, key)
+        with self._lock:
+            self._items[k] = (st.st_ctime_ns, value)
+            self._items.move_to_end(k)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def carry(self, before: os.stat_result, after: os.stat_result, key: str) -> None:
+        """The brick itself changed the inode between the stats ``before`` and ``after``
+        without touching ``key``: a value cached at ``before``'s ctime holds at ``after``'s."""
+        k = (before.st_dev, before.st_ino, key)
+        with self._lock:
+            found = self._items.get(k)
+            if found is not None and found[0] == before.st_ctime_ns:
+                self._items[k] = (after.st_ctime_ns, found[1])
 
     def forget(self, st: os.stat_result, *keys: str) -> None:
         """Drop the values of ``keys`` of ``st``'s inode."""
