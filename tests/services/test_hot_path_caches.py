@@ -92,11 +92,12 @@ def test_iatt_map_stays_bounded_under_endless_inodes() -> None:
 
 def test_handle_path_map_stays_bounded_and_exact() -> None:
     """Rule: a gfid's handle path is its own (a view of a gfid gives the same path), and ever
-    new gfids never make the map hold more than 4096 paths."""
+    new gfids never make the map hold more than ``_HANDLE_PATHS_MAX`` (16384) paths."""
     gfid = bytes.fromhex("0123456789abcdef0123456789abcdef")
     path = "01/23/01234567-89ab-cdef-0123-456789abcdef"
     assert handles.HandleIndex.handle_path(gfid) == path
     assert handles.HandleIndex.handle_path(memoryview(bytearray(gfid))) == path
-    for n in range(5000):
+    assert handles._HANDLE_PATHS_MAX == 16384
+    for n in range(17000):
         handles.HandleIndex.handle_path(n.to_bytes(16, "big"))
-        assert len(handles._HANDLE_PATHS) <= 4096
+        assert len(handles._HANDLE_PATHS) <= 16384

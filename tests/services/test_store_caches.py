@@ -41,6 +41,7 @@ def store(brick: Path) -> Iterator[PosixStore]:
     s = PosixStore(str(brick))
     s.acls.settle_ns = 0
     s.gfids.settle_ns = 0
+    s.handle_checked.settle_ns = 0
     yield s
     s.close()
 
@@ -417,3 +418,41 @@ def test_a_file_made_and_written_is_looked_up_without_reading_its_gfid(
         assert s.lookup(ROOT_GFID, "f")[0].ia_gfid == g
         assert s.lookup(ROOT_GFID, "d")[0].ia_gfid == d
         assert s.stat(g).ia_size == 4096
+
+
+def test_a_files_handle_is_checked_once_per_ctime(
+    store: PosixStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOOKUP checks a file's gfid handle (``lstat``, the same inode?) once for each ctime of
+    the file: a second LOOKUP of the unchanged file does not look at the handle again, and one
+    after a change does."""
+    g = _file(store, "f")
+    store.setattr(g, GF_SET_ATTR_MODE, mode=0o640)  # a ctime the create did not cache
+    assert store.lookup(ROOT_GFID, "f")[0].ia_gfid == g
+    checked = []
+    real = store.handles.handle_lstat
+    monkeypatch.setattr(
+        store.handles, "handle_lstat", lambda gfid: checked.append(gfid) or real(gfid)
+    )
+    assert store.lookup(ROOT_GFID, "f")[0].ia_gfid == g
+    assert checked == []
+    store.setattr(g, GF_SET_ATTR_MODE, mode=0o600)
+    assert store.lookup(ROOT_GFID, "f")[0].ia_gfid == g
+    assert checked == [g]
+
+
+def test_a_handle_removed_outside_is_made_again_at_the_next_lookup(
+    store: PosixStore, brick: Path
+) -> None:
+    """A file's handle removed behind the brick's back after its handle was checked (and that
+    check cached): removing a hard link changes the file's link count and ctime, so the next
+    LOOKUP checks the handle again, finds it missing and makes it again."""
+    g = _file(store, "f")
+    for _ in range(2):
+        assert store.lookup(ROOT_GFID, "f")[0].ia_gfid == g
+    handle = brick / ".glusterfs" / store.handles.handle_path(g)
+    before = os.stat(brick / "f").st_ctime_ns
+    handle.unlink()
+    assert os.stat(brick / "f").st_ctime_ns != before  # the rule the cache rests on
+    assert store.lookup(ROOT_GFID, "f")[0].ia_gfid == g
+    assert handle.exists() and handle.stat().st_ino == (brick / "f").stat().st_ino

@@ -136,6 +136,11 @@ class StoreBase:
         #: ACLs (decoded, None when absent) and gfids by inode (``store.inodecache``)
         self.acls: InodeCache[posix_acl.Acl | None] = InodeCache()
         self.gfids: InodeCache[bytes] = InodeCache()
+        #: the gfids of non-directories whose handle was seen to be that very inode, by inode:
+        #: a LOOKUP that finds one for the entry's ctime needs no ``lstat`` of the handle. A
+        #: handle is a hard link, so the inode's link count and ctime change whenever it is
+        #: removed or replaced (``store.inodecache``, the brick's own writes)
+        self.handle_checked: InodeCache[bytes] = InodeCache()
 
     def close(self) -> None:
         self.handles.close()
@@ -316,6 +321,8 @@ class StoreBase:
                 if gfid is None or not self._handle_matches(gfid, pargfid, name, st):
                     gfid = self._ensure_gfid(pfd, pargfid, name, efd, st, gfid_req)
                     st = os.fstat(efd)  # its ctime changed
+                elif not st_.S_ISDIR(st.st_mode):
+                    self.handle_checked.put(st, GFID_KEY, gfid)
                 if st_.S_ISDIR(st.st_mode):
                     self.handles.cache_dir(gfid, efd)
             return iatt_of(gfid, st), iatt_of(pargfid, pst)
@@ -324,18 +331,26 @@ class StoreBase:
         self, pfd: int, pargfid: bytes, name: str
     ) -> tuple[bytes, os.stat_result] | None:
         """LOOKUP's fast path: the entry's gfid and stat when its gfid is cached for exactly
-        this inode and ctime (``store.inodecache``) and its handle matches, and, for a
-        directory, its fd is cached already; None otherwise (then the full path runs)."""
+        this inode and ctime (``store.inodecache``) and its handle matches (for a file, once per
+        ctime: ``handle_checked``), and, for a directory, its fd is cached already; None
+        otherwise (then the full path runs)."""
         st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
         if (st.st_dev, st.st_ino) == self.handles.hidden_id:
             raise OSError(errno.ENOENT, name)
+        is_dir = st_.S_ISDIR(st.st_mode)
+        if not is_dir:
+            hit, gfid = self.handle_checked.get(st, GFID_KEY)
+            if hit and gfid is not None:
+                return gfid, st
         hit, gfid = self.gfids.get(st, GFID_KEY)
         if not hit or gfid is None:
             return None
-        if st_.S_ISDIR(st.st_mode) and not self.handles.is_cached_dir(gfid):
+        if is_dir and not self.handles.is_cached_dir(gfid):
             return None
         if not self._handle_matches(gfid, pargfid, name, st):
             return None
+        if not is_dir:
+            self.handle_checked.put(st, GFID_KEY, gfid)
         return gfid, st
 
     def entry_owner(self, pargfid: bytes, name: str) -> int:

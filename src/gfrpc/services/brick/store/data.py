@@ -185,7 +185,8 @@ class DataOps(StoreBase):
             if sync:
                 os.fdatasync(fd)
             post = os.fstat(fd)
-        self.gfids.carry(pre, post, GFID_KEY)  # new bytes, the same gfid
+        self.gfids.carry(pre, post, GFID_KEY)  # new bytes, the same gfid and handle
+        self.handle_checked.carry(pre, post, GFID_KEY)
         gfid = f.gfid
         return done, iatt_of(gfid, pre), iatt_of(gfid, post)
 

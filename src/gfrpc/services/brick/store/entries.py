@@ -179,6 +179,8 @@ class EntryOps(StoreBase):
                         self.handles.cache_dir(gfid, efd)
                     st = os.fstat(efd)
                     self.gfids.put_own(st, GFID_KEY, gfid)  # its first LOOKUP reads nothing
+                    if expect != st_.S_IFDIR:  # _make_handle checked it
+                        self.handle_checked.put_own(st, GFID_KEY, gfid)
             return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
 
     def _undo_entry(self, pfd: int, name: str, fmt: int, gfid: bytes, ino: int) -> None:
@@ -288,6 +290,7 @@ class EntryOps(StoreBase):
             post = os.fstat(pfd)
         if created:  # its first LOOKUP reads nothing (WRITE carries it on, ``data.write``)
             self.gfids.put_own(st, GFID_KEY, gfid)
+            self.handle_checked.put_own(st, GFID_KEY, gfid)  # _make_handle checked it
         return (
             gfid,
             OpenFile(fd, gfid, flags),

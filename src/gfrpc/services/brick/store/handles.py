@@ -54,6 +54,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Final
 
 from gfrpc.errors import ConfigError
 from gfrpc.programs.fops_types import ROOT_GFID
@@ -178,6 +179,10 @@ class _Cached:
 
 #: handle paths by gfid (a path is a pure function of its gfid)
 _HANDLE_PATHS: dict[bytes, str] = {}
+#: how many it keeps before it starts again: as many inodes as a GlusterFS server's inode
+#: table keeps (``network.inode-lru-limit``, 16384), about 3 MB. At 4096, fio's 4,800 new
+#: files were forgotten between the create pass and the read pass (Performance notes 61).
+_HANDLE_PATHS_MAX: Final = 16384
 
 
 class InodeRef:
@@ -311,7 +316,7 @@ class HandleIndex:
         path = _HANDLE_PATHS.get(gfid) if type(gfid) is bytes else None
         if path is None:
             path = f"{gfid[0]:02x}/{gfid[1]:02x}/{gfid_str(gfid)}"
-            if len(_HANDLE_PATHS) >= 4096:  # bounded: cleared when full
+            if len(_HANDLE_PATHS) >= _HANDLE_PATHS_MAX:  # bounded: cleared when full
                 _HANDLE_PATHS.clear()
             _HANDLE_PATHS[bytes(gfid)] = path
         return path

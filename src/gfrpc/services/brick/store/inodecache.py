@@ -31,10 +31,12 @@ which looks up each new file once, paid an ``open``, ``fstat``, ``getxattr`` and
 for every file (Performance notes 61). What the settle rule guarded there is an outside change
 of the same inode in the same tick: a local ``setfattr`` of ``trusted.gfid``, or an inode the
 brick removed whose number a process on the brick's directory (not a client: every entry a
-client makes gets its gfid through ``put_own``) reuses at once. A LOOKUP still checks that the
-gfid's handle is this very inode (``StoreBase._handle_matches``) before it answers a cached
-gfid, so it cannot be led to another inode; a READDIRP entry could show the old gfid until the
-inode next changes. Both need root on the brick's host, in the tick of a brick's own change.
+client makes gets its gfid through ``put_own``) reuses at once. A LOOKUP checks that the gfid's
+handle is this very inode (``StoreBase._handle_matches``) before it answers a cached gfid for
+the first time at a ctime, and keeps the result for that ctime (``StoreBase.handle_checked``:
+a file's handle is a hard link, so removing or replacing it changes the file's link count and
+ctime); a READDIRP entry could show the old gfid until the inode next changes. Both need root
+on the brick's host, in the tick of a brick's own change.
 
 What it never does: it caches values, not access decisions (the mode, owner and group come from
 the caller's fresh stat each time), and never a path or a descriptor, so it cannot make any
