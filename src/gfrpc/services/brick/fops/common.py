@@ -156,7 +156,7 @@ def asked_xattrs(
     caller has checked the request, see ``entry.content_size``) and answered under
     :data:`CONTENT_KEY` when the file still has that size and ``reader`` (None: a trusted
     caller) may read it."""
-    keys = [k for k in xdata or () if isinstance(k, str) and k.startswith(XATTR_NAMESPACES)]
+    keys = _xattr_names(tuple(xdata)) if xdata else ()
     if not keys and content_size < 0:
         return {}
     try:
@@ -166,6 +166,23 @@ def asked_xattrs(
     if content is not None:
         out[CONTENT_KEY] = content
     return out
+
+
+def _xattr_names(asked: tuple[object, ...]) -> tuple[str, ...]:
+    """The keys among ``asked`` that name extended attributes, in order; kept for each set of
+    up to 16 keys (at most 256 sets: a client chooses the keys), since md-cache and DHT ask
+    every LOOKUP for the same ones."""
+    names = _XATTR_NAMES.get(asked)
+    if names is None:
+        names = tuple(k for k in asked if isinstance(k, str) and k.startswith(XATTR_NAMESPACES))
+        if len(asked) <= 16:
+            if len(_XATTR_NAMES) >= 256:
+                _XATTR_NAMES.clear()
+            _XATTR_NAMES[asked] = names
+    return names
+
+
+_XATTR_NAMES: dict[tuple[object, ...], tuple[str, ...]] = {}
 
 
 #: quick-read's request for a small file's bytes in the LOOKUP reply (``GF_CONTENT_KEY``)

@@ -73,7 +73,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as st_
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from gfrpc.programs.fops_types import (
     GF_SET_ATTR_ATIME,
@@ -300,9 +300,14 @@ class PosixStore(EntryOps, DataOps):
         checked to be a regular file of that size before any read, and, with ``reader``, one
         that caller may read (the mode bits and the access ACL of that same fstat; the xattrs
         are answered either way)."""
-        wanted = [k for k in keys if xp.readable(k, internal=internal)]
+        if type(keys) is tuple:
+            wanted: Sequence[str] = xp.readable_names(keys, internal=internal)
+        else:
+            wanted = [k for k in keys if xp.readable(k, internal=internal)]
         if content_size >= 0:
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            # never blocking on a FIFO, nor taking a terminal as the brick's: the handle's
+            # inode is checked to be a regular file once it is open
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
             try:
                 fd = os.open(self.handles.handle_path(gfid), flags, dir_fd=self.handles.hidden_fd)
             except OSError:
@@ -368,7 +373,7 @@ class PosixStore(EntryOps, DataOps):
                     self.acls.forget(fd_ref.stat(), *_ACL_XATTRS)
 
 
-def _present_xattrs(where: int | str, keys: list[str]) -> dict[str, bytes]:
+def _present_xattrs(where: int | str, keys: Sequence[str]) -> dict[str, bytes]:
     """The values of those ``keys`` that the inode at ``where`` (an fd or a path) lists."""
     present = os.listxattr(where)
     return _xattr_values(where, [k for k in keys if k in present])

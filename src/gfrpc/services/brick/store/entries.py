@@ -112,13 +112,17 @@ class EntryOps(StoreBase):
         owner: Caller | None,
         umask: int = 0,
         st: os.stat_result | None = None,
+        *,
+        opened: bool = False,
     ) -> bytes:
         """Owner, exact permission bits (``perm`` less ``umask``, or narrowed by the parent's
         default ACL), gfid and handle of an entry this call created (``st``: its stat since it
-        was made, if the caller has one)."""
+        was made, if the caller has one). ``opened``: ``fd`` is open for I/O (CREATE's), so
+        the changes go through it (``fchown``, ``fchmod``, ``fsetxattr``) instead of through
+        its ``/proc`` path, as an O_PATH descriptor needs (a path walk each)."""
         if st is None:
             st = os.fstat(fd)
-        path = proc_path(fd)
+        path: int | str = fd if opened else proc_path(fd)
         if not st_.S_ISLNK(st.st_mode):
             perm = self._new_mode(pfd, pre, perm, umask)
         if owner is not None:
@@ -130,7 +134,7 @@ class EntryOps(StoreBase):
             keep = st.st_mode & st_.S_ISGID if st_.S_ISDIR(st.st_mode) else 0
             if st_.S_IMODE(st.st_mode) != perm | keep:
                 os.chmod(path, perm | keep)
-        return set_gfid_once(fd, gfid)
+        return set_gfid_once(fd, gfid, opened=opened)
 
     def _make_entry(
         self,
@@ -266,7 +270,7 @@ class EntryOps(StoreBase):
                         try:
                             gfid = self._claim_gfid(gfid_req)
                             gfid = self._finish_new(
-                                pfd, pre, name, fd, gfid, perm, owner, umask, st
+                                pfd, pre, name, fd, gfid, perm, owner, umask, st, opened=True
                             )
                             # owner, mode and gfid changed neither its type nor its inode
                             self._make_handle(gfid, pfd, pargfid, name, st)

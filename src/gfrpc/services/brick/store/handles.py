@@ -99,10 +99,12 @@ def read_gfid(fd: int) -> bytes | None:
     return value if len(value) == 16 else None
 
 
-def set_gfid_once(fd: int, gfid: bytes) -> bytes:
-    """Give the inode ``gfid`` unless it already has one (XATTR_CREATE); return its gfid."""
+def set_gfid_once(fd: int, gfid: bytes, *, opened: bool = False) -> bytes:
+    """Give the inode ``gfid`` unless it already has one (XATTR_CREATE); return its gfid.
+    ``opened``: ``fd`` is open for I/O (not O_PATH), so the xattr is set through it directly
+    rather than through its ``/proc`` path."""
     try:
-        os.setxattr(proc_path(fd), GFID_KEY, gfid, os.XATTR_CREATE)
+        os.setxattr(fd if opened else proc_path(fd), GFID_KEY, gfid, os.XATTR_CREATE)
         return gfid
     except OSError as e:
         if e.errno != errno.EEXIST:

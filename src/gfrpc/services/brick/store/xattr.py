@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 from fnmatch import fnmatchcase
+from typing import Final
 
 from gfrpc.services.brick.store.handles import GFID_KEY
 
@@ -59,6 +60,27 @@ def check_get(key: str, *, internal: bool = False) -> None:
 def readable(key: str, *, internal: bool = False) -> bool:
     """Whether GETXATTR of ``key`` by name may answer its value (:func:`check_get` passes)."""
     return not key.startswith(_BACKPOINTER_PREFIXES) and (internal or not _internal_only(key))
+
+
+def readable_names(keys: tuple[str, ...], *, internal: bool = False) -> tuple[str, ...]:
+    """Those of ``keys`` that are :func:`readable`, in order. A LOOKUP names the same few keys
+    again and again (md-cache's two, DHT's layout and linkto), so the answer is kept for
+    each set of up to :data:`_NAMES_KEPT_KEYS` keys (at most :data:`_NAMES_KEPT` sets)."""
+    kept = _READABLE_NAMES.get((keys, internal))
+    if kept is not None:
+        return kept
+    names = tuple(k for k in keys if readable(k, internal=internal))
+    if len(keys) <= _NAMES_KEPT_KEYS:
+        if len(_READABLE_NAMES) >= _NAMES_KEPT:
+            _READABLE_NAMES.clear()
+        _READABLE_NAMES[(keys, internal)] = names
+    return names
+
+
+#: :func:`readable_names`' answers, bounded: a client chooses the keys
+_READABLE_NAMES: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
+_NAMES_KEPT: Final = 256
+_NAMES_KEPT_KEYS: Final = 16
 
 
 def check_set(key: str) -> None:
