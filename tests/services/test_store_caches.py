@@ -456,3 +456,35 @@ def test_a_handle_removed_outside_is_made_again_at_the_next_lookup(
     assert os.stat(brick / "f").st_ctime_ns != before  # the rule the cache rests on
     assert store.lookup(ROOT_GFID, "f")[0].ia_gfid == g
     assert handle.exists() and handle.stat().st_ino == (brick / "f").stat().st_ino
+
+
+def test_a_new_files_gfid_is_claimed_without_an_lstat(
+    store: PosixStore, brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CREATE whose ``gfid-req`` has no handle yet (the usual case) learns so from one
+    ``faccessat``, without an ``lstat`` that fails; one whose gfid is taken is still refused."""
+    looked = []
+    real = store.handles.handle_lstat
+    monkeypatch.setattr(
+        store.handles, "handle_lstat", lambda gfid: looked.append(gfid) or real(gfid)
+    )
+    want = uuid.uuid4().bytes
+    g, f, *_ = store.create(ROOT_GFID, "new", 0, 0o644, gfid_req=want)
+    f.close()
+    assert g == want and looked == [want]  # the one lstat: _make_handle's check after the link
+    with pytest.raises(FileExistsError):
+        store.create(ROOT_GFID, "other", 0, 0o644, gfid_req=want)
+
+
+def test_hash_directories_are_made_as_needed(store: PosixStore, brick: Path) -> None:
+    """A file's handle is made in its hash directory ``.glusterfs/<g0>/<g1>`` when that is not
+    there yet, and when its first level is not there either; the handle is the file."""
+    hidden = brick / ".glusterfs"
+    assert not (hidden / "fd").exists()
+    made = [bytes.fromhex("fd01" + "00" * 14), bytes.fromhex("fd02" + "00" * 14)]
+    for i, want in enumerate(made):  # the first makes both levels, the second one
+        g, f, *_ = store.create(ROOT_GFID, f"h{i}", 0, 0o644, gfid_req=want)
+        f.close()
+        handle = hidden / store.handles.handle_path(g)
+        assert g == want and handle.stat().st_ino == (brick / f"h{i}").stat().st_ino
+    assert (hidden / "fd" / "01").is_dir() and (hidden / "fd" / "02").is_dir()

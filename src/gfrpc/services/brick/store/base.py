@@ -442,6 +442,8 @@ class StoreBase:
         gfid is free again, as posix replaces such handles."""
         if gfid in (NULL_GFID, ROOT_GFID):
             return True
+        if st is None and not self.handles.handle_exists(gfid):
+            return False  # the usual case: a new entry's gfid-req has no handle
         found = self.handles.handle_lstat(gfid)
         if found is None:
             return False

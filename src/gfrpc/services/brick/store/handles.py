@@ -167,6 +167,14 @@ def _open_or_mkdir(dirfd: int, name: str, *, create: bool = True) -> int:
     return os.open(name, O_PATH_DIR, dir_fd=dirfd)
 
 
+def _mkdir_once(dirfd: int, path: str) -> None:
+    """``mkdirat`` of ``path`` below ``dirfd``; one that is there already is fine."""
+    try:
+        os.mkdir(path, 0o700, dir_fd=dirfd)
+    except FileExistsError:
+        pass
+
+
 class _Cached:
     """One cached directory descriptor: lent to ``pins`` users; ``dropped`` once evicted (the
     last unpin then closes it)."""
@@ -322,6 +330,13 @@ class HandleIndex:
                 _HANDLE_PATHS.clear()
             _HANDLE_PATHS[bytes(gfid)] = path
         return path
+
+    def handle_exists(self, gfid: bytes) -> bool:
+        """Whether the handle of ``gfid`` is there (not followed): ``faccessat``, which answers
+        an absent one without an exception. For creations, whose gfid has none as a rule."""
+        return os.access(
+            self.handle_path(gfid), os.F_OK, dir_fd=self.hidden_fd, follow_symlinks=False
+        )
 
     def handle_lstat(self, gfid: bytes) -> tuple[os.stat_result, str | None] | None:
         """lstat of the handle and, for a directory handle, its symlink target; None if absent.
@@ -506,11 +521,22 @@ class HandleIndex:
 
     def _ensure_hash_dir(self, gfid: bytes) -> None:
         """Make ``.glusterfs/<g0>/<g1>`` unless this index made or found it already (then no
-        system call: the handle is reached by its path below ``hidden_fd``)."""
+        system call: the handle is reached by its path below ``hidden_fd``). A new one is one
+        ``mkdirat``: most new gfids of a young brick fall in a hash directory not made yet, and
+        an ``open`` that fails first costs a system call and an exception more."""
         key = gfid[0] << 8 | gfid[1]
-        if key not in self._hash_dirs:
-            os.close(self.hash_dir(gfid, create=True))
-            self._hash_dirs.add(key)
+        if key in self._hash_dirs:
+            return
+        level1 = f"{gfid[0]:02x}"
+        level2 = f"{level1}/{gfid[1]:02x}"
+        try:
+            os.mkdir(level2, 0o700, dir_fd=self.hidden_fd)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # its first level is not there either
+            _mkdir_once(self.hidden_fd, level1)
+            _mkdir_once(self.hidden_fd, level2)
+        self._hash_dirs.add(key)
 
     def _in_hash_dir(self, gfid: bytes, op: Callable[[], None]) -> None:
         """Run ``op`` (which makes the handle of ``gfid``) once its hash directory is there;
