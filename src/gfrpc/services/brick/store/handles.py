@@ -566,12 +566,13 @@ class HandleIndex:
         ``replace=False`` only create it (FileExistsError if a handle is there)."""
         target = dir_handle_target(parent, name)
         path = self.handle_path(gfid)
-        tmp = f"{path[:6]}.{gfid_str(gfid)}.{uuid.uuid4().hex}"
 
         def make() -> None:
             if not replace:
                 os.symlink(target, path, dir_fd=self.hidden_fd)
                 return
+            # a name of its own beside the handle, renamed over it (a MKDIR needs none)
+            tmp = f"{path[:6]}.{gfid_str(gfid)}.{uuid.uuid4().hex}"
             os.symlink(target, tmp, dir_fd=self.hidden_fd)
             os.replace(tmp, path, src_dir_fd=self.hidden_fd, dst_dir_fd=self.hidden_fd)
 
