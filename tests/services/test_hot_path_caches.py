@@ -101,3 +101,33 @@ def test_handle_path_map_stays_bounded_and_exact() -> None:
     for n in range(17000):
         handles.HandleIndex.handle_path(n.to_bytes(16, "big"))
         assert len(handles._HANDLE_PATHS) <= 16384
+
+
+def test_key_set_memo_keeps_little_of_what_a_client_chooses() -> None:
+    """Rule: a LOOKUP's key sets are answered every time but kept only within bounds a client
+    cannot push: at most 256 sets, each of at most 16 string keys of 1 KiB in all; a set of
+    huge keys, of many keys or of a key that is not a string is answered and not kept."""
+    from gfrpc.services.brick.store.xattr import KEPT_CHARS, KEPT_KEYS, KEPT_SETS, KeySetMemo
+
+    calls = []
+
+    def names(keys: tuple[object, ...]) -> tuple[str, ...]:
+        calls.append(keys)
+        return tuple(k for k in keys if isinstance(k, str) and k.startswith("user."))
+
+    memo = KeySetMemo()
+    usual = ("glusterfs.content", "security.capability", "user.x", "gfid-req")
+    assert memo.answer(usual, names) == ("user.x",)
+    assert memo.answer(usual, names) == ("user.x",) and len(calls) == 1  # kept
+    hostile: list[tuple[object, ...]] = [
+        ("user." + "k" * KEPT_CHARS,),  # one huge key
+        tuple(f"user.{i}" for i in range(KEPT_KEYS + 1)),  # too many keys
+        ("user.a", 7),  # not all strings
+    ]
+    for keys in hostile:
+        for _ in range(2):
+            memo.answer(keys, names)
+    assert len(calls) == 1 + 2 * len(hostile)  # answered each time, never kept
+    for i in range(10 * KEPT_SETS):
+        assert memo.answer((f"user.{i}",), names) == (f"user.{i}",)
+    assert len(memo._kept) <= KEPT_SETS

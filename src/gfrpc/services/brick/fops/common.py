@@ -25,6 +25,7 @@ from gfrpc.programs.fops import Buffer
 from gfrpc.rpc.server import Request
 from gfrpc.services.brick.session import BrickClient
 from gfrpc.services.brick.store import Caller, PosixStore
+from gfrpc.services.brick.store.xattr import KeySetMemo
 from gfrpc.wire.rpcmsg import AuthUnix, GlusterCredV1
 from gfrpc.wire.xdr import XdrStruct
 
@@ -156,7 +157,7 @@ def asked_xattrs(
     caller has checked the request, see ``entry.content_size``) and answered under
     :data:`CONTENT_KEY` when the file still has that size and ``reader`` (None: a trusted
     caller) may read it."""
-    keys = _xattr_names(tuple(xdata)) if xdata else ()
+    keys = _ASKED_NAMES.answer(tuple(xdata), _xattr_names) if xdata else ()
     if not keys and content_size < 0:
         return {}
     try:
@@ -169,20 +170,12 @@ def asked_xattrs(
 
 
 def _xattr_names(asked: tuple[object, ...]) -> tuple[str, ...]:
-    """The keys among ``asked`` that name extended attributes, in order; kept for each set of
-    up to 16 keys (at most 256 sets: a client chooses the keys), since md-cache and DHT ask
-    every LOOKUP for the same ones."""
-    names = _XATTR_NAMES.get(asked)
-    if names is None:
-        names = tuple(k for k in asked if isinstance(k, str) and k.startswith(XATTR_NAMESPACES))
-        if len(asked) <= 16:
-            if len(_XATTR_NAMES) >= 256:
-                _XATTR_NAMES.clear()
-            _XATTR_NAMES[asked] = names
-    return names
+    """The keys among ``asked`` that name extended attributes, in order."""
+    return tuple(k for k in asked if isinstance(k, str) and k.startswith(XATTR_NAMESPACES))
 
 
-_XATTR_NAMES: dict[tuple[object, ...], tuple[str, ...]] = {}
+#: :func:`_xattr_names` kept per key set (bounded: a client chooses the keys)
+_ASKED_NAMES = KeySetMemo()
 
 
 #: quick-read's request for a small file's bytes in the LOOKUP reply (``GF_CONTENT_KEY``)

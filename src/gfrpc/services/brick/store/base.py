@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, IattValue
 from gfrpc.services.brick import posix_acl
+from gfrpc.services.brick.store.dirfds import InodeRef
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import (
     GFID_KEY,
     HIDDEN_DIR,
     O_PATH_NOFOLLOW,
     HandleIndex,
-    InodeRef,
     check_name,
     is_dir_handle,
     parse_dir_handle,
@@ -236,6 +236,19 @@ class StoreBase:
         if gfid is not None:
             self.gfids.put(st, GFID_KEY, gfid)
         return gfid
+
+    def _made_with_gfid(self, st: os.stat_result, gfid: bytes) -> None:
+        """An inode this store has just made (``st``, its last stat) got ``gfid`` and its
+        handle, which ``_make_handle`` checked: known at its first LOOKUP (``put_own``)."""
+        self.gfids.put_own(st, GFID_KEY, gfid)
+        if not st_.S_ISDIR(st.st_mode):
+            self.handle_checked.put_own(st, GFID_KEY, gfid)
+
+    def _changed_not_gfid(self, before: os.stat_result, after: os.stat_result) -> None:
+        """This store changed the inode between ``before`` and ``after`` without touching its
+        gfid or handle (a WRITE): what was known of them holds (``carry``)."""
+        self.gfids.carry(before, after, GFID_KEY)
+        self.handle_checked.carry(before, after, GFID_KEY)
 
     def _gfid_of(self, target: Target) -> bytes:
         return target.gfid if isinstance(target, OpenFile | OpenDir) else check_gfid(target)

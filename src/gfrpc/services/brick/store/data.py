@@ -54,7 +54,7 @@ from gfrpc.services.brick.store.base import (
     privs_to_drop,
 )
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
-from gfrpc.services.brick.store.handles import GFID_KEY, proc_path
+from gfrpc.services.brick.store.handles import proc_path
 from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.outqueue import MIN_REGION, FileRegion
 from gfrpc.transport.tail import UnreadTail
@@ -185,8 +185,7 @@ class DataOps(StoreBase):
             if sync:
                 os.fdatasync(fd)
             post = os.fstat(fd)
-        self.gfids.carry(pre, post, GFID_KEY)  # new bytes, the same gfid and handle
-        self.handle_checked.carry(pre, post, GFID_KEY)
+        self._changed_not_gfid(pre, post)  # new bytes, the same gfid and handle
         gfid = f.gfid
         return done, iatt_of(gfid, pre), iatt_of(gfid, post)
 

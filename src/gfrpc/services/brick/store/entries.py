@@ -41,7 +41,6 @@ from gfrpc.services.brick.store.base import (
 )
 from gfrpc.services.brick.store.fds import OpenFile
 from gfrpc.services.brick.store.handles import (
-    GFID_KEY,
     O_PATH_DIR,
     O_PATH_NOFOLLOW,
     proc_path,
@@ -182,9 +181,7 @@ class EntryOps(StoreBase):
                     if expect == st_.S_IFDIR:
                         self.handles.cache_dir(gfid, efd)
                     st = os.fstat(efd)
-                    self.gfids.put_own(st, GFID_KEY, gfid)  # its first LOOKUP reads nothing
-                    if expect != st_.S_IFDIR:  # _make_handle checked it
-                        self.handle_checked.put_own(st, GFID_KEY, gfid)
+                    self._made_with_gfid(st, gfid)  # its first LOOKUP reads nothing
             return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
 
     def _undo_entry(self, pfd: int, name: str, fmt: int, gfid: bytes, ino: int) -> None:
@@ -293,8 +290,7 @@ class EntryOps(StoreBase):
             st = os.fstat(fd)
             post = os.fstat(pfd)
         if created:  # its first LOOKUP reads nothing (WRITE carries it on, ``data.write``)
-            self.gfids.put_own(st, GFID_KEY, gfid)
-            self.handle_checked.put_own(st, GFID_KEY, gfid)  # _make_handle checked it
+            self._made_with_gfid(st, gfid)
         return (
             gfid,
             OpenFile(fd, gfid, flags),

@@ -32,15 +32,11 @@ A handle is made, read and removed by its path below ``hidden_fd`` (``<g0>/<g1>/
 hex names, one system call), once its hash directory is known to exist (made or found once per
 index; made again if it vanished).
 
-Open directory descriptors are cached by gfid (an open fd follows its directory through any
-rename, so the cache needs no invalidation except on rmdir, which evicts the gfid; a directory
-removed behind the brick's back shows ``st_nlink == 0`` and is evicted at its next use).
-``inode(gfid)`` lends a descriptor for one ``with`` block: a cached directory's own fd, *pinned*
-(eviction marks it and the last unpin closes it, so no descriptor in use is ever closed and no
-``dup``/``close`` pair is paid per request), the root's fd, or a file's handle opened for the
-block. The ``fstat`` that tells whether a cached directory is still there is the one the caller
-gets (``InodeRef.stat``). ``stat_of(gfid)`` answers a file's stat with one ``lstat`` of its
-handle (the hard link *is* the inode), a directory's with one ``fstat`` of its cached fd.
+Open directory descriptors are cached by gfid and lent pinned (``store.dirfds``).
+``inode(gfid)`` lends a descriptor for one ``with`` block (an ``InodeRef``): a cached
+directory's own fd, the root's fd, or a file's handle opened for the block. ``stat_of(gfid)``
+answers a file's stat with one ``lstat`` of its handle (the hard link *is* the inode), a
+directory's with one ``fstat`` of its cached fd.
 """
 
 from __future__ import annotations
@@ -52,12 +48,12 @@ import re
 import stat as st_
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final
 
 from gfrpc.errors import ConfigError
 from gfrpc.programs.fops_types import ROOT_GFID
+from gfrpc.services.brick.store.dirfds import DirFdCache, InodeRef
 from gfrpc.services.brick.store.iatt import gfid_str
 
 GFID_KEY = "trusted.gfid"
@@ -175,52 +171,12 @@ def _mkdir_once(dirfd: int, path: str) -> None:
         pass
 
 
-class _Cached:
-    """One cached directory descriptor: lent to ``pins`` users; ``dropped`` once evicted (the
-    last unpin then closes it)."""
-
-    __slots__ = ("fd", "pins", "dropped")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.pins = 0
-        self.dropped = False
-
-
 #: handle paths by gfid (a path is a pure function of its gfid)
 _HANDLE_PATHS: dict[bytes, str] = {}
 #: how many it keeps before it starts again: as many inodes as a GlusterFS server's inode
 #: table keeps (``network.inode-lru-limit``, 16384), about 3 MB. At 4096, fio's 4,800 new
 #: files were forgotten between the create pass and the read pass (Performance notes 61).
 _HANDLE_PATHS_MAX: Final = 16384
-
-
-class InodeRef:
-    """A descriptor on one inode, lent for a ``with`` block (see the module notes); ``fd``
-    must not be closed by the borrower, nor used after the block."""
-
-    __slots__ = ("fd", "_st", "_release")
-
-    def __init__(
-        self, fd: int, st: os.stat_result | None, release: Callable[[], object] | None
-    ) -> None:
-        self.fd = fd
-        self._st = st
-        self._release = release
-
-    def __enter__(self) -> InodeRef:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._release is not None:
-            self._release()
-
-    def stat(self) -> os.stat_result:
-        """The inode's stat as of its resolution (taken now if it was not taken then). Use
-        ``os.fstat(ref.fd)`` for a stat after a change."""
-        if self._st is None:
-            self._st = os.fstat(self.fd)
-        return self._st
 
 
 class HandleIndex:
@@ -233,8 +189,10 @@ class HandleIndex:
             raise ConfigError(f"brick directory {directory}: {e.strerror}") from e
         self._lock = threading.Lock()
         self._level1: dict[int, int] = {}
-        self._dirs: OrderedDict[bytes, _Cached] = OrderedDict()
-        self._dir_cache_size = dir_cache_size
+        #: cached directory descriptors by gfid, lent pinned (``store.dirfds``)
+        self.dirs = DirFdCache(dir_cache_size)
+        self.is_cached_dir = self.dirs.holds
+        self.evict_dir = self.dirs.evict
         self._hash_dirs: set[int] = set()  # <g0><g1> hash directories known to exist
         try:
             self._init_root()
@@ -299,12 +257,8 @@ class HandleIndex:
     def close(self) -> None:
         with self._lock:
             fds = [*self._level1.values(), self.hidden_fd, self.root_fd]
-            for c in self._dirs.values():
-                c.dropped = True
-                if not c.pins:
-                    fds.append(c.fd)
             self._level1.clear()
-            self._dirs.clear()
+        fds += self.dirs.close()
         for fd in fds:
             os.close(fd)
 
@@ -362,7 +316,7 @@ class HandleIndex:
         gfid resolution reports it)."""
         if gfid == ROOT_GFID:
             return os.dup(self.root_fd)
-        cached = self._pin_dir(gfid)
+        cached = self.dirs.pin(gfid)
         if cached is not None:
             with cached:
                 return os.dup(cached.fd)
@@ -416,7 +370,7 @@ class HandleIndex:
         None when ``gfid`` is not among them (not a directory, or not cached)."""
         if gfid == ROOT_GFID:
             return InodeRef(self.root_fd, None, None)
-        return self._pin_dir(gfid)
+        return self.dirs.pin(gfid)
 
     def handle_xattr_path(self, gfid: bytes) -> str:
         """A path for the xattr calls on a non-directory's handle, to be used without
@@ -428,7 +382,7 @@ class HandleIndex:
         directory's fd pinned, the root's fd, or a new O_PATH fd closed at the end."""
         if gfid == ROOT_GFID:
             return InodeRef(self.root_fd, None, None)
-        cached = self._pin_dir(gfid)
+        cached = self.dirs.pin(gfid)
         if cached is not None:
             return cached
         fd, st = self._open_handle(gfid)
@@ -439,7 +393,7 @@ class HandleIndex:
         when it can: a cached directory's ``fstat``, or a non-directory's handle ``lstat``
         (the handle is a hard link to the inode itself)."""
         if gfid != ROOT_GFID:
-            cached = self._pin_dir(gfid)
+            cached = self.dirs.pin(gfid)
             if cached is not None:
                 with cached:
                     return cached.stat()
@@ -452,70 +406,12 @@ class HandleIndex:
         with self.inode(gfid) as ref:
             return ref.stat()
 
-    # -- directory fd cache ----------------------------------------------------------------------
-
-    def is_cached_dir(self, gfid: bytes) -> bool:
-        with self._lock:
-            return gfid in self._dirs
-
-    def _pin_dir(self, gfid: bytes) -> InodeRef | None:
-        """A pinned cached directory fd and its stat, or None (not cached, or removed behind
-        our back: then evicted)."""
-        with self._lock:
-            c = self._dirs.get(gfid)
-            if c is None:
-                return None
-            c.pins += 1
-            self._dirs.move_to_end(gfid)
-        try:
-            st = os.fstat(c.fd)
-        except BaseException:
-            self._unpin(c)
-            raise
-        if st.st_nlink == 0:  # removed behind our back
-            self._unpin(c)
-            self.evict_dir(gfid, only=c)
-            return None
-        return InodeRef(c.fd, st, lambda: self._unpin(c))
-
-    def _unpin(self, c: _Cached) -> None:
-        with self._lock:
-            c.pins -= 1
-            last = c.dropped and c.pins == 0
-        if last:
-            os.close(c.fd)
-
-    def _drop(self, c: _Cached) -> bool:
-        """Mark ``c`` evicted (the lock held); whether it can be closed now."""
-        c.dropped = True
-        return c.pins == 0
+    # -- directory fd cache (store.dirfds) ---------------------------------------------------
 
     def cache_dir(self, gfid: bytes, fd: int) -> None:
-        """Remember a dup of directory ``fd`` (the caller keeps ``fd``)."""
-        if gfid == ROOT_GFID:
-            return
-        with self._lock:
-            if gfid in self._dirs:
-                return
-            self._dirs[gfid] = _Cached(os.dup(fd))
-            close = []
-            while len(self._dirs) > self._dir_cache_size:
-                _, old = self._dirs.popitem(last=False)
-                if self._drop(old):
-                    close.append(old.fd)
-        for old_fd in close:
-            os.close(old_fd)
-
-    def evict_dir(self, gfid: bytes, *, only: _Cached | None = None) -> None:
-        """Forget the cached fd of ``gfid`` (with ``only``: if it is still that one)."""
-        with self._lock:
-            c = self._dirs.get(gfid)
-            if c is None or (only is not None and c is not only):
-                return
-            del self._dirs[gfid]
-            close = self._drop(c)
-        if close:
-            os.close(c.fd)
+        """Remember a dup of directory ``fd`` (the caller keeps ``fd``); never the root's."""
+        if gfid != ROOT_GFID:
+            self.dirs.put(gfid, fd)
 
     # -- creating and removing handles -------------------------------------------------------------
 

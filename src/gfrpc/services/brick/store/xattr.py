@@ -20,6 +20,7 @@ GlusterFS 10.3 facts (posix-inode-fd-ops.c, posix-helpers.c, posix-gfid-path.c, 
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Final
 
@@ -62,25 +63,57 @@ def readable(key: str, *, internal: bool = False) -> bool:
     return not key.startswith(_BACKPOINTER_PREFIXES) and (internal or not _internal_only(key))
 
 
+class KeySetMemo:
+    """Answers about a set of xdata keys (which are xattr names, which a client may read),
+    kept per set: a LOOKUP names the same few keys again and again (md-cache's two, DHT's
+    layout and linkto). A client chooses the keys, so what is kept is bounded: at most
+    :data:`KEPT_SETS` sets, each of at most :data:`KEPT_KEYS` string keys of at most
+    :data:`KEPT_CHARS` characters in all; a bigger set is answered, not kept, and a full memo
+    starts again."""
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+    def answer(
+        self, keys: tuple[object, ...], compute: Callable[[tuple[object, ...]], tuple[str, ...]]
+    ) -> tuple[str, ...]:
+        """``compute(keys)``, from the memo when this set was answered before."""
+        found = self._kept.get(keys)
+        if found is None:
+            found = compute(keys)
+            if len(keys) <= KEPT_KEYS and all(type(k) is str for k in keys):
+                if sum(map(len, keys)) <= KEPT_CHARS:  # type: ignore[arg-type]  # all str
+                    if len(self._kept) >= KEPT_SETS:
+                        self._kept.clear()
+                    self._kept[keys] = found
+        return found
+
+
+KEPT_SETS: Final = 256
+KEPT_KEYS: Final = 16
+KEPT_CHARS: Final = 1024
+
+
+def _readable_to_clients(keys: tuple[object, ...]) -> tuple[str, ...]:
+    return tuple(k for k in keys if isinstance(k, str) and readable(k))
+
+
+def _readable_internally(keys: tuple[object, ...]) -> tuple[str, ...]:
+    return tuple(k for k in keys if isinstance(k, str) and readable(k, internal=True))
+
+
+_CLIENT_NAMES = KeySetMemo()
+_INTERNAL_NAMES = KeySetMemo()
+
+
 def readable_names(keys: tuple[str, ...], *, internal: bool = False) -> tuple[str, ...]:
-    """Those of ``keys`` that are :func:`readable`, in order. A LOOKUP names the same few keys
-    again and again (md-cache's two, DHT's layout and linkto), so the answer is kept for
-    each set of up to :data:`_NAMES_KEPT_KEYS` keys (at most :data:`_NAMES_KEPT` sets)."""
-    kept = _READABLE_NAMES.get((keys, internal))
-    if kept is not None:
-        return kept
-    names = tuple(k for k in keys if readable(k, internal=internal))
-    if len(keys) <= _NAMES_KEPT_KEYS:
-        if len(_READABLE_NAMES) >= _NAMES_KEPT:
-            _READABLE_NAMES.clear()
-        _READABLE_NAMES[(keys, internal)] = names
-    return names
-
-
-#: :func:`readable_names`' answers, bounded: a client chooses the keys
-_READABLE_NAMES: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
-_NAMES_KEPT: Final = 256
-_NAMES_KEPT_KEYS: Final = 16
+    """Those of ``keys`` that are :func:`readable`, in order (kept per key set:
+    :class:`KeySetMemo`)."""
+    if internal:
+        return _INTERNAL_NAMES.answer(keys, _readable_internally)
+    return _CLIENT_NAMES.answer(keys, _readable_to_clients)
 
 
 def check_set(key: str) -> None:
