@@ -4,8 +4,9 @@ and every policy serves the same FOPs with the same answers.
 * ``--io-threads 0``: no pool; every FOP runs on the poller thread that read it.
 * ``--io-policy slow`` (N > 0): FOPs that may block for long (``fops.MAY_BLOCK``: disk data,
   syncs, listings, removals) go to the io-threads, the rest run inline; a READ or WRITE of at
-  most ``fops.INLINE_IO`` bytes (1 MiB) runs inline too, and so does an UNLINK that frees at
-  most that much; RMDIR always runs inline.
+  most ``fops.INLINE_IO`` bytes (1 MiB) runs inline too, and so do an UNLINK, a RENAME, a
+  TRUNCATE and an FTRUNCATE that free at most that much (the name they remove or replace, the
+  end they cut off); RMDIR always runs inline.
 * ``--io-policy all``: every FOP goes to the io-threads (the earlier rule).
 """
 
@@ -163,11 +164,115 @@ def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
 
 
 @pytest.mark.parametrize("poller", ["single", "pool"])
+def test_a_rename_goes_to_the_io_threads_only_when_the_name_it_replaces_frees_much(
+    xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
+) -> None:
+    """Rule (``slow``): a RENAME runs on the poller thread unless the name it replaces is the
+    last name of a file of more than ``fops.INLINE_IO`` bytes: onto a new name, over a 5-byte
+    file and over a 2 MiB file that has another hard link it runs inline; over the 2 MiB
+    file's last name it goes to an io-thread. Each answers as always, and the replaced
+    files are gone."""
+    seen = _thread_by_name(monkeypatch, {P.RENAME: "newbname"})
+
+    def rename(c: object, old: str, new: str) -> int:
+        req = fp.GfxRenameReq(oldgfid=ROOT, newgfid=ROOT, oldbname=old, newbname=new)
+        return int(c.call(P.RENAME, req).op_ret)  # type: ignore[attr-defined]
+
+    with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
+        c = brick.client()
+        for name, size in (("a", 1), ("b", 1), ("c", 1), ("small", 5), ("big", 2 << 20)):
+            made = c.create(ROOT, name)
+            gfid = bytes(made.stat.ia_gfid)
+            for off in range(0, size, 1 << 20):
+                chunk = b"x" * min(1 << 20, size - off)
+                assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
+            assert c.release(gfid, made.fd).op_ret == 0
+        link = fp.GfxLinkReq(oldgfid=gfid, newgfid=ROOT, newbname="alias")
+        assert c.call(P.LINK, link).op_ret == 0
+        moves = (("a", "fresh"), ("b", "small"), ("c", "alias"), ("fresh", "big"))
+        assert [rename(c, old, new) for old, new in moves] == [0, 0, 0, 0]
+        listed = {e.name for e in brick.directory.iterdir()}
+        assert {"small", "alias", "big"} <= listed
+        assert not {"a", "b", "c", "fresh"} & listed
+
+    def on_pool(name: str) -> bool:
+        return seen[name].startswith("gfrpc-rpc-worker")
+
+    assert [on_pool(n) for n in ("fresh", "small", "alias", "big")] == [False, False, False, True]
+
+
+@pytest.mark.parametrize("poller", ["single", "pool"])
+def test_a_truncation_goes_to_the_io_threads_only_when_it_frees_much(
+    xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
+) -> None:
+    """Rule (``slow``): TRUNCATE and FTRUNCATE run on the poller thread unless they would
+    free more than ``fops.INLINE_IO`` bytes: a 5-byte file cut to 0, a file grown to 4 MiB
+    and a 2 MiB file cut by 10 bytes run inline; a 2 MiB file cut to 0 goes to an io-thread,
+    by gfid and by fd alike. Each answers with the size asked."""
+    seen: list[tuple[str, int, bool]] = []
+    actors = dict(brick_fops.ACTORS)
+    for proc in (P.TRUNCATE, P.FTRUNCATE):
+        real = actors[proc]
+
+        def watched(
+            svc: object, call: object, _real: object = real, _name: str = proc.name
+        ) -> object:
+            pooled = threading.current_thread().name.startswith("gfrpc-rpc-worker")
+            seen.append((_name, call.args.offset, pooled))  # type: ignore[attr-defined]
+            return _real(svc, call)  # type: ignore[operator]
+
+        actors[proc] = watched  # type: ignore[assignment]
+    monkeypatch.setattr(brick_fops, "ACTORS", actors)
+    big = 2 << 20
+
+    with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
+        c = brick.client()
+
+        def make(name: str, size: int) -> tuple[bytes, int]:
+            made = c.create(ROOT, name)
+            gfid = bytes(made.stat.ia_gfid)
+            for off in range(0, size, 1 << 20):
+                chunk = b"x" * min(1 << 20, size - off)
+                assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
+            return gfid, made.fd
+
+        def cut(gfid: bytes, size: int, fd: int | None = None) -> int:
+            if fd is None:
+                rsp = c.call(P.TRUNCATE, fp.GfxTruncateReq(gfid=gfid, offset=size))
+            else:
+                req = fp.GfxFtruncateReq(gfid=gfid, fd=fd, offset=size)
+                rsp = c.call(P.FTRUNCATE, req)
+            assert rsp.op_ret == 0, rsp
+            return int(rsp.poststat.ia_size)
+
+        small, small_fd = make("small", 5)
+        grown, _ = make("grown", 5)
+        by_gfid, _ = make("big", big)
+        by_fd, fd = make("big-fd", big)
+        sizes = [
+            cut(small, 0, small_fd),
+            cut(grown, 4 << 20),
+            cut(by_gfid, big - 10),
+            cut(by_gfid, 0),
+            cut(by_fd, 0, fd),
+        ]
+        assert sizes == [0, 4 << 20, big - 10, 0, 0]
+
+    assert seen == [
+        ("FTRUNCATE", 0, False),
+        ("TRUNCATE", 4 << 20, False),
+        ("TRUNCATE", big - 10, False),
+        ("TRUNCATE", 0, True),
+        ("FTRUNCATE", 0, True),
+    ]
+
+
+@pytest.mark.parametrize("poller", ["single", "pool"])
 def test_rmdir_runs_on_the_poller_thread(
     xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
 ) -> None:
     """Rule (``slow``): RMDIR runs on the poller thread, of an empty directory (removed) and
-    of a full one (ENOTEMPTY at once), while a RENAME still goes to an io-thread."""
+    of a full one (ENOTEMPTY at once), and so does the RENAME of a directory to a new name."""
     seen = _thread_by_name(monkeypatch, {P.RENAME: "newbname", P.RMDIR: "bname"})
 
     def rmdir(c: object, name: str) -> int:
@@ -186,15 +291,15 @@ def test_rmdir_runs_on_the_poller_thread(
     def on_pool(name: str) -> bool:
         return seen[name].startswith("gfrpc-rpc-worker")
 
-    assert [on_pool(n) for n in ("empty", "full", "moved")] == [False, False, True]
+    assert [on_pool(n) for n in ("empty", "full", "moved")] == [False, False, False]
 
 
 def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick: Path) -> None:
-    """Rule: the UNLINK predicate runs before any check of the request, so whatever a client
-    sends only picks a thread: truncated arguments, a name length past the record or past
-    NAME_MAX, a name with '/', '..', or one that reaches outside the brick, an unknown parent
-    gfid: all run inline (the UNLINK itself then refuses them), and it never looks at a file
-    outside the brick (a big file beside the brick is not seen)."""
+    """Rule: the UNLINK, RENAME and truncation predicates run before any check of the request,
+    so whatever a client sends only picks a thread: truncated arguments, a name length past
+    the record or past NAME_MAX, a name with '/', '..', or one that reaches outside the brick,
+    an unknown or null gfid: all run inline (the FOP itself then refuses them), and they
+    never look at a file outside the brick (a big file beside the brick is not seen)."""
     svc = brick_fops.FopService(store)
     outside = brick.parent / f"{brick.name}-outside"
     with open(outside, "wb") as f:
@@ -218,6 +323,21 @@ def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick
         ]
         assert all(svc._unlink_frees_little(a) for a in cases)
         assert store.bytes_an_unlink_frees(ROOT, f"../{outside.name}") == 0
+        # RENAME's: the same new names (and parents) after a good old name, and old names
+        # that do not parse
+        old_name = (3).to_bytes(4, "big") + b"old\0"
+        renames = [memoryview(ROOT + bytes(a[:16]) + old_name + bytes(a[16:])) for a in cases[2:]]
+        renames += [
+            memoryview(ROOT + ROOT[:8]),
+            memoryview(ROOT + ROOT + (1 << 31).to_bytes(4, "big")),
+            memoryview(ROOT + ROOT + (300).to_bytes(4, "big") + bytes(300)),
+        ]
+        assert all(svc._rename_frees_little(a) for a in renames)
+        # the truncations': short arguments, gfids that are no file's, the null gfid
+        cuts = [memoryview(b""), memoryview(ROOT), memoryview(b"\x07" * 16 + bytes(16))]
+        cuts += [memoryview(bytes(32)), memoryview(b"\xff" * 32)]
+        assert all(svc._truncate_frees_little(a) for a in cuts)
+        assert all(svc._ftruncate_frees_little(a) for a in cuts)
 
     finally:
         outside.unlink()

@@ -140,9 +140,9 @@ COMMANDS = (
                 "--io-policy",
                 choices=IO_POLICIES,
                 default="slow",
-                help="which FOPs the io-threads run: 'slow' (syncs, listings, renames, "
-                "READs and WRITEs over 1 MiB, UNLINKs freeing over 1 MiB; the rest run on "
-                "the poller thread) or 'all' "
+                help="which FOPs the io-threads run: 'slow' (syncs, listings, "
+                "READs and WRITEs over 1 MiB, UNLINKs, RENAMEs and truncations freeing over "
+                "1 MiB; the rest run on the poller thread) or 'all' "
                 "(default slow)",
             ),
             arg(

@@ -117,10 +117,11 @@ ACTORS: Final[Mapping[fp.FopProc, Actor]] = {
 
 #: FOPs that may block their thread for long: disk data, syncs, big listings, and the removals
 #: and truncations that free blocks. With ``--io-policy slow`` only these go to the io-threads,
-#: and of them a READ or WRITE of at most ``INLINE_IO`` bytes, and an UNLINK that frees at most
-#: that much (``_unlink_frees_little``), still run inline. RMDIR is not here: it removes an
-#: empty directory or refuses at once (measured: Performance notes 22). RENAME is: a predicate
-#: like UNLINK's on the name it replaces measured no cheaper than the hand-off.
+#: and of them a READ or WRITE of at most ``INLINE_IO`` bytes, and an UNLINK, RENAME, TRUNCATE
+#: or FTRUNCATE that frees at most that much (``_unlink_frees_little`` and its kin: the name
+#: removed or replaced, the end cut off), still run inline. RMDIR is not here: it removes an
+#: empty directory or refuses at once (measured: Performance notes 22; the RENAME and
+#: truncation predicates: notes 62).
 MAY_BLOCK: Final[frozenset[fp.FopProc]] = frozenset(
     {
         P.READ,
@@ -194,6 +195,12 @@ class FopService:
             return _small_io(proc)
         if proc == P.UNLINK:
             return self._unlink_frees_little
+        if proc == P.RENAME:
+            return self._rename_frees_little
+        if proc == P.TRUNCATE:
+            return self._truncate_frees_little
+        if proc == P.FTRUNCATE:
+            return self._ftruncate_frees_little
         return proc in inline
 
     def _unlink_frees_little(self, args: memoryview) -> bool:
@@ -202,13 +209,43 @@ class FopService:
         file system long). Small files, links and anything the UNLINK will refuse are
         quick. Reads the parent gfid and the name from the raw arguments (gfx_unlink_req:
         pargfid[16], then the name as an XDR string)."""
-        if len(args) < 20:
+        return self._removing_frees_little(args, 0, 16)
+
+    def _rename_frees_little(self, args: memoryview) -> bool:
+        """RENAME's inline predicate: UNLINK's, on the name the RENAME replaces (renaming over
+        the last name of a big file frees its blocks). gfx_rename_req: oldgfid[16],
+        newgfid[16], then the old and the new name as XDR strings."""
+        after_old = _after_name(args, 32)
+        return after_old < 0 or self._removing_frees_little(args, 16, after_old)
+
+    def _truncate_frees_little(self, args: memoryview) -> bool:
+        """TRUNCATE's inline predicate: on the poller thread unless it would free more than
+        ``INLINE_IO`` bytes (the end of a big file). gfx_truncate_req: gfid[16], offset."""
+        return self._cutting_frees_little(args, 16)
+
+    def _ftruncate_frees_little(self, args: memoryview) -> bool:
+        """FTRUNCATE's: as TRUNCATE's, by the gfid the request names (the fd is the same
+        inode, or the FOP refuses it). gfx_ftruncate_req: gfid[16], fd, offset."""
+        return self._cutting_frees_little(args, 24)
+
+    def _cutting_frees_little(self, args: memoryview, offset_at: int) -> bool:
+        if offset_at + 8 > len(args):
             return True  # garbage: the handler answers it
-        n = int.from_bytes(args[16:20], "big")
-        if n > _NAME_MAX or 20 + n > len(args):
-            return True
-        name = bytes(args[20 : 20 + n]).rstrip(b"\0").decode("utf-8", "surrogateescape")
-        return self.store.bytes_an_unlink_frees(bytes(args[:16]), name) <= INLINE_IO
+        size = int.from_bytes(args[offset_at : offset_at + 8], "big")
+        return self.store.bytes_a_truncate_frees(bytes(args[:16]), size) <= INLINE_IO
+
+    def _removing_frees_little(self, args: memoryview, parent_at: int, name_at: int) -> bool:
+        """Whether removing the name at ``name_at`` (an XDR string) from the directory whose
+        gfid is at ``parent_at`` frees at most ``INLINE_IO`` bytes. Arguments that do not
+        parse are answered inline: the handler refuses them."""
+        after = _after_name(args, name_at)
+        if after < 0 or parent_at + 16 > len(args):
+            return True  # garbage: the handler answers it
+        n = int.from_bytes(args[name_at : name_at + 4], "big")
+        raw = bytes(args[name_at + 4 : name_at + 4 + n]).rstrip(b"\0")
+        parent = bytes(args[parent_at : parent_at + 16])
+        name = raw.decode("utf-8", "surrogateescape")
+        return self.store.bytes_an_unlink_frees(parent, name) <= INLINE_IO
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -284,6 +321,18 @@ _NAME_MAX: Final = 256
 _SMALL_IO_INLINE: Final = frozenset({P.READ, P.WRITE})
 #: a WRITE's arguments before its payload: gfid, fd, offset, size, flag, xdata (an empty dict)
 _WRITE_HEAD: Final = 16 + 8 + 8 + 4 + 4 + 8
+
+
+def _after_name(args: memoryview, at: int) -> int:
+    """Where the XDR string (a name of at most ``_NAME_MAX`` bytes) at ``at`` of ``args``
+    ends, padding included; -1 when there is none there."""
+    if at + 4 > len(args):
+        return -1
+    n = int.from_bytes(args[at : at + 4], "big")
+    end = at + 4 + n
+    if n > _NAME_MAX or end > len(args):
+        return -1
+    return end + (-n & 3)
 
 
 def _small_io(proc: fp.FopProc) -> Callable[[memoryview], bool]:

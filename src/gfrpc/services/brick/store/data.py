@@ -55,6 +55,7 @@ from gfrpc.services.brick.store.base import (
 )
 from gfrpc.services.brick.store.fds import OpenDir, OpenFile
 from gfrpc.services.brick.store.handles import proc_path
+from gfrpc.services.brick.store.iatt import check_gfid
 from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.outqueue import MIN_REGION, FileRegion
 from gfrpc.transport.tail import UnreadTail
@@ -63,6 +64,8 @@ FALLOC_FL_KEEP_SIZE: Final = 0x01
 FALLOC_FL_PUNCH_HOLE: Final = 0x02
 FALLOC_FL_ZERO_RANGE: Final = 0x10
 MAX_OFFSET: Final = (1 << 63) - 1  # off_t
+#: the block a truncation may free beyond the bytes it cuts (the one its new end falls in)
+_BLOCK: Final = 4096
 #: open flags under which a WRITE's tail is read and copied instead of spliced: splice(2)
 #: refuses an O_APPEND file, and O_DIRECT wants aligned buffers
 _NO_SPLICE: Final = os.O_APPEND | os.O_DIRECT
@@ -220,6 +223,20 @@ class DataOps(StoreBase):
                 os.ftruncate(wfd, size)
                 _drop_privs(wfd, os.fstat(wfd), caller)
             return iatt_of(gfid, pre), iatt_of(gfid, os.fstat(ip))
+
+    def bytes_a_truncate_frees(self, gfid: bytes, size: int) -> int:
+        """At most what a TRUNCATE or FTRUNCATE of ``gfid``'s file to ``size`` would free now:
+        its allocation, but no more than the bytes past ``size`` (and their last block). 0 for
+        anything that is not a regular file, and for a gfid that is not valid or has no
+        handle (the FOP itself will say why). One ``lstat`` of the handle; nothing changes."""
+        try:
+            handle = self.handles.handle_path(check_gfid(gfid))
+            st = os.stat(handle, dir_fd=self.handles.hidden_fd, follow_symlinks=False)
+        except (OSError, ValueError):
+            return 0
+        if not st_.S_ISREG(st.st_mode) or size >= st.st_size:
+            return 0
+        return min(int(st.st_blocks) * 512, st.st_size - size + _BLOCK)
 
     @staticmethod
     def fallocate(
