@@ -243,8 +243,8 @@ def test_default_acl_cache_follows_setxattr(store: PosixStore, brick: Path) -> N
     """The parent's default ACL, cached for creations, is forgotten when SETXATTR sets it: the
     next entry inherits it."""
     d, *_ = store.mkdir(ROOT_GFID, "d", 0o777)
-    st = store.handles.stat_of(d)  # what the creation's stat of its parent will be
     store.create(d, "before", 0, 0o666)[1].close()
+    st = store.handles.stat_of(d)  # carried to its stat after the creation
     assert store.acls.get(st, pa.DEFAULT_KEY) == (True, None)
     store.setxattr(d, {pa.DEFAULT_KEY: _acl_for(USER.uid, 4)})
     assert store.acls.get(st, pa.DEFAULT_KEY)[0] is False
@@ -488,3 +488,152 @@ def test_hash_directories_are_made_as_needed(store: PosixStore, brick: Path) -> 
         handle = hidden / store.handles.handle_path(g)
         assert g == want and handle.stat().st_ino == (brick / f"h{i}").stat().st_ino
     assert (hidden / "fd" / "01").is_dir() and (hidden / "fd" / "02").is_dir()
+
+
+# -- ACLs across the brick's own entry changes (Performance notes 63) ----------------------------
+
+
+def test_inode_cache_carries_and_keeps_nothing_after_a_forget() -> None:
+    """With ``since`` (a ``generation`` taken before the change), ``carry`` and ``put_own`` do
+    nothing once any value of any inode was forgotten after it was taken."""
+    c: InodeCache[bytes] = InodeCache(settle_ns=0)
+    c.put(_st(1, 10), "k", b"v")
+    since = c.generation
+    c.forget(_st(9, 1), "k")  # another inode's value, in another thread
+    c.carry(_st(1, 10), _st(1, 20), "k", since=since)
+    c.put_own(_st(2, 5), "k", b"w", since=since)
+    assert c.get(_st(1, 20), "k") == (False, None)
+    assert c.get(_st(2, 5), "k") == (False, None)
+    since = c.generation
+    c.put(_st(1, 10), "k", b"v")
+    c.carry(_st(1, 10), _st(1, 20), "k", since=since)
+    c.put_own(_st(2, 5), "k", b"w", since=since)
+    assert c.get(_st(1, 20), "k") == (True, b"v")
+    assert c.get(_st(2, 5), "k") == (True, b"w")
+
+
+def _acl_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ACL keys read from disk from now on (every ``os.getxattr`` of one is recorded)."""
+    reads: list[str] = []
+    real = os.getxattr
+
+    def counted(path: Any, key: str, *args: Any, **kw: Any) -> bytes:
+        if key in (pa.ACCESS_KEY, pa.DEFAULT_KEY):
+            reads.append(key)
+        return real(path, key, *args, **kw)
+
+    monkeypatch.setattr(os, "getxattr", counted)
+    return reads
+
+
+def test_a_directory_being_filled_has_its_acls_read_not_at_all(
+    brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default settle time, a directory the brick made for a user and then fills
+    (CREATE, MKDIR, LINK, and a user's RENAME, UNLINK, RMDIR in it, each changing its ctime)
+    has its ACLs read from disk no more: a FUSE user's access checks on it and on what is
+    made in it (a file made and then written too), and each creation's look at its default
+    ACL, are answered from what the brick made and carried."""
+    with PosixStore(str(brick)) as s:
+        d, *_ = s.mkdir(ROOT_GFID, "d", 0o777, owner=USER)
+        reads = _acl_reads(monkeypatch)
+        for i in range(5):
+            s.access(d, os.W_OK | os.X_OK, USER)
+            g, f, *_ = s.create(d, f"f{i}", 0, 0o644, owner=USER)
+            try:
+                s.write(f, 0, b"x" * 4096, caller=USER)
+            finally:
+                f.close()
+            s.access(g, os.R_OK, USER)
+            s.access(d, os.W_OK | os.X_OK, USER)
+            sub, *_ = s.mkdir(d, f"d{i}", 0o755, owner=USER)
+            s.access(sub, os.X_OK, USER)
+            s.link(g, d, f"l{i}")
+            s.rename(d, f"l{i}", d, f"m{i}", keep_acls=True)
+            s.unlink(d, f"m{i}", keep_acls=True)
+            s.rmdir(d, f"d{i}", keep_acls=True)
+        assert reads == []
+
+
+def test_an_acl_set_on_a_directory_being_filled_is_seen_at_once(
+    brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is carried never hides the brick's own ACL changes: a default ACL set on the busy
+    directory reaches the next entry made in it (and that entry's inherited access ACL is read,
+    not taken for none), an access ACL set on it is checked at once, and a chmod is too."""
+    with PosixStore(str(brick)) as s:
+        d, *_ = s.mkdir(ROOT_GFID, "d", 0o700)
+        s.create(d, "a", 0, 0o600)[1].close()
+        assert _denied(s, d, os.X_OK)
+        s.setxattr(d, {pa.ACCESS_KEY: _acl_for(USER.uid, 3)})
+        assert not _denied(s, d, os.W_OK | os.X_OK)
+        s.create(d, "b", 0, 0o600)[1].close()
+        s.setxattr(d, {pa.DEFAULT_KEY: _acl_for(USER.uid, 4)})
+        g, f, *_ = s.create(d, "c", 0, 0o640)
+        f.close()
+        assert not _denied(s, g, os.R_OK)  # USER's read comes from the inherited ACL
+        s.setattr(d, GF_SET_ATTR_MODE, mode=0o600)  # the mask: USER's grant is gone
+        assert _denied(s, d, os.X_OK)
+
+
+def test_no_acl_is_carried_past_another_threads_acl_change(
+    brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: when the brick forgets any ACL while an entry FOP runs (another thread's
+    SETXATTR of an ACL, here made from inside the UNLINK), that FOP carries nothing, and the
+    directory's ACL is read from disk at the next check."""
+    with PosixStore(str(brick)) as s:
+        d, *_ = s.mkdir(ROOT_GFID, "d", 0o777)
+        other = _file(s, "other")
+        s.create(d, "f", 0, 0o644)[1].close()
+        real_remove = s.handles.remove_handle
+
+        def remove_then_other_thread(*args: Any, **kw: Any) -> None:
+            real_remove(*args, **kw)
+            s.setxattr(other, {pa.ACCESS_KEY: _acl_for(USER.uid, 4)})
+
+        monkeypatch.setattr(s.handles, "remove_handle", remove_then_other_thread)
+        s.unlink(d, "f", keep_acls=True)
+        reads = _acl_reads(monkeypatch)
+        s.access(d, os.W_OK | os.X_OK, USER)
+        assert reads == [pa.ACCESS_KEY]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("uid", "kept"), [(1000, True), (0, False)])
+def test_a_users_removals_keep_the_parents_acls_and_roots_spend_nothing_on_them(
+    brick: Path, uid: int, kept: bool
+) -> None:
+    """Over the wire: a FUSE user's UNLINK, RMDIR and RENAME carry the parent's ACLs to its new
+    ctime (its next checks read none); root's checks read no ACL, so its removals carry none
+    (the parent's cached access ACL is left at the ctime before)."""
+    from brick_fops_support import cred, running_brick
+
+    from gfrpc.programs import fops as fp
+
+    with running_brick(brick, "single", io_threads=0) as h:
+        root = h.client()
+        made = root.call(fp.FopProc.MKDIR, fp.GfxMkdirReq(pargfid=ROOT_GFID, bname="d", mode=0o777))
+        d = bytes(made.stat.ia_gfid)
+        assert (
+            root.call(fp.FopProc.MKDIR, fp.GfxMkdirReq(pargfid=d, bname="s", mode=0o777)).op_ret
+            == 0
+        )
+        for name in ("a", "b"):
+            g = root.create(d, name)
+            assert root.release(bytes(g.stat.ia_gfid), g.fd).op_ret == 0
+        user = h.client(cred=cred(uid, uid))
+        store = h.server.fops.store
+        store.acls.settle_ns = 0
+        store.access(d, os.W_OK | os.X_OK, USER)  # d's access ACL (none) cached now
+        calls = [
+            (fp.FopProc.UNLINK, fp.GfxUnlinkReq(pargfid=d, bname="a")),
+            (fp.FopProc.RMDIR, fp.GfxRmdirReq(pargfid=d, bname="s")),
+            (fp.FopProc.RENAME, fp.GfxRenameReq(oldgfid=d, newgfid=d, oldbname="b", newbname="c")),
+        ]
+        for proc, req in calls:
+            assert user.call(proc, req).op_ret == 0, proc
+            now = store.handles.stat_of(d)
+            assert store.acls.get(now, pa.ACCESS_KEY) == ((True, None) if kept else (False, None))
+            if not kept:
+                store.access(d, os.W_OK | os.X_OK, USER)  # cached again for the next one

@@ -301,14 +301,14 @@ def link(svc: FopService, call: FopCall) -> FopReply:
 def unlink(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.require_removable(svc.store, bytes(a.pargfid), a.bname, call)
-    pre, post = svc.store.unlink(bytes(a.pargfid), a.bname)
+    pre, post = svc.store.unlink(bytes(a.pargfid), a.bname, keep_acls=not access.trusted(call))
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
 
 def rmdir(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.require_removable(svc.store, bytes(a.pargfid), a.bname, call)
-    pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname)
+    pre, post = svc.store.rmdir(bytes(a.pargfid), a.bname, keep_acls=not access.trusted(call))
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
 
@@ -316,7 +316,8 @@ def rename(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     old, new = bytes(a.oldgfid), bytes(a.newgfid)
     store = svc.store
-    if not access.trusted(call):
+    trusted = access.trusted(call)
+    if not trusted:
         owner = access.entry_owner(store, old, a.oldbname)
         access.require(store, old, access.W, call)
         access.require(store, new, access.W, call)
@@ -327,7 +328,7 @@ def rename(svc: FopService, call: FopCall) -> FopReply:
             pass
         else:
             access.require_sticky(store, new, victim, call)
-    r = svc.store.rename(old, a.oldbname, new, a.newbname)
+    r = svc.store.rename(old, a.oldbname, new, a.newbname, keep_acls=not trusted)
     return fp.GfxRenameRsp(
         op_ret=0,
         op_errno=0,

@@ -87,6 +87,7 @@ from gfrpc.programs.fops_types import (
 from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store import xattr as xp
 from gfrpc.services.brick.store.base import (
+    CACHED_ACL_KEYS,
     Caller,
     Owned,
     RenameResult,
@@ -124,7 +125,6 @@ __all__ = [
     "privs_to_drop",
 ]
 
-_ACL_XATTRS = (posix_acl.ACCESS_KEY, posix_acl.DEFAULT_KEY)
 _NOT_FOR_OPEN = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_DIRECTORY | os.O_PATH | os.O_NOFOLLOW
 
 
@@ -185,7 +185,7 @@ class PosixStore(EntryOps, DataOps):
                 )
             if valid & GF_SET_ATTR_MODE and not st_.S_ISLNK(pre.st_mode):
                 os.chmod(path, mode & 0o7777)
-                self.acls.forget(pre, *_ACL_XATTRS)  # a chmod rewrites the ACL's mask
+                self.acls.forget(pre, *CACHED_ACL_KEYS)  # a chmod rewrites the ACL's mask
             if valid & (GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME):
                 a = (
                     atime * 1_000_000_000 + atime_nsec
@@ -360,7 +360,7 @@ class PosixStore(EntryOps, DataOps):
                     os.setxattr(proc_path(fd), key, value, flags)
             finally:
                 if any(key in posix_acl.ACL_KEYS for key, _ in items):
-                    self.acls.forget(fd_ref.stat(), *_ACL_XATTRS)
+                    self.acls.forget(fd_ref.stat(), *CACHED_ACL_KEYS)
 
     def removexattr(self, target: Target, name: str) -> None:
         xp.check_remove(name)
@@ -370,7 +370,7 @@ class PosixStore(EntryOps, DataOps):
                 os.removexattr(proc_path(fd), name)
             finally:
                 if name in posix_acl.ACL_KEYS:
-                    self.acls.forget(fd_ref.stat(), *_ACL_XATTRS)
+                    self.acls.forget(fd_ref.stat(), *CACHED_ACL_KEYS)
 
 
 def _present_xattrs(where: int | str, keys: Sequence[str]) -> dict[str, bytes]:

@@ -14,6 +14,7 @@ import stat as st_
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Final
 
 from gfrpc.programs.fops_types import NULL_GFID, ROOT_GFID, IattValue
 from gfrpc.services.brick import posix_acl
@@ -111,6 +112,10 @@ def check_access(st: os.stat_result, mask: int, caller: Caller) -> None:
         bits = mode & 7
     if mask & ~bits:
         raise OSError(errno.EACCES, "permission denied")
+
+
+#: the ACLs the store reads and caches: a directory has both, any other inode the first
+CACHED_ACL_KEYS: Final = (posix_acl.ACCESS_KEY, posix_acl.DEFAULT_KEY)
 
 
 def check_permits(st: os.stat_result, acl: posix_acl.Acl | None, mask: int, caller: Caller) -> None:
@@ -249,6 +254,26 @@ class StoreBase:
         gfid or handle (a WRITE): what was known of them holds (``carry``)."""
         self.gfids.carry(before, after, GFID_KEY)
         self.handle_checked.carry(before, after, GFID_KEY)
+
+    def _changed_not_acls(self, before: os.stat_result, after: os.stat_result, since: int) -> None:
+        """This store added, removed or renamed an entry of the directory, or wrote to the
+        file, whose stats before and after are ``before`` and ``after`` (``since``:
+        ``acls.generation`` taken before ``before``). That changes its ctime, not its ACLs:
+        what was cached of them holds, unless the store forgot an ACL of any inode meanwhile
+        (``InodeCache.carry``)."""
+        self.acls.carry(before, after, *CACHED_ACL_KEYS, since=since)
+
+    def _made_without_acl(self, st: os.stat_result, since: int) -> None:
+        """An inode this store has just made (``st``, its last stat) in a directory without a
+        default ACL has no ACL of its own (the kernel copies none, and the store sets none):
+        known at its first access check, unless the store forgot an ACL of any inode since
+        ``since`` (``InodeCache.put_own``). For an owner other than root: root's own checks
+        read no ACL, so its entries are left to the settle rule."""
+        if st_.S_ISLNK(st.st_mode):
+            return  # a symlink's ACLs are never read
+        self.acls.put_own(st, posix_acl.ACCESS_KEY, None, since=since)
+        if st_.S_ISDIR(st.st_mode):
+            self.acls.put_own(st, posix_acl.DEFAULT_KEY, None, since=since)
 
     def _gfid_of(self, target: Target) -> bytes:
         return target.gfid if isinstance(target, OpenFile | OpenDir) else check_gfid(target)

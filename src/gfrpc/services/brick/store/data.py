@@ -91,12 +91,15 @@ def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def _drop_privs(fd: int, st: os.stat_result, caller: Caller | None) -> None:
-    """Clear set-uid/set-gid on ``fd`` as the kernel does when ``caller`` modifies it."""
+def _drop_privs(fd: int, st: os.stat_result, caller: Caller | None) -> bool:
+    """Clear set-uid/set-gid on ``fd`` as the kernel does when ``caller`` modifies it; whether
+    there were any."""
     if caller is not None and caller.uid != 0:
         kill = privs_to_drop(st.st_mode, st.st_gid, caller)
         if kill:
             os.fchmod(fd, st_.S_IMODE(st.st_mode) & ~kill)
+            return True
+    return False
 
 
 def _pwrite_outside(fd: int, data: memoryview, offset: int) -> int:
@@ -159,9 +162,10 @@ class DataOps(StoreBase):
         """WRITE ``data`` (any buffer, not copied) at ``offset``: (bytes written, prestat,
         poststat). ``sync``: fdatasync before returning; ``caller``: who writes (set-id bits);
         ``tail``: the end of ``data`` still in the socket, spliced into the file."""
+        since = self.acls.generation
         with f.pinned() as fd:
             pre = os.fstat(fd)
-            _drop_privs(fd, pre, caller)
+            chmodded = _drop_privs(fd, pre, caller)
             total = len(data)
             view = data if isinstance(data, memoryview) else memoryview(data)
             pwrite = _pwrite_outside if total >= BIG else os.pwrite
@@ -189,6 +193,8 @@ class DataOps(StoreBase):
                 os.fdatasync(fd)
             post = os.fstat(fd)
         self._changed_not_gfid(pre, post)  # new bytes, the same gfid and handle
+        if not chmodded:  # and the same ACL
+            self._changed_not_acls(pre, post, since)
         gfid = f.gfid
         return done, iatt_of(gfid, pre), iatt_of(gfid, post)
 

@@ -88,17 +88,17 @@ class EntryOps(StoreBase):
             raise OSError(errno.EEXIST, f"gfid {gfid_str(gfid)} is in use")
         return gfid
 
-    def _new_mode(self, pfd: int, pre: os.stat_result, mode: int, umask: int) -> int:
-        """The permission bits of a new entry in the directory ``pfd`` (stat ``pre``): ``mode
-        & ~umask``, or, when the directory has a default ACL, ``mode`` narrowed by that ACL and
-        no umask (posix-acl's ``posix_acl_inherit``). The kernel itself copies the default ACL
-        to the new inode when the store creates it (and to a new directory's default ACL); the
-        chmod to these bits then narrows its USER_OBJ, MASK and OTHER exactly as the
-        inheritance rule says."""
+    def _new_mode(self, pfd: int, pre: os.stat_result, mode: int, umask: int) -> tuple[int, bool]:
+        """The permission bits of a new entry in the directory ``pfd`` (stat ``pre``), and
+        whether that directory has no default ACL: ``mode & ~umask``, or, when the directory
+        has a default ACL, ``mode`` narrowed by that ACL and no umask (posix-acl's
+        ``posix_acl_inherit``). The kernel itself copies the default ACL to the new inode when
+        the store creates it (and to a new directory's default ACL); the chmod to these bits
+        then narrows its USER_OBJ, MASK and OTHER exactly as the inheritance rule says."""
         default = self._acl(pre, posix_acl.DEFAULT_KEY, proc_path(pfd), follow=True)
         if default is None:  # none, or a file system without ACLs
-            return mode & ~umask & 0o7777
-        return posix_acl.inherit(default, mode & 0o7777)[0]
+            return mode & ~umask & 0o7777, True
+        return posix_acl.inherit(default, mode & 0o7777)[0], False
 
     def _finish_new(
         self,
@@ -113,17 +113,19 @@ class EntryOps(StoreBase):
         st: os.stat_result | None = None,
         *,
         opened: bool = False,
-    ) -> bytes:
+    ) -> tuple[bytes, bool]:
         """Owner, exact permission bits (``perm`` less ``umask``, or narrowed by the parent's
         default ACL), gfid and handle of an entry this call created (``st``: its stat since it
-        was made, if the caller has one). ``opened``: ``fd`` is open for I/O (CREATE's), so
-        the changes go through it (``fchown``, ``fchmod``, ``fsetxattr``) instead of through
-        its ``/proc`` path, as an O_PATH descriptor needs (a path walk each)."""
+        was made, if the caller has one): (its gfid, whether it got no ACL from its parent).
+        ``opened``: ``fd`` is open for I/O (CREATE's), so the changes go through it
+        (``fchown``, ``fchmod``, ``fsetxattr``) instead of through its ``/proc`` path, as an
+        O_PATH descriptor needs (a path walk each)."""
         if st is None:
             st = os.fstat(fd)
         path: int | str = fd if opened else proc_path(fd)
+        no_acl = False
         if not st_.S_ISLNK(st.st_mode):
-            perm = self._new_mode(pfd, pre, perm, umask)
+            perm, no_acl = self._new_mode(pfd, pre, perm, umask)
         if owner is not None:
             # the new inode has no set-uid bit and no group x bit yet, so chown clears nothing
             # and ``st``'s mode stays true
@@ -133,7 +135,7 @@ class EntryOps(StoreBase):
             keep = st.st_mode & st_.S_ISGID if st_.S_ISDIR(st.st_mode) else 0
             if st_.S_IMODE(st.st_mode) != perm | keep:
                 os.chmod(path, perm | keep)
-        return set_gfid_once(fd, gfid, opened=opened)
+        return set_gfid_once(fd, gfid, opened=opened), no_acl
 
     def _make_entry(
         self,
@@ -152,6 +154,7 @@ class EntryOps(StoreBase):
         perm = mode & 0o7777
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
+        since = self.acls.generation
         with self._parent(pargfid) as pfd_ref:
             pfd = pfd_ref.fd
             pre = pfd_ref.stat()
@@ -172,17 +175,25 @@ class EntryOps(StoreBase):
                     if st_.S_IFMT(est.st_mode) != expect:
                         raise OSError(errno.ESTALE, f"{name} replaced after creation")
                     try:
-                        gfid = self._finish_new(pfd, pre, name, efd, gfid, perm, owner, umask)
+                        gfid, no_acl = self._finish_new(
+                            pfd, pre, name, efd, gfid, perm, owner, umask, est
+                        )
                         st = os.fstat(efd)
                         self._make_handle(gfid, pfd, pargfid, name, st)
                     except BaseException:
                         self._undo_entry(pfd, name, expect, gfid, est.st_ino)
                         raise
                     if expect == st_.S_IFDIR:
+                        # its handle is a symlink elsewhere: the directory did not change
                         self.handles.cache_dir(gfid, efd)
-                    st = os.fstat(efd)
+                    else:  # a hard link: link count and ctime changed
+                        st = os.fstat(efd)
                     self._made_with_gfid(st, gfid)  # its first LOOKUP reads nothing
-            return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+                    if no_acl and owner is not None and owner.uid:
+                        self._made_without_acl(st, since)
+            post = os.fstat(pfd)
+            self._changed_not_acls(pre, post, since)
+            return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, post)
 
     def _undo_entry(self, pfd: int, name: str, fmt: int, gfid: bytes, ino: int) -> None:
         """Remove an entry this call created (and its file handle, if it is that inode's)."""
@@ -244,6 +255,8 @@ class EntryOps(StoreBase):
         want &= ~(os.O_DIRECTORY | os.O_PATH | os.O_NOCTTY)
         base = want | os.O_NOFOLLOW | os.O_CLOEXEC
         perm = mode & 0o7777
+        since = self.acls.generation
+        no_acl = False
         with self._parent(pargfid) as pfd_ref:
             pfd = pfd_ref.fd
             pre = pfd_ref.stat()
@@ -266,7 +279,7 @@ class EntryOps(StoreBase):
                         gfid = NULL_GFID
                         try:
                             gfid = self._claim_gfid(gfid_req)
-                            gfid = self._finish_new(
+                            gfid, no_acl = self._finish_new(
                                 pfd, pre, name, fd, gfid, perm, owner, umask, st, opened=True
                             )
                             # owner, mode and gfid changed neither its type nor its inode
@@ -289,8 +302,12 @@ class EntryOps(StoreBase):
                     raise
             st = os.fstat(fd)
             post = os.fstat(pfd)
+            if created:
+                self._changed_not_acls(pre, post, since)
         if created:  # its first LOOKUP reads nothing (WRITE carries it on, ``data.write``)
             self._made_with_gfid(st, gfid)
+            if no_acl and owner is not None and owner.uid:
+                self._made_without_acl(st, since)
         return (
             gfid,
             OpenFile(fd, gfid, flags),
@@ -307,6 +324,7 @@ class EntryOps(StoreBase):
         if gfid in (NULL_GFID, ROOT_GFID):
             return None
         self._entry_name(pargfid, name)
+        since = self.acls.generation
         with self._parent(pargfid) as pfd_ref:
             pfd = pfd_ref.fd
             pre = pfd_ref.stat()
@@ -334,7 +352,9 @@ class EntryOps(StoreBase):
                 gfid_str(pargfid),
                 gfid_str(gfid),
             )
-            return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+            post = os.fstat(pfd)
+            self._changed_not_acls(pre, post, since)
+            return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, post)
 
     def _drop_stale_linkto(self, pargfid: bytes, name: str) -> None:
         """``force-replace``: remove a DHT linkto file (mode exactly ``S_ISVTX``) at ``name``,
@@ -376,6 +396,7 @@ class EntryOps(StoreBase):
             raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}")
         if found[1] is not None or gfid == ROOT_GFID:
             raise OSError(errno.EPERM, "cannot hard-link a directory")
+        since = self.acls.generation
         with self._parent(newpar) as pfd_ref:
             pfd = pfd_ref.fd
             pre = pfd_ref.stat()
@@ -387,7 +408,9 @@ class EntryOps(StoreBase):
                 follow_symlinks=False,
             )
             st = os.stat(newname, dir_fd=pfd, follow_symlinks=False)
-            return iatt_of(gfid, st), iatt_of(newpar, pre), iatt_of(newpar, os.fstat(pfd))
+            post = os.fstat(pfd)
+            self._changed_not_acls(pre, post, since)
+            return iatt_of(gfid, st), iatt_of(newpar, pre), iatt_of(newpar, post)
 
     # -- removing and renaming ----------------------------------------------------------------
 
@@ -409,19 +432,29 @@ class EntryOps(StoreBase):
             return 0
         return int(st.st_blocks) * 512
 
-    def unlink(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
-        """UNLINK a non-directory: (preparent, postparent). The handle goes with the last name."""
-        return self._remove(pargfid, name, directory=False)
+    def unlink(
+        self, pargfid: bytes, name: str, *, keep_acls: bool = False
+    ) -> tuple[IattValue, IattValue]:
+        """UNLINK a non-directory: (preparent, postparent). The handle goes with the last name.
+        ``keep_acls``: carry the parent's cached ACLs over (for a caller whose next checks
+        read them: anyone but root; ``StoreBase._changed_not_acls``)."""
+        return self._remove(pargfid, name, False, keep_acls)
 
-    def rmdir(self, pargfid: bytes, name: str) -> tuple[IattValue, IattValue]:
-        """RMDIR: (preparent, postparent); ENOTEMPTY/ENOTDIR from the kernel."""
-        return self._remove(pargfid, name, directory=True)
+    def rmdir(
+        self, pargfid: bytes, name: str, *, keep_acls: bool = False
+    ) -> tuple[IattValue, IattValue]:
+        """RMDIR: (preparent, postparent); ENOTEMPTY/ENOTDIR from the kernel. ``keep_acls``
+        as for :meth:`unlink`."""
+        return self._remove(pargfid, name, True, keep_acls)
 
-    def _remove(self, pargfid: bytes, name: str, directory: bool) -> tuple[IattValue, IattValue]:
+    def _remove(
+        self, pargfid: bytes, name: str, directory: bool, keep_acls: bool
+    ) -> tuple[IattValue, IattValue]:
         """UNLINK (EISDIR for a directory) or RMDIR of ``name``, then the entry's handle: a
         directory's always, a file's when that was its last name."""
         pargfid = check_gfid(pargfid)
         self._entry_name(pargfid, name)
+        since = self.acls.generation
         with self._parent(pargfid) as pfd_ref:
             pfd = pfd_ref.fd
             pre = pfd_ref.stat()
@@ -440,13 +473,20 @@ class EntryOps(StoreBase):
                 os.unlink(name, dir_fd=pfd)
                 if gfid is not None:
                     self.handles.remove_handle(gfid, ino=st.st_ino, only_if_last=True)
-            return iatt_of(pargfid, pre), iatt_of(pargfid, os.fstat(pfd))
+            post = os.fstat(pfd)
+            if keep_acls:
+                self._changed_not_acls(pre, post, since)
+            return iatt_of(pargfid, pre), iatt_of(pargfid, post)
 
-    def rename(self, oldpar: bytes, oldname: str, newpar: bytes, newname: str) -> RenameResult:
-        """RENAME (replacing ``newname`` as rename(2) does); directory handles follow."""
+    def rename(
+        self, oldpar: bytes, oldname: str, newpar: bytes, newname: str, *, keep_acls: bool = False
+    ) -> RenameResult:
+        """RENAME (replacing ``newname`` as rename(2) does); directory handles follow.
+        ``keep_acls`` as for :meth:`unlink`, for both parents."""
         oldpar, newpar = check_gfid(oldpar), check_gfid(newpar)
         self._entry_name(oldpar, oldname)
         self._entry_name(newpar, newname)
+        since = self.acls.generation
         with self._parent(oldpar) as ofd_ref, self._parent(newpar) as nfd_ref:
             ofd, nfd = ofd_ref.fd, nfd_ref.fd
             preold, prenew = ofd_ref.stat(), nfd_ref.stat()
@@ -479,12 +519,17 @@ class EntryOps(StoreBase):
                         else:
                             self.handles.remove_handle(vgfid, ino=vst.st_ino, only_if_last=True)
                 st = os.fstat(sfd)
+            postold, postnew = os.fstat(ofd), os.fstat(nfd)
+            if keep_acls:
+                self._changed_not_acls(preold, postold, since)
+                if newpar != oldpar:
+                    self._changed_not_acls(prenew, postnew, since)
             return RenameResult(
                 iatt_of(gfid, st),
                 iatt_of(oldpar, preold),
-                iatt_of(oldpar, os.fstat(ofd)),
+                iatt_of(oldpar, postold),
                 iatt_of(newpar, prenew),
-                iatt_of(newpar, os.fstat(nfd)),
+                iatt_of(newpar, postnew),
             )
 
     @staticmethod

@@ -22,7 +22,7 @@ An inode changed in the last 50 ms is simply read every time. The store also for
 of an inode it chmods, or whose ACL keys it sets or removes (``forget``), so no correctness rests
 on the clock for the brick's own changes.
 
-The brick's own writes, the two exceptions to the settle rule (for ``trusted.gfid`` only):
+The brick's own writes, the two exceptions to the settle rule (first for ``trusted.gfid``):
 ``put_own`` caches at once the gfid the store has just set on an inode it made (CREATE,
 MKDIR, MKNOD, SYMLINK), and ``carry`` moves a cached gfid from the ctime before to the ctime
 after a change the store itself made that does not touch it (a WRITE). Without them every
@@ -37,6 +37,24 @@ the first time at a ctime, and keeps the result for that ctime (``StoreBase.hand
 a file's handle is a hard link, so removing or replacing it changes the file's link count and
 ctime); a READDIRP entry could show the old gfid until the inode next changes. Both need root
 on the brick's host, in the tick of a brick's own change.
+
+The same two exceptions for the POSIX ACLs, with one more guard. Every entry a FOP adds,
+removes or renames changes its directory's ctime, so in a directory being filled every access
+check of a FUSE user (search and write permission on the parent) and every creation (the
+parent's default ACL) read the parent's ACLs again: the settle rule never let them in. Now
+CREATE, MKDIR, MKNOD, SYMLINK, LINK, UNLINK, RMDIR and RENAME ``carry`` the parent's cached
+ACLs from its stat before to its stat after, and a WRITE the file's
+(``StoreBase._changed_not_acls``; not when it cleared a set-id bit), and an entry
+made in a directory without a default ACL is ``put_own`` with no ACL of its own
+(``StoreBase._made_without_acl``: the kernel copies none, and the store never sets one from a
+creation's xdata). The guard: both take ``since``, the cache's ``generation`` (a count of
+``forget`` calls) from before the first stat, and do nothing if any ACL was forgotten since.
+The store forgets after every ACL change of its own (SETXATTR or REMOVEXATTR of an ACL key,
+a chmod), so a value read before such a change in another thread, or put at a ctime the
+change went past, is never carried to a ctime after it. An outside ``setfacl`` on the brick's
+directory during one of these FOPs (microseconds) would be carried, as the outside
+``setfattr`` above would: GlusterFS's own posix-acl never rereads an ACL changed behind its
+back.
 
 What it never does: it caches values, not access decisions (the mode, owner and group come from
 the caller's fresh stat each time), and never a path or a descriptor, so it cannot make any
@@ -65,6 +83,14 @@ class InodeCache(Generic[T]):
         self.settle_ns = settle_ns
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[int, int, str], tuple[int, T]] = OrderedDict()
+        self._forgets = 0
+
+    @property
+    def generation(self) -> int:
+        """How many ``forget`` calls there have been. Taken before a change, it tells ``carry``
+        and ``put_own`` (their ``since``) whether the brick has changed a cached key of any
+        inode meanwhile, in any thread."""
+        return self._forgets
 
     def get(self, st: os.stat_result, key: str) -> tuple[bool, T | None]:
         """(True, value) when the value of ``key`` read at ``st``'s ctime is known."""
@@ -90,28 +116,45 @@ class InodeCache(Generic[T]):
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def put_own(self, st: os.stat_result, key: str, value: T) -> None:
+    def put_own(self, st: os.stat_result, key: str, value: T, *, since: int | None = None) -> None:
         """Remember ``value`` of ``key``, which the brick itself has just set on the inode it
-        made, at ``st``'s ctime (taken after that) however fresh (the module notes)."""
+        made (or knows it made it without), at ``st``'s ctime (taken after that) however
+        fresh (the module notes). With ``since`` (a ``generation``), only if nothing was
+        forgotten since then."""
         k = (st.st_dev, st.st_ino, key)
         with self._lock:
+            if since is not None and since != self._forgets:
+                return
             self._items[k] = (st.st_ctime_ns, value)
             self._items.move_to_end(k)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def carry(self, before: os.stat_result, after: os.stat_result, key: str) -> None:
+    def carry(
+        self,
+        before: os.stat_result,
+        after: os.stat_result,
+        *keys: str,
+        since: int | None = None,
+    ) -> None:
         """The brick itself changed the inode between the stats ``before`` and ``after``
-        without touching ``key``: a value cached at ``before``'s ctime holds at ``after``'s."""
-        k = (before.st_dev, before.st_ino, key)
+        without touching ``keys``: values cached at ``before``'s ctime hold at ``after``'s.
+        With ``since`` (a ``generation`` taken before ``before``), only if nothing was
+        forgotten since then."""
+        dev, ino, then = before.st_dev, before.st_ino, before.st_ctime_ns
+        items = self._items
         with self._lock:
-            found = self._items.get(k)
-            if found is not None and found[0] == before.st_ctime_ns:
-                self._items[k] = (after.st_ctime_ns, found[1])
+            if since is not None and since != self._forgets:
+                return
+            for key in keys:
+                found = items.get((dev, ino, key))
+                if found is not None and found[0] == then:
+                    items[dev, ino, key] = (after.st_ctime_ns, found[1])
 
     def forget(self, st: os.stat_result, *keys: str) -> None:
-        """Drop the values of ``keys`` of ``st``'s inode."""
+        """Drop the values of ``keys`` of ``st``'s inode (after the brick changed them)."""
         with self._lock:
+            self._forgets += 1
             for key in keys:
                 self._items.pop((st.st_dev, st.st_ino, key), None)
 
