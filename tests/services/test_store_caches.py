@@ -637,3 +637,43 @@ def test_a_users_removals_keep_the_parents_acls_and_roots_spend_nothing_on_them(
             assert store.acls.get(now, pa.ACCESS_KEY) == ((True, None) if kept else (False, None))
             if not kept:
                 store.access(d, os.W_OK | os.X_OK, USER)  # cached again for the next one
+
+
+def test_a_new_entry_is_not_taken_to_have_no_acl_while_its_parents_is_being_set(
+    brick: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's second half: while the brick sets a directory's default ACL in another
+    thread (its ``changing`` block entered, the xattr written, not yet forgotten), a CREATE
+    there that took its parent's stat before the write and then made the file (which
+    inherits the new ACL) keeps no "no ACL" for it, and carries nothing."""
+    from contextlib import contextmanager
+
+    shut_out = pa.encode_acl(
+        (
+            pa.Ace(pa.USER_OBJ, 7),
+            pa.Ace(pa.USER, 0, 2000),
+            pa.Ace(pa.GROUP_OBJ, 5),
+            pa.Ace(pa.MASK, 5),
+            pa.Ace(pa.OTHER, 5),
+        )
+    )
+    with PosixStore(str(brick)) as s:
+        d, *_ = s.mkdir(ROOT_GFID, "d", 0o777, owner=USER)
+        other = s.acls.changing(s.handles.stat_of(d), pa.ACCESS_KEY, pa.DEFAULT_KEY)
+        real_stripe = s._stripe
+
+        @contextmanager
+        def stripe_while_another_thread_sets_the_default(*args: Any) -> Iterator[None]:
+            other.__enter__()
+            os.setxattr(brick / "d", pa.DEFAULT_KEY, shut_out)
+            with real_stripe(*args):
+                yield
+
+        monkeypatch.setattr(s, "_stripe", stripe_while_another_thread_sets_the_default)
+        g, f, *_ = s.create(d, "x", 0, 0o644, owner=USER)
+        f.close()
+        other.__exit__(None, None, None)
+        assert pa.ACCESS_KEY in os.listxattr(brick / "d" / "x")  # inherited
+        assert s.acls.get(s.handles.stat_of(g), pa.ACCESS_KEY) != (True, None)
+        with pytest.raises(PermissionError):  # the others may read; 2000 is named, with nothing
+            s.access(g, os.R_OK, Caller(2000, 2000, ()))

@@ -184,8 +184,8 @@ class PosixStore(EntryOps, DataOps):
                     gid if valid & GF_SET_ATTR_GID else -1,
                 )
             if valid & GF_SET_ATTR_MODE and not st_.S_ISLNK(pre.st_mode):
-                os.chmod(path, mode & 0o7777)
-                self.acls.forget(pre, *CACHED_ACL_KEYS)  # a chmod rewrites the ACL's mask
+                with self.acls.changing(pre, *CACHED_ACL_KEYS):  # a chmod rewrites the mask
+                    os.chmod(path, mode & 0o7777)
             if valid & (GF_SET_ATTR_ATIME | GF_SET_ATTR_MTIME):
                 a = (
                     atime * 1_000_000_000 + atime_nsec
@@ -353,24 +353,19 @@ class PosixStore(EntryOps, DataOps):
         items = list(xattrs.items() if isinstance(xattrs, Mapping) else xattrs)
         for key, _ in items:
             xp.check_set(key)
+        acl = any(key in posix_acl.ACL_KEYS for key, _ in items)
         with self._ref(target) as fd_ref:
             fd = fd_ref.fd
-            try:
+            with self._acls_changing(fd_ref.stat(), acl):
                 for key, value in items:
                     os.setxattr(proc_path(fd), key, value, flags)
-            finally:
-                if any(key in posix_acl.ACL_KEYS for key, _ in items):
-                    self.acls.forget(fd_ref.stat(), *CACHED_ACL_KEYS)
 
     def removexattr(self, target: Target, name: str) -> None:
         xp.check_remove(name)
         with self._ref(target) as fd_ref:
             fd = fd_ref.fd
-            try:
+            with self._acls_changing(fd_ref.stat(), name in posix_acl.ACL_KEYS):
                 os.removexattr(proc_path(fd), name)
-            finally:
-                if name in posix_acl.ACL_KEYS:
-                    self.acls.forget(fd_ref.stat(), *CACHED_ACL_KEYS)
 
 
 def _present_xattrs(where: int | str, keys: Sequence[str]) -> dict[str, bytes]:

@@ -13,6 +13,7 @@ import os
 import stat as st_
 import threading
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Final
 
@@ -262,6 +263,11 @@ class StoreBase:
         what was cached of them holds, unless the store forgot an ACL of any inode meanwhile
         (``InodeCache.carry``)."""
         self.acls.carry(before, after, *CACHED_ACL_KEYS, since=since)
+
+    def _acls_changing(self, st: os.stat_result, acl: bool) -> AbstractContextManager[None]:
+        """Around a change this store makes to the inode ``st``: when ``acl`` (it sets or
+        removes an ACL), ``InodeCache.changing`` of its cached ACLs, else nothing."""
+        return self.acls.changing(st, *CACHED_ACL_KEYS) if acl else nullcontext()
 
     def _made_without_acl(self, st: os.stat_result, since: int) -> None:
         """An inode this store has just made (``st``, its last stat) in a directory without a

@@ -42,19 +42,22 @@ The same two exceptions for the POSIX ACLs, with one more guard. Every entry a F
 removes or renames changes its directory's ctime, so in a directory being filled every access
 check of a FUSE user (search and write permission on the parent) and every creation (the
 parent's default ACL) read the parent's ACLs again: the settle rule never let them in. Now
-CREATE, MKDIR, MKNOD, SYMLINK, LINK, UNLINK, RMDIR and RENAME ``carry`` the parent's cached
-ACLs from its stat before to its stat after, and a WRITE the file's
-(``StoreBase._changed_not_acls``; not when it cleared a set-id bit), and an entry
-made in a directory without a default ACL is ``put_own`` with no ACL of its own
+CREATE, MKDIR, MKNOD, SYMLINK and LINK ``carry`` the parent's cached ACLs from its stat
+before to its stat after, UNLINK, RMDIR and RENAME too for a caller other than root (whose
+checks read no ACL), and a WRITE the file's (``StoreBase._changed_not_acls``; not when it
+cleared a set-id bit); and an entry made for a user in a directory without a default ACL
+is ``put_own`` with no ACL of its own
 (``StoreBase._made_without_acl``: the kernel copies none, and the store never sets one from a
 creation's xdata). The guard: both take ``since``, the cache's ``generation`` (a count of
-``forget`` calls) from before the first stat, and do nothing if any ACL was forgotten since.
-The store forgets after every ACL change of its own (SETXATTR or REMOVEXATTR of an ACL key,
-a chmod), so a value read before such a change in another thread, or put at a ctime the
-change went past, is never carried to a ctime after it. An outside ``setfacl`` on the brick's
-directory during one of these FOPs (microseconds) would be carried, as the outside
-``setfattr`` above would: GlusterFS's own posix-acl never rereads an ACL changed behind its
-back.
+``forget`` calls) from before the first stat, and do nothing if any ACL was forgotten since,
+or while any ACL change of the brick's own is under way. The store makes every such change
+(SETXATTR or REMOVEXATTR of an ACL key, a chmod) inside ``changing``, which forgets the
+inode's ACLs when it ends. So a value read before such a change in another thread, or put at
+a ctime the change went past, is never carried to a ctime after it; nor is a new entry taken
+to have no ACL while its directory's default ACL was being set. An outside ``setfacl`` on
+the brick's directory during one of these FOPs (microseconds) would be carried, as the
+outside ``setfattr`` above would: GlusterFS's own posix-acl never rereads an ACL changed
+behind its back.
 
 What it never does: it caches values, not access decisions (the mode, owner and group come from
 the caller's fresh stat each time), and never a path or a descriptor, so it cannot make any
@@ -68,6 +71,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
@@ -84,6 +89,7 @@ class InodeCache(Generic[T]):
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[int, int, str], tuple[int, T]] = OrderedDict()
         self._forgets = 0
+        self._changing = 0  # changes of cached keys under way (``changing``)
 
     @property
     def generation(self) -> int:
@@ -123,7 +129,7 @@ class InodeCache(Generic[T]):
         forgotten since then."""
         k = (st.st_dev, st.st_ino, key)
         with self._lock:
-            if since is not None and since != self._forgets:
+            if since is not None and (since != self._forgets or self._changing):
                 return
             self._items[k] = (st.st_ctime_ns, value)
             self._items.move_to_end(k)
@@ -144,12 +150,30 @@ class InodeCache(Generic[T]):
         dev, ino, then = before.st_dev, before.st_ino, before.st_ctime_ns
         items = self._items
         with self._lock:
-            if since is not None and since != self._forgets:
+            if since is not None and (since != self._forgets or self._changing):
                 return
             for key in keys:
                 found = items.get((dev, ino, key))
                 if found is not None and found[0] == then:
                     items[dev, ino, key] = (after.st_ctime_ns, found[1])
+
+    @contextmanager
+    def changing(self, st: os.stat_result, *keys: str) -> Iterator[None]:
+        """Around the brick's own change of ``keys`` of ``st``'s inode: while it is under way
+        no ``since``-guarded ``carry`` or ``put_own`` of any inode is done, and at its end
+        (whatever the outcome) the inode's values are forgotten and the generation moves on.
+        So a FOP that read a value before the change, or whose new entry inherited from a
+        directory the change was changing, never keeps it past the change."""
+        with self._lock:
+            self._changing += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._changing -= 1
+                self._forgets += 1
+                for key in keys:
+                    self._items.pop((st.st_dev, st.st_ino, key), None)
 
     def forget(self, st: os.stat_result, *keys: str) -> None:
         """Drop the values of ``keys`` of ``st``'s inode (after the brick changed them)."""
