@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from brick_fops_support import ROOT, P, running_brick
@@ -130,6 +131,19 @@ def _thread_by_name(monkeypatch: pytest.MonkeyPatch, watch: dict[P, str]) -> dic
     return seen
 
 
+def _made(c: Any, name: str, size: int, *, release: bool = True) -> tuple[bytes, int]:
+    """A new file ``name`` in the brick's root holding ``size`` bytes (written in 1 MiB
+    records): its gfid and fd (released unless ``release`` is false)."""
+    made = c.create(ROOT, name)
+    gfid = bytes(made.stat.ia_gfid)
+    for off in range(0, size, 1 << 20):
+        chunk = b"x" * min(1 << 20, size - off)
+        assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
+    if release:
+        assert c.release(gfid, made.fd).op_ret == 0
+    return gfid, made.fd
+
+
 @pytest.mark.parametrize("poller", ["single", "pool"])
 def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
     xattr_dir: Path, monkeypatch: pytest.MonkeyPatch, poller: str
@@ -146,13 +160,8 @@ def test_an_unlink_goes_to_the_io_threads_only_when_it_frees_much(
 
     with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
         c = brick.client()
-        for name, size in (("small", 5), ("big", 2 * brick_fops.INLINE_IO)):
-            made = c.create(ROOT, name)
-            gfid = bytes(made.stat.ia_gfid)
-            for off in range(0, size, 1 << 20):
-                chunk = b"x" * min(1 << 20, size - off)
-                assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
-            assert c.release(gfid, made.fd).op_ret == 0
+        _made(c, "small", 5)
+        gfid, _ = _made(c, "big", 2 * brick_fops.INLINE_IO)
         link = fp.GfxLinkReq(oldgfid=gfid, newgfid=ROOT, newbname="alias")
         assert c.call(P.LINK, link).op_ret == 0
         assert [unlink(c, n) for n in ("small", "none", "big", "alias")] == [0, 2, 0, 0]
@@ -180,13 +189,9 @@ def test_a_rename_goes_to_the_io_threads_only_when_the_name_it_replaces_frees_mu
 
     with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
         c = brick.client()
-        for name, size in (("a", 1), ("b", 1), ("c", 1), ("small", 5), ("big", 2 << 20)):
-            made = c.create(ROOT, name)
-            gfid = bytes(made.stat.ia_gfid)
-            for off in range(0, size, 1 << 20):
-                chunk = b"x" * min(1 << 20, size - off)
-                assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
-            assert c.release(gfid, made.fd).op_ret == 0
+        for name, size in (("a", 1), ("b", 1), ("c", 1), ("small", 5)):
+            _made(c, name, size)
+        gfid, _ = _made(c, "big", 2 << 20)
         link = fp.GfxLinkReq(oldgfid=gfid, newgfid=ROOT, newbname="alias")
         assert c.call(P.LINK, link).op_ret == 0
         moves = (("a", "fresh"), ("b", "small"), ("c", "alias"), ("fresh", "big"))
@@ -228,14 +233,6 @@ def test_a_truncation_goes_to_the_io_threads_only_when_it_frees_much(
     with running_brick(xattr_dir, poller, io_threads=4, io_policy="slow") as brick:
         c = brick.client()
 
-        def make(name: str, size: int) -> tuple[bytes, int]:
-            made = c.create(ROOT, name)
-            gfid = bytes(made.stat.ia_gfid)
-            for off in range(0, size, 1 << 20):
-                chunk = b"x" * min(1 << 20, size - off)
-                assert c.write(gfid, made.fd, off, chunk).op_ret == len(chunk)
-            return gfid, made.fd
-
         def cut(gfid: bytes, size: int, fd: int | None = None) -> int:
             if fd is None:
                 rsp = c.call(P.TRUNCATE, fp.GfxTruncateReq(gfid=gfid, offset=size))
@@ -245,10 +242,10 @@ def test_a_truncation_goes_to_the_io_threads_only_when_it_frees_much(
             assert rsp.op_ret == 0, rsp
             return int(rsp.poststat.ia_size)
 
-        small, small_fd = make("small", 5)
-        grown, _ = make("grown", 5)
-        by_gfid, _ = make("big", big)
-        by_fd, fd = make("big-fd", big)
+        small, small_fd = _made(c, "small", 5, release=False)
+        grown, _ = _made(c, "grown", 5, release=False)
+        by_gfid, _ = _made(c, "big", big, release=False)
+        by_fd, fd = _made(c, "big-fd", big, release=False)
         sizes = [
             cut(small, 0, small_fd),
             cut(grown, 4 << 20),
