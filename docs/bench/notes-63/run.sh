@@ -16,3 +16,6 @@
 here="$(dirname "$0")"
 for f in cpu/uid0.txt cpu/uid1000.txt; do echo "== $f"; tail -n 8 "$here/$f"; done
 for f in syscalls/uid0.txt syscalls/uid1000.txt; do echo "== $f"; tail -n 6 "$here/$f"; done
+# 3. the bench, the tree before notes 62 (o = 7b1a556) against HEAD (n = ddcde53), alternated:
+#      docs/bench/notes-63/scripts/abrun.sh o n n o; START=4 .../abrun.sh n o   (smallfile/)
+cat "$here/smallfile/summary.txt"
