@@ -46,15 +46,15 @@ def store(brick: Path) -> Iterator[PosixStore]:
     s.close()
 
 
-def _acl_for(uid: int, perm: int) -> bytes:
-    """An access ACL granting ``uid`` ``perm`` (owner rwx, nothing to the others)."""
+def _acl_for(uid: int, perm: int, others: int = 0) -> bytes:
+    """An ACL granting ``uid`` ``perm`` (owner rwx, ``others`` to the group and the others)."""
     return pa.encode_acl(
         (
             pa.Ace(pa.USER_OBJ, 7),
             pa.Ace(pa.USER, perm, uid),
-            pa.Ace(pa.GROUP_OBJ, 0),
+            pa.Ace(pa.GROUP_OBJ, others),
             pa.Ace(pa.MASK, 7),
-            pa.Ace(pa.OTHER, 0),
+            pa.Ace(pa.OTHER, others),
         )
     )
 
@@ -648,15 +648,7 @@ def test_a_new_entry_is_not_taken_to_have_no_acl_while_its_parents_is_being_set(
     inherits the new ACL) keeps no "no ACL" for it, and carries nothing."""
     from contextlib import contextmanager
 
-    shut_out = pa.encode_acl(
-        (
-            pa.Ace(pa.USER_OBJ, 7),
-            pa.Ace(pa.USER, 0, 2000),
-            pa.Ace(pa.GROUP_OBJ, 5),
-            pa.Ace(pa.MASK, 5),
-            pa.Ace(pa.OTHER, 5),
-        )
-    )
+    shut_out = _acl_for(2000, 0, others=5)  # 2000 named, with nothing; the others r-x
     with PosixStore(str(brick)) as s:
         d, *_ = s.mkdir(ROOT_GFID, "d", 0o777, owner=USER)
         other = s.acls.changing(s.handles.stat_of(d), pa.ACCESS_KEY, pa.DEFAULT_KEY)

@@ -269,14 +269,14 @@ class StoreBase:
         removes an ACL), ``InodeCache.changing`` of its cached ACLs, else nothing."""
         return self.acls.changing(st, *CACHED_ACL_KEYS) if acl else nullcontext()
 
-    def _made_without_acl(self, st: os.stat_result, since: int) -> None:
+    def _made_without_acl(self, st: os.stat_result, owner: Caller | None, since: int) -> None:
         """An inode this store has just made (``st``, its last stat) in a directory without a
         default ACL has no ACL of its own (the kernel copies none, and the store sets none):
         known at its first access check, unless the store forgot an ACL of any inode since
-        ``since`` (``InodeCache.put_own``). For an owner other than root: root's own checks
-        read no ACL, so its entries are left to the settle rule."""
-        if st_.S_ISLNK(st.st_mode):
-            return  # a symlink's ACLs are never read
+        ``since`` (``InodeCache.put_own``). Only for an ``owner`` other than root: root's own
+        checks read no ACL, so its entries are left to the settle rule."""
+        if owner is None or not owner.uid or st_.S_ISLNK(st.st_mode):
+            return  # root's, or a symlink (whose ACLs are never read)
         self.acls.put_own(st, posix_acl.ACCESS_KEY, None, since=since)
         if st_.S_ISDIR(st.st_mode):
             self.acls.put_own(st, posix_acl.DEFAULT_KEY, None, since=since)

@@ -193,7 +193,8 @@ class DataOps(StoreBase):
                 os.fdatasync(fd)
             post = os.fstat(fd)
         self._changed_not_gfid(pre, post)  # new bytes, the same gfid and handle
-        if not chmodded:  # and the same ACL
+        if caller is not None and caller.uid and not chmodded:
+            # and the same ACL, kept for a caller whose checks read it (not root's)
             self._changed_not_acls(pre, post, since)
         gfid = f.gfid
         return done, iatt_of(gfid, pre), iatt_of(gfid, post)

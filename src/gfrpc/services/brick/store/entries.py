@@ -189,8 +189,8 @@ class EntryOps(StoreBase):
                     else:  # a hard link: link count and ctime changed
                         st = os.fstat(efd)
                     self._made_with_gfid(st, gfid)  # its first LOOKUP reads nothing
-                    if no_acl and owner is not None and owner.uid:
-                        self._made_without_acl(st, since)
+                    if no_acl:
+                        self._made_without_acl(st, owner, since)
             post = os.fstat(pfd)
             self._changed_not_acls(pre, post, since)
             return gfid, iatt_of(gfid, st), iatt_of(pargfid, pre), iatt_of(pargfid, post)
@@ -306,8 +306,8 @@ class EntryOps(StoreBase):
                 self._changed_not_acls(pre, post, since)
         if created:  # its first LOOKUP reads nothing (WRITE carries it on, ``data.write``)
             self._made_with_gfid(st, gfid)
-            if no_acl and owner is not None and owner.uid:
-                self._made_without_acl(st, since)
+            if no_acl:
+                self._made_without_acl(st, owner, since)
         return (
             gfid,
             OpenFile(fd, gfid, flags),

@@ -44,8 +44,8 @@ check of a FUSE user (search and write permission on the parent) and every creat
 parent's default ACL) read the parent's ACLs again: the settle rule never let them in. Now
 CREATE, MKDIR, MKNOD, SYMLINK and LINK ``carry`` the parent's cached ACLs from its stat
 before to its stat after, UNLINK, RMDIR and RENAME too for a caller other than root (whose
-checks read no ACL), and a WRITE the file's (``StoreBase._changed_not_acls``; not when it
-cleared a set-id bit); and an entry made for a user in a directory without a default ACL
+checks read no ACL), and a user's WRITE the file's (``StoreBase._changed_not_acls``; not
+when it cleared a set-id bit); and an entry made for a user in a directory without a default ACL
 is ``put_own`` with no ACL of its own
 (``StoreBase._made_without_acl``: the kernel copies none, and the store never sets one from a
 creation's xdata). The guard: both take ``since``, the cache's ``generation`` (a count of
@@ -169,11 +169,9 @@ class InodeCache(Generic[T]):
         try:
             yield
         finally:
+            self.forget(st, *keys)  # before the change stops counting as under way
             with self._lock:
                 self._changing -= 1
-                self._forgets += 1
-                for key in keys:
-                    self._items.pop((st.st_dev, st.st_ino, key), None)
 
     def forget(self, st: os.stat_result, *keys: str) -> None:
         """Drop the values of ``keys`` of ``st``'s inode (after the brick changed them)."""
