@@ -26,6 +26,7 @@ from gfrpc.client import Volume
 from gfrpc.programs import fops
 from gfrpc.programs.fops import FopProc
 from gfrpc.rpc.timers import shared_timers
+from gfrpc.rpc.waiter import doorbell
 
 VOLNAME = "faults"
 
@@ -118,6 +119,12 @@ class BrickProcess:
                 pytest.fail(f"gfrpc brick did not start:\n{self.log_tail()}")
             time.sleep(0.02)
 
+    def send_kill9(self) -> None:
+        """SIGKILL, without waiting (safe from any thread, a client's poller thread included);
+        :meth:`kill9` reaps."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+
     def kill9(self) -> None:
         """SIGKILL and reap."""
         if self.proc is not None and self.proc.poll() is None:
@@ -188,9 +195,12 @@ def _readlink(fd: str) -> str:
 
 
 def baseline() -> Resources:
-    """The resources to compare with after the test; starts the shared timer thread first
-    (it lives for the whole process by design)."""
+    """The resources to compare with after the test; first starts the shared timer thread
+    and makes the calling thread's doorbell (an eventfd that the thread's synchronous calls
+    wait on), both kept for the life of the process or thread by design: a test that ran first
+    in its process would otherwise count them as leaks."""
     shared_timers().call_later(0, lambda: None)
+    doorbell()
     return Resources.now()
 
 

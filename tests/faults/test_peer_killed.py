@@ -54,15 +54,30 @@ def connect(brick: BrickProcess, tls: TlsDirs | None, poller: str) -> Volume:
 
 
 def kill_when_first_done(brick: BrickProcess, futures: list[Future[Any]]) -> float:
-    """Wait for the first reply (the brick has taken calls and is answering), kill -9 the
-    brick, and return the monotonic time of the kill."""
+    """Kill -9 the brick at its first reply (it has taken calls and is answering), reap it,
+    and return the monotonic time of the kill.
+
+    The signal is sent from the first reply's own callback, on the client's poller thread, at
+    once: a test thread woken by that reply may be scheduled only after the brick has answered
+    every call (seen in CI: all 32 WRITEs answered before such a kill), and then nothing was
+    in flight to fail."""
+    killed: list[float] = []
     first = threading.Event()
+    lock = threading.Lock()
+
+    def on_done(_f: Future[Any]) -> None:
+        with lock:
+            if killed:
+                return
+            killed.append(time.monotonic())
+            brick.send_kill9()
+        first.set()
+
     for f in futures:
-        f.add_done_callback(lambda _f: first.set())
+        f.add_done_callback(on_done)
     assert first.wait(60), "no reply at all before the kill"
-    killed = time.monotonic()
     brick.kill9()
-    return killed
+    return killed[0]
 
 
 def outcomes(futures: list[Future[Any]]) -> tuple[list[int], list[BaseException]]:
