@@ -35,6 +35,10 @@ rcvbuf() {  # rcvbuf/: SO_RCVBUF on the brick's accepted sockets, by environment
     row A0 rcvbuf/head-$i.json; row C rcvbuf/1m-$i.json GFRPC_X_RCVBUF=1048576
     row C rcvbuf/2m-$i.json GFRPC_X_RCVBUF=2097152
   done
+  for i in 7 8 9; do  # (4-6 ran while stray loops of mine polled /proc: not kept)
+    row A0 rcvbuf/head-$i.json; row C rcvbuf/512k-$i.json GFRPC_X_RCVBUF=524288
+    row C rcvbuf/768k-$i.json GFRPC_X_RCVBUF=786432
+  done
 }
 write_handoff() {  # write-handoff/: WRITEs over 512 KiB to the io-threads
   tree A0; tree D write-handoff.diff
