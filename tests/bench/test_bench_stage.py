@@ -151,7 +151,10 @@ time.sleep(60)
 """
 
 PARENT = """
-import sys
+import signal, sys
+# a bench started from a terminal: Ctrl-C is not ignored, even if pytest was started with it
+# ignored (as by a shell's background job, whose children inherit that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from gfrpc.bench.experiment.isolation import run_in_namespace
 sys.exit(run_in_namespace([sys.executable, "-c", sys.argv[1], sys.argv[2]]))
 """
@@ -230,6 +233,7 @@ def test_signal_to_the_bench_stops_the_isolated_stage(tmp_path: Path, sig: int) 
 def test_close_finishes_its_cleanup_when_interrupted(tmp_path: Path) -> None:
     """Rule: a Ctrl-C (SIGINT) during close() or a failing cleanup step does not stop the later
     steps: the scratch tree is still removed, then the interrupt is raised."""
+    before = signal.getsignal(signal.SIGINT)
     st = Stage([], scratch_parent=tmp_path, isolated=False, use_port_24007=False, want_fio=False)
     st.start()
     assert st.scratch is not None and st.scratch.exists()
@@ -242,4 +246,4 @@ def test_close_finishes_its_cleanup_when_interrupted(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         st.close()
     assert not st.scratch.exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before

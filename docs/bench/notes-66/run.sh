@@ -53,3 +53,31 @@ for i in 1 2; do
     touch /tmp/s/stop; wait $sp
   done
 done
+# (who-*.json name a Python process by its second argument, `gfrpc.cli` for the brick; the
+# later who2-gfrpc.json, by its next three: `-m gfrpc.cli brick` and `-m gfrpc.cli mgmtd`.)
+rm -f /tmp/s/stop; python3 $N/whoruns.py $N/saturation/who2-gfrpc.json /tmp/s/stop & sp=$!
+$B --workload seq-write --client fio --server gfrpc --poller sharded --event-threads 2 --tls on \
+  --size 32M --repeats 3 --quiet
+touch /tmp/s/stop; wait $sp
+
+# The management daemons beside the servers, every 0.2 s (saturation/mgmt-*.txt).
+for srv in gfrpc glusterfsd; do
+  rm -f /tmp/s/stop; python3 $N/mgmtwatch.py $N/saturation/mgmt-$srv.txt /tmp/s/stop & sp=$!
+  $B --workload seq-write --client fio --server $srv --poller sharded --event-threads 2 --tls on \
+    --size 32M --repeats 3 --quiet
+  touch /tmp/s/stop; wait $sp
+done
+
+# Streams left behind spread again: a0192a7's src at /tmp/s/A, the same with even-out.diff at
+# /tmp/s/B (22:08-22:18 UTC).
+mkdir -p /tmp/s/A /tmp/s/B
+git archive a0192a7 src | tar -x -C /tmp/s/A; git archive a0192a7 src | tar -x -C /tmp/s/B
+(cd /tmp/s/B && patch -p1 < "$OLDPWD/$N/even-out.diff")
+i=0
+for t in A B B A A B B A A B B A; do
+  i=$((i+1))
+  PYTHONPATH=/tmp/s/$t/src $B --workload seq-write --client fio --server gfrpc,glusterfsd \
+    --poller sharded --event-threads 2 --tls on --size 32M --repeats 3 \
+    --json $N/even-out/eo-$t-$i.json --quiet
+done
+(cd $N && python3 even-out.py > even-out/summary.txt)

@@ -32,7 +32,7 @@ while not os.path.exists(stop):
                     c2 = 'fio' if c.startswith('fio') else c
                     if c2 in ('gfrpc','python3','python'):
                         if pid not in names:
-                            try: names[pid]=c2+':'+open(f'/proc/{pid}/cmdline').read().split('\0')[1:3][-1]
+                            try: names[pid]=c2+':'+' '.join(open(f'/proc/{pid}/cmdline').read().split('\0')[1:4])
                             except (OSError,IndexError): names[pid]=c2
                         c2=names[pid]
                     agg[c2]+=d/HZ
