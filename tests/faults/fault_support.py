@@ -127,8 +127,8 @@ class BrickProcess:
 
     def kill9(self) -> None:
         """SIGKILL and reap."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        self.send_kill9()
+        if self.proc is not None:
             self.proc.wait(10)
 
     def freeze(self) -> None:
