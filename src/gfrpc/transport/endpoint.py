@@ -387,6 +387,8 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             assert reason is not None
             self.close_reason = reason
             self._queue_corked_locked()
+            if self._tls is not None:
+                self._tls.forget()  # it waits on its peer no more (tls.py, "Large parts")
             dropped = self._outq.drop()
             self._outq.fired.extend(cb for _, cb in self._held if cb)
             self._held.clear()

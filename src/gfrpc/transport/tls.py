@@ -27,6 +27,21 @@ session (a throwaway client ``SSLObject``: ``_sslobj.read(1, buffer)`` must exis
 the peer's data with ``SSLWantReadError``, as the public method does), and every session falls
 back to the public ``SSLObject.read``/``write`` when it is missing or behaves otherwise.
 ``FAST_PATH`` holds the answer (tests set it to False to run the public path).
+
+Large parts, sliced or whole. A message part of 64 KiB or more is encrypted in 64 KiB slices,
+each sent before the next is encrypted, so that a peer with nothing else to do decrypts the
+start of a 1 MiB message while its end is still being encrypted: a lone stream needs that
+overlap (a whole megabyte at once cost it a quarter of its rate). But each slice is a TLS write
+and a ``send``, and each lets the GIL go: a client writing 24 streams from 24 threads spent a
+sixth of its CPU handing the GIL back and forth between them (docs/ARCHITECTURE.md, Performance
+notes 67). So a client's session that has sent a large message is counted in ``_UNHEARD`` until
+plaintext comes back from its peer (the reply) or its endpoint is finalized, and while at
+least ``_WHOLE_BESIDE`` other sessions are counted there, the peers have other messages to
+decrypt anyway and a client's large part goes whole: one TLS write, one ``send``. A
+connection's own wait never counts, so a lone stream and a few streams keep their slices.
+Only a client sends whole: the receivers of whole 1 MiB WRITEs (the gfrpc brick, glusterfsd)
+spent no more CPU per GB, but fio, receiving a brick's whole 1 MiB READ replies, spent a fifth
+more, and its TLS seq-read slowed (notes 67). A server's replies keep their slices.
 """
 
 from __future__ import annotations
@@ -39,6 +54,11 @@ from gfrpc.wire.record import RecordDecoder
 
 _SMALL = 64 * 1024  # message parts below this are joined before a TLS write
 _TLS_SLICE = 64 * 1024  # plaintext encrypted between two sends of a large message
+#: one entry per client session that has sent a large message and not heard from its peer since
+#: (list appends and pops are atomic under the GIL; only the length is read)
+_UNHEARD: list[None] = []
+#: other sessions in ``_UNHEARD`` from which a large part goes whole (module notes)
+_WHOLE_BESIDE = 4
 
 #: whether sessions call the C object under ``SSLObject._sslobj`` (None: not probed yet)
 FAST_PATH: bool | None = None
@@ -89,6 +109,9 @@ class TLSSession:
         self._sslobj: ssl.SSLObject | None = None
         self._check = check
         self._seen_data = False  # an error before any plaintext arrived is a handshake failure
+        #: the ``_UNHEARD`` this session counts itself in (None: it is not waiting); kept so
+        #: that it leaves the very list it joined
+        self._unheard: list[None] | None = None
         self._fast = fast_path()
         self.established = False
         self.peer_cn: str | None = None
@@ -163,8 +186,10 @@ class TLSSession:
 
         Small parts are joined into one write. A large part is encrypted in slices and each
         slice's ciphertext goes to ``send`` before the next is encrypted, so the peer decrypts
-        the start of a 1 MiB message while we still encrypt its end. The ciphertext of the
-        rest stays in the outgoing BIO (``take_output``).
+        the start of a 1 MiB message while we still encrypt its end; or, on a client's side
+        while enough other sessions wait on their peers, in one write and one ``send``
+        (module notes). The ciphertext of the rest stays in the outgoing BIO
+        (``take_output``).
         """
         small: list[bytes | memoryview] = []
         for p in message:
@@ -175,11 +200,36 @@ class TLSSession:
                 self.write(b"".join(small))
                 small = []
             view = memoryview(p)
-            for start in range(0, len(view), _TLS_SLICE):
-                self.write(view[start : start + _TLS_SLICE])
+            if self._server_side:  # a reply: always in slices (module notes)
+                self._write_sliced(view, send)
+                continue
+            waiting = _UNHEARD
+            if len(waiting) - (self._unheard is waiting) >= _WHOLE_BESIDE:
+                self.write(view)
                 send(self.take_output())
+            else:
+                self._write_sliced(view, send)
+            if self._unheard is None:
+                self._unheard = waiting
+                waiting.append(None)
         if small:
             self.write(b"".join(small))
+
+    def _write_sliced(self, view: memoryview, send: Callable[[list[memoryview]], None]) -> None:
+        for start in range(0, len(view), _TLS_SLICE):
+            self.write(view[start : start + _TLS_SLICE])
+            send(self.take_output())
+
+    def _heard(self) -> None:
+        """Plaintext came from the peer: it is not reading a large message of ours any more."""
+        joined = self._unheard
+        if joined is not None:
+            self._unheard = None
+            joined.pop()
+
+    def forget(self) -> None:
+        """The connection is gone: the session waits for nothing (the endpoint's finalize)."""
+        self._heard()
 
     def decrypt_into(self, decoder: RecordDecoder) -> bool:
         """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF).
@@ -214,11 +264,15 @@ class TLSSession:
                         # could only raise SSLWantReadError (OpenSSL reads one record at a
                         # time from the BIO, so it holds no part of a next one either)
                         self._seen_data = True
+                        if self._unheard is not None:
+                            self._heard()
                         decoder.buffer_updated(got)
                         return False
             except ssl.SSLWantReadError:
                 if got:
                     self._seen_data = True
+                    if self._unheard is not None:
+                        self._heard()
                     decoder.buffer_updated(got)
                 else:
                     decoder.release_buffer()  # an idle connection keeps no read buffer
@@ -230,4 +284,6 @@ class TLSSession:
                 decoder.release_buffer()
                 raise as_tls_error(exc, handshake=not self._seen_data) from exc
             self._seen_data = True
+            if self._unheard is not None:
+                self._heard()
             decoder.buffer_updated(got)
