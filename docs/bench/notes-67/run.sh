@@ -1,7 +1,7 @@
 #!/bin/bash
 # The runs of Performance notes 67 (docs/ARCHITECTURE.md), from the repository's root, product
-# tree at b8aad09. Not part of any test; kept as the record of what was run (2026-12-06,
-# 23:06-23:53 UTC).
+# tree at b8aad09, then 8ab3368 for the last run. Not part of any test; kept as the record of
+# what was run (2026-12-06 23:06 - 2026-12-07 00:40 UTC).
 set -e
 B="env TMPDIR=/dev/shm .venv/bin/gfrpc bench"
 N=docs/bench/notes-67
@@ -26,7 +26,7 @@ for r in 1M 2M 2M 1M 1M 2M; do
 done
 
 # Scratch trees: A = b8aad09's src; C = A with slice-1mib.diff; D = A with writers.diff;
-# F = A with unheard.diff (each: git archive b8aad09 src | tar -x -C /tmp/s/T; git apply).
+# F = A with unheard.diff; G = A with unheard-4.diff (each: git archive b8aad09 src | tar -x -C /tmp/s/T; git apply).
 run() { PYTHONPATH=/tmp/s/$1/src $B "${@:2}" --quiet; }
 i=0; for t in A B C C B A A B C; do i=$((i+1))   # B: _TLS_SLICE 256 KiB
   run $t $SEQ --client gfrpc --server gfrpc --json $N/slices/sl-$t-$i.json; done
@@ -46,6 +46,20 @@ i=0; for t in A F F A A F; do i=$((i+1))
   PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --pollers single,sharded \
     --connections 1,4,24 --tls on --repeats 3 --json $N/unheard/bf-$t-$i.json --quiet; done
 
+# G = A with unheard-4.diff (whole only beside four or more waiting sessions; as measured, the
+# brick's replies too): the seed, bench-transport at 4 and 24 connections, and fio's TLS
+# seq-read, each alternated (threshold/, 00:11-00:32 UTC).
+i=0; for t in A G G A A G G A; do i=$((i+1))
+  run $t $SEQ --client gfrpc,fio --server gfrpc,glusterfsd --json $N/threshold/s6-$t-$i.json; done
+i=0; for t in A G G A A G G A; do i=$((i+1))
+  PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --pollers single,sharded \
+    --connections 4,24 --tls on --repeats 3 --json $N/threshold/bg-$t-$i.json --quiet; done
+i=0; for t in A G G A A G; do i=$((i+1))
+  run $t --workload seq-read --client fio,gfrpc --server gfrpc,glusterfsd --poller sharded \
+    --event-threads 2 --tls on --size 32M --repeats 3 --json $N/threshold/r7-$t-$i.json; done
+# The kept change (G on a client's side only, in src/), one run (00:40 UTC).
+$B $SEQ --client gfrpc,fio --server gfrpc,glusterfsd --json $N/kept-seed.json
+
 # Summaries (the .txt files beside this script).
 python3 $N/single-cell.py "$N/record/*.json" > $N/record.txt
 python3 $N/single-cell.py "$N/slices/sl-*.json" > $N/slices-seed-only.txt
@@ -55,3 +69,6 @@ python3 $N/ratios.py "$N/writers/s3-*.json" > $N/writers-seed.txt
 python3 $N/transport.py "$N/writers/bt-*.json" > $N/writers-transport.txt
 python3 $N/ratios.py "$N/unheard/s5-*.json" > $N/unheard-seed.txt
 python3 $N/transport.py "$N/unheard/bf-*.json" > $N/unheard-transport.txt
+python3 $N/ratios.py "$N/threshold/s6-*.json" > $N/threshold-seed.txt
+python3 $N/transport.py "$N/threshold/bg-*.json" > $N/threshold-transport.txt
+python3 $N/ratios.py "$N/threshold/r7-*.json" > $N/threshold-seq-read.txt
