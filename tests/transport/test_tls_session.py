@@ -7,6 +7,7 @@ import ssl
 import struct
 
 import pytest
+from transport_support import session_pair
 
 from gfrpc.transport import tls as tls_module
 from gfrpc.transport.tls import TLSSession
@@ -18,21 +19,9 @@ MARK = 0x80000000
 
 
 def _pair(tls_pair, fast: bool, monkeypatch) -> tuple[TLSSession, TLSSession]:
-    """A server and a client session, handshake done by passing bytes by hand."""
+    """A server and a client session on the fast path or the public API, handshake done."""
     monkeypatch.setattr(tls_module, "FAST_PATH", fast)
-    server_ctx, client_ctx = tls_pair
-    server, client = TLSSession(server_ctx, True), TLSSession(client_ctx, False)
-    for _ in range(10):
-        done_c = client.handshake_step()
-        for v in client.take_output():
-            server.feed(v)
-        done_s = server.handshake_step()
-        for v in server.take_output():
-            client.feed(v)
-        if done_c and done_s:
-            break
-    assert client.handshake_step() and server.handshake_step()
-    return server, client
+    return session_pair(tls_pair)
 
 
 def _records(decoder: RecordDecoder) -> list[bytes]:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from gfrpc.transport import Endpoint, SocketOptions
 from gfrpc.transport.baton import BATON
+from gfrpc.transport.tls import TLSSession
 
 
 class Recorder:
@@ -190,3 +191,20 @@ def open_tls_endpoint(
     t = tls_endpoint_unopened(tls_pair, handler)
     finish_handshake(t)
     return t
+
+
+def session_pair(tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> tuple[TLSSession, TLSSession]:
+    """A server and a client ``TLSSession``, handshake done by passing bytes by hand."""
+    server_ctx, client_ctx = tls_pair
+    server, client = TLSSession(server_ctx, True), TLSSession(client_ctx, False)
+    for _ in range(10):
+        done_c = client.handshake_step()
+        for v in client.take_output():
+            server.feed(v)
+        done_s = server.handshake_step()
+        for v in server.take_output():
+            client.feed(v)
+        if done_c and done_s:
+            break
+    assert client.handshake_step() and server.handshake_step()
+    return server, client
