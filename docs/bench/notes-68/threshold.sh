@@ -60,3 +60,20 @@ for t in A H T T H A A H T T H A; do
   PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --pollers single,sharded \
     --connections 16,24 --tls on --repeats 3 --json $out/$n-$t.json --quiet
 done
+
+# fio's TLS seq-read, A against H's successor (ad3f072, "K"), after the 03:02 --compare put
+# every brick under glusterfsd x2 there.
+out=docs/bench/notes-68/seq-read
+mkdir -p $out
+n=0
+for t in A K K A A K; do
+  n=$((n + 1))
+  PYTHONPATH=/tmp/s/$t/src TMPDIR=/dev/shm .venv/bin/gfrpc bench --workload seq-read --client fio \
+    --server gfrpc,glusterfsd --poller sharded --event-threads 2 --tls on --size 32M --repeats 3 \
+    --json $out/$n-$t.json --quiet
+done
+
+# The README's table: the full --compare of ad3f072 (02:29-02:57 UTC), run before the seq-read
+# rounds above; its files are docs/bench/compare.{json,txt,png} (.txt is stderr then stdout).
+# TMPDIR=/dev/shm .venv/bin/gfrpc bench --compare --size 32M --files 50 --repeats 3 \
+#   --json /tmp/cmp/compare.json --plot /tmp/cmp/compare.png > /tmp/cmp/compare.txt 2> /tmp/cmp/compare.err
