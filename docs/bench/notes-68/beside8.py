@@ -1,8 +1,15 @@
-"""beside-8/ (notes 68): per cell, each tree's ratios to bare sockets (runs in order), median,
-and median CPU-s per GB. A = b8aad09, H = 7b22aae (whole beside 4), T = H whole beside 8."""
-import json, pathlib, statistics, collections
+"""One directory of notes 68 with three trees (``beside-8`` or ``beside-8-wide``, the first
+argument): per cell, each tree's ratios to bare sockets (runs in order), median, and median
+CPU-s per GB. A = b8aad09, H = 7b22aae (whole beside four), T = H whole beside eight."""
+import collections
+import json
+import pathlib
+import statistics
+import sys
+
+runs_dir = pathlib.Path(__file__).with_name(sys.argv[1] if len(sys.argv) > 1 else "beside-8")
 cells = collections.defaultdict(lambda: collections.defaultdict(list))
-for p in sorted(pathlib.Path(__file__).with_name("beside-8").glob("*.json"), key=lambda p: int(p.stem.split("-")[0])):
+for p in sorted(runs_dir.glob("*.json"), key=lambda p: int(p.stem.split("-")[0])):
     tree = p.stem.split("-")[1]
     for r in json.loads(p.read_text())["rows"]:
         if r["kind"] != "baseline":

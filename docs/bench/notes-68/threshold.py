@@ -1,8 +1,15 @@
-"""Medians of each tree's bench-transport runs in threshold/ (notes 68): MB/s ratio to bare
-sockets and CPU-s per GB, per poller and connection count, TLS on."""
-import json, pathlib, statistics, collections
+"""Medians of each tree's bench-transport runs in one directory of notes 68 (``threshold``,
+``threshold2`` or ``threshold3``, the first argument): MB/s ratio to bare sockets and CPU-s
+per GB, per poller and connection count, TLS on."""
+import collections
+import json
+import pathlib
+import statistics
+import sys
+
+runs_dir = pathlib.Path(__file__).with_name(sys.argv[1] if len(sys.argv) > 1 else "threshold")
 cells = collections.defaultdict(lambda: collections.defaultdict(list))
-for p in sorted(pathlib.Path(__file__).with_name("threshold").glob("*.json")):
+for p in sorted(runs_dir.glob("*.json")):
     tree = p.stem.split("-")[1]
     for r in json.loads(p.read_text())["rows"]:
         if r["kind"] == "baseline":
