@@ -5,7 +5,7 @@
 #   A = b8aad09 (before the rule), H = 7b22aae (whole beside four),
 #   T = H with beside-8.diff (whole beside eight), K = ad3f072 (T's code, committed).
 # Summaries: threshold.py DIR (threshold, threshold2, threshold3), pooled.py, six.py,
-# beside8.py DIR (beside-8, beside-8-wide), seed.py, seq-read.py; each wrote the .txt of its name.
+# beside8.py DIR (beside-8, beside-8-wide, edge), seed.py, seq-read.py; each wrote the .txt of its name.
 set -e
 cd "$(dirname "$0")/../../.."
 B=.venv/bin/gfrpc
@@ -44,3 +44,6 @@ TMPDIR=/dev/shm $B bench --compare --size 32M --files 50 --repeats 3 \
 
 # fio's TLS seq-read, A against K, after the --compare put every brick under glusterfsd x2 there
 bench seq-read "A K K A A K" --workload seq-read --client fio --server gfrpc,glusterfsd
+
+# 9, 10 and 11 connections, where eight others are sometimes waiting and sometimes not
+transport edge "A K K A A K K A" --pollers single,sharded --connections 9,10,11
