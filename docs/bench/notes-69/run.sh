@@ -1,6 +1,6 @@
 #!/bin/sh
 # Performance notes 69: every command of this note's runs, from the work tree's root
-# (sh docs/bench/notes-69/run.sh autogroup|threads3|size128|schedwait|perfsched|gilwait).
+# (sh docs/bench/notes-69/run.sh autogroup|threads3|size128|schedwait|perfsched|gilwait|wide).
 set -e
 OUT=docs/bench/notes-69
 
@@ -22,6 +22,20 @@ gilwait() {
         -o /dev/shm/dw.data -- sleep 3
     wait
     python3 "$OUT/gilwait.py" /dev/shm/dw.data > "$OUT/perf-sched/gilwait.txt"
+}
+
+# the client's whole-part rule (tls.py _WHOLE_BESIDE, notes 68) at 14 and 20 connections, two
+# counts 68 left unmeasured: A = b8aad09 (before the rule), K = 23e86f0 (whole beside eight),
+# each a `git archive <commit> src` copy in /tmp/s/<tree> run by PYTHONPATH; summary:
+# python3 docs/bench/notes-68/beside8.py docs/bench/notes-69/wide
+wide() {
+    mkdir -p "$OUT/wide"
+    n=0
+    for t in A K K A A K K A; do
+        n=$((n + 1))
+        PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --tls on --repeats 3 \
+            --pollers single,sharded --connections 14,20 --json "$OUT/wide/$n-$t.json" --quiet
+    done
 }
 
 "$@"
@@ -79,6 +93,20 @@ gilwait() {
         -o /dev/shm/dw.data -- sleep 3
     wait
     python3 "$OUT/gilwait.py" /dev/shm/dw.data > "$OUT/perf-sched/gilwait.txt"
+}
+
+# the client's whole-part rule (tls.py _WHOLE_BESIDE, notes 68) at 14 and 20 connections, two
+# counts 68 left unmeasured: A = b8aad09 (before the rule), K = 23e86f0 (whole beside eight),
+# each a `git archive <commit> src` copy in /tmp/s/<tree> run by PYTHONPATH; summary:
+# python3 docs/bench/notes-68/beside8.py docs/bench/notes-69/wide
+wide() {
+    mkdir -p "$OUT/wide"
+    n=0
+    for t in A K K A A K K A; do
+        n=$((n + 1))
+        PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --tls on --repeats 3 \
+            --pollers single,sharded --connections 14,20 --json "$OUT/wide/$n-$t.json" --quiet
+    done
 }
 
 "$@"
