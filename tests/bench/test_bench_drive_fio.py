@@ -346,6 +346,8 @@ def test_run_fio_turns_the_measured_report_into_a_sample(
     assert ev["server_span"] == ev["wall_from"] == "io" and sample.server_cpu_s is not None
     assert sample.span_s == sample.wall_s
     assert sample.span_s is not None and 0 < sample.span_s < ev["process_span_s"]
+    # and so is the machine's idle: some share of its cores, never more than it has
+    assert sample.idle_cores is not None and 0 <= sample.idle_cores <= os.cpu_count() + 0.05
     assert sample.server_rss_mb and sample.server_threads
     assert fake_volume[0] == ("makedirs", "/r1-sr")
     assert [c for c in fake_volume if c[0] in ("unlink", "rmdir")] == [
@@ -411,7 +413,7 @@ def test_without_fios_marks_the_server_is_read_around_the_process(
 ) -> None:
     """When fio never ran its prerun/postrun marks, the server figures fall back to the
     readings around the whole fio process, and the evidence says so; with no server pids
-    the server figures are None."""
+    the server figures are None; the machine's idle cores are not given at all."""
     (fake_fio / "bin" / "fio").write_text(FAKE_FIO.replace("--exec_p", "--no_such_p"))
     (fake_fio / "0.json").write_text(fixture("seq-write.json"))
     (sample,) = run_fio(
@@ -420,6 +422,7 @@ def test_without_fios_marks_the_server_is_read_around_the_process(
     assert sample.evidence["server_span"] == "process"
     assert sample.span_s == pytest.approx(sample.evidence["process_span_s"], abs=1e-3)
     assert sample.server_cpu_s is None and sample.server_rss_mb is None
+    assert sample.idle_cores is None  # around the whole process it would be fio's set-up
 
 
 @pytest.mark.timeout(20)

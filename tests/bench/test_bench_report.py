@@ -27,6 +27,7 @@ from gfrpc.bench.experiment.bounds import (
     verdict,
 )
 from gfrpc.bench.experiment.machine import machine_info, parse_openssl_speed
+from gfrpc.bench.experiment.meter import Reading, idle_cores_between, machine_idle_s
 from gfrpc.bench.experiment.model import MB, Cell, MiB, Sample, ServerSpec, unit_of
 from gfrpc.bench.experiment.report import Run, document, load, results, row_label, save
 from gfrpc.bench.experiment.table import MAX_WIDTH, header_lines, markdown_tables, render_table
@@ -328,6 +329,49 @@ def test_sweep_fields_only_on_sweep_rows_and_no_reference(recorded):
                 assert isinstance(row[key], typ)
             assert row["ratio_to_reference"] is None
             assert row["streams"] == row["connection_count"]
+
+
+def test_verdict_lines_end_with_the_machines_idle_cores_when_the_row_has_them():
+    """Rule: a row with ``machine_idle_cores`` has its idle cores at the end of its numbers,
+    its verdict unchanged; a row recorded without them (older files) shows none."""
+    row = _row(server="gfrpc", poller="single", server_busy_cores=0.9)
+    plain_verdict, plain_why = verdict(row, MACHINE)
+    got, why = verdict(row | {"machine_idle_cores": 0.134}, MACHINE)
+    assert got == plain_verdict and why == f"{plain_why}; idle 0.13"
+    assert "idle" not in plain_why
+    assert verdict(row | {"machine_idle_cores": None}, MACHINE) == (plain_verdict, plain_why)
+
+
+def test_machine_idle_cores_are_the_median_of_the_runs_that_have_them():
+    """Rule: a row's ``machine_idle_cores`` is the median over its runs' idle cores, runs
+    without the figure left out, and None when no run has it."""
+    spec = ServerSpec("gfrpc", True, "sharded", 2)
+    cell = Cell("seq-write", "fio", spec, streams=1)
+
+    def run(i: int, idle: float | None) -> Run:
+        return Run(cell, i, [Sample(None, 100 * MB, 100, 1.0, 0.5, 1.0, idle_cores=idle)])
+
+    rows = results([run(0, 0.3), run(1, None), run(2, 0.1), run(3, 0.2)])
+    assert rows[0]["machine_idle_cores"] == pytest.approx(0.2)
+    assert results([run(0, None)])[0]["machine_idle_cores"] is None
+
+
+def test_machine_idle_is_read_from_proc_stat(tmp_path):
+    """Rule: the machine's idle seconds are ``/proc/stat``'s idle + iowait ticks over the
+    clock tick rate; an unreadable or foreign file gives None; idle cores between two
+    readings are the idle seconds over the wall time between them (never below 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 50 1000 20 3 4 0 0 0\ncpu0 50 2 25 500 10 1 2 0 0 0\n")
+    assert machine_idle_s(str(stat)) == pytest.approx(1020 / tick)
+    stat.write_text("intr 1 2 3\n")
+    assert machine_idle_s(str(stat)) is None
+    assert machine_idle_s(str(tmp_path / "missing")) is None
+    a, b = Reading(10.0, None, 0.0, 5.0), Reading(12.0, None, 0.0, 6.0)
+    assert idle_cores_between(a, b) == pytest.approx(0.5)
+    assert idle_cores_between(b, Reading(13.0, None, 0.0, 5.5)) == 0.0
+    assert idle_cores_between(a, Reading(12.0, None, 0.0, None)) is None
+    assert machine_idle_s() is not None  # this Linux has one
 
 
 def test_medians_busy_cores_and_cpu_per_unit_are_per_run_then_median():

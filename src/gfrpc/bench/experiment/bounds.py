@@ -16,6 +16,12 @@ recorded JSON renders the same text anywhere), each row gets one verdict, tried 
 3. **waiting** -- neither: both sides are below what they could use, so the rate is set by
    round trips, locks or handoffs, not by CPU.
 
+Where a row has it (``machine_idle_cores``, runs recorded since 2026-12-07), each line ends with
+how many of the machine's cores were idle on average over the measured span: what neither
+side, nor anything else on the machine, used. Two rows bound by the same side can differ
+there, and that difference is often the one that matters (a server whose threads wait for one
+another leaves a core idle that a server with threads to spare would use).
+
 Each line gives the numbers that led to its verdict. Sweep rows are not judged here.
 """
 
@@ -56,7 +62,14 @@ def _crypto(row: dict[str, Any], aes_mb_s: float | None) -> tuple[float, float] 
 
 
 def verdict(row: dict[str, Any], machine: dict[str, Any]) -> tuple[str, str]:
-    """(verdict, the numbers behind it) for one result row."""
+    """(verdict, the numbers behind it) for one result row; the machine's idle cores follow
+    the numbers where the row has them (rows recorded before they were measured do not)."""
+    v, why = _verdict(row, machine)
+    idle = row.get("machine_idle_cores")
+    return v, why if idle is None else f"{why}; idle {idle:.2f}"
+
+
+def _verdict(row: dict[str, Any], machine: dict[str, Any]) -> tuple[str, str]:
     cores = int(machine.get("cores") or 1)
     crypto = _crypto(row, machine.get("aes_gcm_mb_s"))
     if crypto is not None and crypto[0] / crypto[1] >= CRYPTO_SHARE:

@@ -66,7 +66,7 @@ from typing import Any
 
 from gfrpc.bench.experiment.fio_window import IoWindow, PeakSampler
 from gfrpc.bench.experiment.fopcount import fop_delta
-from gfrpc.bench.experiment.meter import Reading, ServerMeter, cpu_between
+from gfrpc.bench.experiment.meter import Reading, ServerMeter, cpu_between, idle_cores_between
 from gfrpc.bench.experiment.model import Cell, Sample, Target, UnsupportedCell
 from gfrpc.client.volume import Volume
 from gfrpc.errors import GfrpcError
@@ -482,10 +482,12 @@ def _sample(
     process_s, process_server_cpu, _ = cpu_between(a, b)
     span_s, server_cpu, server_span = process_s, process_server_cpu, "process"
     wall_s = max(result.runtime_ms, 1) / 1000  # fio counts whole ms
+    idle = None  # around the whole process it would be mostly fio's set-up: only in the window
     if window.first is not None and window.last is not None:
         span_s, server_cpu, _ = cpu_between(window.first, window.last)
         server_span = wall_from = "io"
         wall_s = span_s
+        idle = idle_cores_between(window.first, window.last)
     else:
         wall_from = "fio-runtime"
     client_cpu, client_cpu_from = window.client_cpu_s(), "job-processes"
@@ -502,6 +504,7 @@ def _sample(
         server_rss_mb=peak.rss_mb,
         server_threads=peak.threads,
         span_s=span_s,
+        idle_cores=idle,
         evidence={
             "fio_version": result.version or fio_version(),
             "jobs": result.jobs,

@@ -47,7 +47,7 @@ from typing import Any
 
 from gfrpc.bench.experiment import gfrpc_workloads as wl
 from gfrpc.bench.experiment.fopcount import fop_delta
-from gfrpc.bench.experiment.meter import ServerMeter, cpu_between
+from gfrpc.bench.experiment.meter import ServerMeter, cpu_between, idle_cores_between
 from gfrpc.bench.experiment.model import CONNECTIONS, WORKLOADS, Cell, Sample, Target
 from gfrpc.bench.procstat import percentile
 from gfrpc.client.shared import DEFAULT_POLLER
@@ -75,6 +75,7 @@ class Span:
     latencies: list[list[float]]
     done: list[int]
     fops: dict[str, int] | None = None  # what the brick served meanwhile (fopcount.py)
+    idle_cores: float | None = None  # the machine's idle cores meanwhile (meter.py)
 
 
 def latency_summary(lists: Sequence[Sequence[float]]) -> dict[str, float] | None:
@@ -141,7 +142,9 @@ def run_streams(streams: Sequence[wl.Stream], meter: ServerMeter | None) -> Span
     if a is None or b is None:
         return Span(0.0, None, 0.0, None, None, lats, done)
     wall, server, client = cpu_between(a, b)
-    return Span(wall, server, client, rss, nthreads, lats, done)
+    return Span(
+        wall, server, client, rss, nthreads, lats, done, idle_cores=idle_cores_between(a, b)
+    )
 
 
 def connect_volumes(cell: Cell, target: Target, poller: Poller) -> tuple[list[Volume], str]:
@@ -420,6 +423,7 @@ class _Run:
             latencies_ms=latency_summary(span.latencies),
             server_rss_mb=span.server_rss_mb,
             server_threads=span.server_threads,
+            idle_cores=span.idle_cores,
             evidence=dict(
                 self.evidence, **({} if span.fops is None else {"server_fops": span.fops})
             ),

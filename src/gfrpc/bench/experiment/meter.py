@@ -3,11 +3,15 @@
 A :class:`ServerMeter` follows the server's pids (one gfrpc brick, or one glusterfsd). Take a
 ``reading()`` before and after the measured span; ``cpu_between`` gives the server's
 CPU-seconds in between. A pid that went away counts as zero (its last CPU is lost, so a run
-whose server died is visible as a failed run, not as a cheap one).
+whose server died is visible as a failed run, not as a cheap one). ``idle_cores_between``
+gives how many of the machine's cores were idle on average (``/proc/stat``'s idle and iowait,
+counted in clock ticks of 10 ms: over a span of one second, within a few hundredths of a
+core).
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -21,6 +25,20 @@ class Reading:
     at: float  # time.perf_counter()
     server_cpu_s: float | None
     client_cpu_s: float  # this process, all threads (gfrpc's client runs here)
+    idle_s: float | None = None  # the whole machine's idle CPU-seconds since boot
+
+
+def machine_idle_s(path: str = "/proc/stat") -> float | None:
+    """Seconds the machine's CPUs have spent idle since boot, summed over the CPUs (the
+    ``idle`` and ``iowait`` columns of ``/proc/stat``'s ``cpu`` line); None when unreadable."""
+    try:
+        with open(path) as f:
+            fields = f.readline().split()
+        if fields[0] != "cpu":
+            return None
+        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _self_cpu() -> float:
@@ -46,7 +64,7 @@ class ServerMeter:
         return total
 
     def reading(self) -> Reading:
-        return Reading(time.perf_counter(), self.server_cpu(), _self_cpu())
+        return Reading(time.perf_counter(), self.server_cpu(), _self_cpu(), machine_idle_s())
 
     def rss_mb(self) -> float | None:
         if not self.pids:
@@ -77,3 +95,11 @@ def cpu_between(a: Reading, b: Reading) -> tuple[float, float | None, float]:
         server,
         b.client_cpu_s - a.client_cpu_s,
     )
+
+
+def idle_cores_between(a: Reading, b: Reading) -> float | None:
+    """The machine's idle cores on average between two readings (None when unknown)."""
+    span = b.at - a.at
+    if a.idle_s is None or b.idle_s is None or span <= 0:
+        return None
+    return max(0.0, b.idle_s - a.idle_s) / span

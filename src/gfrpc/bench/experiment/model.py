@@ -161,8 +161,9 @@ class Sample:
     (fio: from its first job's start of I/O to its last job's end, while its value uses
     the longest job's own runtime); busy cores are
     ``server_cpu_s / (span_s or wall_s)``. ``server_rss_mb`` and ``server_threads`` are read
-    while the cell's connections are all open. ``evidence`` keeps what proves the run
-    happened (e.g. fio's version and job count)."""
+    while the cell's connections are all open. ``idle_cores`` is how many of the machine's
+    cores were idle on average over that span (None when unknown): what neither side used.
+    ``evidence`` keeps what proves the run happened (e.g. fio's version and job count)."""
 
     phase: str | None
     bytes_total: int
@@ -174,6 +175,7 @@ class Sample:
     server_rss_mb: float | None = None
     server_threads: int | None = None
     span_s: float | None = None
+    idle_cores: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -126,6 +126,7 @@ def _row(cell: Cell, phase: str | None, samples: list[Sample | None]) -> dict[st
         "server_cpu_s": _r(_median(s.server_cpu_s for s in ok)),
         "server_busy_cores": _r(_per_run(samples, lambda s: _busy(s.server_cpu_s, s))),
         "client_busy_cores": _r(_per_run(samples, lambda s: _busy(s.client_cpu_s, s))),
+        "machine_idle_cores": _r(_per_run(samples, lambda s: s.idle_cores)),
         "server_cpu_s_per_gb": _r(_per_run(samples, _per_gb)) if unit == "MB/s" else None,
         "server_cpu_us_per_op": _r(_per_run(samples, _us_per_op)) if unit == "ops/s" else None,
         "latency_ms": _latency(samples),
