@@ -1,6 +1,6 @@
 #!/bin/sh
 # Performance notes 69: every command of this note's runs, from the work tree's root
-# (sh docs/bench/notes-69/run.sh autogroup|threads3|size128|schedwait|perfsched|gilwait|wide).
+# (sh docs/bench/notes-69/run.sh autogroup|threads3|size128|schedwait|perfsched|gilwait|wide|idlerow).
 set -e
 OUT=docs/bench/notes-69
 
@@ -36,6 +36,11 @@ wide() {
         PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --tls on --repeats 3 \
             --pollers single,sharded --connections 14,20 --json "$OUT/wide/$n-$t.json" --quiet
     done
+}
+
+# the first bench run that records the machine's idle cores (machine_idle_cores)
+idlerow() {
+    row "$OUT/idle-row.json" --client fio,gfrpc
 }
 
 "$@"
@@ -107,6 +112,11 @@ wide() {
         PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --tls on --repeats 3 \
             --pollers single,sharded --connections 14,20 --json "$OUT/wide/$n-$t.json" --quiet
     done
+}
+
+# the first bench run that records the machine's idle cores (machine_idle_cores)
+idlerow() {
+    row "$OUT/idle-row.json" --client fio,gfrpc
 }
 
 "$@"
