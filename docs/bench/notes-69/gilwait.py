@@ -13,18 +13,13 @@ functions have no symbols in Debian's build, the objects do).
 from __future__ import annotations
 
 import collections
-import subprocess
 import sys
+
+from idle import perf_script  # this directory's idle.py
 
 
 def blocks(path: str):
-    out = subprocess.run(
-        ["perf", "script", "-i", path, "-F", "tid,time,trace,ip,sym,dso"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for block in out.split("\n\n"):
+    for block in perf_script(path, "tid,time,trace,ip,sym,dso").split("\n\n"):
         lines = block.strip().splitlines()
         if lines and "prev_state=S" in lines[0]:
             frames = []

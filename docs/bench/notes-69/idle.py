@@ -46,13 +46,14 @@ def reason(frames: list[str]) -> str:
     return "?"
 
 
+def perf_script(path: str, fields: str) -> str:
+    """``perf script``'s text of ``path`` with ``fields`` (also used by gilwait.py)."""
+    argv = ["perf", "script", "-i", path, "-F", fields]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
 def events(path: str):
-    out = subprocess.run(
-        ["perf", "script", "-i", path, "-F", "comm,pid,tid,cpu,time,trace,ip,sym"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = perf_script(path, "comm,pid,tid,cpu,time,trace,ip,sym")
     head = None
     frames: list[str] = []
     for line in out.splitlines():

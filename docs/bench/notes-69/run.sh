@@ -1,6 +1,6 @@
 #!/bin/sh
 # Performance notes 69: every command of this note's runs, from the work tree's root
-# (sh docs/bench/notes-69/run.sh autogroup|threads3|size128|schedwait|perfsched|gilwait|wide|idlerow).
+# (sh docs/bench/notes-69/run.sh autogroup|threads3|size128|schedwait|perfsched|gilwait|wide|widesummary|idlerow).
 set -e
 OUT=docs/bench/notes-69
 
@@ -11,39 +11,7 @@ row() {  # row JSON [bench arguments...]
     shift
     TMPDIR=/dev/shm .venv/bin/gfrpc bench --workload seq-write --client fio \
         --server gfrpc,glusterfsd --poller sharded --event-threads 2 --tls on \
-        --size 32M --repeats 3 --json "$json" --quiet # what the brick's threads sleep on: 3 s of its context switches with their stacks, taken
-# 5 s after the brick starts (the first bench row that runs), then gilwait.py's account
-gilwait() {
-    sh "$OUT/run.sh" row "$OUT/perf-sched/dw-gfrpc.json" --server gfrpc --size 128M \
-        --repeats 1 &
-    until pid=$(pgrep -f "gfrpc.* brick " | head -1); do sleep 0.25; done
-    sleep 5
-    perf record -q -e sched:sched_switch --call-graph dwarf,16384 -p "$pid" \
-        -o /dev/shm/dw.data -- sleep 3
-    wait
-    python3 "$OUT/gilwait.py" /dev/shm/dw.data > "$OUT/perf-sched/gilwait.txt"
-}
-
-# the client's whole-part rule (tls.py _WHOLE_BESIDE, notes 68) at 14 and 20 connections, two
-# counts 68 left unmeasured: A = b8aad09 (before the rule), K = 23e86f0 (whole beside eight),
-# each a `git archive <commit> src` copy in /tmp/s/<tree> run by PYTHONPATH; summary:
-# python3 docs/bench/notes-68/beside8.py docs/bench/notes-69/wide
-wide() {
-    mkdir -p "$OUT/wide"
-    n=0
-    for t in A K K A A K K A; do
-        n=$((n + 1))
-        PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --tls on --repeats 3 \
-            --pollers single,sharded --connections 14,20 --json "$OUT/wide/$n-$t.json" --quiet
-    done
-}
-
-# the first bench run that records the machine's idle cores (machine_idle_cores)
-idlerow() {
-    row "$OUT/idle-row.json" --client fio,gfrpc
-}
-
-"$@"
+        --size 32M --repeats 3 --json "$json" --quiet "$@"
 }
 
 # autogroup scheduling on (1) and off (0), alternated; the setting is put back at the end
@@ -102,8 +70,7 @@ gilwait() {
 
 # the client's whole-part rule (tls.py _WHOLE_BESIDE, notes 68) at 14 and 20 connections, two
 # counts 68 left unmeasured: A = b8aad09 (before the rule), K = 23e86f0 (whole beside eight),
-# each a `git archive <commit> src` copy in /tmp/s/<tree> run by PYTHONPATH; summary:
-# python3 docs/bench/notes-68/beside8.py docs/bench/notes-69/wide
+# each a `git archive <commit> src` copy in /tmp/s/<tree> run by PYTHONPATH; summary: widesummary
 wide() {
     mkdir -p "$OUT/wide"
     n=0
@@ -112,6 +79,13 @@ wide() {
         PYTHONPATH=/tmp/s/$t/src .venv/bin/gfrpc bench-transport --tls on --repeats 3 \
             --pollers single,sharded --connections 14,20 --json "$OUT/wide/$n-$t.json" --quiet
     done
+}
+
+# wide's summary (wide.txt) by notes 68's beside8.py, which reads a directory beside itself
+widesummary() {
+    python3 -c 'import sys; f = "docs/bench/notes-69/beside8.py"; sys.argv = [f, "wide"]
+exec(compile(open("docs/bench/notes-68/beside8.py").read(), f, "exec"), {"__file__": f})' \
+        > "$OUT/wide.txt"
 }
 
 # the first bench run that records the machine's idle cores (machine_idle_cores)
