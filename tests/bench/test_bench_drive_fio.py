@@ -347,7 +347,7 @@ def test_run_fio_turns_the_measured_report_into_a_sample(
     assert sample.span_s == sample.wall_s
     assert sample.span_s is not None and 0 < sample.span_s < ev["process_span_s"]
     # and so is the machine's idle: some share of its cores, never more than it has
-    assert sample.idle_cores is not None and 0 <= sample.idle_cores <= os.cpu_count() + 0.05
+    assert sample.idle_cores is not None and 0 <= sample.idle_cores <= (os.cpu_count() or 1)
     assert sample.server_rss_mb and sample.server_threads
     assert fake_volume[0] == ("makedirs", "/r1-sr")
     assert [c for c in fake_volume if c[0] in ("unlink", "rmdir")] == [

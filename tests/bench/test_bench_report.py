@@ -359,7 +359,8 @@ def test_machine_idle_cores_are_the_median_of_the_runs_that_have_them():
 def test_machine_idle_is_read_from_proc_stat(tmp_path):
     """Rule: the machine's idle seconds are ``/proc/stat``'s idle + iowait ticks over the
     clock tick rate; an unreadable or foreign file gives None; idle cores between two
-    readings are the idle seconds over the wall time between them (never below 0)."""
+    readings are the idle seconds over the wall time between them, never below 0 nor above the
+    machine's core count."""
     tick = os.sysconf("SC_CLK_TCK")
     stat = tmp_path / "stat"
     stat.write_text("cpu  100 5 50 1000 20 3 4 0 0 0\ncpu0 50 2 25 500 10 1 2 0 0 0\n")
@@ -371,6 +372,9 @@ def test_machine_idle_is_read_from_proc_stat(tmp_path):
     assert idle_cores_between(a, b) == pytest.approx(0.5)
     assert idle_cores_between(b, Reading(13.0, None, 0.0, 5.5)) == 0.0
     assert idle_cores_between(a, Reading(12.0, None, 0.0, None)) is None
+    # a few ticks over a short span: never more idle cores than the machine has
+    cores = os.cpu_count() or 1
+    assert idle_cores_between(a, Reading(10.01, None, 0.0, 5.0 + cores * 0.02)) == cores
     assert machine_idle_s() is not None  # this Linux has one
 
 

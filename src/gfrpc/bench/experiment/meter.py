@@ -98,8 +98,10 @@ def cpu_between(a: Reading, b: Reading) -> tuple[float, float | None, float]:
 
 
 def idle_cores_between(a: Reading, b: Reading) -> float | None:
-    """The machine's idle cores on average between two readings (None when unknown)."""
+    """The machine's idle cores on average between two readings (None when unknown), within
+    0 and the machine's core count: over a span of a few ticks the ticks' rounding alone could
+    put it outside."""
     span = b.at - a.at
     if a.idle_s is None or b.idle_s is None or span <= 0:
         return None
-    return max(0.0, b.idle_s - a.idle_s) / span
+    return min(max(0.0, b.idle_s - a.idle_s) / span, float(os.cpu_count() or 1))
