@@ -256,6 +256,11 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             self._mem_paused = False
             self._poller.kick(self)
 
+    def input_held_back(self) -> bool:
+        """Whether the connection reads nothing for a reason of its own: closed, paused by its
+        handler, or too many replies unsent (the memory budget's finishers, ``limits.py``)."""
+        return self.closed or self._paused or self._outq.paused
+
     def peer_text(self) -> str:
         return self._peer()
 
@@ -519,10 +524,11 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         """Tell the server's memory budget how much of incomplete records we hold."""
         guard = self._guard
         if guard is not None:
-            held = self._decoder.buffered_bytes
+            decoder = self._decoder
+            held = decoder.buffered_bytes
             if held != self._charged:
                 self._charged = held
-                guard.budget.charge(self, held)
+                guard.budget.charge(self, held, decoder.record_left)
 
     def _eof(self) -> PeerClosedError:
         """The error for an orderly close by the peer, with a hint when it never answered."""

@@ -21,11 +21,24 @@ Walking 4,096 endpoints costs about a millisecond, so the scan stays cheap. The 
 trims the shared pool of recycled record bodies.
 
 *Memory of incomplete records* is one :class:`IncompleteBudget` per server, shared by all its
-listeners. After each read an endpoint tells it how many bytes of incomplete records it holds.
-While the total is over the limit, the largest holder and every endpoint that grows stop
-reading (``pause_for_memory``); a well-behaved peer whose requests arrive whole holds nothing
-and is never paused. When the total falls to three quarters of the limit (records completed,
-connections closed, e.g. by the frame timeout), every paused endpoint reads again.
+listeners. After each read an endpoint tells it how many bytes of incomplete records it holds,
+and how many its current record still needs. While the total is over the limit, an endpoint
+that grows stops reading (``pause_for_memory``) unless it becomes a *finisher*: the rest of its
+record must fit in a slack (a quarter of the limit) that all finishers share. Finishers read on
+until their records are whole, which frees what they held; when one leaves, the paused holders
+nearest to a whole record take the slack it gave back. When the total falls to three quarters
+of the limit (records completed, connections closed, e.g. by the frame timeout), every paused
+endpoint reads again. A well-behaved peer whose requests arrive whole holds nothing and is
+never paused.
+
+So the memory stays bounded (the limit, one read per connection that was reading when the
+limit was crossed, and the slack) and honest peers always make progress. Without finishers,
+a thousand TLS streams each holding part of a 1 MiB WRITE paused one another for good: every
+holder was stopped, so no record completed and the total never fell (issue 9's sweep at 1,000
+connections, docs/ARCHITECTURE.md, Performance notes 70). A hog that announces a record
+larger than the slack is never a finisher, and the frame timeout closes it. A finisher whose
+input is held back for another reason (its replies unsent, its handler's pause) gives up its
+place when the watchdog looks, once a second.
 """
 
 from __future__ import annotations
@@ -33,8 +46,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gfrpc.wire.record import BodyPool
 
@@ -88,14 +102,32 @@ class ServerLimits:
         ]
 
 
+class BudgetHolder(Protocol):
+    """What :class:`IncompleteBudget` needs of an endpoint."""
+
+    def pause_for_memory(self) -> None: ...
+
+    def resume_for_memory(self) -> None: ...
+
+    def input_held_back(self) -> bool: ...
+
+    def peer_text(self) -> str: ...
+
+
 class IncompleteBudget:
     """The bytes of incomplete records a server holds, across all its connections."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, finish_slack: int | None = None) -> None:
         self.limit = limit
+        #: what the finishers' records may still need, together (module notes)
+        self.finish_slack = limit // 4 if finish_slack is None else finish_slack
         self._lock = threading.Lock()
-        self._charges: dict[Endpoint, int] = {}
-        self._paused: set[Endpoint] = set()
+        self._charges: dict[BudgetHolder, int] = {}
+        self._left: dict[BudgetHolder, int] = {}  # holders whose record's rest is known
+        self._paused: set[BudgetHolder] = set()
+        self._finishing: dict[BudgetHolder, int] = {}  # finisher -> what it may still need
+        self._reserved = 0  # sum of _finishing
+        self._over_logged = False
         self.total = 0
 
     @property
@@ -103,49 +135,113 @@ class IncompleteBudget:
         with self._lock:
             return len(self._paused)
 
-    def is_paused(self, ep: Endpoint) -> bool:
+    @property
+    def finishing(self) -> int:
+        with self._lock:
+            return len(self._finishing)
+
+    def is_paused(self, ep: BudgetHolder) -> bool:
         with self._lock:
             return ep in self._paused
 
-    def charge(self, ep: Endpoint, nbytes: int) -> None:
-        """``ep`` now holds ``nbytes`` of incomplete records (0 when detached)."""
-        pause: list[Endpoint] = []
-        resume: list[Endpoint] = []
+    def charge(self, ep: BudgetHolder, nbytes: int, left: int = 0) -> None:
+        """``ep`` now holds ``nbytes`` of incomplete records (0 when detached), and its current
+        record still needs ``left`` bytes (0: unknown, or none held)."""
+        pause = False
+        resume: list[BudgetHolder] = []
         with self._lock:
             old = self._charges.get(ep, 0)
             if nbytes:
                 self._charges[ep] = nbytes
+                if left:
+                    self._left[ep] = left
+                else:
+                    self._left.pop(ep, None)
             else:
                 self._charges.pop(ep, None)
+                self._left.pop(ep, None)
             self.total += nbytes - old
             if self.limit <= 0:
                 return
-            if self.total > self.limit:
-                unpaused = [e for e in self._charges if e not in self._paused]
-                if unpaused:  # the largest holder stops...
-                    pause.append(max(unpaused, key=self._charges.__getitem__))
-                if nbytes > old and ep not in self._paused and ep not in pause:
-                    pause.append(ep)  # ...and so does whoever grows while over the limit
-                self._paused.update(pause)
-            elif self._paused and self.total <= self.limit * 3 // 4:
+            was_finishing = self._finishing.pop(ep, None)
+            if was_finishing is not None:
+                self._reserved -= was_finishing
+                if nbytes and left and self._reserved + left <= self.finish_slack:
+                    self._finishing[ep] = left  # its record is still on its way
+                    self._reserved += left
+            if self._paused and self.total <= self.limit * 3 // 4:
                 resume = list(self._paused)
                 self._paused.clear()
+                self._finishing.clear()
+                self._reserved = 0
+            elif self._paused and was_finishing is not None and ep not in self._finishing:
+                resume = self._admit_finishers_locked()  # a place came free
+            if self.total > self.limit:
+                if nbytes > old and ep not in self._finishing and ep not in self._paused:
+                    if left and self._reserved + left <= self.finish_slack:
+                        self._finishing[ep] = left  # it is reading: admitted as it comes
+                        self._reserved += left
+                    else:
+                        self._paused.add(ep)
+                        pause = True
             if not nbytes and ep in self._paused:
                 self._paused.discard(ep)
                 resume.append(ep)
-            total = self.total
-        for e in pause:
-            log.warning(
+            total, paused = self.total, len(self._paused)
+            first_pause = pause and not self._over_logged
+            if first_pause:
+                self._over_logged = True
+            elif not paused:
+                self._over_logged = False
+        if pause:
+            log.log(
+                logging.WARNING if first_pause else logging.DEBUG,
                 "%s: pausing input: %d bytes of incomplete records held by all "
-                "connections (limit %d), %d by this one",
-                e.peer_text(),
+                "connections (limit %d), %d by this one; %d paused",
+                ep.peer_text(),
                 total,
                 self.limit,
-                self._charges.get(e, 0),
+                nbytes,
+                paused,
             )
-            e.pause_for_memory()
+            ep.pause_for_memory()
         for e in resume:
             e.resume_for_memory()
+
+    def review(self) -> None:
+        """While holders are paused, finishers whose input is held back for another reason
+        give up their places to them (the watchdog, about once a second)."""
+        with self._lock:
+            if not self._paused:
+                return
+            for ep in [e for e in self._finishing if e.input_held_back()]:
+                self._reserved -= self._finishing.pop(ep)
+            resume = self._admit_finishers_locked()
+        for e in resume:
+            e.resume_for_memory()
+
+    def _admit_finishers_locked(self) -> list[BudgetHolder]:
+        """Admit the holders nearest to a whole record while the slack lasts; the paused
+        ones among them are returned, to be resumed."""
+        room = self.finish_slack - self._reserved
+        resume: list[BudgetHolder] = []
+        if room <= 0:
+            return resume
+        left = self._left
+        waiting = [e for e in left if e not in self._finishing]
+        for ep in sorted(waiting, key=left.__getitem__):
+            need = left[ep]
+            if need > room:
+                break
+            if ep.input_held_back():
+                continue
+            self._finishing[ep] = need
+            self._reserved += need
+            room -= need
+            if ep in self._paused:
+                self._paused.discard(ep)
+                resume.append(ep)
+        return resume
 
 
 class Watchdog:
@@ -154,14 +250,17 @@ class Watchdog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._watched: set[Endpoint] = set()
+        self._budgets: weakref.WeakSet[IncompleteBudget] = weakref.WeakSet()
         self._interval = 1.0
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._last_trim = time.monotonic()
 
-    def watch(self, ep: Endpoint, shortest: float) -> None:
+    def watch(self, ep: Endpoint, shortest: float, budget: IncompleteBudget | None = None) -> None:
         with self._lock:
             self._watched.add(ep)
+            if budget is not None:
+                self._budgets.add(budget)
             interval = min(1.0, max(0.02, shortest / 5))
             if interval < self._interval:
                 self._interval = interval
@@ -193,6 +292,13 @@ class Watchdog:
                     ep.check_deadlines(now)
                 except Exception:  # one broken endpoint must not stop the checks for all
                     log.exception("deadline check failed")
+            with self._lock:
+                budgets = list(self._budgets)
+            for budget in budgets:
+                try:
+                    budget.review()
+                except Exception:
+                    log.exception("budget review failed")
             if now - self._last_trim > 5.0:
                 self._last_trim = now
                 BODY_POOL.trim(10.0)
@@ -240,7 +346,7 @@ class ConnectionGuard:
 
     def attach(self, ep: Endpoint) -> None:
         if self._shortest > 0:
-            WATCHDOG.watch(ep, self._shortest)
+            WATCHDOG.watch(ep, self._shortest, self.budget)
 
     def detach(self, ep: Endpoint | None) -> None:
         """An admitted connection is gone (``ep`` None: it never became an endpoint)."""

@@ -245,6 +245,12 @@ class RecordDecoder:
         return self._have + len(self._carry) if self._body is not None else len(self._carry)
 
     @property
+    def record_left(self) -> int:
+        """Bytes the record being assembled still needs in its current fragment (0 at a
+        boundary): what a memory budget lets it read to finish."""
+        return self._frag_left if self._body is not None else 0
+
+    @property
     def has_records(self) -> bool:
         """Whether complete records (or an error) wait to be taken with ``next_record``."""
         return bool(self._ready) or self._error is not None
