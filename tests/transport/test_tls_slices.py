@@ -26,6 +26,12 @@ BIG_PART = 1 << 20  # a 1 MiB WRITE's payload or READ's reply
 SLICES = BIG_PART // tls_module._TLS_SLICE
 
 
+@pytest.fixture(autouse=True)
+def _few_sessions(monkeypatch):
+    """These rules are those of a process with few TLS sessions open (``_FEW_SESSIONS``)."""
+    monkeypatch.setattr(tls_module, "_OPEN", [])
+
+
 def _pair(tls_pair) -> tuple[TLSSession, TLSSession]:
     """A server and a client session, handshake done, the server past TLS 1.3's tickets."""
     server, client = session_pair(tls_pair)

@@ -5,7 +5,9 @@ set is its own: this process only opens sockets. For each poller and each mode t
 reads ``VmRSS`` and ``Threads`` from ``/proc/PID/status`` with no client, then opens N
 connections that send nothing more (``tcp``: plain; ``tls``: TCP to a TLS brick that never
 starts its handshake; ``mark``: plain, each sends one record mark announcing a fragment of
-almost 1 GiB and nothing after it), waits until the brick holds them all (its fd count), reads
+almost 1 GiB and nothing after it; ``tls-1m``: TLS, each sends one 1 MiB request, a GF-DUMP
+PING padded to the size of a gfapi WRITE, and reads its reply, as a connection that once
+carried data and then idles), waits until the brick holds them all (its fd count), reads
 again, closes them, waits until the fds are gone and reads a third time. The brick is started
 with its timeouts off so that nothing is closed by the brick while measuring (``--brick-arg``
 replaces that; pass none to measure a build that predates those options).
@@ -18,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -25,9 +28,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gfrpc.programs import dump
+from gfrpc.tls.options import TLSOptions, make_context
 from gfrpc.transport import POLLER_NAMES
+from gfrpc.wire.record import record_mark
+from gfrpc.wire.rpcmsg import encode_call
 
-MODES = ("tcp", "tls", "mark")
+MODES = ("tcp", "tls", "mark", "tls-1m")
+BIG_REQUEST = 1 << 20  # the padding of a tls-1m request
 _READY = re.compile(r"ready on [^ ]*:(\d+),")
 
 
@@ -79,8 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         choices=MODES,
         default=None,
-        help="tcp, tls (never handshaking) or mark (1 GiB record mark); "
-        "repeatable; default tcp and tls",
+        help="tcp, tls (never handshaking), mark (1 GiB record mark) or tls-1m (one 1 MiB "
+        "request over TLS, then idle); repeatable; default tcp and tls",
     )
     p.add_argument(
         "--brick-arg",
@@ -145,21 +153,49 @@ def _wait_fds(pid: int, pred: Callable[[int], bool], settle: float) -> bool:
     return False
 
 
+def _big_request(sock: ssl.SSLSocket, xid: int) -> None:
+    """Send one 1 MiB request (a PING with padding) over ``sock`` and read its whole reply."""
+    call = encode_call(xid, dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.PING)
+    sock.sendall(record_mark(len(call) + BIG_REQUEST) + call)
+    sock.sendall(bytes(BIG_REQUEST))
+    need = 4
+    head = b""
+    while len(head) < need:
+        chunk = sock.recv(need - len(head))
+        if not chunk:
+            raise RuntimeError("the brick closed a tls-1m connection")
+        head += chunk
+    left = int.from_bytes(head, "big") & 0x7FFFFFFF
+    while left:
+        chunk = sock.recv(min(left, 65536))
+        if not chunk:
+            raise RuntimeError("the brick closed a tls-1m connection")
+        left -= len(chunk)
+
+
 def measure(
     poller: str, mode: str, n: int, workdir: str, extra: list[str], settle: float
 ) -> tuple[Sample, Sample, Sample, int]:
     """(before, with N connections, after closing them, connections the brick held)."""
-    proc, port = _start_brick(workdir, poller, mode == "tls", extra)
+    proc, port = _start_brick(workdir, poller, mode.startswith("tls"), extra)
     socks: list[socket.socket] = []
+    client_ctx = (
+        make_context(TLSOptions.from_dir(os.path.join(workdir, "tls")), server_side=False)
+        if mode == "tls-1m"
+        else None
+    )
     try:
         time.sleep(0.5)
         base_fds = fd_count(proc.pid)
         before = proc_status(proc.pid)
         mark = (0x3FFFFFFF | 0x80000000).to_bytes(4, "big")
-        for _ in range(n):
+        for i in range(n):
             s = socket.create_connection(("127.0.0.1", port))
             if mode == "mark":
                 s.sendall(mark)
+            elif client_ctx is not None:
+                s = client_ctx.wrap_socket(s)
+                _big_request(s, i + 1)
             socks.append(s)
         _wait_fds(proc.pid, lambda k: k >= base_fds + n, settle)
         time.sleep(1.0)
@@ -188,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     modes = args.mode or ["tcp", "tls"]
     workdir = tempfile.mkdtemp(prefix="gfrpc-idle-")
     try:
-        if "tls" in modes:
+        if "tls" in modes or "tls-1m" in modes:
             subprocess.run(
                 [
                     sys.executable,
@@ -203,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
                 stdout=subprocess.DEVNULL,
             )
         print(
-            f"{'poller':<10} {'mode':<5} {'conns':>6} {'held':>6} {'RSS0 MiB':>9} "
+            f"{'poller':<10} {'mode':<6} {'conns':>6} {'held':>6} {'RSS0 MiB':>9} "
             f"{'RSS-N MiB':>10} {'KiB/conn':>9} {'RSS-after':>10} {'thr0':>5} {'thrN':>5} "
             f"{'thr-after':>9}"
         )
@@ -218,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
                 b, d, a, held = measure(poller, mode, n, workdir, extra, args.settle)
                 per = (d.rss_kib - b.rss_kib) / max(1, n)
                 print(
-                    f"{poller:<10} {mode:<5} {n:>6} {held:>6} {b.rss_kib / 1024:>9.1f} "
+                    f"{poller:<10} {mode:<6} {n:>6} {held:>6} {b.rss_kib / 1024:>9.1f} "
                     f"{d.rss_kib / 1024:>10.1f} {per:>9.1f} {a.rss_kib / 1024:>10.1f} "
                     f"{b.threads:>5} {d.threads:>5} {a.threads:>9}",
                     flush=True,

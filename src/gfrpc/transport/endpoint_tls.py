@@ -209,8 +209,7 @@ class EndpointTLSInput:
         tls = self._tls
         assert tls is not None
         with self._out_lock:
-            tls.feed(data)
-            eof = tls.decrypt_into(self._decoder)
+            eof = tls.feed_and_decrypt(data, self._decoder)
             if tls.has_output():
                 self._enqueue_locked(tls.take_output())
                 self._flush_locked()

@@ -44,6 +44,19 @@ with slices, while 12 to 24 streams lost nothing beside eight (notes 68).
 Only a client sends whole: the receivers of whole 1 MiB WRITEs (the gfrpc brick, glusterfsd)
 spent no more CPU per GB, but fio, receiving a brick's whole 1 MiB READ replies, spent a fifth
 more, and its TLS seq-read slowed (notes 67). A server's replies keep their slices.
+
+Many sessions, small pieces. OpenSSL's memory BIOs grow to the largest piece written into them
+and never shrink, so a session keeps, for its whole life, the capacity of the largest read fed
+to it (256 KiB) and of the largest slice it encrypted: about 420 KiB for a server session that
+once received a 1 MiB WRITE and sent a 1 MiB READ reply, and 1 MiB for a client session that
+sent a part whole. That is little for a few hundred streams, and 1.7 GiB for a brick's 4,096
+connections. So while
+more than ``_FEW_SESSIONS`` sessions are open in the process, ciphertext is fed to OpenSSL and
+plaintext encrypted in pieces of at most ``_MANY_SLICE`` (and no part goes whole), which keeps
+a session at about 100 KiB; the pieces cost CPU (a tenth more of the brick's per GB at 100
+connections), so up to that many sessions reads are fed whole and parts sliced as above
+(docs/ARCHITECTURE.md, Performance notes 71). Sessions count themselves from creation until
+``forget`` (the endpoint's finalize) or their collection.
 """
 
 from __future__ import annotations
@@ -61,6 +74,13 @@ _TLS_SLICE = 64 * 1024  # plaintext encrypted between two sends of a large messa
 _UNHEARD: list[None] = []
 #: other sessions in ``_UNHEARD`` from which a large part goes whole (module notes)
 _WHOLE_BESIDE = 8
+
+#: one entry per open session (appends and pops are atomic under the GIL; the length is read)
+_OPEN: list[None] = []
+#: open sessions up to which reads are fed whole and large parts sliced as the notes say
+_FEW_SESSIONS = 256
+#: beyond them, the most ciphertext fed or plaintext encrypted at once (module notes)
+_MANY_SLICE = 32 * 1024
 
 #: whether sessions call the C object under ``SSLObject._sslobj`` (None: not probed yet)
 FAST_PATH: bool | None = None
@@ -117,6 +137,13 @@ class TLSSession:
         self._fast = fast_path()
         self.established = False
         self.peer_cn: str | None = None
+        self._counted = True  # in _OPEN until forget() or collection
+        _OPEN.append(None)
+
+    def __del__(self) -> None:
+        if self._counted:
+            self._counted = False
+            _OPEN.pop()
 
     @property
     def _obj(self) -> ssl.SSLObject:
@@ -135,6 +162,18 @@ class TLSSession:
 
     def feed(self, data: bytes | memoryview) -> None:
         self._in.write(data)
+
+    def feed_and_decrypt(self, data: memoryview, decoder: RecordDecoder) -> bool:
+        """``feed`` then ``decrypt_into``; in pieces of ``_MANY_SLICE`` while many sessions are
+        open (module notes). True on TLS close_notify (EOF)."""
+        if len(data) <= _MANY_SLICE or len(_OPEN) <= _FEW_SESSIONS:
+            self._in.write(data)
+            return self.decrypt_into(decoder)
+        for start in range(0, len(data), _MANY_SLICE):
+            self._in.write(data[start : start + _MANY_SLICE])
+            if self.decrypt_into(decoder):
+                return True
+        return False
 
     def has_output(self) -> bool:
         return self._out.pending > 0
@@ -202,7 +241,7 @@ class TLSSession:
                 self.write(b"".join(small))
                 small = []
             view = memoryview(p)
-            if self._server_side:  # a reply: always in slices (module notes)
+            if self._server_side or len(_OPEN) > _FEW_SESSIONS:  # (module notes)
                 self._write_sliced(view, send)
                 continue
             waiting = _UNHEARD
@@ -218,8 +257,9 @@ class TLSSession:
             self.write(b"".join(small))
 
     def _write_sliced(self, view: memoryview, send: Callable[[list[memoryview]], None]) -> None:
-        for start in range(0, len(view), _TLS_SLICE):
-            self.write(view[start : start + _TLS_SLICE])
+        step = _TLS_SLICE if len(_OPEN) <= _FEW_SESSIONS else _MANY_SLICE
+        for start in range(0, len(view), step):
+            self.write(view[start : start + step])
             send(self.take_output())
 
     def _heard(self) -> None:
@@ -230,8 +270,12 @@ class TLSSession:
             joined.pop()
 
     def forget(self) -> None:
-        """The connection is gone: the session waits for nothing (the endpoint's finalize)."""
+        """The connection is gone: the session waits for nothing and no longer counts as
+        open (the endpoint's finalize)."""
         self._heard()
+        if self._counted:
+            self._counted = False
+            _OPEN.pop()
 
     def decrypt_into(self, decoder: RecordDecoder) -> bool:
         """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF).
