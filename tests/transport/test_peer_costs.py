@@ -88,16 +88,21 @@ def server_factory(poller: Poller) -> Iterator[Callable[..., Server]]:
         s.close()
 
 
-def roundtrip(sock: socket.socket, payload: bytes = b"12345678ping") -> None:
-    sock.sendall(record_mark(len(payload)) + payload)
-    want = record_mark(10) + payload[:8] + b"ok"
+def expect_ok(sock: socket.socket, tag: bytes, timeout: float = 20) -> None:
+    """Read the echo server's reply to a record that began with ``tag`` (8 bytes)."""
+    want = record_mark(10) + tag + b"ok"
     got = b""
-    sock.settimeout(20)
+    sock.settimeout(timeout)
     while len(got) < len(want):
         chunk = sock.recv(len(want) - len(got))
         assert chunk, "connection closed"
         got += chunk
     assert got == want
+
+
+def roundtrip(sock: socket.socket, payload: bytes = b"12345678ping") -> None:
+    sock.sendall(record_mark(len(payload)) + payload)
+    expect_ok(sock, payload[:8])
 
 
 @pytest.mark.timeout(120)
@@ -412,14 +417,7 @@ def test_memory_cap_lets_many_partial_records_finish(
     def finish(i: int, c: socket.socket) -> None:
         try:
             c.sendall(payload[first:])
-            want = record_mark(10) + b"bigrec%02d" % i + b"ok"
-            got = b""
-            c.settimeout(30)
-            while len(got) < len(want):
-                chunk = c.recv(len(want) - len(got))
-                assert chunk, "connection closed"
-                got += chunk
-            assert got == want
+            expect_ok(c, b"bigrec%02d" % i, timeout=30)
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
             errors.append(exc)
 
