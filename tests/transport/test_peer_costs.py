@@ -433,3 +433,33 @@ def test_memory_cap_lets_many_partial_records_finish(
     for c in clients:
         roundtrip(c)
         c.close()
+
+
+def test_memory_goes_back_after_half_of_a_big_peak_closed(monkeypatch) -> None:
+    """Rule (limits.py, "Memory back to the system"): once a server that had ``TRIM_FROM``
+    connections or more is down to half of its peak, freed memory is given back, and the
+    peak starts again from there; a smaller server never asks."""
+    from gfrpc.transport import limits
+
+    calls: list[int] = []
+    monkeypatch.setattr(limits, "release_freed_memory", lambda: calls.append(guard.live))
+    guard = ConnectionGuard(ServerLimits(**NO_TIMEOUTS))  # type: ignore[arg-type]
+    peak = limits.TRIM_FROM * 2
+    for _ in range(peak):
+        assert guard.try_admit()
+    for _ in range(peak):
+        guard.detach(None)
+    assert calls == [peak // 2, peak // 4]  # 128 and below: under TRIM_FROM, never again
+    small = ConnectionGuard(ServerLimits(**NO_TIMEOUTS))  # type: ignore[arg-type]
+    for _ in range(limits.TRIM_FROM - 1):
+        small.try_admit()
+    for _ in range(limits.TRIM_FROM - 1):
+        small.detach(None)
+    assert calls == [peak // 2, peak // 4]
+
+
+def test_release_freed_memory_runs_here() -> None:
+    """glibc's ``malloc_trim`` is found and called on this machine (Linux with glibc)."""
+    from gfrpc.transport import limits
+
+    assert limits.release_freed_memory() is True

@@ -20,6 +20,15 @@ calls ``check_deadlines(now)`` on each, which closes the connection with a logge
 Walking 4,096 endpoints costs about a millisecond, so the scan stays cheap. The same thread
 trims the shared pool of recycled record bodies.
 
+*Memory back to the system.* A closed endpoint and its handler refer to each other, so they
+and the connection's OpenSSL buffers are freed only by a full collection of the cyclic garbage
+collector, which may not come for a long time; and glibc keeps in its heaps what is freed.
+After a thousand TLS connections closed, the brick stayed at its peak (docs/ARCHITECTURE.md,
+Performance notes 72). So when a server that had ``TRIM_FROM`` or more connections open is
+down to half of its peak, the thread that saw the connection go runs a collection and asks the
+allocator to give the freed memory back (``malloc_trim``), and the peak starts again from
+there: a few calls after a mass disconnect, none under steady use.
+
 *Memory of incomplete records* is one :class:`IncompleteBudget` per server, shared by all its
 listeners. After each read an endpoint tells it how many bytes of incomplete records it holds,
 and how many its current record still needs. While the total is over the limit, an endpoint
@@ -43,10 +52,14 @@ place when the watchdog looks, once a second.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
 import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -100,6 +113,31 @@ class ServerLimits:
             for t in (self.handshake_timeout, self.first_request_timeout, self.frame_timeout)
             if t > 0
         ]
+
+
+#: connections a server must have had open at once before closing them gives memory back
+TRIM_FROM = 256
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        return trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Free what only reference cycles still hold (a closed endpoint and its handler refer to
+    each other), then ask the C allocator to give freed memory back to the system (glibc's
+    ``malloc_trim``); False where there is no such call."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 class BudgetHolder(Protocol):
@@ -317,6 +355,7 @@ class ConnectionGuard:
         )
         self._lock = threading.Lock()
         self.live = 0
+        self._peak = 0  # most connections open at once since memory was last given back
         self.refused = 0
         self._refused_logged = 0
         self._last_log = 0.0
@@ -328,6 +367,8 @@ class ConnectionGuard:
             limit = self.limits.max_connections
             if limit <= 0 or self.live < limit:
                 self.live += 1
+                if self.live > self._peak:
+                    self._peak = self.live
                 return True
             self.refused += 1
             now = time.monotonic()
@@ -352,6 +393,11 @@ class ConnectionGuard:
         """An admitted connection is gone (``ep`` None: it never became an endpoint)."""
         with self._lock:
             self.live -= 1
+            trim = self._peak >= TRIM_FROM and self.live * 2 <= self._peak
+            if trim:
+                self._peak = self.live
         if ep is not None:
             WATCHDOG.unwatch(ep)
             self.budget.charge(ep, 0)
+        if trim:  # (module notes)
+            release_freed_memory()
