@@ -16,3 +16,10 @@ for t in M T T M; do
 done
 PYTHONPATH=/tmp/s/T/src $B bench-idle --connections 1000 --poller single --poller sharded \
   --mode tls-1m | tee -a $O/trim-T.txt
+# the sweep at 1,000 TLS connections, M T T M (sweep/), and once more on T beside 24 (sweep-final.json)
+for t in M T T M; do
+  PYTHONPATH=/tmp/s/$t/src TMPDIR=/dev/shm $B bench --sweep-connections 1000 --tls on --size 32M \
+    --poller single,sharded --event-threads 2 --repeats 3 --json $O/sweep/$t-$(date +%H%M%S).json --quiet
+done
+TMPDIR=/dev/shm $B bench --sweep-connections 24,1000 --tls on --size 32M --poller single,sharded \
+  --event-threads 2 --repeats 3 --json $O/sweep-final.json --quiet
