@@ -442,7 +442,7 @@ def test_memory_goes_back_after_half_of_a_big_peak_closed(monkeypatch) -> None:
     from gfrpc.transport import limits
 
     calls: list[int] = []
-    monkeypatch.setattr(limits, "release_freed_memory", lambda: calls.append(guard.live))
+    monkeypatch.setattr(limits, "release_freed_memory_soon", lambda: calls.append(guard.live))
     guard = ConnectionGuard(ServerLimits(**NO_TIMEOUTS))  # type: ignore[arg-type]
     peak = limits.TRIM_FROM * 2
     for _ in range(peak):
@@ -463,3 +463,22 @@ def test_release_freed_memory_runs_here() -> None:
     from gfrpc.transport import limits
 
     assert limits.release_freed_memory() is True
+
+
+def test_memory_is_released_off_the_calling_thread(monkeypatch) -> None:
+    """Rule: the collection and ``malloc_trim`` run on a thread of their own, never on the
+    (poller) thread that saw the connection go."""
+    from gfrpc.transport import limits
+
+    ran = threading.Event()
+    where: list[str] = []
+
+    def fake() -> bool:
+        where.append(threading.current_thread().name)
+        ran.set()
+        return True
+
+    monkeypatch.setattr(limits, "release_freed_memory", fake)
+    limits.release_freed_memory_soon()
+    assert ran.wait(10)
+    assert where == ["gfrpc-release"]

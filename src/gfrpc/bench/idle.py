@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gfrpc.programs import dump
+from gfrpc.testing.realgluster.probe import recv_record
 from gfrpc.tls.options import TLSOptions, make_context
 from gfrpc.transport import POLLER_NAMES
 from gfrpc.wire.record import record_mark
@@ -158,19 +159,7 @@ def _big_request(sock: ssl.SSLSocket, xid: int) -> None:
     call = encode_call(xid, dump.GF_DUMP_PROGRAM, dump.GF_DUMP_VERSION, dump.PING)
     sock.sendall(record_mark(len(call) + BIG_REQUEST) + call)
     sock.sendall(bytes(BIG_REQUEST))
-    need = 4
-    head = b""
-    while len(head) < need:
-        chunk = sock.recv(need - len(head))
-        if not chunk:
-            raise RuntimeError("the brick closed a tls-1m connection")
-        head += chunk
-    left = int.from_bytes(head, "big") & 0x7FFFFFFF
-    while left:
-        chunk = sock.recv(min(left, 65536))
-        if not chunk:
-            raise RuntimeError("the brick closed a tls-1m connection")
-        left -= len(chunk)
+    recv_record(sock)
 
 
 def measure(

@@ -274,7 +274,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             handshaking=self._tls is not None and not self._tls.established,
             requests=self._records_in,
             partial=self._decoder.buffered_bytes
-            if self._decoder.in_record and not self._paused and not self._outq.paused
+            if self._decoder.in_record and not self.input_held_back()
             else None,
         )
         if reason is not None:

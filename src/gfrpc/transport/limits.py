@@ -25,9 +25,10 @@ and the connection's OpenSSL buffers are freed only by a full collection of the 
 collector, which may not come for a long time; and glibc keeps in its heaps what is freed.
 After a thousand TLS connections closed, the brick stayed at its peak (docs/ARCHITECTURE.md,
 Performance notes 72). So when a server that had ``TRIM_FROM`` or more connections open is
-down to half of its peak, the thread that saw the connection go runs a collection and asks the
-allocator to give the freed memory back (``malloc_trim``), and the peak starts again from
-there: a few calls after a mass disconnect, none under steady use.
+down to half of its peak, a short-lived thread runs a collection and asks the allocator to give
+the freed memory back (``malloc_trim``, tens of milliseconds for hundreds of MB, not on the
+poller thread that saw the connection go), and the peak starts again from there: a few calls
+after a mass disconnect, none under steady use.
 
 *Memory of incomplete records* is one :class:`IncompleteBudget` per server, shared by all its
 listeners. After each read an endpoint tells it how many bytes of incomplete records it holds,
@@ -138,6 +139,11 @@ def release_freed_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def release_freed_memory_soon() -> None:
+    """``release_freed_memory`` on a thread of its own (the caller may be a poller thread)."""
+    threading.Thread(target=release_freed_memory, name="gfrpc-release", daemon=True).start()
 
 
 class BudgetHolder(Protocol):
@@ -400,4 +406,4 @@ class ConnectionGuard:
             WATCHDOG.unwatch(ep)
             self.budget.charge(ep, 0)
         if trim:  # (module notes)
-            release_freed_memory()
+            release_freed_memory_soon()

@@ -50,7 +50,7 @@ def rpc_call(
             sock = ssl_context.wrap_socket(raw)
         try:
             sock.sendall(struct.pack(">I", len(msg) | 0x80000000) + msg)
-            record = _recv_record(sock)
+            record = recv_record(sock)
         finally:
             if sock is not raw:
                 with contextlib.suppress(OSError):
@@ -78,7 +78,8 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def _recv_record(sock: socket.socket) -> bytes:
+def recv_record(sock: socket.socket) -> bytes:
+    """One whole RPC record from a blocking socket (its fragments joined)."""
     out = bytearray()
     while True:
         (mark,) = struct.unpack(">I", _recv_exact(sock, 4))
