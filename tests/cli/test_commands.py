@@ -70,6 +70,8 @@ def test_limit_flags_reach_server_limits() -> None:
             "4",
             "--max-incomplete-bytes",
             "5M",
+            "--finish-timeout",
+            "6",
         ]
     )
     assert server_limits(args) == ServerLimits(
@@ -78,6 +80,7 @@ def test_limit_flags_reach_server_limits() -> None:
         frame_timeout=3,
         max_connections=4,
         max_incomplete_bytes=5 << 20,
+        finish_timeout=6,
     )
 
 

@@ -391,6 +391,79 @@ def test_budget_review_replaces_a_held_back_finisher() -> None:
     assert not waiting.paused and budget.finishing == 1
 
 
+def test_budget_puts_a_late_finisher_behind_the_others() -> None:
+    """While holders wait, a finisher whose record took longer than ``finish_timeout`` is
+    paused at the next review and its place goes to a waiting holder; when places are given
+    out again, such a laggard comes after every other holder, even ones further from whole,
+    and it is admitted again once nobody else waits."""
+    budget = IncompleteBudget(1000, finish_timeout=5.0)
+    big, late, waiting, far = (FakeHolder(n) for n in ("big", "late", "waiting", "far"))
+    budget.charge(big, 900)  # type: ignore[arg-type]
+    budget.charge(late, 150, 100)  # type: ignore[arg-type]
+    budget.charge(waiting, 150, 200)  # type: ignore[arg-type]
+    assert not late.paused and waiting.paused
+    now = time.monotonic()
+    budget.review(now + 1.0)
+    assert not late.paused and waiting.paused  # not late yet
+    budget.review(now + 6.0)
+    assert late.paused and not waiting.paused and set(budget._finishing) == {waiting}
+    budget.charge(far, 10, 240)  # type: ignore[arg-type]  # grows while no place is free
+    assert far.paused
+    budget.charge(waiting, 0)  # type: ignore[arg-type]  # its record is whole: a place frees
+    assert not far.paused and late.paused  # 240 before the laggard's 100
+    budget.charge(far, 0)  # type: ignore[arg-type]
+    assert not late.paused and set(budget._finishing) == {late}
+
+
+def test_budget_pauses_again_a_paused_holder_that_read() -> None:
+    """A holder the budget counts as paused that grew anyway (a resume that arrived after it
+    was paused again) is paused again at once, not left reading."""
+    budget = IncompleteBudget(1000)
+    big, c = FakeHolder("big"), FakeHolder("c")
+    budget.charge(big, 900)  # type: ignore[arg-type]
+    budget.charge(c, 200, 300)  # type: ignore[arg-type]
+    assert c.paused
+    c.resume_for_memory()  # late
+    budget.charge(c, 250, 250)  # type: ignore[arg-type]
+    assert c.paused and budget.paused == 1
+
+
+@pytest.mark.timeout(120)
+def test_stalled_finishers_do_not_keep_an_honest_record_waiting(
+    server_factory: Callable[..., Server],
+) -> None:
+    """Peers that fill the memory budget with records they never finish, and hold the
+    finishers' places with records they stall in, do not keep an honest 1 MiB record from
+    being read: each stalled finisher gives up its place after ``finish_timeout``, and the
+    honest record is answered (with the frame timeout off, nothing else would free them).
+    A client whose requests arrive whole is served throughout."""
+    cap = 4 << 20  # the finishers' slack: 1 MiB
+    server = server_factory(max_incomplete_bytes=cap, finish_timeout=0.5)
+    budget = server.guard.budget
+    good = server.connect()
+    roundtrip(good)
+    fillers = [server.connect() for _ in range(5)]
+    for f in fillers:
+        f.sendall(record_mark(1 << 20) + b"f" * (900 << 10))
+    wait_for(lambda: budget.total >= 5 * (900 << 10), what="the budget filled", timeout=20)
+    hogs = [server.connect() for _ in range(3)]
+    for h in hogs:
+        h.sendall(record_mark(300 << 10) + b"h" * 8)
+    wait_for(lambda: budget.total >= 5 * (900 << 10) + 3 * 8, what="hogs held", timeout=20)
+    roundtrip(good)
+    honest = server.connect()
+    size = 1 << 20
+    sender = threading.Thread(
+        target=honest.sendall, args=(record_mark(size) + b"honest01" + b"x" * (size - 8),)
+    )
+    sender.start()
+    expect_ok(honest, b"honest01", timeout=30)
+    sender.join(10)
+    roundtrip(good)
+    for s in [good, honest, *fillers, *hogs]:
+        s.close()
+
+
 @pytest.mark.timeout(120)
 def test_memory_cap_lets_many_partial_records_finish(
     server_factory: Callable[..., Server],

@@ -168,8 +168,16 @@ _LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
         "max_incomplete_bytes",
         _size,
         "SIZE",
-        "bytes of partly received records the server holds in all; beyond it the largest "
-        "holders stop being read until memory frees (default {}M)",
+        "bytes of partly received records the server holds in all; beyond it a connection "
+        "that grows stops being read, except those nearest to a whole record, up to a "
+        "quarter of SIZE together, which read on to its end (default {}M)",
+    ),
+    (
+        "finish_timeout",
+        float,
+        "S",
+        "over --max-incomplete-bytes, a connection let read on to finish its record must "
+        "finish it within S seconds, or it waits behind the others (default {:g})",
     ),
 )
 

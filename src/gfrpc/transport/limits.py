@@ -49,6 +49,16 @@ connections, docs/ARCHITECTURE.md, Performance notes 70). A hog that announces a
 larger than the slack is never a finisher, and the frame timeout closes it. A finisher whose
 input is held back for another reason (its replies unsent, its handler's pause) gives up its
 place when the watchdog looks, once a second.
+
+*A finisher has ``finish_timeout`` seconds* (5 by default) to complete its record while others
+wait. A peer can announce records and stall in the middle of them, or send one byte a second,
+which the frame timeout never catches; if it held the finishers' places that way, every honest
+holder would stay paused for as long as it liked. So, while holders are paused, the watchdog
+pauses a finisher that was admitted (or began its current record) longer ago than that, and
+gives its place to the others. Such a *laggard* comes after every other holder when places are
+given out again, and a laggard paused with no new byte meets the frame timeout like any
+stalled record. An honest record on a slow link is only put back in the queue: it is admitted
+again when the others are done.
 """
 
 from __future__ import annotations
@@ -85,6 +95,7 @@ class ServerLimits:
     max_connections: int = 4096  # accepted connections alive at once
     max_incomplete_bytes: int = 256 << 20  # bytes of incomplete records, whole server
     max_unsent_bytes: int = 16 << 20  # a connection's unsent replies before it is paused
+    finish_timeout: float = 5.0  # over the memory budget, a finisher's record must end within (s)
 
     def expired(
         self,
@@ -111,7 +122,12 @@ class ServerLimits:
     def timeouts(self) -> list[float]:
         return [
             t
-            for t in (self.handshake_timeout, self.first_request_timeout, self.frame_timeout)
+            for t in (
+                self.handshake_timeout,
+                self.first_request_timeout,
+                self.frame_timeout,
+                self.finish_timeout,
+            )
             if t > 0
         ]
 
@@ -149,7 +165,8 @@ def release_freed_memory_soon() -> None:
 class BudgetHolder(Protocol):
     """What :class:`IncompleteBudget` needs of an endpoint."""
 
-    def pause_for_memory(self) -> None: ...
+    def pause_for_memory(self) -> None:
+        """Called under the budget's lock: set a flag, take no lock."""
 
     def resume_for_memory(self) -> None: ...
 
@@ -161,15 +178,21 @@ class BudgetHolder(Protocol):
 class IncompleteBudget:
     """The bytes of incomplete records a server holds, across all its connections."""
 
-    def __init__(self, limit: int, *, finish_slack: int | None = None) -> None:
+    def __init__(
+        self, limit: int, *, finish_slack: int | None = None, finish_timeout: float = 5.0
+    ) -> None:
         self.limit = limit
         #: what the finishers' records may still need, together (module notes)
         self.finish_slack = limit // 4 if finish_slack is None else finish_slack
+        #: seconds a finisher may take over its record while others wait (0: no limit)
+        self.finish_timeout = finish_timeout
         self._lock = threading.Lock()
         self._charges: dict[BudgetHolder, int] = {}
         self._left: dict[BudgetHolder, int] = {}  # holders whose record's rest is known
         self._paused: set[BudgetHolder] = set()
         self._finishing: dict[BudgetHolder, int] = {}  # finisher -> what it may still need
+        self._since: dict[BudgetHolder, float] = {}  # finisher -> when its record's turn began
+        self._laggards: set[BudgetHolder] = set()  # finishers that ran out of time
         self._reserved = 0  # sum of _finishing
         self._over_logged = False
         self.total = 0
@@ -207,30 +230,41 @@ class IncompleteBudget:
             self.total += nbytes - old
             if self.limit <= 0:
                 return
+            if nbytes < old:  # a record was completed (or the connection went away)
+                self._laggards.discard(ep)
             was_finishing = self._finishing.pop(ep, None)
             if was_finishing is not None:
                 self._reserved -= was_finishing
                 if nbytes and left and self._reserved + left <= self.finish_slack:
                     self._finishing[ep] = left  # its record is still on its way
                     self._reserved += left
+                    if nbytes < old or left > was_finishing:  # and it is a new one
+                        self._since[ep] = time.monotonic()
+                else:
+                    del self._since[ep]
             if self._paused and self.total <= self.limit * 3 // 4:
                 resume = list(self._paused)
                 self._paused.clear()
                 self._finishing.clear()
+                self._since.clear()
+                self._laggards.clear()
                 self._reserved = 0
             elif self._paused and was_finishing is not None and ep not in self._finishing:
                 resume = self._admit_finishers_locked()  # a place came free
-            if self.total > self.limit:
-                if nbytes > old and ep not in self._finishing and ep not in self._paused:
-                    if left and self._reserved + left <= self.finish_slack:
-                        self._finishing[ep] = left  # it is reading: admitted as it comes
-                        self._reserved += left
-                    else:
-                        self._paused.add(ep)
-                        pause = True
+            if self.total > self.limit and nbytes > old and ep not in self._finishing:
+                if ep in self._paused:
+                    pause = True  # it read after all (a resume that came late): stop again
+                elif left and self._reserved + left <= self.finish_slack:
+                    self._admit_locked(ep, left)  # it is reading: admitted as it comes
+                else:
+                    self._paused.add(ep)
+                    pause = True
             if not nbytes and ep in self._paused:
                 self._paused.discard(ep)
                 resume.append(ep)
+            if pause:
+                # under the lock, so that no resume decided after this can come before it
+                ep.pause_for_memory()
             total, paused = self.total, len(self._paused)
             first_pause = pause and not self._over_logged
             if first_pause:
@@ -248,39 +282,67 @@ class IncompleteBudget:
                 nbytes,
                 paused,
             )
-            ep.pause_for_memory()
         for e in resume:
             e.resume_for_memory()
 
-    def review(self) -> None:
-        """While holders are paused, finishers whose input is held back for another reason
-        give up their places to them (the watchdog, about once a second)."""
+    def review(self, now: float | None = None) -> None:
+        """While holders are paused, finishers whose input is held back for another reason,
+        and finishers whose record took longer than ``finish_timeout``, give up their places
+        to them (the watchdog, about once a second; module notes)."""
+        late: list[BudgetHolder] = []
         with self._lock:
             if not self._paused:
                 return
-            for ep in [e for e in self._finishing if e.input_held_back()]:
-                self._reserved -= self._finishing.pop(ep)
-            resume = self._admit_finishers_locked()
+            now = time.monotonic() if now is None else now
+            timeout = self.finish_timeout
+            for ep in list(self._finishing):
+                if ep.input_held_back():
+                    self._drop_finisher_locked(ep)
+                elif 0 < timeout < now - self._since[ep]:
+                    self._drop_finisher_locked(ep)
+                    self._laggards.add(ep)
+                    self._paused.add(ep)
+                    ep.pause_for_memory()
+                    late.append(ep)
+            resume = self._admit_finishers_locked(now)
+            paused = len(self._paused)
+        if late:
+            log.info(
+                "%s%s: pausing input: a record did not complete within %g s while %d "
+                "connections waited for memory",
+                late[0].peer_text(),
+                f" and {len(late) - 1} more" if len(late) > 1 else "",
+                self.finish_timeout,
+                paused,
+            )
         for e in resume:
             e.resume_for_memory()
 
-    def _admit_finishers_locked(self) -> list[BudgetHolder]:
-        """Admit the holders nearest to a whole record while the slack lasts; the paused
-        ones among them are returned, to be resumed."""
+    def _admit_locked(self, ep: BudgetHolder, need: int, now: float | None = None) -> None:
+        self._finishing[ep] = need
+        self._reserved += need
+        self._since[ep] = time.monotonic() if now is None else now
+
+    def _drop_finisher_locked(self, ep: BudgetHolder) -> None:
+        self._reserved -= self._finishing.pop(ep)
+        del self._since[ep]
+
+    def _admit_finishers_locked(self, now: float | None = None) -> list[BudgetHolder]:
+        """Admit the holders nearest to a whole record while the slack lasts, laggards last;
+        the paused ones among them are returned, to be resumed."""
         room = self.finish_slack - self._reserved
         resume: list[BudgetHolder] = []
         if room <= 0:
             return resume
-        left = self._left
+        left, laggards = self._left, self._laggards
         waiting = [e for e in left if e not in self._finishing]
-        for ep in sorted(waiting, key=left.__getitem__):
+        for ep in sorted(waiting, key=lambda e: (e in laggards, left[e])):
             need = left[ep]
             if need > room:
                 break
             if ep.input_held_back():
                 continue
-            self._finishing[ep] = need
-            self._reserved += need
+            self._admit_locked(ep, need, now)
             room -= need
             if ep in self._paused:
                 self._paused.discard(ep)
@@ -357,7 +419,9 @@ class ConnectionGuard:
     def __init__(self, limits: ServerLimits, budget: IncompleteBudget | None = None) -> None:
         self.limits = limits
         self.budget = (
-            budget if budget is not None else IncompleteBudget(limits.max_incomplete_bytes)
+            budget
+            if budget is not None
+            else IncompleteBudget(limits.max_incomplete_bytes, finish_timeout=limits.finish_timeout)
         )
         self._lock = threading.Lock()
         self.live = 0
