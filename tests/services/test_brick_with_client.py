@@ -3,8 +3,10 @@ two-brick distribute volume from a hand-written volfile."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import pytest
 
 from gfrpc.client import Volume, dht
 from gfrpc.services.brick import BrickConfig, BrickServer
+from gfrpc.testing.waiting import wait_for
 from gfrpc.tls import TLSOptions, write_certs
-from gfrpc.transport import POLLER_NAMES
+from gfrpc.transport import POLLER_NAMES, Endpoint
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -140,3 +143,56 @@ def test_distribute_over_gfrpc_bricks_places_files_by_dht(two_bricks) -> None:
         assert vol.read_bytes(f"/data/{name}") == name.encode()
     assert sorted(vol.listdir("/data")) == sorted(names)
     assert all(any((d / "data").iterdir()) for d in dirs)  # 40 names spread over both bricks
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_brick_frees_a_gone_clients_connection_without_the_cycle_collector(
+    tmp_path: Path,
+    certs: tuple[Path, Path],
+    poller_name: str,
+    tls: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule (transport/lifecycle.py, ``GONE``; Performance notes 74): with the cyclic garbage
+    collector off, the brick frees the connection of a client that went away with files still
+    open (and so its TLS session and buffers) by reference counting alone. At most one
+    endpoint per poller thread lingers, in its loop's locals until its next event."""
+    brick_tls, client_tls = certs
+    server_side: list[weakref.ref[Endpoint]] = []
+    born = Endpoint.__init__
+
+    def noting(self: Endpoint, *args: object, **kwargs: object) -> None:
+        born(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.server_side:
+            server_side.append(weakref.ref(self))
+
+    monkeypatch.setattr(Endpoint, "__init__", noting)
+    server = _brick(tmp_path / "b", poller=poller_name, tls_dir=brick_tls if tls else None)
+    port = server.listener.address.port  # type: ignore[union-attr]
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(3):
+            vol = Volume.connect_brick(
+                "127.0.0.1",
+                port,
+                server.config.brick_path,
+                "v",
+                tls=client_tls if tls else None,
+                poller=poller_name,
+            )
+            vol.makedirs(f"/d{i}")
+            kept = vol.open(f"/d{i}/f", "wb")
+            kept.write(os.urandom(1 << 20))
+            kept.flush()
+            vol.close()  # with the file still open on the brick
+        wait_for(
+            lambda: all(r() is None or r().closed for r in server_side),
+            what="the brick saw every client go",
+        )
+        assert len(server_side) >= 3
+        alive = sum(r() is not None for r in server_side)
+        assert alive <= 2, f"{alive} of {len(server_side)} closed connections not freed"
+    finally:
+        gc.enable()
+        server.stop()

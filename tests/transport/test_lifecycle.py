@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
+import ssl
+import threading
+import weakref
 
 import pytest
 from transport_support import Accepted, Recorder
@@ -16,6 +20,8 @@ from gfrpc.errors import (
 )
 from gfrpc.transport import EndpointState, PeerClosedError, connect, listen
 from gfrpc.transport.lifecycle import close_log_level, may_move
+from gfrpc.transport.pollers.base import Poller
+from gfrpc.wire.record import record_mark
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -193,3 +199,60 @@ def test_a_handler_bug_closes_that_connection_with_a_traceback(poller, caplog):
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert "closing connection" in errors[0].getMessage()
     listener.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_closed_connection_is_freed_without_the_cycle_collector(
+    poller: Poller, tls: tuple[ssl.SSLContext | None, ssl.SSLContext | None]
+) -> None:
+    """Rule (lifecycle.py, ``GONE``): with the cyclic garbage collector off, closed server
+    endpoints and their handlers (which keep their endpoints, as the RPC server's does) are
+    freed by reference counting alone, TLS or not, after a connection that carried a 256 KiB
+    record. At most one per poller thread lingers, in its loop's locals until its next event.
+    (Before, each closed endpoint waited for a full collection: its handler, and the frames of
+    its close reason's traceback, referred back to it.)"""
+    server_ctx, client_ctx = tls
+    made: list[tuple[weakref.ref, weakref.ref]] = []
+    lost = threading.Semaphore(0)
+
+    class KeepsItsEndpoint:
+        def connection_made(self, ep) -> None:
+            self.ep = ep
+            made.append((weakref.ref(ep), weakref.ref(self)))
+
+        def record_received(self, ep, record) -> None:
+            ep.submit(bytes(record[:8]), b"ok")
+
+        def connection_lost(self, ep, exc) -> None:
+            lost.release()
+
+    listener = listen(
+        "127.0.0.1:0", poller=poller, handler_factory=KeepsItsEndpoint, tls=server_ctx
+    )
+    address = (listener.address.host, listener.address.port)
+    payload = b"x" * (256 << 10)
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(6):
+            sock = socket.create_connection(address, timeout=20)
+            if client_ctx is not None:
+                sock = client_ctx.wrap_socket(sock)
+            tag = b"freed-%02d" % i
+            sock.sendall(record_mark(len(payload)) + tag + payload[8:])
+            want = record_mark(10) + tag + b"ok"
+            got = b""
+            while len(got) < len(want):
+                chunk = sock.recv(len(want) - len(got))
+                assert chunk, "connection closed"
+                got += chunk
+            assert got == want
+            sock.close()
+            assert lost.acquire(timeout=20), "connection_lost not called"
+        assert len(made) == 6
+        endpoints = sum(ep() is not None for ep, _ in made)
+        handlers = sum(h() is not None for _, h in made)
+        assert endpoints <= 2 and handlers <= 2, (endpoints, handlers)
+    finally:
+        gc.enable()
+        listener.close()

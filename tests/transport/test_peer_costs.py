@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 import tracemalloc
+import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -539,8 +540,8 @@ def test_release_freed_memory_runs_here() -> None:
 
 
 def test_memory_is_released_off_the_calling_thread(monkeypatch) -> None:
-    """Rule: the collection and ``malloc_trim`` run on a thread of their own, never on the
-    (poller) thread that saw the connection go."""
+    """Rule: ``malloc_trim`` runs on a thread of its own, never on the (poller) thread that
+    saw the connection go."""
     from gfrpc.transport import limits
 
     ran = threading.Event()
@@ -555,3 +556,51 @@ def test_memory_is_released_off_the_calling_thread(monkeypatch) -> None:
     limits.release_freed_memory_soon()
     assert ran.wait(10)
     assert where == ["gfrpc-release"]
+
+
+def test_the_watchdog_keeps_no_endpoint_between_its_rounds() -> None:
+    """Rule (limits.py, "Memory back to the system"): between two rounds the watchdog holds
+    no reference to an endpoint it no longer watches, so a closed connection is freed at once,
+    not an interval later (after the release of a mass disconnect had run)."""
+    from gfrpc.transport.limits import Watchdog
+
+    class Gate:
+        """The watchdog's wake-up event, held shut between rounds by the test."""
+
+        def __init__(self) -> None:
+            self.between = threading.Event()
+            self.go = threading.Event()
+
+        def wait(self, timeout: float) -> bool:
+            self.between.set()
+            self.go.wait()
+            self.go.clear()
+            return True
+
+        def set(self) -> None:
+            pass
+
+        def clear(self) -> None:
+            pass
+
+    class Watched:
+        def __init__(self) -> None:
+            self.checks = 0
+
+        def check_deadlines(self, now: float) -> None:
+            self.checks += 1
+
+    dog = Watchdog()
+    gate = Gate()
+    dog._wake = gate  # type: ignore[assignment]
+    ep = Watched()
+    dog.watch(ep, 5.0)  # type: ignore[arg-type]
+    assert gate.between.wait(10)  # before the first round
+    gate.between.clear()
+    gate.go.set()
+    assert gate.between.wait(10)  # after it
+    assert ep.checks == 1
+    dog.unwatch(ep)  # type: ignore[arg-type]
+    ref = weakref.ref(ep)
+    del ep
+    assert ref() is None, "the watchdog still holds an endpoint it no longer watches"

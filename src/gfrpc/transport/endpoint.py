@@ -81,6 +81,7 @@ from gfrpc.transport.baton import BATON, BIG
 from gfrpc.transport.endpoint_output import JOIN_BELOW, EndpointOutput
 from gfrpc.transport.endpoint_tls import EndpointTLSInput
 from gfrpc.transport.lifecycle import (
+    GONE,
     ConnectionHandler,
     EndpointState,
     EndpointStats,
@@ -390,6 +391,8 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             self._move_locked(EndpointState.CLOSED)
             reason = self._reason
             assert reason is not None
+            # its traceback's frames refer to this endpoint: they would keep it (lifecycle.py)
+            reason.__traceback__ = None
             self.close_reason = reason
             self._queue_corked_locked()
             if self._tls is not None:
@@ -417,6 +420,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
                 log.exception("connection_lost handler failed")
         elif self.server_side:
             log.info("%s: connection refused before it opened: %s", self._peer(), reason)
+        self.handler = GONE  # no cycle with it: freed when the last user lets go (lifecycle.py)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConnectionHandler",
     "EndpointState",
+    "GONE",
     "EndpointStats",
     "PeerClosedError",
     "close_log_level",
@@ -61,6 +62,27 @@ class ConnectionHandler(Protocol):
     def record_received(self, endpoint: Endpoint, record: memoryview) -> None: ...
 
     def connection_lost(self, endpoint: Endpoint, exc: Exception) -> None: ...
+
+
+class _Gone:
+    """The handler a closed endpoint keeps instead of its own: a handler usually refers to its
+    endpoint, and the two would keep each other (and the connection's buffers) until a full
+    collection of the cyclic garbage collector. Nothing reaches it: a CLOSED endpoint
+    delivers nothing."""
+
+    takes_tails = False
+
+    def connection_made(self, endpoint: Endpoint) -> None:
+        pass
+
+    def record_received(self, endpoint: Endpoint, record: memoryview) -> None:
+        pass
+
+    def connection_lost(self, endpoint: Endpoint, exc: Exception) -> None:
+        pass
+
+
+GONE: ConnectionHandler = _Gone()
 
 
 class EndpointState(enum.Enum):

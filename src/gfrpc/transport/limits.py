@@ -20,15 +20,17 @@ calls ``check_deadlines(now)`` on each, which closes the connection with a logge
 Walking 4,096 endpoints costs about a millisecond, so the scan stays cheap. The same thread
 trims the shared pool of recycled record bodies.
 
-*Memory back to the system.* A closed endpoint and its handler refer to each other, so they
-and the connection's OpenSSL buffers are freed only by a full collection of the cyclic garbage
-collector, which may not come for a long time; and glibc keeps in its heaps what is freed.
-After a thousand TLS connections closed, the brick stayed at its peak (docs/ARCHITECTURE.md,
-Performance notes 72). So when a server that had ``TRIM_FROM`` or more connections open is
-down to half of its peak, a short-lived thread runs a collection and asks the allocator to give
-the freed memory back (``malloc_trim``, tens of milliseconds for hundreds of MB, not on the
-poller thread that saw the connection go), and the peak starts again from there: a few calls
-after a mass disconnect, none under steady use.
+*Memory back to the system.* A closed endpoint is freed by reference counting as soon as its
+last user lets go: it drops its handler and its close reason's traceback, which both refer back
+to it (``lifecycle.GONE``; before, each closed connection and its OpenSSL buffers waited for a
+full collection of the cyclic garbage collector, docs/ARCHITECTURE.md, Performance notes 74).
+The watchdog keeps no snapshot of the endpoints between its rounds, for the same reason. But
+glibc keeps in its heaps what is freed, and after a thousand TLS connections closed the brick
+stayed near its peak (notes 72). So when a server that had ``TRIM_FROM`` or more connections
+open is down to half of its peak, a short-lived thread asks the allocator to give the freed
+memory back (``malloc_trim``: tens of milliseconds for hundreds of MB, with the GIL let go, and
+not on the poller thread that saw the connection go), and the peak starts again from there: a
+few calls after a mass disconnect, none under steady use. No collection is forced.
 
 *Memory of incomplete records* is one :class:`IncompleteBudget` per server, shared by all its
 listeners. After each read an endpoint tells it how many bytes of incomplete records it holds,
@@ -65,7 +67,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import gc
 import logging
 import threading
 import time
@@ -146,10 +147,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 def release_freed_memory() -> bool:
-    """Free what only reference cycles still hold (a closed endpoint and its handler refer to
-    each other), then ask the C allocator to give freed memory back to the system (glibc's
-    ``malloc_trim``); False where there is no such call."""
-    gc.collect()
+    """Ask the C allocator to give freed memory back to the system (glibc's ``malloc_trim``,
+    called with the GIL let go); False where there is no such call."""
     trim = _malloc_trim()
     if trim is None:
         return False
@@ -390,24 +389,29 @@ class Watchdog:
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()
-            with self._lock:
-                endpoints = list(self._watched)
-            now = time.monotonic()
-            for ep in endpoints:
-                try:
-                    ep.check_deadlines(now)
-                except Exception:  # one broken endpoint must not stop the checks for all
-                    log.exception("deadline check failed")
-            with self._lock:
-                budgets = list(self._budgets)
-            for budget in budgets:
-                try:
-                    budget.review()
-                except Exception:
-                    log.exception("budget review failed")
-            if now - self._last_trim > 5.0:
-                self._last_trim = now
-                BODY_POOL.trim(10.0)
+            self._check_all(time.monotonic())
+
+    def _check_all(self, now: float) -> None:
+        """One round of checks. Its own call, so that the snapshot of the endpoints goes when
+        the round ends: kept over the wait, it would keep closed ones (and their buffers)
+        alive for another interval, past the memory release of a mass disconnect."""
+        with self._lock:
+            endpoints = list(self._watched)
+        for ep in endpoints:
+            try:
+                ep.check_deadlines(now)
+            except Exception:  # one broken endpoint must not stop the checks for all
+                log.exception("deadline check failed")
+        with self._lock:
+            budgets = list(self._budgets)
+        for budget in budgets:
+            try:
+                budget.review()
+            except Exception:
+                log.exception("budget review failed")
+        if now - self._last_trim > 5.0:
+            self._last_trim = now
+            BODY_POOL.trim(10.0)
 
 
 WATCHDOG = Watchdog()
