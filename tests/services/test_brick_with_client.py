@@ -47,6 +47,14 @@ def _brick(
     return server
 
 
+def _client(server: BrickServer, poller: str, tls_dir: Path | None) -> Volume:
+    """gfrpc's client on the one brick of ``server`` (volume ``v``)."""
+    port = server.listener.address.port  # type: ignore[union-attr]
+    return Volume.connect_brick(
+        "127.0.0.1", port, server.config.brick_path, "v", tls=tls_dir, poller=poller
+    )
+
+
 @pytest.fixture(params=POLLER_NAMES)
 def poller_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -62,15 +70,7 @@ def test_round_trip_through_one_gfrpc_brick(
     server = _brick(tmp_path / "b", poller=poller_name, tls_dir=brick_tls if tls else None)
     data = os.urandom(16 << 20)
     try:
-        port = server.listener.address.port  # type: ignore[union-attr]
-        with Volume.connect_brick(
-            "127.0.0.1",
-            port,
-            server.config.brick_path,
-            "v",
-            tls=client_tls if tls else None,
-            poller=poller_name,
-        ) as vol:
+        with _client(server, poller_name, client_tls if tls else None) as vol:
             vol.makedirs("/d/e")
             with vol.open("/d/e/f", "wb") as f:
                 f.write(data)
@@ -168,19 +168,11 @@ def test_a_brick_frees_a_gone_clients_connection_without_the_cycle_collector(
 
     monkeypatch.setattr(Endpoint, "__init__", noting)
     server = _brick(tmp_path / "b", poller=poller_name, tls_dir=brick_tls if tls else None)
-    port = server.listener.address.port  # type: ignore[union-attr]
     gc.collect()
     gc.disable()
     try:
         for i in range(3):
-            vol = Volume.connect_brick(
-                "127.0.0.1",
-                port,
-                server.config.brick_path,
-                "v",
-                tls=client_tls if tls else None,
-                poller=poller_name,
-            )
+            vol = _client(server, poller_name, client_tls if tls else None)
             vol.makedirs(f"/d{i}")
             kept = vol.open(f"/d{i}/f", "wb")
             kept.write(os.urandom(1 << 20))

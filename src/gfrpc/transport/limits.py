@@ -304,6 +304,7 @@ class IncompleteBudget:
                     ep.pause_for_memory()
                     late.append(ep)
             resume = self._admit_finishers_locked(now)
+            late = [e for e in late if e in self._paused]  # not admitted again at once
             paused = len(self._paused)
         if late:
             log.info(
