@@ -512,7 +512,8 @@ def test_memory_cap_lets_many_partial_records_finish(
 def test_memory_goes_back_after_half_of_a_big_peak_closed(monkeypatch) -> None:
     """Rule (limits.py, "Memory back to the system"): once a server that had ``TRIM_FROM``
     connections or more is down to half of its peak, freed memory is given back, and the
-    peak starts again from there; a smaller server never asks."""
+    peak starts again from there, at each halving down to ``TRIM_DOWN_TO``; a smaller
+    server never asks."""
     from gfrpc.transport import limits
 
     calls: list[int] = []
@@ -523,13 +524,15 @@ def test_memory_goes_back_after_half_of_a_big_peak_closed(monkeypatch) -> None:
         assert guard.try_admit()
     for _ in range(peak):
         guard.detach(None)
-    assert calls == [peak // 2, peak // 4]  # 128 and below: under TRIM_FROM, never again
+    halvings = [peak >> k for k in range(1, 10) if peak >> k >= limits.TRIM_DOWN_TO]
+    assert halvings[-1] == limits.TRIM_DOWN_TO
+    assert calls == halvings  # 256, 128, ... 16; then none
     small = ConnectionGuard(ServerLimits(**NO_TIMEOUTS))  # type: ignore[arg-type]
     for _ in range(limits.TRIM_FROM - 1):
         small.try_admit()
     for _ in range(limits.TRIM_FROM - 1):
         small.detach(None)
-    assert calls == [peak // 2, peak // 4]
+    assert calls == halvings
 
 
 def test_release_freed_memory_runs_here() -> None:

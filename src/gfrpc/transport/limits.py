@@ -29,8 +29,10 @@ glibc keeps in its heaps what is freed, and after a thousand TLS connections clo
 stayed near its peak (notes 72). So when a server that had ``TRIM_FROM`` or more connections
 open is down to half of its peak, a short-lived thread asks the allocator to give the freed
 memory back (``malloc_trim``: tens of milliseconds for hundreds of MB, with the GIL let go, and
-not on the poller thread that saw the connection go), and the peak starts again from there: a
-few calls after a mass disconnect, none under steady use. No collection is forced.
+not on the poller thread that saw the connection go), and the peak starts again from there; it
+goes on at each further halving down to ``TRIM_DOWN_TO`` connections, so the last quarter of a
+mass disconnect is given back too (notes 76): a few calls after a mass disconnect, none under
+steady use. No collection is forced.
 
 *Memory of incomplete records* is one :class:`IncompleteBudget` per server, shared by all its
 listeners. After each read an endpoint tells it how many bytes of incomplete records it holds,
@@ -135,6 +137,8 @@ class ServerLimits:
 
 #: connections a server must have had open at once before closing them gives memory back
 TRIM_FROM = 256
+#: once that began, it goes on at each halving down to this many connections
+TRIM_DOWN_TO = 16
 
 
 @functools.cache
@@ -431,6 +435,7 @@ class ConnectionGuard:
         self._lock = threading.Lock()
         self.live = 0
         self._peak = 0  # most connections open at once since memory was last given back
+        self._trimming = False  # a peak of TRIM_FROM or more is being given back, halving down
         self.refused = 0
         self._refused_logged = 0
         self._last_log = 0.0
@@ -468,7 +473,11 @@ class ConnectionGuard:
         """An admitted connection is gone (``ep`` None: it never became an endpoint)."""
         with self._lock:
             self.live -= 1
-            trim = self._peak >= TRIM_FROM and self.live * 2 <= self._peak
+            if self._peak >= TRIM_FROM:
+                self._trimming = True
+            trim = self._trimming and self.live * 2 <= self._peak
+            if self.live <= TRIM_DOWN_TO:
+                self._trimming = False
             if trim:
                 self._peak = self.live
         if ep is not None:
