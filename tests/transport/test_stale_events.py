@@ -8,8 +8,10 @@ endpoint directly, with a poller that does nothing, so the outcome does not depe
 
 from __future__ import annotations
 
+import gc
 import socket
 import struct
+import weakref
 
 import pytest
 from transport_support import ManualPoller, Recorder
@@ -68,3 +70,31 @@ def test_reset_is_reported_as_reset() -> None:
     ep.finalize()
     assert isinstance(handler.lost_exc, NotConnectedError)
     assert "reset" in str(handler.lost_exc)
+
+
+def test_a_failed_send_keeps_no_frame_of_its_caller() -> None:
+    """Rule (endpoint_output.py, ``_send_alone``): a message whose send fails (its peer has
+    gone) leaves no reference cycle that keeps its caller's frame: with the cyclic garbage
+    collector off, the caller's locals are freed when it returns. (Before, the failed send's
+    OSError, kept in ``_send_alone``'s frame, and its traceback kept each other and every
+    frame up to the caller's: a worker thread's eventfd doorbell outlived the thread.)"""
+    ep, handler, peer = open_endpoint()
+    peer.close()
+
+    class Local:
+        pass
+
+    def caller() -> weakref.ref[Local]:
+        local = Local()
+        ep.submit(b"12345678", b"a reply")
+        return weakref.ref(local)
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = caller()
+        assert ep.closed, "the send did not fail"
+        assert ref() is None, "a failed send kept its caller's frame"
+    finally:
+        gc.enable()
+    ep.finalize()

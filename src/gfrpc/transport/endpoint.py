@@ -87,6 +87,7 @@ from gfrpc.transport.lifecycle import (
     EndpointStats,
     PeerClosedError,
     close_log_level,
+    drop_tracebacks,
     may_move,
 )
 from gfrpc.transport.limits import BODY_POOL
@@ -391,8 +392,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             self._move_locked(EndpointState.CLOSED)
             reason = self._reason
             assert reason is not None
-            # its traceback's frames refer to this endpoint: they would keep it (lifecycle.py)
-            reason.__traceback__ = None
+            drop_tracebacks(reason)  # their frames would keep this endpoint (lifecycle.py)
             self.close_reason = reason
             self._queue_corked_locked()
             if self._tls is not None:

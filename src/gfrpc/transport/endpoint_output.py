@@ -296,6 +296,9 @@ class EndpointOutput:
                 if failed is not None:
                     outq.pending.clear()
                     self._close_locked(translate(failed))
+                    # kept in this frame, it and its traceback (this frame among them) would
+                    # keep each other, and the caller's thread's locals, until a collection
+                    failed = None
             # sent whole: the queue's byte counters skip it together (its unsent count and
             # its marks are unchanged: an empty queue has no marks left to fire)
             kick = bool(outq.pending)

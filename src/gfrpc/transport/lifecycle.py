@@ -40,6 +40,7 @@ __all__ = [
     "ConnectionHandler",
     "EndpointState",
     "GONE",
+    "drop_tracebacks",
     "EndpointStats",
     "PeerClosedError",
     "close_log_level",
@@ -83,6 +84,19 @@ class _Gone:
 
 
 GONE: ConnectionHandler = _Gone()
+
+
+def drop_tracebacks(exc: BaseException) -> None:
+    """Drop the tracebacks of ``exc`` and of the exceptions it was raised from or during. A
+    closed endpoint keeps its close reason, and those tracebacks' frames would keep what they
+    held: the endpoint itself (``self``), and a worker thread's locals, such as its eventfd
+    doorbell, past the thread's end."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
 
 
 class EndpointState(enum.Enum):
