@@ -13,3 +13,7 @@ for t in old new new old; do
 done
 # Whether a finisher ever ran out of time there: the new tree with review() appending a line to
 # /tmp/demote.log whenever it pauses a late finisher, one more run (--repeats 1): no line.
+# A hostile mix at a brick's default limits (hostile.txt), at 6c5dcef:
+.venv/bin/python $O/hostile.py 0 0 20
+.venv/bin/python $O/hostile.py 300 8 20
+.venv/bin/python $O/hostile.py 300 8 20 0
