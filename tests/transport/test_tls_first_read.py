@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import struct
 
 import pytest
-from transport_support import open_tls_endpoint
+from transport_support import open_tls_endpoint, tls_endpoint_unopened
 
 from gfrpc.transport.endpoint_tls import _READS_PER_EVENT
 from gfrpc.wire.record import READ_BUFFER_SIZE
@@ -70,3 +71,45 @@ def test_the_first_big_tls_read_ends_its_event_and_later_events_read_up_to_four(
     ep.handle_events(False, False, False)
     ep.finalize()
     peer.close()
+
+
+def test_the_handshake_reads_and_feeds_at_most_32_kib_at_once(tls_pair, monkeypatch) -> None:
+    """Rule (endpoint_tls.py, ``_HANDSHAKE_READ``): while the handshake runs, the endpoint reads
+    and feeds OpenSSL at most 32 KiB at once, though the client's Finished arrives with 96 KiB
+    of data behind it (a memory BIO would keep the room of a whole 256 KiB read for the
+    session's life); the data then arrives whole."""
+    t = tls_endpoint_unopened(tls_pair)
+    for _ in range(20):
+        try:
+            t.client.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pass
+        if t.outgoing.pending:
+            t.peer.sendall(t.outgoing.read())
+        assert t.ep.handle_events(True, False, False)
+        try:
+            t.incoming.write(t.peer.recv(1 << 20))
+        except BlockingIOError:
+            pass
+    else:
+        raise AssertionError("the client's handshake did not complete")
+    assert not t.handler.made.is_set()  # the server waits for the client's Finished
+    payload = os.urandom(96 << 10)
+    t.client.write(struct.pack(">I", 0x80000000 | len(payload)) + payload)
+    t.peer.sendall(t.outgoing.read())  # the Finished and the data, together
+    fed: list[int] = []
+    tls = t.ep._tls
+    assert tls is not None
+    real_feed = tls.feed
+    monkeypatch.setattr(tls, "feed", lambda data: (fed.append(len(data)), real_feed(data))[1])
+    for _ in range(20):
+        if t.handler.records:
+            break
+        assert t.ep.handle_events(True, False, False)
+    assert t.handler.made.is_set() and t.handler.records == [payload]
+    assert fed and max(fed) <= 32 * 1024, fed
+    t.ep.close()
+    t.ep.handle_events(False, False, False)
+    t.ep.finalize()
+    t.peer.close()

@@ -57,6 +57,10 @@ __all__ = ["EndpointTLSInput"]
 _OPEN = EndpointState.OPEN
 
 _READS_PER_EVENT = 4  # full reads of one connection before the poller moves on
+#: the most read at once during the handshake: what is read is fed whole, and a memory BIO
+#: keeps the room of its largest piece for the session's life (tls.py, "Many sessions");
+#: handshake messages are small, so only a peer's data sent behind its Finished would be big
+_HANDSHAKE_READ = 32 * 1024
 
 
 class EndpointTLSInput:
@@ -146,7 +150,7 @@ class EndpointTLSInput:
         assert self._tls is not None
         buf = lease_read_buffer(self._options.read_size)
         try:
-            view = memoryview(buf)
+            view = memoryview(buf)[:_HANDSHAKE_READ]
             while not self._tls.established:
                 try:
                     n = self._sock.recv_into(view)

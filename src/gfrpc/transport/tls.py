@@ -141,6 +141,9 @@ class TLSSession:
         _OPEN.append(None)
 
     def __del__(self) -> None:
+        self._uncount()
+
+    def _uncount(self) -> None:
         if self._counted:
             self._counted = False
             _OPEN.pop()
@@ -273,9 +276,7 @@ class TLSSession:
         """The connection is gone: the session waits for nothing and no longer counts as
         open (the endpoint's finalize)."""
         self._heard()
-        if self._counted:
-            self._counted = False
-            _OPEN.pop()
+        self._uncount()
 
     def decrypt_into(self, decoder: RecordDecoder) -> bool:
         """Decrypt everything buffered into ``decoder``; True on TLS close_notify (EOF).
