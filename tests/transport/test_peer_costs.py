@@ -21,7 +21,7 @@ from transport_support import Accepted, Recorder
 
 from gfrpc import transport
 from gfrpc.testing.waiting import wait_for
-from gfrpc.transport import ConnectionGuard, IncompleteBudget, ServerLimits
+from gfrpc.transport import ConnectionGuard, IncompleteBudget, ServerLimits, limits
 from gfrpc.transport.pollers.base import Poller
 from gfrpc.wire import record as wire_record
 from gfrpc.wire.record import record_mark
@@ -294,8 +294,10 @@ def test_memory_cap_pauses_biggest_offender(server_factory: Callable[..., Server
 
 
 class FakeHolder:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, host: str = "192.0.2.1") -> None:
         self.name = name
+        self.host = host
+        self.born = time.monotonic()
         self.paused = False
         self.held_back = False
 
@@ -310,6 +312,12 @@ class FakeHolder:
 
     def peer_text(self) -> str:
         return self.name
+
+    def peer_host(self) -> str:
+        return self.host
+
+    def close_for_memory(self, reason: str) -> None:
+        self.closed_for = reason
 
 
 def test_budget_pauses_growers_then_resumes_at_low_water() -> None:
@@ -427,6 +435,160 @@ def test_budget_pauses_again_a_paused_holder_that_read() -> None:
     c.resume_for_memory()  # late
     budget.charge(c, 250, 250)  # type: ignore[arg-type]
     assert c.paused and budget.paused == 1
+
+
+def test_budget_bounds_what_finishers_read_beyond_the_limit() -> None:
+    """Over the limit, what finishers read counts against the slack until they give it back
+    (complete the record, or go away): a holder that reads all but the last byte of its
+    record and stalls there keeps its place taken. (Before, only what a finisher's record
+    still needed was counted, so each staller's place came free as it read, and one peer
+    made a 256 MiB brick hold 6.6 GB: docs/ARCHITECTURE.md, Performance notes 77.)"""
+    budget = IncompleteBudget(1000)
+    big = FakeHolder("big")
+    budget.charge(big, 1000)  # type: ignore[arg-type]  # the limit, exactly
+    stallers = [FakeHolder(f"s{i}") for i in range(10)]
+    for s in stallers:
+        budget.charge(s, 10, 200)  # type: ignore[arg-type]  # a first small read
+        if not s.paused:
+            budget.charge(s, 209, 1)  # type: ignore[arg-type]  # all but one byte, then stalls
+        budget.review()
+    assert sum(not s.paused for s in stallers) == 1
+    assert budget.gained <= budget.finish_slack
+    assert budget.total <= budget.limit + budget.finish_slack + 10 * 10  # (10: a first read)
+
+
+def test_budget_read_size_is_small_for_all_but_finishers_while_spent() -> None:
+    """While the total is over the limit, a connection that is not a finisher reads at most
+    ``SPENT_READ`` at once (so a new record's rest is known, and it is paused or let in,
+    before it costs more), and a finisher what its record still needs and ``SPENT_READ``
+    more (what it reads of its next record is small too); while the budget is not spent,
+    everyone reads all they asked for."""
+    budget = IncompleteBudget(1000)
+    big, f, other = FakeHolder("big"), FakeHolder("f"), FakeHolder("other")
+    assert budget.read_size(other, 1 << 20) == 1 << 20
+    budget.charge(big, 900)  # type: ignore[arg-type]
+    budget.charge(f, 150, 200)  # type: ignore[arg-type]
+    assert budget.spent and not f.paused
+    assert budget.read_size(other, 1 << 20) == limits.SPENT_READ
+    assert budget.read_size(f, 1 << 20) == 200 + limits.SPENT_READ
+    budget.charge(big, 0)  # type: ignore[arg-type]
+    assert not budget.spent
+    assert budget.read_size(other, 1 << 20) == 1 << 20
+
+
+def test_budget_gives_the_next_place_to_the_peer_that_holds_least() -> None:
+    """When a place comes free, the peer host that holds least goes first: one host's many
+    records nearer to whole do not keep another host's record waiting (before, the nearest
+    to whole went first, whoever sent it)."""
+    budget = IncompleteBudget(1000)
+    big, f = FakeHolder("big", "198.51.100.7"), FakeHolder("f", "198.51.100.7")
+    many = [FakeHolder(f"a{i}", "198.51.100.7") for i in range(3)]
+    other = FakeHolder("b", "203.0.113.9")
+    budget.charge(big, 1000)  # type: ignore[arg-type]  # the limit, exactly
+    budget.charge(f, 10, 250)  # type: ignore[arg-type]  # takes the whole slack
+    for a in many:
+        budget.charge(a, 10, 50)  # type: ignore[arg-type]
+    budget.charge(other, 10, 120)  # type: ignore[arg-type]
+    assert all(a.paused for a in many) and other.paused
+    budget.charge(f, 0)  # type: ignore[arg-type]  # its record is whole
+    assert not other.paused
+    assert [a.paused for a in many] == [False, False, True]  # 120 + 50 + 50; 50 > 30 left
+
+
+def test_budget_lets_in_first_who_waited_longer_than_finish_timeout() -> None:
+    """Holders that have waited longer than ``finish_timeout`` go before holders nearer to a
+    whole record, longest waiting first, but first those whose connections were older than
+    that when they were paused (a peer that opens connections to stall records in them
+    pauses young ones); and none goes ahead of such a holder while it does not fit, so
+    records nearer to whole cannot starve it."""
+    budget = IncompleteBudget(1000, finish_timeout=5.0)
+    big, f, near, young, old = (FakeHolder(n) for n in ("big", "f", "near", "young", "old"))
+    old.born = near.born = young.born - 100.0  # connected long before
+    budget.charge(big, 1000)  # type: ignore[arg-type]  # the limit, exactly
+    budget.charge(f, 10, 240)  # type: ignore[arg-type]
+    budget.charge(young, 10, 30)  # type: ignore[arg-type]  # paused first, just connected
+    budget.charge(near, 10, 60)  # type: ignore[arg-type]
+    budget.charge(old, 10, 200)  # type: ignore[arg-type]
+    assert young.paused and near.paused and old.paused  # 240 + 30 > 250
+    budget.review(time.monotonic() + 6.0)  # f ran out of time: a laggard; its place is free
+    # near (60), then old (200 > 190 left): old waits for room, and the young one behind it
+    assert f.paused and not near.paused and old.paused and young.paused
+
+
+def test_budget_closes_a_stalled_laggard_when_its_memory_is_needed() -> None:
+    """A finisher that stalled until it became a laggard keeps what it read counted; when
+    the holder whose turn it is does not fit, the laggard is closed (``close_for_memory``),
+    and once it is gone the holder is let in."""
+    budget = IncompleteBudget(1000, finish_timeout=5.0)
+    big, staller = FakeHolder("big", "198.51.100.7"), FakeHolder("staller", "198.51.100.7")
+    waiting = FakeHolder("waiting", "203.0.113.9")
+    budget.charge(big, 1000)  # type: ignore[arg-type]  # the limit, exactly
+    budget.charge(staller, 10, 200)  # type: ignore[arg-type]
+    budget.charge(staller, 209, 1)  # type: ignore[arg-type]  # all but one byte
+    budget.charge(waiting, 10, 200)  # type: ignore[arg-type]
+    assert waiting.paused and not staller.paused
+    now = time.monotonic()
+    budget.review(now + 1.0)
+    assert not hasattr(staller, "closed_for")  # still within its time
+    budget.review(now + 6.0)
+    assert staller.paused and "stalled" in staller.closed_for  # type: ignore[attr-defined]
+    assert waiting.paused  # not until the staller's memory is back
+    budget.charge(staller, 0)  # type: ignore[arg-type]  # its connection closed
+    assert not waiting.paused and set(budget._finishing) == {waiting}
+
+
+def test_peer_host_key_groups_a_machine() -> None:
+    """The budget's unit of fairness: an IPv4 address; an IPv6 address's /64 (an IPv4
+    address mapped into IPv6 counts as that address); all UNIX peers together."""
+    key = limits.peer_host_key
+    assert key(socket.AF_INET, "192.0.2.1") == "192.0.2.1"
+    assert key(socket.AF_INET6, "2001:db8:1:2::5") == key(socket.AF_INET6, "2001:db8:1:2:ff::9")
+    assert key(socket.AF_INET6, "2001:db8:1:2::5") != key(socket.AF_INET6, "2001:db8:1:3::5")
+    assert key(socket.AF_INET6, "::ffff:192.0.2.1") == "192.0.2.1"
+    assert key(socket.AF_INET6, "fe80::1%lo") == key(socket.AF_INET6, "fe80::2")
+    assert key(socket.AF_UNIX, "") == key(socket.AF_UNIX, "")
+
+
+@pytest.mark.timeout(120)
+def test_near_whole_stalled_records_cost_no_more_than_the_slack(
+    server_factory: Callable[..., Server],
+) -> None:
+    """Peers that send all but the last byte of records and stall there cannot make the
+    server hold more than the limit, the slack and a small read each (``SPENT_READ``): they
+    take the finishers' places one slack's worth at a time, and once they are laggards and
+    an honest record needs the room, they are closed; the honest record is answered."""
+    cap = 4 << 20  # the finishers' slack: 1 MiB
+    server = server_factory(max_incomplete_bytes=cap, finish_timeout=0.5)
+    budget = server.guard.budget
+    fillers = [server.connect() for _ in range(5)]
+    for f in fillers:
+        f.sendall(record_mark(1 << 20) + b"f" * (900 << 10))
+    wait_for(lambda: budget.total >= 5 * (900 << 10), what="the budget filled", timeout=20)
+    size = 768 << 10
+    stallers = [server.connect() for _ in range(8)]
+    most = 0
+    for s in stallers:
+        s.settimeout(0.2)
+        try:
+            s.sendall(record_mark(size) + b"s" * (size - 1))  # all but the last byte
+        except TimeoutError:
+            pass  # it was paused: the rest waits in the kernel
+        most = max(most, budget.total)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        most = max(most, budget.total)
+        time.sleep(0.01)
+    # before the fix: 5 x 900 KiB + 8 x 768 KiB = 10.5 MiB; now one staller at a time
+    assert most <= cap + budget.finish_slack + (1 << 20), most
+    honest = server.connect()
+    payload = record_mark(1 << 20) + b"honest01" + b"x" * ((1 << 20) - 8)
+    sender = threading.Thread(target=honest.sendall, args=(payload,))
+    sender.start()
+    expect_ok(honest, b"honest01", timeout=30)
+    sender.join(10)
+    assert sum(closed_by_peer(s, timeout=0.1) for s in stallers) >= 1
+    for s in [honest, *fillers, *stallers]:
+        s.close()
 
 
 @pytest.mark.timeout(120)

@@ -169,15 +169,17 @@ _LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
         _size,
         "SIZE",
         "bytes of partly received records the server holds in all; beyond it a connection "
-        "that grows stops being read, except those nearest to a whole record, up to a "
-        "quarter of SIZE together, which read on to its end (default {}M)",
+        "that grows stops being read, except some let in to read their records to the end, "
+        "whose reads count against a quarter of SIZE until those records end; each client "
+        "machine takes its turn (default {}M)",
     ),
     (
         "finish_timeout",
         float,
         "S",
         "over --max-incomplete-bytes, a connection let read on to finish its record must "
-        "finish it within S seconds, or it waits behind the others (default {:g})",
+        "finish it within S seconds, or it waits behind the others, and is closed when "
+        "what it read is needed (default {:g})",
     ),
 )
 

@@ -36,9 +36,11 @@ connection is gone), outside the lock: the RPC server counts a request until the
 
 *Server limits* (``limits.py``), when the listener passes a ``guard``: the endpoint reports
 the bytes of incomplete records it holds after each read (the server-wide memory budget may
-pause it), stops reading while more than ``max_unsent_bytes`` of replies wait to be sent
-(resumed below half of that), and the watchdog thread calls :meth:`check_deadlines`
-(handshake, first-request and partial-record timeouts).
+pause it, or close it to take back what it read: ``close_for_memory``), reads little at once
+while that budget is spent (``IncompleteBudget.read_size``), stops reading while more than
+``max_unsent_bytes`` of replies wait to be sent (resumed below half of that), and the
+watchdog thread calls :meth:`check_deadlines` (handshake, first-request and partial-record
+timeouts).
 
 *Cleanup* runs exactly once. Any thread may call :meth:`close`; it records the reason, shuts
 the socket down and kicks the poller. The handling thread then sees the endpoint is finished,
@@ -90,7 +92,7 @@ from gfrpc.transport.lifecycle import (
     drop_tracebacks,
     may_move,
 )
-from gfrpc.transport.limits import BODY_POOL
+from gfrpc.transport.limits import BODY_POOL, peer_host_key
 from gfrpc.transport.options import SocketOptions, peer_text
 from gfrpc.transport.oserrors import hangup_is_real, safe, translate
 from gfrpc.transport.outqueue import OutQueue
@@ -265,6 +267,25 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
 
     def peer_text(self) -> str:
         return self._peer()
+
+    @property
+    def born(self) -> float:
+        """When the connection was made (``time.monotonic()``)."""
+        return self._born
+
+    def peer_host(self) -> str:
+        """The peer's machine, as the memory budget shares its slack (``peer_host_key``)."""
+        peer = self.peername
+        if isinstance(peer, tuple):  # (host, port) or, for IPv6, (host, port, flow, scope)
+            family = socket.AF_INET6 if len(peer) == 4 else socket.AF_INET
+            return peer_host_key(family, str(peer[0]))
+        return peer_host_key(socket.AF_UNIX, "")
+
+    def close_for_memory(self, reason: str) -> None:
+        """Close: the server's memory budget needs what this connection holds (any thread)."""
+        exc = TimeoutError_(reason)
+        log.log(close_log_level(exc), "%s: closing connection: %s", self._peer(), reason)
+        self.close(exc)
 
     def check_deadlines(self, now: float) -> None:
         """Close the connection if one of the server's timeouts has expired (watchdog thread)."""
@@ -464,6 +485,9 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         if self._tls is None:
             buf = decoder.get_buffer()
             size = min(len(buf), _MAX_READ)
+            guard = self._guard
+            if guard is not None and guard.budget.spent:  # read little until let in
+                size = guard.budget.read_size(self, size)
             try:
                 if size >= BIG and decoder.buffer_is_direct:  # the rest of a big record
                     n = BATON.call_outside(self._sock.recv_into, buf, size)

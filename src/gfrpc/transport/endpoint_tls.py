@@ -49,6 +49,7 @@ from gfrpc.wire.record import RecordDecoder, lease_read_buffer, return_read_buff
 
 if TYPE_CHECKING:
     from gfrpc.transport.endpoint import Endpoint
+    from gfrpc.transport.limits import ConnectionGuard
     from gfrpc.transport.outqueue import OutQueue
     from gfrpc.transport.tls import TLSSession
 
@@ -81,6 +82,7 @@ class EndpointTLSInput:
     ready: threading.Event
     peer_cn: str | None
     _outq: OutQueue
+    _guard: ConnectionGuard | None
 
     if TYPE_CHECKING:
 
@@ -176,7 +178,13 @@ class EndpointTLSInput:
 
     def _read_tls(self, view: memoryview) -> None:
         """Read ciphertext into ``view``, decrypt it and deliver the records it completes."""
+        guard = self._guard
+        whole = view
         for _ in range(_READS_PER_EVENT):
+            if guard is not None and guard.budget.spent:  # read little until let in
+                view = whole[: guard.budget.read_size(self, len(whole))]
+            else:
+                view = whole
             try:
                 n = self._sock.recv_into(view)
             except BlockingIOError:
