@@ -339,8 +339,8 @@ def test_budget_pauses_growers_then_resumes_at_low_water() -> None:
 def test_budget_finishers_complete_every_record() -> None:
     """Over the limit, growers whose records' rests fit the slack (a quarter of the limit)
     read on as finishers and other growers stop; when a finisher completes, the paused
-    holders nearest to a whole record take its place; every record completes, and the
-    finishers never need more than the slack. (Before finishers, every holder ended paused
+    holders take its place in turn; every record completes, and the finishers never need
+    more than the slack. (Before finishers, every holder ended paused
     and none completed: the deadlock of 1,000 TLS streams, Performance notes 70.)"""
     budget = IncompleteBudget(1000)
     holders = [FakeHolder(f"h{i}") for i in range(10)]
@@ -367,21 +367,21 @@ def test_budget_finishers_complete_every_record() -> None:
     assert budget.total == 0 and budget.paused == 0 and budget.finishing == 0
 
 
-def test_budget_admits_the_nearest_to_whole_when_a_place_frees() -> None:
-    """When a finisher completes, the paused holders are admitted nearest to a whole record
-    first, while the slack lasts, and are resumed."""
+def test_budget_lets_in_in_the_order_paused_when_a_place_frees() -> None:
+    """When a finisher completes, the paused holders are let in in the order they were
+    paused while the slack lasts, and are resumed; a holder that would fit waits behind one
+    paused before it that does not (before notes 77 the nearest to whole went first, and a
+    record begun while others waited came last every time)."""
     budget = IncompleteBudget(1000)
-    big, near, far, finisher = (FakeHolder(n) for n in ("big", "near", "far", "finisher"))
-    budget.charge(big, 900)  # type: ignore[arg-type]
+    big, first, near, finisher = (FakeHolder(n) for n in ("big", "first", "near", "finisher"))
+    budget.charge(big, 1000)  # type: ignore[arg-type]  # the limit, exactly
     budget.charge(finisher, 150, 200)  # type: ignore[arg-type]
     assert budget.finishing == 1
-    budget.charge(far, 10, 200)  # type: ignore[arg-type]
+    budget.charge(first, 10, 200)  # type: ignore[arg-type]
     budget.charge(near, 10, 40)  # type: ignore[arg-type]
-    assert far.paused and not near.paused  # near's rest fitted beside the finisher's
-    budget.charge(near, 0)  # type: ignore[arg-type]
-    assert far.paused  # no place came free for it: 200 + 200 > 250
-    budget.charge(finisher, 0)  # type: ignore[arg-type]
-    assert not far.paused and budget.finishing == 1
+    assert first.paused and near.paused  # near would fit (40 <= 50), but first came first
+    budget.charge(finisher, 0)  # type: ignore[arg-type]  # its record is whole: room 250
+    assert not first.paused and not near.paused and budget.finishing == 2
 
 
 def test_budget_review_replaces_a_held_back_finisher() -> None:
@@ -495,24 +495,20 @@ def test_budget_gives_the_next_place_to_the_peer_that_holds_least() -> None:
     assert [a.paused for a in many] == [False, False, True]  # 120 + 50 + 50; 50 > 30 left
 
 
-def test_budget_lets_in_first_who_waited_longer_than_finish_timeout() -> None:
-    """Holders that have waited longer than ``finish_timeout`` go before holders nearer to a
-    whole record, longest waiting first, but first those whose connections were older than
-    that when they were paused (a peer that opens connections to stall records in them
-    pauses young ones); and none goes ahead of such a holder while it does not fit, so
-    records nearer to whole cannot starve it."""
+def test_budget_lets_in_connections_open_for_finish_timeout_first() -> None:
+    """Holders of connections that had been open for ``finish_timeout`` when they were
+    paused go before those of younger connections, in the order paused: a peer that opens
+    connections to stall records in them pauses young ones, behind a client's own."""
     budget = IncompleteBudget(1000, finish_timeout=5.0)
-    big, f, near, young, old = (FakeHolder(n) for n in ("big", "f", "near", "young", "old"))
-    old.born = near.born = young.born - 100.0  # connected long before
+    big, f, young, settled = (FakeHolder(n) for n in ("big", "f", "young", "settled"))
+    settled.born = young.born - 100.0  # connected long before
     budget.charge(big, 1000)  # type: ignore[arg-type]  # the limit, exactly
     budget.charge(f, 10, 240)  # type: ignore[arg-type]
     budget.charge(young, 10, 30)  # type: ignore[arg-type]  # paused first, just connected
-    budget.charge(near, 10, 60)  # type: ignore[arg-type]
-    budget.charge(old, 10, 200)  # type: ignore[arg-type]
-    assert young.paused and near.paused and old.paused  # 240 + 30 > 250
-    budget.review(time.monotonic() + 6.0)  # f ran out of time: a laggard; its place is free
-    # near (60), then old (200 > 190 left): old waits for room, and the young one behind it
-    assert f.paused and not near.paused and old.paused and young.paused
+    budget.charge(settled, 10, 230)  # type: ignore[arg-type]
+    assert young.paused and settled.paused
+    budget.charge(f, 0)  # type: ignore[arg-type]  # its record is whole: room 250
+    assert not settled.paused and young.paused  # 230, then 30 > 20 left
 
 
 def test_budget_closes_a_stalled_laggard_when_its_memory_is_needed() -> None:

@@ -18,7 +18,8 @@ for args in "0 0 20" "300 0 20" "300 250 40" "300 250 40 127.0.0.1"; do
     PYTHONPATH=/tmp/s/$t/src .venv/bin/python $O/churn.py $args 2>&1 | grep -v "$F"
   done
 done
-# The sweep at 1,000 TLS connections, the two trees alternated old new new old (sweep/*.json,
+# The sweep at 1,000 TLS connections, the two trees alternated old new new old (sweep/*.json for
+# the first version, sweep-fifo/ for the change as committed, run as "fifo"),
 # summed up by sweep.py into out/sweep.txt):
 for t in old new new old; do
   PYTHONPATH=/tmp/s/$t/src TMPDIR=/dev/shm .venv/bin/gfrpc bench --sweep-connections 1000 --tls on \

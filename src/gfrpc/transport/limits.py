@@ -50,13 +50,13 @@ and how many its current record still needs. While the total is over the limit (
   listener with a 256 MiB limit hold 6.6 GB.)
 
 *Who is let in* when there is room: the peer machine (``peer_host``: an IPv4 address, an IPv6
-/64) that holds least goes first; within one machine, holders that have waited longer than
-``finish_timeout``, longest waiting first, but first those whose connections were older than
-that when they were paused (a client keeps its connections for the mount's life; a peer that
-opens connections to stall records in them pauses young ones), then the holder nearest to a
-whole record; laggards (below) after everyone else. When the one
-whose turn it is does not fit, nobody goes ahead of it, so a stream of small records cannot
-starve a big one, nor one machine's connections another's.
+/64) that holds least goes first; within one machine, holders in the order they were paused,
+but first those whose connections had been open for ``finish_timeout`` when they were paused
+(a client keeps its connections for the mount's life; a peer that opens connections to stall
+records in them pauses young ones); laggards (below) after everyone else. When the one whose
+turn it is does not fit, nobody goes ahead of it, so a stream of small records cannot starve
+a big one, nor one machine's connections another's. (Before notes 77 the holders nearest to a
+whole record went first; a record that began while others waited then came last, every time.)
 When the total falls to three quarters of the limit (records completed, connections closed),
 every paused endpoint reads again and nothing is counted on the slack. A well-behaved peer
 whose requests arrive whole holds nothing and is never paused.
@@ -519,12 +519,11 @@ class IncompleteBudget:
     def _admit_finishers_locked(self, now: float | None = None) -> list[BudgetHolder]:
         """Admit waiting holders while the slack lasts; the paused ones among them are
         returned, to be resumed. The peer (``peer_host``) that holds least (incomplete
-        records and finishers' needs) goes first; within it, holders that have waited longer
-        than ``finish_timeout`` (first those whose connections were older than that when
-        paused), longest waiting first, then the holder nearest to a whole record; laggards
-        come after every other holder. When the one whose turn it is
-        does not fit, nobody goes ahead of it: it waits for room (``_blocked``), so small
-        records cannot starve a big one, nor one peer's holders another's."""
+        records and finishers' needs) goes first; within it, holders in the order they were
+        paused, but first those whose connections were older than ``finish_timeout`` when
+        paused; laggards come after every other holder. When the one whose turn it is does
+        not fit, nobody goes ahead of it: it waits for room (``_blocked``), so small records
+        cannot starve a big one, nor one peer's holders another's."""
         self._blocked = 0
         room = self.finish_slack - self._gained - self._reserved
         resume: list[BudgetHolder] = []
@@ -534,17 +533,13 @@ class IncompleteBudget:
             return resume
         host_of = self._host_locked
         now = time.monotonic() if now is None else now
-        aged = now - self.finish_timeout if self.finish_timeout > 0 else float("-inf")
-        since = self._waiting
+        since, settled = self._waiting, self.finish_timeout
 
         def order(ep: BudgetHolder) -> tuple[int, float]:
-            """Holders that waited longer than finish_timeout first: those whose connection
-            was older than that when they were paused, longest waiting first, then those of
-            young connections; then the nearest to a whole record."""
+            """In the order paused, holders of connections that had been open for
+            ``finish_timeout`` when paused before those of younger ones."""
             paused = since.get(ep, now)
-            if paused >= aged:
-                return (2, left[ep])
-            return (0, paused) if paused - ep.born >= self.finish_timeout else (1, paused)
+            return (0 if paused - ep.born >= settled else 1, paused)
 
         share: dict[str, int] = {}  # peer -> what it holds and its finishers still need
         for ep, held in self._charges.items():
