@@ -72,6 +72,8 @@ def test_limit_flags_reach_server_limits() -> None:
             "5M",
             "--finish-timeout",
             "6",
+            "--send-timeout",
+            "7",
         ]
     )
     assert server_limits(args) == ServerLimits(
@@ -81,6 +83,7 @@ def test_limit_flags_reach_server_limits() -> None:
         max_connections=4,
         max_incomplete_bytes=5 << 20,
         finish_timeout=6,
+        send_timeout=7,
     )
 
 

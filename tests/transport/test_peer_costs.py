@@ -224,6 +224,59 @@ def test_stalled_partial_record_closes(
     stalled.close()
 
 
+class BigReplies:
+    """A handler that answers each record with its first 8 bytes and 1 MiB."""
+
+    def __init__(self) -> None:
+        self.lost = threading.Event()
+        self.reason: Exception | None = None
+
+    def connection_made(self, ep: object) -> None:
+        pass
+
+    def record_received(self, ep, record: memoryview) -> None:  # type: ignore[no-untyped-def]
+        ep.submit(bytes(record[:8]), b"z" * (1 << 20))
+
+    def connection_lost(self, ep: object, exc: Exception) -> None:
+        self.reason = exc
+        self.lost.set()
+
+
+@pytest.mark.timeout(60)
+def test_a_peer_that_reads_no_reply_is_closed_after_send_timeout(poller: Poller) -> None:
+    """Replies the kernel takes none of for ``send_timeout`` close their connection (a peer
+    that stops reading would hold them, up to ``max_unsent_bytes``, for good); a peer that
+    reads slowly, but reads, is not closed."""
+    accepted = Accepted(BigReplies)
+    guard = ConnectionGuard(ServerLimits(**NO_TIMEOUTS, send_timeout=0.5))  # type: ignore[arg-type]
+    listener = transport.listen("127.0.0.1:0", poller=poller, handler_factory=accepted, guard=guard)
+    address = (listener.address.host, listener.address.port)
+    try:
+        deaf = socket.create_connection(address, timeout=20)
+        deaf.sendall(b"".join(record_mark(8) + b"deaf%04d" % i for i in range(24)))
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        slow.settimeout(20)
+        slow.connect(address)
+        deaf_handler, slow_handler = accepted.get(0), accepted.get(1)
+        # six replies, more than the kernel's buffers hold, read in 128 KiB steps 30 ms
+        # apart: longer than send_timeout in all, but never 0.5 s without progress
+        slow.sendall(b"".join(record_mark(8) + b"slow%04d" % i for i in range(6)))
+        want, got = 6 * (len(record_mark(0)) + 8 + (1 << 20)), 0
+        while got < want:
+            chunk = slow.recv(min(128 << 10, want - got))
+            assert chunk, "the slow reader was closed"
+            got += len(chunk)
+            time.sleep(0.03)
+        assert deaf_handler.lost.wait(20), "the deaf peer was never closed"
+        assert "read none of our replies for 0.5 s" in str(deaf_handler.reason)
+        assert not slow_handler.lost.is_set()
+        slow.close()
+        deaf.close()
+    finally:
+        listener.close()
+
+
 @pytest.mark.timeout(60)
 def test_max_connections_refuses_and_others_keep_working(
     server_factory: Callable[..., Server], caplog: pytest.LogCaptureFixture

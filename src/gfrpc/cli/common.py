@@ -159,6 +159,13 @@ _LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
         "(default {:g})",
     ),
     (
+        "send_timeout",
+        float,
+        "S",
+        "close a connection whose peer read none of its waiting replies for S seconds "
+        "(default {:g})",
+    ),
+    (
         "max_connections",
         int,
         "N",

@@ -39,8 +39,8 @@ the bytes of incomplete records it holds after each read (the server-wide memory
 pause it, or close it to take back what it read: ``close_for_memory``), reads little at once
 while that budget is spent (``IncompleteBudget.read_size``), stops reading while more than
 ``max_unsent_bytes`` of replies wait to be sent (resumed below half of that), and the
-watchdog thread calls :meth:`check_deadlines` (handshake, first-request and partial-record
-timeouts).
+watchdog thread calls :meth:`check_deadlines` (handshake, first-request, partial-record and
+send timeouts).
 
 *Cleanup* runs exactly once. Any thread may call :meth:`close`; it records the reason, shuts
 the socket down and kicks the poller. The handling thread then sees the endpoint is finished,
@@ -158,6 +158,8 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         self._mem_paused = False
         self._charged = 0
         self._born = self._last_input = time.monotonic()
+        #: (bytes written, when first seen) while replies wait: the watchdog's send timeout
+        self._send_mark: tuple[int, float] | None = None
         self._state = EndpointState.HANDSHAKING  # moved only by _move_locked / _close_locked
         self._reason: Exception | None = None  # why it is CLOSING: the first reason wins
         self._made = False  # connection_made was delivered: connection_lost is owed
@@ -291,6 +293,15 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         """Close the connection if one of the server's timeouts has expired (watchdog thread)."""
         if self.closed or self._guard is None:
             return
+        outq = self._outq
+        if outq.pending:  # (the watchdog's own mark: no cost on the path that writes)
+            mark = self._send_mark
+            if mark is None or mark[0] != outq.written:
+                self._send_mark = mark = (outq.written, now)
+            unsent_for = now - mark[1]
+        else:
+            self._send_mark = None
+            unsent_for = 0.0
         reason = self._guard.limits.expired(
             now - self._born,
             now - self._last_input,
@@ -299,6 +310,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             partial=self._decoder.buffered_bytes
             if self._decoder.in_record and not self.input_held_back()
             else None,
+            unsent_for=unsent_for,
         )
         if reason is not None:
             exc = TimeoutError_(reason)

@@ -15,7 +15,10 @@ calls ``check_deadlines(now)`` on each, which closes the connection with a logge
   (a connection that completed a request, even only a DUMP or a PING, is never closed for
   being idle: a mount keeps its volfile connection open for its whole life);
 * part of a record is buffered and no byte arrived for ``frame_timeout`` seconds while we
-  were reading (a peer that announces a record and stalls).
+  were reading (a peer that announces a record and stalls);
+* replies wait to be sent and the kernel took none of them for ``send_timeout`` seconds (a
+  peer that stops reading would keep them, up to ``max_unsent_bytes``, for good; GlusterFS
+  sets a TCP user timeout of 42 s on its sockets, ``transport.tcp-user-timeout``).
 
 Walking 4,096 endpoints costs about a millisecond, so the scan stays cheap. The same thread
 trims the shared pool of recycled record bodies.
@@ -118,6 +121,7 @@ class ServerLimits:
     max_incomplete_bytes: int = 256 << 20  # bytes of incomplete records, whole server
     max_unsent_bytes: int = 16 << 20  # a connection's unsent replies before it is paused
     finish_timeout: float = 5.0  # over the memory budget, a finisher's record must end within (s)
+    send_timeout: float = 60.0  # replies waiting for the peer to read must progress within (s)
 
     def expired(
         self,
@@ -127,11 +131,13 @@ class ServerLimits:
         handshaking: bool,
         requests: int,
         partial: int | None,
+        unsent_for: float = 0.0,
     ) -> str | None:
         """Why a connection ``age`` seconds old, with no input for ``idle`` seconds, must be
         closed now, or None. ``handshaking``: its TLS handshake is not finished; ``requests``:
         whole records received; ``partial``: bytes of a partial record it holds while we read
-        (None when it holds none, or reading is paused)."""
+        (None when it holds none, or reading is paused); ``unsent_for``: seconds that replies
+        have waited for the kernel to take them with none taken (0: none wait)."""
         if handshaking:
             if 0 < self.handshake_timeout < age:
                 return f"TLS handshake not finished within {self.handshake_timeout:g} s"
@@ -139,6 +145,8 @@ class ServerLimits:
             return f"no complete request within {self.first_request_timeout:g} s of connecting"
         if partial is not None and 0 < self.frame_timeout < idle:
             return f"partial record ({partial} bytes) made no progress for {self.frame_timeout:g} s"
+        if 0 < self.send_timeout < unsent_for:
+            return f"the peer read none of our replies for {self.send_timeout:g} s"
         return None
 
     def timeouts(self) -> list[float]:
@@ -149,6 +157,7 @@ class ServerLimits:
                 self.first_request_timeout,
                 self.frame_timeout,
                 self.finish_timeout,
+                self.send_timeout,
             )
             if t > 0
         ]
