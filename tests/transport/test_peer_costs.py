@@ -21,7 +21,8 @@ from transport_support import Accepted, Recorder
 
 from gfrpc import transport
 from gfrpc.testing.waiting import wait_for
-from gfrpc.transport import ConnectionGuard, IncompleteBudget, ServerLimits, limits
+from gfrpc.transport import ConnectionGuard, IncompleteBudget, ServerLimits
+from gfrpc.transport.budget import SPENT_READ, peer_host_key
 from gfrpc.transport.pollers.base import Poller
 from gfrpc.wire import record as wire_record
 from gfrpc.wire.record import record_mark
@@ -522,8 +523,8 @@ def test_budget_read_size_is_small_for_all_but_finishers_while_spent() -> None:
     budget.charge(big, 900)  # type: ignore[arg-type]
     budget.charge(f, 150, 200)  # type: ignore[arg-type]
     assert budget.spent and not f.paused
-    assert budget.read_size(other, 1 << 20) == limits.SPENT_READ
-    assert budget.read_size(f, 1 << 20) == 200 + limits.SPENT_READ
+    assert budget.read_size(other, 1 << 20) == SPENT_READ
+    assert budget.read_size(f, 1 << 20) == 200 + SPENT_READ
     budget.charge(big, 0)  # type: ignore[arg-type]
     assert not budget.spent
     assert budget.read_size(other, 1 << 20) == 1 << 20
@@ -589,7 +590,7 @@ def test_budget_closes_a_stalled_laggard_when_its_memory_is_needed() -> None:
 def test_peer_host_key_groups_a_machine() -> None:
     """The budget's unit of fairness: an IPv4 address; an IPv6 address's /64 (an IPv4
     address mapped into IPv6 counts as that address); all UNIX peers together."""
-    key = limits.peer_host_key
+    key = peer_host_key
     assert key(socket.AF_INET, "192.0.2.1") == "192.0.2.1"
     assert key(socket.AF_INET6, "2001:db8:1:2::5") == key(socket.AF_INET6, "2001:db8:1:2:ff::9")
     assert key(socket.AF_INET6, "2001:db8:1:2::5") != key(socket.AF_INET6, "2001:db8:1:3::5")

@@ -164,14 +164,18 @@ def tls_endpoint_unopened(
     return TLSEndpoint(ep, handler, client, incoming, outgoing, peer)
 
 
-def finish_handshake(t: TLSEndpoint) -> None:
-    """Drive the TLS handshake between the test's client session and the endpoint."""
+def finish_handshake(t: TLSEndpoint, *, server_too: bool = True) -> None:
+    """Drive the TLS handshake between the test's client session and the endpoint, until
+    both ends are done (``server_too=False``: until the client is; the endpoint then still
+    waits for the client's Finished, not yet sent)."""
     for _ in range(20):
         try:
             t.client.do_handshake()
             done = True
         except ssl.SSLWantReadError:
             done = False
+        if done and not server_too:
+            return
         if t.outgoing.pending:
             t.peer.sendall(t.outgoing.read())
         assert t.ep.handle_events(True, False, False)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from gfrpc.errors import ConfigError, NotConnectedError, TimeoutError_, TLSError
 from gfrpc.transport.baton import BATON
+from gfrpc.transport.budget import IncompleteBudget
 from gfrpc.transport.endpoint import Endpoint
 from gfrpc.transport.lifecycle import (
     ConnectionHandler,
@@ -20,7 +21,7 @@ from gfrpc.transport.lifecycle import (
     EndpointStats,
     PeerClosedError,
 )
-from gfrpc.transport.limits import ConnectionGuard, IncompleteBudget, ServerLimits
+from gfrpc.transport.limits import ConnectionGuard, ServerLimits
 from gfrpc.transport.listener import Listener
 from gfrpc.transport.options import (
     DEFAULT_PORT,

@@ -80,6 +80,7 @@ from gfrpc.errors import (
     TransportError,
 )
 from gfrpc.transport.baton import BATON, BIG
+from gfrpc.transport.budget import peer_host_key
 from gfrpc.transport.endpoint_output import JOIN_BELOW, EndpointOutput
 from gfrpc.transport.endpoint_tls import EndpointTLSInput
 from gfrpc.transport.lifecycle import (
@@ -92,7 +93,7 @@ from gfrpc.transport.lifecycle import (
     drop_tracebacks,
     may_move,
 )
-from gfrpc.transport.limits import BODY_POOL, peer_host_key
+from gfrpc.transport.limits import BODY_POOL
 from gfrpc.transport.options import SocketOptions, peer_text
 from gfrpc.transport.oserrors import hangup_is_real, safe, translate
 from gfrpc.transport.outqueue import OutQueue
@@ -264,7 +265,7 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
 
     def input_held_back(self) -> bool:
         """Whether the connection reads nothing for a reason of its own: closed, paused by its
-        handler, or too many replies unsent (the memory budget's finishers, ``limits.py``)."""
+        handler, or too many replies unsent (the memory budget's finishers, ``budget.py``)."""
         return self.closed or self._paused or self._outq.paused
 
     def peer_text(self) -> str:
