@@ -74,6 +74,8 @@ def test_limit_flags_reach_server_limits() -> None:
             "6",
             "--send-timeout",
             "7",
+            "--max-reply-bytes",
+            "8M",
         ]
     )
     assert server_limits(args) == ServerLimits(
@@ -84,6 +86,7 @@ def test_limit_flags_reach_server_limits() -> None:
         max_incomplete_bytes=5 << 20,
         finish_timeout=6,
         send_timeout=7,
+        max_reply_bytes=8 << 20,
     )
 
 

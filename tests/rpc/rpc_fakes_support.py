@@ -72,6 +72,12 @@ class FakeEndpoint:
         """Nothing waits unsent here (``submit`` sends at once): the limit is kept, unused."""
         self.unsent_limit = count
 
+    def peer_host(self) -> str:
+        return str(self.peername[0]) if isinstance(self.peername, tuple) else "unix"
+
+    def unsent_for(self, now: float) -> float:
+        return 0.0  # ``submit`` sends at once
+
     def pause_reading(self) -> None:
         self.paused = True
         self.pause_log.append("pause")

@@ -6,6 +6,7 @@ Clients are raw sockets that write many requests and never read the replies.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -242,6 +243,92 @@ def test_replies_in_the_making_stay_within_the_unsent_budget(
         got += len(chunk)
     assert counting.big == 24
     sock.close()
+
+
+def read_at_least(sock: socket.socket, count: int) -> None:
+    sock.settimeout(30)
+    got = 0
+    while got < count:
+        chunk = sock.recv(1 << 20)
+        assert chunk, f"closed after {got} of {count} bytes"
+        got += len(chunk)
+
+
+def client_from(host: str, address: tuple[str, int]) -> socket.socket:
+    """A raw client with a small window, connecting from ``host`` (another peer machine)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    s.bind((host, 0))
+    s.connect(address)
+    return s
+
+
+@pytest.mark.timeout(120)
+def test_unread_replies_of_many_connections_stay_within_the_server_total(
+    served: Callable[..., Any],
+) -> None:
+    """Rule: what all connections together have reserved for unread replies stays within
+    max_reply_bytes, not max_unsent_bytes each: four clients that pipeline eight 1 MiB-reply
+    calls and never read make at most 6 replies under a 6 MiB total (16 with 4 MiB each);
+    a client on another machine is answered meanwhile, within its machine's share; when they
+    go, every reservation is given back."""
+    limits = ServerLimits(
+        handshake_timeout=0,
+        first_request_timeout=0,
+        frame_timeout=0,
+        finish_timeout=0,  # nobody is closed for stalling: this is about the bound
+        max_unsent_bytes=4 * BIG_REPLY,
+        max_reply_bytes=6 * BIG_REPLY,
+    )
+    server, counting, address = served(limit=64, limits=limits)
+    deaf = [raw_client(address) for _ in range(4)]
+    for sock in deaf:
+        sock.sendall(b"".join(call(i, proc=SIZED) for i in range(8)))
+    made = settled(lambda: counting.big)
+    assert 1 <= made <= 6, f"{made} replies of 1 MiB made for clients that do not read"
+    assert server.replies.reserved <= 6 * BIG_REPLY
+    late = client_from("127.0.0.2", address)
+    late.sendall(call(99, proc=SIZED))
+    read_at_least(late, BIG_REPLY)
+    for sock in deaf:
+        sock.close()
+    wait_for(lambda: server.replies.reserved == 0, what="every reservation given back")
+    late.close()
+
+
+@pytest.mark.timeout(120)
+def test_peers_that_read_nothing_are_closed_when_others_wait_for_reply_memory(
+    served: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rule: while a request waits for max_reply_bytes, connections whose peers read none of
+    their replies for finish_timeout are closed (logged) and give their share back, so a
+    client on another machine is answered well before the send timeout. (The peers read
+    eight replies first, and so count as peers that read, which may fill the total.)"""
+    limits = ServerLimits(
+        handshake_timeout=0,
+        first_request_timeout=0,
+        frame_timeout=0,
+        finish_timeout=0.5,
+        send_timeout=0,  # only the budget may close them
+        max_unsent_bytes=6 * BIG_REPLY,
+        max_reply_bytes=6 * BIG_REPLY,
+    )
+    caplog.set_level(logging.INFO, logger="gfrpc.transport")
+    server, counting, address = served(limit=64, limits=limits)
+    deaf = raw_client(address)
+    deaf.sendall(b"".join(call(i, proc=SIZED) for i in range(16)))
+    read_at_least(deaf, 8 * (BIG_REPLY + 28))  # then it stops reading
+    wait_for(lambda: server.replies.reserved == 6 * BIG_REPLY, what="the total filled")
+    assert "while others waited for reply memory" not in caplog.text  # nobody waits yet
+    honest = client_from("127.0.0.2", address)
+    honest.sendall(call(1, proc=SIZED))
+    read_at_least(honest, BIG_REPLY)
+    honest.sendall(call(2, proc=SIZED))  # it keeps being answered
+    read_at_least(honest, BIG_REPLY)
+    # (without the close it would wait for good: the send timeout is off)
+    assert "while others waited for reply memory" in caplog.text
+    deaf.close()
+    honest.close()
 
 
 @pytest.mark.timeout(60)

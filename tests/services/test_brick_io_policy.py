@@ -24,6 +24,8 @@ from gfrpc.errors import ConfigError
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import fops as brick_fops
 from gfrpc.services.brick.fops import MAY_BLOCK
+from gfrpc.services.brick.fops.inode import READDIR_MAX
+from gfrpc.services.brick.fops.io import MAX_READ
 from gfrpc.services.brick.server import inline_fops
 from gfrpc.services.brick.store import PosixStore
 
@@ -338,3 +340,24 @@ def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick
 
     finally:
         outside.unlink()
+
+
+def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
+    """Rule: the reply a READ, READDIR or READDIRP reserves in the server's reply budget is
+    the size it asks for, capped by what the FOP serves at most (MAX_READ, READDIR_MAX), so a
+    READ that asks for 4 GiB cannot take the server's whole budget while its reply waits."""
+    procedures = brick_fops.FopService(store).program().procedures
+
+    def asking(size: int) -> memoryview:  # gfid, fd, offset, size, flag, xdata
+        return memoryview(ROOT + bytes(16) + size.to_bytes(4, "big") + bytes(8))
+
+    def reserved(proc: int, size: int) -> int:
+        reply_size = procedures[proc].reply_size
+        assert reply_size is not None
+        return reply_size(asking(size))
+
+    assert reserved(P.READ, 4096) == 4096 + 256
+    assert reserved(P.READ, 0xFFFFFFFF) == MAX_READ + 256
+    for proc in (P.READDIR, P.READDIRP):
+        assert reserved(proc, 4096) == 4096 + 256
+        assert reserved(proc, 0xFFFFFFFF) == READDIR_MAX + 256

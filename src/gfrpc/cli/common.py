@@ -181,12 +181,23 @@ _LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
         "machine takes its turn (default {}M)",
     ),
     (
+        "max_reply_bytes",
+        _size,
+        "SIZE",
+        "bytes of READ/READDIR(P) replies the server has in the making or unsent, in all "
+        "(each connection at most 16M); beyond it requests wait; each client machine may "
+        "hold SIZE divided by the machines connected, and connections whose peers have not "
+        "yet read 8 replies three quarters of SIZE (default {}M)",
+    ),
+    (
         "finish_timeout",
         float,
         "S",
         "over --max-incomplete-bytes, a connection let read on to finish its record must "
         "finish it within S seconds, or it waits behind the others, and is closed when "
-        "what it read is needed (default {:g})",
+        "what it read is needed; while requests wait for --max-reply-bytes, a connection "
+        "whose peer read none of its replies for S seconds is closed when its share is "
+        "needed (default {:g})",
     ),
 )
 

@@ -33,7 +33,9 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
   unsent replies, see ``gfrpc.transport.limits``). Procedures that
   declare a ``reply_size`` (the brick's READ, READDIR, READDIRP) reserve their predicted reply
   before they start, so the replies one connection has in the making or unsent stay within
-  ``max_unsent_bytes`` even when many large READs arrive in one read. Unlike GlusterFS 10
+  ``max_unsent_bytes`` even when many large READs arrive in one read, and those of all
+  connections within ``max_reply_bytes`` (``reply_budget.py``: turns by peer machine, and
+  peers that read nothing are closed when others wait). Unlike GlusterFS 10
   (where only gNFS turns the throttle on) the limit is always enforced, and it is not rounded up
   to a multiple of 8.
 * What one peer may cost (``limits``, a ``transport.ServerLimits``): handshake, first-request
@@ -64,13 +66,13 @@ from __future__ import annotations
 import logging
 import struct
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from gfrpc import transport
 from gfrpc.errors import LocalProtocolError, NotConnectedError, RemoteProtocolError, TLSError
 from gfrpc.programs import dump as gfdump
+from gfrpc.rpc.reply_budget import ReplyAccount, ReplyBudget
 from gfrpc.rpc.request import (
     GarbageArgs,
     Procedure,
@@ -135,8 +137,7 @@ class _ServerConnection:
         self.outstanding = 0
         self.paused = False
         #: reply bytes reserved by running or unsent ``reply_size`` requests, and those waiting
-        self.reserved = 0
-        self.held: deque[tuple[Request, int]] = deque()
+        self.replies = ReplyAccount()
         self.refused = False
         self.close_reason: str | None = None
         self.session: Session = {}
@@ -156,6 +157,8 @@ class _ServerConnection:
 
     def connection_made(self, ep: Endpoint) -> None:
         self.ep = ep
+        self.replies.endpoint = ep
+        self.server.replies.connected(self.replies, ep.peer_host())
         # requests answered on the input thread count while their replies wait unsent
         ep.limit_unsent_parts(self.server.outstanding_limit)
         self.server._admit(self, ep)
@@ -166,8 +169,8 @@ class _ServerConnection:
         self.server._dispatch(self, ep, record)
 
     def connection_lost(self, ep: Endpoint, exc: Exception | None) -> None:
-        with self.lock:
-            self.held.clear()  # never started: nothing to answer on a closed connection
+        # its waiting requests never start: nothing to answer on a closed connection
+        self.server._start_all(self.server.replies.forget(self.replies))
         self.server._forget(self)
         reason = self.close_reason or (str(exc) if exc is not None else "closed")
         log.info("connection from %s closed: %s", ep.peer_text(), reason)
@@ -197,6 +200,13 @@ class RpcServer:
         self.limits = limits or transport.ServerLimits()
         #: the limits, live connection count and memory budget shared by every listener
         self.guard = transport.ConnectionGuard(self.limits)
+        #: reply bytes reserved, per connection and in all (``reply_budget.py``)
+        self.replies = ReplyBudget(
+            self.limits.max_unsent_bytes,
+            self.limits.max_reply_bytes,
+            stall_timeout=self.limits.finish_timeout,
+        )
+        self.guard.review_also(self.replies)
         self.accept_connection = accept_connection
         #: called once per closed connection with its ``session`` dict, on a worker
         self.on_disconnect: Callable[[Session], None] | None = None
@@ -471,40 +481,23 @@ class RpcServer:
             conn.close("server shutting down", NotConnectedError("server shutting down"))
 
     def _reserve(self, conn: _ServerConnection, request: Request) -> bool:
-        """Reserve the predicted reply bytes of ``request``; False: it waits in ``conn.held``
-        (a reply that cannot be sent pins memory: an unread client must not make the server
-        build more than ``max_unsent_bytes`` of them)."""
+        """Reserve the predicted reply bytes of ``request``; False: it waits for room (a reply
+        that cannot be sent pins memory: unread clients must not make the server build more
+        than ``max_unsent_bytes`` of them each, nor ``max_reply_bytes`` in all)."""
         try:
             size = max(0, int(request.procedure.reply_size(request.args)))  # type: ignore[misc]
         except Exception:  # short arguments: the handler answers GARBAGE_ARGS
             size = 0
-        budget = self.limits.max_unsent_bytes
-        with conn.lock:
-            if budget > 0 and (conn.held or (conn.reserved and conn.reserved + size > budget)):
-                conn.held.append((request, size))
-                return False
-            conn.reserved += size
-        request._reserved = size
-        return True
+        return self.replies.reserve(conn.replies, request, size)
 
     def _release(self, request: Request) -> None:
-        """The reply of ``request`` has left (or will never be sent): start what now fits."""
-        conn = request._conn
-        budget = self.limits.max_unsent_bytes
-        ready: list[Request] = []
-        with conn.lock:
-            conn.reserved -= request._reserved
-            request._reserved = 0
-            while conn.held:
-                waiting, size = conn.held[0]
-                if conn.reserved and conn.reserved + size > budget:
-                    break
-                conn.held.popleft()
-                conn.reserved += size
-                waiting._reserved = size
-                ready.append(waiting)
+        """The reply of ``request`` has left (or will never be sent): start what now fits, on
+        this connection or another."""
+        self._start_all(self.replies.release(request, request._conn.replies))
+
+    def _start_all(self, ready: list[Request]) -> None:
         for waiting in ready:
-            self._start(conn, waiting)
+            self._start(waiting._conn, waiting)
 
     def _accepted_error(
         self, conn: _ServerConnection, header: rpcmsg.CallHeader, stat: int

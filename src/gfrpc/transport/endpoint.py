@@ -290,6 +290,14 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         log.log(close_log_level(exc), "%s: closing connection: %s", self._peer(), reason)
         self.close(exc)
 
+    def unsent_for(self, now: float) -> float:
+        """Seconds that replies have waited with none of them taken by the kernel, as the
+        watchdog last saw them (0: none wait, or no watchdog looks at this connection)."""
+        mark = self._send_mark
+        if mark is None or not self._outq.pending:
+            return 0.0
+        return now - mark[1]
+
     def check_deadlines(self, now: float) -> None:
         """Close the connection if one of the server's timeouts has expired (watchdog thread)."""
         if self.closed or self._guard is None:

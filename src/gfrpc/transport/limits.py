@@ -39,7 +39,9 @@ steady use. No collection is forced.
 
 *Memory of incomplete records* is one ``IncompleteBudget`` per server (``budget.py``), shared
 by all its listeners: the guard hands it to each endpoint, and the watchdog has it review its
-finishers once a second.
+finishers once a second, as it reviews any budget a server adds with ``review_also`` (the RPC
+server's reply budget, ``rpc/reply_budget.py``, which asks endpoints ``unsent_for``: how long
+their replies waited with none taken, as the watchdog saw it).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gfrpc.transport.budget import IncompleteBudget
 from gfrpc.wire.record import BodyPool
@@ -76,6 +78,7 @@ class ServerLimits:
     max_connections: int = 4096  # accepted connections alive at once
     max_incomplete_bytes: int = 256 << 20  # bytes of incomplete records, whole server
     max_unsent_bytes: int = 16 << 20  # a connection's unsent replies before it is paused
+    max_reply_bytes: int = 256 << 20  # replies in the making or unsent, whole server (rpc)
     finish_timeout: float = 5.0  # over the memory budget, a finisher's record must end within (s)
     send_timeout: float = 60.0  # replies waiting for the peer to read must progress within (s)
 
@@ -149,23 +152,29 @@ def release_freed_memory_soon() -> None:
     threading.Thread(target=release_freed_memory, name="gfrpc-release", daemon=True).start()
 
 
+class Reviewed(Protocol):
+    """A server-wide budget the watchdog reviews once a round (``IncompleteBudget``, the RPC
+    server's reply budget)."""
+
+    def review(self) -> None: ...
+
+
 class Watchdog:
     """The one thread per process that checks every watched endpoint's deadlines."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._watched: set[Endpoint] = set()
-        self._budgets: weakref.WeakSet[IncompleteBudget] = weakref.WeakSet()
+        self._budgets: weakref.WeakSet[Reviewed] = weakref.WeakSet()
         self._interval = 1.0
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._last_trim = time.monotonic()
 
-    def watch(self, ep: Endpoint, shortest: float, budget: IncompleteBudget | None = None) -> None:
+    def watch(self, ep: Endpoint, shortest: float, budgets: tuple[Reviewed, ...] = ()) -> None:
         with self._lock:
             self._watched.add(ep)
-            if budget is not None:
-                self._budgets.add(budget)
+            self._budgets.update(budgets)
             interval = min(1.0, max(0.02, shortest / 5))
             if interval < self._interval:
                 self._interval = interval
@@ -235,6 +244,13 @@ class ConnectionGuard:
         self._refused_logged = 0
         self._last_log = 0.0
         self._shortest = min(limits.timeouts(), default=0.0)
+        #: what the watchdog reviews once a round besides the endpoints' deadlines
+        self.reviewed: tuple[Reviewed, ...] = (self.budget,)
+
+    def review_also(self, budget: Reviewed) -> None:
+        """Have the watchdog review ``budget`` too, once a round, while connections are
+        watched (the RPC server's reply budget)."""
+        self.reviewed = (*self.reviewed, budget)
 
     def try_admit(self) -> bool:
         """Count one more connection, or refuse it (logged at most every 10 s)."""
@@ -262,7 +278,7 @@ class ConnectionGuard:
 
     def attach(self, ep: Endpoint) -> None:
         if self._shortest > 0:
-            WATCHDOG.watch(ep, self._shortest, self.budget)
+            WATCHDOG.watch(ep, self._shortest, self.reviewed)
 
     def detach(self, ep: Endpoint | None) -> None:
         """An admitted connection is gone (``ep`` None: it never became an endpoint)."""

@@ -175,7 +175,7 @@ class FopService:
                 proc.name,
                 self._handler(proc),
                 args_type=args_type,
-                reply_size=_asked_size if proc in _SIZED else None,
+                reply_size=_SIZED.get(proc),
                 # under a policy that inlines anything, small READs and WRITEs run inline
                 # too, and UNLINKs that free little
                 inline=self._inline_rule(proc, inline),
@@ -303,8 +303,7 @@ class FopService:
 
 _NO_PAYLOAD: Final = memoryview(b"")
 
-#: FOPs whose reply grows with the ``size`` they ask for (gfid[16], fd, offset, then size)
-_SIZED: Final = frozenset({P.READ, P.READDIR, P.READDIRP})
+#: where READ, READDIR and READDIRP have the ``size`` they ask for (gfid[16], fd, offset)
 _SIZE_AT: Final = 16 + 8 + 8
 
 
@@ -338,7 +337,7 @@ def _after_name(args: memoryview, at: int) -> int:
 def _small_io(proc: fp.FopProc) -> Callable[[memoryview], bool]:
     """The ``Procedure.inline`` predicate of READ or WRITE: small enough to run inline."""
     if proc == P.READ:
-        return lambda args: _asked_size(args) <= INLINE_IO + 256
+        return lambda args: int.from_bytes(args[_SIZE_AT : _SIZE_AT + 4], "big") <= INLINE_IO
     return lambda args: len(args) <= INLINE_IO + _WRITE_HEAD + 4096  # xdata of a few keys
 
 
@@ -352,11 +351,24 @@ def _payload_holds(args: memoryview, count: int) -> bool:
     )
 
 
-def _asked_size(args: memoryview) -> int:
-    """The reply size a READ/READDIR(P) asks for, read from its raw arguments before they are
-    decoded, so the RPC server can keep an unread client's replies within its unsent-bytes
-    budget (``Procedure.reply_size``)."""
-    return int.from_bytes(args[_SIZE_AT : _SIZE_AT + 4], "big") + 256
+def _asked_size(most: int) -> Callable[[memoryview], int]:
+    """A ``Procedure.reply_size``: the reply size a READ/READDIR(P) asks for, read from its
+    raw arguments before they are decoded, up to ``most`` (what the FOP serves at most), so
+    the RPC server keeps unread clients' replies within its reply budgets. Uncapped, one
+    READ asking for 4 GiB would take the whole server's budget while its reply waits."""
+
+    def reply_size(args: memoryview) -> int:
+        return min(int.from_bytes(args[_SIZE_AT : _SIZE_AT + 4], "big"), most) + 256
+
+    return reply_size
+
+
+#: FOPs whose reply grows with the ``size`` they ask for, and their predicted reply sizes
+_SIZED: Final = {
+    P.READ: _asked_size(fop_io.MAX_READ),
+    P.READDIR: _asked_size(fop_inode.READDIR_MAX),
+    P.READDIRP: _asked_size(fop_inode.READDIR_MAX),
+}
 
 
 def _not_implemented(svc: FopService, call: FopCall) -> FopReply:
