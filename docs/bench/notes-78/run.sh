@@ -22,3 +22,10 @@ for t in old new old new; do
 done
 # out/deaf-v2.txt and out/deaf-v3.txt are this script's deaf runs with two earlier versions
 # of the change (notes 78); out/v3-v4-same-address.txt compares the third with the final one.
+# fio gfapi's seq-read into the brick (sharded x2, plain), gfrpc / glusterfsd in each run, the
+# trees alternated new old new old (seq-read/*.json):
+for run in new-1 old-1 new-2 old-2; do
+  PYTHONPATH=/tmp/s/${run%-*}/src TMPDIR=/dev/shm .venv/bin/gfrpc bench --workload seq-read \
+    --client fio --server gfrpc,glusterfsd --poller sharded --event-threads 2 --tls off \
+    --size 32M --repeats 3 --json $O/seq-read/$run.json
+done
