@@ -24,10 +24,10 @@ from gfrpc.errors import ConfigError
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import fops as brick_fops
 from gfrpc.services.brick.fops import MAY_BLOCK
-from gfrpc.services.brick.fops.inode import READDIR_MAX
+from gfrpc.services.brick.fops.inode import READDIR_MAX, READDIRP_XATTRS_MAX
 from gfrpc.services.brick.fops.io import MAX_READ
 from gfrpc.services.brick.server import inline_fops
-from gfrpc.services.brick.store import PosixStore
+from gfrpc.services.brick.store import NAMED_XATTRS_MAX, PosixStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -345,7 +345,8 @@ def test_the_unlink_rule_reads_hostile_arguments_safely(store: PosixStore, brick
 def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
     """Rule: the reply a READ, READDIR or READDIRP reserves in the server's reply budget is
     the size it asks for, capped by what the FOP serves at most (MAX_READ, READDIR_MAX), so a
-    READ that asks for 4 GiB cannot take the server's whole budget while its reply waits."""
+    READ that asks for 4 GiB cannot take the server's whole budget while its reply waits; a
+    READDIRP that names xattrs in its xdata reserves what their values may add."""
     procedures = brick_fops.FopService(store).program().procedures
 
     def asking(size: int) -> memoryview:  # gfid, fd, offset, size, flag, xdata
@@ -361,3 +362,12 @@ def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
     for proc in (P.READDIR, P.READDIRP):
         assert reserved(proc, 4096) == 4096 + 256
         assert reserved(proc, 0xFFFFFFFF) == READDIR_MAX + 256
+    # a READDIRP whose xdata names keys: their values too, as far as the brick answers them
+    reply_size = procedures[P.READDIRP].reply_size
+    assert reply_size is not None
+    naming = fp.GfxReaddirpReq(gfid=ROOT, fd=1, offset=0, size=4096, xdata={"user.k": b""})
+    assert reply_size(memoryview(naming.pack())) == (
+        4096 + 256 + READDIRP_XATTRS_MAX + NAMED_XATTRS_MAX
+    )
+    bare = fp.GfxReaddirpReq(gfid=ROOT, fd=1, offset=0, size=4096)
+    assert reply_size(memoryview(bare.pack())) == 4096 + 256

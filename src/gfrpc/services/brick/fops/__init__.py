@@ -51,7 +51,7 @@ from gfrpc.services.brick.fops.common import (
 )
 from gfrpc.services.brick.locks import EntryLocks, InodeLocks, PosixLocks
 from gfrpc.services.brick.session import brick_session, open_session
-from gfrpc.services.brick.store import PosixStore
+from gfrpc.services.brick.store import NAMED_XATTRS_MAX, PosixStore
 
 log = logging.getLogger("gfrpc.brick.fops")
 
@@ -363,11 +363,27 @@ def _asked_size(most: int) -> Callable[[memoryview], int]:
     return reply_size
 
 
+_readdir_size = _asked_size(fop_inode.READDIR_MAX)
+#: the arguments of a READDIRP with an empty xdata (the fields before ``size``, ``size``, and a
+#: gfx_dict of no keys)
+_READDIRP_BARE: Final = _SIZE_AT + 4 + 12
+
+
+def _readdirp_size(args: memoryview) -> int:
+    """READDIRP's ``reply_size``: its entries, and, when its xdata names keys, their xattrs
+    (``readdirp`` stops adding entries once those pass READDIRP_XATTRS_MAX, and one entry
+    answers at most NAMED_XATTRS_MAX of them)."""
+    size = _readdir_size(args)
+    if len(args) > _READDIRP_BARE:
+        size += fop_inode.READDIRP_XATTRS_MAX + NAMED_XATTRS_MAX
+    return size
+
+
 #: FOPs whose reply grows with the ``size`` they ask for, and their predicted reply sizes
 _SIZED: Final = {
     P.READ: _asked_size(fop_io.MAX_READ),
-    P.READDIR: _asked_size(fop_inode.READDIR_MAX),
-    P.READDIRP: _asked_size(fop_inode.READDIR_MAX),
+    P.READDIR: _readdir_size,
+    P.READDIRP: _readdirp_size,
 }
 
 

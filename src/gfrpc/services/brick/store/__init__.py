@@ -74,6 +74,7 @@ import errno
 import os
 import stat as st_
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 from gfrpc.programs.fops_types import (
     GF_SET_ATTR_ATIME,
@@ -368,20 +369,35 @@ class PosixStore(EntryOps, DataOps):
                 os.removexattr(proc_path(fd), name)
 
 
+#: the bytes of xattr values one LOOKUP or READDIRP entry answers for the keys its xdata names
+#: (a few kilobytes of names could otherwise ask for a thousand 64 KiB values on file systems
+#: that keep them, such as XFS: a 64 MiB reply; DHT, md-cache and the ACL keys ask for far less)
+NAMED_XATTRS_MAX: Final = 64 * 1024
+
+
 def _present_xattrs(where: int | str, keys: Sequence[str]) -> dict[str, bytes]:
-    """The values of those ``keys`` that the inode at ``where`` (an fd or a path) lists."""
+    """The values of those ``keys`` that the inode at ``where`` (an fd or a path) lists, in
+    the order named, while their bytes stay within :data:`NAMED_XATTRS_MAX` (the rest are left
+    out, as keys the inode lacks are)."""
     present = os.listxattr(where)
-    return _xattr_values(where, [k for k in keys if k in present])
+    return _xattr_values(where, [k for k in keys if k in present], NAMED_XATTRS_MAX)
 
 
-def _xattr_values(where: int | str, keys: list[str]) -> dict[str, bytes]:
+def _xattr_values(where: int | str, keys: list[str], most: int = 0) -> dict[str, bytes]:
     """The values of ``keys`` at ``where`` (an fd or a path); a key removed meanwhile (ENODATA)
-    is left out."""
+    is left out. With ``most``, reading stops at the first value that would take the values'
+    bytes past it."""
     out = {}
+    total = 0
     for key in keys:
         try:
-            out[key] = os.getxattr(where, key)
+            value = os.getxattr(where, key)
         except OSError as e:
             if e.errno != errno.ENODATA:
                 raise
+            continue
+        total += len(value)
+        if most and total > most:
+            break
+        out[key] = value
     return out

@@ -1,0 +1,91 @@
+"""What the xattrs a LOOKUP or READDIRP names in its xdata may cost: a request of a few
+kilobytes may name a thousand keys, and on a file system that keeps many 64 KiB values per
+inode (XFS) that was a 64 MiB reply. The brick answers at most NAMED_XATTRS_MAX of values per
+inode, and a READDIRP stops adding entries once their values pass READDIRP_XATTRS_MAX (the
+rest come with the client's next READDIRP). The bounds are made small here, so that the rule
+shows on any file system with user xattrs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from brick_fops_support import ROOT, BrickHarness, FopClient, P, running_brick
+
+from gfrpc.programs import fops as fp
+from gfrpc.services.brick import store as store_module
+from gfrpc.services.brick.fops import inode as fop_inode
+
+pytestmark = pytest.mark.timeout(60)
+
+ASKED = {"user.a": b"", "user.b": b"", "user.c": b""}
+
+
+@pytest.fixture
+def brick(tmp_path: Path) -> Iterator[BrickHarness]:
+    d = tmp_path / "brick"
+    d.mkdir()
+    with running_brick(d) as h:
+        yield h
+
+
+@pytest.fixture
+def c(brick: BrickHarness) -> FopClient:
+    return brick.client()
+
+
+def _file_with_xattrs(c: FopClient, brick: BrickHarness, name: str) -> None:
+    r = c.create(ROOT, name)
+    assert r.op_ret == 0, r
+    c.release(bytes(r.stat.ia_gfid), r.fd)
+    path = os.path.join(brick.directory, name)
+    try:
+        os.setxattr(path, "user.a", b"a" * 60)
+    except OSError as e:
+        pytest.skip(f"no user xattrs here: {e}")
+    os.setxattr(path, "user.b", b"b" * 60)
+    os.setxattr(path, "user.c", b"c" * 10)
+
+
+def test_a_lookup_answers_named_xattrs_up_to_the_bound(
+    c: FopClient, brick: BrickHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: a LOOKUP gets the values it names in the order named while their bytes stay
+    within NAMED_XATTRS_MAX; the rest are left out, as keys the inode lacks are."""
+    _file_with_xattrs(c, brick, "f")
+    assert set(c.lookup(ROOT, "f", xdata=ASKED).xdata or {}) >= set(ASKED)  # all fit
+    monkeypatch.setattr(store_module, "NAMED_XATTRS_MAX", 100)
+    got = c.lookup(ROOT, "f", xdata=ASKED).xdata or {}
+    assert "user.a" in got and "user.b" not in got and "user.c" not in got
+
+
+def test_a_readdirp_leaves_entries_for_the_next_once_their_xattrs_pass_the_bound(
+    c: FopClient, brick: BrickHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: a READDIRP stops adding entries once the values of the xattrs it names pass
+    READDIRP_XATTRS_MAX (it answers at least one entry), says it has not reached the end, and
+    the client's next READDIRP from the last entry answered goes on: every entry comes once."""
+    names = [f"f{i}" for i in range(6)]
+    for name in names:
+        _file_with_xattrs(c, brick, name)
+    monkeypatch.setattr(fop_inode, "READDIRP_XATTRS_MAX", 200)  # each entry: 130 bytes
+    d = c.call(P.OPENDIR, fp.GfxOpendirReq(gfid=ROOT))
+    seen: list[str] = []
+    pages = 0
+    offset = 0
+    while True:
+        req = fp.GfxReaddirpReq(gfid=ROOT, fd=d.fd, offset=offset, size=1 << 20, xdata=ASKED)
+        r = c.call(P.READDIRP, req)
+        assert r.op_ret > 0, r
+        pages += 1
+        files = [e for e in r.reply if e.name.startswith("f")]
+        assert len(files) <= 2  # 130 + 130 passes 200: no third
+        for e in files:
+            assert set(e.dict or {}) == set(ASKED)
+        seen += [e.name for e in files]
+        offset = r.reply[-1].d_off
+        if r.op_errno:  # ENOENT: the end
+            break
+    assert sorted(seen) == names and pages >= 3
