@@ -27,7 +27,7 @@ from gfrpc.services.brick.fops import MAY_BLOCK
 from gfrpc.services.brick.fops.inode import READDIR_MAX, READDIRP_XATTRS_MAX
 from gfrpc.services.brick.fops.io import MAX_READ
 from gfrpc.services.brick.server import inline_fops
-from gfrpc.services.brick.store import NAMED_XATTRS_MAX, PosixStore
+from gfrpc.services.brick.store import ALL_XATTRS_MAX, NAMED_XATTRS_MAX, PosixStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -346,7 +346,8 @@ def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
     """Rule: the reply a READ, READDIR or READDIRP reserves in the server's reply budget is
     the size it asks for, capped by what the FOP serves at most (MAX_READ, READDIR_MAX), so a
     READ that asks for 4 GiB cannot take the server's whole budget while its reply waits; a
-    READDIRP that names xattrs in its xdata reserves what their values may add."""
+    READDIRP that names xattrs in its xdata reserves what their values may add, and a
+    GETXATTR what one value or all of them (as far as the brick answers) may be."""
     procedures = brick_fops.FopService(store).program().procedures
 
     def asking(size: int) -> memoryview:  # gfid, fd, offset, size, flag, xdata
@@ -371,3 +372,13 @@ def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
     )
     bare = fp.GfxReaddirpReq(gfid=ROOT, fd=1, offset=0, size=4096)
     assert reply_size(memoryview(bare.pack())) == 4096 + 256
+    # GETXATTR, FGETXATTR: one value, or all of them up to what the brick answers
+    one, every = (64 << 10) + 4096, ALL_XATTRS_MAX + (64 << 10) + 4096
+    for proc, req in (
+        (P.GETXATTR, lambda n: fp.GfxGetxattrReq(gfid=ROOT, namelen=len(n), name=n)),
+        (P.FGETXATTR, lambda n: fp.GfxFgetxattrReq(gfid=ROOT, fd=3, namelen=len(n), name=n)),
+    ):
+        reply_size = procedures[proc].reply_size
+        assert reply_size is not None
+        assert reply_size(memoryview(req("user.k").pack())) == one
+        assert reply_size(memoryview(req("").pack())) == every

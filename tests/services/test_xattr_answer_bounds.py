@@ -7,6 +7,7 @@ shows on any file system with user xattrs."""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +90,23 @@ def test_a_readdirp_leaves_entries_for_the_next_once_their_xattrs_pass_the_bound
         if r.op_errno:  # ENOENT: the end
             break
     assert sorted(seen) == names and pages >= 3
+
+
+def test_a_getxattr_of_all_keys_past_the_bound_is_e2big(
+    c: FopClient, brick: BrickHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: a GETXATTR of all of an inode's xattrs answers them while their values stay
+    within ALL_XATTRS_MAX, and is refused with E2BIG past it (not answered as big as the file
+    system keeps them); one named key is answered whatever the bound."""
+    _file_with_xattrs(c, brick, "f")
+    gfid = bytes(c.lookup(ROOT, "f").prestat.ia_gfid)
+
+    def getxattr(name: str) -> object:
+        return c.call(P.GETXATTR, fp.GfxGetxattrReq(gfid=gfid, namelen=len(name), name=name))
+
+    whole = getxattr("")
+    assert whole.op_ret >= 130 and set(ASKED) <= set(whole.dict)  # type: ignore[attr-defined]
+    monkeypatch.setattr(store_module, "ALL_XATTRS_MAX", 100)
+    refused = getxattr("")
+    assert (refused.op_ret, refused.op_errno) == (-1, errno.E2BIG)  # type: ignore[attr-defined]
+    assert getxattr("user.a").op_ret == 60  # type: ignore[attr-defined]

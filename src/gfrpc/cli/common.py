@@ -184,7 +184,8 @@ _LIMIT_FLAGS: tuple[tuple[str, Callable[[str], Any], str, str], ...] = (
         "max_reply_bytes",
         _size,
         "SIZE",
-        "bytes of READ/READDIR(P) replies the server has in the making or unsent, in all "
+        "bytes of READ, READDIR(P) and GETXATTR replies the server has in the making or "
+        "unsent, in all "
         "(each connection at most 16M); beyond it requests wait; each client machine may "
         "hold SIZE divided by the machines connected, and connections whose peers have not "
         "yet read 8 replies three quarters of SIZE (default {}M)",

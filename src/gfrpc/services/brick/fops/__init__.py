@@ -51,7 +51,7 @@ from gfrpc.services.brick.fops.common import (
 )
 from gfrpc.services.brick.locks import EntryLocks, InodeLocks, PosixLocks
 from gfrpc.services.brick.session import brick_session, open_session
-from gfrpc.services.brick.store import NAMED_XATTRS_MAX, PosixStore
+from gfrpc.services.brick.store import ALL_XATTRS_MAX, NAMED_XATTRS_MAX, PosixStore
 
 log = logging.getLogger("gfrpc.brick.fops")
 
@@ -379,11 +379,26 @@ def _readdirp_size(args: memoryview) -> int:
     return size
 
 
-#: FOPs whose reply grows with the ``size`` they ask for, and their predicted reply sizes
+def _getxattr_size(name_at: int) -> Callable[[memoryview], int]:
+    """GETXATTR's or FGETXATTR's ``reply_size`` (their name, an XDR string, has its length
+    at ``name_at``): one value (64 KiB at most in Linux) and its key, or, for all of them (no
+    name), what the brick answers at most (ALL_XATTRS_MAX) and their names (64 KiB at most)."""
+
+    def reply_size(args: memoryview) -> int:
+        named = int.from_bytes(args[name_at : name_at + 4], "big")
+        return (64 << 10) + 4096 if named else ALL_XATTRS_MAX + (64 << 10) + 4096
+
+    return reply_size
+
+
+#: FOPs whose reply may be large, and their predicted reply sizes (for READ and READDIR(P),
+#: what they ask for)
 _SIZED: Final = {
     P.READ: _asked_size(fop_io.MAX_READ),
     P.READDIR: _readdir_size,
     P.READDIRP: _readdirp_size,
+    P.GETXATTR: _getxattr_size(16 + 4),  # gfid, namelen, then the name
+    P.FGETXATTR: _getxattr_size(16 + 8 + 4),  # gfid, fd, namelen, then the name
 }
 
 

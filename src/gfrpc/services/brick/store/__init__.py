@@ -281,7 +281,7 @@ class PosixStore(EntryOps, DataOps):
                 xp.check_get(name, internal=internal)
                 return {name: os.getxattr(path, name)}
             listed = [k for k in os.listxattr(path) if xp.listed(k, internal=internal)]
-            return _xattr_values(path, listed)
+            return _xattr_values(path, listed, ALL_XATTRS_MAX, or_fail=True)
 
     def named_xattrs(
         self,
@@ -373,6 +373,9 @@ class PosixStore(EntryOps, DataOps):
 #: (a few kilobytes of names could otherwise ask for a thousand 64 KiB values on file systems
 #: that keep them, such as XFS: a 64 MiB reply; DHT, md-cache and the ACL keys ask for far less)
 NAMED_XATTRS_MAX: Final = 64 * 1024
+#: the bytes of values a GETXATTR of all of an inode's xattrs answers; beyond it, E2BIG (as
+#: Linux's listxattr when the names pass 64 KiB), not a reply as big as the file system keeps
+ALL_XATTRS_MAX: Final = 1 << 20
 
 
 def _present_xattrs(where: int | str, keys: Sequence[str]) -> dict[str, bytes]:
@@ -383,10 +386,12 @@ def _present_xattrs(where: int | str, keys: Sequence[str]) -> dict[str, bytes]:
     return _xattr_values(where, [k for k in keys if k in present], NAMED_XATTRS_MAX)
 
 
-def _xattr_values(where: int | str, keys: list[str], most: int = 0) -> dict[str, bytes]:
+def _xattr_values(
+    where: int | str, keys: list[str], most: int = 0, *, or_fail: bool = False
+) -> dict[str, bytes]:
     """The values of ``keys`` at ``where`` (an fd or a path); a key removed meanwhile (ENODATA)
     is left out. With ``most``, reading stops at the first value that would take the values'
-    bytes past it."""
+    bytes past it, and with ``or_fail`` that is E2BIG."""
     out = {}
     total = 0
     for key in keys:
@@ -398,6 +403,8 @@ def _xattr_values(where: int | str, keys: list[str], most: int = 0) -> dict[str,
             continue
         total += len(value)
         if most and total > most:
+            if or_fail:
+                raise OSError(errno.E2BIG, f"the xattr values pass the {most} bytes answered")
             break
         out[key] = value
     return out
