@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A reply that cannot be sent pins memory. A procedure that declares a ``reply_size`` (the
-brick's READ, READDIR, READDIRP) *reserves* its predicted reply before it starts, and gives
+brick's READ, READDIR(P) and (F)GETXATTR) *reserves* its predicted reply before it starts, and gives
 the reservation back once the reply has left for the kernel, or will never be sent
 (``Request._finished``). One :class:`ReplyBudget` per server keeps two limits on what is
 reserved:

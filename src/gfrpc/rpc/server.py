@@ -31,7 +31,7 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
   socket buffers are full, and pins at most ``limit`` replies of each kind, plus the batch
   the input thread was answering (and the endpoint also pauses on ``max_unsent_bytes`` of
   unsent replies, see ``gfrpc.transport.limits``). Procedures that
-  declare a ``reply_size`` (the brick's READ, READDIR, READDIRP) reserve their predicted reply
+  declare a ``reply_size`` (the brick's READ, READDIR(P), (F)GETXATTR) reserve their predicted reply
   before they start, so the replies one connection has in the making or unsent stay within
   ``max_unsent_bytes`` even when many large READs arrive in one read, and those of all
   connections within ``max_reply_bytes`` (``reply_budget.py``: turns by peer machine, and

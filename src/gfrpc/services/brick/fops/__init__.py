@@ -379,6 +379,11 @@ def _readdirp_size(args: memoryview) -> int:
     return size
 
 
+#: Linux's largest xattr value, and the largest list of an inode's xattr names
+_XATTR_VALUE_MAX: Final = 64 * 1024
+_XATTR_LIST_MAX: Final = 64 * 1024
+
+
 def _getxattr_size(name_at: int) -> Callable[[memoryview], int]:
     """GETXATTR's or FGETXATTR's ``reply_size`` (their name, an XDR string, has its length
     at ``name_at``): one value (64 KiB at most in Linux) and its key, or, for all of them (no
@@ -386,7 +391,7 @@ def _getxattr_size(name_at: int) -> Callable[[memoryview], int]:
 
     def reply_size(args: memoryview) -> int:
         named = int.from_bytes(args[name_at : name_at + 4], "big")
-        return (64 << 10) + 4096 if named else ALL_XATTRS_MAX + (64 << 10) + 4096
+        return _XATTR_VALUE_MAX + 4096 if named else ALL_XATTRS_MAX + _XATTR_LIST_MAX + 4096
 
     return reply_size
 

@@ -178,19 +178,16 @@ def readdir(svc: FopService, call: FopCall) -> FopReply:
 def readdirp(svc: FopService, call: FopCall) -> FopReply:
     entries, eof = _readdir(svc, call, plus=True)
     asked = call.args.xdata
-    if not asked:
-        items = [ft.GfxDirplist(*_dirent(e), e.stat, {}) for e in entries]
-    else:
-        # the entries' xattrs count too: once they pass READDIRP_XATTRS_MAX, the rest of the
-        # entries wait for the client's next READDIRP (from the last one answered)
-        items, xattr_bytes = [], 0
-        for e in entries:
-            if items and xattr_bytes > READDIRP_XATTRS_MAX:
-                eof = False
-                break
-            values = _entry_xattrs(svc, e, asked)
-            xattr_bytes += sum(len(v) for v in values.values())
-            items.append(ft.GfxDirplist(*_dirent(e), e.stat, values))
+    # the entries' xattrs count too: once they pass READDIRP_XATTRS_MAX, the rest of the
+    # entries wait for the client's next READDIRP (from the last one answered)
+    items, xattr_bytes = [], 0
+    for e in entries:
+        if xattr_bytes > READDIRP_XATTRS_MAX:
+            eof = False
+            break
+        values = _entry_xattrs(svc, e, asked)
+        xattr_bytes += sum(len(v) for v in values.values())
+        items.append(ft.GfxDirplist(*_dirent(e), e.stat, values))
     return fp.GfxReaddirpRsp(op_ret=len(items), op_errno=errno.ENOENT if eof else 0, reply=items)
 
 
