@@ -78,6 +78,9 @@ class FakeEndpoint:
     def unsent_for(self, now: float) -> float:
         return 0.0  # ``submit`` sends at once
 
+    def replies_queued(self) -> bool:
+        return False  # ``submit`` sends at once
+
     def pause_reading(self) -> None:
         self.paused = True
         self.pause_log.append("pause")

@@ -26,13 +26,15 @@ from gfrpc.wire import rpcmsg
 from gfrpc.wire.record import record_mark
 
 PROG, VERS = 0x20000003, 1
-SMALL, BIG, SIZED, DEFERS = 1, 2, 3, 4
+SMALL, BIG, SIZED, DEFERS, PREDICTS, WHEN_BEHIND = 1, 2, 3, 4, 5, 6
 BIG_REPLY = 1 << 20
 NO_TIMEOUTS = ServerLimits(handshake_timeout=0, first_request_timeout=0, frame_timeout=0)
 
 
-def call(xid: int, prog: int = PROG, vers: int = VERS, proc: int = SMALL) -> bytes:
-    body = rpcmsg.encode_call(xid, prog, vers, proc)
+def call(
+    xid: int, prog: int = PROG, vers: int = VERS, proc: int = SMALL, args: bytes = b""
+) -> bytes:
+    body = rpcmsg.encode_call(xid, prog, vers, proc) + args
     return record_mark(len(body)) + body
 
 
@@ -45,6 +47,8 @@ class Counting:
         self.small = 0
         self.big = 0
         self.deferred: list[Request] = []
+        #: what a PREDICTS call saw of itself: (counted as outstanding, bytes reserved)
+        self.seen: list[tuple[bool, int]] = []
         self.lock = threading.Lock()
 
     def small_call(self, request: Request) -> Any:
@@ -57,6 +61,11 @@ class Counting:
         with self.lock:
             self.deferred.append(request)
         return None
+
+    def predicted_call(self, request: Request) -> Any:
+        with self.lock:
+            self.seen.append((request._counted, request._reserved))
+        return b"p" * 100
 
     def big_call(self, request: Request) -> Any:
         with self.lock:
@@ -83,6 +92,19 @@ def served(poller: Poller) -> Iterator[Callable[..., tuple[RpcServer, Counting, 
                     BIG: Procedure("BIG", counting.big_call),
                     SIZED: Procedure("SIZED", counting.big_call, reply_size=lambda args: BIG_REPLY),
                     DEFERS: Procedure("DEFERS", counting.deferring_call, inline=True),
+                    PREDICTS: Procedure(
+                        "PREDICTS",
+                        counting.predicted_call,
+                        inline=True,
+                        reply_size=lambda args: 1000 * len(args),
+                    ),
+                    WHEN_BEHIND: Procedure(
+                        "WHEN_BEHIND",
+                        counting.predicted_call,
+                        inline=True,
+                        reply_size=lambda args: 1000 * len(args),
+                        reserves_when_behind=True,
+                    ),
                 },
             )
         )
@@ -242,6 +264,41 @@ def test_replies_in_the_making_stay_within_the_unsent_budget(
         assert chunk
         got += len(chunk)
     assert counting.big == 24
+    sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_reply_predicted_small_reserves_nothing(served: Callable[..., Any]) -> None:
+    """Rule: a call whose procedure predicts a reply of 0 bytes for its arguments (the brick's
+    LOOKUP without xdata) reserves nothing and is not counted while it runs, as a call whose
+    procedure predicts nothing; a nonzero prediction is reserved until the reply leaves."""
+    server, counting, address = served()
+    sock = raw_client(address)
+    sock.sendall(call(1, proc=PREDICTS) + call(2, proc=PREDICTS, args=bytes(8)))
+    read_at_least(sock, 2 * (100 + 28))
+    assert counting.seen == [(False, 0), (True, 8000)]
+    wait_for(lambda: server.replies.reserved == 0, what="the reservation given back")
+    sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_call_that_reserves_when_behind_reserves_only_while_replies_are_queued(
+    served: Callable[..., Any],
+) -> None:
+    """Rule: an inline call whose procedure ``reserves_when_behind`` (the brick's LOOKUP)
+    reserves nothing while its connection has no reply in the out-queue, alone or in a
+    pipelined batch of small replies (those wait only for the batch's end), and reserves its
+    predicted reply while one is queued (here a 1 MiB reply that a client with a small window
+    has not read)."""
+    server, counting, address = served(workers=0)
+    sock = raw_client(address)
+    sock.sendall(b"".join(call(i, proc=WHEN_BEHIND, args=bytes(8)) for i in (1, 2, 3)))
+    read_at_least(sock, 3 * (100 + 28))
+    sock.sendall(call(4, proc=BIG) + call(5, proc=WHEN_BEHIND, args=bytes(8)))
+    wait_for(lambda: len(counting.seen) == 4, what="the fourth call")
+    assert counting.seen == [(False, 0)] * 3 + [(True, 8000)]
+    read_at_least(sock, BIG_REPLY + 28 + 100 + 28)
+    wait_for(lambda: server.replies.reserved == 0, what="the reservation given back")
     sock.close()
 
 

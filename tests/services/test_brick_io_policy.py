@@ -24,8 +24,10 @@ from gfrpc.errors import ConfigError
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import fops as brick_fops
 from gfrpc.services.brick.fops import MAY_BLOCK
+from gfrpc.services.brick.fops.entry import MAX_CONTENT
 from gfrpc.services.brick.fops.inode import READDIR_MAX, READDIRP_XATTRS_MAX
 from gfrpc.services.brick.fops.io import MAX_READ
+from gfrpc.services.brick.fops.xattr import XATTROP_ADD_ARRAY, XATTROP_GET_AND_SET
 from gfrpc.services.brick.server import inline_fops
 from gfrpc.services.brick.store import ALL_XATTRS_MAX, NAMED_XATTRS_MAX, PosixStore
 
@@ -382,3 +384,30 @@ def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
         assert reply_size is not None
         assert reply_size(memoryview(req("user.k").pack())) == one
         assert reply_size(memoryview(req("").pack())) == every
+
+
+def test_a_lookup_or_xattrop_reserves_what_its_reply_may_hold(store: PosixStore) -> None:
+    """Rule: a LOOKUP whose xdata names keys reserves quick-read's content, the named xattrs'
+    values and its own size (the keys echoed); one without xdata reserves nothing (0, a small
+    reply, takes the path of a request without a prediction). An ADD XATTROP or FXATTROP
+    answers values as long as its operands, so it reserves about its own size; a GET_AND_SET
+    may answer old values longer than its operands, up to NAMED_XATTRS_MAX more."""
+    procedures = brick_fops.FopService(store).program().procedures
+
+    def reserved(proc: int, req: Any) -> int:
+        reply_size = procedures[proc].reply_size
+        assert reply_size is not None
+        return reply_size(memoryview(req.pack()))
+
+    assert reserved(P.LOOKUP, fp.GfxLookupReq(pargfid=ROOT, bname="name")) == 0
+    assert reserved(P.LOOKUP, fp.GfxLookupReq(gfid=ROOT)) == 0
+    naming = fp.GfxLookupReq(pargfid=ROOT, bname="name", xdata={"glusterfs.content": 1 << 16})
+    assert reserved(P.LOOKUP, naming) > len(naming.pack()) + MAX_CONTENT + NAMED_XATTRS_MAX
+    changes = {"trusted.afr.v": bytes(12)}
+    for op, more in ((XATTROP_ADD_ARRAY, 0), (XATTROP_GET_AND_SET, NAMED_XATTRS_MAX)):
+        for proc, req in (
+            (P.XATTROP, fp.GfxXattropReq(gfid=ROOT, flags=op, dict=changes)),
+            (P.FXATTROP, fp.GfxFxattropReq(gfid=ROOT, fd=3, flags=op, dict=changes)),
+        ):
+            size = len(req.pack()) + more
+            assert size < reserved(proc, req) <= size + 4096

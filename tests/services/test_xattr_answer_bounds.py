@@ -1,9 +1,10 @@
-"""What the xattrs a LOOKUP or READDIRP names in its xdata may cost: a request of a few
-kilobytes may name a thousand keys, and on a file system that keeps many 64 KiB values per
-inode (XFS) that was a 64 MiB reply. The brick answers at most NAMED_XATTRS_MAX of values per
-inode, and a READDIRP stops adding entries once their values pass READDIRP_XATTRS_MAX (the
-rest come with the client's next READDIRP). The bounds are made small here, so that the rule
-shows on any file system with user xattrs."""
+"""What the xattrs a LOOKUP, READDIRP, GETXATTR or XATTROP answers may cost: a request of a
+few kilobytes may name a thousand keys, and on a file system that keeps many 64 KiB values
+per inode (XFS) that was a 64 MiB reply. The brick answers at most NAMED_XATTRS_MAX of values
+per inode, a READDIRP stops adding entries once their values pass READDIRP_XATTRS_MAX (the
+rest come with the client's next READDIRP), and each of these replies fits what it reserved
+in the server's reply budget. The bounds are made small here, so that the rule shows on any
+file system with user xattrs."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from brick_fops_support import ROOT, BrickHarness, FopClient, P, running_brick
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import store as store_module
+from gfrpc.services.brick.fops import common as fop_common
+from gfrpc.services.brick.fops import entry as fop_entry
 from gfrpc.services.brick.fops import inode as fop_inode
+from gfrpc.services.brick.fops import xattr as fop_xattr
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -110,3 +114,45 @@ def test_a_getxattr_of_all_keys_past_the_bound_is_e2big(
     refused = getxattr("")
     assert (refused.op_ret, refused.op_errno) == (-1, errno.E2BIG)  # type: ignore[attr-defined]
     assert getxattr("user.a").op_ret == 60  # type: ignore[attr-defined]
+
+
+def _xattrop(c: FopClient, gfid: bytes, op: int, changes: dict[str, bytes]) -> object:
+    return c.call(P.XATTROP, fp.GfxXattropReq(gfid=gfid, flags=op, dict=changes))
+
+
+def test_a_get_and_set_past_the_bound_is_e2big_and_stores_nothing(
+    c: FopClient, brick: BrickHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule: an XATTROP GET_AND_SET answers the old values (far longer than its operands may
+    be) while they stay within NAMED_XATTRS_MAX; past it, it is refused with E2BIG before any
+    value is stored, so its reply never outgrows what it reserved."""
+    _file_with_xattrs(c, brick, "f")
+    gfid = bytes(c.lookup(ROOT, "f").prestat.ia_gfid)
+    path = os.path.join(brick.directory, "f")
+    monkeypatch.setattr(fop_xattr, "NAMED_XATTRS_MAX", 100)
+    refused = _xattrop(c, gfid, fop_xattr.XATTROP_GET_AND_SET, {"user.a": b"1", "user.b": b"2"})
+    assert (refused.op_ret, refused.op_errno) == (-1, errno.E2BIG)  # type: ignore[attr-defined]
+    assert os.getxattr(path, "user.a") == b"a" * 60 and os.getxattr(path, "user.b") == b"b" * 60
+    swapped = _xattrop(c, gfid, fop_xattr.XATTROP_GET_AND_SET, {"user.c": b"1", "user.b": b"2"})
+    assert swapped.op_ret == 0, swapped  # type: ignore[attr-defined]
+    assert swapped.dict == {"user.c": b"c" * 10, "user.b": b"b" * 60}  # type: ignore[attr-defined]
+    assert os.getxattr(path, "user.b") == b"2" and os.getxattr(path, "user.c") == b"1"
+
+
+def test_a_lookup_reply_fits_what_it_reserved(c: FopClient, brick: BrickHarness) -> None:
+    """Rule: the reply a LOOKUP naming keys reserves (``reply_size``) covers the biggest it
+    can answer: quick-read's 64 KiB of content and the named xattrs; a LOOKUP without xdata
+    reserves nothing (its reply is two iatts)."""
+    r = c.create(ROOT, "big")
+    c.write(bytes(r.stat.ia_gfid), r.fd, 0, b"x" * fop_entry.MAX_CONTENT)
+    c.release(bytes(r.stat.ia_gfid), r.fd)
+    _file_with_xattrs(c, brick, "small")
+    reply_size = brick.server.fops.program().procedures[P.LOOKUP].reply_size
+    assert reply_size is not None
+    for name in ("big", "small"):
+        asked = {**ASKED, fop_common.CONTENT_KEY: fop_entry.MAX_CONTENT}
+        req = fp.GfxLookupReq(pargfid=ROOT, bname=name, xdata=asked)
+        got = c.call(P.LOOKUP, req)
+        assert got.op_ret == 0 and fop_common.CONTENT_KEY in got.xdata, got
+        assert len(got.pack()) + 64 <= reply_size(memoryview(req.pack()))
+        assert reply_size(memoryview(fp.GfxLookupReq(pargfid=ROOT, bname=name).pack())) == 0

@@ -3,7 +3,9 @@
 Theory of operation
 -------------------
 A reply that cannot be sent pins memory. A procedure that declares a ``reply_size`` (the
-brick's READ, READDIR(P) and (F)GETXATTR) *reserves* its predicted reply before it starts, and gives
+brick's READ, READDIR(P), (F)GETXATTR, LOOKUP and (F)XATTROP) *reserves* its predicted reply
+before it starts (unless the prediction is 0: a small reply, such as a LOOKUP's without
+xdata), and gives
 the reservation back once the reply has left for the kernel, or will never be sent
 (``Request._finished``). One :class:`ReplyBudget` per server keeps two limits on what is
 reserved:
@@ -59,7 +61,9 @@ Their reservations come back as their queued replies are dropped. A slow reader 
 all keeps its connection.
 
 So the replies a server has in the making or unsent stay within ``total`` (one reply bigger
-than that goes alone). Requests that do not reserve (LOOKUP, STAT, ...) are bounded per
+than that goes alone), but for about one LOOKUP reply per connection: a LOOKUP run inline
+reserves only while replies of its connection are queued (``Procedure.reserves_when_behind``).
+Requests that do not reserve (STAT, CREATE, ...) are bounded per
 connection by outstanding-rpc-limit. With nobody waiting, a reserve and a release are one lock
 and a few integer updates each, so a READ pays next to nothing for this.
 """

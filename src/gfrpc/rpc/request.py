@@ -66,7 +66,16 @@ class Procedure:
     WRITE small enough not to block for long). ``reply_size(args) -> int``, when given, predicts
     the size of the reply from the raw arguments (a READ's ``size``): such requests of one
     connection start only while the replies being made or waiting to be sent fit in
-    ``limits.max_unsent_bytes`` (one at a time if a single one does not fit).
+    ``limits.max_unsent_bytes``, and those of all connections in ``max_reply_bytes`` (one at
+    a time if a single one does not fit; ``rpc/reply_budget.py``). A prediction of 0 means
+    a small reply: the request reserves nothing, and may run at once like one without.
+    ``reserves_when_behind``: the reply is usually small but may be large (a LOOKUP's, up to
+    some 200 KiB): a request that runs inline reserves only while replies of its connection
+    wait in the out-queue for the kernel (``Endpoint.replies_queued``). Otherwise its reply
+    is made before the connection's next request is looked at, and a big one is queued at
+    once, so the next such request reserves if the kernel has not taken it: a connection has
+    at most one big reply of these unreserved, besides the small ones of the batch being
+    delivered (corked, 16 of at most 8 KiB).
     ``takes_tail(args, count) -> bool``, when given, says whether the handler of a request
     that runs inline may find the last ``count`` bytes of ``args`` still in the socket
     (``request.tail``, ``transport/tail.py``); any other request gets whole arguments.
@@ -77,6 +86,7 @@ class Procedure:
     args_type: type[XdrStruct] | XdrType | None = None
     inline: bool | Callable[[memoryview], bool] = False
     reply_size: Callable[[memoryview], int] | None = None
+    reserves_when_behind: bool = False
     takes_tail: Callable[[memoryview, int], bool] | None = None
 
 

@@ -30,10 +30,11 @@ Theory of operation (wire behaviour of GlusterFS 10's rpcsvc, our own structure)
   that pipelines requests and never reads the replies stops being read once the kernel's
   socket buffers are full, and pins at most ``limit`` replies of each kind, plus the batch
   the input thread was answering (and the endpoint also pauses on ``max_unsent_bytes`` of
-  unsent replies, see ``gfrpc.transport.limits``). Procedures that
-  declare a ``reply_size`` (the brick's READ, READDIR(P), (F)GETXATTR) reserve their predicted reply
-  before they start, so the replies one connection has in the making or unsent stay within
-  ``max_unsent_bytes`` even when many large READs arrive in one read, and those of all
+  unsent replies, see ``gfrpc.transport.limits``). Procedures that declare a ``reply_size``
+  (the brick's READ, READDIR(P), (F)GETXATTR, LOOKUP, (F)XATTROP) reserve their predicted
+  reply (none when it is 0: a small one) before they start, so the replies one connection
+  has in the making or unsent stay within ``max_unsent_bytes`` even when many large READs
+  arrive in one read, and those of all
   connections within ``max_reply_bytes`` (``reply_budget.py``: turns by peer machine, and
   peers that read nothing are closed when others wait). Unlike GlusterFS 10
   (where only gNFS turns the throttle on) the limit is always enforced, and it is not rounded up
@@ -404,14 +405,24 @@ class RpcServer:
                 request.tail = tail
             else:
                 tail.fill()
-        if procedure.reply_size is None and self._runs_inline(request):
+        if procedure.reply_size is None:
+            size = 0
+        elif (
+            procedure.reserves_when_behind
+            and not ep.replies_queued()
+            and self._runs_inline(request)
+        ):
+            size = 0  # made before the next request is looked at (Procedure)
+        else:
+            size = self._reply_size(request)
+        if not size and self._runs_inline(request):
             # answered before this returns: nothing outstanding to count (a handler that
             # defers is counted then, Request.defer)
             self._run(request)
             return
         self._count(conn)
         request._counted = True
-        if procedure.reply_size is not None and not self._reserve(conn, request):
+        if size and not self.replies.reserve(conn.replies, request, size):
             return  # started when earlier replies have been sent
         self._start(conn, request)
 
@@ -480,15 +491,16 @@ class RpcServer:
             self._request_finished(request)
             conn.close("server shutting down", NotConnectedError("server shutting down"))
 
-    def _reserve(self, conn: _ServerConnection, request: Request) -> bool:
-        """Reserve the predicted reply bytes of ``request``; False: it waits for room (a reply
-        that cannot be sent pins memory: unread clients must not make the server build more
-        than ``max_unsent_bytes`` of them each, nor ``max_reply_bytes`` in all)."""
+    @staticmethod
+    def _reply_size(request: Request) -> int:
+        """The reply bytes ``request`` reserves before it starts (a reply that cannot be sent
+        pins memory: unread clients must not make the server build more than
+        ``max_unsent_bytes`` of them each, nor ``max_reply_bytes`` in all); 0: none, it is
+        small (``Procedure.reply_size``)."""
         try:
-            size = max(0, int(request.procedure.reply_size(request.args)))  # type: ignore[misc]
+            return max(0, int(request.procedure.reply_size(request.args)))  # type: ignore[misc]
         except Exception:  # short arguments: the handler answers GARBAGE_ARGS
-            size = 0
-        return self.replies.reserve(conn.replies, request, size)
+            return 0
 
     def _release(self, request: Request) -> None:
         """The reply of ``request`` has left (or will never be sent): start what now fits, on

@@ -290,6 +290,13 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         log.log(close_log_level(exc), "%s: closing connection: %s", self._peer(), reason)
         self.close(exc)
 
+    def replies_queued(self) -> bool:
+        """Whether replies wait in the out-queue for the kernel to take them. The replies
+        corked in the batch being delivered are not counted: they are written at the batch's
+        end, and each is a small one (at most ``JOIN_BELOW`` bytes, ``CORK_RECORDS`` of them
+        at most); a bigger reply is queued at once."""
+        return bool(self._outq.pending)
+
     def unsent_for(self, now: float) -> float:
         """Seconds that replies have waited with none of them taken by the kernel, as the
         watchdog last saw them (0: none wait, or no watchdog looks at this connection)."""

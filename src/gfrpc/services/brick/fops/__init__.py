@@ -176,6 +176,9 @@ class FopService:
                 self._handler(proc),
                 args_type=args_type,
                 reply_size=_SIZED.get(proc),
+                # a LOOKUP's reply is a few hundred bytes but for quick-read's content and
+                # named xattrs; reserved only while the client is behind (Procedure)
+                reserves_when_behind=proc == P.LOOKUP,
                 # under a policy that inlines anything, small READs and WRITEs run inline
                 # too, and UNLINKs that free little
                 inline=self._inline_rule(proc, inline),
@@ -364,9 +367,11 @@ def _asked_size(most: int) -> Callable[[memoryview], int]:
 
 
 _readdir_size = _asked_size(fop_inode.READDIR_MAX)
+#: the bytes of a gfx_dict of no keys
+_EMPTY_DICT: Final = 12
 #: the arguments of a READDIRP with an empty xdata (the fields before ``size``, ``size``, and a
 #: gfx_dict of no keys)
-_READDIRP_BARE: Final = _SIZE_AT + 4 + 12
+_READDIRP_BARE: Final = _SIZE_AT + 4 + _EMPTY_DICT
 
 
 def _readdirp_size(args: memoryview) -> int:
@@ -396,14 +401,50 @@ def _getxattr_size(name_at: int) -> Callable[[memoryview], int]:
     return reply_size
 
 
+#: what a LOOKUP reply holds besides the xdata's keys and values: its two iatts and headers
+_LOOKUP_BARE_REPLY: Final = 1024
+#: where a LOOKUP's ``bname`` (an XDR string) starts: after the two gfids and ``flags``
+_BNAME_AT: Final = 16 + 16 + 4
+
+
+def _lookup_size(args: memoryview) -> int:
+    """LOOKUP's ``reply_size``: 0 (small, nothing reserved) when its xdata is empty; else
+    quick-read's content (``MAX_CONTENT``) and the named xattrs' values (``NAMED_XATTRS_MAX``)
+    it may ask for, and the request's own size, which bounds the keys echoed. Every LOOKUP of
+    a real client names keys, and a few KiB of them asked for 128 KiB of reply, unreserved.
+    A LOOKUP run inline reserves it only while its connection's earlier replies wait to be
+    written (``Procedure.reserves_when_behind``): a client that reads them pays nothing."""
+    name_len = int.from_bytes(args[_BNAME_AT : _BNAME_AT + 4], "big")
+    if len(args) <= _BNAME_AT + 4 + ((name_len + 3) & ~3) + _EMPTY_DICT:
+        return 0
+    return len(args) + fop_entry.MAX_CONTENT + NAMED_XATTRS_MAX + _LOOKUP_BARE_REPLY
+
+
+def _xattrop_size(flags_at: int) -> Callable[[memoryview], int]:
+    """XATTROP's or FXATTROP's ``reply_size`` (``flags``, the operation, at ``flags_at``): the
+    ADD operations answer values as long as their operands, under the same keys, so no more
+    than the request; GET_AND_SET answers the old values, at most ``NAMED_XATTRS_MAX`` of
+    them (``xattr._xattrop``)."""
+
+    def reply_size(args: memoryview) -> int:
+        op = int.from_bytes(args[flags_at : flags_at + 4], "big")
+        extra = NAMED_XATTRS_MAX if op == fop_xattr.XATTROP_GET_AND_SET else 0
+        return len(args) + extra + _LOOKUP_BARE_REPLY
+
+    return reply_size
+
+
 #: FOPs whose reply may be large, and their predicted reply sizes (for READ and READDIR(P),
-#: what they ask for)
+#: what they ask for); the other FOPs answer a few hundred bytes, at most a READLINK's path
 _SIZED: Final = {
     P.READ: _asked_size(fop_io.MAX_READ),
     P.READDIR: _readdir_size,
     P.READDIRP: _readdirp_size,
     P.GETXATTR: _getxattr_size(16 + 4),  # gfid, namelen, then the name
     P.FGETXATTR: _getxattr_size(16 + 8 + 4),  # gfid, fd, namelen, then the name
+    P.LOOKUP: _lookup_size,
+    P.XATTROP: _xattrop_size(16),  # gfid, then flags
+    P.FXATTROP: _xattrop_size(16 + 8),  # gfid, fd, then flags
 }
 
 

@@ -13,7 +13,9 @@ GlusterFS 10.3 facts kept here (posix xlator):
 * XATTROP: GF_XATTROP_ADD_ARRAY (0) / ADD_ARRAY64 (1) add big-endian int32 / int64 arrays to
   the stored ones (a missing attribute counts as zeros; an all-zero operand only reads) and
   answer the new values; GET_AND_SET (4) stores the operand and answers the old value. Other
-  ops are EINVAL, as in posix. The read-modify-write is atomic per brick.
+  ops are EINVAL, as in posix. The read-modify-write is atomic per brick. gfrpc answers a
+  GET_AND_SET at most ``NAMED_XATTRS_MAX`` (64 KiB) of old values, E2BIG beyond, with nothing
+  stored (posix answers any; a reply is reserved before it is made, ``fops._SIZED``).
 * IPC is for translators the brick does not have: EOPNOTSUPP, as ``posix_ipc``.
 * Access (``access.py``, posix-acl's rules): GETXATTR needs read permission except for the ACL
   keys; SETXATTR of an ACL key is for the owner only, of any other key needs write permission;
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
 from gfrpc.services.brick.fops.common import FopCall, FopReply, Xdata
-from gfrpc.services.brick.store import Target
+from gfrpc.services.brick.store import NAMED_XATTRS_MAX, Target
 from gfrpc.wire.gfdict import GfValue
 from gfrpc.wire.xdr import XdrStruct
 
@@ -138,18 +140,11 @@ def _xattrop(svc: FopService, target: Target, op: int, d: Xdata | None) -> FopRe
         raise OSError(errno.EINVAL, f"unknown xattrop type {op}")
     result: dict[str, bytes] = {}
     with _xattrop_lock:
+        if op == XATTROP_GET_AND_SET:
+            return _get_and_set(svc, target, d)
         for key, value in (d or {}).items():
             operand = xattr_bytes(value)
-            try:
-                old = svc.store.getxattr(target, key)[key]
-            except OSError as exc:
-                if exc.errno != errno.ENODATA:
-                    raise
-                old = bytes(len(operand))
-            if op == XATTROP_GET_AND_SET:
-                svc.store.setxattr(target, [(key, operand)])
-                result[key] = old
-                continue
+            old = _old_value(svc, target, key, len(operand))
             old = old[: len(operand)].ljust(len(operand), b"\0")
             if not any(operand):
                 result[key] = old
@@ -157,6 +152,34 @@ def _xattrop(svc: FopService, target: Target, op: int, d: Xdata | None) -> FopRe
             new = _combine(op, old, operand)
             svc.store.setxattr(target, [(key, new)])
             result[key] = new
+    return fp.GfxCommonDictRsp(op_ret=0, op_errno=0, dict=result)
+
+
+def _old_value(svc: FopService, target: Target, key: str, missing: int) -> bytes:
+    """The stored value of ``key``, or ``missing`` zero bytes when there is none."""
+    try:
+        return svc.store.getxattr(target, key)[key]
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            raise
+        return bytes(missing)
+
+
+def _get_and_set(svc: FopService, target: Target, d: Xdata | None) -> FopReply:
+    """GET_AND_SET: store each operand and answer the old values. Those may be far longer
+    than the operands (a 64 KiB value for a 1-byte operand), so past ``NAMED_XATTRS_MAX`` of
+    them the request is E2BIG, found before anything is stored (the reply's reservation,
+    ``fops._xattrop_size``, counts on it)."""
+    changes = [(key, xattr_bytes(value)) for key, value in (d or {}).items()]
+    result: dict[str, bytes] = {}
+    total = 0
+    for key, operand in changes:
+        old = result[key] = _old_value(svc, target, key, len(operand))
+        total += len(old)
+        if total > NAMED_XATTRS_MAX:
+            raise OSError(errno.E2BIG, f"the old values pass the {NAMED_XATTRS_MAX} bytes answered")
+    for key, operand in changes:
+        svc.store.setxattr(target, [(key, operand)])
     return fp.GfxCommonDictRsp(op_ret=0, op_errno=0, dict=result)
 
 
