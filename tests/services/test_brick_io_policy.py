@@ -389,9 +389,9 @@ def test_a_read_reserves_no_more_than_the_fop_serves(store: PosixStore) -> None:
 def test_a_lookup_or_xattrop_reserves_what_its_reply_may_hold(store: PosixStore) -> None:
     """Rule: a LOOKUP whose xdata names keys reserves quick-read's content, the named xattrs'
     values and its own size (the keys echoed); one without xdata reserves nothing (0, a small
-    reply, takes the path of a request without a prediction). An ADD XATTROP or FXATTROP
-    answers values as long as its operands, so it reserves about its own size; a GET_AND_SET
-    may answer old values longer than its operands, up to NAMED_XATTRS_MAX more."""
+    reply, takes the path of a request without a prediction). An XATTROP or FXATTROP answers
+    values no longer than its operands, under the same keys, so it reserves about its own
+    size."""
     procedures = brick_fops.FopService(store).program().procedures
 
     def reserved(proc: int, req: Any) -> int:
@@ -404,10 +404,10 @@ def test_a_lookup_or_xattrop_reserves_what_its_reply_may_hold(store: PosixStore)
     naming = fp.GfxLookupReq(pargfid=ROOT, bname="name", xdata={"glusterfs.content": 1 << 16})
     assert reserved(P.LOOKUP, naming) > len(naming.pack()) + MAX_CONTENT + NAMED_XATTRS_MAX
     changes = {"trusted.afr.v": bytes(12)}
-    for op, more in ((XATTROP_ADD_ARRAY, 0), (XATTROP_GET_AND_SET, NAMED_XATTRS_MAX)):
+    for op in (XATTROP_ADD_ARRAY, XATTROP_GET_AND_SET):
         for proc, req in (
             (P.XATTROP, fp.GfxXattropReq(gfid=ROOT, flags=op, dict=changes)),
             (P.FXATTROP, fp.GfxFxattropReq(gfid=ROOT, fd=3, flags=op, dict=changes)),
         ):
-            size = len(req.pack()) + more
+            size = len(req.pack())
             assert size < reserved(proc, req) <= size + 4096

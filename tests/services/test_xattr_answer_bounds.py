@@ -2,9 +2,9 @@
 few kilobytes may name a thousand keys, and on a file system that keeps many 64 KiB values
 per inode (XFS) that was a 64 MiB reply. The brick answers at most NAMED_XATTRS_MAX of values
 per inode, a READDIRP stops adding entries once their values pass READDIRP_XATTRS_MAX (the
-rest come with the client's next READDIRP), and each of these replies fits what it reserved
-in the server's reply budget. The bounds are made small here, so that the rule shows on any
-file system with user xattrs."""
+rest come with the client's next READDIRP), an XATTROP answers no more than its operands, and
+each of these replies fits what it reserved in the server's reply budget. The bounds are made
+small here, so that the rule shows on any file system with user xattrs."""
 
 from __future__ import annotations
 
@@ -120,23 +120,23 @@ def _xattrop(c: FopClient, gfid: bytes, op: int, changes: dict[str, bytes]) -> o
     return c.call(P.XATTROP, fp.GfxXattropReq(gfid=gfid, flags=op, dict=changes))
 
 
-def test_a_get_and_set_past_the_bound_is_e2big_and_stores_nothing(
-    c: FopClient, brick: BrickHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rule: an XATTROP GET_AND_SET answers the old values (far longer than its operands may
-    be) while they stay within NAMED_XATTRS_MAX; past it, it is refused with E2BIG before any
-    value is stored, so its reply never outgrows what it reserved."""
+def test_an_xattrop_answers_no_more_than_its_operands(c: FopClient, brick: BrickHarness) -> None:
+    """Rule: an XATTROP reads each stored value into as many bytes as its operand has, as
+    posix does: a GET_AND_SET of a 1-byte operand over a 60-byte value is ERANGE (not a
+    60-byte answer), and one that fits answers the old value padded to the operand's length;
+    so no reply is longer than its request (what ``reply_size`` reserves)."""
     _file_with_xattrs(c, brick, "f")
     gfid = bytes(c.lookup(ROOT, "f").prestat.ia_gfid)
     path = os.path.join(brick.directory, "f")
-    monkeypatch.setattr(fop_xattr, "NAMED_XATTRS_MAX", 100)
-    refused = _xattrop(c, gfid, fop_xattr.XATTROP_GET_AND_SET, {"user.a": b"1", "user.b": b"2"})
-    assert (refused.op_ret, refused.op_errno) == (-1, errno.E2BIG)  # type: ignore[attr-defined]
-    assert os.getxattr(path, "user.a") == b"a" * 60 and os.getxattr(path, "user.b") == b"b" * 60
-    swapped = _xattrop(c, gfid, fop_xattr.XATTROP_GET_AND_SET, {"user.c": b"1", "user.b": b"2"})
+    refused = _xattrop(c, gfid, fop_xattr.XATTROP_GET_AND_SET, {"user.a": b"1"})
+    assert (refused.op_ret, refused.op_errno) == (-1, errno.ERANGE)  # type: ignore[attr-defined]
+    assert os.getxattr(path, "user.a") == b"a" * 60
+    swapped = _xattrop(c, gfid, fop_xattr.XATTROP_GET_AND_SET, {"user.c": b"2" * 12})
     assert swapped.op_ret == 0, swapped  # type: ignore[attr-defined]
-    assert swapped.dict == {"user.c": b"c" * 10, "user.b": b"b" * 60}  # type: ignore[attr-defined]
-    assert os.getxattr(path, "user.b") == b"2" and os.getxattr(path, "user.c") == b"1"
+    assert swapped.dict == {"user.c": b"c" * 10 + b"\0\0"}  # type: ignore[attr-defined]
+    assert os.getxattr(path, "user.c") == b"2" * 12
+    added = _xattrop(c, gfid, fop_xattr.XATTROP_ADD_ARRAY, {"user.b": bytes(4)})
+    assert (added.op_ret, added.op_errno) == (-1, errno.ERANGE)  # type: ignore[attr-defined]
 
 
 def test_a_lookup_reply_fits_what_it_reserved(c: FopClient, brick: BrickHarness) -> None:

@@ -401,8 +401,8 @@ def _getxattr_size(name_at: int) -> Callable[[memoryview], int]:
     return reply_size
 
 
-#: what a LOOKUP reply holds besides the xdata's keys and values: its two iatts and headers
-_LOOKUP_BARE_REPLY: Final = 1024
+#: what a LOOKUP or XATTROP reply holds besides its dict's keys and values: iatts and headers
+_REPLY_HEADERS: Final = 1024
 #: where a LOOKUP's ``bname`` (an XDR string) starts: after the two gfids and ``flags``
 _BNAME_AT: Final = 16 + 16 + 4
 
@@ -417,21 +417,13 @@ def _lookup_size(args: memoryview) -> int:
     name_len = int.from_bytes(args[_BNAME_AT : _BNAME_AT + 4], "big")
     if len(args) <= _BNAME_AT + 4 + ((name_len + 3) & ~3) + _EMPTY_DICT:
         return 0
-    return len(args) + fop_entry.MAX_CONTENT + NAMED_XATTRS_MAX + _LOOKUP_BARE_REPLY
+    return len(args) + fop_entry.MAX_CONTENT + NAMED_XATTRS_MAX + _REPLY_HEADERS
 
 
-def _xattrop_size(flags_at: int) -> Callable[[memoryview], int]:
-    """XATTROP's or FXATTROP's ``reply_size`` (``flags``, the operation, at ``flags_at``): the
-    ADD operations answer values as long as their operands, under the same keys, so no more
-    than the request; GET_AND_SET answers the old values, at most ``NAMED_XATTRS_MAX`` of
-    them (``xattr._xattrop``)."""
-
-    def reply_size(args: memoryview) -> int:
-        op = int.from_bytes(args[flags_at : flags_at + 4], "big")
-        extra = NAMED_XATTRS_MAX if op == fop_xattr.XATTROP_GET_AND_SET else 0
-        return len(args) + extra + _LOOKUP_BARE_REPLY
-
-    return reply_size
+def _xattrop_size(args: memoryview) -> int:
+    """XATTROP's or FXATTROP's ``reply_size``: the request's own size and headers, since each
+    answered value is no longer than its operand, under the same key (``xattr._xattrop``)."""
+    return len(args) + _REPLY_HEADERS
 
 
 #: FOPs whose reply may be large, and their predicted reply sizes (for READ and READDIR(P),
@@ -443,8 +435,8 @@ _SIZED: Final = {
     P.GETXATTR: _getxattr_size(16 + 4),  # gfid, namelen, then the name
     P.FGETXATTR: _getxattr_size(16 + 8 + 4),  # gfid, fd, namelen, then the name
     P.LOOKUP: _lookup_size,
-    P.XATTROP: _xattrop_size(16),  # gfid, then flags
-    P.FXATTROP: _xattrop_size(16 + 8),  # gfid, fd, then flags
+    P.XATTROP: _xattrop_size,
+    P.FXATTROP: _xattrop_size,
 }
 
 

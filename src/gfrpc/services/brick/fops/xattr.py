@@ -12,10 +12,13 @@ GlusterFS 10.3 facts kept here (posix xlator):
   identity keys are EPERM to set or remove.
 * XATTROP: GF_XATTROP_ADD_ARRAY (0) / ADD_ARRAY64 (1) add big-endian int32 / int64 arrays to
   the stored ones (a missing attribute counts as zeros; an all-zero operand only reads) and
-  answer the new values; GET_AND_SET (4) stores the operand and answers the old value. Other
-  ops are EINVAL, as in posix. The read-modify-write is atomic per brick. gfrpc answers a
-  GET_AND_SET at most ``NAMED_XATTRS_MAX`` (64 KiB) of old values, E2BIG beyond, with nothing
-  stored (posix answers any; a reply is reserved before it is made, ``fops._SIZED``).
+  answer the new values; the WITH_DEFAULT forms (5, 6; the quota marker's) carry the defaults
+  as a second array, added where the stored element is 0; GET_AND_SET (4; the quota marker's
+  and shard's) stores the operand and answers the old value, nothing for a missing key. The
+  stored value is read into a buffer as long as the operand (zero-padded), so a longer one is
+  ERANGE and no answer is longer than the request: checked against a real 10.3 brick
+  (tests/interop/test_xattrop_interop.py). Other ops are EINVAL unless the operand is all
+  zeros (then they only read), as in posix. The read-modify-write is atomic per brick.
 * IPC is for translators the brick does not have: EOPNOTSUPP, as ``posix_ipc``.
 * Access (``access.py``, posix-acl's rules): GETXATTR needs read permission except for the ACL
   keys; SETXATTR of an ACL key is for the owner only, of any other key needs write permission;
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick import access
 from gfrpc.services.brick.fops.common import FopCall, FopReply, Xdata
-from gfrpc.services.brick.store import NAMED_XATTRS_MAX, Target
+from gfrpc.services.brick.store import Target
 from gfrpc.wire.gfdict import GfValue
 from gfrpc.wire.xdr import XdrStruct
 
@@ -42,6 +45,13 @@ if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
 
 XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET = 0, 1, 4
+XATTROP_ADD_ARRAY_WITH_DEFAULT, XATTROP_ADD_ARRAY64_WITH_DEFAULT = 5, 6
+_ADDS = (
+    XATTROP_ADD_ARRAY,
+    XATTROP_ADD_ARRAY64,
+    XATTROP_ADD_ARRAY_WITH_DEFAULT,
+    XATTROP_ADD_ARRAY64_WITH_DEFAULT,
+)
 XATTR_FLAGS = 0x3  # XATTR_CREATE | XATTR_REPLACE; GlusterFS keeps internal bits above them
 _xattrop_lock = threading.Lock()
 
@@ -120,66 +130,68 @@ def fremovexattr(svc: FopService, call: FopCall) -> FopReply:
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)
 
 
-def _combine(op: int, old: bytes, operand: bytes) -> bytes:
-    width = 4 if op == XATTROP_ADD_ARRAY else 8
-    if len(operand) % width:
-        raise OSError(errno.EINVAL, "xattrop operand is not a whole array")
+def _added(op: int, old: bytes, operand: bytes) -> bytes:
+    """``old`` (as long as the stored part of ``operand``) plus ``operand``, element by element:
+    big-endian int32s (ADD_ARRAY) or int64s (ADD_ARRAY64), wrapping. The WITH_DEFAULT forms'
+    operands are two arrays, what to add and the defaults: an element stored as 0 (or missing)
+    becomes their sum. Bytes past the last whole element keep their old value, as posix's."""
+    width = 4 if op in (XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY_WITH_DEFAULT) else 8
+    with_default = op in (XATTROP_ADD_ARRAY_WITH_DEFAULT, XATTROP_ADD_ARRAY64_WITH_DEFAULT)
+    size = len(old)
     mask = (1 << (8 * width)) - 1
-    out = bytearray()
-    for i in range(0, len(operand), width):
-        total = (
-            int.from_bytes(old[i : i + width], "big", signed=True)
-            + int.from_bytes(operand[i : i + width], "big", signed=True)
-        ) & mask
-        out += total.to_bytes(width, "big")
+    out = bytearray(old)
+    for i in range(0, size - size % width, width):
+        stored = int.from_bytes(old[i : i + width], "big", signed=True)
+        total = stored + int.from_bytes(operand[i : i + width], "big", signed=True)
+        if with_default and stored == 0:
+            total += int.from_bytes(operand[size + i : size + i + width], "big", signed=True)
+        out[i : i + width] = (total & mask).to_bytes(width, "big")
     return bytes(out)
 
 
-def _xattrop(svc: FopService, target: Target, op: int, d: Xdata | None) -> FopReply:
-    if op not in (XATTROP_ADD_ARRAY, XATTROP_ADD_ARRAY64, XATTROP_GET_AND_SET):
-        raise OSError(errno.EINVAL, f"unknown xattrop type {op}")
-    result: dict[str, bytes] = {}
-    with _xattrop_lock:
-        if op == XATTROP_GET_AND_SET:
-            return _get_and_set(svc, target, d)
-        for key, value in (d or {}).items():
-            operand = xattr_bytes(value)
-            old = _old_value(svc, target, key, len(operand))
-            old = old[: len(operand)].ljust(len(operand), b"\0")
-            if not any(operand):
-                result[key] = old
-                continue
-            new = _combine(op, old, operand)
-            svc.store.setxattr(target, [(key, new)])
-            result[key] = new
-    return fp.GfxCommonDictRsp(op_ret=0, op_errno=0, dict=result)
-
-
-def _old_value(svc: FopService, target: Target, key: str, missing: int) -> bytes:
-    """The stored value of ``key``, or ``missing`` zero bytes when there is none."""
+def _stored(svc: FopService, target: Target, key: str, size: int) -> bytes | None:
+    """The stored value of ``key`` read into ``size`` bytes, zero-padded as posix's buffer is;
+    None when there is none; ERANGE when it is longer than ``size``, as posix's ``getxattr``
+    into that buffer fails."""
     try:
-        return svc.store.getxattr(target, key)[key]
+        value = svc.store.getxattr(target, key)[key]
     except OSError as exc:
         if exc.errno != errno.ENODATA:
             raise
-        return bytes(missing)
+        return None
+    if len(value) > size:
+        raise OSError(errno.ERANGE, f"{key} holds {len(value)} bytes, more than the {size} given")
+    return value.ljust(size, b"\0")
 
 
-def _get_and_set(svc: FopService, target: Target, d: Xdata | None) -> FopReply:
-    """GET_AND_SET: store each operand and answer the old values. Those may be far longer
-    than the operands (a 64 KiB value for a 1-byte operand), so past ``NAMED_XATTRS_MAX`` of
-    them the request is E2BIG, found before anything is stored (the reply's reservation,
-    ``fops._xattrop_size``, counts on it)."""
-    changes = [(key, xattr_bytes(value)) for key, value in (d or {}).items()]
+def _xattrop(svc: FopService, target: Target, op: int, d: Xdata | None) -> FopReply:
+    """Each key of ``d`` in turn, as posix's xattrop does (a key that fails leaves the keys
+    before it done): the stored value is read into as many bytes as the operand has (half of
+    them for the WITH_DEFAULT forms); an ADD with an all-zero operand only reads (and answers
+    zeros for a missing key without storing it), any other adds and stores; GET_AND_SET
+    stores the operand and answers the old value, or nothing for a missing key. So no answer
+    is longer than its operand."""
     result: dict[str, bytes] = {}
-    total = 0
-    for key, operand in changes:
-        old = result[key] = _old_value(svc, target, key, len(operand))
-        total += len(old)
-        if total > NAMED_XATTRS_MAX:
-            raise OSError(errno.E2BIG, f"the old values pass the {NAMED_XATTRS_MAX} bytes answered")
-    for key, operand in changes:
-        svc.store.setxattr(target, [(key, operand)])
+    with _xattrop_lock:
+        for key, value in (d or {}).items():
+            operand = xattr_bytes(value)
+            halves = op in (XATTROP_ADD_ARRAY_WITH_DEFAULT, XATTROP_ADD_ARRAY64_WITH_DEFAULT)
+            size = len(operand) // 2 if halves else len(operand)
+            old = _stored(svc, target, key, size)
+            if op == XATTROP_GET_AND_SET:
+                svc.store.setxattr(target, [(key, operand)])
+                if old is not None:
+                    result[key] = old
+                continue
+            old = bytes(size) if old is None else old
+            if not any(operand):
+                result[key] = old
+                continue
+            if op not in _ADDS:
+                raise OSError(errno.EINVAL, f"unknown xattrop type {op}")
+            new = _added(op, old, operand)
+            svc.store.setxattr(target, [(key, new)])
+            result[key] = new
     return fp.GfxCommonDictRsp(op_ret=0, op_errno=0, dict=result)
 
 
