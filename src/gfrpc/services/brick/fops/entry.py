@@ -17,8 +17,11 @@ GlusterFS 10.3 facts kept here:
 * ``gfid-req`` in the xdata of LOOKUP (for entries that have no gfid yet), CREATE, MKDIR,
   MKNOD and SYMLINK is the gfid the new inode gets (the store enforces the rules).
 * New entries belong to the caller's uid/gid (GlusterFS's posix sets the frame's ids), with
-  ``mode & ~umask``. Names are one path component: '/', NUL, '.', '..' and '' are EINVAL, and
-  ``.glusterfs`` in the root is EPERM (the store refuses them; nothing outside DIR is touched).
+  ``mode & ~umask``. Names are one path component: one with '/' is EPERM, as GlusterFS's
+  server resolver answers; NUL, '.', '..' and '' are EINVAL (glusterfsd lets the last three
+  reach the kernel: EEXIST for MKDIR, ENOENT for UNLINK); ``.glusterfs`` in the root is EPERM
+  (the store refuses them; nothing outside DIR is touched). A parent gfid that is not a
+  directory is EPERM, as the resolver answers (tests/interop/test_entry_errors_interop.py).
 * Access control is posix-acl's (``access.py``): a named LOOKUP needs search permission on
   the parent; MKNOD, MKDIR, CREATE, SYMLINK, UNLINK and RMDIR need write and search permission
   on it; RENAME and LINK only write permission on the parents; UNLINK, RMDIR, RENAME and LINK

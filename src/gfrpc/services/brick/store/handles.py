@@ -78,8 +78,11 @@ def proc_path(fd: int) -> str:
 
 
 def check_name(name: str) -> str:
-    """A client-supplied entry name: one component. '/', NUL, '', '.', '..' → EINVAL."""
-    if not name or name in (".", "..") or "/" in name or "\x00" in name:
+    """A client-supplied entry name: one component. '/' → EPERM (GlusterFS's server resolver
+    refuses a name that spans directories so); NUL, '', '.', '..' → EINVAL."""
+    if "/" in name:
+        raise OSError(errno.EPERM, f"entry name {name!r} spans directories")
+    if not name or name in (".", "..") or "\x00" in name:
         raise OSError(errno.EINVAL, f"invalid entry name {name!r}")
     return name
 
