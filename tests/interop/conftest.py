@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from brick_fops_support import FopClient, real_brick_client, running_brick
 
 from gfrpc.testing import need
 from gfrpc.testing.realgluster import (
@@ -97,3 +98,21 @@ def fuse_mount(
     Independent of the ``glusterd`` fixture, so it also serves tests of a gfrpc brick.
     """
     return functools.partial(gluster_fuse_mount, workdir=tmp_path_factory.mktemp("fuse"))
+
+
+@pytest.fixture(scope="module")
+def real_fops(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
+    """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
+    v = gluster_volume
+    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def gfrpc_fops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FopClient]:
+    """A raw FOP connection (SETVOLUME'd) to an in-process gfrpc brick of a fresh directory,
+    to compare its answers with ``real_fops``'."""
+    d = tmp_path_factory.mktemp("gfrpc-brick") / "brick"
+    d.mkdir()
+    with running_brick(d) as h:
+        yield h.client()

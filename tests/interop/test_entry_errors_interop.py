@@ -11,33 +11,14 @@ import errno
 import os
 import stat
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P, real_brick_client, running_brick
+from brick_fops_support import ROOT, FopClient, P
 
 from gfrpc.programs import fops as fp
-from gfrpc.testing.realgluster import GlusterVolume
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
-    """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
-    v = gluster_volume
-    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FopClient]:
-    d: Path = tmp_path_factory.mktemp("entries") / "brick"
-    d.mkdir()
-    with running_brick(d) as h:
-        yield h.client()
 
 
 def _new() -> dict[str, Any]:
@@ -129,11 +110,13 @@ def _answers(c: FopClient) -> list[tuple[str, tuple[int, int]]]:
     return out
 
 
-def test_namespace_refusals_answer_as_a_real_brick_does(real: FopClient, ours: FopClient) -> None:
+def test_namespace_refusals_answer_as_a_real_brick_does(
+    real_fops: FopClient, gfrpc_fops: FopClient
+) -> None:
     """Rule: the same namespace calls get the same success or errno from the gfrpc brick as
     from glusterfsd."""
-    theirs = _answers(real)
-    mine = _answers(ours)
+    theirs = _answers(real_fops)
+    mine = _answers(gfrpc_fops)
     differ = {t[0]: (t[1], m[1]) for t, m in zip(theirs, mine, strict=True) if t != m}
     # gfrpc refuses '.', '..' and '' as a name to make or remove with EINVAL before anything
     # else (store/handles.py, check_name: a name is one component, never the directory itself

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P, cred, real_brick_client
+from brick_fops_support import ROOT, FopClient, P, cred
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick.fops.common import CONTENT_KEY
-from gfrpc.testing.realgluster import GlusterVolume
 from gfrpc.wire.gfdict import GfType, GfValue
 
 pytestmark = pytest.mark.timeout(120)
@@ -23,20 +21,12 @@ pytestmark = pytest.mark.timeout(120)
 ASK = {CONTENT_KEY: GfValue(GfType.UINT, 64 * 1024)}
 
 
-@pytest.fixture(scope="module")
-def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
-    """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
-    v = gluster_volume
-    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
-        yield c
-
-
 def _content(reply: object) -> bytes | None:
     value = (getattr(reply, "xdata", None) or {}).get(CONTENT_KEY)
     return None if value is None else bytes(getattr(value, "value", value))
 
 
-def test_real_brick_answers_lookup_content_even_to_a_non_reader(real: FopClient) -> None:
+def test_real_brick_answers_lookup_content_even_to_a_non_reader(real_fops: FopClient) -> None:
     """A real glusterfsd puts a small file's bytes in its LOOKUP reply when asked, and does so
     for uid 1000 on a root-owned 0600 file: the permission gfrpc checks before answering."""
     name = f"qr-{uuid.uuid4().hex[:8]}"
@@ -49,14 +39,14 @@ def test_real_brick_answers_lookup_content_even_to_a_non_reader(real: FopClient)
         umask=0o022,
         xdata={"gfid-req": uuid.uuid4()},  # a real posix refuses a CREATE without it
     )
-    r = real.call(P.CREATE, req)
+    r = real_fops.call(P.CREATE, req)
     assert r.op_ret == 0, r
     gfid = bytes(r.stat.ia_gfid)
-    assert real.write(gfid, r.fd, 0, data).op_ret == len(data)
-    real.release(gfid, r.fd)
-    assert _content(real.lookup(ROOT, name, xdata=ASK)) == data
+    assert real_fops.write(gfid, r.fd, 0, data).op_ret == len(data)
+    real_fops.release(gfid, r.fd)
+    assert _content(real_fops.lookup(ROOT, name, xdata=ASK)) == data
     stranger = cred(1000, 1000)
     req = fp.GfxLookupReq(pargfid=ROOT, bname=name, xdata=ASK)
-    r = real.call(P.LOOKUP, req, cred=stranger)
+    r = real_fops.call(P.LOOKUP, req, cred=stranger)
     assert r.op_ret == 0
     assert _content(r) == data  # gfrpc: None (test_lookup_content.py)

@@ -9,35 +9,17 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P, real_brick_client, running_brick
+from brick_fops_support import ROOT, FopClient, P
 
 from gfrpc.programs import fops as fp
-from gfrpc.testing.realgluster import GlusterVolume
 
 pytestmark = pytest.mark.timeout(120)
 
 XATTR_CREATE, XATTR_REPLACE = 1, 2
-
-
-@pytest.fixture(scope="module")
-def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
-    """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
-    v = gluster_volume
-    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FopClient]:
-    d: Path = tmp_path_factory.mktemp("xattrs") / "brick"
-    d.mkdir()
-    with running_brick(d) as h:
-        yield h.client()
 
 
 def _answers(c: FopClient) -> list[tuple[str, object]]:
@@ -107,11 +89,13 @@ def _answers(c: FopClient) -> list[tuple[str, object]]:
     return out
 
 
-def test_xattr_calls_answer_as_a_real_brick_does(real: FopClient, ours: FopClient) -> None:
+def test_xattr_calls_answer_as_a_real_brick_does(
+    real_fops: FopClient, gfrpc_fops: FopClient
+) -> None:
     """Rule: the same xattr calls on a new file get the same answers from the gfrpc brick as
     from glusterfsd."""
-    theirs = _answers(real)
-    mine = _answers(ours)
+    theirs = _answers(real_fops)
+    mine = _answers(gfrpc_fops)
     differ = {t[0]: (t[1], m[1]) for t, m in zip(theirs, mine, strict=True) if t != m}
     deliberate: dict[str, tuple[object, Callable[[Any], bool]]] = {
         # posix drops the key from the dict and answers success; gfrpc refuses it, as a FUSE

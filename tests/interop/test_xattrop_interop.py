@@ -11,11 +11,9 @@ import errno
 import os
 import struct
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P, real_brick_client, running_brick
+from brick_fops_support import ROOT, FopClient, P
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick.fops.xattr import (
@@ -24,7 +22,6 @@ from gfrpc.services.brick.fops.xattr import (
     XATTROP_ADD_ARRAY_WITH_DEFAULT,
     XATTROP_GET_AND_SET,
 )
-from gfrpc.testing.realgluster import GlusterVolume
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,22 +30,6 @@ QUOTA = "trusted.interop.size"
 SWAP = "user.interop.swap"
 DIRS = "trusted.interop.dirs"
 ODD = "trusted.interop.odd"
-
-
-@pytest.fixture(scope="module")
-def real(gluster_volume: GlusterVolume) -> Iterator[FopClient]:
-    """A raw FOP connection (SETVOLUME'd) to the real brick of the plain volume."""
-    v = gluster_volume
-    with real_brick_client(v.address, str(v.brick_path), v.name) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FopClient]:
-    d: Path = tmp_path_factory.mktemp("xattrop") / "brick"
-    d.mkdir()
-    with running_brick(d) as h:
-        yield h.client()
 
 
 def _int32s(*values: int) -> bytes:
@@ -100,15 +81,15 @@ def _answers(c: FopClient) -> list[object]:
     return out
 
 
-def test_xattrop_answers_as_a_real_brick_does(real: FopClient, ours: FopClient) -> None:
+def test_xattrop_answers_as_a_real_brick_does(real_fops: FopClient, gfrpc_fops: FopClient) -> None:
     """Rule: the same XATTROPs and FXATTROPs on a new file get the same answers from the gfrpc
     brick as from glusterfsd (new values for ADD_ARRAY(64), old ones for GET_AND_SET) and leave
     the same values."""
-    theirs = _answers(real)
+    theirs = _answers(real_fops)
     assert theirs[0] == (0, 0, {AFR: _int32s(0, 0, 1)})  # the real brick's arithmetic
     assert theirs[5:8] == [  # GET_AND_SET: nothing, the old value padded, then ERANGE
         (0, 0, {}),
         (0, 0, {SWAP: b"first\0"}),
         (-1, errno.ERANGE, {}),
     ]
-    assert _answers(ours) == theirs
+    assert _answers(gfrpc_fops) == theirs
