@@ -150,7 +150,7 @@ def _fop_fields(proc: FopProc, root: bytes, file_gfid: bytes, dir_gfid: bytes) -
     if proc in (FopProc.XATTROP, FopProc.FXATTROP):
         f["dict"] = {"trusted.fz.count": bytes(8)}
     if proc == FopProc.SEEK:
-        f["what"] = 3  # SEEK_DATA
+        f["what"] = 0  # GF_SEEK_DATA
     if proc in (FopProc.FALLOCATE, FopProc.DISCARD, FopProc.ZEROFILL):
         f["size"] = 4096
     if proc == FopProc.RCHECKSUM:

@@ -370,7 +370,7 @@ GfxZerofillReq = _req("GfxZerofillReq", "gfx_zerofill_req", _GFID, _FD, _OFFSET,
 GfxIpcReq = _req("GfxIpcReq", "gfx_ipc_req", ("op", _I))
 GfxSeekReq = _req(
     "GfxSeekReq",
-    "gfx_seek_req (what: SEEK_DATA 3 / SEEK_HOLE 4)",
+    "gfx_seek_req (what: gf_seek_what_t, GF_SEEK_DATA 0 / GF_SEEK_HOLE 1)",
     _GFID,
     _FD,
     _OFFSET,

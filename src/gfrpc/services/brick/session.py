@@ -103,13 +103,18 @@ class BrickClient:
         return pending
 
     def file(
-        self, store: PosixStore, gfid: bytes, fd_no: int, flags: int = os.O_RDWR
+        self,
+        store: PosixStore,
+        gfid: bytes,
+        fd_no: int,
+        flags: int = os.O_RDWR,
+        on_dir: int = errno.EBADF,
     ) -> Lent[OpenFile]:
-        """For one ``with`` block: the open file of ``fd_no``, or for the anonymous fd one
-        opened by ``gfid`` for this call (O_RDWR, falling back to O_RDONLY like GlusterFS's
-        anonymous fds) and closed at the end."""
+        """For one ``with`` block: the open file of ``fd_no`` (a directory's fd is ``on_dir``),
+        or for the anonymous fd one opened by ``gfid`` for this call (O_RDWR, falling back to
+        O_RDONLY like GlusterFS's anonymous fds) and closed at the end."""
         if fd_no != GF_ANON_FD_NO:
-            return Lent(self.fds.get_file(fd_no), False)
+            return Lent(self.fds.get_file(fd_no, on_dir), False)
         try:
             f = store.open(gfid, flags)
         except PermissionError:

@@ -165,6 +165,8 @@ def _readdir(svc: FopService, call: FopCall, plus: bool) -> tuple[list[DirEntry]
     size = min(a.size, READDIR_MAX)
     with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
         acc.require(svc.store, d, acc.R, call)
+        if not size:  # posix answers nothing: no entry fits in 0 bytes
+            return [], False
         entries, eof = svc.store.readdir(d, a.offset, size, plus=plus)
     return entries, eof
 
@@ -211,7 +213,11 @@ def releasedir(svc: FopService, call: FopCall) -> FopReply:
 
 
 def fsyncdir(svc: FopService, call: FopCall) -> FopReply:
+    """FSYNCDIR of a directory's fd (or a file's: posix takes any fd here)."""
     a = call.args
+    if a.fd != fp.GF_ANON_FD_NO:
+        svc.store.fsync(call.client.fds.get(a.fd), datasync=bool(a.data))
+        return fp.GfxCommonRsp(op_ret=0, op_errno=0)
     with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
         svc.store.fsync(d, datasync=bool(a.data))
     return fp.GfxCommonRsp(op_ret=0, op_errno=0)

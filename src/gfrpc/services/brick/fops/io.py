@@ -23,7 +23,12 @@ copy_file_range). GlusterFS 10.3 facts kept here (posix xlator, ``server-rpc-fop
   out), the anonymous fd included, unless strict mode (``FopCall.strict``) is on. What
   modifies a file's data clears its set-uid/set-gid bits for callers other than root, as the
   kernel does (the store does it for the ``caller`` it is given).
-* Offsets beyond ``off_t`` (SEEK, COPY_FILE_RANGE) are EINVAL before anything is opened.
+* Offsets beyond ``off_t`` are EINVAL for COPY_FILE_RANGE before anything is opened, and
+  ENXIO for SEEK (lseek's answer to a negative offset); an unknown ``what`` is ENOTSUP.
+* As posix answers (checked call by call against glusterfsd in
+  ``tests/interop/test_fd_calls_interop.py``): a READ of 0 bytes is EINVAL; a directory's fd
+  is EISDIR to READ, EINVAL to FTRUNCATE, EBADF to the other data calls, and FSYNC syncs it.
+  FALLOCATE's ``flags`` mean "keep the size" when not 0.
 """
 
 from __future__ import annotations
@@ -51,8 +56,6 @@ MAX_READ = 32 << 20
 _SYNC_FLAGS = os.O_SYNC | os.O_DSYNC
 #: gf_seek_what_t
 GF_SEEK_DATA, GF_SEEK_HOLE = 0, 1
-#: FALLOCATE's ``flags`` that are fallocate(2) mode bits
-_FALLOC_MODE_MASK = 0x7F
 
 
 def open_(svc: FopService, call: FopCall) -> FopReply:
@@ -69,7 +72,9 @@ def read(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     size = min(a.size, MAX_READ)
     access.require_anon(svc.store, bytes(a.gfid), a.fd, access.R, call)
-    with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
+    with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY, errno.EISDIR) as f:
+        if not size:
+            raise OSError(errno.EINVAL, "a READ of 0 bytes")  # posix's answer
         data, stat = svc.store.read_out(f, a.offset, size)
     eof = stat.ia_size == 0 or a.offset + len(data) >= stat.ia_size
     rsp = fp.GfxReadRsp(
@@ -106,7 +111,11 @@ def flush(svc: FopService, call: FopCall) -> FopReply:
 
 
 def fsync(svc: FopService, call: FopCall) -> FopReply:
+    """FSYNC of a file's fd, or of a directory's (fsync(2) takes both, as in posix)."""
     a = call.args
+    if a.fd != fp.GF_ANON_FD_NO:
+        pre, post = svc.store.fsync(call.client.fds.get(a.fd), datasync=bool(a.data))
+        return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
     with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
         pre, post = svc.store.fsync(f, datasync=bool(a.data))
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
@@ -128,7 +137,7 @@ def truncate(svc: FopService, call: FopCall) -> FopReply:
 def ftruncate(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     access.require_anon(svc.store, bytes(a.gfid), a.fd, access.W, call)
-    with call.client.file(svc.store, bytes(a.gfid), a.fd) as f:
+    with call.client.file(svc.store, bytes(a.gfid), a.fd, on_dir=errno.EINVAL) as f:
         pre, post = svc.store.truncate(f, a.offset, caller=call.caller)
     return fp.GfxCommon2IattRsp(op_ret=0, op_errno=0, prestat=pre, poststat=post)
 
@@ -142,7 +151,10 @@ def _falloc(svc: FopService, call: FopCall, mode: int) -> FopReply:
 
 
 def fallocate(svc: FopService, call: FopCall) -> FopReply:
-    return _falloc(svc, call, call.args.flags & _FALLOC_MODE_MASK)
+    """FALLOCATE's ``flags`` only say "keep the size" or not: posix allocates with
+    FALLOC_FL_KEEP_SIZE for any other value than 0 (clients send holes as DISCARD, zeros as
+    ZEROFILL)."""
+    return _falloc(svc, call, FALLOC_FL_KEEP_SIZE if call.args.flags else 0)
 
 
 def discard(svc: FopService, call: FopCall) -> FopReply:
@@ -155,8 +167,10 @@ def zerofill(svc: FopService, call: FopCall) -> FopReply:
 
 def seek(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
-    if a.what not in (GF_SEEK_DATA, GF_SEEK_HOLE) or a.offset > MAX_OFFSET:
-        raise OSError(errno.EINVAL, "bad seek")
+    if a.what not in (GF_SEEK_DATA, GF_SEEK_HOLE):
+        raise OSError(errno.ENOTSUP, f"unknown seek {a.what}")  # posix's answer
+    if a.offset > MAX_OFFSET:  # a negative off_t: lseek(2) finds no data or hole there
+        raise OSError(errno.ENXIO, "bad seek offset")
     access.require_anon(svc.store, bytes(a.gfid), a.fd, access.R, call)
     with call.client.file(svc.store, bytes(a.gfid), a.fd, os.O_RDONLY) as f:
         where = svc.store.seek(f, a.offset, hole=a.what == GF_SEEK_HOLE)

@@ -157,8 +157,8 @@ def lk(svc: FopService, call: FopCall) -> FopReply:
 
 def _inodelk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
     a = call.args
-    if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):
-        raise OSError(errno.EINVAL, f"unsupported inodelk command {a.cmd}")
+    if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):  # GETLK too, as GlusterFS's locks xlator
+        raise OSError(errno.ENOTSUP, f"unsupported inodelk command {a.cmd}")
     lock = _range(call, a.type, a.flock)
     blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
     ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)

@@ -126,6 +126,7 @@ __all__ = [
     "privs_to_drop",
 ]
 
+_CREATE_EXCL = os.O_CREAT | os.O_EXCL
 _NOT_FOR_OPEN = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_DIRECTORY | os.O_PATH | os.O_NOFOLLOW
 
 
@@ -142,16 +143,22 @@ class PosixStore(EntryOps, DataOps):
         return os.readlink(self.handles.handle_path(gfid), dir_fd=self.handles.hidden_fd)
 
     def open(self, gfid: bytes, flags: int) -> OpenFile:
-        """OPEN a regular file (O_CREAT/O_EXCL ignored). EISDIR for directories, ELOOP for
-        symlinks, EPERM for device/fifo/socket nodes (clients open those locally)."""
+        """OPEN a regular file. ELOOP for symlinks; then as open(2) answers in posix: EEXIST
+        for O_CREAT|O_EXCL (the file is there), ENOTDIR for O_DIRECTORY. EISDIR for every
+        directory (posix opens one read-only; clients list with OPENDIR), EPERM for
+        device/fifo/socket nodes (clients open those locally; a fifo would block)."""
         gfid = check_gfid(gfid)
         with self.handles.inode(gfid) as ip_ref:
             ip = ip_ref.fd
             mode = ip_ref.stat().st_mode
-            if st_.S_ISDIR(mode):
-                raise OSError(errno.EISDIR, "is a directory")
             if st_.S_ISLNK(mode):
                 raise OSError(errno.ELOOP, "is a symlink")
+            if flags & _CREATE_EXCL == _CREATE_EXCL:
+                raise OSError(errno.EEXIST, "O_CREAT|O_EXCL of an existing file")
+            if st_.S_ISDIR(mode):
+                raise OSError(errno.EISDIR, "is a directory")
+            if flags & os.O_DIRECTORY:
+                raise OSError(errno.ENOTDIR, "O_DIRECTORY of a file")
             if not st_.S_ISREG(mode):
                 raise OSError(errno.EPERM, "special files are not opened on the brick")
             fd = os.open(proc_path(ip), (flags & ~_NOT_FOR_OPEN) | os.O_CLOEXEC)

@@ -245,16 +245,21 @@ class FdTable:
             raise OSError(errno.EBADF, f"unknown fd {n}")
         return obj
 
-    def get_file(self, n: int) -> OpenFile:
+    def get_file(self, n: int, on_dir: int = errno.EBADF) -> OpenFile:
+        """The open file of fd number ``n``; a directory's fd is ``on_dir`` (the errno the
+        kernel gives the call on a directory: posix makes it there, and gfrpc answers as
+        glusterfsd does)."""
         obj = self.get(n)
         if not isinstance(obj, OpenFile):
-            raise OSError(errno.EBADF, f"fd {n} is not a file")
+            raise OSError(on_dir, f"fd {n} is a directory")
         return obj
 
     def get_dir(self, n: int) -> OpenDir:
+        """The open directory of fd number ``n``; EINVAL for a file's fd, as posix answers a
+        READDIR on one (its fd has no directory stream)."""
         obj = self.get(n)
         if not isinstance(obj, OpenDir):
-            raise OSError(errno.EBADF, f"fd {n} is not a directory")
+            raise OSError(errno.EINVAL, f"fd {n} is not a directory")
         return obj
 
     def release(self, n: int) -> None:
