@@ -52,9 +52,13 @@ NEG = (1 << 64) - 1  # -1 in the wire's u_quad offsets
 #   so every FSETATTR that fails at error level (an unknown fd: EBADF) crashes the brick;
 # - an LK of an unknown lock type: server4_0_lk logs it through the request's fd before the fd
 #   is resolved (a NULL pointer).
+# - an OPEN of a fifo without O_NONBLOCK does not kill it but freezes the whole brick: posix's
+#   open(2) waits for a writer, and meanwhile not even a new connection's SETVOLUME is answered
+#   (30 s frame timeout, 2026-12-07). gfrpc opens no fifo (EPERM).
 KILLS_GLUSTERFSD: dict[str, tuple[int, int]] = {
     "fsetattr an unknown fd": (-1, errno.EBADF),
     "lk with an unknown type": (-1, errno.EINVAL),
+    "open a fifo": (-1, errno.EPERM),
 }
 
 
@@ -65,6 +69,9 @@ DELIBERATE: dict[str, tuple[int, int]] = {
     "open a directory read-only": (-1, errno.EISDIR),
     # posix passes it to lseek(2) (success); a directory has no data to seek.
     "seek a directory's fd": (-1, errno.EBADF),
+    # posix opens it (its reads and writes would meet whatever else on the server has it
+    # open); clients open fifos locally.
+    "open a fifo O_NONBLOCK": (-1, errno.EPERM),
     # posix truncates whatever the link names (ENOENT here: "f" from the handle's directory);
     # gfrpc never follows a symlink on the brick (see test_client_symlinks_lead_nowhere).
     "truncate a symlink": (-1, errno.EINVAL),
@@ -124,7 +131,7 @@ def _answers(c: FopClient, *, real: bool) -> list[tuple[str, object]]:
 
     def open_(what: str, gfid: bytes, flags: int) -> int | None:
         r = call(what, P.OPEN, fp.GfxOpenReq(gfid=gfid, flags=flags))
-        return r.fd if r.op_ret >= 0 else None
+        return r.fd if r is not None and r.op_ret >= 0 else None
 
     # -- OPEN's flags
     fd_r = open_("open O_RDONLY", f, os.O_RDONLY)
@@ -135,6 +142,23 @@ def _answers(c: FopClient, *, real: bool) -> list[tuple[str, object]]:
     open_("open a directory O_RDWR", d, os.O_RDWR)
     open_("open a symlink", bytes(sym), os.O_RDONLY)
     open_("open a missing gfid", uuid.uuid4().bytes, os.O_RDONLY)
+
+    def node(name: str, mode: int, dev: int = 0) -> bytes:
+        req = fp.GfxMknodReq(pargfid=d, bname=name, mode=mode, dev=dev, umask=0, xdata=_new())
+        return bytes(c.call(P.MKNOD, req).stat.ia_gfid)
+
+    fifo = node("fifo", stat.S_IFIFO | 0o666)
+    open_("open a socket", node("sock", stat.S_IFSOCK | 0o666), os.O_RDONLY)
+    zero = node("zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))
+    open_("open a character device", zero, os.O_RDONLY)
+    open_("open a block device", node("blk", stat.S_IFBLK | 0o666, os.makedev(7, 200)), 0)
+    open_("open a fifo O_NONBLOCK", fifo, os.O_RDONLY | os.O_NONBLOCK)
+    open_("open a fifo", fifo, os.O_RDONLY)
+    call(
+        "read a character device by the anonymous fd",
+        P.READ,
+        fp.GfxReadReq(gfid=zero, fd=fp.GF_ANON_FD_NO, offset=0, size=16),
+    )
     fd_a = open_("open O_WRONLY|O_APPEND", f, os.O_WRONLY | os.O_APPEND)
     assert fd_r is not None and fd_w is not None and fd_a is not None
     call(

@@ -372,6 +372,18 @@ FOPS: dict[str, Callable[[Ctx, Any], int]] = {
             pargfid=x.pg, bname="new", mode=stat.S_IFIFO | 0o644, umask=0o022, xdata=_gfid_req()
         ),
     ),
+    "mknod_device": lambda x, a: _new(
+        x,
+        P.MKNOD,
+        fp.GfxMknodReq(
+            pargfid=x.pg,
+            bname="new",
+            mode=stat.S_IFCHR | 0o666,
+            dev=os.makedev(1, 5),
+            umask=0o022,
+            xdata=_gfid_req(),
+        ),
+    ),
     "create": lambda x, a: _new(
         x,
         P.CREATE,

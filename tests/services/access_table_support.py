@@ -345,6 +345,9 @@ ROWS: list[Row] = [
     Row("create_existing_by_root", "root", "create_existing", 0, F(0o600), D(0o755)),
     Row("mknod_parent_readonly", "bob", "mknod", EACCES),
     Row("mknod_parent_open", "bob", "mknod", 0, parent=D(0o777)),
+    # GlusterFS 10.3 makes a device node for anyone (glusterfsd keeps CAP_MKNOD as it changes
+    # fsuid); with --strict-access, as mknod(2) for an unprivileged caller: root's alone.
+    Row("mknod_device_by_user", "bob", "mknod_device", 0, parent=D(0o777), strict=EPERM),
     Row("symlink_parent_readonly", "bob", "symlink", EACCES),
     Row("symlink_parent_open", "bob", "symlink", 0, parent=D(0o777)),
     # UNLINK, RMDIR: the sticky rule, then write and search permission on the parent

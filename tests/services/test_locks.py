@@ -126,8 +126,9 @@ def test_inodelk_new_request_waits_behind_queued_writer() -> None:
 
 
 def test_entrylk_names_and_whole_directory() -> None:
-    """ENTRYLK: same name or whole-directory locks conflict, different names do not; read
-    locks share; LOCK_NB gives EAGAIN; LOCK queues; unlock of an unheld lock is EINVAL."""
+    """ENTRYLK: same name or whole-directory locks conflict, different names do not; two
+    owners' read locks conflict too (GlusterFS's locks xlator ignores the type); LOCK_NB gives
+    EAGAIN; LOCK queues; unlock of an unheld lock, or naming another type, is EINVAL."""
     t = EntryLocks()
     assert t.entrylk("d", G, A, "x", ENTRYLK_LOCK_NB, ENTRYLK_WRLCK)
     assert t.entrylk("d", G, B, "y", ENTRYLK_LOCK_NB, ENTRYLK_WRLCK)
@@ -141,22 +142,51 @@ def test_entrylk_names_and_whole_directory() -> None:
     assert len(got) == 1 and got[0].basename == "x"
     r = EntryLocks()
     assert r.entrylk("d", G, A, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)
-    assert r.entrylk("d", G, B, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)
+    assert _errno_of(lambda: r.entrylk("d", G, B, "n", ENTRYLK_LOCK_NB, ENTRYLK_RDLCK)) == (
+        errno.EAGAIN
+    )
+    assert _errno_of(lambda: r.entrylk("d", G, A, "n", ENTRYLK_UNLOCK, ENTRYLK_WRLCK)) == (
+        errno.EINVAL
+    )
+    assert r.entrylk("d", G, A, "n", ENTRYLK_UNLOCK, ENTRYLK_RDLCK)
 
 
-def test_inodelk_unlock_drops_every_overlapping_lock_of_the_owner() -> None:
-    """An INODELK unlock removes all of the owner's locks that overlap its range (as taken, not
-    carved), and only those: the owner's other locks and other owners' locks stay."""
+def test_inodelk_unlock_takes_exactly_one_lock_of_its_range() -> None:
+    """An INODELK unlock removes one of the owner's locks with exactly its range, as taken:
+    an unlock of part of a lock, or of a range covering two, is EINVAL and leaves them; a range
+    held twice takes two unlocks; other owners' locks stay."""
     t = InodeLocks()
     t.lock("d", G, make_range(A, F_WRLCK, 0, 10))
     t.lock("d", G, make_range(A, F_WRLCK, 20, 10))
-    t.lock("d", G, make_range(A, F_WRLCK, 50, 10))
+    t.lock("d", G, make_range(A, F_WRLCK, 20, 10))
     t.lock("d", G, make_range(B, F_RDLCK, 70, 10))
-    assert t.lock("d", G, make_range(A, F_UNLCK, 5, 20))
-    assert t.lock("d", G, make_range(B, F_WRLCK, 0, 30))
-    assert _errno_of(lambda: t.lock("d", G, make_range(B, F_WRLCK, 55, 1))) == errno.EAGAIN
-    assert _errno_of(lambda: t.lock("d", G, make_range(A, F_WRLCK, 75, 1))) == errno.EAGAIN
+    assert _errno_of(lambda: t.lock("d", G, make_range(A, F_UNLCK, 0, 5))) == errno.EINVAL
     assert _errno_of(lambda: t.lock("d", G, make_range(A, F_UNLCK, 0, 30))) == errno.EINVAL
+    assert _errno_of(lambda: t.lock("d", G, make_range(B, F_WRLCK, 3, 1))) == errno.EAGAIN
+    assert t.lock("d", G, make_range(A, F_UNLCK, 0, 10))
+    assert t.lock("d", G, make_range(B, F_WRLCK, 3, 1))
+    assert t.lock("d", G, make_range(A, F_UNLCK, 20, 10))
+    assert _errno_of(lambda: t.lock("d", G, make_range(B, F_WRLCK, 25, 1))) == errno.EAGAIN
+    assert t.lock("d", G, make_range(A, F_UNLCK, 20, 10))
+    assert t.lock("d", G, make_range(B, F_WRLCK, 25, 1))
+    assert _errno_of(lambda: t.lock("d", G, make_range(A, F_UNLCK, 20, 10))) == errno.EINVAL
+    assert _errno_of(lambda: t.lock("d", G, make_range(A, F_WRLCK, 75, 1))) == errno.EAGAIN
+
+
+def test_ranges_are_checked_as_the_locks_xlator_checks_them() -> None:
+    """LK: a negative start, or start + len negative or past 2^63 - 1, is EINVAL; a negative
+    len locks the bytes before start. INODELK: a negative len is EINVAL, a range past 2^63 - 1
+    is taken (to the end of the file)."""
+    top = (1 << 63) - 1
+    for start, length in ((-1, 5), (10, -11), (top - 4, 100)):
+        assert _errno_of(lambda s=start, n=length: make_range(A, F_WRLCK, s, n)) == errno.EINVAL
+    r = make_range(A, F_WRLCK, 500, -10)
+    assert (r.start, r.end) == (490, 499)
+    assert _errno_of(lambda: make_range(A, F_WRLCK, 500, -10, inodelk=True)) == errno.EINVAL
+    r = make_range(A, F_WRLCK, top - 4, 100, inodelk=True)
+    assert (r.start, r.end) == (top - 4, EOF_END)
+    r = make_range(A, F_RDLCK, 7, 0)
+    assert (r.start, r.end) == (7, EOF_END)
 
 
 def test_entrylk_unlock_releases_one_of_an_owners_repeated_locks() -> None:

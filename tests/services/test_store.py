@@ -559,8 +559,9 @@ def test_access_checks_mode_bits(store: PosixStore) -> None:
 
 
 def test_create_mode_umask_and_owner(store: PosixStore, brick: Path) -> None:
-    """New entries get mode & ~umask exactly, the caller's uid/gid, the parent's gid if the
-    parent is set-gid (which a new directory inherits)."""
+    """New entries get mode & ~umask exactly, less the set-uid and set-gid bits (as
+    glusterfsd's), the caller's uid/gid, the parent's gid if the parent is set-gid (which a
+    new directory inherits)."""
     old = os.umask(0o077)  # the process umask must not matter
     try:
         g, f, ia, pre, post = store.create(
@@ -572,9 +573,14 @@ def test_create_mode_umask_and_owner(store: PosixStore, brick: Path) -> None:
     assert stat.S_IMODE(ia.mode) == 0o644 and (ia.ia_uid, ia.ia_gid) == (1234, 5678)
     assert (brick / "f").stat().st_uid == 1234
     assert post.ia_mtime_nsec != pre.ia_mtime_nsec or post.ia_mtime != pre.ia_mtime
+    g2, f2, ia2, _, _ = store.create(ROOT_GFID, "suid", 0, 0o7755, owner=Caller(1, 1))
+    f2.close()
+    assert stat.S_IMODE(ia2.mode) == 0o1755
     dg, dia, _, _ = store.mkdir(ROOT_GFID, "sg", 0o2775, umask=0o002, owner=Caller(1, 4242))
-    _, inner, _, _ = store.mkdir(dg, "inner", 0o755, owner=Caller(7, 7))
-    assert inner.ia_gid == 4242 and inner.mode & stat.S_ISGID
+    assert stat.S_IMODE(dia.mode) == 0o775
+    store.setattr(dg, GF_SET_ATTR_MODE, mode=0o2775)
+    _, inner, _, _ = store.mkdir(dg, "inner", 0o6755, owner=Caller(7, 7))
+    assert inner.ia_gid == 4242 and stat.S_IMODE(inner.mode) == 0o2755
     _, sym, _, _ = store.symlink(ROOT_GFID, "s", "target", owner=Caller(9, 9))
     assert stat.S_ISLNK(sym.mode) and sym.ia_uid == 9
 

@@ -43,7 +43,8 @@ makes them (facts read from its source, not copied):
   FTRUNCATE, FALLOCATE, DISCARD, ZEROFILL and COPY_FILE_RANGE's target w); FSETATTR,
   FSETXATTR, FGETXATTR and FREMOVEXATTR get the scrutiny of SETATTR, SETXATTR, GETXATTR and
   REMOVEXATTR on every fd (data access through an fd that OPEN checked stays allowed, as the
-  kernel allows it after a chmod); CREATE of an existing file needs what OPEN would.
+  kernel allows it after a chmod); CREATE of an existing file needs what OPEN would; MKNOD of
+  a device node is root's alone (``fops/entry.py``; glusterfsd makes one for anyone).
 * Set-id bits: a WRITE, TRUNCATE, FTRUNCATE, FALLOCATE, DISCARD, ZEROFILL or COPY_FILE_RANGE
   by anyone but root clears set-uid, and set-gid when group-executable or the caller is not in
   the file's group, as the kernel does for an unprivileged writer (``store.privs_to_drop``,

@@ -10,10 +10,16 @@ with length 0 runs to the end of the file.
   replaces that owner's locks on the range (splitting and merging as fcntl does), F_UNLCK
   removes the owner's locks on the range. GETLK answers the first conflicting lock, or None
   (F_UNLCK) when the lock could be granted.
-* INODELK (per domain and inode): ranges as above, but locks are kept as taken (not merged);
-  an unlock removes the owner's locks overlapping the range, EINVAL if there is none.
+* INODELK (per domain and inode): ranges as above, but locks are kept as taken (not merged,
+  an owner may hold the same range twice); an unlock removes one of the owner's locks with
+  exactly its range, EINVAL if there is none (no split).
 * ENTRYLK (per domain and directory): a lock on a basename, or on the whole directory
-  (basename None), which conflicts with every name; read locks share.
+  (basename None), which conflicts with every name. Two owners' locks on a name conflict
+  whatever their types (read locks do not share); an unlock must name the lock's type.
+* A range's start and len are checked as posix-locks checks them (``make_range``): a
+  negative len locks the bytes before start.
+These rules were checked answer by answer against glusterfsd 10.3
+(``tests/interop/test_lock_semantics_interop.py``).
 
 Theory of operation. A contended *non-blocking* request fails with EAGAIN at once. A blocking
 one (SETLKW, INODELK with F_SETLKW, ENTRYLK_LOCK) is queued with a callback and the call returns
@@ -78,10 +84,23 @@ L = TypeVar("L", RangeLock, EntryLock)
 Granted = Callable[[L], None]
 
 
-def make_range(owner: Owner, type_: int, start: int, length: int) -> RangeLock:
-    """A ``RangeLock`` from fcntl's (start, len); EINVAL for negative values or bad types."""
-    if start < 0 or length < 0 or type_ not in (F_RDLCK, F_WRLCK, F_UNLCK):
+def make_range(
+    owner: Owner, type_: int, start: int, length: int, *, inodelk: bool = False
+) -> RangeLock:
+    """A ``RangeLock`` from fcntl's (start, len), checked as GlusterFS's locks xlator checks
+    them. EINVAL for a bad type or a negative start, and for LK (``pl_lk``) when start + len is
+    negative or past 2^63 - 1 (its 64-bit sum wraps negative); there a negative len locks the
+    len bytes before start (fcntl(2)). An INODELK (``pl_common_inodelk``) refuses a negative
+    len instead, and takes a range past 2^63 - 1 (gfrpc's then ends at the end of the file)."""
+    if start < 0 or type_ not in (F_RDLCK, F_WRLCK, F_UNLCK):
         raise OSError(errno.EINVAL, "bad lock range or type")
+    if inodelk:
+        if length < 0:
+            raise OSError(errno.EINVAL, "a negative inodelk length")
+    elif not 0 <= start + length <= EOF_END:
+        raise OSError(errno.EINVAL, "a lock range beyond off_t")
+    elif length < 0:
+        start, length = start + length, -length
     end = EOF_END if length == 0 else min(start + length - 1, EOF_END)
     return RangeLock(owner, type_, start, end)
 
@@ -91,8 +110,10 @@ def _range_conflict(a: RangeLock, b: RangeLock) -> bool:
 
 
 def _entry_conflict(a: EntryLock, b: EntryLock) -> bool:
+    """Two owners' entry locks on the same name (or one on the whole directory) conflict
+    whatever their types: GlusterFS's locks xlator does not share ENTRYLK_RDLCKs."""
     names = a.basename is None or b.basename is None or a.basename == b.basename
-    return a.owner != b.owner and names and ENTRYLK_WRLCK in (a.type, b.type)
+    return a.owner != b.owner and names
 
 
 class _Space(Generic[L]):
@@ -297,18 +318,17 @@ class InodeLocks(_Table[RangeLock]):
         block: bool = False,
         on_grant: Granted[RangeLock] | None = None,
     ) -> bool:
-        """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the owner's overlapping
-        locks (EINVAL if none). Blocking semantics as ``PosixLocks.setlk``."""
+        """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the first of the owner's
+        locks with exactly that range (EINVAL if none: the locks xlator neither splits an
+        inodelk nor drops more than one). Blocking semantics as ``PosixLocks.setlk``."""
         key = (domain, gfid)
         if lock.type != F_UNLCK:
             return self._acquire(key, lock, block, on_grant)
         return self._unlock(
             key,
-            lambda granted: [
-                g
-                for g in granted
-                if not (g.owner == lock.owner and g.overlaps(lock.start, lock.end))
-            ],
+            lambda granted: _without_first(
+                granted, lambda g: (g.owner, g.start, g.end) == (lock.owner, lock.start, lock.end)
+            ),
             "inodelk",
         )
 
@@ -341,13 +361,18 @@ class EntryLocks(_Table[EntryLock]):
         if cmd != ENTRYLK_UNLOCK:
             raise OSError(errno.EINVAL, "bad entrylk command")
         return self._unlock(
-            key, lambda granted: _without_first(granted, owner, basename), "entrylk"
+            key,
+            lambda granted: _without_first(
+                granted, lambda g: (g.owner, g.basename, g.type) == (owner, basename, type_)
+            ),
+            "entrylk",
         )
 
 
-def _without_first(granted: list[EntryLock], owner: Owner, basename: str | None) -> list[EntryLock]:
-    """``granted`` less the first of ``owner``'s locks on ``basename`` (ENTRYLK_UNLOCK)."""
+def _without_first(granted: list[L], match: Callable[[L], bool]) -> list[L]:
+    """``granted`` less its first lock that ``match``es (an unlock: ENTRYLK's must name the
+    same owner, name and type; INODELK's the same owner and range)."""
     for i, g in enumerate(granted):
-        if g.owner == owner and g.basename == basename:
+        if match(g):
             return granted[:i] + granted[i + 1 :]
     return granted

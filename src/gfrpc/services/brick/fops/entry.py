@@ -28,7 +28,9 @@ GlusterFS 10.3 facts kept here:
   obey the sticky bit. The entry an UNLINK/RMDIR/RENAME removes is resolved first, so a
   missing one is ENOENT before any permission is looked at (the server's resolver). A CREATE
   without O_EXCL of an existing name opens it with only the parent checked, as GlusterFS 10.3
-  does (OPEN's rule too with strict mode (``FopCall.strict``)).
+  does (OPEN's rule too with strict mode (``FopCall.strict``)). MKNOD of a character or block
+  device is anyone's, as in GlusterFS 10.3 (the brick opens no device node); with strict mode,
+  root's alone (mknod(2)'s rule).
 * The other xattr-named keys in the xdata of MKNOD, MKDIR, SYMLINK and CREATE are set on the
   new entry with XATTR_CREATE, as posix's ``posix_entry_create_xattr_set`` does (DHT sends its
   ``trusted.glusterfs.dht.linkto`` this way when it makes a linkto file); ``trusted.gfid``
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
 
 _WX = os.W_OK | os.X_OK
+_DEVICES: Final = (st_.S_IFCHR, st_.S_IFBLK)
 log = logging.getLogger("gfrpc.brick")
 
 
@@ -232,6 +235,10 @@ def mkdir(svc: FopService, call: FopCall) -> FopReply:
 
 def mknod(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
+    if call.strict and not access.trusted(call) and st_.S_IFMT(a.mode) in _DEVICES:
+        # mknod(2)'s rule for a caller without CAP_MKNOD; glusterfsd makes a device node for
+        # anyone (its fsuid changes keep CAP_MKNOD), which gfrpc then never opens
+        raise OSError(errno.EPERM, "only root makes device nodes")
     return _make(
         svc,
         call,

@@ -5,7 +5,8 @@ wire onto them. A lock owner is this connection plus the credential's ``lk_owner
 locks xlator uses ``frame->root->lk_owner`` and the client). Commands and types are
 GlusterFS's: GF_LK_GETLK 0 / SETLK 1 / SETLKW 2, GF_LK_F_RDLCK 0 / WRLCK 1 / UNLCK 2;
 ENTRYLK_LOCK 0 / UNLOCK 1 / LOCK_NB 2 and ENTRYLK_RDLCK 0 / WRLCK 1; an ENTRYLK with
-``namelen`` 0 locks the whole directory. INODELK/ENTRYLK take no GETLK (EINVAL).
+``namelen`` 0 locks the whole directory. INODELK takes no GETLK nor an unknown command
+(ENOTSUP, as the locks xlator answers); ENTRYLK refuses an unknown one (EINVAL).
 
 Blocking requests (SETLKW, ENTRYLK_LOCK) do not hold a worker: the request is deferred and the
 lock table's grant callback sends the reply, as the locks xlator unwinds a blocked frame. A
@@ -58,8 +59,10 @@ def _locked_gfid(svc: FopService, call: FopCall, fd_no: int | None) -> bytes:
     return gfid
 
 
-def _range(call: FopCall, type_: int, flock: XdrStruct) -> RangeLock:
-    return make_range(_owner(call), type_, _signed(flock.start), _signed(flock.len))
+def _range(call: FopCall, type_: int, flock: XdrStruct, *, inodelk: bool = False) -> RangeLock:
+    return make_range(
+        _owner(call), type_, _signed(flock.start), _signed(flock.len), inodelk=inodelk
+    )
 
 
 def _proto_flock(lock: RangeLock, pid: int = 0) -> FopReply:
@@ -159,7 +162,7 @@ def _inodelk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
     a = call.args
     if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):  # GETLK too, as GlusterFS's locks xlator
         raise OSError(errno.ENOTSUP, f"unsupported inodelk command {a.cmd}")
-    lock = _range(call, a.type, a.flock)
+    lock = _range(call, a.type, a.flock, inodelk=True)
     blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
     ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
     return _acquire(

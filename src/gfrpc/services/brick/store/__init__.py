@@ -143,14 +143,18 @@ class PosixStore(EntryOps, DataOps):
         return os.readlink(self.handles.handle_path(gfid), dir_fd=self.handles.hidden_fd)
 
     def open(self, gfid: bytes, flags: int) -> OpenFile:
-        """OPEN a regular file. ELOOP for symlinks; then as open(2) answers in posix: EEXIST
-        for O_CREAT|O_EXCL (the file is there), ENOTDIR for O_DIRECTORY. EISDIR for every
-        directory (posix opens one read-only; clients list with OPENDIR), EPERM for
-        device/fifo/socket nodes (clients open those locally; a fifo would block)."""
+        """OPEN a regular file. As posix answers: EINVAL for a device node, ELOOP for a
+        symlink; then as open(2) answers it: EEXIST for O_CREAT|O_EXCL (the file is there),
+        ENOTDIR for O_DIRECTORY, ENXIO for a socket. EISDIR for every directory (posix opens
+        one read-only; clients list with OPENDIR) and EPERM for a fifo (posix opens it, and
+        without O_NONBLOCK that waits for a writer: it froze a whole glusterfsd 10.3 brick;
+        clients open fifos locally)."""
         gfid = check_gfid(gfid)
         with self.handles.inode(gfid) as ip_ref:
             ip = ip_ref.fd
             mode = ip_ref.stat().st_mode
+            if st_.S_ISCHR(mode) or st_.S_ISBLK(mode):
+                raise OSError(errno.EINVAL, "device nodes are not opened on the brick")
             if st_.S_ISLNK(mode):
                 raise OSError(errno.ELOOP, "is a symlink")
             if flags & _CREATE_EXCL == _CREATE_EXCL:
@@ -159,8 +163,10 @@ class PosixStore(EntryOps, DataOps):
                 raise OSError(errno.EISDIR, "is a directory")
             if flags & os.O_DIRECTORY:
                 raise OSError(errno.ENOTDIR, "O_DIRECTORY of a file")
+            if st_.S_ISSOCK(mode):
+                raise OSError(errno.ENXIO, "a socket")
             if not st_.S_ISREG(mode):
-                raise OSError(errno.EPERM, "special files are not opened on the brick")
+                raise OSError(errno.EPERM, "fifos are not opened on the brick")
             fd = os.open(proc_path(ip), (flags & ~_NOT_FOR_OPEN) | os.O_CLOEXEC)
         return OpenFile(fd, gfid, flags)
 

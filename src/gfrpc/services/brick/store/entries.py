@@ -49,6 +49,9 @@ from gfrpc.services.brick.store.handles import (
 )
 from gfrpc.services.brick.store.iatt import check_gfid, gfid_str
 
+#: the mode bits a new entry may take from its request: permissions and the sticky bit
+_NEW_ENTRY_BITS = 0o1777
+
 
 class NewEntry(TypedDict, total=False):
     """What every method that makes an entry (create, mkdir, mknod, symlink) also takes, by
@@ -94,11 +97,15 @@ class EntryOps(StoreBase):
         has a default ACL, ``mode`` narrowed by that ACL and no umask (posix-acl's
         ``posix_acl_inherit``). The kernel itself copies the default ACL to the new inode when
         the store creates it (and to a new directory's default ACL); the chmod to these bits
-        then narrows its USER_OBJ, MASK and OTHER exactly as the inheritance rule says."""
+        then narrows its USER_OBJ, MASK and OTHER exactly as the inheritance rule says. The
+        set-uid and set-gid bits of ``mode`` never count: a new entry of glusterfsd 10.3 has
+        neither, even root's (a directory in a set-gid directory inherits set-gid, and SETATTR
+        may set both afterwards); the sticky bit stays."""
+        mode &= _NEW_ENTRY_BITS
         default = self._acl(pre, posix_acl.DEFAULT_KEY, proc_path(pfd), follow=True)
         if default is None:  # none, or a file system without ACLs
-            return mode & ~umask & 0o7777, True
-        return posix_acl.inherit(default, mode & 0o7777)[0], False
+            return mode & ~umask, True
+        return posix_acl.inherit(default, mode)[0], False
 
     def _finish_new(
         self,
@@ -225,6 +232,8 @@ class EntryOps(StoreBase):
         """MKNOD of a regular file, device, fifo or socket: (gfid, stat, preparent, postparent).
         ``internal`` and ``force_replace`` are DHT's flags (see the module docstring)."""
         fmt = st_.S_IFMT(mode) or st_.S_IFREG
+        if fmt == st_.S_IFDIR:
+            raise OSError(errno.EPERM, "mknod of a directory")  # mknod(2)'s answer
         if fmt not in MAKEABLE:
             raise OSError(errno.EINVAL, "mknod: bad file type")
         if force_replace:
