@@ -7,10 +7,11 @@ the same sizes and modes, but for the answers that differ on purpose (``DELIBERA
 calls that kill glusterfsd (``KILLS_GLUSTERFSD``).
 
 Last, a client's own symlinks must lead nowhere outside the brick. glusterfsd 10.3 follows
-them in two calls (measured with this harness, 2026-12-07): TRUNCATE by a symlink's gfid
+them in four calls (measured with this harness, 2026-12-07): TRUNCATE by a symlink's gfid
 truncates its target, any file of the server's that the caller's uid may write (root's
-credential: any file at all), and OPENDIR by it opens the target directory, whose names READDIR
-then lists.
+credential: any file at all); OPENDIR by it opens the target directory, whose names READDIR
+then lists; CREATE without O_EXCL of the link's name creates the file the link names, as root,
+anywhere (and then answers ENOENT); STATFS by it answers for the target's file system.
 """
 
 from __future__ import annotations
@@ -398,9 +399,10 @@ def test_fd_and_attribute_calls_answer_as_a_real_brick_does(
 
 def test_client_symlinks_lead_nowhere(gfrpc_fops: FopClient, tmp_path: Path) -> None:
     """Rule: a symlink a client makes, naming a file or directory outside the brick, is never
-    followed: TRUNCATE, OPENDIR, READDIR, READ and WRITE (anonymous fd), MKDIR under it and
-    SETATTR by its gfid are refused or act on the link, and nothing outside changes (glusterfsd
-    10.3 truncates the file and lists the directory)."""
+    followed: TRUNCATE, OPENDIR, READDIR, READ and WRITE (anonymous fd), MKDIR under it, CREATE
+    over it and SETATTR by its gfid are refused or act on the link, and nothing outside changes
+    (glusterfsd 10.3 truncates the file, lists the directory, and makes the missing file the
+    link names)."""
     c = gfrpc_fops
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -408,13 +410,20 @@ def test_client_symlinks_lead_nowhere(gfrpc_fops: FopClient, tmp_path: Path) -> 
     victim.write_bytes(b"precious" * 10)
     before = (sorted(os.listdir(outside)), victim.read_bytes(), victim.stat().st_mode)
 
+    names: dict[bytes, str] = {}
+
     def symlink(target: Path) -> bytes:
         name = f"ln-{uuid.uuid4().hex[:8]}"
         r = c.call(P.SYMLINK, fp.GfxSymlinkReq(pargfid=ROOT, bname=name, linkname=str(target)))
         assert r.op_ret == 0, r
+        names[bytes(r.stat.ia_gfid)] = name
         return bytes(r.stat.ia_gfid)
 
     to_file, to_dir = symlink(victim), symlink(outside)
+    to_nothing = symlink(outside / "planted")
+    over = fp.GfxCreateReq(
+        pargfid=ROOT, bname=names[to_nothing], flags=os.O_RDWR | os.O_CREAT, mode=0o644
+    )
     anon = fp.GF_ANON_FD_NO
     answers = {
         "truncate": c.call(P.TRUNCATE, fp.GfxTruncateReq(gfid=to_file, offset=0)),
@@ -427,14 +436,16 @@ def test_client_symlinks_lead_nowhere(gfrpc_fops: FopClient, tmp_path: Path) -> 
         "mkdir under": c.call(
             P.MKDIR, fp.GfxMkdirReq(pargfid=to_dir, bname="planted", mode=0o755, xdata=_new())
         ),
+        "create over": c.call(P.CREATE, over),
     }
     assert {w: _outcome(r) for w, r in answers.items()} == {
         "truncate": (-1, errno.EINVAL),
         "opendir": (-1, errno.ENOTDIR),
-        "readdir": (-1, errno.ENOTDIR),
-        "read": (-1, errno.ELOOP),
-        "write": (-1, errno.ELOOP),
+        "readdir": (-1, errno.EINVAL),  # as for an anonymous fd of any non-directory
+        "read": (-1, errno.EBADF),  # glusterfsd's answer for an anonymous fd of a symlink
+        "write": (-1, errno.EBADF),
         "mkdir under": (-1, errno.EPERM),
+        "create over": (-1, errno.ELOOP),
     }
     valid = ft.GF_SET_ATTR_MODE | ft.GF_SET_ATTR_MTIME
     r = c.call(P.SETATTR, fp.GfxSetattrReq(gfid=to_file, stbuf=Iatt(mode=0o777), valid=valid))

@@ -71,7 +71,7 @@ from gfrpc.programs.fops_types import (
 )
 from gfrpc.services.brick import posix_acl
 from gfrpc.services.brick.store import PosixStore, in_group
-from gfrpc.services.brick.store.base import Target, check_permits
+from gfrpc.services.brick.store.base import Target, check_permits, not_a_parent
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops.common import FopCall
@@ -91,6 +91,32 @@ def require(store: PosixStore, target: Target, want: int, call: FopCall) -> None
     """EACCES unless the caller may ``want`` (R|W|X) the target (``acl_permits``)."""
     if want and not trusted(call):
         store.access(target, want, call.caller)
+
+
+def require_parent(store: PosixStore, pargfid: bytes, want: int, call: FopCall) -> None:
+    """:func:`require` for the parent of a named FOP: EPERM first when it is not a directory,
+    as GlusterFS's server resolver answers before posix-acl looks at permissions."""
+    if want and not trusted(call):
+        st, acl = store.stat_acl(pargfid)
+        if not st_.S_ISDIR(st.st_mode):
+            raise not_a_parent(pargfid)
+        check_permits(st, acl, want, call.caller)
+
+
+def require_parent_of_new(
+    store: PosixStore, pargfid: bytes, name: str, want: int, call: FopCall
+) -> None:
+    """:func:`require_parent` for the parent of an entry to make: a name that exists is
+    EEXIST before a refused permission is EACCES, as GlusterFS's resolver finds the name
+    before posix-acl looks (looked up only when the permission is refused)."""
+    try:
+        require_parent(store, pargfid, want, call)
+    except PermissionError as refused:
+        try:
+            entry_owner(store, pargfid, name)
+        except OSError:
+            raise refused from None
+        raise OSError(errno.EEXIST, f"{name} exists") from None
 
 
 def require_anon(store: PosixStore, gfid: bytes, fd_no: int, want: int, call: FopCall) -> None:

@@ -116,9 +116,16 @@ class BrickClient:
         if fd_no != GF_ANON_FD_NO:
             return Lent(self.fds.get_file(fd_no, on_dir), False)
         try:
-            f = store.open(gfid, flags)
-        except PermissionError:
-            f = store.open(gfid, os.O_RDONLY)
+            try:
+                f = store.open(gfid, flags)
+            except PermissionError:
+                f = store.open(gfid, os.O_RDONLY)
+        except OSError as exc:  # what glusterfsd answers for an anonymous fd of these
+            if exc.errno == errno.ELOOP:
+                raise OSError(errno.EBADF, "an anonymous fd of a symlink") from exc
+            if exc.errno == errno.EISDIR:
+                raise OSError(on_dir, "an anonymous fd of a directory") from exc
+            raise
         return Lent(f, True)
 
     def directory(self, store: PosixStore, gfid: bytes, fd_no: int) -> Lent[OpenDir]:

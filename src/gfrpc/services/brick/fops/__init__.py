@@ -275,6 +275,10 @@ class FopService:
                     raise OSError(errno.EINVAL, str(exc)) from exc
             except OSError as exc:
                 code = exc.errno or errno.EIO
+                if code == errno.ESTALE and getattr(args, "fd", None) == fp.GF_ANON_FD_NO:
+                    # GlusterFS's resolver answers ENOENT for an anonymous fd of a gfid it
+                    # does not know (ESTALE for a gfid by itself)
+                    code = errno.ENOENT
                 if code not in (errno.ENOENT, errno.ENODATA, errno.EEXIST):
                     log.debug("%s failed: %s", proc.name, exc)
                 result = rsp_type(op_ret=-1, op_errno=code)

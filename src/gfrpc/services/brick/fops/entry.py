@@ -219,7 +219,7 @@ def _make(
     xattr keys of the xdata are set on it and the reply is it and its parent before and after."""
     a = call.args
     pargfid = bytes(a.pargfid)
-    access.require(svc.store, pargfid, _WX, call)
+    access.require_parent_of_new(svc.store, pargfid, a.bname, _WX, call)
     if layout and _stale_parent(svc, pargfid, a.xdata):
         return fp.GfxCommon3IattRsp(op_ret=-1, op_errno=errno.EIO, xdata={PREOP_CHECK_FAILED: 1})
     gfid, stat, pre, post = make(
@@ -257,7 +257,10 @@ def symlink(svc: FopService, call: FopCall) -> FopReply:
 def create(svc: FopService, call: FopCall) -> FopReply:
     a = call.args
     pargfid = bytes(a.pargfid)
-    access.require(svc.store, pargfid, _WX, call)
+    if a.flags & os.O_EXCL:  # the name must not exist: EEXIST comes first
+        access.require_parent_of_new(svc.store, pargfid, a.bname, _WX, call)
+    else:
+        access.require_parent(svc.store, pargfid, _WX, call)
     if call.strict and not a.flags & os.O_EXCL and not access.trusted(call):
         try:  # an existing file is opened: OPEN's rule (GlusterFS 10.3 does not check it)
             existing = svc.store.lookup(pargfid, a.bname)[0].ia_gfid
@@ -297,7 +300,7 @@ def link(svc: FopService, call: FopCall) -> FopReply:
     store = svc.store
     if not access.trusted(call):
         owner = store.stat(bytes(a.oldgfid)).ia_uid
-        access.require(store, bytes(a.newgfid), access.W, call)
+        access.require_parent_of_new(store, bytes(a.newgfid), a.newbname, access.W, call)
         access.require_sticky(store, bytes(a.newgfid), owner, call)
     stat, pre, post = svc.store.link(
         bytes(a.oldgfid),
@@ -329,8 +332,8 @@ def rename(svc: FopService, call: FopCall) -> FopReply:
     trusted = access.trusted(call)
     if not trusted:
         owner = access.entry_owner(store, old, a.oldbname)
-        access.require(store, old, access.W, call)
-        access.require(store, new, access.W, call)
+        access.require_parent(store, old, access.W, call)
+        access.require_parent(store, new, access.W, call)
         access.require_sticky(store, old, owner, call)
         try:
             victim = access.entry_owner(store, new, a.newbname)

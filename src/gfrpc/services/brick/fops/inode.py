@@ -163,8 +163,16 @@ def opendir(svc: FopService, call: FopCall) -> FopReply:
 def _readdir(svc: FopService, call: FopCall, plus: bool) -> tuple[list[DirEntry], bool]:
     a = call.args
     size = min(a.size, READDIR_MAX)
-    with call.client.directory(svc.store, bytes(a.gfid), a.fd) as d:
-        acc.require(svc.store, d, acc.R, call)
+    anonymous = a.fd == fp.GF_ANON_FD_NO
+    if anonymous:  # posix-acl looks at the inode before posix finds it is no directory
+        acc.require(svc.store, bytes(a.gfid), acc.R, call)
+    try:
+        lent = call.client.directory(svc.store, bytes(a.gfid), a.fd)
+    except NotADirectoryError as exc:  # posix's answer to an anonymous fd of a file
+        raise OSError(errno.EINVAL, "not a directory") from exc
+    with lent as d:
+        if not anonymous:
+            acc.require(svc.store, d, acc.R, call)
         if not size:  # posix answers nothing: no entry fits in 0 bytes
             return [], False
         entries, eof = svc.store.readdir(d, a.offset, size, plus=plus)

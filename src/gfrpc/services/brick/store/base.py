@@ -348,10 +348,9 @@ class StoreBase:
             pst = parent.stat()
             is_dir = st_.S_ISDIR(pst.st_mode)
             if searcher is not None:  # the search permission comes before the name's checks
-                if is_dir:
-                    self.require_at(parent.fd, pst, os.X_OK, searcher)
-                else:  # as for any target (its handle, its ACL); EPERM below
-                    self.access(pargfid, os.X_OK, searcher)
+                if not is_dir:  # but after the parent's type, as GlusterFS's resolver answers
+                    raise not_a_parent(pargfid)
+                self.require_at(parent.fd, pst, os.X_OK, searcher)
                 self._entry_name(pargfid, name)
             if not is_dir:
                 raise not_a_parent(pargfid)

@@ -403,11 +403,14 @@ class EntryOps(StoreBase):
         found = self.handles.handle_lstat(gfid)
         if found is None:
             raise OSError(errno.ESTALE, f"no inode with gfid {gfid_str(gfid)}")
-        if found[1] is not None or gfid == ROOT_GFID:
-            raise OSError(errno.EPERM, "cannot hard-link a directory")
         since = self.acls.generation
         with self._parent(newpar) as pfd_ref:
             pfd = pfd_ref.fd
+            if found[1] is not None or gfid == ROOT_GFID:
+                # a name that exists is EEXIST first, as GlusterFS's resolver answers
+                if self._peek(pfd, newname) is not None:
+                    raise OSError(errno.EEXIST, f"{newname} exists")
+                raise OSError(errno.EPERM, "cannot hard-link a directory")
             pre = pfd_ref.stat()
             os.link(
                 self.handles.handle_path(gfid),
@@ -496,10 +499,14 @@ class EntryOps(StoreBase):
         self._entry_name(oldpar, oldname)
         self._entry_name(newpar, newname)
         since = self.acls.generation
-        with self._parent(oldpar) as ofd_ref, self._parent(newpar) as nfd_ref:
-            ofd, nfd = ofd_ref.fd, nfd_ref.fd
-            preold, prenew = ofd_ref.stat(), nfd_ref.stat()
-            with Owned(os.open(oldname, O_PATH_NOFOLLOW, dir_fd=ofd)) as sfd:
+        with self._parent(oldpar) as ofd_ref:
+            ofd = ofd_ref.fd
+            # the old name before the new parent: GlusterFS's resolver answers a missing old
+            # name (ENOENT) before a missing new parent (ESTALE)
+            sfd = os.open(oldname, O_PATH_NOFOLLOW, dir_fd=ofd)
+            with Owned(sfd), self._parent(newpar) as nfd_ref:
+                nfd = nfd_ref.fd
+                preold, prenew = ofd_ref.stat(), nfd_ref.stat()
                 sst = os.fstat(sfd)
                 gfid = self._ensure_gfid(ofd, oldpar, oldname, sfd, sst, None)
                 victim = self._peek(nfd, newname)
@@ -528,18 +535,18 @@ class EntryOps(StoreBase):
                         else:
                             self.handles.remove_handle(vgfid, ino=vst.st_ino, only_if_last=True)
                 st = os.fstat(sfd)
-            postold, postnew = os.fstat(ofd), os.fstat(nfd)
-            if keep_acls:
-                self._changed_not_acls(preold, postold, since)
-                if newpar != oldpar:
-                    self._changed_not_acls(prenew, postnew, since)
-            return RenameResult(
-                iatt_of(gfid, st),
-                iatt_of(oldpar, preold),
-                iatt_of(oldpar, postold),
-                iatt_of(newpar, prenew),
-                iatt_of(newpar, postnew),
-            )
+                postold, postnew = os.fstat(ofd), os.fstat(nfd)
+                if keep_acls:
+                    self._changed_not_acls(preold, postold, since)
+                    if newpar != oldpar:
+                        self._changed_not_acls(prenew, postnew, since)
+                return RenameResult(
+                    iatt_of(gfid, st),
+                    iatt_of(oldpar, preold),
+                    iatt_of(oldpar, postold),
+                    iatt_of(newpar, prenew),
+                    iatt_of(newpar, postnew),
+                )
 
     @staticmethod
     def _peek(dirfd: int, name: str) -> tuple[bytes | None, os.stat_result] | None:
