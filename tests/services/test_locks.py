@@ -200,3 +200,25 @@ def test_entrylk_unlock_releases_one_of_an_owners_repeated_locks() -> None:
     assert t.entrylk("d", G, A, "x", ENTRYLK_UNLOCK)
     assert _errno_of(lambda: t.entrylk("d", G, A, "x", ENTRYLK_UNLOCK)) == errno.EINVAL
     assert t.entrylk("d", G, B, "x", ENTRYLK_LOCK_NB)
+
+
+def test_a_new_lock_converts_every_lock_of_its_owner_under_it() -> None:
+    """fcntl(2): a read lock over two of its owner's write locks converts both (another owner
+    may then read anywhere). glusterfsd 10.3 left one of them a write lock after this very
+    sequence of one owner on two connections (B0, B1), so its GETLK named a write lock at
+    10-19 (a probe, 2026-12-07, notes 80); the random lock sequences of
+    tests/interop/test_lock_semantics_interop.py keep each LK owner to one type for that."""
+    t = PosixLocks()
+    b0, b1, a = Owner("c0", b"b"), Owner("c1", b"b"), Owner("c0", b"a")
+    steps = [
+        (b0, F_RDLCK, 50, 1),
+        (b1, F_RDLCK, 0, 10),
+        (b0, F_WRLCK, 10, 10),
+        (b0, F_UNLCK, 50, 1),
+        (b0, F_WRLCK, 50, 1),
+        (b0, F_RDLCK, 0, 0),
+    ]
+    for owner, type_, start, length in steps:
+        assert t.setlk(G, make_range(owner, type_, start, length))
+    assert t.getlk(G, make_range(a, F_RDLCK, 0, 0)) is None
+    assert {(g.type, g.start) for g in t.granted(G) if g.owner == b0} == {(F_RDLCK, 0)}

@@ -11,8 +11,8 @@ with length 0 runs to the end of the file.
   removes the owner's locks on the range. GETLK answers the first conflicting lock, or None
   (F_UNLCK) when the lock could be granted.
 * INODELK (per domain and inode): ranges as above, but locks are kept as taken (not merged,
-  an owner may hold the same range twice); an unlock removes one of the owner's locks with
-  exactly its range, EINVAL if there is none (no split).
+  an owner may hold the same range twice); an unlock removes the newest of the owner's locks
+  with exactly its range, of either type, EINVAL if there is none (no split).
 * ENTRYLK (per domain and directory): a lock on a basename, or on the whole directory
   (basename None), which conflicts with every name. Two owners' locks on a name conflict
   whatever their types (read locks do not share); an unlock must name the lock's type.
@@ -318,16 +318,19 @@ class InodeLocks(_Table[RangeLock]):
         block: bool = False,
         on_grant: Granted[RangeLock] | None = None,
     ) -> bool:
-        """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the first of the owner's
-        locks with exactly that range (EINVAL if none: the locks xlator neither splits an
-        inodelk nor drops more than one). Blocking semantics as ``PosixLocks.setlk``."""
+        """Take ``lock`` (F_RDLCK/F_WRLCK) or, with F_UNLCK, release the newest of the owner's
+        locks with exactly that range, whatever its type (EINVAL if none: the locks xlator
+        neither splits an inodelk nor drops more than one, and it finds the newest first).
+        Blocking semantics as ``PosixLocks.setlk``."""
         key = (domain, gfid)
         if lock.type != F_UNLCK:
             return self._acquire(key, lock, block, on_grant)
         return self._unlock(
             key,
-            lambda granted: _without_first(
-                granted, lambda g: (g.owner, g.start, g.end) == (lock.owner, lock.start, lock.end)
+            lambda granted: _without_one(
+                granted,
+                lambda g: (g.owner, g.start, g.end) == (lock.owner, lock.start, lock.end),
+                newest=True,
             ),
             "inodelk",
         )
@@ -362,17 +365,19 @@ class EntryLocks(_Table[EntryLock]):
             raise OSError(errno.EINVAL, "bad entrylk command")
         return self._unlock(
             key,
-            lambda granted: _without_first(
+            lambda granted: _without_one(
                 granted, lambda g: (g.owner, g.basename, g.type) == (owner, basename, type_)
             ),
             "entrylk",
         )
 
 
-def _without_first(granted: list[L], match: Callable[[L], bool]) -> list[L]:
-    """``granted`` less its first lock that ``match``es (an unlock: ENTRYLK's must name the
-    same owner, name and type; INODELK's the same owner and range)."""
-    for i, g in enumerate(granted):
-        if match(g):
+def _without_one(granted: list[L], match: Callable[[L], bool], *, newest: bool = False) -> list[L]:
+    """``granted`` (oldest first) less one lock that ``match``es, the oldest or the
+    ``newest`` (an unlock: ENTRYLK's must name the same owner, name and type; INODELK's the
+    same owner and range)."""
+    order = range(len(granted) - 1, -1, -1) if newest else range(len(granted))
+    for i in order:
+        if match(granted[i]):
             return granted[:i] + granted[i + 1 :]
     return granted
