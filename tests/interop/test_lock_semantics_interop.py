@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from brick_fops_support import ROOT, FopClient, P, cred, real_brick_client, running_brick
+from differential_support import first_differences
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
@@ -62,16 +63,20 @@ def _outcome(r: Any) -> tuple[int, int]:
     return (0 if r.op_ret >= 0 else -1, r.op_errno if r.op_ret < 0 else 0)
 
 
-def _answers(pair: Pair) -> list[tuple[str, object]]:
-    one, two = pair
-    out: list[tuple[str, object]] = []
-    new = {"gfid-req": uuid.uuid4()}
-    top = one.call(
+def _dir_and_file(c: FopClient) -> tuple[bytes, bytes, int]:
+    """A new directory of the brick's root and a file "f" in it, open read-write: their gfids
+    and the fd."""
+    top = c.call(
         P.MKDIR,
-        fp.GfxMkdirReq(pargfid=ROOT, bname=f"lk-{uuid.uuid4().hex[:8]}", mode=0o755, xdata=new),
+        fp.GfxMkdirReq(
+            pargfid=ROOT,
+            bname=f"lk-{uuid.uuid4().hex[:8]}",
+            mode=0o755,
+            xdata={"gfid-req": uuid.uuid4()},
+        ),
     )
     d = bytes(top.stat.ia_gfid)
-    made = one.call(
+    made = c.call(
         P.CREATE,
         fp.GfxCreateReq(
             pargfid=d,
@@ -81,7 +86,13 @@ def _answers(pair: Pair) -> list[tuple[str, object]]:
             xdata={"gfid-req": uuid.uuid4()},
         ),
     )
-    f, fd = bytes(made.stat.ia_gfid), made.fd
+    return d, bytes(made.stat.ia_gfid), made.fd
+
+
+def _answers(pair: Pair) -> list[tuple[str, object]]:
+    one, two = pair
+    out: list[tuple[str, object]] = []
+    d, f, fd = _dir_and_file(one)
     fd2 = two.call(P.OPEN, fp.GfxOpenReq(gfid=f, flags=os.O_RDWR)).fd
 
     def flock(type_: int, start: int, length: int, owner: bytes, whence: int = 0) -> Any:
@@ -292,28 +303,8 @@ def _run_locks(pair: Pair, plan: list[tuple[Any, ...]]) -> list[object]:
     """Each call's answer; a GETLK's only as "conflict or not" (which of several conflicting
     locks it names is each table's order)."""
     conns = pair
-    top = conns[0].call(
-        P.MKDIR,
-        fp.GfxMkdirReq(
-            pargfid=ROOT,
-            bname=f"lks-{uuid.uuid4().hex[:8]}",
-            mode=0o755,
-            xdata={"gfid-req": uuid.uuid4()},
-        ),
-    )
-    d = bytes(top.stat.ia_gfid)
-    made = conns[0].call(
-        P.CREATE,
-        fp.GfxCreateReq(
-            pargfid=d,
-            bname="f",
-            flags=os.O_RDWR | os.O_CREAT,
-            mode=0o644,
-            xdata={"gfid-req": uuid.uuid4()},
-        ),
-    )
-    f = bytes(made.stat.ia_gfid)
-    fds = (made.fd, conns[1].call(P.OPEN, fp.GfxOpenReq(gfid=f, flags=os.O_RDWR)).fd)
+    d, f, fd = _dir_and_file(conns[0])
+    fds = (fd, conns[1].call(P.OPEN, fp.GfxOpenReq(gfid=f, flags=os.O_RDWR)).fd)
     owners = {"a": A, "b": B}
     out: list[object] = []
     for kind, owner, n, command, rw, what in plan:
@@ -359,17 +350,12 @@ def test_random_lock_sequences_agree_with_a_real_brick(real_pair: Pair, gfrpc_pa
     """Rule: random non-blocking LK, INODELK and ENTRYLK calls (two owners, two connections,
     overlapping ranges, names and the whole directory) get the same answers from both
     bricks, GETLK the same "conflict or not"."""
-    rng = random.Random(LOCK_SEED)
-    failures = []
-    for n in range(LOCK_SEQUENCES):
-        plan = _lock_plan(rng)
-        if LOCK_ONLY is not None and n != LOCK_ONLY:
-            continue
-        theirs, mine = _run_locks(real_pair, plan), _run_locks(gfrpc_pair, plan)
-        for i, (step, t, m) in enumerate(zip(plan, theirs, mine, strict=True)):
-            if LOCK_ONLY is not None:  # the whole sequence, call by call
-                failures.append(f"{'  ' if t == m else '!='} {i} {step}: {t} {m}")
-            elif t != m:
-                failures.append(f"sequence {n} call {i} {step}: glusterfsd {t}, gfrpc {m}")
-                break
+    failures = first_differences(
+        LOCK_SEED,
+        LOCK_SEQUENCES,
+        _lock_plan,
+        lambda plan: _run_locks(real_pair, plan),
+        lambda plan: _run_locks(gfrpc_pair, plan),
+        LOCK_ONLY,
+    )
     assert not failures, "\n".join(failures)

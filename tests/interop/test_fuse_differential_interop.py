@@ -1,0 +1,182 @@
+"""Random file-system calls through two real FUSE mounts, one of a glusterfsd 10.3 brick and
+one of a gfrpc brick: each call (mkdir, open/create, write, read, rename, link, symlink,
+unlink, rmdir, chmod, truncate, listdir, stat, xattrs, fcntl locks) must succeed or fail with
+the same errno on both, and answer the same content. Unlike the raw-call comparisons, the
+calls here go through the real client's whole graph (md-cache, quick-read, write-behind...) as
+an application's would. Seeded and replayable (``GFRPC_FUSE_DIFF_SEED``,
+``GFRPC_FUSE_DIFF_SEQUENCES``)."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import random
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from differential_support import first_differences
+from gfrpc_daemons_support import gfrpc_brick
+
+from gfrpc.testing.realgluster import GlusterD, GlusterVolume, client_volfile
+
+pytestmark = pytest.mark.timeout(600)
+
+SEED = int(os.environ.get("GFRPC_FUSE_DIFF_SEED", "80"))
+SEQUENCES = int(os.environ.get("GFRPC_FUSE_DIFF_SEQUENCES", "30"))
+ONLY = int(os.environ["GFRPC_FUSE_DIFF_ONLY"]) if "GFRPC_FUSE_DIFF_ONLY" in os.environ else None
+NAMES = ("a", "b", "c")
+PATHS = [*NAMES, *(f"{d}/{n}" for d in NAMES[:2] for n in NAMES)]
+OPS = (
+    "mkdir", "create", "write", "append", "read", "rename", "link", "symlink", "unlink",
+    "rmdir", "chmod", "truncate", "listdir", "stat", "lstat", "setxattr", "getxattr",
+    "listxattr", "removexattr", "readlink", "lock", "utime",
+)  # fmt: skip
+PREFIX = (("mkdir", "a", "", 0o755), ("mkdir", "b", "", 0o700), ("create", "a/a", "", 0o644))
+
+
+def _plan(rng: random.Random) -> list[tuple[Any, ...]]:
+    steps: list[tuple[Any, ...]] = list(PREFIX)
+    for _ in range(30):
+        steps.append(
+            (
+                rng.choice(OPS),
+                rng.choice(PATHS),
+                rng.choice(PATHS),
+                rng.choice((0, 0o644, 0o755, 0o600, 0o1777, 100, 4096)),
+            )
+        )
+    return steps
+
+
+def _summary(st: os.stat_result) -> tuple[int, ...]:
+    """What two mounts' stats of the same entry must share (not inode numbers or times)."""
+    size = 0 if stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode) else st.st_size
+    return (st.st_mode, st.st_nlink, st.st_uid, st.st_gid, size)
+
+
+def _call(top: Path, op: str, path: str, path2: str, number: int) -> object:
+    p, q = top / path, top / path2
+    if op == "mkdir":
+        os.mkdir(p, number & 0o7777)
+        return _summary(os.lstat(p))
+    if op == "create":
+        fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, number & 0o7777)
+        os.close(fd)
+        return _summary(os.lstat(p))
+    if op in ("write", "append"):
+        flags = os.O_WRONLY | (os.O_APPEND if op == "append" else 0)
+        fd = os.open(p, flags)
+        try:
+            if op == "write":
+                os.pwrite(fd, b"x" * (number % 97 + 1), number % 5000)
+            else:
+                os.write(fd, b"tail")
+        finally:
+            os.close(fd)
+        return _summary(os.stat(p))
+    if op == "read":
+        with open(p, "rb") as f:
+            return f.read(8192)
+    if op == "rename":
+        os.rename(p, q)
+        return None
+    if op == "link":
+        os.link(p, q)
+        return _summary(os.lstat(q))
+    if op == "symlink":
+        os.symlink(path2, p)
+        return os.readlink(p)
+    if op == "unlink":
+        os.unlink(p)
+        return None
+    if op == "rmdir":
+        os.rmdir(p)
+        return None
+    if op == "chmod":
+        os.chmod(p, number & 0o7777)
+        return _summary(os.stat(p))
+    if op == "truncate":
+        os.truncate(p, number)
+        return _summary(os.stat(p))
+    if op == "listdir":
+        return sorted(os.listdir(p))
+    if op == "stat":
+        return _summary(os.stat(p))
+    if op == "lstat":
+        return _summary(os.lstat(p))
+    if op == "setxattr":
+        os.setxattr(p, "user.diff", str(number).encode(), follow_symlinks=False)
+        return None
+    if op == "getxattr":
+        return os.getxattr(p, "user.diff", follow_symlinks=False)
+    if op == "listxattr":
+        return sorted(k for k in os.listxattr(p, follow_symlinks=False) if k.startswith("user."))
+    if op == "removexattr":
+        os.removexattr(p, "user.diff", follow_symlinks=False)
+        return None
+    if op == "readlink":
+        return os.readlink(p)
+    if op == "lock":
+        fd = os.open(p, os.O_RDWR)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, number % 100)
+            fcntl.lockf(fd, fcntl.LOCK_UN, 10, number % 100)
+        finally:
+            os.close(fd)
+        return None
+    if op == "utime":
+        os.utime(p, (number, number), follow_symlinks=False)
+        return (os.lstat(p).st_mtime, _summary(os.lstat(p)))
+    raise AssertionError(op)
+
+
+def _run(mnt: Path, plan: list[tuple[Any, ...]]) -> list[object]:
+    top = mnt / f"fd-{uuid.uuid4().hex[:8]}"
+    top.mkdir()
+    out: list[object] = []
+    for op, path, path2, number in plan:
+        try:
+            out.append(("ok", _call(top, op, path, path2, number)))
+        except OSError as e:
+            out.append(("error", errno.errorcode.get(e.errno or 0, e.errno)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def mounts(
+    glusterd: GlusterD,
+    gluster_volume: GlusterVolume,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, Path]]:
+    """A FUSE mount of the real one-brick volume and one of a gfrpc brick, with the same
+    hand-written client graph."""
+    work = tmp_path_factory.mktemp("fuse-diff")
+    with (
+        glusterd.fuse_mount(gluster_volume.client_volfile(), timeout=30) as real,
+        gfrpc_brick(work, "sharded") as brick,
+    ):
+        volfile = client_volfile(
+            remote_port=brick.port, remote_subvolume=str(brick.path), name="fusediff-client-0"
+        )
+        with glusterd.fuse_mount(volfile, timeout=30) as mine:
+            yield real, mine
+
+
+def test_random_calls_through_fuse_agree(mounts: tuple[Path, Path]) -> None:
+    """Rule: the same file-system calls through a real FUSE mount succeed or fail alike, and
+    answer the same content, on a glusterfsd brick and on a gfrpc brick."""
+    real, mine = mounts
+    failures = first_differences(
+        SEED,
+        SEQUENCES,
+        _plan,
+        lambda plan: _run(real, plan),
+        lambda plan: _run(mine, plan),
+        ONLY,
+    )
+    assert not failures, "\n".join(failures)
