@@ -181,3 +181,35 @@ def test_links_and_modes_on_a_distribute_volume(two: tuple[Volume, list[Path]]) 
     assert sorted(vol.listdir("/d")) == sorted(["data", other, *(f"s{i}" for i in range(50))])
     vol.chmod("/d", 0o700)
     assert all(stat.S_IMODE(os.stat(d / "d").st_mode) == 0o700 for d in dirs)
+
+
+def test_the_kernel_clients_answers_where_the_brick_would_say_otherwise(
+    one: tuple[Volume, Path],
+) -> None:
+    """As the kernel's client answers (found by tests/interop/test_client_differential_
+    interop.py): an exclusive create of a name that is a symlink is EEXIST (the link is not
+    followed); a RENAME into or out of a "directory" that is a file is ENOTDIR; a hard link of
+    a directory onto an existing name is EEXIST; a RENAME between two names of one file does
+    nothing and leaves both."""
+    v, brick = one
+    v.mkdir("/d")
+    v.write_bytes("/f", b"f")
+    v.symlink("f", "/ln")
+    v.symlink("nowhere", "/dangling")
+    for name in ("/ln", "/dangling"):
+        with pytest.raises(FileExistsError):
+            v.open(name, "xb")
+    assert not (brick / "nowhere").exists()
+    with pytest.raises(NotADirectoryError):
+        v.rename("/f/x", "/d/x")
+    with pytest.raises(NotADirectoryError):
+        v.rename("/d", "/f/d")
+    with pytest.raises(FileExistsError):
+        v.link("/d", "/f")
+    with pytest.raises(PermissionError):
+        v.link("/d", "/d2")
+    v.link("/f", "/g")
+    v.rename("/f", "/g")
+    v.rename("/g", "/g")
+    assert v.read_bytes("/f") == b"f" == v.read_bytes("/g")
+    assert v.stat("/f").st_nlink == 2 and (brick / "f").exists() and (brick / "g").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import pickle
 import random
 import stat
 import uuid
@@ -59,7 +60,9 @@ def _summary(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_mode, st.st_nlink, st.st_uid, st.st_gid, size)
 
 
-def _call(top: Path, op: str, path: str, path2: str, number: int) -> object:
+def _call(top: Path, op: str, path: str, path2: str, number: int, follow: bool = False) -> object:
+    """One call; ``follow``: the xattr calls and utime follow a symlink (as ``os``'s do by
+    default and gfrpc's client library does), else they act on the link."""
     p, q = top / path, top / path2
     if op == "mkdir":
         os.mkdir(p, number & 0o7777)
@@ -110,14 +113,14 @@ def _call(top: Path, op: str, path: str, path2: str, number: int) -> object:
     if op == "lstat":
         return _summary(os.lstat(p))
     if op == "setxattr":
-        os.setxattr(p, "user.diff", str(number).encode(), follow_symlinks=False)
+        os.setxattr(p, "user.diff", str(number).encode(), follow_symlinks=follow)
         return None
     if op == "getxattr":
-        return os.getxattr(p, "user.diff", follow_symlinks=False)
+        return os.getxattr(p, "user.diff", follow_symlinks=follow)
     if op == "listxattr":
-        return sorted(k for k in os.listxattr(p, follow_symlinks=False) if k.startswith("user."))
+        return sorted(k for k in os.listxattr(p, follow_symlinks=follow) if k.startswith("user."))
     if op == "removexattr":
-        os.removexattr(p, "user.diff", follow_symlinks=False)
+        os.removexattr(p, "user.diff", follow_symlinks=follow)
         return None
     if op == "readlink":
         return os.readlink(p)
@@ -130,21 +133,55 @@ def _call(top: Path, op: str, path: str, path2: str, number: int) -> object:
             os.close(fd)
         return None
     if op == "utime":
-        os.utime(p, (number, number), follow_symlinks=False)
-        return (os.lstat(p).st_mtime, _summary(os.lstat(p)))
+        os.utime(p, (number, number), follow_symlinks=follow)
+        st = os.stat(p) if follow else os.lstat(p)
+        return (st.st_mtime, _summary(st))
     raise AssertionError(op)
 
 
-def _run(mnt: Path, plan: list[tuple[Any, ...]]) -> list[object]:
-    top = mnt / f"fd-{uuid.uuid4().hex[:8]}"
-    top.mkdir()
+def _calls(top: Path, plan: list[tuple[Any, ...]], follow: bool = False) -> list[object]:
     out: list[object] = []
     for op, path, path2, number in plan:
         try:
-            out.append(("ok", _call(top, op, path, path2, number)))
+            out.append(("ok", _call(top, op, path, path2, number, follow)))
         except OSError as e:
             out.append(("error", errno.errorcode.get(e.errno or 0, e.errno)))
     return out
+
+
+def _run(mnt: Path, plan: list[tuple[Any, ...]], uid: int = 0) -> list[object]:
+    """The plan's answers, in a new directory (0777) of the mount, as ``uid`` (gid the same):
+    for a user, root makes the plan's first entries (``PREFIX``: a directory of 0755, one of
+    0700, a file of 0644) and the rest runs in a child process that has become that user."""
+    top = mnt / f"fd-{uuid.uuid4().hex[:8]}"
+    top.mkdir()
+    top.chmod(0o777)
+    if uid == 0:
+        return _calls(top, plan)
+    first = _calls(top, plan[: len(PREFIX)])
+    plan = plan[len(PREFIX) :]
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become the user, run, send the answers, leave at once
+        code = 1
+        try:
+            os.close(reader)
+            os.chdir(top)  # as root: the mount's parents are private to root
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            with os.fdopen(writer, "wb") as w:
+                pickle.dump(_calls(Path("."), plan), w)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as r:
+        data = r.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and data, f"the child running as {uid} failed ({status})"
+    answers: list[object] = pickle.loads(data)
+    return first + answers
 
 
 @pytest.fixture(scope="module")
@@ -167,16 +204,18 @@ def mounts(
             yield real, mine
 
 
-def test_random_calls_through_fuse_agree(mounts: tuple[Path, Path]) -> None:
-    """Rule: the same file-system calls through a real FUSE mount succeed or fail alike, and
-    answer the same content, on a glusterfsd brick and on a gfrpc brick."""
+@pytest.mark.parametrize("uid", [0, 1000], ids=["root", "user"])
+def test_random_calls_through_fuse_agree(mounts: tuple[Path, Path], uid: int) -> None:
+    """Rule: the same file-system calls through a real FUSE mount, by root and by a user,
+    succeed or fail alike, and answer the same content, on a glusterfsd brick and on a gfrpc
+    brick."""
     real, mine = mounts
     failures = first_differences(
         SEED,
         SEQUENCES,
         _plan,
-        lambda plan: _run(real, plan),
-        lambda plan: _run(mine, plan),
+        lambda plan: _run(real, plan, uid),
+        lambda plan: _run(mine, plan, uid),
         ONLY,
     )
     assert not failures, "\n".join(failures)

@@ -216,11 +216,21 @@ def rename_path(ns: Namespace, s: str, d: str) -> None:
 
     def run() -> None:
         (sp, real_sp), (dp, real_dp) = ns._resolve_real(sp_path), ns._resolve_real(dp_path)
+        if not sp.is_dir:  # as rename(2)'s path walk answers, before the names are looked at
+            raise fop_error(errno.ENOTDIR, s)
+        if not dp.is_dir:
+            raise fop_error(errno.ENOTDIR, d)
         real_s, real_d = posixpath.join(real_sp, sname), posixpath.join(real_dp, dname)
         if ns._hashing:
             ns._forget(real_s)
             ns._forget(real_d)
         node = ns._resolve(real_s, follow=False)
+        try:
+            same = ns._resolve(real_d, follow=False).gfid == node.gfid
+        except FileNotFoundError:
+            same = False
+        if same:  # two names of one file (or one name twice): rename(2) does nothing
+            return
         if node.is_dir or not ns._hashing:  # directories: on every brick
             ns.bricks[node.brick].rename(sp.gfid, sname, dp.gfid, dname, path=s)
             for i, c in enumerate(ns.bricks):

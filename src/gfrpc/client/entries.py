@@ -236,8 +236,12 @@ class Entries(Attributes):
 
         def op(parent: Node, parent_path: str, name: str) -> None:
             node = self._resolve(s, follow=False)
-            if node.is_dir:
-                raise fop_error(errno.EPERM, s)
+            if node.is_dir:  # link(2) finds an existing name (EEXIST) before the directory
+                try:
+                    self._resolve(d, follow=False)
+                except FileNotFoundError:
+                    raise fop_error(errno.EPERM, s) from None
+                raise fop_error(errno.EEXIST, d)
             self.bricks[node.brick].link(node.gfid, parent.gfid, name, path=d)
             h = self._hashed(parent, parent_path, name, d)
             if h != node.brick:

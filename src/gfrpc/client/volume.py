@@ -384,8 +384,8 @@ class Volume(Entries):
             made = self._create_new(parent, parent_path, name, path, flags)
             if made is not None:
                 return made
-        try:
-            node: Node | None = self._resolve(path)
+        try:  # O_CREAT|O_EXCL follows no symlink: a name that exists is EEXIST, as open(2)
+            node: Node | None = self._resolve(path, follow=not flags & os.O_EXCL)
         except FileNotFoundError:
             node = None
         if node is None:
