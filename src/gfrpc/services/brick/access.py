@@ -57,6 +57,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as st_
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from gfrpc.programs.fops import GF_ANON_FD_NO
@@ -104,13 +105,21 @@ def require_parent(store: PosixStore, pargfid: bytes, want: int, call: FopCall) 
 
 
 def require_parent_of_new(
-    store: PosixStore, pargfid: bytes, name: str, want: int, call: FopCall
+    store: PosixStore,
+    pargfid: bytes,
+    name: str,
+    want: int,
+    call: FopCall,
+    then: Callable[[], None] | None = None,
 ) -> None:
-    """:func:`require_parent` for the parent of an entry to make: a name that exists is
-    EEXIST before a refused permission is EACCES, as GlusterFS's resolver finds the name
-    before posix-acl looks (looked up only when the permission is refused)."""
+    """:func:`require_parent` (and ``then``, LINK's sticky check) for the parent of an entry
+    to make: a name that exists is EEXIST before a refused permission is EACCES, as
+    GlusterFS's resolver finds the name before posix-acl looks (looked up only when the
+    permission is refused)."""
     try:
         require_parent(store, pargfid, want, call)
+        if then is not None:
+            then()
     except PermissionError as refused:
         try:
             entry_owner(store, pargfid, name)

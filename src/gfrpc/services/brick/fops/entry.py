@@ -300,8 +300,14 @@ def link(svc: FopService, call: FopCall) -> FopReply:
     store = svc.store
     if not access.trusted(call):
         owner = store.stat(bytes(a.oldgfid)).ia_uid
-        access.require_parent_of_new(store, bytes(a.newgfid), a.newbname, access.W, call)
-        access.require_sticky(store, bytes(a.newgfid), owner, call)
+        access.require_parent_of_new(
+            store,
+            bytes(a.newgfid),
+            a.newbname,
+            access.W,
+            call,
+            lambda: access.require_sticky(store, bytes(a.newgfid), owner, call),
+        )
     stat, pre, post = svc.store.link(
         bytes(a.oldgfid),
         bytes(a.newgfid),
