@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P, cred
+from brick_fops_support import ROOT, FopClient, P, cred, new_entry
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
@@ -24,10 +24,6 @@ pytestmark = pytest.mark.timeout(120)
 ROOT_CRED = cred(0, 0)
 ALICE = cred(1000, 1000, (1000, 3000))  # in group 3000, not in 5000
 OTHER_GROUP, HER_GROUP = 5000, 3000
-
-
-def _new() -> dict[str, Any]:
-    return {"gfid-req": uuid.uuid4()}  # a real posix refuses a new entry without it
 
 
 def _answers(c: FopClient) -> list[tuple[str, object]]:
@@ -41,7 +37,7 @@ def _answers(c: FopClient) -> list[tuple[str, object]]:
         return r
 
     def mkdir(what: str, parent: bytes, name: str, mode: int, umask: int, who: Any) -> Any:
-        req = fp.GfxMkdirReq(pargfid=parent, bname=name, mode=mode, umask=umask, xdata=_new())
+        req = fp.GfxMkdirReq(pargfid=parent, bname=name, mode=mode, umask=umask, xdata=new_entry())
         r = c.call(P.MKDIR, req, cred=who)
         return made(what, r, r.stat)
 
@@ -76,7 +72,7 @@ def _answers(c: FopClient) -> list[tuple[str, object]]:
             flags=flags or os.O_RDWR | os.O_CREAT | os.O_EXCL,
             mode=mode,
             umask=umask,
-            xdata=_new(),
+            xdata=new_entry(),
         )
         r = c.call(P.CREATE, req, cred=who)
         made(what, r, r.stat)
@@ -87,7 +83,7 @@ def _answers(c: FopClient) -> list[tuple[str, object]]:
         nonlocal n
         n += 1
         req = fp.GfxMknodReq(
-            pargfid=dirs[where], bname=f"n{n}", mode=mode, dev=dev, umask=umask, xdata=_new()
+            pargfid=dirs[where], bname=f"n{n}", mode=mode, dev=dev, umask=umask, xdata=new_entry()
         )
         r = c.call(P.MKNOD, req, cred=who)
         made(what, r, r.stat)
@@ -120,7 +116,7 @@ def _answers(c: FopClient) -> list[tuple[str, object]]:
             mknod(f"mknod a symlink {at}", where, stat.S_IFLNK | 0o755, 0, who)
             n += 1
             req = fp.GfxSymlinkReq(
-                pargfid=dirs[where], bname=f"s{n}", linkname="x", umask=0o777, xdata=_new()
+                pargfid=dirs[where], bname=f"s{n}", linkname="x", umask=0o777, xdata=new_entry()
             )
             r = c.call(P.SYMLINK, req, cred=who)
             made(f"symlink umask 0777 {at}", r, r.stat)

@@ -14,15 +14,11 @@ import uuid
 from typing import Any
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P
+from brick_fops_support import ROOT, FopClient, P, new_entry
 
 from gfrpc.programs import fops as fp
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _new() -> dict[str, Any]:
-    return {"gfid-req": uuid.uuid4()}  # a real posix refuses a new entry without it
 
 
 def _answers(c: FopClient) -> list[tuple[str, tuple[int, int]]]:
@@ -35,12 +31,12 @@ def _answers(c: FopClient) -> list[tuple[str, tuple[int, int]]]:
         return r
 
     def mkdir(what: str, parent: bytes, name: str) -> Any:
-        req = fp.GfxMkdirReq(pargfid=parent, bname=name, mode=0o755, umask=0o022, xdata=_new())
+        req = fp.GfxMkdirReq(pargfid=parent, bname=name, mode=0o755, umask=0o022, xdata=new_entry())
         return call(what, P.MKDIR, req)
 
     def create(what: str, parent: bytes, name: str, flags: int = os.O_RDWR | os.O_CREAT) -> Any:
         req = fp.GfxCreateReq(
-            pargfid=parent, bname=name, flags=flags, mode=0o644, umask=0o022, xdata=_new()
+            pargfid=parent, bname=name, flags=flags, mode=0o644, umask=0o022, xdata=new_entry()
         )
         r = call(what, P.CREATE, req)
         if r.op_ret >= 0:
@@ -58,10 +54,10 @@ def _answers(c: FopClient) -> list[tuple[str, tuple[int, int]]]:
     create("create O_EXCL over a dir", d, "sub", os.O_RDWR | os.O_CREAT | os.O_EXCL)
     create("create over a dir", d, "sub")
     req = fp.GfxMknodReq(
-        pargfid=d, bname="f", mode=stat.S_IFREG | 0o644, dev=0, umask=0o022, xdata=_new()
+        pargfid=d, bname="f", mode=stat.S_IFREG | 0o644, dev=0, umask=0o022, xdata=new_entry()
     )
     call("mknod over a file", P.MKNOD, req)
-    req = fp.GfxSymlinkReq(pargfid=d, bname="f", linkname="target", umask=0o022, xdata=_new())
+    req = fp.GfxSymlinkReq(pargfid=d, bname="f", linkname="target", umask=0o022, xdata=new_entry())
     call("symlink over a file", P.SYMLINK, req)
     call("link a dir", P.LINK, fp.GfxLinkReq(oldgfid=sub, newgfid=d, newbname="subl"))
     call("link over a file", P.LINK, fp.GfxLinkReq(oldgfid=f, newgfid=d, newbname="f"))

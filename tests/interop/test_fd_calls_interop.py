@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P
+from brick_fops_support import ROOT, FopClient, P, new_entry
 
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
@@ -85,10 +85,6 @@ DELIBERATE: dict[str, tuple[int, int]] = {
 }
 
 
-def _new() -> dict[str, Any]:
-    return {"gfid-req": uuid.uuid4()}  # a real posix refuses a new entry without it
-
-
 def _outcome(r: Any) -> tuple[int, int]:
     return (0 if r.op_ret >= 0 else -1, r.op_errno if r.op_ret < 0 else 0)
 
@@ -111,20 +107,22 @@ def _answers(c: FopClient, *, real: bool) -> list[tuple[str, object]]:
 
     top = c.call(
         P.MKDIR,
-        fp.GfxMkdirReq(pargfid=ROOT, bname=f"fd-{uuid.uuid4().hex[:8]}", mode=0o755, xdata=_new()),
+        fp.GfxMkdirReq(
+            pargfid=ROOT, bname=f"fd-{uuid.uuid4().hex[:8]}", mode=0o755, xdata=new_entry()
+        ),
     )
     assert top.op_ret == 0, top
     d = bytes(top.stat.ia_gfid)
     made = c.call(
         P.CREATE,
         fp.GfxCreateReq(
-            pargfid=d, bname="f", flags=os.O_RDWR | os.O_CREAT, mode=0o644, xdata=_new()
+            pargfid=d, bname="f", flags=os.O_RDWR | os.O_CREAT, mode=0o644, xdata=new_entry()
         ),
     )
     f, fd_rw = bytes(made.stat.ia_gfid), made.fd
     c.write(f, fd_rw, 0, b"x" * 100)
     sym = c.call(
-        P.SYMLINK, fp.GfxSymlinkReq(pargfid=d, bname="s", linkname="f", xdata=_new())
+        P.SYMLINK, fp.GfxSymlinkReq(pargfid=d, bname="s", linkname="f", xdata=new_entry())
     ).stat.ia_gfid
 
     def size_of(gfid: bytes) -> int:
@@ -145,7 +143,7 @@ def _answers(c: FopClient, *, real: bool) -> list[tuple[str, object]]:
     open_("open a missing gfid", uuid.uuid4().bytes, os.O_RDONLY)
 
     def node(name: str, mode: int, dev: int = 0) -> bytes:
-        req = fp.GfxMknodReq(pargfid=d, bname=name, mode=mode, dev=dev, umask=0, xdata=_new())
+        req = fp.GfxMknodReq(pargfid=d, bname=name, mode=mode, dev=dev, umask=0, xdata=new_entry())
         return bytes(c.call(P.MKNOD, req).stat.ia_gfid)
 
     fifo = node("fifo", stat.S_IFIFO | 0o666)
@@ -434,7 +432,7 @@ def test_client_symlinks_lead_nowhere(gfrpc_fops: FopClient, tmp_path: Path) -> 
             P.WRITE, (fp.GfxWriteReq(gfid=to_file, fd=anon, offset=0, size=5), b"owned")
         ),
         "mkdir under": c.call(
-            P.MKDIR, fp.GfxMkdirReq(pargfid=to_dir, bname="planted", mode=0o755, xdata=_new())
+            P.MKDIR, fp.GfxMkdirReq(pargfid=to_dir, bname="planted", mode=0o755, xdata=new_entry())
         ),
         "create over": c.call(P.CREATE, over),
     }

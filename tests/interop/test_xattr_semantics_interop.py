@@ -7,13 +7,12 @@ differs on purpose in two answers (below) and, like glusterfsd, never changes th
 from __future__ import annotations
 
 import errno
-import os
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P
+from brick_fops_support import ROOT, FopClient, P, new_file
 
 from gfrpc.programs import fops as fp
 
@@ -24,18 +23,7 @@ XATTR_CREATE, XATTR_REPLACE = 1, 2
 
 def _answers(c: FopClient) -> list[tuple[str, object]]:
     """One sequence of xattr calls on a new file; what each answered."""
-    name = f"xs-{uuid.uuid4().hex[:8]}"
-    req = fp.GfxCreateReq(
-        pargfid=ROOT,
-        bname=name,
-        flags=os.O_RDWR | os.O_CREAT,
-        mode=0o644,
-        umask=0o022,
-        xdata={"gfid-req": uuid.uuid4()},  # a real posix refuses a CREATE without it
-    )
-    created = c.call(P.CREATE, req)
-    assert created.op_ret == 0, created
-    gfid, fd = bytes(created.stat.ia_gfid), created.fd
+    gfid, fd, name = new_file(c, "xs")
     out: list[tuple[str, object]] = []
 
     def answer(what: str, r: object, key: str | None = None) -> None:

@@ -8,12 +8,10 @@ values."""
 from __future__ import annotations
 
 import errno
-import os
 import struct
-import uuid
 
 import pytest
-from brick_fops_support import ROOT, FopClient, P
+from brick_fops_support import FopClient, P, new_file
 
 from gfrpc.programs import fops as fp
 from gfrpc.services.brick.fops.xattr import (
@@ -39,18 +37,7 @@ def _int32s(*values: int) -> bytes:
 def _answers(c: FopClient) -> list[object]:
     """Run one sequence of XATTROPs and FXATTROPs on a new file; what each answered (op_ret,
     op_errno, the reply dict's values as bytes), then the values left on the file."""
-    name = f"xo-{uuid.uuid4().hex[:8]}"
-    req = fp.GfxCreateReq(
-        pargfid=ROOT,
-        bname=name,
-        flags=os.O_RDWR | os.O_CREAT,
-        mode=0o644,
-        umask=0o022,
-        xdata={"gfid-req": uuid.uuid4()},  # a real posix refuses a CREATE without it
-    )
-    created = c.call(P.CREATE, req)
-    assert created.op_ret == 0, created
-    gfid, fd = bytes(created.stat.ia_gfid), created.fd
+    gfid, fd, _ = new_file(c, "xo")
     out: list[object] = []
 
     def xattrop(op: int, changes: dict[str, bytes], *, on_fd: bool = False) -> None:

@@ -118,6 +118,29 @@ class FopClient:
         self.rpc.close()
 
 
+def new_entry() -> dict[str, Any]:
+    """The xdata of a call that makes an entry: a fresh ``gfid-req`` (a real posix refuses a
+    new entry without one)."""
+    return {"gfid-req": uuid.uuid4()}
+
+
+def new_file(c: FopClient, prefix: str, pargfid: bytes = ROOT) -> tuple[bytes, int, str]:
+    """CREATE (O_RDWR, 0644, umask 022) of a new name ``prefix-<random>`` in ``pargfid``:
+    the file's gfid, its open fd and its name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    req = fp.GfxCreateReq(
+        pargfid=pargfid,
+        bname=name,
+        flags=os.O_RDWR | os.O_CREAT,
+        mode=0o644,
+        umask=0o022,
+        xdata=new_entry(),
+    )
+    created = c.call(P.CREATE, req)
+    assert created.op_ret == 0, created
+    return bytes(created.stat.ia_gfid), created.fd, name
+
+
 def cred(
     uid: int, gid: int, groups: tuple[int, ...] = (), pid: int = 4242, lk_owner: bytes | None = None
 ) -> Any:
