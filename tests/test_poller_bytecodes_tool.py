@@ -24,7 +24,7 @@ def test_poller_bytecodes_counts_the_transport_too(phase: str, tls: bool) -> Non
     m = re.match(rf"{phase}: (\d+) bytecodes per request", first)
     assert m and int(m.group(1)) > 500, out.stdout
     assert "transport/endpoint.py:_read" in out.stdout
-    assert "rpc/server.py:_dispatch" in out.stdout
+    assert "rpc/dispatch.py:dispatch" in out.stdout
 
 
 @pytest.mark.timeout(180)

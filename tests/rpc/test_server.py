@@ -1,4 +1,5 @@
-"""Tests for rpc/server.py: dispatch answers, GF-DUMP, credentials, workers, outstanding limit."""
+"""Tests for rpc/server.py and rpc/dispatch.py: dispatch answers, GF-DUMP, credentials, workers,
+outstanding limit."""
 
 from __future__ import annotations
 

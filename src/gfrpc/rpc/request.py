@@ -3,7 +3,7 @@
 ``Program`` and ``Procedure`` describe what a server serves; a :class:`Request` is one call
 being served (header, arguments, credential, the connection's ``session``); a handler returns
 its results (``HandlerResult``) or answers later through ``defer()`` and exactly one of
-``reply``/``reply_error``/``drop``. The dispatch rules are in ``server.py``'s docstring.
+``reply``/``reply_error``/``drop``. The dispatch rules are in ``dispatch.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from gfrpc.wire import rpcmsg
 from gfrpc.wire.xdr import XdrStruct, XdrType, XdrValue
 
 if TYPE_CHECKING:
-    from gfrpc.rpc.server import RpcServer, _ServerConnection
+    from gfrpc.rpc.dispatch import CallDispatcher
+    from gfrpc.rpc.server import _ServerConnection
     from gfrpc.transport import Endpoint
     from gfrpc.transport.tail import UnreadTail
 
@@ -57,7 +58,7 @@ class GarbageArgs(RemoteProtocolError):
 
 @dataclass
 class Procedure:
-    """One procedure: ``handler(request)`` returns the results (``server.py``'s docstring).
+    """One procedure: ``handler(request)`` returns the results (``dispatch.py``'s docstring).
 
     ``args_type``, when given (an ``xdr.struct`` type), is decoded on the worker before the
     handler runs: ``request.decoded`` is the value, ``request.payload`` what follows it.
@@ -111,14 +112,14 @@ class Request:
 
     def __init__(
         self,
-        server: RpcServer,
+        calls: CallDispatcher,
         conn: _ServerConnection,
         header: rpcmsg.CallHeader,
         args: memoryview,
         credential: rpcmsg.Credential | None,
         procedure: Procedure,
     ) -> None:
-        self.server = server
+        self.calls = calls  # the dispatcher that made it, told when it is answered
         self.header = header
         #: the CALL's numbers (copied once: the header does not change)
         self.xid, self.prog, self.vers, self.proc = header[:4]
@@ -168,7 +169,7 @@ class Request:
             self._lock = threading.Lock()
         self._deferred = True
         if not self._counted:  # run inline, so not counted yet: outstanding from now on
-            self.server._count(self._conn)
+            self.calls.count(self._conn)
             self._counted = True
 
     def reply(self, result: HandlerResult | object = None) -> None:
@@ -188,7 +189,7 @@ class Request:
     def drop(self) -> None:
         """Never answer this request (as GlusterFS does for PMAP BRICKBYPORT)."""
         self._take()
-        self.server._request_finished(self)
+        self.calls.finished(self)
 
     def _take(self) -> None:
         """Mark the request answered; LocalProtocolError if it already was."""
@@ -216,12 +217,12 @@ class Request:
             raise
 
     def _finished(self) -> None:
-        # RpcServer._request_finished, one call less on every reply's way out
+        # CallDispatcher.finished, one call less on every reply's way out
         if self._reserved:
-            self.server._release(self)
+            self.calls.release(self)
         if self._counted:
             self._counted = False
-            self.server._uncount(self._conn)
+            self.calls.uncount(self._conn)
 
 
 def _result_parts(result: object) -> Sequence[Buffer]:

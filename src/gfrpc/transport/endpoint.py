@@ -34,7 +34,8 @@ Queue order is wire order: encryption and enqueueing happen under one lock. ``on
 given, is called once the message's last byte has been handed to the kernel (or the
 connection is gone), outside the lock: the RPC server counts a request until then.
 
-*Server limits* (``limits.py``), when the listener passes a ``guard``: the endpoint reports
+*Server limits* (``limits.py``; the methods are ``endpoint_limits.py``), when the listener
+passes a ``guard``: the endpoint reports
 the bytes of incomplete records it holds after each read (the server-wide memory budget may
 pause it, or close it to take back what it read: ``close_for_memory``), reads little at once
 while that budget is spent (``IncompleteBudget.read_size``), stops reading while more than
@@ -76,11 +77,10 @@ from typing import TYPE_CHECKING
 from gfrpc.errors import (
     NotConnectedError,
     RemoteProtocolError,
-    TimeoutError_,
     TransportError,
 )
 from gfrpc.transport.baton import BATON, BIG
-from gfrpc.transport.budget import peer_host_key
+from gfrpc.transport.endpoint_limits import EndpointLimits
 from gfrpc.transport.endpoint_output import JOIN_BELOW, EndpointOutput
 from gfrpc.transport.endpoint_tls import EndpointTLSInput
 from gfrpc.transport.lifecycle import (
@@ -128,7 +128,7 @@ _MAX_READ = 4 << 20  # one read straight into a record: bounds a budget's oversh
 TAIL_MIN = 128 << 10
 
 
-class Endpoint(EndpointTLSInput, EndpointOutput):
+class Endpoint(EndpointTLSInput, EndpointOutput, EndpointLimits):
     """One RPC connection driven by a poller. Create with ``connect()`` or a ``Listener``."""
 
     def __init__(
@@ -246,28 +246,6 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
             self._paused = False
             self._poller.kick(self)
 
-    def limit_unsent_parts(self, count: int) -> None:
-        """Stop reading while more than ``count`` parts of messages wait unsent (0: no such
-        limit; every small message is one part). The RPC server sets its outstanding-request
-        limit here: a request answered at once on the input thread counts while its reply
-        waits in the out-queue."""
-        with self._out_lock:
-            self._outq.max_parts = max(0, count)
-
-    def pause_for_memory(self) -> None:
-        """Stop reading: the server's budget for incomplete records is spent (any thread)."""
-        self._mem_paused = True
-
-    def resume_for_memory(self) -> None:
-        if self._mem_paused:
-            self._mem_paused = False
-            self._poller.kick(self)
-
-    def input_held_back(self) -> bool:
-        """Whether the connection reads nothing for a reason of its own: closed, paused by its
-        handler, or too many replies unsent (the memory budget's finishers, ``budget.py``)."""
-        return self.closed or self._paused or self._outq.paused
-
     def peer_text(self) -> str:
         return self._peer()
 
@@ -275,63 +253,6 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
     def born(self) -> float:
         """When the connection was made (``time.monotonic()``)."""
         return self._born
-
-    def peer_host(self) -> str:
-        """The peer's machine, as the memory budget shares its slack (``peer_host_key``)."""
-        peer = self.peername
-        if isinstance(peer, tuple):  # (host, port) or, for IPv6, (host, port, flow, scope)
-            family = socket.AF_INET6 if len(peer) == 4 else socket.AF_INET
-            return peer_host_key(family, str(peer[0]))
-        return peer_host_key(socket.AF_UNIX, "")
-
-    def close_for_memory(self, reason: str) -> None:
-        """Close: the server's memory budget needs what this connection holds (any thread)."""
-        exc = TimeoutError_(reason)
-        log.log(close_log_level(exc), "%s: closing connection: %s", self._peer(), reason)
-        self.close(exc)
-
-    def replies_queued(self) -> bool:
-        """Whether replies wait in the out-queue for the kernel to take them. The replies
-        corked in the batch being delivered are not counted: they are written at the batch's
-        end, and each is a small one (at most ``JOIN_BELOW`` bytes, ``CORK_RECORDS`` of them
-        at most); a bigger reply is queued at once."""
-        return bool(self._outq.pending)
-
-    def unsent_for(self, now: float) -> float:
-        """Seconds that replies have waited with none of them taken by the kernel, as the
-        watchdog last saw them (0: none wait, or no watchdog looks at this connection)."""
-        mark = self._send_mark
-        if mark is None or not self._outq.pending:
-            return 0.0
-        return now - mark[1]
-
-    def check_deadlines(self, now: float) -> None:
-        """Close the connection if one of the server's timeouts has expired (watchdog thread)."""
-        if self.closed or self._guard is None:
-            return
-        outq = self._outq
-        if outq.pending:  # (the watchdog's own mark: no cost on the path that writes)
-            mark = self._send_mark
-            if mark is None or mark[0] != outq.written:
-                self._send_mark = mark = (outq.written, now)
-            unsent_for = now - mark[1]
-        else:
-            self._send_mark = None
-            unsent_for = 0.0
-        reason = self._guard.limits.expired(
-            now - self._born,
-            now - self._last_input,
-            handshaking=self._tls is not None and not self._tls.established,
-            requests=self._records_in,
-            partial=self._decoder.buffered_bytes
-            if self._decoder.in_record and not self.input_held_back()
-            else None,
-            unsent_for=unsent_for,
-        )
-        if reason is not None:
-            exc = TimeoutError_(reason)
-            log.log(close_log_level(exc), "%s: closing connection: %s", self._peer(), reason)
-            self.close(exc)
 
     # -- the pollable side (called by the poller on the handling thread) ----------------------
 
@@ -575,16 +496,6 @@ class Endpoint(EndpointTLSInput, EndpointOutput):
         a handler whose ``takes_tails`` is true, without TLS): that end, which the handler
         may move into a file (``UnreadTail.splice_to``) or read (``fill``); else None."""
         return self._tail
-
-    def _account(self) -> None:
-        """Tell the server's memory budget how much of incomplete records we hold."""
-        guard = self._guard
-        if guard is not None:
-            decoder = self._decoder
-            held = decoder.buffered_bytes
-            if held != self._charged:
-                self._charged = held
-                guard.budget.charge(self, held, decoder.record_left)
 
     def _eof(self) -> PeerClosedError:
         """The error for an orderly close by the peer, with a hint when it never answered."""
