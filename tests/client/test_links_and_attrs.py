@@ -213,3 +213,20 @@ def test_the_kernel_clients_answers_where_the_brick_would_say_otherwise(
     v.rename("/g", "/g")
     assert v.read_bytes("/f") == b"f" == v.read_bytes("/g")
     assert v.stat("/f").st_nlink == 2 and (brick / "f").exists() and (brick / "g").exists()
+
+
+def test_a_hard_link_looks_up_its_source_first(one: tuple[Volume, Path]) -> None:
+    """As link(2) does: the old name is looked up before the new name's parent, so a missing
+    source is ENOENT even where the new parent is a file (ENOTDIR) or a looping symlink
+    (ELOOP); with the source there, those errors come back."""
+    v, _ = one
+    v.write_bytes("/f", b"f")
+    v.symlink("loop/x", "/loop")
+    for parent in ("/f", "/loop"):
+        with pytest.raises(FileNotFoundError):
+            v.link("/missing", f"{parent}/new")
+    with pytest.raises(NotADirectoryError):
+        v.link("/f", "/f/new")
+    with pytest.raises(OSError) as looped:
+        v.link("/f", "/loop/new")
+    assert looped.value.errno == errno.ELOOP

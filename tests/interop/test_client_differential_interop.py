@@ -2,8 +2,9 @@
 brick: the random file-system sequences of test_fuse_differential_interop.py, made once with
 ``os`` calls through a real FUSE mount and once with the ``gfrpc.client.Volume`` calls that
 mean the same, must succeed or fail with the same errno and answer the same content. So the
-client library answers as an application on a mount would see it. Seeded and replayable
-(``GFRPC_CLIENT_DIFF_SEED``, ``GFRPC_CLIENT_DIFF_SEQUENCES``)."""
+client library answers as an application on a mount would see it. It runs once on the plain
+volume and once, with a third of the sequences, on the TLS volume (both sides over TLS).
+Seeded and replayable (``GFRPC_CLIENT_DIFF_SEED``, ``GFRPC_CLIENT_DIFF_SEQUENCES``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 from differential_support import first_differences
-from test_fuse_differential_interop import _calls, _plan, _summary
+from test_fuse_differential_interop import USER, _calls, _plan, _summary
 
 from gfrpc.client import Volume
 from gfrpc.testing.realgluster import GlusterD, GlusterVolume
@@ -38,7 +39,8 @@ def _volume_call(v: Any, top: str, op: str, path: str, path2: str, number: int) 
     if op == "create":
         with v.open(p, "xb"):
             pass
-        v.chmod(p, number & 0o7777 & ~UMASK)
+        # open(2)'s mode, made a chmod: a brick gives a new file no set-id bits of a CREATE
+        v.chmod(p, number & 0o1777 & ~UMASK)
         return _summary(v.lstat(p))
     if op == "write":
         with v.open(p, "r+b") as f:
@@ -94,7 +96,21 @@ def _volume_call(v: Any, top: str, op: str, path: str, path2: str, number: int) 
         v.utime(p, (number, number))
         st = v.stat(p)
         return (st.st_mtime, _summary(st))
-    return "not compared"  # listxattr and fcntl locks: the library has no such call
+    if op == "chown":
+        owner = USER if number % 2 else 0
+        v.chown(p, owner, owner)
+        return _summary(v.stat(p))
+    if op == "open_trunc":
+        with v.open(p, "r+b") as f:
+            f.truncate(0)
+        return _summary(v.stat(p))
+    return "not compared"  # listxattr, access and fcntl locks: the library has no such call
+
+
+def _client_plan(rng: Any) -> list[tuple[Any, ...]]:
+    """The FUSE test's plan, with its fallocate calls made access calls (not compared): the
+    library has no fallocate, and a call made on one side only would part the two."""
+    return [("access", *step[1:]) if step[0] == "fallocate" else step for step in _plan(rng)]
 
 
 def _volume_calls(v: Any, plan: list[tuple[Any, ...]]) -> list[object]:
@@ -114,39 +130,48 @@ def _mount_calls(mnt: Path, plan: list[tuple[Any, ...]]) -> list[object]:
     top.mkdir()
     answers = _calls(top, plan, follow=True)
     return [
-        ("ok", "not compared") if step[0] in ("listxattr", "lock") else a
+        ("ok", "not compared") if step[0] in ("listxattr", "lock", "access") else a
         for step, a in zip(plan, answers, strict=True)
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["plain", "tls"])
 def mount_and_volume(
-    glusterd: GlusterD, gluster_volume: GlusterVolume
-) -> Iterator[tuple[Path, Any]]:
+    request: pytest.FixtureRequest, glusterd: GlusterD
+) -> Iterator[tuple[Path, Any, int]]:
+    """A FUSE mount and a ``Volume`` of one real brick, both over TLS on the TLS volume, and
+    the number of sequences to run there (the TLS one takes a third: the calls are the same,
+    only the transport differs)."""
+    tls = request.param == "tls"
+    vol: GlusterVolume = request.getfixturevalue("gluster_volume_tls" if tls else "gluster_volume")
     old = os.umask(UMASK)
     try:
         with (
-            glusterd.fuse_mount(gluster_volume.client_volfile(), timeout=30) as mnt,
+            glusterd.fuse_mount(vol.client_volfile(), timeout=30) as mnt,
             Volume.connect_brick(
                 "127.0.0.1",
-                gluster_volume.port,
-                str(gluster_volume.brick_path),
-                gluster_volume.name,
+                vol.port,
+                str(vol.brick_path),
+                vol.name,
+                tls=vol.tls_dir if tls else None,
             ) as volume,
         ):
-            yield mnt, volume
+            yield mnt, volume, max(1, SEQUENCES // 3) if tls else SEQUENCES
     finally:
         os.umask(old)
 
 
-def test_the_client_library_answers_as_a_fuse_mount(mount_and_volume: tuple[Path, Any]) -> None:
+def test_the_client_library_answers_as_a_fuse_mount(
+    mount_and_volume: tuple[Path, Any, int],
+) -> None:
     """Rule: the same file-system sequences get the same errno and content through gfrpc's
-    client library as through the kernel's FUSE client, on the same glusterfsd brick."""
-    mnt, volume = mount_and_volume
+    client library as through the kernel's FUSE client, on the same glusterfsd brick, over
+    TLS too."""
+    mnt, volume, sequences = mount_and_volume
     failures = first_differences(
         SEED,
-        SEQUENCES,
-        _plan,
+        sequences,
+        _client_plan,
         lambda plan: _mount_calls(mnt, plan),
         lambda plan: _volume_calls(volume, plan),
         ONLY,

@@ -3,7 +3,8 @@ one of a gfrpc brick: each call (mkdir, open/create, write, read, rename, link, 
 unlink, rmdir, chmod, truncate, listdir, stat, xattrs, fcntl locks) must succeed or fail with
 the same errno on both, and answer the same content. Unlike the raw-call comparisons, the
 calls here go through the real client's whole graph (md-cache, quick-read, write-behind...) as
-an application's would. Seeded and replayable (``GFRPC_FUSE_DIFF_SEED``,
+an application's would. It runs without TLS and, with a third of the sequences, with TLS on
+both mounts. Seeded and replayable (``GFRPC_FUSE_DIFF_SEED``,
 ``GFRPC_FUSE_DIFF_SEQUENCES``)."""
 
 from __future__ import annotations
@@ -35,8 +36,13 @@ PATHS = [*NAMES, *(f"{d}/{n}" for d in NAMES[:2] for n in NAMES)]
 OPS = (
     "mkdir", "create", "write", "append", "read", "rename", "link", "symlink", "unlink",
     "rmdir", "chmod", "truncate", "listdir", "stat", "lstat", "setxattr", "getxattr",
-    "listxattr", "removexattr", "readlink", "lock", "utime",
+    "listxattr", "removexattr", "readlink", "lock", "utime", "chown", "access", "fallocate",
+    "open_trunc",
 )  # fmt: skip
+#: modes, sizes and offsets; a mode's low bits are also access(2)'s question, and its parity
+#: chown's new owner (root or the user)
+NUMBERS = (0, 0o644, 0o755, 0o600, 0o1777, 100, 4096, 0o4755, 0o2775)
+USER = 1000
 PREFIX = (("mkdir", "a", "", 0o755), ("mkdir", "b", "", 0o700), ("create", "a/a", "", 0o644))
 
 
@@ -48,7 +54,7 @@ def _plan(rng: random.Random) -> list[tuple[Any, ...]]:
                 rng.choice(OPS),
                 rng.choice(PATHS),
                 rng.choice(PATHS),
-                rng.choice((0, 0o644, 0o755, 0o600, 0o1777, 100, 4096)),
+                rng.choice(NUMBERS),
             )
         )
     return steps
@@ -136,6 +142,20 @@ def _call(top: Path, op: str, path: str, path2: str, number: int, follow: bool =
         os.utime(p, (number, number), follow_symlinks=follow)
         st = os.stat(p) if follow else os.lstat(p)
         return (st.st_mtime, _summary(st))
+    if op == "chown":
+        owner = USER if number % 2 else 0
+        os.chown(p, owner, owner, follow_symlinks=follow)
+        return _summary(os.stat(p) if follow else os.lstat(p))
+    if op == "access":
+        return os.access(p, number & 7)
+    if op in ("fallocate", "open_trunc"):
+        fd = os.open(p, os.O_WRONLY | (os.O_TRUNC if op == "open_trunc" else 0))
+        try:
+            if op == "fallocate":
+                os.posix_fallocate(fd, number % 5000, number % 3000)
+        finally:
+            os.close(fd)
+        return _summary(os.stat(p))
     raise AssertionError(op)
 
 
@@ -184,35 +204,49 @@ def _run(mnt: Path, plan: list[tuple[Any, ...]], uid: int = 0) -> list[object]:
     return first + answers
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["plain", "tls"])
 def mounts(
+    request: pytest.FixtureRequest,
     glusterd: GlusterD,
-    gluster_volume: GlusterVolume,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Path, Path]]:
+) -> Iterator[tuple[Path, Path, int]]:
     """A FUSE mount of the real one-brick volume and one of a gfrpc brick, with the same
-    hand-written client graph."""
+    hand-written client graph, both over TLS for the "tls" variant (the TLS volume, and a
+    gfrpc brick with the same certificates that allows the test client's CN); and the number
+    of sequences to run (a third with TLS: the calls are the same, only the transport differs)."""
+    tls = request.param == "tls"
+    vol: GlusterVolume = request.getfixturevalue("gluster_volume_tls" if tls else "gluster_volume")
+    extra: list[str] = []
+    client_tls = None
+    if tls:
+        material = request.getfixturevalue("interop_tls")
+        extra = ["--tls", "--tls-dir", str(material.server.dir)]
+        extra += ["--ssl-allow", material.client.cn]
+        client_tls = material.client.dir
     work = tmp_path_factory.mktemp("fuse-diff")
     with (
-        glusterd.fuse_mount(gluster_volume.client_volfile(), timeout=30) as real,
-        gfrpc_brick(work, "sharded") as brick,
+        glusterd.fuse_mount(vol.client_volfile(), timeout=30) as real,
+        gfrpc_brick(work, "sharded", *extra) as brick,
     ):
         volfile = client_volfile(
-            remote_port=brick.port, remote_subvolume=str(brick.path), name="fusediff-client-0"
+            remote_port=brick.port,
+            remote_subvolume=str(brick.path),
+            tls_dir=client_tls,
+            name="fusediff-client-0",
         )
         with glusterd.fuse_mount(volfile, timeout=30) as mine:
-            yield real, mine
+            yield real, mine, max(1, SEQUENCES // 3) if tls else SEQUENCES
 
 
 @pytest.mark.parametrize("uid", [0, 1000], ids=["root", "user"])
-def test_random_calls_through_fuse_agree(mounts: tuple[Path, Path], uid: int) -> None:
+def test_random_calls_through_fuse_agree(mounts: tuple[Path, Path, int], uid: int) -> None:
     """Rule: the same file-system calls through a real FUSE mount, by root and by a user,
     succeed or fail alike, and answer the same content, on a glusterfsd brick and on a gfrpc
-    brick."""
-    real, mine = mounts
+    brick, over TLS too."""
+    real, mine, sequences = mounts
     failures = first_differences(
         SEED,
-        SEQUENCES,
+        sequences,
         _plan,
         lambda plan: _run(real, plan, uid),
         lambda plan: _run(mine, plan, uid),

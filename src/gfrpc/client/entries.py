@@ -233,6 +233,9 @@ class Entries(Attributes):
         link is made on the file's brick, with a linkto file on ``dst``'s hashed brick, as DHT
         does."""
         s, d = norm_path(src), norm_path(dst)
+        # link(2) looks up the old name before the new name's parent: a missing source is
+        # ENOENT even where the new parent is not a directory (ENOTDIR) or a loop (ELOOP)
+        self._twice(s, lambda: self._resolve(s, follow=False))
 
         def op(parent: Node, parent_path: str, name: str) -> None:
             node = self._resolve(s, follow=False)
