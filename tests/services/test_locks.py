@@ -222,3 +222,71 @@ def test_a_new_lock_converts_every_lock_of_its_owner_under_it() -> None:
         assert t.setlk(G, make_range(owner, type_, start, length))
     assert t.getlk(G, make_range(a, F_RDLCK, 0, 0)) is None
     assert {(g.type, g.start) for g in t.granted(G) if g.owner == b0} == {(F_RDLCK, 0)}
+
+
+def test_a_client_holds_at_most_max_per_client_locks_in_each_table() -> None:
+    """Rule (locks.py, "What one client may hold"): at its cap a client gets ENOLCK for one
+    more LK, INODELK or ENTRYLK lock, and for an LK unlock that would split a lock, and
+    nothing changes then; another client is served meanwhile; a merge, an unlock and a
+    disconnect give room back."""
+    cap = 3
+    lk = PosixLocks(max_per_client=cap)
+    for start in (0, 10, 20):
+        assert lk.setlk(G, make_range(A, F_WRLCK, start, 1))
+    assert _errno_of(lambda: lk.setlk(G, make_range(A, F_WRLCK, 30, 1))) == errno.ENOLCK
+    assert _errno_of(lambda: lk.setlk(G, make_range(A2, F_WRLCK, 30, 1))) == errno.ENOLCK
+    assert lk.setlk(G, make_range(B, F_WRLCK, 30, 1))  # another connection
+    assert lk.held_by("conn-a") == cap and lk.held_by("conn-b") == 1
+    assert lk.setlk(G, make_range(A, F_WRLCK, 0, 11))  # merges two into one: room for one
+    assert lk.held_by("conn-a") == 2
+    assert lk.setlk(G, make_range(A, F_WRLCK, 40, 1))
+    before = lk.granted(G)
+    assert _errno_of(lambda: lk.setlk(G, make_range(A, F_UNLCK, 5, 1))) == errno.ENOLCK
+    assert lk.granted(G) == before  # the refused split changed nothing
+    assert lk.setlk(G, make_range(A, F_UNLCK, 0, 11))  # an unlock that splits nothing
+    assert lk.held_by("conn-a") == 2
+    lk.release_client("conn-a")
+    assert lk.held_by("conn-a") == 0 and [g.owner for g in lk.granted(G)] == [B]
+
+    inode = InodeLocks(max_per_client=cap)
+    whole = make_range(A, F_WRLCK, 0, 0, inodelk=True)
+    for _ in range(cap):  # an owner may hold the same range again and again
+        assert inode.lock("dom", G, whole)
+    assert _errno_of(lambda: inode.lock("dom", G, whole)) == errno.ENOLCK
+    assert _errno_of(lambda: inode.lock("other", G, whole)) == errno.ENOLCK
+    assert inode.lock("dom", G, make_range(A, F_UNLCK, 0, 0, inodelk=True))
+    assert inode.lock("dom", G, whole)
+
+    entry = EntryLocks(max_per_client=cap)
+    for name in ("x", "y", "z"):
+        assert entry.entrylk("dom", G, A, name, ENTRYLK_LOCK_NB)
+    refused = _errno_of(lambda: entry.entrylk("dom", G, A, "w", ENTRYLK_LOCK_NB))
+    assert refused == errno.ENOLCK
+    assert entry.entrylk("dom", G, B, "w", ENTRYLK_LOCK_NB)
+    assert entry.entrylk("dom", G, A, "x", ENTRYLK_UNLOCK, ENTRYLK_WRLCK)
+    assert entry.entrylk("dom", G, A, "v", ENTRYLK_LOCK_NB)
+    with pytest.raises(ValueError):
+        PosixLocks(max_per_client=0)
+
+
+def test_the_new_lock_replaces_only_its_owners_locks_on_its_range() -> None:
+    """Rule: a lock of one owner splits and merges that owner's locks only; the others' stay
+    as they were, in order, and a lock that touches none of its owner's is added at the end."""
+    t = PosixLocks()
+    t.setlk(G, make_range(A, F_RDLCK, 0, 100))
+    t.setlk(G, make_range(B, F_RDLCK, 50, 100))
+    t.setlk(G, make_range(A2, F_RDLCK, 200, 10))
+    t.setlk(G, make_range(A, F_WRLCK, 300, 10))
+    assert [(g.owner, g.start, g.end) for g in t.granted(G)] == [
+        (A, 0, 99),
+        (B, 50, 149),
+        (A2, 200, 209),
+        (A, 300, 309),
+    ]
+    t.setlk(G, make_range(A, F_RDLCK, 100, 200))  # touches A's first lock: merged with it
+    assert [(g.owner, g.type, g.start, g.end) for g in t.granted(G)] == [
+        (B, F_RDLCK, 50, 149),
+        (A2, F_RDLCK, 200, 209),
+        (A, F_WRLCK, 300, 309),
+        (A, F_RDLCK, 0, 299),
+    ]

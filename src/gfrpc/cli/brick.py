@@ -8,6 +8,7 @@ import resource
 import uuid
 
 from gfrpc.services.brick import BrickConfig, BrickServer
+from gfrpc.services.brick.locks import DEFAULT_MAX_LOCKS
 from gfrpc.services.brick.server import DEFAULT_POLLER, IO_POLICIES
 from gfrpc.services.brick.store.fds import DEFAULT_MAX_OPEN_FDS
 from gfrpc.tls import parse_ssl_allow
@@ -169,6 +170,15 @@ COMMANDS = (
                 metavar="N",
                 help="open files and directories one client connection may hold; more get "
                 f"EMFILE for that client only (default {DEFAULT_MAX_OPEN_FDS})",
+            ),
+            arg(
+                "--max-locks",
+                type=_positive,
+                default=DEFAULT_MAX_LOCKS,
+                metavar="N",
+                help="granted locks of each kind (POSIX, inodelk, entrylk) one client "
+                f"connection may hold; more get ENOLCK for that client only (default "
+                f"{DEFAULT_MAX_LOCKS})",
             ),
             arg(
                 "--strict-access",

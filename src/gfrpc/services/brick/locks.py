@@ -20,6 +20,14 @@ with length 0 runs to the end of the file.
   negative len locks the bytes before start.
 These rules were checked answer by answer against glusterfsd 10.3
 (``tests/interop/test_lock_semantics_interop.py``).
+* What one client may hold: each table keeps at most ``max_per_client`` granted locks per
+  client connection (``--max-locks``, ``DEFAULT_MAX_LOCKS``). A request that would take more
+  is ENOLCK for that client alone, as fcntl(2) answers when the system's lock records run out;
+  so is an LK unlock that would split a lock into two beyond the cap (POSIX lets an unlock
+  fail so). glusterfsd holds whatever it is asked to, so a client could grow a real brick's
+  lock lists, and the time every lock call on that inode takes, without end. Waiters are
+  bounded by the outstanding-request limit (a blocked call is a deferred request), and a
+  waiter granted later may pass the cap by the two locks a split adds.
 
 Theory of operation. A contended *non-blocking* request fails with EAGAIN at once. A blocking
 one (SETLKW, INODELK with F_SETLKW, ENTRYLK_LOCK) is queued with a callback and the call returns
@@ -36,18 +44,20 @@ import errno
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 GF_LK_GETLK, GF_LK_SETLK, GF_LK_SETLKW = 0, 1, 2
 F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
 ENTRYLK_LOCK, ENTRYLK_UNLOCK, ENTRYLK_LOCK_NB = 0, 1, 2
 ENTRYLK_RDLCK, ENTRYLK_WRLCK = 0, 1
 EOF_END = (1 << 63) - 1
+#: granted locks one client connection may hold in each table (``--max-locks``)
+DEFAULT_MAX_LOCKS = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """A lock owner: the client connection (any hashable id) and its ``lk_owner`` bytes."""
+class Owner(NamedTuple):
+    """A lock owner: the client connection (any hashable id) and its ``lk_owner`` bytes. A
+    tuple: every lock call compares owners with many locks, and a tuple compares in C."""
 
     client: Hashable
     lk_owner: bytes
@@ -106,7 +116,27 @@ def make_range(
 
 
 def _range_conflict(a: RangeLock, b: RangeLock) -> bool:
-    return a.owner != b.owner and a.overlaps(b.start, b.end) and F_WRLCK in (a.type, b.type)
+    return (
+        a.start <= b.end
+        and b.start <= a.end
+        and (a.type == F_WRLCK or b.type == F_WRLCK)
+        and a.owner != b.owner
+    )
+
+
+def _range_blocker(granted: list[RangeLock], lk: RangeLock) -> RangeLock | None:
+    """The first of ``granted`` that conflicts with ``lk``: ``_range_conflict`` in one loop,
+    the cheap comparisons first (a lock call looks at every lock of its inode)."""
+    start, end, owner = lk.start, lk.end, lk.owner
+    if lk.type == F_WRLCK:
+        for g in granted:
+            if g.start <= end and start <= g.end and g.owner != owner:
+                return g
+        return None
+    for g in granted:
+        if g.type == F_WRLCK and g.start <= end and start <= g.end and g.owner != owner:
+            return g
+    return None
 
 
 def _entry_conflict(a: EntryLock, b: EntryLock) -> bool:
@@ -131,13 +161,46 @@ class _Table(Generic[L]):
 
     fair_to_waiters = True
 
-    def __init__(self, conflict: Callable[[L, L], bool]) -> None:
+    def __init__(
+        self, conflict: Callable[[L, L], bool], max_per_client: int = DEFAULT_MAX_LOCKS
+    ) -> None:
+        if max_per_client < 1:
+            raise ValueError(f"max locks per client must be at least 1, not {max_per_client}")
         self._conflict: Callable[[L, L], bool] = conflict
         self._lock = threading.Lock()
         self._spaces: dict[Hashable, _Space[L]] = {}
+        self.max_per_client = max_per_client
+        #: granted locks per client connection, in all of this table's keys
+        self._held: dict[Hashable, int] = {}
 
-    def _grant(self, space: _Space[L], lk: L) -> None:
+    def held_by(self, client: Hashable) -> int:
+        """How many granted locks ``client`` holds in this table."""
+        with self._lock:
+            return self._held.get(client, 0)
+
+    def _room(self, client: Hashable, more: int) -> None:
+        """ENOLCK if ``client`` may not hold ``more`` granted locks on top of what it has
+        (caller holds the table lock)."""
+        if more > 0 and self._held.get(client, 0) + more > self.max_per_client:
+            raise OSError(errno.ENOLCK, f"this client holds {self.max_per_client} locks already")
+
+    def _count(self, client: Hashable, delta: int) -> None:
+        """``client`` holds ``delta`` granted locks more (caller holds the table lock)."""
+        if delta:
+            held = self._held.get(client, 0) + delta
+            if held > 0:
+                self._held[client] = held
+            else:
+                self._held.pop(client, None)
+
+    def _grant(self, space: _Space[L], lk: L, *, check: bool = True) -> None:
+        """Add ``lk`` to the granted locks; ``check``: ENOLCK beyond the client's cap (a
+        waiter being woken is not checked: it was admitted when it asked)."""
+        client = lk.owner.client
+        if check:
+            self._room(client, 1)
         space.granted.append(lk)
+        self._count(client, 1)
 
     def _blocker(self, space: _Space[L], lk: L) -> L | None:
         return next((g for g in space.granted if self._conflict(g, lk)), None)
@@ -148,7 +211,12 @@ class _Table(Generic[L]):
             if self._blocker(space, lk) is None and not (
                 self.fair_to_waiters and any(self._conflict(w, lk) for w, _ in space.waiting)
             ):
-                self._grant(space, lk)
+                try:
+                    self._grant(space, lk)
+                except OSError:
+                    if not space.granted and not space.waiting:
+                        del self._spaces[key]
+                    raise
                 return True
             if not block or on_grant is None:
                 if not space.granted and not space.waiting:
@@ -165,7 +233,7 @@ class _Table(Generic[L]):
             if self._blocker(space, lk) is None and not (
                 self.fair_to_waiters and any(self._conflict(w, lk) for w, _ in still)
             ):
-                self._grant(space, lk)
+                self._grant(space, lk, check=False)
                 ready.append((cb, lk))
             else:
                 still.append((lk, cb))
@@ -174,15 +242,18 @@ class _Table(Generic[L]):
             del self._spaces[key]
         return ready
 
-    def _unlock(self, key: Hashable, keep: Callable[[list[L]], list[L]], what: str) -> bool:
-        """An unlock: the granted locks under ``key`` become ``keep(granted)`` and the waiters
-        that no longer conflict are woken; EINVAL when ``keep`` removes none (the owner held no
-        such lock)."""
+    def _unlock(
+        self, key: Hashable, client: Hashable, keep: Callable[[list[L]], list[L]], what: str
+    ) -> bool:
+        """An unlock by ``client``: the granted locks under ``key`` become ``keep(granted)``
+        (fewer, all of them the client's) and the waiters that no longer conflict are woken;
+        EINVAL when ``keep`` removes none (the owner held no such lock)."""
         with self._lock:
             space = self._spaces.get(key)
             kept = keep(space.granted) if space is not None else []
             if space is None or len(kept) == len(space.granted):
                 raise OSError(errno.EINVAL, f"no matching {what} to unlock")
+            self._count(client, len(kept) - len(space.granted))
             space.granted = kept
             ready = self._wake(key, space)
         self._notify(ready)
@@ -203,6 +274,7 @@ class _Table(Generic[L]):
         dropped the client, so no waiter runs while the dead client still holds a lock."""
         ready: list[tuple[Granted[L], L]] = []
         with self._lock:
+            self._held.pop(client, None)
             for key, space in list(self._spaces.items()):
                 space.granted = [g for g in space.granted if g.owner.client != client]
                 space.waiting = [(w, cb) for w, cb in space.waiting if w.owner.client != client]
@@ -225,8 +297,11 @@ class PosixLocks(_Table[RangeLock]):
 
     fair_to_waiters = False
 
-    def __init__(self) -> None:
-        super().__init__(_range_conflict)
+    def __init__(self, max_per_client: int = DEFAULT_MAX_LOCKS) -> None:
+        super().__init__(_range_conflict, max_per_client)
+
+    def _blocker(self, space: _Space[RangeLock], lk: RangeLock) -> RangeLock | None:
+        return _range_blocker(space.granted, lk)
 
     def getlk(self, gfid: bytes, lock: RangeLock) -> RangeLock | None:
         """F_GETLK: the first lock that would block ``lock``, or None (would be granted)."""
@@ -249,7 +324,8 @@ class PosixLocks(_Table[RangeLock]):
             with self._lock:
                 space = self._spaces.get(gfid)
                 if space is not None:
-                    space.granted = _carve(space.granted, lock)
+                    # a split adds a lock: ENOLCK beyond the cap, and nothing changes
+                    self._replace(space, _carve(space.granted, lock), lock.owner.client)
                     space.waiting = [
                         (w, cb)
                         for w, cb in space.waiting
@@ -266,23 +342,50 @@ class PosixLocks(_Table[RangeLock]):
             self._notify(ready)
         return granted
 
-    def _grant(self, space: _Space[RangeLock], lk: RangeLock) -> None:
-        kept = _carve(space.granted, lk)
+    def _grant(self, space: _Space[RangeLock], lk: RangeLock, *, check: bool = True) -> None:
+        """Add ``lk``: it replaces its owner's locks on its range (split at the edges) and
+        merges with the owner's touching locks of its type. Only the owner's locks that
+        touch it are looked at twice; the rest stay in place."""
+        granted = space.granted
+        start, end, owner = lk.start, lk.end, lk.owner
+        near = [
+            g for g in granted if g.start <= end + 1 and start <= g.end + 1 and g.owner == owner
+        ]
+        if not near:  # the usual lock: one more, at the end
+            if check:
+                self._room(owner.client, 1)
+            granted.append(lk)
+            self._count(owner.client, 1)
+            return
         merged = lk
-        rest = []
-        for g in kept:  # coalesce with the owner's touching locks of the same type
-            if (
-                g.owner == lk.owner
-                and g.type == lk.type
-                and g.start <= merged.end + 1
-                and merged.start <= g.end + 1
-            ):
+        pieces = []
+        for g in _carve(near, lk):  # coalesce with the owner's touching locks of the same type
+            if g.type == lk.type and g.start <= merged.end + 1 and merged.start <= g.end + 1:
                 merged = replace(
                     merged, start=min(g.start, merged.start), end=max(g.end, merged.end)
                 )
             else:
-                rest.append(g)
-        space.granted = rest + [merged]
+                pieces.append(g)
+        gone = set(map(id, near))
+        kept = [g for g in granted if id(g) not in gone]
+        self._replace(space, [*kept, *pieces, merged], owner.client, check=check)
+
+    def _replace(
+        self,
+        space: _Space[RangeLock],
+        granted: list[RangeLock],
+        client: Hashable,
+        *,
+        check: bool = True,
+    ) -> None:
+        """Make ``granted`` the key's granted locks: only ``client``'s differ from before
+        (split, merged, added or taken away), so the difference in length is what the client
+        holds more; ENOLCK beyond its cap when ``check`` (nothing changes then)."""
+        delta = len(granted) - len(space.granted)
+        if check:
+            self._room(client, delta)
+        space.granted = granted
+        self._count(client, delta)
 
     def release_owner(self, gfid: bytes, owner: Owner) -> None:
         """Drop ``owner``'s locks on ``gfid`` (the last close of the file by that owner)."""
@@ -292,8 +395,9 @@ class PosixLocks(_Table[RangeLock]):
 def _carve(granted: list[RangeLock], cut: RangeLock) -> list[RangeLock]:
     """``granted`` without ``cut.owner``'s locks on [cut.start, cut.end] (split at the edges)."""
     out = []
+    start, end, owner = cut.start, cut.end, cut.owner
     for g in granted:
-        if g.owner != cut.owner or not g.overlaps(cut.start, cut.end):
+        if g.start > end or start > g.end or g.owner != owner:
             out.append(g)
             continue
         if g.start < cut.start:
@@ -306,8 +410,11 @@ def _carve(granted: list[RangeLock], cut: RangeLock) -> list[RangeLock]:
 class InodeLocks(_Table[RangeLock]):
     """INODELK / FINODELK: GlusterFS internal range locks per (domain, gfid)."""
 
-    def __init__(self) -> None:
-        super().__init__(_range_conflict)
+    def __init__(self, max_per_client: int = DEFAULT_MAX_LOCKS) -> None:
+        super().__init__(_range_conflict, max_per_client)
+
+    def _blocker(self, space: _Space[RangeLock], lk: RangeLock) -> RangeLock | None:
+        return _range_blocker(space.granted, lk)
 
     def lock(
         self,
@@ -327,6 +434,7 @@ class InodeLocks(_Table[RangeLock]):
             return self._acquire(key, lock, block, on_grant)
         return self._unlock(
             key,
+            lock.owner.client,
             lambda granted: _without_one(
                 granted,
                 lambda g: (g.owner, g.start, g.end) == (lock.owner, lock.start, lock.end),
@@ -339,8 +447,8 @@ class InodeLocks(_Table[RangeLock]):
 class EntryLocks(_Table[EntryLock]):
     """ENTRYLK / FENTRYLK: GlusterFS internal name locks per (domain, directory gfid)."""
 
-    def __init__(self) -> None:
-        super().__init__(_entry_conflict)
+    def __init__(self, max_per_client: int = DEFAULT_MAX_LOCKS) -> None:
+        super().__init__(_entry_conflict, max_per_client)
 
     def entrylk(
         self,
@@ -365,6 +473,7 @@ class EntryLocks(_Table[EntryLock]):
             raise OSError(errno.EINVAL, "bad entrylk command")
         return self._unlock(
             key,
+            owner.client,
             lambda granted: _without_one(
                 granted, lambda g: (g.owner, g.basename, g.type) == (owner, basename, type_)
             ),

@@ -31,6 +31,7 @@ from gfrpc.programs.fops import FopProc
 from gfrpc.rpc.server import RpcServer
 from gfrpc.services.brick.fops import MAY_BLOCK, FopService
 from gfrpc.services.brick.handshake import BrickIdentity, HandshakeService
+from gfrpc.services.brick.locks import DEFAULT_MAX_LOCKS
 from gfrpc.services.brick.store import PosixStore
 from gfrpc.services.mgmt.signin import BrickSignin
 from gfrpc.services.running import Running
@@ -75,6 +76,8 @@ class BrickConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
     #: each connection's open-fd cap (EMFILE for that client only); None: store.fds' default
     max_open_fds: int | None = None
+    #: granted locks of each kind (LK, INODELK, ENTRYLK) one connection may hold (ENOLCK beyond)
+    max_locks: int = DEFAULT_MAX_LOCKS
     #: also check FOPs on fds and trust no negative pid (GlusterFS 10.3 does neither; access.py)
     strict_access: bool = False
 
@@ -165,7 +168,9 @@ class BrickServer(Running):
             host=config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1",
             tls=config.tls is not None,
         )
-        self.fops = FopService(self.store, strict_access=config.strict_access)
+        self.fops = FopService(
+            self.store, strict_access=config.strict_access, max_locks=config.max_locks
+        )
         self.poller: Poller = make_poller(config.poller, config.event_threads, baton=config.baton)
         self.rpc = RpcServer(
             self.poller,

@@ -49,7 +49,7 @@ from gfrpc.services.brick.fops.common import (
     FopReply,
     caller_of,
 )
-from gfrpc.services.brick.locks import EntryLocks, InodeLocks, PosixLocks
+from gfrpc.services.brick.locks import DEFAULT_MAX_LOCKS, EntryLocks, InodeLocks, PosixLocks
 from gfrpc.services.brick.session import brick_session, open_session
 from gfrpc.services.brick.store import ALL_XATTRS_MAX, NAMED_XATTRS_MAX, PosixStore
 
@@ -146,13 +146,20 @@ MAY_BLOCK: Final[frozenset[fp.FopProc]] = frozenset(
 class FopService:
     """Serves 1298437 v400 for one brick: the store, the lock tables and the actors."""
 
-    def __init__(self, store: PosixStore, *, strict_access: bool = False) -> None:
+    def __init__(
+        self,
+        store: PosixStore,
+        *,
+        strict_access: bool = False,
+        max_locks: int = DEFAULT_MAX_LOCKS,
+    ) -> None:
         self.store = store
         #: ``--strict-access``: also check FOPs on fds and trust no negative pid (access.py)
         self.strict_access = strict_access
-        self.posix_locks = PosixLocks()
-        self.inode_locks = InodeLocks()
-        self.entry_locks = EntryLocks()
+        #: ``--max-locks``: each table's cap per client connection (ENOLCK beyond; locks.py)
+        self.posix_locks = PosixLocks(max_locks)
+        self.inode_locks = InodeLocks(max_locks)
+        self.entry_locks = EntryLocks(max_locks)
         #: how many times each FOP was served (logged when the brick stops)
         self.counts: Counter[str] = Counter()
         self._count_lock = threading.Lock()
