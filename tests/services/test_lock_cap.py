@@ -17,7 +17,8 @@ from gfrpc.cli import build_parser
 from gfrpc.cli.brick import brick_config
 from gfrpc.programs import fops as fp
 from gfrpc.programs import fops_types as ft
-from gfrpc.services.brick.locks import DEFAULT_MAX_LOCKS, F_WRLCK
+from gfrpc.services.brick.fops.locks import DOMAIN_MAX
+from gfrpc.services.brick.locks import DEFAULT_MAX_LOCKS, ENTRYLK_LOCK_NB, F_WRLCK
 
 CAP = 4
 
@@ -27,9 +28,15 @@ def _lk(gfid: bytes, fd: int, start: int) -> fp.GfxLkReq:
     return fp.GfxLkReq(gfid=gfid, fd=fd, cmd=1, type=F_WRLCK, flock=flock)
 
 
-def _inodelk(gfid: bytes, cmd: int = 1) -> fp.GfxInodelkReq:
+def _inodelk(gfid: bytes, cmd: int = 1, domain: str = "dom") -> fp.GfxInodelkReq:
     flock = ft.GfProtoFlock(type=F_WRLCK, whence=0, start=0, len=0)
-    return fp.GfxInodelkReq(gfid=gfid, cmd=cmd, type=F_WRLCK, flock=flock, volume="dom")
+    return fp.GfxInodelkReq(gfid=gfid, cmd=cmd, type=F_WRLCK, flock=flock, volume=domain)
+
+
+def _entrylk(gfid: bytes, name: str, domain: str = "dom") -> fp.GfxEntrylkReq:
+    return fp.GfxEntrylkReq(
+        gfid=gfid, cmd=ENTRYLK_LOCK_NB, type=1, namelen=len(name), name=name, volume=domain
+    )
 
 
 @pytest.mark.timeout(90)
@@ -54,6 +61,27 @@ def test_wire_a_client_at_its_lock_cap_gets_enolck_and_others_lock_on(brick: Pat
         c = h.client(cred=cred(0, 0, pid=3))
         # F_SETLKW: granted once the brick has dropped a's locks (no race with the close)
         assert c.call(P.INODELK, _inodelk(gfid, cmd=2), timeout=30).op_ret == 0
+
+
+@pytest.mark.timeout(90)
+def test_wire_a_held_lock_keeps_no_long_domain_or_name(brick: Path) -> None:
+    """Rule (fops/locks.py): a held lock keeps its domain and name, so an INODELK or ENTRYLK
+    domain past DOMAIN_MAX characters is EINVAL and an ENTRYLK name past NAME_MAX bytes
+    ENAMETOOLONG; the longest allowed are taken."""
+    with running_brick(brick, "single") as h:
+        a = h.client()
+        gfid = ROOT
+        long_domain = "d" * (DOMAIN_MAX + 1)
+        for proc, req, refusal in (
+            (P.INODELK, _inodelk(gfid, domain=long_domain), errno.EINVAL),
+            (P.ENTRYLK, _entrylk(gfid, "x", domain=long_domain), errno.EINVAL),
+            (P.ENTRYLK, _entrylk(gfid, "n" * 256), errno.ENAMETOOLONG),
+            (P.ENTRYLK, _entrylk(gfid, "é" * 128), errno.ENAMETOOLONG),  # 256 bytes
+        ):
+            rsp = a.call(proc, req)
+            assert (rsp.op_ret, rsp.op_errno) == (-1, refusal), rsp
+        assert a.call(P.INODELK, _inodelk(gfid, domain="d" * DOMAIN_MAX)).op_ret == 0
+        assert a.call(P.ENTRYLK, _entrylk(gfid, "n" * 255, domain="d" * DOMAIN_MAX)).op_ret == 0
 
 
 def test_max_locks_flag_reaches_the_brick_config() -> None:

@@ -6,7 +6,10 @@ locks xlator uses ``frame->root->lk_owner`` and the client). Commands and types 
 GlusterFS's: GF_LK_GETLK 0 / SETLK 1 / SETLKW 2, GF_LK_F_RDLCK 0 / WRLCK 1 / UNLCK 2;
 ENTRYLK_LOCK 0 / UNLOCK 1 / LOCK_NB 2 and ENTRYLK_RDLCK 0 / WRLCK 1; an ENTRYLK with
 ``namelen`` 0 locks the whole directory. INODELK takes no GETLK nor an unknown command
-(ENOTSUP, as the locks xlator answers); ENTRYLK refuses an unknown one (EINVAL).
+(ENOTSUP, as the locks xlator answers); ENTRYLK refuses an unknown one (EINVAL). A held lock
+keeps its domain and name, so their lengths are bounded as the number of locks is (locks.py,
+"What one client may hold"): a domain past ``DOMAIN_MAX`` characters is EINVAL and an ENTRYLK
+name past NAME_MAX bytes ENAMETOOLONG; glusterfsd takes any.
 
 Blocking requests (SETLKW, ENTRYLK_LOCK) do not hold a worker: the request is deferred and the
 lock table's grant callback sends the reply, as the locks xlator unwinds a blocked frame. A
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gfrpc.errors import LocalProtocolError
 from gfrpc.programs import fops as fp
@@ -35,7 +38,7 @@ from gfrpc.services.brick.locks import (
     RangeLock,
     make_range,
 )
-from gfrpc.wire.xdr import XdrStruct
+from gfrpc.wire.xdr import XdrStruct, text_bytes
 
 if TYPE_CHECKING:
     from gfrpc.services.brick.fops import FopService
@@ -158,10 +161,25 @@ def lk(svc: FopService, call: FopCall) -> FopReply:
     )
 
 
+#: the longest lock domain taken (GlusterFS's are xlator names, under a volume name of at most
+#: 255 bytes): a held lock keeps its domain, so its length is bounded as the locks are
+DOMAIN_MAX: Final = 1024
+#: the longest name an ENTRYLK locks (NAME_MAX)
+ENTRYLK_NAME_MAX: Final = 255
+
+
+def _domain(volume: str) -> str:
+    """The lock domain of an INODELK or ENTRYLK; EINVAL past ``DOMAIN_MAX`` characters."""
+    if len(volume) > DOMAIN_MAX:
+        raise OSError(errno.EINVAL, f"a lock domain of {len(volume)} characters")
+    return volume
+
+
 def _inodelk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
     a = call.args
     if a.cmd not in (GF_LK_SETLK, GF_LK_SETLKW):  # GETLK too, as GlusterFS's locks xlator
         raise OSError(errno.ENOTSUP, f"unsupported inodelk command {a.cmd}")
+    domain = _domain(a.volume)
     lock = _range(call, a.type, a.flock, inodelk=True)
     blocking = a.cmd == GF_LK_SETLKW and lock.type != F_UNLCK
     ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
@@ -171,7 +189,7 @@ def _inodelk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
         blocking,
         ok,
         fp.GfxCommonRsp,
-        lambda cb: svc.inode_locks.lock(a.volume, gfid, lock, block=blocking, on_grant=cb),
+        lambda cb: svc.inode_locks.lock(domain, gfid, lock, block=blocking, on_grant=cb),
     )
 
 
@@ -185,7 +203,10 @@ def finodelk(svc: FopService, call: FopCall) -> FopReply:
 
 def _entrylk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
     a = call.args
+    domain = _domain(a.volume)
     basename = a.name if a.namelen else None
+    if basename is not None and len(text_bytes(basename)) > ENTRYLK_NAME_MAX:
+        raise OSError(errno.ENAMETOOLONG, "an entrylk name longer than NAME_MAX")
     owner = _owner(call)
     ok = fp.GfxCommonRsp(op_ret=0, op_errno=0)
     return _acquire(
@@ -195,7 +216,7 @@ def _entrylk(svc: FopService, call: FopCall, gfid: bytes) -> FopReply:
         ok,
         fp.GfxCommonRsp,
         lambda cb: svc.entry_locks.entrylk(
-            a.volume, gfid, owner, basename, a.cmd, a.type, on_grant=cb
+            domain, gfid, owner, basename, a.cmd, a.type, on_grant=cb
         ),
     )
 
