@@ -143,7 +143,6 @@ class RpcServer:
         limits: transport.ServerLimits | None = None,
     ) -> None:
         self.poller = poller
-        self.outstanding_limit = outstanding_limit
         self.limits = limits or transport.ServerLimits()
         #: the limits, live connection count and memory budget shared by every listener
         self.guard = transport.ConnectionGuard(self.limits)
@@ -178,6 +177,11 @@ class RpcServer:
                 },
             )
         )
+
+    @property
+    def outstanding_limit(self) -> int:
+        """Requests of one connection until their replies are sent (the dispatcher keeps it)."""
+        return self.calls.outstanding_limit
 
     # -- programs ---------------------------------------------------------------------------
     def register(self, program: Program) -> None:
